@@ -30,7 +30,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         theme,
         Pane::Conflicts,
         conflicts,
-        conflicts_lines(app, theme, conflicts.height),
+        conflicts_lines(app, theme, conflicts),
     );
     draw_pane(frame, app, theme, Pane::Diff, diff, diff_lines(app, theme));
     draw_pane(
@@ -93,7 +93,7 @@ fn draw_pane(
         p => app.scroll[Pane::ALL.iter().position(|x| *x == p).unwrap_or(0)],
     };
     let visible: Vec<Line> = lines.into_iter().skip(scroll).collect();
-    let wrap = !matches!(pane, Pane::Log | Pane::Diff);
+    let wrap = !matches!(pane, Pane::Log | Pane::Diff | Pane::Conflicts);
     let mut para = Paragraph::new(visible).block(block);
     if wrap {
         para = para.wrap(Wrap { trim: false });
@@ -114,7 +114,8 @@ fn severity_style(theme: &Theme, s: Severity) -> Style {
     }
 }
 
-fn conflicts_lines(app: &App, theme: &Theme, height: u16) -> Vec<Line<'static>> {
+fn conflicts_lines(app: &App, theme: &Theme, area: Rect) -> Vec<Line<'static>> {
+    let (height, width) = (area.height, area.width.saturating_sub(2) as usize);
     let analysis = match &app.analysis {
         None => return empty(theme, "analysing..."),
         Some(Err(e)) => return vec![Line::styled(format!("cannot analyse: {e}"), theme.error())],
@@ -124,7 +125,8 @@ fn conflicts_lines(app: &App, theme: &Theme, height: u16) -> Vec<Line<'static>> 
         return vec![Line::styled("no conflicts found", theme.ok())];
     }
     // List, with the selected finding's details underneath.
-    let detail_rows = 5usize;
+    // The list never wraps (one finding per row); the selected finding's details wrap underneath.
+    let detail_rows = (height as usize / 3).max(3);
     let list_rows = (height as usize).saturating_sub(2 + detail_rows + 1).max(3);
     let mut rows: Vec<(Option<usize>, Line<'static>)> = Vec::new();
     let mut last_file = None;
@@ -165,22 +167,65 @@ fn conflicts_lines(app: &App, theme: &Theme, height: u16) -> Vec<Line<'static>> 
         .map(|(_, l)| l)
         .collect();
     if let Some(f) = app.selected_finding() {
-        out.push(Line::styled("─".repeat(20), theme.dim()));
+        out.push(Line::styled("─".repeat(width.min(40)), theme.dim()));
+        let mut detail: Vec<(String, Style)> =
+            vec![(format!("{} {}", f.rule, f.message), theme.heading())];
         if !f.why.is_empty() {
-            out.push(Line::from(format!("why: {}", f.why)));
+            detail.push((format!("why: {}", f.why), Style::default()));
         }
         for fact in &f.facts {
-            out.push(Line::styled(format!("fact: {fact}"), theme.dim()));
+            detail.push((format!("fact: {fact}"), theme.dim()));
         }
-        out.push(match f.fixes.first() {
-            Some(fix) => Line::styled(
+        detail.push(match f.fixes.first() {
+            Some(fix) => (
                 format!("fix ({:?}): {}", fix.level, fix.description),
                 theme.ok(),
             ),
-            None => Line::styled("no automatic fix", theme.dim()),
+            None => ("no automatic fix".into(), theme.dim()),
         });
+        for (text, style) in detail {
+            out.extend(
+                wrap_text(&text, width)
+                    .into_iter()
+                    .map(|l| Line::styled(l, style)),
+            );
+        }
     }
     out
+}
+
+/// Greedy word wrap to `width` columns (chars); words longer than a row are split.
+pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let mut word: String = word.to_string();
+        while word.chars().count() > width {
+            if !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            lines.push(head);
+        }
+        let need = if cur.is_empty() {
+            word.chars().count()
+        } else {
+            cur.chars().count() + 1 + word.chars().count()
+        };
+        if need > width && !cur.is_empty() {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 fn diff_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
