@@ -289,6 +289,30 @@ mod tests {
         assert!(s.files.is_empty());
     }
 
+    fn keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let key = format!("{prefix}{k}");
+            if let toml::Value::Table(sub) = v {
+                keys(&format!("{key}."), sub, out);
+            }
+            out.push(key);
+        }
+    }
+
+    #[test]
+    fn example_documents_every_key_with_its_default() {
+        let example = include_str!("../config.example.toml");
+        let parsed: Config = toml::from_str(example).expect("config.example.toml is valid");
+        assert_eq!(parsed, Config::default());
+        let mut documented = Vec::new();
+        keys("", &toml::from_str(example).unwrap(), &mut documented);
+        let mut all = Vec::new();
+        keys("", &toml::Table::try_from(Config::default()).unwrap(), &mut all);
+        for k in all {
+            assert!(documented.contains(&k), "config.example.toml does not document {k}");
+        }
+    }
+
     #[test]
     fn project_file_overrides_keys_and_keeps_the_rest() {
         let dir = project_with("[build]\nmax_attempts = 5\n[build.args]\nBASE_IMAGE = \"x:1\"\n");
