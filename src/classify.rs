@@ -60,7 +60,12 @@ fn parse(text: &str) -> Result<Vec<Signature>, String> {
             let patterns = s
                 .patterns
                 .iter()
-                .map(|p| RegexBuilder::new(p).case_insensitive(true).build().map_err(|e| format!("{}: {e}", s.id)))
+                .map(|p| {
+                    RegexBuilder::new(p)
+                        .case_insensitive(true)
+                        .build()
+                        .map_err(|e| format!("{}: {e}", s.id))
+                })
                 .collect::<Result<_, _>>()?;
             Ok(Signature {
                 id: s.id,
@@ -75,7 +80,8 @@ fn parse(text: &str) -> Result<Vec<Signature>, String> {
 }
 
 fn is_step_header(line: &str) -> bool {
-    line.starts_with("Step ") || (line.starts_with('#') && line.contains(" [") && line.contains(']'))
+    line.starts_with("Step ")
+        || (line.starts_with('#') && line.contains(" [") && line.contains(']'))
 }
 
 /// Classify output lines. The first signature (in file order) with any matching line wins; all its matching
@@ -97,8 +103,12 @@ pub fn classify<S: AsRef<str>>(lines: &[S]) -> Option<Diagnosis> {
             }
         }
         if let Some(&(first, _)) = matched.first() {
-            let failing_step =
-                lines[..first].iter().rev().map(AsRef::as_ref).find(|l| is_step_header(l)).map(str::to_string);
+            let failing_step = lines[..first]
+                .iter()
+                .rev()
+                .map(AsRef::as_ref)
+                .find(|l| is_step_header(l))
+                .map(str::to_string);
             return Some(Diagnosis {
                 signature: sig.id.clone(),
                 class: sig.class.clone(),
@@ -122,7 +132,9 @@ mod tests {
     }
 
     fn sig_of(text: &str) -> String {
-        classify(&lines(text)).map(|d| d.signature).unwrap_or_else(|| "none".into())
+        classify(&lines(text))
+            .map(|d| d.signature)
+            .unwrap_or_else(|| "none".into())
     }
 
     #[test]
@@ -134,7 +146,11 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), sigs.len());
         for s in sigs {
-            assert!(["build", "smoke", "push", "engine"].contains(&s.stage.as_str()), "{}", s.id);
+            assert!(
+                ["build", "smoke", "push", "engine"].contains(&s.stage.as_str()),
+                "{}",
+                s.id
+            );
         }
     }
 
@@ -146,9 +162,20 @@ mod tests {
 
     #[test]
     fn invalid_reference_format() {
-        assert_eq!(sig_of("Step 2/5 : FROM nvidia/cuda:@sha256\ninvalid reference format"), "invalid-reference-format");
-        assert_eq!(sig_of("failed to solve: failed to parse stage name \"MyImage:latest\": invalid reference format: repository name must be lowercase"), "invalid-reference-format");
-        assert_eq!(sig_of("ERROR: failed to solve: base name (${BASE_IMAGE}) should not be blank"), "invalid-reference-format");
+        assert_eq!(
+            sig_of("Step 2/5 : FROM nvidia/cuda:@sha256\ninvalid reference format"),
+            "invalid-reference-format"
+        );
+        assert_eq!(
+            sig_of(
+                "failed to solve: failed to parse stage name \"MyImage:latest\": invalid reference format: repository name must be lowercase"
+            ),
+            "invalid-reference-format"
+        );
+        assert_eq!(
+            sig_of("ERROR: failed to solve: base name (${BASE_IMAGE}) should not be blank"),
+            "invalid-reference-format"
+        );
     }
 
     #[test]
@@ -169,7 +196,12 @@ mod tests {
 
     #[test]
     fn no_space() {
-        assert_eq!(sig_of("ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device"), "no-space");
+        assert_eq!(
+            sig_of(
+                "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device"
+            ),
+            "no-space"
+        );
     }
 
     #[test]
@@ -182,20 +214,50 @@ mod tests {
 
     #[test]
     fn base_not_found() {
-        assert_eq!(sig_of("Step 1/6 : FROM nvidia/cuda:11.3.0-cudnn8-runtime-ubuntu20.04\nmanifest for nvidia/cuda:11.3.0-cudnn8-runtime-ubuntu20.04 not found: manifest unknown: manifest unknown"), "base-not-found");
-        assert_eq!(sig_of("pull access denied for mycorp/base, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"), "base-not-found");
+        assert_eq!(
+            sig_of(
+                "Step 1/6 : FROM nvidia/cuda:11.3.0-cudnn8-runtime-ubuntu20.04\nmanifest for nvidia/cuda:11.3.0-cudnn8-runtime-ubuntu20.04 not found: manifest unknown: manifest unknown"
+            ),
+            "base-not-found"
+        );
+        assert_eq!(
+            sig_of(
+                "pull access denied for mycorp/base, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
+            ),
+            "base-not-found"
+        );
     }
 
     #[test]
     fn network() {
-        assert_eq!(sig_of("Err:1 http://archive.ubuntu.com/ubuntu jammy InRelease\n  Temporary failure resolving 'archive.ubuntu.com'\nW: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/jammy/InRelease  Temporary failure in name resolution"), "network");
-        assert_eq!(sig_of("WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')'"), "network");
+        assert_eq!(
+            sig_of(
+                "Err:1 http://archive.ubuntu.com/ubuntu jammy InRelease\n  Temporary failure resolving 'archive.ubuntu.com'\nW: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/jammy/InRelease  Temporary failure in name resolution"
+            ),
+            "network"
+        );
+        assert_eq!(
+            sig_of(
+                "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')'"
+            ),
+            "network"
+        );
     }
 
     #[test]
     fn copy_source_missing() {
-        assert_eq!(sig_of("Step 5/9 : COPY weights/ /models/\nCOPY failed: file not found in build context or excluded by .dockerignore: stat weights/: file does not exist"), "copy-source-missing");
-        assert_eq!(sig_of("ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::xyz: \"/build/bin/llama-server\": not found"), "copy-source-missing");
+        assert_eq!(
+            sig_of(
+                "Step 5/9 : COPY weights/ /models/\nCOPY failed: file not found in build context or excluded by .dockerignore: stat weights/: file does not exist"
+            ),
+            "copy-source-missing"
+        );
+        assert_eq!(
+            sig_of(
+                "ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::xyz: \"/build/bin/llama-server\": not found"
+            ),
+            "copy-source-missing"
+        );
     }
 
     #[test]
@@ -220,7 +282,12 @@ mod tests {
 
     #[test]
     fn docker_socket_permission() {
-        assert_eq!(sig_of("permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.24/version\": dial unix /var/run/docker.sock: connect: permission denied"), "docker-socket-permission");
+        assert_eq!(
+            sig_of(
+                "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.24/version\": dial unix /var/run/docker.sock: connect: permission denied"
+            ),
+            "docker-socket-permission"
+        );
     }
 
     #[test]
@@ -228,19 +295,30 @@ mod tests {
         let log = "Step 7/9 : RUN MAX_JOBS=32 pip install flash-attn --no-build-isolation\n ---> Running in 3f2a\nKilled\nThe command '/bin/sh -c MAX_JOBS=32 pip install flash-attn --no-build-isolation' returned a non-zero code: 137";
         let d = classify(&lines(log)).unwrap();
         assert_eq!(d.signature, "oom-killed");
-        assert_eq!(d.failing_step.as_deref(), Some("Step 7/9 : RUN MAX_JOBS=32 pip install flash-attn --no-build-isolation"));
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("Step 7/9 : RUN MAX_JOBS=32 pip install flash-attn --no-build-isolation")
+        );
     }
 
     #[test]
     fn no_nvidia_runtime() {
-        assert_eq!(sig_of("Error response from daemon: could not select device driver \"\" with capabilities: [[gpu]]"), "no-nvidia-runtime");
+        assert_eq!(
+            sig_of(
+                "Error response from daemon: could not select device driver \"\" with capabilities: [[gpu]]"
+            ),
+            "no-nvidia-runtime"
+        );
     }
 
     #[test]
     fn buildkit_failing_step_is_found() {
         let log = "#8 [4/6] RUN apt-get install -y tzdata\n#8 3.2 debconf: unable to initialize frontend: Dialog\n#8 ERROR: process did not complete";
         let d = classify(&lines(log)).unwrap();
-        assert_eq!(d.failing_step.as_deref(), Some("#8 [4/6] RUN apt-get install -y tzdata"));
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("#8 [4/6] RUN apt-get install -y tzdata")
+        );
     }
 
     #[test]

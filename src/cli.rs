@@ -123,7 +123,7 @@ fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineConte
         docker,
         project_dir: project.to_path_buf(),
         config: config.clone(),
-        builds_dir: paths.builds_dir(),
+        paths: paths.clone(),
     }
 }
 
@@ -162,7 +162,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let config = load_config(config_flag, paths, &dir)?;
             let ctx = engine_context(&config, &dir, paths);
             let args: BTreeMap<String, String> = build_args.into_iter().collect();
-            let req = BuildRequest::from_config(&dir, &config, &paths.builds_dir()).with_args(args);
+            let req = BuildRequest::from_config(&dir, &config, paths).with_args(args);
             let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

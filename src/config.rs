@@ -35,6 +35,8 @@ pub struct BuildConfig {
     pub tag: String,
     pub dockerfile: String,
     pub max_attempts: u32,
+    /// Which fixes the build may apply by itself between attempts: "off", "safe" or "suggestion".
+    pub auto_fix: String,
     pub no_cache: bool,
     pub pull: bool,
     pub target: String,
@@ -77,6 +79,7 @@ impl Default for BuildConfig {
             tag: "latest".into(),
             dockerfile: "Dockerfile".into(),
             max_attempts: 3,
+            auto_fix: "off".into(),
             no_cache: false,
             pull: false,
             target: String::new(),
@@ -178,6 +181,12 @@ impl Config {
         if self.build.max_attempts == 0 {
             return Err(fail("build.max_attempts must be at least 1".into()));
         }
+        if !["off", "safe", "suggestion"].contains(&self.build.auto_fix.as_str()) {
+            return Err(fail(format!(
+                "build.auto_fix must be \"off\", \"safe\" or \"suggestion\", not \"{}\"",
+                self.build.auto_fix
+            )));
+        }
         if !["dark", "light", "mono"].contains(&self.ui.theme.as_str()) {
             return Err(fail(format!(
                 "ui.theme must be \"dark\", \"light\" or \"mono\", not \"{}\"",
@@ -234,6 +243,15 @@ fn merge(base: &mut toml::Table, patch: toml::Table) {
 }
 
 impl BuildConfig {
+    /// The most invasive fix level the build may apply by itself; None for "off".
+    pub fn auto_fix_level(&self) -> Option<crate::analyze::FixLevel> {
+        match self.auto_fix.as_str() {
+            "safe" => Some(crate::analyze::FixLevel::Safe),
+            "suggestion" => Some(crate::analyze::FixLevel::Suggestion),
+            _ => None,
+        }
+    }
+
     /// The repository the image is tagged with: never the name of a real public image.
     pub fn repository(&self, project_dir: &Path) -> String {
         if !self.image.is_empty() {
@@ -307,9 +325,16 @@ mod tests {
         let mut documented = Vec::new();
         keys("", &toml::from_str(example).unwrap(), &mut documented);
         let mut all = Vec::new();
-        keys("", &toml::Table::try_from(Config::default()).unwrap(), &mut all);
+        keys(
+            "",
+            &toml::Table::try_from(Config::default()).unwrap(),
+            &mut all,
+        );
         for k in all {
-            assert!(documented.contains(&k), "config.example.toml does not document {k}");
+            assert!(
+                documented.contains(&k),
+                "config.example.toml does not document {k}"
+            );
         }
     }
 

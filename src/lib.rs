@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod docker;
 pub mod engine;
+pub mod fix;
 pub mod fix_preview;
 pub mod logging;
 pub mod paths;

@@ -41,6 +41,10 @@ impl Paths {
         self.state_dir.join("dockui.log")
     }
 
+    pub fn backups_dir(&self) -> PathBuf {
+        self.state_dir.join("backups")
+    }
+
     pub fn builds_dir(&self) -> PathBuf {
         self.data_dir.join("builds")
     }

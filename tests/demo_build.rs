@@ -19,7 +19,7 @@ async fn demo_builds_and_its_cmd_runs() {
     let tag = format!("demo-{}", std::process::id());
     config.build.image = "dockui-test/demo".into();
     config.build.tag = tag.clone();
-    let req = BuildRequest::from_config(&demo, &config, &home.path().join("builds"));
+    let req = BuildRequest::from_config(&demo, &config, &common::paths(home.path()));
     assert_eq!(
         req.spec.args.get("BASE_IMAGE").map(String::as_str),
         Some(dockui::docker::standin::DEMO_BASE)
@@ -134,7 +134,7 @@ async fn a_failing_step_is_reported_with_its_log() {
     .unwrap();
     let mut config = Config::default();
     config.build.image = "dockui-test/failing".into();
-    let req = BuildRequest::from_config(&dir, &config, &home.path().join("builds"));
+    let req = BuildRequest::from_config(&dir, &config, &common::paths(home.path()));
     let outcome = engine::build::run_build(&docker, req, &tx, CancellationToken::new()).await;
     assert!(!outcome.success);
     assert_eq!(outcome.attempts[0].status, AttemptStatus::Failed);

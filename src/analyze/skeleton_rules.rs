@@ -35,11 +35,20 @@ pub fn run(df_path: &Path, df: &str, req: Option<(&Path, &str)>) -> Vec<Finding>
                         .why("pip keeps downloaded wheels in the image layer; for torch that is gigabytes of dead weight."),
                 );
             }
-            if trimmed.contains("apt-get install") && !df.contains("DEBIAN_FRONTEND=noninteractive")
+            if let Some(at) = trimmed.find("apt-get install")
+                && !df.contains("DEBIAN_FRONTEND=noninteractive")
             {
+                let pos = offset + (line.len() - trimmed.len()) + at;
                 out.push(
                     Finding::new("DU101", Severity::Error, df_path, span, "apt-get install without DEBIAN_FRONTEND=noninteractive")
-                        .why("tzdata and similar packages prompt on stdin; the build hangs or fails with 'end of file on stdin'."),
+                        .why("tzdata and similar packages prompt on stdin; the build hangs or fails with 'end of file on stdin'.")
+                        .with_fix(Fix {
+                            id: "DU101-noninteractive".into(),
+                            level: FixLevel::Safe,
+                            description: "set DEBIAN_FRONTEND=noninteractive for apt-get install".into(),
+                            file: df_path.to_path_buf(),
+                            edits: vec![TextEdit { start: pos, end: pos, replacement: "DEBIAN_FRONTEND=noninteractive ".into() }],
+                        }),
                 );
             }
         }

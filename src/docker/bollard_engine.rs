@@ -245,6 +245,12 @@ impl DockerPort for BollardEngine {
                     id: i.id.unwrap_or_default(),
                     repo_tags: i.repo_tags.unwrap_or_default(),
                     repo_digests: i.repo_digests.unwrap_or_default(),
+                    labels: i
+                        .config
+                        .and_then(|c| c.labels)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
                 })),
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..

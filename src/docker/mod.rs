@@ -48,6 +48,7 @@ pub struct ImageInfo {
     pub id: String,
     pub repo_tags: Vec<String>,
     pub repo_digests: Vec<String>,
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,20 @@ const SHIMS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Label with a hash of the stand-in's recipe: an image made from an older recipe is rebuilt.
+const HASH_LABEL: &str = "dev.dockui.standin.recipe";
+
+fn content_hash() -> String {
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in std::iter::once(DOCKERFILE).chain(SHIMS.iter().flat_map(|(n, t)| [*n, *t])) {
+        for b in part.bytes().chain(std::iter::once(0)) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
 pub fn is_standin(reference: &str) -> bool {
     reference.starts_with(PREFIX)
 }
@@ -71,7 +85,10 @@ pub async fn ensure(
             "refusing to tag a stand-in as {tag}: stand-ins live under {PREFIX}"
         )));
     }
-    if docker.inspect_image(tag).await?.is_some() {
+    let hash = content_hash();
+    if let Some(info) = docker.inspect_image(tag).await?
+        && info.labels.get(HASH_LABEL) == Some(&hash)
+    {
         return Ok(false);
     }
     let busybox = find_busybox()?;
@@ -86,6 +103,7 @@ pub async fn ensure(
         context_dir: dir.path().to_path_buf(),
         dockerfile: PathBuf::from("Dockerfile"),
         tag: tag.to_string(),
+        labels: [(HASH_LABEL.to_string(), hash)].into(),
         ..Default::default()
     };
     docker.build(spec, events).await?;

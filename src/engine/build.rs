@@ -1,8 +1,12 @@
 //! One build: attempts against the Docker port, every line kept in a per-attempt log file, batched to the UI.
 
 use super::{EngineEvent, clock};
+use crate::analyze::{self, AnalyzeOptions, FixLevel};
+use crate::classify::{self, Diagnosis};
 use crate::config::Config;
 use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
+use crate::fix::{Backups, apply_edits, write_atomic};
+use crate::paths::Paths;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,10 +23,16 @@ pub struct BuildRequest {
     pub spec: BuildSpec,
     pub max_attempts: u32,
     pub builds_dir: PathBuf,
+    /// The project, re-analysed after a failure to find the fixes that cure it.
+    pub project_dir: PathBuf,
+    pub analyze: AnalyzeOptions,
+    /// None: apply nothing between attempts.
+    pub auto_fix: Option<FixLevel>,
+    pub backups: Backups,
 }
 
 impl BuildRequest {
-    pub fn from_config(project_dir: &Path, config: &Config, builds_dir: &Path) -> BuildRequest {
+    pub fn from_config(project_dir: &Path, config: &Config, paths: &Paths) -> BuildRequest {
         let b = &config.build;
         BuildRequest {
             spec: BuildSpec {
@@ -37,7 +47,14 @@ impl BuildRequest {
                 pull: b.pull,
             },
             max_attempts: b.max_attempts.max(1),
-            builds_dir: builds_dir.to_path_buf(),
+            builds_dir: paths.builds_dir(),
+            project_dir: project_dir.to_path_buf(),
+            analyze: AnalyzeOptions {
+                dockerfile: Some(PathBuf::from(&b.dockerfile)),
+                ignore: config.analyze.ignore.clone(),
+            },
+            auto_fix: b.auto_fix_level(),
+            backups: Backups::new(paths.backups_dir()),
         }
     }
 
@@ -62,7 +79,9 @@ pub struct AttemptRecord {
     pub duration_s: f64,
     pub log_path: PathBuf,
     pub error: Option<String>,
-    /// Fix ids applied after this attempt, before the next one.
+    /// What the failure was, when a signature matched.
+    pub diagnosis: Option<Diagnosis>,
+    /// Fixes applied after this attempt, before the next one ("RULE file:line").
     pub fixes_applied: Vec<String>,
 }
 
@@ -145,6 +164,7 @@ pub async fn run_build(
             duration_s: t0.elapsed().as_secs_f64(),
             log_path,
             error: None,
+            diagnosis: None,
             fixes_applied: Vec::new(),
         };
         match result {
@@ -167,8 +187,24 @@ pub async fn run_build(
                 outcome.engine_unreachable = matches!(err, DockerError::Unreachable { .. });
                 record.error = Some(err.to_string());
                 outcome.error = record.error.clone();
+                let lines: Vec<String> = std::fs::read_to_string(&record.log_path)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                record.diagnosis = classify::classify(&lines);
+                if let Some(d) = &record.diagnosis {
+                    let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
+                }
                 // Retrying the same input gives the same failure: only retry when a fix changed the input.
-                let fixes = fixes_for_retry(&err);
+                let fixes = match (&record.diagnosis, req.auto_fix) {
+                    (Some(d), Some(level))
+                        if attempt < req.max_attempts && !d.fix_rules.is_empty() =>
+                    {
+                        apply_fixes(&req, &d.fix_rules, level, events)
+                    }
+                    _ => Vec::new(),
+                };
                 let retry = !fixes.is_empty();
                 record.fixes_applied = fixes.clone();
                 outcome.fixes_applied.extend(fixes);
@@ -183,10 +219,86 @@ pub async fn run_build(
     outcome
 }
 
-/// Fixes applied between attempts. The failure classifier plugs in here; with no applicable fix the
-/// build stops instead of repeating the same failure.
-fn fixes_for_retry(_err: &DockerError) -> Vec<String> {
-    Vec::new()
+/// Re-analyse the project and apply the fixes of `rules` up to `level`, one write per file (atomic, with a
+/// backup). Returns what was applied, as "RULE file:line".
+fn apply_fixes(
+    req: &BuildRequest,
+    rules: &[String],
+    level: FixLevel,
+    events: &UnboundedSender<EngineEvent>,
+) -> Vec<String> {
+    let analysis = match analyze::analyze_project(&req.project_dir, &req.analyze) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                "dockui: cannot re-analyse to fix: {e}"
+            )]));
+            return Vec::new();
+        }
+    };
+    let mut by_file: BTreeMap<PathBuf, Vec<(String, &crate::analyze::Fix)>> = BTreeMap::new();
+    for f in analysis.findings.iter().filter(|f| rules.contains(&f.rule)) {
+        if let Some(fix) = f.fixes.iter().find(|x| x.level <= level) {
+            by_file.entry(fix.file.clone()).or_default().push((
+                format!("{} {}:{}", f.rule, f.file.display(), f.span.line),
+                fix,
+            ));
+        }
+    }
+    let mut applied = Vec::new();
+    for (file, fixes) in by_file {
+        let path = req.project_dir.join(&file);
+        let Ok(old) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let edits: Vec<_> = fixes
+            .iter()
+            .flat_map(|(_, f)| f.edits.iter().cloned())
+            .collect();
+        let new = apply_edits(&old, &edits);
+        if new == old {
+            continue;
+        }
+        match write_atomic(&path, &new, &old, &req.backups) {
+            Ok(_) => applied.extend(fixes.iter().map(|(id, _)| id.clone())),
+            Err(e) => {
+                let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                    "dockui: fix not written: {e}"
+                )]));
+            }
+        }
+    }
+    if !applied.is_empty() {
+        let _ = events.send(EngineEvent::BuildLog(vec![format!(
+            "dockui: applied fixes: {}",
+            applied.join(", ")
+        )]));
+        if let Ok(a) = analyze::analyze_project(&req.project_dir, &req.analyze) {
+            let _ = events.send(EngineEvent::Analysis(Ok(a)));
+        }
+    }
+    applied
+}
+
+/// Stand-in references in build args and in the Dockerfile's FROM lines.
+fn standins_named(spec: &BuildSpec) -> Vec<String> {
+    let mut refs: Vec<String> = spec
+        .args
+        .values()
+        .filter(|v| standin::is_standin(v))
+        .cloned()
+        .collect();
+    let dockerfile =
+        std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile)).unwrap_or_default();
+    for line in dockerfile.lines() {
+        let mut words = line.split_whitespace();
+        if words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            refs.extend(words.filter(|w| standin::is_standin(w)).map(str::to_string));
+        }
+    }
+    refs.sort();
+    refs.dedup();
+    refs
 }
 
 enum AttemptResult {
@@ -214,8 +326,8 @@ async fn run_attempt(
     let (tx, mut rx) = unbounded_channel();
     let work = async {
         // Stand-in bases named in build args are made locally first, so offline builds work.
-        for value in spec.args.values().filter(|v| standin::is_standin(v)) {
-            standin::ensure(docker, value, tx.clone()).await?;
+        for reference in standins_named(spec) {
+            standin::ensure(docker, &reference, tx.clone()).await?;
         }
         docker.build(spec.clone(), tx.clone()).await
     };

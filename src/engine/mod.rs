@@ -37,6 +37,8 @@ pub enum EngineEvent {
     /// Log lines arrive in batches so a chatty build costs one UI update per batch, not per line.
     BuildLog(Vec<String>),
     BuildFinished(Box<BuildOutcome>),
+    /// A failed attempt matched a failure signature.
+    Diagnosis(Box<crate::classify::Diagnosis>),
     /// Something the user should read (e.g. "a build is already running").
     Notice(String),
 }
@@ -47,7 +49,7 @@ pub struct EngineContext {
     pub docker: Arc<dyn DockerPort>,
     pub project_dir: PathBuf,
     pub config: Config,
-    pub builds_dir: PathBuf,
+    pub paths: crate::paths::Paths,
 }
 
 impl EngineContext {
@@ -59,7 +61,7 @@ impl EngineContext {
     }
 
     pub fn build_request(&self) -> BuildRequest {
-        BuildRequest::from_config(&self.project_dir, &self.config, &self.builds_dir)
+        BuildRequest::from_config(&self.project_dir, &self.config, &self.paths)
     }
 }
 

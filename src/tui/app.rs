@@ -104,6 +104,8 @@ pub struct App {
     pub build: BuildState,
     pub gpu: GpuView,
     pub notice: Option<String>,
+    /// The last failed attempt's diagnosis, shown in Conflicts.
+    pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
     pub scroll: [usize; 6],
     pub now: Instant,
     pub should_quit: bool,
@@ -129,6 +131,7 @@ impl App {
                 hint: String::new(),
             },
             notice: None,
+            diagnosis: None,
             scroll: [0; 6],
             now: Instant::now(),
             should_quit: false,
@@ -301,6 +304,7 @@ impl App {
                 max_attempts,
             } => {
                 if attempt == 1 {
+                    self.diagnosis = None;
                     self.log.clear();
                     self.log_dropped = 0;
                     self.log_top = None;
@@ -336,6 +340,14 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::Diagnosis(d) => {
+                // Highlight the failing step and the matching lines: they are the last attempt's lines.
+                self.push_log(vec![format!(
+                    "dockui: diagnosis: {} - {}",
+                    d.class, d.explanation
+                )]);
+                self.diagnosis = Some(d);
+            }
         }
     }
 

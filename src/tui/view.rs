@@ -115,7 +115,33 @@ fn severity_style(theme: &Theme, s: Severity) -> Style {
 }
 
 fn conflicts_lines(app: &App, theme: &Theme, area: Rect) -> Vec<Line<'static>> {
-    let (height, width) = (area.height, area.width.saturating_sub(2) as usize);
+    let mut head: Vec<Line<'static>> = Vec::new();
+    if let Some(d) = &app.diagnosis {
+        let width = area.width.saturating_sub(2) as usize;
+        head.push(Line::styled(
+            format!("build failed: {}", d.class),
+            theme.error(),
+        ));
+        if let Some(step) = &d.failing_step {
+            head.extend(
+                wrap_text(&format!("at {step}"), width)
+                    .into_iter()
+                    .map(|l| Line::styled(l, theme.heading())),
+            );
+        }
+        head.extend(wrap_text(&d.explanation, width).into_iter().map(Line::from));
+        head.push(Line::styled("─".repeat(width.min(40)), theme.dim()));
+    }
+    let mut out = conflicts_list(app, theme, area, head.len());
+    head.append(&mut out);
+    head
+}
+
+fn conflicts_list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>> {
+    let (height, width) = (
+        area.height.saturating_sub(used as u16),
+        area.width.saturating_sub(2) as usize,
+    );
     let analysis = match &app.analysis {
         None => return empty(theme, "analysing..."),
         Some(Err(e)) => return vec![Line::styled(format!("cannot analyse: {e}"), theme.error())],
@@ -289,7 +315,14 @@ fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
         .skip(top)
         .take(rows)
         .map(|l| {
-            let style = if l.starts_with("ERROR")
+            let highlighted = app.diagnosis.as_ref().is_some_and(|d| {
+                d.matched.iter().any(|(_, t)| t == l) || d.failing_step.as_deref() == Some(l)
+            });
+            let style = if highlighted {
+                theme
+                    .error()
+                    .add_modifier(ratatui::style::Modifier::REVERSED)
+            } else if l.starts_with("ERROR")
                 || l.starts_with("dockui: build failed")
                 || l.contains("returned a non-zero code")
             {

@@ -66,3 +66,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// dockui's dirs under `home`, as the binary sees them with `isolated_env`.
+pub fn paths(home: &Path) -> dockui::paths::Paths {
+    dockui::paths::Paths {
+        config_dir: home.join("config/dockui"),
+        state_dir: home.join("state/dockui"),
+        data_dir: home.join("data/dockui"),
+    }
+}
