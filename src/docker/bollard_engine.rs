@@ -54,7 +54,8 @@ impl BollardEngine {
         }
     }
 
-    fn client(&self) -> Result<&Docker, DockerError> {
+    /// The bollard client, for adapters that extend this engine (push, registry checks).
+    pub fn client(&self) -> Result<&Docker, DockerError> {
         self.docker
             .as_ref()
             .ok_or_else(|| self.unreachable(self.connect_error.clone().unwrap_or_default()))
@@ -68,7 +69,7 @@ impl BollardEngine {
     }
 
     /// Map a bollard error: transport errors mean the engine is not reachable; others are the engine's answer.
-    fn map_err(&self, e: bollard::errors::Error) -> DockerError {
+    pub fn map_err(&self, e: bollard::errors::Error) -> DockerError {
         use bollard::errors::Error as E;
         match e {
             E::DockerResponseServerError {
