@@ -12,5 +12,6 @@ pub mod fix;
 pub mod fix_preview;
 pub mod logging;
 pub mod paths;
+pub mod registry;
 pub mod report;
 pub mod tui;

@@ -2,6 +2,7 @@
 
 pub mod bollard_engine;
 pub mod context;
+pub mod push;
 pub mod standin;
 
 use futures_util::future::BoxFuture;

@@ -1,0 +1,422 @@
+//! Pushing through the Docker engine, with per-layer progress and the manifest digest.
+//!
+//! bollard's `push_image` decodes the engine's messages into `PushImageInfo`, which has no `id` (so layers
+//! cannot be told apart) and no `aux` (so the digest is lost). The push request is therefore made here over
+//! the same endpoint with hyper (already under bollard): one POST, a stream of JSON messages. Tagging and
+//! inspecting still go through bollard. Dropping the future closes the connection, which cancels the push.
+
+use super::{BollardEngine, DockerError, DockerPort};
+use crate::registry::credentials::{Credentials, SecretKind};
+use crate::registry::reference::ImageName;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What a push reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PushProgress {
+    /// One layer: "Preparing", "Waiting", "Pushing", "Pushed", "Layer already exists", "Mounted from ...".
+    Layer {
+        id: String,
+        status: String,
+        current: Option<u64>,
+        total: Option<u64>,
+    },
+    /// A line not about one layer ("The push refers to repository [...]").
+    Status { line: String },
+    /// The tag's manifest digest, from the engine's "<tag>: digest: sha256:... size: N" line.
+    Digest {
+        tag: String,
+        digest: String,
+        size: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushResult {
+    /// `registry/repository` pushed to (no tag).
+    pub repository: String,
+    pub tag: String,
+    /// The manifest digest the engine reported for this tag.
+    pub digest: Option<String>,
+    pub size: Option<u64>,
+    /// Local image id (config digest): never the thing to pin.
+    pub image_id: String,
+    /// RepoDigests after the push (all repositories).
+    pub repo_digests: Vec<String>,
+    /// The pushed digest is listed in RepoDigests for this repository.
+    pub digest_confirmed: bool,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default, rename = "progressDetail")]
+    progress_detail: Option<ProgressDetail>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default, rename = "errorDetail")]
+    error_detail: Option<ErrorDetail>,
+    #[serde(default)]
+    aux: Option<Aux>,
+}
+
+#[derive(Deserialize)]
+struct ProgressDetail {
+    #[serde(default)]
+    current: Option<u64>,
+    #[serde(default)]
+    total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Aux {
+    #[serde(rename = "Tag", default)]
+    tag: Option<String>,
+    #[serde(rename = "Digest", default)]
+    digest: Option<String>,
+    #[serde(rename = "Size", default)]
+    size: Option<u64>,
+}
+
+/// `v1: digest: sha256:<64 hex> size: 528`
+pub fn parse_digest_line(line: &str) -> Option<(String, String, u64)> {
+    let (tag, rest) = line.split_once(": digest: ")?;
+    let (digest, size) = rest.split_once(" size: ")?;
+    if !crate::registry::reference::is_digest(digest) || tag.contains(' ') {
+        return None;
+    }
+    Some((
+        tag.to_string(),
+        digest.to_string(),
+        size.trim().parse().ok()?,
+    ))
+}
+
+/// Turn the engine's error text into something to act on.
+pub fn explain_push_error(message: &str, registry: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    if m.contains("unauthorized") || m.contains("authentication required") || m.contains("denied") {
+        format!(
+            "push refused by {registry}: {message}. Log in (`docker login {registry}`, or set DOCKUI_REGISTRY_USER / \
+             DOCKUI_REGISTRY_PASSWORD) with an account that may push to this repository"
+        )
+    } else if m.contains("connection refused")
+        || m.contains("no such host")
+        || m.contains("i/o timeout")
+    {
+        format!(
+            "registry {registry} is not reachable from the Docker engine: {message}. Start it or fix the address"
+        )
+    } else if m.contains("server gave http response to https client") {
+        format!(
+            "{registry} speaks plain HTTP but the engine expects HTTPS: {message}. Add it to \"insecure-registries\" \
+             in /etc/docker/daemon.json (loopback registries are allowed by default)"
+        )
+    } else {
+        format!("push to {registry} failed: {message}")
+    }
+}
+
+/// X-Registry-Auth: base64url of the JSON the engine expects (as the docker CLI sends it).
+fn registry_auth_header(credentials: Option<&Credentials>, server: &str) -> String {
+    let json = match credentials {
+        Some(c) if c.kind == SecretKind::IdentityToken => serde_json::json!({
+            "identitytoken": c.secret.expose(),
+            "serveraddress": server,
+        }),
+        Some(c) => serde_json::json!({
+            "username": c.username,
+            "password": c.secret.expose(),
+            "serveraddress": server,
+        }),
+        None => serde_json::json!({}),
+    };
+    base64::engine::general_purpose::URL_SAFE.encode(json.to_string())
+}
+
+impl BollardEngine {
+    /// `docker tag source repository:tag`.
+    pub async fn tag(&self, source: &str, repository: &str, tag: &str) -> Result<(), DockerError> {
+        let docker = self.client()?;
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(repository)
+            .tag(tag)
+            .build();
+        docker
+            .tag_image(source, Some(opts))
+            .await
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => DockerError::Other(format!(
+                    "image {source} does not exist in the engine: build it first (dockui build)"
+                )),
+                e => self.map_err(e),
+            })
+    }
+
+    /// Push `image_ref:tag` (image_ref = `registry/repository`, already tagged locally), reporting per-layer
+    /// progress; resolves to the manifest digest, cross-checked with the image's RepoDigests.
+    pub async fn push(
+        &self,
+        image_ref: &str,
+        tag: &str,
+        credentials: Option<&Credentials>,
+        progress: UnboundedSender<PushProgress>,
+    ) -> Result<PushResult, DockerError> {
+        let name = ImageName::parse(image_ref).map_err(|e| DockerError::Other(e.to_string()))?;
+        let server = if name.is_docker_hub() {
+            crate::registry::reference::DOCKER_HUB_AUTH_KEY.to_string()
+        } else {
+            name.registry.clone()
+        };
+        let path = format!("/images/{image_ref}/push?tag={tag}");
+        let auth = registry_auth_header(credentials, &server);
+        let mut body = self.raw_post(&path, &auth).await?;
+
+        let mut pushed: Option<(String, u64)> = None;
+        let mut failure: Option<String> = None;
+        let mut pending: Vec<u8> = Vec::new();
+        let handle_line = |line: &[u8],
+                           pushed: &mut Option<(String, u64)>,
+                           failure: &mut Option<String>| {
+            let line = line.trim_ascii();
+            if line.is_empty() {
+                return;
+            }
+            let Ok(msg) = serde_json::from_slice::<Message>(line) else {
+                let _ = progress.send(PushProgress::Status {
+                    line: String::from_utf8_lossy(line).into_owned(),
+                });
+                return;
+            };
+            if let Some(err) = msg.error_detail.and_then(|d| d.message).or(msg.error) {
+                *failure = Some(err);
+                return;
+            }
+            if let Some(aux) = msg.aux
+                && let (Some(d), true) = (aux.digest, aux.tag.as_deref().is_none_or(|t| t == tag))
+            {
+                *pushed = Some((d, aux.size.unwrap_or(0)));
+                return;
+            }
+            let status = msg.status.unwrap_or_default();
+            match msg.id.filter(|id| !id.is_empty()) {
+                // The "The push refers to ..." line has no id; layer lines have the short layer id.
+                Some(id) if id != tag => {
+                    let d = msg.progress_detail;
+                    let _ = progress.send(PushProgress::Layer {
+                        id,
+                        status,
+                        current: d.as_ref().and_then(|d| d.current),
+                        total: d.as_ref().and_then(|d| d.total),
+                    });
+                }
+                _ => {
+                    if let Some((t, digest, size)) = parse_digest_line(&status) {
+                        if t == tag {
+                            *pushed = Some((digest.clone(), size));
+                        }
+                        let _ = progress.send(PushProgress::Digest {
+                            tag: t,
+                            digest,
+                            size,
+                        });
+                    } else if !status.is_empty() {
+                        let _ = progress.send(PushProgress::Status { line: status });
+                    }
+                }
+            }
+        };
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| self.unreachable_push(format!("the push stream broke: {e}")))?;
+            if let Ok(data) = frame.into_data() {
+                pending.extend_from_slice(&data);
+                // The engine ends every message with "\r\n"; JSON strings never hold a raw newline.
+                while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=pos).collect();
+                    handle_line(&line, &mut pushed, &mut failure);
+                }
+            }
+        }
+        let rest = std::mem::take(&mut pending);
+        handle_line(&rest, &mut pushed, &mut failure);
+        if let Some(f) = failure {
+            return Err(DockerError::Other(explain_push_error(&f, &name.registry)));
+        }
+
+        let tagged = format!("{image_ref}:{tag}");
+        let info = self.inspect_image(&tagged).await?.ok_or_else(|| {
+            DockerError::Other(format!(
+                "{tagged} vanished from the engine during the push; push again"
+            ))
+        })?;
+        let digest_confirmed = pushed.as_ref().is_some_and(|(d, _)| {
+            info.repo_digests.iter().any(|rd| {
+                ImageName::parse(rd)
+                    .is_ok_and(|n| n.same_repository(&name) && n.digest.as_deref() == Some(d))
+            })
+        });
+        // Older engines print no digest line: RepoDigests for this repository is the next best source.
+        let (digest, size) = match pushed {
+            Some((d, s)) => (Some(d), Some(s)),
+            None => (
+                info.repo_digests
+                    .iter()
+                    .filter_map(|rd| ImageName::parse(rd).ok())
+                    .find(|n| n.same_repository(&name))
+                    .and_then(|n| n.digest),
+                None,
+            ),
+        };
+        Ok(PushResult {
+            repository: image_ref.to_string(),
+            tag: tag.to_string(),
+            digest,
+            size,
+            image_id: info.id,
+            repo_digests: info.repo_digests,
+            digest_confirmed,
+        })
+    }
+
+    fn unreachable_push(&self, reason: String) -> DockerError {
+        DockerError::Unreachable {
+            endpoint: self.endpoint(),
+            reason,
+        }
+    }
+
+    /// POST to the engine's API with X-Registry-Auth; the streamed body on 200.
+    async fn raw_post(&self, path: &str, auth: &str) -> Result<hyper::body::Incoming, DockerError> {
+        use hyper_util::rt::TokioIo;
+        let endpoint = self.endpoint();
+        let connect_timeout = std::time::Duration::from_secs(10);
+        let unreachable = |reason: String| DockerError::Unreachable {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let req = hyper::Request::post(path)
+            .header("Host", "docker")
+            .header("Content-Type", "application/json")
+            .header("X-Registry-Auth", auth)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| DockerError::Other(format!("bad push request {path}: {e}")))?;
+        macro_rules! send_over {
+            ($stream:expr) => {{
+                let stream = tokio::time::timeout(connect_timeout, $stream)
+                    .await
+                    .map_err(|_| unreachable("connecting timed out".into()))?
+                    .map_err(|e| unreachable(e.to_string()))?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(|e| unreachable(e.to_string()))?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?
+            }};
+        }
+        let resp = if let Some(p) = endpoint
+            .strip_prefix("unix://")
+            .or(endpoint.starts_with('/').then_some(endpoint.as_str()))
+        {
+            send_over!(tokio::net::UnixStream::connect(p))
+        } else if let Some(hp) = endpoint
+            .strip_prefix("tcp://")
+            .or_else(|| endpoint.strip_prefix("http://"))
+        {
+            let hp = hp.trim_end_matches('/').to_string();
+            send_over!(tokio::net::TcpStream::connect(hp))
+        } else {
+            return Err(unreachable(format!(
+                "pushing needs a unix:// or tcp:// engine endpoint, not {endpoint}"
+            )));
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp.into_body());
+        }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+        Err(DockerError::Other(if status.as_u16() == 404 {
+            format!("the engine has no image to push ({message}): build and tag it first")
+        } else {
+            format!("engine answered {status}: {message}")
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::credentials::CredentialSource;
+    use crate::registry::secret::Secret;
+
+    #[test]
+    fn digest_lines_parse() {
+        let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            parse_digest_line(&format!("v1: digest: {d} size: 528")),
+            Some(("v1".into(), d.into(), 528))
+        );
+        assert_eq!(parse_digest_line("Pushed"), None);
+        assert_eq!(parse_digest_line("v1: digest: sha256:abc size: 1"), None);
+    }
+
+    #[test]
+    fn auth_header_is_base64url_json_and_redacted_elsewhere() {
+        let c = Credentials {
+            username: "u".into(),
+            secret: Secret::new("p?>>"),
+            kind: SecretKind::Password,
+            source: CredentialSource::Env,
+        };
+        let h = registry_auth_header(Some(&c), "127.0.0.1:5000");
+        let raw = base64::engine::general_purpose::URL_SAFE
+            .decode(&h)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        assert_eq!(v["password"], "p?>>");
+        assert_eq!(v["serveraddress"], "127.0.0.1:5000");
+        assert!(!format!("{c:?}").contains("p?>>"));
+        assert_eq!(registry_auth_header(None, "x"), "e30=");
+    }
+
+    #[test]
+    fn push_errors_say_what_to_do() {
+        let e = explain_push_error("unauthorized: authentication required", "r:5000");
+        assert!(e.contains("docker login r:5000"), "{e}");
+        let e = explain_push_error(
+            "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
+            "r",
+        );
+        assert!(e.contains("not reachable"), "{e}");
+    }
+}

@@ -1,0 +1,104 @@
+//! The `[push]` section of `.dockui.toml`, as a type the config loader can embed:
+//!
+//! ```toml
+//! [push]
+//! registry = "127.0.0.1:5000"     # host[:port]; empty: Docker Hub
+//! repository = "team/app"         # path in the registry; empty: the build's image name
+//! tags = ["latest", "v1"]         # empty: the build's tag
+//! [push.retry]
+//! attempts = 4
+//! initial_delay_ms = 500
+//! [[push.update]]
+//! file = "deploy/.env"
+//! key = "IMAGE"
+//! [[push.update]]
+//! file = "k8s/values.yaml"
+//! key = "image.ref"
+//! ```
+
+use super::client::RetryPolicy;
+use super::update::UpdateTarget;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    pub registry: String,
+    pub repository: String,
+    pub tags: Vec<String>,
+    pub retry: RetryPolicy,
+    pub update: Vec<UpdateTarget>,
+}
+
+impl PushConfig {
+    /// `registry/repository` (no tag), from config, else from the built image's name.
+    pub fn target_repository(&self, built_image: &str) -> String {
+        let built_repo = super::reference::ImageName::parse(built_image)
+            .map(|n| n.repository)
+            .unwrap_or_else(|_| {
+                built_image
+                    .split(':')
+                    .next()
+                    .unwrap_or(built_image)
+                    .to_string()
+            });
+        let repo = if self.repository.is_empty() {
+            built_repo
+        } else {
+            self.repository.clone()
+        };
+        let repo = repo.trim_matches('/');
+        if self.registry.is_empty() {
+            repo.to_string()
+        } else {
+            format!("{}/{repo}", self.registry.trim_end_matches('/'))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_toml_parses() {
+        #[derive(Deserialize)]
+        struct File {
+            push: PushConfig,
+        }
+        let f: File = toml::from_str(
+            r#"
+[push]
+registry = "127.0.0.1:5000"
+repository = "team/app"
+tags = ["latest", "v1"]
+[push.retry]
+attempts = 6
+initial_delay_ms = 200
+[[push.update]]
+file = "deploy/.env"
+key = "IMAGE"
+[[push.update]]
+file = "k8s/values.yaml"
+key = "image.ref"
+"#,
+        )
+        .unwrap();
+        assert_eq!(f.push.update.len(), 2);
+        assert_eq!(f.push.retry.attempts, 6);
+        assert_eq!(
+            f.push.retry.max_delay_ms,
+            RetryPolicy::default().max_delay_ms
+        );
+        assert_eq!(
+            f.push.target_repository("dockui-local/demo:latest"),
+            "127.0.0.1:5000/team/app"
+        );
+        let empty = PushConfig::default();
+        assert_eq!(
+            empty.target_repository("dockui-local/demo:latest"),
+            "dockui-local/demo"
+        );
+        assert!(toml::from_str::<File>("[push]\nregistyr = \"x\"\n").is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The headless push report (`dockui push --format json` serialises `PushReport`; humans get `render_human`).
+//! Holds where credentials came from, never the credentials.
+
+use super::client::{PlatformCheck, Verdict};
+use super::credentials::CredentialSource;
+use super::digest::DigestReport;
+use super::update::ProposedUpdate;
+use serde::Serialize;
+use std::fmt::Write;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagPush {
+    pub tag: String,
+    /// Manifest digest the engine reported for this tag.
+    pub digest: Option<String>,
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct PushReport {
+    /// The local image that was pushed, as built.
+    pub image: String,
+    /// `registry/repository` pushed to.
+    pub repository: String,
+    pub registry: String,
+    pub tags: Vec<TagPush>,
+    /// Local image id (config digest): shown for comparison, not pullable.
+    pub image_id: String,
+    /// `repo@sha256:...` to pin: a pullable manifest digest of the pushed repository.
+    pub digest: Option<String>,
+    pub verdict: Option<Verdict>,
+    pub what_to_do: String,
+    /// For a multi-platform index: every platform with its own verdict.
+    pub platforms: Vec<PlatformCheck>,
+    pub digests: Option<DigestReport>,
+    pub credentials: Option<CredentialSource>,
+    pub proposed_updates: Vec<ProposedUpdate>,
+    /// Why the push or the check could not be done, with what to do.
+    pub error: Option<String>,
+}
+
+impl PushReport {
+    /// 0: pushed and pullable; 1: pushed but not pullable; 2: could not push (config, engine, credentials).
+    pub fn exit_code(&self) -> i32 {
+        match (&self.error, self.verdict) {
+            (Some(_), _) => 2,
+            (None, Some(Verdict::Pullable)) => 0,
+            _ => 1,
+        }
+    }
+}
+
+pub fn render_human(r: &PushReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "push {} -> {}", r.image, r.repository);
+    if let Some(c) = &r.credentials {
+        let _ = writeln!(out, "credentials: {c}");
+    }
+    for t in &r.tags {
+        let _ = writeln!(
+            out,
+            "  tag {}: {}{}",
+            t.tag,
+            t.digest.as_deref().unwrap_or("(no digest reported)"),
+            t.size
+                .map(|s| format!(" ({s} bytes manifest)"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "error: {e}");
+    }
+    if !r.image_id.is_empty() {
+        let _ = writeln!(
+            out,
+            "image id (local config digest, not pullable): {}",
+            r.image_id
+        );
+    }
+    if let Some(d) = &r.digests {
+        for rd in &d.repo_digests {
+            let verdict = rd
+                .check
+                .as_ref()
+                .map(|c| c.verdict.label())
+                .unwrap_or("not checked");
+            let mark = if Some(&rd.reference) == r.digest.as_ref() {
+                "*"
+            } else {
+                " "
+            };
+            let _ = writeln!(out, "{mark} repo digest: {} [{verdict}]", rd.reference);
+            if let Some(c) = rd.check.as_ref().filter(|c| c.verdict != Verdict::Pullable) {
+                let _ = writeln!(out, "      {}", c.detail);
+            }
+        }
+        let _ = writeln!(out, "why they differ: {}", d.why_they_differ);
+    }
+    for p in &r.platforms {
+        let _ = writeln!(
+            out,
+            "  platform {}: {} [{}]",
+            p.platform, p.digest, p.verdict
+        );
+    }
+    match (&r.digest, r.verdict) {
+        (Some(d), Some(v)) => {
+            let _ = writeln!(out, "digest: {d}");
+            let _ = writeln!(out, "verdict: {v}");
+        }
+        (None, Some(v)) => {
+            let _ = writeln!(out, "verdict: {v} (no pullable digest)");
+        }
+        _ => {}
+    }
+    if !r.what_to_do.is_empty() {
+        let _ = writeln!(out, "what to do: {}", r.what_to_do);
+    }
+    for u in &r.proposed_updates {
+        if let Some(e) = &u.error {
+            let _ = writeln!(out, "update {}: {e}", u.file.display());
+            continue;
+        }
+        for c in &u.changes {
+            match &c.error {
+                Some(e) => {
+                    let _ = writeln!(out, "update {} {}: {e}", u.file.display(), c.key);
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "update {}:{} {}: {} -> {}",
+                        u.file.display(),
+                        c.line.unwrap_or(0),
+                        c.key,
+                        c.old_value.as_deref().unwrap_or("(none)"),
+                        c.new_value
+                    );
+                }
+            }
+        }
+        if !u.diff.is_empty() {
+            out.push_str(&u.diff);
+        }
+    }
+    out
+}
