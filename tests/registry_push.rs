@@ -107,6 +107,12 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
         ],
     )
     .await;
+    eprintln!("{}", render_human(&report));
+    eprintln!(
+        "{} progress events, first: {:?}",
+        events.len(),
+        events.first()
+    );
 
     assert_eq!(
         report.error,
@@ -239,6 +245,7 @@ async fn push_with_htpasswd_auth_and_a_wrong_password_leaks_nothing() {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let bad_report = push_and_verify(&engine, &bad_client, &bad, &req, tx).await;
     support::remove_images(&engine, &[source.clone(), format!("{repo}:v1")]).await;
+    eprintln!("{}\n{}", render_human(&report), render_human(&bad_report));
 
     assert_eq!(
         report.error,
