@@ -122,7 +122,7 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
         registry.log()
     );
     assert_eq!(report.exit_code(), 0);
-    let chosen = report.digest.clone().expect("a chosen digest");
+    let chosen = report.reference.clone().expect("a chosen digest");
     let digest = chosen.split_once('@').unwrap().1.to_string();
     assert!(chosen.starts_with(&repo), "{chosen}");
 
@@ -188,7 +188,8 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
     );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["verdict"], "pullable");
-    assert_eq!(json["digest"], chosen.as_str());
+    assert_eq!(json["reference"], chosen.as_str());
+    assert_eq!(json["digest"], digest.as_str());
     assert!(render_human(&report).contains("verdict: pullable"));
 
     // A digest the registry does not have: not found (after the configured retries).
@@ -260,7 +261,7 @@ async fn push_with_htpasswd_auth_and_a_wrong_password_leaks_nothing() {
         "{}",
         render_human(&report)
     );
-    let chosen = report.digest.clone().unwrap();
+    let chosen = report.reference.clone().unwrap();
     let digest = chosen.split_once('@').unwrap().1.to_string();
     let auth = support::basic("dockui", PASS);
     let r = http(

@@ -10,6 +10,8 @@ use crate::registry::credentials::{Credentials, SecretKind};
 use crate::registry::reference::ImageName;
 use base64::Engine as _;
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
@@ -89,6 +91,114 @@ struct Aux {
     digest: Option<String>,
     #[serde(rename = "Size", default)]
     size: Option<u64>,
+}
+
+/// What the push job needs from a container engine beyond `DockerPort`: implemented by `BollardEngine`, by
+/// fakes in tests.
+pub trait PushPort: DockerPort {
+    fn tag_image<'a>(
+        &'a self,
+        source: &'a str,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>>;
+    fn push_image<'a>(
+        &'a self,
+        image_ref: &'a str,
+        tag: &'a str,
+        credentials: Option<Credentials>,
+        progress: UnboundedSender<PushProgress>,
+    ) -> BoxFuture<'a, Result<PushResult, DockerError>>;
+}
+
+impl PushPort for BollardEngine {
+    fn tag_image<'a>(
+        &'a self,
+        source: &'a str,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
+        BollardEngine::tag(self, source, repository, tag).boxed()
+    }
+
+    fn push_image<'a>(
+        &'a self,
+        image_ref: &'a str,
+        tag: &'a str,
+        credentials: Option<Credentials>,
+        progress: UnboundedSender<PushProgress>,
+    ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
+        async move { BollardEngine::push(self, image_ref, tag, credentials.as_ref(), progress).await }.boxed()
+    }
+}
+
+/// Push progress folded into what the Digest pane shows: one row per layer (in first-seen order), the
+/// other status lines, and the digest per tag. Feed it every `PushProgress` in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PushProgressState {
+    pub layers: Vec<LayerRow>,
+    pub lines: Vec<String>,
+    /// (tag, digest, manifest size)
+    pub digests: Vec<(String, String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerRow {
+    pub id: String,
+    pub status: String,
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+impl LayerRow {
+    /// Done ("Pushed", "Layer already exists", "Mounted from ...").
+    pub fn is_done(&self) -> bool {
+        self.status == "Pushed"
+            || self.status.starts_with("Layer already exists")
+            || self.status.starts_with("Mounted from")
+    }
+}
+
+impl PushProgressState {
+    pub fn apply(&mut self, event: &PushProgress) {
+        match event {
+            PushProgress::Layer {
+                id,
+                status,
+                current,
+                total,
+            } => {
+                let row = match self.layers.iter_mut().find(|l| &l.id == id) {
+                    Some(r) => r,
+                    None => {
+                        self.layers.push(LayerRow {
+                            id: id.clone(),
+                            status: String::new(),
+                            current: None,
+                            total: None,
+                        });
+                        let last = self.layers.len() - 1;
+                        &mut self.layers[last]
+                    }
+                };
+                row.status = status.clone();
+                // "Pushed" carries no numbers: keep the last ones so the bar stays full.
+                if current.is_some() || total.is_some() {
+                    row.current = *current;
+                    row.total = *total;
+                }
+            }
+            PushProgress::Status { line } => self.lines.push(line.clone()),
+            PushProgress::Digest { tag, digest, size } => {
+                self.digests.retain(|(t, _, _)| t != tag);
+                self.digests.push((tag.clone(), digest.clone(), *size));
+            }
+        }
+    }
+
+    pub fn layers_done(&self) -> usize {
+        self.layers.iter().filter(|l| l.is_done()).count()
+    }
 }
 
 /// `v1: digest: sha256:<64 hex> size: 528`
@@ -378,6 +488,47 @@ mod tests {
     use super::*;
     use crate::registry::credentials::CredentialSource;
     use crate::registry::secret::Secret;
+
+    #[test]
+    fn progress_folds_into_one_row_per_layer() {
+        let mut st = PushProgressState::default();
+        let layer = |id: &str, status: &str, c: Option<u64>, t: Option<u64>| PushProgress::Layer {
+            id: id.into(),
+            status: status.into(),
+            current: c,
+            total: t,
+        };
+        for e in [
+            PushProgress::Status {
+                line: "The push refers to repository [r/app]".into(),
+            },
+            layer("aaa", "Preparing", None, None),
+            layer("bbb", "Preparing", None, None),
+            layer("aaa", "Pushing", Some(512), Some(2048)),
+            layer("bbb", "Layer already exists", None, None),
+            layer("aaa", "Pushing", Some(2048), Some(2048)),
+            layer("aaa", "Pushed", None, None),
+            PushProgress::Digest {
+                tag: "v1".into(),
+                digest: "sha256:x".into(),
+                size: 528,
+            },
+        ] {
+            st.apply(&e);
+        }
+        assert_eq!(st.layers.len(), 2);
+        assert_eq!(st.layers[0].id, "aaa");
+        assert_eq!(
+            (st.layers[0].current, st.layers[0].total),
+            (Some(2048), Some(2048))
+        );
+        assert_eq!(st.layers_done(), 2);
+        assert_eq!(st.lines.len(), 1);
+        assert_eq!(
+            st.digests,
+            vec![("v1".to_string(), "sha256:x".to_string(), 528)]
+        );
+    }
 
     #[test]
     fn digest_lines_parse() {

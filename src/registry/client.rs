@@ -6,6 +6,8 @@
 use super::credentials::{CredentialLookup, Credentials, SecretKind};
 use super::reference::{ImageName, is_loopback_host};
 use super::secret::Secret;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use std::time::Duration;
@@ -221,6 +223,18 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
+/// What the push job needs from registries: implemented over HTTP by `RegistryClient`, by fakes in tests.
+pub trait RegistryPort: Send + Sync {
+    /// Is `digest` pullable from `name`'s repository? Never fails: the verdict says what went wrong.
+    fn check<'a>(&'a self, name: &'a ImageName, digest: &'a str) -> BoxFuture<'a, PullCheck>;
+}
+
+impl RegistryPort for RegistryClient {
+    fn check<'a>(&'a self, name: &'a ImageName, digest: &'a str) -> BoxFuture<'a, PullCheck> {
+        RegistryClient::check(self, name, digest).boxed()
+    }
+}
+
 /// Talks to registries with credentials resolved per registry host.
 #[derive(Clone)]
 pub struct RegistryClient {
@@ -294,6 +308,22 @@ impl RegistryClient {
 
     pub fn retry(&self) -> &RetryPolicy {
         &self.retry
+    }
+
+    /// Check a `repo@sha256:...` reference as a user would paste it.
+    pub async fn check_reference(
+        &self,
+        reference: &str,
+    ) -> Result<PullCheck, super::RegistryError> {
+        let name = ImageName::parse(reference)?;
+        let digest = name
+            .digest
+            .clone()
+            .ok_or_else(|| super::RegistryError::BadReference {
+                reference: reference.to_string(),
+                why: "it has no @sha256:<digest>: pullability is checked by digest".into(),
+            })?;
+        Ok(self.check(&name, &digest).await)
     }
 
     fn http_for(&self, url: &str) -> &reqwest::Client {

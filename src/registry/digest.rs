@@ -2,7 +2,7 @@
 //! registry serves it. What a registry serves (and what `repo@sha256:...` must name) is the digest of the
 //! manifest, which the engine records in RepoDigests once the image is pushed or pulled.
 
-use super::client::{PullCheck, RegistryClient, Verdict};
+use super::client::{PullCheck, RegistryPort, Verdict};
 use super::reference::ImageName;
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ pub struct DigestReport {
 /// Check every RepoDigest (each against its own registry) and choose a pullable one of the pushed
 /// repository, preferring `preferred` (the digest the push itself reported).
 pub async fn digest_report(
-    client: &RegistryClient,
+    client: &(impl RegistryPort + ?Sized),
     image_id: &str,
     repo_digests: &[String],
     pushed: &ImageName,
@@ -95,4 +95,54 @@ pub fn choose(checks: &[DigestCheck], preferred: Option<&str>) -> Option<String>
         .find(|c| Some(c.digest.as_str()) == preferred)
         .or_else(|| pullable.first())
         .map(|c| c.reference.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(reference: &str, pushed: bool, verdict: Verdict) -> DigestCheck {
+        let (repo, digest) = reference.split_once('@').unwrap();
+        DigestCheck {
+            reference: reference.into(),
+            repository: repo.into(),
+            digest: digest.into(),
+            pushed_repository: pushed,
+            check: Some(PullCheck {
+                reference: reference.into(),
+                verdict,
+                what_to_do: String::new(),
+                detail: String::new(),
+                registry_digest: None,
+                digest_matches: None,
+                media_type: None,
+                method: "HEAD".into(),
+                attempts: 1,
+                platforms: Vec::new(),
+            }),
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn chooses_a_pullable_digest_of_the_pushed_repository_preferring_the_push() {
+        let checks = vec![
+            check("other/app@sha256:a", false, Verdict::Pullable),
+            check("reg/app@sha256:b", true, Verdict::NotFound),
+            check("reg/app@sha256:c", true, Verdict::Pullable),
+            check("reg/app@sha256:d", true, Verdict::Pullable),
+        ];
+        assert_eq!(choose(&checks, None).as_deref(), Some("reg/app@sha256:c"));
+        assert_eq!(
+            choose(&checks, Some("sha256:d")).as_deref(),
+            Some("reg/app@sha256:d")
+        );
+        // The push's own digest is not pullable: another pullable one of the same repository is used.
+        assert_eq!(
+            choose(&checks, Some("sha256:b")).as_deref(),
+            Some("reg/app@sha256:c")
+        );
+        // Another repository's digest is never pinned for this one.
+        assert_eq!(choose(&checks[..2], None), None);
+    }
 }

@@ -1,16 +1,16 @@
 //! Tag, push every tag, read RepoDigests, check every digest, choose one, propose config updates: the whole
-//! `p` / `dockui push` job as one function over the real adapters. (Orchestration; it may move into
-//! `engine/` when the engine grows a registry port.)
+//! `p` / `dockui push` job as one function over the two ports (`PushPort` for the engine, `RegistryPort` for
+//! registries), so it runs against the real adapters in integration tests and against fakes below.
+//! (Orchestration; it may move into `engine/` as the push job.)
 
-use super::client::{RegistryClient, Verdict};
+use super::client::{RegistryPort, Verdict};
 use super::config::PushConfig;
 use super::credentials::CredentialLookup;
 use super::digest::digest_report;
 use super::reference::ImageName;
 use super::report::{PushReport, TagPush};
 use super::update::propose_updates;
-use crate::docker::push::PushProgress;
-use crate::docker::{BollardEngine, DockerPort};
+use crate::docker::push::{PushPort, PushProgress};
 use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -25,9 +25,10 @@ pub struct PushRequest {
     pub project_dir: Option<PathBuf>,
 }
 
+/// Never fails: whatever went wrong is in `PushReport::error` (with what to do) or in the verdict.
 pub async fn push_and_verify(
-    engine: &BollardEngine,
-    client: &RegistryClient,
+    engine: &(impl PushPort + ?Sized),
+    registry: &(impl RegistryPort + ?Sized),
     lookup: &CredentialLookup,
     req: &PushRequest,
     progress: UnboundedSender<PushProgress>,
@@ -90,12 +91,12 @@ pub async fn push_and_verify(
 
     let mut preferred = None;
     for tag in &tags {
-        if let Err(e) = engine.tag(&req.source_image, &repository, tag).await {
+        if let Err(e) = engine.tag_image(&req.source_image, &repository, tag).await {
             report.error = Some(e.to_string());
             return report;
         }
         match engine
-            .push(&repository, tag, creds.as_ref(), progress.clone())
+            .push_image(&repository, tag, creds.clone(), progress.clone())
             .await
         {
             Ok(r) => {
@@ -123,14 +124,19 @@ pub async fn push_and_verify(
         }
     };
     let digests = digest_report(
-        client,
+        registry,
         &report.image_id,
         &repo_digests,
         &target,
         preferred.as_deref(),
     )
     .await;
-    report.digest = digests.chosen.clone();
+    report.reference = digests.chosen.clone();
+    report.digest = digests
+        .chosen
+        .as_deref()
+        .and_then(|r| r.split_once('@'))
+        .map(|(_, d)| d.to_string());
     let deciding = digests
         .repo_digests
         .iter()
@@ -151,8 +157,273 @@ pub async fn push_and_verify(
         }
     }
     report.digests = Some(digests);
-    if let (Some(dir), Some(chosen)) = (&req.project_dir, &report.digest) {
+    if let (Some(dir), Some(chosen)) = (&req.project_dir, &report.reference) {
         report.proposed_updates = propose_updates(dir, &req.config.update, chosen);
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::push::PushResult;
+    use crate::docker::{
+        BuildEvent, BuildSpec, DockerError, DockerPort, EngineInfo, ImageInfo, RunOutput,
+    };
+    use crate::registry::client::PullCheck;
+    use crate::registry::credentials::Credentials;
+    use futures_util::FutureExt;
+    use futures_util::future::BoxFuture;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    const ID: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D1: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const D2: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const D3: &str = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+    struct FakeEngine {
+        has_source: bool,
+        repo_digests: Vec<String>,
+        pushed_digest: &'static str,
+        push_error: Option<String>,
+        pushes: Mutex<Vec<String>>,
+    }
+
+    impl DockerPort for FakeEngine {
+        fn endpoint(&self) -> String {
+            "fake://".into()
+        }
+        fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
+            async { Err(DockerError::Other("fake".into())) }.boxed()
+        }
+        fn build(
+            &self,
+            _: BuildSpec,
+            _: UnboundedSender<BuildEvent>,
+        ) -> BoxFuture<'_, Result<String, DockerError>> {
+            async { Err(DockerError::Other("fake".into())) }.boxed()
+        }
+        fn inspect_image<'a>(
+            &'a self,
+            reference: &'a str,
+        ) -> BoxFuture<'a, Result<Option<ImageInfo>, DockerError>> {
+            async move {
+                let pushed = reference.contains("reg:5000/");
+                Ok((self.has_source || pushed).then(|| ImageInfo {
+                    id: ID.into(),
+                    repo_tags: vec![reference.into()],
+                    repo_digests: if pushed {
+                        self.repo_digests.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    labels: BTreeMap::new(),
+                }))
+            }
+            .boxed()
+        }
+        fn run_once<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<Vec<String>>,
+        ) -> BoxFuture<'a, Result<RunOutput, DockerError>> {
+            async { Err(DockerError::Other("fake".into())) }.boxed()
+        }
+    }
+
+    impl PushPort for FakeEngine {
+        fn tag_image<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<(), DockerError>> {
+            async { Ok(()) }.boxed()
+        }
+        fn push_image<'a>(
+            &'a self,
+            image_ref: &'a str,
+            tag: &'a str,
+            _: Option<Credentials>,
+            progress: UnboundedSender<PushProgress>,
+        ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
+            async move {
+                if let Some(e) = &self.push_error {
+                    return Err(DockerError::Other(e.clone()));
+                }
+                self.pushes
+                    .lock()
+                    .unwrap()
+                    .push(format!("{image_ref}:{tag}"));
+                let _ = progress.send(PushProgress::Digest {
+                    tag: tag.into(),
+                    digest: self.pushed_digest.into(),
+                    size: 1,
+                });
+                Ok(PushResult {
+                    repository: image_ref.into(),
+                    tag: tag.into(),
+                    digest: Some(self.pushed_digest.into()),
+                    size: Some(1),
+                    image_id: ID.into(),
+                    repo_digests: self.repo_digests.clone(),
+                    digest_confirmed: true,
+                })
+            }
+            .boxed()
+        }
+    }
+
+    /// Pullable digests; everything else is not found.
+    struct FakeRegistry(Vec<&'static str>);
+
+    impl RegistryPort for FakeRegistry {
+        fn check<'a>(&'a self, name: &'a ImageName, digest: &'a str) -> BoxFuture<'a, PullCheck> {
+            async move {
+                let verdict = if self.0.contains(&digest) {
+                    Verdict::Pullable
+                } else {
+                    Verdict::NotFound
+                };
+                PullCheck {
+                    reference: name.with_digest(digest),
+                    verdict,
+                    what_to_do: verdict.what_to_do("r", &name.registry),
+                    detail: String::new(),
+                    registry_digest: Some(digest.into()),
+                    digest_matches: Some(true),
+                    media_type: None,
+                    method: "HEAD".into(),
+                    attempts: 1,
+                    platforms: Vec::new(),
+                }
+            }
+            .boxed()
+        }
+    }
+
+    fn engine(repo_digests: &[&str], pushed: &'static str) -> FakeEngine {
+        FakeEngine {
+            has_source: true,
+            repo_digests: repo_digests.iter().map(|s| s.to_string()).collect(),
+            pushed_digest: pushed,
+            push_error: None,
+            pushes: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn request() -> PushRequest {
+        PushRequest {
+            source_image: "dockui-local/demo:latest".into(),
+            config: PushConfig {
+                registry: "reg:5000".into(),
+                repository: "team/demo".into(),
+                ..PushConfig::default()
+            },
+            default_tag: "b7".into(),
+            project_dir: None,
+        }
+    }
+
+    async fn run(e: &FakeEngine, r: &FakeRegistry, req: &PushRequest) -> PushReport {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        push_and_verify(e, r, &CredentialLookup::none(), req, tx).await
+    }
+
+    #[tokio::test]
+    async fn several_repo_digests_are_all_checked_and_a_pullable_one_of_the_pushed_repo_is_pinned()
+    {
+        let e = engine(
+            &[
+                &format!("other.io/team/demo@{D1}"),
+                &format!("reg:5000/team/demo@{D2}"),
+                &format!("reg:5000/team/demo@{D3}"),
+            ],
+            D2,
+        );
+        // The push's own digest (D2) is not served; D3 of the same repository is; D1 is another repository's.
+        let report = run(&e, &FakeRegistry(vec![D1, D3]), &request()).await;
+        assert_eq!(report.error, None);
+        assert_eq!(
+            *e.pushes.lock().unwrap(),
+            vec!["reg:5000/team/demo:b7".to_string()]
+        );
+        let d = report.digests.as_ref().unwrap();
+        assert_eq!(d.repo_digests.len(), 3);
+        assert!(d.repo_digests.iter().all(|c| c.check.is_some()));
+        assert_eq!(
+            report.reference.as_deref(),
+            Some(format!("reg:5000/team/demo@{D3}").as_str())
+        );
+        assert_eq!(report.digest.as_deref(), Some(D3));
+        assert_ne!(report.digest.as_deref(), Some(ID));
+        assert_eq!(report.verdict, Some(Verdict::Pullable));
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[tokio::test]
+    async fn nothing_pullable_gives_the_pushed_repositorys_verdict_and_no_pin() {
+        let e = engine(&[&format!("reg:5000/team/demo@{D2}")], D2);
+        let mut req = request();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "IMAGE=x\n").unwrap();
+        req.project_dir = Some(dir.path().to_path_buf());
+        req.config.update = vec![crate::registry::UpdateTarget {
+            file: ".env".into(),
+            key: "IMAGE".into(),
+            format: None,
+        }];
+        let report = run(&e, &FakeRegistry(vec![]), &req).await;
+        assert_eq!(report.verdict, Some(Verdict::NotFound));
+        assert_eq!(report.reference, None);
+        assert!(
+            report.proposed_updates.is_empty(),
+            "nothing is proposed without a pullable digest"
+        );
+        assert_eq!(report.exit_code(), 1);
+        let with_pin = run(&e, &FakeRegistry(vec![D2]), &req).await;
+        assert_eq!(with_pin.proposed_updates.len(), 1);
+        assert!(
+            with_pin.proposed_updates[0]
+                .new_text
+                .contains(&format!("IMAGE=reg:5000/team/demo@{D2}"))
+        );
+    }
+
+    #[tokio::test]
+    async fn configured_tags_are_all_pushed() {
+        let e = engine(&[&format!("reg:5000/team/demo@{D1}")], D1);
+        let mut req = request();
+        req.config.tags = vec!["v1".into(), "latest".into()];
+        let report = run(&e, &FakeRegistry(vec![D1]), &req).await;
+        assert_eq!(report.tags.len(), 2);
+        assert_eq!(e.pushes.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn errors_say_what_to_do_and_exit_2() {
+        let mut e = engine(&[], D1);
+        e.has_source = false;
+        let report = run(&e, &FakeRegistry(vec![]), &request()).await;
+        assert!(
+            report.error.as_deref().unwrap().contains("build it first"),
+            "{report:?}"
+        );
+        assert_eq!(report.exit_code(), 2);
+
+        let mut e = engine(&[], D1);
+        e.push_error = Some("push refused by reg:5000: unauthorized".into());
+        let report = run(&e, &FakeRegistry(vec![]), &request()).await;
+        assert!(report.error.as_deref().unwrap().contains("unauthorized"));
+
+        let mut req = request();
+        req.config.repository = "Team/Bad".into();
+        let report = run(&engine(&[], D1), &FakeRegistry(vec![]), &req).await;
+        assert!(
+            report.error.as_deref().unwrap().contains("push.repository"),
+            "{:?}",
+            report.error
+        );
+    }
 }

@@ -26,8 +26,10 @@ pub struct PushReport {
     pub tags: Vec<TagPush>,
     /// Local image id (config digest): shown for comparison, not pullable.
     pub image_id: String,
-    /// `repo@sha256:...` to pin: a pullable manifest digest of the pushed repository.
+    /// The manifest digest (`sha256:...`) of `reference`.
     pub digest: Option<String>,
+    /// `repo@sha256:...` to pin: a pullable manifest digest of the pushed repository.
+    pub reference: Option<String>,
     pub verdict: Option<Verdict>,
     pub what_to_do: String,
     /// For a multi-platform index: every platform with its own verdict.
@@ -84,7 +86,7 @@ pub fn render_human(r: &PushReport) -> String {
                 .as_ref()
                 .map(|c| c.verdict.label())
                 .unwrap_or("not checked");
-            let mark = if Some(&rd.reference) == r.digest.as_ref() {
+            let mark = if Some(&rd.reference) == r.reference.as_ref() {
                 "*"
             } else {
                 " "
@@ -103,9 +105,9 @@ pub fn render_human(r: &PushReport) -> String {
             p.platform, p.digest, p.verdict
         );
     }
-    match (&r.digest, r.verdict) {
+    match (&r.reference, r.verdict) {
         (Some(d), Some(v)) => {
-            let _ = writeln!(out, "digest: {d}");
+            let _ = writeln!(out, "pin: {d}");
             let _ = writeln!(out, "verdict: {v}");
         }
         (None, Some(v)) => {
