@@ -6,7 +6,7 @@ mod common;
 #[path = "fixtures/registry/support.rs"]
 mod support;
 
-use dockui::docker::push::PushProgress;
+use dockui::docker::push::{PushProgress, PushProgressState};
 use dockui::registry::client::{OCI_INDEX, OCI_MANIFEST};
 use dockui::registry::pipeline::{PushRequest, push_and_verify};
 use dockui::registry::update::UpdateTarget;
@@ -92,6 +92,24 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
         project_dir: Some(project.path().to_path_buf()),
     };
     let client = RegistryClient::new(CredentialLookup::none(), fast_retry()).unwrap();
+    // The same image in a second repository first, so the engine lists two RepoDigests.
+    let mut other = req.clone();
+    other.config.repository = "dockui-test/other".into();
+    other.config.tags = vec!["v1".into()];
+    other.project_dir = None;
+    let (tx, mut other_rx) = tokio::sync::mpsc::unbounded_channel();
+    let other_report =
+        push_and_verify(&engine, &client, &CredentialLookup::none(), &other, tx).await;
+    assert_eq!(
+        other_report.verdict,
+        Some(Verdict::Pullable),
+        "{}",
+        render_human(&other_report)
+    );
+    let mut first_events = Vec::new();
+    while let Ok(e) = other_rx.try_recv() {
+        first_events.push(e);
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let report = push_and_verify(&engine, &client, &CredentialLookup::none(), &req, tx).await;
     let mut events = Vec::new();
@@ -104,6 +122,7 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
             source.clone(),
             format!("{repo}:v1"),
             format!("{repo}:latest"),
+            format!("{}/dockui-test/other:v1", registry.host),
         ],
     )
     .await;
@@ -146,6 +165,15 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
     assert_eq!(report.tags[0].digest.as_deref(), Some(digest.as_str()));
     assert_eq!(report.verdict, Some(Verdict::Pullable));
     let d = report.digests.as_ref().unwrap();
+    // Both RepoDigests are listed and checked; the pinned one is the pushed repository's.
+    assert_eq!(d.repo_digests.len(), 2, "{d:#?}");
+    assert_eq!(
+        d.repo_digests
+            .iter()
+            .filter(|c| c.pushed_repository)
+            .count(),
+        1
+    );
     assert!(
         d.repo_digests
             .iter()
@@ -154,9 +182,27 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
     assert!(d.why_they_differ.contains("config"));
 
     // Per-layer progress with layer ids, and the digest line.
+    // The first push uploads the layer (bytes known); the second mounts it from the first repository.
     assert!(
-        events.iter().any(|e| matches!(e, PushProgress::Layer { id, status, .. } if !id.is_empty() && status == "Pushed")),
-        "{events:#?}"
+        first_events.iter().any(|e| matches!(e, PushProgress::Layer { id, status, total: Some(t), .. } if !id.is_empty() && status == "Pushing" && *t > 0)),
+        "{first_events:#?}"
+    );
+    assert!(
+        first_events
+            .iter()
+            .any(|e| matches!(e, PushProgress::Layer { status, .. } if status == "Pushed")),
+        "{first_events:#?}"
+    );
+    let mut state = PushProgressState::default();
+    for e in &events {
+        state.apply(e);
+    }
+    assert_eq!(state.layers.len(), 1, "{events:#?}");
+    assert_eq!(state.layers_done(), 1, "{events:#?}");
+    assert_eq!(
+        state.digests.len(),
+        2,
+        "one digest line per tag: {events:#?}"
     );
     assert!(events.iter().any(
         |e| matches!(e, PushProgress::Digest { tag, digest: d, .. } if tag == "v1" && *d == digest)
@@ -377,6 +423,36 @@ async fn multi_platform_index_lists_and_checks_every_platform() {
 
     let client = RegistryClient::new(CredentialLookup::none(), fast_retry()).unwrap();
     let name = ImageName::parse(&format!("{host}/{repo}")).unwrap();
+
+    // Registry lag: the manifest appears while the check is retrying.
+    let late = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": layer, "size": 44},
+        "layers": [],
+    }))
+    .unwrap();
+    let late_digest = support::sha256(&late);
+    let patient = RegistryClient::new(
+        CredentialLookup::none(),
+        RetryPolicy {
+            attempts: 8,
+            initial_delay_ms: 100,
+            max_delay_ms: 200,
+            timeout_s: 5,
+        },
+    )
+    .unwrap();
+    let (h, r, d) = (host.clone(), repo.to_string(), late_digest.clone());
+    let writer = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        support::put_manifest(&h, &r, &d, OCI_MANIFEST, &late, &[])
+    });
+    let lagged = patient.check(&name, &late_digest).await;
+    writer.await.unwrap();
+    assert_eq!(lagged.verdict, Verdict::Pullable, "{lagged:#?}");
+    assert!(lagged.attempts > 1, "{lagged:#?}");
+
     let check = client.check(&name, &index_digest).await;
     assert_eq!(check.verdict, Verdict::Pullable, "{check:#?}");
     assert_eq!(check.media_type.as_deref(), Some(OCI_INDEX));
