@@ -147,3 +147,119 @@ pub fn render_human(r: &PushReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::client::PullCheck;
+    use crate::registry::digest::{DigestCheck, WHY_THEY_DIFFER};
+    use crate::registry::update::KeyChange;
+
+    const D: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    fn report() -> PushReport {
+        let reference = format!("reg:5000/team/app@{D}");
+        PushReport {
+            image: "dockui-local/app:latest".into(),
+            repository: "reg:5000/team/app".into(),
+            registry: "reg:5000".into(),
+            tags: vec![TagPush {
+                tag: "v1".into(),
+                digest: Some(D.into()),
+                size: Some(528),
+            }],
+            image_id: "sha256:1111".into(),
+            digest: Some(D.into()),
+            reference: Some(reference.clone()),
+            verdict: Some(Verdict::Pullable),
+            what_to_do: Verdict::Pullable.what_to_do(&reference, "reg:5000"),
+            platforms: Vec::new(),
+            digests: Some(DigestReport {
+                image_id: "sha256:1111".into(),
+                repo_digests: vec![DigestCheck {
+                    reference: reference.clone(),
+                    repository: "reg:5000/team/app".into(),
+                    digest: D.into(),
+                    pushed_repository: true,
+                    check: Some(PullCheck {
+                        reference: reference.clone(),
+                        verdict: Verdict::Pullable,
+                        what_to_do: String::new(),
+                        detail: "HEAD answered 200 OK".into(),
+                        registry_digest: Some(D.into()),
+                        digest_matches: Some(true),
+                        media_type: None,
+                        method: "HEAD".into(),
+                        attempts: 1,
+                        platforms: Vec::new(),
+                    }),
+                    note: String::new(),
+                }],
+                chosen: Some(reference.clone()),
+                why_they_differ: WHY_THEY_DIFFER.into(),
+            }),
+            credentials: Some(CredentialSource::Env),
+            proposed_updates: vec![ProposedUpdate {
+                file: ".env".into(),
+                path: "/p/.env".into(),
+                changes: vec![KeyChange {
+                    key: "IMAGE".into(),
+                    old_value: Some("old".into()),
+                    new_value: reference.clone(),
+                    line: Some(1),
+                    error: None,
+                }],
+                old_text: "IMAGE=old\n".into(),
+                new_text: format!("IMAGE={reference}\n"),
+                diff: format!(
+                    "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-IMAGE=old\n+IMAGE={reference}\n"
+                ),
+                error: None,
+            }],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn human_output_shows_both_digests_the_verdict_and_the_updates() {
+        let text = render_human(&report());
+        for line in [
+            "push dockui-local/app:latest -> reg:5000/team/app",
+            "credentials: $DOCKUI_REGISTRY_USER / $DOCKUI_REGISTRY_PASSWORD",
+            "image id (local config digest, not pullable): sha256:1111",
+            &format!("* repo digest: reg:5000/team/app@{D} [pullable]"),
+            "why they differ: ",
+            &format!("pin: reg:5000/team/app@{D}"),
+            "verdict: pullable",
+            &format!("update .env:1 IMAGE: old -> reg:5000/team/app@{D}"),
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_top_level_fields() {
+        let v = serde_json::to_value(report()).unwrap();
+        for k in [
+            "image",
+            "repository",
+            "registry",
+            "tags",
+            "image_id",
+            "digest",
+            "reference",
+            "verdict",
+            "what_to_do",
+            "platforms",
+            "digests",
+            "credentials",
+            "proposed_updates",
+            "error",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing");
+        }
+        assert_eq!(v["verdict"], "pullable");
+        assert_eq!(v["credentials"]["kind"], "env");
+        assert_eq!(report().exit_code(), 0);
+    }
+}
