@@ -31,28 +31,38 @@ pub struct PushConfig {
 }
 
 impl PushConfig {
-    /// `registry/repository` (no tag), from config, else from the built image's name.
-    pub fn target_repository(&self, built_image: &str) -> String {
-        let built_repo = super::reference::ImageName::parse(built_image)
-            .map(|n| n.repository)
-            .unwrap_or_else(|_| {
-                built_image
+    /// `registry/repository` (no tag), from config, else from the built image's name. With neither
+    /// `registry` nor `repository` set, only an image already named with a registry host is pushed: a local
+    /// name like `dockui-local/demo` would otherwise go to Docker Hub.
+    pub fn target_repository(&self, built_image: &str) -> Result<String, String> {
+        let built = super::reference::ImageName::parse(built_image).ok();
+        if self.registry.is_empty() && self.repository.is_empty() {
+            return match built {
+                Some(n) if !n.is_docker_hub() => Ok(n.familiar_repository()),
+                _ => Err(format!(
+                    "no push target for {built_image}: set [push] registry = \"host:port\" and repository = \"team/app\" \
+                     in .dockui.toml (or push an image whose name starts with its registry host)"
+                )),
+            };
+        }
+        let repo = if self.repository.is_empty() {
+            match built {
+                Some(n) => n.repository,
+                None => built_image
                     .split(':')
                     .next()
                     .unwrap_or(built_image)
-                    .to_string()
-            });
-        let repo = if self.repository.is_empty() {
-            built_repo
+                    .to_string(),
+            }
         } else {
             self.repository.clone()
         };
         let repo = repo.trim_matches('/');
-        if self.registry.is_empty() {
+        Ok(if self.registry.is_empty() {
             repo.to_string()
         } else {
             format!("{}/{repo}", self.registry.trim_end_matches('/'))
-        }
+        })
     }
 }
 
@@ -91,13 +101,37 @@ key = "image.ref"
             RetryPolicy::default().max_delay_ms
         );
         assert_eq!(
-            f.push.target_repository("dockui-local/demo:latest"),
-            "127.0.0.1:5000/team/app"
+            f.push
+                .target_repository("dockui-local/demo:latest")
+                .as_deref(),
+            Ok("127.0.0.1:5000/team/app")
         );
         let empty = PushConfig::default();
+        let e = empty
+            .target_repository("dockui-local/demo:latest")
+            .unwrap_err();
+        assert!(e.contains("[push] registry"), "{e}");
         assert_eq!(
-            empty.target_repository("dockui-local/demo:latest"),
-            "dockui-local/demo"
+            empty.target_repository("ghcr.io/org/app:v1").as_deref(),
+            Ok("ghcr.io/org/app")
+        );
+        let hub = PushConfig {
+            repository: "me/app".into(),
+            ..PushConfig::default()
+        };
+        assert_eq!(
+            hub.target_repository("dockui-local/demo").as_deref(),
+            Ok("me/app")
+        );
+        let only_registry = PushConfig {
+            registry: "r:5000".into(),
+            ..PushConfig::default()
+        };
+        assert_eq!(
+            only_registry
+                .target_repository("dockui-local/demo:b1")
+                .as_deref(),
+            Ok("r:5000/dockui-local/demo")
         );
         assert!(toml::from_str::<File>("[push]\nregistyr = \"x\"\n").is_err());
     }

@@ -33,12 +33,18 @@ pub async fn push_and_verify(
     req: &PushRequest,
     progress: UnboundedSender<PushProgress>,
 ) -> PushReport {
-    let repository = req.config.target_repository(&req.source_image);
     let mut report = PushReport {
         image: req.source_image.clone(),
-        repository: repository.clone(),
         ..PushReport::default()
     };
+    let repository = match req.config.target_repository(&req.source_image) {
+        Ok(r) => r,
+        Err(e) => {
+            report.error = Some(e);
+            return report;
+        }
+    };
+    report.repository = repository.clone();
     let target = match ImageName::parse(&repository) {
         Ok(n) if n.tag.is_none() && n.digest.is_none() => n,
         Ok(_) => {
@@ -425,5 +431,16 @@ mod tests {
             "{:?}",
             report.error
         );
+
+        // No [push] target and a local-only name: refuse rather than push to Docker Hub.
+        let mut req = request();
+        req.config = PushConfig::default();
+        let report = run(&engine(&[], D1), &FakeRegistry(vec![]), &req).await;
+        assert!(
+            report.error.as_deref().unwrap().contains("no push target"),
+            "{:?}",
+            report.error
+        );
+        assert_eq!(report.exit_code(), 2);
     }
 }
