@@ -87,6 +87,7 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
             tags: vec!["v1".into(), "latest".into()],
             retry: fast_retry(),
             update: targets,
+            ..PushConfig::default()
         },
         default_tag: String::new(),
         project_dir: Some(project.path().to_path_buf()),
@@ -273,7 +274,7 @@ async fn push_with_htpasswd_auth_and_a_wrong_password_leaks_nothing() {
         repository: "dockui-test/private".into(),
         tags: vec!["v1".into()],
         retry: fast_retry(),
-        update: Vec::new(),
+        ..PushConfig::default()
     };
     let req = PushRequest {
         source_image: source.clone(),

@@ -243,6 +243,8 @@ pub struct RegistryClient {
     http_direct: reqwest::Client,
     lookup: CredentialLookup,
     retry: RetryPolicy,
+    /// Non-loopback registries that speak plain HTTP (the engine's insecure-registries).
+    plain_http: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -303,7 +305,23 @@ impl RegistryClient {
             http_direct: build(true)?,
             lookup,
             retry,
+            plain_http: Vec::new(),
         })
+    }
+
+    /// Registries (`host:port`) to reach over plain HTTP although they are not on loopback.
+    pub fn with_plain_http(mut self, hosts: Vec<String>) -> RegistryClient {
+        self.plain_http = hosts;
+        self
+    }
+
+    /// `http://` for loopback and configured plain-HTTP registries, `https://` otherwise.
+    pub fn base_url(&self, name: &ImageName) -> String {
+        if self.plain_http.iter().any(|h| h == name.api_host()) {
+            format!("http://{}", name.api_host())
+        } else {
+            name.base_url()
+        }
     }
 
     pub fn retry(&self) -> &RetryPolicy {
@@ -453,7 +471,7 @@ impl RegistryClient {
     ) -> Answer {
         let url = format!(
             "{}/v2/{}/manifests/{digest}",
-            name.base_url(),
+            self.base_url(name),
             name.repository
         );
         let head = match self.send(name, &url, reqwest::Method::HEAD, auth).await {
@@ -851,6 +869,18 @@ mod tests {
             sha256_digest(b""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_and_configured_hosts() {
+        let c = RegistryClient::new(CredentialLookup::none(), RetryPolicy::default())
+            .unwrap()
+            .with_plain_http(vec!["10.0.0.5:5000".into()]);
+        let url = |r: &str| c.base_url(&ImageName::parse(r).unwrap());
+        assert_eq!(url("10.0.0.5:5000/app"), "http://10.0.0.5:5000");
+        assert_eq!(url("10.0.0.6:5000/app"), "https://10.0.0.6:5000");
+        assert_eq!(url("127.0.0.1:5000/app"), "http://127.0.0.1:5000");
+        assert_eq!(url("ubuntu"), "https://registry-1.docker.io");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! registry = "127.0.0.1:5000"     # host[:port]; empty: Docker Hub
 //! repository = "team/app"         # path in the registry; empty: the build's image name
 //! tags = ["latest", "v1"]         # empty: the build's tag
+//! plain_http = false              # true: a non-loopback registry without TLS (engine insecure-registries)
 //! [push.retry]
 //! attempts = 4
 //! initial_delay_ms = 500
@@ -26,11 +27,23 @@ pub struct PushConfig {
     pub registry: String,
     pub repository: String,
     pub tags: Vec<String>,
+    /// The registry speaks plain HTTP although it is not on loopback (it is in the engine's
+    /// "insecure-registries"). Loopback registries always use HTTP.
+    pub plain_http: bool,
     pub retry: RetryPolicy,
     pub update: Vec<UpdateTarget>,
 }
 
 impl PushConfig {
+    /// What to hand to `RegistryClient::with_plain_http`.
+    pub fn plain_http_hosts(&self) -> Vec<String> {
+        if self.plain_http && !self.registry.is_empty() {
+            vec![self.registry.trim_end_matches('/').to_string()]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// `registry/repository` (no tag), from config, else from the built image's name. With neither
     /// `registry` nor `repository` set, only an image already named with a registry host is pushed: a local
     /// name like `dockui-local/demo` would otherwise go to Docker Hub.

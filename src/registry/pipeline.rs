@@ -111,6 +111,7 @@ pub async fn push_and_verify(
                     tag: tag.clone(),
                     digest: r.digest,
                     size: r.size,
+                    confirmed: r.digest_confirmed,
                 });
             }
             Err(e) => {

@@ -14,6 +14,9 @@ pub struct TagPush {
     /// Manifest digest the engine reported for this tag.
     pub digest: Option<String>,
     pub size: Option<u64>,
+    /// The engine lists this digest in RepoDigests for the pushed repository (false: they disagree, and the
+    /// digest report decides which one is pinned).
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -167,6 +170,7 @@ mod tests {
                 tag: "v1".into(),
                 digest: Some(D.into()),
                 size: Some(528),
+                confirmed: true,
             }],
             image_id: "sha256:1111".into(),
             digest: Some(D.into()),

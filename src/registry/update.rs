@@ -13,7 +13,8 @@ use std::path::{Component, Path, PathBuf};
 pub struct UpdateTarget {
     /// Relative to the project directory.
     pub file: PathBuf,
-    /// `.env`: the variable name. YAML: a dotted path, numbers index sequences (`spec.containers.0.image`).
+    /// `.env`: the variable name. YAML: a dotted path, numbers index sequences (`spec.containers.0.image`),
+    /// a segment in double quotes may hold dots (`metadata.annotations."example.com/image"`).
     pub key: String,
     /// `env` or `yaml`; by default from the file name (`.yaml`/`.yml` is YAML, anything else `.env` style).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -537,9 +538,24 @@ impl<'a> Yaml<'a> {
     }
 }
 
+/// `a.b.0.c`; a segment in double quotes may hold dots (`metadata.annotations."example.com/image"`).
+fn split_key_path(key: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in key.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(String::new()),
+            c => out.last_mut().map(|s| s.push(c)).unwrap_or_default(),
+        }
+    }
+    out
+}
+
 /// Set the value at a dotted key path in every YAML document of the file that has it.
 fn edit_yaml(text: &str, key: &str, value: &str) -> Result<Edited, String> {
-    let path: Vec<&str> = key.split('.').collect();
+    let path = split_key_path(key);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
     if path.iter().any(|s| s.is_empty()) {
         return Err(format!(
             "{key:?} is not a dotted key path like image.ref; fix the key in .dockui.toml"
@@ -700,6 +716,17 @@ mod tests {
         assert!(err.contains("by hand"), "{err}");
         let err = edit_yaml("list:\n- a\n", "list.3", R).unwrap_err();
         assert!(err.contains("only 1 item"), "{err}");
+    }
+
+    #[test]
+    fn quoted_path_segments_may_hold_dots() {
+        let src = "metadata:\n  annotations:\n    example.com/image: old\n";
+        let e = edit_yaml(src, "metadata.annotations.\"example.com/image\"", R).unwrap();
+        assert_eq!(
+            e.text,
+            format!("metadata:\n  annotations:\n    example.com/image: {R}\n")
+        );
+        assert_eq!(split_key_path("a.\"b.c\".0"), vec!["a", "b.c", "0"]);
     }
 
     #[test]
