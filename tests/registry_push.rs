@@ -163,6 +163,7 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
     assert_ne!(digest, image_id, "the manifest digest is not the image id");
     assert_eq!(report.image_id, image_id);
     assert_eq!(report.tags.len(), 2);
+    assert!(report.tags.iter().all(|t| t.confirmed), "{:?}", report.tags);
     assert_eq!(report.tags[0].digest.as_deref(), Some(digest.as_str()));
     assert_eq!(report.verdict, Some(Verdict::Pullable));
     let d = report.digests.as_ref().unwrap();

@@ -71,6 +71,12 @@ pub fn render_human(r: &PushReport) -> String {
                 .map(|s| format!(" ({s} bytes manifest)"))
                 .unwrap_or_default()
         );
+        if t.digest.is_some() && !t.confirmed {
+            let _ = writeln!(
+                out,
+                "    (the engine's RepoDigests do not list this digest)"
+            );
+        }
     }
     if let Some(e) = &r.error {
         let _ = writeln!(out, "error: {e}");
