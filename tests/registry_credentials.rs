@@ -23,6 +23,7 @@ fn lookup(docker: &str) -> CredentialLookup {
         env_user: None,
         env_password: None,
         helper_path: Some(path.into()),
+        env_scope: None,
     }
 }
 
@@ -136,6 +137,22 @@ fn env_vars_win_and_stay_redacted() {
     );
     assert_eq!(c.source, CredentialSource::Env);
     assert_no_secret("Debug", &format!("{c:?} {l:?}"));
+
+    // Scoped to the push target: other registries get their own credentials, never the CI password.
+    let l = l.scope_env_to("http://127.0.0.1:5999");
+    assert_eq!(
+        l.resolve_blocking("127.0.0.1:5999")
+            .unwrap()
+            .unwrap()
+            .source,
+        CredentialSource::Env
+    );
+    let c = l.resolve_blocking("ghcr.io").unwrap().unwrap();
+    assert_eq!(
+        c.username, "bob",
+        "ghcr.io comes from config.json, not the env"
+    );
+    assert!(l.resolve_blocking("nobody.example").unwrap().is_none());
 }
 
 #[test]

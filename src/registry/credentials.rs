@@ -104,6 +104,9 @@ pub struct CredentialLookup {
     pub env_password: Option<Secret>,
     /// PATH for credential helpers; None: the process's own PATH.
     pub helper_path: Option<std::ffi::OsString>,
+    /// The only registry the env credentials are for; None: every registry. Set it to the push target so a
+    /// CI password is never offered to another registry (or its token realm) while checking other digests.
+    pub env_scope: Option<String>,
 }
 
 impl CredentialLookup {
@@ -129,7 +132,14 @@ impl CredentialLookup {
             env_user: var(ENV_USER),
             env_password: var(ENV_PASSWORD).map(Secret::new),
             helper_path: None,
+            env_scope: None,
         }
+    }
+
+    /// Offer the env credentials to `registry` only (see `env_scope`).
+    pub fn scope_env_to(mut self, registry: &str) -> CredentialLookup {
+        self.env_scope = Some(normalize_auth_key(registry));
+        self
     }
 
     /// No lookup at all: anonymous access.
@@ -151,7 +161,9 @@ impl CredentialLookup {
     }
 
     pub fn resolve_blocking(&self, registry: &str) -> Result<Option<Credentials>, CredentialError> {
-        if let (Some(user), Some(pass)) = (&self.env_user, &self.env_password) {
+        let host = normalize_auth_key(registry);
+        let env_applies = self.env_scope.as_ref().is_none_or(|s| *s == host);
+        if let (Some(user), Some(pass), true) = (&self.env_user, &self.env_password, env_applies) {
             return Ok(Some(Credentials {
                 username: user.clone(),
                 secret: pass.clone(),
@@ -159,7 +171,6 @@ impl CredentialLookup {
                 source: CredentialSource::Env,
             }));
         }
-        let host = normalize_auth_key(registry);
         if let Some(path) = self.docker_config.as_ref().filter(|p| p.is_file()) {
             let file = read_json(path)?;
             return from_docker_config(&file, path, &host, self.helper_path.as_deref());
