@@ -493,3 +493,41 @@ async fn multi_platform_index_lists_and_checks_every_platform() {
     assert_eq!(check.verdict, Verdict::NotFound, "{check:#?}");
     assert!(check.detail.contains("linux/arm64/v8"), "{}", check.detail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_cancelled_by_dropping_its_future_and_the_next_one_works() {
+    const T: &str = "a_push_is_cancelled_by_dropping_its_future_and_the_next_one_works";
+    let Some(engine) = common::engine_or_skip(T).await else {
+        return;
+    };
+    let Some(registry) = Registry::start(T, None) else {
+        return;
+    };
+    let source = format!("dockui-test/registry-cancel:{}", std::process::id());
+    if support::build_busybox(&engine, &source).await.is_none() {
+        return;
+    }
+    let repo = format!("{}/dockui-test/cancel", registry.host);
+    engine.tag(&source, &repo, "v1").await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancelled = tokio::select! {
+        _ = engine.push(&repo, "v1", None, tx) => false,
+        // The first progress message: the push is under way; dropping the future closes the connection.
+        _ = rx.recv() => true,
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        engine.push(&repo, "v1", None, tx),
+    )
+    .await;
+    support::remove_images(&engine, &[source.clone(), format!("{repo}:v1")]).await;
+    assert!(cancelled, "the push ended before any progress arrived");
+    let again = again
+        .expect("the next push does not hang")
+        .expect("the next push works");
+    assert!(
+        again.digest.is_some() && again.digest_confirmed,
+        "{again:?}"
+    );
+}
