@@ -16,7 +16,28 @@ pub struct Config {
     pub build: BuildConfig,
     pub analyze: AnalyzeConfig,
     pub gpu: GpuConfig,
+    pub smoke: SmokeConfig,
     pub ui: UiConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmokeConfig {
+    /// Shell commands run in the built image, each in a fresh container.
+    pub commands: Vec<String>,
+    pub timeout_s: u64,
+    /// Add inferred checks (container_smoke.sh, imports of requirements, torch CUDA on GPU hosts).
+    pub infer: bool,
+}
+
+impl Default for SmokeConfig {
+    fn default() -> Self {
+        SmokeConfig {
+            commands: Vec::new(),
+            timeout_s: 120,
+            infer: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -262,16 +262,21 @@ impl DockerPort for BollardEngine {
         .boxed()
     }
 
-    fn run_once<'a>(
-        &'a self,
-        image: &'a str,
-        cmd: Option<Vec<String>>,
-    ) -> BoxFuture<'a, Result<RunOutput, DockerError>> {
+    fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
         async move {
             let docker = self.client()?;
             let body = ContainerCreateBody {
-                image: Some(image.to_string()),
-                cmd,
+                image: Some(spec.image.clone()),
+                cmd: spec.cmd.clone(),
+                host_config: spec.gpus.then(|| bollard::models::HostConfig {
+                    device_requests: Some(vec![bollard::models::DeviceRequest {
+                        driver: Some(String::new()),
+                        count: Some(-1),
+                        capabilities: Some(vec![vec!["gpu".to_string()]]),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
                 labels: Some(HashMap::from([(
                     "dev.dockui.managed".to_string(),
                     "true".to_string(),

@@ -1,5 +1,6 @@
 //! One build: attempts against the Docker port, every line kept in a per-attempt log file, batched to the UI.
 
+use super::smoke::{self, SmokeCheck, SmokeResult, SmokeStatus};
 use super::{EngineEvent, clock};
 use crate::analyze::{self, AnalyzeOptions, FixLevel};
 use crate::classify::{self, Diagnosis};
@@ -29,10 +30,22 @@ pub struct BuildRequest {
     /// None: apply nothing between attempts.
     pub auto_fix: Option<FixLevel>,
     pub backups: Backups,
+    pub smoke: Vec<SmokeCheck>,
+    pub smoke_timeout: Duration,
 }
 
 impl BuildRequest {
     pub fn from_config(project_dir: &Path, config: &Config, paths: &Paths) -> BuildRequest {
+        Self::for_host(project_dir, config, paths, false)
+    }
+
+    /// `host_has_gpus` adds GPU device requests and the torch CUDA check to the smoke tests.
+    pub fn for_host(
+        project_dir: &Path,
+        config: &Config,
+        paths: &Paths,
+        host_has_gpus: bool,
+    ) -> BuildRequest {
         let b = &config.build;
         BuildRequest {
             spec: BuildSpec {
@@ -55,6 +68,13 @@ impl BuildRequest {
             },
             auto_fix: b.auto_fix_level(),
             backups: Backups::new(paths.backups_dir()),
+            smoke: smoke::plan(
+                project_dir,
+                &config.smoke.commands,
+                config.smoke.infer,
+                host_has_gpus,
+            ),
+            smoke_timeout: Duration::from_secs(config.smoke.timeout_s.max(1)),
         }
     }
 
@@ -81,6 +101,8 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// What the failure was, when a signature matched.
     pub diagnosis: Option<Diagnosis>,
+    /// Smoke tests run after this attempt's build.
+    pub smoke: Vec<SmokeResult>,
     /// Fixes applied after this attempt, before the next one ("RULE file:line").
     pub fixes_applied: Vec<String>,
 }
@@ -96,6 +118,8 @@ pub struct BuildOutcome {
     pub build_time_s: f64,
     pub attempts: Vec<AttemptRecord>,
     pub fixes_applied: Vec<String>,
+    /// The last attempt's smoke tests.
+    pub smoke: Vec<SmokeResult>,
     /// The last attempt's log.
     pub log_path: PathBuf,
     pub error: Option<String>,
@@ -135,6 +159,7 @@ pub async fn run_build(
         build_time_s: 0.0,
         attempts: Vec::new(),
         fixes_applied: Vec::new(),
+        smoke: Vec::new(),
         log_path: dir.join("attempt-1.log"),
         error: None,
         engine_unreachable: false,
@@ -157,7 +182,31 @@ pub async fn run_build(
             max_attempts: req.max_attempts,
         });
         let t0 = Instant::now();
-        let result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
+        let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
+        let mut smoke_results = Vec::new();
+        if let AttemptResult::Built(id) = &result {
+            outcome.image_id = Some(id.clone());
+            // Smoke tests prove the image works; a failed one goes through the same classify-and-fix loop.
+            match run_smoke(docker, &req, &log_path, events, &cancel).await {
+                SmokeOutcome::Passed(r) => smoke_results = r,
+                SmokeOutcome::Cancelled(r) => {
+                    smoke_results = r;
+                    result = AttemptResult::Cancelled;
+                }
+                SmokeOutcome::Failed(r, diagnosis) => {
+                    let failed = r
+                        .iter()
+                        .filter(|s| s.status != SmokeStatus::Passed)
+                        .map(|s| s.name.clone())
+                        .collect::<Vec<_>>();
+                    smoke_results = r;
+                    result = AttemptResult::SmokeFailed(
+                        format!("smoke test failed: {}", failed.join(", ")),
+                        diagnosis,
+                    );
+                }
+            }
+        }
         let mut record = AttemptRecord {
             attempt,
             status: AttemptStatus::Failed,
@@ -165,13 +214,15 @@ pub async fn run_build(
             log_path,
             error: None,
             diagnosis: None,
+            smoke: smoke_results.clone(),
             fixes_applied: Vec::new(),
         };
-        match result {
-            AttemptResult::Built(id) => {
+        outcome.smoke = smoke_results;
+        let diagnosis = match result {
+            AttemptResult::Built(_) => {
                 record.status = AttemptStatus::Succeeded;
                 outcome.success = true;
-                outcome.image_id = Some(id);
+                outcome.error = None;
                 outcome.attempts.push(record);
                 break;
             }
@@ -186,33 +237,36 @@ pub async fn run_build(
             AttemptResult::Failed(err) => {
                 outcome.engine_unreachable = matches!(err, DockerError::Unreachable { .. });
                 record.error = Some(err.to_string());
-                outcome.error = record.error.clone();
                 let lines: Vec<String> = std::fs::read_to_string(&record.log_path)
                     .unwrap_or_default()
                     .lines()
                     .map(str::to_string)
                     .collect();
-                record.diagnosis = classify::classify(&lines);
-                if let Some(d) = &record.diagnosis {
-                    let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
-                }
-                // Retrying the same input gives the same failure: only retry when a fix changed the input.
-                let fixes = match (&record.diagnosis, req.auto_fix) {
-                    (Some(d), Some(level))
-                        if attempt < req.max_attempts && !d.fix_rules.is_empty() =>
-                    {
-                        apply_fixes(&req, &d.fix_rules, level, events)
-                    }
-                    _ => Vec::new(),
-                };
-                let retry = !fixes.is_empty();
-                record.fixes_applied = fixes.clone();
-                outcome.fixes_applied.extend(fixes);
-                outcome.attempts.push(record);
-                if !retry {
-                    break;
-                }
+                classify::classify(&lines)
             }
+            AttemptResult::SmokeFailed(message, diagnosis) => {
+                record.error = Some(message);
+                diagnosis
+            }
+        };
+        outcome.error = record.error.clone();
+        record.diagnosis = diagnosis;
+        if let Some(d) = &record.diagnosis {
+            let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
+        }
+        // Retrying the same input gives the same failure: only retry when a fix changed the input.
+        let fixes = match (&record.diagnosis, req.auto_fix) {
+            (Some(d), Some(level)) if attempt < req.max_attempts && !d.fix_rules.is_empty() => {
+                apply_fixes(&req, &d.fix_rules, level, events)
+            }
+            _ => Vec::new(),
+        };
+        let retry = !fixes.is_empty();
+        record.fixes_applied = fixes.clone();
+        outcome.fixes_applied.extend(fixes);
+        outcome.attempts.push(record);
+        if !retry {
+            break;
         }
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
@@ -305,6 +359,62 @@ enum AttemptResult {
     Built(String),
     Cancelled,
     Failed(DockerError),
+    SmokeFailed(String, Option<Diagnosis>),
+}
+
+enum SmokeOutcome {
+    Passed(Vec<SmokeResult>),
+    Failed(Vec<SmokeResult>, Option<Diagnosis>),
+    Cancelled(Vec<SmokeResult>),
+}
+
+async fn run_smoke(
+    docker: &dyn DockerPort,
+    req: &BuildRequest,
+    log_path: &Path,
+    events: &UnboundedSender<EngineEvent>,
+    cancel: &CancellationToken,
+) -> SmokeOutcome {
+    // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
+    let log = |lines: Vec<String>| {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log_path)
+        {
+            for l in &lines {
+                let _ = writeln!(f, "{l}");
+            }
+        }
+        let _ = events.send(EngineEvent::BuildLog(lines));
+    };
+    let names = req.smoke.iter().map(|c| c.name.clone()).collect();
+    let _ = events.send(EngineEvent::SmokeStarted(names));
+    let mut results = Vec::new();
+    for check in &req.smoke {
+        log(vec![format!("dockui: smoke: {}", check.name)]);
+        let result = tokio::select! {
+            biased;
+            // Dropping the running check removes its container.
+            _ = cancel.cancelled() => return SmokeOutcome::Cancelled(results),
+            r = smoke::run_check(docker, &req.spec.tag, check, req.smoke_timeout) => r,
+        };
+        let mut lines: Vec<String> = result.output.lines().map(|l| format!("  | {l}")).collect();
+        lines.push(format!(
+            "dockui: smoke: {} -> {:?} in {:.1}s",
+            result.name, result.status, result.duration_s
+        ));
+        log(lines);
+        let _ = events.send(EngineEvent::Smoke(Box::new(result.clone())));
+        results.push(result);
+    }
+    match results.iter().find(|r| r.status != SmokeStatus::Passed) {
+        None => SmokeOutcome::Passed(results),
+        Some(failed) => {
+            let d = failed.diagnosis.clone();
+            SmokeOutcome::Failed(results, d)
+        }
+    }
 }
 
 async fn run_attempt(
@@ -368,6 +478,7 @@ async fn run_attempt(
         AttemptResult::Built(id) => format!("dockui: built {id}"),
         AttemptResult::Cancelled => "dockui: build cancelled".to_string(),
         AttemptResult::Failed(e) => format!("dockui: {e}"),
+        AttemptResult::SmokeFailed(m, _) => format!("dockui: {m}"),
     };
     handle_event(BuildEvent::Line(closing), &mut log, &mut batch, events);
     flush(&mut batch, events);

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clock;
+pub mod smoke;
 
 use crate::analyze::{self, Analysis, AnalyzeOptions};
 use crate::config::Config;
@@ -37,6 +38,9 @@ pub enum EngineEvent {
     /// Log lines arrive in batches so a chatty build costs one UI update per batch, not per line.
     BuildLog(Vec<String>),
     BuildFinished(Box<BuildOutcome>),
+    /// Smoke tests about to run, by name.
+    SmokeStarted(Vec<String>),
+    Smoke(Box<smoke::SmokeResult>),
     /// A failed attempt matched a failure signature.
     Diagnosis(Box<crate::classify::Diagnosis>),
     /// Something the user should read (e.g. "a build is already running").

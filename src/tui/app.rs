@@ -106,6 +106,8 @@ pub struct App {
     pub notice: Option<String>,
     /// The last failed attempt's diagnosis, shown in Conflicts.
     pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
+    /// This attempt's smoke checks: name, and the result once it ran.
+    pub smoke: Vec<(String, Option<crate::engine::smoke::SmokeResult>)>,
     pub scroll: [usize; 6],
     pub now: Instant,
     pub should_quit: bool,
@@ -132,6 +134,7 @@ impl App {
             },
             notice: None,
             diagnosis: None,
+            smoke: Vec::new(),
             scroll: [0; 6],
             now: Instant::now(),
             should_quit: false,
@@ -303,6 +306,7 @@ impl App {
                 attempt,
                 max_attempts,
             } => {
+                self.smoke.clear();
                 if attempt == 1 {
                     self.diagnosis = None;
                     self.log.clear();
@@ -340,6 +344,18 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::SmokeStarted(names) => {
+                self.smoke = names.into_iter().map(|name| (name, None)).collect();
+            }
+            EngineEvent::Smoke(result) => {
+                if let Some(row) = self
+                    .smoke
+                    .iter_mut()
+                    .find(|(n, r)| *n == result.name && r.is_none())
+                {
+                    row.1 = Some(*result);
+                }
+            }
             EngineEvent::Diagnosis(d) => {
                 // Highlight the failing step and the matching lines: they are the last attempt's lines.
                 self.push_log(vec![format!(
