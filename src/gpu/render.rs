@@ -58,9 +58,20 @@ pub fn render_human(state: &GpuState) -> String {
     out
 }
 
-/// Collects n/a reasons so each is printed once, under the values, instead of inline.
+/// Collects n/a reasons so each is printed once, under the values, instead of inline, with the GPUs
+/// it concerns when that is not all of them.
 #[derive(Default)]
-struct NaNotes(Vec<(String, String)>);
+struct NaNotes {
+    notes: Vec<NaNote>,
+    /// The GPU whose fields are being shown, None for system-wide fields.
+    current_gpu: Option<u32>,
+}
+
+struct NaNote {
+    label: String,
+    reason: String,
+    gpus: Vec<u32>,
+}
 
 impl NaNotes {
     /// The inline text for a field: its value, or "n/a" (noting the reason).
@@ -68,11 +79,43 @@ impl NaNotes {
         match f {
             Field::Value(v) => seg(fmt(v), Tone::Plain),
             Field::Na(reason) => {
-                if !self.0.iter().any(|(_, r)| r == reason) {
-                    self.0.push((label.to_string(), reason.clone()));
+                let gpu = self.current_gpu;
+                match self.notes.iter_mut().find(|n| &n.reason == reason) {
+                    Some(note) => note.gpus.extend(gpu.filter(|g| !note.gpus.contains(g))),
+                    None => self.notes.push(NaNote {
+                        label: label.to_string(),
+                        reason: reason.clone(),
+                        gpus: gpu.into_iter().collect(),
+                    }),
                 }
                 seg("n/a", Tone::Dim)
             }
+        }
+    }
+}
+
+impl NaNotes {
+    /// A "used/total" pair: one text when both are there, a single "n/a" when neither is, and
+    /// "x/n/a" style only when just one is missing.
+    fn pair<T>(
+        &mut self,
+        (la, a): (&str, &Field<T>),
+        (lb, b): (&str, &Field<T>),
+        both: impl Fn(&T, &T) -> String,
+        one: impl Fn(&T) -> String,
+    ) -> Vec<Seg> {
+        match (a, b) {
+            (Field::Value(x), Field::Value(y)) => vec![seg(both(x, y), Tone::Plain)],
+            (Field::Na(_), Field::Na(_)) => {
+                let first = self.show(la, a, &one);
+                self.show(lb, b, &one);
+                vec![first]
+            }
+            _ => vec![
+                self.show(la, a, &one),
+                seg("/", Tone::Plain),
+                self.show(lb, b, &one),
+            ],
         }
     }
 }
@@ -88,12 +131,22 @@ fn snapshot_lines(snap: &GpuSnapshot, detail: Detail) -> Vec<ReportLine> {
         }),
     ]];
     for gpu in &snap.gpus {
+        notes.current_gpu = Some(gpu.index);
         gpu_lines(gpu, detail, &mut notes, &mut lines);
     }
-    if !notes.0.is_empty() {
+    if !notes.notes.is_empty() {
         lines.push(vec![seg("n/a:", Tone::Dim)]);
-        for (label, reason) in notes.0 {
-            lines.push(vec![seg(format!("  {label}: {reason}"), Tone::Dim)]);
+        for note in notes.notes {
+            let which = if note.gpus.is_empty() || note.gpus.len() == snap.gpus.len() {
+                String::new()
+            } else {
+                let ids: Vec<String> = note.gpus.iter().map(u32::to_string).collect();
+                format!(" (GPU {})", ids.join(", "))
+            };
+            lines.push(vec![seg(
+                format!("  {}{which}: {}", note.label, note.reason),
+                Tone::Dim,
+            )]);
         }
     }
     lines
@@ -111,15 +164,27 @@ fn gpu_lines(gpu: &GpuInfo, detail: Detail, notes: &mut NaNotes, lines: &mut Vec
     let mut l = vec![seg("  util ", Tone::Dim)];
     l.push(notes.show("utilization", &gpu.utilization_pct, |u| format!("{u}%")));
     l.push(seg("  mem ", Tone::Dim));
-    l.push(notes.show("memory", &gpu.memory_used_bytes, |b| bytes(*b)));
-    l.push(seg("/", Tone::Plain));
-    l.push(notes.show("memory", &gpu.memory_total_bytes, |b| bytes(*b)));
+    l.extend(notes.pair(
+        ("memory", &gpu.memory_used_bytes),
+        ("memory", &gpu.memory_total_bytes),
+        |used, total| match (
+            bytes(*used).strip_suffix(" GiB"),
+            bytes(*total).strip_suffix(" GiB"),
+        ) {
+            (Some(u), Some(t)) => format!("{u}/{t} GiB"),
+            _ => format!("{}/{}", bytes(*used), bytes(*total)),
+        },
+        |b| bytes(*b),
+    ));
     l.push(seg("  temp ", Tone::Dim));
     l.push(notes.show("temperature", &gpu.temperature_c, |t| format!("{t}°C")));
     l.push(seg("  power ", Tone::Dim));
-    l.push(notes.show("power", &gpu.power_w, |w| format!("{w:.0}")));
-    l.push(seg("/", Tone::Plain));
-    l.push(notes.show("power limit", &gpu.power_limit_w, |w| format!("{w:.0} W")));
+    l.extend(notes.pair(
+        ("power", &gpu.power_w),
+        ("power limit", &gpu.power_limit_w),
+        |w, limit| format!("{w:.0}/{limit:.0} W"),
+        |w| format!("{w:.0} W"),
+    ));
     lines.push(l);
     if detail.uuid {
         lines.push(vec![
@@ -218,6 +283,7 @@ mod tests {
         );
         assert!(text.contains("container 4f1e3c2b9a8d"), "{text}");
         assert!(text.contains("power 55/400 W"), "{text}");
+        assert!(text.contains("mem 1.0/40.0 GiB"), "{text}");
     }
 
     #[test]
