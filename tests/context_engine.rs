@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
-use dockui::docker::context::{context_file_list, effective_ignore, write_context_tar};
+use dockui::docker::context::{context_file_list, context_tar_stream, effective_ignore};
 use dockui::docker::dockerignore::DockerIgnore;
 use futures_util::StreamExt;
 
@@ -68,10 +68,10 @@ async fn build_base(docker: &Docker) -> Result<(), String> {
     build(docker, dir.path(), BASE, false).await.map(|_| ())
 }
 
-/// Build `root` with the legacy builder from our own tar; returns the joined `stream` output.
+/// Build `root` with the legacy builder from our own tar, streamed as the request body; returns the
+/// joined `stream` output.
 async fn build(docker: &Docker, root: &Path, tag: &str, nocache: bool) -> Result<String, String> {
-    let mut tar = Vec::new();
-    write_context_tar(root, Path::new("Dockerfile"), &mut tar).map_err(|e| e.to_string())?;
+    let (body, tar_done) = context_tar_stream(root.to_path_buf(), PathBuf::from("Dockerfile"));
     let opts = BuildImageOptionsBuilder::default()
         .dockerfile("Dockerfile")
         .t(tag)
@@ -79,7 +79,7 @@ async fn build(docker: &Docker, root: &Path, tag: &str, nocache: bool) -> Result
         .rm(true)
         .forcerm(true)
         .build();
-    let mut stream = docker.build_image(opts, None, Some(bollard::body_full(tar.into())));
+    let mut stream = docker.build_image(opts, None, Some(bollard::body_try_stream(body)));
     let mut out = String::new();
     while let Some(item) = stream.next().await {
         match item {
@@ -90,6 +90,13 @@ async fn build(docker: &Docker, root: &Path, tag: &str, nocache: bool) -> Result
             }
             Err(e) => return Err(format!("{e}\n--- output so far ---\n{out}")),
         }
+    }
+    let stats = tar_done
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    if stats.files == 0 {
+        return Err("the context tar had no files".into());
     }
     Ok(out)
 }
@@ -121,6 +128,7 @@ secret?.txt
 [ab]c.bin
 cache
 !cache-keep.txt
+!**/keep.txt
 q
 !q/b
 q
@@ -164,6 +172,8 @@ fn tricky_context(root: &Path) {
         "cc.bin",
         "cache/x",
         "cache-keep.txt",
+        "cache/keep.txt",
+        "keep.txt",
         "q/b",
         "q/c",
         "# a pattern, not a comment",
@@ -243,6 +253,7 @@ async fn engine_sees_exactly_what_the_matcher_sends() {
         "/ctx/secret12.txt",
         "/ctx/cc.bin",
         "/ctx/cache-keep.txt",
+        "/ctx/keep.txt",
         "/ctx/q/b",
         "/ctx/dangling",
         "/ctx/emptydir",
@@ -262,6 +273,8 @@ async fn engine_sees_exactly_what_the_matcher_sends() {
         "/ctx/secret1.txt",
         "/ctx/ac.bin",
         "/ctx/cache",
+        // Docker does not walk into "cache" for "!**/keep.txt" (the pattern does not start with it).
+        "/ctx/cache/keep.txt",
         "/ctx/q/c",
         "/ctx/# a pattern, not a comment",
         "/ctx/Dockerfile",

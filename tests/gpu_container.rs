@@ -6,15 +6,17 @@
 
 mod nvml_standin;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use bollard::Docker;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, ListContainersOptions,
+    RemoveContainerOptionsBuilder,
 };
 use dockui::docker::context::write_context_tar;
-use dockui::gpu::{Field, GpuState, probe};
+use dockui::gpu::{Field, GpuState, probe, render_human};
 use futures_util::StreamExt;
 
 const BASE: &str = "dockui-test/busybox:latest";
@@ -102,6 +104,21 @@ async fn start_sleeper(docker: &Docker, name: &str) -> Result<(String, u32), Str
     Ok((created.id, pid))
 }
 
+/// Short id -> name of the running containers, the lookup the engine side does.
+async fn container_names(docker: &Docker) -> HashMap<String, String> {
+    let list = docker
+        .list_containers(None::<ListContainersOptions>)
+        .await
+        .unwrap_or_default();
+    list.into_iter()
+        .filter_map(|c| {
+            let id = c.id?.get(..12)?.to_string();
+            let name = c.names?.first()?.trim_start_matches('/').to_string();
+            Some((id, name))
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn gpu_process_in_a_container_names_the_container() {
     let Some(docker) = engine_or_skip().await else {
@@ -109,11 +126,15 @@ async fn gpu_process_in_a_container_names_the_container() {
     };
     let name = format!("dockui-test-gpu-{}", std::process::id());
     let started = start_sleeper(&docker, &name).await;
-    // Probe while the container runs, then remove it before asserting anything.
+    // Probe while the container runs (and map ids to names as the engine would), then remove it
+    // before asserting anything.
     let outcome = match &started {
         Ok((_, pid)) => {
             let standin = nvml_standin::build(&[&format!("EXTRA_PID={pid}")]);
-            Ok(probe(Some(&standin.lib)))
+            let mut state = probe(Some(&standin.lib));
+            let names = container_names(&docker).await;
+            state.set_container_names(|id| names.get(id).cloned());
+            Ok(state)
         }
         Err(e) => Err(e.clone()),
     };
@@ -138,6 +159,8 @@ async fn gpu_process_in_a_container_names_the_container() {
         .find(|p| p.pid == pid)
         .expect("the container's pid is listed");
     assert_eq!(p.container.as_deref(), Some(&id[..12]));
+    assert_eq!(p.container_name.as_deref(), Some(name.as_str()));
+    assert!(render_human(&GpuState::Ready(snap.clone())).contains(&format!("container {name}")));
     // The fake PIDs are not in any container.
     assert!(
         procs

@@ -60,6 +60,78 @@ pub fn write_context_tar<W: Write>(
     Ok(stats)
 }
 
+/// Size of the chunks the streamed body is cut into, and how many may wait in the channel: at most
+/// `CHUNK * (QUEUE + 1)` bytes of the context are in memory at once.
+const CHUNK: usize = 256 * 1024;
+const QUEUE: usize = 8;
+
+/// The context tar as a stream of chunks for an HTTP body (`bollard::body_try_stream`), produced on a
+/// blocking thread with back-pressure: memory stays bounded whatever the size of the context. A walk or
+/// read error ends the stream with that error (so the engine sees a failed upload, not a truncated
+/// context) and is also returned by the handle, with the stats on success. Must be called inside a
+/// tokio runtime.
+pub fn context_tar_stream(
+    root: PathBuf,
+    dockerfile: PathBuf,
+) -> (
+    impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static,
+    tokio::task::JoinHandle<io::Result<ContextStats>>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<bytes::Bytes>>(QUEUE);
+    let handle = tokio::task::spawn_blocking(move || {
+        let writer = ChannelWriter {
+            buf: Vec::with_capacity(CHUNK),
+            tx: tx.clone(),
+        };
+        let result = write_context_tar(&root, &dockerfile, writer);
+        if let Err(e) = &result {
+            // The receiver may be gone already (upload aborted); nothing else to tell then.
+            let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
+        }
+        result
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    (stream, handle)
+}
+
+/// A `Write` that hands full chunks to an async channel, blocking while the consumer is behind.
+struct ChannelWriter {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<io::Result<bytes::Bytes>>,
+}
+
+impl ChannelWriter {
+    fn send_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the build context upload was aborted",
+            )
+        })
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send_buf()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // write_context_tar flushes once at the end: that is when the last partial chunk goes out.
+        self.send_buf()
+    }
+}
+
 /// Every path the context tar will contain (files, directories, symlinks, special files), relative to
 /// `root`, in archive order. An excluded directory walked only for a `!` re-include below it is not
 /// listed itself (Docker does not send it; the engine creates it as a parent).
@@ -449,6 +521,43 @@ mod tests {
         write(root, "a/b/c.txt", "c");
         let list = names(&context_file_list(root, Path::new("Dockerfile")).expect("list"));
         assert_eq!(list, ["Dockerfile", "a", "a/b", "a/b/c.txt"]);
+    }
+
+    #[tokio::test]
+    async fn streamed_body_equals_the_tar() {
+        use futures_util::StreamExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, "Dockerfile", "FROM scratch\n");
+        // Larger than one chunk, so the stream has several.
+        write(root, "big.txt", &"x".repeat(CHUNK * 2 + 123));
+        write(root, ".dockerignore", "*.tmp\n");
+        write(root, "a.tmp", "dropped");
+        let mut expected = Vec::new();
+        let expected_stats =
+            write_context_tar(root, Path::new("Dockerfile"), &mut expected).expect("tar");
+        let (stream, handle) = context_tar_stream(root.to_path_buf(), PathBuf::from("Dockerfile"));
+        let chunks: Vec<bytes::Bytes> = stream.map(|c| c.expect("chunk")).collect().await;
+        assert!(chunks.len() >= 3);
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK));
+        assert_eq!(chunks.concat(), expected);
+        assert_eq!(handle.await.expect("join").expect("stats"), expected_stats);
+    }
+
+    #[tokio::test]
+    async fn streamed_body_ends_with_the_error() {
+        use futures_util::StreamExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "Dockerfile", "FROM scratch\n");
+        write(dir.path(), ".dockerignore", "[oops\n");
+        let (stream, handle) =
+            context_tar_stream(dir.path().to_path_buf(), PathBuf::from("Dockerfile"));
+        let items: Vec<io::Result<bytes::Bytes>> = stream.collect().await;
+        assert!(
+            items.last().is_some_and(|r| r.is_err()),
+            "the body fails instead of ending cleanly"
+        );
+        assert!(handle.await.expect("join").is_err());
     }
 
     #[test]

@@ -65,6 +65,39 @@ impl GpuState {
             GpuState::Unavailable { .. } => None,
         }
     }
+
+    /// Distinct short container ids of all GPU processes, for one lookup at the engine.
+    pub fn container_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .processes()
+            .filter_map(|p| p.container.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Fill `container_name` from a short-id -> name lookup (the engine's container list). The adapter
+    /// reads only /proc and knows no names; this keeps it free of any engine dependency.
+    pub fn set_container_names(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        if let GpuState::Ready(snap) = self {
+            for gpu in &mut snap.gpus {
+                if let Field::Value(procs) = &mut gpu.processes {
+                    for p in procs {
+                        p.container_name = p.container.as_deref().and_then(&lookup);
+                    }
+                }
+            }
+        }
+    }
+
+    fn processes(&self) -> impl Iterator<Item = &GpuProcess> {
+        self.snapshot()
+            .into_iter()
+            .flat_map(|s| &s.gpus)
+            .filter_map(|g| g.processes.value())
+            .flatten()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,9 +130,11 @@ pub struct GpuInfo {
 pub struct GpuProcess {
     pub pid: u32,
     pub used_memory_bytes: Field<u64>,
-    /// Short (12 hex) id of the container the process runs in, from /proc/PID/cgroup; the engine maps
-    /// it to a name.
+    /// Short (12 hex) id of the container the process runs in, from /proc/PID/cgroup.
     pub container: Option<String>,
+    /// The container's name, filled in by whoever can ask the engine
+    /// ([`GpuState::set_container_names`]); None until then.
+    pub container_name: Option<String>,
 }
 
 /// Read the GPUs now. `lib`: an explicit libnvidia-ml path (config `gpu.nvml_lib`); when None,

@@ -190,6 +190,7 @@ fn gpu_info(index: u32, d: &Device, container_of: &dyn Fn(u32) -> Option<String>
                         }
                     },
                     container: container_of(p.pid),
+                    container_name: None,
                 })
                 .collect()
         }),

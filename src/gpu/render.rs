@@ -203,9 +203,10 @@ fn gpu_lines(gpu: &GpuInfo, detail: Detail, notes: &mut NaNotes, lines: &mut Vec
                     notes.show("process memory", &p.used_memory_bytes, |b| {
                         format!("{:>9}", bytes(*b))
                     }),
-                    match &p.container {
-                        Some(c) => seg(format!("  container {c}"), Tone::Plain),
-                        None => seg("  host", Tone::Dim),
+                    match (&p.container_name, &p.container) {
+                        (Some(name), _) => seg(format!("  container {name}"), Tone::Plain),
+                        (None, Some(id)) => seg(format!("  container {id}"), Tone::Plain),
+                        (None, None) => seg("  host", Tone::Dim),
                     },
                 ]);
             }
@@ -252,6 +253,7 @@ mod tests {
                 pid: 77,
                 used_memory_bytes: Field::Value(300 << 20),
                 container: Some("4f1e3c2b9a8d".into()),
+                container_name: None,
             }]),
         }
     }
@@ -282,6 +284,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("container 4f1e3c2b9a8d"), "{text}");
+        let mut named = state.clone();
+        assert_eq!(named.container_ids(), ["4f1e3c2b9a8d"]);
+        named.set_container_names(|id| (id == "4f1e3c2b9a8d").then(|| "trainer".to_string()));
+        assert!(render_human(&named).contains("container trainer"));
         assert!(text.contains("power 55/400 W"), "{text}");
         assert!(text.contains("mem 1.0/40.0 GiB"), "{text}");
     }
