@@ -181,6 +181,8 @@ fn tricky_context(root: &Path) {
         write(root, f, f);
     }
     std::fs::create_dir_all(root.join("emptydir")).expect("mkdir");
+    // Sent once, then as a hard link.
+    std::fs::hard_link(root.join("app.py"), root.join("app-hardlink.py")).expect("hard link");
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink("app.py", root.join("link-to-app")).expect("symlink");
@@ -257,6 +259,7 @@ async fn engine_sees_exactly_what_the_matcher_sends() {
         "/ctx/q/b",
         "/ctx/dangling",
         "/ctx/emptydir",
+        "/ctx/app-hardlink.py",
     ] {
         assert!(seen.contains(sent), "{sent} should reach the engine");
     }

@@ -5,6 +5,7 @@
 //! listing is held at a time per level and file contents are copied from the open file, so memory does
 //! not grow with the size of the context.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::{self, Metadata};
 use std::io::{self, Read, Write};
@@ -26,12 +27,16 @@ pub struct ContextStats {
     pub excluded: u64,
     /// Sockets, which tar cannot carry (Docker skips them too).
     pub skipped_sockets: u64,
+    /// Further names of a file already sent, archived as hard links to the first name (like Docker).
+    pub hardlinks: u64,
 }
 
 /// What kind of entry the walk produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     File,
+    /// Another name of a file sent earlier in the archive.
+    HardLink,
     Dir,
     Symlink,
     Special,
@@ -43,6 +48,8 @@ struct Entry<'a> {
     rel: &'a Path,
     kind: EntryKind,
     meta: &'a Metadata,
+    /// For `HardLink`: the name the file was first sent under.
+    link_target: Option<&'a Path>,
 }
 
 /// Write the context rooted at `root` as a tar archive into `out`. `dockerfile` is relative to `root`
@@ -238,6 +245,8 @@ fn walk_context(
     let ignore = effective_ignore(root, dockerfile)?;
     let has_exclusions = ignore.has_exclusions();
     let mut stats = ContextStats::default();
+    // (device, inode) -> first name sent, only for files with more than one link.
+    let mut seen_inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let mut stack = vec![read_level(
         root.to_path_buf(),
         PathBuf::new(),
@@ -269,18 +278,32 @@ fn walk_context(
         } else if ft.is_symlink() {
             EntryKind::Symlink
         } else if ft.is_file() {
-            EntryKind::File
+            match inode_if_linked(&meta) {
+                Some(key) if seen_inodes.contains_key(&key) => EntryKind::HardLink,
+                Some(key) => {
+                    seen_inodes.insert(key, rel.clone());
+                    EntryKind::File
+                }
+                None => EntryKind::File,
+            }
         } else if is_socket(&meta) {
             stats.skipped_sockets += 1;
             continue;
         } else {
             EntryKind::Special
         };
+        let link_target = match kind {
+            EntryKind::HardLink => inode_if_linked(&meta)
+                .and_then(|key| seen_inodes.get(&key))
+                .map(PathBuf::as_path),
+            _ => None,
+        };
         visit(&Entry {
             abs: &abs,
             rel: &rel,
             kind,
             meta: &meta,
+            link_target,
         })?;
         match kind {
             EntryKind::File => {
@@ -291,11 +314,23 @@ fn walk_context(
                 stats.dirs += 1;
                 stack.push(read_level(abs, rel, info)?);
             }
+            EntryKind::HardLink => stats.hardlinks += 1,
             EntryKind::Symlink => stats.symlinks += 1,
             EntryKind::Special => stats.special += 1,
         }
     }
     Ok(stats)
+}
+
+#[cfg(unix)]
+fn inode_if_linked(meta: &Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn inode_if_linked(_meta: &Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 #[cfg(unix)]
@@ -327,6 +362,14 @@ fn append_entry<W: Write>(builder: &mut tar::Builder<W>, e: &Entry) -> io::Resul
             // while being read must not corrupt the archive.
             let reader = file.take(size).chain(io::repeat(0)).take(size);
             builder.append_data(&mut header, e.rel, reader)
+        }
+        EntryKind::HardLink => {
+            let target = e
+                .link_target
+                .ok_or_else(|| io::Error::other("hard link without a target"))?;
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            builder.append_link(&mut header, e.rel, target)
         }
         EntryKind::Dir => {
             header.set_size(0);
@@ -511,6 +554,46 @@ mod tests {
             }
         }
         assert!(found, "long path survives");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn hard_links_are_sent_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(root, "Dockerfile", "FROM scratch\n");
+        write(root, "a/weights.bin", "0123456789");
+        fs::hard_link(root.join("a/weights.bin"), root.join("b.bin")).expect("link");
+        fs::hard_link(root.join("a/weights.bin"), root.join("c.bin")).expect("link");
+        let mut buf = Vec::new();
+        let stats = write_context_tar(root, Path::new("Dockerfile"), &mut buf).expect("tar");
+        // "a" sorts first and is walked into at once, so a/weights.bin is the first name sent.
+        assert_eq!(stats.files, 2);
+        assert_eq!(stats.hardlinks, 2);
+        assert_eq!(stats.bytes, 13 + 10);
+        let mut archive = tar::Archive::new(buf.as_slice());
+        let mut links = Vec::new();
+        for entry in archive.entries().expect("entries") {
+            let entry = entry.expect("entry");
+            if entry.header().entry_type() == tar::EntryType::Link {
+                let target = entry
+                    .link_name()
+                    .expect("link")
+                    .expect("some")
+                    .to_path_buf();
+                links.push((
+                    slash_path(&entry.path().expect("path")),
+                    slash_path(&target),
+                ));
+            }
+        }
+        assert_eq!(
+            links,
+            [
+                ("b.bin".to_string(), "a/weights.bin".to_string()),
+                ("c.bin".to_string(), "a/weights.bin".to_string())
+            ]
+        );
     }
 
     #[test]
