@@ -595,6 +595,69 @@ mod tests {
         }
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn segment() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["a", "b", "ab", "x.log", "data", "keep.txt", ".git"])
+                .prop_map(String::from)
+        }
+
+        fn path() -> impl Strategy<Value = String> {
+            prop::collection::vec(segment(), 1..5).prop_map(|v| v.join("/"))
+        }
+
+        fn pattern() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                "a", "b", "a/b", "*", "*.log", "**/*.log", "**", "a/**", "**/a", "data/*", "?",
+                "[ab]", "[!x]b", "a**b", ".git", "/a/", "./b", "a/../b", "keep.txt",
+            ])
+            .prop_map(String::from)
+        }
+
+        proptest! {
+            /// Without `!` patterns Docker's incremental walk and the whole-path check agree, and an
+            /// excluded directory excludes everything below it.
+            #[test]
+            fn walk_equals_whole_path_without_exclusions(
+                pats in prop::collection::vec(pattern(), 0..6),
+                p in path(),
+                child in segment(),
+            ) {
+                let i = ig(&pats.join("\n"));
+                prop_assert_eq!(walk_excluded(&i, &p), i.is_excluded(&p));
+                if i.is_excluded(&p) {
+                    let below = format!("{}/{}", p, child);
+                    prop_assert!(i.is_excluded(&below));
+                }
+            }
+
+            /// The last pattern that matches decides.
+            #[test]
+            fn appending_a_pattern_for_the_path_decides(
+                pats in prop::collection::vec(pattern(), 0..6),
+                p in path(),
+            ) {
+                let mut i = ig(&pats.join("\n"));
+                i.push(&p).expect("literal path is a valid pattern");
+                prop_assert!(i.is_excluded(&p));
+                i.push(&format!("!{p}")).expect("valid");
+                prop_assert!(!i.is_excluded(&p));
+            }
+
+            /// Arbitrary .dockerignore text and paths: errors at most, never a panic.
+            #[test]
+            fn arbitrary_input_never_panics(text in ".{0,200}", p in "[a-z/.*?\\[\\]!]{0,30}") {
+                if let Ok(i) = DockerIgnore::parse(&text) {
+                    let _ = i.is_excluded(&p);
+                    let _ = walk_excluded(&i, &p);
+                    let _ = i.must_descend(&p);
+                }
+            }
+        }
+    }
+
     #[test]
     fn push_appends_a_winning_pattern() {
         let mut i = ig("Dockerfile\n");
