@@ -53,7 +53,10 @@ async fn a_changed_value_is_sent_once() {
             .expect("a state")
     };
     assert_eq!(util0(&recv(&mut rx).await), Field::Value(10));
-    std::fs::write(&util_file, "55").expect("write");
+    // Atomically (write + rename): the stand-in must never read a half-written file.
+    let tmp = dir.path().join("util.tmp");
+    std::fs::write(&tmp, "55").expect("write");
+    std::fs::rename(&tmp, &util_file).expect("rename");
     assert_eq!(util0(&recv(&mut rx).await), Field::Value(55));
     tokio::time::sleep(TICK * 20).await;
     assert!(rx.try_recv().is_err(), "the new value is sent once");

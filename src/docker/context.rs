@@ -33,7 +33,7 @@ pub struct ContextStats {
 
 /// What kind of entry the walk produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
+enum EntryKind {
     File,
     /// Another name of a file sent earlier in the archive.
     HardLink,
