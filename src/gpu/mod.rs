@@ -19,6 +19,10 @@ pub use nvml::{ENV_NVML_LIB, SYSTEM_NVML_LIB};
 pub use poller::spawn_poller;
 pub use render::render_human;
 
+/// How often the GPU pane is refreshed ("about once a second"): NVML's utilization sample period is
+/// of that order, polling faster shows nothing new.
+pub const DEFAULT_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A value from the driver, or why there is none.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
