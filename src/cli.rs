@@ -1,1 +1,246 @@
-pub fn main() -> i32 { 0 }
+//! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
+//! 2 usage, configuration or I/O error (and an unreachable engine).
+
+use crate::analyze::{self, AnalyzeOptions};
+use crate::config::Config;
+use crate::docker::{BollardEngine, DockerPort, standin};
+use crate::engine::{self, BuildRequest, EngineContext};
+use crate::paths::Paths;
+use crate::report;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dockui",
+    version,
+    about = "A terminal cockpit for building Docker images on GPU servers"
+)]
+pub struct Cli {
+    /// Project directory to open in the TUI (default: the current directory).
+    pub dir: Option<PathBuf>,
+    /// Use this user config file instead of <config dir>/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Analyse the Dockerfile, requirements and workflows for conflicts (exit 1 when any is at error level).
+    Check {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Build the image through the Docker engine.
+    Build {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Extra build argument, KEY=VALUE (repeatable); overrides the config's [build.args].
+        #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        build_args: Vec<(String, String)>,
+    },
+    /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
+    Demo { dir: Option<PathBuf> },
+    /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
+    StandIn {
+        #[arg(long, default_value = standin::DEMO_BASE)]
+        tag: String,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got '{s}'"))
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let paths = Paths::discover();
+    crate::logging::init(&paths.log_file());
+    match run(cli, &paths) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dockui: {e:#}");
+            2
+        }
+    }
+}
+
+fn load_config(cli_config: Option<&Path>, paths: &Paths, project: &Path) -> anyhow::Result<Config> {
+    let user = cli_config
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| paths.user_config_file());
+    if let Some(named) = cli_config {
+        // A file the user named must exist; the default location is optional.
+        anyhow::ensure!(
+            named.is_file(),
+            "config file {} does not exist",
+            named.display()
+        );
+    }
+    let (config, _) = Config::load(Some(&user), project)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    Ok(config)
+}
+
+fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    Ok(dir.canonicalize()?)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineContext {
+    let docker: Arc<dyn DockerPort> = Arc::new(BollardEngine::connect(
+        &config.engine.docker_host,
+        config.engine.timeout_s,
+    ));
+    EngineContext {
+        docker,
+        project_dir: project.to_path_buf(),
+        config: config.clone(),
+        paths: paths.clone(),
+    }
+}
+
+fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
+    let config_flag = cli.config.as_deref();
+    match cli.command {
+        None => {
+            let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
+            open_tui(config_flag, paths, &dir)
+        }
+        Some(Cmd::Demo { dir }) => {
+            let dir = dir.unwrap_or_else(|| paths.data_dir.join("demo"));
+            crate::demo::materialize(&dir)?;
+            open_tui(config_flag, paths, &project_dir(&dir)?)
+        }
+        Some(Cmd::Check { dir, format }) => {
+            let dir = project_dir(&dir)?;
+            let config = load_config(config_flag, paths, &dir)?;
+            let opts = AnalyzeOptions {
+                dockerfile: Some(PathBuf::from(&config.build.dockerfile)),
+                ignore: config.analyze.ignore.clone(),
+            };
+            let analysis = analyze::analyze_project(&dir, &opts)?;
+            match format {
+                Format::Human => print!("{}", report::check_human(&analysis)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&analysis)?),
+            }
+            Ok(if analysis.has_errors() { 1 } else { 0 })
+        }
+        Some(Cmd::Build {
+            dir,
+            format,
+            build_args,
+        }) => {
+            let dir = project_dir(&dir)?;
+            let config = load_config(config_flag, paths, &dir)?;
+            let ctx = engine_context(&config, &dir, paths);
+            let args: BTreeMap<String, String> = build_args.into_iter().collect();
+            let req = BuildRequest::from_config(&dir, &config, paths).with_args(args);
+            let rt = runtime()?;
+            let outcome = rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                // Headless human output streams the log to stderr; JSON keeps stdout to one object.
+                let printer = tokio::spawn(async move {
+                    while let Some(ev) = rx.recv().await {
+                        if let engine::EngineEvent::BuildLog(lines) = ev {
+                            if format == Format::Human {
+                                for l in lines {
+                                    eprintln!("{l}");
+                                }
+                            }
+                        }
+                    }
+                });
+                let cancel = tokio_util::sync::CancellationToken::new();
+                let c = cancel.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        c.cancel();
+                    }
+                });
+                let outcome = engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await;
+                drop(tx);
+                let _ = printer.await;
+                outcome
+            });
+            match format {
+                Format::Human => print!("{}", report::build_human(&outcome)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+            }
+            Ok(if outcome.engine_unreachable {
+                eprintln!(
+                    "dockui: {}",
+                    outcome.error.as_deref().unwrap_or("engine unreachable")
+                );
+                eprintln!(
+                    "dockui: start the Docker engine or set engine.docker_host / DOCKER_HOST"
+                );
+                2
+            } else if outcome.success {
+                0
+            } else {
+                1
+            })
+        }
+        Some(Cmd::StandIn { tag }) => {
+            let config = load_config(config_flag, paths, Path::new("."))?;
+            let docker =
+                BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
+            let rt = runtime()?;
+            rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let printer = tokio::spawn(async move {
+                    while let Some(ev) = rx.recv().await {
+                        if let crate::docker::BuildEvent::Line(l) = ev {
+                            eprintln!("{l}");
+                        }
+                    }
+                });
+                let built = standin::ensure(&docker, &tag, tx).await;
+                let _ = printer.await;
+                match built {
+                    Ok(true) => println!("built {tag}"),
+                    Ok(false) => println!("{tag} already present"),
+                    Err(e) => anyhow::bail!("{e}"),
+                }
+                Ok(0)
+            })
+        }
+    }
+}
+
+fn open_tui(config_flag: Option<&Path>, paths: &Paths, dir: &Path) -> anyhow::Result<i32> {
+    // Everything that can fail on bad input happens before the terminal is touched.
+    let config = load_config(config_flag, paths, dir)?;
+    let ctx = engine_context(&config, dir, paths);
+    let rt = runtime()?;
+    rt.block_on(crate::tui::run(ctx))?;
+    Ok(0)
+}

@@ -1,5 +1,17 @@
+//! dockui: a terminal cockpit for building Docker images on GPU servers.
+//! Layers (lowest first): analyze (pure) → docker (adapter) → engine (jobs) → tui / cli (front ends).
+
 pub mod analyze;
+pub mod classify;
 pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod docker;
+pub mod engine;
+pub mod fix;
+pub mod fix_preview;
 pub mod gpu;
+pub mod logging;
+pub mod paths;
+pub mod report;
 pub mod tui;

@@ -28,7 +28,10 @@ impl Analysis {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity == severity).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
     }
 }
 
@@ -49,7 +52,10 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
     if !root.is_dir() {
         return Err(AnalyzeError::NotADirectory(root.to_path_buf()));
     }
-    let dockerfile = opts.dockerfile.clone().unwrap_or_else(|| PathBuf::from("Dockerfile"));
+    let dockerfile = opts
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("Dockerfile"));
     let mut analysis = Analysis::default();
     let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
         let path = root.join(rel);
@@ -71,8 +77,16 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
     if req_text.is_some() {
         analysis.files.push(req_rel.clone());
     }
-    analysis.findings = skeleton_rules::run(&dockerfile, &df_text, req_text.as_deref().map(|t| (req_rel.as_path(), t)));
-    analysis.findings.retain(|f| !opts.ignore.iter().any(|i| i == &f.rule));
-    analysis.findings.sort_by(|a, b| (&a.file, a.span.line, a.span.col).cmp(&(&b.file, b.span.line, b.span.col)));
+    analysis.findings = skeleton_rules::run(
+        &dockerfile,
+        &df_text,
+        req_text.as_deref().map(|t| (req_rel.as_path(), t)),
+    );
+    analysis
+        .findings
+        .retain(|f| !opts.ignore.iter().any(|i| i == &f.rule));
+    analysis.findings.sort_by(|a, b| {
+        (&a.file, a.span.line, a.span.col).cmp(&(&b.file, b.span.line, b.span.col))
+    });
     Ok(analysis)
 }

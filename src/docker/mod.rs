@@ -1,2 +1,93 @@
+//! The Docker engine port (what the engine needs) and its bollard adapter.
+
+pub mod bollard_engine;
 pub mod context;
 pub mod dockerignore;
+pub mod standin;
+
+use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use bollard_engine::BollardEngine;
+
+/// One image build, as the engine asks for it.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSpec {
+    pub context_dir: PathBuf,
+    /// Relative to the context.
+    pub dockerfile: PathBuf,
+    /// Full reference to tag, e.g. `dockui-local/demo:latest`.
+    pub tag: String,
+    pub args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub target: String,
+    pub platform: String,
+    pub no_cache: bool,
+    pub pull: bool,
+}
+
+/// What a build reports while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildEvent {
+    /// One line of build output, without its trailing newline.
+    Line(String),
+    /// The legacy builder's "Step n/N".
+    Step { current: u32, total: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub endpoint: String,
+    pub version: String,
+    pub api_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageInfo {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutput {
+    pub exit_code: i64,
+    pub output: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DockerError {
+    #[error("Docker engine not reachable at {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    /// The build ran and failed; `message` is the engine's error line.
+    #[error("build failed: {message}")]
+    BuildFailed { message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What the engine needs from a container engine. Implemented by bollard for real, by fakes in unit tests.
+pub trait DockerPort: Send + Sync {
+    /// e.g. `unix:///var/run/docker.sock`
+    fn endpoint(&self) -> String;
+    fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>>;
+    /// Build, streaming output into `events`; resolves to the image id. Dropping the future aborts the build.
+    fn build(
+        &self,
+        spec: BuildSpec,
+        events: UnboundedSender<BuildEvent>,
+    ) -> BoxFuture<'_, Result<String, DockerError>>;
+    fn inspect_image<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ImageInfo>, DockerError>>;
+    /// Run `cmd` (None: the image's CMD) in a fresh container, capture its output, and always remove it.
+    fn run_once<'a>(
+        &'a self,
+        image: &'a str,
+        cmd: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<RunOutput, DockerError>>;
+}

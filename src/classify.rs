@@ -1,0 +1,329 @@
+//! Failure classification: output lines -> the signature they match (data in assets/signatures.toml) ->
+//! explanation and the analyzer rules whose fixes cure it. Pure: strings in, values out.
+
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+const SIGNATURES: &str = include_str!("../assets/signatures.toml");
+
+#[derive(Debug, Deserialize)]
+struct File {
+    signature: Vec<RawSignature>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSignature {
+    id: String,
+    class: String,
+    stage: String,
+    patterns: Vec<String>,
+    explanation: String,
+    fix_rules: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Signature {
+    pub id: String,
+    pub class: String,
+    pub stage: String,
+    pub explanation: String,
+    pub fix_rules: Vec<String>,
+    patterns: Vec<Regex>,
+}
+
+/// What a failure was, and where in the output it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub signature: String,
+    pub class: String,
+    pub explanation: String,
+    pub fix_rules: Vec<String>,
+    /// 0-based indexes into the classified lines, with the text.
+    pub matched: Vec<(usize, String)>,
+    /// The step that failed, e.g. "Step 4/9 : RUN apt-get install -y tzdata" or "#7 [3/5] RUN make".
+    pub failing_step: Option<String>,
+    /// First capture group of the first match (e.g. the missing module's name).
+    pub detail: Option<String>,
+}
+
+pub fn signatures() -> &'static [Signature] {
+    static SIGS: OnceLock<Vec<Signature>> = OnceLock::new();
+    SIGS.get_or_init(|| parse(SIGNATURES).expect("embedded signatures are valid"))
+}
+
+fn parse(text: &str) -> Result<Vec<Signature>, String> {
+    let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+    file.signature
+        .into_iter()
+        .map(|s| {
+            let patterns = s
+                .patterns
+                .iter()
+                .map(|p| {
+                    RegexBuilder::new(p)
+                        .case_insensitive(true)
+                        .build()
+                        .map_err(|e| format!("{}: {e}", s.id))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Signature {
+                id: s.id,
+                class: s.class,
+                stage: s.stage,
+                explanation: s.explanation,
+                fix_rules: s.fix_rules,
+                patterns,
+            })
+        })
+        .collect()
+}
+
+fn is_step_header(line: &str) -> bool {
+    line.starts_with("Step ")
+        || (line.starts_with('#') && line.contains(" [") && line.contains(']'))
+}
+
+/// Classify output lines. The first signature (in file order) with any matching line wins; all its matching
+/// lines are reported so the log pane can highlight them.
+pub fn classify<S: AsRef<str>>(lines: &[S]) -> Option<Diagnosis> {
+    for sig in signatures() {
+        let mut matched = Vec::new();
+        let mut detail = None;
+        for (i, line) in lines.iter().enumerate() {
+            let line = line.as_ref();
+            for re in &sig.patterns {
+                if let Some(c) = re.captures(line) {
+                    if detail.is_none() {
+                        detail = c.get(1).map(|m| m.as_str().to_string());
+                    }
+                    matched.push((i, line.to_string()));
+                    break;
+                }
+            }
+        }
+        if let Some(&(first, _)) = matched.first() {
+            let failing_step = lines[..first]
+                .iter()
+                .rev()
+                .map(AsRef::as_ref)
+                .find(|l| is_step_header(l))
+                .map(str::to_string);
+            return Some(Diagnosis {
+                signature: sig.id.clone(),
+                class: sig.class.clone(),
+                explanation: sig.explanation.clone(),
+                fix_rules: sig.fix_rules.clone(),
+                matched,
+                failing_step,
+                detail,
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<&str> {
+        text.lines().collect()
+    }
+
+    fn sig_of(text: &str) -> String {
+        classify(&lines(text))
+            .map(|d| d.signature)
+            .unwrap_or_else(|| "none".into())
+    }
+
+    #[test]
+    fn signatures_file_is_valid_and_ids_unique() {
+        let sigs = signatures();
+        assert!(sigs.len() >= 15);
+        let mut ids: Vec<_> = sigs.iter().map(|s| s.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), sigs.len());
+        for s in sigs {
+            assert!(
+                ["build", "smoke", "push", "engine"].contains(&s.stage.as_str()),
+                "{}",
+                s.id
+            );
+        }
+    }
+
+    #[test]
+    fn cache_export_docker_driver() {
+        let log = "#12 exporting to image\n#12 DONE 0.3s\nERROR: Cache export is not supported for the docker driver.\nSwitch to a different driver, or turn on the containerd image store, and try again.\n";
+        assert_eq!(sig_of(log), "cache-export-docker-driver");
+    }
+
+    #[test]
+    fn invalid_reference_format() {
+        assert_eq!(
+            sig_of("Step 2/5 : FROM nvidia/cuda:@sha256\ninvalid reference format"),
+            "invalid-reference-format"
+        );
+        assert_eq!(
+            sig_of(
+                "failed to solve: failed to parse stage name \"MyImage:latest\": invalid reference format: repository name must be lowercase"
+            ),
+            "invalid-reference-format"
+        );
+        assert_eq!(
+            sig_of("ERROR: failed to solve: base name (${BASE_IMAGE}) should not be blank"),
+            "invalid-reference-format"
+        );
+    }
+
+    #[test]
+    fn cuda_stub_link() {
+        let log = "[ 98%] Linking CXX executable ../../bin/llama-server\n/usr/bin/ld: warning: libcuda.so.1, needed by ../../bin/libggml-cuda.so, not found (try using -rpath or -rpath-link)\n/usr/bin/ld: ../../bin/libggml-cuda.so: undefined reference to `cuMemCreate'\n/usr/bin/ld: ../../bin/libggml-cuda.so: undefined reference to `cuMemAddressReserve'\ncollect2: error: ld returned 1 exit status";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "cuda-stub-link");
+        assert_eq!(d.matched.len(), 3);
+    }
+
+    #[test]
+    fn dpkg_conffile_and_tzdata_prompts() {
+        let conffile = "Configuration file '/etc/ssh/sshd_config'\n ==> Modified (by you or by a script) since installation.\n*** sshd_config (Y/I/N/O/D/Z) [default=N] ? dpkg: error processing package openssh-server (--configure):\n end of file on stdin at conffile prompt";
+        assert_eq!(sig_of(conffile), "dpkg-prompt-eof");
+        let tz = "Setting up tzdata (2024a-0ubuntu0.22.04) ...\ndebconf: unable to initialize frontend: Dialog\nConfiguring tzdata\n------------------\nGeographic area: ";
+        assert_eq!(sig_of(tz), "dpkg-prompt-eof");
+    }
+
+    #[test]
+    fn no_space() {
+        assert_eq!(
+            sig_of(
+                "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device"
+            ),
+            "no-space"
+        );
+    }
+
+    #[test]
+    fn pip_resolution() {
+        let log = "ERROR: Cannot install torch==2.7.1 and torchvision==0.20.1 because these package versions have conflicting dependencies.\n\nThe conflict is caused by:\n    torchvision 0.20.1 depends on torch==2.5.1\nERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "pip-resolution");
+        assert_eq!(d.matched.len(), 2);
+    }
+
+    #[test]
+    fn base_not_found() {
+        assert_eq!(
+            sig_of(
+                "Step 1/6 : FROM nvidia/cuda:11.3.0-cudnn8-runtime-ubuntu20.04\nmanifest for nvidia/cuda:11.3.0-cudnn8-runtime-ubuntu20.04 not found: manifest unknown: manifest unknown"
+            ),
+            "base-not-found"
+        );
+        assert_eq!(
+            sig_of(
+                "pull access denied for mycorp/base, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
+            ),
+            "base-not-found"
+        );
+    }
+
+    #[test]
+    fn network() {
+        assert_eq!(
+            sig_of(
+                "Err:1 http://archive.ubuntu.com/ubuntu jammy InRelease\n  Temporary failure resolving 'archive.ubuntu.com'\nW: Failed to fetch http://archive.ubuntu.com/ubuntu/dists/jammy/InRelease  Temporary failure in name resolution"
+            ),
+            "network"
+        );
+        assert_eq!(
+            sig_of(
+                "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')'"
+            ),
+            "network"
+        );
+    }
+
+    #[test]
+    fn copy_source_missing() {
+        assert_eq!(
+            sig_of(
+                "Step 5/9 : COPY weights/ /models/\nCOPY failed: file not found in build context or excluded by .dockerignore: stat weights/: file does not exist"
+            ),
+            "copy-source-missing"
+        );
+        assert_eq!(
+            sig_of(
+                "ERROR: failed to solve: failed to compute cache key: failed to calculate checksum of ref abc::xyz: \"/build/bin/llama-server\": not found"
+            ),
+            "copy-source-missing"
+        );
+    }
+
+    #[test]
+    fn smoke_driver_too_old() {
+        let log = "/opt/conda/lib/python3.11/site-packages/torch/cuda/__init__.py:129: UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 12020). Please update your GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx";
+        assert_eq!(sig_of(log), "driver-too-old");
+    }
+
+    #[test]
+    fn smoke_arch_not_compiled() {
+        let log = "UserWarning: \nNVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.";
+        assert_eq!(sig_of(log), "arch-not-compiled");
+    }
+
+    #[test]
+    fn smoke_module_not_found_names_the_module() {
+        let log = "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\nModuleNotFoundError: No module named 'flash_attn'";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "module-not-found");
+        assert_eq!(d.detail.as_deref(), Some("flash_attn"));
+    }
+
+    #[test]
+    fn docker_socket_permission() {
+        assert_eq!(
+            sig_of(
+                "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.24/version\": dial unix /var/run/docker.sock: connect: permission denied"
+            ),
+            "docker-socket-permission"
+        );
+    }
+
+    #[test]
+    fn oom_killed_step() {
+        let log = "Step 7/9 : RUN MAX_JOBS=32 pip install flash-attn --no-build-isolation\n ---> Running in 3f2a\nKilled\nThe command '/bin/sh -c MAX_JOBS=32 pip install flash-attn --no-build-isolation' returned a non-zero code: 137";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "oom-killed");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("Step 7/9 : RUN MAX_JOBS=32 pip install flash-attn --no-build-isolation")
+        );
+    }
+
+    #[test]
+    fn no_nvidia_runtime() {
+        assert_eq!(
+            sig_of(
+                "Error response from daemon: could not select device driver \"\" with capabilities: [[gpu]]"
+            ),
+            "no-nvidia-runtime"
+        );
+    }
+
+    #[test]
+    fn buildkit_failing_step_is_found() {
+        let log = "#8 [4/6] RUN apt-get install -y tzdata\n#8 3.2 debconf: unable to initialize frontend: Dialog\n#8 ERROR: process did not complete";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("#8 [4/6] RUN apt-get install -y tzdata")
+        );
+    }
+
+    #[test]
+    fn an_ordinary_successful_log_matches_nothing() {
+        let log = "Step 1/3 : FROM busybox\n ---> abc\nStep 2/3 : RUN echo building the network module\nbuilding the network module\nSuccessfully built abc";
+        assert_eq!(sig_of(log), "none");
+    }
+}

@@ -1,0 +1,405 @@
+//! Configuration: embedded defaults, then the user's `config.toml`, then the project's `.dockui.toml`.
+//! Each file is checked on its own (so an error names its file, line and column), then merged key by key.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const DEFAULTS: &str = include_str!("../assets/default-config.toml");
+pub const PROJECT_FILE: &str = ".dockui.toml";
+
+// The struct defaults and assets/default-config.toml must agree; a unit test checks that they do.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub engine: EngineConfig,
+    pub build: BuildConfig,
+    pub analyze: AnalyzeConfig,
+    pub gpu: GpuConfig,
+    pub ui: UiConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Empty: $DOCKER_HOST, else the local socket.
+    pub docker_host: String,
+    pub timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuildConfig {
+    /// Repository to tag the image with. Empty: `dockui-local/<project dir name>`.
+    pub image: String,
+    pub tag: String,
+    pub dockerfile: String,
+    pub max_attempts: u32,
+    /// Which fixes the build may apply by itself between attempts: "off", "safe" or "suggestion".
+    pub auto_fix: String,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub target: String,
+    pub platform: String,
+    pub args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyzeConfig {
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpuConfig {
+    pub nvml_lib: String,
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    pub theme: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            docker_host: String::new(),
+            timeout_s: 600,
+        }
+    }
+}
+impl Default for BuildConfig {
+    fn default() -> Self {
+        BuildConfig {
+            image: String::new(),
+            tag: "latest".into(),
+            dockerfile: "Dockerfile".into(),
+            max_attempts: 3,
+            auto_fix: "off".into(),
+            no_cache: false,
+            pull: false,
+            target: String::new(),
+            platform: String::new(),
+            args: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+}
+impl Default for GpuConfig {
+    fn default() -> Self {
+        GpuConfig {
+            nvml_lib: String::new(),
+            poll_ms: 1000,
+        }
+    }
+}
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            theme: "dark".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}:{col}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Which files made up the effective config, for the status line and `--verbose` output.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub files: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Load defaults, then `user_file` (if it exists), then `<project>/.dockui.toml` (if it exists).
+    pub fn load(
+        user_file: Option<&Path>,
+        project_dir: &Path,
+    ) -> Result<(Config, Sources), ConfigError> {
+        let mut merged: toml::Table =
+            toml::from_str(DEFAULTS).expect("embedded default config is valid");
+        let mut sources = Sources::default();
+        let project_file = project_dir.join(PROJECT_FILE);
+        for path in user_file
+            .into_iter()
+            .chain(std::iter::once(project_file.as_path()))
+        {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            };
+            let table = parse_checked(path, &text)?;
+            merge(&mut merged, table);
+            sources.files.push(path.to_path_buf());
+        }
+        let config =
+            Config::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Invalid {
+                path: PathBuf::from("<merged config>"),
+                line: 0,
+                col: 0,
+                message: e.to_string(),
+            })?;
+        config.validate(&sources)?;
+        Ok((config, sources))
+    }
+
+    fn validate(&self, sources: &Sources) -> Result<(), ConfigError> {
+        let fail = |message: String| ConfigError::Invalid {
+            path: sources
+                .files
+                .last()
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("<defaults>")),
+            line: 0,
+            col: 0,
+            message,
+        };
+        if self.build.max_attempts == 0 {
+            return Err(fail("build.max_attempts must be at least 1".into()));
+        }
+        if !["off", "safe", "suggestion"].contains(&self.build.auto_fix.as_str()) {
+            return Err(fail(format!(
+                "build.auto_fix must be \"off\", \"safe\" or \"suggestion\", not \"{}\"",
+                self.build.auto_fix
+            )));
+        }
+        if !["dark", "light", "mono"].contains(&self.ui.theme.as_str()) {
+            return Err(fail(format!(
+                "ui.theme must be \"dark\", \"light\" or \"mono\", not \"{}\"",
+                self.ui.theme
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Parse one file and check it against the schema on its own, so errors carry this file's line and column.
+fn parse_checked(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
+        let (line, col) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message: message.trim().to_string(),
+        }
+    };
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_string()))?;
+    // Deserializing from the text (not the Value) keeps spans for type errors and unknown keys.
+    toml::from_str::<Config>(text).map_err(|e| invalid(e.span(), e.message().to_string()))?;
+    Ok(table)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut off = offset.min(text.len());
+    while !text.is_char_boundary(off) {
+        off -= 1;
+    }
+    let before = &text[..off];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+fn merge(base: &mut toml::Table, patch: toml::Table) {
+    for (key, value) in patch {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(p)) => merge(b, p),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+impl BuildConfig {
+    /// The most invasive fix level the build may apply by itself; None for "off".
+    pub fn auto_fix_level(&self) -> Option<crate::analyze::FixLevel> {
+        match self.auto_fix.as_str() {
+            "safe" => Some(crate::analyze::FixLevel::Safe),
+            "suggestion" => Some(crate::analyze::FixLevel::Suggestion),
+            _ => None,
+        }
+    }
+
+    /// The repository the image is tagged with: never the name of a real public image.
+    pub fn repository(&self, project_dir: &Path) -> String {
+        if !self.image.is_empty() {
+            return self.image.clone();
+        }
+        let name = project_dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "project".into());
+        format!("dockui-local/{}", sanitize_repo_component(&name))
+    }
+}
+
+/// Docker repository components are lower case `[a-z0-9._-]`, starting with an alphanumeric.
+pub fn sanitize_repo_component(name: &str) -> String {
+    let mut out: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.starts_with(['.', '_', '-']) {
+        out.remove(0);
+    }
+    if out.is_empty() {
+        "project".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_with(config: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(PROJECT_FILE), config).unwrap();
+        dir
+    }
+
+    #[test]
+    fn defaults_parse_and_match_struct_defaults() {
+        let (c, s) = Config::load(None, Path::new("/nonexistent")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.build.max_attempts, 3);
+        assert!(s.files.is_empty());
+    }
+
+    fn keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let key = format!("{prefix}{k}");
+            if let toml::Value::Table(sub) = v {
+                keys(&format!("{key}."), sub, out);
+            }
+            out.push(key);
+        }
+    }
+
+    #[test]
+    fn example_documents_every_key_with_its_default() {
+        let example = include_str!("../config.example.toml");
+        let parsed: Config = toml::from_str(example).expect("config.example.toml is valid");
+        assert_eq!(parsed, Config::default());
+        let mut documented = Vec::new();
+        keys("", &toml::from_str(example).unwrap(), &mut documented);
+        let mut all = Vec::new();
+        keys(
+            "",
+            &toml::Table::try_from(Config::default()).unwrap(),
+            &mut all,
+        );
+        for k in all {
+            assert!(
+                documented.contains(&k),
+                "config.example.toml does not document {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn project_file_overrides_keys_and_keeps_the_rest() {
+        let dir = project_with("[build]\nmax_attempts = 5\n[build.args]\nBASE_IMAGE = \"x:1\"\n");
+        let (c, s) = Config::load(None, dir.path()).unwrap();
+        assert_eq!(c.build.max_attempts, 5);
+        assert_eq!(c.build.tag, "latest");
+        assert_eq!(
+            c.build.args.get("BASE_IMAGE").map(String::as_str),
+            Some("x:1")
+        );
+        assert_eq!(s.files.len(), 1);
+    }
+
+    #[test]
+    fn project_overrides_user() {
+        let dir = project_with("[build]\ntag = \"proj\"\n");
+        let user = dir.path().join("user.toml");
+        std::fs::write(&user, "[build]\ntag = \"user\"\nmax_attempts = 7\n").unwrap();
+        let (c, _) = Config::load(Some(&user), dir.path()).unwrap();
+        assert_eq!(c.build.tag, "proj");
+        assert_eq!(c.build.max_attempts, 7);
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_column() {
+        let dir = project_with("[build]\nmax_attempts = = 3\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(err.contains(".dockui.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let dir = project_with("[build]\ntag = \"x\"\nmax_attempts = \"three\"\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(err.contains(".dockui.toml:3:16"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let dir = project_with("[ui]\ntheme = \"dark\"\ncolour = \"red\"\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(".dockui.toml:3:1") && err.contains("colour"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_theme_is_rejected() {
+        let dir = project_with("[ui]\ntheme = \"neon\"\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("neon"), "{err}");
+    }
+
+    #[test]
+    fn repository_is_never_a_public_name() {
+        let b = BuildConfig::default();
+        let dir = tempfile::Builder::new()
+            .prefix("My Project")
+            .tempdir()
+            .unwrap();
+        let repo = b.repository(dir.path());
+        assert!(repo.starts_with("dockui-local/my-project"), "{repo}");
+    }
+}

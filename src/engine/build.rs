@@ -1,0 +1,401 @@
+//! One build: attempts against the Docker port, every line kept in a per-attempt log file, batched to the UI.
+
+use super::{EngineEvent, clock};
+use crate::analyze::{self, AnalyzeOptions, FixLevel};
+use crate::classify::{self, Diagnosis};
+use crate::config::Config;
+use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
+use crate::fix::{Backups, apply_edits, write_atomic};
+use crate::paths::Paths;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio_util::sync::CancellationToken;
+
+const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+const BATCH_MAX: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub spec: BuildSpec,
+    pub max_attempts: u32,
+    pub builds_dir: PathBuf,
+    /// The project, re-analysed after a failure to find the fixes that cure it.
+    pub project_dir: PathBuf,
+    pub analyze: AnalyzeOptions,
+    /// None: apply nothing between attempts.
+    pub auto_fix: Option<FixLevel>,
+    pub backups: Backups,
+}
+
+impl BuildRequest {
+    pub fn from_config(project_dir: &Path, config: &Config, paths: &Paths) -> BuildRequest {
+        let b = &config.build;
+        BuildRequest {
+            spec: BuildSpec {
+                context_dir: project_dir.to_path_buf(),
+                dockerfile: PathBuf::from(&b.dockerfile),
+                tag: format!("{}:{}", b.repository(project_dir), b.tag),
+                args: b.args.clone(),
+                labels: b.labels.clone(),
+                target: b.target.clone(),
+                platform: b.platform.clone(),
+                no_cache: b.no_cache,
+                pull: b.pull,
+            },
+            max_attempts: b.max_attempts.max(1),
+            builds_dir: paths.builds_dir(),
+            project_dir: project_dir.to_path_buf(),
+            analyze: AnalyzeOptions {
+                dockerfile: Some(PathBuf::from(&b.dockerfile)),
+                ignore: config.analyze.ignore.clone(),
+            },
+            auto_fix: b.auto_fix_level(),
+            backups: Backups::new(paths.backups_dir()),
+        }
+    }
+
+    pub fn with_args(mut self, args: BTreeMap<String, String>) -> Self {
+        self.spec.args.extend(args);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptStatus {
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub status: AttemptStatus,
+    pub duration_s: f64,
+    pub log_path: PathBuf,
+    pub error: Option<String>,
+    /// What the failure was, when a signature matched.
+    pub diagnosis: Option<Diagnosis>,
+    /// Fixes applied after this attempt, before the next one ("RULE file:line").
+    pub fixes_applied: Vec<String>,
+}
+
+/// The result object of `dockui build --format json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildOutcome {
+    pub build_id: String,
+    pub success: bool,
+    pub cancelled: bool,
+    pub image: String,
+    pub image_id: Option<String>,
+    pub build_time_s: f64,
+    pub attempts: Vec<AttemptRecord>,
+    pub fixes_applied: Vec<String>,
+    /// The last attempt's log.
+    pub log_path: PathBuf,
+    pub error: Option<String>,
+    /// True when the engine could not be reached at all (exit code 2 headless).
+    #[serde(skip)]
+    pub engine_unreachable: bool,
+}
+
+fn new_build_id() -> String {
+    // Timestamp plus a per-process counter and pid: unique across concurrent dockui processes.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}-{}",
+        clock::utc_stamp(SystemTime::now()),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Run the build with up to `max_attempts` attempts. Never panics on engine errors: they end up in the outcome.
+pub async fn run_build(
+    docker: &dyn DockerPort,
+    req: BuildRequest,
+    events: &UnboundedSender<EngineEvent>,
+    cancel: CancellationToken,
+) -> BuildOutcome {
+    let build_id = new_build_id();
+    let started = Instant::now();
+    let dir = req.builds_dir.join(&build_id);
+    let mut outcome = BuildOutcome {
+        build_id: build_id.clone(),
+        success: false,
+        cancelled: false,
+        image: req.spec.tag.clone(),
+        image_id: None,
+        build_time_s: 0.0,
+        attempts: Vec::new(),
+        fixes_applied: Vec::new(),
+        log_path: dir.join("attempt-1.log"),
+        error: None,
+        engine_unreachable: false,
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        outcome.error = Some(format!(
+            "cannot create build log directory {}: {e}",
+            dir.display()
+        ));
+        return outcome;
+    }
+    let mut attempt = 0;
+    while attempt < req.max_attempts {
+        attempt += 1;
+        let log_path = dir.join(format!("attempt-{attempt}.log"));
+        outcome.log_path = log_path.clone();
+        let _ = events.send(EngineEvent::BuildStarted {
+            build_id: build_id.clone(),
+            attempt,
+            max_attempts: req.max_attempts,
+        });
+        let t0 = Instant::now();
+        let result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
+        let mut record = AttemptRecord {
+            attempt,
+            status: AttemptStatus::Failed,
+            duration_s: t0.elapsed().as_secs_f64(),
+            log_path,
+            error: None,
+            diagnosis: None,
+            fixes_applied: Vec::new(),
+        };
+        match result {
+            AttemptResult::Built(id) => {
+                record.status = AttemptStatus::Succeeded;
+                outcome.success = true;
+                outcome.image_id = Some(id);
+                outcome.attempts.push(record);
+                break;
+            }
+            AttemptResult::Cancelled => {
+                record.status = AttemptStatus::Cancelled;
+                record.error = Some("cancelled by the user".into());
+                outcome.cancelled = true;
+                outcome.error = record.error.clone();
+                outcome.attempts.push(record);
+                break;
+            }
+            AttemptResult::Failed(err) => {
+                outcome.engine_unreachable = matches!(err, DockerError::Unreachable { .. });
+                record.error = Some(err.to_string());
+                outcome.error = record.error.clone();
+                let lines: Vec<String> = std::fs::read_to_string(&record.log_path)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                record.diagnosis = classify::classify(&lines);
+                if let Some(d) = &record.diagnosis {
+                    let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
+                }
+                // Retrying the same input gives the same failure: only retry when a fix changed the input.
+                let fixes = match (&record.diagnosis, req.auto_fix) {
+                    (Some(d), Some(level))
+                        if attempt < req.max_attempts && !d.fix_rules.is_empty() =>
+                    {
+                        apply_fixes(&req, &d.fix_rules, level, events)
+                    }
+                    _ => Vec::new(),
+                };
+                let retry = !fixes.is_empty();
+                record.fixes_applied = fixes.clone();
+                outcome.fixes_applied.extend(fixes);
+                outcome.attempts.push(record);
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    outcome.build_time_s = started.elapsed().as_secs_f64();
+    outcome
+}
+
+/// Re-analyse the project and apply the fixes of `rules` up to `level`, one write per file (atomic, with a
+/// backup). Returns what was applied, as "RULE file:line".
+fn apply_fixes(
+    req: &BuildRequest,
+    rules: &[String],
+    level: FixLevel,
+    events: &UnboundedSender<EngineEvent>,
+) -> Vec<String> {
+    let analysis = match analyze::analyze_project(&req.project_dir, &req.analyze) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                "dockui: cannot re-analyse to fix: {e}"
+            )]));
+            return Vec::new();
+        }
+    };
+    let mut by_file: BTreeMap<PathBuf, Vec<(String, &crate::analyze::Fix)>> = BTreeMap::new();
+    for f in analysis.findings.iter().filter(|f| rules.contains(&f.rule)) {
+        if let Some(fix) = f.fixes.iter().find(|x| x.level <= level) {
+            by_file.entry(fix.file.clone()).or_default().push((
+                format!("{} {}:{}", f.rule, f.file.display(), f.span.line),
+                fix,
+            ));
+        }
+    }
+    let mut applied = Vec::new();
+    for (file, fixes) in by_file {
+        let path = req.project_dir.join(&file);
+        let Ok(old) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let edits: Vec<_> = fixes
+            .iter()
+            .flat_map(|(_, f)| f.edits.iter().cloned())
+            .collect();
+        let new = apply_edits(&old, &edits);
+        if new == old {
+            continue;
+        }
+        match write_atomic(&path, &new, &old, &req.backups) {
+            Ok(_) => applied.extend(fixes.iter().map(|(id, _)| id.clone())),
+            Err(e) => {
+                let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                    "dockui: fix not written: {e}"
+                )]));
+            }
+        }
+    }
+    if !applied.is_empty() {
+        let _ = events.send(EngineEvent::BuildLog(vec![format!(
+            "dockui: applied fixes: {}",
+            applied.join(", ")
+        )]));
+        if let Ok(a) = analyze::analyze_project(&req.project_dir, &req.analyze) {
+            let _ = events.send(EngineEvent::Analysis(Ok(a)));
+        }
+    }
+    applied
+}
+
+/// Stand-in references in build args and in the Dockerfile's FROM lines.
+fn standins_named(spec: &BuildSpec) -> Vec<String> {
+    let mut refs: Vec<String> = spec
+        .args
+        .values()
+        .filter(|v| standin::is_standin(v))
+        .cloned()
+        .collect();
+    let dockerfile =
+        std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile)).unwrap_or_default();
+    for line in dockerfile.lines() {
+        let mut words = line.split_whitespace();
+        if words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            refs.extend(words.filter(|w| standin::is_standin(w)).map(str::to_string));
+        }
+    }
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+enum AttemptResult {
+    Built(String),
+    Cancelled,
+    Failed(DockerError),
+}
+
+async fn run_attempt(
+    docker: &dyn DockerPort,
+    spec: &BuildSpec,
+    log_path: &Path,
+    events: &UnboundedSender<EngineEvent>,
+    cancel: &CancellationToken,
+) -> AttemptResult {
+    let mut log = match std::fs::File::create(log_path) {
+        Ok(f) => std::io::BufWriter::new(f),
+        Err(e) => {
+            return AttemptResult::Failed(DockerError::Other(format!(
+                "cannot write {}: {e}",
+                log_path.display()
+            )));
+        }
+    };
+    let (tx, mut rx) = unbounded_channel();
+    let work = async {
+        // Stand-in bases named in build args are made locally first, so offline builds work.
+        for reference in standins_named(spec) {
+            standin::ensure(docker, &reference, tx.clone()).await?;
+        }
+        docker.build(spec.clone(), tx.clone()).await
+    };
+    tokio::pin!(work);
+    let mut batch: Vec<String> = Vec::new();
+    let mut last_flush = Instant::now();
+    let mut ticker = tokio::time::interval(BATCH_INTERVAL);
+    let result = loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break AttemptResult::Cancelled,
+            Some(ev) = rx.recv() => {
+                handle_event(ev, &mut log, &mut batch, events);
+                if batch.len() >= BATCH_MAX {
+                    flush(&mut batch, events);
+                    last_flush = Instant::now();
+                }
+            }
+            _ = ticker.tick() => {
+                if !batch.is_empty() && last_flush.elapsed() >= BATCH_INTERVAL {
+                    flush(&mut batch, events);
+                    last_flush = Instant::now();
+                }
+            }
+            r = &mut work => {
+                while let Ok(ev) = rx.try_recv() {
+                    handle_event(ev, &mut log, &mut batch, events);
+                }
+                break match r {
+                    Ok(id) => AttemptResult::Built(id),
+                    Err(e) => AttemptResult::Failed(e),
+                };
+            }
+        }
+    };
+    // On cancel, `work` is dropped here: the HTTP stream closes and the engine stops the build.
+    let closing = match &result {
+        AttemptResult::Built(id) => format!("dockui: built {id}"),
+        AttemptResult::Cancelled => "dockui: build cancelled".to_string(),
+        AttemptResult::Failed(e) => format!("dockui: {e}"),
+    };
+    handle_event(BuildEvent::Line(closing), &mut log, &mut batch, events);
+    flush(&mut batch, events);
+    let _ = log.flush();
+    result
+}
+
+fn handle_event(
+    ev: BuildEvent,
+    log: &mut impl Write,
+    batch: &mut Vec<String>,
+    events: &UnboundedSender<EngineEvent>,
+) {
+    match ev {
+        BuildEvent::Line(line) => {
+            // The log file is the record: write every line, raw. A failed write must not stop the build.
+            let _ = writeln!(log, "{line}");
+            batch.push(line);
+        }
+        BuildEvent::Step { current, total } => {
+            flush(batch, events);
+            let _ = events.send(EngineEvent::BuildStep { current, total });
+        }
+    }
+}
+
+fn flush(batch: &mut Vec<String>, events: &UnboundedSender<EngineEvent>) {
+    if !batch.is_empty() {
+        let _ = events.send(EngineEvent::BuildLog(std::mem::take(batch)));
+    }
+}

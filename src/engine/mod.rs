@@ -1,0 +1,159 @@
+//! The background engine: owns the jobs (analysis, builds), talks to the ports, and reports owned events.
+//! Front ends (TUI, headless) send `Command`s and fold `EngineEvent`s into their own state.
+
+pub mod build;
+pub mod clock;
+
+use crate::analyze::{self, Analysis, AnalyzeOptions};
+use crate::config::Config;
+use crate::docker::{DockerError, DockerPort, EngineInfo};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio_util::sync::CancellationToken;
+
+pub use build::{AttemptRecord, AttemptStatus, BuildOutcome, BuildRequest};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Analyze,
+    Build,
+    Cancel,
+}
+
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    Engine(Result<EngineInfo, DockerError>),
+    Analysis(Result<Analysis, String>),
+    BuildStarted {
+        build_id: String,
+        attempt: u32,
+        max_attempts: u32,
+    },
+    BuildStep {
+        current: u32,
+        total: u32,
+    },
+    /// Log lines arrive in batches so a chatty build costs one UI update per batch, not per line.
+    BuildLog(Vec<String>),
+    BuildFinished(Box<BuildOutcome>),
+    /// A failed attempt matched a failure signature.
+    Diagnosis(Box<crate::classify::Diagnosis>),
+    /// Something the user should read (e.g. "a build is already running").
+    Notice(String),
+}
+
+/// Everything a job needs, cloned into each job.
+#[derive(Clone)]
+pub struct EngineContext {
+    pub docker: Arc<dyn DockerPort>,
+    pub project_dir: PathBuf,
+    pub config: Config,
+    pub paths: crate::paths::Paths,
+}
+
+impl EngineContext {
+    pub fn analyze_options(&self) -> AnalyzeOptions {
+        AnalyzeOptions {
+            dockerfile: Some(PathBuf::from(&self.config.build.dockerfile)),
+            ignore: self.config.analyze.ignore.clone(),
+        }
+    }
+
+    pub fn build_request(&self) -> BuildRequest {
+        BuildRequest::from_config(&self.project_dir, &self.config, &self.paths)
+    }
+}
+
+pub struct EngineHandle {
+    pub commands: UnboundedSender<Command>,
+    pub events: UnboundedReceiver<EngineEvent>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EngineHandle {
+    /// Cancel whatever runs and wait (bounded) until builds have stopped, so nothing keeps building after exit.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
+    }
+}
+
+/// Start the engine on the current tokio runtime.
+pub fn spawn(ctx: EngineContext) -> EngineHandle {
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (ev_tx, ev_rx) = unbounded_channel();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run(ctx, cmd_rx, ev_tx, shutdown.clone()));
+    EngineHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        shutdown,
+        task,
+    }
+}
+
+async fn run(
+    ctx: EngineContext,
+    mut commands: UnboundedReceiver<Command>,
+    events: UnboundedSender<EngineEvent>,
+    shutdown: CancellationToken,
+) {
+    {
+        let docker = ctx.docker.clone();
+        let events = events.clone();
+        tokio::spawn(async move {
+            let _ = events.send(EngineEvent::Engine(docker.ping().await));
+        });
+    }
+    spawn_analysis(&ctx, &events);
+    let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    loop {
+        let cmd = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            cmd = commands.recv() => match cmd { Some(c) => c, None => break },
+        };
+        match cmd {
+            Command::Analyze => spawn_analysis(&ctx, &events),
+            Command::Build => {
+                if build.as_ref().is_some_and(|(_, h)| !h.is_finished()) {
+                    let _ = events.send(EngineEvent::Notice(
+                        "a build is already running - press c to cancel it".into(),
+                    ));
+                    continue;
+                }
+                let token = shutdown.child_token();
+                let (ctx, events, t) = (ctx.clone(), events.clone(), token.clone());
+                let handle = tokio::spawn(async move {
+                    let outcome =
+                        build::run_build(ctx.docker.as_ref(), ctx.build_request(), &events, t)
+                            .await;
+                    let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
+                });
+                build = Some((token, handle));
+            }
+            Command::Cancel => {
+                if let Some((token, _)) = &build {
+                    token.cancel();
+                }
+            }
+        }
+    }
+    if let Some((token, handle)) = build {
+        token.cancel();
+        let _ = handle.await;
+    }
+}
+
+fn spawn_analysis(ctx: &EngineContext, events: &UnboundedSender<EngineEvent>) {
+    let (dir, opts, events) = (
+        ctx.project_dir.clone(),
+        ctx.analyze_options(),
+        events.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let result = analyze::analyze_project(&dir, &opts).map_err(|e| e.to_string());
+        let _ = events.send(EngineEvent::Analysis(result));
+    });
+}

@@ -1,0 +1,378 @@
+//! UI state and the one place it changes: `App::update(msg) -> Vec<Command>`.
+
+use super::keymap::{Action, Keymap};
+use crate::analyze::{Analysis, Finding};
+use crate::docker::{DockerError, EngineInfo};
+use crate::engine::{BuildOutcome, Command, EngineEvent};
+use crossterm::event::{KeyEvent, KeyEventKind};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Lines kept in memory for the log pane; the full log is always in the attempt's file.
+pub const LOG_WINDOW: usize = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Conflicts,
+    Diff,
+    Log,
+    Gpu,
+    Smoke,
+    Digest,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] = [
+        Pane::Conflicts,
+        Pane::Diff,
+        Pane::Log,
+        Pane::Gpu,
+        Pane::Smoke,
+        Pane::Digest,
+    ];
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Conflicts => "Conflicts",
+            Pane::Diff => "Proposed diff",
+            Pane::Log => "Build log",
+            Pane::Gpu => "GPU",
+            Pane::Smoke => "Smoke",
+            Pane::Digest => "Digest",
+        }
+    }
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum EngineState {
+    Connecting,
+    Ready(EngineInfo),
+    Unreachable(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum BuildState {
+    Idle,
+    Running {
+        build_id: String,
+        attempt: u32,
+        max_attempts: u32,
+        started: Instant,
+        step: Option<(u32, u32)>,
+    },
+    Done(Box<BuildOutcome>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Popup {
+    Help,
+    ConfirmQuit,
+}
+
+pub enum Msg {
+    Key(KeyEvent),
+    Engine(EngineEvent),
+    /// Once a second while a build runs, for the elapsed time.
+    Tick(Instant),
+    Resize,
+}
+
+/// The GPU pane's content, produced by the GPU adapter.
+#[derive(Debug, Clone)]
+pub enum GpuView {
+    Unavailable { reason: String, hint: String },
+    Lines(Vec<String>),
+}
+
+pub struct App {
+    pub project: PathBuf,
+    pub endpoint: String,
+    pub keymap: Keymap,
+    pub focus: Pane,
+    pub popup: Option<Popup>,
+    pub engine: EngineState,
+    pub analysis: Option<Result<Analysis, String>>,
+    pub selected: usize,
+    pub log: VecDeque<String>,
+    /// Lines dropped from the front of the in-memory window (still in the log file).
+    pub log_dropped: u64,
+    /// None: follow the end. Some(n): the first visible line is n.
+    pub log_top: Option<usize>,
+    pub build: BuildState,
+    pub gpu: GpuView,
+    pub notice: Option<String>,
+    /// The last failed attempt's diagnosis, shown in Conflicts.
+    pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
+    pub scroll: [usize; 6],
+    pub now: Instant,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(project: PathBuf, endpoint: String) -> App {
+        App {
+            project,
+            endpoint,
+            keymap: Keymap::default(),
+            focus: Pane::Conflicts,
+            popup: None,
+            engine: EngineState::Connecting,
+            analysis: None,
+            selected: 0,
+            log: VecDeque::new(),
+            log_dropped: 0,
+            log_top: None,
+            build: BuildState::Idle,
+            gpu: GpuView::Unavailable {
+                reason: "not probed yet".into(),
+                hint: String::new(),
+            },
+            notice: None,
+            diagnosis: None,
+            scroll: [0; 6],
+            now: Instant::now(),
+            should_quit: false,
+        }
+    }
+
+    pub fn build_running(&self) -> bool {
+        matches!(self.build, BuildState::Running { .. })
+    }
+
+    pub fn findings(&self) -> &[Finding] {
+        match &self.analysis {
+            Some(Ok(a)) => &a.findings,
+            _ => &[],
+        }
+    }
+
+    pub fn selected_finding(&self) -> Option<&Finding> {
+        self.findings().get(self.selected)
+    }
+
+    pub fn elapsed(&self) -> Option<Duration> {
+        match &self.build {
+            BuildState::Running { started, .. } => {
+                Some(self.now.saturating_duration_since(*started))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        match msg {
+            Msg::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+            Msg::Engine(ev) => {
+                self.on_engine(ev);
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let action = self.keymap.action(&key);
+        if self.popup == Some(Popup::ConfirmQuit) {
+            match key.code {
+                crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('q') => {
+                    self.should_quit = true;
+                    return vec![Command::Cancel];
+                }
+                _ => {
+                    self.popup = None;
+                    return Vec::new();
+                }
+            }
+        }
+        let Some(action) = action else {
+            return Vec::new();
+        };
+        if self.popup == Some(Popup::Help)
+            && !matches!(action, Action::Help | Action::Back | Action::Quit)
+        {
+            return Vec::new();
+        }
+        self.notice = None;
+        match action {
+            Action::Quit => {
+                let ctrl_c = key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL);
+                if self.build_running() && !ctrl_c {
+                    self.popup = Some(Popup::ConfirmQuit);
+                } else {
+                    self.should_quit = true;
+                    if self.build_running() {
+                        return vec![Command::Cancel];
+                    }
+                }
+            }
+            Action::Help => {
+                self.popup = if self.popup == Some(Popup::Help) {
+                    None
+                } else {
+                    Some(Popup::Help)
+                }
+            }
+            Action::Back => self.popup = None,
+            Action::FocusNext => self.focus = Pane::ALL[(self.focus.index() + 1) % Pane::ALL.len()],
+            Action::FocusPrev => {
+                self.focus = Pane::ALL[(self.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+            }
+            Action::Down => self.scroll_by(1),
+            Action::Up => self.scroll_by(-1),
+            Action::PageDown => self.scroll_by(10),
+            Action::PageUp => self.scroll_by(-10),
+            Action::Top => self.scroll_to(0),
+            Action::Bottom => self.scroll_to(usize::MAX),
+            Action::Build => {
+                if self.build_running() {
+                    self.notice = Some("a build is already running - press c to cancel it".into());
+                } else {
+                    return vec![Command::Build];
+                }
+            }
+            Action::Cancel => {
+                if self.build_running() {
+                    self.notice = Some("cancelling the build...".into());
+                    return vec![Command::Cancel];
+                }
+                self.notice = Some("no build is running".into());
+            }
+            Action::Reanalyze => return vec![Command::Analyze],
+        }
+        Vec::new()
+    }
+
+    fn scroll_by(&mut self, delta: isize) {
+        match self.focus {
+            Pane::Conflicts => {
+                let n = self.findings().len();
+                if n > 0 {
+                    self.selected = self.selected.saturating_add_signed(delta).min(n - 1);
+                }
+            }
+            Pane::Log => {
+                let len = self.log.len();
+                let top = self.log_top.unwrap_or(len.saturating_sub(1));
+                let new = top.saturating_add_signed(delta);
+                // Scrolling past the end resumes follow mode.
+                self.log_top = if new >= len.saturating_sub(1) && delta > 0 {
+                    None
+                } else {
+                    Some(new.min(len.saturating_sub(1)))
+                };
+            }
+            p => {
+                let s = &mut self.scroll[p.index()];
+                *s = s.saturating_add_signed(delta);
+            }
+        }
+    }
+
+    fn scroll_to(&mut self, pos: usize) {
+        match self.focus {
+            Pane::Conflicts => self.selected = pos.min(self.findings().len().saturating_sub(1)),
+            Pane::Log => self.log_top = if pos == usize::MAX { None } else { Some(0) },
+            p => self.scroll[p.index()] = if pos == usize::MAX { 0 } else { pos },
+        }
+    }
+
+    fn on_engine(&mut self, ev: EngineEvent) {
+        match ev {
+            EngineEvent::Engine(Ok(info)) => self.engine = EngineState::Ready(info),
+            EngineEvent::Engine(Err(e)) => {
+                self.engine = EngineState::Unreachable(match e {
+                    DockerError::Unreachable { .. } => e.to_string(),
+                    other => format!("Docker engine not reachable at {}: {other}", self.endpoint),
+                })
+            }
+            EngineEvent::Analysis(result) => {
+                self.analysis = Some(result);
+                self.selected = self.selected.min(self.findings().len().saturating_sub(1));
+            }
+            EngineEvent::BuildStarted {
+                build_id,
+                attempt,
+                max_attempts,
+            } => {
+                if attempt == 1 {
+                    self.diagnosis = None;
+                    self.log.clear();
+                    self.log_dropped = 0;
+                    self.log_top = None;
+                }
+                self.push_log(vec![format!(
+                    "=== attempt {attempt}/{max_attempts} ({build_id}) ==="
+                )]);
+                let started = match &self.build {
+                    BuildState::Running { started, .. } => *started,
+                    _ => Instant::now(),
+                };
+                self.now = Instant::now();
+                self.build = BuildState::Running {
+                    build_id,
+                    attempt,
+                    max_attempts,
+                    started,
+                    step: None,
+                };
+            }
+            EngineEvent::BuildStep { current, total } => {
+                if let BuildState::Running { step, .. } = &mut self.build {
+                    *step = Some((current, total));
+                }
+            }
+            EngineEvent::BuildLog(lines) => self.push_log(lines),
+            EngineEvent::BuildFinished(outcome) => {
+                if let Some(e) = &outcome.error
+                    && let DockerErrorText::Unreachable = classify_error(e)
+                {
+                    self.engine = EngineState::Unreachable(e.clone());
+                }
+                self.build = BuildState::Done(outcome);
+            }
+            EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::Diagnosis(d) => {
+                // Highlight the failing step and the matching lines: they are the last attempt's lines.
+                self.push_log(vec![format!(
+                    "dockui: diagnosis: {} - {}",
+                    d.class, d.explanation
+                )]);
+                self.diagnosis = Some(d);
+            }
+        }
+    }
+
+    fn push_log(&mut self, lines: Vec<String>) {
+        self.log.extend(lines);
+        let excess = self.log.len().saturating_sub(LOG_WINDOW);
+        if excess > 0 {
+            self.log.drain(..excess);
+            self.log_dropped += excess as u64;
+            if let Some(top) = &mut self.log_top {
+                *top = top.saturating_sub(excess);
+            }
+        }
+    }
+}
+
+enum DockerErrorText {
+    Unreachable,
+    Other,
+}
+
+fn classify_error(e: &str) -> DockerErrorText {
+    if e.starts_with("Docker engine not reachable") {
+        DockerErrorText::Unreachable
+    } else {
+        DockerErrorText::Other
+    }
+}

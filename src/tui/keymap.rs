@@ -1,0 +1,160 @@
+//! Keymap as data: defaults from assets/keymap.toml; each binding has a description for the help popup.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
+
+const DEFAULT: &str = include_str!("../../assets/keymap.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    FocusNext,
+    FocusPrev,
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Build,
+    Cancel,
+    Reanalyze,
+    Help,
+    Back,
+    Quit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Binding {
+    pub action: Action,
+    pub keys: Vec<String>,
+    pub desc: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct File {
+    bind: Vec<Binding>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    pub bindings: Vec<Binding>,
+    parsed: Vec<(KeyCode, KeyModifiers, Action)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap::from_toml(DEFAULT).expect("embedded keymap is valid")
+    }
+}
+
+impl Keymap {
+    pub fn from_toml(text: &str) -> Result<Keymap, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut parsed = Vec::new();
+        for b in &file.bind {
+            for k in &b.keys {
+                let (code, mods) =
+                    parse_key(k).ok_or_else(|| format!("unknown key '{k}' for {:?}", b.action))?;
+                if let Some((_, _, other)) =
+                    parsed.iter().find(|(c, m, _)| *c == code && *m == mods)
+                {
+                    return Err(format!(
+                        "key '{k}' is bound to both {other:?} and {:?}",
+                        b.action
+                    ));
+                }
+                parsed.push((code, mods, b.action));
+            }
+        }
+        Ok(Keymap {
+            bindings: file.bind,
+            parsed,
+        })
+    }
+
+    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+        // Shift is part of the character for printable keys ('G', '?'), so ignore it there.
+        let mods = match key.code {
+            KeyCode::Char(_) | KeyCode::BackTab => key.modifiers - KeyModifiers::SHIFT,
+            _ => key.modifiers,
+        };
+        self.parsed
+            .iter()
+            .find(|(c, m, _)| *c == key.code && *m == mods)
+            .map(|(_, _, a)| *a)
+    }
+}
+
+pub fn parse_key(s: &str) -> Option<(KeyCode, KeyModifiers)> {
+    let (mods, rest) = match s.strip_prefix("Ctrl-") {
+        Some(r) => (KeyModifiers::CONTROL, r),
+        None => (KeyModifiers::NONE, s),
+    };
+    let code = match rest {
+        "Tab" => KeyCode::Tab,
+        "BackTab" => KeyCode::BackTab,
+        "Up" => KeyCode::Up,
+        "Down" => KeyCode::Down,
+        "Left" => KeyCode::Left,
+        "Right" => KeyCode::Right,
+        "PageUp" => KeyCode::PageUp,
+        "PageDown" => KeyCode::PageDown,
+        "Home" => KeyCode::Home,
+        "End" => KeyCode::End,
+        "Enter" => KeyCode::Enter,
+        "Esc" => KeyCode::Esc,
+        "Space" => KeyCode::Char(' '),
+        c if c.chars().count() == 1 => KeyCode::Char(c.chars().next()?),
+        _ => return None,
+    };
+    Some((code, mods))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_map_keys() {
+        let km = Keymap::default();
+        let key = |c, m| KeyEvent::new(c, m);
+        assert_eq!(
+            km.action(&key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::Char('c'), KeyModifiers::NONE)),
+            Some(Action::Cancel)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Bottom)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::FocusPrev)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::BackTab, KeyModifiers::NONE)),
+            Some(Action::FocusPrev)
+        );
+        assert_eq!(
+            km.action(&key(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn clash_names_both_actions() {
+        let err = Keymap::from_toml(
+            "[[bind]]\naction='build'\nkeys=['b']\ndesc='x'\n[[bind]]\naction='cancel'\nkeys=['b']\ndesc='y'\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("Build") && err.contains("Cancel"), "{err}");
+    }
+}

@@ -1,0 +1,481 @@
+//! Drawing: pure functions of `&App`. Only the visible slice of long content is turned into widgets.
+
+use super::app::{App, BuildState, EngineState, GpuView, Pane, Popup};
+use super::theme::Theme;
+use crate::analyze::Severity;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
+    let area = frame.area();
+    let [main, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(main);
+    let [conflicts, log] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(top);
+    let [diff, gpu, smoke, digest] = Layout::horizontal([
+        Constraint::Percentage(40),
+        Constraint::Percentage(20),
+        Constraint::Percentage(20),
+        Constraint::Percentage(20),
+    ])
+    .areas(bottom);
+
+    draw_pane(
+        frame,
+        app,
+        theme,
+        Pane::Conflicts,
+        conflicts,
+        conflicts_lines(app, theme, conflicts),
+    );
+    draw_pane(frame, app, theme, Pane::Diff, diff, diff_lines(app, theme));
+    draw_pane(
+        frame,
+        app,
+        theme,
+        Pane::Log,
+        log,
+        log_lines(app, theme, log.height.saturating_sub(2) as usize),
+    );
+    draw_pane(frame, app, theme, Pane::Gpu, gpu, gpu_lines(app, theme));
+    draw_pane(
+        frame,
+        app,
+        theme,
+        Pane::Smoke,
+        smoke,
+        smoke_lines(app, theme),
+    );
+    draw_pane(
+        frame,
+        app,
+        theme,
+        Pane::Digest,
+        digest,
+        digest_lines(app, theme),
+    );
+    frame.render_widget(
+        Paragraph::new(status_line(app)).style(theme.status()),
+        status,
+    );
+
+    match app.popup {
+        Some(Popup::Help) => draw_help(frame, app, theme, area),
+        Some(Popup::ConfirmQuit) => draw_confirm(frame, theme, area),
+        None => {}
+    }
+}
+
+fn draw_pane(
+    frame: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    pane: Pane,
+    area: Rect,
+    lines: Vec<Line<'static>>,
+) {
+    let focused = app.focus == pane;
+    let title = if focused {
+        format!("[ {} ]", pane.title())
+    } else {
+        format!(" {} ", pane.title())
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(focused))
+        .title(title);
+    let scroll = match pane {
+        Pane::Conflicts | Pane::Log => 0,
+        p => app.scroll[Pane::ALL.iter().position(|x| *x == p).unwrap_or(0)],
+    };
+    let visible: Vec<Line> = lines.into_iter().skip(scroll).collect();
+    let wrap = !matches!(pane, Pane::Log | Pane::Diff | Pane::Conflicts);
+    let mut para = Paragraph::new(visible).block(block);
+    if wrap {
+        para = para.wrap(Wrap { trim: false });
+    }
+    frame.render_widget(para, area);
+}
+
+fn empty(theme: &Theme, text: impl Into<String>) -> Vec<Line<'static>> {
+    vec![Line::styled(text.into(), theme.dim())]
+}
+
+fn severity_style(theme: &Theme, s: Severity) -> Style {
+    match s {
+        Severity::Error => theme.error(),
+        Severity::Warning => theme.warning(),
+        Severity::Info => theme.info(),
+        Severity::Style => theme.dim(),
+    }
+}
+
+fn conflicts_lines(app: &App, theme: &Theme, area: Rect) -> Vec<Line<'static>> {
+    let mut head: Vec<Line<'static>> = Vec::new();
+    if let Some(d) = &app.diagnosis {
+        let width = area.width.saturating_sub(2) as usize;
+        head.push(Line::styled(
+            format!("build failed: {}", d.class),
+            theme.error(),
+        ));
+        if let Some(step) = &d.failing_step {
+            head.extend(
+                wrap_text(&format!("at {step}"), width)
+                    .into_iter()
+                    .map(|l| Line::styled(l, theme.heading())),
+            );
+        }
+        head.extend(wrap_text(&d.explanation, width).into_iter().map(Line::from));
+        head.push(Line::styled("─".repeat(width.min(40)), theme.dim()));
+    }
+    let mut out = conflicts_list(app, theme, area, head.len());
+    head.append(&mut out);
+    head
+}
+
+fn conflicts_list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>> {
+    let (height, width) = (
+        area.height.saturating_sub(used as u16),
+        area.width.saturating_sub(2) as usize,
+    );
+    let analysis = match &app.analysis {
+        None => return empty(theme, "analysing..."),
+        Some(Err(e)) => return vec![Line::styled(format!("cannot analyse: {e}"), theme.error())],
+        Some(Ok(a)) => a,
+    };
+    if analysis.findings.is_empty() {
+        return vec![Line::styled("no conflicts found", theme.ok())];
+    }
+    // List, with the selected finding's details underneath.
+    // The list never wraps (one finding per row); the selected finding's details wrap underneath.
+    let detail_rows = (height as usize / 3).max(3);
+    let list_rows = (height as usize).saturating_sub(2 + detail_rows + 1).max(3);
+    let mut rows: Vec<(Option<usize>, Line<'static>)> = Vec::new();
+    let mut last_file = None;
+    for (i, f) in analysis.findings.iter().enumerate() {
+        if last_file != Some(&f.file) {
+            rows.push((
+                None,
+                Line::styled(f.file.display().to_string(), theme.heading()),
+            ));
+            last_file = Some(&f.file);
+        }
+        let mark = match f.severity {
+            Severity::Error => "E",
+            Severity::Warning => "W",
+            Severity::Info => "I",
+            Severity::Style => "S",
+        };
+        let fix = if f.fixes.is_empty() { "" } else { " [fix]" };
+        let mut line = Line::from(vec![
+            Span::styled(format!(" {mark} "), severity_style(theme, f.severity)),
+            Span::raw(format!("{:>3} {} ", f.span.line, f.rule)),
+            Span::raw(format!("{}{fix}", f.message)),
+        ]);
+        if i == app.selected && app.focus == Pane::Conflicts {
+            line = line.style(theme.selected());
+        }
+        rows.push((Some(i), line));
+    }
+    let sel_row = rows
+        .iter()
+        .position(|(i, _)| *i == Some(app.selected))
+        .unwrap_or(0);
+    let start = sel_row.saturating_sub(list_rows.saturating_sub(1));
+    let mut out: Vec<Line<'static>> = rows
+        .into_iter()
+        .skip(start)
+        .take(list_rows)
+        .map(|(_, l)| l)
+        .collect();
+    if let Some(f) = app.selected_finding() {
+        out.push(Line::styled("─".repeat(width.min(40)), theme.dim()));
+        let mut detail: Vec<(String, Style)> =
+            vec![(format!("{} {}", f.rule, f.message), theme.heading())];
+        if !f.why.is_empty() {
+            detail.push((format!("why: {}", f.why), Style::default()));
+        }
+        for fact in &f.facts {
+            detail.push((format!("fact: {fact}"), theme.dim()));
+        }
+        detail.push(match f.fixes.first() {
+            Some(fix) => (
+                format!("fix ({:?}): {}", fix.level, fix.description),
+                theme.ok(),
+            ),
+            None => ("no automatic fix".into(), theme.dim()),
+        });
+        for (text, style) in detail {
+            out.extend(
+                wrap_text(&text, width)
+                    .into_iter()
+                    .map(|l| Line::styled(l, style)),
+            );
+        }
+    }
+    out
+}
+
+/// Greedy word wrap to `width` columns (chars); words longer than a row are split.
+pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let mut word: String = word.to_string();
+        while word.chars().count() > width {
+            if !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            lines.push(head);
+        }
+        let need = if cur.is_empty() {
+            word.chars().count()
+        } else {
+            cur.chars().count() + 1 + word.chars().count()
+        };
+        if need > width && !cur.is_empty() {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+fn diff_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let Some(f) = app.selected_finding() else {
+        return empty(
+            theme,
+            "no proposed fixes - select a finding with [fix] in Conflicts",
+        );
+    };
+    let Some(fix) = f.fixes.first() else {
+        return empty(theme, format!("{} has no automatic fix", f.rule));
+    };
+    let path = app.project.join(&fix.file);
+    let Ok(old) = std::fs::read_to_string(&path) else {
+        return empty(theme, format!("cannot read {}", fix.file.display()));
+    };
+    let new = crate::fix_preview::apply_edits(&old, &fix.edits);
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    let mut out = vec![Line::styled(
+        format!("{} - {}", f.rule, fix.description),
+        theme.heading(),
+    )];
+    for hunk in diff.unified_diff().context_radius(2).iter_hunks() {
+        out.push(Line::styled(hunk.header().to_string(), theme.info()));
+        for change in hunk.iter_changes() {
+            let (sign, style) = match change.tag() {
+                similar::ChangeTag::Delete => ("-", theme.removed()),
+                similar::ChangeTag::Insert => ("+", theme.added()),
+                similar::ChangeTag::Equal => (" ", Style::default()),
+            };
+            out.push(Line::styled(
+                format!("{sign}{}", change.value().trim_end_matches('\n')),
+                style,
+            ));
+        }
+    }
+    out
+}
+
+fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
+    if app.log.is_empty() {
+        return match (&app.engine, &app.build) {
+            (EngineState::Unreachable(msg), _) => vec![
+                Line::styled(msg.clone(), theme.error()),
+                Line::styled(
+                    "start the engine (dockerd) or set engine.docker_host / DOCKER_HOST",
+                    theme.dim(),
+                ),
+            ],
+            (_, BuildState::Idle) => empty(theme, "no build yet - press b"),
+            _ => empty(theme, "waiting for build output..."),
+        };
+    }
+    let len = app.log.len();
+    let top = match app.log_top {
+        None => len.saturating_sub(rows),
+        Some(t) => t.min(len.saturating_sub(1)),
+    };
+    app.log
+        .iter()
+        .skip(top)
+        .take(rows)
+        .map(|l| {
+            let highlighted = app.diagnosis.as_ref().is_some_and(|d| {
+                d.matched.iter().any(|(_, t)| t == l) || d.failing_step.as_deref() == Some(l)
+            });
+            let style = if highlighted {
+                theme
+                    .error()
+                    .add_modifier(ratatui::style::Modifier::REVERSED)
+            } else if l.starts_with("ERROR")
+                || l.starts_with("dockui: build failed")
+                || l.contains("returned a non-zero code")
+            {
+                theme.error()
+            } else if l.starts_with("Step ") || l.starts_with("===") {
+                theme.heading()
+            } else {
+                Style::default()
+            };
+            // Cap very long lines: only what fits is drawn, and a 100k-char line must not stall a frame.
+            let text: String = l.chars().take(1000).collect();
+            Line::styled(text, style)
+        })
+        .collect()
+}
+
+fn gpu_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    match &app.gpu {
+        GpuView::Unavailable { reason, hint } => {
+            let mut v = vec![Line::styled(
+                format!("NVML not available: {reason}"),
+                theme.warning(),
+            )];
+            if !hint.is_empty() {
+                v.push(Line::styled(hint.clone(), theme.dim()));
+            }
+            v
+        }
+        GpuView::Lines(lines) => lines.iter().map(|l| Line::from(l.clone())).collect(),
+    }
+}
+
+fn smoke_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    match &app.build {
+        BuildState::Done(o) if o.success => empty(
+            theme,
+            "smoke tests not configured yet - add [smoke] to .dockui.toml",
+        ),
+        _ => empty(
+            theme,
+            "no smoke tests yet - they run after a successful build (press b)",
+        ),
+    }
+}
+
+fn digest_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    match &app.build {
+        BuildState::Done(o) if o.success => {
+            let id = o.image_id.clone().unwrap_or_default();
+            vec![
+                Line::from(o.image.clone()),
+                Line::from(format!("image id: {}", short(&id))),
+                Line::styled("manifest digest: not pushed yet", theme.dim()),
+                Line::styled(
+                    "the image id is the local config digest; the registry's manifest digest exists only after a push",
+                    theme.dim(),
+                ),
+            ]
+        }
+        _ => empty(theme, "no image yet - build first (press b)"),
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(19).collect()
+}
+
+fn status_line(app: &App) -> String {
+    let engine = match &app.engine {
+        EngineState::Connecting => format!("engine {} (connecting)", app.endpoint),
+        EngineState::Ready(i) => format!("engine {} ({})", app.endpoint, i.version),
+        EngineState::Unreachable(_) => format!("engine {} (unreachable)", app.endpoint),
+    };
+    let build = match &app.build {
+        BuildState::Idle => "no build".to_string(),
+        BuildState::Running {
+            attempt,
+            max_attempts,
+            step,
+            ..
+        } => {
+            let secs = app.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+            let step = step
+                .map(|(c, t)| format!(" step {c}/{t}"))
+                .unwrap_or_default();
+            format!(
+                "building: attempt {attempt}/{max_attempts}{step} {:02}:{:02}",
+                secs / 60,
+                secs % 60
+            )
+        }
+        BuildState::Done(o) => {
+            let verdict = if o.success {
+                "built"
+            } else if o.cancelled {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            format!(
+                "{verdict} after {} attempt(s) in {:.1}s",
+                o.attempts.len(),
+                o.build_time_s
+            )
+        }
+    };
+    let notice = app
+        .notice
+        .as_deref()
+        .map(|n| format!(" | {n}"))
+        .unwrap_or_default();
+    format!(" dockui | {engine} | {build}{notice} | ? help  q quit")
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let mut lines = vec![Line::styled(
+        format!("Keys (focused pane: {})", app.focus.title()),
+        theme.heading(),
+    )];
+    for b in &app.keymap.bindings {
+        lines.push(Line::from(format!("{:<16} {}", b.keys.join(" "), b.desc)));
+    }
+    let h = lines.len() as u16 + 2;
+    let rect = centered(area, 64, h);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Help - ? or Esc closes ")
+        .border_style(theme.border(true));
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn draw_confirm(frame: &mut Frame, theme: &Theme, area: Rect) {
+    let rect = centered(area, 50, 4);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Quit? ")
+        .border_style(theme.border(true));
+    let text = vec![
+        Line::from("A build is running. Cancel it and quit?"),
+        Line::from("y: cancel and quit   any other key: stay"),
+    ];
+    frame.render_widget(Paragraph::new(text).block(block), rect);
+}

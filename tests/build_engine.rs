@@ -1,0 +1,207 @@
+//! The build engine against the real engine: classify a real failure, fix it by policy, succeed on attempt 2;
+//! cancel mid-build; no container left behind.
+
+mod common;
+
+use dockui::config::Config;
+use dockui::docker::standin::DEMO_BASE;
+use dockui::engine::{self, AttemptStatus, BuildRequest, EngineEvent};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+fn project(home: &Path, dockerfile: &str, config: &str) -> std::path::PathBuf {
+    let dir = home.join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.join(".dockui.toml"), config).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tzdata_prompt_is_classified_fixed_by_policy_and_attempt_2_succeeds() {
+    let Some(docker) = common::engine_or_skip(
+        "tzdata_prompt_is_classified_fixed_by_policy_and_attempt_2_succeeds",
+    )
+    .await
+    else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let original = format!(
+        "FROM {DEMO_BASE}\nRUN apt-get update && apt-get install -y tzdata\nCMD [\"date\"]\n"
+    );
+    let tag = format!("retry-{}", std::process::id());
+    let dir = project(
+        home.path(),
+        &original,
+        &format!(
+            "[build]\nimage = \"dockui-test/retry\"\ntag = \"{tag}\"\nauto_fix = \"safe\"\nmax_attempts = 3\n"
+        ),
+    );
+    let (config, _) = Config::load(None, &dir).unwrap();
+    let paths = common::paths(home.path());
+    let req = BuildRequest::from_config(&dir, &config, &paths);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = engine::build::run_build(&docker, req, &tx, CancellationToken::new()).await;
+    drop(tx);
+
+    assert!(outcome.success, "{outcome:#?}");
+    assert_eq!(outcome.attempts.len(), 2, "{outcome:#?}");
+    let first = &outcome.attempts[0];
+    assert_eq!(first.status, AttemptStatus::Failed);
+    let diagnosis = first
+        .diagnosis
+        .as_ref()
+        .expect("the failure matched a signature");
+    assert_eq!(diagnosis.signature, "dpkg-prompt-eof");
+    assert!(
+        diagnosis
+            .failing_step
+            .as_deref()
+            .unwrap_or("")
+            .contains("apt-get install -y tzdata"),
+        "{diagnosis:?}"
+    );
+    assert_eq!(first.fixes_applied.len(), 1, "{first:?}");
+    assert!(
+        first.fixes_applied[0].starts_with("DU101 Dockerfile:2"),
+        "{first:?}"
+    );
+    assert_eq!(outcome.attempts[1].status, AttemptStatus::Succeeded);
+    assert_eq!(outcome.fixes_applied, first.fixes_applied);
+    // Each attempt has its own complete log file.
+    let log1 = std::fs::read_to_string(&first.log_path).unwrap();
+    assert!(log1.contains("Geographic area:"), "{log1}");
+    assert!(
+        std::fs::read_to_string(&outcome.attempts[1].log_path)
+            .unwrap()
+            .contains("Successfully tagged")
+    );
+
+    // The Dockerfile now sets DEBIAN_FRONTEND for that step; the original is kept as a backup.
+    let fixed = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(fixed.contains("DEBIAN_FRONTEND=noninteractive"), "{fixed}");
+    let backups = dockui::fix::Backups::new(paths.backups_dir());
+    let records = backups.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&records[0].backup).unwrap(),
+        original
+    );
+
+    // The UI heard about the diagnosis and the re-analysis.
+    let mut saw_diagnosis = false;
+    let mut attempts_started = 0;
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            EngineEvent::Diagnosis(d) => saw_diagnosis = d.signature == "dpkg-prompt-eof",
+            EngineEvent::BuildStarted { .. } => attempts_started += 1,
+            _ => {}
+        }
+    }
+    assert!(saw_diagnosis);
+    assert_eq!(attempts_started, 2);
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &format!("dockui-test/retry:{tag}")])
+        .output();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auto_fix_off_the_failure_is_diagnosed_and_nothing_is_written() {
+    let Some(docker) =
+        common::engine_or_skip("with_auto_fix_off_the_failure_is_diagnosed_and_nothing_is_written")
+            .await
+    else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let original = "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN apt-get install -y tzdata\n";
+    let dir = project(
+        home.path(),
+        original,
+        "[build]\nimage = \"dockui-test/off\"\n",
+    );
+    let (config, _) = Config::load(None, &dir).unwrap();
+    let req = BuildRequest::from_config(&dir, &config, &common::paths(home.path()));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = engine::build::run_build(&docker, req, &tx, CancellationToken::new()).await;
+    assert!(!outcome.success);
+    assert_eq!(outcome.attempts.len(), 1, "no retry without a fix");
+    assert_eq!(
+        outcome.attempts[0]
+            .diagnosis
+            .as_ref()
+            .map(|d| d.signature.as_str()),
+        Some("dpkg-prompt-eof")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        original
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_mid_build_stops_it_and_records_the_attempt() {
+    let Some(docker) =
+        common::engine_or_skip("cancel_mid_build_stops_it_and_records_the_attempt").await
+    else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let marker = format!("dockui-cancel-{}", std::process::id());
+    let dir = project(
+        home.path(),
+        &format!("FROM {DEMO_BASE}\nRUN echo {marker} && sleep 60\n"),
+        "[build]\nimage = \"dockui-test/cancel\"\nno_cache = true\n",
+    );
+    let (config, _) = Config::load(None, &dir).unwrap();
+    let req = BuildRequest::from_config(&dir, &config, &common::paths(home.path()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    let started = Instant::now();
+    let watcher = tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if let EngineEvent::BuildLog(lines) = ev
+                && lines.iter().any(|l| l.trim() == marker)
+            {
+                c.cancel();
+            }
+        }
+    });
+    let outcome = engine::build::run_build(&docker, req, &tx, cancel).await;
+    drop(tx);
+    let _ = watcher.await;
+    assert!(outcome.cancelled, "{outcome:#?}");
+    assert!(!outcome.success);
+    assert_eq!(outcome.attempts.len(), 1);
+    assert_eq!(outcome.attempts[0].status, AttemptStatus::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "cancel did not stop the build"
+    );
+    assert!(
+        std::fs::read_to_string(&outcome.log_path)
+            .unwrap()
+            .contains("dockui: build cancelled")
+    );
+
+    // The engine stops the step's container when the client goes away: nothing keeps running `sleep 60`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "--no-trunc", "--format", "{{.Command}}"])
+            .output()
+            .unwrap();
+        let running = String::from_utf8_lossy(&out.stdout).to_string();
+        if !running.contains("dockui-cancel") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "build container still running after cancel:\n{running}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

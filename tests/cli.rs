@@ -1,0 +1,209 @@
+//! The headless front end: exit codes, JSON, config errors, an unreachable engine.
+
+mod common;
+
+#[test]
+fn check_on_the_demo_reports_errors_and_exits_1() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .args(["check"])
+        .arg(common::demo_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Dockerfile:12:1 warning DL3042"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("requirements.txt:2:"), "{stdout}");
+}
+
+#[test]
+fn check_json_is_one_parseable_object_with_spans() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .args(["check", "--format", "json"])
+        .arg(common::demo_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.len() >= 3, "{v:#}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "DL3042" && f["span"]["line"] == 12)
+    );
+    assert!(findings.iter().any(|f| f["severity"] == "error"));
+}
+
+#[test]
+fn check_exits_0_on_a_clean_project() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("clean");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox:1.36\nCMD [\"true\"]\n",
+    )
+    .unwrap();
+    let out = common::dockui(home.path())
+        .arg("check")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn check_without_a_dockerfile_is_an_io_error() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .arg("check")
+        .arg(home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Dockerfile"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .args(["check", "--format", "yaml", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn malformed_project_config_names_file_line_column_and_never_touches_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    common::copy_dir(&common::demo_dir(), &dir);
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nmax_attempts = \"three\"\n",
+    )
+    .unwrap();
+    for args in [vec![], vec!["check"]] {
+        let out = common::dockui(home.path())
+            .args(&args)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(".dockui.toml:2:16"), "{stderr}");
+        // No escape sequences: the TUI was never started.
+        assert!(
+            out.stdout.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn malformed_user_config_is_reported_too() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("config/dockui/config.toml");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    std::fs::write(&cfg, "[ui]\ntheme = \"dark\"\n[ui\n").unwrap();
+    let out = common::dockui(home.path())
+        .arg("check")
+        .arg(common::demo_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("config.toml:3:"), "{stderr}");
+}
+
+#[test]
+fn build_with_an_unreachable_engine_exits_2_and_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["build", "--format", "json"])
+        .arg(common::demo_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Docker engine not reachable at unix:///nonexistent/docker.sock"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("still one JSON object");
+    assert_eq!(v["success"], false);
+}
+
+#[test]
+fn headless_build_json_has_the_result_fields() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    if rt
+        .block_on(common::engine_or_skip(
+            "headless_build_json_has_the_result_fields",
+        ))
+        .is_none()
+    {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("demo");
+    common::copy_dir(&common::demo_dir(), &dir);
+    let tag = format!("cli-{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("[build]\nimage = \"dockui-test/cli\"\ntag = \"{tag}\"\n[build.args]\nBASE_IMAGE = \"{}\"\n", dockui::docker::standin::DEMO_BASE),
+    )
+    .unwrap();
+    let out = common::dockui(home.path())
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "success",
+        "image",
+        "image_id",
+        "build_time_s",
+        "attempts",
+        "fixes_applied",
+        "log_path",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v:#}");
+    }
+    assert_eq!(v["image"], format!("dockui-test/cli:{tag}"));
+    assert!(v["image_id"].as_str().unwrap().starts_with("sha256:"));
+    let log = v["log_path"].as_str().unwrap();
+    assert!(
+        log.starts_with(home.path().to_str().unwrap()),
+        "log under the isolated data dir: {log}"
+    );
+    assert!(
+        std::fs::read_to_string(log)
+            .unwrap()
+            .contains("Successfully tagged")
+    );
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &format!("dockui-test/cli:{tag}")])
+        .output();
+}

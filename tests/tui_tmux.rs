@@ -1,0 +1,192 @@
+//! The TUI in a real tmux, driven like a person over SSH: send keys, read the screen.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, w: u16, h: u16, home: &Path) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var(common::REQUIRE_ENV).as_deref() != Ok("1"),
+                "tmux is required but missing"
+            );
+            eprintln!("SKIPPED {name}: tmux is not installed");
+            return None;
+        }
+        let socket = format!("dockui-test-{name}-{}", std::process::id());
+        let mut cmd = Command::new("tmux");
+        cmd.args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+        ]);
+        for (k, v) in common::isolated_env(home) {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        cmd.args(["-e", "PS1=READY$ ", "bash", "--norc", "--noprofile"]);
+        assert!(cmd.status().unwrap().success());
+        Some(Tmux { socket })
+    }
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+    }
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn demo_opens_shows_panes_and_help_then_quits_cleanly() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start("demo", 120, 40, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    let cmd = format!(
+        "{} {}",
+        env!("CARGO_BIN_EXE_dockui"),
+        common::demo_dir().display()
+    );
+    t.send(&[&cmd, "Enter"]);
+    let s = t.wait_for("six pane titles", |s| {
+        [
+            "Conflicts",
+            "Proposed diff",
+            "Build log",
+            "GPU",
+            "Smoke",
+            "Digest",
+        ]
+        .iter()
+        .all(|p| s.contains(p))
+    });
+    assert!(
+        s.contains("DL3042"),
+        "the demo's conflicts are listed:\n{s}"
+    );
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "TUI uses the alternate screen"
+    );
+
+    t.send(&["?"]);
+    t.wait_for("help popup", |s| {
+        s.contains("Help") && s.contains("build the image in the background")
+    });
+    t.send(&["Escape"]);
+    t.wait_for("help closed", |s| {
+        !s.contains("build the image in the background")
+    });
+
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "alternate screen left"
+    );
+    // The terminal is back in cooked mode with echo: what we type is echoed and lines are buffered.
+    let out = home.path().join("stty.txt");
+    t.send(&[&format!("stty -a > {}", out.display()), "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !out.exists() || std::fs::read_to_string(&out).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "stty did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let stty = std::fs::read_to_string(&out).unwrap();
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    for flag in ["icanon", "echo", "isig", "icrnl", "opost"] {
+        assert!(flags.contains(&flag), "{flag} not restored:\n{stty}");
+    }
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start("sigterm", 100, 30, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    let cmd = format!(
+        "{} {}",
+        env!("CARGO_BIN_EXE_dockui"),
+        common::demo_dir().display()
+    );
+    t.send(&[&cmd, "Enter"]);
+    t.wait_for("TUI up", |s| s.contains("Build log"));
+    let pid = t.tmux(&["display", "-p", "-t", "t", "#{pane_pid}"]);
+    // The TUI is the shell's child: signal it, not the shell.
+    let child = Command::new("pgrep")
+        .args(["-P", pid.trim()])
+        .output()
+        .unwrap();
+    let child = String::from_utf8_lossy(&child.stdout).trim().to_string();
+    assert!(!child.is_empty(), "no dockui process under the shell");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child])
+            .status()
+            .unwrap()
+            .success()
+    );
+    t.wait_for("shell back after SIGTERM", |s| {
+        s.matches("READY$").count() >= 2
+    });
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
