@@ -2,6 +2,7 @@
 
 pub mod bollard_engine;
 pub mod context;
+pub mod dockerignore;
 pub mod standin;
 
 use futures_util::future::BoxFuture;

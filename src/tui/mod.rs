@@ -1,6 +1,7 @@
 //! The terminal front end: a thin loop that feeds keys and engine events to `App::update` and draws on change.
 
 pub mod app;
+pub mod gpu_pane;
 pub mod keymap;
 pub mod theme;
 pub mod view;
