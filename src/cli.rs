@@ -45,6 +45,11 @@ pub enum Cmd {
         #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
         build_args: Vec<(String, String)>,
     },
+    /// Print the GPUs, driver and CUDA version as NVML reports them.
+    Gpu {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
     Demo { dir: Option<PathBuf> },
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
@@ -100,6 +105,13 @@ fn load_config(cli_config: Option<&Path>, paths: &Paths, project: &Path) -> anyh
     let (config, _) = Config::load(Some(&user), project)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     Ok(config)
+}
+
+/// `gpu.nvml_lib` from config; empty means $DOCKUI_NVML_LIB or the system library.
+pub fn nvml_lib(config: &Config) -> Option<PathBuf> {
+    Some(&config.gpu.nvml_lib)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -208,6 +220,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             } else {
                 1
             })
+        }
+        Some(Cmd::Gpu { format }) => {
+            let config = load_config(config_flag, paths, Path::new("."))?;
+            let state = crate::gpu::probe(nvml_lib(&config).as_deref());
+            match format {
+                Format::Human => print!("{}", crate::gpu::render_human(&state)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&state)?),
+            }
+            Ok(0)
         }
         Some(Cmd::StandIn { tag }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;

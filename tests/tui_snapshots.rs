@@ -3,7 +3,8 @@
 use dockui::analyze::{Analysis, Finding, Severity, Span};
 use dockui::docker::EngineInfo;
 use dockui::engine::EngineEvent;
-use dockui::tui::app::{App, GpuView, Msg};
+use dockui::gpu::GpuState;
+use dockui::tui::app::{App, Msg};
 use dockui::tui::theme::Theme;
 use dockui::tui::view;
 use ratatui::{Terminal, backend::TestBackend};
@@ -54,7 +55,7 @@ fn sample_app() -> App {
         ],
     };
     app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
-    app.gpu = GpuView::Unavailable {
+    app.gpu = GpuState::Unavailable {
         reason: "libnvidia-ml.so.1: cannot open shared object file".into(),
         hint: "install the NVIDIA driver, or set DOCKUI_NVML_LIB".into(),
     };

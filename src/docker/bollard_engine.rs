@@ -235,6 +235,33 @@ impl DockerPort for BollardEngine {
         .boxed()
     }
 
+    fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>> {
+        async move {
+            let docker = self.client()?;
+            let opts = bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .all(true)
+                .build();
+            let list = docker
+                .list_containers(Some(opts))
+                .await
+                .map_err(|e| self.map_err(e))?;
+            Ok(list
+                .into_iter()
+                .filter_map(|c| {
+                    let id: String = c.id?.chars().take(12).collect();
+                    let name = c
+                        .names?
+                        .into_iter()
+                        .next()?
+                        .trim_start_matches('/')
+                        .to_string();
+                    Some((id, name))
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
     fn inspect_image<'a>(
         &'a self,
         reference: &'a str,

@@ -94,6 +94,8 @@ pub trait DockerPort: Send + Sync {
         &'a self,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<Option<ImageInfo>, DockerError>>;
+    /// Short (12-hex) container id -> name, for every container the engine knows.
+    fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>>;
     /// Run a fresh container, capture its output, and always remove it (also when the future is dropped).
     fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>>;
 }

@@ -75,16 +75,11 @@ pub enum Popup {
 pub enum Msg {
     Key(KeyEvent),
     Engine(EngineEvent),
+    /// A new GPU snapshot (the poller sends only changes).
+    Gpu(crate::gpu::GpuState),
     /// Once a second while a build runs, for the elapsed time.
     Tick(Instant),
     Resize,
-}
-
-/// The GPU pane's content, produced by the GPU adapter.
-#[derive(Debug, Clone)]
-pub enum GpuView {
-    Unavailable { reason: String, hint: String },
-    Lines(Vec<String>),
 }
 
 pub struct App {
@@ -102,7 +97,7 @@ pub struct App {
     /// None: follow the end. Some(n): the first visible line is n.
     pub log_top: Option<usize>,
     pub build: BuildState,
-    pub gpu: GpuView,
+    pub gpu: crate::gpu::GpuState,
     pub notice: Option<String>,
     /// The last failed attempt's diagnosis, shown in Conflicts.
     pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
@@ -128,8 +123,8 @@ impl App {
             log_dropped: 0,
             log_top: None,
             build: BuildState::Idle,
-            gpu: GpuView::Unavailable {
-                reason: "not probed yet".into(),
+            gpu: crate::gpu::GpuState::Unavailable {
+                reason: "probing NVML...".into(),
                 hint: String::new(),
             },
             notice: None,
@@ -169,6 +164,10 @@ impl App {
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Gpu(state) => {
+                self.gpu = state;
+                Vec::new()
+            }
             Msg::Tick(now) => {
                 self.now = now;
                 Vec::new()

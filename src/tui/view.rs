@@ -1,6 +1,6 @@
 //! Drawing: pure functions of `&App`. Only the visible slice of long content is turned into widgets.
 
-use super::app::{App, BuildState, EngineState, GpuView, Pane, Popup};
+use super::app::{App, BuildState, EngineState, Pane, Popup};
 use super::theme::Theme;
 use crate::analyze::Severity;
 use ratatui::Frame;
@@ -340,19 +340,27 @@ fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
 }
 
 fn gpu_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    match &app.gpu {
-        GpuView::Unavailable { reason, hint } => {
-            let mut v = vec![Line::styled(
-                format!("NVML not available: {reason}"),
-                theme.warning(),
-            )];
-            if !hint.is_empty() {
-                v.push(Line::styled(hint.clone(), theme.dim()));
-            }
-            v
-        }
-        GpuView::Lines(lines) => lines.iter().map(|l| Line::from(l.clone())).collect(),
+    let lines = super::gpu_pane::gpu_lines(&app.gpu);
+    if !theme.mono {
+        return lines;
     }
+    // Mono: keep emphasis, drop colours.
+    lines
+        .into_iter()
+        .map(|l| {
+            Line::from(
+                l.spans
+                    .into_iter()
+                    .map(|s| {
+                        Span::styled(
+                            s.content,
+                            Style::default().add_modifier(s.style.add_modifier),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
 }
 
 fn smoke_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
