@@ -20,7 +20,12 @@ impl Span {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let col = before[line_start..].chars().count() + 1;
-        Span { line, col, start, end: end.max(start).min(text.len()) }
+        Span {
+            line,
+            col,
+            start,
+            end: end.max(start).min(text.len()),
+        }
     }
 }
 
@@ -94,7 +99,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(rule: &str, severity: Severity, file: impl Into<PathBuf>, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(
+        rule: &str,
+        severity: Severity,
+        file: impl Into<PathBuf>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Finding {
             rule: rule.to_string(),
             severity,

@@ -10,7 +10,11 @@ pub struct ContextStats {
 }
 
 /// Write the context rooted at `root` as a tar archive into `out`. `dockerfile` is relative to `root` and always sent.
-pub fn write_context_tar<W: Write>(root: &Path, _dockerfile: &Path, out: W) -> io::Result<ContextStats> {
+pub fn write_context_tar<W: Write>(
+    root: &Path,
+    _dockerfile: &Path,
+    out: W,
+) -> io::Result<ContextStats> {
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     let mut stats = ContextStats::default();
