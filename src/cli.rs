@@ -1,7 +1,7 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
 //! 2 usage, configuration or I/O error (and an unreachable engine).
 
-use crate::analyze::{self, AnalyzeOptions};
+use crate::analyze;
 use crate::config::Config;
 use crate::docker::{BollardEngine, DockerPort, standin};
 use crate::engine::{self, BuildRequest, EngineContext};
@@ -154,10 +154,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Cmd::Check { dir, format }) => {
             let dir = project_dir(&dir)?;
             let config = load_config(config_flag, paths, &dir)?;
-            let opts = AnalyzeOptions {
-                dockerfile: Some(PathBuf::from(&config.build.dockerfile)),
-                ignore: config.analyze.ignore.clone(),
-            };
+            let opts = config.analyze_options(paths);
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
                 Format::Human => print!("{}", report::check_human(&analysis)),

@@ -263,6 +263,18 @@ fn merge(base: &mut toml::Table, patch: toml::Table) {
     }
 }
 
+impl Config {
+    /// What the analyzer needs from the config: the Dockerfile, ignored rules, the user's extra compat rows.
+    pub fn analyze_options(&self, paths: &crate::paths::Paths) -> crate::analyze::AnalyzeOptions {
+        crate::analyze::AnalyzeOptions {
+            dockerfile: Some(PathBuf::from(&self.build.dockerfile)),
+            ignore: self.analyze.ignore.clone(),
+            extra_compat: Some(paths.config_dir.join("compat.toml")),
+            no_hadolint_config: false,
+        }
+    }
+}
+
 impl BuildConfig {
     /// The most invasive fix level the build may apply by itself; None for "off".
     pub fn auto_fix_level(&self) -> Option<crate::analyze::FixLevel> {

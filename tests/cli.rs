@@ -13,7 +13,7 @@ fn check_on_the_demo_reports_errors_and_exits_1() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("Dockerfile:12:1 warning DL3042"),
+        stdout.contains("Dockerfile:12:5 warning DL3042"),
         "{stdout}"
     );
     assert!(stdout.contains("requirements.txt:2:"), "{stdout}");

@@ -55,10 +55,9 @@ fn sample_app() -> App {
         ],
     };
     app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
-    app.gpu = GpuState::Unavailable {
-        reason: "libnvidia-ml.so.1: cannot open shared object file".into(),
-        hint: "install the NVIDIA driver, or set DOCKUI_NVML_LIB".into(),
-    };
+    // The real probe's answer when the library is missing (a fixed path, so the text is the same everywhere).
+    app.gpu = dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
+    assert!(matches!(app.gpu, GpuState::Unavailable { .. }));
     app
 }
 

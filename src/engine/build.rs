@@ -62,10 +62,7 @@ impl BuildRequest {
             max_attempts: b.max_attempts.max(1),
             builds_dir: paths.builds_dir(),
             project_dir: project_dir.to_path_buf(),
-            analyze: AnalyzeOptions {
-                dockerfile: Some(PathBuf::from(&b.dockerfile)),
-                ignore: config.analyze.ignore.clone(),
-            },
+            analyze: config.analyze_options(paths),
             auto_fix: b.auto_fix_level(),
             backups: Backups::new(paths.backups_dir()),
             smoke: smoke::plan(

@@ -58,10 +58,7 @@ pub struct EngineContext {
 
 impl EngineContext {
     pub fn analyze_options(&self) -> AnalyzeOptions {
-        AnalyzeOptions {
-            dockerfile: Some(PathBuf::from(&self.config.build.dockerfile)),
-            ignore: self.config.analyze.ignore.clone(),
-        }
+        self.config.analyze_options(&self.paths)
     }
 
     pub fn build_request(&self) -> BuildRequest {
