@@ -33,6 +33,19 @@ pub enum Cmd {
     /// Analyse the Dockerfile, requirements and workflows for conflicts (exit 1 when any is at error level).
     Check {
         dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
+    },
+    /// List every rule: id, severity, summary, whether it has a fix.
+    Rules {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Restore the last file dockui wrote (or the last write of FILE) from its backup.
+    Undo { file: Option<PathBuf> },
+    /// Without BUILD_ID: the build history. With it: every attempt's full log.
+    Logs {
+        build_id: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -60,6 +73,14 @@ pub enum Cmd {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Human,
     Json,
@@ -72,6 +93,11 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn main() -> i32 {
+    // Like other Unix tools, end quietly when the reader goes away (`dockui logs | head`) instead of panicking.
+    // SAFETY: resetting a signal disposition to its default at startup, before any threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -157,8 +183,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let opts = config.analyze_options(paths);
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
-                Format::Human => print!("{}", report::check_human(&analysis)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&analysis)?),
+                CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
+                CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&analysis)?),
+                CheckFormat::Sarif => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&analyze::sarif::to_sarif(&analysis, &dir))?
+                ),
             }
             Ok(if analysis.has_errors() { 1 } else { 0 })
         }
@@ -217,6 +247,56 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             } else {
                 1
             })
+        }
+        Some(Cmd::Rules { format }) => {
+            let rules = analyze::rules::catalog();
+            match format {
+                Format::Human => print!("{}", report::rules_human(&rules)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&rules)?),
+            }
+            Ok(0)
+        }
+        Some(Cmd::Undo { file }) => {
+            let backups = crate::fix::Backups::new(paths.backups_dir());
+            let record = backups.undo(file.as_deref())?;
+            println!(
+                "restored {} from {}",
+                record.file.display(),
+                record.backup.display()
+            );
+            Ok(0)
+        }
+        Some(Cmd::Logs { build_id, format }) => {
+            let builds = paths.builds_dir();
+            match build_id {
+                None => {
+                    let history = engine::history::list(&builds);
+                    match format {
+                        Format::Human => print!("{}", report::history_human(&history)),
+                        Format::Json => println!("{}", serde_json::to_string_pretty(&history)?),
+                    }
+                }
+                Some(id) => {
+                    let logs = engine::history::attempt_logs(&builds, &id)?;
+                    match format {
+                        Format::Human => {
+                            for (path, _) in &logs {
+                                println!("==> {} <==", path.display());
+                                let mut f = std::fs::File::open(path)?;
+                                std::io::copy(&mut f, &mut std::io::stdout())?;
+                            }
+                        }
+                        Format::Json => {
+                            let v: Vec<_> = logs
+                                .iter()
+                                .map(|(p, n)| serde_json::json!({"attempt": n, "log_path": p}))
+                                .collect();
+                            println!("{}", serde_json::to_string_pretty(&v)?);
+                        }
+                    }
+                }
+            }
+            Ok(0)
         }
         Some(Cmd::Gpu { format }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;

@@ -267,6 +267,7 @@ pub async fn run_build(
         }
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
+    super::history::write_summary(&dir, &outcome);
     outcome
 }
 

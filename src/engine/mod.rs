@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clock;
+pub mod history;
 pub mod smoke;
 
 use crate::analyze::{self, Analysis, AnalyzeOptions};
