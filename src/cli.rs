@@ -36,6 +36,21 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
     },
+    /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
+    Fix {
+        dir: PathBuf,
+        /// Only fixes of these rules (repeatable).
+        #[arg(long = "rule", value_name = "ID")]
+        rules: Vec<String>,
+        /// The most invasive fixes to apply: safe keeps meaning; suggestion changes what gets installed.
+        #[arg(long, value_enum, default_value_t = LevelArg::Safe)]
+        level: LevelArg,
+        /// Print the diffs, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// List every rule: id, severity, summary, whether it has a fix.
     Rules {
         #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -70,6 +85,12 @@ pub enum Cmd {
         #[arg(long, default_value = standin::DEMO_BASE)]
         tag: String,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    Safe,
+    Suggestion,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -247,6 +268,33 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             } else {
                 1
             })
+        }
+        Some(Cmd::Fix {
+            dir,
+            rules,
+            level,
+            dry_run,
+            format,
+        }) => {
+            let dir = project_dir(&dir)?;
+            let config = load_config(config_flag, paths, &dir)?;
+            let level = match level {
+                LevelArg::Safe => crate::analyze::FixLevel::Safe,
+                LevelArg::Suggestion => crate::analyze::FixLevel::Suggestion,
+            };
+            let run = crate::fix::headless::run(
+                &dir,
+                &config.analyze_options(paths),
+                &crate::fix::Backups::new(paths.backups_dir()),
+                &rules,
+                level,
+                dry_run,
+            )?;
+            match format {
+                Format::Human => print!("{}", crate::fix::headless::render_human(&run)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+            }
+            Ok(if run.errors.is_empty() { 0 } else { 1 })
         }
         Some(Cmd::Rules { format }) => {
             let rules = analyze::rules::catalog();

@@ -6,7 +6,7 @@ use crate::analyze::{self, AnalyzeOptions, FixLevel};
 use crate::classify::{self, Diagnosis};
 use crate::config::Config;
 use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
-use crate::fix::{Backups, apply_edits, write_atomic};
+use crate::fix::{Backups, write_atomic};
 use crate::paths::Paths;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -288,31 +288,23 @@ fn apply_fixes(
             return Vec::new();
         }
     };
-    let mut by_file: BTreeMap<PathBuf, Vec<(String, &crate::analyze::Fix)>> = BTreeMap::new();
-    for f in analysis.findings.iter().filter(|f| rules.contains(&f.rule)) {
-        if let Some(fix) = f.fixes.iter().find(|x| x.level <= level) {
-            by_file.entry(fix.file.clone()).or_default().push((
-                format!("{} {}:{}", f.rule, f.file.display(), f.span.line),
-                fix,
-            ));
-        }
-    }
+    let allow =
+        crate::fix::proposal::coherent_filter(level, |rule| rules.iter().any(|r| r == rule));
     let mut applied = Vec::new();
-    for (file, fixes) in by_file {
-        let path = req.project_dir.join(&file);
-        let Ok(old) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let edits: Vec<_> = fixes
+    for p in
+        crate::fix::proposal::proposals_for(&req.project_dir, &analysis.findings, &|_| 0, &allow)
+    {
+        let all: std::collections::HashMap<_, _> = p
+            .hunks
             .iter()
-            .flat_map(|(_, f)| f.edits.iter().cloned())
+            .map(|h| (h.id, crate::fix::proposal::Decision::Accept))
             .collect();
-        let new = apply_edits(&old, &edits);
-        if new == old {
+        let new = crate::fix::proposal::apply(&p, &all);
+        if new == p.old {
             continue;
         }
-        match write_atomic(&path, &new, &old, &req.backups) {
-            Ok(_) => applied.extend(fixes.iter().map(|(id, _)| id.clone())),
+        match write_atomic(&req.project_dir.join(&p.file), &new, &p.old, &req.backups) {
+            Ok(_) => applied.extend(p.hunks.iter().flat_map(|h| h.sources.clone())),
             Err(e) => {
                 let _ = events.send(EngineEvent::BuildLog(vec![format!(
                     "dockui: fix not written: {e}"
