@@ -3,6 +3,7 @@
 pub mod app;
 pub mod gpu_pane;
 pub mod keymap;
+pub mod review;
 pub mod theme;
 pub mod view;
 
