@@ -1,7 +1,7 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
 //! 2 usage, configuration or I/O error (and an unreachable engine).
 
-use crate::analyze::{self, AnalyzeOptions};
+use crate::analyze;
 use crate::config::Config;
 use crate::docker::{BollardEngine, DockerPort, standin};
 use crate::engine::{self, BuildRequest, EngineContext};
@@ -33,6 +33,34 @@ pub enum Cmd {
     /// Analyse the Dockerfile, requirements and workflows for conflicts (exit 1 when any is at error level).
     Check {
         dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
+    },
+    /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
+    Fix {
+        dir: PathBuf,
+        /// Only fixes of these rules (repeatable).
+        #[arg(long = "rule", value_name = "ID")]
+        rules: Vec<String>,
+        /// The most invasive fixes to apply: safe keeps meaning; suggestion changes what gets installed.
+        #[arg(long, value_enum, default_value_t = LevelArg::Safe)]
+        level: LevelArg,
+        /// Print the diffs, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// List every rule: id, severity, summary, whether it has a fix.
+    Rules {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Restore the last file dockui wrote (or the last write of FILE) from its backup.
+    Undo { file: Option<PathBuf> },
+    /// Without BUILD_ID: the build history. With it: every attempt's full log.
+    Logs {
+        build_id: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -45,6 +73,11 @@ pub enum Cmd {
         #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
         build_args: Vec<(String, String)>,
     },
+    /// Print the GPUs, driver and CUDA version as NVML reports them.
+    Gpu {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
     Demo { dir: Option<PathBuf> },
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
@@ -52,6 +85,20 @@ pub enum Cmd {
         #[arg(long, default_value = standin::DEMO_BASE)]
         tag: String,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    Safe,
+    Suggestion,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -67,6 +114,11 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn main() -> i32 {
+    // Like other Unix tools, end quietly when the reader goes away (`dockui logs | head`) instead of panicking.
+    // SAFETY: resetting a signal disposition to its default at startup, before any threads exist.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -100,6 +152,13 @@ fn load_config(cli_config: Option<&Path>, paths: &Paths, project: &Path) -> anyh
     let (config, _) = Config::load(Some(&user), project)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     Ok(config)
+}
+
+/// `gpu.nvml_lib` from config; empty means $DOCKUI_NVML_LIB or the system library.
+pub fn nvml_lib(config: &Config) -> Option<PathBuf> {
+    Some(&config.gpu.nvml_lib)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -142,14 +201,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Cmd::Check { dir, format }) => {
             let dir = project_dir(&dir)?;
             let config = load_config(config_flag, paths, &dir)?;
-            let opts = AnalyzeOptions {
-                dockerfile: Some(PathBuf::from(&config.build.dockerfile)),
-                ignore: config.analyze.ignore.clone(),
-            };
+            let opts = config.analyze_options(paths);
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
-                Format::Human => print!("{}", report::check_human(&analysis)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&analysis)?),
+                CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
+                CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&analysis)?),
+                CheckFormat::Sarif => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&analyze::sarif::to_sarif(&analysis, &dir))?
+                ),
             }
             Ok(if analysis.has_errors() { 1 } else { 0 })
         }
@@ -208,6 +268,92 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             } else {
                 1
             })
+        }
+        Some(Cmd::Fix {
+            dir,
+            rules,
+            level,
+            dry_run,
+            format,
+        }) => {
+            let dir = project_dir(&dir)?;
+            let config = load_config(config_flag, paths, &dir)?;
+            let level = match level {
+                LevelArg::Safe => crate::analyze::FixLevel::Safe,
+                LevelArg::Suggestion => crate::analyze::FixLevel::Suggestion,
+            };
+            let run = crate::fix::headless::run(
+                &dir,
+                &config.analyze_options(paths),
+                &crate::fix::Backups::new(paths.backups_dir()),
+                &rules,
+                level,
+                dry_run,
+            )?;
+            match format {
+                Format::Human => print!("{}", crate::fix::headless::render_human(&run)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+            }
+            Ok(if run.errors.is_empty() { 0 } else { 1 })
+        }
+        Some(Cmd::Rules { format }) => {
+            let rules = analyze::rules::catalog();
+            match format {
+                Format::Human => print!("{}", report::rules_human(&rules)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&rules)?),
+            }
+            Ok(0)
+        }
+        Some(Cmd::Undo { file }) => {
+            let backups = crate::fix::Backups::new(paths.backups_dir());
+            let record = backups.undo(file.as_deref())?;
+            println!(
+                "restored {} from {}",
+                record.file.display(),
+                record.backup.display()
+            );
+            Ok(0)
+        }
+        Some(Cmd::Logs { build_id, format }) => {
+            let builds = paths.builds_dir();
+            match build_id {
+                None => {
+                    let history = engine::history::list(&builds);
+                    match format {
+                        Format::Human => print!("{}", report::history_human(&history)),
+                        Format::Json => println!("{}", serde_json::to_string_pretty(&history)?),
+                    }
+                }
+                Some(id) => {
+                    let logs = engine::history::attempt_logs(&builds, &id)?;
+                    match format {
+                        Format::Human => {
+                            for (path, _) in &logs {
+                                println!("==> {} <==", path.display());
+                                let mut f = std::fs::File::open(path)?;
+                                std::io::copy(&mut f, &mut std::io::stdout())?;
+                            }
+                        }
+                        Format::Json => {
+                            let v: Vec<_> = logs
+                                .iter()
+                                .map(|(p, n)| serde_json::json!({"attempt": n, "log_path": p}))
+                                .collect();
+                            println!("{}", serde_json::to_string_pretty(&v)?);
+                        }
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Some(Cmd::Gpu { format }) => {
+            let config = load_config(config_flag, paths, Path::new("."))?;
+            let state = crate::gpu::probe(nvml_lib(&config).as_deref());
+            match format {
+                Format::Human => print!("{}", crate::gpu::render_human(&state)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&state)?),
+            }
+            Ok(0)
         }
         Some(Cmd::StandIn { tag }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;

@@ -16,7 +16,28 @@ pub struct Config {
     pub build: BuildConfig,
     pub analyze: AnalyzeConfig,
     pub gpu: GpuConfig,
+    pub smoke: SmokeConfig,
     pub ui: UiConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmokeConfig {
+    /// Shell commands run in the built image, each in a fresh container.
+    pub commands: Vec<String>,
+    pub timeout_s: u64,
+    /// Add inferred checks (container_smoke.sh, imports of requirements, torch CUDA on GPU hosts).
+    pub infer: bool,
+}
+
+impl Default for SmokeConfig {
+    fn default() -> Self {
+        SmokeConfig {
+            commands: Vec::new(),
+            timeout_s: 120,
+            infer: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -238,6 +259,18 @@ fn merge(base: &mut toml::Table, patch: toml::Table) {
             (_, v) => {
                 base.insert(key, v);
             }
+        }
+    }
+}
+
+impl Config {
+    /// What the analyzer needs from the config: the Dockerfile, ignored rules, the user's extra compat rows.
+    pub fn analyze_options(&self, paths: &crate::paths::Paths) -> crate::analyze::AnalyzeOptions {
+        crate::analyze::AnalyzeOptions {
+            dockerfile: Some(PathBuf::from(&self.build.dockerfile)),
+            ignore: self.analyze.ignore.clone(),
+            extra_compat: Some(paths.config_dir.join("compat.toml")),
+            no_hadolint_config: false,
         }
     }
 }

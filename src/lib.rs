@@ -10,6 +10,7 @@ pub mod docker;
 pub mod engine;
 pub mod fix;
 pub mod fix_preview;
+pub mod gpu;
 pub mod logging;
 pub mod paths;
 pub mod registry;

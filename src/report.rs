@@ -1,44 +1,7 @@
 //! Headless output: human text and JSON for the subcommands.
 
-use crate::analyze::Analysis;
 use crate::engine::BuildOutcome;
 use std::fmt::Write;
-
-pub fn check_human(analysis: &Analysis) -> String {
-    let mut out = String::new();
-    for f in &analysis.findings {
-        let _ = writeln!(
-            out,
-            "{}:{}:{} {} {} {}",
-            f.file.display(),
-            f.span.line,
-            f.span.col,
-            f.severity.as_str(),
-            f.rule,
-            f.message
-        );
-        if !f.why.is_empty() {
-            let _ = writeln!(out, "    why: {}", f.why);
-        }
-        for fact in &f.facts {
-            let _ = writeln!(out, "    fact: {fact}");
-        }
-        if let Some(fix) = f.fixes.first() {
-            let _ = writeln!(out, "    fix ({:?}): {}", fix.level, fix.description);
-        }
-    }
-    use crate::analyze::Severity::*;
-    let _ = writeln!(
-        out,
-        "{} finding(s): {} error, {} warning, {} info, {} style",
-        analysis.findings.len(),
-        analysis.count(Error),
-        analysis.count(Warning),
-        analysis.count(Info),
-        analysis.count(Style)
-    );
-    out
-}
 
 pub fn build_human(o: &BuildOutcome) -> String {
     let mut out = String::new();
@@ -63,5 +26,38 @@ pub fn build_human(o: &BuildOutcome) -> String {
         let _ = writeln!(out, "error: {e}");
     }
     let _ = writeln!(out, "log: {}", o.log_path.display());
+    out
+}
+
+pub fn rules_human(rules: &[crate::analyze::rules::RuleInfo]) -> String {
+    let mut out = String::new();
+    for r in rules {
+        let fix = if r.has_fix { "fix" } else { "   " };
+        let _ = writeln!(
+            out,
+            "{:<7} {:<7} {fix} {}",
+            r.id,
+            r.severity.as_str(),
+            r.summary
+        );
+    }
+    out
+}
+
+pub fn history_human(builds: &[crate::engine::history::BuildSummary]) -> String {
+    let mut out = String::new();
+    if builds.is_empty() {
+        let _ = writeln!(
+            out,
+            "no builds yet - run `dockui build DIR` or press b in the TUI"
+        );
+    }
+    for b in builds {
+        let _ = writeln!(
+            out,
+            "{}  {:<9} {} attempt(s) {:>7.1}s  {}",
+            b.build_id, b.status, b.attempts, b.build_time_s, b.image
+        );
+    }
     out
 }

@@ -205,3 +205,109 @@ async fn cancel_mid_build_stops_it_and_records_the_attempt() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+fn containers_of(image: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("ancestor={image}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_module_fails_the_smoke_test_with_its_name() {
+    let Some(docker) =
+        common::engine_or_skip("a_missing_module_fails_the_smoke_test_with_its_name").await
+    else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let tag = format!("smoke-{}", std::process::id());
+    // requirements.txt names flash-attn, but the Dockerfile never installs it.
+    let dir = project(
+        home.path(),
+        &format!("FROM {DEMO_BASE}\nWORKDIR /app\nCOPY requirements.txt .\nCMD [\"true\"]\n"),
+        &format!(
+            "[build]\nimage = \"dockui-test/smoke\"\ntag = \"{tag}\"\nauto_fix = \"suggestion\"\n"
+        ),
+    );
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "torch==2.5.1\nflash-attn==2.7.4\n",
+    )
+    .unwrap();
+    let (config, _) = Config::load(None, &dir).unwrap();
+    let req = BuildRequest::from_config(&dir, &config, &common::paths(home.path()));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = engine::build::run_build(&docker, req, &tx, CancellationToken::new()).await;
+    assert!(!outcome.success, "{outcome:#?}");
+    assert_eq!(
+        outcome.attempts.len(),
+        1,
+        "no fix for a missing module, so no retry"
+    );
+    let smoke = &outcome.smoke[0];
+    assert_eq!(smoke.name, "python imports: torch, flash_attn");
+    assert_eq!(smoke.status, dockui::engine::smoke::SmokeStatus::Failed);
+    let d = smoke.diagnosis.as_ref().expect("classified");
+    assert_eq!(d.signature, "module-not-found");
+    assert_eq!(d.detail.as_deref(), Some("flash_attn"));
+    assert_eq!(
+        outcome.attempts[0]
+            .diagnosis
+            .as_ref()
+            .map(|d| d.signature.as_str()),
+        Some("module-not-found")
+    );
+    let image = format!("dockui-test/smoke:{tag}");
+    assert!(
+        containers_of(&image).is_empty(),
+        "smoke containers left behind"
+    );
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smoke_check_that_hangs_times_out_and_its_container_is_removed() {
+    let Some(docker) =
+        common::engine_or_skip("a_smoke_check_that_hangs_times_out_and_its_container_is_removed")
+            .await
+    else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let tag = format!("hang-{}", std::process::id());
+    let dir = project(
+        home.path(),
+        &format!("FROM {DEMO_BASE}\nCMD [\"true\"]\n"),
+        &format!(
+            "[build]\nimage = \"dockui-test/hang\"\ntag = \"{tag}\"\n[smoke]\ncommands = [\"echo fine\", \"sleep 60\"]\ntimeout_s = 2\ninfer = false\n"
+        ),
+    );
+    let (config, _) = Config::load(None, &dir).unwrap();
+    let req = BuildRequest::from_config(&dir, &config, &common::paths(home.path()));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let outcome = engine::build::run_build(&docker, req, &tx, CancellationToken::new()).await;
+    assert!(started.elapsed() < Duration::from_secs(40));
+    assert!(!outcome.success);
+    use dockui::engine::smoke::SmokeStatus::*;
+    let statuses: Vec<_> = outcome.smoke.iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [Passed, TimedOut], "{:#?}", outcome.smoke);
+    assert_eq!(outcome.smoke[0].output.trim(), "fine");
+    // Removal after a timeout happens in the background: give the engine a moment.
+    let image = format!("dockui-test/hang:{tag}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !containers_of(&image).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "timed-out smoke container left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+}

@@ -13,7 +13,7 @@ fn check_on_the_demo_reports_errors_and_exits_1() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("Dockerfile:12:1 warning DL3042"),
+        stdout.contains("Dockerfile:12:5 warning DL3042"),
         "{stdout}"
     );
     assert!(stdout.contains("requirements.txt:2:"), "{stdout}");
@@ -206,4 +206,104 @@ fn headless_build_json_has_the_result_fields() {
     let _ = std::process::Command::new("docker")
         .args(["rmi", "-f", &format!("dockui-test/cli:{tag}")])
         .output();
+}
+
+#[test]
+fn rules_lists_every_rule_with_severity_and_fix_flag() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .args(["rules", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = v.as_array().unwrap();
+    for id in ["DL3008", "DL3042", "DL4006", "DU101", "DU201"] {
+        let r = rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing"));
+        assert!(r["severity"].is_string() && r["summary"].is_string() && r["has_fix"].is_boolean());
+    }
+}
+
+#[test]
+fn check_sarif_is_valid_2_1_0_with_results() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path())
+        .args(["check", "--format", "sarif"])
+        .arg(common::demo_dir())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "DL3042"));
+}
+
+#[test]
+fn undo_without_backups_says_so_and_exits_2() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path()).arg("undo").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no backup to restore"));
+}
+
+#[test]
+fn logs_lists_history_and_prints_attempt_logs() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    if rt
+        .block_on(common::engine_or_skip(
+            "logs_lists_history_and_prints_attempt_logs",
+        ))
+        .is_none()
+    {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = common::dockui(home.path()).arg("logs").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no builds yet"));
+    let dir = home.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo history-line-42\n",
+            dockui::docker::standin::DEMO_BASE
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/logs\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    let out = common::dockui(home.path())
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = build["build_id"].as_str().unwrap();
+    let out = common::dockui(home.path()).arg("logs").output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains(id) && listing.contains("succeeded"),
+        "{listing}"
+    );
+    let out = common::dockui(home.path())
+        .args(["logs", id])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("attempt-1.log") && log.contains("history-line-42"),
+        "{log}"
+    );
 }

@@ -3,7 +3,8 @@
 mod common;
 
 use dockui::config::Config;
-use dockui::docker::DockerPort;
+use dockui::docker::{DockerPort, RunSpec};
+use dockui::engine::smoke::SmokeStatus;
 use dockui::engine::{self, AttemptStatus, BuildRequest, EngineEvent};
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +37,25 @@ async fn demo_builds_and_its_cmd_runs() {
     );
     assert_eq!(outcome.attempts.len(), 1);
     assert_eq!(outcome.attempts[0].status, AttemptStatus::Succeeded);
+    // The inferred smoke checks ran in the image and passed.
+    let smoke: Vec<_> = outcome
+        .smoke
+        .iter()
+        .map(|s| (s.name.as_str(), s.status))
+        .collect();
+    assert_eq!(
+        smoke,
+        [
+            ("scripts/container_smoke.sh", SmokeStatus::Passed),
+            (
+                "python imports: torch, torchvision, numpy, PIL",
+                SmokeStatus::Passed
+            )
+        ],
+        "{:#?}",
+        outcome.smoke
+    );
+    assert!(outcome.smoke[0].output.contains("smoke: ok"));
 
     // Events: the attempt started, steps were reported, lines arrived in batches.
     let mut started = false;
@@ -83,13 +103,23 @@ async fn demo_builds_and_its_cmd_runs() {
         info.repo_digests.is_empty(),
         "never pushed, so no manifest digest"
     );
-    let run = docker.run_once(&image, None).await.unwrap();
+    let run = docker
+        .run_once(RunSpec {
+            image: image.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(run.exit_code, 0);
     assert_eq!(run.output.trim(), "dockui demo: model server ready");
 
     // The demo's own smoke script passes in the image (the stand-in pip recorded the requirements).
     let smoke = docker
-        .run_once(&image, Some(vec!["/app/scripts/container_smoke.sh".into()]))
+        .run_once(RunSpec {
+            image: image.clone(),
+            cmd: Some(vec!["/app/scripts/container_smoke.sh".into()]),
+            gpus: false,
+        })
         .await
         .unwrap();
     assert_eq!(smoke.exit_code, 0, "{}", smoke.output);

@@ -3,7 +3,8 @@
 use dockui::analyze::{Analysis, Finding, Severity, Span};
 use dockui::docker::EngineInfo;
 use dockui::engine::EngineEvent;
-use dockui::tui::app::{App, GpuView, Msg};
+use dockui::gpu::GpuState;
+use dockui::tui::app::{App, Msg};
 use dockui::tui::theme::Theme;
 use dockui::tui::view;
 use ratatui::{Terminal, backend::TestBackend};
@@ -54,10 +55,9 @@ fn sample_app() -> App {
         ],
     };
     app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
-    app.gpu = GpuView::Unavailable {
-        reason: "libnvidia-ml.so.1: cannot open shared object file".into(),
-        hint: "install the NVIDIA driver, or set DOCKUI_NVML_LIB".into(),
-    };
+    // The real probe's answer when the library is missing (a fixed path, so the text is the same everywhere).
+    app.gpu = dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
+    assert!(matches!(app.gpu, GpuState::Unavailable { .. }));
     app
 }
 

@@ -190,3 +190,107 @@ fn sigterm_restores_the_terminal() {
         "0"
     );
 }
+
+#[test]
+fn review_accept_one_hunk_reject_another_write_then_undo() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("demo");
+    common::copy_dir(&common::demo_dir(), &dir);
+    let original = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let Some(t) = Tmux::start("review", 160, 45, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+        "Enter",
+    ]);
+    t.wait_for("the review", |s| s.contains("Dockerfile (3 hunk(s))"));
+    t.send(&["Tab"]);
+    t.wait_for("diff pane focused", |s| s.contains("[ Proposed diff ]"));
+    // Hunk 1: the base image (accept). Hunk 2: the apt line (reject). Hunk 3 (pip) stays undecided.
+    t.send(&["y"]);
+    t.wait_for("first hunk accepted", |s| s.contains("[y] @@ -4,1 @@"));
+    t.send(&["n"]);
+    t.wait_for("second hunk rejected", |s| s.contains("[n] @@ -9,1 @@"));
+    t.send(&["w"]);
+    t.wait_for("written", |s| s.contains("wrote Dockerfile"));
+
+    let now = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let expected = original.replace(
+        "ARG BASE_IMAGE=pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+        "ARG BASE_IMAGE=pytorch/pytorch:2.7.1-cuda12.6-cudnn9-runtime",
+    );
+    assert_ne!(expected, original);
+    assert_eq!(now, expected, "exactly the accepted hunk was written");
+
+    // The rejected hunk stays rejected after the re-analysis (same content, same id).
+    t.wait_for("re-analysed review", |s| {
+        s.contains("Dockerfile (2 hunk(s))") && s.contains("[n] @@ -9,1 @@")
+    });
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+
+    let out = common::dockui(home.path())
+        .arg("undo")
+        .arg(dir.join("Dockerfile"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        original
+    );
+}
+
+#[test]
+fn edit_a_hunk_and_write_what_was_left_in_the_editor() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("demo");
+    common::copy_dir(&common::demo_dir(), &dir);
+    let Some(t) = Tmux::start("edit", 160, 45, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+        "Enter",
+    ]);
+    t.wait_for("the review", |s| s.contains("Dockerfile (3 hunk(s))"));
+    t.send(&["Tab"]);
+    t.wait_for("diff pane focused", |s| s.contains("[ Proposed diff ]"));
+    // Go to the pip hunk (third) and edit it: replace the whole line.
+    t.send(&["j"]);
+    t.send(&["j"]);
+    t.send(&["e"]);
+    t.wait_for("editor open", |s| s.contains("Edit hunk"));
+    // Emacs-style keys of the editor: Ctrl-a to line start, Ctrl-k kills to the end.
+    t.send(&["C-a"]);
+    t.send(&["C-k"]);
+    t.send(&[
+        "-l",
+        "RUN pip install --no-cache-dir --quiet -r requirements.txt",
+    ]);
+    t.send(&["C-s"]);
+    t.wait_for("edited", |s| {
+        s.contains("--quiet -r requirements.txt  (edited)")
+    });
+    t.send(&["w"]);
+    t.wait_for("written", |s| s.contains("wrote Dockerfile"));
+    let now = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        now.contains("\nRUN pip install --no-cache-dir --quiet -r requirements.txt\n"),
+        "{now}"
+    );
+    assert!(
+        now.contains("ARG BASE_IMAGE=pytorch/pytorch:2.5.1"),
+        "other hunks untouched:\n{now}"
+    );
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}

@@ -1,10 +1,45 @@
 //! The conflict analyzer: pure functions from project files to findings. No tokio, no ratatui, no network.
+//!
+//! Entry points: [`analyze_project`] (reads a project directory), [`analyze_files`] (in-memory files, for
+//! tests and the TUI's unsaved buffers) and [`analyze_text`] (one Dockerfile).
+//!
+//! # JSON form (`dockui check --format json`)
+//! `serde_json::to_value(&analysis)` gives this schema (stable; fields are only ever added):
+//! ```text
+//! {
+//!   "files": ["Dockerfile", "requirements.txt", ...],       // paths relative to the project root
+//!   "findings": [{
+//!     "rule": "DU201",                                      // id, see `dockui rules`
+//!     "severity": "error" | "warning" | "info" | "style",
+//!     "file": "requirements.txt",                           // relative to the project root
+//!     "span": {"line": 3, "col": 1, "start": 25, "end": 37},// 1-based line/col (chars); byte range [start, end)
+//!     "message": "...", "why": "...",
+//!     "facts": ["torch 2.7 ships cu118/cu126/cu128 (PyPI default cu126)", ...],
+//!     "fixes": [{
+//!       "id": "DU201.move-base", "level": "safe" | "suggestion" | "unsafe",
+//!       "description": "...", "file": "Dockerfile",
+//!       "edits": [{"start": 10, "end": 52, "replacement": "..."}]   // byte ranges into that file's text
+//!     }]
+//!   }]
+//! }
+//! ```
+//! Several fixes on one finding are alternatives: apply at most one of them.
 
+pub mod compat;
+pub mod dockerfile;
 pub mod finding;
-mod skeleton_rules;
+pub mod ignore;
+pub mod report;
+pub mod requirements;
+pub mod rules;
+pub mod sarif;
 
 pub use finding::*;
 
+use dockerfile::Dockerfile;
+use dockerfile::model::Model;
+use requirements::ReqFile;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// What the caller tells the analyzer beyond the files themselves.
@@ -14,6 +49,11 @@ pub struct AnalyzeOptions {
     pub dockerfile: Option<PathBuf>,
     /// Rule ids to drop (from config); `# hadolint ignore=` comments are handled per line.
     pub ignore: Vec<String>,
+    /// Extra compatibility rows (TOML, same shape as `assets/compat.toml`), e.g. `<config dir>/compat.toml`.
+    /// A missing file is skipped silently; an unreadable or invalid one is an error.
+    pub extra_compat: Option<PathBuf>,
+    /// Do not read `.hadolint.yaml` from the project root.
+    pub no_hadolint_config: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -45,9 +85,16 @@ pub enum AnalyzeError {
     },
     #[error("{0} is not a directory")]
     NotADirectory(PathBuf),
+    #[error("{path}: {source}")]
+    Compat {
+        path: PathBuf,
+        #[source]
+        source: compat::CompatError,
+    },
 }
 
-/// Analyse the project at `root`: its Dockerfile and the requirements files next to it.
+/// Analyse the project at `root`: its Dockerfile, the requirements files it installs, `pyproject.toml` when it
+/// installs the project itself, `.hadolint.yaml`, and `.github/workflows/*.yml`.
 pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
     if !root.is_dir() {
         return Err(AnalyzeError::NotADirectory(root.to_path_buf()));
@@ -56,37 +103,291 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
         .dockerfile
         .clone()
         .unwrap_or_else(|| PathBuf::from("Dockerfile"));
-    let mut analysis = Analysis::default();
     let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
         let path = root.join(rel);
-        match std::fs::read_to_string(&path) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) if e.raw_os_error() == Some(21) => Ok(None),
             Err(source) => Err(AnalyzeError::Read { path, source }),
         }
     };
-    let Some(df_text) = read(&dockerfile)? else {
+    if read(&dockerfile)?.is_none() {
         return Err(AnalyzeError::Read {
             path: root.join(&dockerfile),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no Dockerfile"),
         });
-    };
-    analysis.files.push(dockerfile.clone());
-    let req_rel = PathBuf::from("requirements.txt");
-    let req_text = read(&req_rel)?;
-    if req_text.is_some() {
-        analysis.files.push(req_rel.clone());
     }
-    analysis.findings = skeleton_rules::run(
-        &dockerfile,
-        &df_text,
-        req_text.as_deref().map(|t| (req_rel.as_path(), t)),
-    );
-    analysis
-        .findings
-        .retain(|f| !opts.ignore.iter().any(|i| i == &f.rule));
-    analysis.findings.sort_by(|a, b| {
-        (&a.file, a.span.line, a.span.col).cmp(&(&b.file, b.span.line, b.span.col))
+    let mut workflows = Vec::new();
+    let wf_dir = root.join(".github").join("workflows");
+    if let Ok(rd) = std::fs::read_dir(&wf_dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if matches!(p.extension().and_then(|x| x.to_str()), Some("yml" | "yaml")) {
+                if let Ok(rel) = p.strip_prefix(root) {
+                    workflows.push(rel.to_path_buf());
+                }
+            }
+        }
+    }
+    workflows.sort();
+    let extra = match &opts.extra_compat {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some((p.clone(), t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(AnalyzeError::Read {
+                    path: p.clone(),
+                    source,
+                });
+            }
+        },
+        None => None,
+    };
+    let compat = match &extra {
+        Some((p, t)) => compat::Compat::from_toml(compat::EMBEDDED, Some(t)).map_err(|source| {
+            AnalyzeError::Compat {
+                path: p.clone(),
+                source,
+            }
+        })?,
+        None => compat::Compat::embedded(),
+    };
+    analyze_with(&dockerfile, &read, &workflows, opts, &compat)
+}
+
+/// Analyse in-memory files: the first is the Dockerfile; others (requirements, pyproject.toml, .hadolint.yaml,
+/// .github/workflows/*.yml) are looked up by their relative path.
+pub fn analyze_files(files: &[(PathBuf, String)], opts: &AnalyzeOptions) -> Analysis {
+    let Some((df_path, _)) = files.first() else {
+        return Analysis::default();
+    };
+    let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
+        Ok(files.iter().find(|(p, _)| p == rel).map(|(_, t)| t.clone()))
+    };
+    let workflows: Vec<PathBuf> = files
+        .iter()
+        .map(|(p, _)| p.clone())
+        .filter(|p| p.starts_with(".github/workflows"))
+        .collect();
+    analyze_with(
+        df_path,
+        &read,
+        &workflows,
+        opts,
+        &compat::Compat::embedded(),
+    )
+    .unwrap_or_default()
+}
+
+/// Analyse one Dockerfile's text on its own.
+pub fn analyze_text(path: &Path, text: &str, opts: &AnalyzeOptions) -> Analysis {
+    analyze_files(&[(path.to_path_buf(), text.to_string())], opts)
+}
+
+type Reader<'a> = dyn Fn(&Path) -> Result<Option<String>, AnalyzeError> + 'a;
+
+fn analyze_with(
+    df_path: &Path,
+    read: &Reader,
+    workflows: &[PathBuf],
+    opts: &AnalyzeOptions,
+    compat: &compat::Compat,
+) -> Result<Analysis, AnalyzeError> {
+    let mut analysis = Analysis::default();
+    let Some(df_text) = read(df_path)? else {
+        return Ok(analysis);
+    };
+    analysis.files.push(df_path.to_path_buf());
+    let df = Dockerfile::parse(&df_text);
+    let model = Model::build(&df);
+    let mut texts: HashMap<PathBuf, String> = HashMap::new();
+
+    // Install commands in RUN lines, and the requirement files they pull in.
+    let mut installs = Vec::new();
+    for (i, info) in model.instrs.iter().enumerate() {
+        for c in &info.script.commands {
+            if let Some(mut inst) = requirements::install_of(c, df_path, &df_text) {
+                // `pip install .` / `-e .` installs the project: its pyproject.toml dependencies count.
+                if inst.reqs.iter().any(|r| r.text == "." || r.text == "./") {
+                    inst.sources.includes.push(requirements::Located {
+                        value: "pyproject.toml".into(),
+                        file: df_path.to_path_buf(),
+                        range: 0..0,
+                        name_range: 0..0,
+                        line: 0,
+                    });
+                }
+                installs.push((i, inst));
+            }
+        }
+    }
+    let mut reqfiles: Vec<ReqFile> = Vec::new();
+    let mut todo: Vec<(PathBuf, String)> = Vec::new();
+    for (i, inst) in &installs {
+        for inc in &inst.sources.includes {
+            todo.push((PathBuf::new(), resolve_context_path(&model, *i, &inc.value)));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some((base, value)) = todo.pop() {
+        if seen.len() > 64 {
+            break;
+        }
+        let candidates = [
+            base.join(&value),
+            PathBuf::from(&value),
+            PathBuf::from(Path::new(&value).file_name().unwrap_or_default()),
+        ];
+        for cand in candidates {
+            let cand = normalise_rel(&cand);
+            if cand.as_os_str().is_empty() || !seen.insert(cand.clone()) {
+                continue;
+            }
+            if let Some(text) = read(&cand)? {
+                let rf = if cand.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
+                    requirements::parse_pyproject(&text, &cand)
+                } else {
+                    requirements::parse_requirements(&text, &cand)
+                };
+                let dir = cand.parent().map(Path::to_path_buf).unwrap_or_default();
+                for inc in rf
+                    .sources
+                    .includes
+                    .iter()
+                    .chain(rf.sources.constraints.iter())
+                {
+                    todo.push((dir.clone(), inc.value.clone()));
+                }
+                analysis.files.push(cand.clone());
+                texts.insert(cand.clone(), text);
+                reqfiles.push(rf);
+                break;
+            }
+        }
+    }
+    texts.insert(df_path.to_path_buf(), df_text.clone());
+
+    let ctx = rules::Ctx {
+        file: df_path,
+        text: &df_text,
+        df: &df,
+        m: &model,
+        compat,
+        reqfiles: &reqfiles,
+        texts: &texts,
+        installs: &installs,
+    };
+    let mut findings = rules::run(&ctx);
+    for rf in &reqfiles {
+        for (line, range, msg) in &rf.problems {
+            let _ = line;
+            findings.push(
+                ctx.at_file("DU002", &rf.path, range.clone(), msg.clone())
+                    .why("pip would stop at this line; dockui skipped it."),
+            );
+        }
+    }
+    for wf in workflows {
+        if let Some(t) = read(wf)? {
+            let fs = rules::gates::workflow(wf, &t);
+            if !fs.is_empty() || t.contains("type=gha") {
+                analysis.files.push(wf.clone());
+            }
+            findings.extend(fs);
+        }
+    }
+
+    // Ignores: config list, .hadolint.yaml, inline pragmas.
+    let mut ignored: Vec<String> = opts.ignore.clone();
+    if !opts.no_hadolint_config {
+        for name in [".hadolint.yaml", ".hadolint.yml"] {
+            if let Some(t) = read(Path::new(name))? {
+                ignored.extend(ignore::hadolint_yaml_ignored(&t));
+                analysis.files.push(PathBuf::from(name));
+                break;
+            }
+        }
+    }
+    let pragmas = ignore::Pragmas::from_dockerfile(&df);
+    findings.retain(|f| {
+        let pragma = f.file == df_path && pragmas.ignores(&f.rule, f.span.start);
+        !ignored.iter().any(|i| i == &f.rule) && !pragma
     });
+    findings.sort_by(|a, b| {
+        (&a.file, a.span.line, a.span.col, &a.rule).cmp(&(
+            &b.file,
+            b.span.line,
+            b.span.col,
+            &b.rule,
+        ))
+    });
+    analysis.findings = findings;
     Ok(analysis)
+}
+
+/// Map a path used inside the image (`-r /app/requirements.txt`) back to the build context through the COPY
+/// instructions before it; falls back to the path as written.
+fn resolve_context_path(model: &Model, instr: usize, value: &str) -> String {
+    let name = Path::new(value)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(value);
+    for info in model.instrs[..instr.min(model.instrs.len())].iter().rev() {
+        let ins = info.ins;
+        if !(ins.is("COPY") || ins.is("ADD")) || ins.flag("from").is_some() || ins.words.len() < 2 {
+            continue;
+        }
+        let srcs = &ins.words[..ins.words.len() - 1];
+        for s in srcs {
+            let sname = Path::new(&s.text)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            if sname == name {
+                return s.text.trim_start_matches("./").to_string();
+            }
+        }
+    }
+    value
+        .trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_string()
+}
+
+fn normalise_rel(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir
+            | std::path::Component::RootDir
+            | std::path::Component::Prefix(_) => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+        }
+    }
+    out
+}
+
+/// Apply a fix's edits to `text` (edits must not overlap; applied from the end so offsets stay valid).
+pub fn apply_edits(text: &str, edits: &[TextEdit]) -> String {
+    let mut es: Vec<&TextEdit> = edits.iter().collect();
+    es.sort_by_key(|e| std::cmp::Reverse(e.start));
+    let mut s = text.to_string();
+    for e in es {
+        let (a, b) = (e.start.min(s.len()), e.end.min(s.len()));
+        if s.is_char_boundary(a) && s.is_char_boundary(b) && a <= b {
+            s.replace_range(a..b, &e.replacement);
+        }
+    }
+    s
 }

@@ -235,6 +235,33 @@ impl DockerPort for BollardEngine {
         .boxed()
     }
 
+    fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>> {
+        async move {
+            let docker = self.client()?;
+            let opts = bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .all(true)
+                .build();
+            let list = docker
+                .list_containers(Some(opts))
+                .await
+                .map_err(|e| self.map_err(e))?;
+            Ok(list
+                .into_iter()
+                .filter_map(|c| {
+                    let id: String = c.id?.chars().take(12).collect();
+                    let name = c
+                        .names?
+                        .into_iter()
+                        .next()?
+                        .trim_start_matches('/')
+                        .to_string();
+                    Some((id, name))
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
     fn inspect_image<'a>(
         &'a self,
         reference: &'a str,
@@ -262,16 +289,21 @@ impl DockerPort for BollardEngine {
         .boxed()
     }
 
-    fn run_once<'a>(
-        &'a self,
-        image: &'a str,
-        cmd: Option<Vec<String>>,
-    ) -> BoxFuture<'a, Result<RunOutput, DockerError>> {
+    fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
         async move {
             let docker = self.client()?;
             let body = ContainerCreateBody {
-                image: Some(image.to_string()),
-                cmd,
+                image: Some(spec.image.clone()),
+                cmd: spec.cmd.clone(),
+                host_config: spec.gpus.then(|| bollard::models::HostConfig {
+                    device_requests: Some(vec![bollard::models::DeviceRequest {
+                        driver: Some(String::new()),
+                        count: Some(-1),
+                        capabilities: Some(vec![vec!["gpu".to_string()]]),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
                 labels: Some(HashMap::from([(
                     "dev.dockui.managed".to_string(),
                     "true".to_string(),

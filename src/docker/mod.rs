@@ -2,6 +2,7 @@
 
 pub mod bollard_engine;
 pub mod context;
+pub mod dockerignore;
 pub mod push;
 pub mod standin;
 
@@ -52,6 +53,16 @@ pub struct ImageInfo {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A one-off container (smoke tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSpec {
+    pub image: String,
+    /// None: the image's CMD.
+    pub cmd: Option<Vec<String>>,
+    /// Ask the engine for all GPUs (needs the NVIDIA container runtime).
+    pub gpus: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutput {
     pub exit_code: i64,
@@ -84,10 +95,8 @@ pub trait DockerPort: Send + Sync {
         &'a self,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<Option<ImageInfo>, DockerError>>;
-    /// Run `cmd` (None: the image's CMD) in a fresh container, capture its output, and always remove it.
-    fn run_once<'a>(
-        &'a self,
-        image: &'a str,
-        cmd: Option<Vec<String>>,
-    ) -> BoxFuture<'a, Result<RunOutput, DockerError>>;
+    /// Short (12-hex) container id -> name, for every container the engine knows.
+    fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>>;
+    /// Run a fresh container, capture its output, and always remove it (also when the future is dropped).
+    fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>>;
 }

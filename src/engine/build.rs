@@ -1,11 +1,12 @@
 //! One build: attempts against the Docker port, every line kept in a per-attempt log file, batched to the UI.
 
+use super::smoke::{self, SmokeCheck, SmokeResult, SmokeStatus};
 use super::{EngineEvent, clock};
 use crate::analyze::{self, AnalyzeOptions, FixLevel};
 use crate::classify::{self, Diagnosis};
 use crate::config::Config;
 use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
-use crate::fix::{Backups, apply_edits, write_atomic};
+use crate::fix::{Backups, write_atomic};
 use crate::paths::Paths;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -29,10 +30,22 @@ pub struct BuildRequest {
     /// None: apply nothing between attempts.
     pub auto_fix: Option<FixLevel>,
     pub backups: Backups,
+    pub smoke: Vec<SmokeCheck>,
+    pub smoke_timeout: Duration,
 }
 
 impl BuildRequest {
     pub fn from_config(project_dir: &Path, config: &Config, paths: &Paths) -> BuildRequest {
+        Self::for_host(project_dir, config, paths, false)
+    }
+
+    /// `host_has_gpus` adds GPU device requests and the torch CUDA check to the smoke tests.
+    pub fn for_host(
+        project_dir: &Path,
+        config: &Config,
+        paths: &Paths,
+        host_has_gpus: bool,
+    ) -> BuildRequest {
         let b = &config.build;
         BuildRequest {
             spec: BuildSpec {
@@ -49,12 +62,16 @@ impl BuildRequest {
             max_attempts: b.max_attempts.max(1),
             builds_dir: paths.builds_dir(),
             project_dir: project_dir.to_path_buf(),
-            analyze: AnalyzeOptions {
-                dockerfile: Some(PathBuf::from(&b.dockerfile)),
-                ignore: config.analyze.ignore.clone(),
-            },
+            analyze: config.analyze_options(paths),
             auto_fix: b.auto_fix_level(),
             backups: Backups::new(paths.backups_dir()),
+            smoke: smoke::plan(
+                project_dir,
+                &config.smoke.commands,
+                config.smoke.infer,
+                host_has_gpus,
+            ),
+            smoke_timeout: Duration::from_secs(config.smoke.timeout_s.max(1)),
         }
     }
 
@@ -81,6 +98,8 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// What the failure was, when a signature matched.
     pub diagnosis: Option<Diagnosis>,
+    /// Smoke tests run after this attempt's build.
+    pub smoke: Vec<SmokeResult>,
     /// Fixes applied after this attempt, before the next one ("RULE file:line").
     pub fixes_applied: Vec<String>,
 }
@@ -96,6 +115,8 @@ pub struct BuildOutcome {
     pub build_time_s: f64,
     pub attempts: Vec<AttemptRecord>,
     pub fixes_applied: Vec<String>,
+    /// The last attempt's smoke tests.
+    pub smoke: Vec<SmokeResult>,
     /// The last attempt's log.
     pub log_path: PathBuf,
     pub error: Option<String>,
@@ -135,6 +156,7 @@ pub async fn run_build(
         build_time_s: 0.0,
         attempts: Vec::new(),
         fixes_applied: Vec::new(),
+        smoke: Vec::new(),
         log_path: dir.join("attempt-1.log"),
         error: None,
         engine_unreachable: false,
@@ -157,7 +179,31 @@ pub async fn run_build(
             max_attempts: req.max_attempts,
         });
         let t0 = Instant::now();
-        let result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
+        let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
+        let mut smoke_results = Vec::new();
+        if let AttemptResult::Built(id) = &result {
+            outcome.image_id = Some(id.clone());
+            // Smoke tests prove the image works; a failed one goes through the same classify-and-fix loop.
+            match run_smoke(docker, &req, &log_path, events, &cancel).await {
+                SmokeOutcome::Passed(r) => smoke_results = r,
+                SmokeOutcome::Cancelled(r) => {
+                    smoke_results = r;
+                    result = AttemptResult::Cancelled;
+                }
+                SmokeOutcome::Failed(r, diagnosis) => {
+                    let failed = r
+                        .iter()
+                        .filter(|s| s.status != SmokeStatus::Passed)
+                        .map(|s| s.name.clone())
+                        .collect::<Vec<_>>();
+                    smoke_results = r;
+                    result = AttemptResult::SmokeFailed(
+                        format!("smoke test failed: {}", failed.join(", ")),
+                        diagnosis,
+                    );
+                }
+            }
+        }
         let mut record = AttemptRecord {
             attempt,
             status: AttemptStatus::Failed,
@@ -165,13 +211,15 @@ pub async fn run_build(
             log_path,
             error: None,
             diagnosis: None,
+            smoke: smoke_results.clone(),
             fixes_applied: Vec::new(),
         };
-        match result {
-            AttemptResult::Built(id) => {
+        outcome.smoke = smoke_results;
+        let diagnosis = match result {
+            AttemptResult::Built(_) => {
                 record.status = AttemptStatus::Succeeded;
                 outcome.success = true;
-                outcome.image_id = Some(id);
+                outcome.error = None;
                 outcome.attempts.push(record);
                 break;
             }
@@ -186,36 +234,40 @@ pub async fn run_build(
             AttemptResult::Failed(err) => {
                 outcome.engine_unreachable = matches!(err, DockerError::Unreachable { .. });
                 record.error = Some(err.to_string());
-                outcome.error = record.error.clone();
                 let lines: Vec<String> = std::fs::read_to_string(&record.log_path)
                     .unwrap_or_default()
                     .lines()
                     .map(str::to_string)
                     .collect();
-                record.diagnosis = classify::classify(&lines);
-                if let Some(d) = &record.diagnosis {
-                    let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
-                }
-                // Retrying the same input gives the same failure: only retry when a fix changed the input.
-                let fixes = match (&record.diagnosis, req.auto_fix) {
-                    (Some(d), Some(level))
-                        if attempt < req.max_attempts && !d.fix_rules.is_empty() =>
-                    {
-                        apply_fixes(&req, &d.fix_rules, level, events)
-                    }
-                    _ => Vec::new(),
-                };
-                let retry = !fixes.is_empty();
-                record.fixes_applied = fixes.clone();
-                outcome.fixes_applied.extend(fixes);
-                outcome.attempts.push(record);
-                if !retry {
-                    break;
-                }
+                classify::classify(&lines)
             }
+            AttemptResult::SmokeFailed(message, diagnosis) => {
+                record.error = Some(message);
+                diagnosis
+            }
+        };
+        outcome.error = record.error.clone();
+        record.diagnosis = diagnosis;
+        if let Some(d) = &record.diagnosis {
+            let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
+        }
+        // Retrying the same input gives the same failure: only retry when a fix changed the input.
+        let fixes = match (&record.diagnosis, req.auto_fix) {
+            (Some(d), Some(level)) if attempt < req.max_attempts && !d.fix_rules.is_empty() => {
+                apply_fixes(&req, &d.fix_rules, level, events)
+            }
+            _ => Vec::new(),
+        };
+        let retry = !fixes.is_empty();
+        record.fixes_applied = fixes.clone();
+        outcome.fixes_applied.extend(fixes);
+        outcome.attempts.push(record);
+        if !retry {
+            break;
         }
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
+    super::history::write_summary(&dir, &outcome);
     outcome
 }
 
@@ -236,31 +288,23 @@ fn apply_fixes(
             return Vec::new();
         }
     };
-    let mut by_file: BTreeMap<PathBuf, Vec<(String, &crate::analyze::Fix)>> = BTreeMap::new();
-    for f in analysis.findings.iter().filter(|f| rules.contains(&f.rule)) {
-        if let Some(fix) = f.fixes.iter().find(|x| x.level <= level) {
-            by_file.entry(fix.file.clone()).or_default().push((
-                format!("{} {}:{}", f.rule, f.file.display(), f.span.line),
-                fix,
-            ));
-        }
-    }
+    let allow =
+        crate::fix::proposal::coherent_filter(level, |rule| rules.iter().any(|r| r == rule));
     let mut applied = Vec::new();
-    for (file, fixes) in by_file {
-        let path = req.project_dir.join(&file);
-        let Ok(old) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let edits: Vec<_> = fixes
+    for p in
+        crate::fix::proposal::proposals_for(&req.project_dir, &analysis.findings, &|_| 0, &allow)
+    {
+        let all: std::collections::HashMap<_, _> = p
+            .hunks
             .iter()
-            .flat_map(|(_, f)| f.edits.iter().cloned())
+            .map(|h| (h.id, crate::fix::proposal::Decision::Accept))
             .collect();
-        let new = apply_edits(&old, &edits);
-        if new == old {
+        let new = crate::fix::proposal::apply(&p, &all);
+        if new == p.old {
             continue;
         }
-        match write_atomic(&path, &new, &old, &req.backups) {
-            Ok(_) => applied.extend(fixes.iter().map(|(id, _)| id.clone())),
+        match write_atomic(&req.project_dir.join(&p.file), &new, &p.old, &req.backups) {
+            Ok(_) => applied.extend(p.hunks.iter().flat_map(|h| h.sources.clone())),
             Err(e) => {
                 let _ = events.send(EngineEvent::BuildLog(vec![format!(
                     "dockui: fix not written: {e}"
@@ -305,6 +349,62 @@ enum AttemptResult {
     Built(String),
     Cancelled,
     Failed(DockerError),
+    SmokeFailed(String, Option<Diagnosis>),
+}
+
+enum SmokeOutcome {
+    Passed(Vec<SmokeResult>),
+    Failed(Vec<SmokeResult>, Option<Diagnosis>),
+    Cancelled(Vec<SmokeResult>),
+}
+
+async fn run_smoke(
+    docker: &dyn DockerPort,
+    req: &BuildRequest,
+    log_path: &Path,
+    events: &UnboundedSender<EngineEvent>,
+    cancel: &CancellationToken,
+) -> SmokeOutcome {
+    // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
+    let log = |lines: Vec<String>| {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(log_path)
+        {
+            for l in &lines {
+                let _ = writeln!(f, "{l}");
+            }
+        }
+        let _ = events.send(EngineEvent::BuildLog(lines));
+    };
+    let names = req.smoke.iter().map(|c| c.name.clone()).collect();
+    let _ = events.send(EngineEvent::SmokeStarted(names));
+    let mut results = Vec::new();
+    for check in &req.smoke {
+        log(vec![format!("dockui: smoke: {}", check.name)]);
+        let result = tokio::select! {
+            biased;
+            // Dropping the running check removes its container.
+            _ = cancel.cancelled() => return SmokeOutcome::Cancelled(results),
+            r = smoke::run_check(docker, &req.spec.tag, check, req.smoke_timeout) => r,
+        };
+        let mut lines: Vec<String> = result.output.lines().map(|l| format!("  | {l}")).collect();
+        lines.push(format!(
+            "dockui: smoke: {} -> {:?} in {:.1}s",
+            result.name, result.status, result.duration_s
+        ));
+        log(lines);
+        let _ = events.send(EngineEvent::Smoke(Box::new(result.clone())));
+        results.push(result);
+    }
+    match results.iter().find(|r| r.status != SmokeStatus::Passed) {
+        None => SmokeOutcome::Passed(results),
+        Some(failed) => {
+            let d = failed.diagnosis.clone();
+            SmokeOutcome::Failed(results, d)
+        }
+    }
 }
 
 async fn run_attempt(
@@ -368,6 +468,7 @@ async fn run_attempt(
         AttemptResult::Built(id) => format!("dockui: built {id}"),
         AttemptResult::Cancelled => "dockui: build cancelled".to_string(),
         AttemptResult::Failed(e) => format!("dockui: {e}"),
+        AttemptResult::SmokeFailed(m, _) => format!("dockui: {m}"),
     };
     handle_event(BuildEvent::Line(closing), &mut log, &mut batch, events);
     flush(&mut batch, events);

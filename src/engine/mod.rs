@@ -3,6 +3,8 @@
 
 pub mod build;
 pub mod clock;
+pub mod history;
+pub mod smoke;
 
 use crate::analyze::{self, Analysis, AnalyzeOptions};
 use crate::config::Config;
@@ -19,6 +21,8 @@ pub enum Command {
     Analyze,
     Build,
     Cancel,
+    /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
+    WriteFixes(Vec<(PathBuf, String, String)>),
 }
 
 #[derive(Debug, Clone)]
@@ -37,8 +41,13 @@ pub enum EngineEvent {
     /// Log lines arrive in batches so a chatty build costs one UI update per batch, not per line.
     BuildLog(Vec<String>),
     BuildFinished(Box<BuildOutcome>),
+    /// Smoke tests about to run, by name.
+    SmokeStarted(Vec<String>),
+    Smoke(Box<smoke::SmokeResult>),
     /// A failed attempt matched a failure signature.
     Diagnosis(Box<crate::classify::Diagnosis>),
+    /// Reviewed fixes were written (files), or why not.
+    FixesWritten(Result<Vec<PathBuf>, String>),
     /// Something the user should read (e.g. "a build is already running").
     Notice(String),
 }
@@ -54,10 +63,7 @@ pub struct EngineContext {
 
 impl EngineContext {
     pub fn analyze_options(&self) -> AnalyzeOptions {
-        AnalyzeOptions {
-            dockerfile: Some(PathBuf::from(&self.config.build.dockerfile)),
-            ignore: self.config.analyze.ignore.clone(),
-        }
+        self.config.analyze_options(&self.paths)
     }
 
     pub fn build_request(&self) -> BuildRequest {
@@ -132,6 +138,30 @@ async fn run(
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
                 });
                 build = Some((token, handle));
+            }
+            Command::WriteFixes(writes) => {
+                let backups = crate::fix::Backups::new(ctx.paths.backups_dir());
+                let mut written = Vec::new();
+                let mut errors = Vec::new();
+                for (file, new, old) in writes {
+                    match crate::fix::write_atomic(
+                        &ctx.project_dir.join(&file),
+                        &new,
+                        &old,
+                        &backups,
+                    ) {
+                        Ok(_) => written.push(file),
+                        Err(e) => errors.push(e.to_string()),
+                    }
+                }
+                let result = if errors.is_empty() {
+                    Ok(written)
+                } else {
+                    Err(errors.join("; "))
+                };
+                let _ = events.send(EngineEvent::FixesWritten(result));
+                // Always re-analyse: after a write the findings change; after a refusal the file did.
+                spawn_analysis(&ctx, &events);
             }
             Command::Cancel => {
                 if let Some((token, _)) = &build {

@@ -175,7 +175,7 @@ mod tests {
     use super::*;
     use crate::docker::push::PushResult;
     use crate::docker::{
-        BuildEvent, BuildSpec, DockerError, DockerPort, EngineInfo, ImageInfo, RunOutput,
+        BuildEvent, BuildSpec, DockerError, DockerPort, EngineInfo, ImageInfo, RunOutput, RunSpec,
     };
     use crate::registry::client::PullCheck;
     use crate::registry::credentials::Credentials;
@@ -230,11 +230,10 @@ mod tests {
             }
             .boxed()
         }
-        fn run_once<'a>(
-            &'a self,
-            _: &'a str,
-            _: Option<Vec<String>>,
-        ) -> BoxFuture<'a, Result<RunOutput, DockerError>> {
+        fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>> {
+            async { Ok(BTreeMap::new()) }.boxed()
+        }
+        fn run_once(&self, _: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
             async { Err(DockerError::Other("fake".into())) }.boxed()
         }
     }

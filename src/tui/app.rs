@@ -4,6 +4,7 @@ use super::keymap::{Action, Keymap};
 use crate::analyze::{Analysis, Finding};
 use crate::docker::{DockerError, EngineInfo};
 use crate::engine::{BuildOutcome, Command, EngineEvent};
+use crate::fix::proposal::Decision;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -41,6 +42,17 @@ impl Pane {
             Pane::Digest => "Digest",
         }
     }
+    /// The name used for pane-scoped keys in the keymap.
+    pub fn key(self) -> &'static str {
+        match self {
+            Pane::Conflicts => "conflicts",
+            Pane::Diff => "diff",
+            Pane::Log => "log",
+            Pane::Gpu => "gpu",
+            Pane::Smoke => "smoke",
+            Pane::Digest => "digest",
+        }
+    }
     fn index(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
@@ -75,16 +87,11 @@ pub enum Popup {
 pub enum Msg {
     Key(KeyEvent),
     Engine(EngineEvent),
+    /// A new GPU snapshot (the poller sends only changes).
+    Gpu(crate::gpu::GpuState),
     /// Once a second while a build runs, for the elapsed time.
     Tick(Instant),
     Resize,
-}
-
-/// The GPU pane's content, produced by the GPU adapter.
-#[derive(Debug, Clone)]
-pub enum GpuView {
-    Unavailable { reason: String, hint: String },
-    Lines(Vec<String>),
 }
 
 pub struct App {
@@ -102,10 +109,20 @@ pub struct App {
     /// None: follow the end. Some(n): the first visible line is n.
     pub log_top: Option<usize>,
     pub build: BuildState,
-    pub gpu: GpuView,
+    pub gpu: crate::gpu::GpuState,
     pub notice: Option<String>,
     /// The last failed attempt's diagnosis, shown in Conflicts.
     pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
+    /// This attempt's smoke checks: name, and the result once it ran.
+    pub smoke: Vec<(String, Option<crate::engine::smoke::SmokeResult>)>,
+    pub review: crate::tui::review::Review,
+    /// Editing a hunk's new text.
+    pub editor: Option<(
+        crate::fix::proposal::HunkId,
+        ratatui_textarea::TextArea<'static>,
+    )>,
+    /// --readonly: never write, build or push.
+    pub readonly: bool,
     pub scroll: [usize; 6],
     pub now: Instant,
     pub should_quit: bool,
@@ -126,12 +143,16 @@ impl App {
             log_dropped: 0,
             log_top: None,
             build: BuildState::Idle,
-            gpu: GpuView::Unavailable {
-                reason: "not probed yet".into(),
+            gpu: crate::gpu::GpuState::Unavailable {
+                reason: "probing NVML...".into(),
                 hint: String::new(),
             },
             notice: None,
             diagnosis: None,
+            smoke: Vec::new(),
+            review: Default::default(),
+            editor: None,
+            readonly: false,
             scroll: [0; 6],
             now: Instant::now(),
             should_quit: false,
@@ -166,6 +187,10 @@ impl App {
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Gpu(state) => {
+                self.gpu = state;
+                Vec::new()
+            }
             Msg::Tick(now) => {
                 self.now = now;
                 Vec::new()
@@ -178,7 +203,11 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        let action = self.keymap.action(&key);
+        if self.editor.is_some() {
+            self.editor_key(key);
+            return Vec::new();
+        }
+        let action = self.keymap.action_in(&key, self.focus.key());
         if self.popup == Some(Popup::ConfirmQuit) {
             match key.code {
                 crossterm::event::KeyCode::Char('y') | crossterm::event::KeyCode::Char('q') => {
@@ -247,12 +276,139 @@ impl App {
                 self.notice = Some("no build is running".into());
             }
             Action::Reanalyze => return vec![Command::Analyze],
+            Action::JumpToFix => {
+                let key = self.selected_finding().map(crate::tui::review::finding_key);
+                match key {
+                    Some(k) if self.review.focus_source(&k) => self.focus = Pane::Diff,
+                    Some(k) => self.notice = Some(format!("{k} has no fix to review")),
+                    None => {}
+                }
+            }
+            Action::Accept => {
+                if self.review.line_cursor.is_some() {
+                    self.review.toggle_line();
+                } else {
+                    self.review.decide(Decision::Accept);
+                }
+            }
+            Action::Reject => self.review.decide(Decision::Reject),
+            Action::LineMode => self.review.toggle_line_mode(),
+            Action::UndoDecision => {
+                if !self.review.undo() {
+                    self.notice = Some("nothing to undo".into());
+                }
+            }
+            Action::RedoDecision => {
+                if !self.review.redo() {
+                    self.notice = Some("nothing to redo".into());
+                }
+            }
+            Action::Edit => self.open_editor(),
+            Action::Alternative => self.next_alternative(),
+            Action::Write => {
+                if self.readonly {
+                    self.notice = Some("read-only mode: nothing is written".into());
+                    return Vec::new();
+                }
+                let writes = self.review.writes();
+                if writes.is_empty() {
+                    self.notice = Some("no accepted hunks to write - y accepts, n rejects".into());
+                } else {
+                    self.notice = Some(format!("writing {} file(s)...", writes.len()));
+                    return vec![Command::WriteFixes(writes)];
+                }
+            }
         }
         Vec::new()
     }
 
+    fn open_editor(&mut self) {
+        let Some((_, h)) = self.review.current() else {
+            self.notice = Some("no hunk to edit".into());
+            return;
+        };
+        let text = match self.review.decision(h.id) {
+            Some(Decision::Edited(t)) => t.clone(),
+            _ => h.new_lines.concat(),
+        };
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut ta = ratatui_textarea::TextArea::new(if lines.is_empty() {
+            vec![String::new()]
+        } else {
+            lines
+        });
+        ta.set_block(
+            ratatui::widgets::Block::default()
+                .borders(ratatui::widgets::Borders::ALL)
+                .title(" Edit hunk - Ctrl-s keeps, Esc drops "),
+        );
+        self.editor = Some((h.id, ta));
+    }
+
+    fn editor_key(&mut self, key: KeyEvent) {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let Some((id, ta)) = &mut self.editor else {
+            return;
+        };
+        match (key.code, key.modifiers) {
+            (KeyCode::Esc, _) => self.editor = None,
+            (KeyCode::Char('s'), m) if m.contains(KeyModifiers::CONTROL) => {
+                // What the user leaves in the editor is what gets written, line endings normalised to \n.
+                let text: String = ta.lines().iter().map(|l| format!("{l}\n")).collect();
+                let id = *id;
+                self.editor = None;
+                if self.review.current().is_some_and(|(_, h)| h.id == id) {
+                    self.review.decide(Decision::Edited(text));
+                }
+            }
+            _ => {
+                ta.input(key);
+            }
+        }
+    }
+
+    fn next_alternative(&mut self) {
+        let Some(source) = self
+            .review
+            .current()
+            .and_then(|(_, h)| h.sources.first().cloned())
+        else {
+            return;
+        };
+        let Some(n) = self
+            .findings()
+            .iter()
+            .find(|f| crate::tui::review::finding_key(f) == source)
+            .map(|f| f.fixes.len())
+        else {
+            return;
+        };
+        if n < 2 {
+            self.notice = Some(format!("{source} has one fix only"));
+            return;
+        }
+        let next = (self.review.choice.get(&source).copied().unwrap_or(0) + 1) % n;
+        self.review.choice.insert(source.clone(), next);
+        self.refresh_review();
+        self.review.focus_source(&source);
+        let desc = self
+            .findings()
+            .iter()
+            .find(|f| crate::tui::review::finding_key(f) == source)
+            .and_then(|f| f.fixes.get(next))
+            .map(|f| f.description.clone())
+            .unwrap_or_default();
+        self.notice = Some(format!("alternative {}/{n}: {desc}", next + 1));
+    }
+
+    fn refresh_review(&mut self) {
+        let findings: Vec<Finding> = self.findings().to_vec();
+        self.review.refresh(&self.project, &findings);
+    }
+
     fn scroll_by(&mut self, delta: isize) {
         match self.focus {
+            Pane::Diff => self.review.move_by(delta),
             Pane::Conflicts => {
                 let n = self.findings().len();
                 if n > 0 {
@@ -296,6 +452,7 @@ impl App {
             }
             EngineEvent::Analysis(result) => {
                 self.analysis = Some(result);
+                self.refresh_review();
                 self.selected = self.selected.min(self.findings().len().saturating_sub(1));
             }
             EngineEvent::BuildStarted {
@@ -303,6 +460,7 @@ impl App {
                 attempt,
                 max_attempts,
             } => {
+                self.smoke.clear();
                 if attempt == 1 {
                     self.diagnosis = None;
                     self.log.clear();
@@ -340,6 +498,26 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::FixesWritten(Ok(files)) => {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                self.notice = Some(format!(
+                    "wrote {} - backup kept, `dockui undo` restores",
+                    names.join(", ")
+                ));
+            }
+            EngineEvent::FixesWritten(Err(e)) => self.notice = Some(e),
+            EngineEvent::SmokeStarted(names) => {
+                self.smoke = names.into_iter().map(|name| (name, None)).collect();
+            }
+            EngineEvent::Smoke(result) => {
+                if let Some(row) = self
+                    .smoke
+                    .iter_mut()
+                    .find(|(n, r)| *n == result.name && r.is_none())
+                {
+                    row.1 = Some(*result);
+                }
+            }
             EngineEvent::Diagnosis(d) => {
                 // Highlight the failing step and the matching lines: they are the last attempt's lines.
                 self.push_log(vec![format!(

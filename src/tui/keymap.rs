@@ -22,12 +22,25 @@ pub enum Action {
     Help,
     Back,
     Quit,
+    JumpToFix,
+    Accept,
+    Reject,
+    Edit,
+    LineMode,
+    Alternative,
+    UndoDecision,
+    RedoDecision,
+    Write,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Binding {
     pub action: Action,
     pub keys: Vec<String>,
+    /// Only in this pane ("conflicts", "diff", "log", "gpu", "smoke", "digest"); None: everywhere.
+    /// A pane binding wins over a global one for the same key.
+    #[serde(default)]
+    pub pane: Option<String>,
     pub desc: String,
 }
 
@@ -39,7 +52,7 @@ struct File {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     pub bindings: Vec<Binding>,
-    parsed: Vec<(KeyCode, KeyModifiers, Action)>,
+    parsed: Vec<(KeyCode, KeyModifiers, Option<String>, Action)>,
 }
 
 impl Default for Keymap {
@@ -51,20 +64,21 @@ impl Default for Keymap {
 impl Keymap {
     pub fn from_toml(text: &str) -> Result<Keymap, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut parsed = Vec::new();
+        let mut parsed: Vec<(KeyCode, KeyModifiers, Option<String>, Action)> = Vec::new();
         for b in &file.bind {
             for k in &b.keys {
                 let (code, mods) =
                     parse_key(k).ok_or_else(|| format!("unknown key '{k}' for {:?}", b.action))?;
-                if let Some((_, _, other)) =
-                    parsed.iter().find(|(c, m, _)| *c == code && *m == mods)
+                if let Some((.., other)) = parsed
+                    .iter()
+                    .find(|(c, m, p, _)| *c == code && *m == mods && *p == b.pane)
                 {
                     return Err(format!(
                         "key '{k}' is bound to both {other:?} and {:?}",
                         b.action
                     ));
                 }
-                parsed.push((code, mods, b.action));
+                parsed.push((code, mods, b.pane.clone(), b.action));
             }
         }
         Ok(Keymap {
@@ -73,17 +87,35 @@ impl Keymap {
         })
     }
 
-    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
-        // Shift is part of the character for printable keys ('G', '?'), so ignore it there.
-        let mods = match key.code {
-            KeyCode::Char(_) | KeyCode::BackTab => key.modifiers - KeyModifiers::SHIFT,
-            _ => key.modifiers,
+    /// The action for `key` in `pane`: a binding for that pane first, then a global one.
+    pub fn action_in(&self, key: &KeyEvent, pane: &str) -> Option<Action> {
+        let (code, mods) = normalize(key);
+        let find = |scope: Option<&str>| {
+            self.parsed
+                .iter()
+                .find(|(c, m, p, _)| *c == code && *m == mods && p.as_deref() == scope)
+                .map(|(.., a)| *a)
         };
+        find(Some(pane)).or_else(|| find(None))
+    }
+
+    /// A global binding only.
+    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+        let (code, mods) = normalize(key);
         self.parsed
             .iter()
-            .find(|(c, m, _)| *c == key.code && *m == mods)
-            .map(|(_, _, a)| *a)
+            .find(|(c, m, p, _)| *c == code && *m == mods && p.is_none())
+            .map(|(.., a)| *a)
     }
+}
+
+fn normalize(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
+    // Shift is part of the character for printable keys ('G', '?'), so ignore it there.
+    let mods = match key.code {
+        KeyCode::Char(_) | KeyCode::BackTab => key.modifiers - KeyModifiers::SHIFT,
+        _ => key.modifiers,
+    };
+    (key.code, mods)
 }
 
 pub fn parse_key(s: &str) -> Option<(KeyCode, KeyModifiers)> {
@@ -147,6 +179,16 @@ mod tests {
             km.action(&key(KeyCode::Char('x'), KeyModifiers::NONE)),
             None
         );
+    }
+
+    #[test]
+    fn pane_bindings_win_over_global_ones() {
+        let km = Keymap::default();
+        let y = KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE);
+        assert_eq!(km.action_in(&y, "diff"), Some(Action::Accept));
+        assert_eq!(km.action_in(&y, "log"), None);
+        let q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(km.action_in(&q, "diff"), Some(Action::Quit));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The terminal front end: a thin loop that feeds keys and engine events to `App::update` and draws on change.
 
 pub mod app;
+pub mod gpu_pane;
 pub mod keymap;
+pub mod review;
 pub mod theme;
 pub mod view;
 
 use crate::engine::{self, Command, EngineContext};
-use app::{App, GpuView, Msg};
+use app::{App, Msg};
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
@@ -26,7 +28,11 @@ impl Drop for RestoreGuard {
 pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
     let theme = theme::Theme::from_config(&ctx.config.ui.theme);
     let mut app = App::new(ctx.project_dir.clone(), ctx.docker.endpoint());
-    app.gpu = initial_gpu_view();
+    let nvml_lib = Some(&ctx.config.gpu.nvml_lib)
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from);
+    let poll = Duration::from_millis(ctx.config.gpu.poll_ms.max(100));
+    let docker = ctx.docker.clone();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -35,6 +41,9 @@ pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
     let _guard = RestoreGuard;
     let mut handle = engine::spawn(ctx);
+    let (gpu_tx, mut gpu_rx) = tokio::sync::mpsc::unbounded_channel();
+    let gpu_cancel = tokio_util::sync::CancellationToken::new();
+    crate::gpu::spawn_poller(nvml_lib, poll, gpu_tx, gpu_cancel.clone());
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -67,6 +76,17 @@ pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
                 }
                 cmds
             }
+            Some(mut state) = gpu_rx.recv() => {
+                // GPU processes inside containers are shown by container name.
+                let ids = state.container_ids();
+                if !ids.is_empty()
+                    && let Ok(names) = docker.container_names().await
+                {
+                    state.set_container_names(|id| names.get(id).cloned());
+                }
+                dirty = true;
+                app.update(Msg::Gpu(state))
+            }
             _ = tick.tick(), if app.build_running() => { dirty = true; app.update(Msg::Tick(Instant::now())) }
             _ = tokio::time::sleep_until(frame_due.into()), if dirty => Vec::new(),
             _ = sigterm.recv() => { app.should_quit = true; vec![Command::Cancel] }
@@ -78,13 +98,7 @@ pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
         }
     }
     // Stop builds before giving the terminal back, so nothing keeps building behind the user's back.
+    gpu_cancel.cancel();
     handle.shutdown().await;
     Ok(())
-}
-
-fn initial_gpu_view() -> GpuView {
-    GpuView::Unavailable {
-        reason: "GPU probing is not wired in yet".into(),
-        hint: String::new(),
-    }
 }

@@ -1,6 +1,6 @@
 //! Drawing: pure functions of `&App`. Only the visible slice of long content is turned into widgets.
 
-use super::app::{App, BuildState, EngineState, GpuView, Pane, Popup};
+use super::app::{App, BuildState, EngineState, Pane, Popup};
 use super::theme::Theme;
 use crate::analyze::Severity;
 use ratatui::Frame;
@@ -12,15 +12,17 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
     let [main, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(main);
-    let [conflicts, log] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(top);
-    let [diff, gpu, smoke, digest] = Layout::horizontal([
-        Constraint::Percentage(40),
-        Constraint::Percentage(20),
-        Constraint::Percentage(20),
-        Constraint::Percentage(20),
+    // Left: what is wrong and how to fix it. Right: the build, and the machine and image beside it.
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
+    let [conflicts, diff] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
+    let [log, bottom] =
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
+    let [gpu, smoke, digest] = Layout::horizontal([
+        Constraint::Ratio(1, 3),
+        Constraint::Ratio(1, 3),
+        Constraint::Ratio(1, 3),
     ])
     .areas(bottom);
 
@@ -32,7 +34,22 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         conflicts,
         conflicts_lines(app, theme, conflicts),
     );
-    draw_pane(frame, app, theme, Pane::Diff, diff, diff_lines(app, theme));
+    let (diff_content, cursor_row) = diff_lines(app, theme);
+    // Keep the review cursor in view: a third of the way down the pane.
+    let visible = diff.height.saturating_sub(2) as usize;
+    let skip = if cursor_row >= visible {
+        cursor_row - visible / 3
+    } else {
+        0
+    };
+    draw_pane(
+        frame,
+        app,
+        theme,
+        Pane::Diff,
+        diff,
+        diff_content.into_iter().skip(skip).collect(),
+    );
     draw_pane(
         frame,
         app,
@@ -63,6 +80,15 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         status,
     );
 
+    if let Some((_, editor)) = &app.editor {
+        let rect = centered(
+            area,
+            area.width.saturating_sub(10).max(40),
+            (area.height / 2).max(8),
+        );
+        frame.render_widget(Clear, rect);
+        frame.render_widget(editor, rect);
+    }
     match app.popup {
         Some(Popup::Help) => draw_help(frame, app, theme, area),
         Some(Popup::ConfirmQuit) => draw_confirm(frame, theme, area),
@@ -254,41 +280,135 @@ pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn diff_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let Some(f) = app.selected_finding() else {
-        return empty(
-            theme,
-            "no proposed fixes - select a finding with [fix] in Conflicts",
-        );
-    };
-    let Some(fix) = f.fixes.first() else {
-        return empty(theme, format!("{} has no automatic fix", f.rule));
-    };
-    let path = app.project.join(&fix.file);
-    let Ok(old) = std::fs::read_to_string(&path) else {
-        return empty(theme, format!("cannot read {}", fix.file.display()));
-    };
-    let new = crate::fix_preview::apply_edits(&old, &fix.edits);
-    let diff = similar::TextDiff::from_lines(&old, &new);
-    let mut out = vec![Line::styled(
-        format!("{} - {}", f.rule, fix.description),
-        theme.heading(),
-    )];
-    for hunk in diff.unified_diff().context_radius(2).iter_hunks() {
-        out.push(Line::styled(hunk.header().to_string(), theme.info()));
-        for change in hunk.iter_changes() {
-            let (sign, style) = match change.tag() {
-                similar::ChangeTag::Delete => ("-", theme.removed()),
-                similar::ChangeTag::Insert => ("+", theme.added()),
-                similar::ChangeTag::Equal => (" ", Style::default()),
-            };
+/// The review: per file, each hunk with its decision, sources and level, then its lines in context.
+/// Returns the lines and the row of the cursor, so the pane can keep it in view.
+fn diff_lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
+    use crate::fix::proposal::Decision;
+    let review = &app.review;
+    if review.is_empty() {
+        let text = match &app.analysis {
+            None => "analysing...",
+            Some(Ok(a)) if a.findings.iter().any(|f| !f.fixes.is_empty()) => {
+                "all fixes are written"
+            }
+            _ => "no proposed fixes - findings with [fix] in Conflicts get one",
+        };
+        return (empty(theme, text), 0);
+    }
+    let focused = app.focus == Pane::Diff;
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let mut cursor_row = 0;
+    let mut index = 0;
+    for p in &review.proposals {
+        let old_lines: Vec<&str> = p.old.split_inclusive('\n').collect();
+        out.push(Line::styled(
+            format!("{} ({} hunk(s))", p.file.display(), p.hunks.len()),
+            theme.heading(),
+        ));
+        for d in &p.deferred {
             out.push(Line::styled(
-                format!("{sign}{}", change.value().trim_end_matches('\n')),
-                style,
+                format!("  later: {d} (overlaps; re-proposed after the first lands)"),
+                theme.dim(),
             ));
         }
+        for h in &p.hunks {
+            let is_cursor = index == review.cursor;
+            let decision = review.decision(h.id);
+            let mark = match decision {
+                None => "[ ]",
+                Some(Decision::Accept) => "[y]",
+                Some(Decision::Reject) => "[n]",
+                Some(Decision::Edited(_)) => "[e]",
+                Some(Decision::Lines(_)) => "[l]",
+            };
+            let level = format!("{:?}", h.level).to_lowercase();
+            let mut header = Line::from(vec![
+                Span::styled(format!("{mark} "), theme.heading()),
+                Span::styled(
+                    format!("@@ -{},{} @@ ", h.old_start + 1, h.old_lines.len()),
+                    theme.info(),
+                ),
+                Span::raw(format!("{} ({level})", h.sources.join(", "))),
+            ]);
+            if is_cursor {
+                cursor_row = out.len();
+                if focused && review.line_cursor.is_none() {
+                    header = header.style(theme.selected());
+                }
+            }
+            out.push(header);
+            let ctx_start = h.old_start.saturating_sub(2);
+            for l in &old_lines[ctx_start..h.old_start] {
+                out.push(Line::styled(
+                    format!("  {}", l.trim_end_matches('\n')),
+                    theme.dim(),
+                ));
+            }
+            let flags = match decision {
+                Some(Decision::Lines(f)) => Some(f.clone()),
+                _ => None,
+            };
+            let in_line_mode = is_cursor && review.line_cursor.is_some();
+            let changed: Vec<(char, &String)> = h
+                .old_lines
+                .iter()
+                .map(|l| ('-', l))
+                .chain(h.new_lines.iter().map(|l| ('+', l)))
+                .collect();
+            if let Some(Decision::Edited(text)) = decision {
+                for l in &h.old_lines {
+                    out.push(Line::styled(
+                        format!("-{}", l.trim_end_matches('\n')),
+                        theme.removed(),
+                    ));
+                }
+                for l in text.lines() {
+                    out.push(Line::styled(format!("+{l}  (edited)"), theme.added()));
+                }
+            } else {
+                for (k, (sign, l)) in changed.iter().enumerate() {
+                    let style = if *sign == '-' {
+                        theme.removed()
+                    } else {
+                        theme.added()
+                    };
+                    let pick = match (&flags, in_line_mode) {
+                        (Some(f), _) => {
+                            if f.get(k).copied().unwrap_or(false) {
+                                "[x]"
+                            } else {
+                                "[ ]"
+                            }
+                        }
+                        (None, true) => "[ ]",
+                        (None, false) => "",
+                    };
+                    let mut line =
+                        Line::styled(format!("{pick}{sign}{}", l.trim_end_matches('\n')), style);
+                    if in_line_mode && review.line_cursor == Some(k) && focused {
+                        cursor_row = out.len();
+                        line = line.style(theme.selected());
+                    }
+                    out.push(line);
+                }
+            }
+            let after = h.old_start + h.old_lines.len();
+            for l in old_lines.iter().skip(after).take(2) {
+                out.push(Line::styled(
+                    format!("  {}", l.trim_end_matches('\n')),
+                    theme.dim(),
+                ));
+            }
+            index += 1;
+        }
     }
-    out
+    if focused {
+        out.push(Line::styled(
+            "y accept  n reject  e edit  l lines  a alternative  u undo  w write",
+            theme.dim(),
+        ));
+    }
+    (out, cursor_row)
 }
 
 fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
@@ -340,32 +460,78 @@ fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
 }
 
 fn gpu_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    match &app.gpu {
-        GpuView::Unavailable { reason, hint } => {
-            let mut v = vec![Line::styled(
-                format!("NVML not available: {reason}"),
-                theme.warning(),
-            )];
-            if !hint.is_empty() {
-                v.push(Line::styled(hint.clone(), theme.dim()));
-            }
-            v
-        }
-        GpuView::Lines(lines) => lines.iter().map(|l| Line::from(l.clone())).collect(),
+    let lines = super::gpu_pane::gpu_lines(&app.gpu);
+    if !theme.mono {
+        return lines;
     }
+    // Mono: keep emphasis, drop colours.
+    lines
+        .into_iter()
+        .map(|l| {
+            Line::from(
+                l.spans
+                    .into_iter()
+                    .map(|s| {
+                        Span::styled(
+                            s.content,
+                            Style::default().add_modifier(s.style.add_modifier),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
 }
 
 fn smoke_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    match &app.build {
-        BuildState::Done(o) if o.success => empty(
-            theme,
-            "smoke tests not configured yet - add [smoke] to .dockui.toml",
-        ),
-        _ => empty(
-            theme,
-            "no smoke tests yet - they run after a successful build (press b)",
-        ),
+    use crate::engine::smoke::SmokeStatus;
+    if app.smoke.is_empty() {
+        return match &app.build {
+            BuildState::Done(o) if o.success => empty(
+                theme,
+                "no smoke checks - add [smoke] commands to .dockui.toml",
+            ),
+            BuildState::Running { .. } => empty(theme, "smoke tests run when the build succeeds"),
+            _ => empty(
+                theme,
+                "no smoke tests yet - they run after a successful build (press b)",
+            ),
+        };
     }
+    let mut out = Vec::new();
+    for (name, result) in &app.smoke {
+        out.push(match result {
+            None => Line::styled(format!("… {name}"), theme.dim()),
+            Some(r) => {
+                let (mark, style, what) = match r.status {
+                    SmokeStatus::Passed => ("✓", theme.ok(), "passed".to_string()),
+                    SmokeStatus::Failed => (
+                        "✗",
+                        theme.error(),
+                        format!("exit {}", r.exit_code.unwrap_or(-1)),
+                    ),
+                    SmokeStatus::TimedOut => ("✗", theme.error(), "timed out".to_string()),
+                    SmokeStatus::Cancelled => ("-", theme.dim(), "cancelled".to_string()),
+                    SmokeStatus::Error => ("!", theme.error(), "could not run".to_string()),
+                };
+                Line::styled(
+                    format!("{mark} {name} ({what}, {:.1}s)", r.duration_s),
+                    style,
+                )
+            }
+        });
+        if let Some(r) = result
+            && r.status != SmokeStatus::Passed
+        {
+            if let Some(d) = &r.diagnosis {
+                out.push(Line::styled(format!("  {}", d.class), theme.warning()));
+            }
+            if let Some(last) = r.output.lines().rev().find(|l| !l.trim().is_empty()) {
+                out.push(Line::styled(format!("  {}", last.trim()), theme.dim()));
+            }
+        }
+    }
+    out
 }
 
 fn digest_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
@@ -453,7 +619,20 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         format!("Keys (focused pane: {})", app.focus.title()),
         theme.heading(),
     )];
-    for b in &app.keymap.bindings {
+    // Pane bindings first (what the focused pane adds), then the global ones.
+    let pane = app.focus.key();
+    for b in app
+        .keymap
+        .bindings
+        .iter()
+        .filter(|b| b.pane.as_deref() == Some(pane))
+    {
+        lines.push(Line::styled(
+            format!("{:<16} {}", b.keys.join(" "), b.desc),
+            theme.ok(),
+        ));
+    }
+    for b in app.keymap.bindings.iter().filter(|b| b.pane.is_none()) {
         lines.push(Line::from(format!("{:<16} {}", b.keys.join(" "), b.desc)));
     }
     let h = lines.len() as u16 + 2;

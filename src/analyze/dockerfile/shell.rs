@@ -1,0 +1,466 @@
+//! Just enough POSIX shell to see the simple commands in a `RUN` line: words with spans, `&&` / `||` / `;` / `|`
+//! separators, quotes, `$(...)` kept inside words, redirections dropped, control keywords skipped.
+
+use std::ops::Range;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SWord {
+    /// Unquoted text (variables not expanded).
+    pub text: String,
+    /// Byte range in the file.
+    pub range: Range<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sep {
+    And,
+    Or,
+    Semi,
+    Pipe,
+    Background,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// `NAME=value` words before the command name.
+    pub assigns: Vec<SWord>,
+    /// Command name first, then its arguments.
+    pub words: Vec<SWord>,
+    /// Separator after this command.
+    pub sep: Sep,
+    /// This command reads from a pipe (`a | b`: true for b).
+    pub piped_in: bool,
+}
+
+impl Command {
+    pub fn name(&self) -> &str {
+        self.words.first().map(|w| w.text.as_str()).unwrap_or("")
+    }
+    /// The name without a path: `/usr/bin/pip3` -> `pip3`.
+    pub fn base_name(&self) -> &str {
+        let n = self.name();
+        n.rsplit('/').next().unwrap_or(n)
+    }
+    pub fn args(&self) -> &[SWord] {
+        if self.words.is_empty() {
+            &[]
+        } else {
+            &self.words[1..]
+        }
+    }
+    pub fn has_arg(&self, a: &str) -> bool {
+        self.args().iter().any(|w| w.text == a)
+    }
+    /// Byte range from the first word to the last.
+    pub fn range(&self) -> Range<usize> {
+        let first = self.assigns.first().or(self.words.first());
+        match (first, self.words.last().or(self.assigns.last())) {
+            (Some(a), Some(b)) => a.range.start..b.range.end,
+            _ => 0..0,
+        }
+    }
+    /// Drop wrappers that run another command: `sudo`, `env`, `time`, `nohup`, `exec`, `command`.
+    pub fn unwrapped(&self) -> Command {
+        let mut c = self.clone();
+        loop {
+            let n = c.base_name().to_string();
+            match n.as_str() {
+                "sudo" | "env" | "time" | "nohup" | "exec" | "command" | "nice" | "stdbuf" => {
+                    let mut rest: Vec<SWord> = c.words[1..].to_vec();
+                    // Skip wrapper options and `env`'s assignments.
+                    while let Some(w) = rest.first() {
+                        if w.text.starts_with('-') || (n == "env" && is_assignment(&w.text)) {
+                            if n == "env" && is_assignment(&w.text) {
+                                c.assigns.push(w.clone());
+                            }
+                            rest.remove(0);
+                        } else {
+                            break;
+                        }
+                    }
+                    if rest.is_empty() {
+                        return c;
+                    }
+                    c.words = rest;
+                }
+                _ => return c,
+            }
+        }
+    }
+}
+
+pub fn is_assignment(s: &str) -> bool {
+    match s.split_once('=') {
+        Some((n, _)) => {
+            !n.is_empty()
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !n.starts_with(|c: char| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    pub commands: Vec<Command>,
+}
+
+impl Script {
+    /// True when some command pipes into another.
+    pub fn has_pipe(&self) -> bool {
+        self.commands.iter().any(|c| c.sep == Sep::Pipe)
+    }
+    /// Commands whose (unwrapped when `unwrap`) base name is one of `names`.
+    pub fn find<'a>(&'a self, names: &'a [&'a str]) -> impl Iterator<Item = &'a Command> + 'a {
+        self.commands
+            .iter()
+            .filter(move |c| names.contains(&c.base_name()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Word(SWord),
+    Op(Sep),
+    /// Redirection operator: the next word is its target.
+    Redir,
+    /// `(`, `)`, `{`, `}` and newlines act as command boundaries.
+    Boundary,
+}
+
+/// Parse `s`; `map` turns a byte range of `s` into a file range.
+pub fn parse(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Script {
+    let toks = tokenize(s, map);
+    let mut script = Script::default();
+    let mut cur = Command {
+        assigns: vec![],
+        words: vec![],
+        sep: Sep::End,
+        piped_in: false,
+    };
+    let mut piped = false;
+    let mut skip_next_word = false;
+    let mut in_for = false;
+    let flush = |cur: &mut Command, sep: Sep, script: &mut Script, piped: &mut bool| {
+        if !cur.words.is_empty() || !cur.assigns.is_empty() {
+            cur.sep = sep;
+            cur.piped_in = *piped;
+            script.commands.push(std::mem::replace(
+                cur,
+                Command {
+                    assigns: vec![],
+                    words: vec![],
+                    sep: Sep::End,
+                    piped_in: false,
+                },
+            ));
+        }
+        *piped = sep == Sep::Pipe;
+    };
+    for t in toks {
+        match t {
+            Tok::Redir => skip_next_word = true,
+            Tok::Word(w) => {
+                if skip_next_word {
+                    skip_next_word = false;
+                    continue;
+                }
+                if cur.words.is_empty() {
+                    if in_for {
+                        if w.text == "do" {
+                            in_for = false;
+                        }
+                        continue;
+                    }
+                    if is_assignment(&w.text) {
+                        cur.assigns.push(w);
+                        continue;
+                    }
+                    match w.text.as_str() {
+                        "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "{"
+                        | "}" | "fi" | "done" | "esac" => continue,
+                        "for" | "case" | "select" => {
+                            in_for = true;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
+                cur.words.push(w);
+            }
+            Tok::Op(sep) => {
+                skip_next_word = false;
+                flush(&mut cur, sep, &mut script, &mut piped);
+                if sep != Sep::Pipe {
+                    piped = false;
+                }
+            }
+            Tok::Boundary => {
+                skip_next_word = false;
+                flush(&mut cur, Sep::Semi, &mut script, &mut piped);
+            }
+        }
+    }
+    flush(&mut cur, Sep::End, &mut script, &mut piped);
+    script
+}
+
+fn tokenize(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Vec<Tok> {
+    let b = s.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'\n' => {
+                toks.push(Tok::Boundary);
+                i += 1;
+            }
+            b'#' => {
+                // Comment to end of line.
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'&' if b.get(i + 1) == Some(&b'&') => {
+                toks.push(Tok::Op(Sep::And));
+                i += 2;
+            }
+            b'&' if b.get(i + 1) == Some(&b'>') => {
+                toks.push(Tok::Redir);
+                i += 2;
+                if b.get(i) == Some(&b'>') {
+                    i += 1;
+                }
+            }
+            b'&' => {
+                toks.push(Tok::Op(Sep::Background));
+                i += 1;
+            }
+            b'|' if b.get(i + 1) == Some(&b'|') => {
+                toks.push(Tok::Op(Sep::Or));
+                i += 2;
+            }
+            b'|' => {
+                toks.push(Tok::Op(Sep::Pipe));
+                i += if b.get(i + 1) == Some(&b'&') { 2 } else { 1 };
+            }
+            b';' => {
+                toks.push(Tok::Op(Sep::Semi));
+                i += if b.get(i + 1) == Some(&b';') { 2 } else { 1 };
+            }
+            b'(' | b')' => {
+                toks.push(Tok::Boundary);
+                i += 1;
+            }
+            b'>' | b'<' => {
+                // `>`, `>>`, `>&2`, `<`, `<<EOF`, `<<-EOF`, `<<<word`
+                let mut j = i + 1;
+                while j < b.len() && (b[j] == b'>' || b[j] == b'<' || b[j] == b'|') {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b'&') {
+                    j += 1;
+                    while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'-') {
+                        j += 1;
+                    }
+                    i = j;
+                    continue;
+                }
+                if b.get(j) == Some(&b'-') && &s[i..j] == "<<" {
+                    j += 1;
+                }
+                toks.push(Tok::Redir);
+                i = j;
+            }
+            _ => {
+                let (w, end) = word(s, i);
+                // `2>file`, `1>&2`: a number glued to a redirection is a file descriptor, not a word.
+                if end < b.len()
+                    && (b[end] == b'>' || b[end] == b'<')
+                    && w.text.chars().all(|c| c.is_ascii_digit())
+                    && !w.text.is_empty()
+                {
+                    i = end;
+                    continue;
+                }
+                if end == i {
+                    // Never loop forever on something unexpected.
+                    i += 1;
+                    continue;
+                }
+                toks.push(Tok::Word(SWord {
+                    text: w.text,
+                    range: map(i..end),
+                }));
+                i = end;
+            }
+        }
+    }
+    toks
+}
+
+struct RawWord {
+    text: String,
+}
+
+/// Read one shell word from `i`; quotes removed; `$(...)`, `${...}` and backticks kept verbatim.
+fn word(s: &str, start: usize) -> (RawWord, usize) {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = start;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b';' | b'&' | b'|' | b'>' | b'<' | b')' => break,
+            b'(' => {
+                // `foo(` only appears in odd places; treat as boundary unless part of `$(`.
+                break;
+            }
+            b'\'' => {
+                let end = s[i + 1..].find('\'').map(|p| i + 1 + p).unwrap_or(b.len());
+                out.push_str(&s[i + 1..end]);
+                i = (end + 1).min(b.len());
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\'
+                        && i + 1 < b.len()
+                        && matches!(b[i + 1], b'"' | b'\\' | b'$' | b'`')
+                    {
+                        out.push(b[i + 1] as char);
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == b'$' && b.get(i + 1) == Some(&b'(') {
+                        let end = matching(s, i + 1, b'(', b')');
+                        out.push_str(&s[i..end]);
+                        i = end;
+                        continue;
+                    }
+                    let ch = s[i..].chars().next().unwrap_or(' ');
+                    out.push(ch);
+                    i += ch.len_utf8();
+                }
+                i = (i + 1).min(b.len());
+            }
+            b'\\' => {
+                if let Some(ch) = s[i + 1..].chars().next() {
+                    if ch != '\n' {
+                        out.push(ch);
+                    }
+                    i += 1 + ch.len_utf8();
+                } else {
+                    i += 1;
+                }
+            }
+            b'$' if b.get(i + 1) == Some(&b'(') => {
+                let end = matching(s, i + 1, b'(', b')');
+                out.push_str(&s[i..end]);
+                i = end;
+            }
+            b'$' if b.get(i + 1) == Some(&b'{') => {
+                let end = matching(s, i + 1, b'{', b'}');
+                out.push_str(&s[i..end]);
+                i = end;
+            }
+            b'`' => {
+                let end = s[i + 1..].find('`').map(|p| i + 2 + p).unwrap_or(b.len());
+                out.push_str(&s[i..end]);
+                i = end;
+            }
+            _ => {
+                let ch = s[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    (RawWord { text: out }, i)
+}
+
+/// Index just past the bracket matching the one at `open_at` (or the end of `s`).
+fn matching(s: &str, open_at: usize, open: u8, close: u8) -> usize {
+    let b = s.as_bytes();
+    let mut depth = 0;
+    let mut i = open_at;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else if c == b'\'' || c == b'"' {
+            quote = Some(c);
+        } else if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return i + 1;
+            }
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Script {
+        parse(s, &|r| r)
+    }
+
+    #[test]
+    fn splits_on_operators() {
+        let sc = p("apt-get update && apt-get install -y curl || true; echo hi | wc -l");
+        let names: Vec<_> = sc.commands.iter().map(|c| c.name().to_string()).collect();
+        assert_eq!(names, ["apt-get", "apt-get", "true", "echo", "wc"]);
+        assert!(sc.has_pipe());
+        assert!(sc.commands[4].piped_in);
+    }
+
+    #[test]
+    fn quotes_assignments_redirections() {
+        let sc =
+            p("DEBIAN_FRONTEND=noninteractive apt-get install -y 'a b' \"c\" > /dev/null 2>&1");
+        let c = &sc.commands[0];
+        assert_eq!(c.assigns[0].text, "DEBIAN_FRONTEND=noninteractive");
+        let words: Vec<_> = c.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(words, ["apt-get", "install", "-y", "a b", "c"]);
+        // Spans cover the raw text.
+        assert_eq!(
+            &"DEBIAN_FRONTEND=noninteractive apt-get install -y 'a b'"[c.words[3].range.clone()],
+            "'a b'"
+        );
+    }
+
+    #[test]
+    fn control_keywords_and_subshells() {
+        let sc =
+            p("if [ -f x ]; then cd /opt && make; fi; for f in a b; do rm $f; done; (cd y && ls)");
+        let names: Vec<_> = sc.commands.iter().map(|c| c.name().to_string()).collect();
+        assert_eq!(names, ["[", "cd", "make", "rm", "cd", "ls"]);
+    }
+
+    #[test]
+    fn unwrap_sudo_env() {
+        let sc = p("sudo -E env A=1 pip install x");
+        let c = sc.commands[0].unwrapped();
+        assert_eq!(c.name(), "pip");
+        assert_eq!(c.assigns[0].text, "A=1");
+    }
+
+    #[test]
+    fn command_substitution_stays_in_word() {
+        let sc = p("pip install \"torch==$(cat v.txt)\" && echo `date`");
+        assert_eq!(sc.commands[0].words[2].text, "torch==$(cat v.txt)");
+        assert_eq!(sc.commands.len(), 2);
+    }
+}

@@ -1,0 +1,414 @@
+//! Build gates (`DU1xx`): things that make a build hang, fail, or ship caches, caught before the build runs.
+
+use super::*;
+use crate::analyze::dockerfile::shell::Command;
+use regex::Regex;
+use std::sync::OnceLock;
+
+pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
+    from_refs(ctx, out);
+    for info in &ctx.m.instrs {
+        let outer = info.ins;
+        if !outer.effective().is("RUN") {
+            continue;
+        }
+        let fixable = !outer.is("ONBUILD");
+        let script = &info.script;
+        let frontend_env =
+            info.vars.get("DEBIAN_FRONTEND").and_then(|v| v.as_deref()) == Some("noninteractive");
+        let mut exported = false;
+        let mut fired_101 = false;
+        for c in &script.commands {
+            if c.name() == "export"
+                && c.args()
+                    .iter()
+                    .any(|a| a.text == "DEBIAN_FRONTEND=noninteractive")
+            {
+                exported = true;
+            }
+            let u = c.unwrapped();
+            let name = u.base_name();
+            let assigned = u
+                .assigns
+                .iter()
+                .any(|a| a.text == "DEBIAN_FRONTEND=noninteractive");
+            if matches!(name, "apt-get" | "apt" | "aptitude") {
+                let sub = u
+                    .args()
+                    .iter()
+                    .find(|w| !w.text.starts_with('-'))
+                    .map(|w| w.text.as_str())
+                    .unwrap_or("");
+                if matches!(sub, "install" | "upgrade" | "dist-upgrade" | "full-upgrade") {
+                    if !frontend_env && !exported && !assigned && !fired_101 {
+                        fired_101 = true;
+                        let mut f = ctx
+                            .at("DU101", u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
+                            .why("Packages such as tzdata ask questions through debconf; with no terminal the build stops at the prompt or fails with 'end of file on stdin'.")
+                            .fact("no ENV/ARG DEBIAN_FRONTEND=noninteractive in this stage and none on the command");
+                        if fixable {
+                            let start = u.words[0].range.start;
+                            f = f.with_fix(ctx.fix(
+                                "DU101.frontend",
+                                FixLevel::Safe,
+                                "Prefix the command with DEBIAN_FRONTEND=noninteractive",
+                                vec![insert(start, "DEBIAN_FRONTEND=noninteractive ")],
+                            ));
+                        }
+                        out.push(f);
+                    }
+                    if matches!(sub, "upgrade" | "dist-upgrade" | "full-upgrade")
+                        && !has_conffile_opts(&u)
+                    {
+                        out.push(du102(ctx, &u, fixable, sub));
+                    }
+                }
+            }
+            if name == "dpkg"
+                && u.args()
+                    .iter()
+                    .any(|a| a.text == "-i" || a.text == "--install")
+                && !u.args().iter().any(|a| a.text.starts_with("--force-conf"))
+            {
+                let mut f = ctx.at("DU102", u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.");
+                if fixable {
+                    f = f.with_fix(ctx.fix(
+                        "DU102.dpkg",
+                        FixLevel::Safe,
+                        "Add --force-confdef --force-confold",
+                        vec![insert(
+                            u.words[0].range.end,
+                            " --force-confdef --force-confold",
+                        )],
+                    ));
+                }
+                out.push(f);
+            }
+        }
+        caches(ctx, info, fixable, out);
+    }
+}
+
+fn has_conffile_opts(c: &Command) -> bool {
+    c.args().iter().any(|a| {
+        a.text.contains("--force-confold")
+            || a.text.contains("--force-confdef")
+            || a.text.contains("--force-confnew")
+    })
+}
+
+fn du102(ctx: &Ctx, c: &Command, fixable: bool, sub: &str) -> Finding {
+    let mut f = ctx.at("DU102", c.range(), format!("`apt-get {sub}` without dpkg conffile options")).why("An upgrade that touches a changed config file makes dpkg prompt; DEBIAN_FRONTEND does not cover that prompt, so the build fails on it.");
+    if fixable {
+        if let Some(w) = c.args().iter().find(|w| w.text == sub) {
+            f = f.with_fix(ctx.fix(
+                "DU102.conffile",
+                FixLevel::Safe,
+                "Add -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold",
+                vec![insert(
+                    w.range.end,
+                    " -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold",
+                )],
+            ));
+        }
+    }
+    f
+}
+
+/// Caches that stay in the layer: yum/dnf without `clean all`, conda without `conda clean`; and cleanups done
+/// in a RUN of their own (which cannot shrink the earlier layer).
+fn caches(
+    ctx: &Ctx,
+    info: &crate::analyze::dockerfile::model::Info,
+    fixable: bool,
+    out: &mut Vec<Finding>,
+) {
+    let script = &info.script;
+    let ins = info.ins;
+    let names: Vec<String> = script
+        .commands
+        .iter()
+        .map(|c| c.unwrapped().base_name().to_string())
+        .collect();
+    let has = |n: &str, sub: &str| {
+        script
+            .commands
+            .iter()
+            .any(|c| c.unwrapped().base_name() == n && c.args().iter().any(|a| a.text == sub))
+    };
+    let mounted = |p: &str| {
+        ins.effective()
+            .flag_values("mount")
+            .any(|v| v.contains("type=cache") && v.contains(p))
+    };
+    let mut push = |c: &Command, what: &str, fix_text: &str| {
+        let mut f = ctx.at("DU103", c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
+        if fixable && ins.effective().heredocs.is_empty() {
+            f = f.with_fix(ctx.fix(
+                "DU103.clean",
+                FixLevel::Safe,
+                format!(
+                    "Append `{}` to this RUN",
+                    fix_text.trim_start_matches(" && ")
+                ),
+                vec![insert(ins.range.end, fix_text.to_string())],
+            ));
+        }
+        out.push(f);
+    };
+    for c in &script.commands {
+        let u = c.unwrapped();
+        match u.base_name() {
+            n @ ("yum" | "dnf" | "microdnf")
+                if u.has_arg("install") && !has(n, "clean") && !mounted("/var/cache/") =>
+            {
+                push(&u, n, &format!(" \\\n    && {n} clean all"));
+                break;
+            }
+            n @ ("conda" | "mamba" | "micromamba")
+                if (u.has_arg("install") || u.has_arg("create"))
+                    && !has(n, "clean")
+                    && !has("conda", "clean")
+                    && !mounted("pkgs") =>
+            {
+                push(&u, n, &format!(" \\\n    && {n} clean -afy"));
+                break;
+            }
+            _ => {}
+        }
+    }
+    // A cleanup alone in its RUN, after an earlier RUN installed: the bytes are already in the earlier layer.
+    let only_cleanup = !names.is_empty()
+        && script.commands.iter().all(|c| {
+            let u = c.unwrapped();
+            (u.base_name() == "rm"
+                && u.args().iter().any(|a| {
+                    a.text.starts_with("/var/lib/apt/lists")
+                        || a.text.starts_with("/var/cache/")
+                        || a.text.contains(".cache/pip")
+                }))
+                || (matches!(u.base_name(), "apt-get" | "yum" | "dnf" | "conda")
+                    && u.has_arg("clean"))
+        });
+    if only_cleanup && !ins.is("ONBUILD") {
+        out.push(ctx.at("DU103", ins.range.clone(), "cache removed in a separate RUN: the earlier layer still holds it").why("Layers only add: deleting files in a later RUN hides them but the image keeps their bytes. Clean up in the RUN that created them."));
+    }
+}
+
+fn name_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    // Docker reference grammar: optional domain (with port), lower-case path components, tag, digest.
+    R.get_or_init(|| {
+        Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
+            .unwrap_or_else(|_| Regex::new("^$").unwrap_or_else(|_| unreachable!()))
+    })
+}
+
+/// Why `reference` is not a valid image reference, or `None` when it is.
+pub fn reference_problem(reference: &str) -> Option<String> {
+    if reference.is_empty() {
+        return Some("the image reference is empty".into());
+    }
+    if reference.contains(":@") || reference.ends_with(':') {
+        return Some("the tag is empty (`name:@digest` or `name:`)".into());
+    }
+    if reference.ends_with('@') {
+        return Some("the digest is empty".into());
+    }
+    if let Some((_, d)) = reference.split_once('@') {
+        match d.split_once(':') {
+            Some(("sha256", hex))
+                if hex.len() == 64
+                    && hex
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) => {}
+            Some(("sha256", hex)) => {
+                return Some(format!(
+                    "sha256 digest must be 64 lower-case hex characters, got {} characters",
+                    hex.len()
+                ));
+            }
+            Some(("sha512", _)) => {}
+            _ => return Some(format!("digest `{d}` is not `sha256:<64 hex>`")),
+        }
+    }
+    let (repo, _) = crate::analyze::compat::split_reference(reference);
+    let path = repo
+        .split_once('/')
+        .filter(|(d, _)| d.contains('.') || d.contains(':') || *d == "localhost")
+        .map(|(_, p)| p)
+        .unwrap_or(&repo);
+    if path.chars().any(|c| c.is_ascii_uppercase()) {
+        return Some("repository names must be lower case".into());
+    }
+    if !name_re().is_match(reference) {
+        return Some(
+            "not a valid image reference (`[registry/]name[:tag][@sha256:digest]`)".into(),
+        );
+    }
+    None
+}
+
+fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for st in &ctx.m.stages {
+        let raw = &st.image_raw;
+        let r = st.image_range.clone();
+        if raw.is_empty() {
+            out.push(
+                ctx.at(
+                    "DU110",
+                    ctx.m.instrs[st.from].ins.range.clone(),
+                    "FROM without an image",
+                )
+                .why("Docker needs an image (or `scratch`) after FROM."),
+            );
+            continue;
+        }
+        let image = &st.image;
+        if !image.unresolved.is_empty() {
+            let mut declared_no_default = Vec::new();
+            let mut undeclared = Vec::new();
+            for v in &image.unresolved {
+                if ctx.m.global_args.contains_key(v) {
+                    declared_no_default.push(v.clone());
+                } else {
+                    undeclared.push(v.clone());
+                }
+            }
+            if !undeclared.is_empty() {
+                out.push(
+                    ctx.at("DU110", r.clone(), format!("FROM {raw}: {} is not declared by an ARG before the first FROM", undeclared.join(", ")))
+                        .why("Only ARGs declared before the first FROM can be used in FROM; anything else expands to an empty string and the build fails with 'invalid reference format'.")
+                        .fact(format!("global ARGs: {}", if ctx.m.global_args.is_empty() { "none".to_string() } else { ctx.m.global_args.keys().cloned().collect::<Vec<_>>().join(", ") })),
+                );
+            } else {
+                out.push(
+                    ctx.at("DU111", r.clone(), format!("FROM {raw}: ARG {} has no default", declared_no_default.join(", ")))
+                        .why("The build only works when the caller passes --build-arg; a plain `docker build` fails with 'invalid reference format'."),
+                );
+            }
+            continue;
+        }
+        let text = image.text.as_str();
+        let earlier = ctx.m.stages[..st.index]
+            .iter()
+            .any(|s| s.name.as_deref() == Some(text.to_ascii_lowercase().as_str()));
+        if text.eq_ignore_ascii_case("scratch") || earlier {
+            continue;
+        }
+        if let Some(problem) = reference_problem(text) {
+            let mut f = ctx.at("DU110", r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
+            // Fixes only when the reference is written literally on the FROM line.
+            if !raw.contains('$') {
+                if text.contains(":@") {
+                    let fixed = text.replacen(":@", "@", 1);
+                    f = f.with_fix(ctx.fix(
+                        "DU110.empty-tag",
+                        FixLevel::Safe,
+                        "Drop the empty tag",
+                        vec![edit(r.start, r.end, fixed)],
+                    ));
+                } else if problem.contains("lower case") {
+                    let (repo, _) = crate::analyze::compat::split_reference(text);
+                    let fixed = format!("{}{}", repo.to_ascii_lowercase(), &text[repo.len()..]);
+                    f = f.with_fix(ctx.fix(
+                        "DU110.lowercase",
+                        FixLevel::Suggestion,
+                        "Use the lower-case repository name",
+                        vec![edit(r.start, r.end, fixed)],
+                    ));
+                }
+            }
+            out.push(f);
+        }
+    }
+}
+
+/// DU120: a workflow that uses the GitHub Actions cache backend while buildx runs the default `docker` driver.
+pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut gha_lines = Vec::new();
+    let mut has_setup = false;
+    let mut setup_driver_docker = false;
+    let mut setup_line: Option<(usize, usize)> = None;
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        let uncommented = t.split(" #").next().unwrap_or(t);
+        if !t.starts_with('#') {
+            if uncommented.contains("docker/setup-buildx-action") {
+                has_setup = true;
+                setup_line = Some((off, off + line.trim_end().len()));
+            }
+            if (uncommented.starts_with("driver:") || uncommented.starts_with("- driver:"))
+                && uncommented.trim_end().ends_with("docker")
+                && !uncommented.contains("docker-container")
+            {
+                setup_driver_docker = true;
+            }
+            if (uncommented.contains("cache-from")
+                || uncommented.contains("cache-to")
+                || uncommented.starts_with("type=gha"))
+                && uncommented.contains("type=gha")
+            {
+                let lead = line.len() - line.trim_start().len();
+                gha_lines.push((off + lead, off + line.trim_end().len()));
+            }
+            if uncommented.contains("--cache-to")
+                && uncommented.contains("type=gha")
+                && !gha_lines.iter().any(|&(s, _)| s >= off)
+            {
+                gha_lines.push((off, off + line.trim_end().len()));
+            }
+        }
+        off += line.len();
+    }
+    if gha_lines.is_empty() || (has_setup && !setup_driver_docker) {
+        return out;
+    }
+    for (s, e) in gha_lines {
+        let why = if setup_driver_docker {
+            "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
+        } else {
+            "Without docker/setup-buildx-action, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
+        };
+        let mut f = Finding::new(
+            "DU120",
+            severity("DU120"),
+            file,
+            Span::from_range(text, s, e),
+            "type=gha cache with the default docker buildx driver",
+        )
+        .why(why);
+        if !has_setup {
+            // Insert a setup step right before the step that holds the cache option.
+            let step_start = text[..s]
+                .rfind("\n      - ")
+                .or_else(|| text[..s].rfind("- name:").map(|i| i.saturating_sub(1)))
+                .or_else(|| text[..s].rfind("- uses:").map(|i| i.saturating_sub(1)));
+            if let Some(p) = step_start {
+                let p = if text.as_bytes().get(p) == Some(&b'\n') {
+                    p + 1
+                } else {
+                    p
+                };
+                let indent: String = text[p..].chars().take_while(|c| *c == ' ').collect();
+                let edit_text = format!(
+                    "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
+                );
+                f = f.with_fix(Fix {
+                    id: "DU120.setup-buildx".into(),
+                    level: FixLevel::Suggestion,
+                    description: "Add a docker/setup-buildx-action step (docker-container driver)"
+                        .into(),
+                    file: file.to_path_buf(),
+                    edits: vec![insert(p, edit_text)],
+                });
+            }
+        } else if let Some((ls, _)) = setup_line {
+            let _ = ls;
+        }
+        out.push(f);
+    }
+    out
+}

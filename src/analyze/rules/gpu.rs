@@ -1,0 +1,799 @@
+//! GPU rules (`DU2xx`): torch / torchvision / torchaudio / CUDA / python against the base image, using the facts
+//! in `assets/compat.toml`. Findings say which facts they used.
+
+use super::*;
+use crate::analyze::compat::{
+    ImageFacts, TorchRow, cmp_versions, cuda_to_variant, series_of, variant_to_cuda,
+};
+use crate::analyze::dockerfile::model::Stage;
+use crate::analyze::requirements::{Install, Located, Requirement, Tool, torch_index_variant};
+
+/// One resolution: the packages one install command asks for, with the index options in force.
+struct Group<'a> {
+    instr: usize,
+    install: &'a Install,
+    reqs: Vec<&'a Requirement>,
+    index_url: Option<&'a Located>,
+    extra_index: Vec<&'a Located>,
+}
+
+impl<'a> Group<'a> {
+    fn get(&self, name: &str) -> Option<&'a Requirement> {
+        self.reqs.iter().rev().find(|r| r.name == name).copied()
+    }
+    fn torch(&self) -> Option<&'a Requirement> {
+        self.get("torch").or_else(|| {
+            if self.install.tool == Tool::Conda {
+                self.get("pytorch")
+            } else {
+                None
+            }
+        })
+    }
+}
+
+fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
+    let mut out = Vec::new();
+    for (idx, inst) in ctx.installs {
+        let mut reqs: Vec<&Requirement> = inst.reqs.iter().collect();
+        let mut index_url = inst.sources.index_url.as_ref();
+        let mut extra: Vec<&Located> = inst.sources.extra_index_urls.iter().collect();
+        for inc in &inst.sources.includes {
+            for rf in included(ctx, &inc.value) {
+                reqs.extend(rf.reqs.iter());
+                if index_url.is_none() {
+                    index_url = rf.sources.index_url.as_ref();
+                }
+                extra.extend(rf.sources.extra_index_urls.iter());
+            }
+        }
+        out.push(Group {
+            instr: *idx,
+            install: inst,
+            reqs,
+            index_url,
+            extra_index: extra,
+        });
+    }
+    out
+}
+
+/// Requirement files for `-r value`, following nested `-r` includes.
+fn included<'a>(ctx: &'a Ctx<'a>, value: &str) -> Vec<&'a crate::analyze::requirements::ReqFile> {
+    let mut out: Vec<&crate::analyze::requirements::ReqFile> = Vec::new();
+    let mut todo = vec![value.to_string()];
+    while let Some(v) = todo.pop() {
+        let name = Path::new(&v).file_name().map(|s| s.to_os_string());
+        for rf in ctx.reqfiles {
+            let same = rf.path == Path::new(&v)
+                || (name.is_some() && rf.path.file_name().map(|s| s.to_os_string()) == name);
+            if same && !out.iter().any(|o| o.path == rf.path) {
+                out.push(rf);
+                todo.extend(rf.sources.includes.iter().map(|l| l.value.clone()));
+            }
+        }
+        if out.len() > 32 {
+            break;
+        }
+    }
+    out
+}
+
+/// The base image facts of the stage an instruction runs in (following `FROM <earlier stage>`).
+fn base_of<'a>(ctx: &'a Ctx, instr: usize) -> Option<(&'a Stage, ImageFacts)> {
+    let s = ctx.m.instrs.get(instr)?.stage?;
+    let root = ctx.m.root_stage(s);
+    let facts = ctx.compat.image(&root.image.text)?;
+    Some((root, facts))
+}
+
+fn variants_text(row: &TorchRow) -> String {
+    row.cuda.join("/")
+}
+
+fn req_finding(ctx: &Ctx, rule: &str, r: &Requirement, msg: impl Into<String>) -> Finding {
+    if r.file == ctx.file {
+        ctx.at(rule, r.range.clone(), msg)
+    } else {
+        ctx.at_file(rule, &r.file, r.range.clone(), msg)
+    }
+}
+
+fn req_fix(
+    id: &str,
+    level: FixLevel,
+    desc: impl Into<String>,
+    r: &Requirement,
+    replacement: String,
+) -> Fix {
+    Fix {
+        id: id.into(),
+        level,
+        description: desc.into(),
+        file: r.file.clone(),
+        edits: vec![edit(r.range.start, r.range.end, replacement)],
+    }
+}
+
+/// The torch version a requirement selects: exact pin, wildcard series, or (unpinned) the newest series.
+fn torch_version<'a>(ctx: &'a Ctx, r: &Requirement) -> Option<(String, &'a TorchRow, bool)> {
+    if let Some(v) = r.exact_public() {
+        return ctx.compat.torch(v).map(|row| (v.to_string(), row, true));
+    }
+    if let Some(s) = r.series() {
+        return ctx.compat.torch(&s).map(|row| (s.clone(), row, false));
+    }
+    if r.specs.is_empty() && r.url.is_none() {
+        return ctx
+            .compat
+            .newest_torch()
+            .map(|row| (row.series.clone(), row, false));
+    }
+    None
+}
+
+pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let gs = groups(ctx);
+    for g in &gs {
+        let base = base_of(ctx, g.instr);
+        let torch = g.torch();
+        if let Some(t) = torch {
+            torch_rules(ctx, g, t, base.as_ref(), out);
+        }
+        companions(ctx, g, &gs, base.as_ref(), out);
+        python_range(ctx, g, base.as_ref(), out);
+    }
+    stubs(ctx, out);
+    copy_paths(ctx, out);
+}
+
+fn selected_variant(
+    ctx: &Ctx,
+    g: &Group,
+    t: &Requirement,
+    row: &TorchRow,
+) -> (String, String, Option<&'static str>) {
+    let _ = ctx;
+    if let Some(l) = t.local() {
+        return (l.to_string(), format!("+{l} local version"), Some("local"));
+    }
+    if let Some(v) = g.index_url.and_then(|i| torch_index_variant(&i.value)) {
+        return (v.clone(), format!("--index-url {v}"), Some("index"));
+    }
+    if let Some(v) = g
+        .extra_index
+        .iter()
+        .find_map(|i| torch_index_variant(&i.value))
+    {
+        if t.is_pinned() {
+            return (v.clone(), format!("--extra-index-url {v}"), Some("extra"));
+        }
+    }
+    (
+        row.default_cuda.clone(),
+        format!("PyPI default {}", row.default_cuda),
+        None,
+    )
+}
+
+fn torch_rules(
+    ctx: &Ctx,
+    g: &Group,
+    t: &Requirement,
+    base: Option<&(&Stage, ImageFacts)>,
+    out: &mut Vec<Finding>,
+) {
+    let Some((version, row, exact)) = torch_version(ctx, t) else {
+        return;
+    };
+    let shown = if exact {
+        version.clone()
+    } else if t.specs.is_empty() {
+        format!("(unpinned, currently {})", row.series)
+    } else {
+        format!("{}.*", row.series)
+    };
+    let (variant, how, explicit) = selected_variant(ctx, g, t, row);
+    let ships = format!(
+        "torch {} ships {} (PyPI default {})",
+        row.series,
+        variants_text(row),
+        row.default_cuda
+    );
+    // DU205: an explicit variant the release does not have.
+    if explicit.is_some() && variant.starts_with("cu") && !row.cuda.contains(&variant) {
+        let mut f = req_finding(ctx, "DU205", t, format!("torch {shown} has no {variant} build"))
+            .why("pip cannot find that wheel (with --index-url the install fails; with --extra-index-url it silently takes PyPI's default CUDA build).")
+            .fact(ships.clone())
+            .fact(format!("requested: {how}"));
+        if explicit == Some("local") && exact {
+            let pick = row.cuda.last().cloned().unwrap_or_default();
+            f = f.with_fix(req_fix(
+                "DU205.variant",
+                FixLevel::Suggestion,
+                format!("Use the {pick} build"),
+                t,
+                format!("torch=={version}+{pick}"),
+            ));
+        }
+        out.push(f);
+    }
+    // DU204: extra index for CUDA torch, torch not pinned exactly: PyPI's newer default build can win.
+    if g.install.tool == Tool::Pip && !t.is_pinned() && g.index_url.is_none() {
+        if let Some(loc) = g
+            .extra_index
+            .iter()
+            .find(|i| torch_index_variant(&i.value).is_some_and(|v| v.starts_with("cu")))
+        {
+            let v = torch_index_variant(&loc.value).unwrap_or_default();
+            let newest = ctx.compat.newest_torch();
+            let mut f = req_finding(ctx, "DU204", t, format!("`--extra-index-url .../{v}` with torch {shown}: pip may install PyPI's build instead of {v}"))
+                .why("--extra-index-url adds an index but keeps PyPI: pip takes the highest version from either, so a newer torch from PyPI with its default CUDA build wins over the cu index.")
+                .fact(format!("index offers {v}"));
+            if let Some(n) = newest {
+                f = f.fact(format!(
+                    "newest torch {} on PyPI defaults to {}",
+                    n.series, n.default_cuda
+                ));
+            }
+            let file_text = ctx
+                .texts
+                .get(&loc.file)
+                .map(|s| s.as_str())
+                .unwrap_or(ctx.text);
+            let name = file_text.get(loc.name_range.clone()).unwrap_or("");
+            if name == "--extra-index-url" {
+                f = f.with_fix(Fix {
+                    id: "DU204.index-url".into(),
+                    level: FixLevel::Suggestion,
+                    description: "Use --index-url so only the CUDA index is consulted (other packages must then exist there too)".into(),
+                    file: loc.file.clone(),
+                    edits: vec![edit(loc.name_range.start, loc.name_range.end, "--index-url")],
+                });
+            }
+            out.push(f);
+        }
+    }
+    let Some((stage, facts)) = base else { return };
+    let base_ref = stage.image.text.clone();
+    // DU203: torch again over a pytorch image.
+    if let (true, Some(bt)) = (facts.torch_preinstalled, facts.torch.as_deref()) {
+        let same = exact
+            && version == bt
+            && t.local().is_none_or(|l| {
+                Some(l.to_string()) == facts.cuda.as_deref().and_then(cuda_to_variant)
+            });
+        if !same {
+            let msg = if exact {
+                format!("torch=={version} installed over {base_ref}, which already has torch {bt}")
+            } else {
+                format!("torch {shown} installed over {base_ref}, which already has torch {bt}")
+            };
+            let mut f = req_finding(ctx, "DU203", t, msg)
+                .why("pip replaces the image's torch: ~0.8 GB plus gigabytes of nvidia-* wheels downloaded again, and the result no longer matches the image's CUDA build.")
+                .fact(format!("base image ships torch {bt} built for CUDA {}", facts.cuda.as_deref().unwrap_or("?")));
+            if !exact {
+                f = f.fact("an unpinned torch is replaced as soon as -U or another requirement asks for a newer one");
+            }
+            f = f.with_fix(req_fix(
+                "DU203.pin-base",
+                FixLevel::Suggestion,
+                format!("Pin torch to the base image's {bt} (a no-op install)"),
+                t,
+                format!("torch=={bt}"),
+            ));
+            out.push(f);
+        }
+    }
+    // DU201: the torch build's CUDA vs the base image's CUDA.
+    let Some(base_cuda) = facts.cuda.clone() else {
+        return;
+    };
+    if !variant.starts_with("cu") || explicit.is_some() && !row.cuda.contains(&variant) {
+        return;
+    }
+    let Some(wheel_cuda) = variant_to_cuda(&variant) else {
+        return;
+    };
+    if wheel_cuda == base_cuda {
+        return;
+    }
+    let newer = cmp_versions(&wheel_cuda, &base_cuda) == std::cmp::Ordering::Greater;
+    let mut f = req_finding(ctx, "DU201", t, format!("torch {shown} installs the {variant} build; the base image has CUDA {base_cuda}"))
+        .why(if newer {
+            "The wheel brings its own newer CUDA runtime: the host driver must now satisfy the wheel's CUDA, not the base's, and extensions compiled with the image's nvcc mismatch torch."
+        } else {
+            "Two CUDA versions in one image: extensions compiled with the image's nvcc do not match torch's CUDA, and the larger base buys nothing."
+        })
+        .fact(ships.clone())
+        .fact(format!("selected build: {variant} ({how})"))
+        .fact(format!("base {base_ref} has CUDA {base_cuda}"));
+    if !newer {
+        f.severity = Severity::Warning;
+    }
+    if let (Some(a), Some(b)) = (
+        ctx.compat.min_driver(&wheel_cuda),
+        ctx.compat.min_driver(&base_cuda),
+    ) {
+        f = f.fact(format!(
+            "CUDA {wheel_cuda} needs driver >= {}; CUDA {base_cuda} needs >= {}",
+            a.min_driver, b.min_driver
+        ));
+    }
+    // Fix A: move the base image to the wheel's CUDA.
+    if let Some(fix) = move_base_fix(
+        ctx,
+        stage,
+        facts,
+        exact.then_some(version.as_str()),
+        &wheel_cuda,
+        row,
+    ) {
+        f = f.with_fix(fix);
+    }
+    // Fix B: move the torch pin to a version whose default build matches the base's CUDA.
+    if let Some(bv) = cuda_to_variant(&base_cuda) {
+        let pin = if facts.torch_preinstalled {
+            facts.torch.clone()
+        } else {
+            ctx.compat
+                .data
+                .torch
+                .iter()
+                .filter(|r| r.default_cuda == bv)
+                .max_by(|a, b| cmp_versions(&a.series, &b.series))
+                .map(|r| format!("{}.*", r.series))
+        };
+        if let Some(p) = pin {
+            if t.local().is_none() && explicit.is_none() {
+                f = f.with_fix(req_fix(
+                    "DU201.move-torch",
+                    FixLevel::Suggestion,
+                    format!("Pin torch=={p}, whose default build matches CUDA {base_cuda}"),
+                    t,
+                    format!("torch=={p}"),
+                ));
+            }
+        }
+    }
+    out.push(f);
+}
+
+/// Where the base reference is written and a replacement for it that uses CUDA `cuda`.
+fn move_base_fix(
+    ctx: &Ctx,
+    stage: &Stage,
+    facts: &ImageFacts,
+    torch: Option<&str>,
+    cuda: &str,
+    row: &TorchRow,
+) -> Option<Fix> {
+    let new_tag = match facts.kind.as_str() {
+        "pytorch" => {
+            let tv = torch?;
+            format!(
+                "{tv}-cuda{cuda}-cudnn{}-{}",
+                row.cudnn,
+                facts.flavor.as_deref().unwrap_or("runtime")
+            )
+        }
+        "nvidia-cuda" => {
+            let full = ctx.compat.cuda_tag(cuda)?.version.clone();
+            let (_, tag) = crate::analyze::compat::split_reference(&stage.image.text);
+            let tag = tag?;
+            let rest = tag.split_once('-').map(|(_, r)| r)?;
+            format!("{full}-{rest}")
+        }
+        _ => return None,
+    };
+    let (repo, _) = crate::analyze::compat::split_reference(&stage.image.text);
+    let new_ref = format!("{repo}:{new_tag}");
+    let (range, replacement) = locate_reference(ctx, stage, &new_ref)?;
+    Some(Fix {
+        id: "DU201.move-base".into(),
+        level: FixLevel::Suggestion,
+        description: format!("Move the base image to {new_ref}"),
+        file: ctx.file.to_path_buf(),
+        edits: vec![edit(range.start, range.end, replacement)],
+    })
+}
+
+/// The byte range holding the FROM reference (on the FROM line or in the global ARG it comes from).
+fn locate_reference(ctx: &Ctx, stage: &Stage, new_ref: &str) -> Option<(Range<usize>, String)> {
+    let raw = &stage.image_raw;
+    if !raw.contains('$') {
+        return (ctx.text.get(stage.image_range.clone()) == Some(raw.as_str()))
+            .then(|| (stage.image_range.clone(), new_ref.to_string()));
+    }
+    // `${NAME}` or `$NAME` alone: rewrite the global ARG's default.
+    let name = raw
+        .trim_start_matches('$')
+        .trim_start_matches('{')
+        .trim_end_matches('}');
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    for info in &ctx.m.instrs {
+        if info.stage.is_some() {
+            break;
+        }
+        if !info.ins.is("ARG") {
+            continue;
+        }
+        for w in &info.ins.words {
+            if let Some(v) = w.text.strip_prefix(&format!("{name}=")) {
+                let start = w.range.start + name.len() + 1;
+                let slice = ctx.text.get(start..w.range.end)?;
+                if slice == v {
+                    return Some((start..w.range.end, new_ref.to_string()));
+                }
+                if slice.len() == v.len() + 2 && slice.starts_with('"') {
+                    return Some((start + 1..w.range.end - 1, new_ref.to_string()));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn companions(
+    ctx: &Ctx,
+    g: &Group,
+    all: &[Group],
+    base: Option<&(&Stage, ImageFacts)>,
+    out: &mut Vec<Finding>,
+) {
+    // Which torch will be there: this install's, an earlier install's in the same stage, or the base image's.
+    let stage = ctx.m.instrs.get(g.instr).and_then(|i| i.stage);
+    let mut torch: Option<(String, String)> = None; // (version or series, where)
+    if let Some(t) = g.torch() {
+        if let Some((v, _, _)) = torch_version(ctx, t) {
+            torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
+        }
+    }
+    if torch.is_none() {
+        for o in all.iter().filter(|o| {
+            o.instr < g.instr && ctx.m.instrs.get(o.instr).and_then(|i| i.stage) == stage
+        }) {
+            if let Some(t) = o.torch() {
+                if let Some((v, _, _)) = torch_version(ctx, t) {
+                    torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
+                }
+            }
+        }
+    }
+    if torch.is_none() {
+        if let Some((st, f)) = base {
+            if let (true, Some(v)) = (f.torch_preinstalled, &f.torch) {
+                torch = Some((v.clone(), format!("base image {}", st.image.text)));
+            }
+        }
+    }
+    let Some((tv, where_)) = torch else { return };
+    let Some(row) = ctx.compat.torch(&tv) else {
+        return;
+    };
+    for (name, want) in [
+        ("torchvision", &row.torchvision),
+        ("torchaudio", &row.torchaudio),
+    ] {
+        let Some(r) = g.get(name) else { continue };
+        if want.is_empty() {
+            continue;
+        }
+        let Some(have) = r.series() else { continue };
+        if &have == want {
+            continue;
+        }
+        let f = req_finding(ctx, "DU202", r, format!("{name} {} does not match torch {tv}: torch {} pairs with {name} {want}", r.exact().map(str::to_string).unwrap_or(format!("{have}.*")), row.series))
+            .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
+            .fact(format!("torch {tv} from {where_}"))
+            .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
+            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, format!("{name}=={want}.*")));
+        out.push(f);
+    }
+}
+
+fn python_range(ctx: &Ctx, g: &Group, base: Option<&(&Stage, ImageFacts)>, out: &mut Vec<Finding>) {
+    let Some(t) = g.torch() else { return };
+    let Some((tv, row, _)) = torch_version(ctx, t) else {
+        return;
+    };
+    if row.python.len() != 2 {
+        return;
+    }
+    // The interpreter: `python3.X -m pip`, conda's python=, or the base image's python.
+    let (py, why_py) = if let Some(p) = g
+        .install
+        .python
+        .as_deref()
+        .and_then(|p| p.strip_prefix("python"))
+        .filter(|v| v.contains('.'))
+    {
+        (p.to_string(), format!("pip runs under python{p}"))
+    } else if let Some(p) = g.install.conda_python.as_deref() {
+        (
+            p.trim_end_matches(".*").to_string(),
+            format!("conda installs python={p}"),
+        )
+    } else if let Some((st, f)) = base {
+        match &f.python {
+            Some(p) => (
+                p.clone(),
+                format!("base image {} has python {p}", st.image.text),
+            ),
+            None => return,
+        }
+    } else {
+        return;
+    };
+    let Some(py_series) = series_of(&py) else {
+        return;
+    };
+    let (lo, hi) = (&row.python[0], &row.python[1]);
+    if cmp_versions(&py_series, lo) == std::cmp::Ordering::Less
+        || cmp_versions(&py_series, hi) == std::cmp::Ordering::Greater
+    {
+        out.push(
+            req_finding(ctx, "DU206", t, format!("torch {tv} supports python {lo}-{hi}; this install uses python {py_series}"))
+                .why("There is no torch wheel for that interpreter: pip fails with 'No matching distribution found for torch' or picks an old release.")
+                .fact(format!("torch {} supports python {lo}-{hi}", row.series))
+                .fact(why_py),
+        );
+    }
+}
+
+const STUB_DIR: &str = "/usr/local/cuda/lib64/stubs";
+
+/// DU207: CUDA builds of llama.cpp / ggml that link against libcuda need the driver stubs in a devel image.
+fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for (idx, info) in ctx.m.instrs.iter().enumerate() {
+        let ins = info.ins.effective();
+        if !ins.is("RUN") {
+            continue;
+        }
+        let text = run_text(ins);
+        let vars_text: String = info
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}={} ", v.as_deref().unwrap_or("")))
+            .collect();
+        let hay = format!("{text} {vars_text}");
+        let cuda_build = [
+            "GGML_CUDA=ON",
+            "GGML_CUDA=on",
+            "GGML_CUDA=1",
+            "LLAMA_CUBLAS=on",
+            "LLAMA_CUBLAS=ON",
+            "LLAMA_CUBLAS=1",
+            "LLAMA_CUDA=ON",
+            "LLAMA_CUDA=on",
+            "LLAMA_CUDA=1",
+            "GGML_CUDA=On",
+        ]
+        .iter()
+        .any(|p| hay.contains(p));
+        if !cuda_build {
+            continue;
+        }
+        let Some((root, facts)) = base_of(ctx, idx) else {
+            continue;
+        };
+        if facts.kind != "nvidia-cuda" || facts.flavor.as_deref() != Some("devel") {
+            continue;
+        }
+        // Stubs or an allow-undefined link anywhere in this stage's chain before this RUN count as handled.
+        let stage = info.stage.unwrap_or(0);
+        let mut chain = vec![stage];
+        let mut s = stage;
+        while let Some(p) = ctx.m.stages.get(s).and_then(|x| x.parent) {
+            if p >= s {
+                break;
+            }
+            chain.push(p);
+            s = p;
+        }
+        let handled = ctx.m.instrs[..=idx]
+            .iter()
+            .filter(|i| i.stage.is_some_and(|x| chain.contains(&x)))
+            .any(|i| {
+                let t = i.ins.logical.text.as_str();
+                t.contains("lib64/stubs")
+                    || t.contains("allow-shlib-undefined")
+                    || t.contains("targets/x86_64-linux/lib/stubs")
+                    || t.contains("GGML_BACKEND_DL")
+                    || t.contains("unresolved-symbols")
+            });
+        if handled {
+            continue;
+        }
+        let mut f = ctx
+            .at("DU207", info.ins.range.clone(), "CUDA build linking libcuda without the driver stubs on the link path")
+            .why("Build machines have no NVIDIA driver, so libcuda.so.1 is missing at link time: the link fails with `libcuda.so.1, needed by ... not found` / undefined cuMem* references.")
+            .fact(format!("base {} is a CUDA {} devel image; its stubs are in {STUB_DIR}", root.image.text, facts.cuda.as_deref().unwrap_or("?")));
+        if !info.ins.is("ONBUILD")
+            && ins.heredocs.is_empty()
+            && matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
+        {
+            let at = ins.logical.to_file(ins.args_start);
+            f = f.with_fix(ctx.fix(
+                "DU207.stubs",
+                FixLevel::Safe,
+                "Link against the driver stubs for this RUN (symlink libcuda.so.1 and put the stubs on LIBRARY_PATH / LD_LIBRARY_PATH)",
+                vec![insert(
+                    at,
+                    format!("ln -sf {STUB_DIR}/libcuda.so {STUB_DIR}/libcuda.so.1 \\\n    && export LIBRARY_PATH={STUB_DIR}:${{LIBRARY_PATH:-}} LD_LIBRARY_PATH={STUB_DIR}:${{LD_LIBRARY_PATH:-}} \\\n    && "),
+                )],
+            ));
+        }
+        out.push(f);
+    }
+}
+
+fn run_text(ins: &crate::analyze::dockerfile::Instruction) -> String {
+    let mut s = ins.args_text().to_string();
+    for h in &ins.heredocs {
+        s.push('\n');
+        s.push_str(&h.body);
+    }
+    s
+}
+
+/// DU208: `COPY --from=<stage> /abs/path` where that stage never mentions the path's directory.
+fn copy_paths(ctx: &Ctx, out: &mut Vec<Finding>) {
+    const SYSTEM: &[&str] = &[
+        "/usr", "/opt", "/lib", "/lib64", "/etc", "/bin", "/sbin", "/root", "/home", "/var",
+        "/tmp", "/run", "/srv", "/",
+    ];
+    for info in &ctx.m.instrs {
+        let ins = info.ins;
+        if !ins.is("COPY") {
+            continue;
+        }
+        let Some(from) = ins.flag("from").and_then(|f| f.value.clone()) else {
+            continue;
+        };
+        let from_l = from.to_ascii_lowercase();
+        let Some(src_stage) = ctx.m.stages.iter().position(|s| {
+            s.name.as_deref() == Some(from_l.as_str()) || s.index.to_string() == from_l
+        }) else {
+            continue;
+        };
+        if info.stage.is_some_and(|s| src_stage >= s) {
+            continue;
+        }
+        // Stage chain: the source stage and the stages it is built from.
+        let mut chain = vec![src_stage];
+        let mut s = src_stage;
+        while let Some(p) = ctx.m.stages[s].parent {
+            if p >= s {
+                break;
+            }
+            chain.push(p);
+            s = p;
+        }
+        let root_external = ctx.m.stages[*chain.last().unwrap_or(&src_stage)]
+            .parent
+            .is_none();
+        let mut roots: Vec<String> = Vec::new();
+        for &st in &chain {
+            let mut workdir = String::from("/");
+            for &i in &ctx.m.stages[st].instrs {
+                let inf = &ctx.m.instrs[i];
+                let e = inf.ins.effective();
+                let abs = |p: &str, wd: &str| {
+                    if p.starts_with('/') {
+                        p.to_string()
+                    } else {
+                        format!(
+                            "{}/{}",
+                            wd.trim_end_matches('/'),
+                            p.trim_start_matches("./")
+                        )
+                    }
+                };
+                match e.keyword.as_str() {
+                    "WORKDIR" => {
+                        if let Some(w) = e.words.first() {
+                            workdir = abs(&ctx.m.expand_at(i, &w.text).text, &workdir);
+                            roots.push(workdir.clone());
+                        }
+                    }
+                    "COPY" | "ADD" => {
+                        if let Some(w) = e.words.last() {
+                            roots.push(abs(&ctx.m.expand_at(i, &w.text).text, &workdir));
+                        }
+                    }
+                    "RUN" => {
+                        for c in &inf.script.commands {
+                            for w in c.args() {
+                                let t = ctx.m.expand_at(i, &w.text).text;
+                                let t = t.split('=').next_back().unwrap_or(&t).to_string();
+                                if t.starts_with('-') || t.contains("://") {
+                                    continue;
+                                }
+                                roots.push(abs(&t, &workdir));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let words = &ins.words;
+        if words.len() < 2 {
+            continue;
+        }
+        for w in &words[..words.len() - 1] {
+            let src = ctx
+                .m
+                .expand_at(
+                    ctx.m
+                        .instrs
+                        .iter()
+                        .position(|x| std::ptr::eq(x.ins, ins))
+                        .unwrap_or(0),
+                    &w.text,
+                )
+                .text;
+            if !src.starts_with('/') || src.contains('$') {
+                continue;
+            }
+            let clean: String = src
+                .split(['*', '?', '['])
+                .next()
+                .unwrap_or(&src)
+                .trim_end_matches('/')
+                .to_string();
+            let top = format!(
+                "/{}",
+                clean
+                    .trim_start_matches('/')
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+            );
+            if root_external && SYSTEM.contains(&top.as_str()) {
+                continue;
+            }
+            let covered = roots.iter().any(|r| {
+                let r = r.trim_end_matches('/');
+                !r.is_empty()
+                    && r != "/"
+                    && (clean == r
+                        || clean.starts_with(&format!("{r}/"))
+                        || r.starts_with(&format!("{clean}/")))
+            });
+            if !covered {
+                out.push(
+                    ctx.at("DU208", w.range.clone(), format!("COPY --from={from} {src}: stage `{from}` never creates anything under {}", parent_dir(&clean)))
+                        .why("A hard-coded build path that the builder does not produce fails the build at this COPY ('not found'), usually after a long compile.")
+                        .fact(format!("paths stage `{from}` mentions: {}", summarize(&roots))),
+                );
+            }
+        }
+    }
+}
+
+fn parent_dir(p: &str) -> &str {
+    match p.rfind('/') {
+        Some(0) | None => p,
+        Some(i) => &p[..i],
+    }
+}
+
+fn summarize(roots: &[String]) -> String {
+    let mut v: Vec<&str> = roots
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|s| s.len() > 1)
+        .collect();
+    v.sort();
+    v.dedup();
+    let n = v.len();
+    let mut s = v.into_iter().take(6).collect::<Vec<_>>().join(", ");
+    if n > 6 {
+        s.push_str(", ...");
+    }
+    s
+}
