@@ -220,6 +220,7 @@ mod tests {
                     error: None,
                 }],
                 old_text: "IMAGE=old\n".into(),
+                edits: Vec::new(),
                 new_text: format!("IMAGE={reference}\n"),
                 diff: format!(
                     "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-IMAGE=old\n+IMAGE={reference}\n"

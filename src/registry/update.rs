@@ -4,6 +4,7 @@
 //! were; YAML is never re-serialised. Nothing is written here: each file gets old text, new text and a unified
 //! diff for the Proposed diff pane, and the front end writes what the user accepts.
 
+use crate::analyze::{Fix, FixLevel, TextEdit};
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
 
@@ -58,8 +59,11 @@ pub struct ProposedUpdate {
     pub file: PathBuf,
     pub path: PathBuf,
     pub changes: Vec<KeyChange>,
+    /// The file as read (what the writer must still find on disk before replacing it).
     pub old_text: String,
     pub new_text: String,
+    /// The same change as byte-range edits of `old_text`, for the fix machinery (`as_fix`).
+    pub edits: Vec<TextEdit>,
     /// Unified diff, empty when nothing changes.
     pub diff: String,
     /// Why the file could not be read at all.
@@ -69,6 +73,36 @@ pub struct ProposedUpdate {
 impl ProposedUpdate {
     pub fn changes_anything(&self) -> bool {
         self.old_text != self.new_text
+    }
+
+    /// As a `Fix` for `fix::proposal::propose(file, &old_text, ..)`: hunks with content ids, per-hunk
+    /// decisions, and `fix::write::write_atomic` (which refuses when the file changed since it was read).
+    pub fn as_fix(&self) -> Option<Fix> {
+        if !self.changes_anything() || self.error.is_some() {
+            return None;
+        }
+        let keys: Vec<&str> = self
+            .changes
+            .iter()
+            .filter(|c| c.error.is_none())
+            .map(|c| c.key.as_str())
+            .collect();
+        let value = self
+            .changes
+            .first()
+            .map(|c| c.new_value.as_str())
+            .unwrap_or_default();
+        Some(Fix {
+            id: format!("push-update:{}", self.file.display()),
+            level: FixLevel::Suggestion,
+            description: format!(
+                "pin {} in {} to {value}",
+                keys.join(", "),
+                self.file.display()
+            ),
+            file: self.file.clone(),
+            edits: self.edits.clone(),
+        })
     }
 }
 
@@ -91,13 +125,26 @@ pub fn propose_updates(
         if p.error.is_some() {
             continue;
         }
+        // Every key is located in the file as read, so all edits are offsets of `old_text`.
         let edited = match target.format() {
-            FileFormat::Env => edit_env(&p.new_text, &target.key, reference),
-            FileFormat::Yaml => edit_yaml(&p.new_text, &target.key, reference),
+            FileFormat::Env => edit_env(&p.old_text, &target.key, reference),
+            FileFormat::Yaml => edit_yaml(&p.old_text, &target.key, reference),
         };
+        let edited = edited.and_then(|e| {
+            let mut merged = p.edits.clone();
+            for edit in e.edits.clone() {
+                merge_edit(&mut merged, edit).map_err(|_| {
+                    format!(
+                        "{} overlaps another [[push.update]] target in the same file; keep one of them",
+                        target.key
+                    )
+                })?;
+            }
+            p.edits = merged;
+            Ok(e)
+        });
         match edited {
             Ok(e) => {
-                p.new_text = e.text;
                 p.changes.push(KeyChange {
                     key: target.key.clone(),
                     old_value: e.old_value,
@@ -116,6 +163,8 @@ pub fn propose_updates(
         }
     }
     for p in &mut out {
+        p.edits.sort_by_key(|e| (e.start, e.end));
+        p.new_text = apply(&p.old_text, &p.edits);
         if p.changes_anything() {
             let name = p.file.display().to_string();
             p.diff = similar::TextDiff::from_lines(&p.old_text, &p.new_text)
@@ -136,6 +185,7 @@ fn open(project_dir: &Path, file: &Path, format: FileFormat) -> ProposedUpdate {
         changes: Vec::new(),
         old_text: String::new(),
         new_text: String::new(),
+        edits: Vec::new(),
         diff: String::new(),
         error: None,
     };
@@ -150,16 +200,19 @@ fn open(project_dir: &Path, file: &Path, format: FileFormat) -> ProposedUpdate {
         ));
         return p;
     }
+    // A missing file is not created: the writer replaces files that exist (and refuses when they changed).
     match std::fs::read_to_string(&path) {
         Ok(t) => {
             p.old_text = t.clone();
             p.new_text = t;
         }
-        // A missing .env is created with the one line; a missing YAML file has no structure to edit.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && format == FileFormat::Env => {}
         Err(e) => {
+            let hint = match format {
+                FileFormat::Env => "create it (it may be empty) or fix the path",
+                FileFormat::Yaml => "fix the path",
+            };
             p.error = Some(format!(
-                "cannot read {}: {e}; fix the path in [[push.update]] in .dockui.toml",
+                "cannot read {}: {e}; {hint} in [[push.update]] in .dockui.toml",
                 path.display()
             ))
         }
@@ -167,11 +220,83 @@ fn open(project_dir: &Path, file: &Path, format: FileFormat) -> ProposedUpdate {
     p
 }
 
+/// One key's edits, as byte ranges of the text they were computed on (plus that text edited, for tests).
 #[derive(Debug)]
 struct Edited {
+    edits: Vec<TextEdit>,
+    #[cfg_attr(not(test), allow(dead_code))]
     text: String,
     old_value: Option<String>,
     line: usize,
+}
+
+impl Edited {
+    fn new(
+        text: &str,
+        edits: Vec<(usize, usize, String)>,
+        old_value: Option<String>,
+        line: usize,
+    ) -> Edited {
+        let edits: Vec<TextEdit> = edits
+            .into_iter()
+            .map(|(start, end, replacement)| TextEdit {
+                start,
+                end,
+                replacement,
+            })
+            .collect();
+        Edited {
+            text: apply(text, &edits),
+            edits,
+            old_value,
+            line,
+        }
+    }
+}
+
+/// Apply non-overlapping edits (any order).
+fn apply(text: &str, edits: &[TextEdit]) -> String {
+    let mut sorted: Vec<&TextEdit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.start, e.end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for e in sorted {
+        out.push_str(&text[at..e.start]);
+        out.push_str(&e.replacement);
+        at = e.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Add `new` to a file's edits unless it clashes: the same range with the same text is kept once, insertions
+/// at one place are joined in order, anything else overlapping is refused.
+fn merge_edit(edits: &mut Vec<TextEdit>, new: TextEdit) -> Result<(), ()> {
+    for e in edits.iter_mut() {
+        if e.start == new.start && e.end == new.end && e.replacement == new.replacement {
+            return Ok(());
+        }
+        if e.start == e.end && new.start == new.end && e.start == new.start {
+            let next = if e.replacement.ends_with('\n') {
+                new.replacement
+                    .strip_prefix('\n')
+                    .unwrap_or(&new.replacement)
+            } else {
+                &new.replacement
+            };
+            e.replacement.push_str(next);
+            return Ok(());
+        }
+        let overlap = new.start < e.end && e.start < new.end;
+        let touch_insert = (new.start == new.end && e.start < new.start && new.start < e.end)
+            || (e.start == e.end && new.start < e.start && e.start < new.end)
+            || (new.start == new.end && new.start == e.start && e.start != e.end);
+        if overlap || touch_insert {
+            return Err(());
+        }
+    }
+    edits.push(new);
+    Ok(())
 }
 
 /// (byte offset of line start, line without its ending)
@@ -269,22 +394,17 @@ fn edit_env(text: &str, key: &str, value: &str) -> Result<Edited, String> {
         line_no = n + 1;
         edits.push((offset + s, offset + e, quoted(value, quote)));
     }
-    let mut out = text.to_string();
     if edits.is_empty() {
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str(&format!("{key}={value}\n"));
-        line_no = out.lines().count();
+        // A missing key is appended as the last line.
+        let sep = if !text.is_empty() && !text.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        };
+        edits.push((text.len(), text.len(), format!("{sep}{key}={value}\n")));
+        line_no = text.lines().count() + 1;
     }
-    for (s, e, new) in edits.into_iter().rev() {
-        out.replace_range(s..e, &new);
-    }
-    Ok(Edited {
-        text: out,
-        old_value,
-        line: line_no,
-    })
+    Ok(Edited::new(text, edits, old_value, line_no))
 }
 
 // ---- YAML by span -----------------------------------------------------------------------------------------
@@ -592,21 +712,19 @@ fn edit_yaml(text: &str, key: &str, value: &str) -> Result<Edited, String> {
             "{key}: {why}; fix the key path in .dockui.toml or add the key to the file"
         ));
     }
-    let mut out = text.to_string();
     let old_value = slots.last().and_then(|s| s.old.clone());
     let line = slots.last().map(|s| s.line).unwrap_or(0);
-    for slot in slots.into_iter().rev() {
-        let mut new = quoted(value, slot.quote);
-        if slot.insert_space {
-            new.insert(0, ' ');
-        }
-        out.replace_range(slot.start..slot.end, &new);
-    }
-    Ok(Edited {
-        text: out,
-        old_value,
-        line,
-    })
+    let edits = slots
+        .into_iter()
+        .map(|slot| {
+            let mut new = quoted(value, slot.quote);
+            if slot.insert_space {
+                new.insert(0, ' ');
+            }
+            (slot.start, slot.end, new)
+        })
+        .collect();
+    Ok(Edited::new(text, edits, old_value, line))
 }
 
 #[cfg(test)]
@@ -716,6 +834,64 @@ mod tests {
         assert!(err.contains("by hand"), "{err}");
         let err = edit_yaml("list:\n- a\n", "list.3", R).unwrap_err();
         assert!(err.contains("only 1 item"), "{err}");
+    }
+
+    #[test]
+    fn edits_are_offsets_of_the_file_as_read_and_feed_the_fix_machinery() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\nIMAGE=old\nB=2").unwrap();
+        let t = |key: &str| UpdateTarget {
+            file: ".env".into(),
+            key: key.into(),
+            format: None,
+        };
+        // IMAGE twice (kept once), two missing keys appended in order after the unterminated last line.
+        let p = propose_updates(
+            dir.path(),
+            &[t("IMAGE"), t("IMAGE"), t("NEW1"), t("NEW2")],
+            R,
+        );
+        let p = &p[0];
+        assert_eq!(
+            p.new_text,
+            format!("A=1\nIMAGE={R}\nB=2\nNEW1={R}\nNEW2={R}\n")
+        );
+        assert!(
+            p.changes.iter().all(|c| c.error.is_none()),
+            "{:?}",
+            p.changes
+        );
+        assert_eq!(p.changes[2].line, Some(4));
+        let fix = p.as_fix().unwrap();
+        assert_eq!(fix.level, FixLevel::Suggestion);
+        assert_eq!(apply(&p.old_text, &fix.edits), p.new_text);
+        let proposal =
+            crate::fix::proposal::propose(p.file.clone(), &p.old_text, &[(fix.id.clone(), &fix)]);
+        assert!(proposal.deferred.is_empty(), "{:?}", proposal.deferred);
+        let all: std::collections::HashMap<_, _> = proposal
+            .hunks
+            .iter()
+            .map(|h| (h.id, crate::fix::proposal::Decision::Accept))
+            .collect();
+        assert_eq!(crate::fix::proposal::apply(&proposal, &all), p.new_text);
+    }
+
+    #[test]
+    fn overlapping_targets_are_refused_not_mixed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("v.yaml"), "image:\n  ref: old\n").unwrap();
+        let t = |key: &str| UpdateTarget {
+            file: "v.yaml".into(),
+            key: key.into(),
+            format: None,
+        };
+        let p = propose_updates(dir.path(), &[t("image.ref"), t("image.ref")], R);
+        assert_eq!(
+            p[0].new_text,
+            format!("image:\n  ref: {R}\n"),
+            "the same edit twice is one edit"
+        );
+        assert!(p[0].changes.iter().all(|c| c.error.is_none()));
     }
 
     #[test]
