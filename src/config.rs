@@ -60,6 +60,8 @@ pub struct BuildConfig {
     pub auto_fix: String,
     pub no_cache: bool,
     pub pull: bool,
+    /// "auto" (BuildKit when the engine has it), "buildkit" or "legacy".
+    pub builder: String,
     pub target: String,
     pub platform: String,
     pub args: BTreeMap<String, String>,
@@ -103,6 +105,7 @@ impl Default for BuildConfig {
             auto_fix: "off".into(),
             no_cache: false,
             pull: false,
+            builder: "auto".into(),
             target: String::new(),
             platform: String::new(),
             args: BTreeMap::new(),
@@ -202,6 +205,12 @@ impl Config {
         if self.build.max_attempts == 0 {
             return Err(fail("build.max_attempts must be at least 1".into()));
         }
+        if !["auto", "buildkit", "legacy"].contains(&self.build.builder.as_str()) {
+            return Err(fail(format!(
+                "build.builder must be \"auto\", \"buildkit\" or \"legacy\", not \"{}\"",
+                self.build.builder
+            )));
+        }
         if !["off", "safe", "suggestion"].contains(&self.build.auto_fix.as_str()) {
             return Err(fail(format!(
                 "build.auto_fix must be \"off\", \"safe\" or \"suggestion\", not \"{}\"",
@@ -276,6 +285,14 @@ impl Config {
 }
 
 impl BuildConfig {
+    pub fn builder_kind(&self) -> crate::docker::Builder {
+        match self.builder.as_str() {
+            "buildkit" => crate::docker::Builder::BuildKit,
+            "legacy" => crate::docker::Builder::Legacy,
+            _ => crate::docker::Builder::Auto,
+        }
+    }
+
     /// The most invasive fix level the build may apply by itself; None for "off".
     pub fn auto_fix_level(&self) -> Option<crate::analyze::FixLevel> {
         match self.auto_fix.as_str() {

@@ -2,6 +2,8 @@
 
 use super::*;
 use bollard::Docker;
+use bollard::models::BuildInfoAux;
+use bollard::query_parameters::BuilderVersion;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
@@ -104,6 +106,23 @@ pub fn parse_step(line: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.trim_end_matches(':').parse().ok()?))
 }
 
+impl BollardEngine {
+    /// BuildKit through the engine's session: Docker with API >= 1.39. Podman's compatible API has none.
+    async fn supports_buildkit(&self) -> bool {
+        let Ok(docker) = self.client() else { return false };
+        match docker.version().await {
+            Ok(v) => {
+                let podman = v.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman"));
+                let api = v.api_version.unwrap_or_default();
+                let (major, minor) = api.split_once('.').unwrap_or(("0", "0"));
+                let new_enough = (major.parse::<u32>().unwrap_or(0), minor.parse::<u32>().unwrap_or(0)) >= (1, 39);
+                !podman && new_enough
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 impl DockerPort for BollardEngine {
     fn endpoint(&self) -> String {
         self.endpoint.clone()
@@ -126,39 +145,25 @@ impl DockerPort for BollardEngine {
         .boxed()
     }
 
-    fn build(
-        &self,
-        spec: BuildSpec,
-        events: UnboundedSender<BuildEvent>,
-    ) -> BoxFuture<'_, Result<String, DockerError>> {
+    fn build(&self, spec: BuildSpec, events: UnboundedSender<BuildEvent>) -> BoxFuture<'_, Result<String, DockerError>> {
         async move {
             let docker = self.client()?;
-            // The tar goes to an anonymous temp file and is streamed from there: a large context never sits in memory.
-            let ctx_dir = spec.context_dir.clone();
-            let dockerfile = spec.dockerfile.clone();
-            let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-                use std::io::Seek;
-                let mut file = tempfile::tempfile()?;
-                super::context::write_context_tar(
-                    &ctx_dir,
-                    &dockerfile,
-                    std::io::BufWriter::new(&mut file),
-                )?;
-                file.rewind()?;
-                Ok(file)
-            })
-            .await
-            .map_err(|e| DockerError::Other(e.to_string()))?
-            .map_err(|e| {
-                DockerError::Other(format!(
-                    "cannot pack build context {}: {e}",
-                    spec.context_dir.display()
-                ))
-            })?;
-            let body = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+            let use_buildkit = match spec.builder {
+                Builder::Legacy => false,
+                Builder::BuildKit => true,
+                Builder::Auto => self.supports_buildkit().await,
+            };
+            let _ = events.send(BuildEvent::Line(format!(
+                "dockui: building {} with {}",
+                spec.tag,
+                if use_buildkit { "BuildKit" } else { "the legacy builder" }
+            )));
+            // The context is tarred on a blocking thread and streamed in chunks: never whole in memory.
+            let (body, packer) = super::context::context_tar_stream(spec.context_dir.clone(), spec.dockerfile.clone());
 
             let args: HashMap<String, String> = spec.args.clone().into_iter().collect();
             let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+            let session = format!("dockui-{}-{}", std::process::id(), spec.tag.replace(['/', ':'], "-"));
             let mut opts = BuildImageOptionsBuilder::new()
                 .dockerfile(&spec.dockerfile.to_string_lossy())
                 .t(&spec.tag)
@@ -167,6 +172,9 @@ impl DockerPort for BollardEngine {
                 .nocache(spec.no_cache)
                 .buildargs(&args)
                 .labels(&labels);
+            if use_buildkit {
+                opts = opts.version(BuilderVersion::BuilderBuildKit).session(&session);
+            }
             if spec.pull {
                 opts = opts.pull("1");
             }
@@ -176,10 +184,11 @@ impl DockerPort for BollardEngine {
             if !spec.platform.is_empty() {
                 opts = opts.platform(&spec.platform);
             }
-            let mut stream =
-                docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
+            let mut stream = docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
             let mut image_id = None;
-            // Output arrives in fragments ("Step 1/4 : X" and its "\n" separately): join before splitting into lines.
+            let mut buildkit = super::buildkit_progress::Renderer::default();
+            let mut buildkit_error: Option<String> = None;
+            // Legacy output arrives in fragments ("Step 1/4 : X" and its "\n" separately): join before splitting.
             let mut pending = String::new();
             let emit = |pending: &mut String, flush_all: bool| {
                 while let Some(pos) = pending.find('\n') {
@@ -206,13 +215,36 @@ impl DockerPort for BollardEngine {
                             pending.push('\n');
                             emit(&mut pending, false);
                         }
-                        if let Some(aux) = info.aux.and_then(|a| a.id) {
-                            image_id = Some(aux);
+                        match info.aux {
+                            Some(BuildInfoAux::Default(id)) => image_id = id.id.or(image_id),
+                            Some(BuildInfoAux::BuildKit(status)) => {
+                                for v in status.vertexes.iter().filter(|v| !v.error.is_empty()) {
+                                    buildkit_error.get_or_insert_with(|| v.error.clone());
+                                }
+                                for out in buildkit.render(&status) {
+                                    let _ = events.send(match out {
+                                        super::buildkit_progress::Out::Line(l) => BuildEvent::Line(l),
+                                        super::buildkit_progress::Out::Step(current, total) => {
+                                            BuildEvent::Step { current, total }
+                                        }
+                                    });
+                                }
+                            }
+                            None => {}
                         }
                     }
                     Err(e) => {
                         emit(&mut pending, true);
-                        let err = self.map_err(e);
+                        let err = match self.map_err(e) {
+                            // BuildKit's stream error can be terse; the failing vertex's error says more.
+                            DockerError::BuildFailed { message } => match &buildkit_error {
+                                Some(b) if !message.contains(b.as_str()) => {
+                                    DockerError::BuildFailed { message: format!("{message}: {b}") }
+                                }
+                                _ => DockerError::BuildFailed { message },
+                            },
+                            other => other,
+                        };
                         if let DockerError::BuildFailed { message } = &err {
                             let _ = events.send(BuildEvent::Line(format!("ERROR: {message}")));
                         }
@@ -221,14 +253,19 @@ impl DockerPort for BollardEngine {
                 }
             }
             emit(&mut pending, true);
+            if let Ok(Err(e)) = packer.await {
+                return Err(DockerError::Other(format!("cannot pack build context {}: {e}", spec.context_dir.display())));
+            }
+            if let Some(message) = buildkit_error {
+                let _ = events.send(BuildEvent::Line(format!("ERROR: {message}")));
+                return Err(DockerError::BuildFailed { message });
+            }
             match image_id {
                 Some(id) => Ok(id),
-                // Older engines only print "Successfully built <id>": ask the engine for the tag instead.
+                // Some engines only print "Successfully built <id>": ask the engine for the tag instead.
                 None => match self.inspect_image(&spec.tag).await? {
                     Some(info) => Ok(info.id),
-                    None => Err(DockerError::BuildFailed {
-                        message: "the engine reported no image".into(),
-                    }),
+                    None => Err(DockerError::BuildFailed { message: "the engine reported no image".into() }),
                 },
             }
         }

@@ -1,6 +1,7 @@
 //! The Docker engine port (what the engine needs) and its bollard adapter.
 
 pub mod bollard_engine;
+pub mod buildkit_progress;
 pub mod context;
 pub mod dockerignore;
 pub mod push;
@@ -27,6 +28,17 @@ pub struct BuildSpec {
     pub platform: String,
     pub no_cache: bool,
     pub pull: bool,
+    pub builder: Builder,
+}
+
+/// Which builder the engine uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit when the engine offers it (Docker), the legacy builder otherwise (Podman).
+    #[default]
+    Auto,
+    BuildKit,
+    Legacy,
 }
 
 /// What a build reports while it runs.

@@ -58,6 +58,7 @@ impl BuildRequest {
                 platform: b.platform.clone(),
                 no_cache: b.no_cache,
                 pull: b.pull,
+                builder: b.builder_kind(),
             },
             max_attempts: b.max_attempts.max(1),
             builds_dir: paths.builds_dir(),
