@@ -123,13 +123,31 @@ fn torch_version<'a>(ctx: &'a Ctx, r: &Requirement) -> Option<(String, &'a Torch
     if let Some(s) = r.series() {
         return ctx.compat.torch(&s).map(|row| (s.clone(), row, false));
     }
-    if r.specs.is_empty() && r.url.is_none() {
-        return ctx
-            .compat
-            .newest_torch()
-            .map(|row| (row.series.clone(), row, false));
+    if r.url.is_some() {
+        return None;
     }
-    None
+    // Unpinned or a range: the newest series the specifiers allow (what pip would pick today).
+    let allowed = |series: &str| {
+        let v = format!("{series}.0");
+        r.specs.iter().all(|(op, want)| {
+            let o = cmp_versions(&v, want);
+            let same = series_of(want).as_deref() == Some(series);
+            match op.as_str() {
+                ">=" | "~=" => o != std::cmp::Ordering::Less || same,
+                ">" => o == std::cmp::Ordering::Greater || same,
+                "<" => o == std::cmp::Ordering::Less,
+                "<=" => o != std::cmp::Ordering::Greater,
+                _ => true,
+            }
+        })
+    };
+    ctx.compat
+        .data
+        .torch
+        .iter()
+        .filter(|row| allowed(&row.series))
+        .max_by(|a, b| cmp_versions(&a.series, &b.series))
+        .map(|row| (row.series.clone(), row, false))
 }
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -190,6 +208,13 @@ fn torch_rules(
         version.clone()
     } else if t.specs.is_empty() {
         format!("(unpinned, currently {})", row.series)
+    } else if t.series().is_none() {
+        format!(
+            "{} (currently {})",
+            t.text
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            row.series
+        )
     } else {
         format!("{}.*", row.series)
     };

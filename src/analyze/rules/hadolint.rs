@@ -408,7 +408,9 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
             "apt" => {
                 let mut f = ctx.at("DL3027", c.range(), "Do not use apt as it is meant to be an end-user tool, use apt-get or apt-cache instead").why("apt's output and behaviour are not stable for scripts and it warns so on every run.");
                 if fixable {
-                    f = f.with_fix(ctx.fix("DL3027.apt-get", FixLevel::Safe, "Use apt-get", vec![edit(c.words[0].range.start, c.words[0].range.end, "apt-get")]));
+                    // One finding per RUN, so the fix renames every `apt` command in it.
+                    let edits = script.commands.iter().filter(|x| x.name() == "apt").map(|x| edit(x.words[0].range.start, x.words[0].range.end, "apt-get")).collect();
+                    f = f.with_fix(ctx.fix("DL3027.apt-get", FixLevel::Safe, "Use apt-get", edits));
                 }
                 push_once(out, "DL3027", f);
             }
@@ -481,7 +483,7 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
                     }
                     r.specs.is_empty() && !r.name.is_empty()
                 });
-                if unpinned {
+                if unpinned && inst.sources.constraints.is_empty() {
                     push_once(out, "DL3013", ctx.at("DL3013", c.range(), "Pin versions in pip. Instead of `pip install <package>` use `pip install <package>==<version>` or `pip install --requirement <requirements file>`").why("An unpinned package resolves differently on every build; for ML stacks that often means a new torch."));
                 }
             }
@@ -609,10 +611,11 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
                         &info.vars,
                         ctx.df.escape,
                     );
+                    // An unknown variable counts as a version when some ARG declares it (hadolint's reading).
                     let t = if t.unresolved.is_empty() {
                         t.text
                     } else {
-                        return false;
+                        return !t.unresolved.iter().all(|v| arg_declared(ctx, v));
                     };
                     if is_module {
                         !t.contains(':')
@@ -713,4 +716,14 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
         ));
     }
     out.push(f);
+}
+
+fn arg_declared(ctx: &Ctx, name: &str) -> bool {
+    ctx.m.instrs.iter().any(|i| {
+        i.ins.is("ARG")
+            && i.ins
+                .words
+                .iter()
+                .any(|w| w.text.split('=').next() == Some(name))
+    })
 }

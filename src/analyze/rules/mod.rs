@@ -329,3 +329,6 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;
