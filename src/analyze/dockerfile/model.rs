@@ -245,6 +245,7 @@ pub fn run_script(ins: &Instruction, _escape: char) -> Script {
                     .collect(),
                 sep: shell::Sep::End,
                 piped_in: false,
+                nested: false,
             };
             Script {
                 commands: if cmd.words.is_empty() {
@@ -252,6 +253,7 @@ pub fn run_script(ins: &Instruction, _escape: char) -> Script {
                 } else {
                     vec![cmd]
                 },
+                compounds: 0,
             }
         }
         Form::Shell => {
@@ -280,6 +282,7 @@ pub fn run_script(ins: &Instruction, _escape: char) -> Script {
                     let sub =
                         shell::parse(&h.body, &|r: Range<usize>| base + r.start..base + r.end);
                     script.commands.extend(sub.commands);
+                    script.compounds += sub.compounds;
                 }
             }
             script

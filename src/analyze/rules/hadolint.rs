@@ -42,8 +42,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             if let Some(p) = prev_run {
                 let pi = &ctx.m.instrs[p];
                 if flags_text(pi.ins) == flags_text(ins)
-                    && pi.script.commands.len() <= 1
-                    && info.script.commands.len() <= 1
+                    && pi.script.program_count() <= 1 && info.script.program_count() <= 1
                 {
                     out.push(ctx.at("DL3059", ins.range.clone(), "Multiple consecutive `RUN` instructions. Consider consolidation.").why("Each RUN makes a layer; merging small steps keeps the image smaller and the build cache simpler."));
                 }
@@ -138,7 +137,10 @@ fn from_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
             .iter()
             .flatten()
             .any(|n| n.eq_ignore_ascii_case(raw));
-        if raw.eq_ignore_ascii_case("scratch") || earlier_stage || raw.contains('$') {
+        // hadolint leaves `FROM ${IMAGE}` and variable tags alone, but `FROM base-${ARCH}` has no tag at all.
+        let (_, tag_part) = crate::analyze::compat::split_reference(raw);
+        let var_tag = tag_part.as_deref().is_some_and(|t| t.contains('$'));
+        if raw.eq_ignore_ascii_case("scratch") || earlier_stage || raw.starts_with('$') || var_tag {
             continue;
         }
         let (repo, tag) = crate::analyze::compat::split_reference(raw);
