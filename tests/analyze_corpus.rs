@@ -16,12 +16,22 @@ fn corpus_parses_and_fires_the_expected_rules() {
     let dir = fixtures().join("corpus");
     let mut n = 0;
     let mut failures = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("corpus dir").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     entries.sort();
     for p in entries {
         n += 1;
-        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
-        let a = analyze_project(&p, &AnalyzeOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let a = analyze_project(&p, &AnalyzeOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let text = std::fs::read_to_string(p.join("Dockerfile")).expect("Dockerfile");
         let df = Dockerfile::parse(&text);
         assert_eq!(df.render(), text, "{name}: round trip");
@@ -30,14 +40,23 @@ fn corpus_parses_and_fires_the_expected_rules() {
             failures.push(format!("{name}: parse failure {:?}", df.problems));
         }
         let expect = std::fs::read_to_string(p.join("EXPECT")).unwrap_or_default();
-        for line in expect.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in expect
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             if let Some(r) = line.strip_prefix('+') {
                 if !got.contains(r) {
                     failures.push(format!("{name}: expected {r}, got {got:?}"));
                 }
             } else if let Some(r) = line.strip_prefix('-') {
                 if got.contains(r) {
-                    let f: Vec<_> = a.findings.iter().filter(|f| f.rule == r).map(|f| format!("{}:{} {}", f.file.display(), f.span.line, f.message)).collect();
+                    let f: Vec<_> = a
+                        .findings
+                        .iter()
+                        .filter(|f| f.rule == r)
+                        .map(|f| format!("{}:{} {}", f.file.display(), f.span.line, f.message))
+                        .collect();
                     failures.push(format!("{name}: did not expect {r}: {f:?}"));
                 }
             }
@@ -55,18 +74,33 @@ fn demo_project_conflicts() {
         assert!(ids.contains(want), "demo: missing {want} in {ids:?}");
     }
     assert!(a.has_errors());
-    assert_eq!(a.files, [PathBuf::from("Dockerfile"), PathBuf::from("requirements.txt")]);
+    assert_eq!(
+        a.files,
+        [
+            PathBuf::from("Dockerfile"),
+            PathBuf::from("requirements.txt")
+        ]
+    );
     // The JSON form is stable: spot-check its shape.
     let v = serde_json::to_value(&a).expect("json");
     let f = &v["findings"][0];
-    for key in ["rule", "severity", "file", "span", "message", "why", "facts", "fixes"] {
+    for key in [
+        "rule", "severity", "file", "span", "message", "why", "facts", "fixes",
+    ] {
         assert!(f.get(key).is_some(), "json finding lacks {key}");
     }
 }
 
 /// Line of the instruction (item) holding byte `at`: hadolint reports instruction lines.
 fn instruction_line(df: &Dockerfile, at: usize) -> usize {
-    df.items.iter().find(|i| i.range.contains(&at) && matches!(i.kind, ItemKind::Instruction(_) | ItemKind::Error { .. })).map(|i| i.line).unwrap_or(0)
+    df.items
+        .iter()
+        .find(|i| {
+            i.range.contains(&at)
+                && matches!(i.kind, ItemKind::Instruction(_) | ItemKind::Error { .. })
+        })
+        .map(|i| i.line)
+        .unwrap_or(0)
 }
 
 #[test]
@@ -77,22 +111,43 @@ fn real_dockerfiles_vs_hadolint() {
         eprintln!("no ../shared/testdata: skipped");
         return;
     };
-    let theirs: BTreeMap<String, Vec<serde_json::Value>> = serde_json::from_str(&json).expect("json");
-    let ours_ids: BTreeSet<&str> = dockui::analyze::rules::catalog().iter().map(|r| r.id).filter(|r| r.starts_with("DL")).collect();
+    let theirs: BTreeMap<String, Vec<serde_json::Value>> =
+        serde_json::from_str(&json).expect("json");
+    let ours_ids: BTreeSet<&str> = dockui::analyze::rules::catalog()
+        .iter()
+        .map(|r| r.id)
+        .filter(|r| r.starts_with("DL"))
+        .collect();
     let mut per: BTreeMap<String, [usize; 3]> = BTreeMap::new(); // agree, miss, extra
     let mut own: BTreeMap<String, usize> = BTreeMap::new();
     let mut parse_failures = 0;
     for (file, items) in &theirs {
-        let Ok(bytes) = std::fs::read(base.join("real-dockerfiles").join(file)) else { continue };
+        let Ok(bytes) = std::fs::read(base.join("real-dockerfiles").join(file)) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let df = Dockerfile::parse(&text);
         parse_failures += df.problems.len();
         let a = analyze_text(Path::new("Dockerfile"), &text, &AnalyzeOptions::default());
-        let ours: BTreeSet<(String, usize)> = a.findings.iter().filter(|f| ours_ids.contains(f.rule.as_str())).map(|f| (f.rule.clone(), instruction_line(&df, f.span.start))).collect();
+        let ours: BTreeSet<(String, usize)> = a
+            .findings
+            .iter()
+            .filter(|f| ours_ids.contains(f.rule.as_str()))
+            .map(|f| (f.rule.clone(), instruction_line(&df, f.span.start)))
+            .collect();
         for f in a.findings.iter().filter(|f| !f.rule.starts_with("DL")) {
             *own.entry(f.rule.clone()).or_default() += 1;
         }
-        let t: BTreeSet<(String, usize)> = items.iter().filter_map(|x| Some((x["code"].as_str()?.to_string(), x["line"].as_u64()? as usize))).filter(|(c, _)| ours_ids.contains(c.as_str())).collect();
+        let t: BTreeSet<(String, usize)> = items
+            .iter()
+            .filter_map(|x| {
+                Some((
+                    x["code"].as_str()?.to_string(),
+                    x["line"].as_u64()? as usize,
+                ))
+            })
+            .filter(|(c, _)| ours_ids.contains(c.as_str()))
+            .collect();
         for x in t.intersection(&ours) {
             per.entry(x.0.clone()).or_default()[0] += 1;
         }

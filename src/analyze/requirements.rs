@@ -576,6 +576,12 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 "--extra-index-url" | "--index" => inst.sources.extra_index_urls.push(loc),
                 "-f" | "--find-links" => inst.sources.find_links.push(loc),
                 "--file" if tool == Tool::Conda => inst.sources.includes.push(loc),
+                "-e" | "--editable" if tool != Tool::Conda => {
+                    if let Some(r) = parse_requirement(&loc.value, end_range.start, file, loc.line)
+                    {
+                        inst.reqs.push(r);
+                    }
+                }
                 _ => {}
             }
             j += 1;

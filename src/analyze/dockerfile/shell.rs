@@ -114,7 +114,11 @@ impl Script {
     /// True when some command pipes into another.
     pub fn has_pipe(&self) -> bool {
         self.commands.iter().any(|c| c.sep == Sep::Pipe)
-            || self.commands.iter().flat_map(|c| c.words.iter().chain(c.assigns.iter())).any(|w| subst_has_pipe(&w.text))
+            || self
+                .commands
+                .iter()
+                .flat_map(|c| c.words.iter().chain(c.assigns.iter()))
+                .any(|w| subst_has_pipe(&w.text))
     }
     /// Top-level statements: simple commands outside compounds, plus each compound as one.
     pub fn statements(&self) -> usize {
@@ -123,7 +127,10 @@ impl Script {
     /// Simple commands that run a program, the way ShellCheck counts them: `[ ... ]` / `[[ ... ]]` tests and
     /// bare assignments are not commands.
     pub fn program_count(&self) -> usize {
-        self.commands.iter().filter(|c| !c.words.is_empty() && !matches!(c.name(), "[" | "[[")).count()
+        self.commands
+            .iter()
+            .filter(|c| !c.words.is_empty() && !matches!(c.name(), "[" | "[["))
+            .count()
     }
     /// Commands whose (unwrapped when `unwrap`) base name is one of `names`.
     pub fn find<'a>(&'a self, names: &'a [&'a str]) -> impl Iterator<Item = &'a Command> + 'a {
@@ -298,12 +305,18 @@ fn tokenize(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Vec<Tok> {
             if w.text == "]]" {
                 in_test = false;
             }
-            toks.push(Tok::Word(SWord { text: w.text, range: map(i..end.max(i + 1)) }));
+            toks.push(Tok::Word(SWord {
+                text: w.text,
+                range: map(i..end.max(i + 1)),
+            }));
             i = end.max(i + 1);
             continue;
         }
         match c {
             b' ' | b'\t' | b'\r' => i += 1,
+            // A line continuation inside a heredoc script or `-c` string is just whitespace.
+            b'\\' if b.get(i + 1) == Some(&b'\n') => i += 2,
+            b'\\' if b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') => i += 3,
             b'\n' => {
                 toks.push(Tok::Boundary);
                 i += 1;
@@ -565,10 +578,13 @@ mod tests {
 
 /// `$(a | b)` or `` `a | b` `` inside a word: a pipe in a command substitution.
 fn subst_has_pipe(w: &str) -> bool {
-    let Some(start) = w.find("$(").or_else(|| w.find('`')) else { return false };
+    let Some(start) = w.find("$(").or_else(|| w.find('`')) else {
+        return false;
+    };
     let inner = &w[start..];
     let b = inner.as_bytes();
-    (0..b.len()).any(|i| b[i] == b'|' && b.get(i + 1) != Some(&b'|') && (i == 0 || b[i - 1] != b'|'))
+    (0..b.len())
+        .any(|i| b[i] == b'|' && b.get(i + 1) != Some(&b'|') && (i == 0 || b[i - 1] != b'|'))
 }
 
 #[cfg(test)]
@@ -577,21 +593,30 @@ mod more_tests {
 
     #[test]
     fn double_bracket_tests_are_not_pipes() {
-        let sc = parse("if [[ \"$V\" =~ ^(2\\.1|2\\.2)$ ]]; then echo old; fi", &|r| r);
+        let sc = parse(
+            "if [[ \"$V\" =~ ^(2\\.1|2\\.2)$ ]]; then echo old; fi",
+            &|r| r,
+        );
         assert!(!sc.has_pipe());
         assert_eq!(sc.statements(), 1);
     }
 
     #[test]
     fn pipes_in_command_substitution_count() {
-        let sc = parse("ldconfig /usr/local/cuda-$(echo $CUDA_VERSION | cut -d. -f1,2)/compat/", &|r| r);
+        let sc = parse(
+            "ldconfig /usr/local/cuda-$(echo $CUDA_VERSION | cut -d. -f1,2)/compat/",
+            &|r| r,
+        );
         assert!(sc.has_pipe());
         assert!(!parse("echo \"$(a || b)\"", &|r| r).has_pipe());
     }
 
     #[test]
     fn statements_count_compounds_once() {
-        assert_eq!(parse("if [ -n \"$X\" ]; then bash ./install.sh; fi", &|r| r).statements(), 1);
+        assert_eq!(
+            parse("if [ -n \"$X\" ]; then bash ./install.sh; fi", &|r| r).statements(),
+            1
+        );
         assert_eq!(parse("a && b", &|r| r).statements(), 2);
         assert_eq!(parse("(cd x && make)", &|r| r).statements(), 1);
     }
@@ -602,8 +627,21 @@ mod case_tests {
     use super::*;
 
     #[test]
+    fn continuation_in_heredoc_body() {
+        let sc = parse(
+            "if true; then\n  apt-get update && \\\n  apt-get install -y x\nfi\n",
+            &|r| r,
+        );
+        let names: Vec<_> = sc.commands.iter().map(|c| c.name().to_string()).collect();
+        assert_eq!(names, ["true", "apt-get", "apt-get"]);
+    }
+
+    #[test]
     fn case_branches_are_commands() {
-        let sc = parse("case ${P} in \"linux/arm64\") pip install torch ;; *) conda install -y pytorch ;; esac && conda clean -ya", &|r| r);
+        let sc = parse(
+            "case ${P} in \"linux/arm64\") pip install torch ;; *) conda install -y pytorch ;; esac && conda clean -ya",
+            &|r| r,
+        );
         let names: Vec<_> = sc.commands.iter().map(|c| c.name().to_string()).collect();
         assert_eq!(names, ["pip", "conda", "conda"]);
     }

@@ -42,7 +42,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             if let Some(p) = prev_run {
                 let pi = &ctx.m.instrs[p];
                 if flags_text(pi.ins) == flags_text(ins)
-                    && pi.script.program_count() <= 1 && info.script.program_count() <= 1
+                    && pi.script.program_count() <= 1
+                    && info.script.program_count() <= 1
                 {
                     out.push(ctx.at("DL3059", ins.range.clone(), "Multiple consecutive `RUN` instructions. Consider consolidation.").why("Each RUN makes a layer; merging small steps keeps the image smaller and the build cache simpler."));
                 }
