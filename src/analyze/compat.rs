@@ -129,6 +129,12 @@ pub struct Compat {
 }
 
 impl Compat {
+    /// The embedded data, parsed once per process (TOML and tag regexes are not free).
+    pub fn shared() -> &'static Compat {
+        static C: std::sync::OnceLock<Compat> = std::sync::OnceLock::new();
+        C.get_or_init(Compat::embedded)
+    }
+
     /// The embedded data; it is tested, so failing here is a build defect.
     pub fn embedded() -> Compat {
         match Compat::from_toml(EMBEDDED, None) {

@@ -151,16 +151,20 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
         },
         None => None,
     };
-    let compat = match &extra {
-        Some((p, t)) => compat::Compat::from_toml(compat::EMBEDDED, Some(t)).map_err(|source| {
-            AnalyzeError::Compat {
-                path: p.clone(),
-                source,
-            }
-        })?,
-        None => compat::Compat::embedded(),
+    let owned;
+    let compat: &compat::Compat = match &extra {
+        Some((p, t)) => {
+            owned = compat::Compat::from_toml(compat::EMBEDDED, Some(t)).map_err(|source| {
+                AnalyzeError::Compat {
+                    path: p.clone(),
+                    source,
+                }
+            })?;
+            &owned
+        }
+        None => compat::Compat::shared(),
     };
-    analyze_with(&dockerfile, &read, &workflows, opts, &compat)
+    analyze_with(&dockerfile, &read, &workflows, opts, compat)
 }
 
 /// Analyse in-memory files: the first is the Dockerfile; others (requirements, pyproject.toml, .hadolint.yaml,

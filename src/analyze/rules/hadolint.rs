@@ -21,9 +21,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             "CMD" | "ENTRYPOINT" => dl3025(ctx, eff, out),
             "HEALTHCHECK" => {
                 let args = eff.args_text().trim_start();
-                if args.len() >= 3
-                    && args[..3].eq_ignore_ascii_case("CMD")
-                    && !args[3..].trim_start().starts_with('[')
+                if args.get(..3).is_some_and(|k| k.eq_ignore_ascii_case("CMD"))
+                    && !args.get(3..).unwrap_or("").trim_start().starts_with('[')
                 {
                     out.push(
                         ctx.at(

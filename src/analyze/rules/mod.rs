@@ -208,7 +208,7 @@ pub const RULES: &[RuleInfo] = &[
         "DU205",
         Error,
         "torch +cuXYZ wheel or cuXYZ index does not exist for that torch version",
-        false,
+        true,
     ),
     r(
         "DU206",

@@ -665,3 +665,49 @@ fn catalog_lists_every_rule_a_test_produces() {
         assert!(!r.summary.is_empty());
     }
 }
+
+#[test]
+fn du205_fix_picks_a_shipped_variant() {
+    assert_fixes_clear(
+        "FROM python:3.11-slim\nRUN pip install --no-cache-dir torch==2.7.0+cu121\n",
+        &[],
+        "DU205",
+    );
+}
+
+#[test]
+fn extra_compat_rows_from_the_config_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM nvidia/cuda:13.2.0-runtime-ubuntu24.04\nRUN pip install --no-cache-dir torch==2.14.0\n").expect("write");
+    let extra = dir.path().join("compat.toml");
+    std::fs::write(&extra, "[[torch]]\nseries = \"2.14\"\ntorchvision = \"0.29\"\ncuda = [\"cu130\", \"cu132\"]\ndefault_cuda = \"cu132\"\npython = [\"3.10\", \"3.14\"]\nconfidence = \"unconfirmed\"\n").expect("write");
+    let plain =
+        crate::analyze::analyze_project(dir.path(), &crate::analyze::AnalyzeOptions::default())
+            .expect("analyze");
+    assert!(
+        !has(&plain, "DU201"),
+        "unknown torch 2.14: no facts, no finding"
+    );
+    let opts = crate::analyze::AnalyzeOptions {
+        extra_compat: Some(extra.clone()),
+        ..Default::default()
+    };
+    let with = crate::analyze::analyze_project(dir.path(), &opts).expect("analyze");
+    assert!(
+        !has(&with, "DU201"),
+        "cu132 default matches CUDA 13.2: {:#?}",
+        with.findings
+    );
+    std::fs::write(dir.path().join("Dockerfile"), "FROM nvidia/cuda:13.0.0-runtime-ubuntu24.04\nRUN pip install --no-cache-dir torch==2.14.0\n").expect("write");
+    let with = crate::analyze::analyze_project(dir.path(), &opts).expect("analyze");
+    assert!(has(&with, "DU201"));
+    // A row without provenance is refused loudly, since the user named the file.
+    std::fs::write(&extra, "[[torch]]\nseries = \"2.15\"\n").expect("write");
+    assert!(crate::analyze::analyze_project(dir.path(), &opts).is_err());
+    // A missing file is fine (the config dir may have none).
+    let opts = crate::analyze::AnalyzeOptions {
+        extra_compat: Some(dir.path().join("nope.toml")),
+        ..Default::default()
+    };
+    assert!(crate::analyze::analyze_project(dir.path(), &opts).is_ok());
+}
