@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !outer.effective().is("RUN") {
             continue;
         }
-        let fixable = !outer.is("ONBUILD");
+        let fixable = !outer.is("ONBUILD") && super::edits_are_exact(outer.effective());
         let script = &info.script;
         let frontend_env =
             info.vars.get("DEBIAN_FRONTEND").and_then(|v| v.as_deref()) == Some("noninteractive");
@@ -143,7 +143,7 @@ fn caches(
     };
     let mut push = |c: &Command, what: &str, fix_text: &str| {
         let mut f = ctx.at("DU103", c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
-        if fixable && ins.effective().heredocs.is_empty() {
+        if fixable && super::appendable(ins.effective()) {
             f = f.with_fix(ctx.fix(
                 "DU103.clean",
                 FixLevel::Safe,

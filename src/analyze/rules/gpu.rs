@@ -636,10 +636,7 @@ fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
             .at("DU207", info.ins.range.clone(), "CUDA build linking libcuda without the driver stubs on the link path")
             .why("Build machines have no NVIDIA driver, so libcuda.so.1 is missing at link time: the link fails with `libcuda.so.1, needed by ... not found` / undefined cuMem* references.")
             .fact(format!("base {} is a CUDA {} devel image; its stubs are in {STUB_DIR}", root.image.text, facts.cuda.as_deref().unwrap_or("?")));
-        if !info.ins.is("ONBUILD")
-            && ins.heredocs.is_empty()
-            && matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
-        {
+        if !info.ins.is("ONBUILD") && super::appendable(ins) {
             let at = ins.logical.to_file(ins.args_start);
             f = f.with_fix(ctx.fix(
                 "DU207.stubs",

@@ -396,7 +396,7 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
     let script = &info.script;
     let onbuild = outer.is("ONBUILD");
     let whole = outer.range.clone();
-    let fixable = !onbuild;
+    let fixable = !onbuild && super::edits_are_exact(ins);
     let mut fired: std::collections::HashSet<&'static str> = std::collections::HashSet::new();
     let mut push_once = |out: &mut Vec<Finding>, id: &'static str, f: Finding| {
         if fired.insert(id) {
@@ -706,7 +706,7 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
     }
     let _ = idx;
     let mut f = ctx.at("DL3009", whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
-    if !outer.is("ONBUILD") && matches!(ins.form, Form::Shell) && ins.heredocs.is_empty() {
+    if !outer.is("ONBUILD") && super::appendable(ins) {
         f = f.with_fix(ctx.fix(
             "DL3009.rm-lists",
             FixLevel::Safe,

@@ -315,6 +315,23 @@ pub fn insert(at: usize, s: impl Into<String>) -> TextEdit {
     edit(at, at, s)
 }
 
+/// Word spans of this RUN map 1:1 onto the file, so inserting at them is safe: not the exec (JSON) form
+/// (words are JSON strings) and no `<<-` heredoc (its tabs were stripped from the text we parsed).
+pub fn edits_are_exact(ins: &crate::analyze::dockerfile::Instruction) -> bool {
+    matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
+        && ins.heredocs.iter().all(|h| !h.strip_tabs)
+}
+
+/// Text can be appended after the RUN's last line (`&& cleanup`): shell form, no heredoc, no trailing comment.
+pub fn appendable(ins: &crate::analyze::dockerfile::Instruction) -> bool {
+    let args = ins.args_text();
+    matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
+        && ins.heredocs.is_empty()
+        && !args.contains(" #")
+        && !args.contains("\t#")
+        && !args.trim_end().ends_with(['&', '|', ';', '\\'])
+}
+
 /// Run every Dockerfile rule family.
 pub fn run(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -711,3 +711,29 @@ fn extra_compat_rows_from_the_config_dir() {
     };
     assert!(crate::analyze::analyze_project(dir.path(), &opts).is_ok());
 }
+
+#[test]
+fn no_fix_where_edits_would_land_in_the_wrong_place() {
+    // Exec form: the words are JSON strings, an inserted flag would break the array.
+    let a =
+        check("FROM python:3.11-slim\nRUN [\"/bin/sh\", \"-c\", \"pip install flask==3.0.3\"]\n");
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule == "DL3042" && f.fixes.is_empty()),
+        "{:#?}",
+        a.findings
+    );
+    // A trailing comment would swallow an appended cleanup.
+    let a = check(
+        "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends git # tools\n",
+    );
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule == "DL3009" && f.fixes.is_empty())
+    );
+    // Heredoc bodies keep exact offsets: the fix lands inside the script.
+    let text = "FROM ubuntu:22.04\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends git\nrm -rf /var/lib/apt/lists/*\nEOF\n";
+    assert_fixes_clear(text, &[], "DU101");
+}
