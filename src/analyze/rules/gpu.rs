@@ -288,7 +288,13 @@ fn torch_rules(
             && t.local().is_none_or(|l| {
                 Some(l.to_string()) == facts.cuda.as_deref().and_then(cuda_to_variant)
             });
-        if !same {
+        // A range the base's torch already satisfies is a no-op for pip unless it is told to upgrade.
+        let kept = !exact
+            && !t.specs.is_empty()
+            && satisfies(bt, &t.specs)
+            && !g.install.upgrade
+            && !g.install.force_reinstall;
+        if !same && !kept {
             let msg = if exact {
                 format!("torch=={version} installed over {base_ref}, which already has torch {bt}")
             } else {
@@ -314,6 +320,17 @@ fn torch_rules(
     let Some(base_cuda) = facts.cuda.clone() else {
         return;
     };
+    // Over a pytorch image, an unpinned or satisfied requirement keeps the image's own build.
+    if facts.torch_preinstalled
+        && !exact
+        && !g.install.upgrade
+        && facts
+            .torch
+            .as_deref()
+            .is_some_and(|bt| t.specs.is_empty() || satisfies(bt, &t.specs))
+    {
+        return;
+    }
     if !variant.starts_with("cu") || explicit.is_some() && !row.cuda.contains(&variant) {
         return;
     }
@@ -818,4 +835,54 @@ fn summarize(roots: &[String]) -> String {
         s.push_str(", ...");
     }
     s
+}
+
+/// Does `version` satisfy every `(op, spec)` pair? PEP 440 enough for release numbers and `.*` wildcards.
+pub fn satisfies(version: &str, specs: &[(String, String)]) -> bool {
+    use std::cmp::Ordering::*;
+    let v = version.split('+').next().unwrap_or(version);
+    specs.iter().all(|(op, want)| {
+        let w = want.split('+').next().unwrap_or(want);
+        if let Some(prefix) = w.strip_suffix(".*") {
+            let hit = v == prefix || v.starts_with(&format!("{prefix}."));
+            return if op == "!=" { !hit } else { hit };
+        }
+        let o = cmp_versions(v, w);
+        match op.as_str() {
+            "==" | "===" => o == Equal,
+            "!=" => o != Equal,
+            ">=" => o != Less,
+            "<=" => o != Greater,
+            ">" => o == Greater,
+            "<" => o == Less,
+            "~=" => {
+                // ~=2.4.1 means >=2.4.1, ==2.4.*
+                let parts: Vec<&str> = w.split('.').collect();
+                let prefix = parts[..parts.len().saturating_sub(1).max(1)].join(".");
+                o != Less && (v == prefix || v.starts_with(&format!("{prefix}.")))
+            }
+            _ => true,
+        }
+    })
+}
+
+#[cfg(test)]
+mod satisfies_tests {
+    use super::satisfies;
+
+    fn s(v: &str, op: &str, w: &str) -> bool {
+        satisfies(v, &[(op.to_string(), w.to_string())])
+    }
+
+    #[test]
+    fn specifiers() {
+        assert!(s("2.5.1", ">=", "2.4"));
+        assert!(!s("2.5.1", ">=", "2.6"));
+        assert!(s("2.5.1", "==", "2.5.*"));
+        assert!(!s("2.5.1", "==", "2.4.*"));
+        assert!(s("2.5.1", "~=", "2.5.0"));
+        assert!(!s("2.6.0", "~=", "2.5.0"));
+        assert!(s("2.5.1+cu124", "==", "2.5.1"));
+        assert!(s("2.10.0", ">", "2.9"));
+    }
 }

@@ -508,7 +508,7 @@ fn du202_companions() {
 fn du203_torch_over_pytorch_base() {
     let a = check_with(PT_BASE, &[("requirements.txt", "torch\n")]);
     assert!(has(&a, "DU203"));
-    assert_fixes_clear(PT_BASE, &[("requirements.txt", "torch>=2.4\n")], "DU203");
+    assert_fixes_clear(PT_BASE, &[("requirements.txt", "torch>=2.6\n")], "DU203");
     assert!(!has(
         &check_with(PT_BASE, &[("requirements.txt", "torch==2.5.1\n")]),
         "DU203"
@@ -736,4 +736,23 @@ fn no_fix_where_edits_would_land_in_the_wrong_place() {
     // Heredoc bodies keep exact offsets: the fix lands inside the script.
     let text = "FROM ubuntu:22.04\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends git\nrm -rf /var/lib/apt/lists/*\nEOF\n";
     assert_fixes_clear(text, &[], "DU101");
+}
+
+#[test]
+fn pytorch_base_keeps_its_torch_when_the_requirement_allows_it() {
+    // `torch>=2.4` over a 2.5.1 image: pip says "already satisfied", nothing is downloaded.
+    let a = check_with(PT_BASE, &[("requirements.txt", "torch>=2.4\n")]);
+    assert!(!has(&a, "DU203") && !has(&a, "DU201"), "{:#?}", a.findings);
+    // ... unless pip is told to upgrade.
+    let up = PT_BASE.replace(
+        "pip install --no-cache-dir -r",
+        "pip install --no-cache-dir -U -r",
+    );
+    assert!(has(
+        &check_with(&up, &[("requirements.txt", "torch>=2.4\n")]),
+        "DU203"
+    ));
+    // Unpinned torch: still flagged as fragile, but the CUDA build stays the image's.
+    let a = check_with(PT_BASE, &[("requirements.txt", "torch\n")]);
+    assert!(has(&a, "DU203") && !has(&a, "DU201"));
 }
