@@ -87,7 +87,7 @@ pub fn to_sarif(analysis: &Analysis, root: &Path) -> Value {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "dockui", "informationUri": "https://github.com/dockui/dockui", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "tool": {"driver": {"name": "dockui", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
             "artifacts": analysis.files.iter().map(|p| json!({"location": {"uri": uri(p), "uriBaseId": "%SRCROOT%"}})).collect::<Vec<_>>(),
             "results": results,

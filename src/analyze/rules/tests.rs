@@ -756,3 +756,37 @@ fn pytorch_base_keeps_its_torch_when_the_requirement_allows_it() {
     let a = check_with(PT_BASE, &[("requirements.txt", "torch\n")]);
     assert!(has(&a, "DU203") && !has(&a, "DU201"));
 }
+
+#[test]
+fn du201_move_base_rewrites_arg_built_tags() {
+    // pytorch tag assembled from three ARGs: the fix edits the ARG defaults, not the FROM line.
+    let df = "ARG PYTORCH=2.5.1\nARG CUDA=12.4\nARG CUDNN=9\nFROM pytorch/pytorch:${PYTORCH}-cuda${CUDA}-cudnn${CUDNN}-runtime\nRUN pip install --no-cache-dir torch==2.7.1\n";
+    let a = check(df);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU201")
+        .expect("DU201");
+    let fix = f
+        .fixes
+        .iter()
+        .find(|x| x.id == "DU201.move-base")
+        .expect("move-base fix");
+    let fixed = apply_edits(df, &fix.edits);
+    assert!(
+        fixed.starts_with("ARG PYTORCH=2.7.1\nARG CUDA=12.6\nARG CUDNN=9\n"),
+        "{fixed}"
+    );
+    assert_fixes_clear(df, &[], "DU201");
+    // nvidia/cuda tag through a nested ARG default.
+    let df = "ARG CUDA_VERSION=12.1.1\nARG BASE=nvidia/cuda:${CUDA_VERSION}-cudnn8-runtime-ubuntu22.04\nFROM ${BASE}\nRUN pip install --no-cache-dir torch==2.4.1 --index-url https://download.pytorch.org/whl/cu124\n";
+    let a = check(df);
+    let fix = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU201")
+        .and_then(|f| f.fixes.iter().find(|x| x.id == "DU201.move-base"))
+        .expect("fix");
+    assert!(apply_edits(df, &fix.edits).starts_with("ARG CUDA_VERSION=12.4.1\n"));
+    assert_fixes_clear(df, &[], "DU201");
+}
