@@ -218,7 +218,17 @@ fn analyze_with(
     let mut installs = Vec::new();
     for (i, info) in model.instrs.iter().enumerate() {
         for c in &info.script.commands {
-            if let Some(mut inst) = requirements::install_of(c, df_path, &df_text) {
+            // Resolve `torch==${TORCH_VERSION}` with the ARG/ENV scope of this RUN (spans stay on the raw word).
+            let mut c = c.clone();
+            for w in c.words.iter_mut() {
+                if w.text.contains('$') {
+                    let e = model.expand_at(i, &w.text);
+                    if e.unresolved.is_empty() {
+                        w.text = e.text;
+                    }
+                }
+            }
+            if let Some(mut inst) = requirements::install_of(&c, df_path, &df_text) {
                 // `pip install .` / `-e .` installs the project: its pyproject.toml dependencies count.
                 if inst.reqs.iter().any(|r| r.text == "." || r.text == "./") {
                     inst.sources.includes.push(requirements::Located {

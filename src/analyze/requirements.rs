@@ -696,11 +696,11 @@ pub fn torch_index_variant(url: &str) -> Option<String> {
         return None;
     }
     let last = u.rsplit('/').next()?;
-    if last.starts_with("cu") || last == "cpu" || last.starts_with("rocm") {
-        Some(last.to_string())
-    } else {
-        None
-    }
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let ok = last == "cpu"
+        || last.strip_prefix("cu").is_some_and(digits)
+        || last.strip_prefix("rocm").is_some_and(digits);
+    ok.then(|| last.to_string())
 }
 
 #[cfg(test)]

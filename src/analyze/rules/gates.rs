@@ -249,6 +249,18 @@ pub fn reference_problem(reference: &str) -> Option<String> {
     None
 }
 
+/// ARGs BuildKit defines in the global scope without a declaration.
+const PLATFORM_ARGS: &[&str] = &[
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
 fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
     for st in &ctx.m.stages {
         let raw = &st.image_raw;
@@ -268,7 +280,19 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !image.unresolved.is_empty() {
             let mut declared_no_default = Vec::new();
             let mut undeclared = Vec::new();
-            for v in &image.unresolved {
+            // BuildKit's platform ARGs (and defaults built from them) are known only at build time.
+            let platform_only = |v: &String| {
+                PLATFORM_ARGS.contains(&v.as_str())
+                    || ctx
+                        .m
+                        .global_deps
+                        .get(v)
+                        .is_some_and(|d| d.iter().all(|x| PLATFORM_ARGS.contains(&x.as_str())))
+            };
+            if image.unresolved.iter().all(platform_only) {
+                continue;
+            }
+            for v in image.unresolved.iter().filter(|v| !platform_only(v)) {
                 if ctx.m.global_args.contains_key(v) {
                     declared_no_default.push(v.clone());
                 } else {

@@ -117,6 +117,16 @@ fn req_fix(
 
 /// The torch version a requirement selects: exact pin, wildcard series, or (unpinned) the newest series.
 fn torch_version<'a>(ctx: &'a Ctx, r: &Requirement) -> Option<(String, &'a TorchRow, bool)> {
+    // Nightlies and pre-releases (`2.8.0.dev20250318`, `2.6.0rc1`) follow other pairings: no facts for them.
+    if r.specs.iter().any(|(_, v)| {
+        v.split('+')
+            .next()
+            .unwrap_or(v)
+            .chars()
+            .any(|c| c.is_ascii_alphabetic())
+    }) {
+        return None;
+    }
     if let Some(v) = r.exact_public() {
         return ctx.compat.torch(v).map(|row| (v.to_string(), row, true));
     }
@@ -350,7 +360,8 @@ fn torch_rules(
         .fact(ships.clone())
         .fact(format!("selected build: {variant} ({how})"))
         .fact(format!("base {base_ref} has CUDA {base_cuda}"));
-    if !newer {
+    // An older wheel on a newer base works; an unpinned torch may resolve differently tomorrow.
+    if !newer || (!exact && t.series().is_none()) {
         f.severity = Severity::Warning;
     }
     if let (Some(a), Some(b)) = (
@@ -621,7 +632,10 @@ fn companions(
 
 fn python_range(ctx: &Ctx, g: &Group, base: Option<&(&Stage, ImageFacts)>, out: &mut Vec<Finding>) {
     let Some(t) = g.torch() else { return };
-    let Some((tv, row, _)) = torch_version(ctx, t) else {
+    // Only a pinned torch: for an open range pip itself picks a release that supports the interpreter.
+    let Some((tv, row, _)) =
+        torch_version(ctx, t).filter(|(_, _, exact)| *exact || t.series().is_some())
+    else {
         return;
     };
     if row.python.len() != 2 {

@@ -790,3 +790,41 @@ fn du201_move_base_rewrites_arg_built_tags() {
     assert!(apply_edits(df, &fix.edits).starts_with("ARG CUDA_VERSION=12.4.1\n"));
     assert_fixes_clear(df, &[], "DU201");
 }
+
+#[test]
+fn pins_and_indexes_resolve_through_args() {
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nARG TORCH=2.8.0\nARG CU=cu128\nRUN pip install --no-cache-dir torch==${TORCH} --index-url https://download.pytorch.org/whl/${CU}\n";
+    let a = check(df);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU201")
+        .expect("DU201");
+    assert!(
+        f.message.contains("2.8.0") && f.message.contains("cu128"),
+        "{}",
+        f.message
+    );
+    // Unknown index variable: no guess about the variant.
+    assert!(!has(
+        &check(
+            "FROM python:3.11-slim\nRUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu${CUINDEX}\n"
+        ),
+        "DU205"
+    ));
+}
+
+#[test]
+fn platform_args_in_from_are_not_errors() {
+    let a = check(
+        "ARG FLAVOR=${TARGETARCH}\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nFROM ${TARGETARCH}-base AS x\nFROM ${FLAVOR}\n",
+    );
+    assert!(!has(&a, "DU110") && !has(&a, "DU111"), "{:#?}", a.findings);
+}
+
+#[test]
+fn nightly_torch_has_no_pairing_facts() {
+    let df = "FROM nvidia/cuda:12.8.1-runtime-ubuntu24.04\nRUN pip install --no-cache-dir --pre torch==2.8.0.dev20250318 torchvision==0.22.0.dev20250319 --index-url https://download.pytorch.org/whl/nightly/cu128\n";
+    let a = check(df);
+    assert!(!has(&a, "DU202") && !has(&a, "DU201"), "{:#?}", a.findings);
+}
