@@ -230,7 +230,12 @@ fn analyze_with(
             }
             if let Some(mut inst) = requirements::install_of(&c, df_path, &df_text) {
                 // `pip install .` / `-e .` installs the project: its pyproject.toml dependencies count.
-                if inst.reqs.iter().any(|r| r.text == "." || r.text == "./") {
+                if inst
+                    .reqs
+                    .iter()
+                    .chain(inst.editables.iter())
+                    .any(|r| r.text == "." || r.text == "./")
+                {
                     inst.sources.includes.push(requirements::Located {
                         value: "pyproject.toml".into(),
                         file: df_path.to_path_buf(),

@@ -395,6 +395,8 @@ pub struct Install {
     /// Range of the `install` word (fixes insert options after it).
     pub install_word: Range<usize>,
     pub reqs: Vec<Requirement>,
+    /// `-e <path or url>` requirements (local projects: not "packages" for pinning rules).
+    pub editables: Vec<Requirement>,
     pub sources: Sources,
     /// `--no-cache-dir` (pip) / `--no-cache` (uv) given.
     pub no_cache: bool,
@@ -527,6 +529,7 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         range: cmd.range(),
         install_word: sub.range.clone(),
         reqs: vec![],
+        editables: vec![],
         sources: Sources::default(),
         no_cache,
         upgrade: false,
@@ -579,7 +582,7 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 "-e" | "--editable" if tool != Tool::Conda => {
                     if let Some(r) = parse_requirement(&loc.value, end_range.start, file, loc.line)
                     {
-                        inst.reqs.push(r);
+                        inst.editables.push(r);
                     }
                 }
                 _ => {}

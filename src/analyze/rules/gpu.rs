@@ -35,7 +35,7 @@ impl<'a> Group<'a> {
 fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
     let mut out = Vec::new();
     for (idx, inst) in ctx.installs {
-        let mut reqs: Vec<&Requirement> = inst.reqs.iter().collect();
+        let mut reqs: Vec<&Requirement> = inst.reqs.iter().chain(inst.editables.iter()).collect();
         let mut index_url = inst.sources.index_url.as_ref();
         let mut extra: Vec<&Located> = inst.sources.extra_index_urls.iter().collect();
         for inc in &inst.sources.includes {

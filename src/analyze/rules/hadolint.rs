@@ -137,15 +137,12 @@ fn from_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
             .iter()
             .flatten()
             .any(|n| n.eq_ignore_ascii_case(raw));
-        // hadolint leaves `FROM ${IMAGE}` and variable tags alone, but `FROM base-${ARCH}` has no tag at all.
-        let (_, tag_part) = crate::analyze::compat::split_reference(raw);
-        let var_tag = tag_part.as_deref().is_some_and(|t| t.contains('$'));
-        if raw.eq_ignore_ascii_case("scratch") || earlier_stage || raw.starts_with('$') || var_tag {
+        if raw.eq_ignore_ascii_case("scratch") || earlier_stage {
             continue;
         }
         let (repo, tag) = crate::analyze::compat::split_reference(raw);
         let _ = repo;
-        if tag.is_none() && !raw.contains('@') {
+        if tag.is_none() && !raw.contains('@') && !raw.starts_with('$') {
             out.push(
                 ctx.at("DL3006", st.image_range.clone(), format!("Always tag the version of an image explicitly: `{raw}`"))
                     .why("An untagged image means `latest`: the base changes under you and builds stop being reproducible."),
@@ -483,7 +480,11 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
                     if r.url.is_some() || t.contains('/') || t == "." {
                         return false;
                     }
-                    r.specs.is_empty() && !r.name.is_empty()
+                    if r.name.is_empty() {
+                        // `"$pkg"` and friends: unpinned unless the text itself carries a version (hadolint's reading).
+                        return !t.chars().any(|c| "=<>~@".contains(c));
+                    }
+                    r.specs.is_empty()
                 });
                 if unpinned && inst.sources.constraints.is_empty() {
                     push_once(out, "DL3013", ctx.at("DL3013", c.range(), "Pin versions in pip. Instead of `pip install <package>` use `pip install <package>==<version>` or `pip install --requirement <requirements file>`").why("An unpinned package resolves differently on every build; for ML stacks that often means a new torch."));
@@ -680,10 +681,20 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
         return;
     }
     let cleaned = script.commands.iter().any(|c| {
-        c.base_name() == "rm"
-            && c.args()
-                .iter()
-                .any(|a| a.text.starts_with("/var/lib/apt/lists"))
+        let args = c.args();
+        let lists = |t: &str| {
+            t.starts_with("/var/lib/apt/lists")
+                || t.trim_end_matches('/') == "/var/lib/apt"
+                || (t.starts_with("/var/lib/{") && t.contains("apt"))
+        };
+        match c.base_name() {
+            "rm" => args.iter().any(|a| lists(&a.text)),
+            // `find /var/lib/apt/lists ... -delete`
+            "find" => {
+                args.iter().any(|a| lists(&a.text)) && args.iter().any(|a| a.text == "-delete")
+            }
+            _ => false,
+        }
     });
     let mounted = cache_mounted(ins, "/var/lib/apt/lists")
         || (cache_mounted(ins, "/var/lib/apt") && cache_mounted(ins, "/var/cache/apt"));

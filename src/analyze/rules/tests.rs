@@ -828,3 +828,37 @@ fn nightly_torch_has_no_pairing_facts() {
     let a = check(df);
     assert!(!has(&a, "DU202") && !has(&a, "DU201"), "{:#?}", a.findings);
 }
+
+#[test]
+fn hadolint_readings_on_real_world_shapes() {
+    // A loop variable is a package hadolint cannot see a version in.
+    assert!(has(
+        &check(
+            "FROM python:3.11\nRUN while read -r p; do pip install --no-cache-dir \"$p\"; done < pkgs.txt\n"
+        ),
+        "DL3013"
+    ));
+    // `-e <dir>` installs a local project: nothing to pin.
+    assert!(!has(
+        &check("FROM python:3.11\nRUN pip install --no-cache-dir -r requirements.txt -e gguf-py\n"),
+        "DL3013"
+    ));
+    // A registry variable does not hide a literal `latest` tag.
+    assert!(has(
+        &check("ARG REGISTRY=docker.io\nFROM ${REGISTRY}/opensuse/tumbleweed:latest\n"),
+        "DL3007"
+    ));
+    // Cleanups that really remove the lists.
+    assert!(!has(
+        &check(
+            "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends curl && find /var/cache/apt/archives /var/lib/apt/lists -type f -delete\n"
+        ),
+        "DL3009"
+    ));
+    assert!(!has(
+        &check(
+            "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/{apt,dpkg,cache,log}/\n"
+        ),
+        "DL3009"
+    ));
+}
