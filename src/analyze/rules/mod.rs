@@ -4,6 +4,7 @@
 pub mod gates;
 pub mod gpu;
 pub mod hadolint;
+pub mod hadolint_more;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -48,6 +49,14 @@ pub const RULES: &[RuleInfo] = &[
         "Requirements line that cannot be read as a requirement",
         false,
     ),
+    r("DL3000", Error, "Use absolute WORKDIR", false),
+    r(
+        "DL3001",
+        Info,
+        "Commands that make no sense in a container (ssh, vim, shutdown, service, ps, free, top, kill, mount, ifconfig)",
+        false,
+    ),
+    r("DL3002", Warning, "Last USER should not be root", false),
     r(
         "DL3003",
         Warning,
@@ -79,6 +88,13 @@ pub const RULES: &[RuleInfo] = &[
         "Delete the apt-get lists after installing something",
         true,
     ),
+    r(
+        "DL3011",
+        Error,
+        "Valid UNIX ports range from 0 to 65535",
+        false,
+    ),
+    r("DL3012", Error, "Multiple HEALTHCHECK instructions", false),
     r("DL3013", Warning, "Pin versions in pip", false),
     r(
         "DL3014",
@@ -107,6 +123,30 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DL3021",
+        Error,
+        "COPY with more than 2 arguments requires the last argument to end with /",
+        true,
+    ),
+    r(
+        "DL3022",
+        Warning,
+        "COPY --from should reference a previously defined FROM alias",
+        false,
+    ),
+    r(
+        "DL3023",
+        Error,
+        "COPY --from cannot reference its own FROM alias",
+        false,
+    ),
+    r(
+        "DL3024",
+        Error,
+        "FROM aliases (stage names) must be unique",
+        false,
+    ),
+    r(
         "DL3025",
         Warning,
         "Use JSON notation for CMD and ENTRYPOINT arguments",
@@ -131,13 +171,43 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DL3043",
+        Error,
+        "ONBUILD, FROM or MAINTAINER triggered from within ONBUILD",
+        false,
+    ),
+    r(
+        "DL3044",
+        Error,
+        "Do not refer to an environment variable within the same ENV statement where it is defined",
+        false,
+    ),
+    r(
         "DL3059",
         Info,
         "Multiple consecutive RUN instructions; consider consolidation",
         false,
     ),
     r("DL4000", Error, "MAINTAINER is deprecated", true),
+    r(
+        "DL4001",
+        Warning,
+        "Either use Wget or Curl but not both",
+        false,
+    ),
     r("DL4003", Warning, "Multiple CMD instructions found", false),
+    r(
+        "DL4004",
+        Error,
+        "Multiple ENTRYPOINT instructions found",
+        false,
+    ),
+    r(
+        "DL4005",
+        Warning,
+        "Use SHELL to change the default shell",
+        false,
+    ),
     r(
         "DL4006",
         Warning,
@@ -339,6 +409,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
         out.push(ctx.at("DU001", p.range.clone(), format!("cannot parse line {}: {}", p.line, p.message)).why("Docker would reject this line; dockui skipped it and analysed the rest of the file."));
     }
     hadolint::run(ctx, &mut out);
+    hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     out

@@ -862,3 +862,170 @@ fn hadolint_readings_on_real_world_shapes() {
         "DL3009"
     ));
 }
+
+#[test]
+fn dl3000_workdir() {
+    assert!(has(&check("FROM python:3.11\nWORKDIR app\n"), "DL3000"));
+    assert!(!has(
+        &check("FROM python:3.11\nWORKDIR /app\nWORKDIR ${HOME}/src\n"),
+        "DL3000"
+    ));
+}
+
+#[test]
+fn dl3001_odd_commands() {
+    assert!(has(
+        &check("FROM ubuntu:22.04\nRUN service ssh start\n"),
+        "DL3001"
+    ));
+    assert!(!has(
+        &check(
+            "FROM ubuntu:22.04\nRUN apt-get install -y --no-install-recommends openssh-client\n"
+        ),
+        "DL3001"
+    ));
+}
+
+#[test]
+fn dl3002_root_user() {
+    assert!(has(
+        &check("FROM python:3.11\nUSER root\nCMD [\"python\"]\n"),
+        "DL3002"
+    ));
+    assert!(!has(
+        &check("FROM python:3.11\nUSER root\nRUN chown -R 1000 /srv\nUSER 1000:1000\n"),
+        "DL3002"
+    ));
+}
+
+#[test]
+fn dl3011_ports() {
+    assert!(has(&check("FROM python:3.11\nEXPOSE 78600\n"), "DL3011"));
+    assert!(!has(
+        &check("FROM python:3.11\nEXPOSE 7860 8000-8010/tcp ${PORT:-7860}\n"),
+        "DL3011"
+    ));
+}
+
+#[test]
+fn dl3012_dl4004_single_per_stage() {
+    assert!(has(
+        &check(
+            "FROM python:3.11\nHEALTHCHECK CMD [\"curl\", \"-f\", \"localhost\"]\nHEALTHCHECK NONE\n"
+        ),
+        "DL3012"
+    ));
+    assert!(has(
+        &check("FROM python:3.11\nENTRYPOINT [\"a\"]\nENTRYPOINT [\"b\"]\n"),
+        "DL4004"
+    ));
+    let ok = check(
+        "FROM python:3.11 AS a\nENTRYPOINT [\"a\"]\nHEALTHCHECK NONE\nFROM python:3.11\nENTRYPOINT [\"b\"]\nHEALTHCHECK NONE\n",
+    );
+    assert!(!has(&ok, "DL3012") && !has(&ok, "DL4004"));
+}
+
+#[test]
+fn dl3021_copy_dest_dir() {
+    let bad = "FROM python:3.11\nCOPY app.py utils.py /srv\n";
+    assert!(has(&check(bad), "DL3021"));
+    assert!(!has(
+        &check("FROM python:3.11\nCOPY app.py utils.py /srv/\nCOPY app.py /srv/app.py\n"),
+        "DL3021"
+    ));
+    assert_fixes_clear(bad, &[], "DL3021");
+    assert_fixes_clear("FROM python:3.11\nCOPY a b \"/srv\"\n", &[], "DL3021");
+}
+
+#[test]
+fn dl3022_dl3023_dl3024_stage_aliases() {
+    assert!(has(
+        &check("FROM python:3.11\nCOPY --from=builder /wheels /wheels\n"),
+        "DL3022"
+    ));
+    assert!(!has(
+        &check(
+            "FROM python:3.11 AS builder\nFROM python:3.11\nCOPY --from=builder /wheels /wheels\nCOPY --from=ghcr.io/astral-sh/uv:0.5.4 /uv /bin/\n"
+        ),
+        "DL3022"
+    ));
+    assert!(has(
+        &check("FROM python:3.11 AS app\nCOPY --from=app /a /b\n"),
+        "DL3023"
+    ));
+    assert!(has(
+        &check("FROM python:3.11 AS a\nFROM python:3.11 AS a\n"),
+        "DL3024"
+    ));
+    assert!(!has(
+        &check("FROM python:3.11 AS a\nFROM python:3.11 AS b\n"),
+        "DL3024"
+    ));
+}
+
+#[test]
+fn dl3043_onbuild_nesting() {
+    assert!(has(
+        &check("FROM python:3.11\nONBUILD FROM alpine:3.20\n"),
+        "DL3043"
+    ));
+    assert!(!has(
+        &check("FROM python:3.11\nONBUILD COPY . /app\n"),
+        "DL3043"
+    ));
+}
+
+#[test]
+fn dl3044_env_self_reference() {
+    assert!(has(
+        &check("FROM python:3.11\nENV CUDA_HOME=/usr/local/cuda PATH=$CUDA_HOME/bin:$PATH\n"),
+        "DL3044"
+    ));
+    assert!(!has(
+        &check("FROM python:3.11\nENV CUDA_HOME=/usr/local/cuda\nENV PATH=$CUDA_HOME/bin:$PATH\n"),
+        "DL3044"
+    ));
+}
+
+#[test]
+fn dl4001_wget_and_curl() {
+    assert!(has(
+        &check(
+            "FROM ubuntu:22.04\nRUN wget -q https://example.org/a\nRUN curl -fsSLO https://example.org/b\n"
+        ),
+        "DL4001"
+    ));
+    assert!(!has(
+        &check(
+            "FROM ubuntu:22.04 AS a\nRUN wget -q https://example.org/a\nFROM ubuntu:22.04\nRUN curl -fsSLO https://example.org/b\n"
+        ),
+        "DL4001"
+    ));
+}
+
+#[test]
+fn dl4005_shell_symlink() {
+    assert!(has(
+        &check("FROM ubuntu:22.04\nRUN ln -sf /bin/bash /bin/sh\n"),
+        "DL4005"
+    ));
+    assert!(!has(
+        &check("FROM ubuntu:22.04\nRUN ln -sf /usr/bin/python3 /usr/bin/python\n"),
+        "DL4005"
+    ));
+}
+
+#[test]
+fn stage_pragma_covers_one_stage() {
+    let a = check(
+        "# hadolint stage ignore=DL3011\nFROM ubuntu:22.04\nEXPOSE 80000\nFROM ubuntu:22.04\nEXPOSE 80001\n",
+    );
+    assert_eq!(count(&a, "DL3011"), 1);
+    assert_eq!(
+        a.findings
+            .iter()
+            .find(|f| f.rule == "DL3011")
+            .map(|f| f.span.line),
+        Some(5)
+    );
+}
