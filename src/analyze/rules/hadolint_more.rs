@@ -247,9 +247,9 @@ fn dl3002(ctx: &Ctx, out: &mut Vec<Finding>) {
         let last_user = st
             .instrs
             .iter()
+            .rev()
             .map(|&i| ctx.m.instrs[i].ins)
-            .filter(|i| i.is("USER"))
-            .last();
+            .find(|i| i.is("USER"));
         if let Some(u) = last_user {
             let who = u.words.first().map(|w| w.text.as_str()).unwrap_or("");
             let name = who.split(':').next().unwrap_or("");
