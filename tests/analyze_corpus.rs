@@ -170,3 +170,109 @@ fn real_dockerfiles_vs_hadolint() {
     println!("TOTAL agree {ag}, missed {mi}, extra {ex}; dockui parse problems: {parse_failures}");
     println!("dockui-only rules fired: {own:?}");
 }
+
+/// Deterministic mutations of real-looking files: delete, duplicate and inject shell/Dockerfile syntax.
+fn mutations(text: &str, seed: u64, n: usize) -> Vec<String> {
+    const INJECT: &[&str] = &[
+        "\\\n", "<<EOF\n", "EOF\n", "\"", "'", "$(", "${", "}", "[", "]", "&&", "|", "#", "\n",
+        "\t", "é", "ONBUILD ", "--mount=", "`", "<<-X ", "\r\n",
+    ];
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = |m: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % m.max(1)
+    };
+    let chars: Vec<char> = text.chars().collect();
+    (0..n)
+        .map(|_| {
+            let mut c = chars.clone();
+            for _ in 0..1 + next(6) {
+                let at = next(c.len() + 1);
+                match next(3) {
+                    0 if !c.is_empty() => {
+                        let len = 1 + next(20);
+                        let end = (at + len).min(c.len());
+                        c.drain(at.min(end)..end);
+                    }
+                    1 => {
+                        let ins: Vec<char> = INJECT[next(INJECT.len())].chars().collect();
+                        c.splice(at..at, ins);
+                    }
+                    _ => {
+                        let from = next(c.len().max(1));
+                        let piece: Vec<char> =
+                            c.iter().skip(from).take(1 + next(40)).copied().collect();
+                        c.splice(at.min(c.len())..at.min(c.len()), piece);
+                    }
+                }
+            }
+            c.into_iter().collect()
+        })
+        .collect()
+}
+
+fn fuzz_dir(dir: &Path, per_file: usize) -> usize {
+    let mut n = 0;
+    let mut files: Vec<PathBuf> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files.push(p.join("Dockerfile"));
+            } else if !p.to_string_lossy().ends_with(".txt")
+                && !p.to_string_lossy().ends_with(".tsv")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for (k, f) in files.iter().enumerate() {
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        for m in mutations(&text, k as u64, per_file) {
+            let df = Dockerfile::parse(&m);
+            assert_eq!(df.render(), m, "round trip after mutating {}", f.display());
+            let a = analyze_text(Path::new("Dockerfile"), &m, &AnalyzeOptions::default());
+            for x in &a.findings {
+                assert!(
+                    x.span.end <= m.len() && x.span.start <= x.span.end,
+                    "span out of range in {}",
+                    f.display()
+                );
+                for fix in &x.fixes {
+                    for e in &fix.edits {
+                        assert!(
+                            e.start <= e.end
+                                && e.end <= m.len()
+                                && m.is_char_boundary(e.start)
+                                && m.is_char_boundary(e.end)
+                        );
+                    }
+                }
+            }
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn mutated_corpus_never_panics() {
+    let n = fuzz_dir(&fixtures().join("corpus"), 40);
+    assert!(n >= 600);
+}
+
+#[test]
+#[ignore = "needs ../shared/testdata; longer fuzz over real Dockerfiles"]
+fn mutated_real_dockerfiles_never_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/real-dockerfiles");
+    let n = fuzz_dir(&dir, 60);
+    println!("{n} mutated files analysed");
+}

@@ -185,6 +185,16 @@ fn selected_variant(
     if let Some(l) = t.local() {
         return (l.to_string(), format!("+{l} local version"), Some("local"));
     }
+    // conda: `pytorch-cuda=12.1` picks the CUDA build.
+    if g.install.tool == Tool::Conda {
+        if let Some(v) = g
+            .get("pytorch-cuda")
+            .and_then(|r| r.series())
+            .and_then(|c| cuda_to_variant(&c))
+        {
+            return (v.clone(), format!("pytorch-cuda={v}"), Some("conda"));
+        }
+    }
     if let Some(v) = g.index_url.and_then(|i| torch_index_variant(&i.value)) {
         return (v.clone(), format!("--index-url {v}"), Some("index"));
     }
@@ -321,7 +331,7 @@ fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Pin torch to the base image's {bt} (a no-op install)"),
                 t,
-                format!("torch=={bt}"),
+                pin(g, &t.name, bt),
             ));
             out.push(f);
         }
@@ -386,7 +396,7 @@ fn torch_rules(
     }
     // Fix B: move the torch pin to a version whose default build matches the base's CUDA.
     if let Some(bv) = cuda_to_variant(&base_cuda) {
-        let pin = if facts.torch_preinstalled {
+        let target = if facts.torch_preinstalled {
             facts.torch.clone()
         } else {
             ctx.compat
@@ -397,14 +407,14 @@ fn torch_rules(
                 .max_by(|a, b| cmp_versions(&a.series, &b.series))
                 .map(|r| format!("{}.*", r.series))
         };
-        if let Some(p) = pin {
+        if let Some(p) = target {
             if t.local().is_none() && explicit.is_none() {
                 f = f.with_fix(req_fix(
                     "DU201.move-torch",
                     FixLevel::Suggestion,
                     format!("Pin torch=={p}, whose default build matches CUDA {base_cuda}"),
                     t,
-                    format!("torch=={p}"),
+                    pin(g, &t.name, &p),
                 ));
             }
         }
@@ -625,7 +635,7 @@ fn companions(
             .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
             .fact(format!("torch {tv} from {where_}"))
             .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
-            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, format!("{name}=={want}.*")));
+            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
         out.push(f);
     }
 }
@@ -981,5 +991,15 @@ mod satisfies_tests {
         assert!(!s("2.6.0", "~=", "2.5.0"));
         assert!(s("2.5.1+cu124", "==", "2.5.1"));
         assert!(s("2.10.0", ">", "2.9"));
+    }
+}
+
+/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
+/// (conda's single `=` already means "this version or series").
+fn pin(g: &Group, name: &str, version: &str) -> String {
+    if g.install.tool == Tool::Conda {
+        format!("{name}={}", version.trim_end_matches(".*"))
+    } else {
+        format!("{name}=={version}")
     }
 }

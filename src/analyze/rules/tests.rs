@@ -1029,3 +1029,30 @@ fn stage_pragma_covers_one_stage() {
         Some(5)
     );
 }
+
+#[test]
+fn conda_pytorch_cuda_selects_the_build() {
+    let df = "FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04\nRUN conda install -y -c pytorch -c nvidia pytorch=2.1 pytorch-cuda=12.1 && conda clean -afy\n";
+    let a = check(df);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU201")
+        .expect("DU201");
+    assert!(f.message.contains("cu121"), "{}", f.message);
+    let ok = df.replace("pytorch-cuda=12.1", "pytorch-cuda=11.8");
+    assert!(!has(&check(&ok), "DU201"));
+}
+
+#[test]
+fn conda_fixes_use_conda_syntax() {
+    let df = "FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04\nRUN conda install -y -c pytorch -c nvidia pytorch=2.1 torchvision=0.15 pytorch-cuda=11.8 && conda clean -afy\n";
+    let a = check(df);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU202")
+        .expect("DU202");
+    assert_eq!(f.fixes[0].edits[0].replacement, "torchvision=0.16");
+    assert_fixes_clear(df, &[], "DU202");
+}
