@@ -973,6 +973,16 @@ pub fn satisfies(version: &str, specs: &[(String, String)]) -> bool {
     })
 }
 
+/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
+/// (conda's single `=` already means "this version or series").
+fn pin(g: &Group, name: &str, version: &str) -> String {
+    if g.install.tool == Tool::Conda {
+        format!("{name}={}", version.trim_end_matches(".*"))
+    } else {
+        format!("{name}=={version}")
+    }
+}
+
 #[cfg(test)]
 mod satisfies_tests {
     use super::satisfies;
@@ -991,15 +1001,5 @@ mod satisfies_tests {
         assert!(!s("2.6.0", "~=", "2.5.0"));
         assert!(s("2.5.1+cu124", "==", "2.5.1"));
         assert!(s("2.10.0", ">", "2.9"));
-    }
-}
-
-/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
-/// (conda's single `=` already means "this version or series").
-fn pin(g: &Group, name: &str, version: &str) -> String {
-    if g.install.tool == Tool::Conda {
-        format!("{name}={}", version.trim_end_matches(".*"))
-    } else {
-        format!("{name}=={version}")
     }
 }
