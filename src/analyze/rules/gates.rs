@@ -349,49 +349,43 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
 }
 
 /// DU120: a workflow that uses the GitHub Actions cache backend while buildx runs the default `docker` driver.
+/// Read line by line (no YAML crate needed): the keys involved are plain scalars on their own lines.
 pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut gha_lines = Vec::new();
     let mut has_setup = false;
-    let mut setup_driver_docker = false;
-    let mut setup_line: Option<(usize, usize)> = None;
+    // Byte range of the `docker` value of a `driver: docker` line.
+    let mut docker_driver: Option<Range<usize>> = None;
     let mut off = 0;
     for line in text.split_inclusive('\n') {
         let t = line.trim();
-        let uncommented = t.split(" #").next().unwrap_or(t);
+        let uncommented = t.split(" #").next().unwrap_or(t).trim_end();
+        let lead = line.len() - line.trim_start().len();
         if !t.starts_with('#') {
             if uncommented.contains("docker/setup-buildx-action") {
                 has_setup = true;
-                setup_line = Some((off, off + line.trim_end().len()));
             }
-            if (uncommented.starts_with("driver:") || uncommented.starts_with("- driver:"))
-                && uncommented.trim_end().ends_with("docker")
-                && !uncommented.contains("docker-container")
-            {
-                setup_driver_docker = true;
+            let key = uncommented.trim_start_matches("- ");
+            if let Some(v) = key.strip_prefix("driver:") {
+                if v.trim() == "docker" {
+                    let vstart = off + lead + (uncommented.len() - 6);
+                    docker_driver = Some(vstart..vstart + 6);
+                }
             }
-            if (uncommented.contains("cache-from")
+            let cache_key = uncommented.contains("cache-from")
                 || uncommented.contains("cache-to")
-                || uncommented.starts_with("type=gha"))
-                && uncommented.contains("type=gha")
-            {
-                let lead = line.len() - line.trim_start().len();
+                || uncommented.starts_with("type=gha");
+            if cache_key && uncommented.contains("type=gha") {
                 gha_lines.push((off + lead, off + line.trim_end().len()));
-            }
-            if uncommented.contains("--cache-to")
-                && uncommented.contains("type=gha")
-                && !gha_lines.iter().any(|&(s, _)| s >= off)
-            {
-                gha_lines.push((off, off + line.trim_end().len()));
             }
         }
         off += line.len();
     }
-    if gha_lines.is_empty() || (has_setup && !setup_driver_docker) {
+    if gha_lines.is_empty() || (has_setup && docker_driver.is_none()) {
         return out;
     }
-    for (s, e) in gha_lines {
-        let why = if setup_driver_docker {
+    for (k, (s, e)) in gha_lines.into_iter().enumerate() {
+        let why = if docker_driver.is_some() {
             "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
         } else {
             "Without docker/setup-buildx-action, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
@@ -404,35 +398,46 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
             "type=gha cache with the default docker buildx driver",
         )
         .why(why);
-        if !has_setup {
-            // Insert a setup step right before the step that holds the cache option.
-            let step_start = text[..s]
-                .rfind("\n      - ")
-                .or_else(|| text[..s].rfind("- name:").map(|i| i.saturating_sub(1)))
-                .or_else(|| text[..s].rfind("- uses:").map(|i| i.saturating_sub(1)));
-            if let Some(p) = step_start {
-                let p = if text.as_bytes().get(p) == Some(&b'\n') {
-                    p + 1
-                } else {
-                    p
-                };
+        // One fix for the workflow, on the first finding (several findings, one change).
+        if k == 0 {
+            if let Some(r) = docker_driver.clone() {
+                f = f.with_fix(Fix {
+                    id: "DU120.driver".into(),
+                    level: FixLevel::Suggestion,
+                    description: "Use the docker-container driver".into(),
+                    file: file.to_path_buf(),
+                    edits: vec![edit(r.start, r.end, "docker-container")],
+                });
+            } else if let Some(p) = step_start(text, s) {
                 let indent: String = text[p..].chars().take_while(|c| *c == ' ').collect();
                 let edit_text = format!(
                     "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
                 );
-                f = f.with_fix(Fix {
-                    id: "DU120.setup-buildx".into(),
-                    level: FixLevel::Suggestion,
-                    description: "Add a docker/setup-buildx-action step (docker-container driver)"
-                        .into(),
-                    file: file.to_path_buf(),
-                    edits: vec![insert(p, edit_text)],
-                });
+                f = f.with_fix(Fix { id: "DU120.setup-buildx".into(), level: FixLevel::Suggestion, description: "Add a docker/setup-buildx-action step before this one (docker-container driver)".into(), file: file.to_path_buf(), edits: vec![insert(p, edit_text)] });
             }
-        } else if let Some((ls, _)) = setup_line {
-            let _ = ls;
         }
         out.push(f);
     }
     out
+}
+
+/// Start of the line of the YAML list item (`- ...`) that contains byte `at`: the nearest line above with a
+/// `- ` item indented less than the line holding `at`.
+fn step_start(text: &str, at: usize) -> Option<usize> {
+    let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let indent_of = |ls: usize| text[ls..].chars().take_while(|c| *c == ' ').count();
+    let own = indent_of(line_start);
+    if text[line_start + own..].starts_with("- ") {
+        return Some(line_start);
+    }
+    let mut end = line_start;
+    while end > 0 {
+        let ls = text[..end - 1].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let ind = indent_of(ls);
+        if text[ls + ind..].starts_with("- ") && ind < own {
+            return Some(ls);
+        }
+        end = ls;
+    }
+    None
 }

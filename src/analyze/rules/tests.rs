@@ -1056,3 +1056,35 @@ fn conda_fixes_use_conda_syntax() {
     assert_eq!(f.fixes[0].edits[0].replacement, "torchvision=0.16");
     assert_fixes_clear(df, &[], "DU202");
 }
+
+#[test]
+fn du120_driver_docker_fix_and_one_fix_per_workflow() {
+    let wf = WF_BAD.replace("      - name: Build\n", "      - uses: docker/setup-buildx-action@v3\n        with:\n          driver: docker\n      - name: Build\n");
+    assert_fixes_clear(
+        "FROM python:3.11\n",
+        &[(".github/workflows/image.yml", &wf)],
+        "DU120",
+    );
+    let a = check_with(
+        "FROM python:3.11\n",
+        &[(".github/workflows/image.yml", WF_BAD)],
+    );
+    let fixes: usize = a
+        .findings
+        .iter()
+        .filter(|f| f.rule == "DU120")
+        .map(|f| f.fixes.len())
+        .sum();
+    assert_eq!(fixes, 1);
+    // A `docker buildx build --cache-to type=gha` in a run step is the same problem.
+    let run = "jobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: docker buildx build --cache-to type=gha,mode=max -t x .\n";
+    assert!(has(
+        &check_with("FROM python:3.11\n", &[(".github/workflows/ci.yaml", run)]),
+        "DU120"
+    ));
+    assert_fixes_clear(
+        "FROM python:3.11\n",
+        &[(".github/workflows/ci.yaml", run)],
+        "DU120",
+    );
+}
