@@ -722,7 +722,15 @@ fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
         ]
         .iter()
         .any(|p| hay.contains(p));
-        if !cuda_build {
+        // Only builds that link executables need libcuda.so.1 at link time (shared libraries link against the
+        // toolkit's libcuda.so stub that CMake finds by itself), so require cmake/make/ninja in this RUN.
+        let links = info.script.commands.iter().any(|c| {
+            matches!(
+                c.unwrapped().base_name(),
+                "cmake" | "make" | "ninja" | "gmake"
+            )
+        });
+        if !cuda_build || !links {
             continue;
         }
         let Some((root, facts)) = base_of(ctx, idx) else {

@@ -598,10 +598,17 @@ fn du207_cuda_stubs() {
         ),
         "DU207"
     ));
-    // pip-built llama-cpp-python with CMAKE_ARGS in ENV.
+    // The flag in ENV counts for a later cmake build; a pip-built llama-cpp-python links only shared
+    // libraries, which find the toolkit's libcuda.so stub by themselves.
     assert!(has(
         &check(
-            "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nENV CMAKE_ARGS=\"-DGGML_CUDA=on\"\nRUN pip install --no-cache-dir llama-cpp-python==0.3.2\n"
+            "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nENV CMAKE_ARGS=\"-DGGML_CUDA=on\"\nRUN cmake -B build $CMAKE_ARGS && cmake --build build\n"
+        ),
+        "DU207"
+    ));
+    assert!(!has(
+        &check(
+            "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nENV CMAKE_ARGS=\"-DGGML_CUDA=on\"\nRUN pip install --no-cache-dir llama-cpp-python==0.3.2\nRUN pip install --no-cache-dir cmake==3.31.1\n"
         ),
         "DU207"
     ));
