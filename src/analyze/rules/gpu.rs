@@ -203,7 +203,9 @@ fn selected_variant(
         .iter()
         .find_map(|i| torch_index_variant(&i.value))
     {
-        if t.is_pinned() {
+        // pip takes the highest version across indexes (an exact pin then prefers the +cu build); uv's default
+        // first-index strategy always prefers the extra index when it has the package.
+        if t.is_pinned() || g.install.tool == Tool::UvPip {
             return (v.clone(), format!("--extra-index-url {v}"), Some("extra"));
         }
     }
@@ -245,8 +247,10 @@ fn torch_rules(
         variants_text(row),
         row.default_cuda
     );
-    // DU205: an explicit variant the release does not have.
-    if explicit.is_some() && variant.starts_with("cu") && !row.cuda.contains(&variant) {
+    // DU205: an explicit variant the pinned release does not have (an open range lets the resolver pick an
+    // older release that has it).
+    let pinned = exact || t.series().is_some();
+    if pinned && explicit.is_some() && variant.starts_with("cu") && !row.cuda.contains(&variant) {
         let mut f = req_finding(ctx, "DU205", t, format!("torch {shown} has no {variant} build"))
             .why("pip cannot find that wheel (with --index-url the install fails; with --extra-index-url it silently takes PyPI's default CUDA build).")
             .fact(ships.clone())

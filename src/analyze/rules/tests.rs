@@ -1095,3 +1095,15 @@ fn du120_driver_docker_fix_and_one_fix_per_workflow() {
         "DU120",
     );
 }
+
+#[test]
+fn uv_prefers_the_extra_index() {
+    let df = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN uv pip install --system torch --extra-index-url https://download.pytorch.org/whl/cu124\n";
+    let a = check(df);
+    assert!(!has(&a, "DU204"), "uv takes the extra index first");
+    assert!(
+        !has(&a, "DU205"),
+        "an open range finds an older release on the cu124 index"
+    );
+    assert!(!has(&a, "DU201"), "{:#?}", a.findings);
+}
