@@ -115,8 +115,8 @@ fn du102(ctx: &Ctx, c: &Command, fixable: bool, sub: &str) -> Finding {
     f
 }
 
-/// Caches that stay in the layer: yum/dnf without `clean all`, conda without `conda clean`; and cleanups done
-/// in a RUN of their own (which cannot shrink the earlier layer).
+/// Caches that stay in the layer: conda without `conda clean` (yum/dnf/apk/apt have hadolint ids: DL3032,
+/// DL3040, DL3019, DL3009); and cleanups done in a RUN of their own (which cannot shrink the earlier layer).
 fn caches(
     ctx: &Ctx,
     info: &crate::analyze::dockerfile::model::Info,
@@ -159,12 +159,6 @@ fn caches(
     for c in &script.commands {
         let u = c.unwrapped();
         match u.base_name() {
-            n @ ("yum" | "dnf" | "microdnf")
-                if u.has_arg("install") && !has(n, "clean") && !mounted("/var/cache/") =>
-            {
-                push(&u, n, &format!(" \\\n    && {n} clean all"));
-                break;
-            }
             n @ ("conda" | "mamba" | "micromamba")
                 if (u.has_arg("install") || u.has_arg("create"))
                     && !has(n, "clean")

@@ -73,6 +73,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     break;
                 }
             }
+            pkg_managers(ctx, info, out);
             // DL4001: once a stage used both wget and curl, every RUN using either is flagged.
             let uses_wget = info.script.commands.iter().any(|c| c.base_name() == "wget");
             let uses_curl = info.script.commands.iter().any(|c| c.base_name() == "curl");
@@ -85,6 +86,177 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
     }
     dl3002(ctx, out);
+}
+
+/// yum / dnf / microdnf: `-y` (DL3030, DL3038) and a cache cleanup after the install (DL3032, DL3040);
+/// wget progress output (DL3047); yarn cache (DL3060).
+fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: &mut Vec<Finding>) {
+    let outer = info.ins;
+    let ins = outer.effective();
+    let script = &info.script;
+    let fixable = !outer.is("ONBUILD") && super::edits_are_exact(ins);
+    let appendable = !outer.is("ONBUILD") && super::appendable(ins);
+    let mounted = |path: &str| {
+        ins.flag_values("mount").any(|v| {
+            (v.contains("type=cache") || v.contains("type=tmpfs"))
+                && v.split(',').any(|kv| {
+                    kv.split_once('=').is_some_and(|(k, t)| {
+                        matches!(k, "target" | "dst" | "destination")
+                            && t.trim_end_matches('/') == path
+                    })
+                })
+        })
+    };
+    let mut fired = std::collections::HashSet::new();
+    for (k, c) in script.commands.iter().enumerate() {
+        let name = c.base_name();
+        let (yes_rule, clean_rule) = match name {
+            "yum" => ("DL3030", "DL3032"),
+            "dnf" | "microdnf" => ("DL3038", "DL3040"),
+            _ => ("", ""),
+        };
+        if !yes_rule.is_empty() {
+            let sub = c.args().iter().find(|w| !w.text.starts_with('-'));
+            let subs: &[&str] = if name == "yum" {
+                &[
+                    "install",
+                    "groupinstall",
+                    "localinstall",
+                    "reinstall",
+                    "update",
+                    "upgrade",
+                ]
+            } else {
+                &[
+                    "install",
+                    "in",
+                    "upgrade",
+                    "up",
+                    "upgrade-minimal",
+                    "up-min",
+                    "reinstall",
+                    "rei",
+                    "groupinstall",
+                ]
+            };
+            let Some(sub) = sub.filter(|s| subs.contains(&s.text.as_str())) else {
+                continue;
+            };
+            let yes = c.args().iter().any(|a| {
+                matches!(a.text.as_str(), "-y" | "--assumeyes" | "--yes")
+                    || (a.text.starts_with('-')
+                        && !a.text.starts_with("--")
+                        && a.text.contains('y'))
+            });
+            if !yes && sub.text.starts_with("in") && fired.insert(yes_rule) {
+                let mut f = ctx.at(yes_rule, c.range(), format!("Use the -y switch to avoid manual input `{name} install -y <package>`")).why("Without -y the package manager waits for a confirmation nobody can give during a build.");
+                if fixable {
+                    f = f.with_fix(ctx.fix(
+                        &format!("{yes_rule}.yes"),
+                        FixLevel::Safe,
+                        "Add -y",
+                        vec![insert(sub.range.end, " -y")],
+                    ));
+                }
+                out.push(f);
+            }
+            // A cleanup must come after the install in the same RUN.
+            let cleaned = script.commands[k + 1..].iter().any(|x| {
+                // The same tool must clean (hadolint: `dnf install && microdnf clean all` still leaves dnf's cache).
+                (x.base_name() == name && x.has_arg("clean") && x.has_arg("all"))
+                    || (x.base_name() == "rm"
+                        && x.args().iter().any(|a| {
+                            a.text.starts_with("/var/cache/yum")
+                                || a.text.starts_with("/var/cache/dnf")
+                                || a.text.starts_with("/var/cache/libdnf5")
+                        }))
+            });
+            let cache_mounted = mounted("/var/cache/libdnf5")
+                || mounted("/var/cache/dnf")
+                || mounted("/var/cache/yum");
+            if !cleaned && !cache_mounted && fired.insert(clean_rule) {
+                let mut f = ctx.at(clean_rule, c.range(), format!("`{name} clean all` missing after {name} command.")).why("The package cache stays in the layer: tens to hundreds of MB the image never uses.");
+                if appendable {
+                    f = f.with_fix(ctx.fix(
+                        &format!("{clean_rule}.clean"),
+                        FixLevel::Safe,
+                        format!("Append `{name} clean all` to this RUN"),
+                        vec![insert(
+                            outer.range.end,
+                            format!(" \\\n    && {name} clean all"),
+                        )],
+                    ));
+                }
+                out.push(f);
+            }
+        }
+        if name == "wget" && !fired.contains("DL3047") {
+            let quiet = c.args().iter().any(|a| {
+                let t = a.text.as_str();
+                t.starts_with("--progress")
+                    || matches!(t, "-q" | "--quiet" | "-nv" | "--no-verbose" | "-o" | "-a")
+                    || t.starts_with("--output-file")
+                    || t.starts_with("--append-output")
+                    || (t.starts_with('-') && !t.starts_with("--") && t.contains('q'))
+            });
+            if !quiet {
+                fired.insert("DL3047");
+                let mut f = ctx.at("DL3047", c.range(), "Avoid use of wget without progress bar. Use `wget --progress=dot:giga <url>`. Or consider using `-q` or `-nv` (shorthands for `--quiet` or `--no-verbose`).").why("wget's default progress bar writes a line per tick into the build log: model downloads make logs of megabytes.");
+                if fixable {
+                    f = f.with_fix(ctx.fix(
+                        "DL3047.progress",
+                        FixLevel::Safe,
+                        "Add --progress=dot:giga",
+                        vec![insert(c.words[0].range.end, " --progress=dot:giga")],
+                    ));
+                }
+                out.push(f);
+            }
+        }
+        if name == "yarn"
+            && c.args().first().is_some_and(|a| a.text == "install")
+            && !fired.contains("DL3060")
+        {
+            let cleaned = script.commands[k + 1..].iter().any(|x| {
+                x.base_name() == "yarn"
+                    && x.args().len() >= 2
+                    && x.args()[0].text == "cache"
+                    && x.args()[1].text == "clean"
+            });
+            let relevant = outer.is("ONBUILD")
+                || info.stage.is_none_or(|s| {
+                    s + 1 == ctx.m.stages.len()
+                        || ctx
+                            .m
+                            .stages
+                            .iter()
+                            .any(|o| o.index > s && o.parent == Some(s))
+                });
+            if !cleaned
+                && !mounted("/root/.cache/yarn")
+                && !mounted("/usr/local/share/.cache/yarn")
+                && relevant
+            {
+                fired.insert("DL3060");
+                let mut f = ctx
+                    .at(
+                        "DL3060",
+                        c.range(),
+                        "`yarn cache clean` missing after `yarn install` was run.",
+                    )
+                    .why("yarn's cache stays in the layer next to node_modules.");
+                if appendable {
+                    f = f.with_fix(ctx.fix(
+                        "DL3060.clean",
+                        FixLevel::Safe,
+                        "Append `yarn cache clean` to this RUN",
+                        vec![insert(outer.range.end, " \\\n    && yarn cache clean")],
+                    ));
+                }
+                out.push(f);
+            }
+        }
+    }
 }
 
 fn stage_aliases(ctx: &Ctx, out: &mut Vec<Finding>) {

@@ -159,10 +159,34 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DL3030",
+        Warning,
+        "Use the -y switch with yum install",
+        true,
+    ),
+    r(
+        "DL3032",
+        Warning,
+        "yum clean all missing after yum command",
+        true,
+    ),
+    r(
         "DL3033",
         Warning,
         "Specify version with yum install -y <package>-<version>",
         false,
+    ),
+    r(
+        "DL3038",
+        Warning,
+        "Use the -y switch with dnf install",
+        true,
+    ),
+    r(
+        "DL3040",
+        Warning,
+        "dnf clean all missing after dnf command",
+        true,
     ),
     r(
         "DL3042",
@@ -183,10 +207,22 @@ pub const RULES: &[RuleInfo] = &[
         false,
     ),
     r(
+        "DL3047",
+        Info,
+        "wget without --progress bloats build logs",
+        true,
+    ),
+    r(
         "DL3059",
         Info,
         "Multiple consecutive RUN instructions; consider consolidation",
         false,
+    ),
+    r(
+        "DL3060",
+        Info,
+        "yarn cache clean missing after yarn install",
+        true,
     ),
     r("DL4000", Error, "MAINTAINER is deprecated", true),
     r(
@@ -229,7 +265,7 @@ pub const RULES: &[RuleInfo] = &[
     r(
         "DU103",
         Warning,
-        "Package manager cache left in the layer (apk, yum/dnf, conda) or removed in a later layer",
+        "Package manager cache left in the layer (conda) or removed in a later layer",
         true,
     ),
     r(

@@ -372,11 +372,11 @@ fn du103_caches() {
         "DU103"
     ));
     assert_fixes_clear(conda, &[], "DU103");
-    assert_fixes_clear(
-        "FROM rockylinux:9\nRUN dnf install -y gcc-11.4.1\n",
-        &[],
-        "DU103",
-    );
+    // yum/dnf caches are hadolint's DL3032/DL3040, not DU103.
+    assert!(!has(
+        &check("FROM rockylinux:9\nRUN dnf install -y gcc-11.4.1\n"),
+        "DU103"
+    ));
     let later = "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y git\nRUN rm -rf /var/lib/apt/lists/*\n";
     assert!(has(&check(later), "DU103"));
 }
@@ -1106,4 +1106,46 @@ fn uv_prefers_the_extra_index() {
         "an open range finds an older release on the cu124 index"
     );
     assert!(!has(&a, "DU201"), "{:#?}", a.findings);
+}
+
+#[test]
+fn yum_dnf_rules() {
+    let bad = "FROM rockylinux:9\nRUN dnf install gcc-11.4.1\n";
+    let a = check(bad);
+    assert!(has(&a, "DL3038") && has(&a, "DL3040"));
+    assert_fixes_clear(bad, &[], "DL3038");
+    assert_fixes_clear(bad, &[], "DL3040");
+    let ok = check("FROM rockylinux:9\nRUN dnf install -y gcc-11.4.1 && dnf clean all\n");
+    assert!(!has(&ok, "DL3038") && !has(&ok, "DL3040"));
+    let bad = "FROM centos:7\nRUN yum install httpd-2.4.6\n";
+    let a = check(bad);
+    assert!(has(&a, "DL3030") && has(&a, "DL3032"));
+    assert_fixes_clear(bad, &[], "DL3030");
+    assert_fixes_clear(bad, &[], "DL3032");
+    assert!(!has(
+        &check("FROM centos:7\nRUN yum install -y httpd-2.4.6 && rm -rf /var/cache/yum/*\n"),
+        "DL3032"
+    ));
+}
+
+#[test]
+fn dl3047_wget_progress() {
+    let bad = "FROM ubuntu:22.04\nRUN wget https://example.org/model.gguf\n";
+    assert!(has(&check(bad), "DL3047"));
+    assert!(!has(
+        &check("FROM ubuntu:22.04\nRUN wget -q https://example.org/model.gguf\n"),
+        "DL3047"
+    ));
+    assert_fixes_clear(bad, &[], "DL3047");
+}
+
+#[test]
+fn dl3060_yarn_cache() {
+    let bad = "FROM node:20\nWORKDIR /ui\nRUN yarn install --frozen-lockfile\n";
+    assert!(has(&check(bad), "DL3060"));
+    assert!(!has(
+        &check("FROM node:20\nRUN yarn install --frozen-lockfile && yarn cache clean\n"),
+        "DL3060"
+    ));
+    assert_fixes_clear(bad, &[], "DL3060");
 }
