@@ -316,25 +316,30 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         if let Some(problem) = reference_problem(text) {
             let mut f = ctx.at("DU110", r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
-            // Fixes only when the reference is written literally on the FROM line.
-            if !raw.contains('$') {
-                if text.contains(":@") {
-                    let fixed = text.replacen(":@", "@", 1);
-                    f = f.with_fix(ctx.fix(
-                        "DU110.empty-tag",
-                        FixLevel::Safe,
-                        "Drop the empty tag",
-                        vec![edit(r.start, r.end, fixed)],
-                    ));
-                } else if problem.contains("lower case") {
-                    let (repo, _) = crate::analyze::compat::split_reference(text);
-                    let fixed = format!("{}{}", repo.to_ascii_lowercase(), &text[repo.len()..]);
-                    f = f.with_fix(ctx.fix(
-                        "DU110.lowercase",
-                        FixLevel::Suggestion,
-                        "Use the lower-case repository name",
-                        vec![edit(r.start, r.end, fixed)],
-                    ));
+            // The fixed reference is written where the reference comes from: the FROM line or the ARG defaults.
+            let fixed = if text.contains(":@") {
+                Some((
+                    "DU110.empty-tag",
+                    FixLevel::Safe,
+                    "Drop the empty tag",
+                    text.replacen(":@", "@", 1),
+                ))
+            } else if problem.contains("lower case") {
+                let (repo, _) = crate::analyze::compat::split_reference(text);
+                Some((
+                    "DU110.lowercase",
+                    FixLevel::Suggestion,
+                    "Use the lower-case repository name",
+                    format!("{}{}", repo.to_ascii_lowercase(), &text[repo.len()..]),
+                ))
+            } else {
+                None
+            };
+            if let Some((id, level, desc, new_ref)) = fixed {
+                if let Some(edits) =
+                    super::gpu::locate_reference(ctx, st, &new_ref).filter(|e| !e.is_empty())
+                {
+                    f = f.with_fix(ctx.fix(id, level, desc, edits));
                 }
             }
             out.push(f);

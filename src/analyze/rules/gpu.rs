@@ -470,7 +470,7 @@ fn move_base_fix(
 
 /// Edits that make the FROM reference of `stage` read `new_ref`: on the FROM line when it is literal, else in
 /// the default values of the global ARGs it is built from (`${PYTORCH}-cuda${CUDA}-...`, nested defaults too).
-fn locate_reference(ctx: &Ctx, stage: &Stage, new_ref: &str) -> Option<Vec<TextEdit>> {
+pub(super) fn locate_reference(ctx: &Ctx, stage: &Stage, new_ref: &str) -> Option<Vec<TextEdit>> {
     let raw = &stage.image_raw;
     let range = (ctx.text.get(stage.image_range.clone()) == Some(raw.as_str()))
         .then(|| stage.image_range.clone());

@@ -1149,3 +1149,10 @@ fn dl3060_yarn_cache() {
     ));
     assert_fixes_clear(bad, &[], "DL3060");
 }
+
+#[test]
+fn du110_fix_reaches_the_arg_default() {
+    let df = "ARG BASE=Nvidia/CUDA:12.4.1-base-ubuntu22.04\nFROM ${BASE}\n";
+    assert!(has(&check(df), "DU110"));
+    assert_fixes_clear(df, &[], "DU110");
+}
