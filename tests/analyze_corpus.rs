@@ -16,6 +16,7 @@ fn corpus_parses_and_fires_the_expected_rules() {
     let dir = fixtures().join("corpus");
     let mut n = 0;
     let mut failures = Vec::new();
+    let mut no_why: Vec<String> = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .expect("corpus dir")
         .flatten()
@@ -36,6 +37,8 @@ fn corpus_parses_and_fires_the_expected_rules() {
         let df = Dockerfile::parse(&text);
         assert_eq!(df.render(), text, "{name}: round trip");
         let got: BTreeSet<&str> = a.findings.iter().map(|f| f.rule.as_str()).collect();
+        // The Conflicts pane shows the why of the selected finding: every finding has one.
+        no_why.extend(a.findings.iter().filter(|f| f.why.is_empty()).map(|f| format!("{name}: {}", f.rule)));
         if got.contains("DU001") {
             failures.push(format!("{name}: parse failure {:?}", df.problems));
         }
@@ -63,6 +66,7 @@ fn corpus_parses_and_fires_the_expected_rules() {
         }
     }
     assert!(n >= 15, "corpus has {n} projects, want >= 15");
+    assert!(no_why.is_empty(), "findings without a why: {no_why:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
