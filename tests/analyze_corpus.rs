@@ -38,7 +38,12 @@ fn corpus_parses_and_fires_the_expected_rules() {
         assert_eq!(df.render(), text, "{name}: round trip");
         let got: BTreeSet<&str> = a.findings.iter().map(|f| f.rule.as_str()).collect();
         // The Conflicts pane shows the why of the selected finding: every finding has one.
-        no_why.extend(a.findings.iter().filter(|f| f.why.is_empty()).map(|f| format!("{name}: {}", f.rule)));
+        no_why.extend(
+            a.findings
+                .iter()
+                .filter(|f| f.why.is_empty())
+                .map(|f| format!("{name}: {}", f.rule)),
+        );
         if got.contains("DU001") {
             failures.push(format!("{name}: parse failure {:?}", df.problems));
         }

@@ -303,6 +303,42 @@ fn torch_rules(
             out.push(f);
         }
     }
+    // DU209: an open torch requirement on a base without CUDA facts follows PyPI's newest default build.
+    let base_cuda_known = base.is_some_and(|(_, f)| f.cuda.is_some() || f.torch_preinstalled);
+    if !base_cuda_known && explicit.is_none() && !exact && t.series().is_none() && t.url.is_none() {
+        let mut f = req_finding(ctx, "DU209", t, format!("torch {shown} installs whatever PyPI serves today: torch {} with its {} build", row.series, row.default_cuda))
+            .why("The newest default build needs the newest driver: when PyPI moves to a new CUDA, the same Dockerfile builds an image that fails on older hosts with 'The NVIDIA driver on your system is too old'.")
+            .fact(ships.clone());
+        if let Some(c) = variant_to_cuda(&row.default_cuda).and_then(|c| ctx.compat.min_driver(&c))
+        {
+            f = f.fact(format!(
+                "{} needs driver >= {} (CUDA {})",
+                row.default_cuda, c.min_driver, c.cuda
+            ));
+        }
+        // Pin the newest series whose default build is still CUDA 12 (runs on R525+ through minor-version compatibility).
+        let pick = ctx
+            .compat
+            .data
+            .torch
+            .iter()
+            .filter(|r| r.default_cuda.starts_with("cu12"))
+            .max_by(|a, b| cmp_versions(&a.series, &b.series));
+        if let Some(p) = pick {
+            f = f.fact(format!(
+                "torch {} is the newest release whose default build is {}",
+                p.series, p.default_cuda
+            ));
+            f = f.with_fix(req_fix(
+                "DU209.pin",
+                FixLevel::Suggestion,
+                format!("Pin torch=={}.* (default {})", p.series, p.default_cuda),
+                t,
+                pin(g, &t.name, &format!("{}.*", p.series)),
+            ));
+        }
+        out.push(f);
+    }
     let Some((stage, facts)) = base else { return };
     let base_ref = stage.image.text.clone();
     // DU203: torch again over a pytorch image.

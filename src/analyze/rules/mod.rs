@@ -334,6 +334,12 @@ pub const RULES: &[RuleInfo] = &[
         "COPY --from copies a build path the source stage never creates",
         false,
     ),
+    r(
+        "DU209",
+        Warning,
+        "Unpinned torch on a base without CUDA facts follows PyPI's newest default CUDA build and its driver floor",
+        true,
+    ),
 ];
 
 /// The rule list for `dockui rules`.

@@ -1156,3 +1156,62 @@ fn du110_fix_reaches_the_arg_default() {
     assert!(has(&check(df), "DU110"));
     assert_fixes_clear(df, &[], "DU110");
 }
+
+#[test]
+fn du209_unpinned_torch_follows_pypi() {
+    let bad = "FROM python:3.11-slim\nRUN pip install --no-cache-dir torch transformers==4.46.2\n";
+    let a = check(bad);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU209")
+        .expect("DU209");
+    assert!(
+        f.facts.iter().any(|x| x.contains("needs driver >=")),
+        "{:?}",
+        f.facts
+    );
+    assert_fixes_clear(bad, &[], "DU209");
+    assert!(!has(
+        &check("FROM python:3.11-slim\nRUN pip install --no-cache-dir torch==2.6.0\n"),
+        "DU209"
+    ));
+    // Over a CUDA base DU201 speaks instead; with an explicit index the build is chosen.
+    assert!(!has(
+        &check(
+            "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch\n"
+        ),
+        "DU209"
+    ));
+    assert!(!has(
+        &check(
+            "FROM python:3.11-slim\nRUN pip install --no-cache-dir torch --index-url https://download.pytorch.org/whl/cu126\n"
+        ),
+        "DU209"
+    ));
+}
+
+#[test]
+fn every_rule_a_finding_uses_is_in_the_catalog() {
+    // Severity comes from the catalog; a rule missing there would silently become `style`.
+    let samples = [
+        check("FROM python:3.11-slim\nRUN pip install torch\nMAINTAINER x\nRUNN y\n"),
+        check_with(
+            PT_BASE,
+            &[(
+                "requirements.txt",
+                "torch==2.7.1\ntorchvision==0.20.1\nbad line ***\n",
+            )],
+        ),
+        check(LLAMA),
+    ];
+    for a in &samples {
+        for f in &a.findings {
+            assert!(
+                super::info(&f.rule).is_some(),
+                "{} is not in the catalog",
+                f.rule
+            );
+        }
+    }
+}
