@@ -173,6 +173,78 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     stubs(ctx, out);
     copy_paths(ctx, out);
+    cross_stage_cuda(ctx, out);
+}
+
+/// DU210: artifacts built in a stage on one CUDA version copied into a stage on another.
+fn cross_stage_cuda(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for info in &ctx.m.instrs {
+        let ins = info.ins;
+        let Some(to) = info.stage else { continue };
+        if !ins.is("COPY") {
+            continue;
+        }
+        let Some(from) = ins.flag("from").and_then(|f| f.value.as_deref()) else {
+            continue;
+        };
+        let lower = from.to_ascii_lowercase();
+        let Some(src) = ctx.m.stages[..to].iter().position(|s| {
+            s.name.as_deref() == Some(lower.as_str()) || s.index.to_string() == lower
+        }) else {
+            continue;
+        };
+        let (src_root, dst_root) = (ctx.m.root_stage(src), ctx.m.root_stage(to));
+        if src_root.index == dst_root.index {
+            continue;
+        }
+        let (Some(a), Some(b)) = (
+            ctx.compat.image(&src_root.image.text),
+            ctx.compat.image(&dst_root.image.text),
+        ) else {
+            continue;
+        };
+        let (Some(ca), Some(cb)) = (a.cuda.clone(), b.cuda.clone()) else {
+            continue;
+        };
+        if ca == cb {
+            continue;
+        }
+        let newer = cmp_versions(&ca, &cb) == std::cmp::Ordering::Greater;
+        let mut f = ctx
+            .at("DU210", ins.range.clone(), format!("copies from stage `{from}` (CUDA {ca}) into an image with CUDA {cb}"))
+            .why(if newer {
+                "Binaries and wheels built against a newer CUDA can call runtime APIs the older image lacks: they fail at load time with undefined cuda* symbols or 'CUDA driver version is insufficient'."
+            } else {
+                "The build stage targets an older CUDA than the image that runs it: kernels compiled for it may miss the newer image's GPUs' architectures and the extra toolkit buys nothing."
+            })
+            .fact(format!("stage `{from}` is built FROM {} (CUDA {ca})", src_root.image.text))
+            .fact(format!("this stage is built FROM {} (CUDA {cb})", dst_root.image.text));
+        if !newer {
+            f.severity = Severity::Info;
+        }
+        // Move the receiving image to the builder's exact CUDA version when both are nvidia/cuda images.
+        if a.kind == "nvidia-cuda" && b.kind == "nvidia-cuda" {
+            let full = a.tag.split('-').next().unwrap_or("");
+            if let Some(rest) = b.tag.split_once('-').map(|(_, r)| r) {
+                let new_ref = format!(
+                    "{}:{full}-{rest}",
+                    crate::analyze::compat::split_reference(&dst_root.image.text).0
+                );
+                if let Some(edits) =
+                    locate_reference(ctx, dst_root, &new_ref).filter(|e| !e.is_empty())
+                {
+                    f = f.with_fix(Fix {
+                        id: "DU210.align-base".into(),
+                        level: FixLevel::Suggestion,
+                        description: format!("Run on {new_ref}, the builder's CUDA"),
+                        file: ctx.file.to_path_buf(),
+                        edits,
+                    });
+                }
+            }
+        }
+        out.push(f);
+    }
 }
 
 fn selected_variant(

@@ -340,6 +340,12 @@ pub const RULES: &[RuleInfo] = &[
         "Unpinned torch on a base without CUDA facts follows PyPI's newest default CUDA build and its driver floor",
         true,
     ),
+    r(
+        "DU210",
+        Warning,
+        "COPY --from between stages built on different CUDA versions",
+        true,
+    ),
 ];
 
 /// The rule list for `dockui rules`.

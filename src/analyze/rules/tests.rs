@@ -1215,3 +1215,18 @@ fn every_rule_a_finding_uses_is_in_the_catalog() {
         }
     }
 }
+
+#[test]
+fn du210_cuda_differs_between_build_and_run_stages() {
+    let bad = "ARG CUDA=12.4.1\nFROM nvidia/cuda:${CUDA}-devel-ubuntu22.04 AS build\nWORKDIR /src\nRUN make -j4\nFROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY --from=build /src/bin/server /usr/local/bin/server\n";
+    let a = check(bad);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU210")
+        .expect("DU210");
+    assert_eq!(f.severity, crate::analyze::Severity::Warning);
+    assert_fixes_clear(bad, &[], "DU210");
+    let ok = bad.replace("12.1.1-runtime", "12.4.1-runtime");
+    assert!(!has(&check(&ok), "DU210"));
+}
