@@ -251,7 +251,12 @@ fn analyze_with(
     let mut reqfiles: Vec<ReqFile> = Vec::new();
     let mut todo: Vec<(PathBuf, String)> = Vec::new();
     for (i, inst) in &installs {
-        for inc in &inst.sources.includes {
+        for inc in inst
+            .sources
+            .includes
+            .iter()
+            .chain(inst.sources.constraints.iter())
+        {
             todo.push((PathBuf::new(), resolve_context_path(&model, *i, &inc.value)));
         }
     }

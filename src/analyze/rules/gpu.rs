@@ -13,13 +13,26 @@ struct Group<'a> {
     instr: usize,
     install: &'a Install,
     reqs: Vec<&'a Requirement>,
+    /// Pins from `-c` constraint files: they decide the version of a requested package.
+    constraints: Vec<&'a Requirement>,
     index_url: Option<&'a Located>,
     extra_index: Vec<&'a Located>,
 }
 
 impl<'a> Group<'a> {
     fn get(&self, name: &str) -> Option<&'a Requirement> {
-        self.reqs.iter().rev().find(|r| r.name == name).copied()
+        let r = self.reqs.iter().rev().find(|r| r.name == name).copied()?;
+        if r.is_pinned() {
+            return Some(r);
+        }
+        // A constraint only narrows what is requested anyway; its pin is the one that counts.
+        let c = self
+            .constraints
+            .iter()
+            .rev()
+            .find(|c| c.name == name && (c.is_pinned() || c.series().is_some()))
+            .copied();
+        Some(c.unwrap_or(r))
     }
     fn torch(&self) -> Option<&'a Requirement> {
         self.get("torch").or_else(|| {
@@ -38,6 +51,12 @@ fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
         let mut reqs: Vec<&Requirement> = inst.reqs.iter().chain(inst.editables.iter()).collect();
         let mut index_url = inst.sources.index_url.as_ref();
         let mut extra: Vec<&Located> = inst.sources.extra_index_urls.iter().collect();
+        let mut constraint_files: Vec<&str> = inst
+            .sources
+            .constraints
+            .iter()
+            .map(|c| c.value.as_str())
+            .collect();
         for inc in &inst.sources.includes {
             for rf in included(ctx, &inc.value) {
                 reqs.extend(rf.reqs.iter());
@@ -45,12 +64,19 @@ fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
                     index_url = rf.sources.index_url.as_ref();
                 }
                 extra.extend(rf.sources.extra_index_urls.iter());
+                constraint_files.extend(rf.sources.constraints.iter().map(|c| c.value.as_str()));
             }
         }
+        let constraints = constraint_files
+            .iter()
+            .flat_map(|c| included(ctx, c))
+            .flat_map(|rf| rf.reqs.iter())
+            .collect();
         out.push(Group {
             instr: *idx,
             install: inst,
             reqs,
+            constraints,
             index_url,
             extra_index: extra,
         });

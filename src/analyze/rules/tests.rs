@@ -1230,3 +1230,27 @@ fn du210_cuda_differs_between_build_and_run_stages() {
     let ok = bad.replace("12.1.1-runtime", "12.4.1-runtime");
     assert!(!has(&check(&ok), "DU210"));
 }
+
+#[test]
+fn constraint_files_pin_requested_packages() {
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY requirements.txt constraints.txt /tmp/\nRUN pip install --no-cache-dir -r /tmp/requirements.txt -c /tmp/constraints.txt\n";
+    let files = [
+        ("requirements.txt", "torch\ntransformers==4.46.2\n"),
+        ("constraints.txt", "torch==2.8.0\n"),
+    ];
+    let a = check_with(df, &files);
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "DU201")
+        .expect("DU201 from the constraint pin");
+    assert_eq!(f.file, Path::new("constraints.txt"));
+    assert_fixes_clear(df, &files, "DU201");
+    // Nested: the requirements file names its constraints itself.
+    let files = [
+        ("requirements.txt", "-c constraints.txt\ntorch\n"),
+        ("constraints.txt", "torch==2.8.0\n"),
+    ];
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY . /src\nRUN pip install --no-cache-dir -r /src/requirements.txt\n";
+    assert!(has(&check_with(df, &files), "DU201"));
+}
