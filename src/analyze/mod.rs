@@ -311,8 +311,7 @@ fn analyze_with(
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {
-        for (line, range, msg) in &rf.problems {
-            let _ = line;
+        for (_, range, msg) in &rf.problems {
             findings.push(
                 ctx.at_file("DU002", &rf.path, range.clone(), msg.clone())
                     .why("pip would stop at this line; dockui skipped it."),

@@ -274,12 +274,10 @@ fn cross_stage_cuda(ctx: &Ctx, out: &mut Vec<Finding>) {
 }
 
 fn selected_variant(
-    ctx: &Ctx,
     g: &Group,
     t: &Requirement,
     row: &TorchRow,
 ) -> (String, String, Option<&'static str>) {
-    let _ = ctx;
     if let Some(l) = t.local() {
         return (l.to_string(), format!("+{l} local version"), Some("local"));
     }
@@ -338,7 +336,7 @@ fn torch_rules(
     } else {
         format!("{}.*", row.series)
     };
-    let (variant, how, explicit) = selected_variant(ctx, g, t, row);
+    let (variant, how, explicit) = selected_variant(g, t, row);
     let ships = format!(
         "torch {} ships {} (PyPI default {})",
         row.series,

@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         let ins = info.ins;
         let eff = ins.effective();
         match eff.keyword.as_str() {
-            "RUN" => run_rules(ctx, idx, info, out),
+            "RUN" => run_rules(ctx, info, out),
             "ADD" => dl3020(ctx, info, out),
             "MAINTAINER" => dl4000(ctx, info, out),
             "CMD" | "ENTRYPOINT" => dl3025(ctx, eff, out),
@@ -140,8 +140,7 @@ fn from_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
         if raw.eq_ignore_ascii_case("scratch") || earlier_stage {
             continue;
         }
-        let (repo, tag) = crate::analyze::compat::split_reference(raw);
-        let _ = repo;
+        let (_, tag) = crate::analyze::compat::split_reference(raw);
         if tag.is_none() && !raw.contains('@') && !raw.starts_with('$') {
             out.push(
                 ctx.at("DL3006", st.image_range.clone(), format!("Always tag the version of an image explicitly: `{raw}`"))
@@ -387,7 +386,7 @@ fn pip_no_cache_env(info: &Info, script: &Script, cmd: &Command) -> Option<bool>
         .and_then(truthy)
 }
 
-fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
+fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
     let outer = info.ins;
     let ins = outer.effective();
     let script = &info.script;
@@ -641,7 +640,7 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
             }
         }
     }
-    dl3009(ctx, idx, info, &whole, out);
+    dl3009(ctx, info, &whole, out);
 }
 
 fn yum_versioned(p: &str) -> bool {
@@ -669,7 +668,7 @@ fn npm_pinned(p: &str) -> bool {
     body.contains('@')
 }
 
-fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) {
+fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) {
     let outer = info.ins;
     let ins = outer.effective();
     let script = &info.script;
@@ -715,7 +714,6 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
             }
         }
     }
-    let _ = idx;
     let mut f = ctx.at("DL3009", whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
     if !outer.is("ONBUILD") && super::appendable(ins) {
         f = f.with_fix(ctx.fix(
