@@ -122,6 +122,19 @@ pub struct ImageFacts {
     pub torch_preinstalled: bool,
 }
 
+/// How a host driver relates to a CUDA version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverFit {
+    /// At or above the toolkit's own minimum driver.
+    Full,
+    /// Below it but within the major version's minor-version compatibility (limited features, no PTX JIT of newer code).
+    MinorCompat,
+    TooOld,
+    /// No facts for that CUDA version.
+    Unknown,
+}
+
 #[derive(Debug, Clone)]
 pub struct Compat {
     pub data: CompatFile,
@@ -129,6 +142,12 @@ pub struct Compat {
 }
 
 impl Compat {
+    /// The embedded data, parsed once per process (TOML and tag regexes are not free).
+    pub fn shared() -> &'static Compat {
+        static C: std::sync::OnceLock<Compat> = std::sync::OnceLock::new();
+        C.get_or_init(Compat::embedded)
+    }
+
     /// The embedded data; it is tested, so failing here is a build defect.
     pub fn embedded() -> Compat {
         match Compat::from_toml(EMBEDDED, None) {
@@ -202,6 +221,47 @@ impl Compat {
 
     pub fn os_python(&self, os: &str) -> Option<&OsPythonRow> {
         self.data.os_python.iter().rev().find(|r| r.os == os)
+    }
+
+    /// Can a host driver (e.g. "550.54.14", from NVML) run code built for CUDA `cuda` ("12.4")?
+    pub fn driver_fit(&self, driver: &str, cuda: &str) -> DriverFit {
+        if let Some(row) = self.min_driver(cuda) {
+            if cmp_versions(driver, &row.min_driver) != Ordering::Less {
+                return DriverFit::Full;
+            }
+        }
+        let major: Option<u32> = cuda.split('.').next().and_then(|m| m.parse().ok());
+        if let Some(m) = major.and_then(|m| {
+            self.data
+                .cuda_minor_compat
+                .iter()
+                .rev()
+                .find(|r| r.major == m)
+        }) {
+            if cmp_versions(driver, &m.min_driver) != Ordering::Less {
+                return if self.min_driver(cuda).is_some() {
+                    DriverFit::MinorCompat
+                } else {
+                    DriverFit::Unknown
+                };
+            }
+            return DriverFit::TooOld;
+        }
+        if self.min_driver(cuda).is_some() {
+            DriverFit::TooOld
+        } else {
+            DriverFit::Unknown
+        }
+    }
+
+    /// The GPU family row for a compute capability ("9.0"), and whether a wheel variant carries code for it.
+    pub fn arch(&self, cc: &str) -> Option<&ArchRow> {
+        self.data.arch.iter().rev().find(|r| r.cc == cc)
+    }
+
+    pub fn variant_supports_cc(&self, variant: &str, cc: &str) -> Option<bool> {
+        self.arch(cc)
+            .map(|r| r.variants.iter().any(|v| v == variant))
     }
 
     /// Recognise a base image reference (`repo[:tag][@digest]`).
@@ -455,6 +515,20 @@ mod tests {
             Compat::from_toml(EMBEDDED, Some(bad)),
             Err(CompatError::NoProvenance { .. })
         ));
+    }
+
+    #[test]
+    fn driver_and_arch_helpers() {
+        let c = Compat::embedded();
+        assert_eq!(c.driver_fit("550.54.14", "12.4"), DriverFit::Full);
+        assert_eq!(c.driver_fit("535.104.05", "12.6"), DriverFit::MinorCompat);
+        assert_eq!(c.driver_fit("535.104.05", "13.0"), DriverFit::TooOld);
+        assert_eq!(c.driver_fit("470.82.01", "12.1"), DriverFit::TooOld);
+        assert_eq!(c.driver_fit("999", "14.0"), DriverFit::Unknown);
+        assert_eq!(c.variant_supports_cc("cu130", "7.0"), Some(false));
+        assert_eq!(c.variant_supports_cc("cu128", "12.0"), Some(true));
+        assert_eq!(c.variant_supports_cc("cu126", "10.0"), Some(false));
+        assert_eq!(c.arch("9.0").map(|r| r.family.as_str()), Some("Hopper"));
     }
 
     #[test]

@@ -15,23 +15,43 @@ impl Pragmas {
     pub fn from_dockerfile(df: &Dockerfile) -> Pragmas {
         let mut p = Pragmas::default();
         let mut pending: Vec<String> = Vec::new();
+        // `# hadolint stage ignore=...`: from the next FROM to the one after it.
+        let mut stage_pending: Vec<String> = Vec::new();
+        let mut open_stage: Option<(usize, Vec<String>)> = None;
         for it in &df.items {
             match &it.kind {
                 ItemKind::Comment { text } => {
-                    if let Some((global, ids)) = parse_pragma(text) {
-                        if global {
-                            p.global.extend(ids);
-                        } else {
-                            pending.extend(ids);
+                    if let Some((scope, ids)) = parse_pragma(text) {
+                        match scope {
+                            Scope::Global => p.global.extend(ids),
+                            Scope::Stage => stage_pending.extend(ids),
+                            Scope::Next => pending.extend(ids),
                         }
                     }
                 }
-                ItemKind::Instruction(_) | ItemKind::Error { .. } if !pending.is_empty() => {
+                ItemKind::Instruction(ins) => {
+                    if ins.is("FROM") {
+                        if let Some((start, ids)) = open_stage.take() {
+                            p.local.push((start..it.range.start, ids));
+                        }
+                        if !stage_pending.is_empty() {
+                            open_stage = Some((it.range.start, std::mem::take(&mut stage_pending)));
+                        }
+                    }
+                    if !pending.is_empty() {
+                        p.local
+                            .push((it.range.clone(), std::mem::take(&mut pending)));
+                    }
+                }
+                ItemKind::Error { .. } if !pending.is_empty() => {
                     p.local
                         .push((it.range.clone(), std::mem::take(&mut pending)));
                 }
                 _ => {}
             }
+        }
+        if let Some((start, ids)) = open_stage {
+            p.local.push((start..df.text.len() + 1, ids));
         }
         p
     }
@@ -46,26 +66,46 @@ impl Pragmas {
 }
 
 /// `hadolint ignore=A,B` / `dockui ignore=A B` / `hadolint global ignore=A` -> (global, ids)
-fn parse_pragma(comment: &str) -> Option<(bool, Vec<String>)> {
+enum Scope {
+    Next,
+    Stage,
+    Global,
+}
+
+/// `hadolint ignore=A,B` / `dockui ignore=A B` / `hadolint global ignore = A` / `hadolint stage ignore=A`
+fn parse_pragma(comment: &str) -> Option<(Scope, Vec<String>)> {
     let c = comment.trim();
     let rest = c
         .strip_prefix("hadolint")
         .or_else(|| c.strip_prefix("dockui"))?
         .trim_start();
-    let (global, rest) = match rest.strip_prefix("global") {
-        Some(r) => (true, r.trim_start()),
-        None => (false, rest),
+    let (scope, rest) = if let Some(r) = rest.strip_prefix("global") {
+        (Scope::Global, r.trim_start())
+    } else if let Some(r) = rest.strip_prefix("stage") {
+        (Scope::Stage, r.trim_start())
+    } else {
+        (Scope::Next, rest)
     };
     let ids = rest
         .strip_prefix("ignore")?
         .trim_start()
         .strip_prefix('=')?;
+    // A trailing `# comment` after the ids is not an id.
+    let ids = ids.split('#').next().unwrap_or("");
     let ids: Vec<String> = ids
         .split([',', ' '])
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    Some((global, ids))
+    // Like hadolint, a pragma naming something that is not a rule id is ignored as a whole.
+    let is_id = |s: &String| {
+        let letters = s.chars().take_while(|c| c.is_ascii_uppercase()).count();
+        letters >= 2 && s.len() > letters && s[letters..].chars().all(|c| c.is_ascii_digit())
+    };
+    if !ids.iter().all(is_id) {
+        return None;
+    }
+    Some((scope, ids))
 }
 
 /// The `ignored:` list of a `.hadolint.yaml` (block list or flow list); other keys are ignored.

@@ -151,16 +151,20 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
         },
         None => None,
     };
-    let compat = match &extra {
-        Some((p, t)) => compat::Compat::from_toml(compat::EMBEDDED, Some(t)).map_err(|source| {
-            AnalyzeError::Compat {
-                path: p.clone(),
-                source,
-            }
-        })?,
-        None => compat::Compat::embedded(),
+    let owned;
+    let compat: &compat::Compat = match &extra {
+        Some((p, t)) => {
+            owned = compat::Compat::from_toml(compat::EMBEDDED, Some(t)).map_err(|source| {
+                AnalyzeError::Compat {
+                    path: p.clone(),
+                    source,
+                }
+            })?;
+            &owned
+        }
+        None => compat::Compat::shared(),
     };
-    analyze_with(&dockerfile, &read, &workflows, opts, &compat)
+    analyze_with(&dockerfile, &read, &workflows, opts, compat)
 }
 
 /// Analyse in-memory files: the first is the Dockerfile; others (requirements, pyproject.toml, .hadolint.yaml,
@@ -214,9 +218,24 @@ fn analyze_with(
     let mut installs = Vec::new();
     for (i, info) in model.instrs.iter().enumerate() {
         for c in &info.script.commands {
-            if let Some(mut inst) = requirements::install_of(c, df_path, &df_text) {
+            // Resolve `torch==${TORCH_VERSION}` with the ARG/ENV scope of this RUN (spans stay on the raw word).
+            let mut c = c.clone();
+            for w in c.words.iter_mut() {
+                if w.text.contains('$') {
+                    let e = model.expand_at(i, &w.text);
+                    if e.unresolved.is_empty() {
+                        w.text = e.text;
+                    }
+                }
+            }
+            if let Some(mut inst) = requirements::install_of(&c, df_path, &df_text) {
                 // `pip install .` / `-e .` installs the project: its pyproject.toml dependencies count.
-                if inst.reqs.iter().any(|r| r.text == "." || r.text == "./") {
+                if inst
+                    .reqs
+                    .iter()
+                    .chain(inst.editables.iter())
+                    .any(|r| r.text == "." || r.text == "./")
+                {
                     inst.sources.includes.push(requirements::Located {
                         value: "pyproject.toml".into(),
                         file: df_path.to_path_buf(),
@@ -232,7 +251,12 @@ fn analyze_with(
     let mut reqfiles: Vec<ReqFile> = Vec::new();
     let mut todo: Vec<(PathBuf, String)> = Vec::new();
     for (i, inst) in &installs {
-        for inc in &inst.sources.includes {
+        for inc in inst
+            .sources
+            .includes
+            .iter()
+            .chain(inst.sources.constraints.iter())
+        {
             todo.push((PathBuf::new(), resolve_context_path(&model, *i, &inc.value)));
         }
     }
@@ -287,8 +311,7 @@ fn analyze_with(
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {
-        for (line, range, msg) in &rf.problems {
-            let _ = line;
+        for (_, range, msg) in &rf.problems {
             findings.push(
                 ctx.at_file("DU002", &rf.path, range.clone(), msg.clone())
                     .why("pip would stop at this line; dockui skipped it."),

@@ -395,6 +395,8 @@ pub struct Install {
     /// Range of the `install` word (fixes insert options after it).
     pub install_word: Range<usize>,
     pub reqs: Vec<Requirement>,
+    /// `-e <path or url>` requirements (local projects: not "packages" for pinning rules).
+    pub editables: Vec<Requirement>,
     pub sources: Sources,
     /// `--no-cache-dir` (pip) / `--no-cache` (uv) given.
     pub no_cache: bool,
@@ -527,6 +529,7 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         range: cmd.range(),
         install_word: sub.range.clone(),
         reqs: vec![],
+        editables: vec![],
         sources: Sources::default(),
         no_cache,
         upgrade: false,
@@ -576,6 +579,12 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 "--extra-index-url" | "--index" => inst.sources.extra_index_urls.push(loc),
                 "-f" | "--find-links" => inst.sources.find_links.push(loc),
                 "--file" if tool == Tool::Conda => inst.sources.includes.push(loc),
+                "-e" | "--editable" if tool != Tool::Conda => {
+                    if let Some(r) = parse_requirement(&loc.value, end_range.start, file, loc.line)
+                    {
+                        inst.editables.push(r);
+                    }
+                }
                 _ => {}
             }
             j += 1;
@@ -690,11 +699,11 @@ pub fn torch_index_variant(url: &str) -> Option<String> {
         return None;
     }
     let last = u.rsplit('/').next()?;
-    if last.starts_with("cu") || last == "cpu" || last.starts_with("rocm") {
-        Some(last.to_string())
-    } else {
-        None
-    }
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let ok = last == "cpu"
+        || last.strip_prefix("cu").is_some_and(digits)
+        || last.strip_prefix("rocm").is_some_and(digits);
+    ok.then(|| last.to_string())
 }
 
 #[cfg(test)]

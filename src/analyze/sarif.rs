@@ -1,6 +1,6 @@
 //! SARIF 2.1.0 output for code scanning (GitHub, GitLab). Written with serde_json, no extra crate.
 
-use super::rules::{RULES, info};
+use super::rules::RULES;
 use super::{Analysis, FixLevel, Severity};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -82,12 +82,11 @@ pub fn to_sarif(analysis: &Analysis, root: &Path) -> Value {
         })
         .collect();
     let root_uri = format!("file://{}/", root.to_string_lossy().trim_end_matches('/'));
-    let _ = info;
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "dockui", "informationUri": "https://github.com/dockui/dockui", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "tool": {"driver": {"name": "dockui", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": root_uri}},
             "artifacts": analysis.files.iter().map(|p| json!({"location": {"uri": uri(p), "uriBaseId": "%SRCROOT%"}})).collect::<Vec<_>>(),
             "results": results,

@@ -130,13 +130,11 @@ fn expand_braced(
                 sub(word, out);
             }
         }
-    } else if let Some(word) = op.strip_prefix(":?") {
+    } else if op.starts_with(":?") {
+        // `${X:?message}` fails the build when X is empty: report it as unresolved.
         match value {
             Some(v) if !v.is_empty() => out.text.push_str(v),
-            _ => {
-                let _ = word;
-                out.unresolved.push(name.to_string());
-            }
+            _ => out.unresolved.push(name.to_string()),
         }
     } else if let Some(word) = op.strip_prefix('-') {
         match value {

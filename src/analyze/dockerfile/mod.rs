@@ -392,10 +392,10 @@ impl<'a> Parser<'a> {
         loop {
             let l = self.lines[j];
             let content = self.content(l);
-            // A continued line ends with the escape char, optionally followed by blanks.
+            // A continued line ends with the escape char, optionally followed by blanks; like BuildKit, even
+            // an escaped escape (`\\`) at the end continues the line.
             let trimmed_end = content.trim_end_matches([' ', '\t']);
-            let continued =
-                trimmed_end.ends_with(self.escape) && !is_escaped_escape(trimmed_end, self.escape);
+            let continued = trimmed_end.ends_with(self.escape);
             let start_in_line = if j == i {
                 content.len() - content.trim_start().len()
             } else {
@@ -530,12 +530,6 @@ impl<'a> Parser<'a> {
             next,
         )
     }
-}
-
-/// `\\` at the end is an escaped escape only in the odd-count sense: `foo \\` ends with a literal backslash.
-/// BuildKit does not treat this specially (any trailing escape continues), so neither do we.
-fn is_escaped_escape(_s: &str, _esc: char) -> bool {
-    false
 }
 
 fn parse_directive(c: &str) -> Option<(String, String)> {

@@ -41,6 +41,8 @@ pub struct Info<'a> {
 pub struct Model<'a> {
     pub df: &'a Dockerfile,
     pub global_args: Vars,
+    /// Global ARGs whose default uses variables we cannot know, with those variables.
+    pub global_deps: std::collections::HashMap<String, Vec<String>>,
     pub stages: Vec<Stage>,
     pub instrs: Vec<Info<'a>>,
 }
@@ -51,6 +53,7 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ash", "ksh"];
 impl<'a> Model<'a> {
     pub fn build(df: &'a Dockerfile) -> Model<'a> {
         let mut global_args = Vars::new();
+        let mut global_deps = std::collections::HashMap::new();
         let mut stages: Vec<Stage> = Vec::new();
         let mut instrs = Vec::new();
         let mut vars = Vars::new();
@@ -117,7 +120,14 @@ impl<'a> Model<'a> {
                             None => (w.text.clone(), None),
                         };
                         if stage.is_none() {
-                            let v = value.map(|v| expand(&v, &global_args, df.escape).text);
+                            // A default built from unknown variables is itself unknown (`ARG F=${TARGETARCH}`).
+                            let e = value.map(|v| expand(&v, &global_args, df.escape));
+                            let deps: Vec<String> =
+                                e.as_ref().map(|e| e.unresolved.clone()).unwrap_or_default();
+                            let v = e.filter(|e| e.unresolved.is_empty()).map(|e| e.text);
+                            if !deps.is_empty() {
+                                global_deps.insert(name.clone(), deps);
+                            }
                             global_args.insert(name, v);
                         } else {
                             let v = match value {
@@ -150,6 +160,7 @@ impl<'a> Model<'a> {
         Model {
             df,
             global_args,
+            global_deps,
             stages,
             instrs,
         }
@@ -245,6 +256,7 @@ pub fn run_script(ins: &Instruction, _escape: char) -> Script {
                     .collect(),
                 sep: shell::Sep::End,
                 piped_in: false,
+                nested: false,
             };
             Script {
                 commands: if cmd.words.is_empty() {
@@ -252,6 +264,7 @@ pub fn run_script(ins: &Instruction, _escape: char) -> Script {
                 } else {
                     vec![cmd]
                 },
+                compounds: 0,
             }
         }
         Form::Shell => {
@@ -280,6 +293,7 @@ pub fn run_script(ins: &Instruction, _escape: char) -> Script {
                     let sub =
                         shell::parse(&h.body, &|r: Range<usize>| base + r.start..base + r.end);
                     script.commands.extend(sub.commands);
+                    script.compounds += sub.compounds;
                 }
             }
             script

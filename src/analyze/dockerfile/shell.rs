@@ -31,6 +31,8 @@ pub struct Command {
     pub sep: Sep,
     /// This command reads from a pipe (`a | b`: true for b).
     pub piped_in: bool,
+    /// Inside a compound command (`if ... fi`, `for ... done`, `{ }`, `( )`).
+    pub nested: bool,
 }
 
 impl Command {
@@ -104,12 +106,31 @@ pub fn is_assignment(s: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     pub commands: Vec<Command>,
+    /// Compound commands (`if`, `for`, `while`, `{ }`, `( )`) at the top level.
+    pub compounds: usize,
 }
 
 impl Script {
     /// True when some command pipes into another.
     pub fn has_pipe(&self) -> bool {
         self.commands.iter().any(|c| c.sep == Sep::Pipe)
+            || self
+                .commands
+                .iter()
+                .flat_map(|c| c.words.iter().chain(c.assigns.iter()))
+                .any(|w| subst_has_pipe(&w.text))
+    }
+    /// Top-level statements: simple commands outside compounds, plus each compound as one.
+    pub fn statements(&self) -> usize {
+        self.commands.iter().filter(|c| !c.nested).count() + self.compounds
+    }
+    /// Simple commands that run a program, the way ShellCheck counts them: `[ ... ]` / `[[ ... ]]` tests and
+    /// bare assignments are not commands.
+    pub fn program_count(&self) -> usize {
+        self.commands
+            .iter()
+            .filter(|c| !c.words.is_empty() && !matches!(c.name(), "[" | "[["))
+            .count()
     }
     /// Commands whose (unwrapped when `unwrap`) base name is one of `names`.
     pub fn find<'a>(&'a self, names: &'a [&'a str]) -> impl Iterator<Item = &'a Command> + 'a {
@@ -125,8 +146,13 @@ enum Tok {
     Op(Sep),
     /// Redirection operator: the next word is its target.
     Redir,
-    /// `(`, `)`, `{`, `}` and newlines act as command boundaries.
+    /// Newlines act as command boundaries.
     Boundary,
+    /// `(` and `)` open and close a subshell.
+    Open,
+    Close,
+    /// `;;` ends a `case` branch.
+    CaseEnd,
 }
 
 /// Parse `s`; `map` turns a byte range of `s` into a file range.
@@ -138,10 +164,14 @@ pub fn parse(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Script {
         words: vec![],
         sep: Sep::End,
         piped_in: false,
+        nested: false,
     };
     let mut piped = false;
     let mut skip_next_word = false;
     let mut in_for = false;
+    let mut depth: usize = 0;
+    // `case WORD in PATTERN) cmds ;; ... esac`: 1 = waiting for `in`, 2 = reading a pattern.
+    let mut case_state = 0u8;
     let flush = |cur: &mut Command, sep: Sep, script: &mut Script, piped: &mut bool| {
         if !cur.words.is_empty() || !cur.assigns.is_empty() {
             cur.sep = sep;
@@ -153,6 +183,7 @@ pub fn parse(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Script {
                     words: vec![],
                     sep: Sep::End,
                     piped_in: false,
+                    nested: false,
                 },
             ));
         }
@@ -166,7 +197,31 @@ pub fn parse(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Script {
                     skip_next_word = false;
                     continue;
                 }
+                if case_state == 1 {
+                    if w.text == "in" {
+                        case_state = 2;
+                    }
+                    continue;
+                }
+                if case_state == 2 {
+                    if w.text == "esac" {
+                        case_state = 0;
+                        depth = depth.saturating_sub(1);
+                    }
+                    continue;
+                }
                 if cur.words.is_empty() {
+                    cur.nested = depth > 0;
+                    if w.text == "esac" {
+                        depth = depth.saturating_sub(1);
+                        continue;
+                    }
+                    if w.text == "case" {
+                        script.compounds += usize::from(depth == 0);
+                        depth += 1;
+                        case_state = 1;
+                        continue;
+                    }
                     if in_for {
                         if w.text == "do" {
                             in_for = false;
@@ -178,9 +233,19 @@ pub fn parse(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Script {
                         continue;
                     }
                     match w.text.as_str() {
-                        "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "{"
-                        | "}" | "fi" | "done" | "esac" => continue,
-                        "for" | "case" | "select" => {
+                        "then" | "else" | "elif" | "do" | "!" => continue,
+                        "if" | "while" | "until" | "{" => {
+                            script.compounds += usize::from(depth == 0);
+                            depth += 1;
+                            continue;
+                        }
+                        "}" | "fi" | "done" | "esac" => {
+                            depth = depth.saturating_sub(1);
+                            continue;
+                        }
+                        "for" | "select" => {
+                            script.compounds += usize::from(depth == 0);
+                            depth += 1;
                             in_for = true;
                             continue;
                         }
@@ -200,6 +265,27 @@ pub fn parse(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Script {
                 skip_next_word = false;
                 flush(&mut cur, Sep::Semi, &mut script, &mut piped);
             }
+            Tok::Open => {
+                skip_next_word = false;
+                flush(&mut cur, Sep::Semi, &mut script, &mut piped);
+                script.compounds += usize::from(depth == 0);
+                depth += 1;
+            }
+            Tok::Close => {
+                skip_next_word = false;
+                flush(&mut cur, Sep::Semi, &mut script, &mut piped);
+                if case_state == 2 {
+                    // End of a case pattern: the branch body follows.
+                    case_state = 0;
+                } else {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            Tok::CaseEnd => {
+                skip_next_word = false;
+                flush(&mut cur, Sep::Semi, &mut script, &mut piped);
+                case_state = 2;
+            }
         }
     }
     flush(&mut cur, Sep::End, &mut script, &mut piped);
@@ -210,10 +296,27 @@ fn tokenize(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Vec<Tok> {
     let b = s.as_bytes();
     let mut toks = Vec::new();
     let mut i = 0;
+    // Inside `[[ ... ]]`, `|`, `(`, `)`, `<`, `>` belong to the test (regexes, comparisons).
+    let mut in_test = false;
     while i < b.len() {
         let c = b[i];
+        if in_test && !matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            let (w, end) = word(s, i, true);
+            if w.text == "]]" {
+                in_test = false;
+            }
+            toks.push(Tok::Word(SWord {
+                text: w.text,
+                range: map(i..end.max(i + 1)),
+            }));
+            i = end.max(i + 1);
+            continue;
+        }
         match c {
             b' ' | b'\t' | b'\r' => i += 1,
+            // A line continuation inside a heredoc script or `-c` string is just whitespace.
+            b'\\' if b.get(i + 1) == Some(&b'\n') => i += 2,
+            b'\\' if b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') => i += 3,
             b'\n' => {
                 toks.push(Tok::Boundary);
                 i += 1;
@@ -247,12 +350,20 @@ fn tokenize(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Vec<Tok> {
                 toks.push(Tok::Op(Sep::Pipe));
                 i += if b.get(i + 1) == Some(&b'&') { 2 } else { 1 };
             }
+            b';' if b.get(i + 1) == Some(&b';') => {
+                toks.push(Tok::CaseEnd);
+                i += 2;
+            }
             b';' => {
                 toks.push(Tok::Op(Sep::Semi));
-                i += if b.get(i + 1) == Some(&b';') { 2 } else { 1 };
+                i += 1;
             }
-            b'(' | b')' => {
-                toks.push(Tok::Boundary);
+            b'(' => {
+                toks.push(Tok::Open);
+                i += 1;
+            }
+            b')' => {
+                toks.push(Tok::Close);
                 i += 1;
             }
             b'>' | b'<' => {
@@ -276,7 +387,10 @@ fn tokenize(s: &str, map: &dyn Fn(Range<usize>) -> Range<usize>) -> Vec<Tok> {
                 i = j;
             }
             _ => {
-                let (w, end) = word(s, i);
+                let (w, end) = word(s, i, false);
+                if w.text == "[[" {
+                    in_test = true;
+                }
                 // `2>file`, `1>&2`: a number glued to a redirection is a file descriptor, not a word.
                 if end < b.len()
                     && (b[end] == b'>' || b[end] == b'<')
@@ -307,18 +421,15 @@ struct RawWord {
 }
 
 /// Read one shell word from `i`; quotes removed; `$(...)`, `${...}` and backticks kept verbatim.
-fn word(s: &str, start: usize) -> (RawWord, usize) {
+fn word(s: &str, start: usize, in_test: bool) -> (RawWord, usize) {
     let b = s.as_bytes();
     let mut out = String::new();
     let mut i = start;
     while i < b.len() {
         let c = b[i];
         match c {
-            b' ' | b'\t' | b'\n' | b'\r' | b';' | b'&' | b'|' | b'>' | b'<' | b')' => break,
-            b'(' => {
-                // `foo(` only appears in odd places; treat as boundary unless part of `$(`.
-                break;
-            }
+            b' ' | b'\t' | b'\n' | b'\r' => break,
+            b';' | b'&' | b'|' | b'>' | b'<' | b')' | b'(' if !in_test => break,
             b'\'' => {
                 let end = s[i + 1..].find('\'').map(|p| i + 1 + p).unwrap_or(b.len());
                 out.push_str(&s[i + 1..end]);
@@ -462,5 +573,76 @@ mod tests {
         let sc = p("pip install \"torch==$(cat v.txt)\" && echo `date`");
         assert_eq!(sc.commands[0].words[2].text, "torch==$(cat v.txt)");
         assert_eq!(sc.commands.len(), 2);
+    }
+}
+
+/// `$(a | b)` or `` `a | b` `` inside a word: a pipe in a command substitution.
+fn subst_has_pipe(w: &str) -> bool {
+    let Some(start) = w.find("$(").or_else(|| w.find('`')) else {
+        return false;
+    };
+    let inner = &w[start..];
+    let b = inner.as_bytes();
+    (0..b.len())
+        .any(|i| b[i] == b'|' && b.get(i + 1) != Some(&b'|') && (i == 0 || b[i - 1] != b'|'))
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn double_bracket_tests_are_not_pipes() {
+        let sc = parse(
+            "if [[ \"$V\" =~ ^(2\\.1|2\\.2)$ ]]; then echo old; fi",
+            &|r| r,
+        );
+        assert!(!sc.has_pipe());
+        assert_eq!(sc.statements(), 1);
+    }
+
+    #[test]
+    fn pipes_in_command_substitution_count() {
+        let sc = parse(
+            "ldconfig /usr/local/cuda-$(echo $CUDA_VERSION | cut -d. -f1,2)/compat/",
+            &|r| r,
+        );
+        assert!(sc.has_pipe());
+        assert!(!parse("echo \"$(a || b)\"", &|r| r).has_pipe());
+    }
+
+    #[test]
+    fn statements_count_compounds_once() {
+        assert_eq!(
+            parse("if [ -n \"$X\" ]; then bash ./install.sh; fi", &|r| r).statements(),
+            1
+        );
+        assert_eq!(parse("a && b", &|r| r).statements(), 2);
+        assert_eq!(parse("(cd x && make)", &|r| r).statements(), 1);
+    }
+}
+
+#[cfg(test)]
+mod case_tests {
+    use super::*;
+
+    #[test]
+    fn continuation_in_heredoc_body() {
+        let sc = parse(
+            "if true; then\n  apt-get update && \\\n  apt-get install -y x\nfi\n",
+            &|r| r,
+        );
+        let names: Vec<_> = sc.commands.iter().map(|c| c.name().to_string()).collect();
+        assert_eq!(names, ["true", "apt-get", "apt-get"]);
+    }
+
+    #[test]
+    fn case_branches_are_commands() {
+        let sc = parse(
+            "case ${P} in \"linux/arm64\") pip install torch ;; *) conda install -y pytorch ;; esac && conda clean -ya",
+            &|r| r,
+        );
+        let names: Vec<_> = sc.commands.iter().map(|c| c.name().to_string()).collect();
+        assert_eq!(names, ["pip", "conda", "conda"]);
     }
 }

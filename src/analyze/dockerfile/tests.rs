@@ -159,6 +159,8 @@ proptest! {
         prop_assert_eq!(df.render(), s.clone());
         let m = model::Model::build(&df);
         let _ = m.stages.len();
+        // Rules see the same arbitrary text and must not panic either.
+        let _ = crate::analyze::analyze_text(std::path::Path::new("Dockerfile"), &s, &crate::analyze::AnalyzeOptions::default());
     }
 
     #[test]

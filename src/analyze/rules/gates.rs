@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !outer.effective().is("RUN") {
             continue;
         }
-        let fixable = !outer.is("ONBUILD");
+        let fixable = !outer.is("ONBUILD") && super::edits_are_exact(outer.effective());
         let script = &info.script;
         let frontend_env =
             info.vars.get("DEBIAN_FRONTEND").and_then(|v| v.as_deref()) == Some("noninteractive");
@@ -115,8 +115,8 @@ fn du102(ctx: &Ctx, c: &Command, fixable: bool, sub: &str) -> Finding {
     f
 }
 
-/// Caches that stay in the layer: yum/dnf without `clean all`, conda without `conda clean`; and cleanups done
-/// in a RUN of their own (which cannot shrink the earlier layer).
+/// Caches that stay in the layer: conda without `conda clean` (yum/dnf/apk/apt have hadolint ids: DL3032,
+/// DL3040, DL3019, DL3009); and cleanups done in a RUN of their own (which cannot shrink the earlier layer).
 fn caches(
     ctx: &Ctx,
     info: &crate::analyze::dockerfile::model::Info,
@@ -143,7 +143,7 @@ fn caches(
     };
     let mut push = |c: &Command, what: &str, fix_text: &str| {
         let mut f = ctx.at("DU103", c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
-        if fixable && ins.effective().heredocs.is_empty() {
+        if fixable && super::appendable(ins.effective()) {
             f = f.with_fix(ctx.fix(
                 "DU103.clean",
                 FixLevel::Safe,
@@ -159,12 +159,6 @@ fn caches(
     for c in &script.commands {
         let u = c.unwrapped();
         match u.base_name() {
-            n @ ("yum" | "dnf" | "microdnf")
-                if u.has_arg("install") && !has(n, "clean") && !mounted("/var/cache/") =>
-            {
-                push(&u, n, &format!(" \\\n    && {n} clean all"));
-                break;
-            }
             n @ ("conda" | "mamba" | "micromamba")
                 if (u.has_arg("install") || u.has_arg("create"))
                     && !has(n, "clean")
@@ -199,7 +193,7 @@ fn name_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     // Docker reference grammar: optional domain (with port), lower-case path components, tag, digest.
     R.get_or_init(|| {
-        Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
+        Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
             .unwrap_or_else(|_| Regex::new("^$").unwrap_or_else(|_| unreachable!()))
     })
 }
@@ -249,6 +243,18 @@ pub fn reference_problem(reference: &str) -> Option<String> {
     None
 }
 
+/// ARGs BuildKit defines in the global scope without a declaration.
+const PLATFORM_ARGS: &[&str] = &[
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
 fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
     for st in &ctx.m.stages {
         let raw = &st.image_raw;
@@ -268,7 +274,19 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !image.unresolved.is_empty() {
             let mut declared_no_default = Vec::new();
             let mut undeclared = Vec::new();
-            for v in &image.unresolved {
+            // BuildKit's platform ARGs (and defaults built from them) are known only at build time.
+            let platform_only = |v: &String| {
+                PLATFORM_ARGS.contains(&v.as_str())
+                    || ctx
+                        .m
+                        .global_deps
+                        .get(v)
+                        .is_some_and(|d| d.iter().all(|x| PLATFORM_ARGS.contains(&x.as_str())))
+            };
+            if image.unresolved.iter().all(platform_only) {
+                continue;
+            }
+            for v in image.unresolved.iter().filter(|v| !platform_only(v)) {
                 if ctx.m.global_args.contains_key(v) {
                     declared_no_default.push(v.clone());
                 } else {
@@ -298,25 +316,30 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         if let Some(problem) = reference_problem(text) {
             let mut f = ctx.at("DU110", r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
-            // Fixes only when the reference is written literally on the FROM line.
-            if !raw.contains('$') {
-                if text.contains(":@") {
-                    let fixed = text.replacen(":@", "@", 1);
-                    f = f.with_fix(ctx.fix(
-                        "DU110.empty-tag",
-                        FixLevel::Safe,
-                        "Drop the empty tag",
-                        vec![edit(r.start, r.end, fixed)],
-                    ));
-                } else if problem.contains("lower case") {
-                    let (repo, _) = crate::analyze::compat::split_reference(text);
-                    let fixed = format!("{}{}", repo.to_ascii_lowercase(), &text[repo.len()..]);
-                    f = f.with_fix(ctx.fix(
-                        "DU110.lowercase",
-                        FixLevel::Suggestion,
-                        "Use the lower-case repository name",
-                        vec![edit(r.start, r.end, fixed)],
-                    ));
+            // The fixed reference is written where the reference comes from: the FROM line or the ARG defaults.
+            let fixed = if text.contains(":@") {
+                Some((
+                    "DU110.empty-tag",
+                    FixLevel::Safe,
+                    "Drop the empty tag",
+                    text.replacen(":@", "@", 1),
+                ))
+            } else if problem.contains("lower case") {
+                let (repo, _) = crate::analyze::compat::split_reference(text);
+                Some((
+                    "DU110.lowercase",
+                    FixLevel::Suggestion,
+                    "Use the lower-case repository name",
+                    format!("{}{}", repo.to_ascii_lowercase(), &text[repo.len()..]),
+                ))
+            } else {
+                None
+            };
+            if let Some((id, level, desc, new_ref)) = fixed {
+                if let Some(edits) =
+                    super::gpu::locate_reference(ctx, st, &new_ref).filter(|e| !e.is_empty())
+                {
+                    f = f.with_fix(ctx.fix(id, level, desc, edits));
                 }
             }
             out.push(f);
@@ -325,49 +348,43 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
 }
 
 /// DU120: a workflow that uses the GitHub Actions cache backend while buildx runs the default `docker` driver.
+/// Read line by line (no YAML crate needed): the keys involved are plain scalars on their own lines.
 pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut gha_lines = Vec::new();
     let mut has_setup = false;
-    let mut setup_driver_docker = false;
-    let mut setup_line: Option<(usize, usize)> = None;
+    // Byte range of the `docker` value of a `driver: docker` line.
+    let mut docker_driver: Option<Range<usize>> = None;
     let mut off = 0;
     for line in text.split_inclusive('\n') {
         let t = line.trim();
-        let uncommented = t.split(" #").next().unwrap_or(t);
+        let uncommented = t.split(" #").next().unwrap_or(t).trim_end();
+        let lead = line.len() - line.trim_start().len();
         if !t.starts_with('#') {
             if uncommented.contains("docker/setup-buildx-action") {
                 has_setup = true;
-                setup_line = Some((off, off + line.trim_end().len()));
             }
-            if (uncommented.starts_with("driver:") || uncommented.starts_with("- driver:"))
-                && uncommented.trim_end().ends_with("docker")
-                && !uncommented.contains("docker-container")
-            {
-                setup_driver_docker = true;
+            let key = uncommented.trim_start_matches("- ");
+            if let Some(v) = key.strip_prefix("driver:") {
+                if v.trim() == "docker" {
+                    let vstart = off + lead + (uncommented.len() - 6);
+                    docker_driver = Some(vstart..vstart + 6);
+                }
             }
-            if (uncommented.contains("cache-from")
+            let cache_key = uncommented.contains("cache-from")
                 || uncommented.contains("cache-to")
-                || uncommented.starts_with("type=gha"))
-                && uncommented.contains("type=gha")
-            {
-                let lead = line.len() - line.trim_start().len();
+                || uncommented.starts_with("type=gha");
+            if cache_key && uncommented.contains("type=gha") {
                 gha_lines.push((off + lead, off + line.trim_end().len()));
-            }
-            if uncommented.contains("--cache-to")
-                && uncommented.contains("type=gha")
-                && !gha_lines.iter().any(|&(s, _)| s >= off)
-            {
-                gha_lines.push((off, off + line.trim_end().len()));
             }
         }
         off += line.len();
     }
-    if gha_lines.is_empty() || (has_setup && !setup_driver_docker) {
+    if gha_lines.is_empty() || (has_setup && docker_driver.is_none()) {
         return out;
     }
-    for (s, e) in gha_lines {
-        let why = if setup_driver_docker {
+    for (k, (s, e)) in gha_lines.into_iter().enumerate() {
+        let why = if docker_driver.is_some() {
             "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
         } else {
             "Without docker/setup-buildx-action, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
@@ -380,35 +397,46 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
             "type=gha cache with the default docker buildx driver",
         )
         .why(why);
-        if !has_setup {
-            // Insert a setup step right before the step that holds the cache option.
-            let step_start = text[..s]
-                .rfind("\n      - ")
-                .or_else(|| text[..s].rfind("- name:").map(|i| i.saturating_sub(1)))
-                .or_else(|| text[..s].rfind("- uses:").map(|i| i.saturating_sub(1)));
-            if let Some(p) = step_start {
-                let p = if text.as_bytes().get(p) == Some(&b'\n') {
-                    p + 1
-                } else {
-                    p
-                };
+        // One fix for the workflow, on the first finding (several findings, one change).
+        if k == 0 {
+            if let Some(r) = docker_driver.clone() {
+                f = f.with_fix(Fix {
+                    id: "DU120.driver".into(),
+                    level: FixLevel::Suggestion,
+                    description: "Use the docker-container driver".into(),
+                    file: file.to_path_buf(),
+                    edits: vec![edit(r.start, r.end, "docker-container")],
+                });
+            } else if let Some(p) = step_start(text, s) {
                 let indent: String = text[p..].chars().take_while(|c| *c == ' ').collect();
                 let edit_text = format!(
                     "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
                 );
-                f = f.with_fix(Fix {
-                    id: "DU120.setup-buildx".into(),
-                    level: FixLevel::Suggestion,
-                    description: "Add a docker/setup-buildx-action step (docker-container driver)"
-                        .into(),
-                    file: file.to_path_buf(),
-                    edits: vec![insert(p, edit_text)],
-                });
+                f = f.with_fix(Fix { id: "DU120.setup-buildx".into(), level: FixLevel::Suggestion, description: "Add a docker/setup-buildx-action step before this one (docker-container driver)".into(), file: file.to_path_buf(), edits: vec![insert(p, edit_text)] });
             }
-        } else if let Some((ls, _)) = setup_line {
-            let _ = ls;
         }
         out.push(f);
     }
     out
+}
+
+/// Start of the line of the YAML list item (`- ...`) that contains byte `at`: the nearest line above with a
+/// `- ` item indented less than the line holding `at`.
+fn step_start(text: &str, at: usize) -> Option<usize> {
+    let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let indent_of = |ls: usize| text[ls..].chars().take_while(|c| *c == ' ').count();
+    let own = indent_of(line_start);
+    if text[line_start + own..].starts_with("- ") {
+        return Some(line_start);
+    }
+    let mut end = line_start;
+    while end > 0 {
+        let ls = text[..end - 1].rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let ind = indent_of(ls);
+        if text[ls + ind..].starts_with("- ") && ind < own {
+            return Some(ls);
+        }
+        end = ls;
+    }
+    None
 }

@@ -13,13 +13,26 @@ struct Group<'a> {
     instr: usize,
     install: &'a Install,
     reqs: Vec<&'a Requirement>,
+    /// Pins from `-c` constraint files: they decide the version of a requested package.
+    constraints: Vec<&'a Requirement>,
     index_url: Option<&'a Located>,
     extra_index: Vec<&'a Located>,
 }
 
 impl<'a> Group<'a> {
     fn get(&self, name: &str) -> Option<&'a Requirement> {
-        self.reqs.iter().rev().find(|r| r.name == name).copied()
+        let r = self.reqs.iter().rev().find(|r| r.name == name).copied()?;
+        if r.is_pinned() {
+            return Some(r);
+        }
+        // A constraint only narrows what is requested anyway; its pin is the one that counts.
+        let c = self
+            .constraints
+            .iter()
+            .rev()
+            .find(|c| c.name == name && (c.is_pinned() || c.series().is_some()))
+            .copied();
+        Some(c.unwrap_or(r))
     }
     fn torch(&self) -> Option<&'a Requirement> {
         self.get("torch").or_else(|| {
@@ -35,9 +48,15 @@ impl<'a> Group<'a> {
 fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
     let mut out = Vec::new();
     for (idx, inst) in ctx.installs {
-        let mut reqs: Vec<&Requirement> = inst.reqs.iter().collect();
+        let mut reqs: Vec<&Requirement> = inst.reqs.iter().chain(inst.editables.iter()).collect();
         let mut index_url = inst.sources.index_url.as_ref();
         let mut extra: Vec<&Located> = inst.sources.extra_index_urls.iter().collect();
+        let mut constraint_files: Vec<&str> = inst
+            .sources
+            .constraints
+            .iter()
+            .map(|c| c.value.as_str())
+            .collect();
         for inc in &inst.sources.includes {
             for rf in included(ctx, &inc.value) {
                 reqs.extend(rf.reqs.iter());
@@ -45,12 +64,19 @@ fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
                     index_url = rf.sources.index_url.as_ref();
                 }
                 extra.extend(rf.sources.extra_index_urls.iter());
+                constraint_files.extend(rf.sources.constraints.iter().map(|c| c.value.as_str()));
             }
         }
+        let constraints = constraint_files
+            .iter()
+            .flat_map(|c| included(ctx, c))
+            .flat_map(|rf| rf.reqs.iter())
+            .collect();
         out.push(Group {
             instr: *idx,
             install: inst,
             reqs,
+            constraints,
             index_url,
             extra_index: extra,
         });
@@ -117,19 +143,47 @@ fn req_fix(
 
 /// The torch version a requirement selects: exact pin, wildcard series, or (unpinned) the newest series.
 fn torch_version<'a>(ctx: &'a Ctx, r: &Requirement) -> Option<(String, &'a TorchRow, bool)> {
+    // Nightlies and pre-releases (`2.8.0.dev20250318`, `2.6.0rc1`) follow other pairings: no facts for them.
+    if r.specs.iter().any(|(_, v)| {
+        v.split('+')
+            .next()
+            .unwrap_or(v)
+            .chars()
+            .any(|c| c.is_ascii_alphabetic())
+    }) {
+        return None;
+    }
     if let Some(v) = r.exact_public() {
         return ctx.compat.torch(v).map(|row| (v.to_string(), row, true));
     }
     if let Some(s) = r.series() {
         return ctx.compat.torch(&s).map(|row| (s.clone(), row, false));
     }
-    if r.specs.is_empty() && r.url.is_none() {
-        return ctx
-            .compat
-            .newest_torch()
-            .map(|row| (row.series.clone(), row, false));
+    if r.url.is_some() {
+        return None;
     }
-    None
+    // Unpinned or a range: the newest series the specifiers allow (what pip would pick today).
+    let allowed = |series: &str| {
+        let v = format!("{series}.0");
+        r.specs.iter().all(|(op, want)| {
+            let o = cmp_versions(&v, want);
+            let same = series_of(want).as_deref() == Some(series);
+            match op.as_str() {
+                ">=" | "~=" => o != std::cmp::Ordering::Less || same,
+                ">" => o == std::cmp::Ordering::Greater || same,
+                "<" => o == std::cmp::Ordering::Less,
+                "<=" => o != std::cmp::Ordering::Greater,
+                _ => true,
+            }
+        })
+    };
+    ctx.compat
+        .data
+        .torch
+        .iter()
+        .filter(|row| allowed(&row.series))
+        .max_by(|a, b| cmp_versions(&a.series, &b.series))
+        .map(|row| (row.series.clone(), row, false))
 }
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -145,17 +199,97 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     stubs(ctx, out);
     copy_paths(ctx, out);
+    cross_stage_cuda(ctx, out);
+}
+
+/// DU210: artifacts built in a stage on one CUDA version copied into a stage on another.
+fn cross_stage_cuda(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for info in &ctx.m.instrs {
+        let ins = info.ins;
+        let Some(to) = info.stage else { continue };
+        if !ins.is("COPY") {
+            continue;
+        }
+        let Some(from) = ins.flag("from").and_then(|f| f.value.as_deref()) else {
+            continue;
+        };
+        let lower = from.to_ascii_lowercase();
+        let Some(src) = ctx.m.stages[..to].iter().position(|s| {
+            s.name.as_deref() == Some(lower.as_str()) || s.index.to_string() == lower
+        }) else {
+            continue;
+        };
+        let (src_root, dst_root) = (ctx.m.root_stage(src), ctx.m.root_stage(to));
+        if src_root.index == dst_root.index {
+            continue;
+        }
+        let (Some(a), Some(b)) = (
+            ctx.compat.image(&src_root.image.text),
+            ctx.compat.image(&dst_root.image.text),
+        ) else {
+            continue;
+        };
+        let (Some(ca), Some(cb)) = (a.cuda.clone(), b.cuda.clone()) else {
+            continue;
+        };
+        if ca == cb {
+            continue;
+        }
+        let newer = cmp_versions(&ca, &cb) == std::cmp::Ordering::Greater;
+        let mut f = ctx
+            .at("DU210", ins.range.clone(), format!("copies from stage `{from}` (CUDA {ca}) into an image with CUDA {cb}"))
+            .why(if newer {
+                "Binaries and wheels built against a newer CUDA can call runtime APIs the older image lacks: they fail at load time with undefined cuda* symbols or 'CUDA driver version is insufficient'."
+            } else {
+                "The build stage targets an older CUDA than the image that runs it: kernels compiled for it may miss the newer image's GPUs' architectures and the extra toolkit buys nothing."
+            })
+            .fact(format!("stage `{from}` is built FROM {} (CUDA {ca})", src_root.image.text))
+            .fact(format!("this stage is built FROM {} (CUDA {cb})", dst_root.image.text));
+        if !newer {
+            f.severity = Severity::Info;
+        }
+        // Move the receiving image to the builder's exact CUDA version when both are nvidia/cuda images.
+        if a.kind == "nvidia-cuda" && b.kind == "nvidia-cuda" {
+            let full = a.tag.split('-').next().unwrap_or("");
+            if let Some(rest) = b.tag.split_once('-').map(|(_, r)| r) {
+                let new_ref = format!(
+                    "{}:{full}-{rest}",
+                    crate::analyze::compat::split_reference(&dst_root.image.text).0
+                );
+                if let Some(edits) =
+                    locate_reference(ctx, dst_root, &new_ref).filter(|e| !e.is_empty())
+                {
+                    f = f.with_fix(Fix {
+                        id: "DU210.align-base".into(),
+                        level: FixLevel::Suggestion,
+                        description: format!("Run on {new_ref}, the builder's CUDA"),
+                        file: ctx.file.to_path_buf(),
+                        edits,
+                    });
+                }
+            }
+        }
+        out.push(f);
+    }
 }
 
 fn selected_variant(
-    ctx: &Ctx,
     g: &Group,
     t: &Requirement,
     row: &TorchRow,
 ) -> (String, String, Option<&'static str>) {
-    let _ = ctx;
     if let Some(l) = t.local() {
         return (l.to_string(), format!("+{l} local version"), Some("local"));
+    }
+    // conda: `pytorch-cuda=12.1` picks the CUDA build.
+    if g.install.tool == Tool::Conda {
+        if let Some(v) = g
+            .get("pytorch-cuda")
+            .and_then(|r| r.series())
+            .and_then(|c| cuda_to_variant(&c))
+        {
+            return (v.clone(), format!("pytorch-cuda={v}"), Some("conda"));
+        }
     }
     if let Some(v) = g.index_url.and_then(|i| torch_index_variant(&i.value)) {
         return (v.clone(), format!("--index-url {v}"), Some("index"));
@@ -165,7 +299,9 @@ fn selected_variant(
         .iter()
         .find_map(|i| torch_index_variant(&i.value))
     {
-        if t.is_pinned() {
+        // pip takes the highest version across indexes (an exact pin then prefers the +cu build); uv's default
+        // first-index strategy always prefers the extra index when it has the package.
+        if t.is_pinned() || g.install.tool == Tool::UvPip {
             return (v.clone(), format!("--extra-index-url {v}"), Some("extra"));
         }
     }
@@ -190,18 +326,27 @@ fn torch_rules(
         version.clone()
     } else if t.specs.is_empty() {
         format!("(unpinned, currently {})", row.series)
+    } else if t.series().is_none() {
+        format!(
+            "{} (currently {})",
+            t.text
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            row.series
+        )
     } else {
         format!("{}.*", row.series)
     };
-    let (variant, how, explicit) = selected_variant(ctx, g, t, row);
+    let (variant, how, explicit) = selected_variant(g, t, row);
     let ships = format!(
         "torch {} ships {} (PyPI default {})",
         row.series,
         variants_text(row),
         row.default_cuda
     );
-    // DU205: an explicit variant the release does not have.
-    if explicit.is_some() && variant.starts_with("cu") && !row.cuda.contains(&variant) {
+    // DU205: an explicit variant the pinned release does not have (an open range lets the resolver pick an
+    // older release that has it).
+    let pinned = exact || t.series().is_some();
+    if pinned && explicit.is_some() && variant.starts_with("cu") && !row.cuda.contains(&variant) {
         let mut f = req_finding(ctx, "DU205", t, format!("torch {shown} has no {variant} build"))
             .why("pip cannot find that wheel (with --index-url the install fails; with --extra-index-url it silently takes PyPI's default CUDA build).")
             .fact(ships.clone())
@@ -254,6 +399,42 @@ fn torch_rules(
             out.push(f);
         }
     }
+    // DU209: an open torch requirement on a base without CUDA facts follows PyPI's newest default build.
+    let base_cuda_known = base.is_some_and(|(_, f)| f.cuda.is_some() || f.torch_preinstalled);
+    if !base_cuda_known && explicit.is_none() && !exact && t.series().is_none() && t.url.is_none() {
+        let mut f = req_finding(ctx, "DU209", t, format!("torch {shown} installs whatever PyPI serves today: torch {} with its {} build", row.series, row.default_cuda))
+            .why("The newest default build needs the newest driver: when PyPI moves to a new CUDA, the same Dockerfile builds an image that fails on older hosts with 'The NVIDIA driver on your system is too old'.")
+            .fact(ships.clone());
+        if let Some(c) = variant_to_cuda(&row.default_cuda).and_then(|c| ctx.compat.min_driver(&c))
+        {
+            f = f.fact(format!(
+                "{} needs driver >= {} (CUDA {})",
+                row.default_cuda, c.min_driver, c.cuda
+            ));
+        }
+        // Pin the newest series whose default build is still CUDA 12 (runs on R525+ through minor-version compatibility).
+        let pick = ctx
+            .compat
+            .data
+            .torch
+            .iter()
+            .filter(|r| r.default_cuda.starts_with("cu12"))
+            .max_by(|a, b| cmp_versions(&a.series, &b.series));
+        if let Some(p) = pick {
+            f = f.fact(format!(
+                "torch {} is the newest release whose default build is {}",
+                p.series, p.default_cuda
+            ));
+            f = f.with_fix(req_fix(
+                "DU209.pin",
+                FixLevel::Suggestion,
+                format!("Pin torch=={}.* (default {})", p.series, p.default_cuda),
+                t,
+                pin(g, &t.name, &format!("{}.*", p.series)),
+            ));
+        }
+        out.push(f);
+    }
     let Some((stage, facts)) = base else { return };
     let base_ref = stage.image.text.clone();
     // DU203: torch again over a pytorch image.
@@ -263,7 +444,13 @@ fn torch_rules(
             && t.local().is_none_or(|l| {
                 Some(l.to_string()) == facts.cuda.as_deref().and_then(cuda_to_variant)
             });
-        if !same {
+        // A range the base's torch already satisfies is a no-op for pip unless it is told to upgrade.
+        let kept = !exact
+            && !t.specs.is_empty()
+            && satisfies(bt, &t.specs)
+            && !g.install.upgrade
+            && !g.install.force_reinstall;
+        if !same && !kept {
             let msg = if exact {
                 format!("torch=={version} installed over {base_ref}, which already has torch {bt}")
             } else {
@@ -280,7 +467,7 @@ fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Pin torch to the base image's {bt} (a no-op install)"),
                 t,
-                format!("torch=={bt}"),
+                pin(g, &t.name, bt),
             ));
             out.push(f);
         }
@@ -289,6 +476,17 @@ fn torch_rules(
     let Some(base_cuda) = facts.cuda.clone() else {
         return;
     };
+    // Over a pytorch image, an unpinned or satisfied requirement keeps the image's own build.
+    if facts.torch_preinstalled
+        && !exact
+        && !g.install.upgrade
+        && facts
+            .torch
+            .as_deref()
+            .is_some_and(|bt| t.specs.is_empty() || satisfies(bt, &t.specs))
+    {
+        return;
+    }
     if !variant.starts_with("cu") || explicit.is_some() && !row.cuda.contains(&variant) {
         return;
     }
@@ -308,7 +506,8 @@ fn torch_rules(
         .fact(ships.clone())
         .fact(format!("selected build: {variant} ({how})"))
         .fact(format!("base {base_ref} has CUDA {base_cuda}"));
-    if !newer {
+    // An older wheel on a newer base works; an unpinned torch may resolve differently tomorrow.
+    if !newer || (!exact && t.series().is_none()) {
         f.severity = Severity::Warning;
     }
     if let (Some(a), Some(b)) = (
@@ -333,7 +532,7 @@ fn torch_rules(
     }
     // Fix B: move the torch pin to a version whose default build matches the base's CUDA.
     if let Some(bv) = cuda_to_variant(&base_cuda) {
-        let pin = if facts.torch_preinstalled {
+        let target = if facts.torch_preinstalled {
             facts.torch.clone()
         } else {
             ctx.compat
@@ -344,14 +543,14 @@ fn torch_rules(
                 .max_by(|a, b| cmp_versions(&a.series, &b.series))
                 .map(|r| format!("{}.*", r.series))
         };
-        if let Some(p) = pin {
+        if let Some(p) = target {
             if t.local().is_none() && explicit.is_none() {
                 f = f.with_fix(req_fix(
                     "DU201.move-torch",
                     FixLevel::Suggestion,
                     format!("Pin torch=={p}, whose default build matches CUDA {base_cuda}"),
                     t,
-                    format!("torch=={p}"),
+                    pin(g, &t.name, &p),
                 ));
             }
         }
@@ -388,31 +587,113 @@ fn move_base_fix(
     };
     let (repo, _) = crate::analyze::compat::split_reference(&stage.image.text);
     let new_ref = format!("{repo}:{new_tag}");
-    let (range, replacement) = locate_reference(ctx, stage, &new_ref)?;
+    let edits = locate_reference(ctx, stage, &new_ref)?;
+    if edits.is_empty() {
+        return None;
+    }
     Some(Fix {
         id: "DU201.move-base".into(),
         level: FixLevel::Suggestion,
         description: format!("Move the base image to {new_ref}"),
         file: ctx.file.to_path_buf(),
-        edits: vec![edit(range.start, range.end, replacement)],
+        edits,
     })
 }
 
-/// The byte range holding the FROM reference (on the FROM line or in the global ARG it comes from).
-fn locate_reference(ctx: &Ctx, stage: &Stage, new_ref: &str) -> Option<(Range<usize>, String)> {
+/// Edits that make the FROM reference of `stage` read `new_ref`: on the FROM line when it is literal, else in
+/// the default values of the global ARGs it is built from (`${PYTORCH}-cuda${CUDA}-...`, nested defaults too).
+pub(super) fn locate_reference(ctx: &Ctx, stage: &Stage, new_ref: &str) -> Option<Vec<TextEdit>> {
     let raw = &stage.image_raw;
-    if !raw.contains('$') {
-        return (ctx.text.get(stage.image_range.clone()) == Some(raw.as_str()))
-            .then(|| (stage.image_range.clone(), new_ref.to_string()));
+    let range = (ctx.text.get(stage.image_range.clone()) == Some(raw.as_str()))
+        .then(|| stage.image_range.clone());
+    rewrite_template(ctx, raw, range, new_ref, 0)
+}
+
+enum Part {
+    Lit(String),
+    Var(String),
+}
+
+fn template_parts(t: &str) -> Option<Vec<Part>> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find('$') {
+        lit.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, used) = if let Some(b) = after.strip_prefix('{') {
+            let close = b.find('}')?;
+            let inner = &b[..close];
+            let n = inner.split([':', '-', '+']).next().unwrap_or(inner);
+            (n.to_string(), close + 2)
+        } else {
+            let n: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let len = n.len();
+            (n, len)
+        };
+        if name.is_empty() {
+            return None;
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Lit(std::mem::take(&mut lit)));
+        }
+        parts.push(Part::Var(name));
+        rest = &after[used..];
     }
-    // `${NAME}` or `$NAME` alone: rewrite the global ARG's default.
-    let name = raw
-        .trim_start_matches('$')
-        .trim_start_matches('{')
-        .trim_end_matches('}');
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    lit.push_str(rest);
+    if !lit.is_empty() {
+        parts.push(Part::Lit(lit));
+    }
+    Some(parts)
+}
+
+fn rewrite_template(
+    ctx: &Ctx,
+    template: &str,
+    range: Option<Range<usize>>,
+    target: &str,
+    depth: usize,
+) -> Option<Vec<TextEdit>> {
+    if depth > 4 {
         return None;
     }
+    if !template.contains('$') {
+        if template == target {
+            return Some(vec![]);
+        }
+        return range.map(|r| vec![edit(r.start, r.end, target)]);
+    }
+    let parts = template_parts(template)?;
+    let mut pattern = String::from("^");
+    for (k, p) in parts.iter().enumerate() {
+        match p {
+            Part::Lit(l) => pattern.push_str(&regex::escape(l)),
+            Part::Var(_) => pattern.push_str(&format!("(?P<v{k}>.+?)")),
+        }
+    }
+    pattern.push('$');
+    let re = regex::Regex::new(&pattern).ok()?;
+    let caps = re.captures(target)?;
+    let mut edits = Vec::new();
+    for (k, p) in parts.iter().enumerate() {
+        let Part::Var(name) = p else { continue };
+        let want = caps.name(&format!("v{k}"))?.as_str();
+        let current = ctx.m.global_args.get(name).cloned().flatten();
+        if current.as_deref() == Some(want) {
+            continue;
+        }
+        let (raw, r) = global_arg_default(ctx, name)?;
+        edits.extend(rewrite_template(ctx, &raw, Some(r), want, depth + 1)?);
+    }
+    Some(edits)
+}
+
+/// The default of a global ARG as written and the byte range of that text.
+fn global_arg_default(ctx: &Ctx, name: &str) -> Option<(String, Range<usize>)> {
+    let mut found = None;
     for info in &ctx.m.instrs {
         if info.stage.is_some() {
             break;
@@ -425,15 +706,16 @@ fn locate_reference(ctx: &Ctx, stage: &Stage, new_ref: &str) -> Option<(Range<us
                 let start = w.range.start + name.len() + 1;
                 let slice = ctx.text.get(start..w.range.end)?;
                 if slice == v {
-                    return Some((start..w.range.end, new_ref.to_string()));
-                }
-                if slice.len() == v.len() + 2 && slice.starts_with('"') {
-                    return Some((start + 1..w.range.end - 1, new_ref.to_string()));
+                    found = Some((v.to_string(), start..w.range.end));
+                } else if slice.len() == v.len() + 2
+                    && (slice.starts_with('"') || slice.starts_with('\''))
+                {
+                    found = Some((v.to_string(), start + 1..w.range.end - 1));
                 }
             }
         }
     }
-    None
+    found
 }
 
 fn companions(
@@ -489,14 +771,17 @@ fn companions(
             .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
             .fact(format!("torch {tv} from {where_}"))
             .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
-            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, format!("{name}=={want}.*")));
+            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
         out.push(f);
     }
 }
 
 fn python_range(ctx: &Ctx, g: &Group, base: Option<&(&Stage, ImageFacts)>, out: &mut Vec<Finding>) {
     let Some(t) = g.torch() else { return };
-    let Some((tv, row, _)) = torch_version(ctx, t) else {
+    // Only a pinned torch: for an open range pip itself picks a release that supports the interpreter.
+    let Some((tv, row, _)) =
+        torch_version(ctx, t).filter(|(_, _, exact)| *exact || t.series().is_some())
+    else {
         return;
     };
     if row.python.len() != 2 {
@@ -573,7 +858,15 @@ fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
         ]
         .iter()
         .any(|p| hay.contains(p));
-        if !cuda_build {
+        // Only builds that link executables need libcuda.so.1 at link time (shared libraries link against the
+        // toolkit's libcuda.so stub that CMake finds by itself), so require cmake/make/ninja in this RUN.
+        let links = info.script.commands.iter().any(|c| {
+            matches!(
+                c.unwrapped().base_name(),
+                "cmake" | "make" | "ninja" | "gmake"
+            )
+        });
+        if !cuda_build || !links {
             continue;
         }
         let Some((root, facts)) = base_of(ctx, idx) else {
@@ -611,10 +904,7 @@ fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
             .at("DU207", info.ins.range.clone(), "CUDA build linking libcuda without the driver stubs on the link path")
             .why("Build machines have no NVIDIA driver, so libcuda.so.1 is missing at link time: the link fails with `libcuda.so.1, needed by ... not found` / undefined cuMem* references.")
             .fact(format!("base {} is a CUDA {} devel image; its stubs are in {STUB_DIR}", root.image.text, facts.cuda.as_deref().unwrap_or("?")));
-        if !info.ins.is("ONBUILD")
-            && ins.heredocs.is_empty()
-            && matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
-        {
+        if !info.ins.is("ONBUILD") && super::appendable(ins) {
             let at = ins.logical.to_file(ins.args_start);
             f = f.with_fix(ctx.fix(
                 "DU207.stubs",
@@ -796,4 +1086,64 @@ fn summarize(roots: &[String]) -> String {
         s.push_str(", ...");
     }
     s
+}
+
+/// Does `version` satisfy every `(op, spec)` pair? PEP 440 enough for release numbers and `.*` wildcards.
+pub fn satisfies(version: &str, specs: &[(String, String)]) -> bool {
+    use std::cmp::Ordering::*;
+    let v = version.split('+').next().unwrap_or(version);
+    specs.iter().all(|(op, want)| {
+        let w = want.split('+').next().unwrap_or(want);
+        if let Some(prefix) = w.strip_suffix(".*") {
+            let hit = v == prefix || v.starts_with(&format!("{prefix}."));
+            return if op == "!=" { !hit } else { hit };
+        }
+        let o = cmp_versions(v, w);
+        match op.as_str() {
+            "==" | "===" => o == Equal,
+            "!=" => o != Equal,
+            ">=" => o != Less,
+            "<=" => o != Greater,
+            ">" => o == Greater,
+            "<" => o == Less,
+            "~=" => {
+                // ~=2.4.1 means >=2.4.1, ==2.4.*
+                let parts: Vec<&str> = w.split('.').collect();
+                let prefix = parts[..parts.len().saturating_sub(1).max(1)].join(".");
+                o != Less && (v == prefix || v.starts_with(&format!("{prefix}.")))
+            }
+            _ => true,
+        }
+    })
+}
+
+/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
+/// (conda's single `=` already means "this version or series").
+fn pin(g: &Group, name: &str, version: &str) -> String {
+    if g.install.tool == Tool::Conda {
+        format!("{name}={}", version.trim_end_matches(".*"))
+    } else {
+        format!("{name}=={version}")
+    }
+}
+
+#[cfg(test)]
+mod satisfies_tests {
+    use super::satisfies;
+
+    fn s(v: &str, op: &str, w: &str) -> bool {
+        satisfies(v, &[(op.to_string(), w.to_string())])
+    }
+
+    #[test]
+    fn specifiers() {
+        assert!(s("2.5.1", ">=", "2.4"));
+        assert!(!s("2.5.1", ">=", "2.6"));
+        assert!(s("2.5.1", "==", "2.5.*"));
+        assert!(!s("2.5.1", "==", "2.4.*"));
+        assert!(s("2.5.1", "~=", "2.5.0"));
+        assert!(!s("2.6.0", "~=", "2.5.0"));
+        assert!(s("2.5.1+cu124", "==", "2.5.1"));
+        assert!(s("2.10.0", ">", "2.9"));
+    }
 }

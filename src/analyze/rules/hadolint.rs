@@ -15,15 +15,14 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         let ins = info.ins;
         let eff = ins.effective();
         match eff.keyword.as_str() {
-            "RUN" => run_rules(ctx, idx, info, out),
+            "RUN" => run_rules(ctx, info, out),
             "ADD" => dl3020(ctx, info, out),
             "MAINTAINER" => dl4000(ctx, info, out),
             "CMD" | "ENTRYPOINT" => dl3025(ctx, eff, out),
             "HEALTHCHECK" => {
                 let args = eff.args_text().trim_start();
-                if args.len() >= 3
-                    && args[..3].eq_ignore_ascii_case("CMD")
-                    && !args[3..].trim_start().starts_with('[')
+                if args.get(..3).is_some_and(|k| k.eq_ignore_ascii_case("CMD"))
+                    && !args.get(3..).unwrap_or("").trim_start().starts_with('[')
                 {
                     out.push(
                         ctx.at(
@@ -42,8 +41,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             if let Some(p) = prev_run {
                 let pi = &ctx.m.instrs[p];
                 if flags_text(pi.ins) == flags_text(ins)
-                    && pi.script.commands.len() <= 1
-                    && info.script.commands.len() <= 1
+                    && pi.script.program_count() <= 1
+                    && info.script.program_count() <= 1
                 {
                     out.push(ctx.at("DL3059", ins.range.clone(), "Multiple consecutive `RUN` instructions. Consider consolidation.").why("Each RUN makes a layer; merging small steps keeps the image smaller and the build cache simpler."));
                 }
@@ -138,12 +137,11 @@ fn from_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
             .iter()
             .flatten()
             .any(|n| n.eq_ignore_ascii_case(raw));
-        if raw.eq_ignore_ascii_case("scratch") || earlier_stage || raw.contains('$') {
+        if raw.eq_ignore_ascii_case("scratch") || earlier_stage {
             continue;
         }
-        let (repo, tag) = crate::analyze::compat::split_reference(raw);
-        let _ = repo;
-        if tag.is_none() && !raw.contains('@') {
+        let (_, tag) = crate::analyze::compat::split_reference(raw);
+        if tag.is_none() && !raw.contains('@') && !raw.starts_with('$') {
             out.push(
                 ctx.at("DL3006", st.image_range.clone(), format!("Always tag the version of an image explicitly: `{raw}`"))
                     .why("An untagged image means `latest`: the base changes under you and builds stop being reproducible."),
@@ -388,13 +386,13 @@ fn pip_no_cache_env(info: &Info, script: &Script, cmd: &Command) -> Option<bool>
         .and_then(truthy)
 }
 
-fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
+fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
     let outer = info.ins;
     let ins = outer.effective();
     let script = &info.script;
     let onbuild = outer.is("ONBUILD");
     let whole = outer.range.clone();
-    let fixable = !onbuild;
+    let fixable = !onbuild && super::edits_are_exact(ins);
     let mut fired: std::collections::HashSet<&'static str> = std::collections::HashSet::new();
     let mut push_once = |out: &mut Vec<Finding>, id: &'static str, f: Finding| {
         if fired.insert(id) {
@@ -408,7 +406,9 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
             "apt" => {
                 let mut f = ctx.at("DL3027", c.range(), "Do not use apt as it is meant to be an end-user tool, use apt-get or apt-cache instead").why("apt's output and behaviour are not stable for scripts and it warns so on every run.");
                 if fixable {
-                    f = f.with_fix(ctx.fix("DL3027.apt-get", FixLevel::Safe, "Use apt-get", vec![edit(c.words[0].range.start, c.words[0].range.end, "apt-get")]));
+                    // One finding per RUN, so the fix renames every `apt` command in it.
+                    let edits = script.commands.iter().filter(|x| x.name() == "apt").map(|x| edit(x.words[0].range.start, x.words[0].range.end, "apt-get")).collect();
+                    f = f.with_fix(ctx.fix("DL3027.apt-get", FixLevel::Safe, "Use apt-get", edits));
                 }
                 push_once(out, "DL3027", f);
             }
@@ -479,9 +479,13 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
                     if r.url.is_some() || t.contains('/') || t == "." {
                         return false;
                     }
-                    r.specs.is_empty() && !r.name.is_empty()
+                    if r.name.is_empty() {
+                        // `"$pkg"` and friends: unpinned unless the text itself carries a version (hadolint's reading).
+                        return !t.chars().any(|c| "=<>~@".contains(c));
+                    }
+                    r.specs.is_empty()
                 });
-                if unpinned {
+                if unpinned && inst.sources.constraints.is_empty() {
                     push_once(out, "DL3013", ctx.at("DL3013", c.range(), "Pin versions in pip. Instead of `pip install <package>` use `pip install <package>==<version>` or `pip install --requirement <requirements file>`").why("An unpinned package resolves differently on every build; for ML stacks that often means a new torch."));
                 }
             }
@@ -609,10 +613,11 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
                         &info.vars,
                         ctx.df.escape,
                     );
+                    // An unknown variable counts as a version when some ARG declares it (hadolint's reading).
                     let t = if t.unresolved.is_empty() {
                         t.text
                     } else {
-                        return false;
+                        return !t.unresolved.iter().all(|v| arg_declared(ctx, v));
                     };
                     if is_module {
                         !t.contains(':')
@@ -635,7 +640,7 @@ fn run_rules(ctx: &Ctx, idx: usize, info: &Info, out: &mut Vec<Finding>) {
             }
         }
     }
-    dl3009(ctx, idx, info, &whole, out);
+    dl3009(ctx, info, &whole, out);
 }
 
 fn yum_versioned(p: &str) -> bool {
@@ -663,7 +668,7 @@ fn npm_pinned(p: &str) -> bool {
     body.contains('@')
 }
 
-fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) {
+fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) {
     let outer = info.ins;
     let ins = outer.effective();
     let script = &info.script;
@@ -675,10 +680,20 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
         return;
     }
     let cleaned = script.commands.iter().any(|c| {
-        c.base_name() == "rm"
-            && c.args()
-                .iter()
-                .any(|a| a.text.starts_with("/var/lib/apt/lists"))
+        let args = c.args();
+        let lists = |t: &str| {
+            t.starts_with("/var/lib/apt/lists")
+                || t.trim_end_matches('/') == "/var/lib/apt"
+                || (t.starts_with("/var/lib/{") && t.contains("apt"))
+        };
+        match c.base_name() {
+            "rm" => args.iter().any(|a| lists(&a.text)),
+            // `find /var/lib/apt/lists ... -delete`
+            "find" => {
+                args.iter().any(|a| lists(&a.text)) && args.iter().any(|a| a.text == "-delete")
+            }
+            _ => false,
+        }
     });
     let mounted = cache_mounted(ins, "/var/lib/apt/lists")
         || (cache_mounted(ins, "/var/lib/apt") && cache_mounted(ins, "/var/cache/apt"));
@@ -699,9 +714,8 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
             }
         }
     }
-    let _ = idx;
     let mut f = ctx.at("DL3009", whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
-    if !outer.is("ONBUILD") && matches!(ins.form, Form::Shell) && ins.heredocs.is_empty() {
+    if !outer.is("ONBUILD") && super::appendable(ins) {
         f = f.with_fix(ctx.fix(
             "DL3009.rm-lists",
             FixLevel::Safe,
@@ -713,4 +727,14 @@ fn dl3009(ctx: &Ctx, idx: usize, info: &Info, whole: &Range<usize>, out: &mut Ve
         ));
     }
     out.push(f);
+}
+
+fn arg_declared(ctx: &Ctx, name: &str) -> bool {
+    ctx.m.instrs.iter().any(|i| {
+        i.ins.is("ARG")
+            && i.ins
+                .words
+                .iter()
+                .any(|w| w.text.split('=').next() == Some(name))
+    })
 }

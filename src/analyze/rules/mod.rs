@@ -4,6 +4,7 @@
 pub mod gates;
 pub mod gpu;
 pub mod hadolint;
+pub mod hadolint_more;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -48,6 +49,14 @@ pub const RULES: &[RuleInfo] = &[
         "Requirements line that cannot be read as a requirement",
         false,
     ),
+    r("DL3000", Error, "Use absolute WORKDIR", false),
+    r(
+        "DL3001",
+        Info,
+        "Commands that make no sense in a container (ssh, vim, shutdown, service, ps, free, top, kill, mount, ifconfig)",
+        false,
+    ),
+    r("DL3002", Warning, "Last USER should not be root", false),
     r(
         "DL3003",
         Warning,
@@ -79,6 +88,13 @@ pub const RULES: &[RuleInfo] = &[
         "Delete the apt-get lists after installing something",
         true,
     ),
+    r(
+        "DL3011",
+        Error,
+        "Valid UNIX ports range from 0 to 65535",
+        false,
+    ),
+    r("DL3012", Error, "Multiple HEALTHCHECK instructions", false),
     r("DL3013", Warning, "Pin versions in pip", false),
     r(
         "DL3014",
@@ -107,6 +123,30 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DL3021",
+        Error,
+        "COPY with more than 2 arguments requires the last argument to end with /",
+        true,
+    ),
+    r(
+        "DL3022",
+        Warning,
+        "COPY --from should reference a previously defined FROM alias",
+        false,
+    ),
+    r(
+        "DL3023",
+        Error,
+        "COPY --from cannot reference its own FROM alias",
+        false,
+    ),
+    r(
+        "DL3024",
+        Error,
+        "FROM aliases (stage names) must be unique",
+        false,
+    ),
+    r(
         "DL3025",
         Warning,
         "Use JSON notation for CMD and ENTRYPOINT arguments",
@@ -119,10 +159,34 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DL3030",
+        Warning,
+        "Use the -y switch with yum install",
+        true,
+    ),
+    r(
+        "DL3032",
+        Warning,
+        "yum clean all missing after yum command",
+        true,
+    ),
+    r(
         "DL3033",
         Warning,
         "Specify version with yum install -y <package>-<version>",
         false,
+    ),
+    r(
+        "DL3038",
+        Warning,
+        "Use the -y switch with dnf install",
+        true,
+    ),
+    r(
+        "DL3040",
+        Warning,
+        "dnf clean all missing after dnf command",
+        true,
     ),
     r(
         "DL3042",
@@ -131,13 +195,55 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DL3043",
+        Error,
+        "ONBUILD, FROM or MAINTAINER triggered from within ONBUILD",
+        false,
+    ),
+    r(
+        "DL3044",
+        Error,
+        "Do not refer to an environment variable within the same ENV statement where it is defined",
+        false,
+    ),
+    r(
+        "DL3047",
+        Info,
+        "wget without --progress bloats build logs",
+        true,
+    ),
+    r(
         "DL3059",
         Info,
         "Multiple consecutive RUN instructions; consider consolidation",
         false,
     ),
+    r(
+        "DL3060",
+        Info,
+        "yarn cache clean missing after yarn install",
+        true,
+    ),
     r("DL4000", Error, "MAINTAINER is deprecated", true),
+    r(
+        "DL4001",
+        Warning,
+        "Either use Wget or Curl but not both",
+        false,
+    ),
     r("DL4003", Warning, "Multiple CMD instructions found", false),
+    r(
+        "DL4004",
+        Error,
+        "Multiple ENTRYPOINT instructions found",
+        false,
+    ),
+    r(
+        "DL4005",
+        Warning,
+        "Use SHELL to change the default shell",
+        false,
+    ),
     r(
         "DL4006",
         Warning,
@@ -159,7 +265,7 @@ pub const RULES: &[RuleInfo] = &[
     r(
         "DU103",
         Warning,
-        "Package manager cache left in the layer (apk, yum/dnf, conda) or removed in a later layer",
+        "Package manager cache left in the layer (conda) or removed in a later layer",
         true,
     ),
     r(
@@ -208,7 +314,7 @@ pub const RULES: &[RuleInfo] = &[
         "DU205",
         Error,
         "torch +cuXYZ wheel or cuXYZ index does not exist for that torch version",
-        false,
+        true,
     ),
     r(
         "DU206",
@@ -227,6 +333,18 @@ pub const RULES: &[RuleInfo] = &[
         Warning,
         "COPY --from copies a build path the source stage never creates",
         false,
+    ),
+    r(
+        "DU209",
+        Warning,
+        "Unpinned torch on a base without CUDA facts follows PyPI's newest default CUDA build and its driver floor",
+        true,
+    ),
+    r(
+        "DU210",
+        Warning,
+        "COPY --from between stages built on different CUDA versions",
+        true,
     ),
 ];
 
@@ -315,6 +433,23 @@ pub fn insert(at: usize, s: impl Into<String>) -> TextEdit {
     edit(at, at, s)
 }
 
+/// Word spans of this RUN map 1:1 onto the file, so inserting at them is safe: not the exec (JSON) form
+/// (words are JSON strings) and no `<<-` heredoc (its tabs were stripped from the text we parsed).
+pub fn edits_are_exact(ins: &crate::analyze::dockerfile::Instruction) -> bool {
+    matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
+        && ins.heredocs.iter().all(|h| !h.strip_tabs)
+}
+
+/// Text can be appended after the RUN's last line (`&& cleanup`): shell form, no heredoc, no trailing comment.
+pub fn appendable(ins: &crate::analyze::dockerfile::Instruction) -> bool {
+    let args = ins.args_text();
+    matches!(ins.form, crate::analyze::dockerfile::Form::Shell)
+        && ins.heredocs.is_empty()
+        && !args.contains(" #")
+        && !args.contains("\t#")
+        && !args.trim_end().ends_with(['&', '|', ';', '\\'])
+}
+
 /// Run every Dockerfile rule family.
 pub fn run(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -322,6 +457,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
         out.push(ctx.at("DU001", p.range.clone(), format!("cannot parse line {}: {}", p.line, p.message)).why("Docker would reject this line; dockui skipped it and analysed the rest of the file."));
     }
     hadolint::run(ctx, &mut out);
+    hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     out
@@ -329,3 +465,6 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;
