@@ -75,13 +75,13 @@ async fn demo_builds_and_its_cmd_runs() {
     }
     assert!(started);
     assert!(
-        steps >= 9,
-        "expected a step event per Dockerfile step, got {steps}"
+        steps >= 7,
+        "expected a step event per build step, got {steps}"
     );
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("Step 4/9 : RUN apt-get update")),
+            .any(|l| l.contains("RUN apt-get update && apt-get install -y curl")),
         "{lines:#?}"
     );
 
@@ -169,7 +169,10 @@ async fn a_failing_step_is_reported_with_its_log() {
     assert!(!outcome.success);
     assert_eq!(outcome.attempts[0].status, AttemptStatus::Failed);
     let err = outcome.error.unwrap();
-    assert!(err.contains("returned a non-zero code: 3"), "{err}");
+    assert!(
+        (err.contains("returned a non-zero code: 3") || err.contains("exit code: 3")),
+        "{err}"
+    );
     let log = std::fs::read_to_string(&outcome.log_path).unwrap();
     assert!(log.contains("about to fail"), "{log}");
 }

@@ -3,8 +3,8 @@
 use super::*;
 use bollard::Docker;
 use bollard::models::BuildInfoAux;
-use bollard::query_parameters::BuilderVersion;
 use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::BuilderVersion;
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
@@ -109,13 +109,22 @@ pub fn parse_step(line: &str) -> Option<(u32, u32)> {
 impl BollardEngine {
     /// BuildKit through the engine's session: Docker with API >= 1.39. Podman's compatible API has none.
     async fn supports_buildkit(&self) -> bool {
-        let Ok(docker) = self.client() else { return false };
+        let Ok(docker) = self.client() else {
+            return false;
+        };
         match docker.version().await {
             Ok(v) => {
-                let podman = v.components.unwrap_or_default().iter().any(|c| c.name.to_lowercase().contains("podman"));
+                let podman = v
+                    .components
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.name.to_lowercase().contains("podman"));
                 let api = v.api_version.unwrap_or_default();
                 let (major, minor) = api.split_once('.').unwrap_or(("0", "0"));
-                let new_enough = (major.parse::<u32>().unwrap_or(0), minor.parse::<u32>().unwrap_or(0)) >= (1, 39);
+                let new_enough = (
+                    major.parse::<u32>().unwrap_or(0),
+                    minor.parse::<u32>().unwrap_or(0),
+                ) >= (1, 39);
                 !podman && new_enough
             }
             Err(_) => false,
@@ -145,7 +154,11 @@ impl DockerPort for BollardEngine {
         .boxed()
     }
 
-    fn build(&self, spec: BuildSpec, events: UnboundedSender<BuildEvent>) -> BoxFuture<'_, Result<String, DockerError>> {
+    fn build(
+        &self,
+        spec: BuildSpec,
+        events: UnboundedSender<BuildEvent>,
+    ) -> BoxFuture<'_, Result<String, DockerError>> {
         async move {
             let docker = self.client()?;
             let use_buildkit = match spec.builder {
@@ -156,14 +169,25 @@ impl DockerPort for BollardEngine {
             let _ = events.send(BuildEvent::Line(format!(
                 "dockui: building {} with {}",
                 spec.tag,
-                if use_buildkit { "BuildKit" } else { "the legacy builder" }
+                if use_buildkit {
+                    "BuildKit"
+                } else {
+                    "the legacy builder"
+                }
             )));
             // The context is tarred on a blocking thread and streamed in chunks: never whole in memory.
-            let (body, packer) = super::context::context_tar_stream(spec.context_dir.clone(), spec.dockerfile.clone());
+            let (body, packer) = super::context::context_tar_stream(
+                spec.context_dir.clone(),
+                spec.dockerfile.clone(),
+            );
 
             let args: HashMap<String, String> = spec.args.clone().into_iter().collect();
             let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
-            let session = format!("dockui-{}-{}", std::process::id(), spec.tag.replace(['/', ':'], "-"));
+            let session = format!(
+                "dockui-{}-{}",
+                std::process::id(),
+                spec.tag.replace(['/', ':'], "-")
+            );
             let mut opts = BuildImageOptionsBuilder::new()
                 .dockerfile(&spec.dockerfile.to_string_lossy())
                 .t(&spec.tag)
@@ -173,7 +197,9 @@ impl DockerPort for BollardEngine {
                 .buildargs(&args)
                 .labels(&labels);
             if use_buildkit {
-                opts = opts.version(BuilderVersion::BuilderBuildKit).session(&session);
+                opts = opts
+                    .version(BuilderVersion::BuilderBuildKit)
+                    .session(&session);
             }
             if spec.pull {
                 opts = opts.pull("1");
@@ -184,7 +210,8 @@ impl DockerPort for BollardEngine {
             if !spec.platform.is_empty() {
                 opts = opts.platform(&spec.platform);
             }
-            let mut stream = docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
+            let mut stream =
+                docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
             let mut image_id = None;
             let mut buildkit = super::buildkit_progress::Renderer::default();
             let mut buildkit_error: Option<String> = None;
@@ -223,7 +250,9 @@ impl DockerPort for BollardEngine {
                                 }
                                 for out in buildkit.render(&status) {
                                     let _ = events.send(match out {
-                                        super::buildkit_progress::Out::Line(l) => BuildEvent::Line(l),
+                                        super::buildkit_progress::Out::Line(l) => {
+                                            BuildEvent::Line(l)
+                                        }
                                         super::buildkit_progress::Out::Step(current, total) => {
                                             BuildEvent::Step { current, total }
                                         }
@@ -239,7 +268,9 @@ impl DockerPort for BollardEngine {
                             // BuildKit's stream error can be terse; the failing vertex's error says more.
                             DockerError::BuildFailed { message } => match &buildkit_error {
                                 Some(b) if !message.contains(b.as_str()) => {
-                                    DockerError::BuildFailed { message: format!("{message}: {b}") }
+                                    DockerError::BuildFailed {
+                                        message: format!("{message}: {b}"),
+                                    }
                                 }
                                 _ => DockerError::BuildFailed { message },
                             },
@@ -254,7 +285,10 @@ impl DockerPort for BollardEngine {
             }
             emit(&mut pending, true);
             if let Ok(Err(e)) = packer.await {
-                return Err(DockerError::Other(format!("cannot pack build context {}: {e}", spec.context_dir.display())));
+                return Err(DockerError::Other(format!(
+                    "cannot pack build context {}: {e}",
+                    spec.context_dir.display()
+                )));
             }
             if let Some(message) = buildkit_error {
                 let _ = events.send(BuildEvent::Line(format!("ERROR: {message}")));
@@ -265,7 +299,9 @@ impl DockerPort for BollardEngine {
                 // Some engines only print "Successfully built <id>": ask the engine for the tag instead.
                 None => match self.inspect_image(&spec.tag).await? {
                     Some(info) => Ok(info.id),
-                    None => Err(DockerError::BuildFailed { message: "the engine reported no image".into() }),
+                    None => Err(DockerError::BuildFailed {
+                        message: "the engine reported no image".into(),
+                    }),
                 },
             }
         }

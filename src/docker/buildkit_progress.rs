@@ -38,7 +38,9 @@ impl Renderer {
         let mut out = Vec::new();
         for v in &status.vertexes {
             let n = self.number(&v.digest);
-            if (v.started.is_some() || v.cached) && !self.started.get(&v.digest).copied().unwrap_or(false) {
+            if (v.started.is_some() || v.cached)
+                && !self.started.get(&v.digest).copied().unwrap_or(false)
+            {
                 self.started.insert(v.digest.clone(), true);
                 out.push(Out::Line(format!("#{n} {}", v.name)));
                 if let Some((a, b)) = step_of(&v.name) {
@@ -71,7 +73,10 @@ impl Renderer {
             buf.push_str(&String::from_utf8_lossy(&log.msg));
             while let Some(pos) = buf.find('\n') {
                 let line: String = buf.drain(..=pos).collect();
-                out.push(Out::Line(format!("#{n} {}", line.trim_end_matches(['\n', '\r']))));
+                out.push(Out::Line(format!(
+                    "#{n} {}",
+                    line.trim_end_matches(['\n', '\r'])
+                )));
             }
         }
         out
@@ -92,14 +97,20 @@ mod tests {
     use bollard::moby::buildkit::v1::{Vertex, VertexLog};
 
     fn ts(s: i64) -> Option<bollard_buildkit_proto::google::protobuf::Timestamp> {
-        Some(bollard_buildkit_proto::google::protobuf::Timestamp { seconds: s, nanos: 0 })
+        Some(bollard_buildkit_proto::google::protobuf::Timestamp {
+            seconds: s,
+            nanos: 0,
+        })
     }
 
     #[test]
     fn steps_parse() {
         assert_eq!(step_of("[2/4] RUN make"), Some((2, 4)));
         assert_eq!(step_of("[builder 3/7] RUN cmake --build ."), Some((3, 7)));
-        assert_eq!(step_of("[internal] load build definition from Dockerfile"), None);
+        assert_eq!(
+            step_of("[internal] load build definition from Dockerfile"),
+            None
+        );
     }
 
     #[test]
@@ -122,14 +133,39 @@ mod tests {
                 }
             }
         };
-        take(r.render(&StatusResponse { vertexes: vec![v("[1/2] FROM base", None, None, true)], ..Default::default() }));
-        take(r.render(&StatusResponse { vertexes: vec![v("[2/2] RUN make", ts(10), None, false)], ..Default::default() }));
         take(r.render(&StatusResponse {
-            logs: vec![VertexLog { vertex: "sha256:[2/2] RUN make".into(), msg: b"building\npart".to_vec(), ..Default::default() }],
+            vertexes: vec![v("[1/2] FROM base", None, None, true)],
             ..Default::default()
         }));
-        take(r.render(&StatusResponse { vertexes: vec![v("[2/2] RUN make", ts(10), ts(12), false)], ..Default::default() }));
-        assert_eq!(lines, ["#1 [1/2] FROM base", "step 1/2", "#1 CACHED", "#2 [2/2] RUN make", "step 2/2", "#2 building", "#2 part", "#2 DONE 2.0s"]);
+        take(r.render(&StatusResponse {
+            vertexes: vec![v("[2/2] RUN make", ts(10), None, false)],
+            ..Default::default()
+        }));
+        take(r.render(&StatusResponse {
+            logs: vec![VertexLog {
+                vertex: "sha256:[2/2] RUN make".into(),
+                msg: b"building\npart".to_vec(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        take(r.render(&StatusResponse {
+            vertexes: vec![v("[2/2] RUN make", ts(10), ts(12), false)],
+            ..Default::default()
+        }));
+        assert_eq!(
+            lines,
+            [
+                "#1 [1/2] FROM base",
+                "step 1/2",
+                "#1 CACHED",
+                "#2 [2/2] RUN make",
+                "step 2/2",
+                "#2 building",
+                "#2 part",
+                "#2 DONE 2.0s"
+            ]
+        );
         assert_eq!(r.cached_steps, 1);
     }
 }
