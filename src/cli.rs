@@ -78,6 +78,13 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Push the built image (DIR: the project's image; or an IMAGE reference), report the manifest digest and
+    /// check it is pullable from the registry by digest. Exit 0 pullable, 1 pushed but not pullable, 2 error.
+    Push {
+        target: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
     Demo { dir: Option<PathBuf> },
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
@@ -174,12 +181,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineContext {
-    let docker: Arc<dyn DockerPort> = Arc::new(BollardEngine::connect(
-        &config.engine.docker_host,
-        config.engine.timeout_s,
-    ));
+    let bollard = BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
+    let docker: Arc<dyn DockerPort> = Arc::new(bollard.clone());
     EngineContext {
         docker,
+        bollard,
         project_dir: project.to_path_buf(),
         config: config.clone(),
         paths: paths.clone(),
@@ -345,6 +351,43 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 }
             }
             Ok(0)
+        }
+        Some(Cmd::Push { target, format }) => {
+            let as_dir = Path::new(&target);
+            let (config, project, source) = if as_dir.is_dir() {
+                let dir = project_dir(as_dir)?;
+                let config = load_config(config_flag, paths, &dir)?;
+                let source = format!("{}:{}", config.build.repository(&dir), config.build.tag);
+                (config, Some(dir), source)
+            } else {
+                (
+                    load_config(config_flag, paths, Path::new("."))?,
+                    None,
+                    target.clone(),
+                )
+            };
+            let engine =
+                BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
+            let rt = runtime()?;
+            let report = rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let printer = tokio::spawn(async move {
+                    while let Some(p) = rx.recv().await {
+                        if let Some(line) = crate::docker::push::progress_line(&p) {
+                            eprintln!("{line}");
+                        }
+                    }
+                });
+                let report =
+                    engine::push::run(&engine, &config, project.as_deref(), &source, tx).await;
+                let _ = printer.await;
+                report
+            });
+            match format {
+                Format::Human => print!("{}", crate::registry::report::render_human(&report)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(report.exit_code())
         }
         Some(Cmd::Gpu { format }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;

@@ -17,6 +17,7 @@ pub struct Config {
     pub analyze: AnalyzeConfig,
     pub gpu: GpuConfig,
     pub smoke: SmokeConfig,
+    pub push: crate::registry::config::PushConfig,
     pub ui: UiConfig,
 }
 

@@ -84,6 +84,12 @@ pub enum Popup {
     ConfirmQuit,
 }
 
+#[derive(Debug, Default)]
+pub struct PushState {
+    pub progress: crate::docker::push::PushProgressState,
+    pub report: Option<Box<crate::registry::report::PushReport>>,
+}
+
 pub enum Msg {
     Key(KeyEvent),
     Engine(EngineEvent),
@@ -116,6 +122,8 @@ pub struct App {
     /// This attempt's smoke checks: name, and the result once it ran.
     pub smoke: Vec<(String, Option<crate::engine::smoke::SmokeResult>)>,
     pub review: crate::tui::review::Review,
+    /// The running or last push.
+    pub push: Option<PushState>,
     /// Editing a hunk's new text.
     pub editor: Option<(
         crate::fix::proposal::HunkId,
@@ -151,6 +159,7 @@ impl App {
             diagnosis: None,
             smoke: Vec::new(),
             review: Default::default(),
+            push: None,
             editor: None,
             readonly: false,
             scroll: [0; 6],
@@ -276,6 +285,19 @@ impl App {
                 self.notice = Some("no build is running".into());
             }
             Action::Reanalyze => return vec![Command::Analyze],
+            Action::Push => {
+                if self.readonly {
+                    self.notice = Some("read-only mode: nothing is pushed".into());
+                } else if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
+                    self.notice = Some("a push is already running".into());
+                } else if !matches!(&self.build, BuildState::Done(o) if o.success) {
+                    self.notice =
+                        Some("build first (b): push sends the image this session built".into());
+                } else {
+                    self.push = Some(PushState::default());
+                    return vec![Command::Push];
+                }
+            }
             Action::JumpToFix => {
                 let key = self.selected_finding().map(crate::tui::review::finding_key);
                 match key {
@@ -402,7 +424,8 @@ impl App {
     }
 
     fn refresh_review(&mut self) {
-        let findings: Vec<Finding> = self.findings().to_vec();
+        let mut findings: Vec<Finding> = self.findings().to_vec();
+        findings.extend(self.review.extra.iter().cloned());
         self.review.refresh(&self.project, &findings);
     }
 
@@ -435,6 +458,11 @@ impl App {
 
     fn scroll_to(&mut self, pos: usize) {
         match self.focus {
+            Pane::Diff => {
+                let last = self.review.len().saturating_sub(1);
+                self.review.cursor = pos.min(last);
+                self.review.line_cursor = None;
+            }
             Pane::Conflicts => self.selected = pos.min(self.findings().len().saturating_sub(1)),
             Pane::Log => self.log_top = if pos == usize::MAX { None } else { Some(0) },
             p => self.scroll[p.index()] = if pos == usize::MAX { 0 } else { pos },
@@ -498,6 +526,43 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::PushProgress(p) => {
+                if let Some(push) = &mut self.push {
+                    push.progress.apply(&p);
+                }
+            }
+            EngineEvent::PushFinished(report) => {
+                // Config files that should receive the pushed digest join the review as proposals.
+                self.review.extra = report
+                    .proposed_updates
+                    .iter()
+                    .filter_map(|u| {
+                        let fix = u.as_fix()?;
+                        let mut f = Finding::new(
+                            "PUSH",
+                            crate::analyze::Severity::Info,
+                            fix.file.clone(),
+                            crate::analyze::Span {
+                                line: u.changes.first().and_then(|c| c.line).unwrap_or(1),
+                                col: 1,
+                                start: 0,
+                                end: 0,
+                            },
+                            format!("pin the pushed digest in {}", fix.file.display()),
+                        );
+                        f.fixes.push(fix);
+                        Some(f)
+                    })
+                    .collect();
+                if !self.review.extra.is_empty() {
+                    self.notice =
+                        Some("pushed - review the digest updates in Proposed diff".into());
+                }
+                self.refresh_review();
+                if let Some(push) = &mut self.push {
+                    push.report = Some(report);
+                }
+            }
             EngineEvent::FixesWritten(Ok(files)) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 self.notice = Some(format!(

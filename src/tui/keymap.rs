@@ -31,6 +31,7 @@ pub enum Action {
     UndoDecision,
     RedoDecision,
     Write,
+    Push,
 }
 
 #[derive(Debug, Clone, Deserialize)]
