@@ -24,6 +24,9 @@ pub struct Cli {
     /// Use this user config file instead of <config dir>/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Look around only: never write files, build or push (for a shared box).
+    #[arg(long, global = true)]
+    pub readonly: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -197,12 +200,19 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     match cli.command {
         None => {
             let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
-            open_tui(config_flag, paths, &dir)
+            open_tui(config_flag, paths, &dir, cli.readonly)
+        }
+        Some(Cmd::Build { .. } | Cmd::Push { .. } | Cmd::Undo { .. } | Cmd::StandIn { .. })
+            if cli.readonly =>
+        {
+            anyhow::bail!(
+                "read-only mode (--readonly): building, pushing and writing files are off"
+            )
         }
         Some(Cmd::Demo { dir }) => {
             let dir = dir.unwrap_or_else(|| paths.data_dir.join("demo"));
             crate::demo::materialize(&dir)?;
-            open_tui(config_flag, paths, &project_dir(&dir)?)
+            open_tui(config_flag, paths, &project_dir(&dir)?, cli.readonly)
         }
         Some(Cmd::Check { dir, format }) => {
             let dir = project_dir(&dir)?;
@@ -425,11 +435,22 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     }
 }
 
-fn open_tui(config_flag: Option<&Path>, paths: &Paths, dir: &Path) -> anyhow::Result<i32> {
+fn open_tui(
+    config_flag: Option<&Path>,
+    paths: &Paths,
+    dir: &Path,
+    readonly: bool,
+) -> anyhow::Result<i32> {
     // Everything that can fail on bad input happens before the terminal is touched.
-    let config = load_config(config_flag, paths, dir)?;
+    let mut config = load_config(config_flag, paths, dir)?;
+    let keymap = crate::tui::keymap::Keymap::default()
+        .with_overrides(&config.keys.bind)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    if readonly {
+        config.build.auto_fix = "off".into();
+    }
     let ctx = engine_context(&config, dir, paths);
     let rt = runtime()?;
-    rt.block_on(crate::tui::run(ctx))?;
+    rt.block_on(crate::tui::run(ctx, keymap, readonly))?;
     Ok(0)
 }

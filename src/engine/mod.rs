@@ -22,6 +22,8 @@ pub enum Command {
     Analyze,
     Build,
     Cancel,
+    /// Copy an attempt's log file into the project directory.
+    SaveLog(PathBuf),
     /// Push the last built image and check its digests.
     Push,
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
@@ -36,6 +38,8 @@ pub enum EngineEvent {
         build_id: String,
         attempt: u32,
         max_attempts: u32,
+        /// This attempt's log file (every line, raw).
+        log_path: PathBuf,
     },
     BuildStep {
         current: u32,
@@ -170,6 +174,27 @@ async fn run(
                 let _ = events.send(EngineEvent::FixesWritten(result));
                 // Always re-analyse: after a write the findings change; after a refusal the file did.
                 spawn_analysis(&ctx, &events);
+            }
+            Command::SaveLog(from) => {
+                let name = from
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let attempt = from
+                    .file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let to = ctx.project_dir.join(format!("dockui-{name}-{attempt}.log"));
+                let notice = match std::fs::read(&from)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        crate::fix::write::replace_file(&to, &b, None).map_err(|e| e.to_string())
+                    }) {
+                    Ok(()) => format!("saved the log to {}", to.display()),
+                    Err(e) => format!("cannot save the log: {e}"),
+                };
+                let _ = events.send(EngineEvent::Notice(notice));
             }
             Command::Push => {
                 if push.as_ref().is_some_and(|h| !h.is_finished()) {
