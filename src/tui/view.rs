@@ -666,6 +666,18 @@ fn digest_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         out.push(Line::styled(format!("push failed: {e}"), theme.error()));
         return out;
     }
+    // The verdict first: with many RepoDigests the list can be long.
+    if let Some(v) = r.verdict {
+        let style = if v.label() == "pullable" {
+            theme.ok()
+        } else {
+            theme.error()
+        };
+        out.push(Line::styled(format!("verdict: {}", v.label()), style));
+    }
+    if !r.what_to_do.is_empty() {
+        out.push(Line::from(r.what_to_do.clone()));
+    }
     if !r.image_id.is_empty() {
         out.push(Line::styled(
             format!("image id (local, not pullable): {}", short(&r.image_id)),
@@ -703,17 +715,6 @@ fn digest_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             short(&p.digest),
             p.verdict.label()
         )));
-    }
-    if let Some(v) = r.verdict {
-        let style = if v.label() == "pullable" {
-            theme.ok()
-        } else {
-            theme.error()
-        };
-        out.push(Line::styled(format!("verdict: {}", v.label()), style));
-    }
-    if !r.what_to_do.is_empty() {
-        out.push(Line::from(r.what_to_do.clone()));
     }
     out
 }
