@@ -140,6 +140,7 @@ pub struct App {
     /// The search being typed in the log pane.
     pub input: Option<String>,
     pub zoomed: bool,
+    pub help_scroll: usize,
     pub mouse: bool,
     /// `ui.copy_command`: also pipe copied text to this command.
     pub copy_command: Option<String>,
@@ -176,6 +177,7 @@ impl App {
             readonly: false,
             input: None,
             zoomed: false,
+            help_scroll: 0,
             mouse: false,
             copy_command: None,
             outbox: Vec::new(),
@@ -262,10 +264,22 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
-        if self.popup == Some(Popup::Help)
-            && !matches!(action, Action::Help | Action::Back | Action::Quit)
-        {
-            return Vec::new();
+        if self.popup == Some(Popup::Help) {
+            match action {
+                Action::Down | Action::PageDown => {
+                    self.help_scroll += if action == Action::Down { 1 } else { 10 }
+                }
+                Action::Up | Action::PageUp => {
+                    self.help_scroll =
+                        self.help_scroll
+                            .saturating_sub(if action == Action::Up { 1 } else { 10 })
+                }
+                Action::Help | Action::Back | Action::Quit => {}
+                _ => return Vec::new(),
+            }
+            if !matches!(action, Action::Help | Action::Back | Action::Quit) {
+                return Vec::new();
+            }
         }
         self.notice = None;
         match action {

@@ -810,14 +810,30 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     for b in app.keymap.bindings.iter().filter(|b| b.pane.is_none()) {
         lines.push(Line::from(format!("{:<16} {}", b.keys.join(" "), b.desc)));
     }
-    let h = lines.len() as u16 + 2;
-    let rect = centered(area, 64, h);
+    let total = lines.len();
+    let rect = centered(area, 78, total as u16 + 2);
+    let rows = rect.height.saturating_sub(2) as usize;
+    // Scrollable when the terminal is short; the title says so.
+    let scroll = app.help_scroll.min(total.saturating_sub(rows));
+    let title = if total > rows {
+        format!(
+            " Help {}-{} of {} - j/k scroll, ? or Esc closes ",
+            scroll + 1,
+            (scroll + rows).min(total),
+            total
+        )
+    } else {
+        " Help - ? or Esc closes ".to_string()
+    };
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" Help - ? or Esc closes ")
+        .title(title)
         .border_style(theme.border(true));
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    frame.render_widget(
+        Paragraph::new(lines.into_iter().skip(scroll).collect::<Vec<_>>()).block(block),
+        rect,
+    );
 }
 
 fn draw_confirm(frame: &mut Frame, theme: &Theme, area: Rect) {
