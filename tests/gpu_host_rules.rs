@@ -101,7 +101,15 @@ fn rtx_5090_missing_from_the_cu124_wheel() {
     assert!(
         f.facts
             .iter()
-            .any(|x| x == "selected build: cu124 (--index-url cu124)")
+            .any(|x| x == "selected build: cu124 (torch 2.5.1 is already in pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime; pip keeps that build)"),
+        "{:?}",
+        f.facts
+    );
+    // Only a version change takes effect over the base's torch: the fix pins a release with sm_120 code.
+    assert!(
+        f.fixes.iter().any(|x| x.id == "DU213.variant"),
+        "{:#?}",
+        f.fixes
     );
     // The H100 (CC 9.0) is covered by cu124: no finding names GPU 0.
     assert!(!f.message.contains("GPU 0"));

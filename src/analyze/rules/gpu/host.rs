@@ -229,6 +229,9 @@ struct Wheel<'a> {
     explicit: Option<&'static str>,
     /// The base stage, for a preinstalled torch.
     base: Option<&'a Stage>,
+    /// The install pins the version the pytorch base already has: pip keeps the base's build, so `variant`
+    /// is the base's and only fixes that change the version take effect (pip does not switch builds).
+    noop_base: bool,
 }
 
 fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
@@ -251,10 +254,27 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
                 continue;
             }
         }
-        let (variant, how, explicit) = selected_variant(g, t, row);
+        let (mut variant, mut how, explicit) = selected_variant(g, t, row);
         // A variant the release does not have is DU205's finding: pip installs nothing, or another build.
         if explicit.is_some() && !row.cuda.contains(&variant) {
             continue;
+        }
+        let mut noop_base = false;
+        if let Some((st, facts)) = base_of(ctx, g.instr) {
+            if let (true, Some(bt), Some(bc)) = (
+                facts.torch_preinstalled,
+                facts.torch.as_deref(),
+                facts.cuda.as_deref().and_then(cuda_to_variant),
+            ) {
+                if exact && version == bt && t.local().is_none() {
+                    how = format!(
+                        "torch {bt} is already in {}; pip keeps that build",
+                        st.image.text
+                    );
+                    variant = bc;
+                    noop_base = true;
+                }
+            }
         }
         out.push(Wheel {
             install: Some((g, t)),
@@ -266,6 +286,7 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
             how,
             explicit,
             base: None,
+            noop_base,
         });
     }
     if out.is_empty() {
@@ -285,6 +306,7 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
                             how: format!("preinstalled in {}", root.image.text),
                             explicit: Some("base"),
                             base: Some(root),
+                            noop_base: false,
                         });
                     }
                 }
@@ -304,7 +326,8 @@ fn wheel_finding(ctx: &Ctx, w: &Wheel, rule: &str, msg: String) -> Finding {
 
 /// DU212: the wheel's CUDA against the host driver. The base image's own torch is DU211's finding.
 fn wheel_driver(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
-    if w.install.is_none() || !w.variant.starts_with("cu") {
+    // The base image's own torch (preinstalled, or kept by a no-op pin) is DU211's finding.
+    if w.install.is_none() || w.noop_base || !w.variant.starts_with("cu") {
         return;
     }
     let Some(cuda) = variant_to_cuda(&w.variant) else {
@@ -347,8 +370,9 @@ fn wheel_driver(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
         f.severity = Severity::Warning;
     }
     match retarget(ctx, host, w, "DU212", false) {
-        Some(fix) => f = f.with_fix(fix),
-        None => {
+        (Some(fix), _) => f = f.with_fix(fix),
+        (None, Some(best)) => f = f.fact(format!("{best} fits this host's driver and GPUs")),
+        (None, None) => {
             if let Some(d) = driver_to_reach(ctx, &cuda) {
                 f = f.fact(format!(
                     "no torch build fits this host's driver and GPUs; {d}"
@@ -425,8 +449,11 @@ fn wheel_arch(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
             f = f.fact(s);
         }
         match retarget(ctx, host, w, "DU213", true) {
-            Some(fix) => f = f.with_fix(fix),
-            None => f = f.fact("no torch build in the data has code for every GPU of this host"),
+            (Some(fix), _) => f = f.with_fix(fix),
+            (None, Some(best)) => f = f.fact(format!("{best} has code for every GPU of this host")),
+            (None, None) => {
+                f = f.fact("no torch build in the data has code for every GPU of this host")
+            }
         }
         out.push(f);
     }
@@ -443,8 +470,15 @@ fn gpus_ok(ctx: &Ctx, host: &HostGpu, row: &TorchRow, variant: &str) -> bool {
 /// A fix that moves the wheel to a build that carries code for every host GPU and that the driver runs fully
 /// (for DU213 with `allow_minor`: through minor-version compatibility when nothing runs fully). The same
 /// release's other builds first, then other releases, newest first; the first one the install's syntax can
-/// express wins.
-fn retarget(ctx: &Ctx, host: &HostGpu, w: &Wheel, rule: &str, allow_minor: bool) -> Option<Fix> {
+/// express wins. Also returns the best fitting build, named in a fact when no edit can express it.
+fn retarget(
+    ctx: &Ctx,
+    host: &HostGpu,
+    w: &Wheel,
+    rule: &str,
+    allow_minor: bool,
+) -> (Option<Fix>, Option<String>) {
+    let mut best: Option<String> = None;
     let host_known = !host.driver_version.is_empty() || host.cuda_driver.is_some();
     let mut rows: Vec<&TorchRow> = ctx.compat.data.torch.iter().collect();
     rows.sort_by(|a, b| cmp_versions(&b.series, &a.series));
@@ -481,13 +515,14 @@ fn retarget(ctx: &Ctx, host: &HostGpu, w: &Wheel, rule: &str, allow_minor: bool)
                 } else {
                     ""
                 };
+                best.get_or_insert_with(|| format!("torch {} {v}{note}", row.series));
                 if let Some(fix) = express(ctx, w, row, v, rule, note) {
-                    return Some(fix);
+                    return (Some(fix), best);
                 }
             }
         }
     }
-    None
+    (None, best)
 }
 
 /// The edits that make the install select `variant` of `row`, in the syntax it already uses.
@@ -524,7 +559,8 @@ fn express(
             edits,
         });
     };
-    if g.install.tool == Tool::Conda {
+    // pip keeps an installed version whatever build the index offers: only a version change takes effect.
+    if g.install.tool == Tool::Conda || (w.noop_base && same) {
         return None;
     }
     let series_pin = format!("{}.*", row.series);

@@ -471,3 +471,39 @@ fn findings_are_not_repeated_for_a_requirements_file_installed_twice() {
         1
     );
 }
+
+#[test]
+fn a_pin_equal_to_the_pytorch_base_keeps_the_base_build() {
+    // pip sees torch 2.5.1 installed and does nothing: the image keeps the base's cu121 build, which a 535
+    // driver runs fully, so PyPI's cu124 default of 2.5.1 is not what runs.
+    let df = "FROM pytorch/pytorch:2.5.1-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir torch==2.5.1 transformers==4.46.3\n";
+    let a = run(&r535(), df, &[]);
+    assert!(of(&a, "DU212").is_empty(), "{:#?}", a.findings);
+    assert!(of(&a, "DU211").is_empty(), "{:#?}", a.findings);
+    // H100 on a 2.0.1 cu117 base: the finding sits on the pin, and the fix changes the version (a build
+    // switch of the same version would be a no-op for pip).
+    let h = r550(&[H100]);
+    let df = "FROM pytorch/pytorch:2.0.1-cuda11.7-cudnn8-runtime\nRUN pip install --no-cache-dir torch==2.0.1\n";
+    let a = run(&h, df, &[]);
+    let f = of(&a, "DU213");
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    assert_eq!(f[0].span.line, 2);
+    assert!(has_fact(f[0], "pip keeps that build"), "{:?}", f[0].facts);
+    assert_eq!(fixes_clear(&h, df, &[], "DU213"), ["DU213.pin"]);
+}
+
+#[test]
+fn no_expressible_edit_still_names_the_build_that_fits() {
+    // conda installs get no edit, but the finding says which build would fit.
+    let h = r550(&[H100]);
+    let df = "FROM continuumio/miniconda3:24.9.2-0\nRUN conda install -y pytorch=2.0.1 pytorch-cuda=11.7 -c pytorch -c nvidia\n";
+    let a = run(&h, df, &[]);
+    let f = of(&a, "DU213");
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    assert!(f[0].fixes.is_empty());
+    assert!(
+        has_fact(f[0], "torch 2.0 cu118 has code for every GPU of this host"),
+        "{:?}",
+        f[0].facts
+    );
+}
