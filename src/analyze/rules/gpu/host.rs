@@ -95,7 +95,7 @@ fn driver_name(host: &HostGpu) -> String {
     }
 }
 
-/// The newest CUDA the host runs with the full feature set, for messages ("update the driver" otherwise).
+/// "a driver >= 570.26 runs CUDA 12.8 fully": the advice when no build or base fits the current driver.
 fn driver_to_reach(ctx: &Ctx, cuda: &str) -> Option<String> {
     ctx.compat
         .min_driver(cuda)
