@@ -22,6 +22,8 @@ pub enum Command {
     Analyze,
     Build,
     Cancel,
+    /// The host's GPUs changed (from the GPU poller): re-analyse with them.
+    SetHost(Option<crate::analyze::HostGpu>),
     /// Copy an attempt's log file into the project directory.
     SaveLog(PathBuf),
     /// Push the last built image and check its digests.
@@ -70,15 +72,26 @@ pub struct EngineContext {
     pub project_dir: PathBuf,
     pub config: Config,
     pub paths: crate::paths::Paths,
+    /// The host's GPUs (from NVML) for host-aware checks and GPU smoke tests; None without GPUs.
+    pub host: Option<crate::analyze::HostGpu>,
 }
 
 impl EngineContext {
     pub fn analyze_options(&self) -> AnalyzeOptions {
-        self.config.analyze_options(&self.paths)
+        let mut opts = self.config.analyze_options(&self.paths);
+        opts.host = self.host.clone();
+        opts
     }
 
     pub fn build_request(&self) -> BuildRequest {
-        BuildRequest::from_config(&self.project_dir, &self.config, &self.paths)
+        let mut req = BuildRequest::for_host(
+            &self.project_dir,
+            &self.config,
+            &self.paths,
+            self.host.is_some(),
+        );
+        req.analyze.host = self.host.clone();
+        req
     }
 }
 
@@ -112,7 +125,7 @@ pub fn spawn(ctx: EngineContext) -> EngineHandle {
 }
 
 async fn run(
-    ctx: EngineContext,
+    mut ctx: EngineContext,
     mut commands: UnboundedReceiver<Command>,
     events: UnboundedSender<EngineEvent>,
     shutdown: CancellationToken,
@@ -174,6 +187,12 @@ async fn run(
                 let _ = events.send(EngineEvent::FixesWritten(result));
                 // Always re-analyse: after a write the findings change; after a refusal the file did.
                 spawn_analysis(&ctx, &events);
+            }
+            Command::SetHost(host) => {
+                if ctx.host != host {
+                    ctx.host = host;
+                    spawn_analysis(&ctx, &events);
+                }
             }
             Command::SaveLog(from) => {
                 let name = from
