@@ -406,7 +406,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let (config, project, source) = if as_dir.is_dir() {
                 let dir = project_dir(as_dir)?;
                 let config = load_config(config_flag, paths, &dir)?;
-                let source = format!("{}:{}", config.build.repository(&dir), config.build.tag);
+                let repository = config.build.repository(&dir);
+                // The image of the last successful build (its tag may come from `tag = "auto"`).
+                let source = engine::history::latest_image(&paths.builds_dir(), &repository)
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{repository}:{}",
+                            engine::tags::resolve(&config.build.tag, &dir)
+                        )
+                    });
                 (config, Some(dir), source)
             } else {
                 (

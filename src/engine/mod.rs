@@ -6,6 +6,7 @@ pub mod clock;
 pub mod history;
 pub mod push;
 pub mod smoke;
+pub mod tags;
 
 use crate::analyze::{self, Analysis, AnalyzeOptions};
 use crate::config::Config;
@@ -26,8 +27,8 @@ pub enum Command {
     SetHost(Option<crate::analyze::HostGpu>),
     /// Copy an attempt's log file into the project directory.
     SaveLog(PathBuf),
-    /// Push the last built image and check its digests.
-    Push,
+    /// Push this image (the last build's) and check its digests.
+    Push(String),
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
 }
@@ -215,18 +216,13 @@ async fn run(
                 };
                 let _ = events.send(EngineEvent::Notice(notice));
             }
-            Command::Push => {
+            Command::Push(source) => {
                 if push.as_ref().is_some_and(|h| !h.is_finished()) {
                     let _ = events.send(EngineEvent::Notice("a push is already running".into()));
                     continue;
                 }
                 let (ctx, events, token) = (ctx.clone(), events.clone(), shutdown.child_token());
                 push = Some(tokio::spawn(async move {
-                    let source = format!(
-                        "{}:{}",
-                        ctx.config.build.repository(&ctx.project_dir),
-                        ctx.config.build.tag
-                    );
                     let (tx, mut rx) = unbounded_channel();
                     let forward = {
                         let events = events.clone();

@@ -388,12 +388,15 @@ impl App {
                     self.notice = Some("read-only mode: nothing is pushed".into());
                 } else if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
                     self.notice = Some("a push is already running".into());
-                } else if !matches!(&self.build, BuildState::Done(o) if o.success) {
+                } else if let BuildState::Done(o) = &self.build
+                    && o.success
+                {
+                    let image = o.image.clone();
+                    self.push = Some(PushState::default());
+                    return vec![Command::Push(image)];
+                } else {
                     self.notice =
                         Some("build first (b): push sends the image this session built".into());
-                } else {
-                    self.push = Some(PushState::default());
-                    return vec![Command::Push];
                 }
             }
             Action::JumpToFix => {
