@@ -23,6 +23,8 @@ pub enum Command {
     Analyze,
     Build,
     Cancel,
+    /// List past builds.
+    History,
     /// The host's GPUs changed (from the GPU poller): re-analyse with them.
     SetHost(Option<crate::analyze::HostGpu>),
     /// Copy an attempt's log file into the project directory.
@@ -56,6 +58,7 @@ pub enum EngineEvent {
     Smoke(Box<smoke::SmokeResult>),
     /// A failed attempt matched a failure signature.
     Diagnosis(Box<crate::classify::Diagnosis>),
+    History(Vec<history::BuildSummary>),
     PushProgress(crate::docker::push::PushProgress),
     PushFinished(Box<crate::registry::report::PushReport>),
     /// Reviewed fixes were written (files), or why not.
@@ -188,6 +191,9 @@ async fn run(
                 let _ = events.send(EngineEvent::FixesWritten(result));
                 // Always re-analyse: after a write the findings change; after a refusal the file did.
                 spawn_analysis(&ctx, &events);
+            }
+            Command::History => {
+                let _ = events.send(EngineEvent::History(history::list(&ctx.paths.builds_dir())));
             }
             Command::SetHost(host) => {
                 if ctx.host != host {

@@ -81,6 +81,7 @@ pub enum BuildState {
 pub enum Popup {
     Help,
     ConfirmQuit,
+    History,
 }
 
 /// What the terminal loop must do for the app.
@@ -141,6 +142,7 @@ pub struct App {
     pub input: Option<String>,
     pub zoomed: bool,
     pub help_scroll: usize,
+    pub history: Vec<crate::engine::history::BuildSummary>,
     pub mouse: bool,
     /// `ui.copy_command`: also pipe copied text to this command.
     pub copy_command: Option<String>,
@@ -178,6 +180,7 @@ impl App {
             input: None,
             zoomed: false,
             help_scroll: 0,
+            history: Vec::new(),
             mouse: false,
             copy_command: None,
             outbox: Vec::new(),
@@ -264,6 +267,10 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
+        if self.popup == Some(Popup::History) && action != Action::Quit {
+            self.popup = None;
+            return Vec::new();
+        }
         if self.popup == Some(Popup::Help) {
             match action {
                 Action::Down | Action::PageDown => {
@@ -370,6 +377,7 @@ impl App {
                 }
             }
             Action::Copy => self.copy(),
+            Action::History => return vec![Command::History],
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleMouse => {
                 self.mouse = !self.mouse;
@@ -712,6 +720,10 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::History(builds) => {
+                self.history = builds;
+                self.popup = Some(Popup::History);
+            }
             EngineEvent::PushProgress(p) => {
                 if let Some(push) = &mut self.push {
                     push.progress.apply(&p);

@@ -81,6 +81,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     match app.popup {
         Some(Popup::Help) => draw_help(frame, app, theme, area),
         Some(Popup::ConfirmQuit) => draw_confirm(frame, theme, area),
+        Some(Popup::History) => draw_history(frame, app, theme, area),
         None => {}
     }
 }
@@ -834,6 +835,45 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Paragraph::new(lines.into_iter().skip(scroll).collect::<Vec<_>>()).block(block),
         rect,
     );
+}
+
+fn draw_history(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let mut lines: Vec<Line> = if app.history.is_empty() {
+        vec![Line::styled("no builds yet - press b", theme.dim())]
+    } else {
+        app.history
+            .iter()
+            .map(|b| {
+                let style = match b.status.as_str() {
+                    "succeeded" => theme.ok(),
+                    "failed" => theme.error(),
+                    _ => theme.dim(),
+                };
+                Line::styled(
+                    format!(
+                        "{}  {:<10} {} attempt(s) {:>6.1}s  {}",
+                        b.build_id, b.status, b.attempts, b.build_time_s, b.image
+                    ),
+                    style,
+                )
+            })
+            .collect()
+    };
+    lines.push(Line::styled(
+        "`dockui logs ID` prints a build's full logs; any key closes",
+        theme.dim(),
+    ));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(120),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Build history ")
+        .border_style(theme.border(true));
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 fn draw_confirm(frame: &mut Frame, theme: &Theme, area: Rect) {
