@@ -753,13 +753,7 @@ fn status_line(app: &App) -> String {
             )
         }
         BuildState::Done(o) => {
-            let verdict = if o.success {
-                "built"
-            } else if o.cancelled {
-                "cancelled"
-            } else {
-                "failed"
-            };
+            let verdict = o.verdict();
             format!(
                 "{verdict} after {} attempt(s) in {:.1}s",
                 o.attempts.len(),
