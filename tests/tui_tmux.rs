@@ -423,3 +423,51 @@ fn quitting_during_a_build_asks_then_cancels_it() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix() {
+    if !engine_available("with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = project_with(
+        home.path(),
+        "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN apt-get update && apt-get install -y tzdata\n",
+    );
+    let Some(t) = Tmux::start("ask", 180, 50, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+        "Enter",
+    ]);
+    t.wait_for("TUI", |s| s.contains("Build log"));
+    t.send(&["b"]);
+    t.wait_for("the build asks", |s| {
+        s.contains("waiting for you: w writes the fixes, b retries, c stops")
+    });
+    let s = t.screen();
+    assert!(
+        s.contains("build failed: interactive package prompt"),
+        "diagnosis in Conflicts:\n{s}"
+    );
+    assert!(
+        s.contains("[ Proposed diff ]"),
+        "the review is focused:\n{s}"
+    );
+    t.send(&["y"]);
+    t.send(&["w"]);
+    t.wait_for("fix written", |s| s.contains("wrote Dockerfile"));
+    assert!(
+        std::fs::read_to_string(dir.join("Dockerfile"))
+            .unwrap()
+            .contains("DEBIAN_FRONTEND=noninteractive")
+    );
+    t.send(&["b"]);
+    t.wait_for("attempt 2 succeeds", |s| {
+        s.contains("built after 2 attempt(s)")
+    });
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}

@@ -164,6 +164,19 @@ pub async fn run_build(
     events: &UnboundedSender<EngineEvent>,
     cancel: CancellationToken,
 ) -> BuildOutcome {
+    run_build_asking(docker, req, events, cancel, None).await
+}
+
+/// Like `run_build`; with `answers` (the TUI) and `auto_fix = "off"`, a failure whose fixes are known asks
+/// the user (`EngineEvent::AskRetry`) and waits: `true` retries (after the user wrote the fixes they chose),
+/// `false` or a cancel stops.
+pub async fn run_build_asking(
+    docker: &dyn DockerPort,
+    req: BuildRequest,
+    events: &UnboundedSender<EngineEvent>,
+    cancel: CancellationToken,
+    mut answers: Option<tokio::sync::mpsc::UnboundedReceiver<bool>>,
+) -> BuildOutcome {
     let build_id = new_build_id();
     let started = Instant::now();
     let dir = req.builds_dir.join(&build_id);
@@ -285,8 +298,32 @@ pub async fn run_build(
             }
             _ => Vec::new(),
         };
-        let retry = !fixes.is_empty();
-        record.fixes_applied = fixes.clone();
+        let mut retry = !fixes.is_empty();
+        if let (Some(rx), Some(d), None) = (answers.as_mut(), &record.diagnosis, req.auto_fix)
+            && attempt < req.max_attempts
+            && !d.fix_rules.is_empty()
+        {
+            let _ = events.send(EngineEvent::AskRetry {
+                rules: d.fix_rules.clone(),
+            });
+            let answer = tokio::select! {
+                _ = cancel.cancelled() => None,
+                a = rx.recv() => a,
+            };
+            match answer {
+                Some(true) => {
+                    retry = true;
+                    record.fixes_applied.push("reviewed in the TUI".into());
+                }
+                Some(false) => {}
+                None if cancel.is_cancelled() => {
+                    record.status = AttemptStatus::Cancelled;
+                    outcome.cancelled = true;
+                }
+                None => {}
+            }
+        }
+        record.fixes_applied.extend(fixes.clone());
         outcome.fixes_applied.extend(fixes);
         outcome.attempts.push(record);
         if !retry {

@@ -25,6 +25,8 @@ pub enum Command {
     Cancel,
     /// List past builds.
     History,
+    /// Answer to `AskRetry`: true retries the waiting build, false ends it.
+    Retry(bool),
     /// The host's GPUs changed (from the GPU poller): re-analyse with them.
     SetHost(Option<crate::analyze::HostGpu>),
     /// Copy an attempt's log file into the project directory.
@@ -61,6 +63,10 @@ pub enum EngineEvent {
     History(Vec<history::BuildSummary>),
     PushProgress(crate::docker::push::PushProgress),
     PushFinished(Box<crate::registry::report::PushReport>),
+    /// A failed attempt has fixes to review (auto_fix = "off"): the build waits for `Command::Retry`.
+    AskRetry {
+        rules: Vec<String>,
+    },
     /// Reviewed fixes were written (files), or why not.
     FixesWritten(Result<Vec<PathBuf>, String>),
     /// Something the user should read (e.g. "a build is already running").
@@ -144,6 +150,8 @@ async fn run(
     spawn_analysis(&ctx, &events);
     let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut push: Option<tokio::task::JoinHandle<()>> = None;
+    // Where the user's answer to an AskRetry goes (the running build's).
+    let mut answers: Option<tokio::sync::mpsc::UnboundedSender<bool>> = None;
     loop {
         let cmd = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -160,10 +168,18 @@ async fn run(
                 }
                 let token = shutdown.child_token();
                 let (ctx, events, t) = (ctx.clone(), events.clone(), token.clone());
+                let (answer_tx, answer_rx) = unbounded_channel();
+                answers = Some(answer_tx);
                 let handle = tokio::spawn(async move {
-                    let outcome =
-                        build::run_build(ctx.docker.as_ref(), ctx.build_request(), &events, t)
-                            .await;
+                    let req = ctx.build_request();
+                    let outcome = build::run_build_asking(
+                        ctx.docker.as_ref(),
+                        req,
+                        &events,
+                        t,
+                        Some(answer_rx),
+                    )
+                    .await;
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
                 });
                 build = Some((token, handle));
@@ -191,6 +207,11 @@ async fn run(
                 let _ = events.send(EngineEvent::FixesWritten(result));
                 // Always re-analyse: after a write the findings change; after a refusal the file did.
                 spawn_analysis(&ctx, &events);
+            }
+            Command::Retry(yes) => {
+                if let Some(tx) = &answers {
+                    let _ = tx.send(yes);
+                }
             }
             Command::History => {
                 let _ = events.send(EngineEvent::History(history::list(&ctx.paths.builds_dir())));

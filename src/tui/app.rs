@@ -146,6 +146,8 @@ pub struct App {
     pub input: Option<String>,
     pub zoomed: bool,
     pub help_scroll: usize,
+    /// The build waits for the user after a failure (auto_fix = "off"): the rules whose fixes cure it.
+    pub awaiting_retry: Option<Vec<String>>,
     pub history: Vec<crate::engine::history::BuildSummary>,
     pub mouse: bool,
     /// `ui.copy_command`: also pipe copied text to this command.
@@ -184,6 +186,7 @@ impl App {
             input: None,
             zoomed: false,
             help_scroll: 0,
+            awaiting_retry: None,
             history: Vec::new(),
             mouse: false,
             copy_command: None,
@@ -325,6 +328,11 @@ impl App {
             Action::PageUp => self.scroll_by(-10),
             Action::Top => self.scroll_to(0),
             Action::Bottom => self.scroll_to(usize::MAX),
+            Action::Build if self.awaiting_retry.is_some() => {
+                self.awaiting_retry = None;
+                self.notice = Some("retrying...".into());
+                return vec![Command::Retry(true)];
+            }
             Action::Build => {
                 if self.readonly {
                     self.notice = Some("read-only mode: no builds".into());
@@ -731,6 +739,7 @@ impl App {
                 self.push_log(lines)
             }
             EngineEvent::BuildFinished(outcome) => {
+                self.awaiting_retry = None;
                 if let Some(e) = &outcome.error
                     && let DockerErrorText::Unreachable = classify_error(e)
                 {
@@ -739,6 +748,23 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::AskRetry { rules } => {
+                // Show the fixes that cure this failure and wait for the user: w writes, b retries, c stops.
+                let first = self.review.hunks().position(|(_, h)| {
+                    h.sources
+                        .iter()
+                        .any(|s| rules.iter().any(|r| s.starts_with(&format!("{r} "))))
+                });
+                if let Some(i) = first {
+                    self.review.cursor = i;
+                    self.focus = Pane::Diff;
+                }
+                self.notice = Some(format!(
+                    "build failed - review the fixes ({}) in Proposed diff: w writes, b retries, c stops",
+                    rules.join(", ")
+                ));
+                self.awaiting_retry = Some(rules);
+            }
             EngineEvent::History(builds) => {
                 self.history = builds;
                 self.popup = Some(Popup::History);

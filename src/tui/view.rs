@@ -777,6 +777,12 @@ fn status_line(app: &App) -> String {
         .as_deref()
         .map(|n| format!(" | {n}"))
         .unwrap_or_default();
+    let build = match &app.awaiting_retry {
+        Some(_) => {
+            "build failed, waiting for you: w writes the fixes, b retries, c stops".to_string()
+        }
+        None => build,
+    };
     let readonly = if app.readonly { " | READ-ONLY" } else { "" };
     format!(" dockui{readonly} | {engine} | {build}{notice} | ? help  q quit")
 }
