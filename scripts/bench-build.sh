@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Benchmark dockui's build engine against `DOCKER_BUILDKIT=0 docker build` (the legacy builder) on the same
+# multi-step Dockerfile, without the layer cache, in alternating runs of the same session.
+# Not a timed test: prints the figures and the ratio. Target: dockui / docker <= 1.05 (median wall time).
+#
+# Both sides: one process per build, wall time from start to exit, the image removed after every run.
+#   dockui: target/release/dockui build DIR --format json, isolated XDG dirs, config no_cache = true,
+#           builder = "legacy" (like for like), smoke tests off, one attempt.
+#   docker: DOCKER_BUILDKIT=0 docker build --no-cache -t TAG DIR (output to /dev/null).
+# For information only: dockui with builder = "buildkit" (the docker CLI here has no buildx to compare with).
+#
+# The base image is a busybox FROM scratch image built here (no registry needed) and removed at the end.
+#
+# Usage: scripts/bench-build.sh [RUNS]     (default 7 per side, after one warm-up each)
+#   NO_BUILDKIT=1   skip the BuildKit figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-7}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+. scripts/bench-lib.sh
+BENCH_ID="build-$$"
+bench_require_engine
+bench_busybox >/dev/null
+
+echo "== building dockui (release)"
+cargo build --release --quiet --bin dockui
+DOCKUI="$CARGO_TARGET_DIR/release/dockui"
+
+TAG_ID="$$"
+BASE="dockui-bench/busybox:base-$TAG_ID"
+REPO="dockui-bench/build"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/dockui-bench-build.XXXXXX")"
+cleanup() {
+  bench_cleanup_engine
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bench_base_image "$BASE" "$WORK"
+
+# ---- the project: a few RUN/COPY steps that write a few MB, each with a short sleep ----
+P="$WORK/project"
+mkdir -p "$P/src"
+head -c 4000000 /dev/urandom > "$P/model.bin"
+for i in $(seq 1 50); do printf 'def f%d(x):\n    return x * %d\n' "$i" "$i" > "$P/src/mod_$i.py"; done
+printf '.git\n*.tmp\n' > "$P/.dockerignore"
+cat > "$P/Dockerfile" <<EOF
+FROM $BASE
+WORKDIR /app
+COPY model.bin /app/model.bin
+RUN dd if=/dev/urandom of=/app/blob bs=1M count=4 2>/dev/null && sleep 0.2
+COPY src/ /app/src/
+RUN for i in \$(seq 1 300); do echo "compiling unit \$i of 300"; done && sleep 0.2
+RUN sha256sum /app/blob /app/model.bin > /app/SUMS && cat /app/SUMS && sleep 0.2
+RUN mkdir -p /app/cache && for i in 1 2 3 4; do head -c 1000000 /dev/urandom > /app/cache/part\$i; done && sleep 0.2
+ENV APP_MODE=bench
+CMD ["sh", "-c", "cat /app/SUMS"]
+EOF
+
+mkconfig() { # builder tag
+  cat > "$WORK/$1.toml" <<EOF
+[build]
+image = "$REPO"
+tag = "dockui-$1-$TAG_ID"
+no_cache = true
+builder = "$1"
+max_attempts = 1
+auto_fix = "off"
+
+[smoke]
+infer = false
+commands = []
+EOF
+}
+mkconfig legacy
+mkconfig buildkit
+export XDG_CONFIG_HOME="$WORK/xdg/config" XDG_STATE_HOME="$WORK/xdg/state" XDG_DATA_HOME="$WORK/xdg/data"
+
+run_dockui() { # builder -> prints ms; checks success; removes the image
+  local t0 out ms id
+  t0=$(now_ns)
+  out=$("$DOCKUI" build "$P" --format json --config "$WORK/$1.toml") || { echo "dockui build failed:" >&2; echo "$out" >&2; exit 1; }
+  ms=$(ms_since "$t0")
+  echo "$out" | grep -q '"success": true' || { echo "dockui build did not succeed:" >&2; echo "$out" >&2; exit 1; }
+  id=$(echo "$out" | sed -n 's/.*"image_id": "\(.*\)".*/\1/p' | head -1)
+  docker rmi -f "$REPO:dockui-$1-$TAG_ID" >/dev/null 2>&1 || true
+  [ -n "$id" ] && docker rmi -f "$id" >/dev/null 2>&1 || true
+  echo "$ms"
+}
+
+run_docker() { # -> prints ms; removes the image
+  local t0 ms
+  t0=$(now_ns)
+  DOCKER_BUILDKIT=0 docker build --no-cache --iidfile "$WORK/iid" -t "$REPO:docker-$TAG_ID" "$P" >/dev/null 2>"$WORK/docker.err" \
+    || { echo "docker build failed:" >&2; cat "$WORK/docker.err" >&2; exit 1; }
+  ms=$(ms_since "$t0")
+  docker rmi -f "$REPO:docker-$TAG_ID" >/dev/null 2>&1 || true
+  docker rmi -f "$(cat "$WORK/iid")" >/dev/null 2>&1 || true
+  echo "$ms"
+}
+
+echo "== $(grep -c '^RUN\|^COPY' "$P/Dockerfile") RUN/COPY steps, context $(du -sh "$P" | cut -f1), engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+echo "== warm-up (not counted)"
+run_dockui legacy >/dev/null
+run_docker >/dev/null
+
+echo "== $RUNS alternating runs per side (legacy builder, no cache)"
+d_times=(); k_times=()
+for i in $(seq 1 "$RUNS"); do
+  # Alternate who goes first, so neither side always follows the other's cleanup.
+  if [ $((i % 2)) -eq 1 ]; then
+    d=$(run_dockui legacy); k=$(run_docker)
+  else
+    k=$(run_docker); d=$(run_dockui legacy)
+  fi
+  d_times+=("$d"); k_times+=("$k")
+  printf '   run %d: dockui %8.1f ms   docker %8.1f ms\n' "$i" "$d" "$k"
+done
+d_med=$(printf '%s\n' "${d_times[@]}" | median)
+k_med=$(printf '%s\n' "${k_times[@]}" | median)
+ratio=$(awk -v d="$d_med" -v k="$k_med" 'BEGIN{printf "%.3f", d / k}')
+
+b_med=""
+if [ -z "${NO_BUILDKIT:-}" ]; then
+  echo "== dockui with BuildKit (information: no BuildKit peer in this docker CLI)"
+  run_dockui buildkit >/dev/null
+  b_times=()
+  for i in $(seq 1 "$RUNS"); do b_times+=("$(run_dockui buildkit)"); done
+  b_med=$(printf '%s\n' "${b_times[@]}" | median)
+fi
+
+echo
+echo "dockui (legacy):   ${d_med} ms median of $RUNS ($(printf '%s\n' "${d_times[@]}" | spread) ms)"
+echo "docker (legacy):   ${k_med} ms median of $RUNS ($(printf '%s\n' "${k_times[@]}" | spread) ms)"
+echo "ratio dockui/docker: ${ratio} (target <= 1.05: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.05) ? "met" : "MISSED"}'))"
+if [ -n "$b_med" ]; then
+  echo "dockui (BuildKit): ${b_med} ms median of $RUNS ($(printf '%s\n' "${b_times[@]}" | spread) ms); vs docker legacy: $(awk -v d="$b_med" -v k="$k_med" 'BEGIN{printf "%.3f", d / k}')"
+fi
