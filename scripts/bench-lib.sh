@@ -29,7 +29,7 @@ RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ENV PATH=/usr/local/bin:/usr/bin:/bin
 LABEL dockui.bench=$BENCH_ID
 EOF
-  DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$dir" >/dev/null
+  DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$dir" >/dev/null 2>"$2/base.err" || { cat "$2/base.err" >&2; exit 1; }
 }
 
 # Remove every container and image labelled dockui.bench=$BENCH_ID (children before parents).
