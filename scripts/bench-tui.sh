@@ -14,6 +14,7 @@
 # Cleans up its tmux server, its containers and images (label dockui.bench=tui-PID) and its temp dir.
 #
 # Usage: scripts/bench-tui.sh            IDLE_S=30 RATE=10000 SECS=10 COLS=160 ROWS=48 (environment)
+#        BENCH_TUI_KEEP=DIR              keep the raw terminal output and the samples in DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -38,6 +39,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/dockui-bench-tui.XXXXXX")"
 BASE="dockui-bench/busybox:base-$$"
 cleanup() {
   tmux -L "$SOCK" kill-server >/dev/null 2>&1 || true
+  # BENCH_TUI_KEEP=DIR keeps the raw terminal output and the samples, to look at.
+  if [ -n "${BENCH_TUI_KEEP:-}" ]; then mkdir -p "$BENCH_TUI_KEEP"; cp "$WORK"/*.out "$WORK"/samples "$BENCH_TUI_KEEP"/ 2>/dev/null || true; fi
   bench_cleanup_engine
   rm -rf "$WORK"
 }
@@ -182,10 +185,13 @@ dur=$(awk -v a="$w_s" -v b="$w_e" 'BEGIN{printf "%.2f", b - a}')
 line_rate=$(awk -v l="$((e_lines - w_lines))" -v d="$dur" 'BEGIN{printf "%.0f", l / d}')
 byte_rate=$(awk -v b="$((e_bytes - w_bytes))" -v d="$dur" 'BEGIN{printf "%.1f", b / d / 1000}')
 stream_cpu=$(awk -v n="$((e_ticks - w_ticks))" -v hz="$CLK_TCK" -v d="$dur" 'BEGIN{printf "%.1f", n / hz / d * 100}')
+# ratatui hides the cursor at every frame it draws (\e[?25l): that counts the frames.
+frames=$(grep -o $'\e\[?25l' "$WORK/stream.out" | wc -l)
+run_s=$(tail -1 "$WORK/samples" | cut -d' ' -f1)
 last_lines=$(echo "$screen" | grep -c -E 'Collecting|Downloading|nvcc|Setting up|Get:|Requirement already' || true)
 echo "   $got lines of build output in the log; the pane showed $last_lines of them at the end"
 echo "   streaming window ${dur} s: $((e_lines - w_lines)) lines, $((e_bytes - w_bytes)) bytes to the terminal"
-echo "   whole run: $total_bytes bytes to the terminal in $(tail -1 "$WORK/samples" | cut -d' ' -f1) s (from pressing b)"
+echo "   whole run: $total_bytes bytes to the terminal in ${run_s} s (from pressing b): $frames frames drawn, $(awk -v f="$frames" -v s="$run_s" 'BEGIN{printf "%.1f", f / s}')/s, $(awk -v f="$frames" -v b="$total_bytes" 'BEGIN{ if (f) printf "%.0f", b / f; else print "-" }') bytes/frame"
 
 echo
 echo "idle CPU:            ${idle_cpu} % of one core over ${idle_s} s (target < 1 %: $(awk -v c="$idle_cpu" 'BEGIN{print (c < 1) ? "met" : "MISSED"}'))"
