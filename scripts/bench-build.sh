@@ -11,11 +11,14 @@
 #
 # The base image is a busybox FROM scratch image built here (no registry needed) and removed at the end.
 #
-# Usage: scripts/bench-build.sh [RUNS]     (default 7 per side, after one warm-up each)
+# Usage: scripts/bench-build.sh [RUNS]     (default 9 per side, after one warm-up each)
+#   The ratio is of the medians; the median of the per-run ratios (each dockui run against the docker run
+#   next to it in time) is printed too: on a shared machine it is the steadier of the two.
+#   A one-step Dockerfile (FROM + ENV) is timed the same way: dockui's fixed cost per build, in ms.
 #   NO_BUILDKIT=1   skip the BuildKit figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS="${1:-7}"
+RUNS="${1:-9}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 . scripts/bench-lib.sh
 BENCH_ID="build-$$"
@@ -105,7 +108,7 @@ run_dockui legacy >/dev/null
 run_docker >/dev/null
 
 echo "== $RUNS alternating runs per side (legacy builder, no cache)"
-d_times=(); k_times=()
+d_times=(); k_times=(); r_times=()
 for i in $(seq 1 "$RUNS"); do
   # Alternate who goes first, so neither side always follows the other's cleanup.
   if [ $((i % 2)) -eq 1 ]; then
@@ -113,12 +116,28 @@ for i in $(seq 1 "$RUNS"); do
   else
     k=$(run_docker); d=$(run_dockui legacy)
   fi
-  d_times+=("$d"); k_times+=("$k")
+  d_times+=("$d"); k_times+=("$k"); r_times+=("$(awk -v d="$d" -v k="$k" 'BEGIN{printf "%.4f", d / k}')")
   printf '   run %d: dockui %8.1f ms   docker %8.1f ms\n' "$i" "$d" "$k"
 done
 d_med=$(printf '%s\n' "${d_times[@]}" | median)
 k_med=$(printf '%s\n' "${k_times[@]}" | median)
 ratio=$(awk -v d="$d_med" -v k="$k_med" 'BEGIN{printf "%.3f", d / k}')
+r_med=$(printf '%s\n' "${r_times[@]}" | sort -n | awk '{a[NR]=$1} END{ if (NR % 2) printf "%.3f", a[(NR+1)/2]; else printf "%.3f", (a[NR/2] + a[NR/2+1]) / 2 }')
+
+# The fixed cost: the same comparison on a one-step Dockerfile.
+echo "== fixed cost: a one-step Dockerfile (FROM + ENV), $RUNS alternating runs per side"
+P_FULL="$P"
+P="$WORK/minimal"
+mkdir -p "$P"
+printf 'FROM %s\nENV APP_MODE=bench\n' "$BASE" > "$P/Dockerfile"
+m_d=(); m_k=()
+for i in $(seq 1 "$RUNS"); do
+  if [ $((i % 2)) -eq 1 ]; then d=$(run_dockui legacy); k=$(run_docker); else k=$(run_docker); d=$(run_dockui legacy); fi
+  m_d+=("$d"); m_k+=("$k")
+done
+m_d_med=$(printf '%s\n' "${m_d[@]}" | median)
+m_k_med=$(printf '%s\n' "${m_k[@]}" | median)
+P="$P_FULL"
 
 b_med=""
 if [ -z "${NO_BUILDKIT:-}" ]; then
@@ -132,7 +151,8 @@ fi
 echo
 echo "dockui (legacy):   ${d_med} ms median of $RUNS ($(printf '%s\n' "${d_times[@]}" | spread) ms)"
 echo "docker (legacy):   ${k_med} ms median of $RUNS ($(printf '%s\n' "${k_times[@]}" | spread) ms)"
-echo "ratio dockui/docker: ${ratio} (target <= 1.05: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.05) ? "met" : "MISSED"}'))"
+echo "ratio dockui/docker: ${ratio} (target <= 1.05: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.05) ? "met" : "MISSED"}')); median of the per-run ratios: ${r_med}"
+echo "one-step Dockerfile: dockui ${m_d_med} ms, docker ${m_k_med} ms median of $RUNS: dockui's fixed cost $(awk -v d="$m_d_med" -v k="$m_k_med" 'BEGIN{printf "%+.0f", d - k}') ms per build"
 if [ -n "$b_med" ]; then
   echo "dockui (BuildKit): ${b_med} ms median of $RUNS ($(printf '%s\n' "${b_times[@]}" | spread) ms); vs docker legacy: $(awk -v d="$b_med" -v k="$k_med" 'BEGIN{printf "%.3f", d / k}')"
 fi
