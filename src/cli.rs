@@ -24,6 +24,9 @@ pub struct Cli {
     /// Use this user config file instead of <config dir>/config.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Look around only: never write files, build or push (for a shared box).
+    #[arg(long, global = true)]
+    pub readonly: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -75,6 +78,13 @@ pub enum Cmd {
     },
     /// Print the GPUs, driver and CUDA version as NVML reports them.
     Gpu {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Push the built image (DIR: the project's image; or an IMAGE reference), report the manifest digest and
+    /// check it is pullable from the registry by digest. Exit 0 pullable, 1 pushed but not pullable, 2 error.
+    Push {
+        target: String,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -174,12 +184,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineContext {
-    let docker: Arc<dyn DockerPort> = Arc::new(BollardEngine::connect(
-        &config.engine.docker_host,
-        config.engine.timeout_s,
-    ));
+    let bollard = BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
+    let docker: Arc<dyn DockerPort> = Arc::new(bollard.clone());
     EngineContext {
         docker,
+        bollard,
         project_dir: project.to_path_buf(),
         config: config.clone(),
         paths: paths.clone(),
@@ -191,12 +200,19 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     match cli.command {
         None => {
             let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
-            open_tui(config_flag, paths, &dir)
+            open_tui(config_flag, paths, &dir, cli.readonly)
+        }
+        Some(Cmd::Build { .. } | Cmd::Push { .. } | Cmd::Undo { .. } | Cmd::StandIn { .. })
+            if cli.readonly =>
+        {
+            anyhow::bail!(
+                "read-only mode (--readonly): building, pushing and writing files are off"
+            )
         }
         Some(Cmd::Demo { dir }) => {
             let dir = dir.unwrap_or_else(|| paths.data_dir.join("demo"));
             crate::demo::materialize(&dir)?;
-            open_tui(config_flag, paths, &project_dir(&dir)?)
+            open_tui(config_flag, paths, &project_dir(&dir)?, cli.readonly)
         }
         Some(Cmd::Check { dir, format }) => {
             let dir = project_dir(&dir)?;
@@ -346,6 +362,43 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Some(Cmd::Push { target, format }) => {
+            let as_dir = Path::new(&target);
+            let (config, project, source) = if as_dir.is_dir() {
+                let dir = project_dir(as_dir)?;
+                let config = load_config(config_flag, paths, &dir)?;
+                let source = format!("{}:{}", config.build.repository(&dir), config.build.tag);
+                (config, Some(dir), source)
+            } else {
+                (
+                    load_config(config_flag, paths, Path::new("."))?,
+                    None,
+                    target.clone(),
+                )
+            };
+            let engine =
+                BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
+            let rt = runtime()?;
+            let report = rt.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let printer = tokio::spawn(async move {
+                    while let Some(p) = rx.recv().await {
+                        if let Some(line) = crate::docker::push::progress_line(&p) {
+                            eprintln!("{line}");
+                        }
+                    }
+                });
+                let report =
+                    engine::push::run(&engine, &config, project.as_deref(), &source, tx).await;
+                let _ = printer.await;
+                report
+            });
+            match format {
+                Format::Human => print!("{}", crate::registry::report::render_human(&report)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(report.exit_code())
+        }
         Some(Cmd::Gpu { format }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
             let state = crate::gpu::probe(nvml_lib(&config).as_deref());
@@ -382,11 +435,22 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     }
 }
 
-fn open_tui(config_flag: Option<&Path>, paths: &Paths, dir: &Path) -> anyhow::Result<i32> {
+fn open_tui(
+    config_flag: Option<&Path>,
+    paths: &Paths,
+    dir: &Path,
+    readonly: bool,
+) -> anyhow::Result<i32> {
     // Everything that can fail on bad input happens before the terminal is touched.
-    let config = load_config(config_flag, paths, dir)?;
+    let mut config = load_config(config_flag, paths, dir)?;
+    let keymap = crate::tui::keymap::Keymap::default()
+        .with_overrides(&config.keys.bind)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    if readonly {
+        config.build.auto_fix = "off".into();
+    }
     let ctx = engine_context(&config, dir, paths);
     let rt = runtime()?;
-    rt.block_on(crate::tui::run(ctx))?;
+    rt.block_on(crate::tui::run(ctx, keymap, readonly))?;
     Ok(0)
 }

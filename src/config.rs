@@ -17,7 +17,9 @@ pub struct Config {
     pub analyze: AnalyzeConfig,
     pub gpu: GpuConfig,
     pub smoke: SmokeConfig,
+    pub push: crate::registry::config::PushConfig,
     pub ui: UiConfig,
+    pub keys: KeysConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -85,6 +87,26 @@ pub struct GpuConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct UiConfig {
     pub theme: String,
+    /// Mouse capture at start (off keeps the terminal's own selection); M toggles it.
+    pub mouse: bool,
+    /// Also pipe copied text to this command (e.g. "xclip -selection clipboard"); OSC 52 is always sent.
+    pub copy_command: String,
+}
+
+/// Key overrides: `[[keys.bind]] action = "build" keys = ["B"]` (optionally `pane = "log"`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    pub bind: Vec<KeyOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KeyOverride {
+    pub action: String,
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub pane: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -125,6 +147,8 @@ impl Default for UiConfig {
     fn default() -> Self {
         UiConfig {
             theme: "dark".into(),
+            mouse: false,
+            copy_command: String::new(),
         }
     }
 }

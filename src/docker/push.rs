@@ -483,6 +483,23 @@ impl BollardEngine {
     }
 }
 
+/// One line for headless progress on stderr; byte-count updates of a layer are left out (they are many).
+pub fn progress_line(p: &PushProgress) -> Option<String> {
+    match p {
+        PushProgress::Layer {
+            id,
+            status,
+            current: None,
+            ..
+        } => Some(format!("{id}: {status}")),
+        PushProgress::Layer { .. } => None,
+        PushProgress::Status { line } => Some(line.clone()),
+        PushProgress::Digest { tag, digest, size } => {
+            Some(format!("{tag}: digest: {digest} size: {size}"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

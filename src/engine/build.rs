@@ -178,6 +178,7 @@ pub async fn run_build(
             build_id: build_id.clone(),
             attempt,
             max_attempts: req.max_attempts,
+            log_path: log_path.clone(),
         });
         let t0 = Instant::now();
         let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;

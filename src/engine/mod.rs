@@ -4,6 +4,7 @@
 pub mod build;
 pub mod clock;
 pub mod history;
+pub mod push;
 pub mod smoke;
 
 use crate::analyze::{self, Analysis, AnalyzeOptions};
@@ -21,6 +22,10 @@ pub enum Command {
     Analyze,
     Build,
     Cancel,
+    /// Copy an attempt's log file into the project directory.
+    SaveLog(PathBuf),
+    /// Push the last built image and check its digests.
+    Push,
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
 }
@@ -33,6 +38,8 @@ pub enum EngineEvent {
         build_id: String,
         attempt: u32,
         max_attempts: u32,
+        /// This attempt's log file (every line, raw).
+        log_path: PathBuf,
     },
     BuildStep {
         current: u32,
@@ -46,6 +53,8 @@ pub enum EngineEvent {
     Smoke(Box<smoke::SmokeResult>),
     /// A failed attempt matched a failure signature.
     Diagnosis(Box<crate::classify::Diagnosis>),
+    PushProgress(crate::docker::push::PushProgress),
+    PushFinished(Box<crate::registry::report::PushReport>),
     /// Reviewed fixes were written (files), or why not.
     FixesWritten(Result<Vec<PathBuf>, String>),
     /// Something the user should read (e.g. "a build is already running").
@@ -56,6 +65,8 @@ pub enum EngineEvent {
 #[derive(Clone)]
 pub struct EngineContext {
     pub docker: Arc<dyn DockerPort>,
+    /// The same engine, for what only the real adapter does (push).
+    pub bollard: crate::docker::BollardEngine,
     pub project_dir: PathBuf,
     pub config: Config,
     pub paths: crate::paths::Paths,
@@ -115,6 +126,7 @@ async fn run(
     }
     spawn_analysis(&ctx, &events);
     let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    let mut push: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let cmd = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -162,6 +174,65 @@ async fn run(
                 let _ = events.send(EngineEvent::FixesWritten(result));
                 // Always re-analyse: after a write the findings change; after a refusal the file did.
                 spawn_analysis(&ctx, &events);
+            }
+            Command::SaveLog(from) => {
+                let name = from
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let attempt = from
+                    .file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let to = ctx.project_dir.join(format!("dockui-{name}-{attempt}.log"));
+                let notice = match std::fs::read(&from)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        crate::fix::write::replace_file(&to, &b, None).map_err(|e| e.to_string())
+                    }) {
+                    Ok(()) => format!("saved the log to {}", to.display()),
+                    Err(e) => format!("cannot save the log: {e}"),
+                };
+                let _ = events.send(EngineEvent::Notice(notice));
+            }
+            Command::Push => {
+                if push.as_ref().is_some_and(|h| !h.is_finished()) {
+                    let _ = events.send(EngineEvent::Notice("a push is already running".into()));
+                    continue;
+                }
+                let (ctx, events, token) = (ctx.clone(), events.clone(), shutdown.child_token());
+                push = Some(tokio::spawn(async move {
+                    let source = format!(
+                        "{}:{}",
+                        ctx.config.build.repository(&ctx.project_dir),
+                        ctx.config.build.tag
+                    );
+                    let (tx, mut rx) = unbounded_channel();
+                    let forward = {
+                        let events = events.clone();
+                        tokio::spawn(async move {
+                            while let Some(p) = rx.recv().await {
+                                let _ = events.send(EngineEvent::PushProgress(p));
+                            }
+                        })
+                    };
+                    let job = push::run(
+                        &ctx.bollard,
+                        &ctx.config,
+                        Some(&ctx.project_dir),
+                        &source,
+                        tx,
+                    );
+                    // Dropping the job cancels the push (the engine's HTTP request goes away).
+                    tokio::select! {
+                        report = job => {
+                            let _ = forward.await;
+                            let _ = events.send(EngineEvent::PushFinished(Box::new(report)));
+                        }
+                        _ = token.cancelled() => {}
+                    }
+                }));
             }
             Command::Cancel => {
                 if let Some((token, _)) = &build {

@@ -6,12 +6,11 @@ use crate::docker::{DockerError, EngineInfo};
 use crate::engine::{BuildOutcome, Command, EngineEvent};
 use crate::fix::proposal::Decision;
 use crossterm::event::{KeyEvent, KeyEventKind};
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Lines kept in memory for the log pane; the full log is always in the attempt's file.
-pub const LOG_WINDOW: usize = 20_000;
+pub const LOG_WINDOW: usize = crate::tui::logview::WINDOW;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -84,6 +83,22 @@ pub enum Popup {
     ConfirmQuit,
 }
 
+/// What the terminal loop must do for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Base64 payload of an OSC 52 clipboard write.
+    Osc52(String),
+    /// Run this shell command with the text on stdin.
+    CopyCommand(String, String),
+    Mouse(bool),
+}
+
+#[derive(Debug, Default)]
+pub struct PushState {
+    pub progress: crate::docker::push::PushProgressState,
+    pub report: Option<Box<crate::registry::report::PushReport>>,
+}
+
 pub enum Msg {
     Key(KeyEvent),
     Engine(EngineEvent),
@@ -92,6 +107,7 @@ pub enum Msg {
     /// Once a second while a build runs, for the elapsed time.
     Tick(Instant),
     Resize,
+    Mouse(crossterm::event::MouseEvent),
 }
 
 pub struct App {
@@ -103,11 +119,7 @@ pub struct App {
     pub engine: EngineState,
     pub analysis: Option<Result<Analysis, String>>,
     pub selected: usize,
-    pub log: VecDeque<String>,
-    /// Lines dropped from the front of the in-memory window (still in the log file).
-    pub log_dropped: u64,
-    /// None: follow the end. Some(n): the first visible line is n.
-    pub log_top: Option<usize>,
+    pub log: crate::tui::logview::LogView,
     pub build: BuildState,
     pub gpu: crate::gpu::GpuState,
     pub notice: Option<String>,
@@ -116,6 +128,8 @@ pub struct App {
     /// This attempt's smoke checks: name, and the result once it ran.
     pub smoke: Vec<(String, Option<crate::engine::smoke::SmokeResult>)>,
     pub review: crate::tui::review::Review,
+    /// The running or last push.
+    pub push: Option<PushState>,
     /// Editing a hunk's new text.
     pub editor: Option<(
         crate::fix::proposal::HunkId,
@@ -123,6 +137,14 @@ pub struct App {
     )>,
     /// --readonly: never write, build or push.
     pub readonly: bool,
+    /// The search being typed in the log pane.
+    pub input: Option<String>,
+    pub zoomed: bool,
+    pub mouse: bool,
+    /// `ui.copy_command`: also pipe copied text to this command.
+    pub copy_command: Option<String>,
+    /// Side effects for the terminal loop (escape sequences, commands): the app itself never writes.
+    pub outbox: Vec<Output>,
     pub scroll: [usize; 6],
     pub now: Instant,
     pub should_quit: bool,
@@ -139,9 +161,7 @@ impl App {
             engine: EngineState::Connecting,
             analysis: None,
             selected: 0,
-            log: VecDeque::new(),
-            log_dropped: 0,
-            log_top: None,
+            log: Default::default(),
             build: BuildState::Idle,
             gpu: crate::gpu::GpuState::Unavailable {
                 reason: "probing NVML...".into(),
@@ -151,8 +171,14 @@ impl App {
             diagnosis: None,
             smoke: Vec::new(),
             review: Default::default(),
+            push: None,
             editor: None,
             readonly: false,
+            input: None,
+            zoomed: false,
+            mouse: false,
+            copy_command: None,
+            outbox: Vec::new(),
             scroll: [0; 6],
             now: Instant::now(),
             should_quit: false,
@@ -187,6 +213,15 @@ impl App {
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Mouse(m) => {
+                use crossterm::event::MouseEventKind;
+                match m.kind {
+                    MouseEventKind::ScrollUp => self.scroll_by(-3),
+                    MouseEventKind::ScrollDown => self.scroll_by(3),
+                    _ => {}
+                }
+                Vec::new()
+            }
             Msg::Gpu(state) => {
                 self.gpu = state;
                 Vec::new()
@@ -205,6 +240,10 @@ impl App {
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if self.editor.is_some() {
             self.editor_key(key);
+            return Vec::new();
+        }
+        if self.input.is_some() {
+            self.input_key(key);
             return Vec::new();
         }
         let action = self.keymap.action_in(&key, self.focus.key());
@@ -262,7 +301,9 @@ impl App {
             Action::Top => self.scroll_to(0),
             Action::Bottom => self.scroll_to(usize::MAX),
             Action::Build => {
-                if self.build_running() {
+                if self.readonly {
+                    self.notice = Some("read-only mode: no builds".into());
+                } else if self.build_running() {
                     self.notice = Some("a build is already running - press c to cancel it".into());
                 } else {
                     return vec![Command::Build];
@@ -276,6 +317,71 @@ impl App {
                 self.notice = Some("no build is running".into());
             }
             Action::Reanalyze => return vec![Command::Analyze],
+            Action::Search => self.input = Some(String::new()),
+            Action::NextMatch | Action::PrevMatch => {
+                if self.log.search.is_none() {
+                    self.notice = Some("no search - press / in the log".into());
+                } else if !self.log.next_match(action == Action::NextMatch) {
+                    self.notice = Some("no match".into());
+                }
+            }
+            Action::Filter => {
+                if self.log.search.is_none() {
+                    self.notice =
+                        Some("the filter shows lines matching the search: press / first".into());
+                } else {
+                    self.log.filter = !self.log.filter;
+                }
+            }
+            Action::JumpError => {
+                let d = self.diagnosis.clone();
+                let found = self.log.jump_to(|l| {
+                    d.as_ref().is_some_and(|d| {
+                        d.failing_step.as_deref() == Some(l)
+                            || d.matched.iter().any(|(_, t)| t == l)
+                    }) || crate::tui::view::is_error_line(l)
+                });
+                if !found {
+                    self.notice = Some("no error in the log".into());
+                }
+            }
+            Action::Wrap => self.log.wrap = !self.log.wrap,
+            Action::SaveLog => {
+                if self.readonly {
+                    self.notice = Some("read-only mode: nothing is written".into());
+                } else if let Some(file) = self.log.file.clone() {
+                    return vec![Command::SaveLog(file)];
+                } else {
+                    self.notice = Some("no build log yet".into());
+                }
+            }
+            Action::Copy => self.copy(),
+            Action::Zoom => self.zoomed = !self.zoomed,
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                self.outbox.push(Output::Mouse(self.mouse));
+                self.notice = Some(
+                    if self.mouse {
+                        "mouse on"
+                    } else {
+                        "mouse off: terminal selection works"
+                    }
+                    .into(),
+                );
+            }
+            Action::Push => {
+                if self.readonly {
+                    self.notice = Some("read-only mode: nothing is pushed".into());
+                } else if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
+                    self.notice = Some("a push is already running".into());
+                } else if !matches!(&self.build, BuildState::Done(o) if o.success) {
+                    self.notice =
+                        Some("build first (b): push sends the image this session built".into());
+                } else {
+                    self.push = Some(PushState::default());
+                    return vec![Command::Push];
+                }
+            }
             Action::JumpToFix => {
                 let key = self.selected_finding().map(crate::tui::review::finding_key);
                 match key {
@@ -320,6 +426,92 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// What `y` copies in the focused pane.
+    fn copy_text(&self) -> Option<String> {
+        match self.focus {
+            Pane::Conflicts => self.selected_finding().map(|f| {
+                format!(
+                    "{}:{}:{} {} {}",
+                    f.file.display(),
+                    f.span.line,
+                    f.span.col,
+                    f.rule,
+                    f.message
+                )
+            }),
+            Pane::Log => self.log.current_line().cloned(),
+            Pane::Digest => match &self.push {
+                Some(PushState {
+                    report: Some(r), ..
+                }) => r.reference.clone(),
+                _ => match &self.build {
+                    BuildState::Done(o) => o.image_id.clone(),
+                    _ => None,
+                },
+            },
+            Pane::Smoke => self.smoke.iter().find_map(|(_, r)| {
+                r.as_ref()
+                    .filter(|r| r.status != crate::engine::smoke::SmokeStatus::Passed)
+                    .map(|r| r.output.clone())
+            }),
+            Pane::Gpu | Pane::Diff => None,
+        }
+    }
+
+    fn copy(&mut self) {
+        let Some(text) = self.copy_text() else {
+            self.notice = Some("nothing to copy here".into());
+            return;
+        };
+        // OSC 52 travels through SSH and tmux (with set-clipboard on) to the user's own terminal.
+        use base64::Engine as _;
+        self.outbox.push(Output::Osc52(
+            base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+        ));
+        if let Some(cmd) = &self.copy_command {
+            self.outbox
+                .push(Output::CopyCommand(cmd.clone(), text.clone()));
+        }
+        let shown: String = text.chars().take(40).collect();
+        self.notice = Some(format!("copied: {shown}"));
+    }
+
+    fn input_key(&mut self, key: KeyEvent) {
+        use crossterm::event::KeyCode;
+        let Some(buf) = &mut self.input else { return };
+        match key.code {
+            KeyCode::Esc => {
+                self.input = None;
+                self.log.search = None;
+                self.log.filter = false;
+            }
+            KeyCode::Enter => {
+                let pattern = std::mem::take(buf);
+                self.input = None;
+                // Smart case: all lower case searches ignore case.
+                let re = if pattern.chars().any(char::is_uppercase) {
+                    pattern.clone()
+                } else {
+                    format!("(?i){pattern}")
+                };
+                match regex::Regex::new(&re) {
+                    Ok(re) => {
+                        self.log.search = Some(re);
+                        if !self.log.next_match(false) {
+                            self.notice = Some(format!("no match for /{pattern}"));
+                        }
+                    }
+                    Err(e) => self.notice = Some(format!("invalid regex /{pattern}: {e}")),
+                }
+            }
+            KeyCode::Backspace => {
+                buf.pop();
+            }
+            KeyCode::Char(c) => buf.push(c),
+            _ => {}
+        }
     }
 
     fn open_editor(&mut self) {
@@ -402,7 +594,8 @@ impl App {
     }
 
     fn refresh_review(&mut self) {
-        let findings: Vec<Finding> = self.findings().to_vec();
+        let mut findings: Vec<Finding> = self.findings().to_vec();
+        findings.extend(self.review.extra.iter().cloned());
         self.review.refresh(&self.project, &findings);
     }
 
@@ -415,17 +608,7 @@ impl App {
                     self.selected = self.selected.saturating_add_signed(delta).min(n - 1);
                 }
             }
-            Pane::Log => {
-                let len = self.log.len();
-                let top = self.log_top.unwrap_or(len.saturating_sub(1));
-                let new = top.saturating_add_signed(delta);
-                // Scrolling past the end resumes follow mode.
-                self.log_top = if new >= len.saturating_sub(1) && delta > 0 {
-                    None
-                } else {
-                    Some(new.min(len.saturating_sub(1)))
-                };
-            }
+            Pane::Log => self.log.scroll(delta),
             p => {
                 let s = &mut self.scroll[p.index()];
                 *s = s.saturating_add_signed(delta);
@@ -435,8 +618,19 @@ impl App {
 
     fn scroll_to(&mut self, pos: usize) {
         match self.focus {
+            Pane::Diff => {
+                let last = self.review.len().saturating_sub(1);
+                self.review.cursor = pos.min(last);
+                self.review.line_cursor = None;
+            }
             Pane::Conflicts => self.selected = pos.min(self.findings().len().saturating_sub(1)),
-            Pane::Log => self.log_top = if pos == usize::MAX { None } else { Some(0) },
+            Pane::Log => {
+                if pos == usize::MAX {
+                    self.log.follow()
+                } else {
+                    self.log.to_top()
+                }
+            }
             p => self.scroll[p.index()] = if pos == usize::MAX { 0 } else { pos },
         }
     }
@@ -459,16 +653,19 @@ impl App {
                 build_id,
                 attempt,
                 max_attempts,
+                log_path,
             } => {
                 self.smoke.clear();
                 if attempt == 1 {
                     self.diagnosis = None;
-                    self.log.clear();
-                    self.log_dropped = 0;
-                    self.log_top = None;
                 }
+                // One attempt per window, so paging older lines reads the right file; earlier attempts stay in
+                // their own files (`dockui logs`).
+                self.log.clear();
+                self.log.file = Some(log_path.clone());
                 self.push_log(vec![format!(
-                    "=== attempt {attempt}/{max_attempts} ({build_id}) ==="
+                    "=== attempt {attempt}/{max_attempts} ({build_id}) - {} ===",
+                    log_path.display()
                 )]);
                 let started = match &self.build {
                     BuildState::Running { started, .. } => *started,
@@ -498,6 +695,43 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::PushProgress(p) => {
+                if let Some(push) = &mut self.push {
+                    push.progress.apply(&p);
+                }
+            }
+            EngineEvent::PushFinished(report) => {
+                // Config files that should receive the pushed digest join the review as proposals.
+                self.review.extra = report
+                    .proposed_updates
+                    .iter()
+                    .filter_map(|u| {
+                        let fix = u.as_fix()?;
+                        let mut f = Finding::new(
+                            "PUSH",
+                            crate::analyze::Severity::Info,
+                            fix.file.clone(),
+                            crate::analyze::Span {
+                                line: u.changes.first().and_then(|c| c.line).unwrap_or(1),
+                                col: 1,
+                                start: 0,
+                                end: 0,
+                            },
+                            format!("pin the pushed digest in {}", fix.file.display()),
+                        );
+                        f.fixes.push(fix);
+                        Some(f)
+                    })
+                    .collect();
+                if !self.review.extra.is_empty() {
+                    self.notice =
+                        Some("pushed - review the digest updates in Proposed diff".into());
+                }
+                self.refresh_review();
+                if let Some(push) = &mut self.push {
+                    push.report = Some(report);
+                }
+            }
             EngineEvent::FixesWritten(Ok(files)) => {
                 let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
                 self.notice = Some(format!(
@@ -530,15 +764,7 @@ impl App {
     }
 
     fn push_log(&mut self, lines: Vec<String>) {
-        self.log.extend(lines);
-        let excess = self.log.len().saturating_sub(LOG_WINDOW);
-        if excess > 0 {
-            self.log.drain(..excess);
-            self.log_dropped += excess as u64;
-            if let Some(top) = &mut self.log_top {
-                *top = top.saturating_sub(excess);
-            }
-        }
+        self.log.push(lines);
     }
 }
 

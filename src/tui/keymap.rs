@@ -31,6 +31,17 @@ pub enum Action {
     UndoDecision,
     RedoDecision,
     Write,
+    Push,
+    Search,
+    NextMatch,
+    PrevMatch,
+    Filter,
+    JumpError,
+    Wrap,
+    SaveLog,
+    Copy,
+    Zoom,
+    ToggleMouse,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +75,11 @@ impl Default for Keymap {
 impl Keymap {
     pub fn from_toml(text: &str) -> Result<Keymap, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        Keymap::from_bindings(file.bind)
+    }
+
+    fn from_bindings(bind: Vec<Binding>) -> Result<Keymap, String> {
+        let file = File { bind };
         let mut parsed: Vec<(KeyCode, KeyModifiers, Option<String>, Action)> = Vec::new();
         for b in &file.bind {
             for k in &b.keys {
@@ -85,6 +101,39 @@ impl Keymap {
             bindings: file.bind,
             parsed,
         })
+    }
+
+    /// Apply the user's overrides: each replaces the keys of its action (in its pane scope). Unknown actions,
+    /// unknown keys and clashes are errors that name what to fix.
+    pub fn with_overrides(
+        self,
+        overrides: &[crate::config::KeyOverride],
+    ) -> Result<Keymap, String> {
+        let mut bindings = self.bindings;
+        for o in overrides {
+            let action: Action =
+                toml::Value::String(o.action.clone())
+                    .try_into()
+                    .map_err(|_| {
+                        format!(
+                            "[keys] unknown action \"{}\" (see `?` in dockui for the actions)",
+                            o.action
+                        )
+                    })?;
+            match bindings
+                .iter_mut()
+                .find(|b| b.action == action && (o.pane.is_none() || b.pane == o.pane))
+            {
+                Some(b) => b.keys = o.keys.clone(),
+                None => bindings.push(Binding {
+                    action,
+                    keys: o.keys.clone(),
+                    pane: o.pane.clone(),
+                    desc: o.action.replace('_', " "),
+                }),
+            }
+        }
+        Keymap::from_bindings(bindings).map_err(|e| format!("[keys] {e}"))
     }
 
     /// The action for `key` in `pane`: a binding for that pane first, then a global one.
@@ -186,9 +235,37 @@ mod tests {
         let km = Keymap::default();
         let y = KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE);
         assert_eq!(km.action_in(&y, "diff"), Some(Action::Accept));
-        assert_eq!(km.action_in(&y, "log"), None);
+        assert_eq!(km.action_in(&y, "log"), Some(Action::Copy));
         let q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
         assert_eq!(km.action_in(&q, "diff"), Some(Action::Quit));
+    }
+
+    #[test]
+    fn user_overrides_rebind_and_clashes_name_both() {
+        let ov = |action: &str, key: &str| crate::config::KeyOverride {
+            action: action.into(),
+            keys: vec![key.into()],
+            pane: None,
+        };
+        let km = Keymap::default()
+            .with_overrides(&[ov("build", "B")])
+            .unwrap();
+        assert_eq!(
+            km.action(&KeyEvent::new(KeyCode::Char('B'), KeyModifiers::SHIFT)),
+            Some(Action::Build)
+        );
+        assert_eq!(
+            km.action(&KeyEvent::new(KeyCode::Char('b'), KeyModifiers::NONE)),
+            None
+        );
+        let err = Keymap::default()
+            .with_overrides(&[ov("build", "q")])
+            .unwrap_err();
+        assert!(err.contains("Build") && err.contains("Quit"), "{err}");
+        let err = Keymap::default()
+            .with_overrides(&[ov("launch_rockets", "x")])
+            .unwrap_err();
+        assert!(err.contains("launch_rockets"), "{err}");
     }
 
     #[test]

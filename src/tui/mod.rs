@@ -3,7 +3,9 @@
 pub mod app;
 pub mod gpu_pane;
 pub mod keymap;
+pub mod logview;
 pub mod review;
+pub mod text;
 pub mod theme;
 pub mod view;
 
@@ -17,6 +19,47 @@ use tokio::signal::unix::{SignalKind, signal};
 /// At most ~30 frames a second, however fast events arrive.
 const FRAME: Duration = Duration::from_millis(33);
 
+/// Carry out a side effect the app asked for. Failures are logged: a clipboard that cannot be reached must
+/// not disturb the UI.
+fn perform(out: app::Output) {
+    use std::io::Write;
+    match out {
+        app::Output::Osc52(b64) => {
+            let mut stdout = std::io::stdout();
+            let _ = write!(stdout, "\x1b]52;c;{b64}\x07");
+            let _ = stdout.flush();
+        }
+        app::Output::CopyCommand(cmd, text) => {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let child = tokio::process::Command::new("sh")
+                    .args(["-c", &cmd])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn();
+                match child {
+                    Ok(mut c) => {
+                        if let Some(mut stdin) = c.stdin.take() {
+                            let _ = stdin.write_all(text.as_bytes()).await;
+                        }
+                        let _ = c.wait().await;
+                    }
+                    Err(e) => log::warn!("copy command {cmd:?} failed: {e}"),
+                }
+            });
+        }
+        app::Output::Mouse(on) => {
+            let mut stdout = std::io::stdout();
+            let _ = if on {
+                crossterm::execute!(stdout, crossterm::event::EnableMouseCapture)
+            } else {
+                crossterm::execute!(stdout, crossterm::event::DisableMouseCapture)
+            };
+        }
+    }
+}
+
 /// Restores the terminal on every way out of `run`, including early returns and unwinding.
 struct RestoreGuard;
 impl Drop for RestoreGuard {
@@ -25,9 +68,12 @@ impl Drop for RestoreGuard {
     }
 }
 
-pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
+pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> anyhow::Result<()> {
     let theme = theme::Theme::from_config(&ctx.config.ui.theme);
     let mut app = App::new(ctx.project_dir.clone(), ctx.docker.endpoint());
+    app.keymap = keymap;
+    app.readonly = readonly;
+    app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
     let nvml_lib = Some(&ctx.config.gpu.nvml_lib)
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);
@@ -40,6 +86,10 @@ pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
     // ratatui::init enters raw mode + alternate screen and chains a panic hook that restores the terminal.
     let mut terminal = ratatui::init();
     let _guard = RestoreGuard;
+    if ctx.config.ui.mouse {
+        app.mouse = true;
+        app.outbox.push(app::Output::Mouse(true));
+    }
     let mut handle = engine::spawn(ctx);
     let (gpu_tx, mut gpu_rx) = tokio::sync::mpsc::unbounded_channel();
     let gpu_cancel = tokio_util::sync::CancellationToken::new();
@@ -63,6 +113,7 @@ pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) => { dirty = true; app.update(Msg::Key(k)) }
                 Some(Ok(Event::Resize(..))) => { dirty = true; app.update(Msg::Resize) }
+                Some(Ok(Event::Mouse(m))) => { dirty = true; app.update(Msg::Mouse(m)) }
                 Some(Ok(_)) => Vec::new(),
                 // The terminal went away (SSH dropped): leave cleanly.
                 Some(Err(_)) | None => { app.should_quit = true; vec![Command::Cancel] }
@@ -96,6 +147,12 @@ pub async fn run(ctx: EngineContext) -> anyhow::Result<()> {
         for c in commands {
             let _ = handle.commands.send(c);
         }
+        for out in std::mem::take(&mut app.outbox) {
+            perform(out);
+        }
+    }
+    if app.mouse {
+        perform(app::Output::Mouse(false));
     }
     // Stop builds before giving the terminal back, so nothing keeps building behind the user's back.
     gpu_cancel.cancel();

@@ -18,6 +18,8 @@ pub struct Review {
     pub line_cursor: Option<usize>,
     /// Finding key ("RULE file:line") -> index of the chosen alternative fix.
     pub choice: HashMap<String, usize>,
+    /// Proposals that come from outside the analyzer (a push's digest updates), as findings with a fix.
+    pub extra: Vec<Finding>,
 }
 
 pub fn finding_key(f: &Finding) -> String {

@@ -65,6 +65,13 @@ impl Theme {
     pub fn selected(&self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED)
     }
+    pub fn search_hit(&self) -> Style {
+        if self.mono {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::UNDERLINED)
+        } else {
+            Style::default().bg(Color::Yellow).fg(Color::Black)
+        }
+    }
     pub fn added(&self) -> Style {
         self.fg(Color::Green)
     }

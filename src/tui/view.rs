@@ -1,6 +1,7 @@
 //! Drawing: pure functions of `&App`. Only the visible slice of long content is turned into widgets.
 
 use super::app::{App, BuildState, EngineState, Pane, Popup};
+use super::text;
 use super::theme::Theme;
 use crate::analyze::Severity;
 use ratatui::Frame;
@@ -9,72 +10,60 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
+/// Below this size the six panes would be unreadable: show one pane at a time with a tab bar.
+pub const TABS_BELOW: (u16, u16) = (100, 28);
+
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
     let [main, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-    // Left: what is wrong and how to fix it. Right: the build, and the machine and image beside it.
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
-    let [conflicts, diff] =
-        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
-    let [log, bottom] =
-        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
-    let [gpu, smoke, digest] = Layout::horizontal([
-        Constraint::Ratio(1, 3),
-        Constraint::Ratio(1, 3),
-        Constraint::Ratio(1, 3),
-    ])
-    .areas(bottom);
-
-    draw_pane(
-        frame,
-        app,
-        theme,
-        Pane::Conflicts,
-        conflicts,
-        conflicts_lines(app, theme, conflicts),
-    );
-    let (diff_content, cursor_row) = diff_lines(app, theme);
-    // Keep the review cursor in view: a third of the way down the pane.
-    let visible = diff.height.saturating_sub(2) as usize;
-    let skip = if cursor_row >= visible {
-        cursor_row - visible / 3
+    let tabs = app.zoomed || area.width < TABS_BELOW.0 || area.height < TABS_BELOW.1;
+    if tabs {
+        let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(main);
+        let mut spans = Vec::new();
+        for p in Pane::ALL {
+            let style = if p == app.focus {
+                theme.selected()
+            } else {
+                theme.dim()
+            };
+            spans.push(Span::styled(format!(" {} ", p.title()), style));
+        }
+        spans.push(Span::styled(
+            if app.zoomed {
+                "  z: all panes"
+            } else {
+                "  Tab: next"
+            },
+            theme.dim(),
+        ));
+        frame.render_widget(Paragraph::new(Line::from(spans)), bar);
+        draw_one(frame, app, theme, app.focus, body);
     } else {
-        0
-    };
-    draw_pane(
-        frame,
-        app,
-        theme,
-        Pane::Diff,
-        diff,
-        diff_content.into_iter().skip(skip).collect(),
-    );
-    draw_pane(
-        frame,
-        app,
-        theme,
-        Pane::Log,
-        log,
-        log_lines(app, theme, log.height.saturating_sub(2) as usize),
-    );
-    draw_pane(frame, app, theme, Pane::Gpu, gpu, gpu_lines(app, theme));
-    draw_pane(
-        frame,
-        app,
-        theme,
-        Pane::Smoke,
-        smoke,
-        smoke_lines(app, theme),
-    );
-    draw_pane(
-        frame,
-        app,
-        theme,
-        Pane::Digest,
-        digest,
-        digest_lines(app, theme),
-    );
+        // Left: what is wrong and how to fix it. Right: the build, and the machine and image beside it.
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(main);
+        let [conflicts, diff] =
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
+        let [log, bottom] =
+            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
+        let [gpu, smoke, digest] = Layout::horizontal([
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+        ])
+        .areas(bottom);
+        for (pane, rect) in [
+            (Pane::Conflicts, conflicts),
+            (Pane::Diff, diff),
+            (Pane::Log, log),
+            (Pane::Gpu, gpu),
+            (Pane::Smoke, smoke),
+            (Pane::Digest, digest),
+        ] {
+            draw_one(frame, app, theme, pane, rect);
+        }
+    }
     frame.render_widget(
         Paragraph::new(status_line(app)).style(theme.status()),
         status,
@@ -96,6 +85,29 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     }
 }
 
+/// One pane's content for its rectangle (only the visible slice is turned into widgets).
+fn draw_one(frame: &mut Frame, app: &App, theme: &Theme, pane: Pane, rect: Rect) {
+    let rows = rect.height.saturating_sub(2) as usize;
+    let lines = match pane {
+        Pane::Conflicts => conflicts_lines(app, theme, rect),
+        Pane::Diff => {
+            let (content, cursor_row) = diff_lines(app, theme);
+            // Keep the review cursor in view: a third of the way down the pane.
+            let skip = if cursor_row >= rows {
+                cursor_row - rows / 3
+            } else {
+                0
+            };
+            content.into_iter().skip(skip).collect()
+        }
+        Pane::Log => log_lines(app, theme, rows, rect.width.saturating_sub(2) as usize),
+        Pane::Gpu => gpu_lines(app, theme),
+        Pane::Smoke => smoke_lines(app, theme),
+        Pane::Digest => digest_lines(app, theme),
+    };
+    draw_pane(frame, app, theme, pane, rect, lines);
+}
+
 fn draw_pane(
     frame: &mut Frame,
     app: &App,
@@ -105,11 +117,31 @@ fn draw_pane(
     lines: Vec<Line<'static>>,
 ) {
     let focused = app.focus == pane;
+    let mut name = pane.title().to_string();
+    if pane == Pane::Log {
+        let l = &app.log;
+        if !l.following() && l.shown_len() > 0 {
+            name.push_str(" (paused - G follows)");
+        }
+        if l.page.is_some() {
+            name.push_str(" [from file]");
+        }
+        if let Some(re) = &l.search {
+            name.push_str(&format!(" /{}", re.as_str().trim_start_matches("(?i)")));
+        }
+        if l.filter {
+            name.push_str(" [filter]");
+        }
+        if l.wrap {
+            name.push_str(" [wrap]");
+        }
+    }
     let title = if focused {
-        format!("[ {} ]", pane.title())
+        format!("[ {name} ]")
     } else {
-        format!(" {} ", pane.title())
+        format!(" {name} ")
     };
+
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(focused))
@@ -119,7 +151,8 @@ fn draw_pane(
         p => app.scroll[Pane::ALL.iter().position(|x| *x == p).unwrap_or(0)],
     };
     let visible: Vec<Line> = lines.into_iter().skip(scroll).collect();
-    let wrap = !matches!(pane, Pane::Log | Pane::Diff | Pane::Conflicts);
+    let wrap = !matches!(pane, Pane::Log | Pane::Diff | Pane::Conflicts)
+        || (pane == Pane::Log && app.log.wrap);
     let mut para = Paragraph::new(visible).block(block);
     if wrap {
         para = para.wrap(Wrap { trim: false });
@@ -411,8 +444,9 @@ fn diff_lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
     (out, cursor_row)
 }
 
-fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
-    if app.log.is_empty() {
+fn log_lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'static>> {
+    let log = &app.log;
+    if log.shown_len() == 0 {
         return match (&app.engine, &app.build) {
             (EngineState::Unreachable(msg), _) => vec![
                 Line::styled(msg.clone(), theme.error()),
@@ -425,38 +459,87 @@ fn log_lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
             _ => empty(theme, "waiting for build output..."),
         };
     }
-    let len = app.log.len();
-    let top = match app.log_top {
-        None => len.saturating_sub(rows),
-        Some(t) => t.min(len.saturating_sub(1)),
-    };
-    app.log
-        .iter()
-        .skip(top)
-        .take(rows)
-        .map(|l| {
+    let shown: Vec<&String> = log.shown().collect();
+    let indexes = log.visible_indexes();
+    // The view ends at `end` (exclusive, in shown-line numbers); take lines backwards until the rows are full.
+    let end = log.end.unwrap_or(shown.len());
+    let last = indexes.partition_point(|&i| i < end);
+    let mut picked = Vec::new();
+    let mut used = 0;
+    for &i in indexes[..last].iter().rev() {
+        let line = shown[i];
+        let height = if log.wrap {
+            text::cap(line, 2000)
+                .chars()
+                .count()
+                .div_ceil(width.max(1))
+                .max(1)
+        } else {
+            1
+        };
+        if used + height > rows && !picked.is_empty() {
+            break;
+        }
+        used += height;
+        picked.push(i);
+    }
+    picked.reverse();
+    picked
+        .into_iter()
+        .map(|i| {
+            let l = shown[i];
             let highlighted = app.diagnosis.as_ref().is_some_and(|d| {
-                d.matched.iter().any(|(_, t)| t == l) || d.failing_step.as_deref() == Some(l)
+                d.matched.iter().any(|(_, t)| t == l)
+                    || d.failing_step.as_deref() == Some(l.as_str())
             });
             let style = if highlighted {
                 theme
                     .error()
                     .add_modifier(ratatui::style::Modifier::REVERSED)
-            } else if l.starts_with("ERROR")
-                || l.starts_with("dockui: build failed")
-                || l.contains("returned a non-zero code")
-            {
+            } else if is_error_line(l) {
                 theme.error()
-            } else if l.starts_with("Step ") || l.starts_with("===") {
+            } else if l.starts_with("Step ") || l.starts_with("===") || is_buildkit_step(l) {
                 theme.heading()
             } else {
                 Style::default()
             };
-            // Cap very long lines: only what fits is drawn, and a 100k-char line must not stall a frame.
-            let text: String = l.chars().take(1000).collect();
-            Line::styled(text, style)
+            // Cap very long lines: a 100k-char line must not stall a frame.
+            let text = text::cap(l, if log.wrap { 2000 } else { 1000 }).into_owned();
+            match &log.search {
+                Some(re) if re.is_match(&text) => highlight_matches(&text, re, style, theme),
+                _ => Line::styled(text, style),
+            }
         })
         .collect()
+}
+
+pub fn is_error_line(l: &str) -> bool {
+    l.starts_with("ERROR")
+        || l.starts_with("dockui: build failed")
+        || l.contains("returned a non-zero code")
+        || l.contains(" ERROR: ")
+}
+
+fn is_buildkit_step(l: &str) -> bool {
+    l.starts_with('#')
+        && l.split_once(' ')
+            .is_some_and(|(_, rest)| rest.starts_with('['))
+}
+
+fn highlight_matches(text: &str, re: &regex::Regex, base: Style, theme: &Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    for m in re.find_iter(text) {
+        if m.start() > pos {
+            spans.push(Span::styled(text[pos..m.start()].to_string(), base));
+        }
+        if m.end() > m.start() {
+            spans.push(Span::styled(m.as_str().to_string(), theme.search_hit()));
+        }
+        pos = m.end();
+    }
+    spans.push(Span::styled(text[pos..].to_string(), base));
+    Line::from(spans)
 }
 
 fn gpu_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
@@ -535,21 +618,109 @@ fn smoke_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 fn digest_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    match &app.build {
-        BuildState::Done(o) if o.success => {
-            let id = o.image_id.clone().unwrap_or_default();
-            vec![
+    let built = match &app.build {
+        BuildState::Done(o) if o.success => Some(o),
+        _ => None,
+    };
+    let Some(push) = &app.push else {
+        return match built {
+            Some(o) => vec![
                 Line::from(o.image.clone()),
-                Line::from(format!("image id: {}", short(&id))),
-                Line::styled("manifest digest: not pushed yet", theme.dim()),
+                Line::from(format!(
+                    "image id: {}",
+                    short(o.image_id.as_deref().unwrap_or_default())
+                )),
+                Line::styled("manifest digest: not pushed yet - press p", theme.dim()),
                 Line::styled(
                     "the image id is the local config digest; the registry's manifest digest exists only after a push",
                     theme.dim(),
                 ),
-            ]
+            ],
+            None => empty(theme, "no image yet - build first (press b)"),
+        };
+    };
+    let Some(r) = &push.report else {
+        let p = &push.progress;
+        let mut out = vec![Line::styled(
+            format!("pushing: {}/{} layers", p.layers_done(), p.layers.len()),
+            theme.heading(),
+        )];
+        for l in p.layers.iter().rev().take(6) {
+            let bytes = match (l.current, l.total) {
+                (Some(c), Some(t)) if t > 0 => format!(" {}%", c * 100 / t),
+                _ => String::new(),
+            };
+            out.push(Line::from(format!(
+                "{} {}{bytes}",
+                short_id(&l.id),
+                l.status
+            )));
         }
-        _ => empty(theme, "no image yet - build first (press b)"),
+        return out;
+    };
+    let mut out = vec![Line::styled(
+        format!("{} -> {}", r.image, r.repository),
+        theme.heading(),
+    )];
+    if let Some(e) = &r.error {
+        out.push(Line::styled(format!("push failed: {e}"), theme.error()));
+        return out;
     }
+    // The verdict first: with many RepoDigests the list can be long.
+    if let Some(v) = r.verdict {
+        let style = if v.label() == "pullable" {
+            theme.ok()
+        } else {
+            theme.error()
+        };
+        out.push(Line::styled(format!("verdict: {}", v.label()), style));
+    }
+    if !r.what_to_do.is_empty() {
+        out.push(Line::from(r.what_to_do.clone()));
+    }
+    if !r.image_id.is_empty() {
+        out.push(Line::styled(
+            format!("image id (local, not pullable): {}", short(&r.image_id)),
+            theme.dim(),
+        ));
+    }
+    if let Some(d) = &r.digests {
+        for c in &d.repo_digests {
+            let chosen = d.chosen.as_deref() == Some(c.reference.as_str());
+            let verdict = c
+                .check
+                .as_ref()
+                .map(|k| k.verdict.label())
+                .unwrap_or("not checked");
+            let style = if verdict == "pullable" {
+                theme.ok()
+            } else {
+                theme.warning()
+            };
+            out.push(Line::styled(
+                format!(
+                    "{} {} [{verdict}]",
+                    if chosen { "*" } else { " " },
+                    c.reference
+                ),
+                style,
+            ));
+        }
+        out.push(Line::styled(d.why_they_differ.clone(), theme.dim()));
+    }
+    for p in &r.platforms {
+        out.push(Line::from(format!(
+            "  {} {} [{}]",
+            p.platform,
+            short(&p.digest),
+            p.verdict.label()
+        )));
+    }
+    out
+}
+
+fn short_id(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 fn short(id: &str) -> String {
@@ -595,12 +766,16 @@ fn status_line(app: &App) -> String {
             )
         }
     };
+    if let Some(input) = &app.input {
+        return format!(" /{input}_   (Enter: search  Esc: cancel)");
+    }
     let notice = app
         .notice
         .as_deref()
         .map(|n| format!(" | {n}"))
         .unwrap_or_default();
-    format!(" dockui | {engine} | {build}{notice} | ? help  q quit")
+    let readonly = if app.readonly { " | READ-ONLY" } else { "" };
+    format!(" dockui{readonly} | {engine} | {build}{notice} | ? help  q quit")
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
