@@ -236,6 +236,8 @@ fn busy_app() -> App {
         build_id: "20261123T120000Z-1-0".into(),
         attempt: 1,
         max_attempts: 3,
+        // Only read when the view pages back past the window, which this benchmark does not do.
+        log_path: std::env::temp_dir().join("dockui-bench-log-attempt-1.log"),
     }));
     app.update(Msg::Engine(EngineEvent::BuildStep {
         current: 4,
@@ -243,6 +245,26 @@ fn busy_app() -> App {
     }));
     app.focus = Pane::Log;
     app
+}
+
+/// Frames drawn while a build streams: a new batch of 2000 lines before every frame (the batch is not timed).
+fn stream_frames(
+    app: &mut App,
+    theme: &Theme,
+    term: &mut Terminal<TestBackend>,
+    rng: &mut Rng,
+    next: &mut u64,
+    n: usize,
+) -> Vec<f64> {
+    let extra = batches(rng, next, n, 2000);
+    let mut out = Vec::with_capacity(n);
+    for batch in extra {
+        app.update(Msg::Engine(EngineEvent::BuildLog(batch)));
+        let t = Instant::now();
+        term.draw(|f| view::draw(app, theme, f)).unwrap();
+        out.push(t.elapsed().as_secs_f64());
+    }
+    out
 }
 
 fn main() {
@@ -294,7 +316,7 @@ fn main() {
         let chunk = batches(&mut rng, &mut next, CHUNK, BATCH);
         bytes_pushed += chunk.iter().flatten().map(|l| l.len() as u64).sum::<u64>();
         for batch in chunk {
-            let full = app.log.len() >= LOG_WINDOW;
+            let full = app.log.lines.len() >= LOG_WINDOW;
             let a0 = ALLOCS.load(Ordering::Relaxed);
             let t = Instant::now();
             app.update(Msg::Engine(EngineEvent::BuildLog(batch)));
@@ -312,9 +334,9 @@ fn main() {
     let after = live();
     let retained_bytes = after.0 as i64 - before.0 as i64;
     let retained_usable = after.1 as i64 - before.1 as i64;
-    let kept = app.log.len();
-    let kept_text: usize = app.log.iter().map(|l| l.len()).sum();
-    let kept_cap: usize = app.log.iter().map(|l| l.capacity()).sum();
+    let kept = app.log.lines.len();
+    let kept_text: usize = app.log.lines.iter().map(|l| l.len()).sum();
+    let kept_cap: usize = app.log.lines.iter().map(|l| l.capacity()).sum();
 
     let overall = pushed as f64 / timed.as_secs_f64();
     let fill_med = if fill.is_empty() {
@@ -347,8 +369,9 @@ fn main() {
         fmt_int(pushed as f64)
     );
     println!(
-        "   allocations inside update: {update_allocs} over {} batches (lines are moved in, not copied)",
-        fill.len() + steady.len()
+        "   allocations inside update: {update_allocs} over {} batches = {:.2} per line pushed",
+        fill.len() + steady.len(),
+        update_allocs as f64 / pushed as f64
     );
     println!(
         "   ingestion: {} lines/s (window full, median) - target >= 1,000,000: {}",
@@ -364,7 +387,7 @@ fn main() {
     println!(
         "   retained: {} lines ({} dropped from memory, still in the attempt's log file)",
         fmt_int(kept as f64),
-        fmt_int(app.log_dropped as f64)
+        fmt_int(app.log.dropped as f64)
     );
     println!(
         "   live bytes held by the log: {} ({:.1} MB) = {:.1} bytes per retained line",
@@ -381,9 +404,9 @@ fn main() {
         "   of which: text {:.1} B/line, String capacity slack {:.1} B/line, VecDeque slots {} x {} B = {:.1} B/line",
         kept_text as f64 / kept as f64,
         (kept_cap - kept_text) as f64 / kept as f64,
-        app.log.capacity(),
+        app.log.lines.capacity(),
         std::mem::size_of::<String>(),
-        (app.log.capacity() * std::mem::size_of::<String>()) as f64 / kept as f64
+        (app.log.lines.capacity() * std::mem::size_of::<String>()) as f64 / kept as f64
     );
 
     println!(
@@ -410,42 +433,77 @@ fn main() {
         t_static.push(t.elapsed().as_secs_f64());
     }
     // Streaming: a new batch of 2000 lines before every frame (not timed), so the log pane's cells change.
-    let extra = batches(&mut rng, &mut next, frames.min(200), BATCH);
-    let mut t_stream = Vec::with_capacity(extra.len());
-    for batch in extra {
-        app.update(Msg::Engine(EngineEvent::BuildLog(batch)));
-        let t = Instant::now();
-        term.draw(|f| view::draw(&app, &theme, f)).unwrap();
-        t_stream.push(t.elapsed().as_secs_f64());
-    }
+    let mut t_stream = stream_frames(
+        &mut app,
+        &theme,
+        &mut term,
+        &mut rng,
+        &mut next,
+        frames.min(200),
+    );
     // Scrolled back to the middle of the window (not following).
-    app.log_top = Some(app.log.len() / 2);
     let mut t_scrolled = Vec::with_capacity(frames);
     for i in 0..frames {
-        app.log_top = Some(app.log.len() / 2 + (i % 50));
+        app.log.end = Some(app.log.lines.len() / 2 + (i % 50));
         let t = Instant::now();
         term.draw(|f| view::draw(&app, &theme, f)).unwrap();
         t_scrolled.push(t.elapsed().as_secs_f64());
     }
-    app.log_top = None;
+    app.log.follow();
     // Mono theme (NO_COLOR), streaming.
     let mono = Theme {
         mono: true,
         light: false,
     };
-    let extra = batches(&mut rng, &mut next, frames.min(200), BATCH);
-    let mut t_mono = Vec::with_capacity(extra.len());
-    for batch in extra {
-        app.update(Msg::Engine(EngineEvent::BuildLog(batch)));
-        let t = Instant::now();
-        term.draw(|f| view::draw(&app, &mono, f)).unwrap();
-        t_mono.push(t.elapsed().as_secs_f64());
-    }
+    let mut t_mono = stream_frames(
+        &mut app,
+        &mono,
+        &mut term,
+        &mut rng,
+        &mut next,
+        frames.min(200),
+    );
+    // A search typed in the log pane (`/`): matches highlighted in the visible rows.
+    app.log.search = Some(regex::Regex::new("torch|nvcc").unwrap());
+    let mut t_search = stream_frames(
+        &mut app,
+        &theme,
+        &mut term,
+        &mut rng,
+        &mut next,
+        frames.min(200),
+    );
+    // The same search as a filter (only matching lines shown).
+    app.log.filter = true;
+    let mut t_filter = stream_frames(
+        &mut app,
+        &theme,
+        &mut term,
+        &mut rng,
+        &mut next,
+        frames.min(200),
+    );
+    app.log.filter = false;
+    app.log.search = None;
+    // Wrap on.
+    app.log.wrap = true;
+    let mut t_wrap = stream_frames(
+        &mut app,
+        &theme,
+        &mut term,
+        &mut rng,
+        &mut next,
+        frames.min(200),
+    );
+    app.log.wrap = false;
     let ms = |v: &mut Vec<f64>| (median(v) * 1e3, pct(v, 0.99) * 1e3);
     let (s_med, s_p99) = ms(&mut t_static);
     let (st_med, st_p99) = ms(&mut t_stream);
     let (sc_med, sc_p99) = ms(&mut t_scrolled);
     let (m_med, m_p99) = ms(&mut t_mono);
+    let (se_med, se_p99) = ms(&mut t_search);
+    let (fi_med, fi_p99) = ms(&mut t_filter);
+    let (wr_med, wr_p99) = ms(&mut t_wrap);
     println!(
         "   following, unchanged screen:      median {s_med:.3} ms, p99 {s_p99:.3} ms ({frames} frames)"
     );
@@ -460,9 +518,32 @@ fn main() {
         "   mono theme, new lines every frame: median {m_med:.3} ms, p99 {m_p99:.3} ms ({} frames)",
         t_mono.len()
     );
+    println!(
+        "   search highlighted, new lines:    median {se_med:.3} ms, p99 {se_p99:.3} ms ({} frames)",
+        t_search.len()
+    );
+    println!(
+        "   search as a filter, new lines:    median {fi_med:.3} ms, p99 {fi_p99:.3} ms ({} frames)",
+        t_filter.len()
+    );
+    println!(
+        "   wrap on, new lines:               median {wr_med:.3} ms, p99 {wr_p99:.3} ms ({} frames)",
+        t_wrap.len()
+    );
     let worst = st_med.max(s_med);
     println!(
         "   frame: {worst:.3} ms (following, median) - target <= 2 ms: {}",
         if worst <= 2.0 { "met" } else { "MISSED" }
+    );
+    let worst_any = [s_med, st_med, sc_med, m_med, se_med, fi_med, wr_med]
+        .into_iter()
+        .fold(0.0, f64::max);
+    println!(
+        "   slowest case (median): {worst_any:.3} ms - {}",
+        if worst_any <= 2.0 {
+            "within 2 ms"
+        } else {
+            "OVER 2 ms"
+        }
     );
 }
