@@ -79,27 +79,28 @@ mkconfig legacy
 mkconfig buildkit
 export XDG_CONFIG_HOME="$WORK/xdg/config" XDG_STATE_HOME="$WORK/xdg/state" XDG_DATA_HOME="$WORK/xdg/data"
 
-run_dockui() { # builder -> prints ms; checks success; removes the image
-  local t0 out ms id
-  t0=$(now_ns)
-  out=$("$DOCKUI" build "$P" --format json --config "$WORK/$1.toml") || { echo "dockui build failed:" >&2; echo "$out" >&2; exit 1; }
-  ms=$(ms_since "$t0")
-  echo "$out" | grep -q '"success": true' || { echo "dockui build did not succeed:" >&2; echo "$out" >&2; exit 1; }
-  id=$(echo "$out" | sed -n 's/.*"image_id": "\(.*\)".*/\1/p' | head -1)
+# Each run prints "WALL_MS CPU_MS": wall time, and the client's own CPU (user + sys of the dockui or docker
+# process and its children), which the engine's work and the machine's other load hardly touch.
+TIMEFORMAT='%R %U %S'
+to_ms() { awk '{printf "%.1f %.1f\n", $1 * 1000, ($2 + $3) * 1000}' "$1"; }
+
+run_dockui() { # builder; checks success; removes the image
+  local id
+  { time "$DOCKUI" build "$P" --format json --config "$WORK/$1.toml" > "$WORK/out.json" 2> "$WORK/dockui.err"; } 2> "$WORK/time" \
+    || { echo "dockui build failed:" >&2; cat "$WORK/out.json" "$WORK/dockui.err" >&2; exit 1; }
+  grep -q '"success": true' "$WORK/out.json" || { echo "dockui build did not succeed:" >&2; cat "$WORK/out.json" >&2; exit 1; }
+  id=$(sed -n 's/.*"image_id": "\(.*\)".*/\1/p' "$WORK/out.json" | head -1)
   docker rmi -f "$REPO:dockui-$1-$TAG_ID" >/dev/null 2>&1 || true
   [ -n "$id" ] && docker rmi -f "$id" >/dev/null 2>&1 || true
-  echo "$ms"
+  to_ms "$WORK/time"
 }
 
-run_docker() { # -> prints ms; removes the image
-  local t0 ms
-  t0=$(now_ns)
-  DOCKER_BUILDKIT=0 docker build --no-cache --iidfile "$WORK/iid" -t "$REPO:docker-$TAG_ID" "$P" >/dev/null 2>"$WORK/docker.err" \
+run_docker() { # removes the image
+  { time DOCKER_BUILDKIT=0 docker build --no-cache --iidfile "$WORK/iid" -t "$REPO:docker-$TAG_ID" "$P" > /dev/null 2> "$WORK/docker.err"; } 2> "$WORK/time" \
     || { echo "docker build failed:" >&2; cat "$WORK/docker.err" >&2; exit 1; }
-  ms=$(ms_since "$t0")
   docker rmi -f "$REPO:docker-$TAG_ID" >/dev/null 2>&1 || true
   docker rmi -f "$(cat "$WORK/iid")" >/dev/null 2>&1 || true
-  echo "$ms"
+  to_ms "$WORK/time"
 }
 
 echo "== $(grep -c '^RUN\|^COPY' "$P/Dockerfile") RUN/COPY steps, context $(du -sh "$P" | cut -f1), engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
@@ -108,16 +109,17 @@ run_dockui legacy >/dev/null
 run_docker >/dev/null
 
 echo "== $RUNS alternating runs per side (legacy builder, no cache)"
-d_times=(); k_times=(); r_times=()
+d_times=(); k_times=(); r_times=(); d_cpu=(); k_cpu=()
 for i in $(seq 1 "$RUNS"); do
   # Alternate who goes first, so neither side always follows the other's cleanup.
   if [ $((i % 2)) -eq 1 ]; then
-    d=$(run_dockui legacy); k=$(run_docker)
+    o=$(run_dockui legacy); read -r d dc <<< "$o"; o=$(run_docker); read -r k kc <<< "$o"
   else
-    k=$(run_docker); d=$(run_dockui legacy)
+    o=$(run_docker); read -r k kc <<< "$o"; o=$(run_dockui legacy); read -r d dc <<< "$o"
   fi
-  d_times+=("$d"); k_times+=("$k"); r_times+=("$(awk -v d="$d" -v k="$k" 'BEGIN{printf "%.4f", d / k}')")
-  printf '   run %d: dockui %8.1f ms   docker %8.1f ms\n' "$i" "$d" "$k"
+  d_times+=("$d"); k_times+=("$k"); d_cpu+=("$dc"); k_cpu+=("$kc")
+  r_times+=("$(awk -v d="$d" -v k="$k" 'BEGIN{printf "%.4f", d / k}')")
+  printf '   run %d: dockui %8.1f ms (cpu %5.0f ms)   docker %8.1f ms (cpu %5.0f ms)\n' "$i" "$d" "$dc" "$k" "$kc"
 done
 d_med=$(printf '%s\n' "${d_times[@]}" | median)
 k_med=$(printf '%s\n' "${k_times[@]}" | median)
@@ -132,7 +134,11 @@ mkdir -p "$P"
 printf 'FROM %s\nENV APP_MODE=bench\n' "$BASE" > "$P/Dockerfile"
 m_d=(); m_k=()
 for i in $(seq 1 "$RUNS"); do
-  if [ $((i % 2)) -eq 1 ]; then d=$(run_dockui legacy); k=$(run_docker); else k=$(run_docker); d=$(run_dockui legacy); fi
+  if [ $((i % 2)) -eq 1 ]; then
+    o=$(run_dockui legacy); read -r d _ <<< "$o"; o=$(run_docker); read -r k _ <<< "$o"
+  else
+    o=$(run_docker); read -r k _ <<< "$o"; o=$(run_dockui legacy); read -r d _ <<< "$o"
+  fi
   m_d+=("$d"); m_k+=("$k")
 done
 m_d_med=$(printf '%s\n' "${m_d[@]}" | median)
@@ -144,7 +150,7 @@ if [ -z "${NO_BUILDKIT:-}" ]; then
   echo "== dockui with BuildKit (information: no BuildKit peer in this docker CLI)"
   run_dockui buildkit >/dev/null
   b_times=()
-  for i in $(seq 1 "$RUNS"); do b_times+=("$(run_dockui buildkit)"); done
+  for i in $(seq 1 "$RUNS"); do o=$(run_dockui buildkit); read -r b _ <<< "$o"; b_times+=("$b"); done
   b_med=$(printf '%s\n' "${b_times[@]}" | median)
 fi
 
@@ -152,6 +158,7 @@ echo
 echo "dockui (legacy):   ${d_med} ms median of $RUNS ($(printf '%s\n' "${d_times[@]}" | spread) ms)"
 echo "docker (legacy):   ${k_med} ms median of $RUNS ($(printf '%s\n' "${k_times[@]}" | spread) ms)"
 echo "ratio dockui/docker: ${ratio} (target <= 1.05: $(awk -v r="$ratio" 'BEGIN{print (r <= 1.05) ? "met" : "MISSED"}')); median of the per-run ratios: ${r_med}"
+echo "client CPU per build: dockui $(printf '%s\n' "${d_cpu[@]}" | median) ms, docker CLI $(printf '%s\n' "${k_cpu[@]}" | median) ms (median user+sys of the client process)"
 echo "one-step Dockerfile: dockui ${m_d_med} ms, docker ${m_k_med} ms median of $RUNS: dockui's fixed cost $(awk -v d="$m_d_med" -v k="$m_k_med" 'BEGIN{printf "%+.0f", d - k}') ms per build"
 if [ -n "$b_med" ]; then
   echo "dockui (BuildKit): ${b_med} ms median of $RUNS ($(printf '%s\n' "${b_times[@]}" | spread) ms); vs docker legacy: $(awk -v d="$b_med" -v k="$k_med" 'BEGIN{printf "%.3f", d / k}')"
