@@ -38,6 +38,8 @@ pub enum Cmd {
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
+        #[command(flatten)]
+        host: HostFlags,
     },
     /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
     Fix {
@@ -75,6 +77,8 @@ pub enum Cmd {
         /// Extra build argument, KEY=VALUE (repeatable); overrides the config's [build.args].
         #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
         build_args: Vec<(String, String)>,
+        #[command(flatten)]
+        host: HostFlags,
     },
     /// Print the GPUs, driver and CUDA version as NVML reports them.
     Gpu {
@@ -95,6 +99,35 @@ pub enum Cmd {
         #[arg(long, default_value = standin::DEMO_BASE)]
         tag: String,
     },
+}
+
+/// Host-aware checks use this machine's GPUs and driver (NVML): on by default when GPUs are present.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct HostFlags {
+    /// Require the host's GPUs for the checks (error when NVML has none).
+    #[arg(long, conflicts_with = "no_host_gpu")]
+    pub host_gpu: bool,
+    /// Never use the host's GPUs (analyse the files alone, e.g. on a CI runner).
+    #[arg(long)]
+    pub no_host_gpu: bool,
+}
+
+impl HostFlags {
+    fn resolve(self, config: &Config) -> anyhow::Result<Option<crate::analyze::HostGpu>> {
+        if self.no_host_gpu {
+            return Ok(None);
+        }
+        let state = crate::gpu::probe(nvml_lib(config).as_deref());
+        let host = crate::gpu::host::host_gpu(&state);
+        if self.host_gpu && host.is_none() {
+            let why = match state {
+                crate::gpu::GpuState::Unavailable { reason, hint } => format!("{reason} ({hint})"),
+                crate::gpu::GpuState::Ready(_) => "NVML reports no GPU".into(),
+            };
+            anyhow::bail!("--host-gpu: no GPUs on this host: {why}");
+        }
+        Ok(host)
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -187,6 +220,7 @@ fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineConte
     let bollard = BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
     let docker: Arc<dyn DockerPort> = Arc::new(bollard.clone());
     EngineContext {
+        host: None,
         docker,
         bollard,
         project_dir: project.to_path_buf(),
@@ -214,10 +248,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             crate::demo::materialize(&dir)?;
             open_tui(config_flag, paths, &project_dir(&dir)?, cli.readonly)
         }
-        Some(Cmd::Check { dir, format }) => {
+        Some(Cmd::Check { dir, format, host }) => {
             let dir = project_dir(&dir)?;
             let config = load_config(config_flag, paths, &dir)?;
-            let opts = config.analyze_options(paths);
+            let mut opts = config.analyze_options(paths);
+            opts.host = host.resolve(&config)?;
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
                 CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
@@ -233,12 +268,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             dir,
             format,
             build_args,
+            host,
         }) => {
             let dir = project_dir(&dir)?;
             let config = load_config(config_flag, paths, &dir)?;
             let ctx = engine_context(&config, &dir, paths);
             let args: BTreeMap<String, String> = build_args.into_iter().collect();
-            let req = BuildRequest::from_config(&dir, &config, paths).with_args(args);
+            let host = host.resolve(&config)?;
+            let mut req =
+                BuildRequest::for_host(&dir, &config, paths, host.is_some()).with_args(args);
+            req.analyze.host = host;
             let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -367,7 +406,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let (config, project, source) = if as_dir.is_dir() {
                 let dir = project_dir(as_dir)?;
                 let config = load_config(config_flag, paths, &dir)?;
-                let source = format!("{}:{}", config.build.repository(&dir), config.build.tag);
+                let repository = config.build.repository(&dir);
+                // The image of the last successful build (its tag may come from `tag = "auto"`).
+                let source = engine::history::latest_image(&paths.builds_dir(), &repository)
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{repository}:{}",
+                            engine::tags::resolve(&config.build.tag, &dir)
+                        )
+                    });
                 (config, Some(dir), source)
             } else {
                 (

@@ -304,6 +304,7 @@ impl Config {
             ignore: self.analyze.ignore.clone(),
             extra_compat: Some(paths.config_dir.join("compat.toml")),
             no_hadolint_config: false,
+            host: None,
         }
     }
 }

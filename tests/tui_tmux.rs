@@ -294,3 +294,207 @@ fn edit_a_hunk_and_write_what_was_left_in_the_editor() {
     t.send(&["q"]);
     t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
 }
+
+fn engine_available(test: &str) -> bool {
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::engine_or_skip(test))
+        .is_some()
+}
+
+fn project_with(home: &Path, dockerfile: &str) -> std::path::PathBuf {
+    let dir = home.join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/tmux\"\nno_cache = true\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn log_search_highlights_jumps_and_filters() {
+    if !engine_available("log_search_highlights_jumps_and_filters") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = project_with(
+        home.path(),
+        "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN for w in ALPHA BETA GAMMA; do echo \"word-$w\"; done\n",
+    );
+    let Some(t) = Tmux::start("search", 160, 45, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+        "Enter",
+    ]);
+    t.wait_for("TUI", |s| s.contains("Build log"));
+    t.send(&["b"]);
+    t.wait_for("build done", |s| {
+        s.contains("built after 1 attempt") && s.contains("word-GAMMA")
+    });
+    t.send(&["Tab"]);
+    t.send(&["Tab"]);
+    t.wait_for("log focused", |s| s.contains("[ Build log"));
+    t.send(&["/"]);
+    t.wait_for("prompt", |s| s.contains("(Enter: search  Esc: cancel)"));
+    t.send(&["-l", "word-b"]);
+    t.send(&["Enter"]);
+    t.wait_for("search in the title", |s| s.contains("/word-b"));
+    // Highlight: the match is drawn with its own style (reverse/underline in mono).
+    let styled = t.tmux(&["capture-pane", "-p", "-e", "-t", "t"]);
+    // The match "word-B" is its own styled span: an escape sequence sits between it and the rest, "ETA".
+    assert!(
+        styled
+            .lines()
+            .any(|l| l.contains("word-B\x1b[") && l.contains("ETA")),
+        "no highlighted match:\n{styled}"
+    );
+    t.send(&["f"]);
+    let s = t.wait_for("filter", |s| s.contains("[filter]"));
+    assert!(
+        s.contains("word-BETA") && !s.contains("word-ALPHA") && !s.contains("word-GAMMA"),
+        "{s}"
+    );
+    t.send(&["f"]);
+    t.wait_for("filter off", |s| {
+        !s.contains("[filter]") && s.contains("word-ALPHA")
+    });
+    t.send(&["h"]);
+    t.wait_for("history", |s| {
+        s.contains("Build history") && s.contains("succeeded")
+    });
+    t.send(&["Escape"]);
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}
+
+#[test]
+fn y_copies_through_osc52_into_tmux() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start("copy", 160, 45, home.path()) else {
+        return;
+    };
+    t.tmux(&["set", "-g", "set-clipboard", "on"]);
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!(
+            "{} {}",
+            env!("CARGO_BIN_EXE_dockui"),
+            common::demo_dir().display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("findings", |s| s.contains("DL3009"));
+    t.send(&["y"]);
+    t.wait_for("copied notice", |s| s.contains("copied:"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let buffer = t.tmux(&["show-buffer"]);
+        if buffer.starts_with("Dockerfile:9:1 DL3009") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "OSC 52 did not reach tmux's buffer: {buffer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}
+
+#[test]
+fn resize_collapses_into_tabs_and_back() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start("resize", 160, 48, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!(
+            "{} {}",
+            env!("CARGO_BIN_EXE_dockui"),
+            common::demo_dir().display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("six panes side by side", |s| {
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("Conflicts") && l.contains("Build log"))
+    });
+    t.tmux(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    t.wait_for("tab bar at 80x24", |s| {
+        s.lines().next().is_some_and(|l| {
+            l.contains("Conflicts") && l.contains("Proposed diff") && l.contains("Digest")
+        }) && !s.contains("┌ Build log")
+    });
+    t.send(&["z"]);
+    t.tmux(&["resize-window", "-t", "t", "-x", "160", "-y", "48"]);
+    t.wait_for("zoomed at 160x48", |s| s.contains("z: all panes"));
+    t.send(&["z"]);
+    t.wait_for("six panes again", |s| {
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("Conflicts") && l.contains("Build log"))
+    });
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}
+
+#[test]
+fn quitting_during_a_build_asks_then_cancels_it() {
+    if !engine_available("quitting_during_a_build_asks_then_cancels_it") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let marker = format!("marker-quit-{}", std::process::id());
+    let dir = project_with(
+        home.path(),
+        &format!(
+            "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN echo {marker} && sleep 60\n"
+        ),
+    );
+    let Some(t) = Tmux::start("quitbuild", 160, 45, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+        "Enter",
+    ]);
+    t.wait_for("TUI", |s| s.contains("Build log"));
+    t.send(&["b"]);
+    t.wait_for("build running", |s| {
+        s.contains("building: attempt 1/3") && s.lines().any(|l| l.contains(&format!(" {marker}")))
+    });
+    t.send(&["q"]);
+    t.wait_for("confirmation", |s| s.contains("Cancel it and quit?"));
+    t.send(&["y"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the build kept running after quit"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

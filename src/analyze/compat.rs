@@ -48,6 +48,8 @@ pub struct ArchRow {
     pub min_cuda: Option<String>,
     pub min_torch: Option<String>,
     pub variants: Vec<String>,
+    /// "series+variant" builds that lack this arch although the variant usually has it, e.g. "2.7+cu128".
+    pub except: Vec<String>,
     pub note: Option<String>,
     pub source: Option<String>,
     pub confidence: Option<String>,
@@ -262,6 +264,21 @@ impl Compat {
     pub fn variant_supports_cc(&self, variant: &str, cc: &str) -> Option<bool> {
         self.arch(cc)
             .map(|r| r.variants.iter().any(|v| v == variant))
+    }
+
+    /// Does torch `series`' `variant` build carry code for compute capability `cc`? None when the data has
+    /// no row for that arch.
+    pub fn torch_supports_cc(&self, series: &str, variant: &str, cc: &str) -> Option<bool> {
+        let row = self.arch(cc)?;
+        let too_old = row
+            .min_torch
+            .as_deref()
+            .is_some_and(|m| cmp_versions(series, m) == Ordering::Less);
+        let excepted = row
+            .except
+            .iter()
+            .any(|e| e == &format!("{series}+{variant}"));
+        Some(row.variants.iter().any(|v| v == variant) && !too_old && !excepted)
     }
 
     /// Recognise a base image reference (`repo[:tag][@digest]`).
@@ -529,6 +546,13 @@ mod tests {
         assert_eq!(c.variant_supports_cc("cu128", "12.0"), Some(true));
         assert_eq!(c.variant_supports_cc("cu126", "10.0"), Some(false));
         assert_eq!(c.arch("9.0").map(|r| r.family.as_str()), Some("Hopper"));
+        assert_eq!(c.torch_supports_cc("2.7", "cu128", "7.0"), Some(false));
+        assert_eq!(c.torch_supports_cc("2.8", "cu128", "7.0"), Some(true));
+        assert_eq!(c.torch_supports_cc("1.13", "cu118", "9.0"), Some(false));
+        assert_eq!(c.torch_supports_cc("2.5", "cu124", "12.0"), Some(false));
+        assert_eq!(c.torch_supports_cc("2.5", "cu124", "6.1"), Some(true));
+        assert_eq!(c.torch_supports_cc("2.9", "cu130", "6.1"), Some(false));
+        assert_eq!(c.torch_supports_cc("2.9", "cu130", "8.7"), None);
     }
 
     #[test]

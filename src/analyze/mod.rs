@@ -28,6 +28,7 @@
 pub mod compat;
 pub mod dockerfile;
 pub mod finding;
+pub mod host;
 pub mod ignore;
 pub mod report;
 pub mod requirements;
@@ -35,6 +36,7 @@ pub mod rules;
 pub mod sarif;
 
 pub use finding::*;
+pub use host::{HostGpu, HostGpuDevice};
 
 use dockerfile::Dockerfile;
 use dockerfile::model::Model;
@@ -54,6 +56,8 @@ pub struct AnalyzeOptions {
     pub extra_compat: Option<PathBuf>,
     /// Do not read `.hadolint.yaml` from the project root.
     pub no_hadolint_config: bool,
+    /// The host's driver and GPUs for the host-aware rules (DU211-DU213); None = no host checks.
+    pub host: Option<HostGpu>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -308,6 +312,7 @@ fn analyze_with(
         reqfiles: &reqfiles,
         texts: &texts,
         installs: &installs,
+        host: opts.host.as_ref(),
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {

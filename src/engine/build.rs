@@ -51,7 +51,11 @@ impl BuildRequest {
             spec: BuildSpec {
                 context_dir: project_dir.to_path_buf(),
                 dockerfile: PathBuf::from(&b.dockerfile),
-                tag: format!("{}:{}", b.repository(project_dir), b.tag),
+                tag: format!(
+                    "{}:{}",
+                    b.repository(project_dir),
+                    super::tags::resolve(&b.tag, project_dir)
+                ),
                 args: b.args.clone(),
                 labels: b.labels.clone(),
                 target: b.target.clone(),
@@ -112,6 +116,8 @@ pub struct BuildOutcome {
     pub success: bool,
     pub cancelled: bool,
     pub image: String,
+    /// Tags the image got (`tag = "auto"` resolves to the git tag, commit or a timestamp).
+    pub tags: Vec<String>,
     pub image_id: Option<String>,
     pub build_time_s: f64,
     pub attempts: Vec<AttemptRecord>,
@@ -153,6 +159,12 @@ pub async fn run_build(
         success: false,
         cancelled: false,
         image: req.spec.tag.clone(),
+        tags: req
+            .spec
+            .tag
+            .rsplit_once(':')
+            .map(|(_, t)| vec![t.to_string()])
+            .unwrap_or_default(),
         image_id: None,
         build_time_s: 0.0,
         attempts: Vec::new(),

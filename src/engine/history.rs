@@ -94,6 +94,15 @@ fn attempt_files(dir: &Path) -> Vec<(PathBuf, u32)> {
     v
 }
 
+/// The image of the newest successful build tagged under `repository` (what `dockui push DIR` pushes).
+pub fn latest_image(builds_dir: &Path, repository: &str) -> Option<String> {
+    let prefix = format!("{repository}:");
+    list(builds_dir)
+        .into_iter()
+        .find(|b| b.status == "succeeded" && b.image.starts_with(&prefix))
+        .map(|b| b.image)
+}
+
 /// The attempt logs of one build (a unique prefix of the id is enough), in attempt order.
 pub fn attempt_logs(builds_dir: &Path, id: &str) -> std::io::Result<Vec<(PathBuf, u32)>> {
     let matches: Vec<PathBuf> = std::fs::read_dir(builds_dir)?

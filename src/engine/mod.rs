@@ -6,6 +6,7 @@ pub mod clock;
 pub mod history;
 pub mod push;
 pub mod smoke;
+pub mod tags;
 
 use crate::analyze::{self, Analysis, AnalyzeOptions};
 use crate::config::Config;
@@ -22,10 +23,14 @@ pub enum Command {
     Analyze,
     Build,
     Cancel,
+    /// List past builds.
+    History,
+    /// The host's GPUs changed (from the GPU poller): re-analyse with them.
+    SetHost(Option<crate::analyze::HostGpu>),
     /// Copy an attempt's log file into the project directory.
     SaveLog(PathBuf),
-    /// Push the last built image and check its digests.
-    Push,
+    /// Push this image (the last build's) and check its digests.
+    Push(String),
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
 }
@@ -53,6 +58,7 @@ pub enum EngineEvent {
     Smoke(Box<smoke::SmokeResult>),
     /// A failed attempt matched a failure signature.
     Diagnosis(Box<crate::classify::Diagnosis>),
+    History(Vec<history::BuildSummary>),
     PushProgress(crate::docker::push::PushProgress),
     PushFinished(Box<crate::registry::report::PushReport>),
     /// Reviewed fixes were written (files), or why not.
@@ -70,15 +76,26 @@ pub struct EngineContext {
     pub project_dir: PathBuf,
     pub config: Config,
     pub paths: crate::paths::Paths,
+    /// The host's GPUs (from NVML) for host-aware checks and GPU smoke tests; None without GPUs.
+    pub host: Option<crate::analyze::HostGpu>,
 }
 
 impl EngineContext {
     pub fn analyze_options(&self) -> AnalyzeOptions {
-        self.config.analyze_options(&self.paths)
+        let mut opts = self.config.analyze_options(&self.paths);
+        opts.host = self.host.clone();
+        opts
     }
 
     pub fn build_request(&self) -> BuildRequest {
-        BuildRequest::from_config(&self.project_dir, &self.config, &self.paths)
+        let mut req = BuildRequest::for_host(
+            &self.project_dir,
+            &self.config,
+            &self.paths,
+            self.host.is_some(),
+        );
+        req.analyze.host = self.host.clone();
+        req
     }
 }
 
@@ -112,7 +129,7 @@ pub fn spawn(ctx: EngineContext) -> EngineHandle {
 }
 
 async fn run(
-    ctx: EngineContext,
+    mut ctx: EngineContext,
     mut commands: UnboundedReceiver<Command>,
     events: UnboundedSender<EngineEvent>,
     shutdown: CancellationToken,
@@ -175,6 +192,15 @@ async fn run(
                 // Always re-analyse: after a write the findings change; after a refusal the file did.
                 spawn_analysis(&ctx, &events);
             }
+            Command::History => {
+                let _ = events.send(EngineEvent::History(history::list(&ctx.paths.builds_dir())));
+            }
+            Command::SetHost(host) => {
+                if ctx.host != host {
+                    ctx.host = host;
+                    spawn_analysis(&ctx, &events);
+                }
+            }
             Command::SaveLog(from) => {
                 let name = from
                     .parent()
@@ -196,18 +222,13 @@ async fn run(
                 };
                 let _ = events.send(EngineEvent::Notice(notice));
             }
-            Command::Push => {
+            Command::Push(source) => {
                 if push.as_ref().is_some_and(|h| !h.is_finished()) {
                     let _ = events.send(EngineEvent::Notice("a push is already running".into()));
                     continue;
                 }
                 let (ctx, events, token) = (ctx.clone(), events.clone(), shutdown.child_token());
                 push = Some(tokio::spawn(async move {
-                    let source = format!(
-                        "{}:{}",
-                        ctx.config.build.repository(&ctx.project_dir),
-                        ctx.config.build.tag
-                    );
                     let (tx, mut rx) = unbounded_channel();
                     let forward = {
                         let events = events.clone();

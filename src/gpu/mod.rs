@@ -6,6 +6,7 @@
 //! unsupported query shows as "n/a" for that value only.
 
 mod cgroup;
+pub mod host;
 mod nvml;
 mod poller;
 pub mod render;

@@ -81,6 +81,7 @@ pub enum BuildState {
 pub enum Popup {
     Help,
     ConfirmQuit,
+    History,
 }
 
 /// What the terminal loop must do for the app.
@@ -140,6 +141,8 @@ pub struct App {
     /// The search being typed in the log pane.
     pub input: Option<String>,
     pub zoomed: bool,
+    pub help_scroll: usize,
+    pub history: Vec<crate::engine::history::BuildSummary>,
     pub mouse: bool,
     /// `ui.copy_command`: also pipe copied text to this command.
     pub copy_command: Option<String>,
@@ -176,6 +179,8 @@ impl App {
             readonly: false,
             input: None,
             zoomed: false,
+            help_scroll: 0,
+            history: Vec::new(),
             mouse: false,
             copy_command: None,
             outbox: Vec::new(),
@@ -262,10 +267,26 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
-        if self.popup == Some(Popup::Help)
-            && !matches!(action, Action::Help | Action::Back | Action::Quit)
-        {
+        if self.popup == Some(Popup::History) && action != Action::Quit {
+            self.popup = None;
             return Vec::new();
+        }
+        if self.popup == Some(Popup::Help) {
+            match action {
+                Action::Down | Action::PageDown => {
+                    self.help_scroll += if action == Action::Down { 1 } else { 10 }
+                }
+                Action::Up | Action::PageUp => {
+                    self.help_scroll =
+                        self.help_scroll
+                            .saturating_sub(if action == Action::Up { 1 } else { 10 })
+                }
+                Action::Help | Action::Back | Action::Quit => {}
+                _ => return Vec::new(),
+            }
+            if !matches!(action, Action::Help | Action::Back | Action::Quit) {
+                return Vec::new();
+            }
         }
         self.notice = None;
         match action {
@@ -356,6 +377,7 @@ impl App {
                 }
             }
             Action::Copy => self.copy(),
+            Action::History => return vec![Command::History],
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleMouse => {
                 self.mouse = !self.mouse;
@@ -374,12 +396,15 @@ impl App {
                     self.notice = Some("read-only mode: nothing is pushed".into());
                 } else if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
                     self.notice = Some("a push is already running".into());
-                } else if !matches!(&self.build, BuildState::Done(o) if o.success) {
+                } else if let BuildState::Done(o) = &self.build
+                    && o.success
+                {
+                    let image = o.image.clone();
+                    self.push = Some(PushState::default());
+                    return vec![Command::Push(image)];
+                } else {
                     self.notice =
                         Some("build first (b): push sends the image this session built".into());
-                } else {
-                    self.push = Some(PushState::default());
-                    return vec![Command::Push];
                 }
             }
             Action::JumpToFix => {
@@ -695,6 +720,10 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::History(builds) => {
+                self.history = builds;
+                self.popup = Some(Popup::History);
+            }
             EngineEvent::PushProgress(p) => {
                 if let Some(push) = &mut self.push {
                     push.progress.apply(&p);

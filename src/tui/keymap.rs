@@ -42,6 +42,7 @@ pub enum Action {
     Copy,
     Zoom,
     ToggleMouse,
+    History,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -97,6 +97,7 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
+    let mut last_host: Option<crate::analyze::HostGpu> = None;
     let mut last_draw = Instant::now() - FRAME;
 
     loop {
@@ -136,7 +137,15 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
                     state.set_container_names(|id| names.get(id).cloned());
                 }
                 dirty = true;
-                app.update(Msg::Gpu(state))
+                // Host-aware checks follow the GPUs NVML reports.
+                let host = crate::gpu::host::host_gpu(&state);
+                let mut cmds = Vec::new();
+                if host != last_host {
+                    last_host = host.clone();
+                    cmds.push(Command::SetHost(host));
+                }
+                cmds.extend(app.update(Msg::Gpu(state)));
+                cmds
             }
             _ = tick.tick(), if app.build_running() => { dirty = true; app.update(Msg::Tick(Instant::now())) }
             _ = tokio::time::sleep_until(frame_due.into()), if dirty => Vec::new(),

@@ -81,6 +81,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     match app.popup {
         Some(Popup::Help) => draw_help(frame, app, theme, area),
         Some(Popup::ConfirmQuit) => draw_confirm(frame, theme, area),
+        Some(Popup::History) => draw_history(frame, app, theme, area),
         None => {}
     }
 }
@@ -810,12 +811,67 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     for b in app.keymap.bindings.iter().filter(|b| b.pane.is_none()) {
         lines.push(Line::from(format!("{:<16} {}", b.keys.join(" "), b.desc)));
     }
-    let h = lines.len() as u16 + 2;
-    let rect = centered(area, 64, h);
+    let total = lines.len();
+    let rect = centered(area, 78, total as u16 + 2);
+    let rows = rect.height.saturating_sub(2) as usize;
+    // Scrollable when the terminal is short; the title says so.
+    let scroll = app.help_scroll.min(total.saturating_sub(rows));
+    let title = if total > rows {
+        format!(
+            " Help {}-{} of {} - j/k scroll, ? or Esc closes ",
+            scroll + 1,
+            (scroll + rows).min(total),
+            total
+        )
+    } else {
+        " Help - ? or Esc closes ".to_string()
+    };
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" Help - ? or Esc closes ")
+        .title(title)
+        .border_style(theme.border(true));
+    frame.render_widget(
+        Paragraph::new(lines.into_iter().skip(scroll).collect::<Vec<_>>()).block(block),
+        rect,
+    );
+}
+
+fn draw_history(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let mut lines: Vec<Line> = if app.history.is_empty() {
+        vec![Line::styled("no builds yet - press b", theme.dim())]
+    } else {
+        app.history
+            .iter()
+            .map(|b| {
+                let style = match b.status.as_str() {
+                    "succeeded" => theme.ok(),
+                    "failed" => theme.error(),
+                    _ => theme.dim(),
+                };
+                Line::styled(
+                    format!(
+                        "{}  {:<10} {} attempt(s) {:>6.1}s  {}",
+                        b.build_id, b.status, b.attempts, b.build_time_s, b.image
+                    ),
+                    style,
+                )
+            })
+            .collect()
+    };
+    lines.push(Line::styled(
+        "`dockui logs ID` prints a build's full logs; any key closes",
+        theme.dim(),
+    ));
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(120),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Build history ")
         .border_style(theme.border(true));
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }

@@ -8,6 +8,10 @@ use crate::analyze::compat::{
 use crate::analyze::dockerfile::model::Stage;
 use crate::analyze::requirements::{Install, Located, Requirement, Tool, torch_index_variant};
 
+// Host-aware rules (DU211-DU213) live in a child module so they reuse this family's resolution of torch
+// installs (groups, selected variant, base image) without widening its visibility.
+mod host;
+
 /// One resolution: the packages one install command asks for, with the index options in force.
 struct Group<'a> {
     instr: usize,
@@ -186,6 +190,24 @@ fn torch_version<'a>(ctx: &'a Ctx, r: &Requirement) -> Option<(String, &'a Torch
         .map(|row| (row.series.clone(), row, false))
 }
 
+/// How a torch requirement reads in messages: "2.5.1", "2.7.*", "(unpinned, currently 2.13)".
+fn shown(t: &Requirement, version: &str, row: &TorchRow, exact: bool) -> String {
+    if exact {
+        version.to_string()
+    } else if t.specs.is_empty() {
+        format!("(unpinned, currently {})", row.series)
+    } else if t.series().is_none() {
+        format!(
+            "{} (currently {})",
+            t.text
+                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            row.series
+        )
+    } else {
+        format!("{}.*", row.series)
+    }
+}
+
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let gs = groups(ctx);
     for g in &gs {
@@ -200,6 +222,9 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     stubs(ctx, out);
     copy_paths(ctx, out);
     cross_stage_cuda(ctx, out);
+    if let Some(h) = ctx.host {
+        host::run(ctx, h, &gs, out);
+    }
 }
 
 /// DU210: artifacts built in a stage on one CUDA version copied into a stage on another.
@@ -322,20 +347,7 @@ fn torch_rules(
     let Some((version, row, exact)) = torch_version(ctx, t) else {
         return;
     };
-    let shown = if exact {
-        version.clone()
-    } else if t.specs.is_empty() {
-        format!("(unpinned, currently {})", row.series)
-    } else if t.series().is_none() {
-        format!(
-            "{} (currently {})",
-            t.text
-                .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            row.series
-        )
-    } else {
-        format!("{}.*", row.series)
-    };
+    let shown = shown(t, &version, row, exact);
     let (variant, how, explicit) = selected_variant(g, t, row);
     let ships = format!(
         "torch {} ships {} (PyPI default {})",

@@ -346,6 +346,24 @@ pub const RULES: &[RuleInfo] = &[
         "COPY --from between stages built on different CUDA versions",
         true,
     ),
+    r(
+        "DU211",
+        Error,
+        "Base image CUDA newer than the host driver runs (warning: only through minor-version compatibility)",
+        true,
+    ),
+    r(
+        "DU212",
+        Error,
+        "torch wheel's CUDA build needs a newer driver than the host has (warning: minor-version compatibility)",
+        true,
+    ),
+    r(
+        "DU213",
+        Error,
+        "A host GPU's compute capability is missing from the torch wheel's arch list",
+        true,
+    ),
 ];
 
 /// The rule list for `dockui rules`.
@@ -374,6 +392,8 @@ pub struct Ctx<'a> {
     pub texts: &'a HashMap<PathBuf, String>,
     /// Install commands found in RUN lines: (instruction index, install).
     pub installs: &'a [(usize, Install)],
+    /// The host's driver and GPUs, when host-aware checks are on.
+    pub host: Option<&'a super::HostGpu>,
 }
 
 impl<'a> Ctx<'a> {
