@@ -39,6 +39,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/dockui-bench-tui.XXXXXX")"
 BASE="dockui-bench/busybox:base-$$"
 cleanup() {
   tmux -L "$SOCK" kill-server >/dev/null 2>&1 || true
+  rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCK"   # the server's socket file can outlive it
   # BENCH_TUI_KEEP=DIR keeps the raw terminal output and the samples, to look at.
   if [ -n "${BENCH_TUI_KEEP:-}" ]; then mkdir -p "$BENCH_TUI_KEEP"; cp "$WORK"/*.out "$WORK"/samples "$BENCH_TUI_KEEP"/ 2>/dev/null || true; fi
   bench_cleanup_engine
