@@ -9,7 +9,6 @@ pub mod demo;
 pub mod docker;
 pub mod engine;
 pub mod fix;
-pub mod fix_preview;
 pub mod gpu;
 pub mod logging;
 pub mod paths;

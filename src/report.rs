@@ -5,13 +5,7 @@ use std::fmt::Write;
 
 pub fn build_human(o: &BuildOutcome) -> String {
     let mut out = String::new();
-    let verdict = if o.success {
-        "built"
-    } else if o.cancelled {
-        "cancelled"
-    } else {
-        "failed"
-    };
+    let verdict = o.verdict();
     let _ = writeln!(
         out,
         "{verdict}: {} ({} attempt(s), {:.1}s)",

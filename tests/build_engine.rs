@@ -323,3 +323,40 @@ async fn a_smoke_check_that_hangs_times_out_and_its_container_is_removed() {
         .args(["rmi", "-f", &image])
         .output();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gpu_smoke_check_without_the_nvidia_runtime_is_classified() {
+    let Some(docker) =
+        common::engine_or_skip("a_gpu_smoke_check_without_the_nvidia_runtime_is_classified").await
+    else {
+        return;
+    };
+    if std::process::Command::new("docker")
+        .args(["info", "--format", "{{json .Runtimes}}"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nvidia"))
+    {
+        eprintln!(
+            "SKIPPED: this engine has the NVIDIA runtime, so the failure cannot be reproduced here"
+        );
+        return;
+    }
+    dockui::docker::standin::ensure(&docker, DEMO_BASE, tokio::sync::mpsc::unbounded_channel().0)
+        .await
+        .unwrap();
+    let check = dockui::engine::smoke::SmokeCheck {
+        name: "torch.cuda.is_available() on the GPUs".into(),
+        cmd: vec!["/bin/sh".into(), "-c".into(), "echo gpu".into()],
+        gpus: true,
+    };
+    let r =
+        dockui::engine::smoke::run_check(&docker, DEMO_BASE, &check, Duration::from_secs(60)).await;
+    assert_eq!(
+        r.status,
+        dockui::engine::smoke::SmokeStatus::Error,
+        "{r:#?}"
+    );
+    let d = r.diagnosis.expect("classified");
+    assert_eq!(d.signature, "no-nvidia-runtime");
+    assert!(d.explanation.contains("nvidia-container-toolkit"));
+}

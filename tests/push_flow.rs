@@ -7,7 +7,6 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn project(home: &Path, registry: &str, repo: &str) -> std::path::PathBuf {
     let dir = home.join("demo");
@@ -131,53 +130,16 @@ fn tui_build_push_then_accept_the_digest_update() {
     };
     let home = tempfile::tempdir().unwrap();
     let dir = project(home.path(), &registry.host, "flow/tui");
-    let socket = format!("dockui-test-push-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        let out = Command::new("tmux")
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    let Some(t) = common::tmux::Tmux::start("push", 200, 55, home.path()) else {
+        return;
     };
-    let mut cmd = Command::new("tmux");
-    cmd.args([
-        "-L",
-        &socket,
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "200",
-        "-y",
-        "55",
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+        "Enter",
     ]);
-    for (k, v) in common::isolated_env(home.path()) {
-        cmd.args(["-e", &format!("{k}={v}")]);
-    }
-    cmd.arg(format!(
-        "{} {}",
-        env!("CARGO_BIN_EXE_dockui"),
-        dir.display()
-    ));
-    assert!(cmd.status().unwrap().success());
-    let wait = |what: &str, pred: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = tmux(&["capture-pane", "-p", "-t", "t"]);
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    };
+    let wait = |what: &str, pred: &dyn Fn(&str) -> bool| t.wait_for(what, pred);
+    let tmux = |args: &[&str]| t.tmux(args);
     wait("TUI", &|s| s.contains("Digest"));
     tmux(&["send-keys", "-t", "t", "p"]);
     wait("push refused before a build", &|s| {
@@ -213,9 +175,8 @@ fn tui_build_push_then_accept_the_digest_update() {
         std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
         std::fs::read_to_string(common::demo_dir().join("Dockerfile")).unwrap()
     );
-    let _ = Command::new("tmux")
-        .args(["-L", &socket, "kill-server"])
-        .output();
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
     let _ = Command::new("docker")
         .args([
             "rmi",

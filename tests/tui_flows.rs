@@ -274,3 +274,29 @@ fn ansi_and_100k_char_lines_are_ingested_cleanly() {
     t.draw(|f| dockui::tui::view::draw(&app, &theme, f))
         .unwrap();
 }
+
+#[test]
+fn status_bar_shows_step_cached_steps_and_attempt() {
+    let mut app = app_with_log(&["#1 [1/3] FROM base", "#1 CACHED"]);
+    app.update(Msg::Engine(EngineEvent::BuildStep {
+        current: 2,
+        total: 3,
+    }));
+    app.update(Msg::Engine(EngineEvent::BuildLog(vec![
+        "#2 [2/3] RUN make".into(),
+        "#2 CACHED".into(),
+    ])));
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+    let theme = dockui::tui::theme::Theme {
+        mono: true,
+        light: false,
+    };
+    t.draw(|f| dockui::tui::view::draw(&app, &theme, f))
+        .unwrap();
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains("building: attempt 1/3 step 2/3 (0s, 2 cached)"),
+        "{screen}"
+    );
+    assert!(screen.contains("engine unix:///var/run/docker.sock"));
+}

@@ -408,14 +408,24 @@ fn normalise_rel(p: &Path) -> PathBuf {
 
 /// Apply a fix's edits to `text` (edits must not overlap; applied from the end so offsets stay valid).
 pub fn apply_edits(text: &str, edits: &[TextEdit]) -> String {
-    let mut es: Vec<&TextEdit> = edits.iter().collect();
-    es.sort_by_key(|e| std::cmp::Reverse(e.start));
-    let mut s = text.to_string();
-    for e in es {
-        let (a, b) = (e.start.min(s.len()), e.end.min(s.len()));
-        if s.is_char_boundary(a) && s.is_char_boundary(b) && a <= b {
-            s.replace_range(a..b, &e.replacement);
+    // In order of position; an edit overlapping an earlier one, or out of range, is skipped (never a panic).
+    let mut sorted: Vec<&TextEdit> = edits.iter().collect();
+    sorted.sort_by_key(|e| (e.start, e.end));
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for e in sorted {
+        if e.start < pos
+            || e.end < e.start
+            || e.end > text.len()
+            || !text.is_char_boundary(e.start)
+            || !text.is_char_boundary(e.end)
+        {
+            continue;
         }
+        out.push_str(&text[pos..e.start]);
+        out.push_str(&e.replacement);
+        pos = e.end;
     }
-    s
+    out.push_str(&text[pos..]);
+    out
 }

@@ -132,6 +132,19 @@ pub struct BuildOutcome {
     pub engine_unreachable: bool,
 }
 
+impl BuildOutcome {
+    /// One word for status lines: built, cancelled or failed.
+    pub fn verdict(&self) -> &'static str {
+        if self.success {
+            "built"
+        } else if self.cancelled {
+            "cancelled"
+        } else {
+            "failed"
+        }
+    }
+}
+
 fn new_build_id() -> String {
     // Timestamp plus a per-process counter and pid: unique across concurrent dockui processes.
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -144,32 +144,57 @@ pub(crate) fn replace_file(
     bytes: &[u8],
     perms_from: Option<&Path>,
 ) -> Result<(), WriteError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".dockui-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io(path))?;
-    tmp.write_all(bytes).map_err(io(path))?;
-    tmp.as_file().sync_all().map_err(io(path))?;
-    if let Some(src) = perms_from
-        && let Ok(meta) = std::fs::metadata(src)
-    {
-        tmp.as_file()
-            .set_permissions(meta.permissions())
+    Staged::write(path, bytes, perms_from)?.commit()
+}
+
+/// The new content, complete and fsynced in a temp file beside the target, not yet renamed over it.
+/// Dropping it (a failure, a crash of this step) leaves the old file untouched and removes the temp file.
+pub(crate) struct Staged<'a> {
+    path: &'a Path,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl<'a> Staged<'a> {
+    pub(crate) fn write(
+        path: &'a Path,
+        bytes: &[u8],
+        perms_from: Option<&Path>,
+    ) -> Result<Staged<'a>, WriteError> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".dockui-")
+            .suffix(".tmp")
+            .tempfile_in(dir_of(path))
             .map_err(io(path))?;
+        tmp.write_all(bytes).map_err(io(path))?;
+        tmp.as_file().sync_all().map_err(io(path))?;
+        if let Some(src) = perms_from
+            && let Ok(meta) = std::fs::metadata(src)
+        {
+            tmp.as_file()
+                .set_permissions(meta.permissions())
+                .map_err(io(path))?;
+        }
+        Ok(Staged { path, tmp })
     }
-    tmp.persist(path).map_err(|e| WriteError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+
+    /// rename(2) is atomic on one filesystem: readers see the old file or the new one, never a mix.
+    pub(crate) fn commit(self) -> Result<(), WriteError> {
+        let path = self.path;
+        self.tmp.persist(path).map_err(|e| WriteError::Io {
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+        if let Ok(d) = std::fs::File::open(dir_of(path)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 #[cfg(test)]
@@ -220,23 +245,37 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_rename_leaves_the_old_file_whole() {
-        // The target's directory becomes read-only after the temp file could be... not created: the write fails
-        // before any rename, and the old content is intact.
+    fn a_failure_between_write_and_rename_leaves_the_old_file_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("ro");
-        std::fs::create_dir(&sub).unwrap();
-        let file = sub.join("Dockerfile");
-        std::fs::write(&file, "FROM a\n").unwrap();
-        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o555)).unwrap();
-        let backups = Backups::new(dir.path().join("b"));
-        let result = write_atomic(&file, "FROM b\n", "FROM a\n", &backups);
-        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
-        // root may write anyway; either way the file is whole: old or new, never a mix.
-        let now = std::fs::read_to_string(&file).unwrap();
-        match result {
-            Ok(_) => assert_eq!(now, "FROM b\n"),
-            Err(_) => assert_eq!(now, "FROM a\n"),
-        }
+        let file = dir.path().join("Dockerfile");
+        let old = "FROM a\n".repeat(1000);
+        let new = "FROM b\n".repeat(2000);
+        std::fs::write(&file, &old).unwrap();
+        // The new text is fully written and synced, then the step fails before the rename.
+        let staged = Staged::write(&file, new.as_bytes(), Some(&file)).unwrap();
+        drop(staged);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            old,
+            "old file untouched"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["Dockerfile"], "no temp file left behind");
+        // A rename that fails (the target is now a directory) also leaves what was there.
+        let target = dir.path().join("sub");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("keep"), "x").unwrap();
+        let staged = Staged::write(&target, new.as_bytes(), None).unwrap();
+        assert!(staged.commit().is_err());
+        assert_eq!(std::fs::read_to_string(target.join("keep")).unwrap(), "x");
+        // And the normal path gives the whole new file.
+        Staged::write(&file, new.as_bytes(), None)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), new);
     }
 }

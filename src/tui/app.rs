@@ -73,6 +73,10 @@ pub enum BuildState {
         max_attempts: u32,
         started: Instant,
         step: Option<(u32, u32)>,
+        /// When the running step started, for its elapsed time in the status bar.
+        step_started: Instant,
+        /// Steps the builder took from its cache (BuildKit "CACHED", legacy "Using cache").
+        cached: u32,
     },
     Done(Box<BuildOutcome>),
 }
@@ -703,14 +707,29 @@ impl App {
                     max_attempts,
                     started,
                     step: None,
+                    step_started: Instant::now(),
+                    cached: 0,
                 };
             }
             EngineEvent::BuildStep { current, total } => {
-                if let BuildState::Running { step, .. } = &mut self.build {
+                if let BuildState::Running {
+                    step, step_started, ..
+                } = &mut self.build
+                {
                     *step = Some((current, total));
+                    *step_started = Instant::now();
                 }
             }
-            EngineEvent::BuildLog(lines) => self.push_log(lines),
+            EngineEvent::BuildLog(lines) => {
+                if let BuildState::Running { cached, .. } = &mut self.build {
+                    let hits = lines
+                        .iter()
+                        .filter(|l| l.ends_with(" CACHED") || l.trim() == "---> Using cache")
+                        .count();
+                    *cached += hits as u32;
+                }
+                self.push_log(lines)
+            }
             EngineEvent::BuildFinished(outcome) => {
                 if let Some(e) = &outcome.error
                     && let DockerErrorText::Unreachable = classify_error(e)

@@ -41,7 +41,7 @@ impl Theme {
     }
     pub fn warning(&self) -> Style {
         self.fg(if self.light {
-            Color::Rgb(160, 100, 0)
+            Color::Magenta
         } else {
             Color::Yellow
         })

@@ -740,11 +740,19 @@ fn status_line(app: &App) -> String {
             attempt,
             max_attempts,
             step,
+            step_started,
+            cached,
             ..
         } => {
             let secs = app.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+            let step_secs = app.now.saturating_duration_since(*step_started).as_secs();
+            let cached = if *cached > 0 {
+                format!(", {cached} cached")
+            } else {
+                String::new()
+            };
             let step = step
-                .map(|(c, t)| format!(" step {c}/{t}"))
+                .map(|(c, t)| format!(" step {c}/{t} ({step_secs}s{cached})"))
                 .unwrap_or_default();
             format!(
                 "building: attempt {attempt}/{max_attempts}{step} {:02}:{:02}",
@@ -753,13 +761,7 @@ fn status_line(app: &App) -> String {
             )
         }
         BuildState::Done(o) => {
-            let verdict = if o.success {
-                "built"
-            } else if o.cancelled {
-                "cancelled"
-            } else {
-                "failed"
-            };
+            let verdict = o.verdict();
             format!(
                 "{verdict} after {} attempt(s) in {:.1}s",
                 o.attempts.len(),

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the real engine (or a clear skip), isolated dirs, the binary.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use dockui::docker::{BollardEngine, DockerPort};
 use std::path::{Path, PathBuf};
 use std::process::Command;
