@@ -497,7 +497,6 @@ async fn run_attempt(
     };
     tokio::pin!(work);
     let mut batch: Vec<String> = Vec::new();
-    let mut last_flush = Instant::now();
     let mut ticker = tokio::time::interval(BATCH_INTERVAL);
     let result = loop {
         tokio::select! {
@@ -507,15 +506,10 @@ async fn run_attempt(
                 handle_event(ev, &mut log, &mut batch, events);
                 if batch.len() >= BATCH_MAX {
                     flush(&mut batch, events);
-                    last_flush = Instant::now();
                 }
             }
-            _ = ticker.tick() => {
-                if !batch.is_empty() && last_flush.elapsed() >= BATCH_INTERVAL {
-                    flush(&mut batch, events);
-                    last_flush = Instant::now();
-                }
-            }
+            // Every tick flushes what gathered since: batches at most every 50 ms, one UI update each.
+            _ = ticker.tick() => flush(&mut batch, events),
             r = &mut work => {
                 while let Ok(ev) = rx.try_recv() {
                     handle_event(ev, &mut log, &mut batch, events);

@@ -36,7 +36,14 @@ impl LogView {
 
     pub fn push(&mut self, lines: impl IntoIterator<Item = String>) {
         self.lines
-            .extend(lines.into_iter().map(|l| super::text::clean_line(&l)));
+            // Most lines are clean: keep them as they are (no copy); only lines with escapes are rebuilt.
+            .extend(lines.into_iter().map(|l| {
+                if super::text::is_clean(&l) {
+                    l
+                } else {
+                    super::text::clean_line(&l)
+                }
+            }));
         let excess = self.lines.len().saturating_sub(WINDOW);
         if excess > 0 {
             self.lines.drain(..excess);
@@ -63,6 +70,18 @@ impl LogView {
         self.page
             .as_ref()
             .map_or(self.lines.len(), |(_, p)| p.len())
+    }
+
+    pub fn get(&self, i: usize) -> Option<&String> {
+        match &self.page {
+            Some((_, p)) => p.get(i),
+            None => self.lines.get(i),
+        }
+    }
+
+    /// Whether the filter hides lines (a search and the filter toggle).
+    pub fn filtering(&self) -> bool {
+        self.filter && self.search.is_some()
     }
 
     fn matches(&self, line: &str) -> bool {

@@ -48,6 +48,11 @@ pub fn clean_line(line: &str) -> String {
     out
 }
 
+/// True when `clean_line` would return the line unchanged.
+pub fn is_clean(line: &str) -> bool {
+    !line.contains(|c: char| c.is_control())
+}
+
 /// At most `max` chars of `s`, with a note of how many were left out.
 pub fn cap(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     match s.char_indices().nth(max) {

@@ -460,15 +460,20 @@ fn log_lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
             _ => empty(theme, "waiting for build output..."),
         };
     }
-    let shown: Vec<&String> = log.shown().collect();
-    let indexes = log.visible_indexes();
     // The view ends at `end` (exclusive, in shown-line numbers); take lines backwards until the rows are full.
-    let end = log.end.unwrap_or(shown.len());
-    let last = indexes.partition_point(|&i| i < end);
+    // Without the filter only the visible slice is touched, whatever the window holds.
+    let end = log.end.unwrap_or(log.shown_len()).min(log.shown_len());
+    let candidates: Box<dyn Iterator<Item = usize>> = if log.filtering() {
+        let indexes = log.visible_indexes();
+        let last = indexes.partition_point(|&i| i < end);
+        Box::new(indexes.into_iter().take(last).rev())
+    } else {
+        Box::new((0..end).rev())
+    };
     let mut picked = Vec::new();
     let mut used = 0;
-    for &i in indexes[..last].iter().rev() {
-        let line = shown[i];
+    for i in candidates {
+        let Some(line) = log.get(i) else { continue };
         let height = if log.wrap {
             text::cap(line, 2000)
                 .chars()
@@ -487,8 +492,8 @@ fn log_lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
     picked.reverse();
     picked
         .into_iter()
-        .map(|i| {
-            let l = shown[i];
+        .filter_map(|i| log.get(i))
+        .map(|l| {
             let highlighted = app.diagnosis.as_ref().is_some_and(|d| {
                 d.matched.iter().any(|(_, t)| t == l)
                     || d.failing_step.as_deref() == Some(l.as_str())
