@@ -245,7 +245,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         }
         Some(Cmd::Demo { dir }) => {
             let dir = dir.unwrap_or_else(|| paths.data_dir.join("demo"));
-            crate::demo::materialize(&dir)?;
+            if cli.readonly {
+                // Read-only: open an existing demo copy, never write one.
+                anyhow::ensure!(
+                    dir.join("Dockerfile").is_file(),
+                    "read-only mode: no demo at {} to open (run `dockui demo` once without --readonly)",
+                    dir.display()
+                );
+            } else {
+                crate::demo::materialize(&dir)?;
+            }
             open_tui(config_flag, paths, &project_dir(&dir)?, cli.readonly)
         }
         Some(Cmd::Check { dir, format, host }) => {
