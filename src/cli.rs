@@ -340,6 +340,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             dry_run,
             format,
         }) => {
+            // Read-only: show the diffs, write nothing.
+            let dry_run = dry_run || cli.readonly;
             let dir = project_dir(&dir)?;
             let config = load_config(config_flag, paths, &dir)?;
             let level = match level {

@@ -307,3 +307,39 @@ fn logs_lists_history_and_prints_attempt_logs() {
         "{log}"
     );
 }
+
+#[test]
+fn readonly_never_builds_pushes_or_writes() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("demo");
+    common::copy_dir(&common::demo_dir(), &dir);
+    let before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    for args in [
+        vec!["--readonly", "build"],
+        vec!["--readonly", "push"],
+        vec!["--readonly", "undo"],
+    ] {
+        let mut cmd = common::dockui(home.path());
+        cmd.args(&args);
+        if args[1] != "undo" {
+            cmd.arg(&dir);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("read-only"),
+            "{args:?}"
+        );
+    }
+    let out = common::dockui(home.path())
+        .args(["--readonly", "fix"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would change: Dockerfile"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+        before
+    );
+}
