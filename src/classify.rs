@@ -79,9 +79,26 @@ fn parse(text: &str) -> Result<Vec<Signature>, String> {
         .collect()
 }
 
+/// A build step's header: legacy "Step 3/7 : RUN ..." or BuildKit "#8 [4/6] RUN ..." / "#8 [builder 2/5] ...".
+/// Output lines that merely start with a bracket ("#5 [stand-in] ...") are not steps.
 fn is_step_header(line: &str) -> bool {
-    line.starts_with("Step ")
-        || (line.starts_with('#') && line.contains(" [") && line.contains(']'))
+    if line.starts_with("Step ") {
+        return true;
+    }
+    let Some(rest) = line.strip_prefix('#') else {
+        return false;
+    };
+    let Some((num, tail)) = rest.split_once(' ') else {
+        return false;
+    };
+    let Some(inner) = tail.strip_prefix('[').and_then(|t| t.split(']').next()) else {
+        return false;
+    };
+    let frac = inner.rsplit(' ').next().unwrap_or("");
+    num.chars().all(|c| c.is_ascii_digit())
+        && frac
+            .split_once('/')
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
 }
 
 /// Classify output lines. The first signature (in file order) with any matching line wins; all its matching
@@ -319,6 +336,19 @@ mod tests {
             d.failing_step.as_deref(),
             Some("#8 [4/6] RUN apt-get install -y tzdata")
         );
+    }
+
+    #[test]
+    fn bracketed_output_is_not_mistaken_for_a_step() {
+        // BuildKit interleaves a step's output after its header; output starting with "[...]" is not a step.
+        let log = "#5 [2/2] RUN apt-get update && apt-get install -y tzdata\n#5 [dockui stand-in] apt-get update\n#5 debconf: unable to initialize frontend: Dialog";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("#5 [2/2] RUN apt-get update && apt-get install -y tzdata")
+        );
+        assert!(is_step_header("#12 [builder 3/7] RUN cmake --build ."));
+        assert!(!is_step_header("#3 [internal] load metadata"));
     }
 
     #[test]
