@@ -471,3 +471,52 @@ fn with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix() {
     t.send(&["q"]);
     t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
 }
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start("panic", 120, 40, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    let out = home.path().join("stty.txt");
+    t.send(&[
+        &format!(
+            "DOCKUI_TEST_PANIC=1 {} {} 2> {}; stty -a > {}",
+            env!("CARGO_BIN_EXE_dockui"),
+            common::demo_dir().display(),
+            home.path().join("stderr.txt").display(),
+            out.display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("shell back after the panic", |s| {
+        s.matches("READY$").count() >= 2
+    });
+    assert_eq!(
+        t.tmux(&["display", "-p", "-t", "t", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&out)
+        .map(|s| s.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "stty did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stty = std::fs::read_to_string(&out).unwrap();
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    for flag in ["icanon", "echo", "isig"] {
+        assert!(
+            flags.contains(&flag),
+            "{flag} not restored after a panic:\n{stty}"
+        );
+    }
+    let stderr = std::fs::read_to_string(home.path().join("stderr.txt")).unwrap();
+    assert!(
+        stderr.contains("panicking on purpose"),
+        "the panic message reaches the user: {stderr}"
+    );
+}

@@ -105,6 +105,10 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
             terminal.draw(|f| view::draw(&app, &theme, f))?;
             last_draw = Instant::now();
             dirty = false;
+            // For the test that a panic gives the terminal back (ratatui's hook + RestoreGuard).
+            if std::env::var_os("DOCKUI_TEST_PANIC").is_some() {
+                panic!("DOCKUI_TEST_PANIC is set: panicking on purpose after the first frame");
+            }
         }
         if app.should_quit {
             break;
