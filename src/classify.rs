@@ -79,26 +79,24 @@ fn parse(text: &str) -> Result<Vec<Signature>, String> {
         .collect()
 }
 
+/// A BuildKit step name: "[2/4] RUN x" or "[builder 3/7] RUN x" -> (2, 4). "[internal] ..." is not a step.
+pub fn step_of(name: &str) -> Option<(u32, u32)> {
+    let inner = name.strip_prefix('[')?.split(']').next()?;
+    let (a, b) = inner.rsplit(' ').next()?.split_once('/')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
 /// A build step's header: legacy "Step 3/7 : RUN ..." or BuildKit "#8 [4/6] RUN ..." / "#8 [builder 2/5] ...".
 /// Output lines that merely start with a bracket ("#5 [stand-in] ...") are not steps.
-fn is_step_header(line: &str) -> bool {
+pub fn is_step_header(line: &str) -> bool {
     if line.starts_with("Step ") {
         return true;
     }
-    let Some(rest) = line.strip_prefix('#') else {
-        return false;
-    };
-    let Some((num, tail)) = rest.split_once(' ') else {
-        return false;
-    };
-    let Some(inner) = tail.strip_prefix('[').and_then(|t| t.split(']').next()) else {
-        return false;
-    };
-    let frac = inner.rsplit(' ').next().unwrap_or("");
-    num.chars().all(|c| c.is_ascii_digit())
-        && frac
-            .split_once('/')
-            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+    line.strip_prefix('#')
+        .and_then(|rest| rest.split_once(' '))
+        .is_some_and(|(num, tail)| {
+            num.chars().all(|c| c.is_ascii_digit()) && step_of(tail).is_some()
+        })
 }
 
 /// Classify output lines. The first signature (in file order) with any matching line wins; all its matching

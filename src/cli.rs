@@ -204,6 +204,21 @@ pub fn nvml_lib(config: &Config) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// Headless progress: print what `lines` makes of each event on stderr (stdout stays for the result) until
+/// the sender is dropped; await the handle to flush it.
+fn progress_to_stderr<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+    lines: impl Fn(T) -> Vec<String> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            for l in lines(ev) {
+                eprintln!("{l}");
+            }
+        }
+    })
+}
+
 fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
     Ok(dir.canonicalize()?)
@@ -284,23 +299,14 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let ctx = engine_context(&config, &dir, paths);
             let args: BTreeMap<String, String> = build_args.into_iter().collect();
             let host = host.resolve(&config)?;
-            let mut req =
-                BuildRequest::for_host(&dir, &config, paths, host.is_some()).with_args(args);
-            req.analyze.host = host;
+            let req = BuildRequest::for_host(&dir, &config, paths, host).with_args(args);
             let rt = runtime()?;
             let outcome = rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 // Headless human output streams the log to stderr; JSON keeps stdout to one object.
-                let printer = tokio::spawn(async move {
-                    while let Some(ev) = rx.recv().await {
-                        if let engine::EngineEvent::BuildLog(lines) = ev {
-                            if format == Format::Human {
-                                for l in lines {
-                                    eprintln!("{l}");
-                                }
-                            }
-                        }
-                    }
+                let printer = progress_to_stderr(rx, move |ev| match ev {
+                    engine::EngineEvent::BuildLog(lines) if format == Format::Human => lines,
+                    _ => Vec::new(),
                 });
                 let cancel = tokio_util::sync::CancellationToken::new();
                 let c = cancel.clone();
@@ -438,13 +444,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
             let rt = runtime()?;
             let report = rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let printer = tokio::spawn(async move {
-                    while let Some(p) = rx.recv().await {
-                        if let Some(line) = crate::docker::push::progress_line(&p) {
-                            eprintln!("{line}");
-                        }
-                    }
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let printer = progress_to_stderr(rx, |p| {
+                    crate::docker::push::progress_line(&p).into_iter().collect()
                 });
                 let report =
                     engine::push::run(&engine, &config, project.as_deref(), &source, tx).await;
@@ -472,13 +474,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
             let rt = runtime()?;
             rt.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let printer = tokio::spawn(async move {
-                    while let Some(ev) = rx.recv().await {
-                        if let crate::docker::BuildEvent::Line(l) = ev {
-                            eprintln!("{l}");
-                        }
-                    }
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let printer = progress_to_stderr(rx, |ev| match ev {
+                    crate::docker::BuildEvent::Line(l) => vec![l],
+                    _ => Vec::new(),
                 });
                 let built = standin::ensure(&docker, &tag, tx).await;
                 let _ = printer.await;

@@ -254,7 +254,9 @@ impl Config {
 /// Parse one file and check it against the schema on its own, so errors carry this file's line and column.
 fn parse_checked(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
     let invalid = |span: Option<std::ops::Range<usize>>, message: String| {
-        let (line, col) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        let (line, col) = span
+            .map(|s| crate::analyze::Span::from_range(text, s.start, s.start))
+            .map_or((1, 1), |s| (s.line, s.col));
         ConfigError::Invalid {
             path: path.to_path_buf(),
             line,
@@ -267,22 +269,6 @@ fn parse_checked(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
     // Deserializing from the text (not the Value) keeps spans for type errors and unknown keys.
     toml::from_str::<Config>(text).map_err(|e| invalid(e.span(), e.message().to_string()))?;
     Ok(table)
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut off = offset.min(text.len());
-    while !text.is_char_boundary(off) {
-        off -= 1;
-    }
-    let before = &text[..off];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
 }
 
 fn merge(base: &mut toml::Table, patch: toml::Table) {

@@ -10,6 +10,7 @@ pub mod docker;
 pub mod engine;
 pub mod fix;
 pub mod gpu;
+pub mod hash;
 pub mod logging;
 pub mod paths;
 pub mod registry;

@@ -160,26 +160,18 @@ fn headless_build_json_has_the_result_fields() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let tag = format!("cli-{}", std::process::id());
     std::fs::write(
         dir.join(".dockui.toml"),
         format!("[build]\nimage = \"dockui-test/cli\"\ntag = \"{tag}\"\n[build.args]\nBASE_IMAGE = \"{}\"\n", dockui::docker::standin::DEMO_BASE),
     )
     .unwrap();
-    let out = common::dockui(home.path())
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = common::json_ok(
+        common::dockui(home.path())
+            .args(["build", "--format", "json"])
+            .arg(&dir),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in [
         "success",
         "image",
@@ -278,18 +270,11 @@ fn logs_lists_history_and_prints_attempt_logs() {
         "[build]\nimage = \"dockui-test/logs\"\n[smoke]\ninfer = false\n",
     )
     .unwrap();
-    let out = common::dockui(home.path())
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let build = common::json_ok(
+        common::dockui(home.path())
+            .args(["build", "--format", "json"])
+            .arg(&dir),
     );
-    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = build["build_id"].as_str().unwrap();
     let out = common::dockui(home.path()).arg("logs").output().unwrap();
     let listing = String::from_utf8_lossy(&out.stdout);
@@ -311,8 +296,7 @@ fn logs_lists_history_and_prints_attempt_logs() {
 #[test]
 fn readonly_never_builds_pushes_or_writes() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     for args in [
         vec!["--readonly", "build"],

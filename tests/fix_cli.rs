@@ -5,8 +5,7 @@ mod common;
 #[test]
 fn dry_run_prints_diffs_and_writes_nothing() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     let out = common::dockui(home.path())
         .args(["fix", "--dry-run"])
@@ -29,8 +28,7 @@ fn dry_run_prints_diffs_and_writes_nothing() {
 #[test]
 fn safe_level_fixes_only_safe_rules_and_undo_restores() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let df_before = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     let req_before = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
     let out = common::dockui(home.path())
@@ -84,8 +82,7 @@ fn safe_level_fixes_only_safe_rules_and_undo_restores() {
 #[test]
 fn suggestion_level_converges_on_one_coherent_torch_stack() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let out = common::dockui(home.path())
         .args(["fix", "--level", "suggestion"])
         .arg(&dir)
@@ -120,8 +117,7 @@ fn suggestion_level_converges_on_one_coherent_torch_stack() {
 #[test]
 fn only_the_named_rule_is_fixed() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let out = common::dockui(home.path())
         .args(["fix", "--rule", "DL3042"])
         .arg(&dir)

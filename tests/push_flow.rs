@@ -46,18 +46,11 @@ fn headless_push_reports_the_manifest_digest_and_proposes_updates() {
     };
     let home = tempfile::tempdir().unwrap();
     let dir = project(home.path(), &registry.host, "flow/headless");
-    let out = common::dockui(home.path())
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let build = common::json_ok(
+        common::dockui(home.path())
+            .args(["build", "--format", "json"])
+            .arg(&dir),
     );
-    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 
     let out = common::dockui(home.path())
         .args(["push", "--format", "json"])

@@ -64,16 +64,24 @@ fn demo_opens_shows_panes_and_help_then_quits_cleanly() {
     // The terminal is back in cooked mode with echo: what we type is echoed and lines are buffered.
     let out = home.path().join("stty.txt");
     t.send(&[&format!("stty -a > {}", out.display()), "Enter"]);
+    assert_stty_flags(&out, &["icanon", "echo", "isig", "icrnl", "opost"]);
+}
+
+/// Wait for `stty -a` output in `out` and check the terminal flags it reports are set (not `-flag`).
+fn assert_stty_flags(out: &Path, wanted: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !out.exists() || std::fs::read_to_string(&out).unwrap().is_empty() {
+    while std::fs::read_to_string(out)
+        .map(|s| s.is_empty())
+        .unwrap_or(true)
+    {
         assert!(Instant::now() < deadline, "stty did not run");
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let stty = std::fs::read_to_string(&out).unwrap();
+    let stty = std::fs::read_to_string(out).unwrap();
     let flags: Vec<&str> = stty.split_whitespace().collect();
-    for flag in ["icanon", "echo", "isig", "icrnl", "opost"] {
-        assert!(flags.contains(&flag), "{flag} not restored:\n{stty}");
+    for flag in wanted {
+        assert!(flags.contains(flag), "{flag} not restored:\n{stty}");
     }
 }
 
@@ -119,8 +127,7 @@ fn sigterm_restores_the_terminal() {
 #[test]
 fn review_accept_one_hunk_reject_another_write_then_undo() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let original = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     let Some(t) = Tmux::start("review", 160, 45, home.path()) else {
         return;
@@ -176,8 +183,7 @@ fn review_accept_one_hunk_reject_another_write_then_undo() {
 #[test]
 fn edit_a_hunk_and_write_what_was_left_in_the_editor() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("demo");
-    common::copy_dir(&common::demo_dir(), &dir);
+    let dir = common::demo_copy(home.path());
     let Some(t) = Tmux::start("edit", 160, 45, home.path()) else {
         return;
     };
@@ -498,22 +504,7 @@ fn a_panic_gives_the_terminal_back() {
             .trim(),
         "0"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&out)
-        .map(|s| s.is_empty())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "stty did not run");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let stty = std::fs::read_to_string(&out).unwrap();
-    let flags: Vec<&str> = stty.split_whitespace().collect();
-    for flag in ["icanon", "echo", "isig"] {
-        assert!(
-            flags.contains(&flag),
-            "{flag} not restored after a panic:\n{stty}"
-        );
-    }
+    assert_stty_flags(&out, &["icanon", "echo", "isig"]);
     let stderr = std::fs::read_to_string(home.path().join("stderr.txt")).unwrap();
     assert!(
         stderr.contains("panicking on purpose"),

@@ -15,13 +15,7 @@ pub struct Renderer {
     pub cached_steps: u32,
 }
 
-/// "[2/4] RUN x" or "[builder 3/7] RUN x" -> (2, 4)
-pub fn step_of(name: &str) -> Option<(u32, u32)> {
-    let inner = name.strip_prefix('[')?.split(']').next()?;
-    let frac = inner.rsplit(' ').next()?;
-    let (a, b) = frac.split_once('/')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
+pub use crate::classify::step_of;
 
 pub enum Out {
     Line(String),

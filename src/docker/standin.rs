@@ -27,14 +27,8 @@ const SHIMS: &[(&str, &str)] = &[
 const HASH_LABEL: &str = "dev.dockui.standin.recipe";
 
 fn content_hash() -> String {
-    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in std::iter::once(DOCKERFILE).chain(SHIMS.iter().flat_map(|(n, t)| [*n, *t])) {
-        for b in part.bytes().chain(std::iter::once(0)) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
+    let parts = std::iter::once(DOCKERFILE).chain(SHIMS.iter().flat_map(|(n, t)| [*n, *t]));
+    format!("{:016x}", crate::hash::fnv1a(parts))
 }
 
 pub fn is_standin(reference: &str) -> bool {

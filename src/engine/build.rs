@@ -36,17 +36,21 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     pub fn from_config(project_dir: &Path, config: &Config, paths: &Paths) -> BuildRequest {
-        Self::for_host(project_dir, config, paths, false)
+        Self::for_host(project_dir, config, paths, None)
     }
 
-    /// `host_has_gpus` adds GPU device requests and the torch CUDA check to the smoke tests.
+    /// With the host's GPUs: the re-analysis between attempts uses them (host-aware checks), and the smoke
+    /// tests request GPUs and add the torch CUDA check.
     pub fn for_host(
         project_dir: &Path,
         config: &Config,
         paths: &Paths,
-        host_has_gpus: bool,
+        host: Option<crate::analyze::HostGpu>,
     ) -> BuildRequest {
         let b = &config.build;
+        let host_has_gpus = host.is_some();
+        let mut analyze = config.analyze_options(paths);
+        analyze.host = host;
         BuildRequest {
             spec: BuildSpec {
                 context_dir: project_dir.to_path_buf(),
@@ -67,7 +71,7 @@ impl BuildRequest {
             max_attempts: b.max_attempts.max(1),
             builds_dir: paths.builds_dir(),
             project_dir: project_dir.to_path_buf(),
-            analyze: config.analyze_options(paths),
+            analyze,
             auto_fix: b.auto_fix_level(),
             backups: Backups::new(paths.backups_dir()),
             smoke: smoke::plan(

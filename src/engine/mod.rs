@@ -94,14 +94,12 @@ impl EngineContext {
     }
 
     pub fn build_request(&self) -> BuildRequest {
-        let mut req = BuildRequest::for_host(
+        BuildRequest::for_host(
             &self.project_dir,
             &self.config,
             &self.paths,
-            self.host.is_some(),
-        );
-        req.analyze.host = self.host.clone();
-        req
+            self.host.clone(),
+        )
     }
 }
 

@@ -58,16 +58,6 @@ pub enum Decision {
     Lines(Vec<bool>),
 }
 
-fn fnv(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain(std::iter::once(0xff)) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
-}
-
 fn line_of(text: &str, byte: usize) -> usize {
     text[..byte.min(text.len())].matches('\n').count()
 }
@@ -139,7 +129,11 @@ fn diff_hunks(
             }
         }
         let file_s = file.to_string_lossy();
-        let id = HunkId(fnv(&[&file_s, &o.concat(), &n.concat()]));
+        let id = HunkId(crate::hash::fnv1a([
+            file_s.as_ref(),
+            o.concat().as_str(),
+            n.concat().as_str(),
+        ]));
         hunks.push(Hunk {
             id,
             old_start: os,

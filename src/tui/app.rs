@@ -740,10 +740,9 @@ impl App {
             }
             EngineEvent::BuildFinished(outcome) => {
                 self.awaiting_retry = None;
-                if let Some(e) = &outcome.error
-                    && let DockerErrorText::Unreachable = classify_error(e)
-                {
-                    self.engine = EngineState::Unreachable(e.clone());
+                if outcome.engine_unreachable {
+                    self.engine =
+                        EngineState::Unreachable(outcome.error.clone().unwrap_or_default());
                 }
                 self.build = BuildState::Done(outcome);
             }
@@ -839,18 +838,5 @@ impl App {
 
     fn push_log(&mut self, lines: Vec<String>) {
         self.log.push(lines);
-    }
-}
-
-enum DockerErrorText {
-    Unreachable,
-    Other,
-}
-
-fn classify_error(e: &str) -> DockerErrorText {
-    if e.starts_with("Docker engine not reachable") {
-        DockerErrorText::Unreachable
-    } else {
-        DockerErrorText::Other
     }
 }

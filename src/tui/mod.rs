@@ -93,7 +93,22 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
     let mut handle = engine::spawn(ctx);
     let (gpu_tx, mut gpu_rx) = tokio::sync::mpsc::unbounded_channel();
     let gpu_cancel = tokio_util::sync::CancellationToken::new();
-    crate::gpu::spawn_poller(nvml_lib, poll, gpu_tx, gpu_cancel.clone());
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::unbounded_channel();
+    crate::gpu::spawn_poller(nvml_lib, poll, raw_tx, gpu_cancel.clone());
+    // GPU processes inside containers are shown by container name: the engine lookup happens here, off the
+    // UI loop, so a slow engine never holds up keys or frames.
+    tokio::spawn(async move {
+        while let Some(mut state) = raw_rx.recv().await {
+            if !state.container_ids().is_empty()
+                && let Ok(names) = docker.container_names().await
+            {
+                state.set_container_names(|id| names.get(id).cloned());
+            }
+            if gpu_tx.send(state).is_err() {
+                break;
+            }
+        }
+    });
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -132,14 +147,7 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
                 }
                 cmds
             }
-            Some(mut state) = gpu_rx.recv() => {
-                // GPU processes inside containers are shown by container name.
-                let ids = state.container_ids();
-                if !ids.is_empty()
-                    && let Ok(names) = docker.container_names().await
-                {
-                    state.set_container_names(|id| names.get(id).cloned());
-                }
+            Some(state) = gpu_rx.recv() => {
                 dirty = true;
                 // Host-aware checks follow the GPUs NVML reports.
                 let host = crate::gpu::host::host_gpu(&state);

@@ -504,7 +504,7 @@ fn log_lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
                     .add_modifier(ratatui::style::Modifier::REVERSED)
             } else if is_error_line(l) {
                 theme.error()
-            } else if l.starts_with("Step ") || l.starts_with("===") || is_buildkit_step(l) {
+            } else if l.starts_with("===") || crate::classify::is_step_header(l) {
                 theme.heading()
             } else {
                 Style::default()
@@ -524,12 +524,6 @@ pub fn is_error_line(l: &str) -> bool {
         || l.starts_with("dockui: build failed")
         || l.contains("returned a non-zero code")
         || l.contains(" ERROR: ")
-}
-
-fn is_buildkit_step(l: &str) -> bool {
-    l.starts_with('#')
-        && l.split_once(' ')
-            .is_some_and(|(_, rest)| rest.starts_with('['))
 }
 
 fn highlight_matches(text: &str, re: &regex::Regex, base: Style, theme: &Theme) -> Line<'static> {

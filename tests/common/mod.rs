@@ -77,3 +77,22 @@ pub fn paths(home: &Path) -> dockui::paths::Paths {
         data_dir: home.join("data/dockui"),
     }
 }
+
+/// A copy of the demo project under `home/demo`, for tests that change files.
+pub fn demo_copy(home: &Path) -> PathBuf {
+    let dir = home.join("demo");
+    copy_dir(&demo_dir(), &dir);
+    dir
+}
+
+/// Run `cmd`, require exit 0 (showing stderr otherwise) and parse its stdout as JSON.
+pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
