@@ -123,14 +123,9 @@ fn tui_build_push_then_accept_the_digest_update() {
     };
     let home = tempfile::tempdir().unwrap();
     let dir = project(home.path(), &registry.host, "flow/tui");
-    let Some(t) = common::tmux::Tmux::start("push", 200, 55, home.path()) else {
+    let Some(t) = common::tmux::Tmux::dockui("push", 200, 55, home.path(), &dir) else {
         return;
     };
-    t.wait_for("shell prompt", |s| s.contains("READY$"));
-    t.send(&[
-        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
-        "Enter",
-    ]);
     let wait = |what: &str, pred: &dyn Fn(&str) -> bool| t.wait_for(what, pred);
     let tmux = |args: &[&str]| t.tmux(args);
     wait("TUI", &|s| s.contains("Digest"));

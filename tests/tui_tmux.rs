@@ -129,14 +129,9 @@ fn review_accept_one_hunk_reject_another_write_then_undo() {
     let home = tempfile::tempdir().unwrap();
     let dir = common::demo_copy(home.path());
     let original = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
-    let Some(t) = Tmux::start("review", 160, 45, home.path()) else {
+    let Some(t) = Tmux::dockui("review", 160, 45, home.path(), &dir) else {
         return;
     };
-    t.wait_for("shell prompt", |s| s.contains("READY$"));
-    t.send(&[
-        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
-        "Enter",
-    ]);
     t.wait_for("the review", |s| s.contains("Dockerfile (3 hunk(s))"));
     t.send(&["Tab"]);
     t.wait_for("diff pane focused", |s| s.contains("[ Proposed diff ]"));
@@ -184,14 +179,9 @@ fn review_accept_one_hunk_reject_another_write_then_undo() {
 fn edit_a_hunk_and_write_what_was_left_in_the_editor() {
     let home = tempfile::tempdir().unwrap();
     let dir = common::demo_copy(home.path());
-    let Some(t) = Tmux::start("edit", 160, 45, home.path()) else {
+    let Some(t) = Tmux::dockui("edit", 160, 45, home.path(), &dir) else {
         return;
     };
-    t.wait_for("shell prompt", |s| s.contains("READY$"));
-    t.send(&[
-        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
-        "Enter",
-    ]);
     t.wait_for("the review", |s| s.contains("Dockerfile (3 hunk(s))"));
     t.send(&["Tab"]);
     t.wait_for("diff pane focused", |s| s.contains("[ Proposed diff ]"));
@@ -255,14 +245,9 @@ fn log_search_highlights_jumps_and_filters() {
         home.path(),
         "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN for w in ALPHA BETA GAMMA; do echo \"word-$w\"; done\n",
     );
-    let Some(t) = Tmux::start("search", 160, 45, home.path()) else {
+    let Some(t) = Tmux::dockui("search", 160, 45, home.path(), &dir) else {
         return;
     };
-    t.wait_for("shell prompt", |s| s.contains("READY$"));
-    t.send(&[
-        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
-        "Enter",
-    ]);
     t.wait_for("TUI", |s| s.contains("Build log"));
     t.send(&["b"]);
     t.wait_for("build done", |s| {
@@ -391,14 +376,9 @@ fn quitting_during_a_build_asks_then_cancels_it() {
             "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN echo {marker} && sleep 60\n"
         ),
     );
-    let Some(t) = Tmux::start("quitbuild", 160, 45, home.path()) else {
+    let Some(t) = Tmux::dockui("quitbuild", 160, 45, home.path(), &dir) else {
         return;
     };
-    t.wait_for("shell prompt", |s| s.contains("READY$"));
-    t.send(&[
-        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
-        "Enter",
-    ]);
     t.wait_for("TUI", |s| s.contains("Build log"));
     t.send(&["b"]);
     t.wait_for("build running", |s| {
@@ -440,14 +420,9 @@ fn with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix() {
         home.path(),
         "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN apt-get update && apt-get install -y tzdata\n",
     );
-    let Some(t) = Tmux::start("ask", 180, 50, home.path()) else {
+    let Some(t) = Tmux::dockui("ask", 180, 50, home.path(), &dir) else {
         return;
     };
-    t.wait_for("shell prompt", |s| s.contains("READY$"));
-    t.send(&[
-        &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
-        "Enter",
-    ]);
     t.wait_for("TUI", |s| s.contains("Build log"));
     t.send(&["b"]);
     t.wait_for("the build asks", |s| {

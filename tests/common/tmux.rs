@@ -42,6 +42,17 @@ impl Tmux {
         assert!(cmd.status().unwrap().success());
         Some(Tmux { socket })
     }
+    /// A session at w x h with a shell prompt, then `dockui DIR` typed into it, as a user would.
+    pub fn dockui(name: &str, w: u16, h: u16, home: &Path, dir: &Path) -> Option<Tmux> {
+        let t = Tmux::start(name, w, h, home)?;
+        t.wait_for("shell prompt", |s| s.contains("READY$"));
+        t.send(&[
+            &format!("{} {}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
+            "Enter",
+        ]);
+        Some(t)
+    }
+
     pub fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket])
