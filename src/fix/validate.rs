@@ -68,11 +68,12 @@ pub fn breakage(path: &Path, old: &str, new: &str) -> Option<String> {
             match (before, new.parse::<toml::Table>()) {
                 (Ok(_), Err(e)) => Some(one_line(&e.to_string())),
                 (Ok(b), Ok(a)) => {
-                    // A value edit never removes a table: losing `[project]` is a broken file for pip.
+                    // A fix edits values, never removes a key: `project.name` moving to the top level (a
+                    // lost `[project]` line) still parses but pip no longer finds the project.
                     let (b, a) = (table_paths(&b), table_paths(&a));
                     b.difference(&a)
                         .next()
-                        .map(|lost| format!("the edit would remove the table [{lost}]"))
+                        .map(|lost| format!("the edit would remove the key `{lost}`"))
                 }
                 (Err(_), _) => None,
             }
@@ -105,7 +106,7 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// Dotted paths of every table (and array of tables) in a TOML document.
+/// Dotted paths of every key and table in a TOML document (array items not included).
 fn table_paths(t: &toml::Table) -> BTreeSet<String> {
     fn walk(prefix: &str, t: &toml::Table, out: &mut BTreeSet<String>) {
         for (k, v) in t {
@@ -114,17 +115,9 @@ fn table_paths(t: &toml::Table) -> BTreeSet<String> {
             } else {
                 format!("{prefix}.{k}")
             };
-            match v {
-                toml::Value::Table(inner) => {
-                    out.insert(path.clone());
-                    walk(&path, inner, out);
-                }
-                toml::Value::Array(items)
-                    if items.iter().all(|i| i.is_table()) && !items.is_empty() =>
-                {
-                    out.insert(path.clone());
-                }
-                _ => {}
+            out.insert(path.clone());
+            if let toml::Value::Table(inner) = v {
+                walk(&path, inner, out);
             }
         }
     }
@@ -190,7 +183,7 @@ mod tests {
         // The reported bug: a fix replaced the first line, the file lost `[project]` (and still parses).
         let lost = old.replacen("[project]\n", "torch = \"2.4.0\"\n", 1);
         let why = breakage(Path::new("pyproject.toml"), old, &lost).unwrap();
-        assert!(why.contains("[project]"), "{why}");
+        assert!(why.contains("would remove the key `project."), "{why}");
         // Already broken before: judged on what the edit adds, so nothing here.
         assert_eq!(
             breakage(Path::new("pyproject.toml"), &unparsable, &unparsable),
