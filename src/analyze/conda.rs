@@ -308,6 +308,77 @@ fn glob(v: &str) -> String {
     }
 }
 
+/// Which build of torch a conda request selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TorchBuild {
+    /// A CUDA build: the wheel-style variant ("cu121") and what named it (`pytorch-cuda=12.1`, ...).
+    Cuda { variant: String, from: String },
+    /// `cpuonly`, or a `*cpu*` build string.
+    Cpu { from: String },
+    /// Nothing names the build: conda picks it from the `__cuda` virtual package of the machine that runs the
+    /// solver, and a `docker build` has no GPU, so this is usually the CPU build (an assumption; say so).
+    Unknown,
+}
+
+/// The torch build a set of conda specs selects (`pytorch-cuda=12.1`, `cudatoolkit=11.8` for the older
+/// pytorch channel, conda-forge's `cuda-version=12.4`, `cpuonly`, or a build string such as
+/// `pytorch=2.1.0=py3.10_cuda12.1_cudnn8.9.2_0`). For the rules that must not assume PyPI's default build.
+pub fn torch_build<'a>(reqs: impl IntoIterator<Item = &'a Requirement>) -> TorchBuild {
+    let reqs: Vec<&Requirement> = reqs.into_iter().collect();
+    let variant = |r: &Requirement| {
+        r.series()
+            .and_then(|c| super::compat::cuda_to_variant(&c))
+            .map(|variant| TorchBuild::Cuda {
+                variant,
+                from: r.text.clone(),
+            })
+    };
+    for name in ["pytorch-cuda", "cuda-version", "cudatoolkit"] {
+        if let Some(b) = reqs
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| variant(r))
+        {
+            return b;
+        }
+    }
+    if let Some(r) = reqs.iter().find(|r| r.name == "cpuonly") {
+        return TorchBuild::Cpu {
+            from: r.text.clone(),
+        };
+    }
+    if let Some(r) = reqs
+        .iter()
+        .find(|r| r.name == "pytorch" || r.name == "torch")
+    {
+        // The build string is the third `=` field (or the third space-separated one).
+        let build = r
+            .text
+            .splitn(3, ['=', ' '])
+            .nth(2)
+            .unwrap_or("")
+            .trim_start_matches('=');
+        if let Some(i) = build.find("cuda") {
+            let digits: String = build[i + 4..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            if let Some(variant) = super::compat::cuda_to_variant(digits.trim_end_matches('.')) {
+                return TorchBuild::Cuda {
+                    variant,
+                    from: r.text.clone(),
+                };
+            }
+        }
+        if build.contains("cpu") {
+            return TorchBuild::Cpu {
+                from: r.text.clone(),
+            };
+        }
+    }
+    TorchBuild::Unknown
+}
+
 /// A RUN command that creates or updates an environment from a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvCommand {
@@ -478,6 +549,38 @@ mod tests {
             "{:?}",
             env.problems
         );
+    }
+
+    #[test]
+    fn torch_build_comes_from_what_the_specs_name() {
+        let f = Path::new("environment.yml");
+        let specs = |list: &[&str]| -> Vec<Requirement> {
+            list.iter()
+                .map(|t| match_spec(t, 0..t.len(), f, 1).unwrap().unwrap())
+                .collect()
+        };
+        let build = |list: &[&str]| torch_build(specs(list).iter());
+        assert!(
+            matches!(build(&["pytorch=2.1", "pytorch-cuda=12.1"]), TorchBuild::Cuda { variant, .. } if variant == "cu121")
+        );
+        assert!(
+            matches!(build(&["pytorch=1.13", "cudatoolkit=11.7"]), TorchBuild::Cuda { variant, .. } if variant == "cu117")
+        );
+        assert!(
+            matches!(build(&["pytorch", "cuda-version=12.4"]), TorchBuild::Cuda { variant, .. } if variant == "cu124")
+        );
+        assert!(
+            matches!(build(&["pytorch=2.1.0=py3.10_cuda11.8_cudnn8.7.0_0"]), TorchBuild::Cuda { variant, .. } if variant == "cu118")
+        );
+        assert!(matches!(
+            build(&["pytorch=2.1", "cpuonly"]),
+            TorchBuild::Cpu { .. }
+        ));
+        assert!(matches!(
+            build(&["pytorch=2.1.0=py3.10_cpu_0"]),
+            TorchBuild::Cpu { .. }
+        ));
+        assert_eq!(build(&["pytorch=2.1", "numpy"]), TorchBuild::Unknown);
     }
 
     fn cmds(s: &str) -> Vec<EnvCommand> {

@@ -304,6 +304,28 @@ mod tests {
     }
 
     #[test]
+    fn hostile_pyprojects_are_problems_never_panics() {
+        let deep = format!("[project]\ndependencies = {}\n", "[".repeat(100_000));
+        let inline = format!("[project]\nname = {}\n", "{a=".repeat(50_000));
+        let cases = [
+            deep.as_str(),
+            inline.as_str(),
+            "[project]\0\ndependencies = [\"torch\"]\n",
+            "[project]\rdependencies = [\"torch\"]\r",
+            "[project]\ndependencies = \"torch\"\n",
+            "\u{feff}[project]\ndependencies = [\"a.=1\", \"b[c.]\"]\n",
+        ];
+        for text in cases {
+            let p = parse(text, Path::new("pyproject.toml"));
+            for (line, range, msg) in &p.problems {
+                assert!(*line >= 1 && range.end <= text.len(), "{msg}");
+            }
+        }
+        let p = parse(cases[5], Path::new("pyproject.toml"));
+        assert_eq!(p.problems.len(), 2, "{:?}", p.problems);
+    }
+
+    #[test]
     fn escaped_and_multiline_strings_keep_their_own_spans() {
         let text =
             "[project]\nname = \"x\"\ndependencies = [\"\"\"\ntorch==2.2.1\"\"\", 'numpy>=1.26']\n";

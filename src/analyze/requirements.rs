@@ -984,6 +984,50 @@ mod tests {
         }
     }
 
+    mod analysis {
+        use crate::analyze::rules::testutil::check_with;
+
+        fn df(base: &str) -> String {
+            format!(
+                "FROM {base}\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+            )
+        }
+
+        #[test]
+        fn compatible_release_is_judged_on_its_series_not_the_newest_torch() {
+            let reqs = [("requirements.txt", "torch~=2.2.1\ntorchvision==0.17.*\n")];
+            // The base has torch 2.2.1: `~=2.2.1` is satisfied by the 2.2 series; nothing to say.
+            let a = check_with(&df("pytorch/pytorch:2.2.1-cuda12.1-cudnn8-runtime"), &reqs);
+            let gpu: Vec<_> = a
+                .findings
+                .iter()
+                .filter(|f| f.rule.starts_with("DU2"))
+                .collect();
+            assert!(gpu.is_empty(), "{gpu:#?}");
+            // On a 2.4 base the pin really asks for another torch, and the message names 2.2, not the newest.
+            let a = check_with(&df("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"), &reqs);
+            let f = a
+                .findings
+                .iter()
+                .find(|f| {
+                    f.rule.starts_with("DU2")
+                        && f.span.line == 1
+                        && f.file.ends_with("requirements.txt")
+                })
+                .unwrap_or_else(|| panic!("a torch finding expected: {:#?}", a.findings));
+            assert!(f.message.contains("2.2"), "{}", f.message);
+            let newest = crate::analyze::compat::Compat::shared()
+                .newest_torch()
+                .map(|r| r.series.clone())
+                .unwrap_or_default();
+            assert!(
+                !f.message.contains(&format!("currently {newest}")),
+                "{}",
+                f.message
+            );
+        }
+    }
+
     fn installs(s: &str) -> Vec<Install> {
         let sc = shell::parse(s, &|r| r);
         sc.commands
