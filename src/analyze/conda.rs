@@ -689,6 +689,52 @@ mod tests {
         }
 
         #[test]
+        fn pytorch_cuda_is_checked_against_the_host_driver() {
+            use crate::analyze::{AnalyzeOptions, HostGpu, analyze_files};
+            use std::path::PathBuf;
+            let df = "FROM continuumio/miniconda3:24.1.2-0\nCOPY environment.yml .\nRUN conda env create -f environment.yml && conda clean -afy\n";
+            let env = "dependencies:\n  - pytorch=2.4.0\n  - pytorch-cuda=12.4\n";
+            let opts = AnalyzeOptions {
+                host: Some(HostGpu {
+                    driver_version: "525.60.13".into(),
+                    cuda_driver: Some((12, 0)),
+                    gpus: vec![],
+                }),
+                ..Default::default()
+            };
+            let run = |env: &str| {
+                analyze_files(
+                    &[
+                        (PathBuf::from("Dockerfile"), df.to_string()),
+                        (PathBuf::from("environment.yml"), env.to_string()),
+                    ],
+                    &opts,
+                )
+            };
+            let a = run(env);
+            let f = a
+                .findings
+                .iter()
+                .find(|f| f.rule == "DU212")
+                .unwrap_or_else(|| panic!("DU212 expected: {:#?}", a.findings));
+            assert_eq!(f.file, Path::new("environment.yml"));
+            assert!(
+                f.message.contains("cu124") || f.message.contains("12.4"),
+                "{}",
+                f.message
+            );
+            let old = env
+                .replace("pytorch=2.4.0", "pytorch=2.1.0")
+                .replace("12.4", "11.8");
+            let a = run(&old);
+            assert!(
+                !a.findings.iter().any(|f| f.rule == "DU212"),
+                "{:#?}",
+                a.findings
+            );
+        }
+
+        #[test]
         fn default_file_and_unreadable_files() {
             let df = "FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04\nWORKDIR /app\nCOPY . .\nRUN conda env create && conda clean -afy\n";
             let a = check_with(df, &[("environment.yml", ENV_121)]);
