@@ -100,8 +100,8 @@ pub fn run(
     out.remaining = after
         .findings
         .iter()
-        .filter(|f| wanted(&f.rule))
-        .map(|f| f.rule.clone())
+        .filter(|f| wanted(f.rule.as_str()))
+        .map(|f| f.rule.to_string())
         .collect();
     Ok(out)
 }

@@ -251,7 +251,7 @@ pub fn coherent_filter(
 ) -> impl Fn(&Finding, &Fix) -> bool {
     let suggestion_taken = std::cell::Cell::new(false);
     move |f: &Finding, fix: &Fix| {
-        if !wanted(&f.rule) || fix.level > level {
+        if !wanted(f.rule.as_str()) || fix.level > level {
             return false;
         }
         if fix.level == FixLevel::Safe {
