@@ -102,6 +102,16 @@ pub enum AnalyzeError {
 /// Analyse the project at `root`: its Dockerfile, the requirements files it installs, `pyproject.toml` when it
 /// installs the project itself, `.hadolint.yaml`, and `.github/workflows/*.yml`.
 pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
+    analyze_project_with(root, opts, &HashMap::new())
+}
+
+/// `analyze_project` with some files replaced by in-memory texts (paths relative to the root): the fix planner
+/// judges a candidate edit by analysing the project as it would be after the edit, without writing anything.
+pub fn analyze_project_with(
+    root: &Path,
+    opts: &AnalyzeOptions,
+    overlay: &HashMap<PathBuf, String>,
+) -> Result<Analysis, AnalyzeError> {
     if !root.is_dir() {
         return Err(AnalyzeError::NotADirectory(root.to_path_buf()));
     }
@@ -110,6 +120,9 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
         .clone()
         .unwrap_or_else(|| PathBuf::from("Dockerfile"));
     let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
+        if let Some(text) = overlay.get(rel) {
+            return Ok(Some(text.clone()));
+        }
         let path = root.join(rel);
         match std::fs::read(&path) {
             Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),

@@ -6,7 +6,7 @@ use crate::analyze::{self, AnalyzeOptions, FixLevel};
 use crate::classify::{self, Diagnosis};
 use crate::config::Config;
 use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
-use crate::fix::{Backups, write_atomic};
+use crate::fix::Backups;
 use crate::paths::Paths;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -433,7 +433,13 @@ async fn apply_failure_fix(
         let _ = events.send(EngineEvent::BuildLog(vec![l]));
     };
     if let (Some(file), Some(new), Some(old)) = (&f.file, &f.new_text, &f.old_text) {
-        return match write_atomic(&req.project_dir.join(file), new, old, &req.backups) {
+        return match crate::fix::validate::checked_write(
+            &req.project_dir,
+            file,
+            new,
+            old,
+            &req.backups,
+        ) {
             Ok(_) => {
                 log(format!("dockui: applied fix {}: {}", f.id, f.description));
                 if let Ok(a) = analyze::analyze_project(&req.project_dir, &req.analyze) {
@@ -457,52 +463,59 @@ async fn apply_failure_fix(
     false
 }
 
-/// Re-analyse the project and apply the fixes of `rules` up to `level`, one write per file (atomic, with a
-/// backup). Returns what was applied, as "RULE file:line".
+/// Plan the fixes of `rules` up to `level` (the same planner as `dockui fix` and the TUI) and write each
+/// planned file (re-parsed, atomic, with a backup). Returns what was applied, as "RULE file:line".
 fn apply_fixes(
     req: &BuildRequest,
     rules: &[String],
     level: FixLevel,
     events: &UnboundedSender<EngineEvent>,
 ) -> Vec<String> {
-    let analysis = match analyze::analyze_project(&req.project_dir, &req.analyze) {
-        Ok(a) => a,
+    let log = |line: String| {
+        let _ = events.send(EngineEvent::BuildLog(vec![line]));
+    };
+    let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
+        fix.level <= level && rules.iter().any(|r| *r == f.rule.to_string())
+    };
+    let po = crate::fix::plan::PlanOptions {
+        allow: &allow,
+        choice: &Default::default(),
+        extra: &[],
+    };
+    let plan = match crate::fix::plan::plan(&req.project_dir, &req.analyze, &po) {
+        Ok(p) => p,
         Err(e) => {
-            let _ = events.send(EngineEvent::BuildLog(vec![format!(
-                "dockui: cannot re-analyse to fix: {e}"
-            )]));
+            log(format!("dockui: cannot re-analyse to fix: {e}"));
             return Vec::new();
         }
     };
-    let allow =
-        crate::fix::proposal::coherent_filter(level, |rule| rules.iter().any(|r| r == rule));
+    for h in &plan.held {
+        log(format!(
+            "dockui: fix not applied: {} {}: {}",
+            h.label, h.fix, h.reason
+        ));
+    }
     let mut applied = Vec::new();
-    for p in
-        crate::fix::proposal::proposals_for(&req.project_dir, &analysis.findings, &|_| 0, &allow)
-    {
-        let all: std::collections::HashMap<_, _> = p
-            .hunks
-            .iter()
-            .map(|h| (h.id, crate::fix::proposal::Decision::Accept))
-            .collect();
-        let new = crate::fix::proposal::apply(&p, &all);
-        if new == p.old {
-            continue;
-        }
-        match write_atomic(&req.project_dir.join(&p.file), &new, &p.old, &req.backups) {
-            Ok(_) => applied.extend(p.hunks.iter().flat_map(|h| h.sources.clone())),
-            Err(e) => {
-                let _ = events.send(EngineEvent::BuildLog(vec![format!(
-                    "dockui: fix not written: {e}"
-                )]));
-            }
+    for p in &plan.proposals {
+        let new = p.accepted_text();
+        match crate::fix::validate::checked_write(
+            &req.project_dir,
+            &p.file,
+            &new,
+            &p.old,
+            &req.backups,
+        ) {
+            Ok(_) => applied.extend(
+                plan.steps
+                    .iter()
+                    .filter(|s| s.file == p.file)
+                    .map(|s| s.label.clone()),
+            ),
+            Err(e) => log(format!("dockui: fix not written: {e}")),
         }
     }
     if !applied.is_empty() {
-        let _ = events.send(EngineEvent::BuildLog(vec![format!(
-            "dockui: applied fixes: {}",
-            applied.join(", ")
-        )]));
+        log(format!("dockui: applied fixes: {}", applied.join(", ")));
         if let Ok(a) = analyze::analyze_project(&req.project_dir, &req.analyze) {
             let _ = events.send(EngineEvent::Analysis(Ok(a)));
         }
