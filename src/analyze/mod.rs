@@ -58,6 +58,8 @@ pub struct AnalyzeOptions {
     pub no_hadolint_config: bool,
     /// The host's driver and GPUs for the host-aware rules (DU211-DU213); None = no host checks.
     pub host: Option<HostGpu>,
+    /// The build's arguments (`[build.args]`, `--build-arg`): the files are judged on what will be built.
+    pub build_args: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -228,7 +230,7 @@ fn analyze_with(
     };
     analysis.files.push(df_path.to_path_buf());
     let df = Dockerfile::parse(&df_text);
-    let model = Model::build(&df);
+    let model = Model::build_with_args(&df, &opts.build_args);
     let mut texts: HashMap<PathBuf, String> = HashMap::new();
 
     // Install commands in RUN lines, and the requirement files they pull in.

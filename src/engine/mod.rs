@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clock;
+pub mod failure_fix;
 pub mod history;
 pub mod push;
 pub mod smoke;
