@@ -352,7 +352,7 @@ mod tests {
                 .iter()
                 .filter(|f| f.file == Path::new("pyproject.toml"))
                 .filter(|f| f.message.contains("torch 2.3") || f.message.contains("2.3.1"))
-                .map(|f| f.rule.clone())
+                .map(|f| f.rule.to_string())
                 .collect()
         }
 
