@@ -171,6 +171,47 @@ pub fn parse(text: &str, file: &Path) -> CondaEnv {
     env
 }
 
+/// A conda spec list (`conda install --file specs.txt`, `conda create --file ...`): one match spec per line,
+/// `#` comments. An `@EXPLICIT` list (URLs of packages) names exact builds; its lines are kept as URLs.
+pub fn parse_spec_file(text: &str, file: &Path) -> ReqFile {
+    let mut rf = ReqFile {
+        path: file.to_path_buf(),
+        ..Default::default()
+    };
+    let mut off = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let code = line.split('#').next().unwrap_or("");
+        let lead = code.len() - code.trim_start().len();
+        let t = code.trim();
+        let start = off + lead;
+        off += raw.len();
+        if t.is_empty() || t.starts_with('@') {
+            continue;
+        }
+        if t.contains("://") {
+            rf.reqs.push(Requirement {
+                name: String::new(),
+                text: t.to_string(),
+                extras: vec![],
+                specs: vec![],
+                marker: None,
+                url: Some(t.to_string()),
+                file: file.to_path_buf(),
+                range: start..start + t.len(),
+                line: i + 1,
+            });
+            continue;
+        }
+        match match_spec(t, start..start + t.len(), file, i + 1) {
+            Ok(Some(r)) => rf.reqs.push(r),
+            Ok(None) => {}
+            Err(msg) => rf.problems.push((i + 1, start..start + t.len(), msg)),
+        }
+    }
+    rf
+}
+
 /// One `pip:` entry: a requirements-file line, with ranges moved to where the entry sits in the file.
 fn pip_entry(y: &Yaml, n: &yaml::Node, file: &Path, out: &mut ReqFile) {
     let Some(v) = yaml::scalar_as_written(y, n) else {
@@ -583,6 +624,18 @@ mod tests {
         assert_eq!(build(&["pytorch=2.1", "numpy"]), TorchBuild::Unknown);
     }
 
+    #[test]
+    fn conda_spec_lists_are_read_as_conda_specs() {
+        let text = "# pinned\npytorch=2.1.0  # gpu\npytorch-cuda=12.1\n\n=bad\n";
+        let rf = parse_spec_file(text, Path::new("conda-specs.txt"));
+        assert_eq!(rf.reqs.len(), 2);
+        assert_eq!(&text[rf.reqs[0].range.clone()], "pytorch=2.1.0");
+        assert_eq!(rf.reqs[0].exact(), Some("2.1.0"));
+        assert_eq!(rf.reqs[1].line, 3);
+        assert_eq!(rf.problems.len(), 1);
+        assert_eq!(rf.problems[0].0, 5);
+    }
+
     fn cmds(s: &str) -> Vec<EnvCommand> {
         shell::parse(s, &|r| r)
             .commands
@@ -729,6 +782,31 @@ mod tests {
             let a = run(&old);
             assert!(
                 !a.findings.iter().any(|f| f.rule == "DU212"),
+                "{:#?}",
+                a.findings
+            );
+        }
+
+        #[test]
+        fn conda_install_file_lists_feed_the_conda_rules() {
+            let df = "FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04\nCOPY conda-specs.txt .\nRUN conda install -y -c pytorch -c nvidia --file conda-specs.txt && conda clean -afy\n";
+            let specs = "pytorch=2.1.0\npytorch-cuda=12.1\n";
+            let a = check_with(df, &[("conda-specs.txt", specs)]);
+            assert!(
+                !a.findings.iter().any(|f| f.rule == "DU002"),
+                "{:#?}",
+                a.findings
+            );
+            let f = a
+                .findings
+                .iter()
+                .find(|f| f.rule == "DU201")
+                .unwrap_or_else(|| panic!("DU201 expected: {:#?}", a.findings));
+            assert_eq!(f.file, Path::new("conda-specs.txt"));
+            let ok = specs.replace("12.1", "11.8");
+            let a = check_with(df, &[("conda-specs.txt", &ok)]);
+            assert!(
+                !a.findings.iter().any(|f| f.rule == "DU201"),
                 "{:#?}",
                 a.findings
             );

@@ -316,7 +316,8 @@ fn analyze_with(
         }
     }
     installs.sort_by_key(|(i, _)| *i);
-    let mut todo: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    // (directory of the including file, candidate paths, a conda spec list (`conda install --file`)?)
+    let mut todo: Vec<(PathBuf, Vec<String>, bool)> = Vec::new();
     for (i, inst) in &installs {
         for inc in inst
             .sources
@@ -330,11 +331,15 @@ fn analyze_with(
             } else {
                 vec![inc.value.clone()]
             };
-            todo.push((PathBuf::new(), cands));
+            todo.push((
+                PathBuf::new(),
+                cands,
+                inst.tool == requirements::Tool::Conda,
+            ));
         }
     }
     let mut reads = 0;
-    while let Some((base, values)) = todo.pop() {
+    while let Some((base, values, conda_specs)) = todo.pop() {
         if reads > 64 {
             break;
         }
@@ -354,7 +359,9 @@ fn analyze_with(
             if let Some(text) = read(&cand)? {
                 seen.insert(cand.clone());
                 reads += 1;
-                let rf = if cand.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
+                let rf = if conda_specs {
+                    conda::parse_spec_file(&text, &cand)
+                } else if cand.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
                     pyproject::reqfile(&text, &cand, project_extras.as_deref().unwrap_or(&[]))
                 } else {
                     requirements::parse_requirements(&text, &cand)
@@ -366,7 +373,7 @@ fn analyze_with(
                     .iter()
                     .chain(rf.sources.constraints.iter())
                 {
-                    todo.push((dir.clone(), vec![inc.value.clone()]));
+                    todo.push((dir.clone(), vec![inc.value.clone()], false));
                 }
                 analysis.files.push(cand.clone());
                 texts.insert(cand.clone(), text);
