@@ -135,7 +135,9 @@ pub fn analyze_project_with(
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::IsADirectory
+                        | std::io::ErrorKind::NotADirectory
                 ) =>
             {
                 Ok(None)
@@ -489,6 +491,7 @@ fn resolve_context_path(model: &Model, instr: usize, value: &str) -> Vec<String>
                     });
                 }
             } else if !dest.is_empty()
+                && (src.ends_with('/') || Path::new(src).extension().is_none())
                 && (value.starts_with(&format!("{dest}/")) || !value.starts_with('/'))
             {
                 // A directory copied to `dest`: `dest/sub/x.txt` is `src/sub/x.txt` in the context; a relative
@@ -622,5 +625,32 @@ mod include_tests {
             &"*a".repeat(40),
             &format!("{}b", "a".repeat(30))
         ));
+    }
+}
+
+#[cfg(test)]
+mod project_read_tests {
+    use super::{AnalyzeOptions, analyze_project};
+    use std::path::Path;
+
+    #[test]
+    fn a_file_copied_into_a_directory_is_not_taken_for_a_directory() {
+        // `COPY a.txt b.txt /app/` then `-r /app/a.txt -r /app/b.txt`: `a.txt` is a file, never the directory
+        // `b.txt` sits in (reading `a.txt/b.txt` stopped the analysis with ENOTDIR).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = |p: &str, t: &str| std::fs::write(dir.path().join(p), t).expect("write");
+        w(
+            "Dockerfile",
+            "FROM python:3.11\nCOPY reqs_docker.txt reqs_versions.txt /app/\nRUN pip install --no-cache-dir -r /app/reqs_docker.txt -r /app/reqs_versions.txt\n",
+        );
+        w("reqs_docker.txt", "-r reqs_versions.txt\ntorch==2.5.1\n");
+        w("reqs_versions.txt", "numpy==1.26.4\n");
+        let a = analyze_project(dir.path(), &AnalyzeOptions::default()).expect("analysis");
+        assert!(
+            a.files.iter().any(|f| f == Path::new("reqs_versions.txt")),
+            "{:?}",
+            a.files
+        );
+        assert!(a.files.iter().any(|f| f == Path::new("reqs_docker.txt")));
     }
 }
