@@ -105,8 +105,10 @@ pub enum AnalyzeError {
     },
 }
 
-/// Analyse the project at `root`: its Dockerfile, the requirements files it installs, `pyproject.toml` when it
-/// installs the project itself, `.hadolint.yaml`, and `.github/workflows/*.yml`.
+/// Analyse the project at `root`: its Dockerfile, the requirements files it installs (also through COPY globs
+/// and directories), `pyproject.toml` when it installs the project itself (`.` takes `dependencies`, `.[a,b]`
+/// adds those extras), conda environment files named by `conda env create -f` and friends, `.hadolint.yaml`,
+/// and `.github/workflows/*.yml`.
 pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
     analyze_project_with(root, opts, &HashMap::new())
 }
