@@ -247,8 +247,8 @@ fn analyze_with(
     let mut installs = Vec::new();
     // `conda env create -f X` and friends: (instruction, command); their files are read below.
     let mut env_cmds = Vec::new();
-    // Extras asked for by `pip install ".[a,b]"` (None: the project itself is not installed).
-    let mut project_extras: Option<Vec<String>> = None;
+    // Extras asked for by `pip install ".[a,b]"` / `pip install /app[a]`, per pyproject.toml (context path).
+    let mut project_extras: HashMap<PathBuf, Vec<String>> = HashMap::new();
     for (i, info) in model.instrs.iter().enumerate() {
         for c in &info.script.commands {
             // Resolve `torch==${TORCH_VERSION}` with the ARG/ENV scope of this RUN (spans stay on the raw word).
@@ -276,7 +276,9 @@ fn analyze_with(
                     .filter_map(|r| pyproject::local_project_extras(&r.text))
                     .collect();
                 if !local.is_empty() {
-                    let all = project_extras.get_or_insert_with(Vec::new);
+                    let all = project_extras
+                        .entry(PathBuf::from("pyproject.toml"))
+                        .or_default();
                     all.extend(local.into_iter().flatten());
                     inst.sources.includes.push(requirements::Located {
                         value: "pyproject.toml".into(),
@@ -285,6 +287,39 @@ fn analyze_with(
                         name_range: 0..0,
                         line: 0,
                     });
+                }
+                // `pip install /app` or `-e /workspace/proj[gpu]`: a project directory copied into the image.
+                let dirs: Vec<(String, Vec<String>)> = inst
+                    .reqs
+                    .iter()
+                    .chain(inst.editables.iter())
+                    .filter(|r| r.name.is_empty())
+                    .filter(|r| pyproject::local_project_extras(&r.text).is_none())
+                    .filter_map(|r| pyproject::project_dir_extras(&r.text))
+                    .collect();
+                for (dir, extras) in dirs {
+                    let want = format!("{}/pyproject.toml", dir.trim_end_matches('/'));
+                    for cand in resolve_context_path(&model, i, &want) {
+                        let cand = normalise_rel(Path::new(&cand));
+                        if cand.file_name().and_then(|n| n.to_str()) != Some("pyproject.toml")
+                            || read(&cand)?.is_none()
+                        {
+                            continue;
+                        }
+                        project_extras
+                            .entry(cand.clone())
+                            .or_default()
+                            .extend(extras);
+                        // Already a context path: `file` says so (it is not the Dockerfile).
+                        inst.sources.includes.push(requirements::Located {
+                            value: cand.to_string_lossy().into_owned(),
+                            file: cand.clone(),
+                            range: 0..0,
+                            name_range: 0..0,
+                            line: 0,
+                        });
+                        break;
+                    }
                 }
                 installs.push((i, inst));
             }
@@ -366,7 +401,12 @@ fn analyze_with(
                 let rf = if conda_specs {
                     conda::parse_spec_file(&text, &cand)
                 } else if cand.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
-                    pyproject::reqfile(&text, &cand, project_extras.as_deref().unwrap_or(&[]))
+                    let extras = project_extras
+                        .get(&cand)
+                        .or_else(|| project_extras.get(Path::new("pyproject.toml")))
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
+                    pyproject::reqfile(&text, &cand, extras)
                 } else {
                     requirements::parse_requirements(&text, &cand)
                 };

@@ -212,6 +212,36 @@ pub fn local_project_extras(text: &str) -> Option<Vec<String>> {
     }
 }
 
+/// `/app`, `/workspace/proj[gpu]`, `./pkg/` -> (directory, extras): a project directory installed by path.
+/// `None` for URLs, archives and wheels, and for text that still holds a variable.
+pub fn project_dir_extras(text: &str) -> Option<(String, Vec<String>)> {
+    let t = text.trim().trim_matches(|c| c == '"' || c == '\'');
+    let (path, extras) = match t.find('[') {
+        Some(i) => (&t[..i], Some(&t[i..])),
+        None => (t, None),
+    };
+    let archive = [".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2"]
+        .iter()
+        .any(|s| path.ends_with(s));
+    if path.is_empty() || path.contains("://") || path.contains('$') || archive {
+        return None;
+    }
+    if !(path.starts_with('/') || path.starts_with("./") || path.starts_with("../")) {
+        return None;
+    }
+    let extras = match extras {
+        None => vec![],
+        Some(e) => e
+            .strip_prefix('[')?
+            .strip_suffix(']')?
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect(),
+    };
+    Some((path.to_string(), extras))
+}
+
 /// A ReqFile for `pip install .[extras]`: the dependencies and the selected groups.
 pub fn reqfile(text: &str, file: &Path, extras: &[String]) -> ReqFile {
     let p = parse(text, file);
@@ -289,6 +319,28 @@ mod tests {
     }
 
     #[test]
+    fn project_directories_by_path() {
+        assert_eq!(
+            project_dir_extras("/workspace/proj[gpu, eval]"),
+            Some((
+                "/workspace/proj".to_string(),
+                vec!["gpu".to_string(), "eval".to_string()]
+            ))
+        );
+        assert_eq!(
+            project_dir_extras("./pkg/"),
+            Some(("./pkg/".to_string(), vec![]))
+        );
+        assert_eq!(
+            project_dir_extras("/wheels/torch-2.5.1-cp311-none-any.whl"),
+            None
+        );
+        assert_eq!(project_dir_extras("/workspace/${WHEEL}"), None);
+        assert_eq!(project_dir_extras("git+https://h.example/x.git"), None);
+        assert_eq!(project_dir_extras("torch"), None);
+    }
+
+    #[test]
     fn bad_entries_and_bad_toml_are_problems_with_lines() {
         let text =
             "[project]\nname = \"x\"\ndependencies = [\n  \"torch<>2.0\",\n  3,\n  \"numpy\",\n]\n";
@@ -354,6 +406,32 @@ mod tests {
                 .filter(|f| f.message.contains("torch 2.3") || f.message.contains("2.3.1"))
                 .map(|f| f.rule.to_string())
                 .collect()
+        }
+
+        #[test]
+        fn a_project_installed_by_its_path_in_the_image_is_read() {
+            let d = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nCOPY . /opt/svc\nRUN pip install --no-cache-dir '/opt/svc[gpu]'\n";
+            let a = check_with(d, &[("pyproject.toml", PY)]);
+            assert!(
+                a.files.iter().any(|f| f == Path::new("pyproject.toml")),
+                "{:?}",
+                a.files
+            );
+            assert!(
+                a.findings
+                    .iter()
+                    .any(|f| f.file == Path::new("pyproject.toml") && f.span.line == 2),
+                "{:#?}",
+                a.findings
+            );
+            // A path that is not the copied project (a clone made in the image) reads nothing.
+            let d = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN git clone https://h.example/x /opt/x && pip install --no-cache-dir /opt/x\n";
+            let a = check_with(d, &[("pyproject.toml", PY)]);
+            assert!(
+                !a.files.iter().any(|f| f == Path::new("pyproject.toml")),
+                "{:?}",
+                a.files
+            );
         }
 
         #[test]
