@@ -4,6 +4,7 @@
 pub mod build;
 pub mod clock;
 pub mod history;
+pub mod mask;
 pub mod push;
 pub mod smoke;
 pub mod tags;

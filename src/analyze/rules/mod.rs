@@ -5,6 +5,7 @@ pub mod gates;
 pub mod gpu;
 pub mod hadolint;
 pub mod hadolint_more;
+pub mod secrets;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -287,6 +288,12 @@ pub const RULES: &[RuleInfo] = &[
         true,
     ),
     r(
+        "DU130",
+        Warning,
+        "A secret (token, password, key) passed through ARG or ENV stays readable in the image; use a secret mount",
+        true,
+    ),
+    r(
         "DU201",
         Error,
         "torch's CUDA build does not match the base image's CUDA",
@@ -479,6 +486,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     hadolint::run(ctx, &mut out);
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
+    secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     out
 }
