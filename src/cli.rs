@@ -361,11 +361,14 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
             Ok(if outcome.engine_unreachable {
-                // The message names the endpoint, the cause and what to do.
-                eprintln!(
-                    "dockui: {}",
-                    outcome.error.as_deref().unwrap_or("engine unreachable")
-                );
+                // The message names the endpoint, the cause and what to do. Human output streamed the log,
+                // which ends with it already.
+                if format == Format::Json {
+                    eprintln!(
+                        "dockui: {}",
+                        outcome.error.as_deref().unwrap_or("engine unreachable")
+                    );
+                }
                 2
             } else if signalled != 0 && outcome.cancelled {
                 // Like a shell reports a job ended by a signal: 128 + its number.

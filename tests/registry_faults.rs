@@ -87,23 +87,26 @@ async fn a_registry_answering_500_is_reported_with_status_and_body_and_a_stall_i
     let mode = Arc::new(AtomicU8::new(FORWARD));
     let port = fault_proxy(registry.host.clone(), mode.clone());
     let name = ImageName::parse(&format!("127.0.0.1:{port}/{repo}")).unwrap();
-    let client = RegistryClient::new(
-        CredentialLookup::none(),
-        RetryPolicy {
-            attempts: 2,
-            initial_delay_ms: 50,
-            max_delay_ms: 100,
-            timeout_s: 3,
-        },
-    )
-    .unwrap();
+    // A fresh client (and connection pool) per phase: the proxy picks its behaviour per connection.
+    let client = || {
+        RegistryClient::new(
+            CredentialLookup::none(),
+            RetryPolicy {
+                attempts: 2,
+                initial_delay_ms: 50,
+                max_delay_ms: 100,
+                timeout_s: 3,
+            },
+        )
+        .unwrap()
+    };
 
     // Through the proxy, the real registry serves the digest.
-    let ok = client.check(&name, &digest).await;
+    let ok = client().check(&name, &digest).await;
     assert_eq!(ok.verdict, Verdict::Pullable, "{ok:#?}");
 
     mode.store(FAIL_500, Ordering::SeqCst);
-    let failed = client.check(&name, &digest).await;
+    let failed = client().check(&name, &digest).await;
     assert_eq!(failed.verdict, Verdict::ServerError, "{failed:#?}");
     assert!(failed.detail.contains("500"), "{failed:#?}");
     assert!(
@@ -115,7 +118,7 @@ async fn a_registry_answering_500_is_reported_with_status_and_body_and_a_stall_i
 
     mode.store(STALL, Ordering::SeqCst);
     let t0 = std::time::Instant::now();
-    let stalled = client.check(&name, &digest).await;
+    let stalled = client().check(&name, &digest).await;
     assert_eq!(stalled.verdict, Verdict::Unreachable, "{stalled:#?}");
     assert!(
         t0.elapsed() < std::time::Duration::from_secs(20),

@@ -192,7 +192,14 @@ impl DockerPort for BollardEngine {
             // .dockerignore excludes them (the legacy builder and docker's own session drop them). Then the
             // legacy builder sends the same context as docker, unless the Dockerfile needs BuildKit.
             let leaks = super::context::build_files_excluded(&spec.context_dir, &spec.dockerfile)
-                .map_err(|e| DockerError::Context(format!("cannot read the build context: {e}")))?;
+                .map_err(|e| {
+                    let todo = if e.kind() == std::io::ErrorKind::InvalidData {
+                        "; what to do: fix that line (docker's pattern syntax: *, ?, [...], **, ! to re-include)"
+                    } else {
+                        ""
+                    };
+                    DockerError::Context(format!("cannot read the build context: {e}{todo}"))
+                })?;
             if use_buildkit && leaks {
                 let dockerfile = std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile))
                     .unwrap_or_default();

@@ -27,7 +27,8 @@ pub fn chain(e: &(dyn StdError + 'static)) -> Vec<String> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
         let msg = err.to_string();
-        if out.last() != Some(&msg) && !msg.is_empty() {
+        // Wrappers often print their source too ("client error (Connect)" twice): keep what is new.
+        if !msg.is_empty() && !out.last().is_some_and(|prev| prev.contains(msg.as_str())) {
             out.push(msg);
         }
         cur = err.source();

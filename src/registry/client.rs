@@ -499,7 +499,10 @@ impl RegistryClient {
         let need_body = status.is_success()
             && ((want_index_body && media_type.as_deref().is_some_and(is_index_type))
                 || header_digest.is_none());
-        if !(head_refused || need_body) {
+        // A HEAD answer has no body: on a server error, GET says what the registry's problem is.
+        let head_failed =
+            status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        if !(head_refused || need_body || head_failed) {
             return self.classify(
                 status,
                 None,
