@@ -682,11 +682,31 @@ async fn force_remove(docker: &Docker, id: &str) {
     let opts = RemoveContainerOptionsBuilder::new().force(true).build();
     match docker.remove_container(id, Some(opts)).await {
         Ok(()) => {}
-        // AutoRemove got there first.
+        // AutoRemove got there first: gone already.
         Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409,
-            ..
+            status_code: 404, ..
         }) => {}
+        // AutoRemove is removing it right now: wait (bounded) until it is gone, so "removed" holds when
+        // the caller goes on.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while std::time::Instant::now() < deadline {
+                match docker.inspect_container(id, None).await {
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => return,
+                    Err(e) => {
+                        log::warn!("could not follow the removal of container {id}: {e}");
+                        return;
+                    }
+                    Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                }
+            }
+            log::warn!("container {id} is still being removed after 15 s");
+        }
         Err(e) => log::warn!("could not remove container {id}: {e}"),
     }
 }
