@@ -44,6 +44,13 @@ const REFERENCE_PARTS: &[&str] = &[
     "SIZE",
 ];
 
+pub const RULES: &[RuleInfo] = &[RuleInfo::new(
+    RuleId::DU130,
+    Severity::Warning,
+    "A secret (token, password, key) passed through ARG or ENV stays readable in the image; use a secret mount",
+    &[FixLevel::Suggestion],
+)];
+
 /// Whether a variable name looks like it holds a secret value.
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -94,7 +101,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     continue;
                 }
                 out.push(
-                    ctx.at("DU130", ins.range.clone(), format!("ENV {name} puts a secret into the image"))
+                    ctx.at(RuleId::DU130, ins.range.clone(), format!("ENV {name} puts a secret into the image"))
                         .why("ENV values are stored in the image's configuration: anyone who can pull the image can read them with `docker inspect`, in every stage built from it.")
                         .fact(format!("{name} looks like a secret by its name"))
                         .fact(format!("use `RUN --mount=type=secret,id={name}` where the value is needed and pass it with `docker build --secret id={name},env={name}`")),
@@ -124,7 +131,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     continue;
                 }
                 let mut f = ctx
-                    .at("DU130", ins.range.clone(), format!("build arg {name} passes a secret through ARG"))
+                    .at(RuleId::DU130, ins.range.clone(), format!("build arg {name} passes a secret through ARG"))
                     .why("A build arg used by RUN is recorded in the image's history (`docker history --no-trunc` shows it), and a default value sits in the Dockerfile itself. A secret mount gives the value to one RUN and keeps it out of the image.")
                     .fact(format!("{name} looks like a secret by its name"));
                 if has_default {
