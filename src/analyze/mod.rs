@@ -441,10 +441,22 @@ fn analyze_with(
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {
+        if rf.problems.is_empty() {
+            continue;
+        }
+        // One line index per file: a file of many bad lines stays linear.
+        let text = texts.get(&rf.path).map(String::as_str).unwrap_or("");
+        let lines = pyproject::LineIndex::new(text);
         for (_, range, msg) in &rf.problems {
             findings.push(
-                ctx.at_file(RuleId::DU002, &rf.path, range.clone(), msg.clone())
-                    .why("pip would stop at this line; dockui skipped it."),
+                Finding::new(
+                    RuleId::DU002,
+                    rules::severity(RuleId::DU002),
+                    &rf.path,
+                    lines.span(text, range.start, range.end),
+                    msg.clone(),
+                )
+                .why("pip would stop at this line; dockui skipped it."),
             );
         }
     }

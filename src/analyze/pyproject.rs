@@ -50,6 +50,24 @@ impl LineIndex {
             Err(i) => i,
         }
     }
+    /// The same span as [`super::Span::from_range`], without scanning the text before `start` (many findings
+    /// in one large file stay linear).
+    pub fn span(&self, text: &str, start: usize, end: usize) -> super::Span {
+        let start = start.min(text.len());
+        let line = self.line(start);
+        let line_start = self.starts.get(line - 1).copied().unwrap_or(0).min(start);
+        let col = text
+            .get(line_start..start)
+            .map(|t| t.chars().count())
+            .unwrap_or(start - line_start)
+            + 1;
+        super::Span {
+            line,
+            col,
+            start,
+            end: end.max(start).min(text.len()),
+        }
+    }
 }
 
 /// A parsed pyproject: main dependencies, optional groups, and what could not be read.
@@ -316,6 +334,21 @@ mod tests {
         );
         assert_eq!(local_project_extras("./pkg"), None);
         assert_eq!(local_project_extras("torch"), None);
+    }
+
+    #[test]
+    fn line_index_spans_match_the_scanning_ones() {
+        let text = "a\néé: x\r\n\n  type=gha\n";
+        let idx = LineIndex::new(text);
+        for start in [0, 2, 4, 7, 10, 12, text.len()] {
+            if text.is_char_boundary(start) {
+                assert_eq!(
+                    idx.span(text, start, start + 1),
+                    super::super::Span::from_range(text, start, start + 1),
+                    "{start}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -412,6 +412,7 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
             return out;
         }
     };
+    let lines = crate::analyze::pyproject::LineIndex::new(text);
     for job in &jobs {
         // The builder in force at each step: None = default docker driver; Some(step) = that setup step.
         let mut builder: Option<&crate::analyze::workflow::Step> = None;
@@ -443,7 +444,7 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
                     RuleId::DU120,
                     severity(RuleId::DU120),
                     file,
-                    Span::from_range(text, r.start, r.end),
+                    lines.span(text, r.start, r.end),
                     "type=gha cache with the default docker buildx driver",
                 )
                 .why(why)
