@@ -490,9 +490,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
             Ok(if outcome.engine_unreachable {
-                // The message names the endpoint, the cause and what to do. Human output streamed the log,
-                // which ends with it already.
-                if format == Format::Json {
+                // The message names the endpoint, the cause and what to do. The streamed log ends with it
+                // already, unless --quiet kept the log off stderr.
+                if quiet {
                     eprintln!(
                         "dockui: {}",
                         outcome.error.as_deref().unwrap_or("engine unreachable")

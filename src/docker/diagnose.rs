@@ -82,6 +82,7 @@ pub fn cause_of(kind: Option<io::ErrorKind>, messages: &[String]) -> Cause {
         || all.contains("broken pipe")
         || all.contains("connection reset")
         || all.contains("incomplete message")
+        || all.contains("error reading a body")
         || all.contains("unexpected eof")
         || all.contains("sendrequest")
         || all.contains("upload was aborted")
