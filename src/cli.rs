@@ -1,5 +1,6 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
-//! 2 usage, configuration or I/O error (and an unreachable engine).
+//! 2 usage, configuration or I/O error (and every failure to reach or use the engine, an unreadable build
+//! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
 
 use crate::analyze;
 use crate::config::Config;
