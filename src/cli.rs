@@ -1,5 +1,6 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
-//! 2 usage, configuration or I/O error (and an unreachable engine).
+//! 2 usage, configuration or I/O error (and every failure to reach or use the engine, an unreadable build
+//! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
 
 use crate::analyze;
 use crate::config::Config;
@@ -490,9 +491,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
             Ok(if outcome.engine_unreachable {
-                // The message names the endpoint, the cause and what to do. Human output streamed the log,
-                // which ends with it already.
-                if format == Format::Json {
+                // The message names the endpoint, the cause and what to do. The streamed log ends with it
+                // already, unless --quiet kept the log off stderr.
+                if quiet {
                     eprintln!(
                         "dockui: {}",
                         outcome.error.as_deref().unwrap_or("engine unreachable")
