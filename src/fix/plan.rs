@@ -27,8 +27,10 @@ use std::path::{Component, Path, PathBuf};
 const MAX_ROUNDS: usize = 200;
 /// Follow-up fixes that may complete one fix (torch -> torchvision -> torchaudio).
 const MAX_FOLLOW_UPS: usize = 3;
-/// Analyses one plan may run; a pathological project stops planning here with what was found so far.
+/// Analyses one plan may run, and its wall time: a pathological project (huge files, hundreds of fixes) stops
+/// planning with what was found so far, and says so, instead of freezing the TUI.
 const MAX_ANALYSES: usize = 3000;
+const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the plan may use.
 pub struct PlanOptions<'a> {
@@ -99,6 +101,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         originals: HashMap::new(),
         order: Vec::new(),
         analyses: 0,
+        started: std::time::Instant::now(),
         origins: HashMap::new(),
         steps: Vec::new(),
         held: Vec::new(),
@@ -141,7 +144,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
     // Then the best fix, again and again, until none helps.
     let mut last_reasons: Vec<(Cand, String)> = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        if p.analyses >= MAX_ANALYSES {
+        if p.out_of_budget() {
             break;
         }
         let cands = p.candidates(&st, false)?;
@@ -170,7 +173,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
                 }
                 Err(reason) => last_reasons.push((c.clone(), reason)),
             }
-            if p.analyses >= MAX_ANALYSES {
+            if p.out_of_budget() {
                 break;
             }
         }
@@ -189,12 +192,14 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
     for (c, reason) in last_reasons {
         p.hold(&c, reason);
     }
-    if p.analyses >= MAX_ANALYSES {
+    if p.out_of_budget() {
         p.held.push(Held {
             label: String::new(),
             fix: String::new(),
             reason: format!(
-                "planning stopped after {MAX_ANALYSES} analyses; run fix again for the rest"
+                "planning stopped after {} analyses in {:.1}s; the fixes shown are consistent, run fix again for the rest",
+                p.analyses,
+                p.started.elapsed().as_secs_f64()
             ),
         });
     }
@@ -337,6 +342,7 @@ struct Planner<'a> {
     originals: HashMap<PathBuf, String>,
     order: Vec<PathBuf>,
     analyses: usize,
+    started: std::time::Instant,
     origins: HashMap<PathBuf, Vec<Origin>>,
     steps: Vec<Step>,
     held: Vec<Held>,
@@ -344,6 +350,10 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    fn out_of_budget(&self) -> bool {
+        self.analyses >= MAX_ANALYSES || self.started.elapsed() >= MAX_TIME
+    }
+
     fn analyse(&mut self, texts: &HashMap<PathBuf, String>) -> Result<Analysis, AnalyzeError> {
         self.analyses += 1;
         analyze::analyze_project_with(self.root, self.opts, texts)
@@ -523,7 +533,7 @@ impl Planner<'_> {
         g: Good,
         depth: usize,
     ) -> Result<Option<Good>, AnalyzeError> {
-        if depth == 0 || self.analyses >= MAX_ANALYSES {
+        if depth == 0 || self.out_of_budget() {
             return Ok(None);
         }
         let added: Vec<Finding> = new_problems(&base.analysis, &g.state.analysis)
