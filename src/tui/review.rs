@@ -81,6 +81,11 @@ impl Review {
             .unwrap_or(0)
     }
 
+    /// Why the planner does not offer `key`'s fix ("RULE file:line"), for the pane to show with the finding.
+    pub fn held_for(&self, key: &str) -> Option<&Held> {
+        self.held.iter().find(|h| h.label == key)
+    }
+
     /// Hunks linked with `id` (same fix group), `id` excluded.
     pub fn linked(&self, id: HunkId) -> &[HunkId] {
         self.links.get(&id).map(Vec::as_slice).unwrap_or(&[])
