@@ -340,3 +340,91 @@ mod prop {
         }
     }
 }
+
+/// A finding from outside the analyzer whose one fix replaces `old` in `file` by `new`.
+fn replacing(file: &str, text: &str, old: &str, new: &str) -> Finding {
+    let start = text.find(old).unwrap();
+    let mut f = Finding::new(
+        "PUSH",
+        Severity::Info,
+        PathBuf::from(file),
+        crate::analyze::Span {
+            line: proposal::line_of(text, start) + 1,
+            col: 1,
+            start,
+            end: start + old.len(),
+        },
+        "edit".to_string(),
+    );
+    f.fixes.push(Fix {
+        id: "T.edit".into(),
+        level: FixLevel::Suggestion,
+        description: "edit".into(),
+        file: PathBuf::from(file),
+        edits: vec![TextEdit {
+            start,
+            end: start + old.len(),
+            replacement: new.into(),
+        }],
+    });
+    f
+}
+
+#[test]
+fn an_edit_that_breaks_its_file_is_held_with_the_parse_problem() {
+    let pyproject = "[project]\nname = \"x\"\ndependencies = [\"torch==2.4.0\"]\n\n[project.optional-dependencies]\ncu = [\"torchvision==0.19.0\"]\n";
+    let dockerfile = "FROM python:3.11-slim\nCOPY . /app\nRUN pip install --no-cache-dir /app\n";
+    let dir = project(&[("Dockerfile", dockerfile), ("pyproject.toml", pyproject)]);
+    let extra = [
+        // The reported bug's shape: a fix that replaces the first line of pyproject.toml.
+        replacing(
+            "pyproject.toml",
+            pyproject,
+            "[project]",
+            "torchvision = \"0.19.0\"",
+        ),
+        replacing("Dockerfile", dockerfile, "COPY . /app", "COPPY . /app"),
+        replacing(
+            "pyproject.toml",
+            pyproject,
+            "torchvision==0.19.0",
+            "torchvision==0.19.1",
+        ),
+    ];
+    let p = plan(
+        dir.path(),
+        &AnalyzeOptions::default(),
+        &PlanOptions {
+            allow: &all,
+            choice: &HashMap::new(),
+            extra: &extra,
+        },
+    )
+    .unwrap();
+    let reasons: Vec<&str> = p.held.iter().map(|h| h.reason.as_str()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("pyproject.toml would no longer parse")
+                && r.contains("remove the key `project.")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("Dockerfile would no longer parse") && r.contains("line 2")),
+        "{reasons:?}"
+    );
+    // The edit that keeps the file whole is planned; the broken ones are not in any text.
+    let planned = p.planned();
+    let py = &planned
+        .iter()
+        .find(|(f, _)| f == Path::new("pyproject.toml"))
+        .unwrap()
+        .1;
+    assert!(
+        py.starts_with("[project]\n") && py.contains("torchvision==0.19.1"),
+        "{py}"
+    );
+    assert!(planned.iter().all(|(_, t)| !t.contains("COPPY")));
+}
