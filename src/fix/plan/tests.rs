@@ -13,6 +13,25 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// A finding from outside the analyzer (as a push's digest update is), built from an analyzer finding so the
+/// test does not depend on how rule ids are typed.
+fn outside_finding(file: &str, line: usize, fix: Fix) -> Finding {
+    let mut f = analyze::analyze_text(
+        Path::new("Dockerfile"),
+        "FROM ubuntu:22.04\nRUN pip install flask\n",
+        &AnalyzeOptions::default(),
+    )
+    .findings
+    .into_iter()
+    .next()
+    .expect("some finding");
+    f.file = PathBuf::from(file);
+    f.span.line = line;
+    f.severity = Severity::Info;
+    f.fixes = vec![fix];
+    f
+}
+
 fn all(_: &Finding, _: &Fix) -> bool {
     true
 }
@@ -258,29 +277,21 @@ fn a_push_digest_update_joins_the_plan_first() {
     ]);
     let old = "registry.local/app:1.0";
     let start = "services:\n  app:\n    image: ".len();
-    let mut f = Finding::new(
-        "PUSH",
-        Severity::Info,
-        PathBuf::from("deploy/compose.yaml"),
-        crate::analyze::Span {
-            line: 3,
-            col: 1,
-            start: 0,
-            end: 0,
+    let f = outside_finding(
+        "deploy/compose.yaml",
+        3,
+        Fix {
+            id: "PUSH.pin".into(),
+            level: FixLevel::Suggestion,
+            description: "pin".into(),
+            file: PathBuf::from("deploy/compose.yaml"),
+            edits: vec![TextEdit {
+                start,
+                end: start + old.len(),
+                replacement: format!("{old}@sha256:{}", "a".repeat(64)),
+            }],
         },
-        "pin the pushed digest".to_string(),
     );
-    f.fixes.push(Fix {
-        id: "PUSH.pin".into(),
-        level: FixLevel::Suggestion,
-        description: "pin".into(),
-        file: PathBuf::from("deploy/compose.yaml"),
-        edits: vec![TextEdit {
-            start,
-            end: start + old.len(),
-            replacement: format!("{old}@sha256:{}", "a".repeat(64)),
-        }],
-    });
     let p = plan(
         dir.path(),
         &AnalyzeOptions::default(),
@@ -344,30 +355,21 @@ mod prop {
 /// A finding from outside the analyzer whose one fix replaces `old` in `file` by `new`.
 fn replacing(file: &str, text: &str, old: &str, new: &str) -> Finding {
     let start = text.find(old).unwrap();
-    let mut f = Finding::new(
-        "PUSH",
-        Severity::Info,
-        PathBuf::from(file),
-        crate::analyze::Span {
-            line: proposal::line_of(text, start) + 1,
-            col: 1,
-            start,
-            end: start + old.len(),
+    outside_finding(
+        file,
+        proposal::line_of(text, start) + 1,
+        Fix {
+            id: "T.edit".into(),
+            level: FixLevel::Suggestion,
+            description: "edit".into(),
+            file: PathBuf::from(file),
+            edits: vec![TextEdit {
+                start,
+                end: start + old.len(),
+                replacement: new.into(),
+            }],
         },
-        "edit".to_string(),
-    );
-    f.fixes.push(Fix {
-        id: "T.edit".into(),
-        level: FixLevel::Suggestion,
-        description: "edit".into(),
-        file: PathBuf::from(file),
-        edits: vec![TextEdit {
-            start,
-            end: start + old.len(),
-            replacement: new.into(),
-        }],
-    });
-    f
+    )
 }
 
 #[test]
