@@ -20,7 +20,7 @@ use crate::analyze::{
 };
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 /// Rounds of "take the best fix" before the planner stops; each round removes at least one finding.
@@ -101,6 +101,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         originals: HashMap::new(),
         order: Vec::new(),
         analyses: 0,
+        on_disk: HashSet::new(),
         started: std::time::Instant::now(),
         origins: HashMap::new(),
         steps: Vec::new(),
@@ -108,6 +109,11 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         groups: 0,
     };
     let before = p.analyse(&HashMap::new())?;
+    p.on_disk = before
+        .findings
+        .iter()
+        .map(|f| (label(f, f.span.line), f.message.clone()))
+        .collect();
     let mut st = State {
         texts: HashMap::new(),
         analysis: before.clone(),
@@ -342,6 +348,9 @@ struct Planner<'a> {
     originals: HashMap<PathBuf, String>,
     order: Vec<PathBuf>,
     analyses: usize,
+    /// (label, message) of the findings on disk: a finding that only appears after earlier fixes is a
+    /// follow-on, labelled as such, and the user's choices (made on the disk findings) do not apply to it.
+    on_disk: HashSet<(String, String)>,
     started: std::time::Instant,
     origins: HashMap<PathBuf, Vec<Origin>>,
     steps: Vec<Step>,
@@ -383,6 +392,16 @@ impl Planner<'_> {
         }
     }
 
+    /// A finding's label at its disk line, marked " (follow-on)" when the disk version does not have it.
+    fn label_of(&self, f: &Finding, disk_line: usize) -> (String, bool) {
+        let l = label(f, disk_line);
+        if self.on_disk.contains(&(l.clone(), f.message.clone())) {
+            (l, false)
+        } else {
+            (format!("{l} (follow-on)"), true)
+        }
+    }
+
     /// The 1-based line on disk of a 1-based line of `file` as it is in `st`.
     fn disk_line(&self, st: &State, file: &Path, line: usize) -> usize {
         match (self.originals.get(file), st.texts.get(file)) {
@@ -416,13 +435,13 @@ impl Planner<'_> {
                     .map_or(f.span.line, |l| l + 1),
                 None => f.span.line,
             };
-            let label = label(f, line);
+            let (label, follow_on) = self.label_of(f, line);
             let chosen = self
                 .po
                 .choice
                 .get(&label)
                 .copied()
-                .filter(|&i| i < f.fixes.len());
+                .filter(|&i| i < f.fixes.len() && !follow_on);
             let alternatives: Vec<usize> = match chosen {
                 Some(i) => vec![i],
                 None if forced_only => continue,
@@ -548,7 +567,9 @@ impl Planner<'_> {
                     continue;
                 }
                 let cand = Cand {
-                    label: label(f, self.disk_line(&g.state, &f.file, f.span.line)),
+                    label: self
+                        .label_of(f, self.disk_line(&g.state, &f.file, f.span.line))
+                        .0,
                     fix: fix.clone(),
                     alternative: i,
                 };
