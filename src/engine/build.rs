@@ -474,9 +474,8 @@ fn apply_fixes(
     let log = |line: String| {
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
-    let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
-        fix.level <= level && rules.iter().any(|r| *r == f.rule.to_string())
-    };
+    let allow =
+        |f: &analyze::Finding, fix: &analyze::Fix| fix.level <= level && rules.contains(&f.rule);
     let po = crate::fix::plan::PlanOptions {
         allow: &allow,
         choice: &Default::default(),
