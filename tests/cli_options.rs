@@ -397,3 +397,45 @@ fn logs_last_without_builds_says_what_to_do() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_network_the_engine_lacks_is_classified_for_both_builders() {
+    let test = "a_build_network_the_engine_lacks_is_classified_for_both_builders";
+    let Some(engine) = common::engine_or_skip(test).await else {
+        return;
+    };
+    let base = format!("dockui-test/netbase:{}", std::process::id());
+    if support::build_busybox(&engine, &base).await.is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    for builder in ["auto", "legacy"] {
+        let dir = project(
+            home.path(),
+            &format!("FROM {base}\nRUN [\"/bin/busybox\", \"true\"]\n"),
+            &format!(
+                "[build]\nimage = \"dockui-test/netfail\"\nbuilder = \"{builder}\"\nmax_attempts = 1\n[smoke]\ninfer = false\n"
+            ),
+        );
+        let out = common::dockui(home.path())
+            .args([
+                "build",
+                "--network",
+                "dockui-no-such-net",
+                "--format",
+                "json",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{builder}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let d = &v["attempts"][0]["diagnosis"];
+        assert_eq!(
+            d["signature"], "engine-network-not-found",
+            "{builder}: {v:#}"
+        );
+        assert!(d["explanation"].as_str().unwrap().contains("host or none"));
+    }
+    support::remove_images(&engine, &[base]).await;
+}
