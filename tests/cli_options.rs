@@ -439,3 +439,31 @@ async fn a_build_network_the_engine_lacks_is_classified_for_both_builders() {
     }
     support::remove_images(&engine, &[base]).await;
 }
+
+#[test]
+fn the_tui_analysis_uses_build_arg_too() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(
+        home.path(),
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN pip install flask==3.0.3\nCMD [\"true\"]\n",
+        "",
+    );
+    for (args, du111) in [("", true), ("--build-arg BASE_IMAGE=python:3.11-slim ", false)] {
+        let Some(t) = common::tmux::Tmux::start("tui-build-arg", 160, 48, home.path()) else {
+            return;
+        };
+        t.wait_for("shell prompt", |s| s.contains("READY$"));
+        t.send(&[
+            &format!(
+                "{} {args}{}",
+                env!("CARGO_BIN_EXE_dockui"),
+                dir.display()
+            ),
+            "Enter",
+        ]);
+        // DL3042 (pip cache) is there either way: the analysis has run when it shows.
+        let screen = t.wait_for("the findings", |s| s.contains("DL3042"));
+        assert_eq!(screen.contains("DU111"), du111, "{args:?}:\n{screen}");
+        t.send(&["q"]);
+    }
+}
