@@ -432,4 +432,12 @@ mod tests {
             "none"
         );
     }
+
+    #[test]
+    fn busybox_wget_connection_failures_are_network_failures() {
+        let log = "#6 [2/2] RUN wget -q -O /model.bin http://models.internal:8080/model.bin\n#6 0.31 wget: can't connect to remote host (10.0.0.7): Connection refused\n#6 ERROR: process did not complete successfully: exit code: 1";
+        assert_eq!(sig_of(log), "network");
+        let log = "#6 [2/2] RUN wget -q -O /model.bin http://models.internal:8080/model.bin\n#6 DONE 1.4s";
+        assert_eq!(sig_of(log), "none");
+    }
 }

@@ -448,17 +448,16 @@ fn the_tui_analysis_uses_build_arg_too() {
         "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN pip install flask==3.0.3\nCMD [\"true\"]\n",
         "",
     );
-    for (args, du111) in [("", true), ("--build-arg BASE_IMAGE=python:3.11-slim ", false)] {
+    for (args, du111) in [
+        ("", true),
+        ("--build-arg BASE_IMAGE=python:3.11-slim ", false),
+    ] {
         let Some(t) = common::tmux::Tmux::start("tui-build-arg", 160, 48, home.path()) else {
             return;
         };
         t.wait_for("shell prompt", |s| s.contains("READY$"));
         t.send(&[
-            &format!(
-                "{} {args}{}",
-                env!("CARGO_BIN_EXE_dockui"),
-                dir.display()
-            ),
+            &format!("{} {args}{}", env!("CARGO_BIN_EXE_dockui"), dir.display()),
             "Enter",
         ]);
         // DL3042 (pip cache) is there either way: the analysis has run when it shows.
