@@ -474,8 +474,10 @@ fn apply_fixes(
     let log = |line: String| {
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
-    let allow =
-        |f: &analyze::Finding, fix: &analyze::Fix| fix.level <= level && rules.contains(&f.rule);
+    let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
+        let rule = f.rule.to_string();
+        fix.level <= level && rules.contains(&rule)
+    };
     let po = crate::fix::plan::PlanOptions {
         allow: &allow,
         choice: &Default::default(),
