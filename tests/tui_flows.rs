@@ -49,10 +49,10 @@ fn search_jumps_with_n_and_filter_shows_only_matches() {
     ]);
     focus(&mut app, Pane::Log);
     typed(&mut app, "/");
-    assert_eq!(app.input.as_deref(), Some(""));
+    assert_eq!(app.log.input.as_deref(), Some(""));
     typed(&mut app, "error|warning");
     app.update(code(KeyCode::Enter));
-    assert!(app.input.is_none());
+    assert!(app.log.input.is_none());
     assert!(app.log.search.is_some());
     typed(&mut app, "n");
     let first = app.log.current_line().cloned().unwrap();

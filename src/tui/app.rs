@@ -1,16 +1,16 @@
 //! UI state and the one place it changes: `App::update(msg) -> Vec<Command>`.
 
 use super::keymap::{Action, Keymap};
+use super::panes::{self, Handled};
 use crate::analyze::{Analysis, Finding};
 use crate::docker::{DockerError, EngineInfo};
 use crate::engine::{BuildOutcome, Command, EngineEvent};
-use crate::fix::proposal::Decision;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Lines kept in memory for the log pane; the full log is always in the attempt's file.
-pub const LOG_WINDOW: usize = crate::tui::logview::WINDOW;
+pub const LOG_WINDOW: usize = crate::tui::panes::log::WINDOW;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -52,7 +52,7 @@ impl Pane {
             Pane::Digest => "digest",
         }
     }
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 }
@@ -123,8 +123,8 @@ pub struct App {
     pub popup: Option<Popup>,
     pub engine: EngineState,
     pub analysis: Option<Result<Analysis, String>>,
-    pub selected: usize,
-    pub log: crate::tui::logview::LogView,
+    pub conflicts: super::panes::conflicts::ConflictsPane,
+    pub log: crate::tui::panes::log::LogView,
     pub build: BuildState,
     pub gpu: crate::gpu::GpuState,
     pub notice: Option<String>,
@@ -142,8 +142,6 @@ pub struct App {
     )>,
     /// --readonly: never write, build or push.
     pub readonly: bool,
-    /// The search being typed in the log pane.
-    pub input: Option<String>,
     pub zoomed: bool,
     pub help_scroll: usize,
     /// The build waits for the user after a failure (auto_fix = "off"): the rules whose fixes cure it.
@@ -169,7 +167,7 @@ impl App {
             popup: None,
             engine: EngineState::Connecting,
             analysis: None,
-            selected: 0,
+            conflicts: Default::default(),
             log: Default::default(),
             build: BuildState::Idle,
             gpu: crate::gpu::GpuState::Unavailable {
@@ -183,7 +181,6 @@ impl App {
             push: None,
             editor: None,
             readonly: false,
-            input: None,
             zoomed: false,
             help_scroll: 0,
             awaiting_retry: None,
@@ -209,7 +206,7 @@ impl App {
     }
 
     pub fn selected_finding(&self) -> Option<&Finding> {
-        self.findings().get(self.selected)
+        self.findings().get(self.conflicts.selected)
     }
 
     pub fn elapsed(&self) -> Option<Duration> {
@@ -251,11 +248,11 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if self.editor.is_some() {
-            self.editor_key(key);
+            panes::diff::editor_key(self, key);
             return Vec::new();
         }
-        if self.input.is_some() {
-            self.input_key(key);
+        if self.log.input.is_some() {
+            panes::log::input_key(self, key);
             return Vec::new();
         }
         let action = self.keymap.action_in(&key, self.focus.key());
@@ -296,6 +293,18 @@ impl App {
             }
         }
         self.notice = None;
+        // The focused pane first: its own keys and how it moves.
+        let handled = match self.focus {
+            Pane::Conflicts => panes::conflicts::on_action(self, action),
+            Pane::Diff => panes::diff::on_action(self, action),
+            Pane::Log => panes::log::on_action(self, action),
+            Pane::Gpu | Pane::Smoke | Pane::Digest => self.scroll_plain(action),
+        };
+        match handled {
+            Handled::Yes => return Vec::new(),
+            Handled::Send(commands) => return commands,
+            Handled::No => {}
+        }
         match action {
             Action::Quit => {
                 let ctrl_c = key
@@ -322,12 +331,6 @@ impl App {
             Action::FocusPrev => {
                 self.focus = Pane::ALL[(self.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
             }
-            Action::Down => self.scroll_by(1),
-            Action::Up => self.scroll_by(-1),
-            Action::PageDown => self.scroll_by(10),
-            Action::PageUp => self.scroll_by(-10),
-            Action::Top => self.scroll_to(0),
-            Action::Bottom => self.scroll_to(usize::MAX),
             Action::Build if self.awaiting_retry.is_some() => {
                 self.awaiting_retry = None;
                 self.notice = Some("retrying...".into());
@@ -350,44 +353,6 @@ impl App {
                 self.notice = Some("no build is running".into());
             }
             Action::Reanalyze => return vec![Command::Analyze],
-            Action::Search => self.input = Some(String::new()),
-            Action::NextMatch | Action::PrevMatch => {
-                if self.log.search.is_none() {
-                    self.notice = Some("no search - press / in the log".into());
-                } else if !self.log.next_match(action == Action::NextMatch) {
-                    self.notice = Some("no match".into());
-                }
-            }
-            Action::Filter => {
-                if self.log.search.is_none() {
-                    self.notice =
-                        Some("the filter shows lines matching the search: press / first".into());
-                } else {
-                    self.log.filter = !self.log.filter;
-                }
-            }
-            Action::JumpError => {
-                let d = self.diagnosis.clone();
-                let found = self.log.jump_to(|l| {
-                    d.as_ref().is_some_and(|d| {
-                        d.failing_step.as_deref() == Some(l)
-                            || d.matched.iter().any(|(_, t)| t == l)
-                    }) || crate::tui::view::is_error_line(l)
-                });
-                if !found {
-                    self.notice = Some("no error in the log".into());
-                }
-            }
-            Action::Wrap => self.log.wrap = !self.log.wrap,
-            Action::SaveLog => {
-                if self.readonly {
-                    self.notice = Some("read-only mode: nothing is written".into());
-                } else if let Some(file) = self.log.file.clone() {
-                    return vec![Command::SaveLog(file)];
-                } else {
-                    self.notice = Some("no build log yet".into());
-                }
-            }
             Action::Copy => self.copy(),
             Action::History => return vec![Command::History],
             Action::Zoom => self.zoomed = !self.zoomed,
@@ -419,48 +384,8 @@ impl App {
                         Some("build first (b): push sends the image this session built".into());
                 }
             }
-            Action::JumpToFix => {
-                let key = self.selected_finding().map(crate::tui::review::finding_key);
-                match key {
-                    Some(k) if self.review.focus_source(&k) => self.focus = Pane::Diff,
-                    Some(k) => self.notice = Some(format!("{k} has no fix to review")),
-                    None => {}
-                }
-            }
-            Action::Accept => {
-                if self.review.line_cursor.is_some() {
-                    self.review.toggle_line();
-                } else {
-                    self.review.decide(Decision::Accept);
-                }
-            }
-            Action::Reject => self.review.decide(Decision::Reject),
-            Action::LineMode => self.review.toggle_line_mode(),
-            Action::UndoDecision => {
-                if !self.review.undo() {
-                    self.notice = Some("nothing to undo".into());
-                }
-            }
-            Action::RedoDecision => {
-                if !self.review.redo() {
-                    self.notice = Some("nothing to redo".into());
-                }
-            }
-            Action::Edit => self.open_editor(),
-            Action::Alternative => self.next_alternative(),
-            Action::Write => {
-                if self.readonly {
-                    self.notice = Some("read-only mode: nothing is written".into());
-                    return Vec::new();
-                }
-                let writes = self.review.writes();
-                if writes.is_empty() {
-                    self.notice = Some("no accepted hunks to write - y accepts, n rejects".into());
-                } else {
-                    self.notice = Some(format!("writing {} file(s)...", writes.len()));
-                    return vec![Command::WriteFixes(writes)];
-                }
-            }
+            // Pane keys outside their pane do nothing.
+            _ => {}
         }
         Vec::new()
     }
@@ -468,31 +393,10 @@ impl App {
     /// What `y` copies in the focused pane.
     fn copy_text(&self) -> Option<String> {
         match self.focus {
-            Pane::Conflicts => self.selected_finding().map(|f| {
-                format!(
-                    "{}:{}:{} {} {}",
-                    f.file.display(),
-                    f.span.line,
-                    f.span.col,
-                    f.rule,
-                    f.message
-                )
-            }),
+            Pane::Conflicts => panes::conflicts::copy_text(self),
             Pane::Log => self.log.current_line().cloned(),
-            Pane::Digest => match &self.push {
-                Some(PushState {
-                    report: Some(r), ..
-                }) => r.reference.clone(),
-                _ => match &self.build {
-                    BuildState::Done(o) => o.image_id.clone(),
-                    _ => None,
-                },
-            },
-            Pane::Smoke => self.smoke.iter().find_map(|(_, r)| {
-                r.as_ref()
-                    .filter(|r| r.status != crate::engine::smoke::SmokeStatus::Passed)
-                    .map(|r| r.output.clone())
-            }),
+            Pane::Digest => panes::digest::copy_text(self),
+            Pane::Smoke => panes::smoke::copy_text(self),
             Pane::Gpu | Pane::Diff => None,
         }
     }
@@ -515,136 +419,17 @@ impl App {
         self.notice = Some(format!("copied: {shown}"));
     }
 
-    fn input_key(&mut self, key: KeyEvent) {
-        use crossterm::event::KeyCode;
-        let Some(buf) = &mut self.input else { return };
-        match key.code {
-            KeyCode::Esc => {
-                self.input = None;
-                self.log.search = None;
-                self.log.filter = false;
-            }
-            KeyCode::Enter => {
-                let pattern = std::mem::take(buf);
-                self.input = None;
-                // Smart case: all lower case searches ignore case.
-                let re = if pattern.chars().any(char::is_uppercase) {
-                    pattern.clone()
-                } else {
-                    format!("(?i){pattern}")
-                };
-                match regex::Regex::new(&re) {
-                    Ok(re) => {
-                        self.log.search = Some(re);
-                        if !self.log.next_match(false) {
-                            self.notice = Some(format!("no match for /{pattern}"));
-                        }
-                    }
-                    Err(e) => self.notice = Some(format!("invalid regex /{pattern}: {e}")),
-                }
-            }
-            KeyCode::Backspace => {
-                buf.pop();
-            }
-            KeyCode::Char(c) => buf.push(c),
-            _ => {}
-        }
-    }
-
-    fn open_editor(&mut self) {
-        let Some((_, h)) = self.review.current() else {
-            self.notice = Some("no hunk to edit".into());
-            return;
-        };
-        let text = match self.review.decision(h.id) {
-            Some(Decision::Edited(t)) => t.clone(),
-            _ => h.new_lines.concat(),
-        };
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let mut ta = ratatui_textarea::TextArea::new(if lines.is_empty() {
-            vec![String::new()]
-        } else {
-            lines
-        });
-        ta.set_block(
-            ratatui::widgets::Block::default()
-                .borders(ratatui::widgets::Borders::ALL)
-                .title(" Edit hunk - Ctrl-s keeps, Esc drops "),
-        );
-        self.editor = Some((h.id, ta));
-    }
-
-    fn editor_key(&mut self, key: KeyEvent) {
-        use crossterm::event::{KeyCode, KeyModifiers};
-        let Some((id, ta)) = &mut self.editor else {
-            return;
-        };
-        match (key.code, key.modifiers) {
-            (KeyCode::Esc, _) => self.editor = None,
-            (KeyCode::Char('s'), m) if m.contains(KeyModifiers::CONTROL) => {
-                // What the user leaves in the editor is what gets written, line endings normalised to \n.
-                let text: String = ta.lines().iter().map(|l| format!("{l}\n")).collect();
-                let id = *id;
-                self.editor = None;
-                if self.review.current().is_some_and(|(_, h)| h.id == id) {
-                    self.review.decide(Decision::Edited(text));
-                }
-            }
-            _ => {
-                ta.input(key);
-            }
-        }
-    }
-
-    fn next_alternative(&mut self) {
-        let Some(source) = self
-            .review
-            .current()
-            .and_then(|(_, h)| h.sources.first().cloned())
-        else {
-            return;
-        };
-        let Some(n) = self
-            .findings()
-            .iter()
-            .find(|f| crate::tui::review::finding_key(f) == source)
-            .map(|f| f.fixes.len())
-        else {
-            return;
-        };
-        if n < 2 {
-            self.notice = Some(format!("{source} has one fix only"));
-            return;
-        }
-        let next = (self.review.choice.get(&source).copied().unwrap_or(0) + 1) % n;
-        self.review.choice.insert(source.clone(), next);
-        self.refresh_review();
-        self.review.focus_source(&source);
-        let desc = self
-            .findings()
-            .iter()
-            .find(|f| crate::tui::review::finding_key(f) == source)
-            .and_then(|f| f.fixes.get(next))
-            .map(|f| f.description.clone())
-            .unwrap_or_default();
-        self.notice = Some(format!("alternative {}/{n}: {desc}", next + 1));
-    }
-
-    fn refresh_review(&mut self) {
+    pub(crate) fn refresh_review(&mut self) {
         let mut findings: Vec<Finding> = self.findings().to_vec();
         findings.extend(self.review.extra.iter().cloned());
         self.review.refresh(&self.project, &findings);
     }
 
+    /// Mouse wheel: the focused pane moves as with j/k.
     fn scroll_by(&mut self, delta: isize) {
         match self.focus {
             Pane::Diff => self.review.move_by(delta),
-            Pane::Conflicts => {
-                let n = self.findings().len();
-                if n > 0 {
-                    self.selected = self.selected.saturating_add_signed(delta).min(n - 1);
-                }
-            }
+            Pane::Conflicts => panes::conflicts::scroll(self, delta),
             Pane::Log => self.log.scroll(delta),
             p => {
                 let s = &mut self.scroll[p.index()];
@@ -653,23 +438,18 @@ impl App {
         }
     }
 
-    fn scroll_to(&mut self, pos: usize) {
-        match self.focus {
-            Pane::Diff => {
-                let last = self.review.len().saturating_sub(1);
-                self.review.cursor = pos.min(last);
-                self.review.line_cursor = None;
-            }
-            Pane::Conflicts => self.selected = pos.min(self.findings().len().saturating_sub(1)),
-            Pane::Log => {
-                if pos == usize::MAX {
-                    self.log.follow()
-                } else {
-                    self.log.to_top()
-                }
-            }
-            p => self.scroll[p.index()] = if pos == usize::MAX { 0 } else { pos },
+    /// Panes that only scroll their text (GPU, Smoke, Digest).
+    fn scroll_plain(&mut self, action: Action) -> Handled {
+        let s = &mut self.scroll[self.focus.index()];
+        match action {
+            Action::Down => *s += 1,
+            Action::Up => *s = s.saturating_sub(1),
+            Action::PageDown => *s += 10,
+            Action::PageUp => *s = s.saturating_sub(10),
+            Action::Top | Action::Bottom => *s = 0,
+            _ => return Handled::No,
         }
+        Handled::Yes
     }
 
     fn on_engine(&mut self, ev: EngineEvent) {
@@ -684,7 +464,8 @@ impl App {
             EngineEvent::Analysis(result) => {
                 self.analysis = Some(result);
                 self.refresh_review();
-                self.selected = self.selected.min(self.findings().len().saturating_sub(1));
+                let n = self.findings().len();
+                self.conflicts.clamp(n);
             }
             EngineEvent::BuildStarted {
                 build_id,

@@ -1,6 +1,15 @@
 //! The Build log pane's model: a bounded window of recent lines in memory (the attempt's file keeps them all),
 //! follow mode, regex search that keeps context, a filter, wrap, and paging older lines in from the file.
 
+use super::{Handled, empty};
+use crate::engine::Command;
+use crate::tui::app::{App, BuildState, EngineState};
+use crate::tui::keymap::Action;
+use crate::tui::text;
+use crate::tui::theme::Theme;
+use crossterm::event::KeyEvent;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 use regex::Regex;
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -24,6 +33,8 @@ pub struct LogView {
     pub file: Option<PathBuf>,
     /// Older lines paged in from the file: (number of the first line, lines). While set, the view shows it.
     pub page: Option<(u64, Vec<String>)>,
+    /// The search being typed (`/`), shown in the status bar.
+    pub input: Option<String>,
 }
 
 impl LogView {
@@ -38,10 +49,10 @@ impl LogView {
         self.lines
             // Most lines are clean: keep them as they are (no copy); only lines with escapes are rebuilt.
             .extend(lines.into_iter().map(|l| {
-                if super::text::is_clean(&l) {
+                if crate::tui::text::is_clean(&l) {
                     l
                 } else {
-                    super::text::clean_line(&l)
+                    crate::tui::text::clean_line(&l)
                 }
             }));
         let excess = self.lines.len().saturating_sub(WINDOW);
@@ -197,8 +208,214 @@ fn read_lines(path: &Path, start: u64, count: usize) -> std::io::Result<Vec<Stri
     f.lines()
         .skip(start as usize)
         .take(count)
-        .map(|l| l.map(|l| super::text::clean_line(&l)))
+        .map(|l| l.map(|l| crate::tui::text::clean_line(&l)))
         .collect()
+}
+
+pub fn on_action(app: &mut App, action: Action) -> Handled {
+    match action {
+        Action::Down => app.log.scroll(1),
+        Action::Up => app.log.scroll(-1),
+        Action::PageDown => app.log.scroll(10),
+        Action::PageUp => app.log.scroll(-10),
+        Action::Top => app.log.to_top(),
+        Action::Bottom => app.log.follow(),
+        Action::Search => app.log.input = Some(String::new()),
+        Action::NextMatch | Action::PrevMatch => {
+            if app.log.search.is_none() {
+                app.notice = Some("no search - press / in the log".into());
+            } else if !app.log.next_match(action == Action::NextMatch) {
+                app.notice = Some("no match".into());
+            }
+        }
+        Action::Filter => {
+            if app.log.search.is_none() {
+                app.notice =
+                    Some("the filter shows lines matching the search: press / first".into());
+            } else {
+                app.log.filter = !app.log.filter;
+            }
+        }
+        Action::JumpError => {
+            let d = app.diagnosis.clone();
+            let found = app.log.jump_to(|l| {
+                d.as_ref().is_some_and(|d| {
+                    d.failing_step.as_deref() == Some(l) || d.matched.iter().any(|(_, t)| t == l)
+                }) || is_error_line(l)
+            });
+            if !found {
+                app.notice = Some("no error in the log".into());
+            }
+        }
+        Action::Wrap => app.log.wrap = !app.log.wrap,
+        Action::SaveLog => {
+            if app.readonly {
+                app.notice = Some("read-only mode: nothing is written".into());
+            } else if let Some(file) = app.log.file.clone() {
+                return Handled::Send(vec![Command::SaveLog(file)]);
+            } else {
+                app.notice = Some("no build log yet".into());
+            }
+        }
+        _ => return Handled::No,
+    }
+    Handled::Yes
+}
+
+/// What the title adds to "Build log": paused, paged from the file, the search, filter and wrap.
+pub fn title_suffix(l: &LogView) -> String {
+    let mut name = String::new();
+    if !l.following() && l.shown_len() > 0 {
+        name.push_str(" (paused - G follows)");
+    }
+    if l.page.is_some() {
+        name.push_str(" [from file]");
+    }
+    if let Some(re) = &l.search {
+        name.push_str(&format!(" /{}", re.as_str().trim_start_matches("(?i)")));
+    }
+    if l.filter {
+        name.push_str(" [filter]");
+    }
+    if l.wrap {
+        name.push_str(" [wrap]");
+    }
+    name
+}
+
+pub fn input_key(app: &mut App, key: KeyEvent) {
+    use crossterm::event::KeyCode;
+    let Some(buf) = &mut app.log.input else {
+        return;
+    };
+    match key.code {
+        KeyCode::Esc => {
+            app.log.input = None;
+            app.log.search = None;
+            app.log.filter = false;
+        }
+        KeyCode::Enter => {
+            let pattern = std::mem::take(buf);
+            app.log.input = None;
+            // Smart case: all lower case searches ignore case.
+            let re = if pattern.chars().any(char::is_uppercase) {
+                pattern.clone()
+            } else {
+                format!("(?i){pattern}")
+            };
+            match regex::Regex::new(&re) {
+                Ok(re) => {
+                    app.log.search = Some(re);
+                    if !app.log.next_match(false) {
+                        app.notice = Some(format!("no match for /{pattern}"));
+                    }
+                }
+                Err(e) => app.notice = Some(format!("invalid regex /{pattern}: {e}")),
+            }
+        }
+        KeyCode::Backspace => {
+            buf.pop();
+        }
+        KeyCode::Char(c) => buf.push(c),
+        _ => {}
+    }
+}
+
+pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'static>> {
+    let log = &app.log;
+    if log.shown_len() == 0 {
+        return match (&app.engine, &app.build) {
+            (EngineState::Unreachable(msg), _) => vec![
+                Line::styled(msg.clone(), theme.error()),
+                Line::styled(
+                    "start the engine (dockerd) or set engine.docker_host / DOCKER_HOST",
+                    theme.dim(),
+                ),
+            ],
+            (_, BuildState::Idle) => empty(theme, "no build yet - press b"),
+            _ => empty(theme, "waiting for build output..."),
+        };
+    }
+    // The view ends at `end` (exclusive, in shown-line numbers); take lines backwards until the rows are full.
+    // Without the filter only the visible slice is touched, whatever the window holds.
+    let end = log.end.unwrap_or(log.shown_len()).min(log.shown_len());
+    let candidates: Box<dyn Iterator<Item = usize>> = if log.filtering() {
+        let indexes = log.visible_indexes();
+        let last = indexes.partition_point(|&i| i < end);
+        Box::new(indexes.into_iter().take(last).rev())
+    } else {
+        Box::new((0..end).rev())
+    };
+    let mut picked = Vec::new();
+    let mut used = 0;
+    for i in candidates {
+        let Some(line) = log.get(i) else { continue };
+        let height = if log.wrap {
+            text::cap(line, 2000)
+                .chars()
+                .count()
+                .div_ceil(width.max(1))
+                .max(1)
+        } else {
+            1
+        };
+        if used + height > rows && !picked.is_empty() {
+            break;
+        }
+        used += height;
+        picked.push(i);
+    }
+    picked.reverse();
+    picked
+        .into_iter()
+        .filter_map(|i| log.get(i))
+        .map(|l| {
+            let highlighted = app.diagnosis.as_ref().is_some_and(|d| {
+                d.matched.iter().any(|(_, t)| t == l)
+                    || d.failing_step.as_deref() == Some(l.as_str())
+            });
+            let style = if highlighted {
+                theme
+                    .error()
+                    .add_modifier(ratatui::style::Modifier::REVERSED)
+            } else if is_error_line(l) {
+                theme.error()
+            } else if l.starts_with("===") || crate::classify::is_step_header(l) {
+                theme.heading()
+            } else {
+                Style::default()
+            };
+            // Cap very long lines: a 100k-char line must not stall a frame.
+            let text = text::cap(l, if log.wrap { 2000 } else { 1000 }).into_owned();
+            match &log.search {
+                Some(re) if re.is_match(&text) => highlight_matches(&text, re, style, theme),
+                _ => Line::styled(text, style),
+            }
+        })
+        .collect()
+}
+
+pub fn is_error_line(l: &str) -> bool {
+    l.starts_with("ERROR")
+        || l.starts_with("dockui: build failed")
+        || l.contains("returned a non-zero code")
+        || l.contains(" ERROR: ")
+}
+
+fn highlight_matches(text: &str, re: &regex::Regex, base: Style, theme: &Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    for m in re.find_iter(text) {
+        if m.start() > pos {
+            spans.push(Span::styled(text[pos..m.start()].to_string(), base));
+        }
+        if m.end() > m.start() {
+            spans.push(Span::styled(m.as_str().to_string(), theme.search_hit()));
+        }
+        pos = m.end();
+    }
+    spans.push(Span::styled(text[pos..].to_string(), base));
+    Line::from(spans)
 }
 
 #[cfg(test)]
