@@ -33,6 +33,10 @@ pub enum Command {
     SaveLog(PathBuf),
     /// Push this image (the last build's) and check its digests.
     Push(String),
+    /// Push the image of this project's last successful build from the history (e.g. after a restart).
+    PushLatest,
+    /// Re-read the configuration (the user file and `.dockui.toml`), then analyse again.
+    Reload,
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
 }
@@ -84,6 +88,8 @@ pub struct EngineContext {
     pub paths: crate::paths::Paths,
     /// The host's GPUs (from NVML) for host-aware checks and GPU smoke tests; None without GPUs.
     pub host: Option<crate::analyze::HostGpu>,
+    /// The user config file named with `--config`, re-read by `Command::Reload` (None: the default one).
+    pub config_file: Option<PathBuf>,
 }
 
 impl EngineContext {
@@ -154,6 +160,51 @@ async fn run(
         let cmd = tokio::select! {
             _ = shutdown.cancelled() => break,
             cmd = commands.recv() => match cmd { Some(c) => c, None => break },
+        };
+        let cmd = match cmd {
+            Command::PushLatest => {
+                let repository = ctx.config.build.repository(&ctx.project_dir);
+                match history::latest_image(&ctx.paths.builds_dir(), &repository) {
+                    Some(image) => Command::Push(image),
+                    None => {
+                        let _ = events.send(EngineEvent::PushFinished(Box::new(
+                            crate::registry::report::PushReport {
+                                image: repository.clone(),
+                                error: Some(format!(
+                                    "no successful build of {repository} in the history - build first (b)"
+                                )),
+                                ..Default::default()
+                            },
+                        )));
+                        continue;
+                    }
+                }
+            }
+            Command::Reload => {
+                let user = ctx
+                    .config_file
+                    .clone()
+                    .unwrap_or_else(|| ctx.paths.user_config_file());
+                let notice = match Config::load(Some(&user), &ctx.project_dir) {
+                    Ok((config, sources)) => {
+                        ctx.config = config;
+                        let files: Vec<String> = sources
+                            .files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect();
+                        if files.is_empty() {
+                            "configuration re-read (defaults: no config file)".to_string()
+                        } else {
+                            format!("configuration re-read from {}", files.join(", "))
+                        }
+                    }
+                    Err(e) => format!("configuration NOT re-read, the previous one stays: {e}"),
+                };
+                let _ = events.send(EngineEvent::Notice(notice));
+                Command::Analyze
+            }
+            other => other,
         };
         match cmd {
             Command::Analyze => spawn_analysis(&ctx, &events),
@@ -279,6 +330,8 @@ async fn run(
                     token.cancel();
                 }
             }
+            // Turned into Push / Analyze above.
+            Command::PushLatest | Command::Reload => {}
         }
     }
     if let Some((token, handle)) = build {

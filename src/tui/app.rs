@@ -86,6 +86,8 @@ pub enum Popup {
     Help,
     ConfirmQuit,
     History,
+    /// Push an image whose smoke tests failed? (y pushes, anything else keeps it)
+    ConfirmPush,
 }
 
 /// What the terminal loop must do for the app.
@@ -126,15 +128,18 @@ pub struct App {
     pub conflicts: super::panes::conflicts::ConflictsPane,
     pub log: crate::tui::panes::log::LogView,
     pub build: BuildState,
-    pub gpu: crate::gpu::GpuState,
+    pub gpu: panes::gpu::GpuPane,
     pub notice: Option<String>,
     /// The last failed attempt's diagnosis, shown in Conflicts.
     pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
-    /// This attempt's smoke checks: name, and the result once it ran.
-    pub smoke: Vec<(String, Option<crate::engine::smoke::SmokeResult>)>,
+    pub smoke: panes::smoke::SmokePane,
     pub review: crate::tui::review::Review,
     /// The running or last push.
     pub push: Option<PushState>,
+    /// The image waiting for the user's yes in `Popup::ConfirmPush`, and its failed smoke checks.
+    pub push_pending: Option<(String, Vec<String>)>,
+    /// The last push went out although these smoke checks failed (the Digest pane says so).
+    pub pushed_despite: Vec<String>,
     /// Editing a hunk's new text.
     pub editor: Option<(
         crate::fix::proposal::HunkId,
@@ -147,6 +152,11 @@ pub struct App {
     /// The build waits for the user after a failure (auto_fix = "off"): the rules whose fixes cure it.
     pub awaiting_retry: Option<Vec<String>>,
     pub history: Vec<crate::engine::history::BuildSummary>,
+    pub history_selected: usize,
+    /// Where past builds live (`Paths::builds_dir`), to open one from the history popup.
+    pub builds_dir: Option<PathBuf>,
+    /// The user asked for the history (h): open the popup when it arrives.
+    pub history_wanted: bool,
     pub mouse: bool,
     /// `ui.copy_command`: also pipe copied text to this command.
     pub copy_command: Option<String>,
@@ -170,21 +180,23 @@ impl App {
             conflicts: Default::default(),
             log: Default::default(),
             build: BuildState::Idle,
-            gpu: crate::gpu::GpuState::Unavailable {
-                reason: "probing NVML...".into(),
-                hint: String::new(),
-            },
+            gpu: Default::default(),
             notice: None,
             diagnosis: None,
-            smoke: Vec::new(),
+            smoke: Default::default(),
             review: Default::default(),
             push: None,
+            push_pending: None,
+            pushed_despite: Vec::new(),
             editor: None,
             readonly: false,
             zoomed: false,
             help_scroll: 0,
             awaiting_retry: None,
             history: Vec::new(),
+            history_selected: 0,
+            builds_dir: None,
+            history_wanted: false,
             mouse: false,
             copy_command: None,
             outbox: Vec::new(),
@@ -232,7 +244,7 @@ impl App {
                 Vec::new()
             }
             Msg::Gpu(state) => {
-                self.gpu = state;
+                self.gpu.set(state);
                 Vec::new()
             }
             Msg::Tick(now) => {
@@ -268,13 +280,36 @@ impl App {
                 }
             }
         }
+        if self.popup == Some(Popup::ConfirmPush) {
+            self.popup = None;
+            let pending = self.push_pending.take();
+            if let (crossterm::event::KeyCode::Char('y'), Some((image, failed))) =
+                (key.code, pending)
+            {
+                self.pushed_despite = failed;
+                self.push = Some(PushState::default());
+                return vec![Command::Push(image)];
+            }
+            self.notice = Some("not pushed".into());
+            return Vec::new();
+        }
+        if self.popup == Some(Popup::History) && action != Some(Action::Quit) {
+            let last = self.history.len().saturating_sub(1);
+            match (key.code, action) {
+                (_, Some(Action::Down)) => {
+                    self.history_selected = (self.history_selected + 1).min(last)
+                }
+                (_, Some(Action::Up)) => {
+                    self.history_selected = self.history_selected.saturating_sub(1)
+                }
+                (crossterm::event::KeyCode::Enter, _) => self.open_past_build(),
+                _ => self.popup = None,
+            }
+            return Vec::new();
+        }
         let Some(action) = action else {
             return Vec::new();
         };
-        if self.popup == Some(Popup::History) && action != Action::Quit {
-            self.popup = None;
-            return Vec::new();
-        }
         if self.popup == Some(Popup::Help) {
             match action {
                 Action::Down | Action::PageDown => {
@@ -298,7 +333,9 @@ impl App {
             Pane::Conflicts => panes::conflicts::on_action(self, action),
             Pane::Diff => panes::diff::on_action(self, action),
             Pane::Log => panes::log::on_action(self, action),
-            Pane::Gpu | Pane::Smoke | Pane::Digest => self.scroll_plain(action),
+            Pane::Gpu => panes::gpu::on_action(self, action),
+            Pane::Smoke => panes::smoke::on_action(self, action),
+            Pane::Digest => self.scroll_plain(action),
         };
         match handled {
             Handled::Yes => return Vec::new(),
@@ -352,9 +389,15 @@ impl App {
                 }
                 self.notice = Some("no build is running".into());
             }
-            Action::Reanalyze => return vec![Command::Analyze],
+            Action::Reanalyze => {
+                self.notice = Some("re-reading the configuration...".into());
+                return vec![Command::Reload];
+            }
             Action::Copy => self.copy(),
-            Action::History => return vec![Command::History],
+            Action::History => {
+                self.history_wanted = true;
+                return vec![Command::History];
+            }
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleMouse => {
                 self.mouse = !self.mouse;
@@ -368,26 +411,105 @@ impl App {
                     .into(),
                 );
             }
-            Action::Push => {
-                if self.readonly {
-                    self.notice = Some("read-only mode: nothing is pushed".into());
-                } else if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
-                    self.notice = Some("a push is already running".into());
-                } else if let BuildState::Done(o) = &self.build
-                    && o.success
-                {
-                    let image = o.image.clone();
-                    self.push = Some(PushState::default());
-                    return vec![Command::Push(image)];
-                } else {
-                    self.notice =
-                        Some("build first (b): push sends the image this session built".into());
-                }
-            }
+            Action::Push => return self.push_key(),
             // Pane keys outside their pane do nothing.
             _ => {}
         }
         Vec::new()
+    }
+
+    /// `p`: this session's image; after failed smoke tests only with a yes; without a build of this
+    /// session, the last successful build of this project from the history (the engine looks it up).
+    fn push_key(&mut self) -> Vec<Command> {
+        if self.readonly {
+            self.notice = Some("read-only mode: nothing is pushed".into());
+            return Vec::new();
+        }
+        if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
+            self.notice = Some("a push is already running".into());
+            return Vec::new();
+        }
+        if self.build_running() {
+            self.notice = Some("a build is running - push when it is done".into());
+            return Vec::new();
+        }
+        self.pushed_despite.clear();
+        match &self.build {
+            BuildState::Done(o) if o.success => {
+                let image = o.image.clone();
+                self.push = Some(PushState::default());
+                vec![Command::Push(image)]
+            }
+            BuildState::Done(o)
+                if o.image_id.is_some()
+                    && o.smoke
+                        .iter()
+                        .any(|r| r.status != crate::engine::smoke::SmokeStatus::Passed) =>
+            {
+                let failed = o
+                    .smoke
+                    .iter()
+                    .filter(|r| r.status != crate::engine::smoke::SmokeStatus::Passed)
+                    .map(|r| r.name.clone())
+                    .collect();
+                self.push_pending = Some((o.image.clone(), failed));
+                self.popup = Some(Popup::ConfirmPush);
+                Vec::new()
+            }
+            _ => {
+                self.notice = Some("pushing the last successful build of this project...".into());
+                self.push = Some(PushState::default());
+                vec![Command::PushLatest]
+            }
+        }
+    }
+
+    /// The history popup's Enter: the selected build's last attempt log in the Build log pane.
+    fn open_past_build(&mut self) {
+        self.popup = None;
+        let Some(b) = self.history.get(self.history_selected).cloned() else {
+            return;
+        };
+        if self.build_running() {
+            self.notice = Some("a build is running - its log stays in the pane; h after it".into());
+            return;
+        }
+        let Some(dir) = &self.builds_dir else {
+            self.notice = Some(format!("`dockui logs {}` prints its log", b.build_id));
+            return;
+        };
+        let logs = match crate::engine::history::attempt_logs(dir, &b.build_id) {
+            Ok(l) => l,
+            Err(e) => {
+                self.notice = Some(e.to_string());
+                return;
+            }
+        };
+        let Some((path, attempt)) = logs.last().cloned() else {
+            self.notice = Some(format!("build {} has no log", b.build_id));
+            return;
+        };
+        match panes::log::read_tail(&path, panes::log::WINDOW) {
+            Ok(lines) => {
+                self.log.clear();
+                self.log.file = Some(path.clone());
+                self.log.push(vec![format!(
+                    "=== past build {} ({}, attempt {attempt}) - {} ===",
+                    b.build_id,
+                    b.status,
+                    path.display()
+                )]);
+                self.log.push(lines);
+                self.log.past = Some(b.build_id.clone());
+                self.log.to_top();
+                self.focus = Pane::Log;
+                self.notice = Some(format!(
+                    "build {} - b builds again, G goes to its end",
+                    b.build_id
+                ));
+            }
+            Err(e) => self.notice = Some(format!("cannot read {}: {e}", path.display())),
+        }
     }
 
     /// What `y` copies in the focused pane.
@@ -428,6 +550,15 @@ impl App {
     /// Mouse wheel: the focused pane moves as with j/k.
     fn scroll_by(&mut self, delta: isize) {
         match self.focus {
+            Pane::Gpu | Pane::Smoke => {
+                let action = if delta < 0 { Action::Up } else { Action::Down };
+                for _ in 0..delta.unsigned_abs() {
+                    match self.focus {
+                        Pane::Gpu => panes::gpu::on_action(self, action),
+                        _ => panes::smoke::on_action(self, action),
+                    };
+                }
+            }
             Pane::Diff => self.review.move_by(delta),
             Pane::Conflicts => panes::conflicts::scroll(self, delta),
             Pane::Log => self.log.scroll(delta),
@@ -464,8 +595,8 @@ impl App {
             EngineEvent::Analysis(result) => {
                 self.analysis = Some(result);
                 self.refresh_review();
-                let n = self.findings().len();
-                self.conflicts.clamp(n);
+                let findings = self.findings().to_vec();
+                self.conflicts.clamp(&findings);
             }
             EngineEvent::BuildStarted {
                 build_id,
@@ -474,6 +605,7 @@ impl App {
                 log_path,
             } => {
                 self.smoke.clear();
+                self.log.past = None;
                 if attempt == 1 {
                     self.diagnosis = None;
                 }
@@ -525,6 +657,14 @@ impl App {
                     self.engine =
                         EngineState::Unreachable(outcome.error.clone().unwrap_or_default());
                 }
+                // A finished build's checks (e.g. when the events of the run were missed).
+                if self.smoke.is_empty() && !outcome.smoke.is_empty() {
+                    self.smoke
+                        .start(outcome.smoke.iter().map(|r| r.name.clone()).collect());
+                    for r in &outcome.smoke {
+                        self.smoke.record(r.clone());
+                    }
+                }
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
@@ -547,7 +687,10 @@ impl App {
             }
             EngineEvent::History(builds) => {
                 self.history = builds;
-                self.popup = Some(Popup::History);
+                self.history_selected = 0;
+                if std::mem::take(&mut self.history_wanted) {
+                    self.popup = Some(Popup::History);
+                }
             }
             EngineEvent::PushProgress(p) => {
                 if let Some(push) = &mut self.push {
@@ -594,18 +737,8 @@ impl App {
                 ));
             }
             EngineEvent::FixesWritten(Err(e)) => self.notice = Some(e),
-            EngineEvent::SmokeStarted(names) => {
-                self.smoke = names.into_iter().map(|name| (name, None)).collect();
-            }
-            EngineEvent::Smoke(result) => {
-                if let Some(row) = self
-                    .smoke
-                    .iter_mut()
-                    .find(|(n, r)| *n == result.name && r.is_none())
-                {
-                    row.1 = Some(*result);
-                }
-            }
+            EngineEvent::SmokeStarted(names) => self.smoke.start(names),
+            EngineEvent::Smoke(result) => self.smoke.record(*result),
             EngineEvent::Diagnosis(d) => {
                 // Highlight the failing step and the matching lines: they are the last attempt's lines.
                 self.push_log(vec![format!(

@@ -79,6 +79,7 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
     app.keymap = keymap;
     app.readonly = readonly;
     app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
+    app.builds_dir = Some(ctx.paths.builds_dir());
     let nvml_lib = Some(&ctx.config.gpu.nvml_lib)
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);

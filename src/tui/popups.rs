@@ -1,9 +1,11 @@
 //! Popups over the panes: help (generated from the keymap), build history, and confirmations.
 
 use super::app::App;
+use super::panes::wrap_text;
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
@@ -18,29 +20,73 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// Key column and description, the description wrapped under itself when the row is too narrow, so no
+/// text is ever cut.
+fn key_rows(
+    keys: &str,
+    desc: &str,
+    key_w: usize,
+    width: usize,
+    style: Style,
+) -> Vec<Line<'static>> {
+    let desc_w = width.saturating_sub(key_w + 1).max(12);
+    wrap_text(desc, desc_w)
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let k = if i == 0 { keys } else { "" };
+            Line::styled(format!("{k:<key_w$} {d}"), style)
+        })
+        .collect()
+}
+
 pub fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let mut lines = vec![Line::styled(
-        format!("Keys (focused pane: {})", app.focus.title()),
-        theme.heading(),
-    )];
-    // Pane bindings first (what the focused pane adds), then the global ones.
     let pane = app.focus.key();
-    for b in app
+    let bindings: Vec<(&super::keymap::Binding, bool)> = app
         .keymap
         .bindings
         .iter()
         .filter(|b| b.pane.as_deref() == Some(pane))
-    {
-        lines.push(Line::styled(
-            format!("{:<16} {}", b.keys.join(" "), b.desc),
-            theme.ok(),
-        ));
-    }
-    for b in app.keymap.bindings.iter().filter(|b| b.pane.is_none()) {
-        lines.push(Line::from(format!("{:<16} {}", b.keys.join(" "), b.desc)));
+        .map(|b| (b, true))
+        .chain(
+            app.keymap
+                .bindings
+                .iter()
+                .filter(|b| b.pane.is_none())
+                .map(|b| (b, false)),
+        )
+        .collect();
+    let key_w = bindings
+        .iter()
+        .map(|(b, _)| b.keys.join(" ").chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 16);
+    // As wide as the longest row needs, at most the terminal's width.
+    let want = bindings
+        .iter()
+        .map(|(b, _)| key_w + 1 + b.desc.chars().count())
+        .max()
+        .unwrap_or(40)
+        + 2;
+    let width = (want as u16).min(area.width).max(20);
+    let inner = width.saturating_sub(2) as usize;
+    let mut lines = Vec::new();
+    lines.extend(
+        wrap_text(
+            &format!("Keys (focused pane: {})", app.focus.title()),
+            inner,
+        )
+        .into_iter()
+        .map(|l| Line::styled(l, theme.heading())),
+    );
+    // Pane bindings first (what the focused pane adds), then the global ones.
+    for (b, own) in &bindings {
+        let style = if *own { theme.ok() } else { Style::default() };
+        lines.extend(key_rows(&b.keys.join(" "), &b.desc, key_w, inner, style));
     }
     let total = lines.len();
-    let rect = centered(area, 78, total as u16 + 2);
+    let rect = centered(area, width, total as u16 + 2);
     let rows = rect.height.saturating_sub(2) as usize;
     // Scrollable when the terminal is short; the title says so.
     let scroll = app.help_scroll.min(total.saturating_sub(rows));
@@ -66,17 +112,23 @@ pub fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 pub fn draw_history(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let width = area.width.saturating_sub(4).min(120);
+    let inner = width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = if app.history.is_empty() {
         vec![Line::styled("no builds yet - press b", theme.dim())]
     } else {
         app.history
             .iter()
-            .map(|b| {
-                let style = match b.status.as_str() {
+            .enumerate()
+            .map(|(i, b)| {
+                let mut style = match b.status.as_str() {
                     "succeeded" => theme.ok(),
                     "failed" => theme.error(),
                     _ => theme.dim(),
                 };
+                if i == app.history_selected {
+                    style = style.patch(theme.selected());
+                }
                 Line::styled(
                     format!(
                         "{}  {:<10} {} attempt(s) {:>6.1}s  {}",
@@ -87,33 +139,77 @@ pub fn draw_history(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             })
             .collect()
     };
-    lines.push(Line::styled(
-        "`dockui logs ID` prints a build's full logs; any key closes",
-        theme.dim(),
-    ));
-    let rect = centered(
-        area,
-        area.width.saturating_sub(4).min(120),
-        lines.len() as u16 + 2,
+    lines.extend(
+        wrap_text(
+            "j/k select, Enter opens the build's log in Build log, any other key closes; `dockui logs ID` prints every attempt",
+            inner,
+        )
+        .into_iter()
+        .map(|l| Line::styled(l, theme.dim())),
     );
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    // Keep the selection in view when the list is longer than the popup.
+    let rows = rect.height.saturating_sub(2) as usize;
+    let skip = app.history_selected.saturating_sub(rows.saturating_sub(3));
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Build history ")
         .border_style(theme.border(true));
+    frame.render_widget(
+        Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>()).block(block),
+        rect,
+    );
+}
+
+fn draw_question(frame: &mut Frame, theme: &Theme, area: Rect, title: &str, text: &[String]) {
+    let width = text
+        .iter()
+        .map(|t| t.chars().count() + 2)
+        .max()
+        .unwrap_or(40)
+        .min(area.width as usize) as u16;
+    let inner = width.saturating_sub(2) as usize;
+    let lines: Vec<Line> = text
+        .iter()
+        .flat_map(|t| wrap_text(t, inner))
+        .map(Line::from)
+        .collect();
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title.to_string())
+        .border_style(theme.border(true));
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 pub fn draw_confirm(frame: &mut Frame, theme: &Theme, area: Rect) {
-    let rect = centered(area, 50, 4);
-    frame.render_widget(Clear, rect);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(" Quit? ")
-        .border_style(theme.border(true));
-    let text = vec![
-        Line::from("A build is running. Cancel it and quit?"),
-        Line::from("y: cancel and quit   any other key: stay"),
-    ];
-    frame.render_widget(Paragraph::new(text).block(block), rect);
+    draw_question(
+        frame,
+        theme,
+        area,
+        " Quit? ",
+        &[
+            "A build is running. Cancel it and quit?".into(),
+            "y: cancel and quit   any other key: stay".into(),
+        ],
+    );
+}
+
+pub fn draw_confirm_push(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let Some((image, failed)) = &app.push_pending else {
+        return;
+    };
+    draw_question(
+        frame,
+        theme,
+        area,
+        " Push anyway? ",
+        &[
+            format!("The smoke tests of {image} failed: {}.", failed.join(", ")),
+            "Pushing sends an image that did not pass its own checks.".into(),
+            "y: push it anyway (the Digest pane marks it)   any other key: don't".into(),
+        ],
+    );
 }

@@ -2,7 +2,7 @@
 
 use super::app::{App, BuildState, EngineState};
 
-pub fn line(app: &App) -> String {
+pub fn line(app: &App, width: usize) -> String {
     let engine = match &app.engine {
         EngineState::Connecting => format!("engine {} (connecting)", app.endpoint),
         EngineState::Ready(i) => format!("engine {} ({})", app.endpoint, i.version),
@@ -58,5 +58,43 @@ pub fn line(app: &App) -> String {
         None => build,
     };
     let readonly = if app.readonly { " | READ-ONLY" } else { "" };
-    format!(" dockui{readonly} | {engine} | {build}{notice} | ? help  q quit")
+    let full = format!(" dockui{readonly} | {engine} | {build}{notice} | ? help  q quit");
+    if full.chars().count() <= width {
+        return full;
+    }
+    // Narrow terminal: the build state and "? help" stay; the engine shrinks to its state, then goes; the
+    // notice is shortened last.
+    let engine_short = match &app.engine {
+        EngineState::Connecting => "engine connecting",
+        EngineState::Ready(_) => "engine ok",
+        EngineState::Unreachable(_) => "engine unreachable",
+    };
+    let tail = " | ? help";
+    for engine in [Some(engine_short), None] {
+        let engine = engine.map(|e| format!(" | {e}")).unwrap_or_default();
+        let line = format!(" dockui{readonly}{engine} | {build}{notice}{tail}");
+        if line.chars().count() <= width {
+            return line;
+        }
+    }
+    let head = format!(" {build}");
+    let room = width.saturating_sub(head.chars().count() + tail.chars().count());
+    let notice: String = if notice.chars().count() > room {
+        let cut: String = notice.chars().take(room.saturating_sub(1)).collect();
+        if cut.is_empty() {
+            cut
+        } else {
+            format!("{cut}…")
+        }
+    } else {
+        notice
+    };
+    let line = format!("{head}{notice}{tail}");
+    if line.chars().count() <= width {
+        return line;
+    }
+    // Even the build state is too long: cut it, keep the help hint.
+    let room = width.saturating_sub(tail.chars().count() + 1);
+    let head: String = head.chars().take(room).collect();
+    format!("{head}…{tail}")
 }

@@ -41,33 +41,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         frame.render_widget(Paragraph::new(Line::from(spans)), bar);
         draw_one(frame, app, theme, app.focus, body);
     } else {
-        // Left: what is wrong and how to fix it. Right: the build, and the machine and image beside it.
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-                .areas(main);
-        let [conflicts, diff] =
-            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
-        let [log, bottom] =
-            Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
-        let [gpu, smoke, digest] = Layout::horizontal([
-            Constraint::Ratio(1, 3),
-            Constraint::Ratio(1, 3),
-            Constraint::Ratio(1, 3),
-        ])
-        .areas(bottom);
-        for (pane, rect) in [
-            (Pane::Conflicts, conflicts),
-            (Pane::Diff, diff),
-            (Pane::Log, log),
-            (Pane::Gpu, gpu),
-            (Pane::Smoke, smoke),
-            (Pane::Digest, digest),
-        ] {
+        for (pane, rect) in layout(app, theme, main) {
             draw_one(frame, app, theme, pane, rect);
         }
     }
     frame.render_widget(
-        Paragraph::new(super::status::line(app)).style(theme.status()),
+        Paragraph::new(super::status::line(app, status.width as usize)).style(theme.status()),
         status,
     );
 
@@ -84,11 +63,67 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         Some(Popup::Help) => popups::draw_help(frame, app, theme, area),
         Some(Popup::ConfirmQuit) => popups::draw_confirm(frame, theme, area),
         Some(Popup::History) => popups::draw_history(frame, app, theme, area),
+        Some(Popup::ConfirmPush) => popups::draw_confirm_push(frame, app, theme, area),
         None => {}
     }
 }
 
-/// One pane's content for its rectangle (only the visible slice is turned into widgets).
+/// Where each pane goes when all six are shown. Widths follow content and state: the findings get the
+/// columns their rows need (more while the build log is empty), the bottom strip is as tall as its tallest
+/// pane needs (one row per GPU), and the GPU pane as wide as its rows.
+pub fn layout(app: &App, theme: &Theme, main: Rect) -> Vec<(Pane, Rect)> {
+    let w = main.width as usize;
+    // Bottom: the machine, the smoke checks and the image side by side; the GPU pane as wide as its rows.
+    let gpu_w = match panes::gpu::width_needed(app) {
+        Some(n) => (n as u16 + 2).clamp(24, main.width * 2 / 5),
+        None => main.width / 3,
+    };
+    let other_w = main.width.saturating_sub(gpu_w) / 2;
+    // Rows a pane's text takes once wrapped to its width.
+    let rows = |lines: Vec<Line>, width: u16| -> u16 {
+        let inner = width.saturating_sub(2).max(1) as usize;
+        lines
+            .iter()
+            .map(|l| l.width().div_ceil(inner).max(1))
+            .sum::<usize>() as u16
+    };
+    let tallest = rows(panes::gpu::lines(app, theme), gpu_w)
+        .max(rows(panes::smoke::lines(app, theme), other_w))
+        .max(rows(panes::digest::lines(app, theme), other_w))
+        .max(4);
+    let bottom_h = (tallest + 2).clamp(6, (main.height * 2 / 5).max(6));
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(bottom_h)]).areas(main);
+    // Left: what is wrong and how to fix it. Right: the build log.
+    let need = panes::conflicts::width_needed(app) + 2;
+    let (lo, hi) = if app.log.shown_len() == 0 {
+        (w * 40 / 100, w * 70 / 100)
+    } else {
+        (w * 35 / 100, w / 2)
+    };
+    let left_w = need.clamp(lo, hi) as u16;
+    let [left, log] =
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(10)]).areas(top);
+    let conflicts_pct = if app.review.is_empty() { 70 } else { 45 };
+    let [conflicts, diff] = Layout::vertical([
+        Constraint::Percentage(conflicts_pct),
+        Constraint::Percentage(100 - conflicts_pct),
+    ])
+    .areas(left);
+    let [gpu, rest] =
+        Layout::horizontal([Constraint::Length(gpu_w), Constraint::Min(10)]).areas(bottom);
+    let [smoke, digest] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(rest);
+    vec![
+        (Pane::Conflicts, conflicts),
+        (Pane::Diff, diff),
+        (Pane::Log, log),
+        (Pane::Gpu, gpu),
+        (Pane::Smoke, smoke),
+        (Pane::Digest, digest),
+    ]
+}
+
 /// One pane's content for its rectangle (only the visible slice is turned into widgets).
 fn draw_one(frame: &mut Frame, app: &App, theme: &Theme, pane: Pane, rect: Rect) {
     let rows = rect.height.saturating_sub(2) as usize;
@@ -122,8 +157,11 @@ fn draw_pane(
 ) {
     let focused = app.focus == pane;
     let mut name = pane.title().to_string();
-    if pane == Pane::Log {
-        name.push_str(&panes::log::title_suffix(&app.log));
+    match pane {
+        Pane::Log => name.push_str(&panes::log::title_suffix(&app.log)),
+        Pane::Conflicts => name.push_str(&panes::conflicts::title_suffix(app)),
+        Pane::Smoke if app.smoke.standin => name.push_str(" (stand-in base)"),
+        _ => {}
     }
     let title = if focused {
         format!("[ {name} ]")

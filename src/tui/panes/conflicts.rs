@@ -12,14 +12,84 @@ use ratatui::text::{Line, Span};
 
 #[derive(Debug, Default)]
 pub struct ConflictsPane {
-    /// Index of the selected finding.
+    /// Index of the selected finding (in the analysis' list).
     pub selected: usize,
+    /// Lowest severity shown: 0 all, 1 warnings and errors, 2 errors only (`f` cycles).
+    pub filter: u8,
 }
 
 impl ConflictsPane {
-    pub fn clamp(&mut self, n: usize) {
-        self.selected = self.selected.min(n.saturating_sub(1));
+    pub fn shows(&self, s: Severity) -> bool {
+        match self.filter {
+            0 => true,
+            1 => matches!(s, Severity::Error | Severity::Warning),
+            _ => s == Severity::Error,
+        }
     }
+
+    pub fn filter_label(&self) -> &'static str {
+        match self.filter {
+            0 => "all",
+            1 => "warnings and errors",
+            _ => "errors only",
+        }
+    }
+
+    /// Keep the selection on a finding the filter shows.
+    pub fn clamp(&mut self, findings: &[Finding]) {
+        let visible = self.visible(findings);
+        if !visible.contains(&self.selected) {
+            self.selected = visible
+                .iter()
+                .copied()
+                .find(|&i| i > self.selected)
+                .or(visible.last().copied())
+                .unwrap_or(0);
+        }
+    }
+
+    pub fn visible(&self, findings: &[Finding]) -> Vec<usize> {
+        findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| self.shows(f.severity))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Columns the widest finding row needs (mark, line, rule, message, [fix]), the file headings included.
+pub fn width_needed(app: &App) -> usize {
+    app.findings()
+        .iter()
+        .filter(|f| app.conflicts.shows(f.severity))
+        .map(|f| {
+            let row = 3 + 4 + f.rule.chars().count() + 1 + f.message.chars().count();
+            let fix = if f.fixes.is_empty() { 0 } else { 6 };
+            (row + fix).max(f.file.display().to_string().chars().count())
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Per-severity counts for the title, e.g. " E2 W1 I0 S3", and the filter when one is on.
+pub fn title_suffix(app: &App) -> String {
+    let f = app.findings();
+    if app.analysis.is_none() {
+        return String::new();
+    }
+    let n = |s: Severity| f.iter().filter(|x| x.severity == s).count();
+    let mut t = format!(
+        " E{} W{} I{} S{}",
+        n(Severity::Error),
+        n(Severity::Warning),
+        n(Severity::Info),
+        n(Severity::Style)
+    );
+    if app.conflicts.filter > 0 {
+        t.push_str(&format!(" [{}]", app.conflicts.filter_label()));
+    }
+    t
 }
 
 pub fn on_action(app: &mut App, action: Action) -> Handled {
@@ -29,8 +99,25 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
         Action::Up => scroll(app, -1),
         Action::PageDown => scroll(app, 10),
         Action::PageUp => scroll(app, -10),
-        Action::Top => app.conflicts.selected = 0,
-        Action::Bottom => app.conflicts.selected = n.saturating_sub(1),
+        Action::Top | Action::Bottom => {
+            let visible = app.conflicts.visible(app.findings());
+            let pick = if action == Action::Top {
+                visible.first()
+            } else {
+                visible.last()
+            };
+            app.conflicts.selected = pick.copied().unwrap_or(0);
+        }
+        Action::SeverityFilter => {
+            app.conflicts.filter = (app.conflicts.filter + 1) % 3;
+            let findings = app.findings().to_vec();
+            app.conflicts.clamp(&findings);
+            let shown = app.conflicts.visible(&findings).len();
+            app.notice = Some(format!(
+                "showing {}: {shown} of {n} finding(s) - f cycles",
+                app.conflicts.filter_label()
+            ));
+        }
         Action::JumpToFix => {
             let key = app.selected_finding().map(crate::tui::review::finding_key);
             match key {
@@ -44,12 +131,18 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
     Handled::Yes
 }
 
+/// Move the selection over the findings the filter shows.
 pub fn scroll(app: &mut App, delta: isize) {
-    let n = app.findings().len();
-    if n > 0 {
-        let sel = &mut app.conflicts.selected;
-        *sel = sel.saturating_add_signed(delta).min(n - 1);
+    let visible = app.conflicts.visible(app.findings());
+    if visible.is_empty() {
+        return;
     }
+    let at = visible
+        .iter()
+        .position(|&i| i >= app.conflicts.selected)
+        .unwrap_or(visible.len() - 1);
+    let to = at.saturating_add_signed(delta).min(visible.len() - 1);
+    app.conflicts.selected = visible[to];
 }
 
 /// What `y` copies here: the selected finding as `file:line:col RULE message`.
@@ -111,6 +204,19 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
     if analysis.findings.is_empty() {
         return vec![Line::styled("no conflicts found", theme.ok())];
     }
+    if !analysis
+        .findings
+        .iter()
+        .any(|f| app.conflicts.shows(f.severity))
+    {
+        return empty(
+            theme,
+            format!(
+                "no findings at this filter ({}) - f shows more",
+                app.conflicts.filter_label()
+            ),
+        );
+    }
     // The list never wraps (one finding per row); the selected finding's details wrap underneath.
     let detail_rows = (height as usize / 3).max(3);
     let list_rows = (height as usize).saturating_sub(2 + detail_rows + 1).max(3);
@@ -118,6 +224,9 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
     let mut rows: Vec<(Option<usize>, Line<'static>)> = Vec::new();
     let mut last_file = None;
     for (i, f) in analysis.findings.iter().enumerate() {
+        if !app.conflicts.shows(f.severity) {
+            continue;
+        }
         if last_file != Some(&f.file) {
             rows.push((
                 None,
@@ -150,7 +259,10 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
         .take(list_rows)
         .map(|(_, l)| l)
         .collect();
-    if let Some(f) = app.selected_finding() {
+    if let Some(f) = app
+        .selected_finding()
+        .filter(|f| app.conflicts.shows(f.severity))
+    {
         out.push(Line::styled("─".repeat(width.min(40)), theme.dim()));
         out.extend(detail(f, theme, width));
     }

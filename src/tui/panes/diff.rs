@@ -29,6 +29,7 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
             }
         }
         Action::Reject => app.review.decide(Decision::Reject),
+        Action::AcceptLevel => accept_level(app),
         Action::LineMode => app.review.toggle_line_mode(),
         Action::UndoDecision => {
             if !app.review.undo() {
@@ -58,6 +59,35 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
         _ => return Handled::No,
     }
     Handled::Yes
+}
+
+/// Accept every undecided hunk of the cursor hunk's level at once (a real project can have 20 safe hunks).
+/// Each is one decision: `u` takes them back one by one.
+fn accept_level(app: &mut App) {
+    let Some(level) = app.review.level_of_current() else {
+        app.notice = Some("no hunk to accept".into());
+        return;
+    };
+    let (cursor, line) = (app.review.cursor, app.review.line_cursor);
+    app.review.line_cursor = None;
+    let targets: Vec<usize> = app
+        .review
+        .hunks()
+        .enumerate()
+        .filter(|(_, (_, h))| h.level == level && app.review.decision(h.id).is_none())
+        .map(|(i, _)| i)
+        .collect();
+    for &i in &targets {
+        app.review.cursor = i;
+        app.review.decide(Decision::Accept);
+    }
+    app.review.cursor = cursor;
+    app.review.line_cursor = line;
+    let level = format!("{level:?}").to_lowercase();
+    app.notice = Some(format!(
+        "accepted {} {level} hunk(s) - u undoes one, w writes",
+        targets.len()
+    ));
 }
 
 pub fn open_editor(app: &mut App) {
@@ -262,7 +292,7 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
     }
     if focused {
         out.push(Line::styled(
-            "y accept  n reject  e edit  l lines  a alternative  u undo  w write",
+            "y accept  A all of this level  n reject  e edit  l lines  a alternative  u undo  w write",
             theme.dim(),
         ));
     }

@@ -37,7 +37,10 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                     theme.dim(),
                 ),
             ],
-            None => empty(theme, "no image yet - build first (press b)"),
+            None => empty(
+                theme,
+                "no image built in this session - b builds; p pushes this project's last successful build",
+            ),
         };
     };
     let Some(r) = &push.report else {
@@ -63,6 +66,15 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         format!("{} -> {}", r.image, r.repository),
         theme.heading(),
     )];
+    if !app.pushed_despite.is_empty() {
+        out.push(Line::styled(
+            format!(
+                "pushed although its smoke tests failed: {}",
+                app.pushed_despite.join(", ")
+            ),
+            theme.warning(),
+        ));
+    }
     if let Some(e) = &r.error {
         out.push(Line::styled(format!("push failed: {e}"), theme.error()));
         return out;

@@ -35,6 +35,14 @@ pub struct LogView {
     pub page: Option<(u64, Vec<String>)>,
     /// The search being typed (`/`), shown in the status bar.
     pub input: Option<String>,
+    /// A past build opened from the history (its id), shown instead of a live attempt.
+    pub past: Option<String>,
+    /// The pane's rows and columns at the last frame: `g`, the filter and paging fill whole pages with it.
+    pub viewport: std::cell::Cell<(usize, usize)>,
+    /// Shown lines that match the search, kept up to date as lines arrive (the title says "n matches").
+    pub match_count: usize,
+    /// Which match (1-based) the view sits on after n/N ("match k of n").
+    pub match_index: Option<usize>,
 }
 
 impl LogView {
@@ -43,9 +51,77 @@ impl LogView {
         self.dropped = 0;
         self.end = None;
         self.page = None;
+        self.past = None;
+        self.match_count = 0;
+        self.match_index = None;
+    }
+
+    /// Count the shown lines that match the search (after a new search or another page).
+    pub fn recount(&mut self) {
+        self.match_count = match &self.search {
+            Some(re) => self.shown().filter(|l| re.is_match(l)).count(),
+            None => 0,
+        };
+        self.match_index = None;
+    }
+
+    /// Rows a line takes in the pane (wrap on: its width over the pane's).
+    fn height(&self, i: usize, width: usize) -> usize {
+        match (self.wrap, self.get(i)) {
+            (true, Some(l)) => crate::tui::text::cap(l, 2000)
+                .chars()
+                .count()
+                .div_ceil(width.max(1))
+                .max(1),
+            _ => 1,
+        }
+    }
+
+    /// Where the view really ends: `end`, moved down when what lies above it does not fill the pane (the top
+    /// of the log, or a filter with few matches), so a page is full whenever there is enough to show, as in
+    /// `less`.
+    pub fn effective_end(&self) -> usize {
+        let len = self.shown_len();
+        let Some(end) = self.end else { return len };
+        let end = end.min(len);
+        let (rows, width) = self.viewport.get();
+        if rows == 0 {
+            return end;
+        }
+        let filtering = self.filtering();
+        let keep = |i: usize| !filtering || self.get(i).is_some_and(|l| self.matches(l));
+        let mut used = 0;
+        for i in (0..end).rev() {
+            if keep(i) {
+                used += self.height(i, width);
+                if used >= rows {
+                    return end;
+                }
+            }
+        }
+        let mut e = end;
+        while e < len && used < rows {
+            if keep(e) {
+                let h = self.height(e, width);
+                if used + h > rows {
+                    break;
+                }
+                used += h;
+            }
+            e += 1;
+        }
+        e
+    }
+
+    /// Make `end` what the pane shows, so j/k move from there.
+    pub fn settle(&mut self) {
+        if self.end.is_some() {
+            self.end = Some(self.effective_end().max(1));
+        }
     }
 
     pub fn push(&mut self, lines: impl IntoIterator<Item = String>) {
+        let before = self.lines.len();
         self.lines
             // Most lines are clean: keep them as they are (no copy); only lines with escapes are rebuilt.
             .extend(lines.into_iter().map(|l| {
@@ -56,6 +132,19 @@ impl LogView {
                 }
             }));
         let excess = self.lines.len().saturating_sub(WINDOW);
+        if let (Some(re), None) = (&self.search, &self.page) {
+            let added = self
+                .lines
+                .range(before..)
+                .filter(|l| re.is_match(l))
+                .count();
+            let dropped = self
+                .lines
+                .range(..excess)
+                .filter(|l| re.is_match(l))
+                .count();
+            self.match_count = (self.match_count + added).saturating_sub(dropped);
+        }
         if excess > 0 {
             self.lines.drain(..excess);
             self.dropped += excess as u64;
@@ -110,8 +199,13 @@ impl LogView {
     }
 
     pub fn scroll(&mut self, delta: isize) {
+        self.match_index = None;
         let len = self.shown_len();
-        let end = self.end.unwrap_or(len);
+        let end = if self.end.is_some() {
+            self.effective_end()
+        } else {
+            len
+        };
         if delta < 0 && end <= 1 {
             self.page_older();
             return;
@@ -122,6 +216,7 @@ impl LogView {
             if self.page.is_some() && delta > 0 {
                 self.page = None;
                 self.end = Some(1);
+                self.recount();
             } else {
                 self.end = None;
             }
@@ -130,12 +225,18 @@ impl LogView {
         }
     }
 
+    /// `g`: a full page from the first line (of what passes the filter).
     pub fn to_top(&mut self) {
+        self.match_index = None;
         self.end = Some(1);
+        self.settle();
     }
 
     pub fn follow(&mut self) {
-        self.page = None;
+        self.match_index = None;
+        if self.page.take().is_some() {
+            self.recount();
+        }
         self.end = None;
     }
 
@@ -154,6 +255,7 @@ impl LogView {
             let n = lines.len();
             self.page = Some((start, lines));
             self.end = Some(n.max(1));
+            self.recount();
         }
     }
 
@@ -177,7 +279,9 @@ impl LogView {
         };
         match hit {
             Some(i) => {
+                let k = lines[..=i].iter().filter(|l| re.is_match(l)).count();
                 self.end = Some((i + 1).min(len));
+                self.match_index = Some(k);
                 true
             }
             None => false,
@@ -190,6 +294,7 @@ impl LogView {
         match found {
             Some(i) => {
                 self.end = Some(i + 1);
+                self.match_index = None;
                 true
             }
             None => false,
@@ -201,6 +306,19 @@ impl LogView {
         let len = self.shown_len();
         self.shown().nth(self.end.unwrap_or(len).checked_sub(1)?)
     }
+}
+
+/// The last `count` lines of a log file (a past build's, opened from the history).
+pub fn read_tail(path: &Path, count: usize) -> std::io::Result<Vec<String>> {
+    let f = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut tail = VecDeque::with_capacity(count.min(4096));
+    for l in f.lines() {
+        if tail.len() == count {
+            tail.pop_front();
+        }
+        tail.push_back(l?);
+    }
+    Ok(tail.into())
 }
 
 fn read_lines(path: &Path, start: u64, count: usize) -> std::io::Result<Vec<String>> {
@@ -234,6 +352,8 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
                     Some("the filter shows lines matching the search: press / first".into());
             } else {
                 app.log.filter = !app.log.filter;
+                // Every match at once: the page fills from where the view is.
+                app.log.settle();
             }
         }
         Action::JumpError => {
@@ -271,8 +391,15 @@ pub fn title_suffix(l: &LogView) -> String {
     if l.page.is_some() {
         name.push_str(" [from file]");
     }
+    if let Some(id) = &l.past {
+        name.push_str(&format!(" [build {id}]"));
+    }
     if let Some(re) = &l.search {
         name.push_str(&format!(" /{}", re.as_str().trim_start_matches("(?i)")));
+        match l.match_index {
+            Some(k) => name.push_str(&format!(" (match {k} of {})", l.match_count)),
+            None => name.push_str(&format!(" ({} matches)", l.match_count)),
+        }
     }
     if l.filter {
         name.push_str(" [filter]");
@@ -306,6 +433,7 @@ pub fn input_key(app: &mut App, key: KeyEvent) {
             match regex::Regex::new(&re) {
                 Ok(re) => {
                     app.log.search = Some(re);
+                    app.log.recount();
                     if !app.log.next_match(false) {
                         app.notice = Some(format!("no match for /{pattern}"));
                     }
@@ -323,6 +451,7 @@ pub fn input_key(app: &mut App, key: KeyEvent) {
 
 pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'static>> {
     let log = &app.log;
+    log.viewport.set((rows, width));
     if log.shown_len() == 0 {
         return match (&app.engine, &app.build) {
             (EngineState::Unreachable(msg), _) => vec![
@@ -338,7 +467,7 @@ pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
     }
     // The view ends at `end` (exclusive, in shown-line numbers); take lines backwards until the rows are full.
     // Without the filter only the visible slice is touched, whatever the window holds.
-    let end = log.end.unwrap_or(log.shown_len()).min(log.shown_len());
+    let end = log.effective_end();
     let candidates: Box<dyn Iterator<Item = usize>> = if log.filtering() {
         let indexes = log.visible_indexes();
         let last = indexes.partition_point(|&i| i < end);
