@@ -456,64 +456,48 @@ fn conflicts_count_per_severity_and_f_filters_by_severity() {
 #[test]
 fn capital_a_accepts_every_hunk_of_the_cursor_level() {
     let dir = tempfile::tempdir().unwrap();
-    let gap = "ENV A=1\n".repeat(8);
-    let text =
-        &format!("FROM a\nRUN pip install x\n{gap}RUN pip install y\n{gap}RUN pip install z\n");
-    std::fs::write(dir.path().join("Dockerfile"), text).unwrap();
-    let at = |needle: &str| text.find(needle).unwrap() + "RUN pip install".len();
-    let finding = |line, pos, level| {
-        Finding::new(
-            "DL3042",
-            Severity::Warning,
-            "Dockerfile",
-            Span {
-                line,
-                col: 1,
-                start: 0,
-                end: 0,
-            },
-            "pip",
-        )
-        .with_fix(Fix {
-            id: "f".into(),
-            level,
-            description: "add --no-cache-dir".into(),
-            file: "Dockerfile".into(),
-            edits: vec![TextEdit {
-                start: pos,
-                end: pos,
-                replacement: " --no-cache-dir".into(),
-            }],
-        })
-    };
+    // Safe fixes (pip --no-cache-dir) and suggestions (pipefail, JSON CMD), apart so hunks stay separate.
+    let gap = "ENV A=1\n".repeat(6);
+    let text = format!(
+        "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n{gap}RUN pip install requests==2.32.0\n{gap}RUN curl -sSL https://example.com/x | sh\n{gap}CMD python app.py\n"
+    );
+    std::fs::write(dir.path().join("Dockerfile"), &text).unwrap();
     let mut app = App::new(dir.path().to_path_buf(), "e".into());
+    // The planner plans from the files on disk; the event only triggers it.
     app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
         files: vec![],
-        findings: vec![
-            finding(2, at("RUN pip install x"), FixLevel::Safe),
-            finding(11, at("RUN pip install y"), FixLevel::Suggestion),
-            finding(20, at("RUN pip install z"), FixLevel::Safe),
-        ],
+        findings: vec![],
     }))));
-    assert_eq!(app.review.len(), 3);
+    let levels: Vec<FixLevel> = app.review.hunks().map(|(_, h)| h.level).collect();
+    let level = levels[0];
+    let same = levels.iter().filter(|l| **l == level).count();
+    assert!(
+        same >= 2 && same < levels.len(),
+        "need two levels, several of one: {levels:?}"
+    );
     focus(&mut app, Pane::Diff);
     app.update(key('A'));
+    let name = format!("{level:?}").to_lowercase();
     assert!(
-        app.notice.as_deref().unwrap().contains("accepted 2 safe"),
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains(&format!("accepted {same} {name}")),
         "{:?}",
         app.notice
     );
-    let cmds = app.update(key('w'));
-    let Command::WriteFixes(w) = &cmds[0] else {
-        panic!("{cmds:?}")
-    };
-    assert_eq!(
-        w[0].1,
-        format!(
-            "FROM a\nRUN pip install --no-cache-dir x\n{gap}RUN pip install y\n{gap}RUN pip install --no-cache-dir z\n"
-        ),
-        "the two safe hunks, not the suggestion"
-    );
+    for (_, h) in app.review.hunks() {
+        let accepted = app.review.decision(h.id).is_some();
+        assert_eq!(accepted, h.level == level, "{:?} {:?}", h.level, h.sources);
+    }
+    // u takes them back one by one.
+    app.update(key('u'));
+    let decided = app
+        .review
+        .hunks()
+        .filter(|(_, h)| app.review.decision(h.id).is_some())
+        .count();
+    assert!(decided < same);
 }
 
 fn smoke_result(

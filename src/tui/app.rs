@@ -542,9 +542,8 @@ impl App {
     }
 
     pub(crate) fn refresh_review(&mut self) {
-        let mut findings: Vec<Finding> = self.findings().to_vec();
-        findings.extend(self.review.extra.iter().cloned());
-        self.review.refresh(&self.project, &findings);
+        // The planner analyses the files on disk itself (with the push's digest updates as extra fixes).
+        self.review.refresh(&self.project);
     }
 
     /// Mouse wheel: the focused pane moves as with j/k.
@@ -657,6 +656,7 @@ impl App {
                     self.engine =
                         EngineState::Unreachable(outcome.error.clone().unwrap_or_default());
                 }
+                self.smoke.standin = outcome.standin;
                 // A finished build's checks (e.g. when the events of the run were missed).
                 if self.smoke.is_empty() && !outcome.smoke.is_empty() {
                     self.smoke

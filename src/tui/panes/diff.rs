@@ -155,7 +155,7 @@ fn next_alternative(app: &mut App) {
         app.notice = Some(format!("{source} has one fix only"));
         return;
     }
-    let next = (app.review.choice.get(&source).copied().unwrap_or(0) + 1) % n;
+    let next = (app.review.alternative_of(&source) + 1) % n;
     app.review.choice.insert(source.clone(), next);
     app.refresh_review();
     app.review.focus_source(&source);
