@@ -758,3 +758,32 @@ fn findings_get_their_width_while_the_log_is_idle_and_details_wrap_fully() {
         "the fix line is not cut:\n{s}"
     );
 }
+
+#[test]
+fn results_on_the_standin_base_are_marked_in_the_smoke_pane() {
+    use dockui::engine::smoke::SmokeStatus;
+    let mut app = app_with_log(&["x"]);
+    app.update(Msg::Engine(EngineEvent::SmokeStarted(vec![
+        "python imports: torch".into(),
+    ])));
+    let passed = smoke_result("python imports: torch", SmokeStatus::Passed, "ok");
+    app.update(Msg::Engine(EngineEvent::Smoke(Box::new(passed.clone()))));
+    let mut o = outcome(true, vec![passed]);
+    o.standin = true;
+    app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(o))));
+    let s = pane_text(&mut app, Pane::Smoke);
+    assert!(s.contains("Smoke (stand-in base)"), "{s}");
+    assert!(
+        s.contains("✓ python imports: torch (passed, stand-in"),
+        "{s}"
+    );
+    assert!(s.contains("not the real image"), "{s}");
+    // A real base: no mark.
+    let mut app = app_with_log(&["x"]);
+    let passed = smoke_result("python imports: torch", SmokeStatus::Passed, "ok");
+    app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(outcome(
+        true,
+        vec![passed],
+    )))));
+    assert!(!pane_text(&mut app, Pane::Smoke).contains("stand-in"));
+}

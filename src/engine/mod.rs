@@ -168,15 +168,17 @@ async fn run(
                 match history::latest_image(&ctx.paths.builds_dir(), &repository) {
                     Some(image) => Command::Push(image),
                     None => {
+                        let why = format!(
+                            "no successful build of {repository} in the history - build first (b)"
+                        );
                         let _ = events.send(EngineEvent::PushFinished(Box::new(
                             crate::registry::report::PushReport {
                                 image: repository.clone(),
-                                error: Some(format!(
-                                    "no successful build of {repository} in the history - build first (b)"
-                                )),
+                                error: Some(why.clone()),
                                 ..Default::default()
                             },
                         )));
+                        let _ = events.send(EngineEvent::Notice(why));
                         continue;
                     }
                 }
