@@ -76,6 +76,9 @@ pub enum EngineEvent {
     FixesWritten(Result<Vec<PathBuf>, String>),
     /// Something the user should read (e.g. "a build is already running").
     Notice(String),
+    /// The analysis options changed (the configuration was re-read, or the host's GPUs changed): front ends
+    /// that plan fixes themselves (the TUI's review) use these from now on.
+    Options(Box<AnalyzeOptions>),
 }
 
 /// Everything a job needs, cloned into each job.
@@ -205,6 +208,7 @@ async fn run(
                     Err(e) => format!("configuration NOT re-read, the previous one stays: {e}"),
                 };
                 let _ = events.send(EngineEvent::Notice(notice));
+                let _ = events.send(EngineEvent::Options(Box::new(ctx.analyze_options())));
                 Command::Analyze
             }
             other => other,
@@ -272,6 +276,7 @@ async fn run(
             Command::SetHost(host) => {
                 if ctx.host != host {
                     ctx.host = host;
+                    let _ = events.send(EngineEvent::Options(Box::new(ctx.analyze_options())));
                     spawn_analysis(&ctx, &events);
                 }
             }

@@ -668,6 +668,8 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            // The next Analysis event re-plans the review with them.
+            EngineEvent::Options(opts) => self.review.opts = *opts,
             EngineEvent::AskRetry { rules } => {
                 // Show the fixes that cure this failure and wait for the user: w writes, b retries, c stops.
                 let first = self.review.hunks().position(|(_, h)| {
