@@ -617,6 +617,49 @@ mod tests {
     }
 
     #[test]
+    fn g_fills_a_page_and_the_filter_fills_it_with_matches() {
+        let mut v = view(100);
+        v.viewport.set((10, 80));
+        v.to_top();
+        assert_eq!(v.effective_end(), 10, "a page of 10 rows from the top");
+        v.scroll(1);
+        assert_eq!(v.end, Some(11), "j moves the page by one line");
+        v.search = Some(Regex::new("line [1-9]0$").unwrap());
+        v.recount();
+        assert_eq!(v.match_count, 9);
+        assert!(v.next_match(true));
+        assert_eq!(v.match_index, Some(2), "line 20 is the second match");
+        v.filter = true;
+        v.settle();
+        // Every match fits in 10 rows: all nine are shown, whatever match the view sat on.
+        let end = v.effective_end();
+        let shown = v.visible_indexes().into_iter().filter(|&i| i < end).count();
+        assert_eq!(shown, 9);
+        v.to_top();
+        let end = v.effective_end();
+        assert_eq!(
+            v.visible_indexes().into_iter().filter(|&i| i < end).count(),
+            9
+        );
+    }
+
+    #[test]
+    fn match_count_follows_new_and_dropped_lines() {
+        let mut v = view(10);
+        v.search = Some(Regex::new("hit").unwrap());
+        v.recount();
+        assert_eq!(v.match_count, 0);
+        v.push([
+            "a hit".to_string(),
+            "miss".to_string(),
+            "hit again".to_string(),
+        ]);
+        assert_eq!(v.match_count, 2);
+        v.push((0..WINDOW).map(|i| format!("filler {i}")));
+        assert_eq!(v.match_count, 0, "the hits left the window");
+    }
+
+    #[test]
     fn jump_to_the_first_error() {
         let mut v = LogView::default();
         v.push(["Step 1/2 : FROM x", "ok", "ERROR: boom", "more"].map(String::from));
