@@ -399,7 +399,7 @@ fn severity_app() -> App {
     let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
     let f = |rule: &str, sev, line| {
         Finding::new(
-            rule,
+            dockui::analyze::RuleId::parse(rule).expect("a known rule"),
             sev,
             "Dockerfile",
             Span {
@@ -418,7 +418,7 @@ fn severity_app() -> App {
             f("DL3042", Severity::Warning, 2),
             f("DL3008", Severity::Warning, 3),
             f("DL4000", Severity::Info, 4),
-            f("DU301", Severity::Style, 5),
+            f("DL4001", Severity::Style, 5),
         ],
     }))));
     app
@@ -429,13 +429,13 @@ fn conflicts_count_per_severity_and_f_filters_by_severity() {
     let mut app = severity_app();
     let s = screen(&app, 160, 48);
     assert!(s.contains("Conflicts E1 W2 I1 S1"), "{s}");
-    assert!(s.contains("DU301 message"));
+    assert!(s.contains("DL4001 message"));
     app.update(key('f'));
     let s = screen(&app, 160, 48);
     assert!(s.contains("[warnings and errors]"), "{s}");
     assert!(
         s.contains("DL3008 message")
-            && !s.contains("DU301 message")
+            && !s.contains("DL4001 message")
             && !s.contains("DL4000 message")
     );
     app.update(key('f'));
@@ -732,7 +732,7 @@ fn findings_get_their_width_while_the_log_is_idle_and_details_wrap_fully() {
         files: vec![],
         findings: vec![
             Finding::new(
-                "DL3042",
+                dockui::analyze::RuleId::DL3042,
                 Severity::Warning,
                 "Dockerfile",
                 Span {

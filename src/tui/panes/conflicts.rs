@@ -64,7 +64,7 @@ pub fn width_needed(app: &App) -> usize {
         .iter()
         .filter(|f| app.conflicts.shows(f.severity))
         .map(|f| {
-            let row = 3 + 4 + f.rule.chars().count() + 1 + f.message.chars().count();
+            let row = 3 + 4 + f.rule.as_str().chars().count() + 1 + f.message.chars().count();
             let fix = if f.fixes.is_empty() { 0 } else { 6 };
             (row + fix).max(f.file.display().to_string().chars().count())
         })
