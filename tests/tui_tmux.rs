@@ -513,6 +513,10 @@ fn a_panic_gives_the_terminal_back() {
 /// The log pane's top, filter and search as in `less`: g shows a whole page from the first line, the filter
 /// shows every match at once (also after g), the title counts the matches (issue 12, point 3).
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn log_top_filter_and_match_count_like_less() {
     if !engine_available("log_top_filter_and_match_count_like_less") {
         return;
@@ -678,6 +682,10 @@ fn eight_gpus_fit_at_160x48_and_80x24_keeps_the_status() {
 /// Failed smoke tests on the stand-in base: the Smoke pane says stand-in, Enter shows the check's whole
 /// output, and `p` asks (naming the failed check) instead of "build first" (issue 12, points 5, 7, 9).
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
     if !engine_available("failed_smoke_shows_its_output_marks_standin_and_push_asks") {
         return;
@@ -732,6 +740,10 @@ fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
 /// After a restart: `h` opens a past build's log, `p` pushes the project's last successful build from the
 /// history (no "build first"); severity filter and A (accept a level) on the demo (issue 12, points 5, 9).
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn after_a_restart_history_opens_the_build_and_p_pushes_it() {
     if !engine_available("after_a_restart_history_opens_the_build_and_p_pushes_it") {
         return;
