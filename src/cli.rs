@@ -359,6 +359,7 @@ fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineConte
         project_dir: project.to_path_buf(),
         config: config.clone(),
         paths: paths.clone(),
+        config_file: None,
     }
 }
 
@@ -835,7 +836,9 @@ fn open_tui(
     if readonly {
         config.build.auto_fix = "off".into();
     }
-    let ctx = engine_context(&config, dir, paths);
+    let mut ctx = engine_context(&config, dir, paths);
+    // `r` in the TUI re-reads the same files.
+    ctx.config_file = config_flag.map(Path::to_path_buf);
     let rt = runtime()?;
     let bollard = ctx.bollard.clone();
     let code = rt.block_on(async move {
