@@ -1,6 +1,8 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
 //! 2 usage, configuration or I/O error (and an unreachable engine).
 
+mod inspect;
+
 use crate::analyze;
 use crate::config::Config;
 use crate::docker::{BollardEngine, DockerPort, standin};
@@ -94,6 +96,9 @@ pub enum Cmd {
     },
     /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
     Demo { dir: Option<PathBuf> },
+    /// Layers, largest files and wasted space of an image (streamed from the engine's export, or a saved
+    /// archive file). With a limit: exit 1 when the image misses it (CI gate), 0 otherwise, 2 on errors.
+    Inspect(inspect::InspectArgs),
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
     StandIn {
         #[arg(long, default_value = standin::DEMO_BASE)]
@@ -180,7 +185,11 @@ pub fn main() -> i32 {
     }
 }
 
-fn load_config(cli_config: Option<&Path>, paths: &Paths, project: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(
+    cli_config: Option<&Path>,
+    paths: &Paths,
+    project: &Path,
+) -> anyhow::Result<Config> {
     let user = cli_config
         .map(Path::to_path_buf)
         .unwrap_or_else(|| paths.user_config_file());
@@ -224,7 +233,7 @@ fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.canonicalize()?)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -468,6 +477,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Some(Cmd::Inspect(args)) => inspect::run(args, config_flag, paths),
         Some(Cmd::StandIn { tag }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
             let docker =

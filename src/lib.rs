@@ -11,6 +11,7 @@ pub mod engine;
 pub mod fix;
 pub mod gpu;
 pub mod hash;
+pub mod image;
 pub mod logging;
 pub mod paths;
 pub mod registry;
