@@ -2,6 +2,7 @@
 //! 2 usage, configuration or I/O error (and an unreachable engine).
 
 mod inspect;
+mod notify;
 
 use crate::analyze;
 use crate::config::Config;
@@ -455,6 +456,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let _ = printer.await;
                 outcome
             });
+            notify::send(
+                &rt,
+                &config.notify,
+                &crate::notify::Notification::from_build(&dir, &outcome),
+            );
             match format {
                 Format::Human if quiet && outcome.success => {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
@@ -633,6 +639,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let _ = printer.await;
                 report
             });
+            notify::send(
+                &rt,
+                &config.notify,
+                &crate::notify::Notification::from_push(project.as_deref(), &report),
+            );
             match format {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

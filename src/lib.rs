@@ -13,6 +13,7 @@ pub mod gpu;
 pub mod hash;
 pub mod image;
 pub mod logging;
+pub mod notify;
 pub mod paths;
 pub mod registry;
 pub mod report;
