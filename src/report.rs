@@ -81,7 +81,7 @@ pub fn build_human(o: &BuildOutcome) -> String {
 pub fn rules_human(rules: &[crate::analyze::rules::RuleInfo]) -> String {
     let mut out = String::new();
     for r in rules {
-        let fix = if r.has_fix { "fix" } else { "   " };
+        let fix = if r.has_fix() { "fix" } else { "   " };
         let _ = writeln!(
             out,
             "{:<7} {:<7} {fix} {}",

@@ -22,7 +22,7 @@ fn hadolint_cases_agreement() {
     let text = std::fs::read_to_string(path).expect("read cases");
     let ours: Vec<&str> = catalog()
         .iter()
-        .map(|r| r.id)
+        .map(|r| r.id.as_str())
         .filter(|id| id.starts_with("DL"))
         .collect();
     let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();

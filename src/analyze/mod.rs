@@ -30,6 +30,7 @@ pub mod dockerfile;
 pub mod finding;
 pub mod host;
 pub mod ignore;
+pub mod install;
 pub mod report;
 pub mod requirements;
 pub mod rules;
@@ -333,7 +334,7 @@ fn analyze_with(
     for rf in &reqfiles {
         for (_, range, msg) in &rf.problems {
             findings.push(
-                ctx.at_file("DU002", &rf.path, range.clone(), msg.clone())
+                ctx.at_file(RuleId::DU002, &rf.path, range.clone(), msg.clone())
                     .why("pip would stop at this line; dockui skipped it."),
             );
         }
@@ -361,7 +362,7 @@ fn analyze_with(
     }
     let pragmas = ignore::Pragmas::from_dockerfile(&df);
     findings.retain(|f| {
-        let pragma = f.file == df_path && pragmas.ignores(&f.rule, f.span.start);
+        let pragma = f.file == df_path && pragmas.ignores(f.rule.as_str(), f.span.start);
         !ignored.iter().any(|i| i == &f.rule) && !pragma
     });
     findings.sort_by(|a, b| {

@@ -780,7 +780,7 @@ impl App {
                     .filter_map(|u| {
                         let fix = u.as_fix()?;
                         let mut f = Finding::new(
-                            "PUSH",
+                            crate::analyze::RuleId::PUSH,
                             crate::analyze::Severity::Info,
                             fix.file.clone(),
                             crate::analyze::Span {

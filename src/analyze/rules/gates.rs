@@ -5,6 +5,46 @@ use crate::analyze::dockerfile::shell::Command;
 use regex::Regex;
 use std::sync::OnceLock;
 
+/// Metadata of the build gates.
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo::new(
+        RuleId::DU101,
+        Severity::Error,
+        "apt/apt-get install without DEBIAN_FRONTEND=noninteractive",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DU102,
+        Severity::Warning,
+        "apt upgrade or dpkg -i without dpkg conffile options (--force-confdef/--force-confold)",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DU103,
+        Severity::Warning,
+        "Package manager cache left in the layer (conda) or removed in a later layer",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DU110,
+        Severity::Error,
+        "Invalid FROM reference (empty tag, bad digest, upper case, undefined variable)",
+        &[FixLevel::Safe, FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU111,
+        Severity::Warning,
+        "FROM uses an ARG without a default: the build fails unless --build-arg sets it",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DU120,
+        Severity::Error,
+        "GitHub workflow uses type=gha build cache with the default docker buildx driver",
+        &[FixLevel::Suggestion],
+    ),
+];
+
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     from_refs(ctx, out);
     for info in &ctx.m.instrs {
@@ -43,7 +83,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     if !frontend_env && !exported && !assigned && !fired_101 {
                         fired_101 = true;
                         let mut f = ctx
-                            .at("DU101", u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
+                            .at(RuleId::DU101, u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
                             .why("Packages such as tzdata ask questions through debconf; with no terminal the build stops at the prompt or fails with 'end of file on stdin'.")
                             .fact("no ENV/ARG DEBIAN_FRONTEND=noninteractive in this stage and none on the command");
                         if fixable {
@@ -70,7 +110,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     .any(|a| a.text == "-i" || a.text == "--install")
                 && !u.args().iter().any(|a| a.text.starts_with("--force-conf"))
             {
-                let mut f = ctx.at("DU102", u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.");
+                let mut f = ctx.at(RuleId::DU102, u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.");
                 if fixable {
                     f = f.with_fix(ctx.fix(
                         "DU102.dpkg",
@@ -98,7 +138,7 @@ fn has_conffile_opts(c: &Command) -> bool {
 }
 
 fn du102(ctx: &Ctx, c: &Command, fixable: bool, sub: &str) -> Finding {
-    let mut f = ctx.at("DU102", c.range(), format!("`apt-get {sub}` without dpkg conffile options")).why("An upgrade that touches a changed config file makes dpkg prompt; DEBIAN_FRONTEND does not cover that prompt, so the build fails on it.");
+    let mut f = ctx.at(RuleId::DU102, c.range(), format!("`apt-get {sub}` without dpkg conffile options")).why("An upgrade that touches a changed config file makes dpkg prompt; DEBIAN_FRONTEND does not cover that prompt, so the build fails on it.");
     if fixable {
         if let Some(w) = c.args().iter().find(|w| w.text == sub) {
             f = f.with_fix(ctx.fix(
@@ -142,7 +182,7 @@ fn caches(
             .any(|v| v.contains("type=cache") && v.contains(p))
     };
     let mut push = |c: &Command, what: &str, fix_text: &str| {
-        let mut f = ctx.at("DU103", c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
+        let mut f = ctx.at(RuleId::DU103, c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
         if fixable && super::appendable(ins.effective()) {
             f = f.with_fix(ctx.fix(
                 "DU103.clean",
@@ -185,7 +225,7 @@ fn caches(
                     && u.has_arg("clean"))
         });
     if only_cleanup && !ins.is("ONBUILD") {
-        out.push(ctx.at("DU103", ins.range.clone(), "cache removed in a separate RUN: the earlier layer still holds it").why("Layers only add: deleting files in a later RUN hides them but the image keeps their bytes. Clean up in the RUN that created them."));
+        out.push(ctx.at(RuleId::DU103, ins.range.clone(), "cache removed in a separate RUN: the earlier layer still holds it").why("Layers only add: deleting files in a later RUN hides them but the image keeps their bytes. Clean up in the RUN that created them."));
     }
 }
 
@@ -262,7 +302,7 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
         if raw.is_empty() {
             out.push(
                 ctx.at(
-                    "DU110",
+                    RuleId::DU110,
                     ctx.m.instrs[st.from].ins.range.clone(),
                     "FROM without an image",
                 )
@@ -295,13 +335,13 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
             if !undeclared.is_empty() {
                 out.push(
-                    ctx.at("DU110", r.clone(), format!("FROM {raw}: {} is not declared by an ARG before the first FROM", undeclared.join(", ")))
+                    ctx.at(RuleId::DU110, r.clone(), format!("FROM {raw}: {} is not declared by an ARG before the first FROM", undeclared.join(", ")))
                         .why("Only ARGs declared before the first FROM can be used in FROM; anything else expands to an empty string and the build fails with 'invalid reference format'.")
                         .fact(format!("global ARGs: {}", if ctx.m.global_args.is_empty() { "none".to_string() } else { ctx.m.global_args.keys().cloned().collect::<Vec<_>>().join(", ") })),
                 );
             } else {
                 out.push(
-                    ctx.at("DU111", r.clone(), format!("FROM {raw}: ARG {} has no default", declared_no_default.join(", ")))
+                    ctx.at(RuleId::DU111, r.clone(), format!("FROM {raw}: ARG {} has no default", declared_no_default.join(", ")))
                         .why("The build only works when the caller passes --build-arg; a plain `docker build` fails with 'invalid reference format'."),
                 );
             }
@@ -315,7 +355,7 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         if let Some(problem) = reference_problem(text) {
-            let mut f = ctx.at("DU110", r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
+            let mut f = ctx.at(RuleId::DU110, r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
             // The fixed reference is written where the reference comes from: the FROM line or the ARG defaults.
             let fixed = if text.contains(":@") {
                 Some((
@@ -336,8 +376,8 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
                 None
             };
             if let Some((id, level, desc, new_ref)) = fixed {
-                if let Some(edits) =
-                    super::gpu::locate_reference(ctx, st, &new_ref).filter(|e| !e.is_empty())
+                if let Some(edits) = super::from_rewrite::locate_reference(ctx, st, &new_ref)
+                    .filter(|e| !e.is_empty())
                 {
                     f = f.with_fix(ctx.fix(id, level, desc, edits));
                 }
@@ -390,8 +430,8 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
             "Without docker/setup-buildx-action, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
         };
         let mut f = Finding::new(
-            "DU120",
-            severity("DU120"),
+            RuleId::DU120,
+            severity(RuleId::DU120),
             file,
             Span::from_range(text, s, e),
             "type=gha cache with the default docker buildx driver",
