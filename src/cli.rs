@@ -3,6 +3,7 @@
 
 mod inspect;
 mod notify;
+mod pins;
 
 use crate::analyze;
 use crate::config::Config;
@@ -47,6 +48,9 @@ pub enum Cmd {
         source: SourceFlags,
         #[command(flatten)]
         host: HostFlags,
+        /// Ask the registry for the base images' digests (pin rules DU130/DU131).
+        #[arg(long)]
+        resolve_digests: bool,
     },
     /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
     Fix {
@@ -64,6 +68,9 @@ pub enum Cmd {
         format: Format,
         #[command(flatten)]
         source: SourceFlags,
+        /// Ask the registry for the base images' digests and propose pinning them (DU130, a suggestion).
+        #[arg(long)]
+        pin_bases: bool,
     },
     /// List every rule: id, severity, summary, whether it has a fix.
     Rules {
@@ -383,12 +390,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             format,
             source,
             host,
+            resolve_digests,
         }) => {
             let dir = project_dir(&dir)?;
             let mut config = load_config(config_flag, paths, &dir)?;
             apply_source(&mut config, &dir, &source)?;
             let mut opts = config.analyze_options(paths);
             opts.host = host.resolve(&config)?;
+            if resolve_digests {
+                opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
+            }
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
                 CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
@@ -490,6 +501,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             dry_run,
             format,
             source,
+            pin_bases,
         }) => {
             // Read-only: show the diffs, write nothing.
             let dry_run = dry_run || cli.readonly;
@@ -500,9 +512,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 LevelArg::Safe => crate::analyze::FixLevel::Safe,
                 LevelArg::Suggestion => crate::analyze::FixLevel::Suggestion,
             };
+            let mut opts = config.analyze_options(paths);
+            if pin_bases {
+                opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
+            }
             let run = crate::fix::headless::run(
                 &dir,
-                &config.analyze_options(paths),
+                &opts,
                 &crate::fix::Backups::new(paths.backups_dir()),
                 &rules,
                 level,

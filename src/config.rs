@@ -297,6 +297,7 @@ impl Config {
             extra_compat: Some(paths.config_dir.join("compat.toml")),
             no_hadolint_config: false,
             host: None,
+            base_digests: None,
             build_args: self
                 .build
                 .args

@@ -6,6 +6,7 @@ pub mod gates;
 pub mod gpu;
 pub mod hadolint;
 pub mod hadolint_more;
+pub mod pin;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -95,6 +96,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             gpu::torch::RULES,
             gpu::stages::RULES,
             gpu::host::RULES,
+            pin::RULES,
         ]
         .concat();
         // Parse problems first, then by id (the order SARIF rule indexes have always had).
@@ -126,6 +128,8 @@ pub struct Ctx<'a> {
     pub installs: &'a [(usize, Install)],
     /// The host's driver and GPUs, when host-aware checks are on.
     pub host: Option<&'a super::HostGpu>,
+    /// Registry digests of the base images, when the caller looked them up.
+    pub bases: Option<&'a super::base_digest::BaseDigests>,
 }
 
 impl<'a> Ctx<'a> {
@@ -212,6 +216,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
+    pin::run(ctx, &mut out);
     out
 }
 
