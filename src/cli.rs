@@ -4,6 +4,7 @@
 mod inspect;
 mod notify;
 mod pins;
+mod rollback;
 
 use crate::analyze;
 use crate::config::Config;
@@ -126,6 +127,9 @@ pub enum Cmd {
     /// Layers, largest files and wasted space of an image (streamed from the engine's export, or a saved
     /// archive file). With a limit: exit 1 when the image misses it (CI gate), 0 otherwise, 2 on errors.
     Inspect(inspect::InspectArgs),
+    /// Point REPO:TAG back to an earlier manifest from dockui's push history (default: the previous push),
+    /// then check the registry serves it and it is pullable. Exit 0 done, 1 done but not verified, 2 error.
+    Rollback(rollback::RollbackArgs),
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
     StandIn {
         #[arg(long, default_value = standin::DEMO_BASE)]
@@ -358,9 +362,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
             open_tui(config_flag, paths, &dir, cli.readonly, &tui_args)
         }
-        Some(Cmd::Build { .. } | Cmd::Push { .. } | Cmd::Undo { .. } | Cmd::StandIn { .. })
-            if cli.readonly =>
-        {
+        Some(
+            Cmd::Build { .. }
+            | Cmd::Push { .. }
+            | Cmd::Undo { .. }
+            | Cmd::StandIn { .. }
+            | Cmd::Rollback(_),
+        ) if cli.readonly => {
             anyhow::bail!(
                 "read-only mode (--readonly): building, pushing and writing files are off"
             )
@@ -655,6 +663,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let _ = printer.await;
                 report
             });
+            rollback::record(paths, &report);
             notify::send(
                 &rt,
                 &config.notify,
@@ -676,6 +685,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             Ok(0)
         }
         Some(Cmd::Inspect(args)) => inspect::run(args, config_flag, paths),
+        Some(Cmd::Rollback(args)) => rollback::run(args, config_flag, paths),
         Some(Cmd::StandIn { tag }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
             let docker =

@@ -273,6 +273,10 @@ async fn run(
                         report = job => {
                             let _ = forward.await;
                             let n = crate::notify::Notification::from_push(Some(&ctx.project_dir), &report);
+                            let history = crate::registry::rollback::history_dir(&ctx.paths.data_dir);
+                            if let Err(e) = crate::registry::rollback::record_push(&history, &report) {
+                                let _ = events.send(EngineEvent::Notice(format!("cannot record the push for rollback: {e}")));
+                            }
                             let _ = events.send(EngineEvent::PushFinished(Box::new(report)));
                             crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
                         }

@@ -10,6 +10,7 @@ pub mod pin;
 pub mod pipeline;
 pub mod reference;
 pub mod report;
+pub mod rollback;
 pub mod secret;
 pub mod update;
 
