@@ -1,7 +1,7 @@
 //! Pinning bases against a real docker-registry on loopback: `check --resolve-digests` finds the tag-only
-//! FROM (DU130) with the registry's digest, `fix --pin-bases --level suggestion` writes `image:tag@sha256:...`
+//! FROM (DU140) with the registry's digest, `fix --pin-bases --level suggestion` writes `image:tag@sha256:...`
 //! (a safe-level fix does not), a multi-platform tag pins its index digest, a tag pushed again is reported as
-//! moved (DU131) and the pin updated; without the flag the pin rules stay off.
+//! moved (DU141) and the pin updated; without the flag the pin rules stay off.
 
 mod common;
 #[path = "fixtures/registry/support.rs"]
@@ -91,10 +91,10 @@ fn pin_bases_against_a_real_registry() {
     std::fs::write(&dockerfile, format!("FROM {host}/after/base:1\nRUN true\n")).unwrap();
 
     // Without the flag: no pin rule.
-    assert!(findings(&check(home.path(), &dir, false), "DU130").is_empty());
+    assert!(findings(&check(home.path(), &dir, false), "DU140").is_empty());
 
     let a = check(home.path(), &dir, true);
-    let f = findings(&a, "DU130");
+    let f = findings(&a, "DU140");
     assert_eq!(f.len(), 1, "{a:#}");
     assert_eq!(f[0]["severity"], "info");
     assert_eq!(f[0]["fixes"][0]["level"], "suggestion");
@@ -114,7 +114,7 @@ fn pin_bases_against_a_real_registry() {
     );
     let a = check(home.path(), &dir, true);
     assert!(
-        findings(&a, "DU130").is_empty() && findings(&a, "DU131").is_empty(),
+        findings(&a, "DU140").is_empty() && findings(&a, "DU141").is_empty(),
         "{a:#}"
     );
 
@@ -122,14 +122,14 @@ fn pin_bases_against_a_real_registry() {
     let d2 = push_image(&host, "after/base", "1", "two", "amd64");
     assert_ne!(d1, d2);
     let a = check(home.path(), &dir, true);
-    let f = findings(&a, "DU131");
+    let f = findings(&a, "DU141");
     assert_eq!(f.len(), 1, "{a:#}");
     assert!(f[0]["message"].as_str().unwrap().contains("has moved"));
     assert!(f[0]["facts"].to_string().contains(&d2));
     fix(
         home.path(),
         &dir,
-        &["--level", "suggestion", "--rule", "DU131"],
+        &["--level", "suggestion", "--rule", "DU141"],
     );
     assert_eq!(
         std::fs::read_to_string(&dockerfile).unwrap(),
@@ -168,7 +168,7 @@ fn pin_bases_against_a_real_registry() {
     );
     std::fs::write(&dockerfile, format!("FROM {host}/after/base:multi\n")).unwrap();
     let a = check(home.path(), &dir, true);
-    let f = findings(&a, "DU130");
+    let f = findings(&a, "DU140");
     assert!(
         f[0]["facts"]
             .to_string()
@@ -184,7 +184,7 @@ fn pin_bases_against_a_real_registry() {
     // A tag the registry does not have: reported, no fix, nothing written.
     std::fs::write(&dockerfile, format!("FROM {host}/after/base:nope\n")).unwrap();
     let a = check(home.path(), &dir, true);
-    let f = findings(&a, "DU130");
+    let f = findings(&a, "DU140");
     assert_eq!(f.len(), 1);
     assert!(f[0]["fixes"].as_array().unwrap().is_empty());
     assert!(

@@ -1,6 +1,6 @@
 //! What the registry says about the Dockerfile's base images, as plain values: the CLI looks the digests up
 //! (only when the user asks: `check --resolve-digests`, `fix --pin-bases`) and passes them in, so the analyzer
-//! stays pure. `AnalyzeOptions::base_digests = None` turns the pin rules (DU130, DU131) off.
+//! stays pure. `AnalyzeOptions::base_digests = None` turns the pin rules (DU140, DU141) off.
 
 use super::dockerfile::Dockerfile;
 use super::dockerfile::model::Model;

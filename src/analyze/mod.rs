@@ -60,7 +60,7 @@ pub struct AnalyzeOptions {
     pub no_hadolint_config: bool,
     /// The host's driver and GPUs for the host-aware rules (DU211-DU213); None = no host checks.
     pub host: Option<HostGpu>,
-    /// Registry digests of the base images (DU130, DU131); None = no pin checks (no lookups were asked for).
+    /// Registry digests of the base images (DU140, DU141); None = no pin checks (no lookups were asked for).
     pub base_digests: Option<base_digest::BaseDigests>,
     /// The build's arguments (`[build.args]`, `--build-arg`): the files are judged on what will be built.
     pub build_args: std::collections::BTreeMap<String, String>,

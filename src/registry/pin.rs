@@ -1,4 +1,4 @@
-//! Registry facts for the pin rules (DU130, DU131): the digest each base's tag resolves to now (HEAD of the
+//! Registry facts for the pin rules (DU140, DU141): the digest each base's tag resolves to now (HEAD of the
 //! manifest with every manifest type accepted, so a multi-platform image gives its index digest), checked
 //! pullable by digest. Looked up only when the user asks (`check --resolve-digests`, `fix --pin-bases`).
 

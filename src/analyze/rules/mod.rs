@@ -7,6 +7,7 @@ pub mod gpu;
 pub mod hadolint;
 pub mod hadolint_more;
 pub mod pin;
+pub mod secrets;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -93,6 +94,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             PARSE_RULES,
             hadolint::RULES,
             gates::RULES,
+            secrets::RULES,
             gpu::torch::RULES,
             gpu::stages::RULES,
             gpu::host::RULES,
@@ -215,6 +217,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     hadolint::run(ctx, &mut out);
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
+    secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     pin::run(ctx, &mut out);
     out

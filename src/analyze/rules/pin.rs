@@ -1,6 +1,6 @@
 //! Reproducible bases: a FROM `image:tag` can change under the same tag; `image:tag@sha256:...` cannot.
 //! Both rules run only on registry facts the caller looked up (`AnalyzeOptions::base_digests`):
-//! DU130 pins a tag-only base to the digest the registry serves now (checked pullable); DU131 reports a pinned
+//! DU140 pins a tag-only base to the digest the registry serves now (checked pullable); DU141 reports a pinned
 //! base whose tag has moved since (an update is available) and offers the new digest.
 
 use super::from_rewrite::locate_reference;
@@ -9,14 +9,14 @@ use crate::analyze::base_digest::split_reference;
 
 pub const RULES: &[RuleInfo] = &[
     RuleInfo::new(
-        RuleId::DU130,
+        RuleId::DU140,
         Severity::Info,
         "Base image not pinned by digest: the tag can move (fix: pin to the digest the registry serves now)",
         &[FixLevel::Suggestion],
     )
     .note("Runs only with registry facts (`check --resolve-digests`, `fix --pin-bases`)."),
     RuleInfo::new(
-        RuleId::DU131,
+        RuleId::DU141,
         Severity::Info,
         "Pinned base image whose tag has moved since: an update is available",
         &[FixLevel::Suggestion],
@@ -55,11 +55,11 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             (None, Some(d)) => {
                 let mut f = ctx
                     .at(
-                        RuleId::DU130,
+                        RuleId::DU140,
                         range,
                         format!("FROM {} is not pinned by digest", base.tagged),
                     )
-                    .why("A tag can be pushed again: the same Dockerfile then builds on another base. Pinning the digest makes the build reproducible; DU131 tells you when the tag moves.")
+                    .why("A tag can be pushed again: the same Dockerfile then builds on another base. Pinning the digest makes the build reproducible; DU141 tells you when the tag moves.")
                     .fact(format!("the registry serves {} as {kind} {d}", base.tagged));
                 let target = format!("{}@{d}", base.tagged);
                 if fact.pullable {
@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                         locate_reference(ctx, stage, &target).filter(|e| !e.is_empty())
                     {
                         f = f.with_fix(ctx.fix(
-                            "DU130.pin",
+                            "DU140.pin",
                             FixLevel::Suggestion,
                             format!("Pin the base to {}@sha256:{}...", base.tagged, short(d)),
                             edits,
@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             (None, None) => {
                 out.push(
                     ctx.at(
-                        RuleId::DU130,
+                        RuleId::DU140,
                         range,
                         format!("FROM {} is not pinned by digest (its digest could not be read)", base.tagged),
                     )
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             (Some(pinned), Some(d)) if pinned != d => {
                 let mut f = ctx
                     .at(
-                        RuleId::DU131,
+                        RuleId::DU141,
                         range,
                         format!(
                             "{} has moved: pinned sha256:{}..., the tag now points to sha256:{}... (an update is available)",
@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                         locate_reference(ctx, stage, &target).filter(|e| !e.is_empty())
                 {
                     f = f.with_fix(ctx.fix(
-                        "DU131.update",
+                        "DU141.update",
                         FixLevel::Suggestion,
                         format!("Update the pin to sha256:{}...", short(d)),
                         edits,
@@ -160,7 +160,7 @@ mod tests {
         analyze_text(Path::new("Dockerfile"), df, opts)
             .findings
             .into_iter()
-            .filter(|f| f.rule == "DU130" || f.rule == "DU131")
+            .filter(|f| f.rule == "DU140" || f.rule == "DU141")
             .collect()
     }
 
@@ -169,7 +169,7 @@ mod tests {
         let df = "FROM reg.local/py:3.12\nRUN true\n";
         let fs = pin_findings(df, &facts("reg.local/py:3.12", Some(D1), true));
         assert_eq!(fs.len(), 1);
-        assert_eq!(fs[0].rule, "DU130");
+        assert_eq!(fs[0].rule, "DU140");
         let fix = &fs[0].fixes[0];
         assert_eq!(fix.level, crate::analyze::FixLevel::Suggestion);
         let out = crate::fix::apply_edits(df, &fix.edits);
@@ -208,7 +208,7 @@ mod tests {
         assert!(pin_findings(&df, &facts("reg.local/py:3.12", Some(D1), true)).is_empty());
         let fs = pin_findings(&df, &facts("reg.local/py:3.12", Some(D2), true));
         assert_eq!(fs.len(), 1);
-        assert_eq!(fs[0].rule, "DU131");
+        assert_eq!(fs[0].rule, "DU141");
         let out = crate::fix::apply_edits(&df, &fs[0].fixes[0].edits);
         assert_eq!(out, format!("FROM reg.local/py:3.12@{D2}\n"));
     }
