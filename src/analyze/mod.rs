@@ -25,6 +25,7 @@
 //! ```
 //! Several fixes on one finding are alternatives: apply at most one of them.
 
+pub mod base_digest;
 pub mod compat;
 pub mod conda;
 pub mod dockerfile;
@@ -64,6 +65,8 @@ pub struct AnalyzeOptions {
     pub no_hadolint_config: bool,
     /// The host's driver and GPUs for the host-aware rules (DU211-DU213); None = no host checks.
     pub host: Option<HostGpu>,
+    /// Registry digests of the base images (DU140, DU141); None = no pin checks (no lookups were asked for).
+    pub base_digests: Option<base_digest::BaseDigests>,
     /// The build's arguments (`[build.args]`, `--build-arg`): the files are judged on what will be built.
     pub build_args: std::collections::BTreeMap<String, String>,
 }
@@ -438,6 +441,7 @@ fn analyze_with(
         texts: &texts,
         installs: &installs,
         host: opts.host.as_ref(),
+        bases: opts.base_digests.as_ref(),
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {
