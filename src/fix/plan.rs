@@ -585,7 +585,7 @@ impl Planner<'_> {
             .iter()
             .filter(|f| {
                 !f.fixes.is_empty()
-                    && f.rule.to_string() == focus.0
+                    && f.rule == focus.0
                     && f.file == focus.1
                     && !before.contains(&key(&g.state, f))
             })
