@@ -535,22 +535,29 @@ impl Planner<'_> {
             return Ok(Ok(good));
         }
         let added = new_problems(&st.analysis, &good.state.analysis);
-        if added.is_empty() {
-            return Ok(Err("the analysis finds no fewer problems after it".into()));
-        }
-        let reason = describe(&added);
-        match self.complete(st, good, MAX_FOLLOW_UPS)? {
+        // Nothing added but nothing gone either: the fix may have cured one of several commands its finding
+        // covers (two `pip install` in one RUN), and the same finding, still at its place, has the next fix.
+        let reason = if added.is_empty() {
+            "the analysis finds no fewer problems after it".to_string()
+        } else {
+            describe(&added)
+        };
+        let focus = cand.label.split(' ').next().unwrap_or_default().to_string();
+        match self.complete(st, good, MAX_FOLLOW_UPS, &(focus, cand.fix.file.clone()))? {
             Some(g) => Ok(Ok(g)),
             None => Ok(Err(reason)),
         }
     }
 
     /// Follow-up fixes for the problems `g` adds over `base`, until none is left; the best completion.
+    /// Also tries the fixes of findings of rule `focus.0` in file `focus.1` that changed (moved or reworded)
+    /// since `base`: what is left of a finding the first fix cured only in part.
     fn complete(
         &mut self,
         base: &State,
         g: Good,
         depth: usize,
+        focus: &(String, PathBuf),
     ) -> Result<Option<Good>, AnalyzeError> {
         if depth == 0 || self.out_of_budget() {
             return Ok(None);
@@ -559,9 +566,34 @@ impl Planner<'_> {
             .into_iter()
             .cloned()
             .collect();
+        let key = |st: &State, f: &Finding| {
+            (
+                label(f, self.disk_line(st, &f.file, f.span.line)),
+                f.message.clone(),
+            )
+        };
+        let before: HashSet<(String, String)> = base
+            .analysis
+            .findings
+            .iter()
+            .map(|f| key(base, f))
+            .collect();
+        let again: Vec<Finding> = g
+            .state
+            .analysis
+            .findings
+            .iter()
+            .filter(|f| {
+                !f.fixes.is_empty()
+                    && f.rule == focus.0
+                    && f.file == focus.1
+                    && !before.contains(&key(&g.state, f))
+            })
+            .cloned()
+            .collect();
         let mut best: Option<(Rank, Good)> = None;
         let mut order = 0;
-        for f in &added {
+        for f in added.iter().chain(&again) {
             for (i, fix) in f.fixes.iter().enumerate() {
                 if !(self.po.allow)(f, fix) {
                     continue;
@@ -587,8 +619,8 @@ impl Planner<'_> {
                 next.applied_to.push(applied_to);
                 let done = if helps(&base.analysis, &next.state.analysis) {
                     Some(next)
-                } else if new_problems(&base.analysis, &next.state.analysis).len() < added.len() {
-                    self.complete(base, next, depth - 1)?
+                } else if new_problems(&base.analysis, &next.state.analysis).len() <= added.len() {
+                    self.complete(base, next, depth - 1, focus)?
                 } else {
                     None
                 };
@@ -750,14 +782,20 @@ fn map_line(old: &str, cur: &str, line: usize) -> usize {
     for op in proposal::line_ops(old, cur) {
         let (tag, o, n) = op.as_tag_tuple();
         if n.contains(&line) || (n.is_empty() && n.start == line) {
-            return if tag == similar::DiffTag::Equal {
-                o.start + (line - n.start)
-            } else {
-                o.start
-            };
+            return within(tag, &o, line - n.start);
         }
     }
     proposal::lines(old).len()
+}
+
+/// The old line for the k-th new line of a diff op: the same line where the text is equal; in a replaced
+/// block the old line at the same offset (clamped), so a line edited in place keeps its number.
+fn within(tag: similar::DiffTag, o: &std::ops::Range<usize>, k: usize) -> usize {
+    match tag {
+        similar::DiffTag::Equal => o.start + k,
+        _ if o.is_empty() => o.start,
+        _ => o.start + k.min(o.len() - 1),
+    }
 }
 
 /// `map_line` for every line of `cur` (plus one past the end).
@@ -766,11 +804,7 @@ fn line_map(old: &str, cur: &str) -> Vec<usize> {
     for op in proposal::line_ops(old, cur) {
         let (tag, o, n) = op.as_tag_tuple();
         for k in 0..n.len() {
-            out.push(if tag == similar::DiffTag::Equal {
-                o.start + k
-            } else {
-                o.start
-            });
+            out.push(within(tag, &o, k));
         }
     }
     out.push(proposal::lines(old).len());

@@ -430,3 +430,30 @@ fn an_edit_that_breaks_its_file_is_held_with_the_parse_problem() {
     );
     assert!(planned.iter().all(|(_, t)| !t.contains("COPPY")));
 }
+
+#[test]
+fn a_fix_that_cures_one_of_two_commands_is_completed_by_the_same_findings_next_fix() {
+    // One RUN, two pip installs: each fix adds --no-cache-dir to one of them, the finding stays until both.
+    let text = "FROM python:3.11-slim\nRUN pip install torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu && \\\n    pip install flask==3.0.3\n";
+    let dir = project(&[("Dockerfile", text)]);
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    let new = &p.planned()[0].1;
+    assert_eq!(new.matches("--no-cache-dir").count(), 2, "{new}");
+    assert!(
+        p.after.findings.iter().all(|f| f.rule != "DL3042"),
+        "{:?}",
+        p.after.findings
+    );
+    assert!(
+        p.held.iter().all(|h| h.fix != "DL3042.no-cache-dir"),
+        "{:?}",
+        p.held
+    );
+}
+
+#[test]
+fn map_line_keeps_lines_edited_in_place() {
+    let old = "a\nb\nc\nd\n";
+    let cur = "a\nB\nC\nC2\nd\n";
+    assert_eq!(line_map(old, cur), vec![0, 1, 2, 2, 3, 4]);
+}
