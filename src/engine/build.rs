@@ -119,7 +119,7 @@ pub struct AttemptRecord {
 }
 
 /// The result object of `dockui build --format json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct BuildOutcome {
     pub build_id: String,
     pub success: bool,
@@ -486,7 +486,8 @@ fn apply_fixes(
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
     let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
-        fix.level <= level && rules.iter().any(|r| r == f.rule.as_str())
+        let rule = f.rule.to_string();
+        fix.level <= level && rules.contains(&rule)
     };
     let po = crate::fix::plan::PlanOptions {
         allow: &allow,
