@@ -237,7 +237,9 @@ async fn run(
                         Some(answer_rx),
                     )
                     .await;
+                    let n = crate::notify::Notification::from_build(&ctx.project_dir, &outcome);
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
+                    crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
                 });
                 build = Some((token, handle));
             }
@@ -337,7 +339,13 @@ async fn run(
                     tokio::select! {
                         report = job => {
                             let _ = forward.await;
+                            let n = crate::notify::Notification::from_push(Some(&ctx.project_dir), &report);
+                            let history = crate::registry::rollback::history_dir(&ctx.paths.data_dir);
+                            if let Err(e) = crate::registry::rollback::record_push(&history, &report) {
+                                let _ = events.send(EngineEvent::Notice(format!("cannot record the push for rollback: {e}")));
+                            }
                             let _ = events.send(EngineEvent::PushFinished(Box::new(report)));
+                            crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
                         }
                         _ = token.cancelled() => {}
                     }
@@ -355,6 +363,14 @@ async fn run(
     if let Some((token, handle)) = build {
         token.cancel();
         let _ = handle.await;
+    }
+}
+
+/// Where a background job's failure to notify goes: a notice for the status line.
+fn notice_sender(events: &UnboundedSender<EngineEvent>) -> impl FnOnce(String) + Send + 'static {
+    let events = events.clone();
+    move |msg| {
+        let _ = events.send(EngineEvent::Notice(msg));
     }
 }
 
