@@ -787,3 +787,41 @@ fn results_on_the_standin_base_are_marked_in_the_smoke_pane() {
     )))));
     assert!(!pane_text(&mut app, Pane::Smoke).contains("stand-in"));
 }
+
+#[test]
+fn the_selected_findings_fix_line_is_not_cut_in_a_full_list() {
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    let mut findings: Vec<Finding> = (1..=15)
+        .map(|i| {
+            Finding::new(
+                dockui::analyze::RuleId::DL3042,
+                Severity::Warning,
+                "Dockerfile",
+                Span {
+                    line: i,
+                    col: 1,
+                    start: 0,
+                    end: 0,
+                },
+                format!("finding number {i}"),
+            )
+        })
+        .collect();
+    findings[0] = findings[0]
+        .clone()
+        .why("a why that is long enough to wrap over several rows of an 80-column pane, and then some more words")
+        .fact("a fact that also wraps over more than one row in an 80 column terminal, to take rows")
+        .with_fix(Fix {
+            id: "f".into(),
+            level: FixLevel::Safe,
+            description: "a fix description long enough to wrap as well, ending in THE-LAST-WORD".into(),
+            file: "Dockerfile".into(),
+            edits: vec![],
+        });
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+        files: vec![],
+        findings,
+    }))));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("THE-LAST-WORD"), "{s}");
+}

@@ -690,6 +690,9 @@ fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
     if !engine_available("failed_smoke_shows_its_output_marks_standin_and_push_asks") {
         return;
     }
+    let Some(registry) = support::Registry::start("tui_smoke_push", None) else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let dir = project_with(
         home.path(),
@@ -697,7 +700,10 @@ fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
     );
     std::fs::write(
         dir.join(".dockui.toml"),
-        "[build]\nimage = \"dockui-test/tmux-smoke\"\nmax_attempts = 1\n[smoke]\ninfer = false\ncommands = [\"echo out-first; echo err-second >&2; exit 3\"]\n",
+        format!(
+            "[build]\nimage = \"dockui-test/tmux-smoke\"\nmax_attempts = 1\n[smoke]\ninfer = false\ncommands = [\"echo out-first; echo err-second >&2; exit 3\"]\n[push]\nregistry = \"{}\"\nrepository = \"flow/smoke\"\n[push.retry]\nattempts = 2\ninitial_delay_ms = 100\n",
+            registry.host
+        ),
     )
     .unwrap();
     let Some(t) = Tmux::dockui("smoke", 160, 48, home.path(), &dir) else {
@@ -730,6 +736,17 @@ fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
     );
     t.send(&["n"]);
     t.wait_for("not pushed", |s| s.contains("not pushed"));
+    // y pushes it, and the Digest pane marks the push.
+    t.send(&["p"]);
+    t.wait_for("push asks again", |s| s.contains("Push anyway?"));
+    t.send(&["y"]);
+    let s = t.wait_for("pushed", |s| {
+        s.contains("verdict: pullable") || s.contains("push failed")
+    });
+    assert!(
+        s.contains("verdict: pullable") && s.contains("pushed although its smoke tests"),
+        "{s}"
+    );
     t.send(&["q"]);
     t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
     let _ = std::process::Command::new("docker")

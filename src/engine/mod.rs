@@ -320,11 +320,19 @@ async fn run(
                             }
                         })
                     };
-                    let job = push::run(
+                    // The TUI asked the user before sending a smoke-failed image (its confirmation is the
+                    // force); the history lets the report mark such a push.
+                    let opts = push::PushOptions {
+                        force: true,
+                        builds_dir: Some(ctx.paths.builds_dir()),
+                        tags: Vec::new(),
+                    };
+                    let job = push::run_with(
                         &ctx.bollard,
                         &ctx.config,
                         Some(&ctx.project_dir),
                         &source,
+                        &opts,
                         tx,
                     );
                     // Dropping the job cancels the push (the engine's HTTP request goes away).

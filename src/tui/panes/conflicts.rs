@@ -218,7 +218,14 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
         );
     }
     // The list never wraps (one finding per row); the selected finding's details wrap underneath.
-    let detail_rows = (height as usize / 3).max(3);
+    // The selected finding's details in full first; the list gets the rows left (at least 3), so the fix
+    // line at the end of the details is not cut off.
+    let details = app
+        .selected_finding()
+        .filter(|f| app.conflicts.shows(f.severity))
+        .map(|f| detail(f, theme, width))
+        .unwrap_or_default();
+    let detail_rows = details.len();
     let list_rows = (height as usize).saturating_sub(2 + detail_rows + 1).max(3);
     let selected = app.conflicts.selected;
     let mut rows: Vec<(Option<usize>, Line<'static>)> = Vec::new();
@@ -259,12 +266,9 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
         .take(list_rows)
         .map(|(_, l)| l)
         .collect();
-    if let Some(f) = app
-        .selected_finding()
-        .filter(|f| app.conflicts.shows(f.severity))
-    {
+    if !details.is_empty() {
         out.push(Line::styled("─".repeat(width.min(40)), theme.dim()));
-        out.extend(detail(f, theme, width));
+        out.extend(details);
     }
     out
 }

@@ -74,6 +74,11 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             ),
             theme.warning(),
         ));
+    } else if r.forced || r.smoke_failed {
+        out.push(Line::styled(
+            "pushed although its smoke tests failed",
+            theme.warning(),
+        ));
     }
     if let Some(e) = &r.error {
         out.push(Line::styled(format!("push failed: {e}"), theme.error()));
