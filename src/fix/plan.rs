@@ -20,15 +20,17 @@ use crate::analyze::{
 };
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 /// Rounds of "take the best fix" before the planner stops; each round removes at least one finding.
 const MAX_ROUNDS: usize = 200;
 /// Follow-up fixes that may complete one fix (torch -> torchvision -> torchaudio).
 const MAX_FOLLOW_UPS: usize = 3;
-/// Analyses one plan may run; a pathological project stops planning here with what was found so far.
+/// Analyses one plan may run, and its wall time: a pathological project (huge files, hundreds of fixes) stops
+/// planning with what was found so far, and says so, instead of freezing the TUI.
 const MAX_ANALYSES: usize = 3000;
+const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the plan may use.
 pub struct PlanOptions<'a> {
@@ -99,12 +101,19 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         originals: HashMap::new(),
         order: Vec::new(),
         analyses: 0,
+        on_disk: HashSet::new(),
+        started: std::time::Instant::now(),
         origins: HashMap::new(),
         steps: Vec::new(),
         held: Vec::new(),
         groups: 0,
     };
     let before = p.analyse(&HashMap::new())?;
+    p.on_disk = before
+        .findings
+        .iter()
+        .map(|f| (label(f, f.span.line), f.message.clone()))
+        .collect();
     let mut st = State {
         texts: HashMap::new(),
         analysis: before.clone(),
@@ -141,7 +150,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
     // Then the best fix, again and again, until none helps.
     let mut last_reasons: Vec<(Cand, String)> = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        if p.analyses >= MAX_ANALYSES {
+        if p.out_of_budget() {
             break;
         }
         let cands = p.candidates(&st, false)?;
@@ -170,7 +179,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
                 }
                 Err(reason) => last_reasons.push((c.clone(), reason)),
             }
-            if p.analyses >= MAX_ANALYSES {
+            if p.out_of_budget() {
                 break;
             }
         }
@@ -189,12 +198,14 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
     for (c, reason) in last_reasons {
         p.hold(&c, reason);
     }
-    if p.analyses >= MAX_ANALYSES {
+    if p.out_of_budget() {
         p.held.push(Held {
             label: String::new(),
             fix: String::new(),
             reason: format!(
-                "planning stopped after {MAX_ANALYSES} analyses; run fix again for the rest"
+                "planning stopped after {} analyses in {:.1}s; the fixes shown are consistent, run fix again for the rest",
+                p.analyses,
+                p.started.elapsed().as_secs_f64()
             ),
         });
     }
@@ -337,6 +348,10 @@ struct Planner<'a> {
     originals: HashMap<PathBuf, String>,
     order: Vec<PathBuf>,
     analyses: usize,
+    /// (label, message) of the findings on disk: a finding that only appears after earlier fixes is a
+    /// follow-on, labelled as such, and the user's choices (made on the disk findings) do not apply to it.
+    on_disk: HashSet<(String, String)>,
+    started: std::time::Instant,
     origins: HashMap<PathBuf, Vec<Origin>>,
     steps: Vec<Step>,
     held: Vec<Held>,
@@ -344,6 +359,10 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    fn out_of_budget(&self) -> bool {
+        self.analyses >= MAX_ANALYSES || self.started.elapsed() >= MAX_TIME
+    }
+
     fn analyse(&mut self, texts: &HashMap<PathBuf, String>) -> Result<Analysis, AnalyzeError> {
         self.analyses += 1;
         analyze::analyze_project_with(self.root, self.opts, texts)
@@ -370,6 +389,16 @@ impl Planner<'_> {
         match st.texts.get(file) {
             Some(t) => Ok(t.clone()),
             None => self.original(file),
+        }
+    }
+
+    /// A finding's label at its disk line, marked " (follow-on)" when the disk version does not have it.
+    fn label_of(&self, f: &Finding, disk_line: usize) -> (String, bool) {
+        let l = label(f, disk_line);
+        if self.on_disk.contains(&(l.clone(), f.message.clone())) {
+            (l, false)
+        } else {
+            (format!("{l} (follow-on)"), true)
         }
     }
 
@@ -406,13 +435,13 @@ impl Planner<'_> {
                     .map_or(f.span.line, |l| l + 1),
                 None => f.span.line,
             };
-            let label = label(f, line);
+            let (label, follow_on) = self.label_of(f, line);
             let chosen = self
                 .po
                 .choice
                 .get(&label)
                 .copied()
-                .filter(|&i| i < f.fixes.len());
+                .filter(|&i| i < f.fixes.len() && !follow_on);
             let alternatives: Vec<usize> = match chosen {
                 Some(i) => vec![i],
                 None if forced_only => continue,
@@ -523,7 +552,7 @@ impl Planner<'_> {
         g: Good,
         depth: usize,
     ) -> Result<Option<Good>, AnalyzeError> {
-        if depth == 0 || self.analyses >= MAX_ANALYSES {
+        if depth == 0 || self.out_of_budget() {
             return Ok(None);
         }
         let added: Vec<Finding> = new_problems(&base.analysis, &g.state.analysis)
@@ -538,7 +567,9 @@ impl Planner<'_> {
                     continue;
                 }
                 let cand = Cand {
-                    label: label(f, self.disk_line(&g.state, &f.file, f.span.line)),
+                    label: self
+                        .label_of(f, self.disk_line(&g.state, &f.file, f.span.line))
+                        .0,
                     fix: fix.clone(),
                     alternative: i,
                 };
