@@ -684,11 +684,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     });
                 (config, Some(dir), source)
             } else {
-                (
-                    load_config(config_flag, paths, Path::new("."))?,
-                    None,
-                    target.clone(),
-                )
+                let mut config = load_config(config_flag, paths, Path::new("."))?;
+                // A reference that names its registry is the destination: the working directory's
+                // `[push] registry/repository` must not send it somewhere else.
+                if crate::registry::reference::ImageName::parse(&target)
+                    .is_ok_and(|n| !n.is_docker_hub())
+                {
+                    config.push.registry.clear();
+                    config.push.repository.clear();
+                }
+                (config, None, target.clone())
             };
             let engine =
                 BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);

@@ -351,6 +351,45 @@ async fn build_options_reach_the_engine_with_dockers_meanings() {
     let (_, netdev) = docker(&["run", "--rm", &two, "cat", "/netdev"]);
     assert!(netdev.contains("eth0"), "{netdev}");
 
+    // --no-cache: the same build again uses the cache without it and none with it.
+    for (no_cache, cached) in [(false, true), (true, false)] {
+        let mut cmd = common::dockui(home.path());
+        cmd.current_dir(&dir)
+            .args([
+                "build",
+                "--format",
+                "json",
+                "-f",
+                "build.Dockerfile",
+                "--context",
+                "..",
+            ])
+            .args([
+                "--base-image",
+                &base,
+                "-t",
+                &two,
+                "--no-smoke",
+                "--target",
+                "base",
+            ]);
+        if no_cache {
+            cmd.arg("--no-cache");
+        }
+        let out = cmd.arg(&dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let progress = String::from_utf8_lossy(&out.stderr);
+        // The RUN step's own record: BuildKit's "#N CACHED" for its vertex, or the legacy "Using cache".
+        let run = progress
+            .lines()
+            .find(|l| l.contains("RUN cat /proc/net/dev"))
+            .unwrap_or_else(|| panic!("{progress}"));
+        let vertex = run.split(' ').next().unwrap();
+        let used_cache = progress.lines().any(|l| l == format!("{vertex} CACHED"))
+            || progress.contains("Using cache");
+        assert_eq!(used_cache, cached, "--no-cache={no_cache}:\n{progress}");
+    }
+
     // `logs last` shows the newest build's attempt logs.
     let out = common::dockui(home.path())
         .args(["logs", "last"])
