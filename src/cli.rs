@@ -850,7 +850,7 @@ mod tests {
             crate::analyze::analyze_text(Path::new("Dockerfile"), df, opts)
                 .findings
                 .into_iter()
-                .map(|f| f.rule)
+                .map(|f| f.rule.to_string())
                 .collect()
         };
         assert!(rules(&opts).contains(&"DU111".to_string()));

@@ -28,12 +28,20 @@ pub struct Install {
     pub python: Option<String>,
     /// Conda's `python=3.x` request.
     pub conda_python: Option<String>,
+    /// `--no-deps`: dependencies of the named packages are not installed or changed.
+    pub no_deps: bool,
+    /// `uv pip install --no-install-package torch`, `uv sync --no-install-package torch`: resolved, not installed.
+    pub no_install: Vec<String>,
+    /// uv's `--torch-backend cu126` or `UV_TORCH_BACKEND=cu126` on the command (ENV is read by the rules).
+    pub torch_backend: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
     Pip,
     UvPip,
+    /// `uv sync`: installs the project's pyproject.toml dependencies (uv.lock when present).
+    UvSync,
     Conda,
     Pipx,
 }
@@ -94,6 +102,14 @@ const PIP_VALUE_OPTS: &[&str] = &[
     "--hash",
     "--override",
     "--exclude-newer",
+    "--no-install-package",
+    "--torch-backend",
+    "--extra-index",
+    "--package",
+    "--only-group",
+    "--no-group",
+    "--directory",
+    "--project",
 ];
 
 const CONDA_VALUE_OPTS: &[&str] = &[
@@ -122,6 +138,8 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         (Tool::Pip, 3, Some(base.to_string()))
     } else if base == "uv" && w.get(1).map(|x| x.text.as_str()) == Some("pip") {
         (Tool::UvPip, 2, None)
+    } else if base == "uv" && w.get(1).map(|x| x.text.as_str()) == Some("sync") {
+        (Tool::UvSync, 1, None)
     } else if matches!(base, "conda" | "mamba" | "micromamba") {
         (Tool::Conda, 1, None)
     } else if base == "pipx" {
@@ -141,6 +159,7 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
     let sub = w.get(i)?;
     let ok = match tool {
         Tool::Conda => matches!(sub.text.as_str(), "install" | "create"),
+        Tool::UvSync => sub.text == "sync",
         _ => sub.text == "install",
     };
     if !ok {
@@ -158,7 +177,24 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         force_reinstall: false,
         python,
         conda_python: None,
+        no_deps: false,
+        no_install: vec![],
+        torch_backend: cmd
+            .assigns
+            .iter()
+            .find_map(|a| a.text.strip_prefix("UV_TORCH_BACKEND="))
+            .map(str::to_string),
     };
+    if tool == Tool::UvSync {
+        // The project's dependencies are what `uv sync` installs.
+        inst.sources.includes.push(Located {
+            value: "pyproject.toml".into(),
+            file: file.to_path_buf(),
+            range: 0..0,
+            name_range: 0..0,
+            line: 0,
+        });
+    }
     let value_opts = if tool == Tool::Conda {
         CONDA_VALUE_OPTS
     } else {
@@ -195,6 +231,9 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 "--no-cache-dir" | "--no-cache" => inst.no_cache = true,
                 "-U" | "--upgrade" => inst.upgrade = true,
                 "--force-reinstall" => inst.force_reinstall = true,
+                "--no-deps" => inst.no_deps = true,
+                "--no-install-package" => inst.no_install.push(normalise(&loc.value)),
+                "--torch-backend" => inst.torch_backend = Some(loc.value.clone()),
                 "-r" | "--requirement" => inst.sources.includes.push(loc),
                 "-c" | "--constraint" if tool != Tool::Conda => inst.sources.constraints.push(loc),
                 "-i" | "--index-url" | "--default-index" => inst.sources.index_url = Some(loc),
@@ -209,6 +248,10 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 }
                 _ => {}
             }
+            j += 1;
+            continue;
+        }
+        if tool == Tool::UvSync {
             j += 1;
             continue;
         }
