@@ -204,3 +204,6 @@ fn accelerator(f: &ImageFacts) -> Accelerator {
         Accelerator::None
     }
 }
+
+#[cfg(test)]
+mod tests;
