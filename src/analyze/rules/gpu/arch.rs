@@ -56,6 +56,17 @@ pub(super) fn arch_list(ctx: &Ctx, out: &mut Vec<Finding>) {
         if entries.iter().any(|e| e.ends_with("+ptx")) {
             continue;
         }
+        // Only pre-Volta targets (Kepler/Maxwell/Pascal, below 7.0): a build for legacy GPUs on purpose.
+        let legacy = entries.iter().all(|e| {
+            matches!(e.as_str(), "kepler" | "maxwell" | "pascal")
+                || e.split('.')
+                    .next()
+                    .and_then(|m| m.parse::<u32>().ok())
+                    .is_some_and(|m| m < 7)
+        });
+        if legacy {
+            continue;
+        }
         let has_dc = entries.iter().any(|e| {
             let cc = e.trim_end_matches(['a', 'f']);
             DATACENTER.contains(&cc) || NAMED.iter().any(|(n, _)| e.starts_with(n))

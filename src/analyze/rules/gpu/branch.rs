@@ -43,7 +43,11 @@ pub(super) fn condition(ctx: &Ctx, instr: usize, at: usize) -> Cond {
     let Some(text) = ctx.text.get(r.start..at) else {
         return Cond::Always;
     };
-    let (frames, guard) = scan(text);
+    let (frames, guard, fallback) = scan(text);
+    if fallback {
+        // `a || b`: b runs only when a fails; dockui judges the build where commands succeed.
+        return Cond::Never("runs only when the command before `||` fails".into());
+    }
     let vars = &info.vars;
     let escape = ctx.m.df.escape;
     let mut unknown: Vec<String> = Vec::new();
@@ -191,7 +195,7 @@ fn tokens(s: &str) -> Vec<Tok> {
 }
 
 /// Open `if` frames at the end of `s`, and the test guarding the last command through `&&` / `||`.
-fn scan(s: &str) -> (Vec<Frame>, Option<(String, bool)>) {
+fn scan(s: &str) -> (Vec<Frame>, Option<(String, bool)>, bool) {
     let toks = tokens(s);
     let mut frames: Vec<Frame> = Vec::new();
     // Loops and case blocks nest too; they only matter for matching `fi`.
@@ -199,6 +203,8 @@ fn scan(s: &str) -> (Vec<Frame>, Option<(String, bool)>) {
     let mut last_cmd: Vec<String> = Vec::new();
     let mut cur: Vec<String> = Vec::new();
     let mut guard: Option<(String, bool)> = None;
+    // The last command follows `||` after a command that is not a test: it is a fallback.
+    let mut fallback = false;
     for t in toks {
         match t {
             Tok::Word(w, at_cmd) => {
@@ -290,14 +296,19 @@ fn scan(s: &str) -> (Vec<Frame>, Option<(String, bool)>) {
                     last_cmd.first().map(|s| s.as_str()),
                     Some("[") | Some("[[") | Some("test")
                 );
+                let before = guard.take();
                 guard = if is_test {
                     Some((last_cmd.join(" "), t == Tok::And))
-                } else if guard.is_some() {
-                    // `[ x ] && a && b`: b runs under the same guard (when the chain is all `&&`).
-                    guard.filter(|(_, want)| *want && t == Tok::And)
                 } else {
-                    None
+                    // `[ x ] && a && b`: b runs under the same guard (when the chain is all `&&`).
+                    before.clone().filter(|(_, want)| *want && t == Tok::And)
                 };
+                fallback = t == Tok::Or && !is_test && !last_cmd.is_empty();
+                // `[ x ] && a || b`: b is the else branch of the test.
+                if let (true, Some((c, true))) = (fallback, before) {
+                    guard = Some((c, false));
+                    fallback = false;
+                }
             }
             Tok::Sep => {
                 if let Some(Frame {
@@ -311,10 +322,11 @@ fn scan(s: &str) -> (Vec<Frame>, Option<(String, bool)>) {
                 cur.clear();
                 last_cmd.clear();
                 guard = None;
+                fallback = false;
             }
         }
     }
-    (frames, guard)
+    (frames, guard, fallback)
 }
 
 /// Evaluate a `[ ... ]` / `[[ ... ]]` / `test ...` condition with the ARG/ENV defaults in scope.
@@ -453,15 +465,22 @@ mod tests {
 
     #[test]
     fn frames_and_guards() {
-        let (f, g) = scan("RUN if [ -n \"$A\" ]; then\n  pip install x; else ");
+        let (f, g, _) = scan("RUN if [ -n \"$A\" ]; then\n  pip install x; else ");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].prior, vec!["[ -n \"$A\" ] ;".to_string()]);
         assert!(matches!(f[0].state, State::Else));
         assert!(g.is_none());
-        let (f, g) = scan("RUN apt-get update && [ \"$X\" = 1 ] && ");
+        let (f, g, _) = scan("RUN apt-get update && [ \"$X\" = 1 ] && ");
         assert!(f.is_empty());
         assert_eq!(g, Some(("[ \"$X\" = 1 ]".to_string(), true)));
-        let (f, _) = scan("RUN if true; then a; fi; ");
+        let (f, _, _) = scan("RUN if true; then a; fi; ");
         assert!(f.is_empty());
+        let (_, _, fb) = scan("RUN pip install a || ");
+        assert!(fb);
+        let (_, _, fb) = scan("RUN [ -z \"$X\" ] || ");
+        assert!(!fb);
+        let (_, g, fb) = scan("RUN [ \"$P\" != pre ] && pip install a || ");
+        assert!(!fb);
+        assert_eq!(g, Some(("[ \"$P\" != pre ]".to_string(), false)));
     }
 }

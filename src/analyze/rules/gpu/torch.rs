@@ -12,7 +12,7 @@ pub const RULES: &[RuleInfo] = &[
         "torch's CUDA build does not match the base image's CUDA",
         &[FixLevel::Suggestion],
     )
-    .note("error: a pinned wheel newer across a CUDA major; warning: newer within the major, or older across it on a devel image; info: older within the major. Never on ROCm/CPU images or for a torch an earlier install already satisfies"),
+    .note("error: a pinned wheel newer across a CUDA major; warning: the same picked by a range, or an older wheel across a major on a devel image; info: within the same major. Never on ROCm/CPU images or for a torch an earlier install already satisfies"),
     RuleInfo::new(
         RuleId::DU202,
         Severity::Error,
@@ -264,19 +264,26 @@ pub(super) fn torch_rules(
         .fact(format!("selected build: {variant} ({how})"))
         .fact(format!("base {base_ref} has CUDA {base_cuda}"));
     // Severity: a newer wheel across a CUDA major (cu130 on a CUDA 12 image) needs a newer driver family and
-    // breaks extension builds with the image's nvcc: error when pinned. Within a major it runs through the
-    // wheel's bundled libraries: warning. An older wheel within the major works (the base's CUDA libraries go
-    // unused): info. An older wheel across a major breaks extension builds only where nvcc is (devel images).
+    // breaks extension builds with the image's nvcc: error when pinned, warning when a range picks it. Within
+    // a major the wheel runs on the major's drivers through minor-version compatibility and torch's extension
+    // builder only warns about a minor mismatch: info. An older wheel across a major breaks extension builds
+    // (torch refuses a CUDA major mismatch) where nvcc is, i.e. on devel images: warning; elsewhere info.
     let major = |c: &str| c.split('.').next().unwrap_or("").to_string();
     let same_major = major(&wheel_cuda) == major(&base_cuda);
     let devel = facts.flavor.as_deref() == Some("devel");
     f.severity = match (newer, same_major) {
         (true, false) if exact || t.series().is_some() => Severity::Error,
-        (true, _) => Severity::Warning,
-        (false, true) => Severity::Info,
+        (true, false) => Severity::Warning,
+        (_, true) => Severity::Info,
         (false, false) if devel => Severity::Warning,
         (false, false) => Severity::Info,
     };
+    if same_major {
+        f = f.fact(format!(
+            "same CUDA major: the wheel runs on CUDA {} drivers through minor-version compatibility; extensions built with the image's nvcc get only a version warning from torch",
+            major(&base_cuda)
+        ));
+    }
     if !exact && t.series().is_none() {
         f = f.fact(format!(
             "assumption: the open requirement resolves to torch {} today; another day may pick another release",
