@@ -545,3 +545,28 @@ fn safe_fixes_never_change_what_is_built() {
         }
     }
 }
+
+#[test]
+fn no_deps_keeps_torch_and_says_so() {
+    let df = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir --no-deps torchvision==0.18.1\n";
+    let a = check(df);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].facts.iter().any(|x| x.contains("--no-deps")));
+    let ok = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir --no-deps torchvision==0.19.0\n";
+    assert!(find(&check(ok), "DU202").is_empty());
+}
+
+#[test]
+fn a_fallback_after_or_is_not_the_install() {
+    // `[ test ] && a || b`: with the default the test holds, a runs, b (a cu130 nightly) does not.
+    let df = "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nARG CHANNEL=stable\n\
+        RUN [ \"$CHANNEL\" != \"nightly\" ] && pip install torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124 || pip install torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n";
+    assert!(
+        gpu_warnings(&check(df)).is_empty(),
+        "{:?}",
+        gpu_warnings(&check(df))
+    );
+    let nightly = df.replace("ARG CHANNEL=stable", "ARG CHANNEL=nightly");
+    assert_eq!(find(&check(&nightly), "DU201").len(), 1);
+}

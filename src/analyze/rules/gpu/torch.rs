@@ -450,11 +450,14 @@ pub(super) fn companions(
         if &have == want {
             continue;
         }
-        let f = req_finding(ctx, RuleId::DU202, r, format!("{name} {} does not match torch {tv}: torch {} pairs with {name} {want}", r.exact().map(str::to_string).unwrap_or(format!("{have}.*")), row.series))
+        let mut f = req_finding(ctx, RuleId::DU202, r, format!("{name} {} does not match torch {tv}: torch {} pairs with {name} {want}", r.exact().map(str::to_string).unwrap_or(format!("{have}.*")), row.series))
             .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
             .fact(format!("torch {tv} from {where_}"))
             .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
             .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
+        if g.install.no_deps {
+            f = f.fact("--no-deps: pip leaves torch as it is, so the mismatch surfaces at import");
+        }
         out.push(f);
     }
 }
