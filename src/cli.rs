@@ -502,7 +502,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Cmd::Rules { format }) => {
             let rules = analyze::rules::catalog();
             match format {
-                Format::Human => print!("{}", report::rules_human(&rules)),
+                Format::Human => print!("{}", report::rules_human(rules)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&rules)?),
             }
             Ok(0)

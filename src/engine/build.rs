@@ -475,7 +475,7 @@ fn apply_fixes(
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
     let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
-        fix.level <= level && rules.iter().any(|r| *r == f.rule.to_string())
+        fix.level <= level && rules.iter().any(|r| f.rule == *r)
     };
     let po = crate::fix::plan::PlanOptions {
         allow: &allow,

@@ -122,7 +122,7 @@ fn a_fix_that_adds_an_error_is_held_with_the_reason() {
         ("Dockerfile", TORCH_BASE),
         ("requirements.txt", "torch==2.3.1\ntorchvision==0.18.1\n"),
     ]);
-    let only_du203 = |f: &Finding, _: &Fix| f.rule.to_string() == "DU203";
+    let only_du203 = |f: &Finding, _: &Fix| f.rule == "DU203";
     let p = plan_with(dir.path(), &only_du203, &HashMap::new());
     assert!(p.proposals.is_empty(), "{:?}", p.steps);
     let held = p

@@ -46,7 +46,7 @@ pub(super) fn run(ctx: &Ctx, host: &HostGpu, gs: &[Group], out: &mut Vec<Finding
     let mut seen = std::collections::HashSet::new();
     found.retain(|f| {
         seen.insert((
-            f.rule.clone(),
+            f.rule,
             f.file.clone(),
             f.span.start,
             f.message.clone(),
