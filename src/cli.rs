@@ -11,6 +11,32 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+// Output goes through these instead of std's macros: SIGPIPE stays ignored (so a dropped engine connection
+// is an error dockui reports, not a silent death), and a closed stdout or stderr (`dockui logs | head`)
+// then must not panic either. Text that cannot be delivered is dropped quietly.
+macro_rules! print {
+    ($($t:tt)*) => { $crate::cli::write_stream(false, &format!($($t)*)) };
+}
+macro_rules! println {
+    () => { $crate::cli::write_stream(false, "\n") };
+    ($($t:tt)*) => { $crate::cli::write_stream(false, &format!("{}\n", format_args!($($t)*))) };
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => { $crate::cli::write_stream(true, &format!("{}\n", format_args!($($t)*))) };
+}
+
+/// Write to stdout (or stderr) without panicking; a reader that went away is not an error of dockui's.
+pub fn write_stream(stderr: bool, text: &str) {
+    use std::io::Write;
+    let _ = if stderr {
+        let mut e = std::io::stderr().lock();
+        e.write_all(text.as_bytes()).and_then(|_| e.flush())
+    } else {
+        let mut o = std::io::stdout().lock();
+        o.write_all(text.as_bytes()).and_then(|_| o.flush())
+    };
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "dockui",
@@ -246,10 +272,12 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn main() -> i32 {
-    // Like other Unix tools, end quietly when the reader goes away (`dockui logs | head`) instead of panicking.
-    // SAFETY: resetting a signal disposition to its default at startup, before any threads exist.
+    // SIGPIPE must never end dockui: a write to an engine socket that was closed under us (mid-upload) is
+    // an engine error with a message, a JSON result and a build record. Closed stdout/stderr are handled by
+    // the output macros above. (Rust ignores SIGPIPE already; say so explicitly, whoever starts us.)
+    // SAFETY: setting a signal disposition at startup, before any threads exist.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -436,16 +464,24 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 });
                 let cancel = tokio_util::sync::CancellationToken::new();
                 let c = cancel.clone();
+                let signalled = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+                let s = signalled.clone();
+                // SIGINT, SIGTERM and SIGHUP all cancel the same way: the build stops, smoke containers
+                // are removed, the record and the result are still written.
                 tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
+                    if let Some(signo) = fatal_signal().await {
+                        s.store(signo, std::sync::atomic::Ordering::SeqCst);
                         c.cancel();
                     }
                 });
                 let outcome = engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await;
                 drop(tx);
                 let _ = printer.await;
-                outcome
+                // Containers removed in the background (a cancelled smoke test) are gone before we exit.
+                ctx.bollard.settle().await;
+                (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
             });
+            let (outcome, signalled) = outcome;
             match format {
                 Format::Human if quiet && outcome.success => {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
@@ -454,14 +490,18 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
             Ok(if outcome.engine_unreachable {
-                eprintln!(
-                    "dockui: {}",
-                    outcome.error.as_deref().unwrap_or("engine unreachable")
-                );
-                eprintln!(
-                    "dockui: start the Docker engine or set engine.docker_host / DOCKER_HOST"
-                );
+                // The message names the endpoint, the cause and what to do. Human output streamed the log,
+                // which ends with it already.
+                if format == Format::Json {
+                    eprintln!(
+                        "dockui: {}",
+                        outcome.error.as_deref().unwrap_or("engine unreachable")
+                    );
+                }
                 2
+            } else if signalled != 0 && outcome.cancelled {
+                // Like a shell reports a job ended by a signal: 128 + its number.
+                128 + signalled
             } else if outcome.success {
                 0
             } else {
@@ -548,7 +588,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                             for (path, _) in &logs {
                                 println!("==> {} <==", path.display());
                                 let mut f = std::fs::File::open(path)?;
-                                std::io::copy(&mut f, &mut std::io::stdout())?;
+                                match std::io::copy(&mut f, &mut std::io::stdout()) {
+                                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                                        return Ok(0);
+                                    }
+                                    r => r.map(|_| ())?,
+                                }
                             }
                         }
                         Format::Json => {
@@ -791,8 +836,26 @@ fn open_tui(
     }
     let ctx = engine_context(&config, dir, paths);
     let rt = runtime()?;
-    rt.block_on(crate::tui::run(ctx, keymap, readonly))?;
-    Ok(0)
+    let bollard = ctx.bollard.clone();
+    let code = rt.block_on(async move {
+        let code = crate::tui::run(ctx, keymap, readonly).await;
+        bollard.settle().await;
+        code
+    })?;
+    Ok(code)
+}
+
+/// The first SIGINT, SIGTERM or SIGHUP, by number; None when no handler could be installed.
+async fn fatal_signal() -> Option<i32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).ok()?;
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut hup = signal(SignalKind::hangup()).ok()?;
+    tokio::select! {
+        _ = int.recv() => Some(libc::SIGINT),
+        _ = term.recv() => Some(libc::SIGTERM),
+        _ = hup.recv() => Some(libc::SIGHUP),
+    }
 }
 
 #[cfg(test)]
@@ -850,7 +913,7 @@ mod tests {
             crate::analyze::analyze_text(Path::new("Dockerfile"), df, opts)
                 .findings
                 .into_iter()
-                .map(|f| f.rule.to_string())
+                .map(|f| f.rule.as_str().to_string())
                 .collect()
         };
         assert!(rules(&opts).contains(&"DU111".to_string()));

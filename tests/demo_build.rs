@@ -9,6 +9,10 @@ use dockui::engine::{self, AttemptStatus, BuildRequest, EngineEvent};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn demo_builds_and_its_cmd_runs() {
     let Some(docker) = common::engine_or_skip("demo_builds_and_its_cmd_runs").await else {
         return;
@@ -138,6 +142,10 @@ async fn demo_builds_and_its_cmd_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn a_failing_step_is_reported_with_its_log() {
     let Some(docker) = common::engine_or_skip("a_failing_step_is_reported_with_its_log").await
     else {

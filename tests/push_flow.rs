@@ -31,6 +31,10 @@ fn project(home: &Path, registry: &str, repo: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn headless_push_reports_the_manifest_digest_and_proposes_updates() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if rt
@@ -108,6 +112,10 @@ fn headless_push_reports_the_manifest_digest_and_proposes_updates() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn tui_build_push_then_accept_the_digest_update() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if rt

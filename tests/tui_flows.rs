@@ -103,7 +103,7 @@ fn jump_to_error_and_follow_again() {
 fn y_copies_the_selected_finding_through_osc52() {
     let mut app = App::new(PathBuf::from("/x"), "e".into());
     let f = Finding::new(
-        "DL3042",
+        dockui::analyze::RuleId::DL3042,
         Severity::Warning,
         "Dockerfile",
         Span {
@@ -169,7 +169,7 @@ fn review_decisions_undo_redo_and_write_command() {
     };
     let finding = |line, at| {
         Finding::new(
-            "DL3042",
+            dockui::analyze::RuleId::DL3042,
             Severity::Warning,
             "Dockerfile",
             Span {
@@ -214,7 +214,7 @@ fn enter_on_a_finding_jumps_to_its_hunk() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Dockerfile"), "FROM a\nRUN pip install x\n").unwrap();
     let mut f = Finding::new(
-        "DL3042",
+        dockui::analyze::RuleId::DL3042,
         Severity::Warning,
         "Dockerfile",
         Span {

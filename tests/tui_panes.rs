@@ -52,7 +52,7 @@ fn busy_app(dir: &std::path::Path) -> App {
     };
     let findings = vec![
         Finding::new(
-            "DL3042",
+            dockui::analyze::RuleId::DL3042,
             Severity::Warning,
             "Dockerfile",
             Span {
@@ -66,7 +66,7 @@ fn busy_app(dir: &std::path::Path) -> App {
         .why("pip keeps wheels in the layer.")
         .with_fix(fix),
         Finding::new(
-            "DU201",
+            dockui::analyze::RuleId::DU201,
             Severity::Error,
             "requirements.txt",
             Span {

@@ -30,7 +30,7 @@ fn sample_app() -> App {
         files: vec!["Dockerfile".into(), "requirements.txt".into()],
         findings: vec![
             Finding::new(
-                "DU101",
+                dockui::analyze::RuleId::DU101,
                 Severity::Error,
                 "Dockerfile",
                 span(9),
@@ -38,14 +38,14 @@ fn sample_app() -> App {
             )
             .why("tzdata prompts on stdin; the build hangs."),
             Finding::new(
-                "DL3042",
+                dockui::analyze::RuleId::DL3042,
                 Severity::Warning,
                 "Dockerfile",
                 span(12),
                 "pip install without --no-cache-dir",
             ),
             Finding::new(
-                "DU201",
+                dockui::analyze::RuleId::DU201,
                 Severity::Error,
                 "requirements.txt",
                 span(2),

@@ -244,6 +244,10 @@ fn project_with(home: &Path, dockerfile: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn log_search_highlights_jumps_and_filters() {
     if !engine_available("log_search_highlights_jumps_and_filters") {
         return;
@@ -372,6 +376,10 @@ fn resize_collapses_into_tabs_and_back() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn quitting_during_a_build_asks_then_cancels_it() {
     if !engine_available("quitting_during_a_build_asks_then_cancels_it") {
         return;
@@ -419,6 +427,10 @@ fn quitting_during_a_build_asks_then_cancels_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix() {
     if !engine_available("with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix") {
         return;

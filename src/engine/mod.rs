@@ -5,6 +5,7 @@ pub mod build;
 pub mod clock;
 pub mod failure_fix;
 pub mod history;
+pub mod mask;
 pub mod push;
 pub mod smoke;
 pub mod tags;

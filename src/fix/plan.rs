@@ -120,7 +120,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         if !(po.allow)(f, fix) {
             continue;
         }
-        match p.evaluate(&st, &cand)? {
+        match p.evaluate(&st, &cand, false)? {
             Ok(good) => st = p.take(st, good),
             Err(reason) => p.hold(&cand, reason),
         }
@@ -133,7 +133,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
             break;
         };
         done.push(cand.label.clone());
-        match p.evaluate(&st, &cand)? {
+        match p.evaluate(&st, &cand, false)? {
             Ok(good) => st = p.take(st, good),
             Err(reason) => p.hold(&cand, reason),
         }
@@ -158,7 +158,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         let mut best: Option<(Rank, Good)> = None;
         let mut good_safe: Vec<Cand> = Vec::new();
         for (i, c) in cands.iter().enumerate() {
-            match p.evaluate(&st, c)? {
+            match p.evaluate(&st, c, true)? {
                 Ok(good) => {
                     if good.cands.len() == 1 && c.fix.level == FixLevel::Safe {
                         good_safe.push(c.clone());
@@ -480,8 +480,14 @@ impl Planner<'_> {
         Ok((texts, cur))
     }
 
-    /// Whether `cand` (with follow-ups if needed) helps from `st`: Ok(the result) or Err(why not).
-    fn evaluate(&mut self, st: &State, cand: &Cand) -> Result<Result<Good, String>, AnalyzeError> {
+    /// Whether `cand` (with follow-ups if needed) helps from `st`: Ok(the result) or Err(why not). Without
+    /// `must_improve` (the user's own choice, a push's digest pin) adding no error or warning is enough.
+    fn evaluate(
+        &mut self,
+        st: &State,
+        cand: &Cand,
+        must_improve: bool,
+    ) -> Result<Result<Good, String>, AnalyzeError> {
         let (texts, applied_to) = match self.apply(st, &cand.fix) {
             Ok(t) => t,
             Err(why) => return Ok(Err(why)),
@@ -494,7 +500,9 @@ impl Planner<'_> {
             applied_to: vec![applied_to],
             bundle: true,
         };
-        if helps(&st.analysis, &good.state.analysis) {
+        if helps(&st.analysis, &good.state.analysis)
+            || (!must_improve && new_problems(&st.analysis, &good.state.analysis).is_empty())
+        {
             return Ok(Ok(good));
         }
         let added = new_problems(&st.analysis, &good.state.analysis);

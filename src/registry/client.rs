@@ -39,6 +39,8 @@ pub enum Verdict {
     Pullable,
     NotFound,
     Unauthorized,
+    /// The registry answered, with an error (5xx, 429, anything odd): its status and body say why.
+    ServerError,
     Unreachable,
 }
 
@@ -48,6 +50,7 @@ impl Verdict {
             Verdict::Pullable => "pullable",
             Verdict::NotFound => "not found",
             Verdict::Unauthorized => "unauthorized",
+            Verdict::ServerError => "registry error",
             Verdict::Unreachable => "unreachable",
         }
     }
@@ -66,6 +69,11 @@ impl Verdict {
             Verdict::Unauthorized => format!(
                 "The registry {registry} refused the credentials: run `docker login {registry}` (or set \
                  DOCKUI_REGISTRY_USER / DOCKUI_REGISTRY_PASSWORD) with an account that may pull this repository."
+            ),
+            Verdict::ServerError => format!(
+                "The registry {registry} answered with an error (its status and answer are above): look at \
+                 the registry's log or status page, then run the check again; it is retried with \
+                 push.retry.attempts."
             ),
             Verdict::Unreachable => format!(
                 "The registry {registry} did not answer: check that it is running and reachable from here \
@@ -492,7 +500,10 @@ impl RegistryClient {
         let mut n = 1;
         loop {
             let answer = self.check_once(name, digest, auth, want_index_body).await;
-            let retryable = matches!(answer.verdict, Verdict::NotFound | Verdict::Unreachable);
+            let retryable = matches!(
+                answer.verdict,
+                Verdict::NotFound | Verdict::Unreachable | Verdict::ServerError
+            );
             if !retryable || n >= attempts {
                 return (answer, n);
             }
@@ -533,7 +544,10 @@ impl RegistryClient {
         let need_body = status.is_success()
             && ((want_index_body && media_type.as_deref().is_some_and(is_index_type))
                 || header_digest.is_none());
-        if !(head_refused || need_body) {
+        // A HEAD answer has no body: on a server error, GET says what the registry's problem is.
+        let head_failed =
+            status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        if !(head_refused || need_body || head_failed) {
             return self.classify(
                 status,
                 None,
@@ -595,15 +609,15 @@ impl RegistryClient {
         body: Option<&bytes::Bytes>,
     ) -> Answer {
         let said = match body_text.filter(|b| !b.trim().is_empty()) {
-            Some(b) => format!("{method} answered {status}: {}", b.trim()),
+            Some(b) => format!("{method} answered {status}: {}", excerpt(b.trim())),
             None => format!("{method} answered {status}"),
         };
         let verdict = match status.as_u16() {
             200..=299 => Verdict::Pullable,
             401 | 403 => Verdict::Unauthorized,
             404 => Verdict::NotFound,
-            // 5xx, 429 and anything odd: the registry is not in a state to serve the pull.
-            _ => Verdict::Unreachable,
+            // 5xx, 429 and anything odd: the registry answered, but is not in a state to serve the pull.
+            _ => Verdict::ServerError,
         };
         if verdict != Verdict::Pullable {
             return Answer::fail(verdict, said, method);
@@ -733,9 +747,13 @@ impl RegistryClient {
                     });
                 }
                 if !status.is_success() {
+                    let body = resp.text().await.unwrap_or_default();
                     return Err((
-                        Verdict::Unreachable,
-                        format!("token endpoint {realm} answered {status}"),
+                        Verdict::ServerError,
+                        format!(
+                            "token endpoint {realm} answered {status}: {}",
+                            excerpt(body.trim())
+                        ),
                     ));
                 }
                 #[derive(Deserialize)]
@@ -822,6 +840,19 @@ impl std::fmt::Display for Platform {
         }
         Ok(())
     }
+}
+
+/// The start of an error body: enough to say what the registry said, bounded for the report.
+fn excerpt(body: &str) -> String {
+    const MAX: usize = 300;
+    if body.len() <= MAX {
+        return body.to_string();
+    }
+    let mut end = MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &body[..end], body.len())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod gates;
 pub mod gpu;
 pub mod hadolint;
 pub mod hadolint_more;
+pub mod secrets;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -99,6 +100,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             PARSE_RULES,
             hadolint::RULES,
             gates::RULES,
+            secrets::RULES,
             gpu::torch::RULES,
             gpu::stages::RULES,
             gpu::arch::RULES,
@@ -219,6 +221,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     hadolint::run(ctx, &mut out);
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
+    secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     out
 }

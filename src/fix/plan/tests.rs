@@ -246,3 +246,97 @@ fn line_ends_follow_the_file() {
     assert_eq!(match_line_ends("a\nb\r\n", "x\ny"), "x\ny");
     assert_eq!(match_line_ends("a\r\n", "x\r\ny"), "x\r\ny");
 }
+
+#[test]
+fn a_push_digest_update_joins_the_plan_first() {
+    let dir = project(&[
+        ("Dockerfile", "FROM python:3.11-slim\nCOPY . /app\n"),
+        (
+            "deploy/compose.yaml",
+            "services:\n  app:\n    image: registry.local/app:1.0\n",
+        ),
+    ]);
+    let old = "registry.local/app:1.0";
+    let start = "services:\n  app:\n    image: ".len();
+    let mut f = Finding::new(
+        crate::analyze::RuleId::PUSH,
+        Severity::Info,
+        PathBuf::from("deploy/compose.yaml"),
+        crate::analyze::Span {
+            line: 3,
+            col: 1,
+            start: 0,
+            end: 0,
+        },
+        "pin the pushed digest".to_string(),
+    );
+    f.fixes.push(Fix {
+        id: "PUSH.pin".into(),
+        level: FixLevel::Suggestion,
+        description: "pin".into(),
+        file: PathBuf::from("deploy/compose.yaml"),
+        edits: vec![TextEdit {
+            start,
+            end: start + old.len(),
+            replacement: format!("{old}@sha256:{}", "a".repeat(64)),
+        }],
+    });
+    let p = plan(
+        dir.path(),
+        &AnalyzeOptions::default(),
+        &PlanOptions {
+            allow: &all,
+            choice: &HashMap::new(),
+            extra: std::slice::from_ref(&f),
+        },
+    )
+    .unwrap();
+    assert_eq!(p.steps[0].fix, "PUSH.pin", "{:?}", p.steps);
+    let compose = p
+        .planned()
+        .into_iter()
+        .find(|(f, _)| f == Path::new("deploy/compose.yaml"))
+        .unwrap()
+        .1;
+    assert!(compose.contains("app:1.0@sha256:aaaa"), "{compose}");
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        // Any Dockerfile text (bare \r, \r\n, NUL, odd bytes, broken instructions): planning never panics,
+        // the plan never adds a parse problem, accepting it all gives the planned text, and it is a fixed point.
+        #[test]
+        fn planning_any_text_is_safe(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("FROM ubuntu:22.04".to_string()),
+                    Just("FROM pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime".to_string()),
+                    Just("RUN apt-get update && apt-get install curl".to_string()),
+                    Just("RUN pip install torch==2.3.1 torchvision==0.19.0".to_string()),
+                    Just("RUN pip install -r requirements.txt \\".to_string()),
+                    Just("# comment\rFROM busybox".to_string()),
+                    Just("ENV A=1\0B".to_string()),
+                    "[ -~\r\t\u{e9}\u{0}]{0,30}",
+                ],
+                1..10,
+            ),
+            crlf in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|l| format!("{l}{eol}")).collect();
+            let dir = project(&[("Dockerfile", &text), ("requirements.txt", "torch==2.3.1\ntorchvision==0.19.0\n")]);
+            let p = plan_with(dir.path(), &all, &HashMap::new());
+            for (file, new) in p.planned() {
+                let old = std::fs::read_to_string(dir.path().join(&file)).unwrap();
+                prop_assert_eq!(validate::breakage(&file, &old, &new), None);
+            }
+            accept_all_and_write(dir.path(), &p);
+            let again = plan_with(dir.path(), &all, &HashMap::new());
+            prop_assert!(again.proposals.is_empty(), "{:?}", again.steps);
+        }
+    }
+}
