@@ -34,6 +34,11 @@ pub struct Install {
     pub no_install: Vec<String>,
     /// uv's `--torch-backend cu126` or `UV_TORCH_BACKEND=cu126` on the command (ENV is read by the rules).
     pub torch_backend: Option<String>,
+    /// The local project is installed (`pip install .`, `".[a,b]"`, `-e .`, `uv sync`): the optional groups
+    /// installed with its `dependencies` (`--extra` for uv sync). `None`: the project is not installed.
+    pub project_extras: Option<Vec<String>>,
+    /// `uv sync --all-extras` / `pip install ".[all]"`-like requests for every optional group.
+    pub all_extras: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,22 +184,14 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         conda_python: None,
         no_deps: false,
         no_install: vec![],
+        project_extras: None,
+        all_extras: false,
         torch_backend: cmd
             .assigns
             .iter()
             .find_map(|a| a.text.strip_prefix("UV_TORCH_BACKEND="))
             .map(str::to_string),
     };
-    if tool == Tool::UvSync {
-        // The project's dependencies are what `uv sync` installs.
-        inst.sources.includes.push(Located {
-            value: "pyproject.toml".into(),
-            file: file.to_path_buf(),
-            range: 0..0,
-            name_range: 0..0,
-            line: 0,
-        });
-    }
     let value_opts = if tool == Tool::Conda {
         CONDA_VALUE_OPTS
     } else {
@@ -234,6 +231,12 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 "--no-deps" => inst.no_deps = true,
                 "--no-install-package" => inst.no_install.push(normalise(&loc.value)),
                 "--torch-backend" => inst.torch_backend = Some(loc.value.clone()),
+                "--extra" if matches!(tool, Tool::UvSync | Tool::UvPip) => {
+                    inst.project_extras
+                        .get_or_insert_with(Vec::new)
+                        .push(normalise(&loc.value));
+                }
+                "--all-extras" => inst.all_extras = true,
                 "-r" | "--requirement" => inst.sources.includes.push(loc),
                 "-c" | "--constraint" if tool != Tool::Conda => inst.sources.constraints.push(loc),
                 "-i" | "--index-url" | "--default-index" => inst.sources.index_url = Some(loc),
@@ -286,6 +289,41 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
             }
         }
         j += 1;
+    }
+    if tool == Tool::UvSync {
+        inst.project_extras.get_or_insert_with(Vec::new);
+    }
+    // `pip install .` / `".[a,b]"` / `-e ./[a]`: the project's dependencies plus exactly those extras.
+    for r in inst.reqs.iter().chain(inst.editables.iter()) {
+        let t = r.text.trim();
+        let (path, extras) = match t.split_once('[') {
+            Some((p, e)) => (p, e.trim_end_matches(']')),
+            None => (t, ""),
+        };
+        if matches!(path, "." | "./") {
+            let list = inst.project_extras.get_or_insert_with(Vec::new);
+            list.extend(
+                extras
+                    .split(',')
+                    .map(|e| normalise(e.trim()))
+                    .filter(|e| !e.is_empty()),
+            );
+        }
+    }
+    if inst.project_extras.is_some()
+        && !inst
+            .sources
+            .includes
+            .iter()
+            .any(|l| l.value == "pyproject.toml")
+    {
+        inst.sources.includes.push(Located {
+            value: "pyproject.toml".into(),
+            file: file.to_path_buf(),
+            range: 0..0,
+            name_range: 0..0,
+            line: 0,
+        });
     }
     Some(inst)
 }

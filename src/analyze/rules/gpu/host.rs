@@ -44,14 +44,7 @@ pub(super) fn run(ctx: &Ctx, host: &HostGpu, gs: &[Group], out: &mut Vec<Finding
     }
     // The same requirements file included by two installs would report the same line twice.
     let mut seen = std::collections::HashSet::new();
-    found.retain(|f| {
-        seen.insert((
-            f.rule,
-            f.file.clone(),
-            f.span.start,
-            f.message.clone(),
-        ))
-    });
+    found.retain(|f| seen.insert((f.rule, f.file.clone(), f.span.start, f.message.clone())));
     out.extend(found);
 }
 

@@ -570,3 +570,29 @@ fn a_fallback_after_or_is_not_the_install() {
     let nightly = df.replace("ARG CHANNEL=stable", "ARG CHANNEL=nightly");
     assert_eq!(find(&check(&nightly), "DU201").len(), 1);
 }
+
+#[test]
+fn pip_install_dot_takes_dependencies_and_only_the_named_extras() {
+    let pyproject = "[project]\nname = \"imgtools\"\nversion = \"0.3\"\ndependencies = [\n  \"numpy<2\",\n]\n\n[project.optional-dependencies]\nlegacy = [\n  \"torchvision==0.16.0\",\n]\nvision = [\n  \"torchvision==0.18.1\",\n]\n";
+    let base = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nWORKDIR /pkg\nCOPY . .\n";
+    let files = [("pyproject.toml", pyproject)];
+    // `.` installs `dependencies` only: no optional group is judged.
+    let a = check_with(&format!("{base}RUN pip install --no-cache-dir .\n"), &files);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // `".[vision]"` adds exactly that group: its torchvision does not match the image's torch 2.4.
+    let a = check_with(
+        &format!("{base}RUN pip install --no-cache-dir \".[vision]\"\n"),
+        &files,
+    );
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(f[0].span.line, 13);
+    // uv sync: --extra names the group, --all-extras takes them all.
+    let a = check_with(&format!("{base}RUN uv sync --extra legacy\n"), &files);
+    assert_eq!(find(&a, "DU202").len(), 1);
+    let a = check_with(&format!("{base}RUN uv sync --all-extras\n"), &files);
+    // One torchvision is judged (the last pin): both groups are in the resolution.
+    assert_eq!(find(&a, "DU202").len(), 1);
+    let a = check_with(&format!("{base}RUN uv sync\n"), &files);
+    assert!(find(&a, "DU202").is_empty());
+}
