@@ -72,7 +72,7 @@ rule_ids!(
     DL3025, DL3027, DL3030, DL3032, DL3033, DL3038, DL3040, DL3042, DL3043, DL3044, DL3047, DL3059,
     DL3060, DL4000, DL4001, DL4003, DL4004, DL4005, DL4006, DU101, DU102, DU103, DU110, DU111,
     DU120, DU130, DU140, DU141, DU201, DU202, DU203, DU204, DU205, DU206, DU207, DU208, DU209,
-    DU210, DU211, DU212, DU213,
+    DU210, DU211, DU212, DU213, DU214,
 );
 
 impl RuleId {
@@ -165,6 +165,16 @@ pub enum FixLevel {
     Safe,
     Suggestion,
     Unsafe,
+}
+
+impl FixLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixLevel::Safe => "safe",
+            FixLevel::Suggestion => "suggestion",
+            FixLevel::Unsafe => "unsafe",
+        }
+    }
 }
 
 /// Replace bytes `start..end` of the file with `replacement`.

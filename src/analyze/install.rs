@@ -28,12 +28,25 @@ pub struct Install {
     pub python: Option<String>,
     /// Conda's `python=3.x` request.
     pub conda_python: Option<String>,
+    /// `--no-deps`: dependencies of the named packages are not installed or changed.
+    pub no_deps: bool,
+    /// `uv pip install --no-install-package torch`, `uv sync --no-install-package torch`: resolved, not installed.
+    pub no_install: Vec<String>,
+    /// uv's `--torch-backend cu126` or `UV_TORCH_BACKEND=cu126` on the command (ENV is read by the rules).
+    pub torch_backend: Option<String>,
+    /// The local project is installed (`pip install .`, `".[a,b]"`, `-e .`, `uv sync`): the optional groups
+    /// installed with its `dependencies` (`--extra` for uv sync). `None`: the project is not installed.
+    pub project_extras: Option<Vec<String>>,
+    /// `uv sync --all-extras` / `pip install ".[all]"`-like requests for every optional group.
+    pub all_extras: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
     Pip,
     UvPip,
+    /// `uv sync`: installs the project's pyproject.toml dependencies (uv.lock when present).
+    UvSync,
     Conda,
     Pipx,
 }
@@ -94,6 +107,14 @@ const PIP_VALUE_OPTS: &[&str] = &[
     "--hash",
     "--override",
     "--exclude-newer",
+    "--no-install-package",
+    "--torch-backend",
+    "--extra-index",
+    "--package",
+    "--only-group",
+    "--no-group",
+    "--directory",
+    "--project",
 ];
 
 const CONDA_VALUE_OPTS: &[&str] = &[
@@ -122,6 +143,8 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         (Tool::Pip, 3, Some(base.to_string()))
     } else if base == "uv" && w.get(1).map(|x| x.text.as_str()) == Some("pip") {
         (Tool::UvPip, 2, None)
+    } else if base == "uv" && w.get(1).map(|x| x.text.as_str()) == Some("sync") {
+        (Tool::UvSync, 1, None)
     } else if matches!(base, "conda" | "mamba" | "micromamba") {
         (Tool::Conda, 1, None)
     } else if base == "pipx" {
@@ -141,6 +164,7 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
     let sub = w.get(i)?;
     let ok = match tool {
         Tool::Conda => matches!(sub.text.as_str(), "install" | "create"),
+        Tool::UvSync => sub.text == "sync",
         _ => sub.text == "install",
     };
     if !ok {
@@ -158,6 +182,15 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
         force_reinstall: false,
         python,
         conda_python: None,
+        no_deps: false,
+        no_install: vec![],
+        project_extras: None,
+        all_extras: false,
+        torch_backend: cmd
+            .assigns
+            .iter()
+            .find_map(|a| a.text.strip_prefix("UV_TORCH_BACKEND="))
+            .map(str::to_string),
     };
     let value_opts = if tool == Tool::Conda {
         CONDA_VALUE_OPTS
@@ -195,6 +228,15 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 "--no-cache-dir" | "--no-cache" => inst.no_cache = true,
                 "-U" | "--upgrade" => inst.upgrade = true,
                 "--force-reinstall" => inst.force_reinstall = true,
+                "--no-deps" => inst.no_deps = true,
+                "--no-install-package" => inst.no_install.push(normalise(&loc.value)),
+                "--torch-backend" => inst.torch_backend = Some(loc.value.clone()),
+                "--extra" if matches!(tool, Tool::UvSync | Tool::UvPip) => {
+                    inst.project_extras
+                        .get_or_insert_with(Vec::new)
+                        .push(normalise(&loc.value));
+                }
+                "--all-extras" => inst.all_extras = true,
                 "-r" | "--requirement" => inst.sources.includes.push(loc),
                 "-c" | "--constraint" if tool != Tool::Conda => inst.sources.constraints.push(loc),
                 "-i" | "--index-url" | "--default-index" => inst.sources.index_url = Some(loc),
@@ -209,6 +251,10 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
                 }
                 _ => {}
             }
+            j += 1;
+            continue;
+        }
+        if tool == Tool::UvSync {
             j += 1;
             continue;
         }
@@ -243,6 +289,41 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
             }
         }
         j += 1;
+    }
+    if tool == Tool::UvSync {
+        inst.project_extras.get_or_insert_with(Vec::new);
+    }
+    // `pip install .` / `".[a,b]"` / `-e ./[a]`: the project's dependencies plus exactly those extras.
+    for r in inst.reqs.iter().chain(inst.editables.iter()) {
+        let t = r.text.trim();
+        let (path, extras) = match t.split_once('[') {
+            Some((p, e)) => (p, e.trim_end_matches(']')),
+            None => (t, ""),
+        };
+        if matches!(path, "." | "./") {
+            let list = inst.project_extras.get_or_insert_with(Vec::new);
+            list.extend(
+                extras
+                    .split(',')
+                    .map(|e| normalise(e.trim()))
+                    .filter(|e| !e.is_empty()),
+            );
+        }
+    }
+    if inst.project_extras.is_some()
+        && !inst
+            .sources
+            .includes
+            .iter()
+            .any(|l| l.value == "pyproject.toml")
+    {
+        inst.sources.includes.push(Located {
+            value: "pyproject.toml".into(),
+            file: file.to_path_buf(),
+            range: 0..0,
+            name_range: 0..0,
+            line: 0,
+        });
     }
     Some(inst)
 }

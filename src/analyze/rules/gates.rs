@@ -12,13 +12,15 @@ pub const RULES: &[RuleInfo] = &[
         Severity::Error,
         "apt/apt-get install without DEBIAN_FRONTEND=noninteractive",
         &[FixLevel::Safe],
-    ),
+    )
+    .note("error only when a package in the same RUN is known to prompt (tzdata, keyboard-configuration, ...); info otherwise"),
     RuleInfo::new(
         RuleId::DU102,
         Severity::Warning,
         "apt upgrade or dpkg -i without dpkg conffile options (--force-confdef/--force-confold)",
         &[FixLevel::Safe],
-    ),
+    )
+    .note("warning when the file edits /etc before the upgrade; info on a stock base and for dpkg -i of a fresh package"),
     RuleInfo::new(
         RuleId::DU103,
         Severity::Warning,
@@ -29,7 +31,7 @@ pub const RULES: &[RuleInfo] = &[
         RuleId::DU110,
         Severity::Error,
         "Invalid FROM reference (empty tag, bad digest, upper case, undefined variable)",
-        &[FixLevel::Safe, FixLevel::Suggestion],
+        &[FixLevel::Suggestion],
     ),
     RuleInfo::new(
         RuleId::DU111,
@@ -82,10 +84,13 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 if matches!(sub, "install" | "upgrade" | "dist-upgrade" | "full-upgrade") {
                     if !frontend_env && !exported && !assigned && !fired_101 {
                         fired_101 = true;
+                        let (severity, fact) = prompt_severity(ctx, info, script);
                         let mut f = ctx
                             .at(RuleId::DU101, u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
                             .why("Packages such as tzdata ask questions through debconf; with no terminal the build stops at the prompt or fails with 'end of file on stdin'.")
-                            .fact("no ENV/ARG DEBIAN_FRONTEND=noninteractive in this stage and none on the command");
+                            .fact("no ENV/ARG DEBIAN_FRONTEND=noninteractive in this stage and none on the command")
+                            .fact(fact);
+                        f.severity = severity;
                         if fixable {
                             let start = u.words[0].range.start;
                             f = f.with_fix(ctx.fix(
@@ -100,7 +105,18 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     if matches!(sub, "upgrade" | "dist-upgrade" | "full-upgrade")
                         && !has_conffile_opts(&u)
                     {
-                        out.push(du102(ctx, &u, fixable, sub));
+                        let mut f = du102(ctx, &u, fixable, sub);
+                        match etc_edit_before(ctx, info) {
+                            Some(what) => {
+                                f.severity = Severity::Warning;
+                                f = f.fact(format!("{what} edits a file under /etc earlier: an upgrade of the package that owns it stops at dpkg's conffile prompt"));
+                            }
+                            None => {
+                                f.severity = Severity::Info;
+                                f = f.fact("nothing in this file edits /etc before the upgrade: on a stock base image dpkg has no changed conffile to ask about");
+                            }
+                        }
+                        out.push(f);
                     }
                 }
             }
@@ -110,7 +126,10 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     .any(|a| a.text == "-i" || a.text == "--install")
                 && !u.args().iter().any(|a| a.text.starts_with("--force-conf"))
             {
-                let mut f = ctx.at(RuleId::DU102, u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.");
+                // A fresh install has no locally changed conffile to ask about: hygiene, not a likely failure.
+                let mut f = ctx.at(RuleId::DU102, u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.")
+                    .fact("dpkg asks only when a conffile of an installed package was changed locally; a package installed for the first time cannot ask");
+                f.severity = Severity::Info;
                 if fixable {
                     f = f.with_fix(ctx.fix(
                         "DU102.dpkg",
@@ -127,6 +146,128 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         caches(ctx, info, fixable, out);
     }
+}
+
+/// Packages that ask debconf questions on install (time zone, keyboard, mail, LDAP, EULAs): without a terminal
+/// and without DEBIAN_FRONTEND=noninteractive the build waits at the prompt or fails on end of file.
+const PROMPTS: &[&str] = &[
+    "tzdata",
+    "keyboard-configuration",
+    "console-setup",
+    "console-data",
+    "postfix",
+    "krb5-config",
+    "krb5-user",
+    "slapd",
+    "mysql-server",
+    "ttf-mscorefonts-installer",
+    "msttcorefonts",
+    "wireshark-common",
+    "wireshark",
+    "iptables-persistent",
+    "jackd2",
+    "locales-all",
+    "lightdm",
+    "gdm3",
+    "sddm",
+];
+
+/// DU101's severity for one RUN: error when a package in it is known to prompt, info otherwise (debconf then
+/// falls back to its defaults, printing a warning). Returns the fact that decided it.
+fn prompt_severity(
+    ctx: &Ctx,
+    info: &crate::analyze::dockerfile::model::Info,
+    script: &crate::analyze::dockerfile::shell::Script,
+) -> (Severity, String) {
+    // tzdata does not ask when the time zone is already configured (`ln -s ... /etc/localtime`,
+    // `echo $TZ > /etc/timezone` before the install, the usual workaround).
+    let upto = info.ins.range.end.min(ctx.text.len());
+    let tz_preset =
+        ctx.text[..upto].contains("/etc/localtime") || ctx.text[..upto].contains("/etc/timezone");
+    let mut named = Vec::new();
+    for c in &script.commands {
+        let u = c.unwrapped();
+        if !matches!(u.base_name(), "apt-get" | "apt" | "aptitude") {
+            continue;
+        }
+        for w in u.args() {
+            let p = w.text.split('=').next().unwrap_or("");
+            if PROMPTS.contains(&p)
+                && !named.contains(&p.to_string())
+                && !(p == "tzdata" && tz_preset)
+            {
+                named.push(p.to_string());
+            }
+        }
+    }
+    if named.is_empty() {
+        (
+            Severity::Info,
+            "no package named in this RUN is known to prompt (tzdata, keyboard-configuration, ...); without a terminal debconf falls back to defaults".into(),
+        )
+    } else {
+        (
+            Severity::Error,
+            format!(
+                "{} asks questions through debconf on install",
+                named.join(", ")
+            ),
+        )
+    }
+}
+
+/// An instruction before `info` in its stage chain that edits a file under /etc (`sed -i ... /etc/...`,
+/// `>> /etc/...`, `tee /etc/...`, `COPY ... /etc/...`): a changed conffile makes a later upgrade prompt.
+fn etc_edit_before(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info) -> Option<String> {
+    let here = ctx
+        .m
+        .instrs
+        .iter()
+        .position(|i| std::ptr::eq(i.ins, info.ins))?;
+    let stage = info.stage?;
+    let mut chain = vec![stage];
+    let mut s = stage;
+    while let Some(p) = ctx.m.stages.get(s).and_then(|x| x.parent) {
+        if p >= s || chain.len() > 64 {
+            break;
+        }
+        chain.push(p);
+        s = p;
+    }
+    for i in &ctx.m.instrs[..here] {
+        if !i.stage.is_some_and(|s| chain.contains(&s)) {
+            continue;
+        }
+        let ins = i.ins.effective();
+        let line = ctx.text[..ins.range.start.min(ctx.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        if ins.is("COPY") || ins.is("ADD") {
+            if ins
+                .words
+                .last()
+                .is_some_and(|w| w.text.starts_with("/etc/"))
+            {
+                return Some(format!("line {line}"));
+            }
+            continue;
+        }
+        if !ins.is("RUN") {
+            continue;
+        }
+        let t = ins.args_text();
+        let edits = t.contains(">> /etc/")
+            || t.contains("> /etc/")
+            || t.contains(">>/etc/")
+            || (t.contains("sed -i") && t.contains(" /etc/"))
+            || t.contains("tee /etc/")
+            || t.contains("tee -a /etc/");
+        if edits {
+            return Some(format!("line {line}"));
+        }
+    }
+    None
 }
 
 fn has_conffile_opts(c: &Command) -> bool {
@@ -360,7 +501,8 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             let fixed = if text.contains(":@") {
                 Some((
                     "DU110.empty-tag",
-                    FixLevel::Safe,
+                    // Dropping the tag means `latest`: a choice of image, not a behaviour-preserving edit.
+                    FixLevel::Suggestion,
                     "Drop the empty tag",
                     text.replacen(":@", "@", 1),
                 ))

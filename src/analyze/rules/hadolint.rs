@@ -77,10 +77,11 @@ pub const RULES: &[RuleInfo] = &[
     ),
     RuleInfo::new(
         RuleId::DL3014,
-        Severity::Warning,
+        Severity::Error,
         "Use the -y switch with apt-get install",
         &[FixLevel::Safe],
-    ),
+    )
+    .note("error, not hadolint's warning: without -y apt-get asks to continue and aborts on a build's closed stdin"),
     RuleInfo::new(
         RuleId::DL3015,
         Severity::Info,

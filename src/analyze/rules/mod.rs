@@ -19,6 +19,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+/// How severities are decided, shown by `dockui rules`; each rule's `note` says when its findings differ from
+/// its default severity.
+pub const SEVERITY_POLICY: &str = "Severity: error = the build or its first run will fail, or the image certainly is not what the file says; \
+warning = a likely failure or a large waste; info/style = hygiene. A finding that rests on an assumption says so in its facts. \
+Fix levels: safe = keeps the build's behaviour (cache cleanup, --no-cache-dir, --no-install-recommends, -y, DEBIAN_FRONTEND); \
+suggestion/unsafe = changes what is built, installed or linked.";
+
 /// A rule's metadata: its id, default severity (some findings lower or raise it; `note` says when), one-line
 /// summary and the levels of the fixes it can offer. Each family declares its rules beside its code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +104,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             secrets::RULES,
             gpu::torch::RULES,
             gpu::stages::RULES,
+            gpu::arch::RULES,
             gpu::host::RULES,
             pin::RULES,
         ]

@@ -269,7 +269,9 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
                 continue;
             }
         }
-        let (mut variant, mut how, explicit) = selected_variant(g, t, row);
+        let Some((mut variant, mut how, explicit)) = selected_variant(g, t, row) else {
+            continue;
+        };
         // A variant the release does not have is DU205's finding: pip installs nothing, or another build.
         if explicit.is_some() && !row.cuda.contains(&variant) {
             continue;

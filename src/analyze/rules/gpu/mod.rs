@@ -14,6 +14,8 @@ use crate::analyze::compat::{
 use crate::analyze::dockerfile::model::Stage;
 use crate::analyze::requirements::{Install, Located, Requirement, Tool, torch_index_variant};
 
+pub(super) mod arch;
+mod branch;
 pub(super) mod host;
 mod install;
 mod python;
@@ -27,21 +29,112 @@ use version::{shown, torch_version};
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let gs = groups(ctx);
-    for g in &gs {
+    for (k, g) in gs.iter().enumerate() {
         let base = base_of(ctx, g.instr);
-        let torch = g.torch();
+        let mut found = Vec::new();
+        // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing.
+        let torch = g
+            .torch()
+            .filter(|t| kept_by_earlier(ctx, &gs[..k], g, t).is_none());
         if let Some(t) = torch {
-            torch::torch_rules(ctx, g, t, base.as_ref(), out);
+            torch::torch_rules(ctx, g, t, base.as_ref(), &mut found);
+            python::python_range(ctx, g, t, base.as_ref(), &mut found);
         }
-        torch::companions(ctx, g, &gs, base.as_ref(), out);
-        python::python_range(ctx, g, base.as_ref(), out);
+        torch::companions(ctx, g, torch, &gs[..k], base.as_ref(), &mut found);
+        if let Some(c) = &g.assumed {
+            for f in &mut found {
+                if f.severity == Severity::Error {
+                    f.severity = Severity::Warning;
+                }
+                f.facts.push(format!(
+                    "assumption: this install runs only when `{c}` holds, which dockui cannot decide from the ARG/ENV defaults"
+                ));
+            }
+        }
+        out.extend(found);
     }
     stages::stubs(ctx, out);
     stages::copy_paths(ctx, out);
     stages::cross_stage_cuda(ctx, out);
+    arch::arch_list(ctx, out);
     if let Some(h) = ctx.host {
         host::run(ctx, h, &gs, out);
     }
+}
+
+/// The stages a stage is built on, itself first.
+fn stage_chain(ctx: &Ctx, stage: usize) -> Vec<usize> {
+    let mut chain = vec![stage];
+    let mut s = stage;
+    while let Some(p) = ctx.m.stages.get(s).and_then(|x| x.parent) {
+        if p >= s || chain.len() > 64 {
+            break;
+        }
+        chain.push(p);
+        s = p;
+    }
+    chain
+}
+
+/// An earlier install in this stage (or a stage it is built on) whose torch satisfies `t`: pip and uv keep it
+/// (unless told to upgrade or reinstall), so `t` installs nothing. Returns where that torch came from.
+fn kept_by_earlier(ctx: &Ctx, earlier: &[Group], g: &Group, t: &Requirement) -> Option<String> {
+    if g.install.upgrade || g.install.force_reinstall {
+        return None;
+    }
+    let stage = ctx.m.instrs.get(g.instr)?.stage?;
+    let chain = stage_chain(ctx, stage);
+    let in_chain = |o: &&Group| {
+        ctx.m
+            .instrs
+            .get(o.instr)
+            .and_then(|i| i.stage)
+            .is_some_and(|s| chain.contains(&s))
+    };
+    let Some(prior) = earlier
+        .iter()
+        .rev()
+        .filter(in_chain)
+        .find_map(|o| o.torch())
+    else {
+        // An earlier install from the PyTorch index whose requirements dockui cannot read (a file generated
+        // during the build, `$TORCH_PACKAGES`): it is there to install torch, so assume it did and stay silent.
+        return earlier.iter().rev().filter(in_chain).find_map(|o| {
+            o.index_url
+                .into_iter()
+                .chain(o.extra_index.iter().copied())
+                .find(|i| i.value.contains("download.pytorch.org/whl"))
+                .map(|i| {
+                    format!(
+                        "{}:{} (assumed: installs torch from {})",
+                        i.file.display(),
+                        i.line,
+                        i.value
+                    )
+                })
+        });
+    };
+    let at = format!("{}:{}", prior.file.display(), prior.line);
+    // A torch whose version dockui cannot read (`torch==${TORCH_VERSION}` without a default): pip keeps it
+    // unless it violates `t`, which cannot be shown; stay silent.
+    let installed = match prior.exact() {
+        Some(v) => v.to_string(),
+        None => match torch_version(ctx, prior) {
+            Some((v, _, true)) => v,
+            Some((series, _, false)) => format!("{series}.0"),
+            None => return Some(at),
+        },
+    };
+    if t.specs.is_empty() {
+        return Some(at);
+    }
+    // A local part in the requirement (`+cu121`) must match the installed build's.
+    if let Some(want) = t.local() {
+        if installed.split_once('+').map(|(_, l)| l) != Some(want) {
+            return None;
+        }
+    }
+    satisfies(&installed, &t.specs).then_some(at)
 }
 
 /// The base image facts of the stage an instruction runs in (following `FROM <earlier stage>`).
@@ -89,3 +182,28 @@ fn pin(g: &Group, name: &str, version: &str) -> String {
         format!("{name}=={version}")
     }
 }
+
+/// Which accelerator stack an image is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accelerator {
+    Cuda,
+    Rocm,
+    /// Plain OS / python images: no accelerator stack of their own.
+    None,
+}
+
+/// The accelerator of a recognised image, from its `[[image]]` row name in assets/compat.toml.
+fn accelerator(f: &ImageFacts) -> Accelerator {
+    if f.kind.starts_with("rocm") {
+        Accelerator::Rocm
+    } else if f.cuda.is_some()
+        || matches!(f.kind.as_str(), "pytorch" | "nvidia-cuda" | "ngc-pytorch")
+    {
+        Accelerator::Cuda
+    } else {
+        Accelerator::None
+    }
+}
+
+#[cfg(test)]
+mod tests;

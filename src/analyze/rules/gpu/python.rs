@@ -5,10 +5,10 @@ use super::*;
 pub(super) fn python_range(
     ctx: &Ctx,
     g: &Group,
+    t: &Requirement,
     base: Option<&(&Stage, ImageFacts)>,
     out: &mut Vec<Finding>,
 ) {
-    let Some(t) = g.torch() else { return };
     // Only a pinned torch: for an open range pip itself picks a release that supports the interpreter.
     let Some((tv, row, _)) =
         torch_version(ctx, t).filter(|(_, _, exact)| *exact || t.series().is_some())

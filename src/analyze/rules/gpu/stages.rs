@@ -9,14 +9,16 @@ pub const RULES: &[RuleInfo] = &[
         RuleId::DU207,
         Severity::Warning,
         "CUDA build (llama.cpp / GGML_CUDA) without the driver stubs on the link path",
-        &[FixLevel::Safe],
-    ),
+        &[FixLevel::Suggestion],
+    )
+    .note("only cmake builds in an nvidia/cuda devel image; llama.cpp's Makefile and builds that already link the stubs are left alone"),
     RuleInfo::new(
         RuleId::DU208,
         Severity::Warning,
         "COPY --from copies a build path the source stage never creates",
         &[],
-    ),
+    )
+    .note("silent when the source stage runs a script or is built on an image dockui does not know (any path may exist there)"),
     RuleInfo::new(
         RuleId::DU210,
         Severity::Warning,
@@ -137,6 +139,21 @@ pub(super) fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !cuda_build || !links {
             continue;
         }
+        // Without cmake in this RUN or before it in the stage chain, this is llama.cpp's own Makefile build,
+        // which adds `-L$(CUDA_PATH)/lib64/stubs` itself.
+        let chain = stage_chain(ctx, info.stage.unwrap_or(0));
+        let cmake = ctx.m.instrs[..=idx]
+            .iter()
+            .filter(|i| i.stage.is_some_and(|x| chain.contains(&x)))
+            .any(|i| {
+                i.script
+                    .commands
+                    .iter()
+                    .any(|c| c.unwrapped().base_name() == "cmake")
+            });
+        if !cmake {
+            continue;
+        }
         let Some((root, facts)) = base_of(ctx, idx) else {
             continue;
         };
@@ -160,6 +177,8 @@ pub(super) fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
             .any(|i| {
                 let t = i.ins.logical.text.as_str();
                 t.contains("lib64/stubs")
+                    || t.contains("/lib/stubs")
+                    || t.contains("cuda/stubs")
                     || t.contains("allow-shlib-undefined")
                     || t.contains("targets/x86_64-linux/lib/stubs")
                     || t.contains("GGML_BACKEND_DL")
@@ -174,9 +193,10 @@ pub(super) fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
             .fact(format!("base {} is a CUDA {} devel image; its stubs are in {STUB_DIR}", root.image.text, facts.cuda.as_deref().unwrap_or("?")));
         if !info.ins.is("ONBUILD") && super::appendable(ins) {
             let at = ins.logical.to_file(ins.args_start);
+            // Changes how the build links: a suggestion, never applied as "safe".
             f = f.with_fix(ctx.fix(
                 "DU207.stubs",
-                FixLevel::Safe,
+                FixLevel::Suggestion,
                 "Link against the driver stubs for this RUN (symlink libcuda.so.1 and put the stubs on LIBRARY_PATH / LD_LIBRARY_PATH)",
                 vec![insert(
                     at,
@@ -230,9 +250,41 @@ pub(super) fn copy_paths(ctx: &Ctx, out: &mut Vec<Finding>) {
             chain.push(p);
             s = p;
         }
-        let root_external = ctx.m.stages[*chain.last().unwrap_or(&src_stage)]
-            .parent
-            .is_none();
+        let root = &ctx.m.stages[*chain.last().unwrap_or(&src_stage)];
+        let root_external = root.parent.is_none();
+        // An image dockui knows nothing about (`ghcr.io/astral-sh/uv`, `alpine/git`) may hold any path: only
+        // known images (and `scratch`) say what is not there.
+        let root_facts = ctx.compat.image(&root.image.text);
+        if root_external && root_facts.is_none() && root.image.text != "scratch" {
+            continue;
+        }
+        // Paths a sourced or executed script creates cannot be known.
+        let runs_script = chain.iter().any(|&st| {
+            ctx.m.stages[st].instrs.iter().any(|&i| {
+                ctx.m.instrs[i].script.commands.iter().any(|c| {
+                    let c = c.unwrapped();
+                    let n = c.name();
+                    let script_arg = c
+                        .args()
+                        .iter()
+                        .find(|w| !w.text.starts_with('-'))
+                        .is_some_and(|w| !w.text.contains(' '));
+                    n.ends_with(".sh")
+                        || n.starts_with("./")
+                        || matches!(n, "." | "source")
+                        || (matches!(c.base_name(), "bash" | "sh" | "zsh")
+                            && script_arg
+                            && !c.has_arg("-c"))
+                })
+            })
+        });
+        if runs_script {
+            continue;
+        }
+        let image_dirs: &[&str] = match root_facts.as_ref().map(|f| f.kind.as_str()) {
+            Some("pytorch" | "ngc-pytorch") => &["/workspace"],
+            _ => &[],
+        };
         let mut roots: Vec<String> = Vec::new();
         for &st in &chain {
             let mut workdir = String::from("/");
@@ -311,7 +363,9 @@ pub(super) fn copy_paths(ctx: &Ctx, out: &mut Vec<Finding>) {
                     .next()
                     .unwrap_or("")
             );
-            if root_external && SYSTEM.contains(&top.as_str()) {
+            if root_external
+                && (SYSTEM.contains(&top.as_str()) || image_dirs.contains(&top.as_str()))
+            {
                 continue;
             }
             let covered = roots.iter().any(|r| {

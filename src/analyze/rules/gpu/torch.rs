@@ -1,17 +1,18 @@
 //! Torch rules: the torch build against the base image's CUDA (DU201), torchvision/torchaudio against torch
 //! (DU202), torch reinstalled over a pytorch image (DU203), extra-index resolution (DU204), builds that do not
-//! exist (DU205) and unpinned torch following PyPI's newest default build (DU209). DU206 is in `python`.
+//! exist (DU205) and unpinned torch following PyPI's newest default build (DU209).
 
 use super::*;
 
-/// Metadata of the torch and python-range rules.
+/// Metadata of the torch rules (DU206 lives in `python`).
 pub const RULES: &[RuleInfo] = &[
     RuleInfo::new(
         RuleId::DU201,
         Severity::Error,
         "torch's CUDA build does not match the base image's CUDA",
         &[FixLevel::Suggestion],
-    ),
+    )
+    .note("error: a pinned wheel newer across a CUDA major; warning: the same picked by a range, or an older wheel across a major on a devel image; info: within the same major. Never on ROCm/CPU images or for a torch an earlier install already satisfies"),
     RuleInfo::new(
         RuleId::DU202,
         Severity::Error,
@@ -47,7 +48,8 @@ pub const RULES: &[RuleInfo] = &[
         Severity::Warning,
         "Unpinned torch on a base without CUDA facts follows PyPI's newest default CUDA build and its driver floor",
         &[FixLevel::Suggestion],
-    ),
+    )
+    .note("not on ROCm images or images with torch preinstalled, and not when an index, uv backend or conda picks the build"),
 ];
 
 pub(super) fn torch_rules(
@@ -61,7 +63,11 @@ pub(super) fn torch_rules(
         return;
     };
     let shown = shown(t, &version, row, exact);
-    let (variant, how, explicit) = selected_variant(g, t, row);
+    // The build this install selects; unknown (conda without pytorch-cuda, an unreadable index, uv's `auto`)
+    // leaves only the rules that do not depend on it.
+    let selected = selected_variant(g, t, row);
+    let known = selected.is_some();
+    let (variant, how, explicit) = selected.unwrap_or_default();
     let ships = format!(
         "torch {} ships {} (PyPI default {})",
         row.series,
@@ -71,7 +77,14 @@ pub(super) fn torch_rules(
     // DU205: an explicit variant the pinned release does not have (an open range lets the resolver pick an
     // older release that has it).
     let pinned = exact || t.series().is_some();
-    if pinned && explicit.is_some() && variant.starts_with("cu") && !row.cuda.contains(&variant) {
+    // conda's pytorch-cuda builds are not pip's wheel list: no DU205 from pip's facts for them.
+    if pinned
+        && known
+        && explicit.is_some()
+        && explicit != Some("conda")
+        && variant.starts_with("cu")
+        && !row.cuda.contains(&variant)
+    {
         let mut f = req_finding(ctx, RuleId::DU205, t, format!("torch {shown} has no {variant} build"))
             .why("pip cannot find that wheel (with --index-url the install fails; with --extra-index-url it silently takes PyPI's default CUDA build).")
             .fact(ships.clone())
@@ -93,7 +106,12 @@ pub(super) fn torch_rules(
         if let Some(loc) = g
             .extra_index
             .iter()
-            .find(|i| torch_index_variant(&i.value).is_some_and(|v| v.starts_with("cu")))
+            // Only when the newest release the range allows has no build on that index: otherwise the
+            // index's `+cuXYZ` local version sorts above PyPI's and wins.
+            .find(|i| {
+                torch_index_variant(&i.value)
+                    .is_some_and(|v| v.starts_with("cu") && !row.cuda.contains(&v))
+            })
         {
             let v = torch_index_variant(&loc.value).unwrap_or_default();
             let newest = ctx.compat.newest_torch();
@@ -125,8 +143,18 @@ pub(super) fn torch_rules(
         }
     }
     // DU209: an open torch requirement on a base without CUDA facts follows PyPI's newest default build.
-    let base_cuda_known = base.is_some_and(|(_, f)| f.cuda.is_some() || f.torch_preinstalled);
-    if !base_cuda_known && explicit.is_none() && !exact && t.series().is_none() && t.url.is_none() {
+    // A ROCm image is not "a base without CUDA facts": a CUDA pin there would move the project to another
+    // accelerator stack, which no fix does.
+    let base_cuda_known = base.is_some_and(|(_, f)| {
+        f.cuda.is_some() || f.torch_preinstalled || accelerator(f) == Accelerator::Rocm
+    });
+    if known
+        && !base_cuda_known
+        && explicit.is_none()
+        && !exact
+        && t.series().is_none()
+        && t.url.is_none()
+    {
         let mut f = req_finding(ctx, RuleId::DU209, t, format!("torch {shown} installs whatever PyPI serves today: torch {} with its {} build", row.series, row.default_cuda))
             .why("The newest default build needs the newest driver: when PyPI moves to a new CUDA, the same Dockerfile builds an image that fails on older hosts with 'The NVIDIA driver on your system is too old'.")
             .fact(ships.clone());
@@ -212,7 +240,11 @@ pub(super) fn torch_rules(
     {
         return;
     }
-    if !variant.starts_with("cu") || explicit.is_some() && !row.cuda.contains(&variant) {
+    if !known
+        || !variant.starts_with("cu")
+        || accelerator(facts) != Accelerator::Cuda
+        || explicit.is_some() && !row.cuda.contains(&variant)
+    {
         return;
     }
     let Some(wheel_cuda) = variant_to_cuda(&variant) else {
@@ -231,9 +263,32 @@ pub(super) fn torch_rules(
         .fact(ships.clone())
         .fact(format!("selected build: {variant} ({how})"))
         .fact(format!("base {base_ref} has CUDA {base_cuda}"));
-    // An older wheel on a newer base works; an unpinned torch may resolve differently tomorrow.
-    if !newer || (!exact && t.series().is_none()) {
-        f.severity = Severity::Warning;
+    // Severity: a newer wheel across a CUDA major (cu130 on a CUDA 12 image) needs a newer driver family and
+    // breaks extension builds with the image's nvcc: error when pinned, warning when a range picks it. Within
+    // a major the wheel runs on the major's drivers through minor-version compatibility and torch's extension
+    // builder only warns about a minor mismatch: info. An older wheel across a major breaks extension builds
+    // (torch refuses a CUDA major mismatch) where nvcc is, i.e. on devel images: warning; elsewhere info.
+    let major = |c: &str| c.split('.').next().unwrap_or("").to_string();
+    let same_major = major(&wheel_cuda) == major(&base_cuda);
+    let devel = facts.flavor.as_deref() == Some("devel");
+    f.severity = match (newer, same_major) {
+        (true, false) if exact || t.series().is_some() => Severity::Error,
+        (true, false) => Severity::Warning,
+        (_, true) => Severity::Info,
+        (false, false) if devel => Severity::Warning,
+        (false, false) => Severity::Info,
+    };
+    if same_major {
+        f = f.fact(format!(
+            "same CUDA major: the wheel runs on CUDA {} drivers through minor-version compatibility; extensions built with the image's nvcc get only a version warning from torch",
+            major(&base_cuda)
+        ));
+    }
+    if !exact && t.series().is_none() {
+        f = f.fact(format!(
+            "assumption: the open requirement resolves to torch {} today; another day may pick another release",
+            row.series
+        ));
     }
     if let (Some(a), Some(b)) = (
         ctx.compat.min_driver(&wheel_cuda),
@@ -328,21 +383,46 @@ fn move_base_fix(
 pub(super) fn companions(
     ctx: &Ctx,
     g: &Group,
-    all: &[Group],
+    own: Option<&Requirement>,
+    earlier: &[Group],
     base: Option<&(&Stage, ImageFacts)>,
     out: &mut Vec<Finding>,
 ) {
-    // Which torch will be there: this install's, an earlier install's in the same stage, or the base image's.
-    let stage = ctx.m.instrs.get(g.instr).and_then(|i| i.stage);
+    // Which torch will be there: this install's (unless an earlier one is kept), an earlier install's in this
+    // stage chain, or the base image's.
+    let chain = ctx
+        .m
+        .instrs
+        .get(g.instr)
+        .and_then(|i| i.stage)
+        .map(|s| stage_chain(ctx, s))
+        .unwrap_or_default();
+    let base_torch = base.and_then(|(st, f)| match (f.torch_preinstalled, &f.torch) {
+        (true, Some(v)) => Some((v.clone(), format!("base image {}", st.image.text))),
+        _ => None,
+    });
     let mut torch: Option<(String, String)> = None; // (version or series, where)
-    if let Some(t) = g.torch() {
-        if let Some((v, _, _)) = torch_version(ctx, t) {
+    if let Some(t) = own {
+        // An open range the base's torch satisfies keeps the base's torch.
+        let kept_base = !t.is_pinned()
+            && t.series().is_none()
+            && !g.install.upgrade
+            && base_torch
+                .as_ref()
+                .is_some_and(|(v, _)| t.specs.is_empty() || satisfies(v, &t.specs));
+        if kept_base {
+            torch = base_torch.clone();
+        } else if let Some((v, _, _)) = torch_version(ctx, t) {
             torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
         }
     }
     if torch.is_none() {
-        for o in all.iter().filter(|o| {
-            o.instr < g.instr && ctx.m.instrs.get(o.instr).and_then(|i| i.stage) == stage
+        for o in earlier.iter().filter(|o| {
+            ctx.m
+                .instrs
+                .get(o.instr)
+                .and_then(|i| i.stage)
+                .is_some_and(|s| chain.contains(&s))
         }) {
             if let Some(t) = o.torch() {
                 if let Some((v, _, _)) = torch_version(ctx, t) {
@@ -352,11 +432,7 @@ pub(super) fn companions(
         }
     }
     if torch.is_none() {
-        if let Some((st, f)) = base {
-            if let (true, Some(v)) = (f.torch_preinstalled, &f.torch) {
-                torch = Some((v.clone(), format!("base image {}", st.image.text)));
-            }
-        }
+        torch = base_torch;
     }
     let Some((tv, where_)) = torch else { return };
     let Some(row) = ctx.compat.torch(&tv) else {
@@ -374,11 +450,14 @@ pub(super) fn companions(
         if &have == want {
             continue;
         }
-        let f = req_finding(ctx, RuleId::DU202, r, format!("{name} {} does not match torch {tv}: torch {} pairs with {name} {want}", r.exact().map(str::to_string).unwrap_or(format!("{have}.*")), row.series))
+        let mut f = req_finding(ctx, RuleId::DU202, r, format!("{name} {} does not match torch {tv}: torch {} pairs with {name} {want}", r.exact().map(str::to_string).unwrap_or(format!("{have}.*")), row.series))
             .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
             .fact(format!("torch {tv} from {where_}"))
             .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
             .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
+        if g.install.no_deps {
+            f = f.fact("--no-deps: pip leaves torch as it is, so the mismatch surfaces at import");
+        }
         out.push(f);
     }
 }

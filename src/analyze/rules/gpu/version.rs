@@ -33,7 +33,18 @@ pub(super) fn torch_version<'a>(
             let o = cmp_versions(&v, want);
             let same = series_of(want).as_deref() == Some(series);
             match op.as_str() {
-                ">=" | "~=" => o != std::cmp::Ordering::Less || same,
+                // `~=2.2.1` is `>=2.2.1, ==2.2.*`; `~=2.2` is `>=2.2, ==2.*`.
+                "~=" => {
+                    let parts: Vec<&str> = want.split('.').collect();
+                    let ok_low = o != std::cmp::Ordering::Less || same;
+                    let ok_high = if parts.len() >= 3 {
+                        same
+                    } else {
+                        series.split('.').next() == parts.first().copied()
+                    };
+                    ok_low && ok_high
+                }
+                ">=" => o != std::cmp::Ordering::Less || same,
                 ">" => o == std::cmp::Ordering::Greater || same,
                 "<" => o == std::cmp::Ordering::Less,
                 "<=" => o != std::cmp::Ordering::Greater,
