@@ -1,6 +1,7 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
 //! 2 usage, configuration or I/O error (and an unreachable engine).
 
+mod cache;
 mod inspect;
 mod notify;
 mod pins;
@@ -483,6 +484,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
+            let cache_inputs = cache::Inputs::of(&req, &dir);
             let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -511,6 +513,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
             });
             let (outcome, signalled) = outcome;
+            let cache_break = (!outcome.engine_unreachable)
+                .then(|| cache::after_build(&rt, ctx.docker.as_ref(), paths, &cache_inputs))
+                .flatten();
             notify::send(
                 &rt,
                 &config.notify,
@@ -521,7 +526,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
                 }
                 Format::Human => print!("{}", report::build_human(&outcome)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&cache::with_break(&outcome, &cache_break)?)?
+                ),
             }
             Ok(if outcome.engine_unreachable {
                 // The message names the endpoint, the cause and what to do. Human output streamed the log,
