@@ -88,18 +88,18 @@ async fn rebuilds_name_the_first_step_that_missed_the_cache_and_why() {
     );
     assert_eq!(edit["cache_break"]["line"], 3);
 
-    let tags: Vec<String> = edit["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
+    // Remove each build's image by id, with all its tags.
     let docker = engine.client().unwrap();
-    for t in tags {
+    for v in [&first, &same, &copy, &arg, &edit] {
+        let id = v["image_id"].as_str().unwrap();
         let _ = docker
             .remove_image(
-                &t,
-                None::<bollard::query_parameters::RemoveImageOptions>,
+                id,
+                Some(
+                    bollard::query_parameters::RemoveImageOptionsBuilder::new()
+                        .force(true)
+                        .build(),
+                ),
                 None,
             )
             .await;
