@@ -2,6 +2,7 @@
 //! 2 usage, configuration or I/O error (and every failure to reach or use the engine, an unreadable build
 //! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
 
+mod cache;
 mod inspect;
 mod notify;
 mod pins;
@@ -485,6 +486,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
+            let cache_inputs = cache::Inputs::of(&req, &dir);
             let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -513,6 +515,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
             });
             let (outcome, signalled) = outcome;
+            let cache_break = (!outcome.engine_unreachable)
+                .then(|| cache::after_build(&rt, ctx.docker.as_ref(), paths, &cache_inputs))
+                .flatten();
             notify::send(
                 &rt,
                 &config.notify,
@@ -523,7 +528,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
                 }
                 Format::Human => print!("{}", report::build_human(&outcome)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&cache::with_break(&outcome, &cache_break)?)?
+                ),
             }
             Ok(if outcome.engine_unreachable {
                 // The message names the endpoint, the cause and what to do. The streamed log ends with it

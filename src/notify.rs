@@ -44,9 +44,10 @@ impl NotifyConfig {
                 self.style
             ));
         }
-        if !self.webhook.is_empty()
-            && !(self.webhook.starts_with("http://") || self.webhook.starts_with("https://"))
-        {
+        let http = ["http://", "https://"]
+            .iter()
+            .any(|s| self.webhook.starts_with(s));
+        if !self.webhook.is_empty() && !http {
             return Err(format!(
                 "notify.webhook must be an http:// or https:// URL (got \"{}\")",
                 redact(&self.webhook)

@@ -92,7 +92,15 @@ fn project(home: &Path, name: &str, dockerfile: &str, notify: &str) -> Option<Pa
     let dir = home.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(bb, dir.join("busybox")).unwrap();
-    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    // A label per project: tests running in parallel never share (and remove) one image.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "{dockerfile}LABEL dev.dockui.test=\"{name}-{}\"\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
     std::fs::write(
         dir.join(".dockui.toml"),
         format!(
@@ -111,8 +119,15 @@ fn recv(rx: &mpsc::Receiver<Received>) -> Received {
         .expect("the webhook was called")
 }
 
-async fn remove(engine: &dockui::docker::BollardEngine, tags: &[String]) {
-    support::remove_images(engine, tags).await;
+/// Remove images by reference or id, with every tag they carry (force).
+async fn remove(engine: &dockui::docker::BollardEngine, refs: &[String]) {
+    let docker = engine.client().unwrap();
+    for r in refs {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .build();
+        let _ = docker.remove_image(r, Some(opts), None).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,13 +205,11 @@ async fn build_success_and_failure_post_json_with_ntfy_headers() {
         "{diagnosis}"
     );
 
-    let tags: Vec<String> = outcome["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    remove(&engine, &tags).await;
+    remove(
+        &engine,
+        &[outcome["image_id"].as_str().unwrap().to_string()],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,13 +283,11 @@ async fn unreachable_or_failing_webhook_is_reported_and_never_fatal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("notify.style"));
 
-    let tags = outcome["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect::<Vec<_>>();
-    remove(&engine, &tags).await;
+    remove(
+        &engine,
+        &[outcome["image_id"].as_str().unwrap().to_string()],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,9 +303,9 @@ async fn push_posts_the_registry_digest() {
     // `push IMAGE:TAG` pushes that tag.
     let tag = format!("t{}", std::process::id());
     let local = format!("dockui-test/after-notify-push:{tag}");
-    if support::build_busybox(&engine, &local).await.is_none() {
+    let Some(local_id) = support::build_busybox(&engine, &local).await else {
         return;
-    }
+    };
     let (port, rx) = listener(200);
     let config = home.path().join("config.toml");
     std::fs::write(
@@ -338,11 +349,7 @@ async fn push_posts_the_registry_digest() {
     )
     .unwrap();
     assert_eq!(r.header("Docker-Content-Digest"), Some(digest.as_str()));
-    remove(
-        &engine,
-        &[local, format!("{}/after/notify:{tag}", registry.host)],
-    )
-    .await;
+    remove(&engine, &[local_id]).await;
 }
 
 /// The TUI's engine: a build job ends, the webhook is called; with a dead webhook a notice says so.
@@ -378,6 +385,7 @@ async fn engine_build_job_notifies_and_reports_failures_as_notice() {
     let mut handle = run(config.clone());
     handle.commands.send(Command::Build).unwrap();
     let mut image = String::new();
+    let mut image_id = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while image.is_empty() {
         let ev = tokio::time::timeout_at(deadline, handle.events.recv())
@@ -387,6 +395,7 @@ async fn engine_build_job_notifies_and_reports_failures_as_notice() {
         if let EngineEvent::BuildFinished(o) = ev {
             assert!(o.success, "{o:?}");
             image = o.image.clone();
+            image_id = o.image_id.clone().unwrap_or_default();
         }
     }
     let got = tokio::task::spawn_blocking(move || recv(&rx))
@@ -422,5 +431,5 @@ async fn engine_build_job_notifies_and_reports_failures_as_notice() {
         }
     }
     handle.shutdown().await;
-    remove(&engine, &[image]).await;
+    remove(&engine, &[image_id]).await;
 }

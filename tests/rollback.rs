@@ -57,11 +57,12 @@ async fn rollback_points_the_tag_back_and_forward_verified_by_the_registry() {
     let pid = std::process::id();
     let one = format!("dockui-test/after-rb:one-{pid}");
     let two = format!("dockui-test/after-rb:two-{pid}");
-    if support::build_busybox(&engine, &one).await.is_none()
-        || support::build_busybox(&engine, &two).await.is_none()
-    {
+    let (Some(one_id), Some(two_id)) = (
+        support::build_busybox(&engine, &one).await,
+        support::build_busybox(&engine, &two).await,
+    ) else {
         return;
-    }
+    };
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("config.toml");
     std::fs::write(
@@ -176,5 +177,12 @@ async fn rollback_points_the_tag_back_and_forward_verified_by_the_registry() {
     );
     assert_eq!(out.status.code(), Some(2));
 
-    support::remove_images(&engine, &[one, two, target]).await;
+    // By id with force: the pushes and the pull left registry tags and digests on both images.
+    let docker = engine.client().unwrap();
+    for id in [one_id, two_id] {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .build();
+        let _ = docker.remove_image(&id, Some(opts), None).await;
+    }
 }

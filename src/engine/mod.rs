@@ -2,6 +2,7 @@
 //! Front ends (TUI, headless) send `Command`s and fold `EngineEvent`s into their own state.
 
 pub mod build;
+pub mod cache_break;
 pub mod clock;
 pub mod failure_fix;
 pub mod history;

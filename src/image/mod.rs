@@ -236,7 +236,13 @@ pub fn analyze(image: &str, resolved: Resolved, opts: Options) -> ImageReport {
         });
     }
     // Layers the history does not account for (images assembled by hand).
-    for i in next..n_layers {
+    for (i, (&size, &files)) in stack
+        .layer_bytes
+        .iter()
+        .zip(&stack.layer_files)
+        .enumerate()
+        .skip(next)
+    {
         layers.push(LayerReport {
             layer: Some(i + 1),
             diff_id: resolved.config.rootfs.diff_ids.get(i).cloned(),
@@ -244,8 +250,8 @@ pub fn analyze(image: &str, resolved: Resolved, opts: Options) -> ImageReport {
             created_by: String::new(),
             created: None,
             empty: false,
-            size: stack.layer_bytes[i],
-            files: stack.layer_files[i],
+            size,
+            files,
             wasted_bytes: wasted_in_layer[i],
         });
     }
@@ -318,6 +324,9 @@ pub fn analyze(image: &str, resolved: Resolved, opts: Options) -> ImageReport {
     }
 }
 
+/// Per (rule, what) in one layer: bytes, files, the largest entry, whether any is still visible.
+type CacheTally<'a> = (u64, u64, Option<&'a LayerEntry>, bool);
+
 fn caches(
     layers: &[archive::ResolvedLayer],
     stack: &Stack,
@@ -325,9 +334,7 @@ fn caches(
 ) -> Vec<CacheFinding> {
     let mut out = Vec::new();
     for (i, l) in layers.iter().enumerate() {
-        // (rule, what) -> bytes, files, largest entry, any still visible
-        let mut found: BTreeMap<(String, String), (u64, u64, Option<&LayerEntry>, bool)> =
-            BTreeMap::new();
+        let mut found: BTreeMap<(String, String), CacheTally> = BTreeMap::new();
         for e in l
             .entries
             .iter()
