@@ -1,5 +1,11 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
-//! 2 usage, configuration or I/O error (and an unreachable engine).
+//! 2 usage, configuration or I/O error (and every failure to reach or use the engine, an unreadable build
+//! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
+
+mod inspect;
+mod notify;
+mod pins;
+mod rollback;
 
 use crate::analyze;
 use crate::config::Config;
@@ -70,6 +76,9 @@ pub enum Cmd {
         source: SourceFlags,
         #[command(flatten)]
         host: HostFlags,
+        /// Ask the registry for the base images' digests (pin rules DU140/DU141).
+        #[arg(long)]
+        resolve_digests: bool,
     },
     /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
     Fix {
@@ -87,6 +96,9 @@ pub enum Cmd {
         format: Format,
         #[command(flatten)]
         source: SourceFlags,
+        /// Ask the registry for the base images' digests and propose pinning them (DU140, a suggestion).
+        #[arg(long)]
+        pin_bases: bool,
     },
     /// List every rule: id, severity, summary, whether it has a fix.
     Rules {
@@ -139,6 +151,12 @@ pub enum Cmd {
     },
     /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
     Demo { dir: Option<PathBuf> },
+    /// Layers, largest files and wasted space of an image (streamed from the engine's export, or a saved
+    /// archive file). With a limit: exit 1 when the image misses it (CI gate), 0 otherwise, 2 on errors.
+    Inspect(inspect::InspectArgs),
+    /// Point REPO:TAG back to an earlier manifest from dockui's push history (default: the previous push),
+    /// then check the registry serves it and it is pullable. Exit 0 done, 1 done but not verified, 2 error.
+    Rollback(rollback::RollbackArgs),
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
     StandIn {
         #[arg(long, default_value = standin::DEMO_BASE)]
@@ -297,7 +315,11 @@ pub fn main() -> i32 {
     }
 }
 
-fn load_config(cli_config: Option<&Path>, paths: &Paths, project: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(
+    cli_config: Option<&Path>,
+    paths: &Paths,
+    project: &Path,
+) -> anyhow::Result<Config> {
     let user = cli_config
         .map(Path::to_path_buf)
         .unwrap_or_else(|| paths.user_config_file());
@@ -341,7 +363,7 @@ fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.canonicalize()?)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -358,6 +380,7 @@ fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineConte
         project_dir: project.to_path_buf(),
         config: config.clone(),
         paths: paths.clone(),
+        config_file: None,
     }
 }
 
@@ -369,9 +392,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
             open_tui(config_flag, paths, &dir, cli.readonly, &tui_args)
         }
-        Some(Cmd::Build { .. } | Cmd::Push { .. } | Cmd::Undo { .. } | Cmd::StandIn { .. })
-            if cli.readonly =>
-        {
+        Some(
+            Cmd::Build { .. }
+            | Cmd::Push { .. }
+            | Cmd::Undo { .. }
+            | Cmd::StandIn { .. }
+            | Cmd::Rollback(_),
+        ) if cli.readonly => {
             anyhow::bail!(
                 "read-only mode (--readonly): building, pushing and writing files are off"
             )
@@ -401,12 +428,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             format,
             source,
             host,
+            resolve_digests,
         }) => {
             let dir = project_dir(&dir)?;
             let mut config = load_config(config_flag, paths, &dir)?;
             apply_source(&mut config, &dir, &source)?;
             let mut opts = config.analyze_options(paths);
             opts.host = host.resolve(&config)?;
+            if resolve_digests {
+                opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
+            }
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
                 CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
@@ -482,6 +513,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
             });
             let (outcome, signalled) = outcome;
+            notify::send(
+                &rt,
+                &config.notify,
+                &crate::notify::Notification::from_build(&dir, &outcome),
+            );
             match format {
                 Format::Human if quiet && outcome.success => {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
@@ -490,9 +526,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
             Ok(if outcome.engine_unreachable {
-                // The message names the endpoint, the cause and what to do. Human output streamed the log,
-                // which ends with it already.
-                if format == Format::Json {
+                // The message names the endpoint, the cause and what to do. The streamed log ends with it
+                // already, unless --quiet kept the log off stderr.
+                if quiet {
                     eprintln!(
                         "dockui: {}",
                         outcome.error.as_deref().unwrap_or("engine unreachable")
@@ -515,6 +551,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             dry_run,
             format,
             source,
+            pin_bases,
         }) => {
             // Read-only: show the diffs, write nothing.
             let dry_run = dry_run || cli.readonly;
@@ -525,9 +562,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 LevelArg::Safe => crate::analyze::FixLevel::Safe,
                 LevelArg::Suggestion => crate::analyze::FixLevel::Suggestion,
             };
+            let mut opts = config.analyze_options(paths);
+            if pin_bases {
+                opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
+            }
             let run = crate::fix::headless::run(
                 &dir,
-                &config.analyze_options(paths),
+                &opts,
                 &crate::fix::Backups::new(paths.backups_dir()),
                 &rules,
                 level,
@@ -643,11 +684,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     });
                 (config, Some(dir), source)
             } else {
-                (
-                    load_config(config_flag, paths, Path::new("."))?,
-                    None,
-                    target.clone(),
-                )
+                let mut config = load_config(config_flag, paths, Path::new("."))?;
+                // A reference that names its registry is the destination: the working directory's
+                // `[push] registry/repository` must not send it somewhere else.
+                if crate::registry::reference::ImageName::parse(&target)
+                    .is_ok_and(|n| !n.is_docker_hub())
+                {
+                    config.push.registry.clear();
+                    config.push.repository.clear();
+                }
+                (config, None, target.clone())
             };
             let engine =
                 BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
@@ -669,6 +715,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let _ = printer.await;
                 report
             });
+            rollback::record(paths, &report);
+            notify::send(
+                &rt,
+                &config.notify,
+                &crate::notify::Notification::from_push(project.as_deref(), &report),
+            );
             match format {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -684,6 +736,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Some(Cmd::Inspect(args)) => inspect::run(args, config_flag, paths),
+        Some(Cmd::Rollback(args)) => rollback::run(args, config_flag, paths),
         Some(Cmd::StandIn { tag }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
             let docker =
@@ -834,7 +888,9 @@ fn open_tui(
     if readonly {
         config.build.auto_fix = "off".into();
     }
-    let ctx = engine_context(&config, dir, paths);
+    let mut ctx = engine_context(&config, dir, paths);
+    // `r` in the TUI re-reads the same files.
+    ctx.config_file = config_flag.map(Path::to_path_buf);
     let rt = runtime()?;
     let bollard = ctx.bollard.clone();
     let code = rt.block_on(async move {

@@ -20,6 +20,7 @@ pub struct Config {
     pub push: crate::registry::config::PushConfig,
     pub ui: UiConfig,
     pub keys: KeysConfig,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -244,6 +245,7 @@ impl Config {
                 self.build.auto_fix
             )));
         }
+        self.notify.validate().map_err(fail)?;
         if !["dark", "light", "mono"].contains(&self.ui.theme.as_str()) {
             return Err(fail(format!(
                 "ui.theme must be \"dark\", \"light\" or \"mono\", not \"{}\"",
@@ -295,6 +297,7 @@ impl Config {
             extra_compat: Some(paths.config_dir.join("compat.toml")),
             no_hadolint_config: false,
             host: None,
+            base_digests: None,
             build_args: self
                 .build
                 .args

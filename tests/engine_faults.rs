@@ -360,6 +360,46 @@ fn a_connection_dropped_mid_upload_is_an_engine_error_not_sigpipe() {
     assert_eq!(build_record(home.path())["success"], false);
 }
 
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn an_engine_connection_cut_mid_build_is_an_engine_error_with_the_record() {
+    engine("an_engine_connection_cut_mid_build_is_an_engine_error_with_the_record");
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(
+        home.path(),
+        "proj",
+        &format!(
+            "FROM {BASE}\nRUN for i in $(seq 1 400); do echo progress-line-$i-padding-padding-padding; sleep 0.02; done\n"
+        ),
+        "[build]\nimage = \"dockui-test/faults\"\ntag = \"cut\"\nno_cache = true\nmax_attempts = 1\n[smoke]\ninfer = false\n",
+    );
+    // The engine's answers before the build (ping, version) are far below this.
+    let proxy = Proxy::start_faults(&home.path().join("engine.sock"), None, Some(24 * 1024));
+    let out = common::dockui(home.path())
+        .env("DOCKER_HOST", proxy.docker_host())
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), None, "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        proxy.dropped.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the proxy cut the build's output"
+    );
+    assert!(stderr.contains("closed the connection"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON result");
+    assert_eq!(v["success"], false);
+    assert_eq!(build_record(home.path())["success"], false);
+    // What arrived before the cut is in the attempt log.
+    let logs = attempt_logs(home.path());
+    assert!(logs.contains("progress-line-1-"), "{logs}");
+}
+
 /// dockui run as `nobody` (no access to the engine's socket or to root-only files).
 fn as_nobody(home: &Path) -> Command {
     use std::os::unix::fs::PermissionsExt;

@@ -145,9 +145,10 @@ fn tui_build_push_then_accept_the_digest_update() {
     wait("build done", &|s| s.contains("built after 1 attempt"));
     tmux(&["send-keys", "-t", "t", "p"]);
     wait("pullable verdict", &|s| s.contains("verdict: pullable"));
-    // Review: focus the diff pane, go to the last hunk (the deploy file), accept it, write.
+    // Review: focus the diff pane, go to the first hunk (the push's deploy file is listed first), accept it,
+    // write.
     tmux(&["send-keys", "-t", "t", "Tab"]);
-    tmux(&["send-keys", "-t", "t", "G"]);
+    tmux(&["send-keys", "-t", "t", "g"]);
     wait("the .env hunk", &|s| s.contains("deploy/.env (1 hunk(s))"));
     tmux(&["send-keys", "-t", "t", "y"]);
     tmux(&["send-keys", "-t", "t", "w"]);

@@ -122,3 +122,68 @@ fn non_hadolint_findings_on_the_shared_real_files_are_pinned() {
             .join("\n"),
     );
 }
+
+/// The project's own precision corpus (tests/precision, read by scripts/bench-precision.sh) stays usable: every
+/// project has a Dockerfile that dockui analyses, and every expected finding points at lines of a file that
+/// exists in that project.
+#[test]
+fn the_precision_corpus_expectations_point_at_real_lines() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/precision");
+    let text = std::fs::read_to_string(corpus.join("expected.toml")).unwrap();
+    let expected: toml::Table = toml::from_str(&text).unwrap();
+    let projects = expected["project"].as_array().unwrap();
+    assert!(projects.len() >= 40, "{} projects", projects.len());
+    let mut names = BTreeSet::new();
+    let mut clean = 0;
+    for p in projects {
+        let name = p["name"].as_str().unwrap();
+        assert!(names.insert(name.to_string()), "{name} listed twice");
+        let dir = corpus.join(name);
+        assert!(dir.join("Dockerfile").is_file(), "{name}: no Dockerfile");
+        analyze::analyze_project(&dir, &AnalyzeOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let findings = p
+            .get("finding")
+            .and_then(|f| f.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if findings
+            .iter()
+            .all(|f| f.get("optional").and_then(|o| o.as_bool()) == Some(true))
+        {
+            clean += 1;
+        }
+        for f in findings {
+            let file = f["file"].as_str().unwrap();
+            let lines = f["lines"].as_array().unwrap();
+            let (a, b) = (
+                lines[0].as_integer().unwrap(),
+                lines[1].as_integer().unwrap(),
+            );
+            let n = std::fs::read_to_string(dir.join(file))
+                .unwrap_or_else(|e| panic!("{name}/{file}: {e}"))
+                .lines()
+                .count() as i64;
+            assert!(
+                1 <= a && a <= b && b <= n,
+                "{name}/{file}: lines {a}-{b} of {n}"
+            );
+            assert!(
+                matches!(f["severity"].as_str(), Some("error" | "warning")),
+                "{name}: {f}"
+            );
+            assert!(f["rule"].as_str().unwrap().starts_with("DU"), "{name}: {f}");
+        }
+    }
+    // Every folder is in the expectations, and about half the projects are clean.
+    for e in std::fs::read_dir(&corpus).unwrap().flatten() {
+        if e.path().is_dir() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            assert!(names.contains(&n), "{n} has no entry in expected.toml");
+        }
+    }
+    assert!(
+        clean * 3 >= projects.len() && clean * 3 <= projects.len() * 2,
+        "{clean} clean"
+    );
+}

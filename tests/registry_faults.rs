@@ -1,6 +1,7 @@
 //! A real docker-registry behind a fault-injecting proxy: forwarding (pullable), answering 500 (reported
 //! as the registry's error with status and body, not as "did not answer"), stalling (unreachable, bounded).
 
+mod common;
 #[path = "fixtures/registry/support.rs"]
 mod support;
 
@@ -132,4 +133,89 @@ async fn a_registry_answering_500_is_reported_with_status_and_body_and_a_stall_i
         stalled.verdict,
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// Checks through the 500 proxy instead of the registry the push went to.
+struct ThroughProxy {
+    port: u16,
+    client: RegistryClient,
+}
+
+impl dockui::registry::client::RegistryPort for ThroughProxy {
+    fn check<'a>(
+        &'a self,
+        name: &'a ImageName,
+        digest: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, dockui::registry::PullCheck> {
+        Box::pin(async move {
+            let proxied =
+                ImageName::parse(&format!("127.0.0.1:{}/{}", self.port, name.repository)).unwrap();
+            self.client.check(&proxied, digest).await
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_failed_verification_reports_the_digest_the_engine_printed() {
+    const T: &str = "a_failed_verification_reports_the_digest_the_engine_printed";
+    let engine = common::engine_or_skip(T).await.unwrap();
+    let Some(registry) = support::Registry::start(T, None) else {
+        return;
+    };
+    let source = format!("dockui-test/registry-faults:{}", std::process::id());
+    let Some(_) = support::build_busybox(&engine, &source).await else {
+        return;
+    };
+    let req = dockui::registry::pipeline::PushRequest {
+        source_image: source.clone(),
+        config: dockui::registry::PushConfig {
+            registry: registry.host.clone(),
+            repository: "dockui-test/verify".into(),
+            tags: vec!["v1".into()],
+            retry: RetryPolicy {
+                attempts: 1,
+                initial_delay_ms: 50,
+                max_delay_ms: 100,
+                timeout_s: 3,
+            },
+            ..Default::default()
+        },
+        default_tag: String::new(),
+        project_dir: None,
+    };
+    let mode = Arc::new(AtomicU8::new(FAIL_500));
+    let port = fault_proxy(registry.host.clone(), mode);
+    let checker = ThroughProxy {
+        port,
+        client: RegistryClient::new(CredentialLookup::none(), req.config.retry.clone()).unwrap(),
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = dockui::registry::pipeline::push_and_verify(
+        &engine,
+        &checker,
+        &CredentialLookup::none(),
+        &req,
+        tx,
+    )
+    .await;
+    let pushed = format!("{}/dockui-test/verify:v1", registry.host);
+    support::remove_images(&engine, &[source.clone(), pushed]).await;
+    assert_eq!(report.error, None, "{report:#?}");
+    assert_eq!(report.verdict, Some(Verdict::ServerError), "{report:#?}");
+    let printed = report.tags[0]
+        .digest
+        .clone()
+        .expect("the engine printed a digest");
+    assert_eq!(
+        report.digest.as_deref(),
+        Some(printed.as_str()),
+        "{report:#?}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["digest"], printed.as_str(), "not null in the JSON");
+    assert_eq!(report.exit_code(), 1);
 }

@@ -56,8 +56,9 @@ fn sample_app() -> App {
     };
     app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
     // The real probe's answer when the library is missing (a fixed path, so the text is the same everywhere).
-    app.gpu = dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
-    assert!(matches!(app.gpu, GpuState::Unavailable { .. }));
+    app.gpu.state =
+        dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
+    assert!(matches!(app.gpu.state, GpuState::Unavailable { .. }));
     app
 }
 

@@ -66,7 +66,10 @@ pub fn cause_of(kind: Option<io::ErrorKind>, messages: &[String]) -> Cause {
         _ => {}
     }
     let all = messages.join(": ").to_lowercase();
-    if all.contains("permission denied") {
+    if all.contains("socket not found") {
+        // bollard checks the path itself before connecting.
+        Cause::NoSocket
+    } else if all.contains("permission denied") {
         Cause::PermissionDenied
     } else if all.contains("connection refused") {
         Cause::Refused
@@ -82,6 +85,7 @@ pub fn cause_of(kind: Option<io::ErrorKind>, messages: &[String]) -> Cause {
         || all.contains("broken pipe")
         || all.contains("connection reset")
         || all.contains("incomplete message")
+        || all.contains("error reading a body")
         || all.contains("unexpected eof")
         || all.contains("sendrequest")
         || all.contains("upload was aborted")
@@ -188,6 +192,8 @@ mod tests {
         );
         let msgs = vec!["Client sent an HTTP request to an HTTPS server.".to_string()];
         assert_eq!(cause_of(None, &msgs), Cause::Tls);
+        let msgs = vec!["Socket not found: /nope.sock".to_string()];
+        assert_eq!(cause_of(None, &msgs), Cause::NoSocket);
         let msgs = vec!["URI scheme is not supported: ftp://x".to_string()];
         assert_eq!(cause_of(None, &msgs), Cause::BadUrl);
         // A message that names nothing known is not guessed at.

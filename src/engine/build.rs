@@ -119,7 +119,7 @@ pub struct AttemptRecord {
 }
 
 /// The result object of `dockui build --format json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct BuildOutcome {
     pub build_id: String,
     pub success: bool,

@@ -789,6 +789,100 @@ impl RegistryClient {
     }
 }
 
+/// Manifests read and written as bytes (rollback: the exact bytes, so the digest stays the same).
+impl RegistryClient {
+    /// GET a manifest by tag or digest: (body, media type).
+    pub async fn get_manifest(
+        &self,
+        name: &ImageName,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String), String> {
+        let url = format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(name),
+            name.repository
+        );
+        let mut auth = self.auth_for(name).await;
+        let resp = self
+            .send(name, &url, reqwest::Method::GET, &mut auth)
+            .await
+            .map_err(|a| a.detail.clone())?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!(
+                "the registry {} answered {status} for {}:{reference}",
+                name.registry, name.repository
+            ));
+        }
+        let media_type = header(&resp, "content-type").unwrap_or_default();
+        let body = resp.bytes().await.map_err(|e| describe(&e))?.to_vec();
+        Ok((body, media_type))
+    }
+
+    /// PUT manifest bytes under `reference` (a tag); returns the registry's digest for them.
+    pub async fn put_manifest(
+        &self,
+        name: &ImageName,
+        reference: &str,
+        media_type: &str,
+        body: Vec<u8>,
+    ) -> Result<String, String> {
+        let url = format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(name),
+            name.repository
+        );
+        let mut auth = self.auth_for(name).await;
+        let mut answered = false;
+        loop {
+            let mut req = self
+                .http_for(&url)
+                .put(&url)
+                .header("Content-Type", media_type)
+                .body(body.clone());
+            if let Some(h) = &auth.header {
+                req = req.header("Authorization", h.expose());
+            }
+            let resp = req.send().await.map_err(|e| describe(&e))?;
+            let status = resp.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && !answered {
+                // A pull-only token is not enough: ask for push on this repository.
+                let challenge = header(&resp, "www-authenticate")
+                    .and_then(|h| parse_challenge(&h))
+                    .map(|c| match c {
+                        Challenge::Bearer { realm, service, .. } => Challenge::Bearer {
+                            realm,
+                            service,
+                            scope: Some(format!("repository:{}:pull,push", name.repository)),
+                        },
+                        other => other,
+                    });
+                if let Some(c) = challenge {
+                    answered = true;
+                    auth.header = Some(
+                        self.answer_challenge(name, &c, &auth)
+                            .await
+                            .map_err(|(_, why)| why)?,
+                    );
+                    continue;
+                }
+            }
+            if !status.is_success() {
+                let text = resp.text().await.unwrap_or_default();
+                return Err(format!(
+                    "the registry {} refused the manifest for {}:{reference}: {status} {}",
+                    name.registry,
+                    name.repository,
+                    text.trim()
+                ));
+            }
+            return Ok(
+                header(&resp, "docker-content-digest").unwrap_or_else(|| sha256_digest(&body))
+            );
+        }
+    }
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)

@@ -20,6 +20,16 @@ impl Proxy {
     /// Listen at `path` (mode 0777, so a test may use it as another user); `drop_after`: close a connection
     /// once its client sent more than this many bytes.
     pub fn start(path: &Path, drop_after: Option<u64>) -> Proxy {
+        Proxy::start_faults(path, drop_after, None)
+    }
+
+    /// Like `start`; `cut_response_after`: close a connection once the engine sent this many bytes on it (the
+    /// engine going away in the middle of a build's output).
+    pub fn start_faults(
+        path: &Path,
+        drop_after: Option<u64>,
+        cut_response_after: Option<u64>,
+    ) -> Proxy {
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path).expect("bind proxy socket");
         use std::os::unix::fs::PermissionsExt;
@@ -33,7 +43,9 @@ impl Proxy {
                     continue;
                 };
                 let d = d.clone();
-                std::thread::spawn(move || pump(client, upstream, drop_after, d));
+                std::thread::spawn(move || {
+                    pump(client, upstream, drop_after, cut_response_after, d)
+                });
             }
         });
         Proxy {
@@ -51,12 +63,30 @@ fn pump(
     client: UnixStream,
     upstream: UnixStream,
     drop_after: Option<u64>,
+    cut_response_after: Option<u64>,
     dropped: Arc<AtomicU64>,
 ) {
     let (mut c_read, mut u_write) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
     let (mut u_read, mut c_write) = (upstream, client);
+    let d = dropped.clone();
     let back = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut u_read, &mut c_write);
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match u_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            got += n as u64;
+            if cut_response_after.is_some_and(|limit| got > limit) {
+                d.fetch_add(1, Ordering::SeqCst);
+                let _ = u_read.shutdown(std::net::Shutdown::Both);
+                break;
+            }
+            if c_write.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         let _ = c_write.shutdown(std::net::Shutdown::Both);
     });
     let mut sent = 0u64;

@@ -529,96 +529,147 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
-/// DU120: a workflow that uses the GitHub Actions cache backend while buildx runs the default `docker` driver.
-/// Read line by line (no YAML crate needed): the keys involved are plain scalars on their own lines.
+/// DU120: a job that uses the GitHub Actions cache backend while its buildx builder is the default `docker`
+/// driver (no `docker/setup-buildx-action` step before it in the same job, or one with `driver: docker`).
+/// Read per job and per step through [`crate::analyze::workflow`]: each job runs on its own machine, so a
+/// setup step in one job does not help another. A workflow that is not valid YAML is a DU002 finding.
 pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut gha_lines = Vec::new();
-    let mut has_setup = false;
-    // Byte range of the `docker` value of a `driver: docker` line.
-    let mut docker_driver: Option<Range<usize>> = None;
-    let mut off = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        let uncommented = t.split(" #").next().unwrap_or(t).trim_end();
-        let lead = line.len() - line.trim_start().len();
-        if !t.starts_with('#') {
-            if uncommented.contains("docker/setup-buildx-action") {
-                has_setup = true;
-            }
-            let key = uncommented.trim_start_matches("- ");
-            if let Some(v) = key.strip_prefix("driver:") {
-                if v.trim() == "docker" {
-                    let vstart = off + lead + (uncommented.len() - 6);
-                    docker_driver = Some(vstart..vstart + 6);
-                }
-            }
-            let cache_key = uncommented.contains("cache-from")
-                || uncommented.contains("cache-to")
-                || uncommented.starts_with("type=gha");
-            if cache_key && uncommented.contains("type=gha") {
-                gha_lines.push((off + lead, off + line.trim_end().len()));
-            }
-        }
-        off += line.len();
-    }
-    if gha_lines.is_empty() || (has_setup && docker_driver.is_none()) {
-        return out;
-    }
-    for (k, (s, e)) in gha_lines.into_iter().enumerate() {
-        let why = if docker_driver.is_some() {
-            "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
-        } else {
-            "Without docker/setup-buildx-action, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
-        };
-        let mut f = Finding::new(
-            RuleId::DU120,
-            severity(RuleId::DU120),
-            file,
-            Span::from_range(text, s, e),
-            "type=gha cache with the default docker buildx driver",
-        )
-        .why(why);
-        // One fix for the workflow, on the first finding (several findings, one change).
-        if k == 0 {
-            if let Some(r) = docker_driver.clone() {
-                f = f.with_fix(Fix {
-                    id: "DU120.driver".into(),
-                    level: FixLevel::Suggestion,
-                    description: "Use the docker-container driver".into(),
-                    file: file.to_path_buf(),
-                    edits: vec![edit(r.start, r.end, "docker-container")],
-                });
-            } else if let Some(p) = step_start(text, s) {
-                let indent: String = text[p..].chars().take_while(|c| *c == ' ').collect();
-                let edit_text = format!(
-                    "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
+    let jobs = match crate::analyze::workflow::jobs(text) {
+        Ok(j) => j,
+        Err(p) => {
+            // Only worth saying when the file is one we would have judged.
+            if text.contains("type=gha") {
+                out.push(
+                    Finding::new(
+                        RuleId::DU002,
+                        severity(RuleId::DU002),
+                        file,
+                        Span::from_range(text, p.range.start, p.range.end),
+                        format!("workflow is not readable: {}", p.message),
+                    )
+                    .why("GitHub rejects a workflow that is not valid YAML; dockui could not check its cache settings."),
                 );
-                f = f.with_fix(Fix { id: "DU120.setup-buildx".into(), level: FixLevel::Suggestion, description: "Add a docker/setup-buildx-action step before this one (docker-container driver)".into(), file: file.to_path_buf(), edits: vec![insert(p, edit_text)] });
+            }
+            return out;
+        }
+    };
+    let lines = crate::analyze::pyproject::LineIndex::new(text);
+    for job in &jobs {
+        // The builder in force at each step: None = default docker driver; Some(step) = that setup step.
+        let mut builder: Option<&crate::analyze::workflow::Step> = None;
+        let mut own_builder = false;
+        let mut fixed = false;
+        for st in &job.steps {
+            if st.is_setup_buildx() {
+                builder = Some(st);
+            }
+            if st.creates_builder {
+                own_builder = true;
+            }
+            if st.gha.is_empty() || own_builder {
+                continue;
+            }
+            let docker_driver = builder
+                .and_then(|b| b.driver.clone())
+                .filter(|(d, _)| d == "docker");
+            if builder.is_some() && docker_driver.is_none() {
+                continue;
+            }
+            for r in &st.gha {
+                let why = if docker_driver.is_some() {
+                    "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
+                } else {
+                    "Without docker/setup-buildx-action earlier in this job, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
+                };
+                let mut f = Finding::new(
+                    RuleId::DU120,
+                    severity(RuleId::DU120),
+                    file,
+                    lines.span(text, r.start, r.end),
+                    "type=gha cache with the default docker buildx driver",
+                )
+                .why(why)
+                .fact(format!("job `{}`", job.id));
+                // One fix per job (several findings, one change).
+                if !fixed {
+                    if let Some((_, dr)) = docker_driver.clone() {
+                        fixed = true;
+                        f = f.with_fix(Fix {
+                            id: "DU120.driver".into(),
+                            level: FixLevel::Suggestion,
+                            description: "Use the docker-container driver".into(),
+                            file: file.to_path_buf(),
+                            edits: vec![edit(dr.start, dr.end, "docker-container")],
+                        });
+                    } else if let Some(p) = st.item_line_start {
+                        fixed = true;
+                        let indent = " ".repeat(st.indent);
+                        let edit_text = format!(
+                            "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
+                        );
+                        f = f.with_fix(Fix { id: "DU120.setup-buildx".into(), level: FixLevel::Suggestion, description: "Add a docker/setup-buildx-action step before this one (docker-container driver)".into(), file: file.to_path_buf(), edits: vec![insert(p, edit_text)] });
+                    }
+                }
+                out.push(f);
             }
         }
-        out.push(f);
     }
     out
 }
 
-/// Start of the line of the YAML list item (`- ...`) that contains byte `at`: the nearest line above with a
-/// `- ` item indented less than the line holding `at`.
-fn step_start(text: &str, at: usize) -> Option<usize> {
-    let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let indent_of = |ls: usize| text[ls..].chars().take_while(|c| *c == ' ').count();
-    let own = indent_of(line_start);
-    if text[line_start + own..].starts_with("- ") {
-        return Some(line_start);
+#[cfg(test)]
+mod workflow_tests {
+    use super::workflow;
+    use std::path::Path;
+
+    const TWO_JOBS: &str = "on: push\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: docker/setup-buildx-action@v3\n      - run: docker buildx build --cache-from type=gha -t lint .\n  image:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - name: Build\n        uses: docker/build-push-action@v6\n        with:\n          cache-to: type=gha,mode=max\n";
+
+    #[test]
+    fn a_setup_step_in_one_job_does_not_cover_another_job() {
+        let f = workflow(Path::new("ci.yml"), TWO_JOBS);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "DU120");
+        assert_eq!(f[0].span.line, 15);
+        assert!(
+            f[0].facts.iter().any(|x| x.contains("image")),
+            "{:?}",
+            f[0].facts
+        );
+        // The fix adds the setup step to the `image` job, before its build step.
+        let fixed = crate::analyze::apply_edits(TWO_JOBS, &f[0].fixes[0].edits);
+        assert!(fixed.contains("      - uses: actions/checkout@v4\n      - name: Set up Docker Buildx\n        uses: docker/setup-buildx-action@v3\n      - name: Build\n"), "{fixed}");
+        assert!(workflow(Path::new("ci.yml"), &fixed).is_empty());
     }
-    let mut end = line_start;
-    while end > 0 {
-        let ls = text[..end - 1].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let ind = indent_of(ls);
-        if text[ls + ind..].starts_with("- ") && ind < own {
-            return Some(ls);
-        }
-        end = ls;
+
+    #[test]
+    fn setup_in_the_same_job_or_an_own_builder_is_fine() {
+        let ok = TWO_JOBS.replace(
+            "      - uses: actions/checkout@v4\n",
+            "      - uses: actions/checkout@v4\n      - uses: docker/setup-buildx-action@v3\n",
+        );
+        assert!(workflow(Path::new("ci.yml"), &ok).is_empty());
+        let own = "jobs:\n  b:\n    steps:\n      - run: docker buildx create --use --driver docker-container\n      - run: docker buildx build --cache-to type=gha .\n";
+        assert!(workflow(Path::new("ci.yml"), own).is_empty());
+        // `type=gha` in a comment or an echo is not a cache setting.
+        let echo = "jobs:\n  b:\n    steps:\n      - run: echo type=gha # cache-to: type=gha\n";
+        assert!(workflow(Path::new("ci.yml"), echo).is_empty());
     }
-    None
+
+    #[test]
+    fn a_setup_step_after_the_build_does_not_count() {
+        let late = "jobs:\n  b:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          cache-to: type=gha\n      - uses: docker/setup-buildx-action@v3\n";
+        assert_eq!(workflow(Path::new("ci.yml"), late).len(), 1);
+    }
+
+    #[test]
+    fn unreadable_workflows_say_so() {
+        let f = workflow(
+            Path::new("ci.yml"),
+            "jobs:\n  b:\n    steps:\n      - with: {cache-to: type=gha\n",
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "DU002");
+        assert!(workflow(Path::new("ci.yml"), "\0\u{1}garbage: [").is_empty());
+    }
 }

@@ -6,6 +6,7 @@ pub mod gates;
 pub mod gpu;
 pub mod hadolint;
 pub mod hadolint_more;
+pub mod pin;
 pub mod secrets;
 
 use super::compat::Compat;
@@ -105,6 +106,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             gpu::stages::RULES,
             gpu::arch::RULES,
             gpu::host::RULES,
+            pin::RULES,
         ]
         .concat();
         // Parse problems first, then by id (the order SARIF rule indexes have always had).
@@ -136,6 +138,8 @@ pub struct Ctx<'a> {
     pub installs: &'a [(usize, Install)],
     /// The host's driver and GPUs, when host-aware checks are on.
     pub host: Option<&'a super::HostGpu>,
+    /// Registry digests of the base images, when the caller looked them up.
+    pub bases: Option<&'a super::base_digest::BaseDigests>,
 }
 
 impl<'a> Ctx<'a> {
@@ -223,6 +227,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     gates::run(ctx, &mut out);
     secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
+    pin::run(ctx, &mut out);
     out
 }
 
