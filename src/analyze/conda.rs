@@ -73,6 +73,11 @@ impl CondaEnv {
             force_reinstall: false,
             python: None,
             conda_python: None,
+            no_deps: false,
+            no_install: vec![],
+            torch_backend: None,
+            project_extras: None,
+            all_extras: false,
         };
         if !self.deps.is_empty() {
             let mut c = base(Tool::Conda);

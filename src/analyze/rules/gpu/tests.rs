@@ -587,12 +587,7 @@ fn pip_install_dot_takes_dependencies_and_only_the_named_extras() {
     let f = find(&a, "DU202");
     assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
     assert_eq!(f[0].span.line, 13);
-    // uv sync: --extra names the group, --all-extras takes them all.
-    let a = check_with(&format!("{base}RUN uv sync --extra legacy\n"), &files);
-    assert_eq!(find(&a, "DU202").len(), 1);
-    let a = check_with(&format!("{base}RUN uv sync --all-extras\n"), &files);
-    // One torchvision is judged (the last pin): both groups are in the resolution.
-    assert_eq!(find(&a, "DU202").len(), 1);
+    // uv sync installs the dependencies only by default.
     let a = check_with(&format!("{base}RUN uv sync\n"), &files);
     assert!(find(&a, "DU202").is_empty());
 }
