@@ -73,24 +73,7 @@ pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
                     continue;
                 }
                 seen_files.push(&rf.path);
-                if rf.path.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
-                    let text = ctx.texts.get(&rf.path).map(|s| s.as_str()).unwrap_or("");
-                    reqs.extend(rf.reqs.iter().filter(|r| {
-                        // A requirement whose place in the file is unknown (offset 0 is the file's first
-                        // header) cannot be put in a group: only `--all-extras` surely installs it.
-                        if r.range.start == 0 {
-                            return inst.all_extras;
-                        }
-                        match optional_group(text, r.range.start) {
-                            None => true,
-                            Some(g) => {
-                                inst.all_extras
-                                    || inst.project_extras.as_ref().is_some_and(|e| e.contains(&g))
-                            }
-                        }
-                    }));
-                    continue;
-                }
+                // pyproject.toml: the analysis already read only the dependencies and the extras installed.
                 reqs.extend(rf.reqs.iter());
                 if index_url.is_none() {
                     index_url = rf.sources.index_url.as_ref();
@@ -157,52 +140,6 @@ fn exported(ctx: &Ctx, instr: usize, at: usize, name: &str) -> Option<String> {
         }
     }
     found.filter(|v| !v.contains('$'))
-}
-
-/// The `[project.optional-dependencies]` group a pyproject.toml requirement at byte `at` belongs to (normalised
-/// name), or `None` for `[project] dependencies`. Read from the text around it, so it holds whichever parser
-/// produced the requirement.
-fn optional_group(text: &str, at: usize) -> Option<String> {
-    let before = text.get(..at.min(text.len()))?;
-    let mut section = "";
-    let mut key: Option<&str> = None;
-    let mut inline_optional = false;
-    for line in before.lines() {
-        let l = line.trim();
-        if l.starts_with('[') && !l.starts_with("[[") && l.ends_with(']') && !l.contains('"') {
-            section = l;
-            key = None;
-            inline_optional = false;
-            continue;
-        }
-        if let Some((k, _)) = l.split_once('=') {
-            let k = k.trim().trim_matches('"');
-            if !k.is_empty()
-                && k.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                key = Some(k);
-                if section == "[project]" {
-                    inline_optional = k == "optional-dependencies";
-                }
-            }
-        }
-    }
-    if section == "[project.optional-dependencies]" {
-        return key.map(crate::analyze::requirements::normalise);
-    }
-    if inline_optional {
-        // `optional-dependencies = { vision = ["..."] }`: the group is the last `name = [` before it.
-        let tail = &before[before.rfind("optional-dependencies")?..];
-        let name = tail.rsplit_once("= [")?.0;
-        let name = name
-            .rsplit(['{', ',', '\n'])
-            .next()?
-            .trim()
-            .trim_matches('"');
-        return Some(crate::analyze::requirements::normalise(name));
-    }
-    None
 }
 
 /// Requirement files for `-r value`, following nested `-r` includes.

@@ -587,12 +587,23 @@ fn pip_install_dot_takes_dependencies_and_only_the_named_extras() {
     let f = find(&a, "DU202");
     assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
     assert_eq!(f[0].span.line, 13);
-    // uv sync: --extra names the group, --all-extras takes them all.
-    let a = check_with(&format!("{base}RUN uv sync --extra legacy\n"), &files);
-    assert_eq!(find(&a, "DU202").len(), 1);
-    let a = check_with(&format!("{base}RUN uv sync --all-extras\n"), &files);
-    // One torchvision is judged (the last pin): both groups are in the resolution.
-    assert_eq!(find(&a, "DU202").len(), 1);
+    // uv sync installs the dependencies only by default.
     let a = check_with(&format!("{base}RUN uv sync\n"), &files);
     assert!(find(&a, "DU202").is_empty());
+}
+
+#[test]
+fn du209_needs_a_base_known_to_have_no_torch() {
+    let run = "RUN pip install --no-cache-dir 'torch>=2.4' transformers==4.46.2\n";
+    // An organisation's own base image may already hold torch: no verdict.
+    assert!(find(&check(&format!("FROM acme/ml-base:main\n{run}")), "DU209").is_empty());
+    // Plain OS and python images have none.
+    assert_eq!(
+        find(&check(&format!("FROM ubuntu:22.04\n{run}")), "DU209").len(),
+        1
+    );
+    assert_eq!(
+        find(&check(&format!("FROM python:3.11-slim\n{run}")), "DU209").len(),
+        1
+    );
 }

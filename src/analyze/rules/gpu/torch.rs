@@ -52,6 +52,18 @@ pub const RULES: &[RuleInfo] = &[
     .note("not on ROCm images or images with torch preinstalled, and not when an index, uv backend or conda picks the build"),
 ];
 
+/// Official OS images: no accelerator stack and no torch.
+const OS_IMAGES: &[&str] = &[
+    "ubuntu",
+    "debian",
+    "rockylinux",
+    "almalinux",
+    "fedora",
+    "centos",
+    "amazonlinux",
+    "alpine",
+];
+
 pub(super) fn torch_rules(
     ctx: &Ctx,
     g: &Group,
@@ -148,7 +160,19 @@ pub(super) fn torch_rules(
     let base_cuda_known = base.is_some_and(|(_, f)| {
         f.cuda.is_some() || f.torch_preinstalled || accelerator(f) == Accelerator::Rocm
     });
+    // An image dockui does not recognise (an organisation's own base) may well have torch installed already;
+    // official OS images have none.
+    let base_without_torch = base.is_some() || {
+        let stage = ctx.m.instrs.get(g.instr).and_then(|i| i.stage);
+        stage.is_some_and(|s| {
+            let root = ctx.m.root_stage(s);
+            let (repo, _) = crate::analyze::compat::split_reference(&root.image.text);
+            let repo = crate::analyze::compat::normalise_repo(&repo);
+            OS_IMAGES.contains(&repo.as_str())
+        })
+    };
     if known
+        && base_without_torch
         && !base_cuda_known
         && explicit.is_none()
         && !exact
