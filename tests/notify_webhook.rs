@@ -378,6 +378,7 @@ async fn engine_build_job_notifies_and_reports_failures_as_notice() {
             config,
             paths: common::paths(home.path()),
             host: None,
+            config_file: None,
         };
         dockui::engine::spawn(ctx)
     };
