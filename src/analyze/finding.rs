@@ -29,11 +29,64 @@ impl Span {
     }
 }
 
+/// Where each line of a text starts, so a byte offset maps to line and column in O(log lines) instead of a
+/// scan from the top of the file for every finding.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// Same result as [`Span::from_range`] on the text this index was built from.
+    pub fn span(&self, text: &str, start: usize, end: usize) -> Span {
+        let start = start.min(text.len());
+        let at = floor_char_boundary(text, start);
+        let line = self.starts.partition_point(|&s| s <= at);
+        let line_start = self.starts[line - 1];
+        let col = text[line_start..at].chars().count() + 1;
+        Span {
+            line,
+            col,
+            start,
+            end: end.max(start).min(text.len()),
+        }
+    }
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_the_scan() {
+        let text = "a\n\u{e9}b\r\n\ncd\u{1F600}e\nlast";
+        let idx = LineIndex::new(text);
+        for start in 0..=text.len() + 2 {
+            assert_eq!(
+                idx.span(text, start, start + 1),
+                Span::from_range(text, start, start + 1),
+                "at {start}"
+            );
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]

@@ -204,7 +204,7 @@ pub async fn run_build_asking(
         error: None,
         engine_unreachable: false,
     };
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = crate::paths::private_dir(&dir) {
         outcome.error = Some(format!(
             "cannot create build log directory {}: {e}",
             dir.display()
@@ -371,7 +371,7 @@ fn apply_fixes(
         if new == p.old {
             continue;
         }
-        match write_atomic(&req.project_dir.join(&p.file), &new, &p.old, &req.backups) {
+        match write_atomic(&req.project_dir, &p.file, &new, &p.old, &req.backups) {
             Ok(_) => applied.extend(p.hunks.iter().flat_map(|h| h.sources.clone())),
             Err(e) => {
                 let _ = events.send(EngineEvent::BuildLog(vec![format!(
@@ -435,9 +435,8 @@ async fn run_smoke(
 ) -> SmokeOutcome {
     // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
     let log = |lines: Vec<String>| {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
+        if let Ok(mut f) = crate::paths::private_file_options()
             .append(true)
-            .create(true)
             .open(log_path)
         {
             for l in &lines {
@@ -482,7 +481,10 @@ async fn run_attempt(
     events: &UnboundedSender<EngineEvent>,
     cancel: &CancellationToken,
 ) -> AttemptResult {
-    let mut log = match std::fs::File::create(log_path) {
+    let mut log = match crate::paths::private_file_options()
+        .truncate(true)
+        .open(log_path)
+    {
         Ok(f) => std::io::BufWriter::new(f),
         Err(e) => {
             return AttemptResult::Failed(DockerError::Other(format!(

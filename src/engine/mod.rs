@@ -187,12 +187,7 @@ async fn run(
                 let mut written = Vec::new();
                 let mut errors = Vec::new();
                 for (file, new, old) in writes {
-                    match crate::fix::write_atomic(
-                        &ctx.project_dir.join(&file),
-                        &new,
-                        &old,
-                        &backups,
-                    ) {
+                    match crate::fix::write_atomic(&ctx.project_dir, &file, &new, &old, &backups) {
                         Ok(_) => written.push(file),
                         Err(e) => errors.push(e.to_string()),
                     }

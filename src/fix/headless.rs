@@ -56,8 +56,24 @@ pub fn run(
     };
     let wanted =
         |rule: &str| rules.is_empty() || rules.iter().any(|r| r.eq_ignore_ascii_case(rule));
-    for _round in 0..MAX_ROUNDS {
+    if !dry_run {
+        let df = opts
+            .dockerfile
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into());
+        super::write::sweep_project_temps(root, &df);
+    }
+    for round in 0..MAX_ROUNDS {
         let analysis = analyze::analyze_project(root, opts)?;
+        if round == 0 && !dry_run {
+            // Temp files sit beside the files they replace: requirement files may live in subdirectories.
+            for f in &analysis.files {
+                if let Some(d) = root.join(f).parent() {
+                    super::write::sweep_stale_temps(d);
+                }
+            }
+        }
         let allow = proposal::coherent_filter(level, wanted);
         let proposals: Vec<Proposal> =
             proposal::proposals_for(root, &analysis.findings, &|_| 0, &allow);
@@ -81,7 +97,7 @@ pub fn run(
                 written: false,
             };
             if !dry_run {
-                match write_atomic(&root.join(&p.file), &new, &p.old, backups) {
+                match write_atomic(root, &p.file, &new, &p.old, backups) {
                     Ok(_) => {
                         change.written = true;
                         wrote = true;

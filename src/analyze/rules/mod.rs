@@ -49,6 +49,18 @@ pub const RULES: &[RuleInfo] = &[
         "Requirements line that cannot be read as a requirement",
         false,
     ),
+    r(
+        "DU003",
+        Error,
+        "Dockerfile not read: not a regular file inside the project, or too large",
+        false,
+    ),
+    r(
+        "DU004",
+        Warning,
+        "Project file not read (link out of the project, not a regular file, too large) or not UTF-8",
+        false,
+    ),
     r("DL3000", Error, "Use absolute WORKDIR", false),
     r(
         "DL3001",
@@ -394,6 +406,8 @@ pub struct Ctx<'a> {
     pub installs: &'a [(usize, Install)],
     /// The host's driver and GPUs, when host-aware checks are on.
     pub host: Option<&'a super::HostGpu>,
+    /// Line starts of `text`, for spans.
+    pub lines: &'a LineIndex,
 }
 
 impl<'a> Ctx<'a> {
@@ -403,7 +417,7 @@ impl<'a> Ctx<'a> {
             rule,
             severity(rule),
             self.file,
-            Span::from_range(self.text, r.start, r.end),
+            self.lines.span(self.text, r.start, r.end),
             message,
         )
     }
