@@ -266,6 +266,9 @@ fn read_config_bytes(path: &Path, project: Option<&Path>) -> Result<Option<Vec<u
             Err(e) => Err(read_err(e)),
         };
     };
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(None);
+    }
     let files = ProjectFiles::new(project).map_err(read_err)?;
     match files.read(Path::new(PROJECT_FILE)) {
         Read::Missing => Ok(None),
