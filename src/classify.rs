@@ -354,4 +354,60 @@ mod tests {
         let log = "Step 1/3 : FROM busybox\n ---> abc\nStep 2/3 : RUN echo building the network module\nbuilding the network module\nSuccessfully built abc";
         assert_eq!(sig_of(log), "none");
     }
+
+    #[test]
+    fn engine_bridge_missing_fires_on_the_engines_message_and_not_on_build_output() {
+        // Docker 20.10's legacy builder when docker0 is gone.
+        let log = "Step 3/5 : RUN apt-get update\n ---> Running in 3f2a\nERROR: failed to create endpoint hopeful_turing on network bridge: adding interface veth5a1b2c3 to bridge docker0 failed: could not find bridge docker0: route ip+net: no such network interface";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "engine-bridge-missing");
+        assert!(
+            d.explanation.contains("--network host"),
+            "{}",
+            d.explanation
+        );
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("Step 3/5 : RUN apt-get update")
+        );
+        // A project that merely talks about bridges is not an engine failure.
+        let log = "#6 [3/4] RUN ./configure --with-bridge=docker0\n#6 0.4 checking for bridge utils... yes\n#6 DONE 1.2s";
+        assert_eq!(sig_of(log), "none");
+    }
+
+    #[test]
+    fn engine_storage_driver_fires_on_layer_errors_only() {
+        let log = "#9 exporting to image\n#9 exporting layers\nERROR: failed to register layer: error creating overlay mount to /var/lib/docker/overlay2/5c1d/merged: invalid argument";
+        assert_eq!(sig_of(log), "engine-storage-driver");
+        let log = "Step 2/4 : COPY . /app\nfailed to create rwlayer: devmapper: Thin Pool has 0 free data blocks";
+        assert_eq!(sig_of(log), "engine-storage-driver");
+        let log = "#7 [2/3] RUN pip install overlay-utils\n#7 1.1 Successfully installed overlay-utils-0.3\n#7 DONE 2.0s";
+        assert_eq!(sig_of(log), "none");
+    }
+
+    #[test]
+    fn engine_daemon_errors_fire_and_do_not_steal_specific_signatures() {
+        let log = "Step 4/6 : RUN make\nerror during connect: Post \"http://%2Fvar%2Frun%2Fdocker.sock/v1.41/build\": EOF";
+        assert_eq!(sig_of(log), "engine-daemon-error");
+        let log = "ERROR: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process";
+        assert_eq!(sig_of(log), "engine-daemon-error");
+        // The NVIDIA runtime's error is more specific and wins.
+        let log = "docker: Error response from daemon: failed to create shim task: OCI runtime create failed: nvidia-container-cli: initialization error: load library failed";
+        assert_eq!(sig_of(log), "no-nvidia-runtime");
+        let log = "Step 1/2 : FROM busybox\n ---> 3f57d9401f8d\nStep 2/2 : RUN echo daemon ready\ndaemon ready";
+        assert_eq!(sig_of(log), "none");
+    }
+
+    #[test]
+    fn apt_confirmation_abort_fires_only_when_apt_aborts() {
+        let log = "#6 [3/4] RUN sh scripts/setup.sh\n#6 0.9 The following NEW packages will be installed:\n#6 0.9   curl libcurl4\n#6 0.9 Do you want to continue? [Y/n] Abort.\n#6 ERROR: process \"/bin/sh -c sh scripts/setup.sh\" did not complete successfully: exit code: 1";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "apt-confirm-abort");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("#6 [3/4] RUN sh scripts/setup.sh")
+        );
+        let log = "#6 [3/4] RUN apt-get install -y curl\n#6 0.9 Do you want to continue? [Y/n] Y\n#6 DONE 3.1s";
+        assert_eq!(sig_of(log), "none");
+    }
 }

@@ -8,7 +8,6 @@ use crate::engine::{self, BuildRequest, EngineContext};
 use crate::paths::Paths;
 use crate::report;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +26,9 @@ pub struct Cli {
     /// Look around only: never write files, build or push (for a shared box).
     #[arg(long, global = true)]
     pub readonly: bool,
+    /// TUI: build argument KEY=VALUE (repeatable) for the analysis and the builds; overrides `[build.args]`.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub build_args: Vec<(String, String)>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -39,6 +41,8 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
         #[command(flatten)]
+        source: SourceFlags,
+        #[command(flatten)]
         host: HostFlags,
     },
     /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
@@ -48,13 +52,15 @@ pub enum Cmd {
         #[arg(long = "rule", value_name = "ID")]
         rules: Vec<String>,
         /// The most invasive fixes to apply: safe keeps meaning; suggestion changes what gets installed.
-        #[arg(long, value_enum, default_value_t = LevelArg::Safe)]
+        #[arg(long, visible_alias = "auto-fix", value_enum, default_value_t = LevelArg::Safe)]
         level: LevelArg,
         /// Print the diffs, write nothing.
         #[arg(long)]
         dry_run: bool,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        #[command(flatten)]
+        source: SourceFlags,
     },
     /// List every rule: id, severity, summary, whether it has a fix.
     Rules {
@@ -69,20 +75,23 @@ pub enum Cmd {
         #[arg(long)]
         force: bool,
     },
-    /// Without BUILD_ID: the build history. With it: every attempt's full log.
+    /// Without BUILD_ID: the build history. With it (or `last`, the newest build): every attempt's full log.
     Logs {
+        /// A build id (a unique prefix is enough), or `last`.
         build_id: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Build the image through the Docker engine.
+    /// Build the image through the Docker engine: attempt, classify a failure, fix per --auto-fix, retry; then
+    /// smoke-test the image. Progress goes to stderr, the result to stdout (exit 0 built, 1 failed, 2 error).
     Build {
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// Extra build argument, KEY=VALUE (repeatable); overrides the config's [build.args].
-        #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-        build_args: Vec<(String, String)>,
+        #[command(flatten)]
+        source: SourceFlags,
+        #[command(flatten)]
+        build: BuildFlags,
         #[command(flatten)]
         host: HostFlags,
     },
@@ -93,8 +102,18 @@ pub enum Cmd {
     },
     /// Push the built image (DIR: the project's image; or an IMAGE reference), report the manifest digest and
     /// check it is pullable from the registry by digest. Exit 0 pullable, 1 pushed but not pullable, 2 error.
+    ///
+    /// Tags: `push IMAGE:TAG` pushes exactly TAG; `push DIR` pushes `[push] tags`, else the tag the image was
+    /// built with. An image whose last build failed its smoke tests needs --force.
     Push {
+        /// A project directory, or an image reference `[registry/]repository[:tag]`.
         target: String,
+        /// Push under this tag instead (repeatable); replaces the reference's tag and `[push] tags`.
+        #[arg(short = 't', long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Push although the image failed its smoke tests (the result is marked `forced`).
+        #[arg(long)]
+        force: bool,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -105,6 +124,76 @@ pub enum Cmd {
         #[arg(long, default_value = standin::DEMO_BASE)]
         tag: String,
     },
+}
+
+/// What the image is built from. These also change what the analysis sees, so `check`, `fix` and `build` take
+/// them alike (names and meanings as `docker build`'s).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SourceFlags {
+    /// Dockerfile to use, as `docker build -f` (relative to the current directory, inside the project).
+    /// Default: `[build] dockerfile` in the project.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Build argument KEY=VALUE (repeatable); overrides `[build.args]`. The analysis uses it too.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub build_args: Vec<(String, String)>,
+    /// Build on this base image instead: sets the ARG that the Dockerfile's FROM names (e.g. BASE_IMAGE).
+    #[arg(long, value_name = "IMAGE")]
+    pub base_image: Option<String>,
+}
+
+/// How the build runs (`build` only).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BuildFlags {
+    /// Build context directory, as docker build's PATH (default: the project directory).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// Name and tag NAME[:TAG] (repeatable; the first is the main one). `auto`: the configured image with the
+    /// git tag, else the short commit (-dirty), else a UTC timestamp; `NAME:auto` likewise.
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// Attempts, counting the first (a retry happens only after a fix changed the input).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
+    /// Which fixes the build may apply by itself between attempts (default: `[build] auto_fix`).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub auto_fix: Option<AutoFixArg>,
+    /// Skip the smoke tests after the build.
+    #[arg(long)]
+    pub no_smoke: bool,
+    /// Do not use the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always try to pull a newer version of the base image.
+    #[arg(long)]
+    pub pull: bool,
+    /// Build up to this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Network for RUN steps: default, host, none, or a network name (e.g. `host` when the engine's bridge
+    /// is missing).
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+    /// No progress on stderr; the human result is the image reference alone on success.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AutoFixArg {
+    Off,
+    Safe,
+    Suggestion,
+}
+
+impl AutoFixArg {
+    fn as_config(self) -> &'static str {
+        match self {
+            AutoFixArg::Off => "off",
+            AutoFixArg::Safe => "safe",
+            AutoFixArg::Suggestion => "suggestion",
+        }
+    }
 }
 
 /// Host-aware checks use this machine's GPUs and driver (NVML): on by default when GPUs are present.
@@ -253,10 +342,11 @@ fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineConte
 
 fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     let config_flag = cli.config.as_deref();
+    let tui_args = cli.build_args.clone();
     match cli.command {
         None => {
             let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
-            open_tui(config_flag, paths, &dir, cli.readonly)
+            open_tui(config_flag, paths, &dir, cli.readonly, &tui_args)
         }
         Some(Cmd::Build { .. } | Cmd::Push { .. } | Cmd::Undo { .. } | Cmd::StandIn { .. })
             if cli.readonly =>
@@ -277,11 +367,23 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             } else {
                 crate::demo::materialize(&dir)?;
             }
-            open_tui(config_flag, paths, &project_dir(&dir)?, cli.readonly)
+            open_tui(
+                config_flag,
+                paths,
+                &project_dir(&dir)?,
+                cli.readonly,
+                &tui_args,
+            )
         }
-        Some(Cmd::Check { dir, format, host }) => {
+        Some(Cmd::Check {
+            dir,
+            format,
+            source,
+            host,
+        }) => {
             let dir = project_dir(&dir)?;
-            let config = load_config(config_flag, paths, &dir)?;
+            let mut config = load_config(config_flag, paths, &dir)?;
+            apply_source(&mut config, &dir, &source)?;
             let mut opts = config.analyze_options(paths);
             opts.host = host.resolve(&config)?;
             let analysis = analyze::analyze_project(&dir, &opts)?;
@@ -298,21 +400,45 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Cmd::Build {
             dir,
             format,
-            build_args,
+            source,
+            build,
             host,
         }) => {
             let dir = project_dir(&dir)?;
-            let config = load_config(config_flag, paths, &dir)?;
+            let mut config = load_config(config_flag, paths, &dir)?;
+            apply_source(&mut config, &dir, &source)?;
+            apply_build_flags(&mut config, &build);
             let ctx = engine_context(&config, &dir, paths);
-            let args: BTreeMap<String, String> = build_args.into_iter().collect();
             let host = host.resolve(&config)?;
-            let req = BuildRequest::for_host(&dir, &config, paths, host).with_args(args);
+            let mut req = BuildRequest::for_host(&dir, &config, paths, host);
+            if !build.tags.is_empty() {
+                let refs = resolve_tags(&build.tags, &config, &dir)?;
+                req.spec.tag = refs[0].clone();
+                req.spec.extra_tags = refs[1..].to_vec();
+            }
+            if let Some(context) = &build.context {
+                let context = project_dir(context)?;
+                let dockerfile = dir.join(&config.build.dockerfile);
+                req.spec.dockerfile = dockerfile
+                    .strip_prefix(&context)
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "--context {}: the Dockerfile {} is outside the build context; use a context \
+                             that contains it",
+                            context.display(),
+                            dockerfile.display()
+                        )
+                    })?
+                    .to_path_buf();
+                req.spec.context_dir = context;
+            }
+            let quiet = build.quiet;
             let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                // Headless human output streams the log to stderr; JSON keeps stdout to one object.
+                // Progress streams to stderr for both formats (stdout stays for the one result) unless --quiet.
                 let printer = progress_to_stderr(rx, move |ev| match ev {
-                    engine::EngineEvent::BuildLog(lines) if format == Format::Human => lines,
+                    engine::EngineEvent::BuildLog(lines) if !quiet => lines,
                     _ => Vec::new(),
                 });
                 let cancel = tokio_util::sync::CancellationToken::new();
@@ -328,6 +454,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 outcome
             });
             match format {
+                Format::Human if quiet && outcome.success => {
+                    println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
+                }
                 Format::Human => print!("{}", report::build_human(&outcome)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
@@ -352,11 +481,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             level,
             dry_run,
             format,
+            source,
         }) => {
             // Read-only: show the diffs, write nothing.
             let dry_run = dry_run || cli.readonly;
             let dir = project_dir(&dir)?;
-            let config = load_config(config_flag, paths, &dir)?;
+            let mut config = load_config(config_flag, paths, &dir)?;
+            apply_source(&mut config, &dir, &source)?;
             let level = match level {
                 LevelArg::Safe => crate::analyze::FixLevel::Safe,
                 LevelArg::Suggestion => crate::analyze::FixLevel::Suggestion,
@@ -412,6 +543,20 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     }
                 }
                 Some(id) => {
+                    let id = if id == "last" {
+                        engine::history::list(&builds)
+                            .into_iter()
+                            .next()
+                            .map(|b| b.build_id)
+                            .ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "no builds yet: run `dockui build DIR` first (history in {})",
+                                    builds.display()
+                                )
+                            })?
+                    } else {
+                        id
+                    };
                     let logs = engine::history::attempt_logs(&builds, &id)?;
                     match format {
                         Format::Human => {
@@ -433,8 +578,27 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Some(Cmd::Push { target, format }) => {
+        Some(Cmd::Push {
+            target,
+            tags,
+            force,
+            format,
+        }) => {
             let as_dir = Path::new(&target);
+            let mut opts = engine::push::PushOptions {
+                tags,
+                force,
+                builds_dir: Some(paths.builds_dir()),
+            };
+            if opts.tags.is_empty() && !as_dir.is_dir() {
+                // `push IMAGE:TAG` names the tag to push: that one, never the config's or `latest`.
+                if let Some(tag) = crate::registry::reference::ImageName::parse(&target)
+                    .ok()
+                    .and_then(|n| n.tag)
+                {
+                    opts.tags = vec![tag];
+                }
+            }
             let (config, project, source) = if as_dir.is_dir() {
                 let dir = project_dir(as_dir)?;
                 let config = load_config(config_flag, paths, &dir)?;
@@ -463,8 +627,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let printer = progress_to_stderr(rx, |p| {
                     crate::docker::push::progress_line(&p).into_iter().collect()
                 });
-                let report =
-                    engine::push::run(&engine, &config, project.as_deref(), &source, tx).await;
+                let report = engine::push::run_with(
+                    &engine,
+                    &config,
+                    project.as_deref(),
+                    &source,
+                    &opts,
+                    tx,
+                )
+                .await;
                 let _ = printer.await;
                 report
             });
@@ -507,14 +678,126 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
     }
 }
 
+/// `-f`, `--build-arg` and `--base-image` go into the config: the one place the analysis and the build read.
+fn apply_source(config: &mut Config, dir: &Path, source: &SourceFlags) -> anyhow::Result<()> {
+    if let Some(f) = &source.file {
+        config.build.dockerfile = dockerfile_in_project(f, dir)?;
+    }
+    config.build.args.extend(source.build_args.iter().cloned());
+    if let Some(base) = &source.base_image {
+        let path = dir.join(&config.build.dockerfile);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("--base-image: cannot read {}: {e}", path.display()))?;
+        let arg = base_image_arg(&text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--base-image: {} names its base directly in FROM; declare it as a build argument \
+                 (`ARG BASE_IMAGE=<image>` before the first FROM, then `FROM ${{BASE_IMAGE}}`) or use --build-arg",
+                path.display()
+            )
+        })?;
+        config.build.args.insert(arg, base.clone());
+    }
+    Ok(())
+}
+
+/// `-f FILE` as docker reads it (relative to the current directory), else relative to the project; it must
+/// be inside the project, which the analysis and the config are about.
+fn dockerfile_in_project(f: &Path, dir: &Path) -> anyhow::Result<String> {
+    let from_cwd = std::env::current_dir()?.join(f);
+    let found = if from_cwd.is_file() {
+        from_cwd
+    } else if dir.join(f).is_file() {
+        dir.join(f)
+    } else {
+        anyhow::bail!(
+            "-f {}: no such file (looked in the current directory and in {})",
+            f.display(),
+            dir.display()
+        );
+    };
+    let abs = found.canonicalize()?;
+    let rel = abs.strip_prefix(dir).map_err(|_| {
+        anyhow::anyhow!(
+            "-f {}: the Dockerfile must be inside the project {}",
+            f.display(),
+            dir.display()
+        )
+    })?;
+    Ok(rel.to_string_lossy().into_owned())
+}
+
+/// The ARG that names the final stage's base (`FROM ${BASE_IMAGE}`, `FROM $BASE`), else any stage's.
+fn base_image_arg(dockerfile: &str) -> Option<String> {
+    let df = crate::analyze::dockerfile::Dockerfile::parse(dockerfile);
+    let model = crate::analyze::dockerfile::model::Model::build(&df);
+    let var_of = |raw: &str| -> Option<String> {
+        let inner = raw
+            .strip_prefix("${")
+            .and_then(|r| r.strip_suffix('}'))
+            .map(|r| r.split(":-").next().unwrap_or(r))
+            .or_else(|| raw.strip_prefix('$'))?;
+        (!inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then(|| inner.to_string())
+    };
+    let mut stage = model.stages.last()?;
+    while let Some(p) = stage.parent {
+        stage = &model.stages[p];
+    }
+    var_of(&stage.image_raw).or_else(|| model.stages.iter().find_map(|s| var_of(&s.image_raw)))
+}
+
+/// The build flags override the config's `[build]` (and `[smoke]` for --no-smoke).
+fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
+    if let Some(n) = build.max_attempts {
+        config.build.max_attempts = n;
+    }
+    if let Some(level) = build.auto_fix {
+        config.build.auto_fix = level.as_config().into();
+    }
+    config.build.no_cache |= build.no_cache;
+    config.build.pull |= build.pull;
+    if let Some(t) = &build.target {
+        config.build.target = t.clone();
+    }
+    if let Some(n) = &build.network {
+        config.build.network = n.clone();
+    }
+    if build.no_smoke {
+        config.smoke.commands.clear();
+        config.smoke.infer = false;
+    }
+}
+
+/// `-t` values as docker reads them (NAME[:TAG], `latest` when no tag), plus `auto` and `NAME:auto`.
+fn resolve_tags(tags: &[String], config: &Config, dir: &Path) -> anyhow::Result<Vec<String>> {
+    tags.iter()
+        .map(|t| {
+            let (name, tag) = if t == "auto" {
+                (config.build.repository(dir), "auto".to_string())
+            } else {
+                match t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+                    Some((n, tag)) => (n.to_string(), tag.to_string()),
+                    None => (t.clone(), "latest".to_string()),
+                }
+            };
+            let reference = format!("{name}:{}", engine::tags::resolve(&tag, dir));
+            crate::registry::reference::ImageName::parse(&reference)
+                .map_err(|e| anyhow::anyhow!("-t {t}: {e}"))?;
+            Ok(reference)
+        })
+        .collect()
+}
+
 fn open_tui(
     config_flag: Option<&Path>,
     paths: &Paths,
     dir: &Path,
     readonly: bool,
+    build_args: &[(String, String)],
 ) -> anyhow::Result<i32> {
     // Everything that can fail on bad input happens before the terminal is touched.
     let mut config = load_config(config_flag, paths, dir)?;
+    config.build.args.extend(build_args.iter().cloned());
     let keymap = crate::tui::keymap::Keymap::default()
         .with_overrides(&config.keys.bind)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
@@ -527,4 +810,76 @@ fn open_tui(
     let rt = runtime()?;
     rt.block_on(crate::tui::run(ctx, keymap, readonly))?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_image_arg_is_the_arg_the_final_stage_is_built_from() {
+        assert_eq!(
+            base_image_arg("ARG BASE_IMAGE=python:3.11\nFROM ${BASE_IMAGE}\n").as_deref(),
+            Some("BASE_IMAGE")
+        );
+        assert_eq!(
+            base_image_arg(
+                "ARG B=x\nARG R=y\nFROM $B AS build\nRUN make\nFROM ${R:-alpine:3} AS run\n"
+            )
+            .as_deref(),
+            Some("R")
+        );
+        // The final stage comes from an earlier stage: its root's ARG.
+        assert_eq!(
+            base_image_arg("ARG B=x\nFROM ${B} AS base\nFROM base\n").as_deref(),
+            Some("B")
+        );
+        assert_eq!(base_image_arg("FROM python:3.11\n"), None);
+        assert_eq!(base_image_arg("ARG T=3\nFROM python:${T}\n"), None);
+    }
+
+    #[test]
+    fn tags_follow_docker_and_auto() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::default();
+        let refs = resolve_tags(
+            &[
+                "team/app:v7".into(),
+                "team/app".into(),
+                "reg:5000/x:y".into(),
+            ],
+            &config,
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(refs, vec!["team/app:v7", "team/app:latest", "reg:5000/x:y"]);
+        let auto = resolve_tags(&["auto".into()], &config, dir.path()).unwrap();
+        assert!(auto[0].starts_with("dockui-local/"), "{auto:?}");
+        assert!(!auto[0].ends_with(":auto"), "{auto:?}");
+        assert!(resolve_tags(&["Bad Name".into()], &config, dir.path()).is_err());
+    }
+
+    #[test]
+    fn the_analysis_is_judged_on_the_build_args() {
+        let df = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCMD [\"true\"]\n";
+        let mut opts = crate::analyze::AnalyzeOptions::default();
+        let rules = |opts: &crate::analyze::AnalyzeOptions| -> Vec<String> {
+            crate::analyze::analyze_text(Path::new("Dockerfile"), df, opts)
+                .findings
+                .into_iter()
+                .map(|f| f.rule)
+                .collect()
+        };
+        assert!(rules(&opts).contains(&"DU111".to_string()));
+        opts.build_args
+            .insert("BASE_IMAGE".into(), "python:3.11-slim".into());
+        assert!(!rules(&opts).contains(&"DU111".to_string()));
+        opts.build_args
+            .insert("BASE_IMAGE".into(), "Team/Base:1".into());
+        assert!(
+            rules(&opts).iter().any(|r| r.starts_with("DU110")),
+            "{:?}",
+            rules(&opts)
+        );
+    }
 }

@@ -66,6 +66,8 @@ pub struct BuildConfig {
     pub builder: String,
     pub target: String,
     pub platform: String,
+    /// Network for RUN steps, as `docker build --network`: "" (the engine's default), "host", "none", a name.
+    pub network: String,
     pub args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
 }
@@ -130,6 +132,7 @@ impl Default for BuildConfig {
             builder: "auto".into(),
             target: String::new(),
             platform: String::new(),
+            network: String::new(),
             args: BTreeMap::new(),
             labels: BTreeMap::new(),
         }
@@ -414,6 +417,7 @@ impl Config {
             extra_compat: Some(paths.config_dir.join("compat.toml")),
             no_hadolint_config: false,
             host: None,
+            build_args: self.build.args.clone(),
         }
     }
 }

@@ -13,8 +13,63 @@ pub fn build_human(o: &BuildOutcome) -> String {
         o.attempts.len(),
         o.build_time_s
     );
+    if o.standin {
+        let _ = writeln!(
+            out,
+            "stand-in: built on dockui's offline stand-in base (busybox + shims): the smoke results say \
+             the Dockerfile's steps ran, not that the real base image works"
+        );
+    }
     if let Some(id) = &o.image_id {
         let _ = writeln!(out, "image id: {id}");
+    }
+    for a in &o.attempts {
+        let status = match a.status {
+            crate::engine::AttemptStatus::Succeeded => "succeeded",
+            crate::engine::AttemptStatus::Failed => "failed",
+            crate::engine::AttemptStatus::Cancelled => "cancelled",
+        };
+        let _ = writeln!(
+            out,
+            "attempt {}: {status} ({:.1}s)",
+            a.attempt, a.duration_s
+        );
+        if let Some(d) = &a.diagnosis {
+            let _ = writeln!(out, "  diagnosis: {} ({})", d.class, d.signature);
+            if let Some(step) = &d.failing_step {
+                let _ = writeln!(out, "  failing step: {step}");
+            }
+            if let Some((_, line)) = d.matched.first() {
+                let _ = writeln!(out, "  evidence: {}", line.trim());
+            }
+            let _ = writeln!(out, "  what to do: {}", d.explanation);
+        }
+        for f in &a.fixes {
+            let level = serde_json::to_value(f.level).ok();
+            let state = if f.applied { "applied" } else { "proposed" };
+            let _ = writeln!(
+                out,
+                "  fix {state} ({}): {}",
+                level.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
+                f.description
+            );
+            let _ = writeln!(out, "    why: {}", f.why);
+        }
+        for f in a
+            .fixes_applied
+            .iter()
+            .filter(|f| !a.fixes.iter().any(|x| &x.id == *f))
+        {
+            let _ = writeln!(out, "  applied: {f}");
+        }
+    }
+    for sm in &o.smoke {
+        let mark = if sm.status == crate::engine::smoke::SmokeStatus::Passed {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        let _ = writeln!(out, "smoke {mark} {}", sm.name);
     }
     if let Some(e) = &o.error {
         let _ = writeln!(out, "error: {e}");

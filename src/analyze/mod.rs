@@ -60,6 +60,8 @@ pub struct AnalyzeOptions {
     pub no_hadolint_config: bool,
     /// The host's driver and GPUs for the host-aware rules (DU211-DU213); None = no host checks.
     pub host: Option<HostGpu>,
+    /// The build's arguments (`[build.args]`, `--build-arg`): the files are judged on what will be built.
+    pub build_args: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -102,6 +104,16 @@ pub enum AnalyzeError {
 /// Analyse the project at `root`: its Dockerfile, the requirements files it installs, `pyproject.toml` when it
 /// installs the project itself, `.hadolint.yaml`, and `.github/workflows/*.yml`.
 pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
+    analyze_project_with(root, opts, &HashMap::new())
+}
+
+/// `analyze_project` with some files replaced by in-memory texts (paths relative to the root): the fix planner
+/// judges a candidate edit by analysing the project as it would be after the edit, without writing anything.
+pub fn analyze_project_with(
+    root: &Path,
+    opts: &AnalyzeOptions,
+    overlay: &HashMap<PathBuf, String>,
+) -> Result<Analysis, AnalyzeError> {
     if !root.is_dir() {
         return Err(AnalyzeError::NotADirectory(root.to_path_buf()));
     }
@@ -118,6 +130,9 @@ pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, A
     let df_trusted = !project_files::stays_inside(&dockerfile);
     let refused: std::cell::RefCell<Vec<Finding>> = Default::default();
     let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
+        if let Some(text) = overlay.get(rel) {
+            return Ok(Some(text.clone()));
+        }
         let got = if df_trusted && rel == dockerfile {
             files.read_trusted(rel)
         } else {
@@ -317,7 +332,7 @@ fn analyze_with(
     };
     analysis.files.push(df_path.to_path_buf());
     let df = Dockerfile::parse(&df_text);
-    let model = Model::build(&df);
+    let model = Model::build_with_args(&df, &opts.build_args);
     let mut texts: HashMap<PathBuf, String> = HashMap::new();
 
     // Install commands in RUN lines, and the requirement files they pull in.

@@ -210,6 +210,9 @@ impl DockerPort for BollardEngine {
             if !spec.platform.is_empty() {
                 opts = opts.platform(&spec.platform);
             }
+            if !spec.network.is_empty() {
+                opts = opts.networkmode(&spec.network);
+            }
             let mut stream =
                 docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
             let mut image_id = None;
@@ -294,16 +297,27 @@ impl DockerPort for BollardEngine {
                 let _ = events.send(BuildEvent::Line(format!("ERROR: {message}")));
                 return Err(DockerError::BuildFailed { message });
             }
-            match image_id {
-                Some(id) => Ok(id),
+            let id = match image_id {
+                Some(id) => id,
                 // Some engines only print "Successfully built <id>": ask the engine for the tag instead.
                 None => match self.inspect_image(&spec.tag).await? {
-                    Some(info) => Ok(info.id),
-                    None => Err(DockerError::BuildFailed {
-                        message: "the engine reported no image".into(),
-                    }),
+                    Some(info) => info.id,
+                    None => {
+                        return Err(DockerError::BuildFailed {
+                            message: "the engine reported no image".into(),
+                        });
+                    }
                 },
+            };
+            for extra in &spec.extra_tags {
+                let (repo, tag) = match extra.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+                    Some((r, t)) => (r, t),
+                    None => (extra.as_str(), "latest"),
+                };
+                self.tag(&spec.tag, repo, tag).await?;
+                let _ = events.send(BuildEvent::Line(format!("dockui: tagged {repo}:{tag}")));
             }
+            Ok(id)
         }
         .boxed()
     }

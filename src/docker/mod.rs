@@ -29,6 +29,10 @@ pub struct BuildSpec {
     pub no_cache: bool,
     pub pull: bool,
     pub builder: Builder,
+    /// Network for RUN steps (`docker build --network`): "default", "host", "none" or a network name.
+    pub network: String,
+    /// More full references the built image also gets (`-t` given more than once).
+    pub extra_tags: Vec<String>,
 }
 
 /// Which builder the engine uses.

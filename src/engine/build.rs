@@ -6,7 +6,7 @@ use crate::analyze::{self, AnalyzeOptions, FixLevel};
 use crate::classify::{self, Diagnosis};
 use crate::config::Config;
 use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
-use crate::fix::{Backups, write_atomic};
+use crate::fix::Backups;
 use crate::paths::Paths;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -67,6 +67,8 @@ impl BuildRequest {
                 no_cache: b.no_cache,
                 pull: b.pull,
                 builder: b.builder_kind(),
+                network: b.network.clone(),
+                extra_tags: Vec::new(),
             },
             max_attempts: b.max_attempts.max(1),
             builds_dir: paths.builds_dir(),
@@ -109,8 +111,11 @@ pub struct AttemptRecord {
     pub diagnosis: Option<Diagnosis>,
     /// Smoke tests run after this attempt's build.
     pub smoke: Vec<SmokeResult>,
-    /// Fixes applied after this attempt, before the next one ("RULE file:line").
+    /// Fixes applied after this attempt, before the next one ("RULE file:line", or a failure fix's id).
     pub fixes_applied: Vec<String>,
+    /// Fixes aimed at this attempt's failing step (no static finding covered the failure): what each does,
+    /// why, and whether it was applied (per `auto_fix`) before the next attempt.
+    pub fixes: Vec<super::failure_fix::FailureFix>,
 }
 
 /// The result object of `dockui build --format json`.
@@ -134,6 +139,11 @@ pub struct BuildOutcome {
     /// True when the engine could not be reached at all (exit code 2 headless).
     #[serde(skip)]
     pub engine_unreachable: bool,
+    /// Built on dockui's offline stand-in base (busybox + shims): the smoke results show the Dockerfile's steps
+    /// ran, not that the real base image works.
+    pub standin: bool,
+    /// Every reference the image got (`-t` may give several).
+    pub references: Vec<String>,
 }
 
 impl BuildOutcome {
@@ -203,7 +213,18 @@ pub async fn run_build_asking(
         log_path: dir.join("attempt-1.log"),
         error: None,
         engine_unreachable: false,
+        standin: !standins_named(&req.spec).is_empty(),
+        references: std::iter::once(req.spec.tag.clone())
+            .chain(req.spec.extra_tags.iter().cloned())
+            .collect(),
     };
+    for extra in &req.spec.extra_tags {
+        if let Some((_, t)) = extra.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            outcome.tags.push(t.to_string());
+        }
+    }
+    outcome.tags.dedup();
+    let mut network_retries = 0;
     if let Err(e) = crate::paths::private_dir(&dir) {
         outcome.error = Some(format!(
             "cannot create build log directory {}: {e}",
@@ -257,6 +278,7 @@ pub async fn run_build_asking(
             diagnosis: None,
             smoke: smoke_results.clone(),
             fixes_applied: Vec::new(),
+            fixes: Vec::new(),
         };
         outcome.smoke = smoke_results;
         let diagnosis = match result {
@@ -302,7 +324,47 @@ pub async fn run_build_asking(
             }
             _ => Vec::new(),
         };
-        let mut retry = !fixes.is_empty();
+        // No static finding cured it: a fix aimed at the failing step, if dockui knows one for the signature.
+        if fixes.is_empty()
+            && let Some(d) = &record.diagnosis
+            && !covered_by_static(&req, &d.fix_rules)
+        {
+            let dockerfile = req
+                .analyze
+                .dockerfile
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("Dockerfile"));
+            let project = super::failure_fix::Project {
+                dir: &req.project_dir,
+                dockerfile: &dockerfile,
+                network_retries,
+            };
+            if let Some(mut f) = super::failure_fix::propose(d, &project) {
+                let allowed = req.auto_fix.is_some_and(|level| f.level <= level);
+                if allowed && attempt < req.max_attempts {
+                    f.applied = apply_failure_fix(&req, &f, events, &cancel).await;
+                    if f.applied && f.backoff_s.is_some() {
+                        network_retries += 1;
+                    }
+                } else {
+                    let why_not = if allowed {
+                        "no attempts left".to_string()
+                    } else {
+                        format!("{} level, auto_fix does not allow it", level_name(f.level))
+                    };
+                    let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                        "dockui: proposed fix ({why_not}): {}",
+                        f.description
+                    )]));
+                }
+                if f.applied {
+                    record.fixes_applied.push(f.id.clone());
+                    outcome.fixes_applied.push(f.id.clone());
+                }
+                record.fixes.push(f);
+            }
+        }
+        let mut retry = !fixes.is_empty() || record.fixes.iter().any(|f| f.applied);
         if let (Some(rx), Some(d), None) = (answers.as_mut(), &record.diagnosis, req.auto_fix)
             && attempt < req.max_attempts
             && !d.fix_rules.is_empty()
@@ -339,57 +401,131 @@ pub async fn run_build_asking(
     outcome
 }
 
-/// Re-analyse the project and apply the fixes of `rules` up to `level`, one write per file (atomic, with a
-/// backup). Returns what was applied, as "RULE file:line".
+/// Does a static finding of `rules` (with a fix) cover the failure? Then the rule's fix is the cure, not a
+/// failure-driven one.
+fn covered_by_static(req: &BuildRequest, rules: &[String]) -> bool {
+    if rules.is_empty() {
+        return false;
+    }
+    analyze::analyze_project(&req.project_dir, &req.analyze).is_ok_and(|a| {
+        a.findings
+            .iter()
+            .any(|f| rules.iter().any(|r| r == f.rule.as_str()) && !f.fixes.is_empty())
+    })
+}
+
+fn level_name(level: FixLevel) -> &'static str {
+    match level {
+        FixLevel::Safe => "safe",
+        FixLevel::Suggestion => "suggestion",
+        FixLevel::Unsafe => "unsafe",
+    }
+}
+
+/// Write a failure fix (atomic, with a backup), or wait out its backoff. True when the retry may go ahead.
+async fn apply_failure_fix(
+    req: &BuildRequest,
+    f: &super::failure_fix::FailureFix,
+    events: &UnboundedSender<EngineEvent>,
+    cancel: &CancellationToken,
+) -> bool {
+    let log = |l: String| {
+        let _ = events.send(EngineEvent::BuildLog(vec![l]));
+    };
+    if let (Some(file), Some(new), Some(old)) = (&f.file, &f.new_text, &f.old_text) {
+        return match crate::fix::validate::checked_write(
+            &req.project_dir,
+            file,
+            new,
+            old,
+            &req.backups,
+        ) {
+            Ok(_) => {
+                log(format!("dockui: applied fix {}: {}", f.id, f.description));
+                if let Ok(a) = analyze::analyze_project(&req.project_dir, &req.analyze) {
+                    let _ = events.send(EngineEvent::Analysis(Ok(a)));
+                }
+                true
+            }
+            Err(e) => {
+                log(format!("dockui: fix {} not written: {e}", f.id));
+                false
+            }
+        };
+    }
+    if let Some(s) = f.backoff_s {
+        log(format!("dockui: {}: waiting {s}s before the retry", f.id));
+        return tokio::select! {
+            _ = cancel.cancelled() => false,
+            _ = tokio::time::sleep(Duration::from_secs(s)) => true,
+        };
+    }
+    false
+}
+
+/// Plan the fixes of `rules` up to `level` (the same planner as `dockui fix` and the TUI) and write each
+/// planned file (re-parsed, atomic, with a backup). Returns what was applied, as "RULE file:line".
 fn apply_fixes(
     req: &BuildRequest,
     rules: &[String],
     level: FixLevel,
     events: &UnboundedSender<EngineEvent>,
 ) -> Vec<String> {
-    let analysis = match analyze::analyze_project(&req.project_dir, &req.analyze) {
-        Ok(a) => a,
+    let log = |line: String| {
+        let _ = events.send(EngineEvent::BuildLog(vec![line]));
+    };
+    let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
+        fix.level <= level && rules.iter().any(|r| *r == f.rule.to_string())
+    };
+    let po = crate::fix::plan::PlanOptions {
+        allow: &allow,
+        choice: &Default::default(),
+        extra: &[],
+    };
+    let plan = match crate::fix::plan::plan(&req.project_dir, &req.analyze, &po) {
+        Ok(p) => p,
         Err(e) => {
-            let _ = events.send(EngineEvent::BuildLog(vec![format!(
-                "dockui: cannot re-analyse to fix: {e}"
-            )]));
+            log(format!("dockui: cannot re-analyse to fix: {e}"));
             return Vec::new();
         }
     };
-    let allow =
-        crate::fix::proposal::coherent_filter(level, |rule| rules.iter().any(|r| r == rule));
+    for h in &plan.held {
+        log(format!(
+            "dockui: fix not applied: {} {}: {}",
+            h.label, h.fix, h.reason
+        ));
+    }
     let mut applied = Vec::new();
-    for p in
-        crate::fix::proposal::proposals_for(&req.project_dir, &analysis.findings, &|_| 0, &allow)
-    {
-        let all: std::collections::HashMap<_, _> = p
-            .hunks
-            .iter()
-            .map(|h| (h.id, crate::fix::proposal::Decision::Accept))
-            .collect();
-        let new = crate::fix::proposal::apply(&p, &all);
-        if new == p.old {
-            continue;
-        }
-        match write_atomic(&req.project_dir, &p.file, &new, &p.old, &req.backups) {
-            Ok(_) => applied.extend(p.hunks.iter().flat_map(|h| h.sources.clone())),
-            Err(e) => {
-                let _ = events.send(EngineEvent::BuildLog(vec![format!(
-                    "dockui: fix not written: {e}"
-                )]));
-            }
+    for p in &plan.proposals {
+        let new = p.accepted_text();
+        match crate::fix::validate::checked_write(
+            &req.project_dir,
+            &p.file,
+            &new,
+            &p.old,
+            &req.backups,
+        ) {
+            Ok(_) => applied.extend(
+                plan.steps
+                    .iter()
+                    .filter(|s| s.file == p.file)
+                    .map(|s| s.label.clone()),
+            ),
+            Err(e) => log(format!("dockui: fix not written: {e}")),
         }
     }
     if !applied.is_empty() {
-        let _ = events.send(EngineEvent::BuildLog(vec![format!(
-            "dockui: applied fixes: {}",
-            applied.join(", ")
-        )]));
+        log(format!("dockui: applied fixes: {}", applied.join(", ")));
         if let Ok(a) = analyze::analyze_project(&req.project_dir, &req.analyze) {
             let _ = events.send(EngineEvent::Analysis(Ok(a)));
         }
     }
     applied
+}
+
+/// Does this build run on dockui's offline stand-in base? (Front ends mark its results as stand-in results.)
+pub fn uses_standin(spec: &BuildSpec) -> bool {
+    !standins_named(spec).is_empty()
 }
 
 /// Stand-in references in build args and in the Dockerfile's FROM lines.
@@ -468,7 +604,21 @@ async fn run_smoke(
     match results.iter().find(|r| r.status != SmokeStatus::Passed) {
         None => SmokeOutcome::Passed(results),
         Some(failed) => {
-            let d = failed.diagnosis.clone();
+            let mut d = failed.diagnosis.clone();
+            // The project's own package is never "add it to requirements": the image must carry it.
+            if let Some(d) = d.as_mut()
+                && d.signature == "module-not-found"
+                && let Some(module) = d.detail.clone()
+                && super::failure_fix::is_own_package(&req.project_dir, &module)
+            {
+                d.class = "project package not importable in the image".into();
+                d.explanation = format!(
+                    "`{module}` is this project's own package, not a requirement: the image must contain it \
+                     (COPY it) where the image's CMD imports it from, i.e. in the WORKDIR or on PYTHONPATH \
+                     (ENV PYTHONPATH=/app), or install the project itself (pip install .)."
+                );
+                d.fix_rules.clear();
+            }
             SmokeOutcome::Failed(results, d)
         }
     }

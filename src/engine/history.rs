@@ -103,6 +103,47 @@ pub fn latest_image(builds_dir: &Path, repository: &str) -> Option<String> {
         .map(|b| b.image)
 }
 
+/// A past build whose image failed its smoke tests: (build id, the failed checks' names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmokeFailure {
+    pub build_id: String,
+    pub checks: Vec<String>,
+}
+
+/// Did the newest build of `image` (by name, or by image id) fail its smoke tests? None: it passed, ran
+/// none, or dockui never built it.
+pub fn smoke_failure(
+    builds_dir: &Path,
+    image: &str,
+    image_id: Option<&str>,
+) -> Option<SmokeFailure> {
+    for b in list(builds_dir) {
+        let Ok(bytes) = std::fs::read(builds_dir.join(&b.build_id).join(SUMMARY)) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        let same_name = v["image"].as_str() == Some(image);
+        let same_id = image_id.is_some() && v["image_id"].as_str() == image_id;
+        if !(same_name || same_id) {
+            continue;
+        }
+        let failed: Vec<String> = v["smoke"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["status"].as_str().is_some_and(|st| st != "passed"))
+            .filter_map(|s| s["name"].as_str().map(str::to_string))
+            .collect();
+        return (!failed.is_empty()).then(|| SmokeFailure {
+            build_id: b.build_id,
+            checks: failed,
+        });
+    }
+    None
+}
+
 /// The attempt logs of one build (a unique prefix of the id is enough), in attempt order.
 pub fn attempt_logs(builds_dir: &Path, id: &str) -> std::io::Result<Vec<(PathBuf, u32)>> {
     let matches: Vec<PathBuf> = std::fs::read_dir(builds_dir)?

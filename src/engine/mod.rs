@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod clock;
+pub mod failure_fix;
 pub mod history;
 pub mod push;
 pub mod smoke;
@@ -187,7 +188,13 @@ async fn run(
                 let mut written = Vec::new();
                 let mut errors = Vec::new();
                 for (file, new, old) in writes {
-                    match crate::fix::write_atomic(&ctx.project_dir, &file, &new, &old, &backups) {
+                    match crate::fix::validate::checked_write(
+                        &ctx.project_dir,
+                        &file,
+                        &new,
+                        &old,
+                        &backups,
+                    ) {
                         Ok(_) => written.push(file),
                         Err(e) => errors.push(e.to_string()),
                     }

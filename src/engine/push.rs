@@ -12,6 +12,18 @@ use crate::registry::report::PushReport;
 use std::path::Path;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// What the user asked for beyond the config.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Tags named on the command line (`push IMAGE:TAG`, `-t`): exactly these are pushed, whatever
+    /// `push.tags` says. Empty: `push.tags`, else the image's own tag.
+    pub tags: Vec<String>,
+    /// Push even when the image's last build failed its smoke tests (headless `--force`, a TUI confirmation).
+    pub force: bool,
+    /// Where the build history is (to find the image's smoke results). None: do not look.
+    pub builds_dir: Option<std::path::PathBuf>,
+}
+
 /// Push `source_image` per `config.push`. Setup errors (no target, a bad client setup) come back as a report
 /// with `error` set, so every front end shows them the same way.
 pub async fn run(
@@ -21,11 +33,54 @@ pub async fn run(
     source_image: &str,
     progress: UnboundedSender<PushProgress>,
 ) -> PushReport {
+    run_with(
+        engine,
+        config,
+        project_dir,
+        source_image,
+        &PushOptions::default(),
+        progress,
+    )
+    .await
+}
+
+/// `run` with tags named by the user and the smoke-test gate.
+pub async fn run_with(
+    engine: &BollardEngine,
+    config: &Config,
+    project_dir: Option<&Path>,
+    source_image: &str,
+    opts: &PushOptions,
+    progress: UnboundedSender<PushProgress>,
+) -> PushReport {
     let failed = |error: String| PushReport {
         image: source_image.to_string(),
         error: Some(error),
         ..PushReport::default()
     };
+    // An image that failed its smoke tests is pushed only when the user insists.
+    let smoke = match &opts.builds_dir {
+        Some(dir) => {
+            let id = match crate::docker::DockerPort::inspect_image(engine, source_image).await {
+                Ok(Some(info)) => Some(info.id),
+                _ => None,
+            };
+            super::history::smoke_failure(dir, source_image, id.as_deref())
+        }
+        None => None,
+    };
+    if let Some(f) = &smoke
+        && !opts.force
+    {
+        let mut r = failed(format!(
+            "{source_image} failed its smoke tests in build {} ({}): fix it and build again, or push it anyway \
+             with --force (in the TUI: confirm)",
+            f.build_id,
+            f.checks.join(", ")
+        ));
+        r.smoke_failed = true;
+        return r;
+    }
     let target = match config
         .push
         .target_repository(source_image)
@@ -40,11 +95,21 @@ pub async fn run(
         Ok(c) => c.with_plain_http(config.push.plain_http_hosts()),
         Err(e) => return failed(e.to_string()),
     };
+    let mut push_config = config.push.clone();
+    if !opts.tags.is_empty() {
+        push_config.tags = opts.tags.clone();
+    }
     let req = PushRequest {
         source_image: source_image.to_string(),
-        config: config.push.clone(),
-        default_tag: config.build.tag.clone(),
+        config: push_config,
+        // The image's own tag: `build.tag` may be "auto", which names no tag by itself.
+        default_tag: String::new(),
         project_dir: project_dir.map(Path::to_path_buf),
     };
-    push_and_verify(engine, &client, &lookup, &req, progress).await
+    let mut report = push_and_verify(engine, &client, &lookup, &req, progress).await;
+    if smoke.is_some() {
+        report.smoke_failed = true;
+        report.forced = true;
+    }
+    report
 }

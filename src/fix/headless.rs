@@ -1,15 +1,16 @@
-//! `dockui fix`: every fix the level allows, all hunks accepted, written atomically; overlapping fixes are
-//! picked up in a further round after the first ones land.
+//! `dockui fix`: the planner's plan (every fix the level and rules allow that leaves no new error or warning,
+//! iterated to a fixed point in memory), then written file by file. A dry run prints the same plan, so it shows
+//! exactly the files and diffs a real run writes.
 
-use super::proposal::{self, Decision, Proposal};
-use super::{Backups, write_atomic};
-use crate::analyze::{self, AnalyzeError, AnalyzeOptions, FixLevel};
+use super::Backups;
+use super::plan::{self, Held, PlanOptions, Step};
+use super::proposal;
+use super::validate::checked_write;
+use crate::analyze::{self, AnalyzeError, AnalyzeOptions, Finding, Fix, FixLevel};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-const MAX_ROUNDS: usize = 8;
 
 #[derive(Debug, Serialize)]
 pub struct FileChange {
@@ -31,7 +32,11 @@ pub struct FixRun {
     pub dry_run: bool,
     pub level: FixLevel,
     pub changes: Vec<FileChange>,
-    /// Fixes held back because they overlap another (dry run), or still overlapping after the last round.
+    /// The fixes in the plan, in the order the planner took them.
+    pub steps: Vec<Step>,
+    /// Fixes not applied, with the reason (e.g. "it would add DU202 error at requirements.txt:2 (...)").
+    pub held: Vec<Held>,
+    /// `held` as "label: reason" lines (kept for scripts that read this field).
     pub deferred: Vec<String>,
     /// Findings left after the fixes, by rule id.
     pub remaining: Vec<String>,
@@ -46,17 +51,11 @@ pub fn run(
     level: FixLevel,
     dry_run: bool,
 ) -> Result<FixRun, AnalyzeError> {
-    let mut out = FixRun {
-        dry_run,
-        level,
-        changes: Vec::new(),
-        deferred: Vec::new(),
-        remaining: Vec::new(),
-        errors: Vec::new(),
-    };
     let wanted =
         |rule: &str| rules.is_empty() || rules.iter().any(|r| r.eq_ignore_ascii_case(rule));
+    let allow = |f: &Finding, fix: &Fix| fix.level <= level && wanted(&f.rule.to_string());
     if !dry_run {
+        // Temp files of a run killed mid-write sit beside the files they were to replace.
         let df = opts
             .dockerfile
             .as_ref()
@@ -64,60 +63,65 @@ pub fn run(
             .unwrap_or_else(|| "Dockerfile".into());
         super::write::sweep_project_temps(root, &df);
     }
-    for round in 0..MAX_ROUNDS {
-        let analysis = analyze::analyze_project(root, opts)?;
-        if round == 0 && !dry_run {
-            // Temp files sit beside the files they replace: requirement files may live in subdirectories.
-            for f in &analysis.files {
-                if let Some(d) = root.join(f).parent() {
-                    super::write::sweep_stale_temps(d);
-                }
+    let plan = plan::plan(
+        root,
+        opts,
+        &PlanOptions {
+            allow: &allow,
+            choice: &HashMap::new(),
+            extra: &[],
+        },
+    )?;
+    let mut out = FixRun {
+        dry_run,
+        level,
+        changes: Vec::new(),
+        steps: plan.steps.clone(),
+        deferred: plan
+            .held
+            .iter()
+            .map(|h| format!("{}: {}", h.label, h.reason))
+            .collect(),
+        held: plan.held.clone(),
+        remaining: Vec::new(),
+        errors: Vec::new(),
+    };
+    for p in &plan.proposals {
+        let new = p.accepted_text();
+        let mut change = FileChange {
+            file: p.file.clone(),
+            diff: proposal::unified(&p.file, &p.old, &new),
+            hunks: p
+                .hunks
+                .iter()
+                .map(|h| HunkInfo {
+                    id: format!("{:016x}", h.id.0),
+                    sources: h.sources.clone(),
+                    level: h.level,
+                })
+                .collect(),
+            written: false,
+        };
+        if !dry_run {
+            match checked_write(root, &p.file, &new, &p.old, backups) {
+                Ok(_) => change.written = true,
+                Err(e) => out.errors.push(e.to_string()),
             }
         }
-        let allow = proposal::coherent_filter(level, wanted);
-        let proposals: Vec<Proposal> =
-            proposal::proposals_for(root, &analysis.findings, &|_| 0, &allow);
-        out.deferred = proposals.iter().flat_map(|p| p.deferred.clone()).collect();
-        let mut wrote = false;
-        for p in proposals.iter().filter(|p| !p.hunks.is_empty()) {
-            let all: HashMap<_, _> = p.hunks.iter().map(|h| (h.id, Decision::Accept)).collect();
-            let new = proposal::apply(p, &all);
-            let mut change = FileChange {
-                file: p.file.clone(),
-                diff: proposal::unified(&p.file, &p.old, &new),
-                hunks: p
-                    .hunks
-                    .iter()
-                    .map(|h| HunkInfo {
-                        id: format!("{:016x}", h.id.0),
-                        sources: h.sources.clone(),
-                        level: h.level,
-                    })
-                    .collect(),
-                written: false,
-            };
-            if !dry_run {
-                match write_atomic(root, &p.file, &new, &p.old, backups) {
-                    Ok(_) => {
-                        change.written = true;
-                        wrote = true;
-                    }
-                    Err(e) => out.errors.push(e.to_string()),
-                }
-            }
-            out.changes.push(change);
-        }
-        // Another round picks up deferred fixes and the next suggestion, judged on the new text.
-        if dry_run || !wrote {
-            break;
-        }
+        out.changes.push(change);
     }
-    let after = analyze::analyze_project(root, opts)?;
+    // A dry run reports what the planned project leaves; a real run what the written one does (the same,
+    // unless a write was refused).
+    let after = if dry_run {
+        plan.after
+    } else {
+        analyze::analyze_project(root, opts)?
+    };
     out.remaining = after
         .findings
         .iter()
-        .filter(|f| wanted(&f.rule))
-        .map(|f| f.rule.clone())
+        .map(|f| f.rule.to_string())
+        .filter(|r| wanted(r))
         .collect();
     Ok(out)
 }
@@ -143,11 +147,8 @@ pub fn render_human(run: &FixRun) -> String {
     } else {
         let _ = writeln!(s, "{verb}: {}", files.join(", "));
     }
-    for d in &run.deferred {
-        let _ = writeln!(
-            s,
-            "deferred (overlaps another fix; run again after this one): {d}"
-        );
+    for h in &run.held {
+        let _ = writeln!(s, "not applied: {} {}: {}", h.label, h.fix, h.reason);
     }
     for e in &run.errors {
         let _ = writeln!(s, "error: {e}");

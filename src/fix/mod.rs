@@ -1,7 +1,9 @@
 //! Fixes: applying text edits (pure), and writing files atomically with a backup for undo.
 
 pub mod headless;
+pub mod plan;
 pub mod proposal;
+pub mod validate;
 pub mod write;
 
 pub use crate::analyze::apply_edits;

@@ -58,8 +58,20 @@ pub enum Decision {
     Lines(Vec<bool>),
 }
 
-fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].matches('\n').count()
+/// The text's lines, each with its `\n` (the last may lack one). The one line split used by hunks, `apply` and
+/// the diff pane: a bare `\r` (old Mac line end) stays inside its line, as Docker's own parser reads it, so
+/// line indices always agree (the diff library's own splitter also breaks at a bare `\r`).
+pub fn lines(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
+/// 0-based line of a byte offset in `lines` numbering.
+pub fn line_of(text: &str, byte: usize) -> usize {
+    let mut b = byte.min(text.len());
+    while !text.is_char_boundary(b) {
+        b -= 1;
+    }
+    text.as_bytes()[..b].iter().filter(|&&c| c == b'\n').count()
 }
 
 /// Merge `fixes` (label, fix) for one file into a proposal. A fix whose edits overlap an earlier fix's is
@@ -69,7 +81,7 @@ pub fn propose(file: PathBuf, old: &str, fixes: &[(String, &Fix)]) -> Proposal {
     let mut edits = Vec::new();
     let mut deferred = Vec::new();
     // Which fix each accepted edit came from: (old line range, label, level).
-    let mut origins: Vec<(usize, usize, String, FixLevel)> = Vec::new();
+    let mut origins: Vec<Origin> = Vec::new();
     for (label, fix) in fixes {
         let overlaps = fix.edits.iter().any(|e| {
             e.end > old.len()
@@ -95,24 +107,35 @@ pub fn propose(file: PathBuf, old: &str, fixes: &[(String, &Fix)]) -> Proposal {
         }
     }
     let new = super::apply_edits(old, &edits);
-    let hunks = diff_hunks(&file, old, &new, &origins);
+    let mut p = from_texts(file, old, &new, &origins);
+    p.deferred = deferred;
+    p
+}
+
+/// Where a change came from, for a hunk's sources: 0-based old line range (first, last), label, level.
+pub type Origin = (usize, usize, String, FixLevel);
+
+/// The proposal that turns `old` into `new`: hunks from a line diff, each with the origins it overlaps.
+pub fn from_texts(file: PathBuf, old: &str, new: &str, origins: &[Origin]) -> Proposal {
+    let hunks = diff_hunks(&file, old, new, origins);
     Proposal {
         file,
         old: old.to_string(),
         hunks,
-        deferred,
+        deferred: Vec::new(),
     }
 }
 
-fn diff_hunks(
-    file: &std::path::Path,
-    old: &str,
-    new: &str,
-    origins: &[(usize, usize, String, FixLevel)],
-) -> Vec<Hunk> {
-    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
-    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
-    let diff = similar::TextDiff::from_lines(old, new);
+/// Line-level diff ops of old -> new in `lines` numbering.
+pub fn line_ops(old: &str, new: &str) -> Vec<similar::DiffOp> {
+    let (o, n) = (lines(old), lines(new));
+    similar::capture_diff_slices(similar::Algorithm::Myers, &o, &n)
+}
+
+fn diff_hunks(file: &std::path::Path, old: &str, new: &str, origins: &[Origin]) -> Vec<Hunk> {
+    let old_lines = lines(old);
+    let new_lines = lines(new);
+    let ops = line_ops(old, new);
     let mut hunks = Vec::new();
     let mut cur: Option<(usize, usize, usize, usize)> = None; // old_start, old_end, new_start, new_end
     let flush = |c: (usize, usize, usize, usize), hunks: &mut Vec<Hunk>| {
@@ -143,7 +166,7 @@ fn diff_hunks(
             level,
         });
     };
-    for op in diff.ops() {
+    for op in &ops {
         let (tag, or, nr) = op.as_tag_tuple();
         if tag == similar::DiffTag::Equal {
             if let Some(c) = cur.take() {
@@ -188,16 +211,30 @@ fn hunk_output(h: &Hunk, d: Option<&Decision>) -> String {
 
 /// The file's text with `decisions` applied; undecided hunks keep the old text.
 pub fn apply(p: &Proposal, decisions: &HashMap<HunkId, Decision>) -> String {
-    let old_lines: Vec<&str> = p.old.split_inclusive('\n').collect();
+    let old_lines = lines(&p.old);
     let mut out = String::with_capacity(p.old.len());
     let mut pos = 0;
     for h in &p.hunks {
-        out.push_str(&old_lines[pos..h.old_start].concat());
+        // Clamped: a proposal is only ever built from `old`, but no input may make this panic.
+        let start = h.old_start.clamp(pos, old_lines.len());
+        out.push_str(&old_lines[pos..start].concat());
         out.push_str(&hunk_output(h, decisions.get(&h.id)));
-        pos = h.old_start + h.old_lines.len();
+        pos = (h.old_start + h.old_lines.len()).clamp(start, old_lines.len());
     }
-    out.push_str(&old_lines[pos.min(old_lines.len())..].concat());
+    out.push_str(&old_lines[pos..].concat());
     out
+}
+
+impl Proposal {
+    /// The text with every hunk accepted.
+    pub fn accepted_text(&self) -> String {
+        let all: HashMap<_, _> = self
+            .hunks
+            .iter()
+            .map(|h| (h.id, Decision::Accept))
+            .collect();
+        apply(self, &all)
+    }
 }
 
 /// Unified diff of old -> new for display and `dockui fix` (3 lines of context).

@@ -227,11 +227,27 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 pub trait RegistryPort: Send + Sync {
     /// Is `digest` pullable from `name`'s repository? Never fails: the verdict says what went wrong.
     fn check<'a>(&'a self, name: &'a ImageName, digest: &'a str) -> BoxFuture<'a, PullCheck>;
+    /// The manifest digest the registry serves for `tag` now (None: not there or not reachable).
+    fn tag_digest<'a>(
+        &'a self,
+        name: &'a ImageName,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Option<String>> {
+        let _ = (name, tag);
+        async { None }.boxed()
+    }
 }
 
 impl RegistryPort for RegistryClient {
     fn check<'a>(&'a self, name: &'a ImageName, digest: &'a str) -> BoxFuture<'a, PullCheck> {
         RegistryClient::check(self, name, digest).boxed()
+    }
+    fn tag_digest<'a>(
+        &'a self,
+        name: &'a ImageName,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Option<String>> {
+        RegistryClient::tag_digest(self, name, tag).boxed()
     }
 }
 
@@ -370,6 +386,35 @@ impl RegistryClient {
                 ..AuthState::default()
             },
         }
+    }
+
+    /// What the registry serves for `name:tag`: the Docker-Content-Digest header, else the body's sha256.
+    pub async fn tag_digest(&self, name: &ImageName, tag: &str) -> Option<String> {
+        let url = format!(
+            "{}/v2/{}/manifests/{tag}",
+            self.base_url(name),
+            name.repository
+        );
+        let mut auth = self.auth_for(name).await;
+        let head = self
+            .send(name, &url, reqwest::Method::HEAD, &mut auth)
+            .await
+            .ok()?;
+        if head.status().is_success()
+            && let Some(d) = header(&head, "docker-content-digest")
+        {
+            return Some(d);
+        }
+        let get = self
+            .send(name, &url, reqwest::Method::GET, &mut auth)
+            .await
+            .ok()?;
+        if !get.status().is_success() {
+            return None;
+        }
+        let from_header = header(&get, "docker-content-digest");
+        let body = get.bytes().await.ok()?;
+        Some(from_header.unwrap_or_else(|| sha256_digest(&body)))
     }
 
     /// Is `digest` in `name`'s repository pullable? For an index, each child manifest is checked too.

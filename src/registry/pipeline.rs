@@ -19,7 +19,7 @@ pub struct PushRequest {
     /// The local image as built, e.g. `dockui-local/demo:latest`.
     pub source_image: String,
     pub config: PushConfig,
-    /// Tag to push when `config.tags` is empty (the build's tag).
+    /// Tag to push when `config.tags` is empty (the build's tag). Empty: the source image's own tag.
     pub default_tag: String,
     /// Where `[[push.update]]` files live; None: propose nothing.
     pub project_dir: Option<PathBuf>,
@@ -62,12 +62,17 @@ pub async fn push_and_verify(
     };
     report.registry = target.registry.clone();
     let tags: Vec<String> = if req.config.tags.is_empty() {
+        // The tag the image was built (or named) with; `latest` only when it has none at all.
+        let own = ImageName::parse(&req.source_image)
+            .ok()
+            .and_then(|n| n.tag)
+            .unwrap_or_else(|| "latest".into());
         let t = if req.default_tag.is_empty() {
-            "latest"
+            own
         } else {
-            &req.default_tag
+            req.default_tag.clone()
         };
-        vec![t.to_string()]
+        vec![t]
     } else {
         req.config.tags.clone()
     };
@@ -107,11 +112,13 @@ pub async fn push_and_verify(
         {
             Ok(r) => {
                 preferred = preferred.or(r.digest.clone());
+                let registry_digest = registry.tag_digest(&target, tag).await;
                 report.tags.push(TagPush {
                     tag: tag.clone(),
                     digest: r.digest,
                     size: r.size,
                     confirmed: r.digest_confirmed,
+                    registry_digest,
                 });
             }
             Err(e) => {

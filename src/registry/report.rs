@@ -17,6 +17,8 @@ pub struct TagPush {
     /// The engine lists this digest in RepoDigests for the pushed repository (false: they disagree, and the
     /// digest report decides which one is pinned).
     pub confirmed: bool,
+    /// The manifest digest the registry serves for this tag after the push (asked of the registry itself).
+    pub registry_digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -42,6 +44,10 @@ pub struct PushReport {
     pub proposed_updates: Vec<ProposedUpdate>,
     /// Why the push or the check could not be done, with what to do.
     pub error: Option<String>,
+    /// The image failed its smoke tests in its last build (pushed only with --force / a confirmation).
+    pub smoke_failed: bool,
+    /// Pushed although its smoke tests failed, because the user insisted.
+    pub forced: bool,
 }
 
 impl PushReport {
@@ -58,6 +64,17 @@ impl PushReport {
 pub fn render_human(r: &PushReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "push {} -> {}", r.image, r.repository);
+    if r.smoke_failed {
+        let _ = writeln!(
+            out,
+            "WARNING: this image failed its smoke tests{}",
+            if r.forced {
+                " (pushed with --force)"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(c) = &r.credentials {
         let _ = writeln!(out, "credentials: {c}");
     }
@@ -71,6 +88,15 @@ pub fn render_human(r: &PushReport) -> String {
                 .map(|s| format!(" ({s} bytes manifest)"))
                 .unwrap_or_default()
         );
+        match &t.registry_digest {
+            Some(d) if t.digest.as_ref() != Some(d) => {
+                let _ = writeln!(out, "    the registry serves {d} for this tag");
+            }
+            None if t.digest.is_some() => {
+                let _ = writeln!(out, "    (the registry did not answer for this tag)");
+            }
+            _ => {}
+        }
         if t.digest.is_some() && !t.confirmed {
             let _ = writeln!(
                 out,
@@ -177,6 +203,7 @@ mod tests {
                 digest: Some(D.into()),
                 size: Some(528),
                 confirmed: true,
+                registry_digest: Some(D.into()),
             }],
             image_id: "sha256:1111".into(),
             digest: Some(D.into()),
@@ -228,6 +255,8 @@ mod tests {
                 error: None,
             }],
             error: None,
+            smoke_failed: false,
+            forced: false,
         }
     }
 

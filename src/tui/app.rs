@@ -616,7 +616,7 @@ impl App {
             self.notice = Some(format!("{source} has one fix only"));
             return;
         }
-        let next = (self.review.choice.get(&source).copied().unwrap_or(0) + 1) % n;
+        let next = (self.review.alternative_of(&source) + 1) % n;
         self.review.choice.insert(source.clone(), next);
         self.refresh_review();
         self.review.focus_source(&source);
@@ -631,9 +631,8 @@ impl App {
     }
 
     fn refresh_review(&mut self) {
-        let mut findings: Vec<Finding> = self.findings().to_vec();
-        findings.extend(self.review.extra.iter().cloned());
-        self.review.refresh(&self.project, &findings);
+        // The planner analyses the files on disk itself (with the push's digest updates as extra fixes).
+        self.review.refresh(&self.project);
     }
 
     fn scroll_by(&mut self, delta: isize) {

@@ -73,6 +73,7 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
     let mut app = App::new(ctx.project_dir.clone(), ctx.docker.endpoint());
     app.keymap = keymap;
     app.readonly = readonly;
+    app.review.opts = ctx.analyze_options();
     app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
     let nvml_lib = Some(&ctx.config.gpu.nvml_lib)
         .filter(|p| !p.is_empty())

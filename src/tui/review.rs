@@ -1,7 +1,8 @@
-//! The Proposed diff pane's state: proposals, the user's decisions per hunk (by content id), undo/redo of
-//! decisions, line mode, and which alternative fix each finding uses.
+//! The Proposed diff pane's state: the planner's proposals, the user's decisions per hunk (by content id),
+//! undo/redo of decisions, line mode, and which alternative fix each finding uses.
 
-use crate::analyze::{Finding, FixLevel};
+use crate::analyze::{AnalyzeOptions, Finding, FixLevel};
+use crate::fix::plan::{self, Held, PlanOptions, Step};
 use crate::fix::proposal::{self, Decision, Hunk, HunkId, Proposal};
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,16 +11,26 @@ use std::path::Path;
 pub struct Review {
     pub proposals: Vec<Proposal>,
     pub decisions: HashMap<HunkId, Decision>,
-    undo: Vec<(HunkId, Option<Decision>)>,
-    redo: Vec<(HunkId, Option<Decision>)>,
+    /// Each entry is one user action (accepting a hunk also accepts the hunks it only makes sense with).
+    undo: Vec<Vec<(HunkId, Option<Decision>)>>,
+    redo: Vec<Vec<(HunkId, Option<Decision>)>>,
     /// Index into all hunks, in display order.
     pub cursor: usize,
     /// Some(i): line mode, cursor on the hunk's i-th changed line.
     pub line_cursor: Option<usize>,
-    /// Finding key ("RULE file:line") -> index of the chosen alternative fix.
+    /// Finding key ("RULE file:line") -> index of the alternative fix the user chose.
     pub choice: HashMap<String, usize>,
     /// Proposals that come from outside the analyzer (a push's digest updates), as findings with a fix.
     pub extra: Vec<Finding>,
+    /// How the planner analyses the project (the same options as the engine's analysis).
+    pub opts: AnalyzeOptions,
+    /// The planner's steps and the fixes it does not offer (with the reason), for the pane.
+    pub steps: Vec<Step>,
+    pub held: Vec<Held>,
+    /// Why there is no plan (the project could not be analysed).
+    pub error: Option<String>,
+    /// Hunks that come from one fix and its follow-ups: deciding one decides them all.
+    links: HashMap<HunkId, Vec<HunkId>>,
 }
 
 pub fn finding_key(f: &Finding) -> String {
@@ -27,14 +38,52 @@ pub fn finding_key(f: &Finding) -> String {
 }
 
 impl Review {
-    /// Recompute proposals from findings. Decisions survive for hunks whose content is unchanged.
-    pub fn refresh(&mut self, root: &Path, findings: &[Finding]) {
-        let choice = |f: &Finding| self.choice.get(&finding_key(f)).copied().unwrap_or(0);
-        self.proposals = proposal::proposals_for(root, findings, &choice, &|_, _| true);
+    /// Plan again from the files on disk. Decisions survive for hunks whose content is unchanged.
+    pub fn refresh(&mut self, root: &Path) {
+        let allow = |_: &Finding, _: &crate::analyze::Fix| true;
+        let po = PlanOptions {
+            allow: &allow,
+            choice: &self.choice,
+            extra: &self.extra,
+        };
+        match plan::plan(root, &self.opts, &po) {
+            Ok(p) => {
+                self.proposals = p.proposals;
+                self.steps = p.steps;
+                self.held = p.held;
+                self.error = None;
+            }
+            Err(e) => {
+                self.proposals.clear();
+                self.steps.clear();
+                self.held.clear();
+                self.error = Some(e.to_string());
+            }
+        }
+        self.links = links(&self.proposals, &self.steps);
         let live: Vec<HunkId> = self.hunks().map(|(_, h)| h.id).collect();
         self.decisions.retain(|id, _| live.contains(id));
         self.cursor = self.cursor.min(live.len().saturating_sub(1));
         self.line_cursor = None;
+    }
+
+    /// The alternative in use for a finding: the user's choice, else the one the planner took, else the first.
+    pub fn alternative_of(&self, key: &str) -> usize {
+        self.choice
+            .get(key)
+            .copied()
+            .or_else(|| {
+                self.steps
+                    .iter()
+                    .find(|s| s.label == key)
+                    .map(|s| s.alternative)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Hunks linked with `id` (same fix group), `id` excluded.
+    pub fn linked(&self, id: HunkId) -> &[HunkId] {
+        self.links.get(&id).map(Vec::as_slice).unwrap_or(&[])
     }
 
     pub fn hunks(&self) -> impl Iterator<Item = (&Proposal, &Hunk)> {
@@ -87,19 +136,26 @@ impl Review {
         }
     }
 
-    fn set(&mut self, id: HunkId, d: Option<Decision>) {
-        let prev = match d {
-            Some(d) => self.decisions.insert(id, d),
-            None => self.decisions.remove(&id),
-        };
-        self.undo.push((id, prev));
+    fn set(&mut self, changes: Vec<(HunkId, Decision)>) {
+        let mut entry = Vec::new();
+        for (id, d) in changes {
+            let prev = self.decisions.insert(id, d);
+            entry.push((id, prev));
+        }
+        self.undo.push(entry);
         self.redo.clear();
     }
 
+    /// Decide the hunk under the cursor. Accepting or rejecting also decides its linked hunks the same way
+    /// (a torch pin and the base image it needs are one change); an edit or line mode stays on the one hunk.
     pub fn decide(&mut self, d: Decision) {
         if let Some((_, h)) = self.current() {
             let id = h.id;
-            self.set(id, Some(d));
+            let mut changes = vec![(id, d.clone())];
+            if matches!(d, Decision::Accept | Decision::Reject) {
+                changes.extend(self.linked(id).iter().map(|l| (*l, d.clone())));
+            }
+            self.set(changes);
             // Move on to the next undecided hunk, as `git add -p` does.
             if self.line_cursor.is_none() && self.cursor + 1 < self.len() {
                 self.cursor += 1;
@@ -120,7 +176,7 @@ impl Review {
         };
         flags.resize(n, false);
         flags[i] = !flags[i];
-        self.set(id, Some(Decision::Lines(flags)));
+        self.set(vec![(id, Decision::Lines(flags))]);
     }
 
     pub fn toggle_line_mode(&mut self) {
@@ -131,27 +187,34 @@ impl Review {
     }
 
     pub fn undo(&mut self) -> bool {
-        let Some((id, prev)) = self.undo.pop() else {
+        let Some(entry) = self.undo.pop() else {
             return false;
         };
-        let now = match prev {
-            Some(d) => self.decisions.insert(id, d),
-            None => self.decisions.remove(&id),
-        };
-        self.redo.push((id, now));
+        let back = self.swap(entry);
+        self.redo.push(back);
         true
     }
 
     pub fn redo(&mut self) -> bool {
-        let Some((id, next)) = self.redo.pop() else {
+        let Some(entry) = self.redo.pop() else {
             return false;
         };
-        let now = match next {
-            Some(d) => self.decisions.insert(id, d),
-            None => self.decisions.remove(&id),
-        };
-        self.undo.push((id, now));
+        let back = self.swap(entry);
+        self.undo.push(back);
         true
+    }
+
+    /// Put back the decisions of `entry` (in reverse), returning what they replaced.
+    fn swap(&mut self, entry: Vec<(HunkId, Option<Decision>)>) -> Vec<(HunkId, Option<Decision>)> {
+        let mut back = Vec::new();
+        for (id, d) in entry.into_iter().rev() {
+            let now = match d {
+                Some(d) => self.decisions.insert(id, d),
+                None => self.decisions.remove(&id),
+            };
+            back.push((id, now));
+        }
+        back
     }
 
     /// Files to write: (file, new text, the text the proposal was made from). Only files with a decided hunk
@@ -178,4 +241,30 @@ impl Review {
     pub fn level_of_current(&self) -> Option<FixLevel> {
         self.current().map(|(_, h)| h.level)
     }
+}
+
+/// Hunks that share a fix group (a fix and its follow-ups) or a source with such hunks, linked both ways.
+fn links(proposals: &[Proposal], steps: &[Step]) -> HashMap<HunkId, Vec<HunkId>> {
+    let group_of = |label: &str| steps.iter().find(|s| s.label == label).map(|s| s.group);
+    let mut by_group: HashMap<usize, Vec<HunkId>> = HashMap::new();
+    for h in proposals.iter().flat_map(|p| &p.hunks) {
+        for g in h.sources.iter().filter_map(|s| group_of(s)) {
+            let v = by_group.entry(g).or_default();
+            if !v.contains(&h.id) {
+                v.push(h.id);
+            }
+        }
+    }
+    let mut out: HashMap<HunkId, Vec<HunkId>> = HashMap::new();
+    for ids in by_group.values().filter(|v| v.len() > 1) {
+        for a in ids {
+            let e = out.entry(*a).or_default();
+            for b in ids {
+                if b != a && !e.contains(b) {
+                    e.push(*b);
+                }
+            }
+        }
+    }
+    out
 }

@@ -52,6 +52,14 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ash", "ksh"];
 
 impl<'a> Model<'a> {
     pub fn build(df: &'a Dockerfile) -> Model<'a> {
+        Self::build_with_args(df, &std::collections::BTreeMap::new())
+    }
+
+    /// With the build's `--build-arg`s: like docker, a value given for a declared ARG replaces its default.
+    pub fn build_with_args(
+        df: &'a Dockerfile,
+        build_args: &std::collections::BTreeMap<String, String>,
+    ) -> Model<'a> {
         let mut global_args = Vars::new();
         let mut global_deps = std::collections::HashMap::new();
         let mut stages: Vec<Stage> = Vec::new();
@@ -119,6 +127,7 @@ impl<'a> Model<'a> {
                             Some((n, v)) => (n.to_string(), Some(v.to_string())),
                             None => (w.text.clone(), None),
                         };
+                        let value = build_args.get(&name).cloned().or(value);
                         if stage.is_none() {
                             // A default built from unknown variables is itself unknown (`ARG F=${TARGETARCH}`).
                             let e = value.map(|v| expand(&v, &global_args, df.escape));

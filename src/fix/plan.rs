@@ -1,0 +1,761 @@
+//! The one fix planner behind the TUI's Proposed diff, `dockui fix` (and `--dry-run`) and the build's retry
+//! loop.
+//!
+//! It starts from the files on disk and applies candidate fixes to an in-memory copy of the project, analyses
+//! that copy again, and keeps a fix only when the result has no error or warning that was not there before
+//! and fewer findings overall. A fix that adds a problem may still be kept together with the follow-up fixes
+//! that remove it again (torch moved to the base image's version together with torchvision); on its own it is
+//! never offered. Among the fixes that help, the one leaving the fewest errors, then warnings, then other
+//! findings wins; the planner repeats until no fix helps (a fixed point). Two alternatives of one finding
+//! (move the base image vs move the torch pin) can therefore never both be in a plan.
+//!
+//! The proposals are the diffs from the disk text to the planned text: accepting every hunk gives exactly the
+//! planned project, and a dry run shows exactly what a real run writes. Every edit is parsed again
+//! (`validate::breakage`) before the planner takes it.
+
+use super::proposal::{self, Origin, Proposal};
+use super::validate;
+use crate::analyze::{
+    self, Analysis, AnalyzeError, AnalyzeOptions, Finding, Fix, FixLevel, Severity, TextEdit,
+};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+/// Rounds of "take the best fix" before the planner stops; each round removes at least one finding.
+const MAX_ROUNDS: usize = 200;
+/// Follow-up fixes that may complete one fix (torch -> torchvision -> torchaudio).
+const MAX_FOLLOW_UPS: usize = 3;
+/// Analyses one plan may run; a pathological project stops planning here with what was found so far.
+const MAX_ANALYSES: usize = 3000;
+
+/// What the plan may use.
+pub struct PlanOptions<'a> {
+    /// Which fixes may be applied at all (rule and level filters of `fix` and the retry loop).
+    pub allow: &'a dyn Fn(&Finding, &Fix) -> bool,
+    /// The user's alternative per finding ("RULE file:line", line as on disk); other findings let the planner
+    /// pick the alternative that leaves the project with the fewest problems.
+    pub choice: &'a HashMap<String, usize>,
+    /// Findings from outside the analyzer whose first fix joins the plan first (a push's digest updates).
+    pub extra: &'a [Finding],
+}
+
+/// A fix the plan applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// "RULE file:line", the line in the file as it is on disk.
+    pub label: String,
+    pub fix: String,
+    /// Index of the fix among its finding's alternatives.
+    pub alternative: usize,
+    pub level: FixLevel,
+    pub file: PathBuf,
+    pub description: String,
+    /// Steps with the same group only make sense together (a fix and its follow-ups).
+    pub group: usize,
+}
+
+/// A fix the plan does not offer, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Held {
+    pub label: String,
+    pub fix: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Disk text -> planned text, per file, in the order the plan first touched them.
+    pub proposals: Vec<Proposal>,
+    pub steps: Vec<Step>,
+    pub held: Vec<Held>,
+    /// The analysis of the project on disk, and of the planned project.
+    pub before: Analysis,
+    pub after: Analysis,
+}
+
+impl Plan {
+    /// The planned text of every changed file.
+    pub fn planned(&self) -> Vec<(PathBuf, String)> {
+        self.proposals
+            .iter()
+            .map(|p| (p.file.clone(), p.accepted_text()))
+            .collect()
+    }
+}
+
+/// "RULE file:line" for a finding at a 1-based line.
+pub fn label(f: &Finding, line: usize) -> String {
+    format!("{} {}:{}", f.rule, f.file.display(), line)
+}
+
+/// Plan the fixes for the project at `root`.
+pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan, AnalyzeError> {
+    let mut p = Planner {
+        root,
+        opts,
+        po,
+        originals: HashMap::new(),
+        order: Vec::new(),
+        analyses: 0,
+        origins: HashMap::new(),
+        steps: Vec::new(),
+        held: Vec::new(),
+        groups: 0,
+    };
+    let before = p.analyse(&HashMap::new())?;
+    let mut st = State {
+        texts: HashMap::new(),
+        analysis: before.clone(),
+    };
+    // Fixes from outside the analyzer first, on the pristine files their offsets refer to.
+    for f in po.extra {
+        let Some(fix) = f.fixes.first() else { continue };
+        let cand = Cand {
+            label: label(f, f.span.line),
+            fix: fix.clone(),
+            alternative: 0,
+        };
+        if !(po.allow)(f, fix) {
+            continue;
+        }
+        match p.evaluate(&st, &cand)? {
+            Ok(good) => st = p.take(st, good),
+            Err(reason) => p.hold(&cand, reason),
+        }
+    }
+    // The user's chosen alternatives next, so no other fix makes their finding disappear first.
+    let mut done: Vec<String> = Vec::new();
+    loop {
+        let forced = p.candidates(&st, true)?;
+        let Some(cand) = forced.into_iter().find(|c| !done.contains(&c.label)) else {
+            break;
+        };
+        done.push(cand.label.clone());
+        match p.evaluate(&st, &cand)? {
+            Ok(good) => st = p.take(st, good),
+            Err(reason) => p.hold(&cand, reason),
+        }
+    }
+    // Then the best fix, again and again, until none helps.
+    let mut last_reasons: Vec<(Cand, String)> = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        if p.analyses >= MAX_ANALYSES {
+            break;
+        }
+        let cands = p.candidates(&st, false)?;
+        if cands.is_empty() {
+            last_reasons.clear();
+            break;
+        }
+        // All safe fixes at once when together they only help (the common case: hygiene fixes).
+        if let Some(good) = p.safe_batch(&st, &cands)? {
+            st = p.take(st, good);
+            continue;
+        }
+        last_reasons.clear();
+        let mut best: Option<(Rank, Good)> = None;
+        let mut good_safe: Vec<Cand> = Vec::new();
+        for (i, c) in cands.iter().enumerate() {
+            match p.evaluate(&st, c)? {
+                Ok(good) => {
+                    if good.cands.len() == 1 && c.fix.level == FixLevel::Safe {
+                        good_safe.push(c.clone());
+                    }
+                    let rank = Rank::of(&good, i);
+                    if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                        best = Some((rank, good));
+                    }
+                }
+                Err(reason) => last_reasons.push((c.clone(), reason)),
+            }
+            if p.analyses >= MAX_ANALYSES {
+                break;
+            }
+        }
+        // The safe fixes that help one by one, together, when they still help together.
+        if good_safe.len() > 1
+            && let Some(good) = p.batch(&st, &good_safe)?
+        {
+            st = p.take(st, good);
+            continue;
+        }
+        match best {
+            Some((_, good)) => st = p.take(st, good),
+            None => break,
+        }
+    }
+    for (c, reason) in last_reasons {
+        p.hold(&c, reason);
+    }
+    if p.analyses >= MAX_ANALYSES {
+        p.held.push(Held {
+            label: String::new(),
+            fix: String::new(),
+            reason: format!(
+                "planning stopped after {MAX_ANALYSES} analyses; run fix again for the rest"
+            ),
+        });
+    }
+    let proposals = p
+        .order
+        .iter()
+        .filter_map(|file| {
+            let old = p.originals.get(file)?;
+            let new = st.texts.get(file)?;
+            (old != new).then(|| {
+                let origins = p.origins.get(file).map(Vec::as_slice).unwrap_or(&[]);
+                proposal::from_texts(file.clone(), old, new, origins)
+            })
+        })
+        .collect();
+    Ok(Plan {
+        proposals,
+        steps: p.steps,
+        held: p.held,
+        before,
+        after: st.analysis,
+    })
+}
+
+#[derive(Clone)]
+struct State {
+    /// Current text of every file the plan touched (the in-memory copy); other files are read from disk.
+    texts: HashMap<PathBuf, String>,
+    analysis: Analysis,
+}
+
+#[derive(Debug, Clone)]
+struct Cand {
+    label: String,
+    fix: Fix,
+    alternative: usize,
+}
+
+/// A fix (with follow-ups) that helps, and the state after it.
+struct Good {
+    cands: Vec<Cand>,
+    state: State,
+    /// Texts each candidate was applied to, for the hunks' sources.
+    applied_to: Vec<String>,
+    /// A fix with its follow-ups (one group), not independent fixes taken together.
+    bundle: bool,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    score: (usize, usize, usize),
+    level: FixLevel,
+    size: usize,
+    order: usize,
+}
+
+impl Rank {
+    fn of(g: &Good, order: usize) -> Rank {
+        Rank {
+            score: score(&g.state.analysis),
+            level: g
+                .cands
+                .iter()
+                .map(|c| c.fix.level)
+                .max()
+                .unwrap_or(FixLevel::Safe),
+            size: g
+                .cands
+                .iter()
+                .flat_map(|c| &c.fix.edits)
+                .map(|e| e.end - e.start + e.replacement.len())
+                .sum(),
+            order,
+        }
+    }
+}
+
+/// (errors, warnings, the rest): lower is better, compared in that order.
+fn score(a: &Analysis) -> (usize, usize, usize) {
+    let e = a.count(Severity::Error);
+    let w = a.count(Severity::Warning);
+    (e, w, a.findings.len() - e - w)
+}
+
+fn is_ew(f: &Finding) -> bool {
+    matches!(f.severity, Severity::Error | Severity::Warning)
+}
+
+/// Errors and warnings of `after` that `before` does not have (same rule, file and severity; lines move).
+fn new_problems<'a>(before: &Analysis, after: &'a Analysis) -> Vec<&'a Finding> {
+    let mut known: HashMap<(String, &Path, Severity), usize> = HashMap::new();
+    for f in before.findings.iter().filter(|f| is_ew(f)) {
+        *known
+            .entry((f.rule.to_string(), f.file.as_path(), f.severity))
+            .or_default() += 1;
+    }
+    after
+        .findings
+        .iter()
+        .filter(|f| is_ew(f))
+        .filter(
+            |f| match known.get_mut(&(f.rule.to_string(), f.file.as_path(), f.severity)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            },
+        )
+        .collect()
+}
+
+fn helps(base: &Analysis, after: &Analysis) -> bool {
+    new_problems(base, after).is_empty() && score(after) < score(base)
+}
+
+fn describe(fs: &[&Finding]) -> String {
+    let parts: Vec<String> = fs
+        .iter()
+        .take(3)
+        .map(|f| {
+            format!(
+                "{} {} at {}:{} ({})",
+                f.rule,
+                f.severity.as_str(),
+                f.file.display(),
+                f.span.line,
+                f.message
+            )
+        })
+        .collect();
+    format!("it would add {}", parts.join("; "))
+}
+
+struct Planner<'a> {
+    root: &'a Path,
+    opts: &'a AnalyzeOptions,
+    po: &'a PlanOptions<'a>,
+    /// Disk text of every file the plan touched.
+    originals: HashMap<PathBuf, String>,
+    order: Vec<PathBuf>,
+    analyses: usize,
+    origins: HashMap<PathBuf, Vec<Origin>>,
+    steps: Vec<Step>,
+    held: Vec<Held>,
+    groups: usize,
+}
+
+impl Planner<'_> {
+    fn analyse(&mut self, texts: &HashMap<PathBuf, String>) -> Result<Analysis, AnalyzeError> {
+        self.analyses += 1;
+        analyze::analyze_project_with(self.root, self.opts, texts)
+    }
+
+    fn original(&mut self, file: &Path) -> Result<String, String> {
+        if let Some(t) = self.originals.get(file) {
+            return Ok(t.clone());
+        }
+        if file.is_absolute()
+            || file
+                .components()
+                .any(|c| matches!(c, Component::ParentDir | Component::Prefix(_)))
+        {
+            return Err(format!("{} is outside the project", file.display()));
+        }
+        let text = std::fs::read_to_string(self.root.join(file))
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        self.originals.insert(file.to_path_buf(), text.clone());
+        Ok(text)
+    }
+
+    fn current(&mut self, st: &State, file: &Path) -> Result<String, String> {
+        match st.texts.get(file) {
+            Some(t) => Ok(t.clone()),
+            None => self.original(file),
+        }
+    }
+
+    /// The 1-based line on disk of a 1-based line of `file` as it is in `st`.
+    fn disk_line(&self, st: &State, file: &Path, line: usize) -> usize {
+        match (self.originals.get(file), st.texts.get(file)) {
+            (Some(old), Some(cur)) if old != cur => map_line(old, cur, line.saturating_sub(1)) + 1,
+            _ => line,
+        }
+    }
+
+    /// `disk_line` for many lines of one state: one diff per changed file.
+    fn disk_lines(&self, st: &State) -> HashMap<PathBuf, Vec<usize>> {
+        st.texts
+            .iter()
+            .filter_map(|(file, cur)| {
+                let old = self.originals.get(file)?;
+                (old != cur).then(|| (file.clone(), line_map(old, cur)))
+            })
+            .collect()
+    }
+
+    /// Fixes offered by the findings of `st`. `forced_only`: only the user's chosen alternatives.
+    fn candidates(&mut self, st: &State, forced_only: bool) -> Result<Vec<Cand>, AnalyzeError> {
+        let mut out = Vec::new();
+        let maps = self.disk_lines(st);
+        for f in &st.analysis.findings {
+            if f.fixes.is_empty() {
+                continue;
+            }
+            let line = match maps.get(&f.file) {
+                Some(m) => m
+                    .get(f.span.line.saturating_sub(1))
+                    .map_or(f.span.line, |l| l + 1),
+                None => f.span.line,
+            };
+            let label = label(f, line);
+            let chosen = self
+                .po
+                .choice
+                .get(&label)
+                .copied()
+                .filter(|&i| i < f.fixes.len());
+            let alternatives: Vec<usize> = match chosen {
+                Some(i) => vec![i],
+                None if forced_only => continue,
+                None => (0..f.fixes.len()).collect(),
+            };
+            for i in alternatives {
+                let fix = &f.fixes[i];
+                if (self.po.allow)(f, fix) {
+                    out.push(Cand {
+                        label: label.clone(),
+                        fix: fix.clone(),
+                        alternative: i,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The texts after applying `fix` to `st`, or why it cannot be applied.
+    fn apply(
+        &mut self,
+        st: &State,
+        fix: &Fix,
+    ) -> Result<(HashMap<PathBuf, String>, String), String> {
+        let cur = self.current(st, &fix.file)?;
+        let mut edits: Vec<&TextEdit> = fix.edits.iter().collect();
+        edits.sort_by_key(|e| (e.start, e.end));
+        let mut pos = 0;
+        for e in &edits {
+            if e.start < pos
+                || e.end < e.start
+                || e.end > cur.len()
+                || !cur.is_char_boundary(e.start)
+                || !cur.is_char_boundary(e.end)
+            {
+                return Err(format!(
+                    "its edits do not fit {} as it is now",
+                    fix.file.display()
+                ));
+            }
+            pos = e.end;
+        }
+        let adapted: Vec<TextEdit> = fix
+            .edits
+            .iter()
+            .map(|e| TextEdit {
+                start: e.start,
+                end: e.end,
+                replacement: match_line_ends(&cur, &e.replacement).into_owned(),
+            })
+            .collect();
+        let new = analyze::apply_edits(&cur, &adapted);
+        if new == cur {
+            return Err("it changes nothing".into());
+        }
+        if let Some(why) = validate::breakage(&fix.file, &cur, &new) {
+            return Err(format!(
+                "{} would no longer parse after it ({why})",
+                fix.file.display()
+            ));
+        }
+        let mut texts = st.texts.clone();
+        texts.insert(fix.file.clone(), new);
+        Ok((texts, cur))
+    }
+
+    /// Whether `cand` (with follow-ups if needed) helps from `st`: Ok(the result) or Err(why not).
+    fn evaluate(&mut self, st: &State, cand: &Cand) -> Result<Result<Good, String>, AnalyzeError> {
+        let (texts, applied_to) = match self.apply(st, &cand.fix) {
+            Ok(t) => t,
+            Err(why) => return Ok(Err(why)),
+        };
+        let analysis = self.analyse(&texts)?;
+        let next = State { texts, analysis };
+        let good = Good {
+            cands: vec![cand.clone()],
+            state: next,
+            applied_to: vec![applied_to],
+            bundle: true,
+        };
+        if helps(&st.analysis, &good.state.analysis) {
+            return Ok(Ok(good));
+        }
+        let added = new_problems(&st.analysis, &good.state.analysis);
+        if added.is_empty() {
+            return Ok(Err("the analysis finds no fewer problems after it".into()));
+        }
+        let reason = describe(&added);
+        match self.complete(st, good, MAX_FOLLOW_UPS)? {
+            Some(g) => Ok(Ok(g)),
+            None => Ok(Err(reason)),
+        }
+    }
+
+    /// Follow-up fixes for the problems `g` adds over `base`, until none is left; the best completion.
+    fn complete(
+        &mut self,
+        base: &State,
+        g: Good,
+        depth: usize,
+    ) -> Result<Option<Good>, AnalyzeError> {
+        if depth == 0 || self.analyses >= MAX_ANALYSES {
+            return Ok(None);
+        }
+        let added: Vec<Finding> = new_problems(&base.analysis, &g.state.analysis)
+            .into_iter()
+            .cloned()
+            .collect();
+        let mut best: Option<(Rank, Good)> = None;
+        let mut order = 0;
+        for f in &added {
+            for (i, fix) in f.fixes.iter().enumerate() {
+                if !(self.po.allow)(f, fix) {
+                    continue;
+                }
+                let cand = Cand {
+                    label: label(f, self.disk_line(&g.state, &f.file, f.span.line)),
+                    fix: fix.clone(),
+                    alternative: i,
+                };
+                let Ok((texts, applied_to)) = self.apply(&g.state, fix) else {
+                    continue;
+                };
+                let analysis = self.analyse(&texts)?;
+                let mut next = Good {
+                    cands: g.cands.clone(),
+                    state: State { texts, analysis },
+                    applied_to: g.applied_to.clone(),
+                    bundle: true,
+                };
+                next.cands.push(cand);
+                next.applied_to.push(applied_to);
+                let done = if helps(&base.analysis, &next.state.analysis) {
+                    Some(next)
+                } else if new_problems(&base.analysis, &next.state.analysis).len() < added.len() {
+                    self.complete(base, next, depth - 1)?
+                } else {
+                    None
+                };
+                if let Some(done) = done {
+                    order += 1;
+                    let rank = Rank::of(&done, order);
+                    if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                        best = Some((rank, done));
+                    }
+                }
+            }
+        }
+        Ok(best.map(|(_, g)| g))
+    }
+
+    /// The safe fixes of `cands` (one per finding, edits not overlapping) applied together, if that helps.
+    fn safe_batch(&mut self, st: &State, cands: &[Cand]) -> Result<Option<Good>, AnalyzeError> {
+        let mut seen = Vec::new();
+        let safe: Vec<Cand> = cands
+            .iter()
+            .filter(|c| c.fix.level == FixLevel::Safe)
+            .filter(|c| {
+                let first = !seen.contains(&c.label);
+                seen.push(c.label.clone());
+                first
+            })
+            .cloned()
+            .collect();
+        if safe.is_empty() {
+            return Ok(None);
+        }
+        self.batch(st, &safe)
+    }
+
+    /// `cands` applied together (skipping any whose edits overlap an earlier one's), if the result helps.
+    fn batch(&mut self, st: &State, cands: &[Cand]) -> Result<Option<Good>, AnalyzeError> {
+        let mut taken: Vec<(&Path, usize, usize)> = Vec::new();
+        let mut chosen: Vec<Cand> = Vec::new();
+        for c in cands {
+            let overlaps = c.fix.edits.iter().any(|e| {
+                taken.iter().any(|&(f, s, t)| {
+                    f == c.fix.file && ((e.start < t && s < e.end) || e.start == s || e.end == t)
+                })
+            });
+            if !overlaps {
+                taken.extend(
+                    c.fix
+                        .edits
+                        .iter()
+                        .map(|e| (c.fix.file.as_path(), e.start, e.end)),
+                );
+                chosen.push(c.clone());
+            }
+        }
+        // Edits of all chosen fixes per file, applied at once on the current texts (offsets refer to them).
+        let mut texts = st.texts.clone();
+        let mut applied_to = Vec::new();
+        let mut per_file: HashMap<PathBuf, String> = HashMap::new();
+        for c in &chosen {
+            let cur = match self.current(st, &c.fix.file) {
+                Ok(t) => t,
+                Err(_) => return Ok(None),
+            };
+            per_file.entry(c.fix.file.clone()).or_insert(cur.clone());
+            applied_to.push(cur);
+        }
+        for (file, cur) in &per_file {
+            let edits: Vec<TextEdit> = chosen
+                .iter()
+                .filter(|c| &c.fix.file == file)
+                .flat_map(|c| c.fix.edits.iter())
+                .map(|e| TextEdit {
+                    start: e.start,
+                    end: e.end,
+                    replacement: match_line_ends(cur, &e.replacement).into_owned(),
+                })
+                .collect();
+            if edits.iter().any(|e| {
+                e.end > cur.len() || !cur.is_char_boundary(e.start) || !cur.is_char_boundary(e.end)
+            }) {
+                return Ok(None);
+            }
+            let new = analyze::apply_edits(cur, &edits);
+            if validate::breakage(file, cur, &new).is_some() {
+                return Ok(None);
+            }
+            texts.insert(file.clone(), new);
+        }
+        let analysis = self.analyse(&texts)?;
+        if !helps(&st.analysis, &analysis) {
+            return Ok(None);
+        }
+        Ok(Some(Good {
+            cands: chosen,
+            state: State { texts, analysis },
+            applied_to,
+            bundle: false,
+        }))
+    }
+
+    /// Record `g`'s fixes as steps (with their disk-line origins for the hunks) and move to its state.
+    fn take(&mut self, st: State, g: Good) -> State {
+        self.groups += 1;
+        for (c, cur) in g.cands.iter().zip(&g.applied_to) {
+            if !g.bundle {
+                self.groups += 1;
+            }
+            let file = &c.fix.file;
+            if !self.order.contains(file) {
+                self.order.push(file.clone());
+            }
+            let old = self.originals.get(file).cloned().unwrap_or_default();
+            for e in &c.fix.edits {
+                let (a, b) = (
+                    proposal::line_of(cur, e.start),
+                    proposal::line_of(cur, e.end),
+                );
+                let (a, b) = if old == *cur {
+                    (a, b)
+                } else {
+                    (map_line(&old, cur, a), map_line(&old, cur, b))
+                };
+                self.origins.entry(file.clone()).or_default().push((
+                    a,
+                    b,
+                    c.label.clone(),
+                    c.fix.level,
+                ));
+            }
+            self.steps.push(Step {
+                label: c.label.clone(),
+                fix: c.fix.id.clone(),
+                alternative: c.alternative,
+                level: c.fix.level,
+                file: file.clone(),
+                description: c.fix.description.clone(),
+                group: self.groups,
+            });
+        }
+        drop(st);
+        g.state
+    }
+
+    fn hold(&mut self, c: &Cand, reason: String) {
+        let h = Held {
+            label: c.label.clone(),
+            fix: c.fix.id.clone(),
+            reason,
+        };
+        if !self.held.contains(&h) {
+            self.held.push(h);
+        }
+    }
+}
+
+/// The 0-based disk line of 0-based line `line` of `cur`, through a line diff of `old` -> `cur`; a line the
+/// plan inserted maps to the disk line it was inserted at.
+fn map_line(old: &str, cur: &str, line: usize) -> usize {
+    for op in proposal::line_ops(old, cur) {
+        let (tag, o, n) = op.as_tag_tuple();
+        if n.contains(&line) || (n.is_empty() && n.start == line) {
+            return if tag == similar::DiffTag::Equal {
+                o.start + (line - n.start)
+            } else {
+                o.start
+            };
+        }
+    }
+    proposal::lines(old).len()
+}
+
+/// `map_line` for every line of `cur` (plus one past the end).
+fn line_map(old: &str, cur: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for op in proposal::line_ops(old, cur) {
+        let (tag, o, n) = op.as_tag_tuple();
+        for k in 0..n.len() {
+            out.push(if tag == similar::DiffTag::Equal {
+                o.start + k
+            } else {
+                o.start
+            });
+        }
+    }
+    out.push(proposal::lines(old).len());
+    out
+}
+
+/// A replacement written with `\n` gets the file's `\r\n` when the file uses `\r\n` throughout.
+fn match_line_ends<'a>(text: &str, replacement: &'a str) -> Cow<'a, str> {
+    let crlf = text.matches("\r\n").count();
+    let lf = text.matches('\n').count();
+    if crlf == 0 || crlf != lf || !replacement.contains('\n') {
+        return Cow::Borrowed(replacement);
+    }
+    let mut out = String::with_capacity(replacement.len() + 8);
+    let mut prev = '\0';
+    for ch in replacement.chars() {
+        if ch == '\n' && prev != '\r' {
+            out.push('\r');
+        }
+        out.push(ch);
+        prev = ch;
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests;

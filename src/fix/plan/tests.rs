@@ -1,0 +1,248 @@
+use super::*;
+use crate::fix::proposal::Decision;
+
+const TORCH_BASE: &str = "FROM pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nCMD [\"python\", \"serve.py\"]\n";
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn all(_: &Finding, _: &Fix) -> bool {
+    true
+}
+
+fn plan_with(
+    dir: &Path,
+    allow: &dyn Fn(&Finding, &Fix) -> bool,
+    choice: &HashMap<String, usize>,
+) -> Plan {
+    plan(
+        dir,
+        &AnalyzeOptions::default(),
+        &PlanOptions {
+            allow,
+            choice,
+            extra: &[],
+        },
+    )
+    .unwrap()
+}
+
+/// Accept every hunk of every proposal and write the files, as the TUI's `y`... `w` does.
+fn accept_all_and_write(dir: &Path, plan: &Plan) {
+    for p in &plan.proposals {
+        let decisions: HashMap<_, _> = p.hunks.iter().map(|h| (h.id, Decision::Accept)).collect();
+        let new = proposal::apply(p, &decisions);
+        std::fs::write(dir.join(&p.file), new).unwrap();
+    }
+}
+
+fn errors_and_warnings(a: &Analysis) -> Vec<String> {
+    a.findings
+        .iter()
+        .filter(|f| is_ew(f))
+        .map(|f| {
+            format!(
+                "{} {}:{} {}",
+                f.rule,
+                f.file.display(),
+                f.span.line,
+                f.message
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_reported_torch_pair_accepted_whole_leaves_no_gpu_error_and_nothing_flips() {
+    let dir = project(&[
+        ("Dockerfile", TORCH_BASE),
+        (
+            "requirements.txt",
+            "torch==2.3.1\ntorchvision==0.19.0\nnumpy<2\n",
+        ),
+    ]);
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    assert!(p.before.has_errors(), "the repro has an error to fix");
+    assert!(!p.proposals.is_empty());
+    accept_all_and_write(dir.path(), &p);
+    let after = analyze::analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
+    let gpu_errors: Vec<String> = after
+        .findings
+        .iter()
+        .filter(|f| f.rule.to_string().starts_with("DU2") && f.severity == Severity::Error)
+        .map(|f| format!("{} {}", f.rule, f.message))
+        .collect();
+    assert!(gpu_errors.is_empty(), "{gpu_errors:?}");
+    // No error or warning that the disk version did not already have, and what the plan predicted.
+    assert!(
+        new_problems(&p.before, &after).is_empty(),
+        "{:?}",
+        errors_and_warnings(&after)
+    );
+    assert_eq!(errors_and_warnings(&after), errors_and_warnings(&p.after));
+    // A fixed point: planning again on the written project proposes nothing (the base bump and the torch pin
+    // cannot flip each other).
+    let again = plan_with(dir.path(), &all, &HashMap::new());
+    assert!(again.proposals.is_empty(), "{:?}", again.steps);
+}
+
+#[test]
+fn the_users_alternative_is_kept_with_the_follow_ups_it_needs() {
+    let dir = project(&[
+        ("Dockerfile", TORCH_BASE),
+        (
+            "requirements.txt",
+            "torch==2.3.1\ntorchvision==0.19.0\nnumpy<2\n",
+        ),
+    ]);
+    // The user picked "move the base image" for DU201 (alternative 0).
+    let choice: HashMap<String, usize> = [("DU201 requirements.txt:1".to_string(), 0)].into();
+    let p = plan_with(dir.path(), &all, &choice);
+    let first = &p.steps[0];
+    assert_eq!(first.fix, "DU201.move-base", "{:?}", p.steps);
+    accept_all_and_write(dir.path(), &p);
+    let df = std::fs::read_to_string(dir.path().join("Dockerfile")).unwrap();
+    assert!(df.contains("pytorch/pytorch:2.3.1-"), "{df}");
+    let after = analyze::analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
+    assert!(!after.has_errors(), "{:?}", errors_and_warnings(&after));
+    assert!(new_problems(&p.before, &after).is_empty());
+}
+
+#[test]
+fn a_fix_that_adds_an_error_is_held_with_the_reason() {
+    // torch pinned to the base's 2.4.0 alone breaks the torchvision 0.18 pair; the pair fix is not allowed.
+    let dir = project(&[
+        ("Dockerfile", TORCH_BASE),
+        ("requirements.txt", "torch==2.3.1\ntorchvision==0.18.1\n"),
+    ]);
+    let only_du203 = |f: &Finding, _: &Fix| f.rule.to_string() == "DU203";
+    let p = plan_with(dir.path(), &only_du203, &HashMap::new());
+    assert!(p.proposals.is_empty(), "{:?}", p.steps);
+    let held = p
+        .held
+        .iter()
+        .find(|h| h.fix == "DU203.pin-base")
+        .expect("held");
+    assert!(held.reason.contains("DU202 error"), "{}", held.reason);
+    // With the pair fix allowed, torch and torchvision move together (one hunk), or the base moves.
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    accept_all_and_write(dir.path(), &p);
+    let after = analyze::analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
+    assert!(
+        new_problems(&p.before, &after).is_empty(),
+        "{:?}",
+        errors_and_warnings(&after)
+    );
+    assert!(!after.has_errors());
+}
+
+#[test]
+fn a_bundle_spanning_hunks_is_linked_and_independent_safe_fixes_are_not() {
+    let dir = project(&[
+        ("Dockerfile", TORCH_BASE),
+        ("requirements.txt", "torch==2.3.1\ntorchvision==0.18.1\n"),
+    ]);
+    // Only the torch pin and its torchvision follow-up: one group, two steps.
+    let gpu = |f: &Finding, _: &Fix| matches!(f.rule.to_string().as_str(), "DU203" | "DU202");
+    let p = plan_with(dir.path(), &gpu, &HashMap::new());
+    let groups: Vec<usize> = p.steps.iter().map(|s| s.group).collect();
+    assert_eq!(groups.len(), 2, "{:?}", p.steps);
+    assert_eq!(groups[0], groups[1], "{:?}", p.steps);
+    // torch and torchvision are adjacent lines: one hunk carrying both sources.
+    assert_eq!(p.proposals.len(), 1);
+    assert_eq!(p.proposals[0].hunks.len(), 1);
+    assert_eq!(
+        p.proposals[0].hunks[0].sources.len(),
+        2,
+        "{:?}",
+        p.proposals[0].hunks
+    );
+    // Hygiene fixes of a plain Dockerfile land together, each a group of its own.
+    let dir = project(&[(
+        "Dockerfile",
+        "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y curl\nRUN pip install flask\n",
+    )]);
+    let safe = |_: &Finding, fix: &Fix| fix.level == FixLevel::Safe;
+    let p = plan_with(dir.path(), &safe, &HashMap::new());
+    assert!(p.steps.len() >= 2, "{:?}", p.steps);
+    let mut groups: Vec<usize> = p.steps.iter().map(|s| s.group).collect();
+    groups.dedup();
+    assert_eq!(groups.len(), p.steps.len(), "{:?}", p.steps);
+}
+
+#[test]
+fn safe_fixes_reach_a_fixed_point_in_one_plan() {
+    let dir = project(&[(
+        "Dockerfile",
+        "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl git\nRUN pip install flask\nCMD [\"python\", \"app.py\"]\n",
+    )]);
+    let safe = |_: &Finding, fix: &Fix| fix.level == FixLevel::Safe;
+    let p = plan_with(dir.path(), &safe, &HashMap::new());
+    assert!(!p.proposals.is_empty());
+    accept_all_and_write(dir.path(), &p);
+    let again = plan_with(dir.path(), &safe, &HashMap::new());
+    assert!(again.proposals.is_empty(), "{:?}", again.steps);
+}
+
+#[test]
+fn crlf_files_keep_their_line_ends_and_a_bare_cr_does_not_panic() {
+    let text = "FROM ubuntu:22.04\r\nRUN apt-get update && apt-get install -y curl\r\nRUN pip install flask\r\n";
+    let dir = project(&[("Dockerfile", text)]);
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    let new = &p.planned()[0].1;
+    assert!(new.len() > text.len());
+    assert_eq!(
+        new.matches('\n').count(),
+        new.matches("\r\n").count(),
+        "{new:?}"
+    );
+    let text = "# comment\rFROM ubuntu:22.04\nRUN apt-get update && apt-get install curl\n";
+    let dir = project(&[("Dockerfile", text)]);
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    for (_, new) in p.planned() {
+        assert!(new.starts_with("# comment\rFROM ubuntu:22.04\n"), "{new:?}");
+    }
+}
+
+#[test]
+fn hunk_ids_are_stable_across_plans() {
+    let files = [
+        ("Dockerfile", TORCH_BASE),
+        ("requirements.txt", "torch==2.3.1\ntorchvision==0.19.0\n"),
+    ];
+    let a = plan_with(project(&files).path(), &all, &HashMap::new());
+    let b = plan_with(project(&files).path(), &all, &HashMap::new());
+    let ids = |p: &Plan| -> Vec<_> {
+        p.proposals
+            .iter()
+            .flat_map(|p| p.hunks.iter().map(|h| h.id))
+            .collect()
+    };
+    assert_eq!(ids(&a), ids(&b));
+    assert!(!ids(&a).is_empty());
+}
+
+#[test]
+fn map_line_follows_inserted_and_removed_lines() {
+    let old = "a\nb\nc\n";
+    let cur = "a\nx\ny\nb\nc\n";
+    assert_eq!(map_line(old, cur, 0), 0);
+    assert_eq!(map_line(old, cur, 1), 1);
+    assert_eq!(map_line(old, cur, 3), 1);
+    assert_eq!(map_line(old, cur, 4), 2);
+    assert_eq!(line_map(old, cur), vec![0, 1, 1, 1, 2, 3]);
+}
+
+#[test]
+fn line_ends_follow_the_file() {
+    assert_eq!(match_line_ends("a\r\nb\r\n", "x\ny"), "x\r\ny");
+    assert_eq!(match_line_ends("a\nb\r\n", "x\ny"), "x\ny");
+    assert_eq!(match_line_ends("a\r\n", "x\r\ny"), "x\r\ny");
+}
