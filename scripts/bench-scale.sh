@@ -4,14 +4,17 @@
 # ten times the lines takes about ten times the time (and not a hundred). Not a timed test: prints the
 # numbers and the growth factor per 10x.
 #
-# Usage: scripts/bench-scale.sh
+# Usage: scripts/bench-scale.sh            (release build)
+#        PROFILE=dev scripts/bench-scale.sh  (the debug build: slower, same growth; no extra target dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+PROFILE="${PROFILE:-release}"
+OUT=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 
-echo "== building (release)"
-cargo build --release --quiet --example analyze_check
-DRIVER="$CARGO_TARGET_DIR/release/examples/analyze_check"
+echo "== building ($PROFILE)"
+cargo build --profile "$PROFILE" --quiet --example analyze_check
+DRIVER="$CARGO_TARGET_DIR/$OUT/examples/analyze_check"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/dockui-scale.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT

@@ -124,6 +124,28 @@ impl ProjectFiles {
     }
 }
 
+/// Read `root/rel` as text when it is a regular UTF-8 file inside the project, for the code outside the
+/// analyzer that reads project files (smoke inference, the fix planner, `.dockerignore`). A missing file is
+/// `NotFound`; anything refused is an error that names the reason, never the content.
+pub fn read_text(root: &Path, rel: &Path) -> std::io::Result<String> {
+    let files = ProjectFiles::new(root)?;
+    match files.read(rel) {
+        Read::Text { text, lossy: false } => Ok(text),
+        Read::Text { lossy: true, .. } => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is not valid UTF-8", rel.display()),
+        )),
+        Read::Missing => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} not found", rel.display()),
+        )),
+        Read::Refused(why) => Err(std::io::Error::other(format!(
+            "{} was not read: {why}",
+            rel.display()
+        ))),
+    }
+}
+
 fn not_regular(m: &std::fs::Metadata) -> Option<Refusal> {
     use std::os::unix::fs::FileTypeExt;
     let t = m.file_type();

@@ -272,7 +272,7 @@ pub fn proposals_for(
     by_file
         .into_iter()
         .filter_map(|(file, fixes)| {
-            let old = std::fs::read_to_string(root.join(&file)).ok()?;
+            let old = crate::analyze::project_files::read_text(root, &file).ok()?;
             let p = propose(file, &old, &fixes);
             (!p.hunks.is_empty() || !p.deferred.is_empty()).then_some(p)
         })

@@ -538,4 +538,42 @@ mod tests {
             .unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), new);
     }
+
+    #[test]
+    fn never_writes_through_a_link_out_of_the_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "FROM a\n").unwrap();
+        let root = dir.path().join("proj");
+        std::fs::create_dir(&root).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("Dockerfile")).unwrap();
+        let backups = Backups::new(dir.path().join("b"));
+        let err = write_atomic(
+            &root,
+            Path::new("Dockerfile"),
+            "FROM b\n",
+            "FROM a\n",
+            &backups,
+        )
+        .unwrap_err();
+        assert!(matches!(err, WriteError::Outside { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "FROM a\n");
+        assert!(backups.records().is_empty());
+    }
+
+    #[test]
+    fn sweeps_temp_files_of_dead_runs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 0x7ffffffe is never a live process here; our own pid is.
+        let dead = dir.path().join(".dockui-2147483646-abc.tmp");
+        let mine = dir
+            .path()
+            .join(format!(".dockui-{}-abc.tmp", std::process::id()));
+        let other = dir.path().join(".dockui-notes.txt");
+        for p in [&dead, &mine, &other] {
+            std::fs::write(p, "x").unwrap();
+        }
+        assert_eq!(sweep_stale_temps(dir.path()), vec![dead.clone()]);
+        assert!(!dead.exists() && mine.exists() && other.exists());
+    }
 }
