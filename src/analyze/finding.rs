@@ -48,6 +48,11 @@ impl LineIndex {
         LineIndex { starts }
     }
 
+    /// 1-based line of byte offset `at`.
+    pub fn line(&self, at: usize) -> usize {
+        self.starts.partition_point(|&s| s <= at)
+    }
+
     /// Same result as [`Span::from_range`] on the text this index was built from.
     pub fn span(&self, text: &str, start: usize, end: usize) -> Span {
         let start = start.min(text.len());

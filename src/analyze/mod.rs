@@ -332,6 +332,7 @@ fn analyze_with(
     };
     analysis.files.push(df_path.to_path_buf());
     let df = Dockerfile::parse(&df_text);
+    let lines = LineIndex::new(&df_text);
     let model = Model::build_with_args(&df, &opts.build_args);
     let mut texts: HashMap<PathBuf, String> = HashMap::new();
 
@@ -349,7 +350,8 @@ fn analyze_with(
                     }
                 }
             }
-            if let Some(mut inst) = requirements::install_of(&c, df_path, &df_text) {
+            if let Some(mut inst) = requirements::install_of_indexed(&c, df_path, &df_text, &lines)
+            {
                 // `pip install .` / `-e .` installs the project: its pyproject.toml dependencies count.
                 if inst
                     .reqs
@@ -420,7 +422,6 @@ fn analyze_with(
     }
     texts.insert(df_path.to_path_buf(), df_text.clone());
 
-    let lines = LineIndex::new(&df_text);
     let ctx = rules::Ctx {
         file: df_path,
         text: &df_text,
