@@ -360,7 +360,7 @@ impl Planner<'_> {
         {
             return Err(format!("{} is outside the project", file.display()));
         }
-        let text = crate::analyze::project_files::read_text(&self.root, file)
+        let text = crate::analyze::project_files::read_text(self.root, file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         self.originals.insert(file.to_path_buf(), text.clone());
         Ok(text)
