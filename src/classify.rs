@@ -410,4 +410,34 @@ mod tests {
         let log = "#6 [3/4] RUN apt-get install -y curl\n#6 0.9 Do you want to continue? [Y/n] Y\n#6 DONE 3.1s";
         assert_eq!(sig_of(log), "none");
     }
+
+    #[test]
+    fn a_missing_build_network_fires_for_both_builders_and_not_for_a_project_message() {
+        assert_eq!(
+            sig_of(
+                "dockui: engine answered 500: network mode \"ci-net\" not supported by buildkit"
+            ),
+            "engine-network-not-found"
+        );
+        assert_eq!(
+            sig_of(
+                "Step 2/2 : RUN echo hi\n ---> Running in d6b0810aa1d2\nnetwork ci-net not found"
+            ),
+            "engine-network-not-found"
+        );
+        assert_eq!(
+            sig_of(
+                "#5 [2/2] RUN ./probe.sh\n#5 0.2 probing: network ci-net not found yet, using defaults\n#5 DONE 0.3s"
+            ),
+            "none"
+        );
+    }
+
+    #[test]
+    fn busybox_wget_connection_failures_are_network_failures() {
+        let log = "#6 [2/2] RUN wget -q -O /model.bin http://models.internal:8080/model.bin\n#6 0.31 wget: can't connect to remote host (10.0.0.7): Connection refused\n#6 ERROR: process did not complete successfully: exit code: 1";
+        assert_eq!(sig_of(log), "network");
+        let log = "#6 [2/2] RUN wget -q -O /model.bin http://models.internal:8080/model.bin\n#6 DONE 1.4s";
+        assert_eq!(sig_of(log), "none");
+    }
 }

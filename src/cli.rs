@@ -1,5 +1,11 @@
 //! Command line: the TUI by default, headless subcommands for CI. Exit codes: 0 ok, 1 findings/build failed,
-//! 2 usage, configuration or I/O error (and an unreachable engine).
+//! 2 usage, configuration or I/O error (and every failure to reach or use the engine, an unreadable build
+//! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
+
+mod inspect;
+mod notify;
+mod pins;
+mod rollback;
 
 use crate::analyze;
 use crate::config::Config;
@@ -10,6 +16,32 @@ use crate::report;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+// Output goes through these instead of std's macros: SIGPIPE stays ignored (so a dropped engine connection
+// is an error dockui reports, not a silent death), and a closed stdout or stderr (`dockui logs | head`)
+// then must not panic either. Text that cannot be delivered is dropped quietly.
+macro_rules! print {
+    ($($t:tt)*) => { $crate::cli::write_stream(false, &format!($($t)*)) };
+}
+macro_rules! println {
+    () => { $crate::cli::write_stream(false, "\n") };
+    ($($t:tt)*) => { $crate::cli::write_stream(false, &format!("{}\n", format_args!($($t)*))) };
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => { $crate::cli::write_stream(true, &format!("{}\n", format_args!($($t)*))) };
+}
+
+/// Write to stdout (or stderr) without panicking; a reader that went away is not an error of dockui's.
+pub fn write_stream(stderr: bool, text: &str) {
+    use std::io::Write;
+    let _ = if stderr {
+        let mut e = std::io::stderr().lock();
+        e.write_all(text.as_bytes()).and_then(|_| e.flush())
+    } else {
+        let mut o = std::io::stdout().lock();
+        o.write_all(text.as_bytes()).and_then(|_| o.flush())
+    };
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,6 +76,9 @@ pub enum Cmd {
         source: SourceFlags,
         #[command(flatten)]
         host: HostFlags,
+        /// Ask the registry for the base images' digests (pin rules DU140/DU141).
+        #[arg(long)]
+        resolve_digests: bool,
     },
     /// Print the fixes as unified diffs and apply those the level allows (each write keeps a backup).
     Fix {
@@ -61,6 +96,9 @@ pub enum Cmd {
         format: Format,
         #[command(flatten)]
         source: SourceFlags,
+        /// Ask the registry for the base images' digests and propose pinning them (DU140, a suggestion).
+        #[arg(long)]
+        pin_bases: bool,
     },
     /// List every rule: id, severity, summary, whether it has a fix.
     Rules {
@@ -119,6 +157,12 @@ pub enum Cmd {
     },
     /// Write the bundled demo project into DIR (default: <data dir>/demo) and open it in the TUI.
     Demo { dir: Option<PathBuf> },
+    /// Layers, largest files and wasted space of an image (streamed from the engine's export, or a saved
+    /// archive file). With a limit: exit 1 when the image misses it (CI gate), 0 otherwise, 2 on errors.
+    Inspect(inspect::InspectArgs),
+    /// Point REPO:TAG back to an earlier manifest from dockui's push history (default: the previous push),
+    /// then check the registry serves it and it is pullable. Exit 0 done, 1 done but not verified, 2 error.
+    Rollback(rollback::RollbackArgs),
     /// Build dockui's offline stand-in base image (busybox + shims) under dockui-standin/.
     StandIn {
         #[arg(long, default_value = standin::DEMO_BASE)]
@@ -252,10 +296,12 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn main() -> i32 {
-    // Like other Unix tools, end quietly when the reader goes away (`dockui logs | head`) instead of panicking.
-    // SAFETY: resetting a signal disposition to its default at startup, before any threads exist.
+    // SIGPIPE must never end dockui: a write to an engine socket that was closed under us (mid-upload) is
+    // an engine error with a message, a JSON result and a build record. Closed stdout/stderr are handled by
+    // the output macros above. (Rust ignores SIGPIPE already; say so explicitly, whoever starts us.)
+    // SAFETY: setting a signal disposition at startup, before any threads exist.
     unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -276,7 +322,11 @@ pub fn main() -> i32 {
     }
 }
 
-fn load_config(cli_config: Option<&Path>, paths: &Paths, project: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(
+    cli_config: Option<&Path>,
+    paths: &Paths,
+    project: &Path,
+) -> anyhow::Result<Config> {
     let user = cli_config
         .map(Path::to_path_buf)
         .unwrap_or_else(|| paths.user_config_file());
@@ -320,7 +370,7 @@ fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir.canonicalize()?)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -337,6 +387,7 @@ fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineConte
         project_dir: project.to_path_buf(),
         config: config.clone(),
         paths: paths.clone(),
+        config_file: None,
     }
 }
 
@@ -348,9 +399,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let dir = project_dir(cli.dir.as_deref().unwrap_or(Path::new(".")))?;
             open_tui(config_flag, paths, &dir, cli.readonly, &tui_args)
         }
-        Some(Cmd::Build { .. } | Cmd::Push { .. } | Cmd::Undo { .. } | Cmd::StandIn { .. })
-            if cli.readonly =>
-        {
+        Some(
+            Cmd::Build { .. }
+            | Cmd::Push { .. }
+            | Cmd::Undo { .. }
+            | Cmd::StandIn { .. }
+            | Cmd::Rollback(_),
+        ) if cli.readonly => {
             anyhow::bail!(
                 "read-only mode (--readonly): building, pushing and writing files are off"
             )
@@ -380,12 +435,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             format,
             source,
             host,
+            resolve_digests,
         }) => {
             let dir = project_dir(&dir)?;
             let mut config = load_config(config_flag, paths, &dir)?;
             apply_source(&mut config, &dir, &source)?;
             let mut opts = config.analyze_options(paths);
             opts.host = host.resolve(&config)?;
+            if resolve_digests {
+                opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
+            }
             let analysis = analyze::analyze_project(&dir, &opts)?;
             match format {
                 CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
@@ -443,16 +502,29 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 });
                 let cancel = tokio_util::sync::CancellationToken::new();
                 let c = cancel.clone();
+                let signalled = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+                let s = signalled.clone();
+                // SIGINT, SIGTERM and SIGHUP all cancel the same way: the build stops, smoke containers
+                // are removed, the record and the result are still written.
                 tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
+                    if let Some(signo) = fatal_signal().await {
+                        s.store(signo, std::sync::atomic::Ordering::SeqCst);
                         c.cancel();
                     }
                 });
                 let outcome = engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await;
                 drop(tx);
                 let _ = printer.await;
-                outcome
+                // Containers removed in the background (a cancelled smoke test) are gone before we exit.
+                ctx.bollard.settle().await;
+                (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
             });
+            let (outcome, signalled) = outcome;
+            notify::send(
+                &rt,
+                &config.notify,
+                &crate::notify::Notification::from_build(&dir, &outcome),
+            );
             match format {
                 Format::Human if quiet && outcome.success => {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
@@ -461,14 +533,18 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
             }
             Ok(if outcome.engine_unreachable {
-                eprintln!(
-                    "dockui: {}",
-                    outcome.error.as_deref().unwrap_or("engine unreachable")
-                );
-                eprintln!(
-                    "dockui: start the Docker engine or set engine.docker_host / DOCKER_HOST"
-                );
+                // The message names the endpoint, the cause and what to do. The streamed log ends with it
+                // already, unless --quiet kept the log off stderr.
+                if quiet {
+                    eprintln!(
+                        "dockui: {}",
+                        outcome.error.as_deref().unwrap_or("engine unreachable")
+                    );
+                }
                 2
+            } else if signalled != 0 && outcome.cancelled {
+                // Like a shell reports a job ended by a signal: 128 + its number.
+                128 + signalled
             } else if outcome.success {
                 0
             } else {
@@ -482,6 +558,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             dry_run,
             format,
             source,
+            pin_bases,
         }) => {
             // Read-only: show the diffs, write nothing.
             let dry_run = dry_run || cli.readonly;
@@ -492,9 +569,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 LevelArg::Safe => crate::analyze::FixLevel::Safe,
                 LevelArg::Suggestion => crate::analyze::FixLevel::Suggestion,
             };
+            let mut opts = config.analyze_options(paths);
+            if pin_bases {
+                opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
+            }
             let run = crate::fix::headless::run(
                 &dir,
-                &config.analyze_options(paths),
+                &opts,
                 &crate::fix::Backups::new(paths.backups_dir()),
                 &rules,
                 level,
@@ -509,7 +590,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         Some(Cmd::Rules { format }) => {
             let rules = analyze::rules::catalog();
             match format {
-                Format::Human => print!("{}", report::rules_human(&rules)),
+                Format::Human => print!("{}", report::rules_human(rules)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&rules)?),
             }
             Ok(0)
@@ -563,7 +644,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                             for (path, _) in &logs {
                                 println!("==> {} <==", path.display());
                                 let mut f = std::fs::File::open(path)?;
-                                std::io::copy(&mut f, &mut std::io::stdout())?;
+                                match std::io::copy(&mut f, &mut std::io::stdout()) {
+                                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                                        return Ok(0);
+                                    }
+                                    r => r.map(|_| ())?,
+                                }
                             }
                         }
                         Format::Json => {
@@ -613,11 +699,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     });
                 (config, Some(dir), source)
             } else {
-                (
-                    load_config(config_flag, paths, Path::new("."))?,
-                    None,
-                    target.clone(),
-                )
+                let mut config = load_config(config_flag, paths, Path::new("."))?;
+                // A reference that names its registry is the destination: the working directory's
+                // `[push] registry/repository` must not send it somewhere else.
+                if crate::registry::reference::ImageName::parse(&target)
+                    .is_ok_and(|n| !n.is_docker_hub())
+                {
+                    config.push.registry.clear();
+                    config.push.repository.clear();
+                }
+                (config, None, target.clone())
             };
             let engine =
                 BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
@@ -639,6 +730,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let _ = printer.await;
                 report
             });
+            rollback::record(paths, &report);
+            notify::send(
+                &rt,
+                &config.notify,
+                &crate::notify::Notification::from_push(project.as_deref(), &report),
+            );
             match format {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -654,6 +751,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Some(Cmd::Inspect(args)) => inspect::run(args, config_flag, paths),
+        Some(Cmd::Rollback(args)) => rollback::run(args, config_flag, paths),
         Some(Cmd::StandIn { tag }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
             let docker =
@@ -806,10 +905,30 @@ fn open_tui(
     } else {
         crate::fix::write::sweep_project_temps(dir, &config.build.dockerfile);
     }
-    let ctx = engine_context(&config, dir, paths);
+    let mut ctx = engine_context(&config, dir, paths);
+    // `r` in the TUI re-reads the same files.
+    ctx.config_file = config_flag.map(Path::to_path_buf);
     let rt = runtime()?;
-    rt.block_on(crate::tui::run(ctx, keymap, readonly))?;
-    Ok(0)
+    let bollard = ctx.bollard.clone();
+    let code = rt.block_on(async move {
+        let code = crate::tui::run(ctx, keymap, readonly).await;
+        bollard.settle().await;
+        code
+    })?;
+    Ok(code)
+}
+
+/// The first SIGINT, SIGTERM or SIGHUP, by number; None when no handler could be installed.
+async fn fatal_signal() -> Option<i32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).ok()?;
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut hup = signal(SignalKind::hangup()).ok()?;
+    tokio::select! {
+        _ = int.recv() => Some(libc::SIGINT),
+        _ = term.recv() => Some(libc::SIGTERM),
+        _ = hup.recv() => Some(libc::SIGHUP),
+    }
 }
 
 #[cfg(test)]
@@ -867,7 +986,7 @@ mod tests {
             crate::analyze::analyze_text(Path::new("Dockerfile"), df, opts)
                 .findings
                 .into_iter()
-                .map(|f| f.rule)
+                .map(|f| f.rule.as_str().to_string())
                 .collect()
         };
         assert!(rules(&opts).contains(&"DU111".to_string()));

@@ -20,6 +20,7 @@ pub struct Config {
     pub push: crate::registry::config::PushConfig,
     pub ui: UiConfig,
     pub keys: KeysConfig,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -244,6 +245,7 @@ impl Config {
                 self.build.auto_fix
             )));
         }
+        self.notify.validate().map_err(fail)?;
         if !["dark", "light", "mono"].contains(&self.ui.theme.as_str()) {
             return Err(fail(format!(
                 "ui.theme must be \"dark\", \"light\" or \"mono\", not \"{}\"",
@@ -409,7 +411,8 @@ fn merge(base: &mut toml::Table, patch: toml::Table) {
 }
 
 impl Config {
-    /// What the analyzer needs from the config: the Dockerfile, ignored rules, the user's extra compat rows.
+    /// What the analyzer needs from the config: the Dockerfile, ignored rules, the user's extra compat rows, and
+    /// the build args (so the files are judged on what will be built; a stand-in base as the image it imitates).
     pub fn analyze_options(&self, paths: &crate::paths::Paths) -> crate::analyze::AnalyzeOptions {
         crate::analyze::AnalyzeOptions {
             dockerfile: Some(PathBuf::from(&self.build.dockerfile)),
@@ -417,7 +420,17 @@ impl Config {
             extra_compat: Some(paths.config_dir.join("compat.toml")),
             no_hadolint_config: false,
             host: None,
-            build_args: self.build.args.clone(),
+            base_digests: None,
+            build_args: self
+                .build
+                .args
+                .iter()
+                .map(|(k, v)| {
+                    let judged =
+                        crate::docker::standin::stands_in_for(v).unwrap_or_else(|| v.clone());
+                    (k.clone(), judged)
+                })
+                .collect(),
         }
     }
 }
@@ -578,6 +591,27 @@ mod tests {
         let dir = project_with("[ui]\ntheme = \"neon\"\n");
         let err = Config::load(None, dir.path()).unwrap_err().to_string();
         assert!(err.contains("neon"), "{err}");
+    }
+
+    #[test]
+    fn analysis_gets_the_build_args_and_a_standin_is_judged_as_the_image_it_imitates() {
+        let dir = project_with(
+            "[build.args]\nBASE_IMAGE = \"dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\"\nPY = \"3.11\"\n",
+        );
+        let (c, _) = Config::load(None, dir.path()).unwrap();
+        let paths = crate::paths::Paths {
+            config_dir: dir.path().join("c"),
+            state_dir: dir.path().join("s"),
+            data_dir: dir.path().join("d"),
+        };
+        let opts = c.analyze_options(&paths);
+        assert_eq!(
+            opts.build_args.get("BASE_IMAGE").map(String::as_str),
+            Some("pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime")
+        );
+        assert_eq!(opts.build_args.get("PY").map(String::as_str), Some("3.11"));
+        // The build itself still uses the stand-in.
+        assert!(c.build.args["BASE_IMAGE"].starts_with("dockui-standin/"));
     }
 
     #[test]

@@ -80,8 +80,9 @@ pub fn build_human(o: &BuildOutcome) -> String {
 
 pub fn rules_human(rules: &[crate::analyze::rules::RuleInfo]) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "{}\n", crate::analyze::rules::SEVERITY_POLICY);
     for r in rules {
-        let fix = if r.has_fix { "fix" } else { "   " };
+        let fix = if r.has_fix() { "fix" } else { "   " };
         let _ = writeln!(
             out,
             "{:<7} {:<7} {fix} {}",
@@ -89,6 +90,13 @@ pub fn rules_human(rules: &[crate::analyze::rules::RuleInfo]) -> String {
             r.severity.as_str(),
             r.summary
         );
+        if !r.fixes.is_empty() {
+            let levels: Vec<&str> = r.fixes.iter().map(|l| l.as_str()).collect();
+            let _ = writeln!(out, "{:<19} fixes: {}", "", levels.join(", "));
+        }
+        if !r.note.is_empty() {
+            let _ = writeln!(out, "{:<19} {}", "", r.note);
+        }
     }
     out
 }

@@ -124,7 +124,7 @@ fn real_dockerfiles_vs_hadolint() {
         serde_json::from_str(&json).expect("json");
     let ours_ids: BTreeSet<&str> = dockui::analyze::rules::catalog()
         .iter()
-        .map(|r| r.id)
+        .map(|r| r.id.as_str())
         .filter(|r| r.starts_with("DL"))
         .collect();
     let mut per: BTreeMap<String, [usize; 3]> = BTreeMap::new(); // agree, miss, extra
@@ -142,10 +142,10 @@ fn real_dockerfiles_vs_hadolint() {
             .findings
             .iter()
             .filter(|f| ours_ids.contains(f.rule.as_str()))
-            .map(|f| (f.rule.clone(), instruction_line(&df, f.span.start)))
+            .map(|f| (f.rule.to_string(), instruction_line(&df, f.span.start)))
             .collect();
         for f in a.findings.iter().filter(|f| !f.rule.starts_with("DL")) {
-            *own.entry(f.rule.clone()).or_default() += 1;
+            *own.entry(f.rule.to_string()).or_default() += 1;
         }
         let t: BTreeSet<(String, usize)> = items
             .iter()

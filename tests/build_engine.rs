@@ -19,6 +19,10 @@ fn project(home: &Path, dockerfile: &str, config: &str) -> std::path::PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn tzdata_prompt_is_classified_fixed_by_policy_and_attempt_2_succeeds() {
     let Some(docker) = common::engine_or_skip(
         "tzdata_prompt_is_classified_fixed_by_policy_and_attempt_2_succeeds",
@@ -108,6 +112,10 @@ async fn tzdata_prompt_is_classified_fixed_by_policy_and_attempt_2_succeeds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn with_auto_fix_off_the_failure_is_diagnosed_and_nothing_is_written() {
     let Some(docker) =
         common::engine_or_skip("with_auto_fix_off_the_failure_is_diagnosed_and_nothing_is_written")
@@ -142,11 +150,19 @@ async fn with_auto_fix_off_the_failure_is_diagnosed_and_nothing_is_written() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn cancel_mid_build_stops_it_and_records_the_attempt() {
     cancel_with("buildkit").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn cancel_mid_build_with_the_legacy_builder() {
     cancel_with("legacy").await;
 }
@@ -227,6 +243,10 @@ fn containers_of(image: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn a_missing_module_fails_the_smoke_test_with_its_name() {
     let Some(docker) =
         common::engine_or_skip("a_missing_module_fails_the_smoke_test_with_its_name").await
@@ -282,6 +302,10 @@ async fn a_missing_module_fails_the_smoke_test_with_its_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn a_smoke_check_that_hangs_times_out_and_its_container_is_removed() {
     let Some(docker) =
         common::engine_or_skip("a_smoke_check_that_hangs_times_out_and_its_container_is_removed")
@@ -325,6 +349,10 @@ async fn a_smoke_check_that_hangs_times_out_and_its_container_is_removed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn a_gpu_smoke_check_without_the_nvidia_runtime_is_classified() {
     let Some(docker) =
         common::engine_or_skip("a_gpu_smoke_check_without_the_nvidia_runtime_is_classified").await

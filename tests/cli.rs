@@ -149,6 +149,10 @@ fn build_with_an_unreachable_engine_exits_2_and_says_what_to_do() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn headless_build_json_has_the_result_fields() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if rt
@@ -242,6 +246,10 @@ fn undo_without_backups_says_so_and_exits_2() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn logs_lists_history_and_prints_attempt_logs() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if rt

@@ -351,6 +351,45 @@ async fn build_options_reach_the_engine_with_dockers_meanings() {
     let (_, netdev) = docker(&["run", "--rm", &two, "cat", "/netdev"]);
     assert!(netdev.contains("eth0"), "{netdev}");
 
+    // --no-cache: the same build again uses the cache without it and none with it.
+    for (no_cache, cached) in [(false, true), (true, false)] {
+        let mut cmd = common::dockui(home.path());
+        cmd.current_dir(&dir)
+            .args([
+                "build",
+                "--format",
+                "json",
+                "-f",
+                "build.Dockerfile",
+                "--context",
+                "..",
+            ])
+            .args([
+                "--base-image",
+                &base,
+                "-t",
+                &two,
+                "--no-smoke",
+                "--target",
+                "base",
+            ]);
+        if no_cache {
+            cmd.arg("--no-cache");
+        }
+        let out = cmd.arg(&dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let progress = String::from_utf8_lossy(&out.stderr);
+        // The RUN step's own record: BuildKit's "#N CACHED" for its vertex, or the legacy "Using cache".
+        let run = progress
+            .lines()
+            .find(|l| l.contains("RUN cat /proc/net/dev"))
+            .unwrap_or_else(|| panic!("{progress}"));
+        let vertex = run.split(' ').next().unwrap();
+        let used_cache = progress.lines().any(|l| l == format!("{vertex} CACHED"))
+            || progress.contains("Using cache");
+        assert_eq!(used_cache, cached, "--no-cache={no_cache}:\n{progress}");
+    }
+
     // `logs last` shows the newest build's attempt logs.
     let out = common::dockui(home.path())
         .args(["logs", "last"])
@@ -396,4 +435,144 @@ fn logs_last_without_builds_says_what_to_do() {
         err.contains("no builds yet") && err.contains("dockui build"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_network_the_engine_lacks_is_classified_for_both_builders() {
+    let test = "a_build_network_the_engine_lacks_is_classified_for_both_builders";
+    let Some(engine) = common::engine_or_skip(test).await else {
+        return;
+    };
+    let base = format!("dockui-test/netbase:{}", std::process::id());
+    if support::build_busybox(&engine, &base).await.is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    for builder in ["auto", "legacy"] {
+        let dir = project(
+            home.path(),
+            &format!("FROM {base}\nRUN [\"/bin/busybox\", \"true\"]\n"),
+            &format!(
+                "[build]\nimage = \"dockui-test/netfail\"\nbuilder = \"{builder}\"\nmax_attempts = 1\n[smoke]\ninfer = false\n"
+            ),
+        );
+        let out = common::dockui(home.path())
+            .args([
+                "build",
+                "--network",
+                "dockui-no-such-net",
+                "--format",
+                "json",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{builder}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let d = &v["attempts"][0]["diagnosis"];
+        assert_eq!(
+            d["signature"], "engine-network-not-found",
+            "{builder}: {v:#}"
+        );
+        assert!(d["explanation"].as_str().unwrap().contains("host or none"));
+    }
+    support::remove_images(&engine, &[base]).await;
+}
+
+/// A tmux session of its own (socket per test and pid) running bash; killed on drop.
+struct Session(String);
+
+impl Session {
+    fn start(name: &str, home: &Path) -> Option<Session> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var(common::REQUIRE_ENV).as_deref() != Ok("1"),
+                "tmux is required"
+            );
+            eprintln!("SKIPPED {name}: tmux is not installed");
+            return None;
+        }
+        let socket = format!("dockui-test-{name}-{}", std::process::id());
+        let mut cmd = Command::new("tmux");
+        cmd.args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+        ]);
+        cmd.args(["-x", "160", "-y", "48"]);
+        for (k, v) in common::isolated_env(home) {
+            cmd.args(["-e", &format!("{k}={v}")]);
+        }
+        cmd.args(["-e", "PS1=READY$ ", "bash", "--norc", "--noprofile"]);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Session(socket))
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.0])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let s = self.tmux(&["capture-pane", "-p", "-t", "t"]);
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn the_tui_analysis_uses_build_arg_too() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(
+        home.path(),
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN pip install flask==3.0.3\nCMD [\"true\"]\n",
+        "",
+    );
+    for (n, (args, du111)) in [
+        ("", true),
+        ("--build-arg BASE_IMAGE=python:3.11-slim ", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(t) = Session::start(&format!("tui-build-arg-{n}"), home.path()) else {
+            return;
+        };
+        t.wait_for("shell prompt", |s| s.contains("READY$"));
+        let line = format!("{} {args}{}", env!("CARGO_BIN_EXE_dockui"), dir.display());
+        t.tmux(&["send-keys", "-t", "t", &line, "Enter"]);
+        // DL3042 (pip cache) is there either way: the analysis has run when it shows.
+        let screen = t.wait_for("the findings", |s| s.contains("DL3042"));
+        assert_eq!(screen.contains("DU111"), du111, "{args:?}:\n{screen}");
+        t.tmux(&["send-keys", "-t", "t", "q"]);
+    }
 }

@@ -290,3 +290,71 @@ async fn the_standin_apt_get_fails_without_yes_and_passes_with_it() {
     let (code, v, stderr) = build(&p, &[]);
     assert_eq!(code, 0, "{stderr}\n{v:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_flake_is_retried_once_after_a_backoff_without_edits() {
+    use std::io::{BufRead, Read, Write};
+    let test = "a_network_flake_is_retried_once_after_a_backoff_without_edits";
+    if common::engine_or_skip(test).await.is_none() {
+        return;
+    }
+    // Nothing listens on the port during the first attempt; a server comes up during the backoff.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dockerfile = format!(
+        "ARG BASE_IMAGE=x\nFROM ${{BASE_IMAGE}}\nRUN wget -q -O /fetched http://127.0.0.1:{port}/model.bin && cat /fetched\n"
+    );
+    let p = project("ffnet", &dockerfile, &[], "[smoke]\ninfer = false\n");
+    let mut child = common::dockui(p.home.path())
+        .args([
+            "build",
+            "--network",
+            "host",
+            "--auto-fix",
+            "safe",
+            "--no-cache",
+        ])
+        .args(["--max-attempts", "3", "--format", "json"])
+        .arg(&p.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let backoff = line.contains("waiting 5s before the retry");
+            seen.push(line);
+            if backoff {
+                let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 7\r\n\r\nweights")
+                    .unwrap();
+                break;
+            }
+        }
+        seen.extend(lines.map_while(Result::ok));
+        seen
+    });
+    let out = child.wait_with_output().unwrap();
+    let stderr = server.join().unwrap().join("\n");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{v:#}");
+    assert_eq!(attempts[0]["diagnosis"]["signature"], "network");
+    let fix = &attempts[0]["fixes"][0];
+    assert_eq!(fix["id"], "network-backoff");
+    assert_eq!(fix["backoff_s"], 5);
+    assert_eq!(fix["file"], serde_json::Value::Null, "no edits");
+    assert_eq!(fix["applied"], true);
+    assert_eq!(read(&p.dir.join("Dockerfile")), dockerfile);
+}

@@ -6,7 +6,7 @@
 //! Bounded: a fixed number of cases (a few seconds in a debug build); `PROPTEST_CASES` runs more.
 
 use dockui::analyze::{self, AnalyzeOptions, FixLevel};
-use dockui::fix::{Backups, proposal};
+use dockui::fix::{Backups, plan, proposal};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -133,15 +133,20 @@ fn run_pipeline(df: &[u8], req: &[u8], pyproject: &[u8], workflow: &[u8]) {
     let _ = analyze::report::human(&analysis);
     let _ = analyze::sarif::to_sarif(&analysis, &root);
 
-    // Every fix on its own through the pure path: propose -> apply all hunks -> re-analyse the result.
-    let allow = proposal::coherent_filter(FixLevel::Suggestion, |_| true);
-    for p in proposal::proposals_for(&root, &analysis.findings, &|_| 0, &allow) {
-        let all: HashMap<_, _> = p
-            .hunks
-            .iter()
-            .map(|h| (h.id, proposal::Decision::Accept))
-            .collect();
-        let new = proposal::apply(&p, &all);
+    // The planner's path: propose -> apply every hunk in memory -> re-analyse the result.
+    let allow = |_: &dockui::analyze::Finding, _: &dockui::analyze::Fix| true;
+    let plan = plan::plan(
+        &root,
+        &opts,
+        &plan::PlanOptions {
+            allow: &allow,
+            choice: &HashMap::new(),
+            extra: &[],
+        },
+    )
+    .unwrap();
+    for p in &plan.proposals {
+        let new = p.accepted_text();
         let _ = proposal::unified(&p.file, &p.old, &new);
         let _ = analyze::analyze_text(&p.file, &new, &opts);
     }

@@ -31,6 +31,10 @@ fn project(home: &Path, registry: &str, repo: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn headless_push_reports_the_manifest_digest_and_proposes_updates() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if rt
@@ -108,6 +112,10 @@ fn headless_push_reports_the_manifest_digest_and_proposes_updates() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn tui_build_push_then_accept_the_digest_update() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     if rt
@@ -137,9 +145,10 @@ fn tui_build_push_then_accept_the_digest_update() {
     wait("build done", &|s| s.contains("built after 1 attempt"));
     tmux(&["send-keys", "-t", "t", "p"]);
     wait("pullable verdict", &|s| s.contains("verdict: pullable"));
-    // Review: focus the diff pane, go to the last hunk (the deploy file), accept it, write.
+    // Review: focus the diff pane, go to the first hunk (the push's deploy file is listed first), accept it,
+    // write.
     tmux(&["send-keys", "-t", "t", "Tab"]);
-    tmux(&["send-keys", "-t", "t", "G"]);
+    tmux(&["send-keys", "-t", "t", "g"]);
     wait("the .env hunk", &|s| s.contains("deploy/.env (1 hunk(s))"));
     tmux(&["send-keys", "-t", "t", "y"]);
     tmux(&["send-keys", "-t", "t", "w"]);

@@ -75,17 +75,19 @@ async fn push_image_tag_pushes_exactly_that_tag_never_latest() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    // A project config in the working directory that configures other tags: the tag on the command line wins.
+    // A project config in the working directory that configures another target and other tags: the reference
+    // on the command line wins.
     let cwd = home.path().join("work");
     std::fs::create_dir_all(&cwd).unwrap();
     std::fs::write(
         cwd.join(".dockui.toml"),
-        "[push]\ntags = [\"latest\", \"stable\"]\n",
+        "[push]\nregistry = \"127.0.0.1:9\"\nrepository = \"elsewhere/x\"\ntags = [\"latest\", \"stable\"]\n",
     )
     .unwrap();
 
     let (code, report, stderr) = push(home.path(), &cwd, &[&image]);
     assert_eq!(code, 0, "{stderr}\n{report:#}");
+    assert_eq!(report["repository"], format!("{}/team/app", registry.host));
     assert_eq!(
         registry_tags(&registry.host, "team/app"),
         vec!["v7".to_string()],

@@ -65,6 +65,10 @@ fn project_with_targets() -> (tempfile::TempDir, Vec<UpdateTarget>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn push_without_auth_digest_is_the_registrys_and_pullable() {
     const T: &str = "push_without_auth_digest_is_the_registrys_and_pullable";
     let Some(engine) = common::engine_or_skip(T).await else {
@@ -255,6 +259,10 @@ async fn push_without_auth_digest_is_the_registrys_and_pullable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn push_with_htpasswd_auth_and_a_wrong_password_leaks_nothing() {
     const T: &str = "push_with_htpasswd_auth_and_a_wrong_password_leaks_nothing";
     const PASS: &str = "s3cret-Pass-42";
@@ -495,6 +503,10 @@ async fn multi_platform_index_lists_and_checks_every_platform() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 async fn a_push_is_cancelled_by_dropping_its_future_and_the_next_one_works() {
     const T: &str = "a_push_is_cancelled_by_dropping_its_future_and_the_next_one_works";
     let Some(engine) = common::engine_or_skip(T).await else {

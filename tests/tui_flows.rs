@@ -49,10 +49,10 @@ fn search_jumps_with_n_and_filter_shows_only_matches() {
     ]);
     focus(&mut app, Pane::Log);
     typed(&mut app, "/");
-    assert_eq!(app.input.as_deref(), Some(""));
+    assert_eq!(app.log.input.as_deref(), Some(""));
     typed(&mut app, "error|warning");
     app.update(code(KeyCode::Enter));
-    assert!(app.input.is_none());
+    assert!(app.log.input.is_none());
     assert!(app.log.search.is_some());
     typed(&mut app, "n");
     let first = app.log.current_line().cloned().unwrap();
@@ -103,7 +103,7 @@ fn jump_to_error_and_follow_again() {
 fn y_copies_the_selected_finding_through_osc52() {
     let mut app = App::new(PathBuf::from("/x"), "e".into());
     let f = Finding::new(
-        "DL3042",
+        dockui::analyze::RuleId::DL3042,
         Severity::Warning,
         "Dockerfile",
         Span {
@@ -169,7 +169,7 @@ fn review_decisions_undo_redo_and_write_command() {
     };
     let finding = |line, at| {
         Finding::new(
-            "DL3042",
+            dockui::analyze::RuleId::DL3042,
             Severity::Warning,
             "Dockerfile",
             Span {
@@ -214,7 +214,7 @@ fn enter_on_a_finding_jumps_to_its_hunk() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Dockerfile"), "FROM a\nRUN pip install x\n").unwrap();
     let mut f = Finding::new(
-        "DL3042",
+        dockui::analyze::RuleId::DL3042,
         Severity::Warning,
         "Dockerfile",
         Span {
@@ -299,4 +299,529 @@ fn status_bar_shows_step_cached_steps_and_attempt() {
         "{screen}"
     );
     assert!(screen.contains("engine unix:///var/run/docker.sock"));
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    let theme = dockui::tui::theme::Theme {
+        mono: true,
+        light: false,
+    };
+    t.draw(|f| dockui::tui::view::draw(app, &theme, f)).unwrap();
+    // One string per row, without the quotes TestBackend's Display adds.
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The focused pane alone (80x24 shows one pane), its rows joined: wrapped text reads as one line.
+fn pane_text(app: &mut App, pane: Pane) -> String {
+    focus(app, pane);
+    let s = screen(app, 80, 24).replace('│', " ");
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn numbered(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("line {i:03}")).collect()
+}
+
+#[test]
+fn g_shows_a_full_page_from_the_first_line_and_j_moves_it() {
+    let lines = numbered(300);
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut app = app_with_log(&refs);
+    focus(&mut app, Pane::Log);
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("line 299"), "{s}");
+    app.update(key('g'));
+    let s = screen(&app, 160, 48);
+    // The header line (=== attempt ...) is the log's first line; a whole page follows it.
+    assert!(s.contains("=== attempt 1/3"), "{s}");
+    assert!(
+        s.contains("line 000") && s.contains("line 020"),
+        "g shows a full page:\n{s}"
+    );
+    app.update(key('j'));
+    let s = screen(&app, 160, 48);
+    assert!(
+        !s.contains("=== attempt 1/3"),
+        "j moves the page by one line:\n{s}"
+    );
+    assert!(s.contains("line 000"), "{s}");
+    app.update(key('G'));
+    assert!(app.log.following());
+}
+
+#[test]
+fn filter_shows_every_match_at_once_and_g_keeps_them() {
+    let mut lines = numbered(200);
+    for i in [10, 40, 80, 120, 160, 190] {
+        lines[i] = format!("line {i:03} MATCH here");
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut app = app_with_log(&refs);
+    focus(&mut app, Pane::Log);
+    screen(&app, 160, 48);
+    typed(&mut app, "/MATCH");
+    app.update(code(KeyCode::Enter));
+    // n wraps to the first match; the view sits on it.
+    typed(&mut app, "n");
+    assert_eq!(app.log.current_line().unwrap(), "line 010 MATCH here");
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("(match 1 of 6)"),
+        "search shows match k of n:\n{s}"
+    );
+    typed(&mut app, "n");
+    assert!(screen(&app, 160, 48).contains("(match 2 of 6)"));
+    typed(&mut app, "f");
+    let s = screen(&app, 160, 48);
+    let shown = s.matches("MATCH here").count();
+    assert_eq!(shown, 6, "the filter shows all six matches at once:\n{s}");
+    typed(&mut app, "g");
+    let s = screen(&app, 160, 48);
+    assert_eq!(
+        s.matches("MATCH here").count(),
+        6,
+        "g with the filter:\n{s}"
+    );
+    typed(&mut app, "j");
+    assert!(screen(&app, 160, 48).contains("(6 matches)"));
+}
+
+fn severity_app() -> App {
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    let f = |rule: &str, sev, line| {
+        Finding::new(
+            dockui::analyze::RuleId::parse(rule).expect("a known rule"),
+            sev,
+            "Dockerfile",
+            Span {
+                line,
+                col: 1,
+                start: 0,
+                end: 0,
+            },
+            format!("{rule} message"),
+        )
+    };
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+        files: vec![],
+        findings: vec![
+            f("DU101", Severity::Error, 1),
+            f("DL3042", Severity::Warning, 2),
+            f("DL3008", Severity::Warning, 3),
+            f("DL4000", Severity::Info, 4),
+            f("DL4001", Severity::Style, 5),
+        ],
+    }))));
+    app
+}
+
+#[test]
+fn conflicts_count_per_severity_and_f_filters_by_severity() {
+    let mut app = severity_app();
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("Conflicts E1 W2 I1 S1"), "{s}");
+    assert!(s.contains("DL4001 message"));
+    app.update(key('f'));
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("[warnings and errors]"), "{s}");
+    assert!(
+        s.contains("DL3008 message")
+            && !s.contains("DL4001 message")
+            && !s.contains("DL4000 message")
+    );
+    app.update(key('f'));
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("[errors only]") && s.contains("DU101 message"),
+        "{s}"
+    );
+    assert!(!s.contains("DL3042 message"), "{s}");
+    // j stays on what is shown.
+    app.update(key('j'));
+    assert_eq!(app.selected_finding().unwrap().rule.to_string(), "DU101");
+    app.update(key('f'));
+    app.update(key('j'));
+    assert_eq!(app.selected_finding().unwrap().rule.to_string(), "DL3042");
+}
+
+#[test]
+fn capital_a_accepts_every_hunk_of_the_cursor_level() {
+    let dir = tempfile::tempdir().unwrap();
+    // Safe fixes (pip --no-cache-dir) and suggestions (pipefail, JSON CMD), apart so hunks stay separate.
+    let gap = "ENV A=1\n".repeat(6);
+    let text = format!(
+        "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n{gap}RUN pip install requests==2.32.0\n{gap}RUN curl -sSL https://example.com/x | sh\n{gap}CMD python app.py\n"
+    );
+    std::fs::write(dir.path().join("Dockerfile"), &text).unwrap();
+    let mut app = App::new(dir.path().to_path_buf(), "e".into());
+    // The planner plans from the files on disk; the event only triggers it.
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+        files: vec![],
+        findings: vec![],
+    }))));
+    let levels: Vec<FixLevel> = app.review.hunks().map(|(_, h)| h.level).collect();
+    let level = levels[0];
+    let same = levels.iter().filter(|l| **l == level).count();
+    assert!(
+        same >= 2 && same < levels.len(),
+        "need two levels, several of one: {levels:?}"
+    );
+    focus(&mut app, Pane::Diff);
+    app.update(key('A'));
+    let name = format!("{level:?}").to_lowercase();
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains(&format!("accepted {same} {name}")),
+        "{:?}",
+        app.notice
+    );
+    for (_, h) in app.review.hunks() {
+        let accepted = app.review.decision(h.id).is_some();
+        assert_eq!(accepted, h.level == level, "{:?} {:?}", h.level, h.sources);
+    }
+    // u takes them back one by one.
+    app.update(key('u'));
+    let decided = app
+        .review
+        .hunks()
+        .filter(|(_, h)| app.review.decision(h.id).is_some())
+        .count();
+    assert!(decided < same);
+}
+
+fn smoke_result(
+    name: &str,
+    status: dockui::engine::smoke::SmokeStatus,
+    output: &str,
+) -> dockui::engine::smoke::SmokeResult {
+    dockui::engine::smoke::SmokeResult {
+        name: name.into(),
+        command: format!("run {name}"),
+        status,
+        exit_code: Some(if status == dockui::engine::smoke::SmokeStatus::Passed {
+            0
+        } else {
+            1
+        }),
+        duration_s: 0.2,
+        output: output.into(),
+        diagnosis: None,
+    }
+}
+
+#[test]
+fn enter_on_a_smoke_check_shows_its_whole_output() {
+    use dockui::engine::smoke::SmokeStatus;
+    let mut app = app_with_log(&["x"]);
+    app.update(Msg::Engine(EngineEvent::SmokeStarted(vec![
+        "imports".into(),
+        "script".into(),
+    ])));
+    app.update(Msg::Engine(EngineEvent::Smoke(Box::new(smoke_result(
+        "imports",
+        SmokeStatus::Passed,
+        "ok",
+    )))));
+    let out: String = (1..=12).map(|i| format!("out line {i}\n")).collect();
+    app.update(Msg::Engine(EngineEvent::Smoke(Box::new(smoke_result(
+        "script",
+        SmokeStatus::Failed,
+        &out,
+    )))));
+    focus(&mut app, Pane::Smoke);
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("out line 12") && !s.contains("out line 1\n") && !s.contains("out line 5"),
+        "{s}"
+    );
+    app.update(key('j'));
+    app.update(code(KeyCode::Enter));
+    let s = screen(&app, 160, 48);
+    for i in 1..=12 {
+        assert!(
+            s.contains(&format!("out line {i} ")) || s.contains(&format!("out line {i}│")),
+            "line {i} missing:\n{s}"
+        );
+    }
+    assert!(s.contains("$ run script"), "{s}");
+    app.update(code(KeyCode::Enter));
+    assert!(!screen(&app, 160, 48).contains("out line 5"));
+}
+
+fn outcome(
+    success: bool,
+    smoke: Vec<dockui::engine::smoke::SmokeResult>,
+) -> dockui::engine::BuildOutcome {
+    dockui::engine::BuildOutcome {
+        build_id: "b1".into(),
+        success,
+        image: "demo:latest".into(),
+        image_id: Some("sha256:abc".into()),
+        smoke,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn push_after_failed_smoke_tests_asks_and_the_result_is_marked() {
+    use dockui::engine::smoke::SmokeStatus;
+    let mut app = app_with_log(&["x"]);
+    let failed = smoke_result(
+        "python imports: torch",
+        SmokeStatus::Failed,
+        "ModuleNotFoundError",
+    );
+    app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(outcome(
+        false,
+        vec![failed],
+    )))));
+    assert!(app.update(key('p')).is_empty(), "no push without a yes");
+    assert_eq!(app.popup, Some(Popup::ConfirmPush));
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("smoke tests of demo:latest failed: python imports: torch"),
+        "{s}"
+    );
+    assert!(!s.contains("build first"), "{s}");
+    // Anything but y keeps the image.
+    assert!(app.update(key('n')).is_empty());
+    assert_eq!(app.popup, None);
+    app.update(key('p'));
+    assert_eq!(app.update(key('y')), [Command::Push("demo:latest".into())]);
+    let report = dockui::registry::report::PushReport {
+        image: "demo:latest".into(),
+        repository: "127.0.0.1:5001/demo".into(),
+        ..Default::default()
+    };
+    app.update(Msg::Engine(EngineEvent::PushFinished(Box::new(report))));
+    let s = pane_text(&mut app, Pane::Digest);
+    assert!(
+        s.contains("pushed although its smoke tests failed: python imports: torch"),
+        "{s}"
+    );
+    // The Smoke pane shows the outcome's checks.
+    assert!(pane_text(&mut app, Pane::Smoke).contains("✗ python imports: torch"));
+}
+
+#[test]
+fn push_without_a_build_in_this_session_pushes_the_last_successful_one() {
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    assert_eq!(app.update(key('p')), [Command::PushLatest]);
+    assert!(
+        !app.notice
+            .as_deref()
+            .unwrap_or_default()
+            .contains("build first")
+    );
+    // The engine answers with an error report when the history has none: the Digest pane says so.
+    let report = dockui::registry::report::PushReport {
+        image: "demo".into(),
+        error: Some("no successful build of demo in the history - build first (b)".into()),
+        ..Default::default()
+    };
+    app.update(Msg::Engine(EngineEvent::PushFinished(Box::new(report))));
+    let s = pane_text(&mut app, Pane::Digest);
+    assert!(
+        s.contains("no successful build of demo in the history"),
+        "{s}"
+    );
+}
+
+#[test]
+fn r_rereads_the_configuration() {
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    assert_eq!(app.update(key('r')), [Command::Reload]);
+}
+
+#[test]
+fn the_history_popup_opens_a_past_build_log() {
+    let builds = tempfile::tempdir().unwrap();
+    for (id, text) in [
+        ("20261130-100000-1-1", "old build line\n"),
+        ("20261130-110000-1-1", "newer line A\nnewer line B\n"),
+    ] {
+        let d = builds.path().join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("attempt-1.log"), text).unwrap();
+    }
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    app.builds_dir = Some(builds.path().to_path_buf());
+    assert_eq!(app.update(key('h')), [Command::History]);
+    app.update(Msg::Engine(EngineEvent::History(
+        dockui::engine::history::list(builds.path()),
+    )));
+    assert_eq!(app.popup, Some(Popup::History));
+    app.update(key('j'));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.popup, None);
+    assert_eq!(app.focus, Pane::Log);
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("old build line") && s.contains("[build 20261130-100000-1-1]"),
+        "{s}"
+    );
+    // A History event nobody asked for (e.g. at start) does not open the popup.
+    app.update(Msg::Engine(EngineEvent::History(vec![])));
+    assert_eq!(app.popup, None);
+}
+
+#[test]
+fn the_80x24_status_bar_keeps_the_build_state_and_help() {
+    let mut app = app_with_log(&["x"]);
+    app.update(Msg::Engine(EngineEvent::Engine(Ok(
+        dockui::docker::EngineInfo {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            version: "20.10.24".into(),
+            api_version: "1.41".into(),
+        },
+    ))));
+    app.notice =
+        Some("a rather long notice that would push everything else off the status bar".into());
+    let s = screen(&app, 80, 24);
+    let status = s.lines().last().unwrap();
+    assert!(status.contains("building: attempt 1/3"), "{status}");
+    assert!(status.trim_end().ends_with("? help"), "{status}");
+}
+
+#[test]
+fn help_adapts_to_the_width_and_never_cuts_text() {
+    let mut app = severity_app();
+    focus(&mut app, Pane::Diff);
+    app.update(key('?'));
+    let s = screen(&app, 100, 60);
+    let flat: String = s
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('│', " ");
+    let flat: String = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    for b in &app.keymap.bindings {
+        if b.pane.as_deref().is_some_and(|p| p != "diff") {
+            continue;
+        }
+        // Every word of every description is on screen (wrapped, never cut).
+        for w in b.desc.split_whitespace() {
+            assert!(flat.contains(w), "{w:?} of {:?} missing:\n{s}", b.desc);
+        }
+    }
+}
+
+#[test]
+fn findings_get_their_width_while_the_log_is_idle_and_details_wrap_fully() {
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    let long = "pip install without --no-cache-dir keeps every downloaded wheel in the image layer for ever and ever";
+    let fix = Fix {
+        id: "f".into(),
+        level: FixLevel::Safe,
+        description: "Add --no-cache-dir to every pip install in this RUN so no wheel cache stays in the layer (saves hundreds of MB)".into(),
+        file: "Dockerfile".into(),
+        edits: vec![],
+    };
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+        files: vec![],
+        findings: vec![
+            Finding::new(
+                dockui::analyze::RuleId::DL3042,
+                Severity::Warning,
+                "Dockerfile",
+                Span {
+                    line: 2,
+                    col: 1,
+                    start: 0,
+                    end: 0,
+                },
+                long,
+            )
+            .with_fix(fix),
+        ],
+    }))));
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains(long),
+        "the whole finding on its row at 160x48 with an idle log:\n{s}"
+    );
+    let flat = s.replace('│', " ");
+    let flat: String = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("(saves hundreds of MB)"),
+        "the fix line is not cut:\n{s}"
+    );
+}
+
+#[test]
+fn results_on_the_standin_base_are_marked_in_the_smoke_pane() {
+    use dockui::engine::smoke::SmokeStatus;
+    let mut app = app_with_log(&["x"]);
+    app.update(Msg::Engine(EngineEvent::SmokeStarted(vec![
+        "python imports: torch".into(),
+    ])));
+    let passed = smoke_result("python imports: torch", SmokeStatus::Passed, "ok");
+    app.update(Msg::Engine(EngineEvent::Smoke(Box::new(passed.clone()))));
+    let mut o = outcome(true, vec![passed]);
+    o.standin = true;
+    app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(o))));
+    let s = pane_text(&mut app, Pane::Smoke);
+    assert!(s.contains("Smoke (stand-in base)"), "{s}");
+    assert!(
+        s.contains("✓ python imports: torch (passed, stand-in"),
+        "{s}"
+    );
+    assert!(s.contains("not the real image"), "{s}");
+    // A real base: no mark.
+    let mut app = app_with_log(&["x"]);
+    let passed = smoke_result("python imports: torch", SmokeStatus::Passed, "ok");
+    app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(outcome(
+        true,
+        vec![passed],
+    )))));
+    assert!(!pane_text(&mut app, Pane::Smoke).contains("stand-in"));
+}
+
+#[test]
+fn the_selected_findings_fix_line_is_not_cut_in_a_full_list() {
+    let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+    let mut findings: Vec<Finding> = (1..=15)
+        .map(|i| {
+            Finding::new(
+                dockui::analyze::RuleId::DL3042,
+                Severity::Warning,
+                "Dockerfile",
+                Span {
+                    line: i,
+                    col: 1,
+                    start: 0,
+                    end: 0,
+                },
+                format!("finding number {i}"),
+            )
+        })
+        .collect();
+    findings[0] = findings[0]
+        .clone()
+        .why("a why that is long enough to wrap over several rows of an 80-column pane, and then some more words")
+        .fact("a fact that also wraps over more than one row in an 80 column terminal, to take rows")
+        .with_fix(Fix {
+            id: "f".into(),
+            level: FixLevel::Safe,
+            description: "a fix description long enough to wrap as well, ending in THE-LAST-WORD".into(),
+            file: "Dockerfile".into(),
+            edits: vec![],
+        });
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+        files: vec![],
+        findings,
+    }))));
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("THE-LAST-WORD"), "{s}");
 }

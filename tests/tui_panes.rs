@@ -31,7 +31,8 @@ fn project() -> tempfile::TempDir {
 
 fn busy_app(dir: &std::path::Path) -> App {
     let mut app = App::new(dir.to_path_buf(), "unix:///var/run/docker.sock".into());
-    app.gpu = dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
+    app.gpu.state =
+        dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
     app.update(Msg::Engine(EngineEvent::Engine(Ok(
         dockui::docker::EngineInfo {
             endpoint: "unix:///var/run/docker.sock".into(),
@@ -52,7 +53,7 @@ fn busy_app(dir: &std::path::Path) -> App {
     };
     let findings = vec![
         Finding::new(
-            "DL3042",
+            dockui::analyze::RuleId::DL3042,
             Severity::Warning,
             "Dockerfile",
             Span {
@@ -66,7 +67,7 @@ fn busy_app(dir: &std::path::Path) -> App {
         .why("pip keeps wheels in the layer.")
         .with_fix(fix),
         Finding::new(
-            "DU201",
+            dockui::analyze::RuleId::DU201,
             Severity::Error,
             "requirements.txt",
             Span {
@@ -254,4 +255,65 @@ fn dark_theme_colours_where_they_matter() {
         })
         .unwrap();
     assert!((0..70).any(|x| buf[(x, row)].fg == Color::Red));
+}
+
+mod nvml_standin;
+
+/// An 8-GPU box (the NVML stand-in built with EIGHT_GPUS) in the default layout at 160x48: one line per GPU,
+/// all eight visible; Enter shows the selected GPU's full report.
+#[test]
+fn eight_gpus_fit_at_160x48_with_a_detail_view() {
+    let lib = nvml_standin::build(&["EIGHT_GPUS"]);
+    let dir = project();
+    let mut app = busy_app(dir.path());
+    app.gpu.state = dockui::gpu::probe(Some(&lib.lib));
+    let t = render(&app, MONO, 160, 48);
+    let screen = t.backend().to_string();
+    for i in 0..8 {
+        let row = format!("│{i} H100 80GB HBM3");
+        let row_5090 = format!("│{i} RTX 5090");
+        assert!(
+            screen.contains(&row) || screen.contains(&row_5090),
+            "GPU {i} missing:\n{screen}"
+        );
+    }
+    insta::assert_snapshot!(
+        "eight_gpus_160x48_mono",
+        screen.replace(dir.path().to_str().unwrap(), "<project>")
+    );
+    while app.focus != Pane::Gpu {
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
+    }
+    for _ in 0..3 {
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('j'),
+            KeyModifiers::NONE,
+        )));
+    }
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let screen = render(&app, MONO, 160, 48).backend().to_string();
+    assert!(screen.contains("GPU 3 "), "{screen}");
+    assert!(
+        !screen.contains("GPU 2 ") && !screen.contains("GPU 4 "),
+        "{screen}"
+    );
+    insta::assert_snapshot!(
+        "gpu_detail_80x24_mono",
+        render(&app, MONO, 80, 24).backend().to_string()
+    );
+}
+
+/// The Smoke pane with a check expanded (Enter): its whole output.
+#[test]
+fn smoke_check_expanded_80x24() {
+    let dir = project();
+    let mut app = busy_app(dir.path());
+    while app.focus != Pane::Smoke {
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
+    }
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    insta::assert_snapshot!(
+        "smoke_expanded_80x24_mono",
+        render(&app, MONO, 80, 24).backend().to_string()
+    );
 }

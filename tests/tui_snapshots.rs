@@ -30,7 +30,7 @@ fn sample_app() -> App {
         files: vec!["Dockerfile".into(), "requirements.txt".into()],
         findings: vec![
             Finding::new(
-                "DU101",
+                dockui::analyze::RuleId::DU101,
                 Severity::Error,
                 "Dockerfile",
                 span(9),
@@ -38,14 +38,14 @@ fn sample_app() -> App {
             )
             .why("tzdata prompts on stdin; the build hangs."),
             Finding::new(
-                "DL3042",
+                dockui::analyze::RuleId::DL3042,
                 Severity::Warning,
                 "Dockerfile",
                 span(12),
                 "pip install without --no-cache-dir",
             ),
             Finding::new(
-                "DU201",
+                dockui::analyze::RuleId::DU201,
                 Severity::Error,
                 "requirements.txt",
                 span(2),
@@ -56,8 +56,9 @@ fn sample_app() -> App {
     };
     app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
     // The real probe's answer when the library is missing (a fixed path, so the text is the same everywhere).
-    app.gpu = dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
-    assert!(matches!(app.gpu, GpuState::Unavailable { .. }));
+    app.gpu.state =
+        dockui::gpu::probe(Some(std::path::Path::new("/nonexistent/libnvidia-ml.so.1")));
+    assert!(matches!(app.gpu.state, GpuState::Unavailable { .. }));
     app
 }
 

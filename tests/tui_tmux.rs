@@ -1,6 +1,9 @@
 //! The TUI in a real tmux, driven like a person over SSH: send keys, read the screen.
 
 mod common;
+mod nvml_standin;
+#[path = "fixtures/registry/support.rs"]
+mod support;
 
 use common::tmux::Tmux;
 
@@ -244,6 +247,10 @@ fn project_with(home: &Path, dockerfile: &str) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn log_search_highlights_jumps_and_filters() {
     if !engine_available("log_search_highlights_jumps_and_filters") {
         return;
@@ -372,6 +379,10 @@ fn resize_collapses_into_tabs_and_back() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn quitting_during_a_build_asks_then_cancels_it() {
     if !engine_available("quitting_during_a_build_asks_then_cancels_it") {
         return;
@@ -419,6 +430,10 @@ fn quitting_during_a_build_asks_then_cancels_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
 fn with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix() {
     if !engine_available("with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix") {
         return;
@@ -493,4 +508,325 @@ fn a_panic_gives_the_terminal_back() {
         stderr.contains("panicking on purpose"),
         "the panic message reaches the user: {stderr}"
     );
+}
+
+/// The log pane's top, filter and search as in `less`: g shows a whole page from the first line, the filter
+/// shows every match at once (also after g), the title counts the matches (issue 12, point 3).
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn log_top_filter_and_match_count_like_less() {
+    if !engine_available("log_top_filter_and_match_count_like_less") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = project_with(
+        home.path(),
+        "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN for i in $(seq 1 120); do if [ $((i % 20)) = 0 ]; then echo \"MATCH-$i\"; else echo \"plain-$i\"; fi; done\n",
+    );
+    let Some(t) = Tmux::dockui("less", 160, 48, home.path(), &dir) else {
+        return;
+    };
+    t.wait_for("TUI", |s| s.contains("Build log"));
+    t.send(&["b"]);
+    t.wait_for("build done", |s| {
+        s.contains("built after 1 attempt") && s.contains("MATCH-120")
+    });
+    t.send(&["Tab"]);
+    t.send(&["Tab"]);
+    t.wait_for("log focused", |s| s.contains("[ Build log"));
+    t.send(&["g"]);
+    let s = t.wait_for("top", |s| s.contains("=== attempt 1/"));
+    // A whole page from the first line, not one line.
+    let log_rows = s
+        .lines()
+        .filter(|l| l.contains("plain-") || l.contains("#") || l.contains("==="))
+        .count();
+    assert!(
+        log_rows >= 20,
+        "g shows a full page ({log_rows} rows):\n{s}"
+    );
+    t.send(&["j"]);
+    t.wait_for("j moves the page", |s| !s.contains("=== attempt 1/"));
+    t.send(&["/"]);
+    t.send(&["-l", "MATCH-[0-9]"]);
+    t.send(&["Enter"]);
+    t.send(&["n"]);
+    // Where n lands depends on where the view was; the title counts it, and the next n counts one more.
+    let s = t.wait_for("match k of n", |s| {
+        s.contains(" of 6)") && s.contains("(match ")
+    });
+    let k: usize = s
+        .split("(match ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    t.send(&["n"]);
+    let next = format!("(match {} of 6)", k % 6 + 1);
+    t.wait_for(&next, |s| s.contains(&next));
+    t.send(&["f"]);
+    let s = t.wait_for("filter", |s| s.contains("[filter]"));
+    for i in [20, 40, 60, 80, 100, 120] {
+        assert!(
+            s.contains(&format!("MATCH-{i}")),
+            "every match at once: MATCH-{i}\n{s}"
+        );
+    }
+    t.send(&["g"]);
+    let s = t.wait_for("g with the filter", |s| s.contains("MATCH-20"));
+    for i in [20, 40, 60, 80, 100, 120] {
+        assert!(
+            s.contains(&format!("MATCH-{i}")),
+            "g keeps the matches: MATCH-{i}\n{s}"
+        );
+    }
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}
+
+/// `r` re-reads an edited .dockui.toml: a rule the user now ignores leaves Conflicts (issue 12, point 5).
+#[test]
+fn r_rereads_an_edited_config() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project_with(
+        home.path(),
+        "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n",
+    );
+    let Some(t) = Tmux::dockui("reload", 160, 48, home.path(), &dir) else {
+        return;
+    };
+    t.wait_for("DL3042 listed", |s| s.contains("DL3042"));
+    let cfg = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("{cfg}[analyze]\nignore = [\"DL3042\"]\n"),
+    )
+    .unwrap();
+    t.send(&["r"]);
+    let s = t.wait_for("config re-read", |s| {
+        s.contains("configuration re-read from") && !s.contains("DL3042")
+    });
+    assert!(s.contains(".dockui.toml"), "{s}");
+    // A broken edit keeps the previous configuration and says where.
+    std::fs::write(dir.join(".dockui.toml"), "[build\n").unwrap();
+    t.send(&["r"]);
+    t.wait_for("bad config named", |s| {
+        s.contains("configuration NOT re-read")
+    });
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}
+
+/// An 8-GPU box (the NVML stand-in) in the default layout at 160x48: one line per GPU, Enter shows one GPU's
+/// details; at 80x24 the status bar keeps the build state and `? help`, and help wraps instead of cutting.
+#[test]
+fn eight_gpus_fit_at_160x48_and_80x24_keeps_the_status() {
+    let lib = nvml_standin::build(&["EIGHT_GPUS"]);
+    let home = tempfile::tempdir().unwrap();
+    let dir = project_with(
+        home.path(),
+        "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n",
+    );
+    let cfg = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("{cfg}[gpu]\nnvml_lib = \"{}\"\n", lib.lib.display()),
+    )
+    .unwrap();
+    let Some(t) = Tmux::dockui("gpus", 160, 48, home.path(), &dir) else {
+        return;
+    };
+    let s = t.wait_for("8 GPUs", |s| s.contains("7 H100 80GB HBM3"));
+    for i in 0..8 {
+        assert!(
+            s.lines().any(|l| l.contains(&format!("│{i} H100")) || l.contains(&format!("│{i} RTX 5090"))),
+            "GPU {i}:\n{s}"
+        );
+    }
+    for _ in 0..3 {
+        t.send(&["Tab"]);
+    }
+    t.wait_for("GPU focused", |s| s.contains("[ GPU ]"));
+    t.send(&["j", "j", "Enter"]);
+    let s = t.wait_for("detail", |s| s.contains("GPU 2 NVIDIA H100"));
+    assert!(
+        s.contains("uuid GPU-") && !s.contains("GPU 3 NVIDIA"),
+        "{s}"
+    );
+    t.send(&["Enter"]);
+    t.wait_for("list again", |s| s.contains("7 H100 80GB HBM3"));
+    // 80x24: the status bar keeps the build state and the help hint.
+    t.tmux(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    let s = t.wait_for("80x24", |s| {
+        s.lines().count() <= 24 && s.contains("Tab: next")
+    });
+    let status = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(
+        status.contains("no build") && status.contains("? help"),
+        "{status}"
+    );
+    t.send(&["?"]);
+    let s = t.wait_for("help", |s| s.contains("Help"));
+    assert!(s.contains("details of the selected GPU"), "{s}");
+    t.send(&["Escape"]);
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+}
+
+/// Failed smoke tests on the stand-in base: the Smoke pane says stand-in, Enter shows the check's whole
+/// output, and `p` asks (naming the failed check) instead of "build first" (issue 12, points 5, 7, 9).
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
+    if !engine_available("failed_smoke_shows_its_output_marks_standin_and_push_asks") {
+        return;
+    }
+    let Some(registry) = support::Registry::start("tui_smoke_push", None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dir = project_with(
+        home.path(),
+        "FROM dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN echo ok\n",
+    );
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"dockui-test/tmux-smoke\"\nmax_attempts = 1\n[smoke]\ninfer = false\ncommands = [\"echo out-first; echo err-second >&2; exit 3\"]\n[push]\nregistry = \"{}\"\nrepository = \"flow/smoke\"\n[push.retry]\nattempts = 2\ninitial_delay_ms = 100\n",
+            registry.host
+        ),
+    )
+    .unwrap();
+    let Some(t) = Tmux::dockui("smoke", 160, 48, home.path(), &dir) else {
+        return;
+    };
+    t.wait_for("TUI", |s| s.contains("Smoke"));
+    t.send(&["b"]);
+    let s = t.wait_for("smoke failed", |s| s.contains("failed after 1 attempt"));
+    assert!(s.contains("Smoke (stand-in base)"), "{s}");
+    t.send(&["BTab", "BTab"]);
+    t.wait_for("Smoke focused", |s| s.contains("[ Smoke (stand-in base) ]"));
+    t.send(&["Enter"]);
+    let s = t.wait_for("output", |s| {
+        s.contains("out-first") && s.contains("err-second")
+    });
+    assert!(s.contains("$ echo out-first"), "{s}");
+    let (o, e) = (
+        s.find("out-first\n").or(s.find("out-first ")),
+        s.rfind("err-second"),
+    );
+    assert!(
+        o.is_some() && e.is_some() && o < e,
+        "stdout before stderr:\n{s}"
+    );
+    t.send(&["p"]);
+    let s = t.wait_for("push asks", |s| s.contains("Push anyway?"));
+    assert!(
+        s.contains("failed: echo out-first") && !s.contains("build first"),
+        "{s}"
+    );
+    t.send(&["n"]);
+    t.wait_for("not pushed", |s| s.contains("not pushed"));
+    // y pushes it, and the Digest pane marks the push.
+    t.send(&["p"]);
+    t.wait_for("push asks again", |s| s.contains("Push anyway?"));
+    t.send(&["y"]);
+    let s = t.wait_for("pushed", |s| {
+        s.contains("verdict: pullable") || s.contains("push failed")
+    });
+    assert!(
+        s.contains("verdict: pullable") && s.contains("pushed although its smoke tests"),
+        "{s}"
+    );
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", "dockui-test/tmux-smoke:latest"])
+        .output();
+}
+
+/// After a restart: `h` opens a past build's log, `p` pushes the project's last successful build from the
+/// history (no "build first"); severity filter and A (accept a level) on the demo (issue 12, points 5, 9).
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn after_a_restart_history_opens_the_build_and_p_pushes_it() {
+    if !engine_available("after_a_restart_history_opens_the_build_and_p_pushes_it") {
+        return;
+    }
+    let Some(registry) = support::Registry::start("tui_restart_push", None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dir = common::demo_copy(home.path());
+    let tag = format!("restart-{}", std::process::id());
+    let mut cfg = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    cfg = cfg.replace(
+        "image = \"dockui-local/demo\"",
+        &format!("image = \"dockui-test/restart\"\ntag = \"{tag}\""),
+    );
+    cfg.push_str(&format!(
+        "\n[push]\nregistry = \"{}\"\nrepository = \"flow/restart\"\n[push.retry]\nattempts = 2\ninitial_delay_ms = 100\n",
+        registry.host
+    ));
+    std::fs::write(dir.join(".dockui.toml"), cfg).unwrap();
+    // The build happens in an earlier session (headless here).
+    let out = common::dockui(home.path())
+        .args(["build", dir.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Some(t) = Tmux::dockui("restart", 160, 48, home.path(), &dir) else {
+        return;
+    };
+    t.wait_for("TUI", |s| s.contains("Digest") && s.contains("Conflicts E"));
+    // Severity filter: errors only, then all again.
+    t.send(&["f"]);
+    t.wait_for("filter", |s| {
+        s.contains("[errors only]") || s.contains("[warnings and errors]")
+    });
+    t.send(&["f", "f"]);
+    t.wait_for("all", |s| {
+        !s.contains("[errors only]") && !s.contains("[warnings and errors]")
+    });
+    // A accepts every hunk of the cursor's level at once.
+    t.send(&["Tab", "A"]);
+    t.wait_for("accepted a level", |s| {
+        s.contains("accepted ") && s.contains("hunk(s)")
+    });
+    t.send(&["h"]);
+    t.wait_for("history", |s| {
+        s.contains("Build history") && s.contains("succeeded")
+    });
+    t.send(&["Enter"]);
+    t.wait_for("past build in the log", |s| {
+        s.contains("[build ") && s.contains("past build")
+    });
+    t.send(&["p"]);
+    let s = t.wait_for("pushed", |s| {
+        s.contains("verdict: pullable") || s.contains("push failed")
+    });
+    assert!(s.contains("verdict: pullable"), "{s}");
+    assert!(s.contains(&format!("dockui-test/restart:{tag}")), "{s}");
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &format!("dockui-test/restart:{tag}")])
+        .output();
 }

@@ -375,47 +375,15 @@ pub fn normalise_repo(repo: &str) -> String {
         .unwrap_or(r)
 }
 
-/// "2.7.1+cu126" -> "2.7"; "2" -> None.
+/// "2.7.1+cu126" -> "2.7"; "2.6.0.dev20240901" -> "2.6"; "2" -> None (PEP 440, see [`super::version`]).
 pub fn series_of(version: &str) -> Option<String> {
-    let v = version.split('+').next().unwrap_or(version);
-    let mut it = v.split('.');
-    let a = it.next()?.trim();
-    let b = it.next()?.trim();
-    let b: String = b.chars().take_while(|c| c.is_ascii_digit()).collect();
-    if a.is_empty() || b.is_empty() || !a.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some(format!("{a}.{b}"))
+    super::version::series_of(version)
 }
 
-/// Compare dotted numeric versions ("2.10" > "2.9"); non-numeric parts compare as 0.
+/// Order two versions by PEP 440 ("2.10" > "2.9", `2.6.0.dev1 < 2.6.0`, local labels ignored); text that is
+/// not PEP 440 compares as dotted numbers.
 pub fn cmp_versions(a: &str, b: &str) -> Ordering {
-    let parse = |s: &str| -> Vec<u64> {
-        s.split('+')
-            .next()
-            .unwrap_or(s)
-            .split('.')
-            .map(|p| {
-                p.chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect::<String>()
-                    .parse()
-                    .unwrap_or(0)
-            })
-            .collect()
-    };
-    let (x, y) = (parse(a), parse(b));
-    for i in 0..x.len().max(y.len()) {
-        let o = x
-            .get(i)
-            .copied()
-            .unwrap_or(0)
-            .cmp(&y.get(i).copied().unwrap_or(0));
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    Ordering::Equal
+    super::version::cmp(a, b)
 }
 
 /// "12.4" -> "cu124"; "11.8" -> "cu118".
@@ -558,6 +526,8 @@ mod tests {
     #[test]
     fn version_helpers() {
         assert_eq!(cmp_versions("2.10", "2.9"), Ordering::Greater);
+        assert_eq!(cmp_versions("2.6.0.dev20240901", "2.6.0"), Ordering::Less);
+        assert_eq!(cmp_versions("2.5.1+cu124", "2.5.1"), Ordering::Equal);
         assert_eq!(series_of("2.7.1+cu126").as_deref(), Some("2.7"));
         assert_eq!(cuda_to_variant("12.4").as_deref(), Some("cu124"));
         assert_eq!(variant_to_cuda("cu118").as_deref(), Some("11.8"));

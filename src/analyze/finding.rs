@@ -94,6 +94,108 @@ mod line_index_tests {
     }
 }
 
+/// Declares [`RuleId`]: one variant per rule, written exactly as its id ("DU201"), plus `PUSH` for the TUI's
+/// digest-pinning proposals (not a rule of the analysis, never in the catalog).
+macro_rules! rule_ids {
+    ($($id:ident),* $(,)?) => {
+        /// A rule's id. Serialised as its text ("DU201", "DL3008") so JSON and SARIF output keep their shape.
+        #[allow(clippy::upper_case_acronyms)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RuleId {
+            $($id,)*
+            PUSH,
+        }
+
+        impl RuleId {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(RuleId::$id => stringify!($id),)*
+                    RuleId::PUSH => "PUSH",
+                }
+            }
+            /// Parse an id as written in ignore pragmas, `--ignore` and config files (case-insensitive).
+            pub fn parse(s: &str) -> Option<RuleId> {
+                let s = s.trim();
+                $(if s.eq_ignore_ascii_case(stringify!($id)) { return Some(RuleId::$id); })*
+                if s.eq_ignore_ascii_case("PUSH") { return Some(RuleId::PUSH); }
+                None
+            }
+        }
+    };
+}
+
+rule_ids!(
+    DU001, DU002, DU003, DU004, DL3000, DL3001, DL3002, DL3003, DL3004, DL3006, DL3007, DL3008,
+    DL3009, DL3011, DL3012, DL3013, DL3014, DL3015, DL3016, DL3018, DL3019, DL3020, DL3021, DL3022,
+    DL3023, DL3024, DL3025, DL3027, DL3030, DL3032, DL3033, DL3038, DL3040, DL3042, DL3043, DL3044,
+    DL3047, DL3059, DL3060, DL4000, DL4001, DL4003, DL4004, DL4005, DL4006, DU101, DU102, DU103,
+    DU110, DU111, DU120, DU130, DU140, DU141, DU201, DU202, DU203, DU204, DU205, DU206, DU207,
+    DU208, DU209, DU210, DU211, DU212, DU213, DU214,
+);
+
+impl RuleId {
+    pub fn starts_with(self, prefix: &str) -> bool {
+        self.as_str().starts_with(prefix)
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+// Ordered by the id text, as the string ids were: sorted output stays the same.
+impl PartialOrd for RuleId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for RuleId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+impl PartialEq<String> for RuleId {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+impl PartialEq<RuleId> for &str {
+    fn eq(&self, other: &RuleId) -> bool {
+        *self == other.as_str()
+    }
+}
+impl PartialEq<RuleId> for String {
+    fn eq(&self, other: &RuleId) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RuleId::parse(s).ok_or_else(|| format!("unknown rule id `{s}` (see `dockui rules`)"))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -123,6 +225,16 @@ pub enum FixLevel {
     Unsafe,
 }
 
+impl FixLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixLevel::Safe => "safe",
+            FixLevel::Suggestion => "suggestion",
+            FixLevel::Unsafe => "unsafe",
+        }
+    }
+}
+
 /// Replace bytes `start..end` of the file with `replacement`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TextEdit {
@@ -143,7 +255,7 @@ pub struct Fix {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub rule: String,
+    pub rule: RuleId,
     pub severity: Severity,
     /// Path relative to the project root.
     pub file: PathBuf,
@@ -158,14 +270,14 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(
-        rule: &str,
+        rule: RuleId,
         severity: Severity,
         file: impl Into<PathBuf>,
         span: Span,
         message: impl Into<String>,
     ) -> Self {
         Finding {
-            rule: rule.to_string(),
+            rule,
             severity,
             file: file.into(),
             span,

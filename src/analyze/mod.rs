@@ -25,16 +25,23 @@
 //! ```
 //! Several fixes on one finding are alternatives: apply at most one of them.
 
+pub mod base_digest;
 pub mod compat;
+pub mod conda;
 pub mod dockerfile;
 pub mod finding;
 pub mod host;
 pub mod ignore;
+pub mod install;
 pub mod project_files;
+pub mod pyproject;
 pub mod report;
 pub mod requirements;
 pub mod rules;
 pub mod sarif;
+pub mod version;
+pub mod workflow;
+pub mod yaml;
 
 pub use finding::*;
 pub use host::{HostGpu, HostGpuDevice};
@@ -60,6 +67,8 @@ pub struct AnalyzeOptions {
     pub no_hadolint_config: bool,
     /// The host's driver and GPUs for the host-aware rules (DU211-DU213); None = no host checks.
     pub host: Option<HostGpu>,
+    /// Registry digests of the base images (DU140, DU141); None = no pin checks (no lookups were asked for).
+    pub base_digests: Option<base_digest::BaseDigests>,
     /// The build's arguments (`[build.args]`, `--build-arg`): the files are judged on what will be built.
     pub build_args: std::collections::BTreeMap<String, String>,
 }
@@ -101,8 +110,10 @@ pub enum AnalyzeError {
     },
 }
 
-/// Analyse the project at `root`: its Dockerfile, the requirements files it installs, `pyproject.toml` when it
-/// installs the project itself, `.hadolint.yaml`, and `.github/workflows/*.yml`.
+/// Analyse the project at `root`: its Dockerfile, the requirements files it installs (also through COPY globs
+/// and directories), `pyproject.toml` when it installs the project itself (`.` takes `dependencies`, `.[a,b]`
+/// adds those extras), conda environment files named by `conda env create -f` and friends, `.hadolint.yaml`,
+/// and `.github/workflows/*.yml`.
 pub fn analyze_project(root: &Path, opts: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
     analyze_project_with(root, opts, &HashMap::new())
 }
@@ -179,7 +190,7 @@ pub fn analyze_project_with(
                         // JSON and SARIF carry paths as text: name the file lossily and skip it.
                         refused.borrow_mut().push(
                             Finding::new(
-                                "DU004",
+                                RuleId::DU004,
                                 Severity::Warning,
                                 rel.to_string_lossy().into_owned(),
                                 Span::default(),
@@ -249,9 +260,9 @@ pub fn analyze_project_with(
 /// A project file that was not read: the finding names it and the reason, never its content.
 fn refused_finding(rel: &Path, is_dockerfile: bool, why: &project_files::Refusal) -> Finding {
     let (rule, severity) = if is_dockerfile {
-        ("DU003", Severity::Error)
+        (RuleId::DU003, Severity::Error)
     } else {
-        ("DU004", Severity::Warning)
+        (RuleId::DU004, Severity::Warning)
     };
     Finding::new(
         rule,
@@ -276,7 +287,7 @@ fn refused_finding(rel: &Path, is_dockerfile: bool, why: &project_files::Refusal
 fn not_utf8_finding(rel: &Path, text: &str) -> Finding {
     let at = text.find('\u{FFFD}').unwrap_or(0);
     Finding::new(
-        "DU004",
+        RuleId::DU004,
         Severity::Warning,
         rel,
         Span::from_range(text, at, at),
@@ -338,6 +349,10 @@ fn analyze_with(
 
     // Install commands in RUN lines, and the requirement files they pull in.
     let mut installs = Vec::new();
+    // `conda env create -f X` and friends: (instruction, command); their files are read below.
+    let mut env_cmds = Vec::new();
+    // Extras asked for by `pip install ".[a,b]"` / `pip install /app[a]`, per pyproject.toml (context path).
+    let mut project_extras: HashMap<PathBuf, Vec<String>> = HashMap::new();
     for (i, info) in model.instrs.iter().enumerate() {
         for c in &info.script.commands {
             // Resolve `torch==${TORCH_VERSION}` with the ARG/ENV scope of this RUN (spans stay on the raw word).
@@ -350,15 +365,26 @@ fn analyze_with(
                     }
                 }
             }
+            if let Some(ec) = conda::env_command(&c) {
+                env_cmds.push((i, ec));
+                continue;
+            }
             if let Some(mut inst) = requirements::install_of_indexed(&c, df_path, &df_text, &lines)
             {
-                // `pip install .` / `-e .` installs the project: its pyproject.toml dependencies count.
-                if inst
+                // `pip install .` / `-e .` / `".[gpu]"` installs the project: its pyproject.toml dependencies
+                // (and the extras named) count.
+                let local: Vec<Vec<String>> = inst
                     .reqs
                     .iter()
                     .chain(inst.editables.iter())
-                    .any(|r| r.text == "." || r.text == "./")
-                {
+                    .filter(|r| r.name.is_empty())
+                    .filter_map(|r| pyproject::local_project_extras(&r.text))
+                    .collect();
+                if !local.is_empty() {
+                    let all = project_extras
+                        .entry(PathBuf::from("pyproject.toml"))
+                        .or_default();
+                    all.extend(local.into_iter().flatten());
                     inst.sources.includes.push(requirements::Located {
                         value: "pyproject.toml".into(),
                         file: df_path.to_path_buf(),
@@ -367,12 +393,75 @@ fn analyze_with(
                         line: 0,
                     });
                 }
+                // `pip install /app` or `-e /workspace/proj[gpu]`: a project directory copied into the image.
+                let dirs: Vec<(String, Vec<String>)> = inst
+                    .reqs
+                    .iter()
+                    .chain(inst.editables.iter())
+                    .filter(|r| r.name.is_empty())
+                    .filter(|r| pyproject::local_project_extras(&r.text).is_none())
+                    .filter_map(|r| pyproject::project_dir_extras(&r.text))
+                    .collect();
+                for (dir, extras) in dirs {
+                    let want = format!("{}/pyproject.toml", dir.trim_end_matches('/'));
+                    for cand in resolve_context_path(&model, i, &want) {
+                        let cand = normalise_rel(Path::new(&cand));
+                        if cand.file_name().and_then(|n| n.to_str()) != Some("pyproject.toml")
+                            || read(&cand)?.is_none()
+                        {
+                            continue;
+                        }
+                        project_extras
+                            .entry(cand.clone())
+                            .or_default()
+                            .extend(extras);
+                        // Already a context path: `file` says so (it is not the Dockerfile).
+                        inst.sources.includes.push(requirements::Located {
+                            value: cand.to_string_lossy().into_owned(),
+                            file: cand.clone(),
+                            range: 0..0,
+                            name_range: 0..0,
+                            line: 0,
+                        });
+                        break;
+                    }
+                }
                 installs.push((i, inst));
             }
         }
     }
     let mut reqfiles: Vec<ReqFile> = Vec::new();
-    let mut todo: Vec<(PathBuf, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, ec) in &env_cmds {
+        let by_name = Path::new(&ec.file)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        for cand in resolve_context_path(&model, *i, &ec.file)
+            .into_iter()
+            .chain(by_name)
+        {
+            let cand = normalise_rel(Path::new(&cand));
+            if cand.as_os_str().is_empty() || seen.contains(&cand) {
+                continue;
+            }
+            if let Some(text) = read(&cand)? {
+                seen.insert(cand.clone());
+                let env = conda::parse(&text, &cand);
+                installs.extend(
+                    env.installs(ec.range.clone(), ec.word.clone())
+                        .into_iter()
+                        .map(|inst| (*i, inst)),
+                );
+                analysis.files.push(cand.clone());
+                texts.insert(cand.clone(), text);
+                reqfiles.push(env.reqfile());
+                break;
+            }
+        }
+    }
+    installs.sort_by_key(|(i, _)| *i);
+    // (directory of the including file, candidate paths, a conda spec list (`conda install --file`)?)
+    let mut todo: Vec<(PathBuf, Vec<String>, bool)> = Vec::new();
     for (i, inst) in &installs {
         for inc in inst
             .sources
@@ -380,27 +469,49 @@ fn analyze_with(
             .iter()
             .chain(inst.sources.constraints.iter())
         {
-            todo.push((PathBuf::new(), resolve_context_path(&model, *i, &inc.value)));
+            // Includes of an environment file are already relative to the project.
+            let cands = if inc.file == df_path {
+                resolve_context_path(&model, *i, &inc.value)
+            } else {
+                vec![inc.value.clone()]
+            };
+            todo.push((
+                PathBuf::new(),
+                cands,
+                inst.tool == requirements::Tool::Conda,
+            ));
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    while let Some((base, value)) = todo.pop() {
-        if seen.len() > 64 {
+    let mut reads = 0;
+    while let Some((base, values, conda_specs)) = todo.pop() {
+        if reads > 64 {
             break;
         }
-        let candidates = [
-            base.join(&value),
-            PathBuf::from(&value),
-            PathBuf::from(Path::new(&value).file_name().unwrap_or_default()),
-        ];
+        let mut candidates = Vec::new();
+        for value in &values {
+            candidates.push(base.join(value));
+            candidates.push(PathBuf::from(value));
+        }
+        if let Some(v) = values.first() {
+            candidates.push(PathBuf::from(Path::new(v).file_name().unwrap_or_default()));
+        }
         for cand in candidates {
             let cand = normalise_rel(&cand);
-            if cand.as_os_str().is_empty() || !seen.insert(cand.clone()) {
+            if cand.as_os_str().is_empty() || seen.contains(&cand) {
                 continue;
             }
             if let Some(text) = read(&cand)? {
-                let rf = if cand.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
-                    requirements::parse_pyproject(&text, &cand)
+                seen.insert(cand.clone());
+                reads += 1;
+                let rf = if conda_specs {
+                    conda::parse_spec_file(&text, &cand)
+                } else if cand.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
+                    let extras = project_extras
+                        .get(&cand)
+                        .or_else(|| project_extras.get(Path::new("pyproject.toml")))
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
+                    pyproject::reqfile(&text, &cand, extras)
                 } else {
                     requirements::parse_requirements(&text, &cand)
                 };
@@ -411,7 +522,7 @@ fn analyze_with(
                     .iter()
                     .chain(rf.sources.constraints.iter())
                 {
-                    todo.push((dir.clone(), inc.value.clone()));
+                    todo.push((dir.clone(), vec![inc.value.clone()], false));
                 }
                 analysis.files.push(cand.clone());
                 texts.insert(cand.clone(), text);
@@ -432,14 +543,27 @@ fn analyze_with(
         texts: &texts,
         installs: &installs,
         host: opts.host.as_ref(),
+        bases: opts.base_digests.as_ref(),
         lines: &lines,
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {
+        if rf.problems.is_empty() {
+            continue;
+        }
+        // One line index per file: a file of many bad lines stays linear.
+        let text = texts.get(&rf.path).map(String::as_str).unwrap_or("");
+        let lines = pyproject::LineIndex::new(text);
         for (_, range, msg) in &rf.problems {
             findings.push(
-                ctx.at_file("DU002", &rf.path, range.clone(), msg.clone())
-                    .why("pip would stop at this line; dockui skipped it."),
+                Finding::new(
+                    RuleId::DU002,
+                    rules::severity(RuleId::DU002),
+                    &rf.path,
+                    lines.span(text, range.start, range.end),
+                    msg.clone(),
+                )
+                .why("pip would stop at this line; dockui skipped it."),
             );
         }
     }
@@ -466,7 +590,7 @@ fn analyze_with(
     }
     let pragmas = ignore::Pragmas::from_dockerfile(&df);
     findings.retain(|f| {
-        let pragma = f.file == df_path && pragmas.ignores(&f.rule, f.span.start);
+        let pragma = f.file == df_path && pragmas.ignores(f.rule.as_str(), f.span.start);
         !ignored.iter().any(|i| i == &f.rule) && !pragma
     });
     findings.sort_by(|a, b| {
@@ -482,32 +606,104 @@ fn analyze_with(
 }
 
 /// Map a path used inside the image (`-r /app/requirements.txt`) back to the build context through the COPY
-/// instructions before it; falls back to the path as written.
-fn resolve_context_path(model: &Model, instr: usize, value: &str) -> String {
+/// instructions before it: a source with that file name, or a directory / glob source
+/// (`COPY requirements/ ...`, `COPY requirements/*.txt ...`) that holds it. Candidates come best first; the path
+/// as written is the last one.
+fn resolve_context_path(model: &Model, instr: usize, value: &str) -> Vec<String> {
     let name = Path::new(value)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(value);
+    let mut out = Vec::new();
     for info in model.instrs[..instr.min(model.instrs.len())].iter().rev() {
         let ins = info.ins;
         if !(ins.is("COPY") || ins.is("ADD")) || ins.flag("from").is_some() || ins.words.len() < 2 {
             continue;
         }
+        let dest = ins.words[ins.words.len() - 1].text.trim_end_matches('/');
         let srcs = &ins.words[..ins.words.len() - 1];
+        // `COPY environment.yml /tmp/env.yml` renames the file: the destination names it.
+        let plain = |p: &str| p.trim_start_matches("./").to_string();
+        if srcs.len() == 1 && plain(dest) == plain(value) && !srcs[0].text.contains(['*', '?']) {
+            out.push(plain(&srcs[0].text));
+            continue;
+        }
         for s in srcs {
-            let sname = Path::new(&s.text)
+            let src = s.text.trim_start_matches("./");
+            let sname = Path::new(src)
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("");
             if sname == name {
-                return s.text.trim_start_matches("./").to_string();
+                out.push(src.to_string());
+                continue;
+            }
+            if src.contains(['*', '?', '[']) {
+                // A glob: the file named in the context directory of the pattern, when the pattern matches it.
+                let (dir, pat) = match src.rsplit_once('/') {
+                    Some((d, p)) => (d, p),
+                    None => ("", src),
+                };
+                if !dir.contains(['*', '?', '[']) && glob_match(pat, name) {
+                    out.push(if dir.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{dir}/{name}")
+                    });
+                }
+            } else if !dest.is_empty()
+                && (src.ends_with('/') || Path::new(src).extension().is_none())
+                && (value.starts_with(&format!("{dest}/")) || !value.starts_with('/'))
+            {
+                // A directory copied to `dest`: `dest/sub/x.txt` is `src/sub/x.txt` in the context; a relative
+                // path (from WORKDIR) keeps the part below the source directory's name.
+                let src_dir = src.trim_end_matches('/');
+                let rest = value.strip_prefix(&format!("{dest}/")).or_else(|| {
+                    let base = Path::new(src_dir).file_name()?.to_str()?;
+                    value
+                        .trim_start_matches("./")
+                        .strip_prefix(&format!("{base}/"))
+                });
+                if let Some(rest) = rest {
+                    out.push(if src_dir.is_empty() || src_dir == "." {
+                        rest.to_string()
+                    } else {
+                        format!("{src_dir}/{rest}")
+                    });
+                }
             }
         }
     }
-    value
-        .trim_start_matches("./")
-        .trim_start_matches('/')
-        .to_string()
+    out.push(
+        value
+            .trim_start_matches("./")
+            .trim_start_matches('/')
+            .to_string(),
+    );
+    out
+}
+
+/// Docker's COPY glob for one path component: `*` (any run), `?` (one char), `[...]` classes treated as `?`.
+fn glob_match(pat: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char], budget: &mut u32) -> bool {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|k| go(&p[1..], &n[k..], budget)),
+            Some('?') => !n.is_empty() && go(&p[1..], &n[1..], budget),
+            Some('[') => match p.iter().position(|c| *c == ']') {
+                Some(close) => !n.is_empty() && go(&p[close + 1..], &n[1..], budget),
+                None => n.first() == Some(&'[') && go(&p[1..], &n[1..], budget),
+            },
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..], budget),
+        }
+    }
+    let p: Vec<char> = pat.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n, &mut 100_000)
 }
 
 fn normalise_rel(p: &Path) -> PathBuf {
@@ -548,4 +744,74 @@ pub fn apply_edits(text: &str, edits: &[TextEdit]) -> String {
     }
     out.push_str(&text[pos..]);
     out
+}
+
+#[cfg(test)]
+mod include_tests {
+    use super::rules::testutil::check_with;
+    use std::path::Path;
+
+    const REQ: &str = "torch==2.3.1\n";
+
+    fn reads(df: &str, files: &[(&str, &str)], want: &str) -> bool {
+        check_with(df, files)
+            .files
+            .iter()
+            .any(|f| f == Path::new(want))
+    }
+
+    #[test]
+    fn files_copied_by_glob_or_directory_are_found() {
+        let files = [("requirements/gpu.txt", REQ), ("gpu.txt", "numpy\n")];
+        let glob = "FROM python:3.11\nCOPY requirements/*.txt /opt/reqs/\nRUN pip install --no-cache-dir -r /opt/reqs/gpu.txt\n";
+        assert!(reads(glob, &files, "requirements/gpu.txt"));
+        let dir = "FROM python:3.11\nCOPY requirements/ /opt/reqs/\nRUN pip install --no-cache-dir -r /opt/reqs/gpu.txt\n";
+        assert!(reads(dir, &files, "requirements/gpu.txt"));
+        let workdir = "FROM python:3.11\nWORKDIR /app\nCOPY requirements ./requirements\nRUN pip install --no-cache-dir -r requirements/gpu.txt\n";
+        assert!(reads(workdir, &files, "requirements/gpu.txt"));
+        // A glob that does not match the file does not send us into that directory.
+        let other = "FROM python:3.11\nCOPY requirements/*.in /opt/reqs/\nCOPY gpu.txt /opt/reqs/\nRUN pip install --no-cache-dir -r /opt/reqs/gpu.txt\n";
+        assert!(!reads(other, &files, "requirements/gpu.txt"));
+        assert!(reads(other, &files, "gpu.txt"));
+    }
+
+    #[test]
+    fn glob_components() {
+        assert!(super::glob_match("*.txt", "gpu.txt"));
+        assert!(super::glob_match("req?.txt", "req1.txt"));
+        assert!(super::glob_match("req[0-9].txt", "req1.txt"));
+        assert!(!super::glob_match("*.in", "gpu.txt"));
+        // Pathological patterns end (bounded backtracking) instead of hanging.
+        assert!(!super::glob_match(
+            &"*a".repeat(40),
+            &format!("{}b", "a".repeat(30))
+        ));
+    }
+}
+
+#[cfg(test)]
+mod project_read_tests {
+    use super::{AnalyzeOptions, analyze_project};
+    use std::path::Path;
+
+    #[test]
+    fn a_file_copied_into_a_directory_is_not_taken_for_a_directory() {
+        // `COPY a.txt b.txt /app/` then `-r /app/a.txt -r /app/b.txt`: `a.txt` is a file, never the directory
+        // `b.txt` sits in (reading `a.txt/b.txt` stopped the analysis with ENOTDIR).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = |p: &str, t: &str| std::fs::write(dir.path().join(p), t).expect("write");
+        w(
+            "Dockerfile",
+            "FROM python:3.11\nCOPY reqs_docker.txt reqs_versions.txt /app/\nRUN pip install --no-cache-dir -r /app/reqs_docker.txt -r /app/reqs_versions.txt\n",
+        );
+        w("reqs_docker.txt", "-r reqs_versions.txt\ntorch==2.5.1\n");
+        w("reqs_versions.txt", "numpy==1.26.4\n");
+        let a = analyze_project(dir.path(), &AnalyzeOptions::default()).expect("analysis");
+        assert!(
+            a.files.iter().any(|f| f == Path::new("reqs_versions.txt")),
+            "{:?}",
+            a.files
+        );
+        assert!(a.files.iter().any(|f| f == Path::new("reqs_docker.txt")));
+    }
 }

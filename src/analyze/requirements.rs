@@ -5,8 +5,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-
-use super::dockerfile::shell::{Command, SWord};
+use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
@@ -48,15 +47,17 @@ impl Requirement {
     pub fn is_pinned(&self) -> bool {
         self.exact().is_some()
     }
-    /// A wildcard pin `==2.7.*` names a series.
+    /// The one `X.Y` series the specifiers allow: an exact pin, a wildcard `==2.7.*`, a compatible release
+    /// `~=2.2.1` (>=2.2.1,<2.3) or a closed range `>=2.2,<2.3` (PEP 440, see [`super::version::single_series`]).
     pub fn series(&self) -> Option<String> {
         if let Some(v) = self.exact() {
             return super::compat::series_of(v);
         }
-        self.specs
-            .iter()
-            .find(|(op, v)| op == "==" && v.ends_with(".*"))
-            .and_then(|(_, v)| super::compat::series_of(v.trim_end_matches(".*")))
+        super::version::single_series(&self.specs)
+    }
+    /// Does an installed `version` satisfy this requirement's specifiers (PEP 440; no specifiers = any)?
+    pub fn allows(&self, version: &str) -> bool {
+        self.specs.is_empty() || super::version::satisfies(version, &self.specs)
     }
 }
 
@@ -110,21 +111,56 @@ pub fn normalise(name: &str) -> String {
     out
 }
 
-const OPS: &[&str] = &["===", "==", "~=", "!=", "<=", ">=", "<", ">"];
+pub(crate) const OPS: &[&str] = &["===", "==", "~=", "!=", "<=", ">=", "<", ">"];
 
-/// Parse one PEP 508 requirement (our own subset: names, extras, specifiers, `@ url`, markers).
-/// `offset` is where `s` starts in its file. Returns `None` for things that are not requirements.
+/// Longest requirement text we hand to the PEP 508 parser (a line longer than this is not a requirement).
+const MAX_REQUIREMENT: usize = 8 * 1024;
+
+/// Parse one PEP 508 requirement (names, extras, specifiers, `@ url`, markers) with `pep508_rs`; bare URLs and
+/// paths (`.`, `./pkg`, `https://.../x.whl`) are kept as URL requirements. `offset` is where `s` starts in its
+/// file. Returns `None` for things that are not requirements (see [`read_requirement`] for the reason).
 pub fn parse_requirement(s: &str, offset: usize, file: &Path, line: usize) -> Option<Requirement> {
-    let (body, marker) = match s.split_once(';') {
-        Some((b, m)) => (b, Some(m.trim().to_string())),
-        None => (s, None),
-    };
+    read_requirement(s, offset, file, line).ok().flatten()
+}
+
+/// Like [`parse_requirement`], but says why a non-empty text is not a valid requirement (`<>` is not an
+/// operator, `~=2` needs two release numbers, ...). `Ok(None)` for blank text.
+pub fn read_requirement(
+    s: &str,
+    offset: usize,
+    file: &Path,
+    line: usize,
+) -> Result<Option<Requirement>, String> {
+    if s.len() > MAX_REQUIREMENT {
+        return Err(format!(
+            "a requirement of {} bytes is too long to be one",
+            s.len()
+        ));
+    }
+    let (body, marker) = split_marker(s);
     let lead = body.len() - body.trim_start().len();
     let body_t = body.trim();
     if body_t.is_empty() {
-        return None;
+        return Ok(None);
     }
     let range = offset + lead..offset + lead + body_t.len();
+    let req = |name: String, extras, specs, url| Requirement {
+        name,
+        text: body_t.to_string(),
+        extras,
+        specs,
+        marker: marker.clone(),
+        url,
+        file: file.to_path_buf(),
+        range: range.clone(),
+        line,
+    };
+    // `name[extras] @ url`: the name through the PEP 508 grammar, the URL as written (pep508_rs would resolve
+    // relative paths and environment variables in it).
+    if let Some((head, url)) = name_at_url(body_t) {
+        let (name, extras) = name_and_extras(head)?;
+        return Ok(Some(req(name, extras, vec![], Some(url.to_string()))));
+    }
     // Bare URLs and paths: keep them, they are "pinned" by content.
     if body_t.contains("://")
         || body_t.starts_with('.')
@@ -134,66 +170,155 @@ pub fn parse_requirement(s: &str, offset: usize, file: &Path, line: usize) -> Op
         || body_t.ends_with(".zip")
     {
         let name = egg_name(body_t).unwrap_or_default();
-        return Some(Requirement {
-            name: normalise(&name),
-            text: body_t.to_string(),
-            extras: vec![],
-            specs: vec![],
-            marker,
-            url: Some(body_t.to_string()),
-            file: file.to_path_buf(),
-            range,
-            line,
-        });
+        return Ok(Some(req(
+            normalise(&name),
+            vec![],
+            vec![],
+            Some(body_t.to_string()),
+        )));
     }
-    let name_len = body_t
+    // `torch==${TORCH_VERSION}` (pip expands environment variables in requirement files): the name is known,
+    // the version is not; keep the text as written so no rule mistakes it for "unpinned".
+    if body_t.contains('$') {
+        let name_len = body_t
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+            .unwrap_or(body_t.len());
+        let rest = body_t[name_len..].trim_start();
+        let op = OPS.iter().find(|op| rest.starts_with(**op));
+        return match (name_len, op) {
+            (0, _) => Err(format!("cannot read requirement {body_t:?}")),
+            (_, Some(op)) => Ok(Some(req(
+                normalise(&body_t[..name_len]),
+                vec![],
+                vec![(op.to_string(), rest[op.len()..].trim().to_string())],
+                None,
+            ))),
+            (_, None) => Ok(Some(req(
+                normalise(&body_t[..name_len]),
+                vec![],
+                vec![],
+                None,
+            ))),
+        };
+    }
+    // Our own check of the name and extras first: pep508_rs 0.9 panics on some invalid names (`a.=1`).
+    name_and_extras_prefix(body_t)?;
+    // The marker stays text: it is not handed to pep508_rs (which would re-render it, and whose marker
+    // algebra we do not need).
+    match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(body_t) {
+        Ok(r) => {
+            let extras = r.extras.iter().map(|e| e.to_string()).collect();
+            let specs = match &r.version_or_url {
+                Some(pep508_rs::VersionOrUrl::VersionSpecifier(vs)) => vs
+                    .iter()
+                    .map(|v| {
+                        let text = v.to_string();
+                        let op = v.operator().to_string();
+                        let ver = text[op.len()..].to_string();
+                        (op, ver)
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            Ok(Some(req(r.name.to_string(), extras, specs, None)))
+        }
+        Err(e) => Err(pep508_message(&e.to_string(), body_t)),
+    }
+}
+
+/// `name [extras] @ url` -> (`name [extras]`, `url`); `None` when the text before `@` is not a name (a bare
+/// `git+https://user@host/...` URL).
+fn name_at_url(body: &str) -> Option<(&str, &str)> {
+    let (head, url) = body.split_once('@')?;
+    let h = head.trim();
+    let name_part = h.split('[').next().unwrap_or(h).trim_end();
+    let ok = !name_part.is_empty()
+        && name_part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    (ok && !url.trim().is_empty()).then(|| (h, url.trim()))
+}
+
+fn is_pep508_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// Check the leading `name` and optional `[extras]` of a requirement by the PEP 508 rules; returns them.
+fn name_and_extras_prefix(t: &str) -> Result<(String, Vec<String>), String> {
+    let shown: String = t.chars().take(120).collect();
+    let name_len = t
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-        .unwrap_or(body_t.len());
-    if name_len == 0 || !body_t.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return None;
+        .unwrap_or(t.len());
+    let name = &t[..name_len];
+    if !is_pep508_name(name) {
+        return Err(format!(
+            "cannot read requirement {shown:?}: a package name starts and ends with a letter or digit"
+        ));
     }
-    let name = &body_t[..name_len];
-    let mut rest = body_t[name_len..].trim_start();
+    let rest = t[name_len..].trim_start();
     let mut extras = Vec::new();
     if let Some(r) = rest.strip_prefix('[') {
-        let close = r.find(']')?;
-        extras = r[..close]
+        let Some(close) = r.find(']') else {
+            return Err(format!(
+                "cannot read requirement {shown:?}: `[` without `]`"
+            ));
+        };
+        for e in r[..close]
             .split(',')
-            .map(|e| e.trim().to_string())
+            .map(str::trim)
             .filter(|e| !e.is_empty())
-            .collect();
-        rest = r[close + 1..].trim_start();
-    }
-    let mut url = None;
-    let mut specs = Vec::new();
-    if let Some(u) = rest.strip_prefix('@') {
-        url = Some(u.trim().to_string());
-    } else {
-        let rest = rest.trim_start_matches('(').trim_end_matches(')');
-        for part in rest.split(',') {
-            let p = part.trim();
-            if p.is_empty() {
-                continue;
+        {
+            if !is_pep508_name(e) {
+                return Err(format!(
+                    "cannot read requirement {shown:?}: extra `{e}` is not a valid name"
+                ));
             }
-            let op = OPS.iter().find(|op| p.starts_with(**op))?;
-            let v = p[op.len()..].trim();
-            if v.is_empty() || v.contains(char::is_whitespace) {
-                return None;
-            }
-            specs.push((op.to_string(), v.to_string()));
+            extras.push(normalise(e));
         }
     }
-    Some(Requirement {
-        name: normalise(name),
-        text: body_t.to_string(),
-        extras,
-        specs,
-        marker,
-        url,
-        file: file.to_path_buf(),
-        range,
-        line,
-    })
+    Ok((normalise(name), extras))
+}
+
+/// The name and extras of a `name[extras]` head, which must be nothing else.
+fn name_and_extras(head: &str) -> Result<(String, Vec<String>), String> {
+    let (name, extras) = name_and_extras_prefix(head)?;
+    let after = match head.find(']') {
+        Some(i) => &head[i + 1..],
+        None => head.trim_start_matches(|c: char| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+        }),
+    };
+    if !after.trim().is_empty() {
+        return Err(format!(
+            "cannot read requirement {head:?}: unexpected `{}`",
+            after.trim()
+        ));
+    }
+    Ok((name, extras))
+}
+
+/// pep508_rs errors end with the input and a caret line; a finding wants the first line only.
+fn pep508_message(err: &str, text: &str) -> String {
+    let first = err.lines().next().unwrap_or(err).trim();
+    let shown: String = text.chars().take(120).collect();
+    format!("cannot read requirement {shown:?}: {first}")
+}
+
+/// Split `req ; marker`. After a URL (`name @ url ; marker`) the `;` must follow whitespace, as PEP 508 says.
+fn split_marker(s: &str) -> (&str, Option<String>) {
+    let has_url = s.contains('@');
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b';' && (!has_url || (i > 0 && (b[i - 1] == b' ' || b[i - 1] == b'\t'))) {
+            return (&s[..i], Some(s[i + 1..].trim().to_string()));
+        }
+    }
+    (s, None)
 }
 
 fn egg_name(url: &str) -> Option<String> {
@@ -309,16 +434,17 @@ pub fn parse_requirements(text: &str, file: &Path) -> ReqFile {
             .unwrap_or(content.len());
         let req_text = &content[..req_end];
         let lead = req_text.len() - req_text.trim_start().len();
-        match parse_requirement(req_text, 0, file, line) {
-            Some(mut r) => {
+        match read_requirement(req_text, 0, file, line) {
+            Ok(Some(mut r)) => {
                 // Logical offsets -> file offsets (continuations may have moved text).
                 r.range = map(r.range.start)..map(r.range.end.saturating_sub(1)) + 1;
                 out.reqs.push(r);
             }
-            None => out.problems.push((
+            Ok(None) => {}
+            Err(msg) => out.problems.push((
                 line,
                 map(lead)..map(content.trim_end().len().saturating_sub(1)) + 1,
-                format!("cannot read requirement {:?}", req_text.trim()),
+                msg,
             )),
         }
     }
@@ -343,383 +469,19 @@ fn split_ws(s: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// `[project] dependencies` (and optional-dependencies) of a pyproject.toml, with spans found in the text.
+/// `[project] dependencies` of a pyproject.toml (what `pip install .` installs), with the span of each string;
+/// see [`super::pyproject`] for extras (`pip install ".[gpu]"`).
 pub fn parse_pyproject(text: &str, file: &Path) -> ReqFile {
-    let mut out = ReqFile {
-        path: file.to_path_buf(),
-        ..Default::default()
-    };
-    let Ok(v) = toml::from_str::<toml::Value>(text) else {
-        out.problems
-            .push((1, 0..0, "pyproject.toml is not valid TOML".into()));
-        return out;
-    };
-    let Some(project) = v.get("project") else {
-        return out;
-    };
-    let mut deps: Vec<String> = Vec::new();
-    if let Some(a) = project.get("dependencies").and_then(|d| d.as_array()) {
-        deps.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)));
-    }
-    if let Some(t) = project
-        .get("optional-dependencies")
-        .and_then(|d| d.as_table())
-    {
-        for a in t.values().filter_map(|x| x.as_array()) {
-            deps.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)));
-        }
-    }
-    let mut search_from = text.find("dependencies").unwrap_or(0);
-    for d in deps {
-        let (start, line) = match text[search_from..].find(&d) {
-            Some(i) => {
-                let s = search_from + i;
-                search_from = s + d.len();
-                (s, text[..s].matches('\n').count() + 1)
-            }
-            None => (0, 1),
-        };
-        if let Some(r) = parse_requirement(&d, start, file, line) {
-            out.reqs.push(r);
-        }
-    }
-    out
+    super::pyproject::reqfile(text, file, &[])
 }
 
-/// What one install command in a RUN line installs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Install {
-    pub tool: Tool,
-    /// Range of the whole command in the Dockerfile.
-    pub range: Range<usize>,
-    /// Range of the `install` word (fixes insert options after it).
-    pub install_word: Range<usize>,
-    pub reqs: Vec<Requirement>,
-    /// `-e <path or url>` requirements (local projects: not "packages" for pinning rules).
-    pub editables: Vec<Requirement>,
-    pub sources: Sources,
-    /// `--no-cache-dir` (pip) / `--no-cache` (uv) given.
-    pub no_cache: bool,
-    pub upgrade: bool,
-    pub force_reinstall: bool,
-    /// `python3.11 -m pip`: the interpreter named.
-    pub python: Option<String>,
-    /// Conda's `python=3.x` request.
-    pub conda_python: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    Pip,
-    UvPip,
-    Conda,
-    Pipx,
-}
-
-/// pip options that take a value (so the value is not a package).
-const PIP_VALUE_OPTS: &[&str] = &[
-    "-r",
-    "--requirement",
-    "-c",
-    "--constraint",
-    "-e",
-    "--editable",
-    "-i",
-    "--index-url",
-    "--extra-index-url",
-    "-f",
-    "--find-links",
-    "-t",
-    "--target",
-    "--prefix",
-    "--root",
-    "-b",
-    "--build",
-    "--trusted-host",
-    "--platform",
-    "--python-version",
-    "--implementation",
-    "--abi",
-    "--src",
-    "--upgrade-strategy",
-    "--progress-bar",
-    "--root-user-action",
-    "--log",
-    "--proxy",
-    "--retries",
-    "--timeout",
-    "--exists-action",
-    "--cert",
-    "--client-cert",
-    "--cache-dir",
-    "--no-binary",
-    "--only-binary",
-    "--global-option",
-    "--install-option",
-    "--config-settings",
-    "-C",
-    "--python",
-    "-p",
-    "--index",
-    "--default-index",
-    "--index-strategy",
-    "--keyring-provider",
-    "--resolution",
-    "--prerelease",
-    "--extra",
-    "--group",
-    "--report",
-    "--hash",
-    "--override",
-    "--exclude-newer",
-];
-
-const CONDA_VALUE_OPTS: &[&str] = &[
-    "-c",
-    "--channel",
-    "-n",
-    "--name",
-    "-p",
-    "--prefix",
-    "--file",
-    "--override-channels-x",
-];
-
-/// Recognise an install command: `pip install`, `pip3.11 install`, `python -m pip install`, `uv pip install`,
-/// `conda|mamba|micromamba install|create`, `pipx install`. `file` is the Dockerfile path.
-pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
-    install_of_indexed(cmd, file, text, &super::LineIndex::new(text))
-}
-
-/// [`install_of`] with the line index of `text` built once by the caller (one scan per file, not per install).
-pub fn install_of_indexed(
-    cmd: &Command,
-    file: &Path,
-    text: &str,
-    lines: &super::LineIndex,
-) -> Option<Install> {
-    let cmd = cmd.unwrapped();
-    let w = &cmd.words;
-    let base = cmd.base_name();
-    let (tool, sub_at, python) = if is_pip(base) {
-        (Tool::Pip, 1, None)
-    } else if is_python(base)
-        && w.get(1).map(|x| x.text.as_str()) == Some("-m")
-        && w.get(2).is_some_and(|x| is_pip(&x.text))
-    {
-        (Tool::Pip, 3, Some(base.to_string()))
-    } else if base == "uv" && w.get(1).map(|x| x.text.as_str()) == Some("pip") {
-        (Tool::UvPip, 2, None)
-    } else if matches!(base, "conda" | "mamba" | "micromamba") {
-        (Tool::Conda, 1, None)
-    } else if base == "pipx" {
-        (Tool::Pipx, 1, None)
-    } else {
-        return None;
-    };
-    // Global options may come before the subcommand (`pip --no-cache-dir install`).
-    let mut i = sub_at;
-    let mut no_cache = false;
-    while i < w.len() && w[i].text.starts_with('-') {
-        if w[i].text == "--no-cache-dir" || w[i].text == "--no-cache" {
-            no_cache = true;
-        }
-        i += 1;
-    }
-    let sub = w.get(i)?;
-    let ok = match tool {
-        Tool::Conda => matches!(sub.text.as_str(), "install" | "create"),
-        _ => sub.text == "install",
-    };
-    if !ok {
-        return None;
-    }
-    let mut inst = Install {
-        tool,
-        range: cmd.range(),
-        install_word: sub.range.clone(),
-        reqs: vec![],
-        editables: vec![],
-        sources: Sources::default(),
-        no_cache,
-        upgrade: false,
-        force_reinstall: false,
-        python,
-        conda_python: None,
-    };
-    let value_opts = if tool == Tool::Conda {
-        CONDA_VALUE_OPTS
-    } else {
-        PIP_VALUE_OPTS
-    };
-    let line_of = |r: &Range<usize>| lines.line(r.start.min(text.len()));
-    let mut j = i + 1;
-    while j < w.len() {
-        let a = &w[j];
-        let t = a.text.as_str();
-        if t.starts_with('-') && t.len() > 1 {
-            let (name, inline) = match t.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (t, None),
-            };
-            let takes_value = value_opts.contains(&name);
-            let (value, end_range) = if takes_value && inline.is_none() {
-                j += 1;
-                match w.get(j) {
-                    Some(v) => (v.text.clone(), v.range.clone()),
-                    None => (String::new(), a.range.clone()),
-                }
-            } else {
-                (inline.unwrap_or_default(), a.range.clone())
-            };
-            let loc = Located {
-                value,
-                file: file.to_path_buf(),
-                range: a.range.start..end_range.end,
-                name_range: a.range.start..a.range.start + name.len(),
-                line: line_of(&a.range),
-            };
-            match name {
-                "--no-cache-dir" | "--no-cache" => inst.no_cache = true,
-                "-U" | "--upgrade" => inst.upgrade = true,
-                "--force-reinstall" => inst.force_reinstall = true,
-                "-r" | "--requirement" => inst.sources.includes.push(loc),
-                "-c" | "--constraint" if tool != Tool::Conda => inst.sources.constraints.push(loc),
-                "-i" | "--index-url" | "--default-index" => inst.sources.index_url = Some(loc),
-                "--extra-index-url" | "--index" => inst.sources.extra_index_urls.push(loc),
-                "-f" | "--find-links" => inst.sources.find_links.push(loc),
-                "--file" if tool == Tool::Conda => inst.sources.includes.push(loc),
-                "-e" | "--editable" if tool != Tool::Conda => {
-                    if let Some(r) = parse_requirement(&loc.value, end_range.start, file, loc.line)
-                    {
-                        inst.editables.push(r);
-                    }
-                }
-                _ => {}
-            }
-            j += 1;
-            continue;
-        }
-        if tool == Tool::Conda {
-            // conda specs: name, name=1.2, name==1.2, name>=1.2, "python=3.11"
-            if let Some(r) = conda_spec(a, file, line_of(&a.range), text) {
-                if r.name == "python" {
-                    inst.conda_python = r
-                        .exact()
-                        .map(str::to_string)
-                        .or_else(|| r.specs.first().map(|s| s.1.clone()));
-                }
-                inst.reqs.push(r);
-            }
-        } else {
-            let (inner, off) = word_inner(a, text);
-            if let Some(r) = parse_requirement(inner, off, file, line_of(&a.range)) {
-                inst.reqs.push(r);
-            } else if !t.is_empty() {
-                // Something like `$PKGS` or `"${TORCH_SPEC}"`: keep it visible as an unparsed requirement.
-                inst.reqs.push(Requirement {
-                    name: String::new(),
-                    text: t.to_string(),
-                    extras: vec![],
-                    specs: vec![],
-                    marker: None,
-                    url: None,
-                    file: file.to_path_buf(),
-                    range: a.range.clone(),
-                    line: line_of(&a.range),
-                });
-            }
-        }
-        j += 1;
-    }
-    Some(inst)
-}
-
-/// The text inside a word's quotes and where it starts in the file.
-fn word_inner<'a>(w: &'a SWord, text: &str) -> (&'a str, usize) {
-    let raw = text.get(w.range.clone()).unwrap_or("");
-    let off = if raw.starts_with('"') || raw.starts_with('\'') {
-        w.range.start + 1
-    } else {
-        w.range.start
-    };
-    (w.text.as_str(), off)
-}
-
-fn conda_spec(w: &SWord, file: &Path, line: usize, text: &str) -> Option<Requirement> {
-    let (t, off) = word_inner(w, text);
-    let name_len = t
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-        .unwrap_or(t.len());
-    if name_len == 0 {
-        return None;
-    }
-    let rest = &t[name_len..];
-    let mut specs = Vec::new();
-    if let Some(v) = rest.strip_prefix("==") {
-        specs.push(("==".to_string(), v.to_string()));
-    } else if let Some(v) = rest.strip_prefix('=') {
-        // conda `=1.2` means the 1.2 series (fuzzy), `=1.2.3` an exact-ish pin.
-        let v = v.split('=').next().unwrap_or(v);
-        let dots = v.matches('.').count();
-        specs.push((
-            "==".to_string(),
-            if dots >= 2 || v.contains('*') {
-                v.to_string()
-            } else {
-                format!("{v}.*")
-            },
-        ));
-    } else if let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) {
-        specs.push((op.to_string(), rest[op.len()..].to_string()));
-    }
-    Some(Requirement {
-        name: normalise(&t[..name_len]),
-        text: t.to_string(),
-        extras: vec![],
-        specs,
-        marker: None,
-        url: None,
-        file: file.to_path_buf(),
-        range: off..off + t.len(),
-        line,
-    })
-}
-
-pub fn is_pip(name: &str) -> bool {
-    let n = name.rsplit('/').next().unwrap_or(name);
-    n == "pip"
-        || n == "pip2"
-        || n == "pip3"
-        || (n.starts_with("pip3.") && n[5..].chars().all(|c| c.is_ascii_digit()))
-}
-
-pub fn is_python(name: &str) -> bool {
-    let n = name.rsplit('/').next().unwrap_or(name);
-    n == "python"
-        || n == "python2"
-        || n == "python3"
-        || (n.starts_with("python3.") && n[8..].chars().all(|c| c.is_ascii_digit()))
-}
-
-/// "https://download.pytorch.org/whl/cu121" -> Some("cu121"); also `/whl/nightly/cu128`, `/whl/cpu`.
-pub fn torch_index_variant(url: &str) -> Option<String> {
-    let u = url.trim_end_matches('/');
-    if !u.contains("download.pytorch.org/whl") {
-        return None;
-    }
-    let last = u.rsplit('/').next()?;
-    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let ok = last == "cpu"
-        || last.strip_prefix("cu").is_some_and(digits)
-        || last.strip_prefix("rocm").is_some_and(digits);
-    ok.then(|| last.to_string())
-}
+pub use super::install::{
+    Install, Tool, install_of, install_of_indexed, is_pip, is_python, torch_index_variant,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::dockerfile::shell;
 
     #[test]
     fn requirement_forms() {
@@ -782,39 +544,168 @@ mod tests {
         assert_eq!(rf.reqs[0].line, 4);
     }
 
-    fn installs(s: &str) -> Vec<Install> {
-        let sc = shell::parse(s, &|r| r);
-        sc.commands
-            .iter()
-            .filter_map(|c| install_of(c, Path::new("Dockerfile"), s))
-            .collect()
+    #[test]
+    fn invalid_operators_are_problems_with_their_line() {
+        let text = "numpy>=1.26\ntorch<>2.0\nscipy~=1\n";
+        let rf = parse_requirements(text, Path::new("requirements.txt"));
+        assert_eq!(rf.reqs.len(), 1);
+        assert_eq!(rf.problems.len(), 2);
+        assert_eq!(rf.problems[0].0, 2);
+        assert_eq!(&text[rf.problems[0].1.clone()], "torch<>2.0");
+        assert!(
+            rf.problems[0].2.contains("torch<>2.0"),
+            "{}",
+            rf.problems[0].2
+        );
+        assert_eq!(rf.problems[1].0, 3);
+        // A valid file has no problems.
+        let ok = parse_requirements("torch>=2.0,<3\n", Path::new("r.txt"));
+        assert!(ok.problems.is_empty());
     }
 
     #[test]
-    fn install_commands_in_run_lines() {
-        let s = "pip install --no-cache-dir 'torch==2.5.1' torchvision --extra-index-url https://download.pytorch.org/whl/cu124 && python3.11 -m pip install -r requirements.txt && uv pip install --system -U vllm && conda install -y -c pytorch python=3.10 pytorch=2.1 && apt-get install -y x";
-        let v = installs(s);
-        assert_eq!(v.len(), 4);
-        assert!(v[0].no_cache);
-        assert_eq!(v[0].reqs[0].name, "torch");
-        assert_eq!(&s[v[0].reqs[0].range.clone()], "torch==2.5.1");
+    fn compatible_release_names_one_series() {
+        let f = Path::new("r.txt");
+        let r = parse_requirement("torch~=2.2.1", 0, f, 1).unwrap();
+        assert_eq!(r.series().as_deref(), Some("2.2"));
+        assert!(!r.is_pinned());
+        assert!(r.allows("2.2.7"));
+        assert!(!r.allows("2.3.0"));
+        let wide = parse_requirement("torch~=2.2", 0, f, 1).unwrap();
+        assert_eq!(wide.series(), None);
+        let bounded = parse_requirement("torch>=2.2.1,<2.3", 0, f, 1).unwrap();
+        assert_eq!(bounded.series().as_deref(), Some("2.2"));
+        let open = parse_requirement("torch>=2.2", 0, f, 1).unwrap();
+        assert_eq!(open.series(), None);
+    }
+
+    #[test]
+    fn nightly_pins_keep_their_dev_part() {
+        let f = Path::new("r.txt");
+        let r = parse_requirement("torch==2.6.0.dev20240901+cu124", 0, f, 1).unwrap();
+        assert_eq!(r.exact(), Some("2.6.0.dev20240901+cu124"));
+        assert_eq!(r.local(), Some("cu124"));
+        assert!(!r.allows("2.6.0"));
+        let pre = parse_requirement("torch>=2.6.0.dev0", 0, f, 1).unwrap();
+        assert!(pre.allows("2.6.0.dev20240901"));
+        let stable = parse_requirement("torch<2.6", 0, f, 1).unwrap();
+        assert!(!stable.allows("2.6.0.dev20240901"));
+    }
+
+    #[test]
+    fn markers_urls_and_variables_stay_as_written() {
+        let f = Path::new("r.txt");
+        let text = "triton==3.1.0 ; platform_system == \"Linux\" and python_version >= '3.9'";
+        let r = parse_requirement(text, 10, f, 1).unwrap();
+        assert_eq!(r.text, "triton==3.1.0");
+        assert_eq!(r.range, 10..23);
         assert_eq!(
-            torch_index_variant(&v[0].sources.extra_index_urls[0].value).as_deref(),
-            Some("cu124")
+            r.marker.as_deref(),
+            Some("platform_system == \"Linux\" and python_version >= '3.9'")
         );
-        assert_eq!(v[1].python.as_deref(), Some("python3.11"));
-        assert_eq!(v[1].sources.includes[0].value, "requirements.txt");
-        assert_eq!(v[2].tool, Tool::UvPip);
-        assert!(v[2].upgrade);
-        assert_eq!(v[3].tool, Tool::Conda);
-        assert_eq!(v[3].conda_python.as_deref(), Some("3.10.*"));
-        assert_eq!(
-            v[3].reqs
+        let u = parse_requirement("pkg @ ./vendor/pkg", 0, f, 1).unwrap();
+        assert_eq!(u.name, "pkg");
+        assert_eq!(u.url.as_deref(), Some("./vendor/pkg"));
+        let u = parse_requirement(
+            "pkg @ https://h.example/p.whl ; python_version>'3'",
+            0,
+            f,
+            1,
+        )
+        .unwrap();
+        assert_eq!(u.url.as_deref(), Some("https://h.example/p.whl"));
+        let v = parse_requirement("torch==${TORCH_VERSION}", 0, f, 1).unwrap();
+        assert_eq!(v.name, "torch");
+        assert_eq!(v.exact(), Some("${TORCH_VERSION}"));
+        assert!(parse_requirement("torch @", 0, f, 1).is_none());
+    }
+
+    #[test]
+    fn hostile_requirement_files_never_panic() {
+        let long = format!("torch=={}\n", "9".repeat(100_000));
+        let cases: Vec<String> = vec![
+            "\0\0torch\0==1\n".into(),
+            "torch==2.0\r\nnumpy\rscipy\n".into(),
+            "\\\n\\\n\\".into(),
+            "-r\n--index-url\n-e\n".into(),
+            "é==1\n\u{202e}torch\n".into(),
+            long,
+            "x".repeat(1_000_000),
+            format!("torch=={}\na.=1\nb[c.]==1\nd[e\nf (>=1)\n", "9".repeat(300)),
+            String::from_utf8_lossy(&[0xff, 0xfe, b'\n', 0xc3, b't', b'=', b'=', b'1'])
+                .into_owned(),
+        ];
+        for text in &cases {
+            let rf = parse_requirements(text, Path::new("requirements.txt"));
+            for (line, range, msg) in &rf.problems {
+                assert!(*line >= 1 && range.end <= text.len(), "{msg}");
+            }
+            for r in &rf.reqs {
+                assert!(text.get(r.range.clone()).is_some());
+            }
+        }
+        let rf = parse_requirements(&"x".repeat(1_000_000), Path::new("r.txt"));
+        assert_eq!(rf.problems.len(), 1);
+        assert!(rf.problems[0].2.contains("too long"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_without_panic(s in "\\PC{0,200}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            for text in [s.as_str(), lossy.as_str()] {
+                let rf = parse_requirements(text, Path::new("requirements.txt"));
+                for r in &rf.reqs {
+                    proptest::prop_assert!(text.get(r.range.clone()).is_some());
+                }
+                let _ = crate::analyze::pyproject::parse(text, Path::new("pyproject.toml"));
+                let _ = crate::analyze::conda::parse(text, Path::new("environment.yml"));
+                let _ = crate::analyze::workflow::jobs(text);
+            }
+        }
+    }
+
+    mod analysis {
+        use crate::analyze::rules::testutil::check_with;
+
+        fn df(base: &str) -> String {
+            format!(
+                "FROM {base}\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+            )
+        }
+
+        #[test]
+        fn compatible_release_is_judged_on_its_series_not_the_newest_torch() {
+            let reqs = [("requirements.txt", "torch~=2.2.1\ntorchvision==0.17.*\n")];
+            // The base has torch 2.2.1: `~=2.2.1` is satisfied by the 2.2 series; nothing to say.
+            let a = check_with(&df("pytorch/pytorch:2.2.1-cuda12.1-cudnn8-runtime"), &reqs);
+            let gpu: Vec<_> = a
+                .findings
                 .iter()
-                .find(|r| r.name == "pytorch")
-                .and_then(|r| r.series())
-                .as_deref(),
-            Some("2.1")
-        );
+                .filter(|f| f.rule.starts_with("DU2"))
+                .collect();
+            assert!(gpu.is_empty(), "{gpu:#?}");
+            // On a 2.4 base the pin really asks for another torch, and the message names 2.2, not the newest.
+            let a = check_with(&df("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime"), &reqs);
+            let f = a
+                .findings
+                .iter()
+                .find(|f| {
+                    f.rule.starts_with("DU2")
+                        && f.span.line == 1
+                        && f.file.ends_with("requirements.txt")
+                })
+                .unwrap_or_else(|| panic!("a torch finding expected: {:#?}", a.findings));
+            assert!(f.message.contains("2.2"), "{}", f.message);
+            let newest = crate::analyze::compat::Compat::shared()
+                .newest_torch()
+                .map(|r| r.series.clone())
+                .unwrap_or_default();
+            assert!(
+                !f.message.contains(&format!("currently {newest}")),
+                "{}",
+                f.message
+            );
+        }
     }
 }

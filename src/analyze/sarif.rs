@@ -1,6 +1,6 @@
 //! SARIF 2.1.0 output for code scanning (GitHub, GitLab). Written with serde_json, no extra crate.
 
-use super::rules::RULES;
+use super::rules::catalog;
 use super::{Analysis, FixLevel, Severity};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -19,14 +19,14 @@ fn uri(p: &Path) -> String {
 
 /// The analysis as a SARIF 2.1.0 log; `root` becomes the `%SRCROOT%` base of the relative file URIs.
 pub fn to_sarif(analysis: &Analysis, root: &Path) -> Value {
-    let rules: Vec<Value> = RULES
+    let rules: Vec<Value> = catalog()
         .iter()
         .map(|r| {
             let mut v = json!({
                 "id": r.id,
                 "shortDescription": {"text": r.summary},
                 "defaultConfiguration": {"level": level(r.severity)},
-                "properties": {"has_fix": r.has_fix},
+                "properties": {"has_fix": r.has_fix()},
             });
             if r.id.starts_with("DL") {
                 v["helpUri"] = json!(format!(
@@ -41,7 +41,7 @@ pub fn to_sarif(analysis: &Analysis, root: &Path) -> Value {
         .findings
         .iter()
         .map(|f| {
-            let idx = RULES.iter().position(|r| r.id == f.rule);
+            let idx = catalog().iter().position(|r| r.id == f.rule);
             let end_col = if f.span.end > f.span.start { None } else { Some(f.span.col) };
             let mut region = json!({"startLine": f.span.line, "startColumn": f.span.col, "charOffset": f.span.start, "charLength": f.span.end - f.span.start});
             if let Some(c) = end_col {

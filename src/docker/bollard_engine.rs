@@ -1,13 +1,14 @@
 //! The real engine through bollard.
 
+use super::diagnose;
 use super::*;
 use bollard::Docker;
 use bollard::models::BuildInfoAux;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::BuilderVersion;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
+    EventsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
@@ -49,9 +50,9 @@ impl BollardEngine {
                 connect_error: None,
             },
             Err(e) => BollardEngine {
+                connect_error: Some(diagnose::explain_error(&endpoint, &e)),
                 docker: None,
                 endpoint,
-                connect_error: Some(e.to_string()),
             },
         }
     }
@@ -70,32 +71,56 @@ impl BollardEngine {
         }
     }
 
-    /// Map a bollard error: transport errors mean the engine is not reachable; others are the engine's answer.
+    /// Map a bollard error: transport errors mean the engine is not reachable (or dropped us); others are
+    /// the engine's answer.
     pub fn map_err(&self, e: bollard::errors::Error) -> DockerError {
         use bollard::errors::Error as E;
         match e {
+            // Plain HTTP sent to a TLS port: the engine's answer names the real problem.
+            E::DockerResponseServerError {
+                status_code: 400,
+                ref message,
+            } if message.contains("HTTP request to an HTTPS server") => {
+                self.unreachable(diagnose::explain_error(&self.endpoint, &e))
+            }
             E::DockerResponseServerError {
                 status_code,
                 message,
             } => DockerError::Other(format!("engine answered {status_code}: {message}")),
             E::DockerStreamError { error } => DockerError::BuildFailed { message: error },
             E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. }
+            | E::HttpClientError { .. }
             | E::IOError { .. }
             | E::RequestTimeoutError
-            | E::SocketNotFoundError(_) => self.unreachable(describe_transport(&e)),
+            | E::SocketNotFoundError(_)
+            | E::UnsupportedURISchemeError { .. }
+            | E::InvalidURIError { .. }
+            | E::InvalidURIPartsError { .. }
+            | E::URLParseError { .. } => {
+                self.unreachable(diagnose::explain_error(&self.endpoint, &e))
+            }
             other => DockerError::Other(other.to_string()),
         }
     }
 }
 
-fn describe_transport(e: &bollard::errors::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg = format!("{msg}: {s}");
-        source = s.source();
-    }
-    msg
+/// Dockerfile features the legacy builder does not have: `# syntax=`, RUN --mount/--network/--security,
+/// COPY --chmod/--link, heredocs.
+pub fn needs_buildkit(dockerfile: &str) -> bool {
+    dockerfile.lines().any(|l| {
+        let t = l.trim_start();
+        let lower = t.to_ascii_lowercase();
+        lower.starts_with("# syntax=")
+            || lower.starts_with("#syntax=")
+            || (!t.starts_with('#')
+                && (lower.contains("--mount=")
+                    || lower.contains("--network=")
+                    || lower.contains("--security=")
+                    || lower.contains("--chmod=")
+                    || lower.contains("--link")
+                    || lower.contains("<<")))
+    })
 }
 
 /// Parse the legacy builder's "Step 3/7 : RUN ..." lines.
@@ -140,10 +165,7 @@ impl DockerPort for BollardEngine {
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
         async move {
             let docker = self.client()?;
-            docker
-                .ping()
-                .await
-                .map_err(|e| self.unreachable(describe_transport(&e)))?;
+            docker.ping().await.map_err(|e| self.map_err(e))?;
             let v = docker.version().await.map_err(|e| self.map_err(e))?;
             Ok(EngineInfo {
                 endpoint: self.endpoint.clone(),
@@ -161,11 +183,37 @@ impl DockerPort for BollardEngine {
     ) -> BoxFuture<'_, Result<String, DockerError>> {
         async move {
             let docker = self.client()?;
-            let use_buildkit = match spec.builder {
+            let mut use_buildkit = match spec.builder {
                 Builder::Legacy => false,
                 Builder::BuildKit => true,
                 Builder::Auto => self.supports_buildkit().await,
             };
+            // Through BuildKit a tar context keeps the Dockerfile and .dockerignore in `COPY .` even when
+            // .dockerignore excludes them (the legacy builder and docker's own session drop them). Then the
+            // legacy builder sends the same context as docker, unless the Dockerfile needs BuildKit.
+            let leaks = super::context::build_files_excluded(&spec.context_dir, &spec.dockerfile)
+                .map_err(|e| {
+                    let todo = if e.kind() == std::io::ErrorKind::InvalidData {
+                        "; what to do: fix that line (docker's pattern syntax: *, ?, [...], **, ! to re-include)"
+                    } else {
+                        ""
+                    };
+                    DockerError::Context(format!("cannot read the build context: {e}{todo}"))
+                })?;
+            if use_buildkit && leaks {
+                let dockerfile = std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile))
+                    .unwrap_or_default();
+                if needs_buildkit(&dockerfile) {
+                    let _ = events.send(BuildEvent::Line(
+                        "dockui: note: .dockerignore excludes the Dockerfile or itself, but through BuildKit both stay visible to `COPY .` (this Dockerfile needs BuildKit)".into(),
+                    ));
+                } else {
+                    use_buildkit = false;
+                    let _ = events.send(BuildEvent::Line(
+                        "dockui: .dockerignore excludes the Dockerfile or itself: using the legacy builder so `COPY .` sees exactly what docker sends".into(),
+                    ));
+                }
+            }
             let _ = events.send(BuildEvent::Line(format!(
                 "dockui: building {} with {}",
                 spec.tag,
@@ -176,7 +224,7 @@ impl DockerPort for BollardEngine {
                 }
             )));
             // The context is tarred on a blocking thread and streamed in chunks: never whole in memory.
-            let (body, packer) = super::context::context_tar_stream(
+            let (body, mut packer) = super::context::context_tar_stream(
                 spec.context_dir.clone(),
                 spec.dockerfile.clone(),
             );
@@ -267,6 +315,13 @@ impl DockerPort for BollardEngine {
                     }
                     Err(e) => {
                         emit(&mut pending, true);
+                        // A context that cannot be packed (bad .dockerignore, unreadable file) ends the
+                        // upload: that is the cause to report, not the transport error it produced.
+                        drop(stream);
+                        if let Some(err) = context_failure(&mut packer, &spec).await {
+                            let _ = events.send(BuildEvent::Line(format!("ERROR: {err}")));
+                            return Err(err);
+                        }
                         let err = match self.map_err(e) {
                             // BuildKit's stream error can be terse; the failing vertex's error says more.
                             DockerError::BuildFailed { message } => match &buildkit_error {
@@ -287,11 +342,9 @@ impl DockerPort for BollardEngine {
                 }
             }
             emit(&mut pending, true);
-            if let Ok(Err(e)) = packer.await {
-                return Err(DockerError::Other(format!(
-                    "cannot pack build context {}: {e}",
-                    spec.context_dir.display()
-                )));
+            drop(stream);
+            if let Some(err) = context_failure(&mut packer, &spec).await {
+                return Err(err);
             }
             if let Some(message) = buildkit_error {
                 let _ = events.send(BuildEvent::Line(format!("ERROR: {message}")));
@@ -379,22 +432,24 @@ impl DockerPort for BollardEngine {
     fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
         async move {
             let docker = self.client()?;
+            let mut host_config = bollard::models::HostConfig {
+                // The engine removes the container when it stops, even if dockui is gone by then.
+                auto_remove: Some(true),
+                ..Default::default()
+            };
+            if spec.gpus {
+                host_config.device_requests = Some(vec![bollard::models::DeviceRequest {
+                    driver: Some(String::new()),
+                    count: Some(-1),
+                    capabilities: Some(vec![vec!["gpu".to_string()]]),
+                    ..Default::default()
+                }]);
+            }
             let body = ContainerCreateBody {
                 image: Some(spec.image.clone()),
                 cmd: spec.cmd.clone(),
-                host_config: spec.gpus.then(|| bollard::models::HostConfig {
-                    device_requests: Some(vec![bollard::models::DeviceRequest {
-                        driver: Some(String::new()),
-                        count: Some(-1),
-                        capabilities: Some(vec![vec!["gpu".to_string()]]),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-                labels: Some(HashMap::from([(
-                    "dev.dockui.managed".to_string(),
-                    "true".to_string(),
-                )])),
+                host_config: Some(host_config),
+                labels: Some(run_labels().into_iter().collect()),
                 ..Default::default()
             };
             let created = docker
@@ -408,30 +463,72 @@ impl DockerPort for BollardEngine {
                 id: Some(id.clone()),
             };
             let result = async {
+                // Output and exit code are taken while the container runs: with AutoRemove it is gone as
+                // soon as it stops, logs and all. The attach stream carries the output to the end; the
+                // engine's "die" event carries the exit code (replayed from the engine's recent events, so
+                // it cannot be missed by subscribing late).
+                let attach = docker
+                    .attach_container(
+                        &id,
+                        Some(
+                            AttachContainerOptionsBuilder::new()
+                                .stdout(true)
+                                .stderr(true)
+                                .stream(true)
+                                .logs(true)
+                                .build(),
+                        ),
+                    )
+                    .await
+                    .map_err(|e| self.map_err(e))?;
+                let filters = HashMap::from([
+                    ("container", vec![id.as_str()]),
+                    ("event", vec!["die"]),
+                    ("type", vec!["container"]),
+                ]);
+                let mut die_events = Box::pin(
+                    docker.events(Some(
+                        EventsOptionsBuilder::new()
+                            .since("1")
+                            .filters(&filters)
+                            .build(),
+                    )),
+                );
                 docker
                     .start_container(&id, None)
                     .await
                     .map_err(|e| self.map_err(e))?;
-                let mut wait =
-                    docker.wait_container(&id, Some(WaitContainerOptionsBuilder::new().build()));
-                let mut exit_code = 0;
-                while let Some(w) = wait.next().await {
-                    match w {
-                        Ok(r) => exit_code = r.status_code,
-                        Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => {
-                            exit_code = code
-                        }
-                        Err(e) => return Err(self.map_err(e)),
+                let mut output = String::new();
+                let mut out = attach.output;
+                while let Some(chunk) = out.next().await {
+                    match chunk {
+                        Ok(c) => output.push_str(&c.to_string()),
+                        // The container's streams closed with it.
+                        Err(_) => break,
                     }
                 }
-                let mut logs = docker.logs(
-                    &id,
-                    Some(LogsOptionsBuilder::new().stdout(true).stderr(true).build()),
-                );
-                let mut output = String::new();
-                while let Some(chunk) = logs.next().await {
-                    output.push_str(&chunk.map_err(|e| self.map_err(e))?.to_string());
-                }
+                let exit_code = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                    while let Some(ev) = die_events.next().await {
+                        let ev = ev.map_err(|e| self.map_err(e))?;
+                        let code = ev
+                            .actor
+                            .and_then(|a| a.attributes)
+                            .and_then(|a| a.get("exitCode").cloned())
+                            .and_then(|c| c.parse::<i64>().ok());
+                        if let Some(code) = code {
+                            return Ok(code);
+                        }
+                    }
+                    Err(DockerError::Other(format!(
+                        "the engine's event stream ended before container {id} stopped"
+                    )))
+                })
+                .await
+                .map_err(|_| {
+                    DockerError::Other(format!(
+                        "container {id} ended its output but the engine reported no exit code"
+                    ))
+                })??;
                 Ok(RunOutput { exit_code, output })
             }
             .await;
@@ -439,6 +536,153 @@ impl DockerPort for BollardEngine {
             result
         }
         .boxed()
+    }
+
+    fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
+        async move {
+            let docker = self.client()?;
+            let filters = HashMap::from([("label", vec![RUN_LABEL])]);
+            let opts = bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build();
+            let list = docker
+                .list_containers(Some(opts))
+                .await
+                .map_err(|e| self.map_err(e))?;
+            let mut removed = Vec::new();
+            for c in list {
+                let owner = c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(RUN_LABEL))
+                    .cloned()
+                    .unwrap_or_default();
+                let (Some(id), true) = (c.id, run_is_dead(&owner)) else {
+                    continue;
+                };
+                let opts = RemoveContainerOptionsBuilder::new().force(true).build();
+                match docker.remove_container(&id, Some(opts)).await {
+                    Ok(()) => {
+                        log::info!("removed container {id} left by the dead dockui run {owner}");
+                        removed.push(id);
+                    }
+                    Err(e) => log::warn!("could not remove orphan container {id}: {e}"),
+                }
+            }
+            Ok(removed)
+        }
+        .boxed()
+    }
+}
+
+/// The label every container dockui runs carries: the run that made it ("host:pid:start").
+pub const RUN_LABEL: &str = "dockui";
+/// Optional grouping label from $DOCKUI_RUN_GROUP (a test suite or CI job scopes its checks with it).
+pub const GROUP_LABEL: &str = "dockui.group";
+pub const GROUP_ENV: &str = "DOCKUI_RUN_GROUP";
+
+/// This process's run id: host, pid and the process's start time (so a reused pid is not mistaken for us).
+pub fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let pid = std::process::id();
+        format!("{}:{pid}:{}", hostname(), process_start(pid).unwrap_or(0))
+    })
+}
+
+static GROUP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Set the group label in-process (tests that drive the engine without the binary); first call wins.
+pub fn set_run_group(group: &str) {
+    let _ = GROUP.set(group.to_string());
+}
+
+fn run_labels() -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (RUN_LABEL.to_string(), run_id().to_string()),
+        ("dev.dockui.managed".to_string(), "true".to_string()),
+    ]);
+    let group = GROUP
+        .get()
+        .cloned()
+        .or_else(|| std::env::var(GROUP_ENV).ok())
+        .filter(|g| !g.is_empty());
+    if let Some(group) = group {
+        labels.insert(GROUP_LABEL.to_string(), group);
+    }
+    labels
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it on success.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    }
+}
+
+/// Field 22 of /proc/PID/stat: start time in clock ticks since boot (Linux).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the run that labelled a container is over: same host, and its process is gone (or the pid now
+/// belongs to another process). Runs on other hosts sharing the engine are never judged.
+pub fn run_is_dead(owner: &str) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let (Some(start), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(start), Ok(pid)) = (start.parse::<u64>(), pid.parse::<u32>()) else {
+        return false;
+    };
+    if host != hostname() || pid == std::process::id() {
+        return false;
+    }
+    match process_start(pid) {
+        Some(now) => start != 0 && now != start,
+        None => true,
+    }
+}
+
+/// Background removals (containers whose future was dropped): awaited by `settle` before exit.
+static PENDING: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl BollardEngine {
+    /// Wait (bounded) for removals started in the background, so nothing is left when the process ends.
+    pub async fn settle(&self) {
+        let pending: Vec<_> = PENDING
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        let all = futures_util::future::join_all(pending);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), all).await;
+    }
+}
+
+/// The packer's own failure, if it failed for a reason of its own (not because the upload went away).
+async fn context_failure(
+    packer: &mut tokio::task::JoinHandle<std::io::Result<super::context::ContextStats>>,
+    spec: &BuildSpec,
+) -> Option<DockerError> {
+    // The body is gone, so the packer finishes promptly (its next send fails).
+    match tokio::time::timeout(std::time::Duration::from_secs(10), packer).await {
+        Ok(Ok(Err(e))) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Some(DockerError::Context(format!(
+                "cannot send the build context {}: {e}",
+                spec.context_dir.display()
+            )))
+        }
+        _ => None,
     }
 }
 
@@ -448,13 +692,43 @@ struct RemoveOnDrop {
     id: Option<String>,
 }
 
+async fn force_remove(docker: &Docker, id: &str) {
+    let opts = RemoveContainerOptionsBuilder::new().force(true).build();
+    match docker.remove_container(id, Some(opts)).await {
+        Ok(()) => {}
+        // AutoRemove got there first: gone already.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        // AutoRemove is removing it right now: wait (bounded) until it is gone, so "removed" holds when
+        // the caller goes on.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while std::time::Instant::now() < deadline {
+                match docker.inspect_container(id, None).await {
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => return,
+                    Err(e) => {
+                        log::warn!("could not follow the removal of container {id}: {e}");
+                        return;
+                    }
+                    Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                }
+            }
+            log::warn!("container {id} is still being removed after 15 s");
+        }
+        Err(e) => log::warn!("could not remove container {id}: {e}"),
+    }
+}
+
 impl RemoveOnDrop {
     async fn remove_now(mut self) {
         if let Some(id) = self.id.take() {
-            let opts = RemoveContainerOptionsBuilder::new().force(true).build();
-            if let Err(e) = self.docker.remove_container(&id, Some(opts)).await {
-                log::warn!("could not remove container {id}: {e}");
-            }
+            force_remove(&self.docker, &id).await;
         }
     }
 }
@@ -464,10 +738,11 @@ impl Drop for RemoveOnDrop {
         if let Some(id) = self.id.take() {
             let docker = self.docker.clone();
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    let opts = RemoveContainerOptionsBuilder::new().force(true).build();
-                    let _ = docker.remove_container(&id, Some(opts)).await;
-                });
+                let task = handle.spawn(async move { force_remove(&docker, &id).await });
+                if let Ok(mut p) = PENDING.lock() {
+                    p.retain(|t| !t.is_finished());
+                    p.push(task);
+                }
             }
         }
     }
@@ -483,6 +758,40 @@ mod tests {
         assert_eq!(parse_step("Step 10/12 : COPY . ."), Some((10, 12)));
         assert_eq!(parse_step("Steps are fun"), None);
         assert_eq!(parse_step(" ---> Running in abc"), None);
+    }
+
+    #[test]
+    fn a_run_id_is_dead_only_when_its_process_is_gone_on_this_host() {
+        assert!(!run_is_dead(run_id()), "this process is alive");
+        let host = hostname();
+        // pid 1 is alive (with another start time than 1 tick after boot... or the same: both not dead
+        // when it matches); an absurd pid is dead.
+        assert!(run_is_dead(&format!("{host}:4194303999:5")));
+        assert!(
+            !run_is_dead("another-host:4194303999:5"),
+            "other hosts are never judged"
+        );
+        assert!(!run_is_dead("garbage"));
+        let parent = std::os::unix::process::parent_id();
+        let start = process_start(parent).expect("parent start");
+        assert!(!run_is_dead(&format!("{host}:{parent}:{start}")));
+        assert!(
+            run_is_dead(&format!("{host}:{parent}:{}", start + 1)),
+            "a reused pid is not the run"
+        );
+    }
+
+    #[test]
+    fn buildkit_only_features_are_recognised() {
+        assert!(needs_buildkit(
+            "FROM x\nRUN --mount=type=cache,target=/root/.cache pip install x\n"
+        ));
+        assert!(needs_buildkit("# syntax=docker/dockerfile:1\nFROM x\n"));
+        assert!(needs_buildkit("FROM x\nCOPY <<EOF /a\nhi\nEOF\n"));
+        assert!(!needs_buildkit("FROM x\nCOPY . /app\nRUN make\n"));
+        assert!(!needs_buildkit(
+            "FROM x\n# RUN --mount=type=cache is a comment\n"
+        ));
     }
 
     #[test]

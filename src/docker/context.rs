@@ -168,6 +168,15 @@ pub fn effective_ignore(root: &Path, dockerfile: &Path) -> io::Result<DockerIgno
     Ok(ignore)
 }
 
+/// Whether the project's own `.dockerignore` excludes the Dockerfile or `.dockerignore` itself. The tar
+/// still carries both (the engine needs them); the legacy builder then deletes them from what `COPY .`
+/// sees, BuildKit (given a tar, not a session) does not.
+pub fn build_files_excluded(root: &Path, dockerfile: &Path) -> io::Result<bool> {
+    let ignore = DockerIgnore::load(root)?;
+    let df = slash_path(&dockerfile_rel(root, dockerfile)?);
+    Ok(ignore.is_excluded(".dockerignore") || ignore.is_excluded(&df))
+}
+
 /// The Dockerfile path relative to the context root, refusing paths that leave it.
 fn dockerfile_rel(root: &Path, dockerfile: &Path) -> io::Result<PathBuf> {
     let rel = if dockerfile.is_absolute() {
@@ -247,11 +256,14 @@ fn walk_context(
     let mut stats = ContextStats::default();
     // (device, inode) -> first name sent, only for files with more than one link.
     let mut seen_inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let mut stack = vec![read_level(
-        root.to_path_buf(),
-        PathBuf::new(),
-        MatchInfo::default(),
-    )?];
+    let mut stack = vec![
+        read_level(root.to_path_buf(), PathBuf::new(), MatchInfo::default()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot read the build context {}: {e}", root.display()),
+            )
+        })?,
+    ];
     while let Some(level) = stack.last_mut() {
         let Some(name) = level.names.pop() else {
             stack.pop();
@@ -260,7 +272,7 @@ fn walk_context(
         let abs = level.abs.join(&name);
         let rel = level.rel.join(&name);
         // lstat: a symlink is an entry of its own and is never followed.
-        let meta = fs::symlink_metadata(&abs)?;
+        let meta = fs::symlink_metadata(&abs).map_err(|e| naming(e, "cannot stat", &rel))?;
         let rel_slash = slash_path(&rel);
         let (excluded, info) = ignore.matches_using_parent(&rel_slash, &level.info);
         let ft = meta.file_type();
@@ -269,7 +281,9 @@ fn walk_context(
             // Docker still walks an excluded directory when a `!` pattern starts with it, without
             // sending the directory entry itself.
             if ft.is_dir() && has_exclusions && ignore.must_descend(&rel_slash) {
-                stack.push(read_level(abs, rel, info)?);
+                let level = read_level(abs, rel.clone(), info)
+                    .map_err(|e| naming(e, "cannot read directory", &rel))?;
+                stack.push(level);
             }
             continue;
         }
@@ -304,7 +318,8 @@ fn walk_context(
             kind,
             meta: &meta,
             link_target,
-        })?;
+        })
+        .map_err(|e| naming(e, "cannot read", &rel))?;
         match kind {
             EntryKind::File => {
                 stats.files += 1;
@@ -312,7 +327,9 @@ fn walk_context(
             }
             EntryKind::Dir => {
                 stats.dirs += 1;
-                stack.push(read_level(abs, rel, info)?);
+                let level = read_level(abs, rel.clone(), info)
+                    .map_err(|e| naming(e, "cannot read directory", &rel))?;
+                stack.push(level);
             }
             EntryKind::HardLink => stats.hardlinks += 1,
             EntryKind::Symlink => stats.symlinks += 1,
@@ -320,6 +337,15 @@ fn walk_context(
         }
     }
     Ok(stats)
+}
+
+/// Put the context-relative path into an error, like docker does ("open x: permission denied"). An aborted
+/// upload (BrokenPipe from the channel) is not about a file and is passed on as it is.
+fn naming(e: io::Error, what: &str, rel: &Path) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return e;
+    }
+    io::Error::new(e.kind(), format!("{what} {}: {e}", slash_path(rel)))
 }
 
 #[cfg(unix)]

@@ -3,6 +3,7 @@
 pub mod bollard_engine;
 pub mod buildkit_progress;
 pub mod context;
+pub mod diagnose;
 pub mod dockerignore;
 pub mod push;
 pub mod standin;
@@ -92,8 +93,22 @@ pub enum DockerError {
     /// The build ran and failed; `message` is the engine's error line.
     #[error("build failed: {message}")]
     BuildFailed { message: String },
+    /// The build context could not be read or filtered (names the file or the `.dockerignore` line).
+    #[error("{0}")]
+    Context(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl DockerError {
+    /// Problems of the set-up rather than of the Dockerfile (engine unreachable, unreadable context):
+    /// headless commands exit 2 for these, like for usage errors.
+    pub fn is_setup(&self) -> bool {
+        matches!(
+            self,
+            DockerError::Unreachable { .. } | DockerError::Context(_)
+        )
+    }
 }
 
 /// What the engine needs from a container engine. Implemented by bollard for real, by fakes in unit tests.
@@ -115,4 +130,8 @@ pub trait DockerPort: Send + Sync {
     fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>>;
     /// Run a fresh container, capture its output, and always remove it (also when the future is dropped).
     fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>>;
+    /// Remove containers left by dockui runs that were killed (their process is gone); their ids.
+    fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }

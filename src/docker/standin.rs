@@ -35,6 +35,16 @@ pub fn is_standin(reference: &str) -> bool {
     reference.starts_with(PREFIX)
 }
 
+/// The public image a stand-in imitates (`dockui-standin/pytorch:TAG` -> `pytorch/pytorch:TAG`): the analysis
+/// judges a build on the stand-in as a build on that image, since that is what the project will run on.
+pub fn stands_in_for(reference: &str) -> Option<String> {
+    let (name, tag) = reference.strip_prefix(PREFIX)?.split_once(':')?;
+    match name {
+        "pytorch" => Some(format!("pytorch/pytorch:{tag}")),
+        _ => None,
+    }
+}
+
 /// A statically linked busybox on the host (Debian's busybox-static).
 pub fn find_busybox() -> Result<PathBuf, DockerError> {
     let candidates = [

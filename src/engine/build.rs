@@ -119,7 +119,7 @@ pub struct AttemptRecord {
 }
 
 /// The result object of `dockui build --format json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct BuildOutcome {
     pub build_id: String,
     pub success: bool,
@@ -232,6 +232,15 @@ pub async fn run_build_asking(
         ));
         return outcome;
     }
+    // Smoke containers of an earlier dockui run that was killed: the engine still has them.
+    if let Ok(removed) = docker.remove_orphans().await
+        && !removed.is_empty()
+    {
+        let _ = events.send(EngineEvent::BuildLog(vec![format!(
+            "dockui: removed {} container(s) left by a killed dockui run",
+            removed.len()
+        )]));
+    }
     let mut attempt = 0;
     while attempt < req.max_attempts {
         attempt += 1;
@@ -298,7 +307,7 @@ pub async fn run_build_asking(
                 break;
             }
             AttemptResult::Failed(err) => {
-                outcome.engine_unreachable = matches!(err, DockerError::Unreachable { .. });
+                outcome.engine_unreachable = err.is_setup();
                 record.error = Some(err.to_string());
                 let lines: Vec<String> = std::fs::read_to_string(&record.log_path)
                     .unwrap_or_default()
@@ -397,6 +406,8 @@ pub async fn run_build_asking(
         }
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
+    // Secret build-arg values never reach the record or the JSON result.
+    super::mask::Masker::from_args(&req.spec.args).outcome(&mut outcome);
     super::history::write_summary(&dir, &outcome);
     outcome
 }
@@ -475,7 +486,8 @@ fn apply_fixes(
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
     let allow = |f: &analyze::Finding, fix: &analyze::Fix| {
-        fix.level <= level && rules.iter().any(|r| *r == f.rule.to_string())
+        let rule = f.rule.to_string();
+        fix.level <= level && rules.contains(&rule)
     };
     let po = crate::fix::plan::PlanOptions {
         allow: &allow,
@@ -570,7 +582,9 @@ async fn run_smoke(
     cancel: &CancellationToken,
 ) -> SmokeOutcome {
     // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
+    let masker = super::mask::Masker::from_args(&req.spec.args);
     let log = |lines: Vec<String>| {
+        let lines: Vec<String> = lines.iter().map(|l| masker.apply(l)).collect();
         if let Ok(mut f) = crate::paths::private_file_options()
             .append(true)
             .open(log_path)
@@ -592,6 +606,8 @@ async fn run_smoke(
             _ = cancel.cancelled() => return SmokeOutcome::Cancelled(results),
             r = smoke::run_check(docker, &req.spec.tag, check, req.smoke_timeout) => r,
         };
+        let mut result = result;
+        masker.smoke(&mut result);
         let mut lines: Vec<String> = result.output.lines().map(|l| format!("  | {l}")).collect();
         lines.push(format!(
             "dockui: smoke: {} -> {:?} in {:.1}s",
@@ -643,6 +659,7 @@ async fn run_attempt(
             )));
         }
     };
+    let masker = super::mask::Masker::from_args(&spec.args);
     let (tx, mut rx) = unbounded_channel();
     let work = async {
         // Stand-in bases named in build args are made locally first, so offline builds work.
@@ -659,16 +676,21 @@ async fn run_attempt(
             biased;
             _ = cancel.cancelled() => break AttemptResult::Cancelled,
             Some(ev) = rx.recv() => {
-                handle_event(ev, &mut log, &mut batch, events);
+                handle_event(masker.event(ev), &mut log, &mut batch, events);
                 if batch.len() >= BATCH_MAX {
                     flush(&mut batch, events);
                 }
             }
             // Every tick flushes what gathered since: batches at most every 50 ms, one UI update each.
-            _ = ticker.tick() => flush(&mut batch, events),
+            _ = ticker.tick() => {
+                flush(&mut batch, events);
+                // The log file is the record: on disk within a tick, so a killed dockui loses nothing
+                // older than that (and `tail -f` follows the build).
+                let _ = log.flush();
+            }
             r = &mut work => {
                 while let Ok(ev) = rx.try_recv() {
-                    handle_event(ev, &mut log, &mut batch, events);
+                    handle_event(masker.event(ev), &mut log, &mut batch, events);
                 }
                 break match r {
                     Ok(id) => AttemptResult::Built(id),
@@ -684,7 +706,12 @@ async fn run_attempt(
         AttemptResult::Failed(e) => format!("dockui: {e}"),
         AttemptResult::SmokeFailed(m, _) => format!("dockui: {m}"),
     };
-    handle_event(BuildEvent::Line(closing), &mut log, &mut batch, events);
+    handle_event(
+        masker.event(BuildEvent::Line(closing)),
+        &mut log,
+        &mut batch,
+        events,
+    );
     flush(&mut batch, events);
     let _ = log.flush();
     result

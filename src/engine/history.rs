@@ -136,7 +136,7 @@ pub fn smoke_failure(
             .filter(|s| s["status"].as_str().is_some_and(|st| st != "passed"))
             .filter_map(|s| s["name"].as_str().map(str::to_string))
             .collect();
-        return (!failed.is_empty()).then(|| SmokeFailure {
+        return (!failed.is_empty()).then_some(SmokeFailure {
             build_id: b.build_id,
             checks: failed,
         });

@@ -5,6 +5,7 @@ pub mod build;
 pub mod clock;
 pub mod failure_fix;
 pub mod history;
+pub mod mask;
 pub mod push;
 pub mod smoke;
 pub mod tags;
@@ -34,6 +35,10 @@ pub enum Command {
     SaveLog(PathBuf),
     /// Push this image (the last build's) and check its digests.
     Push(String),
+    /// Push the image of this project's last successful build from the history (e.g. after a restart).
+    PushLatest,
+    /// Re-read the configuration (the user file and `.dockui.toml`), then analyse again.
+    Reload,
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
 }
@@ -72,6 +77,9 @@ pub enum EngineEvent {
     FixesWritten(Result<Vec<PathBuf>, String>),
     /// Something the user should read (e.g. "a build is already running").
     Notice(String),
+    /// The analysis options changed (the configuration was re-read, or the host's GPUs changed): front ends
+    /// that plan fixes themselves (the TUI's review) use these from now on.
+    Options(Box<AnalyzeOptions>),
 }
 
 /// Everything a job needs, cloned into each job.
@@ -85,6 +93,8 @@ pub struct EngineContext {
     pub paths: crate::paths::Paths,
     /// The host's GPUs (from NVML) for host-aware checks and GPU smoke tests; None without GPUs.
     pub host: Option<crate::analyze::HostGpu>,
+    /// The user config file named with `--config`, re-read by `Command::Reload` (None: the default one).
+    pub config_file: Option<PathBuf>,
 }
 
 impl EngineContext {
@@ -156,6 +166,54 @@ async fn run(
             _ = shutdown.cancelled() => break,
             cmd = commands.recv() => match cmd { Some(c) => c, None => break },
         };
+        let cmd = match cmd {
+            Command::PushLatest => {
+                let repository = ctx.config.build.repository(&ctx.project_dir);
+                match history::latest_image(&ctx.paths.builds_dir(), &repository) {
+                    Some(image) => Command::Push(image),
+                    None => {
+                        let why = format!(
+                            "no successful build of {repository} in the history - build first (b)"
+                        );
+                        let _ = events.send(EngineEvent::PushFinished(Box::new(
+                            crate::registry::report::PushReport {
+                                image: repository.clone(),
+                                error: Some(why.clone()),
+                                ..Default::default()
+                            },
+                        )));
+                        let _ = events.send(EngineEvent::Notice(why));
+                        continue;
+                    }
+                }
+            }
+            Command::Reload => {
+                let user = ctx
+                    .config_file
+                    .clone()
+                    .unwrap_or_else(|| ctx.paths.user_config_file());
+                let notice = match Config::load(Some(&user), &ctx.project_dir) {
+                    Ok((config, sources)) => {
+                        ctx.config = config;
+                        let files: Vec<String> = sources
+                            .files
+                            .iter()
+                            .map(|f| f.display().to_string())
+                            .collect();
+                        if files.is_empty() {
+                            "configuration re-read (defaults: no config file)".to_string()
+                        } else {
+                            format!("configuration re-read from {}", files.join(", "))
+                        }
+                    }
+                    Err(e) => format!("configuration NOT re-read, the previous one stays: {e}"),
+                };
+                let _ = events.send(EngineEvent::Notice(notice));
+                let _ = events.send(EngineEvent::Options(Box::new(ctx.analyze_options())));
+                Command::Analyze
+            }
+            other => other,
+        };
         match cmd {
             Command::Analyze => spawn_analysis(&ctx, &events),
             Command::Build => {
@@ -179,7 +237,9 @@ async fn run(
                         Some(answer_rx),
                     )
                     .await;
+                    let n = crate::notify::Notification::from_build(&ctx.project_dir, &outcome);
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
+                    crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
                 });
                 build = Some((token, handle));
             }
@@ -219,6 +279,7 @@ async fn run(
             Command::SetHost(host) => {
                 if ctx.host != host {
                     ctx.host = host;
+                    let _ = events.send(EngineEvent::Options(Box::new(ctx.analyze_options())));
                     spawn_analysis(&ctx, &events);
                 }
             }
@@ -259,18 +320,32 @@ async fn run(
                             }
                         })
                     };
-                    let job = push::run(
+                    // The TUI asked the user before sending a smoke-failed image (its confirmation is the
+                    // force); the history lets the report mark such a push.
+                    let opts = push::PushOptions {
+                        force: true,
+                        builds_dir: Some(ctx.paths.builds_dir()),
+                        tags: Vec::new(),
+                    };
+                    let job = push::run_with(
                         &ctx.bollard,
                         &ctx.config,
                         Some(&ctx.project_dir),
                         &source,
+                        &opts,
                         tx,
                     );
                     // Dropping the job cancels the push (the engine's HTTP request goes away).
                     tokio::select! {
                         report = job => {
                             let _ = forward.await;
+                            let n = crate::notify::Notification::from_push(Some(&ctx.project_dir), &report);
+                            let history = crate::registry::rollback::history_dir(&ctx.paths.data_dir);
+                            if let Err(e) = crate::registry::rollback::record_push(&history, &report) {
+                                let _ = events.send(EngineEvent::Notice(format!("cannot record the push for rollback: {e}")));
+                            }
                             let _ = events.send(EngineEvent::PushFinished(Box::new(report)));
+                            crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
                         }
                         _ = token.cancelled() => {}
                     }
@@ -281,11 +356,21 @@ async fn run(
                     token.cancel();
                 }
             }
+            // Turned into Push / Analyze above.
+            Command::PushLatest | Command::Reload => {}
         }
     }
     if let Some((token, handle)) = build {
         token.cancel();
         let _ = handle.await;
+    }
+}
+
+/// Where a background job's failure to notify goes: a notice for the status line.
+fn notice_sender(events: &UnboundedSender<EngineEvent>) -> impl FnOnce(String) + Send + 'static {
+    let events = events.clone();
+    move |msg| {
+        let _ = events.send(EngineEvent::Notice(msg));
     }
 }
 

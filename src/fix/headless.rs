@@ -148,7 +148,11 @@ pub fn render_human(run: &FixRun) -> String {
         let _ = writeln!(s, "{verb}: {}", files.join(", "));
     }
     for h in &run.held {
-        let _ = writeln!(s, "not applied: {} {}: {}", h.label, h.fix, h.reason);
+        if h.label.is_empty() {
+            let _ = writeln!(s, "note: {}", h.reason);
+        } else {
+            let _ = writeln!(s, "not applied: {} {}: {}", h.label, h.fix, h.reason);
+        }
     }
     for e in &run.errors {
         let _ = writeln!(s, "error: {e}");

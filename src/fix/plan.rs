@@ -20,15 +20,17 @@ use crate::analyze::{
 };
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
 /// Rounds of "take the best fix" before the planner stops; each round removes at least one finding.
 const MAX_ROUNDS: usize = 200;
 /// Follow-up fixes that may complete one fix (torch -> torchvision -> torchaudio).
 const MAX_FOLLOW_UPS: usize = 3;
-/// Analyses one plan may run; a pathological project stops planning here with what was found so far.
+/// Analyses one plan may run, and its wall time: a pathological project (huge files, hundreds of fixes) stops
+/// planning with what was found so far, and says so, instead of freezing the TUI.
 const MAX_ANALYSES: usize = 3000;
+const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the plan may use.
 pub struct PlanOptions<'a> {
@@ -99,12 +101,19 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         originals: HashMap::new(),
         order: Vec::new(),
         analyses: 0,
+        on_disk: HashSet::new(),
+        started: std::time::Instant::now(),
         origins: HashMap::new(),
         steps: Vec::new(),
         held: Vec::new(),
         groups: 0,
     };
     let before = p.analyse(&HashMap::new())?;
+    p.on_disk = before
+        .findings
+        .iter()
+        .map(|f| (label(f, f.span.line), f.message.clone()))
+        .collect();
     let mut st = State {
         texts: HashMap::new(),
         analysis: before.clone(),
@@ -120,7 +129,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         if !(po.allow)(f, fix) {
             continue;
         }
-        match p.evaluate(&st, &cand)? {
+        match p.evaluate(&st, &cand, false)? {
             Ok(good) => st = p.take(st, good),
             Err(reason) => p.hold(&cand, reason),
         }
@@ -133,7 +142,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
             break;
         };
         done.push(cand.label.clone());
-        match p.evaluate(&st, &cand)? {
+        match p.evaluate(&st, &cand, false)? {
             Ok(good) => st = p.take(st, good),
             Err(reason) => p.hold(&cand, reason),
         }
@@ -141,7 +150,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
     // Then the best fix, again and again, until none helps.
     let mut last_reasons: Vec<(Cand, String)> = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        if p.analyses >= MAX_ANALYSES {
+        if p.out_of_budget() {
             break;
         }
         let cands = p.candidates(&st, false)?;
@@ -158,7 +167,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         let mut best: Option<(Rank, Good)> = None;
         let mut good_safe: Vec<Cand> = Vec::new();
         for (i, c) in cands.iter().enumerate() {
-            match p.evaluate(&st, c)? {
+            match p.evaluate(&st, c, true)? {
                 Ok(good) => {
                     if good.cands.len() == 1 && c.fix.level == FixLevel::Safe {
                         good_safe.push(c.clone());
@@ -170,7 +179,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
                 }
                 Err(reason) => last_reasons.push((c.clone(), reason)),
             }
-            if p.analyses >= MAX_ANALYSES {
+            if p.out_of_budget() {
                 break;
             }
         }
@@ -189,12 +198,14 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
     for (c, reason) in last_reasons {
         p.hold(&c, reason);
     }
-    if p.analyses >= MAX_ANALYSES {
+    if p.out_of_budget() {
         p.held.push(Held {
             label: String::new(),
             fix: String::new(),
             reason: format!(
-                "planning stopped after {MAX_ANALYSES} analyses; run fix again for the rest"
+                "planning stopped after {} analyses in {:.1}s; the fixes shown are consistent, run fix again for the rest",
+                p.analyses,
+                p.started.elapsed().as_secs_f64()
             ),
         });
     }
@@ -337,6 +348,10 @@ struct Planner<'a> {
     originals: HashMap<PathBuf, String>,
     order: Vec<PathBuf>,
     analyses: usize,
+    /// (label, message) of the findings on disk: a finding that only appears after earlier fixes is a
+    /// follow-on, labelled as such, and the user's choices (made on the disk findings) do not apply to it.
+    on_disk: HashSet<(String, String)>,
+    started: std::time::Instant,
     origins: HashMap<PathBuf, Vec<Origin>>,
     steps: Vec<Step>,
     held: Vec<Held>,
@@ -344,6 +359,10 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    fn out_of_budget(&self) -> bool {
+        self.analyses >= MAX_ANALYSES || self.started.elapsed() >= MAX_TIME
+    }
+
     fn analyse(&mut self, texts: &HashMap<PathBuf, String>) -> Result<Analysis, AnalyzeError> {
         self.analyses += 1;
         analyze::analyze_project_with(self.root, self.opts, texts)
@@ -370,6 +389,16 @@ impl Planner<'_> {
         match st.texts.get(file) {
             Some(t) => Ok(t.clone()),
             None => self.original(file),
+        }
+    }
+
+    /// A finding's label at its disk line, marked " (follow-on)" when the disk version does not have it.
+    fn label_of(&self, f: &Finding, disk_line: usize) -> (String, bool) {
+        let l = label(f, disk_line);
+        if self.on_disk.contains(&(l.clone(), f.message.clone())) {
+            (l, false)
+        } else {
+            (format!("{l} (follow-on)"), true)
         }
     }
 
@@ -406,13 +435,13 @@ impl Planner<'_> {
                     .map_or(f.span.line, |l| l + 1),
                 None => f.span.line,
             };
-            let label = label(f, line);
+            let (label, follow_on) = self.label_of(f, line);
             let chosen = self
                 .po
                 .choice
                 .get(&label)
                 .copied()
-                .filter(|&i| i < f.fixes.len());
+                .filter(|&i| i < f.fixes.len() && !follow_on);
             let alternatives: Vec<usize> = match chosen {
                 Some(i) => vec![i],
                 None if forced_only => continue,
@@ -480,8 +509,14 @@ impl Planner<'_> {
         Ok((texts, cur))
     }
 
-    /// Whether `cand` (with follow-ups if needed) helps from `st`: Ok(the result) or Err(why not).
-    fn evaluate(&mut self, st: &State, cand: &Cand) -> Result<Result<Good, String>, AnalyzeError> {
+    /// Whether `cand` (with follow-ups if needed) helps from `st`: Ok(the result) or Err(why not). Without
+    /// `must_improve` (the user's own choice, a push's digest pin) adding no error or warning is enough.
+    fn evaluate(
+        &mut self,
+        st: &State,
+        cand: &Cand,
+        must_improve: bool,
+    ) -> Result<Result<Good, String>, AnalyzeError> {
         let (texts, applied_to) = match self.apply(st, &cand.fix) {
             Ok(t) => t,
             Err(why) => return Ok(Err(why)),
@@ -494,43 +529,79 @@ impl Planner<'_> {
             applied_to: vec![applied_to],
             bundle: true,
         };
-        if helps(&st.analysis, &good.state.analysis) {
+        if helps(&st.analysis, &good.state.analysis)
+            || (!must_improve && new_problems(&st.analysis, &good.state.analysis).is_empty())
+        {
             return Ok(Ok(good));
         }
         let added = new_problems(&st.analysis, &good.state.analysis);
-        if added.is_empty() {
-            return Ok(Err("the analysis finds no fewer problems after it".into()));
-        }
-        let reason = describe(&added);
-        match self.complete(st, good, MAX_FOLLOW_UPS)? {
+        // Nothing added but nothing gone either: the fix may have cured one of several commands its finding
+        // covers (two `pip install` in one RUN), and the same finding, still at its place, has the next fix.
+        let reason = if added.is_empty() {
+            "the analysis finds no fewer problems after it".to_string()
+        } else {
+            describe(&added)
+        };
+        let focus = cand.label.split(' ').next().unwrap_or_default().to_string();
+        match self.complete(st, good, MAX_FOLLOW_UPS, &(focus, cand.fix.file.clone()))? {
             Some(g) => Ok(Ok(g)),
             None => Ok(Err(reason)),
         }
     }
 
     /// Follow-up fixes for the problems `g` adds over `base`, until none is left; the best completion.
+    /// Also tries the fixes of findings of rule `focus.0` in file `focus.1` that changed (moved or reworded)
+    /// since `base`: what is left of a finding the first fix cured only in part.
     fn complete(
         &mut self,
         base: &State,
         g: Good,
         depth: usize,
+        focus: &(String, PathBuf),
     ) -> Result<Option<Good>, AnalyzeError> {
-        if depth == 0 || self.analyses >= MAX_ANALYSES {
+        if depth == 0 || self.out_of_budget() {
             return Ok(None);
         }
         let added: Vec<Finding> = new_problems(&base.analysis, &g.state.analysis)
             .into_iter()
             .cloned()
             .collect();
+        let key = |st: &State, f: &Finding| {
+            (
+                label(f, self.disk_line(st, &f.file, f.span.line)),
+                f.message.clone(),
+            )
+        };
+        let before: HashSet<(String, String)> = base
+            .analysis
+            .findings
+            .iter()
+            .map(|f| key(base, f))
+            .collect();
+        let again: Vec<Finding> = g
+            .state
+            .analysis
+            .findings
+            .iter()
+            .filter(|f| {
+                !f.fixes.is_empty()
+                    && f.rule == focus.0
+                    && f.file == focus.1
+                    && !before.contains(&key(&g.state, f))
+            })
+            .cloned()
+            .collect();
         let mut best: Option<(Rank, Good)> = None;
         let mut order = 0;
-        for f in &added {
+        for f in added.iter().chain(&again) {
             for (i, fix) in f.fixes.iter().enumerate() {
                 if !(self.po.allow)(f, fix) {
                     continue;
                 }
                 let cand = Cand {
-                    label: label(f, self.disk_line(&g.state, &f.file, f.span.line)),
+                    label: self
+                        .label_of(f, self.disk_line(&g.state, &f.file, f.span.line))
+                        .0,
                     fix: fix.clone(),
                     alternative: i,
                 };
@@ -548,8 +619,8 @@ impl Planner<'_> {
                 next.applied_to.push(applied_to);
                 let done = if helps(&base.analysis, &next.state.analysis) {
                     Some(next)
-                } else if new_problems(&base.analysis, &next.state.analysis).len() < added.len() {
-                    self.complete(base, next, depth - 1)?
+                } else if new_problems(&base.analysis, &next.state.analysis).len() <= added.len() {
+                    self.complete(base, next, depth - 1, focus)?
                 } else {
                     None
                 };
@@ -711,14 +782,20 @@ fn map_line(old: &str, cur: &str, line: usize) -> usize {
     for op in proposal::line_ops(old, cur) {
         let (tag, o, n) = op.as_tag_tuple();
         if n.contains(&line) || (n.is_empty() && n.start == line) {
-            return if tag == similar::DiffTag::Equal {
-                o.start + (line - n.start)
-            } else {
-                o.start
-            };
+            return within(tag, &o, line - n.start);
         }
     }
     proposal::lines(old).len()
+}
+
+/// The old line for the k-th new line of a diff op: the same line where the text is equal; in a replaced
+/// block the old line at the same offset (clamped), so a line edited in place keeps its number.
+fn within(tag: similar::DiffTag, o: &std::ops::Range<usize>, k: usize) -> usize {
+    match tag {
+        similar::DiffTag::Equal => o.start + k,
+        _ if o.is_empty() => o.start,
+        _ => o.start + k.min(o.len() - 1),
+    }
 }
 
 /// `map_line` for every line of `cur` (plus one past the end).
@@ -727,11 +804,7 @@ fn line_map(old: &str, cur: &str) -> Vec<usize> {
     for op in proposal::line_ops(old, cur) {
         let (tag, o, n) = op.as_tag_tuple();
         for k in 0..n.len() {
-            out.push(if tag == similar::DiffTag::Equal {
-                o.start + k
-            } else {
-                o.start
-            });
+            out.push(within(tag, &o, k));
         }
     }
     out.push(proposal::lines(old).len());

@@ -1,7 +1,7 @@
 //! Proposals: the fixes for one file merged into one new text, split into hunks the user decides on.
 //! Pure: `apply(proposal, decisions)` gives exactly the text the decisions describe.
 
-use crate::analyze::{Finding, Fix, FixLevel};
+use crate::analyze::{Fix, FixLevel};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -245,57 +245,6 @@ pub fn unified(file: &std::path::Path, old: &str, new: &str) -> String {
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .to_string()
-}
-
-/// Group the fixes of `findings` by file into proposals. `choice` picks a finding's alternative fix (index
-/// into its fixes; default 0); `allow` filters by level.
-pub fn proposals_for(
-    root: &std::path::Path,
-    findings: &[Finding],
-    choice: &dyn Fn(&Finding) -> usize,
-    allow: &dyn Fn(&Finding, &Fix) -> bool,
-) -> Vec<Proposal> {
-    let mut by_file: Vec<(PathBuf, Vec<(String, &Fix)>)> = Vec::new();
-    for f in findings {
-        let Some(fix) = f.fixes.get(choice(f)).or(f.fixes.first()) else {
-            continue;
-        };
-        if !allow(f, fix) {
-            continue;
-        }
-        let label = format!("{} {}:{}", f.rule, f.file.display(), f.span.line);
-        match by_file.iter_mut().find(|(p, _)| *p == fix.file) {
-            Some((_, v)) => v.push((label, fix)),
-            None => by_file.push((fix.file.clone(), vec![(label, fix)])),
-        }
-    }
-    by_file
-        .into_iter()
-        .filter_map(|(file, fixes)| {
-            let old = crate::analyze::project_files::read_text(root, &file).ok()?;
-            let p = propose(file, &old, &fixes);
-            (!p.hunks.is_empty() || !p.deferred.is_empty()).then_some(p)
-        })
-        .collect()
-}
-
-/// A filter for unattended fixing: every safe fix up to `level`, but at most one suggestion per round.
-/// Suggestions from different findings can be alternatives that contradict each other (move the base to
-/// the torch pin vs move the pin to the base): take one, re-analyse, and let the next round see its effect.
-pub fn coherent_filter(
-    level: FixLevel,
-    wanted: impl Fn(&str) -> bool,
-) -> impl Fn(&Finding, &Fix) -> bool {
-    let suggestion_taken = std::cell::Cell::new(false);
-    move |f: &Finding, fix: &Fix| {
-        if !wanted(&f.rule) || fix.level > level {
-            return false;
-        }
-        if fix.level == FixLevel::Safe {
-            return true;
-        }
-        !suggestion_taken.replace(true)
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use super::write::{BackupRecord, Backups, WriteError, write_atomic};
 use crate::analyze::dockerfile::Dockerfile;
 use crate::analyze::requirements;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,19 +49,14 @@ pub fn breakage(path: &Path, old: &str, new: &str) -> Option<String> {
         Kind::Dockerfile => {
             let before = Dockerfile::parse(old).problems;
             let after = Dockerfile::parse(new).problems;
-            let mut known: HashMap<&str, usize> = HashMap::new();
-            for p in &before {
-                *known.entry(p.message.as_str()).or_default() += 1;
-            }
-            after
-                .iter()
-                .find_map(|p| match known.get_mut(p.message.as_str()) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        None
-                    }
-                    _ => Some(format!("line {}: {}", p.line, p.message)),
-                })
+            // More problems than before is a break; the one to name is one the old text did not have.
+            (after.len() > before.len()).then(|| {
+                let p = after
+                    .iter()
+                    .find(|p| !before.iter().any(|b| b.message == p.message))
+                    .unwrap_or(&after[after.len() - 1]);
+                format!("line {}: {}", p.line, p.message)
+            })
         }
         Kind::Toml => {
             let before = old.parse::<toml::Table>();
@@ -86,13 +81,17 @@ pub fn breakage(path: &Path, old: &str, new: &str) -> Option<String> {
             }
         }
         Kind::Requirements => {
+            // Counted, not compared by text: a `.txt` that is not a requirements file (a digest list, say) has a
+            // "problem" on every line, and an edit of such a line must not count as a new one.
             let before = requirements::parse_requirements(old, path).problems;
             let after = requirements::parse_requirements(new, path).problems;
-            let known: Vec<&String> = before.iter().map(|(_, _, m)| m).collect();
-            after
-                .iter()
-                .find(|(_, _, m)| !known.contains(&m))
-                .map(|(line, _, m)| format!("line {line}: {m}"))
+            (after.len() > before.len()).then(|| {
+                let (line, _, m) = after
+                    .iter()
+                    .find(|(_, _, m)| !before.iter().any(|(_, _, b)| b == m))
+                    .unwrap_or(&after[after.len() - 1]);
+                format!("line {line}: {m}")
+            })
         }
         Kind::Other => None,
     }
@@ -223,6 +222,13 @@ mod tests {
             !problems.is_empty(),
             "the requirements parser accepts {bad:?}"
         );
+    }
+
+    #[test]
+    fn a_text_file_that_is_not_a_requirements_file_can_still_be_edited() {
+        let old = "registry.local/app:1.0\n";
+        let new = "registry.local/app:1.0@sha256:0123\n";
+        assert_eq!(breakage(Path::new("deploy/image.txt"), old, new), None);
     }
 
     #[test]

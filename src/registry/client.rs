@@ -39,6 +39,8 @@ pub enum Verdict {
     Pullable,
     NotFound,
     Unauthorized,
+    /// The registry answered, with an error (5xx, 429, anything odd): its status and body say why.
+    ServerError,
     Unreachable,
 }
 
@@ -48,6 +50,7 @@ impl Verdict {
             Verdict::Pullable => "pullable",
             Verdict::NotFound => "not found",
             Verdict::Unauthorized => "unauthorized",
+            Verdict::ServerError => "registry error",
             Verdict::Unreachable => "unreachable",
         }
     }
@@ -66,6 +69,11 @@ impl Verdict {
             Verdict::Unauthorized => format!(
                 "The registry {registry} refused the credentials: run `docker login {registry}` (or set \
                  DOCKUI_REGISTRY_USER / DOCKUI_REGISTRY_PASSWORD) with an account that may pull this repository."
+            ),
+            Verdict::ServerError => format!(
+                "The registry {registry} answered with an error (its status and answer are above): look at \
+                 the registry's log or status page, then run the check again; it is retried with \
+                 push.retry.attempts."
             ),
             Verdict::Unreachable => format!(
                 "The registry {registry} did not answer: check that it is running and reachable from here \
@@ -492,7 +500,10 @@ impl RegistryClient {
         let mut n = 1;
         loop {
             let answer = self.check_once(name, digest, auth, want_index_body).await;
-            let retryable = matches!(answer.verdict, Verdict::NotFound | Verdict::Unreachable);
+            let retryable = matches!(
+                answer.verdict,
+                Verdict::NotFound | Verdict::Unreachable | Verdict::ServerError
+            );
             if !retryable || n >= attempts {
                 return (answer, n);
             }
@@ -533,7 +544,10 @@ impl RegistryClient {
         let need_body = status.is_success()
             && ((want_index_body && media_type.as_deref().is_some_and(is_index_type))
                 || header_digest.is_none());
-        if !(head_refused || need_body) {
+        // A HEAD answer has no body: on a server error, GET says what the registry's problem is.
+        let head_failed =
+            status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        if !(head_refused || need_body || head_failed) {
             return self.classify(
                 status,
                 None,
@@ -595,15 +609,15 @@ impl RegistryClient {
         body: Option<&bytes::Bytes>,
     ) -> Answer {
         let said = match body_text.filter(|b| !b.trim().is_empty()) {
-            Some(b) => format!("{method} answered {status}: {}", b.trim()),
+            Some(b) => format!("{method} answered {status}: {}", excerpt(b.trim())),
             None => format!("{method} answered {status}"),
         };
         let verdict = match status.as_u16() {
             200..=299 => Verdict::Pullable,
             401 | 403 => Verdict::Unauthorized,
             404 => Verdict::NotFound,
-            // 5xx, 429 and anything odd: the registry is not in a state to serve the pull.
-            _ => Verdict::Unreachable,
+            // 5xx, 429 and anything odd: the registry answered, but is not in a state to serve the pull.
+            _ => Verdict::ServerError,
         };
         if verdict != Verdict::Pullable {
             return Answer::fail(verdict, said, method);
@@ -733,9 +747,13 @@ impl RegistryClient {
                     });
                 }
                 if !status.is_success() {
+                    let body = resp.text().await.unwrap_or_default();
                     return Err((
-                        Verdict::Unreachable,
-                        format!("token endpoint {realm} answered {status}"),
+                        Verdict::ServerError,
+                        format!(
+                            "token endpoint {realm} answered {status}: {}",
+                            excerpt(body.trim())
+                        ),
                     ));
                 }
                 #[derive(Deserialize)]
@@ -767,6 +785,100 @@ impl RegistryClient {
                     ))?;
                 Ok(Secret::new(format!("Bearer {}", token.expose())))
             }
+        }
+    }
+}
+
+/// Manifests read and written as bytes (rollback: the exact bytes, so the digest stays the same).
+impl RegistryClient {
+    /// GET a manifest by tag or digest: (body, media type).
+    pub async fn get_manifest(
+        &self,
+        name: &ImageName,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String), String> {
+        let url = format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(name),
+            name.repository
+        );
+        let mut auth = self.auth_for(name).await;
+        let resp = self
+            .send(name, &url, reqwest::Method::GET, &mut auth)
+            .await
+            .map_err(|a| a.detail.clone())?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!(
+                "the registry {} answered {status} for {}:{reference}",
+                name.registry, name.repository
+            ));
+        }
+        let media_type = header(&resp, "content-type").unwrap_or_default();
+        let body = resp.bytes().await.map_err(|e| describe(&e))?.to_vec();
+        Ok((body, media_type))
+    }
+
+    /// PUT manifest bytes under `reference` (a tag); returns the registry's digest for them.
+    pub async fn put_manifest(
+        &self,
+        name: &ImageName,
+        reference: &str,
+        media_type: &str,
+        body: Vec<u8>,
+    ) -> Result<String, String> {
+        let url = format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(name),
+            name.repository
+        );
+        let mut auth = self.auth_for(name).await;
+        let mut answered = false;
+        loop {
+            let mut req = self
+                .http_for(&url)
+                .put(&url)
+                .header("Content-Type", media_type)
+                .body(body.clone());
+            if let Some(h) = &auth.header {
+                req = req.header("Authorization", h.expose());
+            }
+            let resp = req.send().await.map_err(|e| describe(&e))?;
+            let status = resp.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && !answered {
+                // A pull-only token is not enough: ask for push on this repository.
+                let challenge = header(&resp, "www-authenticate")
+                    .and_then(|h| parse_challenge(&h))
+                    .map(|c| match c {
+                        Challenge::Bearer { realm, service, .. } => Challenge::Bearer {
+                            realm,
+                            service,
+                            scope: Some(format!("repository:{}:pull,push", name.repository)),
+                        },
+                        other => other,
+                    });
+                if let Some(c) = challenge {
+                    answered = true;
+                    auth.header = Some(
+                        self.answer_challenge(name, &c, &auth)
+                            .await
+                            .map_err(|(_, why)| why)?,
+                    );
+                    continue;
+                }
+            }
+            if !status.is_success() {
+                let text = resp.text().await.unwrap_or_default();
+                return Err(format!(
+                    "the registry {} refused the manifest for {}:{reference}: {status} {}",
+                    name.registry,
+                    name.repository,
+                    text.trim()
+                ));
+            }
+            return Ok(
+                header(&resp, "docker-content-digest").unwrap_or_else(|| sha256_digest(&body))
+            );
         }
     }
 }
@@ -822,6 +934,19 @@ impl std::fmt::Display for Platform {
         }
         Ok(())
     }
+}
+
+/// The start of an error body: enough to say what the registry said, bounded for the report.
+fn excerpt(body: &str) -> String {
+    const MAX: usize = 300;
+    if body.len() <= MAX {
+        return body.to_string();
+    }
+    let mut end = MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &body[..end], body.len())
 }
 
 #[cfg(test)]

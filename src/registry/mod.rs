@@ -6,9 +6,11 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod digest;
+pub mod pin;
 pub mod pipeline;
 pub mod reference;
 pub mod report;
+pub mod rollback;
 pub mod secret;
 pub mod update;
 

@@ -150,7 +150,9 @@ pub async fn push_and_verify(
         .chosen
         .as_deref()
         .and_then(|r| r.split_once('@'))
-        .map(|(_, d)| d.to_string());
+        .map(|(_, d)| d.to_string())
+        // Nothing pullable: still report the digest the engine printed for the push (what was checked).
+        .or_else(|| preferred.clone());
     let deciding = digests
         .repo_digests
         .iter()
@@ -390,6 +392,11 @@ mod tests {
         let report = run(&e, &FakeRegistry(vec![]), &req).await;
         assert_eq!(report.verdict, Some(Verdict::NotFound));
         assert_eq!(report.reference, None);
+        assert_eq!(
+            report.digest.as_deref(),
+            Some(D2),
+            "a failed check still reports the digest the engine printed"
+        );
         assert!(
             report.proposed_updates.is_empty(),
             "nothing is proposed without a pullable digest"

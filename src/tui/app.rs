@@ -1,16 +1,16 @@
 //! UI state and the one place it changes: `App::update(msg) -> Vec<Command>`.
 
 use super::keymap::{Action, Keymap};
+use super::panes::{self, Handled};
 use crate::analyze::{Analysis, Finding};
 use crate::docker::{DockerError, EngineInfo};
 use crate::engine::{BuildOutcome, Command, EngineEvent};
-use crate::fix::proposal::Decision;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Lines kept in memory for the log pane; the full log is always in the attempt's file.
-pub const LOG_WINDOW: usize = crate::tui::logview::WINDOW;
+pub const LOG_WINDOW: usize = crate::tui::panes::log::WINDOW;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -52,7 +52,7 @@ impl Pane {
             Pane::Digest => "digest",
         }
     }
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 }
@@ -86,6 +86,8 @@ pub enum Popup {
     Help,
     ConfirmQuit,
     History,
+    /// Push an image whose smoke tests failed? (y pushes, anything else keeps it)
+    ConfirmPush,
 }
 
 /// What the terminal loop must do for the app.
@@ -123,18 +125,21 @@ pub struct App {
     pub popup: Option<Popup>,
     pub engine: EngineState,
     pub analysis: Option<Result<Analysis, String>>,
-    pub selected: usize,
-    pub log: crate::tui::logview::LogView,
+    pub conflicts: super::panes::conflicts::ConflictsPane,
+    pub log: crate::tui::panes::log::LogView,
     pub build: BuildState,
-    pub gpu: crate::gpu::GpuState,
+    pub gpu: panes::gpu::GpuPane,
     pub notice: Option<String>,
     /// The last failed attempt's diagnosis, shown in Conflicts.
     pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
-    /// This attempt's smoke checks: name, and the result once it ran.
-    pub smoke: Vec<(String, Option<crate::engine::smoke::SmokeResult>)>,
+    pub smoke: panes::smoke::SmokePane,
     pub review: crate::tui::review::Review,
     /// The running or last push.
     pub push: Option<PushState>,
+    /// The image waiting for the user's yes in `Popup::ConfirmPush`, and its failed smoke checks.
+    pub push_pending: Option<(String, Vec<String>)>,
+    /// The last push went out although these smoke checks failed (the Digest pane says so).
+    pub pushed_despite: Vec<String>,
     /// Editing a hunk's new text.
     pub editor: Option<(
         crate::fix::proposal::HunkId,
@@ -142,13 +147,16 @@ pub struct App {
     )>,
     /// --readonly: never write, build or push.
     pub readonly: bool,
-    /// The search being typed in the log pane.
-    pub input: Option<String>,
     pub zoomed: bool,
     pub help_scroll: usize,
     /// The build waits for the user after a failure (auto_fix = "off"): the rules whose fixes cure it.
     pub awaiting_retry: Option<Vec<String>>,
     pub history: Vec<crate::engine::history::BuildSummary>,
+    pub history_selected: usize,
+    /// Where past builds live (`Paths::builds_dir`), to open one from the history popup.
+    pub builds_dir: Option<PathBuf>,
+    /// The user asked for the history (h): open the popup when it arrives.
+    pub history_wanted: bool,
     pub mouse: bool,
     /// `ui.copy_command`: also pipe copied text to this command.
     pub copy_command: Option<String>,
@@ -169,25 +177,26 @@ impl App {
             popup: None,
             engine: EngineState::Connecting,
             analysis: None,
-            selected: 0,
+            conflicts: Default::default(),
             log: Default::default(),
             build: BuildState::Idle,
-            gpu: crate::gpu::GpuState::Unavailable {
-                reason: "probing NVML...".into(),
-                hint: String::new(),
-            },
+            gpu: Default::default(),
             notice: None,
             diagnosis: None,
-            smoke: Vec::new(),
+            smoke: Default::default(),
             review: Default::default(),
             push: None,
+            push_pending: None,
+            pushed_despite: Vec::new(),
             editor: None,
             readonly: false,
-            input: None,
             zoomed: false,
             help_scroll: 0,
             awaiting_retry: None,
             history: Vec::new(),
+            history_selected: 0,
+            builds_dir: None,
+            history_wanted: false,
             mouse: false,
             copy_command: None,
             outbox: Vec::new(),
@@ -209,7 +218,7 @@ impl App {
     }
 
     pub fn selected_finding(&self) -> Option<&Finding> {
-        self.findings().get(self.selected)
+        self.findings().get(self.conflicts.selected)
     }
 
     pub fn elapsed(&self) -> Option<Duration> {
@@ -235,7 +244,7 @@ impl App {
                 Vec::new()
             }
             Msg::Gpu(state) => {
-                self.gpu = state;
+                self.gpu.set(state);
                 Vec::new()
             }
             Msg::Tick(now) => {
@@ -251,11 +260,11 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if self.editor.is_some() {
-            self.editor_key(key);
+            panes::diff::editor_key(self, key);
             return Vec::new();
         }
-        if self.input.is_some() {
-            self.input_key(key);
+        if self.log.input.is_some() {
+            panes::log::input_key(self, key);
             return Vec::new();
         }
         let action = self.keymap.action_in(&key, self.focus.key());
@@ -271,13 +280,36 @@ impl App {
                 }
             }
         }
+        if self.popup == Some(Popup::ConfirmPush) {
+            self.popup = None;
+            let pending = self.push_pending.take();
+            if let (crossterm::event::KeyCode::Char('y'), Some((image, failed))) =
+                (key.code, pending)
+            {
+                self.pushed_despite = failed;
+                self.push = Some(PushState::default());
+                return vec![Command::Push(image)];
+            }
+            self.notice = Some("not pushed".into());
+            return Vec::new();
+        }
+        if self.popup == Some(Popup::History) && action != Some(Action::Quit) {
+            let last = self.history.len().saturating_sub(1);
+            match (key.code, action) {
+                (_, Some(Action::Down)) => {
+                    self.history_selected = (self.history_selected + 1).min(last)
+                }
+                (_, Some(Action::Up)) => {
+                    self.history_selected = self.history_selected.saturating_sub(1)
+                }
+                (crossterm::event::KeyCode::Enter, _) => self.open_past_build(),
+                _ => self.popup = None,
+            }
+            return Vec::new();
+        }
         let Some(action) = action else {
             return Vec::new();
         };
-        if self.popup == Some(Popup::History) && action != Action::Quit {
-            self.popup = None;
-            return Vec::new();
-        }
         if self.popup == Some(Popup::Help) {
             match action {
                 Action::Down | Action::PageDown => {
@@ -296,6 +328,20 @@ impl App {
             }
         }
         self.notice = None;
+        // The focused pane first: its own keys and how it moves.
+        let handled = match self.focus {
+            Pane::Conflicts => panes::conflicts::on_action(self, action),
+            Pane::Diff => panes::diff::on_action(self, action),
+            Pane::Log => panes::log::on_action(self, action),
+            Pane::Gpu => panes::gpu::on_action(self, action),
+            Pane::Smoke => panes::smoke::on_action(self, action),
+            Pane::Digest => self.scroll_plain(action),
+        };
+        match handled {
+            Handled::Yes => return Vec::new(),
+            Handled::Send(commands) => return commands,
+            Handled::No => {}
+        }
         match action {
             Action::Quit => {
                 let ctrl_c = key
@@ -322,12 +368,6 @@ impl App {
             Action::FocusPrev => {
                 self.focus = Pane::ALL[(self.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
             }
-            Action::Down => self.scroll_by(1),
-            Action::Up => self.scroll_by(-1),
-            Action::PageDown => self.scroll_by(10),
-            Action::PageUp => self.scroll_by(-10),
-            Action::Top => self.scroll_to(0),
-            Action::Bottom => self.scroll_to(usize::MAX),
             Action::Build if self.awaiting_retry.is_some() => {
                 self.awaiting_retry = None;
                 self.notice = Some("retrying...".into());
@@ -349,47 +389,15 @@ impl App {
                 }
                 self.notice = Some("no build is running".into());
             }
-            Action::Reanalyze => return vec![Command::Analyze],
-            Action::Search => self.input = Some(String::new()),
-            Action::NextMatch | Action::PrevMatch => {
-                if self.log.search.is_none() {
-                    self.notice = Some("no search - press / in the log".into());
-                } else if !self.log.next_match(action == Action::NextMatch) {
-                    self.notice = Some("no match".into());
-                }
-            }
-            Action::Filter => {
-                if self.log.search.is_none() {
-                    self.notice =
-                        Some("the filter shows lines matching the search: press / first".into());
-                } else {
-                    self.log.filter = !self.log.filter;
-                }
-            }
-            Action::JumpError => {
-                let d = self.diagnosis.clone();
-                let found = self.log.jump_to(|l| {
-                    d.as_ref().is_some_and(|d| {
-                        d.failing_step.as_deref() == Some(l)
-                            || d.matched.iter().any(|(_, t)| t == l)
-                    }) || crate::tui::view::is_error_line(l)
-                });
-                if !found {
-                    self.notice = Some("no error in the log".into());
-                }
-            }
-            Action::Wrap => self.log.wrap = !self.log.wrap,
-            Action::SaveLog => {
-                if self.readonly {
-                    self.notice = Some("read-only mode: nothing is written".into());
-                } else if let Some(file) = self.log.file.clone() {
-                    return vec![Command::SaveLog(file)];
-                } else {
-                    self.notice = Some("no build log yet".into());
-                }
+            Action::Reanalyze => {
+                self.notice = Some("re-reading the configuration...".into());
+                return vec![Command::Reload];
             }
             Action::Copy => self.copy(),
-            Action::History => return vec![Command::History],
+            Action::History => {
+                self.history_wanted = true;
+                return vec![Command::History];
+            }
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::ToggleMouse => {
                 self.mouse = !self.mouse;
@@ -403,96 +411,114 @@ impl App {
                     .into(),
                 );
             }
-            Action::Push => {
-                if self.readonly {
-                    self.notice = Some("read-only mode: nothing is pushed".into());
-                } else if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
-                    self.notice = Some("a push is already running".into());
-                } else if let BuildState::Done(o) = &self.build
-                    && o.success
-                {
-                    let image = o.image.clone();
-                    self.push = Some(PushState::default());
-                    return vec![Command::Push(image)];
-                } else {
-                    self.notice =
-                        Some("build first (b): push sends the image this session built".into());
-                }
-            }
-            Action::JumpToFix => {
-                let key = self.selected_finding().map(crate::tui::review::finding_key);
-                match key {
-                    Some(k) if self.review.focus_source(&k) => self.focus = Pane::Diff,
-                    Some(k) => self.notice = Some(format!("{k} has no fix to review")),
-                    None => {}
-                }
-            }
-            Action::Accept => {
-                if self.review.line_cursor.is_some() {
-                    self.review.toggle_line();
-                } else {
-                    self.review.decide(Decision::Accept);
-                }
-            }
-            Action::Reject => self.review.decide(Decision::Reject),
-            Action::LineMode => self.review.toggle_line_mode(),
-            Action::UndoDecision => {
-                if !self.review.undo() {
-                    self.notice = Some("nothing to undo".into());
-                }
-            }
-            Action::RedoDecision => {
-                if !self.review.redo() {
-                    self.notice = Some("nothing to redo".into());
-                }
-            }
-            Action::Edit => self.open_editor(),
-            Action::Alternative => self.next_alternative(),
-            Action::Write => {
-                if self.readonly {
-                    self.notice = Some("read-only mode: nothing is written".into());
-                    return Vec::new();
-                }
-                let writes = self.review.writes();
-                if writes.is_empty() {
-                    self.notice = Some("no accepted hunks to write - y accepts, n rejects".into());
-                } else {
-                    self.notice = Some(format!("writing {} file(s)...", writes.len()));
-                    return vec![Command::WriteFixes(writes)];
-                }
-            }
+            Action::Push => return self.push_key(),
+            // Pane keys outside their pane do nothing.
+            _ => {}
         }
         Vec::new()
+    }
+
+    /// `p`: this session's image; after failed smoke tests only with a yes; without a build of this
+    /// session, the last successful build of this project from the history (the engine looks it up).
+    fn push_key(&mut self) -> Vec<Command> {
+        if self.readonly {
+            self.notice = Some("read-only mode: nothing is pushed".into());
+            return Vec::new();
+        }
+        if self.push.as_ref().is_some_and(|p| p.report.is_none()) {
+            self.notice = Some("a push is already running".into());
+            return Vec::new();
+        }
+        if self.build_running() {
+            self.notice = Some("a build is running - push when it is done".into());
+            return Vec::new();
+        }
+        self.pushed_despite.clear();
+        match &self.build {
+            BuildState::Done(o) if o.success => {
+                let image = o.image.clone();
+                self.push = Some(PushState::default());
+                vec![Command::Push(image)]
+            }
+            BuildState::Done(o)
+                if o.image_id.is_some()
+                    && o.smoke
+                        .iter()
+                        .any(|r| r.status != crate::engine::smoke::SmokeStatus::Passed) =>
+            {
+                let failed = o
+                    .smoke
+                    .iter()
+                    .filter(|r| r.status != crate::engine::smoke::SmokeStatus::Passed)
+                    .map(|r| r.name.clone())
+                    .collect();
+                self.push_pending = Some((o.image.clone(), failed));
+                self.popup = Some(Popup::ConfirmPush);
+                Vec::new()
+            }
+            _ => {
+                self.notice = Some("pushing the last successful build of this project...".into());
+                self.push = Some(PushState::default());
+                vec![Command::PushLatest]
+            }
+        }
+    }
+
+    /// The history popup's Enter: the selected build's last attempt log in the Build log pane.
+    fn open_past_build(&mut self) {
+        self.popup = None;
+        let Some(b) = self.history.get(self.history_selected).cloned() else {
+            return;
+        };
+        if self.build_running() {
+            self.notice = Some("a build is running - its log stays in the pane; h after it".into());
+            return;
+        }
+        let Some(dir) = &self.builds_dir else {
+            self.notice = Some(format!("`dockui logs {}` prints its log", b.build_id));
+            return;
+        };
+        let logs = match crate::engine::history::attempt_logs(dir, &b.build_id) {
+            Ok(l) => l,
+            Err(e) => {
+                self.notice = Some(e.to_string());
+                return;
+            }
+        };
+        let Some((path, attempt)) = logs.last().cloned() else {
+            self.notice = Some(format!("build {} has no log", b.build_id));
+            return;
+        };
+        match panes::log::read_tail(&path, panes::log::WINDOW) {
+            Ok(lines) => {
+                self.log.clear();
+                self.log.file = Some(path.clone());
+                self.log.push(vec![format!(
+                    "=== past build {} ({}, attempt {attempt}) - {} ===",
+                    b.build_id,
+                    b.status,
+                    path.display()
+                )]);
+                self.log.push(lines);
+                self.log.past = Some(b.build_id.clone());
+                self.log.to_top();
+                self.focus = Pane::Log;
+                self.notice = Some(format!(
+                    "build {} - b builds again, G goes to its end",
+                    b.build_id
+                ));
+            }
+            Err(e) => self.notice = Some(format!("cannot read {}: {e}", path.display())),
+        }
     }
 
     /// What `y` copies in the focused pane.
     fn copy_text(&self) -> Option<String> {
         match self.focus {
-            Pane::Conflicts => self.selected_finding().map(|f| {
-                format!(
-                    "{}:{}:{} {} {}",
-                    f.file.display(),
-                    f.span.line,
-                    f.span.col,
-                    f.rule,
-                    f.message
-                )
-            }),
+            Pane::Conflicts => panes::conflicts::copy_text(self),
             Pane::Log => self.log.current_line().cloned(),
-            Pane::Digest => match &self.push {
-                Some(PushState {
-                    report: Some(r), ..
-                }) => r.reference.clone(),
-                _ => match &self.build {
-                    BuildState::Done(o) => o.image_id.clone(),
-                    _ => None,
-                },
-            },
-            Pane::Smoke => self.smoke.iter().find_map(|(_, r)| {
-                r.as_ref()
-                    .filter(|r| r.status != crate::engine::smoke::SmokeStatus::Passed)
-                    .map(|r| r.output.clone())
-            }),
+            Pane::Digest => panes::digest::copy_text(self),
+            Pane::Smoke => panes::smoke::copy_text(self),
             Pane::Gpu | Pane::Diff => None,
         }
     }
@@ -515,135 +541,25 @@ impl App {
         self.notice = Some(format!("copied: {shown}"));
     }
 
-    fn input_key(&mut self, key: KeyEvent) {
-        use crossterm::event::KeyCode;
-        let Some(buf) = &mut self.input else { return };
-        match key.code {
-            KeyCode::Esc => {
-                self.input = None;
-                self.log.search = None;
-                self.log.filter = false;
-            }
-            KeyCode::Enter => {
-                let pattern = std::mem::take(buf);
-                self.input = None;
-                // Smart case: all lower case searches ignore case.
-                let re = if pattern.chars().any(char::is_uppercase) {
-                    pattern.clone()
-                } else {
-                    format!("(?i){pattern}")
-                };
-                match regex::Regex::new(&re) {
-                    Ok(re) => {
-                        self.log.search = Some(re);
-                        if !self.log.next_match(false) {
-                            self.notice = Some(format!("no match for /{pattern}"));
-                        }
-                    }
-                    Err(e) => self.notice = Some(format!("invalid regex /{pattern}: {e}")),
-                }
-            }
-            KeyCode::Backspace => {
-                buf.pop();
-            }
-            KeyCode::Char(c) => buf.push(c),
-            _ => {}
-        }
-    }
-
-    fn open_editor(&mut self) {
-        let Some((_, h)) = self.review.current() else {
-            self.notice = Some("no hunk to edit".into());
-            return;
-        };
-        let text = match self.review.decision(h.id) {
-            Some(Decision::Edited(t)) => t.clone(),
-            _ => h.new_lines.concat(),
-        };
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let mut ta = ratatui_textarea::TextArea::new(if lines.is_empty() {
-            vec![String::new()]
-        } else {
-            lines
-        });
-        ta.set_block(
-            ratatui::widgets::Block::default()
-                .borders(ratatui::widgets::Borders::ALL)
-                .title(" Edit hunk - Ctrl-s keeps, Esc drops "),
-        );
-        self.editor = Some((h.id, ta));
-    }
-
-    fn editor_key(&mut self, key: KeyEvent) {
-        use crossterm::event::{KeyCode, KeyModifiers};
-        let Some((id, ta)) = &mut self.editor else {
-            return;
-        };
-        match (key.code, key.modifiers) {
-            (KeyCode::Esc, _) => self.editor = None,
-            (KeyCode::Char('s'), m) if m.contains(KeyModifiers::CONTROL) => {
-                // What the user leaves in the editor is what gets written, line endings normalised to \n.
-                let text: String = ta.lines().iter().map(|l| format!("{l}\n")).collect();
-                let id = *id;
-                self.editor = None;
-                if self.review.current().is_some_and(|(_, h)| h.id == id) {
-                    self.review.decide(Decision::Edited(text));
-                }
-            }
-            _ => {
-                ta.input(key);
-            }
-        }
-    }
-
-    fn next_alternative(&mut self) {
-        let Some(source) = self
-            .review
-            .current()
-            .and_then(|(_, h)| h.sources.first().cloned())
-        else {
-            return;
-        };
-        let Some(n) = self
-            .findings()
-            .iter()
-            .find(|f| crate::tui::review::finding_key(f) == source)
-            .map(|f| f.fixes.len())
-        else {
-            return;
-        };
-        if n < 2 {
-            self.notice = Some(format!("{source} has one fix only"));
-            return;
-        }
-        let next = (self.review.alternative_of(&source) + 1) % n;
-        self.review.choice.insert(source.clone(), next);
-        self.refresh_review();
-        self.review.focus_source(&source);
-        let desc = self
-            .findings()
-            .iter()
-            .find(|f| crate::tui::review::finding_key(f) == source)
-            .and_then(|f| f.fixes.get(next))
-            .map(|f| f.description.clone())
-            .unwrap_or_default();
-        self.notice = Some(format!("alternative {}/{n}: {desc}", next + 1));
-    }
-
-    fn refresh_review(&mut self) {
+    pub(crate) fn refresh_review(&mut self) {
         // The planner analyses the files on disk itself (with the push's digest updates as extra fixes).
         self.review.refresh(&self.project);
     }
 
+    /// Mouse wheel: the focused pane moves as with j/k.
     fn scroll_by(&mut self, delta: isize) {
         match self.focus {
-            Pane::Diff => self.review.move_by(delta),
-            Pane::Conflicts => {
-                let n = self.findings().len();
-                if n > 0 {
-                    self.selected = self.selected.saturating_add_signed(delta).min(n - 1);
+            Pane::Gpu | Pane::Smoke => {
+                let action = if delta < 0 { Action::Up } else { Action::Down };
+                for _ in 0..delta.unsigned_abs() {
+                    match self.focus {
+                        Pane::Gpu => panes::gpu::on_action(self, action),
+                        _ => panes::smoke::on_action(self, action),
+                    };
                 }
             }
+            Pane::Diff => self.review.move_by(delta),
+            Pane::Conflicts => panes::conflicts::scroll(self, delta),
             Pane::Log => self.log.scroll(delta),
             p => {
                 let s = &mut self.scroll[p.index()];
@@ -652,23 +568,18 @@ impl App {
         }
     }
 
-    fn scroll_to(&mut self, pos: usize) {
-        match self.focus {
-            Pane::Diff => {
-                let last = self.review.len().saturating_sub(1);
-                self.review.cursor = pos.min(last);
-                self.review.line_cursor = None;
-            }
-            Pane::Conflicts => self.selected = pos.min(self.findings().len().saturating_sub(1)),
-            Pane::Log => {
-                if pos == usize::MAX {
-                    self.log.follow()
-                } else {
-                    self.log.to_top()
-                }
-            }
-            p => self.scroll[p.index()] = if pos == usize::MAX { 0 } else { pos },
+    /// Panes that only scroll their text (GPU, Smoke, Digest).
+    fn scroll_plain(&mut self, action: Action) -> Handled {
+        let s = &mut self.scroll[self.focus.index()];
+        match action {
+            Action::Down => *s += 1,
+            Action::Up => *s = s.saturating_sub(1),
+            Action::PageDown => *s += 10,
+            Action::PageUp => *s = s.saturating_sub(10),
+            Action::Top | Action::Bottom => *s = 0,
+            _ => return Handled::No,
         }
+        Handled::Yes
     }
 
     fn on_engine(&mut self, ev: EngineEvent) {
@@ -683,7 +594,8 @@ impl App {
             EngineEvent::Analysis(result) => {
                 self.analysis = Some(result);
                 self.refresh_review();
-                self.selected = self.selected.min(self.findings().len().saturating_sub(1));
+                let findings = self.findings().to_vec();
+                self.conflicts.clamp(&findings);
             }
             EngineEvent::BuildStarted {
                 build_id,
@@ -692,6 +604,7 @@ impl App {
                 log_path,
             } => {
                 self.smoke.clear();
+                self.log.past = None;
                 if attempt == 1 {
                     self.diagnosis = None;
                 }
@@ -743,9 +656,20 @@ impl App {
                     self.engine =
                         EngineState::Unreachable(outcome.error.clone().unwrap_or_default());
                 }
+                self.smoke.standin = outcome.standin;
+                // A finished build's checks (e.g. when the events of the run were missed).
+                if self.smoke.is_empty() && !outcome.smoke.is_empty() {
+                    self.smoke
+                        .start(outcome.smoke.iter().map(|r| r.name.clone()).collect());
+                    for r in &outcome.smoke {
+                        self.smoke.record(r.clone());
+                    }
+                }
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            // The next Analysis event re-plans the review with them.
+            EngineEvent::Options(opts) => self.review.opts = *opts,
             EngineEvent::AskRetry { rules } => {
                 // Show the fixes that cure this failure and wait for the user: w writes, b retries, c stops.
                 let first = self.review.hunks().position(|(_, h)| {
@@ -765,7 +689,10 @@ impl App {
             }
             EngineEvent::History(builds) => {
                 self.history = builds;
-                self.popup = Some(Popup::History);
+                self.history_selected = 0;
+                if std::mem::take(&mut self.history_wanted) {
+                    self.popup = Some(Popup::History);
+                }
             }
             EngineEvent::PushProgress(p) => {
                 if let Some(push) = &mut self.push {
@@ -780,7 +707,7 @@ impl App {
                     .filter_map(|u| {
                         let fix = u.as_fix()?;
                         let mut f = Finding::new(
-                            "PUSH",
+                            crate::analyze::RuleId::PUSH,
                             crate::analyze::Severity::Info,
                             fix.file.clone(),
                             crate::analyze::Span {
@@ -812,18 +739,8 @@ impl App {
                 ));
             }
             EngineEvent::FixesWritten(Err(e)) => self.notice = Some(e),
-            EngineEvent::SmokeStarted(names) => {
-                self.smoke = names.into_iter().map(|name| (name, None)).collect();
-            }
-            EngineEvent::Smoke(result) => {
-                if let Some(row) = self
-                    .smoke
-                    .iter_mut()
-                    .find(|(n, r)| *n == result.name && r.is_none())
-                {
-                    row.1 = Some(*result);
-                }
-            }
+            EngineEvent::SmokeStarted(names) => self.smoke.start(names),
+            EngineEvent::Smoke(result) => self.smoke.record(*result),
             EngineEvent::Diagnosis(d) => {
                 // Highlight the failing step and the matching lines: they are the last attempt's lines.
                 self.push_log(vec![format!(

@@ -43,6 +43,12 @@ pub enum Action {
     Zoom,
     ToggleMouse,
     History,
+    /// Enter in a list: open the selected item (a GPU's details, a smoke check's output, a past build).
+    Open,
+    /// Accept every undecided hunk of the level of the hunk under the cursor.
+    AcceptLevel,
+    /// Conflicts: cycle the lowest severity shown (all, warnings and errors, errors only).
+    SeverityFilter,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,13 +1,18 @@
 //! The terminal front end: a thin loop that feeds keys and engine events to `App::update` and draws on change.
 
 pub mod app;
-pub mod gpu_pane;
 pub mod keymap;
-pub mod logview;
+pub mod panes;
+pub mod popups;
 pub mod review;
+pub mod status;
 pub mod text;
 pub mod theme;
 pub mod view;
+
+// The older paths, kept for the tests and benchmarks that name them.
+pub use panes::gpu as gpu_pane;
+pub use panes::log as logview;
 
 use crate::engine::{self, Command, EngineContext};
 use app::{App, Msg};
@@ -68,13 +73,19 @@ impl Drop for RestoreGuard {
     }
 }
 
-pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> anyhow::Result<()> {
+/// Runs until the user quits (exit code 0) or a fatal signal arrives (128 + its number, like a shell).
+pub async fn run(
+    ctx: EngineContext,
+    keymap: keymap::Keymap,
+    readonly: bool,
+) -> anyhow::Result<i32> {
     let theme = theme::Theme::from_config(&ctx.config.ui.theme);
     let mut app = App::new(ctx.project_dir.clone(), ctx.docker.endpoint());
     app.keymap = keymap;
     app.readonly = readonly;
     app.review.opts = ctx.analyze_options();
     app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
+    app.builds_dir = Some(ctx.paths.builds_dir());
     let nvml_lib = Some(&ctx.config.gpu.nvml_lib)
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from);
@@ -115,6 +126,7 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
     let mut dirty = true;
     let mut last_host: Option<crate::analyze::HostGpu> = None;
     let mut last_draw = Instant::now() - FRAME;
+    let mut exit_code = 0;
 
     loop {
         if dirty && last_draw.elapsed() >= FRAME {
@@ -162,9 +174,9 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
             }
             _ = tick.tick(), if app.build_running() => { dirty = true; app.update(Msg::Tick(Instant::now())) }
             _ = tokio::time::sleep_until(frame_due.into()), if dirty => Vec::new(),
-            _ = sigterm.recv() => { app.should_quit = true; vec![Command::Cancel] }
-            _ = sighup.recv() => { app.should_quit = true; vec![Command::Cancel] }
-            _ = sigint.recv() => { app.should_quit = true; vec![Command::Cancel] }
+            _ = sigterm.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGTERM; vec![Command::Cancel] }
+            _ = sighup.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGHUP; vec![Command::Cancel] }
+            _ = sigint.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGINT; vec![Command::Cancel] }
         };
         for c in commands {
             let _ = handle.commands.send(c);
@@ -179,5 +191,5 @@ pub async fn run(ctx: EngineContext, keymap: keymap::Keymap, readonly: bool) -> 
     // Stop builds before giving the terminal back, so nothing keeps building behind the user's back.
     gpu_cancel.cancel();
     handle.shutdown().await;
-    Ok(())
+    Ok(exit_code)
 }

@@ -81,6 +81,11 @@ impl Review {
             .unwrap_or(0)
     }
 
+    /// Why the planner does not offer `key`'s fix ("RULE file:line"), for the pane to show with the finding.
+    pub fn held_for(&self, key: &str) -> Option<&Held> {
+        self.held.iter().find(|h| h.label == key)
+    }
+
     /// Hunks linked with `id` (same fix group), `id` excluded.
     pub fn linked(&self, id: HunkId) -> &[HunkId] {
         self.links.get(&id).map(Vec::as_slice).unwrap_or(&[])
@@ -267,4 +272,96 @@ fn links(proposals: &[Proposal], steps: &[Step]) -> HashMap<HunkId, Vec<HunkId>>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::proposal::Origin;
+    use std::path::PathBuf;
+
+    fn step(label: &str, group: usize) -> Step {
+        Step {
+            label: label.into(),
+            fix: "x".into(),
+            alternative: 0,
+            level: FixLevel::Suggestion,
+            file: PathBuf::from("f"),
+            description: String::new(),
+            group,
+        }
+    }
+
+    /// Two files: torch pin (group 1) in requirements, its follow-up (group 1) in the Dockerfile, and an
+    /// independent hygiene fix (group 2).
+    fn review() -> Review {
+        let o = |a, label: &str| -> Origin { (a, a, label.to_string(), FixLevel::Suggestion) };
+        let req = proposal::from_texts(
+            "requirements.txt".into(),
+            "torch==2.3.1\n",
+            "torch==2.4.0\n",
+            &[o(0, "DU203 requirements.txt:1")],
+        );
+        let df = proposal::from_texts(
+            "Dockerfile".into(),
+            "FROM a\nRUN x\n\n\n\nRUN pip install y\n",
+            "FROM b\nRUN x\n\n\n\nRUN pip install --no-cache-dir y\n",
+            &[o(0, "DU201 Dockerfile:1"), o(5, "DL3042 Dockerfile:6")],
+        );
+        let steps = vec![
+            step("DU203 requirements.txt:1", 1),
+            step("DU201 Dockerfile:1", 1),
+            step("DL3042 Dockerfile:6", 2),
+        ];
+        let proposals = vec![req, df];
+        Review {
+            links: links(&proposals, &steps),
+            proposals,
+            steps,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn accepting_a_hunk_accepts_the_hunks_of_its_fix_group_and_undo_takes_them_back_together() {
+        let mut r = review();
+        assert_eq!(r.len(), 3);
+        let ids: Vec<HunkId> = r.hunks().map(|(_, h)| h.id).collect();
+        assert_eq!(r.linked(ids[0]), &[ids[1]]);
+        assert!(r.linked(ids[2]).is_empty());
+        r.decide(Decision::Accept);
+        assert_eq!(r.decision(ids[0]), Some(&Decision::Accept));
+        assert_eq!(r.decision(ids[1]), Some(&Decision::Accept));
+        assert_eq!(
+            r.decision(ids[2]),
+            None,
+            "an independent fix stays undecided"
+        );
+        assert!(r.undo());
+        assert!(r.decisions.is_empty());
+        assert!(r.redo());
+        assert_eq!(r.decisions.len(), 2);
+        // Rejecting the follow-up rejects the pin too; an edit stays on its own hunk.
+        r.cursor = 1;
+        r.decide(Decision::Reject);
+        assert_eq!(r.decision(ids[0]), Some(&Decision::Reject));
+        r.cursor = 1;
+        r.decide(Decision::Edited("FROM c\n".into()));
+        assert_eq!(r.decision(ids[0]), Some(&Decision::Reject));
+        let writes = r.writes();
+        assert_eq!(writes.len(), 1);
+        assert!(writes[0].1.starts_with("FROM c\n"));
+    }
+
+    #[test]
+    fn the_alternative_in_use_is_the_users_then_the_planners() {
+        let mut r = review();
+        let mut s = step("DU201 requirements.txt:1", 3);
+        s.alternative = 1;
+        r.steps.push(s);
+        assert_eq!(r.alternative_of("DU201 requirements.txt:1"), 1);
+        assert_eq!(r.alternative_of("DU999 x:1"), 0);
+        r.choice.insert("DU201 requirements.txt:1".into(), 0);
+        assert_eq!(r.alternative_of("DU201 requirements.txt:1"), 0);
+    }
 }

@@ -10,6 +10,7 @@
  *   -DUTIL_FILE="\"/path\""    GPU 0 utilization is read from this file on every call (tests change it)
  *   -DEXTRA_PID=1234           GPU 0 also lists this (real) PID, to test container detection
  *   -DNO_GPUS                  report zero devices
+ *   -DEIGHT_GPUS               report eight devices (an 8-GPU box: the two above, then six more H100s)
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,13 +62,25 @@ struct fake_gpu {
 
 typedef struct fake_gpu *nvmlDevice_t;
 
-static struct fake_gpu gpus[2] = {
+#ifdef EIGHT_GPUS
+#define NGPUS 8
+#else
+#define NGPUS 2
+#endif
+
+#define H100(n) {"NVIDIA H100 80GB HBM3", "GPU-9d3c2b1a-0f4e-4c1d-8e2a-5b6c7d8e9f0" #n, 9, 0, 10 * n, 5 * n, \
+     85899345920ULL, 1073741824ULL * n, 30 + n, 100000 + 10000 * n, 700000, {{0, 0}}, 0}
+
+static struct fake_gpu gpus[NGPUS] = {
     {"NVIDIA H100 80GB HBM3", "GPU-9d3c2b1a-0f4e-4c1d-8e2a-5b6c7d8e9f01", 9, 0, 87, 41,
      85899345920ULL, 62277025792ULL, 64, 412345, 700000,
      {{5000001, 41943040000ULL}, {5000002, 20401094656ULL}}, 2},
     {"NVIDIA GeForce RTX 5090", "GPU-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", 12, 0, 0, 0,
      34190917632ULL, 566231040ULL, 38, 31500, 575000,
      {{5000003, 471859200ULL}}, 1},
+#ifdef EIGHT_GPUS
+    H100(2), H100(3), H100(4), H100(5), H100(6), H100(7),
+#endif
 };
 
 static int initialized = 0;
@@ -105,7 +118,7 @@ static nvmlReturn_t copy_str(char *dst, unsigned int len, const char *src) {
 }
 
 static int valid(nvmlDevice_t d) {
-    return initialized && (d == &gpus[0] || d == &gpus[1]);
+    return initialized && d >= &gpus[0] && d < &gpus[NGPUS];
 }
 
 nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length) {
@@ -126,14 +139,14 @@ nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) {
 #ifdef NO_GPUS
     *count = 0;
 #else
-    *count = 2;
+    *count = NGPUS;
 #endif
     return NVML_SUCCESS;
 }
 
 nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
     if (!initialized) return NVML_ERROR_UNINITIALIZED;
-    if (index > 1 || device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+    if (index >= NGPUS || device == NULL) return NVML_ERROR_INVALID_ARGUMENT;
     *device = &gpus[index];
     return NVML_SUCCESS;
 }

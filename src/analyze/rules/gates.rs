@@ -5,6 +5,48 @@ use crate::analyze::dockerfile::shell::Command;
 use regex::Regex;
 use std::sync::OnceLock;
 
+/// Metadata of the build gates.
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo::new(
+        RuleId::DU101,
+        Severity::Error,
+        "apt/apt-get install without DEBIAN_FRONTEND=noninteractive",
+        &[FixLevel::Safe],
+    )
+    .note("error only when a package in the same RUN is known to prompt (tzdata, keyboard-configuration, ...); info otherwise"),
+    RuleInfo::new(
+        RuleId::DU102,
+        Severity::Warning,
+        "apt upgrade or dpkg -i without dpkg conffile options (--force-confdef/--force-confold)",
+        &[FixLevel::Safe],
+    )
+    .note("warning when the file edits /etc before the upgrade; info on a stock base and for dpkg -i of a fresh package"),
+    RuleInfo::new(
+        RuleId::DU103,
+        Severity::Warning,
+        "Package manager cache left in the layer (conda) or removed in a later layer",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DU110,
+        Severity::Error,
+        "Invalid FROM reference (empty tag, bad digest, upper case, undefined variable)",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU111,
+        Severity::Warning,
+        "FROM uses an ARG without a default: the build fails unless --build-arg sets it",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DU120,
+        Severity::Error,
+        "GitHub workflow uses type=gha build cache with the default docker buildx driver",
+        &[FixLevel::Suggestion],
+    ),
+];
+
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     from_refs(ctx, out);
     for info in &ctx.m.instrs {
@@ -42,10 +84,13 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 if matches!(sub, "install" | "upgrade" | "dist-upgrade" | "full-upgrade") {
                     if !frontend_env && !exported && !assigned && !fired_101 {
                         fired_101 = true;
+                        let (severity, fact) = prompt_severity(ctx, info, script);
                         let mut f = ctx
-                            .at("DU101", u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
+                            .at(RuleId::DU101, u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
                             .why("Packages such as tzdata ask questions through debconf; with no terminal the build stops at the prompt or fails with 'end of file on stdin'.")
-                            .fact("no ENV/ARG DEBIAN_FRONTEND=noninteractive in this stage and none on the command");
+                            .fact("no ENV/ARG DEBIAN_FRONTEND=noninteractive in this stage and none on the command")
+                            .fact(fact);
+                        f.severity = severity;
                         if fixable {
                             let start = u.words[0].range.start;
                             f = f.with_fix(ctx.fix(
@@ -60,7 +105,18 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     if matches!(sub, "upgrade" | "dist-upgrade" | "full-upgrade")
                         && !has_conffile_opts(&u)
                     {
-                        out.push(du102(ctx, &u, fixable, sub));
+                        let mut f = du102(ctx, &u, fixable, sub);
+                        match etc_edit_before(ctx, info) {
+                            Some(what) => {
+                                f.severity = Severity::Warning;
+                                f = f.fact(format!("{what} edits a file under /etc earlier: an upgrade of the package that owns it stops at dpkg's conffile prompt"));
+                            }
+                            None => {
+                                f.severity = Severity::Info;
+                                f = f.fact("nothing in this file edits /etc before the upgrade: on a stock base image dpkg has no changed conffile to ask about");
+                            }
+                        }
+                        out.push(f);
                     }
                 }
             }
@@ -70,7 +126,10 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     .any(|a| a.text == "-i" || a.text == "--install")
                 && !u.args().iter().any(|a| a.text.starts_with("--force-conf"))
             {
-                let mut f = ctx.at("DU102", u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.");
+                // A fresh install has no locally changed conffile to ask about: hygiene, not a likely failure.
+                let mut f = ctx.at(RuleId::DU102, u.range(), "`dpkg -i` without --force-confdef/--force-confold").why("When a package ships a changed config file dpkg asks what to keep; without a terminal the build fails at that prompt.")
+                    .fact("dpkg asks only when a conffile of an installed package was changed locally; a package installed for the first time cannot ask");
+                f.severity = Severity::Info;
                 if fixable {
                     f = f.with_fix(ctx.fix(
                         "DU102.dpkg",
@@ -89,6 +148,128 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
+/// Packages that ask debconf questions on install (time zone, keyboard, mail, LDAP, EULAs): without a terminal
+/// and without DEBIAN_FRONTEND=noninteractive the build waits at the prompt or fails on end of file.
+const PROMPTS: &[&str] = &[
+    "tzdata",
+    "keyboard-configuration",
+    "console-setup",
+    "console-data",
+    "postfix",
+    "krb5-config",
+    "krb5-user",
+    "slapd",
+    "mysql-server",
+    "ttf-mscorefonts-installer",
+    "msttcorefonts",
+    "wireshark-common",
+    "wireshark",
+    "iptables-persistent",
+    "jackd2",
+    "locales-all",
+    "lightdm",
+    "gdm3",
+    "sddm",
+];
+
+/// DU101's severity for one RUN: error when a package in it is known to prompt, info otherwise (debconf then
+/// falls back to its defaults, printing a warning). Returns the fact that decided it.
+fn prompt_severity(
+    ctx: &Ctx,
+    info: &crate::analyze::dockerfile::model::Info,
+    script: &crate::analyze::dockerfile::shell::Script,
+) -> (Severity, String) {
+    // tzdata does not ask when the time zone is already configured (`ln -s ... /etc/localtime`,
+    // `echo $TZ > /etc/timezone` before the install, the usual workaround).
+    let upto = info.ins.range.end.min(ctx.text.len());
+    let tz_preset =
+        ctx.text[..upto].contains("/etc/localtime") || ctx.text[..upto].contains("/etc/timezone");
+    let mut named = Vec::new();
+    for c in &script.commands {
+        let u = c.unwrapped();
+        if !matches!(u.base_name(), "apt-get" | "apt" | "aptitude") {
+            continue;
+        }
+        for w in u.args() {
+            let p = w.text.split('=').next().unwrap_or("");
+            if PROMPTS.contains(&p)
+                && !named.contains(&p.to_string())
+                && !(p == "tzdata" && tz_preset)
+            {
+                named.push(p.to_string());
+            }
+        }
+    }
+    if named.is_empty() {
+        (
+            Severity::Info,
+            "no package named in this RUN is known to prompt (tzdata, keyboard-configuration, ...); without a terminal debconf falls back to defaults".into(),
+        )
+    } else {
+        (
+            Severity::Error,
+            format!(
+                "{} asks questions through debconf on install",
+                named.join(", ")
+            ),
+        )
+    }
+}
+
+/// An instruction before `info` in its stage chain that edits a file under /etc (`sed -i ... /etc/...`,
+/// `>> /etc/...`, `tee /etc/...`, `COPY ... /etc/...`): a changed conffile makes a later upgrade prompt.
+fn etc_edit_before(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info) -> Option<String> {
+    let here = ctx
+        .m
+        .instrs
+        .iter()
+        .position(|i| std::ptr::eq(i.ins, info.ins))?;
+    let stage = info.stage?;
+    let mut chain = vec![stage];
+    let mut s = stage;
+    while let Some(p) = ctx.m.stages.get(s).and_then(|x| x.parent) {
+        if p >= s || chain.len() > 64 {
+            break;
+        }
+        chain.push(p);
+        s = p;
+    }
+    for i in &ctx.m.instrs[..here] {
+        if !i.stage.is_some_and(|s| chain.contains(&s)) {
+            continue;
+        }
+        let ins = i.ins.effective();
+        let line = ctx.text[..ins.range.start.min(ctx.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        if ins.is("COPY") || ins.is("ADD") {
+            if ins
+                .words
+                .last()
+                .is_some_and(|w| w.text.starts_with("/etc/"))
+            {
+                return Some(format!("line {line}"));
+            }
+            continue;
+        }
+        if !ins.is("RUN") {
+            continue;
+        }
+        let t = ins.args_text();
+        let edits = t.contains(">> /etc/")
+            || t.contains("> /etc/")
+            || t.contains(">>/etc/")
+            || (t.contains("sed -i") && t.contains(" /etc/"))
+            || t.contains("tee /etc/")
+            || t.contains("tee -a /etc/");
+        if edits {
+            return Some(format!("line {line}"));
+        }
+    }
+    None
+}
+
 fn has_conffile_opts(c: &Command) -> bool {
     c.args().iter().any(|a| {
         a.text.contains("--force-confold")
@@ -98,7 +279,7 @@ fn has_conffile_opts(c: &Command) -> bool {
 }
 
 fn du102(ctx: &Ctx, c: &Command, fixable: bool, sub: &str) -> Finding {
-    let mut f = ctx.at("DU102", c.range(), format!("`apt-get {sub}` without dpkg conffile options")).why("An upgrade that touches a changed config file makes dpkg prompt; DEBIAN_FRONTEND does not cover that prompt, so the build fails on it.");
+    let mut f = ctx.at(RuleId::DU102, c.range(), format!("`apt-get {sub}` without dpkg conffile options")).why("An upgrade that touches a changed config file makes dpkg prompt; DEBIAN_FRONTEND does not cover that prompt, so the build fails on it.");
     if fixable {
         if let Some(w) = c.args().iter().find(|w| w.text == sub) {
             f = f.with_fix(ctx.fix(
@@ -142,7 +323,7 @@ fn caches(
             .any(|v| v.contains("type=cache") && v.contains(p))
     };
     let mut push = |c: &Command, what: &str, fix_text: &str| {
-        let mut f = ctx.at("DU103", c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
+        let mut f = ctx.at(RuleId::DU103, c.range(), format!("{what} cache left in the layer")).why("Package manager caches are written into this layer and stay in the image even if a later RUN deletes them.");
         if fixable && super::appendable(ins.effective()) {
             f = f.with_fix(ctx.fix(
                 "DU103.clean",
@@ -185,7 +366,7 @@ fn caches(
                     && u.has_arg("clean"))
         });
     if only_cleanup && !ins.is("ONBUILD") {
-        out.push(ctx.at("DU103", ins.range.clone(), "cache removed in a separate RUN: the earlier layer still holds it").why("Layers only add: deleting files in a later RUN hides them but the image keeps their bytes. Clean up in the RUN that created them."));
+        out.push(ctx.at(RuleId::DU103, ins.range.clone(), "cache removed in a separate RUN: the earlier layer still holds it").why("Layers only add: deleting files in a later RUN hides them but the image keeps their bytes. Clean up in the RUN that created them."));
     }
 }
 
@@ -262,7 +443,7 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
         if raw.is_empty() {
             out.push(
                 ctx.at(
-                    "DU110",
+                    RuleId::DU110,
                     ctx.m.instrs[st.from].ins.range.clone(),
                     "FROM without an image",
                 )
@@ -295,13 +476,13 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
             if !undeclared.is_empty() {
                 out.push(
-                    ctx.at("DU110", r.clone(), format!("FROM {raw}: {} is not declared by an ARG before the first FROM", undeclared.join(", ")))
+                    ctx.at(RuleId::DU110, r.clone(), format!("FROM {raw}: {} is not declared by an ARG before the first FROM", undeclared.join(", ")))
                         .why("Only ARGs declared before the first FROM can be used in FROM; anything else expands to an empty string and the build fails with 'invalid reference format'.")
                         .fact(format!("global ARGs: {}", if ctx.m.global_args.is_empty() { "none".to_string() } else { ctx.m.global_args.keys().cloned().collect::<Vec<_>>().join(", ") })),
                 );
             } else {
                 out.push(
-                    ctx.at("DU111", r.clone(), format!("FROM {raw}: ARG {} has no default", declared_no_default.join(", ")))
+                    ctx.at(RuleId::DU111, r.clone(), format!("FROM {raw}: ARG {} has no default", declared_no_default.join(", ")))
                         .why("The build only works when the caller passes --build-arg; a plain `docker build` fails with 'invalid reference format'."),
                 );
             }
@@ -315,12 +496,13 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         if let Some(problem) = reference_problem(text) {
-            let mut f = ctx.at("DU110", r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
+            let mut f = ctx.at(RuleId::DU110, r.clone(), format!("invalid FROM reference `{text}`: {problem}")).why("Docker rejects the reference before pulling anything ('invalid reference format').");
             // The fixed reference is written where the reference comes from: the FROM line or the ARG defaults.
             let fixed = if text.contains(":@") {
                 Some((
                     "DU110.empty-tag",
-                    FixLevel::Safe,
+                    // Dropping the tag means `latest`: a choice of image, not a behaviour-preserving edit.
+                    FixLevel::Suggestion,
                     "Drop the empty tag",
                     text.replacen(":@", "@", 1),
                 ))
@@ -336,8 +518,8 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
                 None
             };
             if let Some((id, level, desc, new_ref)) = fixed {
-                if let Some(edits) =
-                    super::gpu::locate_reference(ctx, st, &new_ref).filter(|e| !e.is_empty())
+                if let Some(edits) = super::from_rewrite::locate_reference(ctx, st, &new_ref)
+                    .filter(|e| !e.is_empty())
                 {
                     f = f.with_fix(ctx.fix(id, level, desc, edits));
                 }
@@ -347,96 +529,147 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
-/// DU120: a workflow that uses the GitHub Actions cache backend while buildx runs the default `docker` driver.
-/// Read line by line (no YAML crate needed): the keys involved are plain scalars on their own lines.
+/// DU120: a job that uses the GitHub Actions cache backend while its buildx builder is the default `docker`
+/// driver (no `docker/setup-buildx-action` step before it in the same job, or one with `driver: docker`).
+/// Read per job and per step through [`crate::analyze::workflow`]: each job runs on its own machine, so a
+/// setup step in one job does not help another. A workflow that is not valid YAML is a DU002 finding.
 pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut gha_lines = Vec::new();
-    let mut has_setup = false;
-    // Byte range of the `docker` value of a `driver: docker` line.
-    let mut docker_driver: Option<Range<usize>> = None;
-    let mut off = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        let uncommented = t.split(" #").next().unwrap_or(t).trim_end();
-        let lead = line.len() - line.trim_start().len();
-        if !t.starts_with('#') {
-            if uncommented.contains("docker/setup-buildx-action") {
-                has_setup = true;
-            }
-            let key = uncommented.trim_start_matches("- ");
-            if let Some(v) = key.strip_prefix("driver:") {
-                if v.trim() == "docker" {
-                    let vstart = off + lead + (uncommented.len() - 6);
-                    docker_driver = Some(vstart..vstart + 6);
-                }
-            }
-            let cache_key = uncommented.contains("cache-from")
-                || uncommented.contains("cache-to")
-                || uncommented.starts_with("type=gha");
-            if cache_key && uncommented.contains("type=gha") {
-                gha_lines.push((off + lead, off + line.trim_end().len()));
-            }
-        }
-        off += line.len();
-    }
-    if gha_lines.is_empty() || (has_setup && docker_driver.is_none()) {
-        return out;
-    }
-    for (k, (s, e)) in gha_lines.into_iter().enumerate() {
-        let why = if docker_driver.is_some() {
-            "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
-        } else {
-            "Without docker/setup-buildx-action, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
-        };
-        let mut f = Finding::new(
-            "DU120",
-            severity("DU120"),
-            file,
-            Span::from_range(text, s, e),
-            "type=gha cache with the default docker buildx driver",
-        )
-        .why(why);
-        // One fix for the workflow, on the first finding (several findings, one change).
-        if k == 0 {
-            if let Some(r) = docker_driver.clone() {
-                f = f.with_fix(Fix {
-                    id: "DU120.driver".into(),
-                    level: FixLevel::Suggestion,
-                    description: "Use the docker-container driver".into(),
-                    file: file.to_path_buf(),
-                    edits: vec![edit(r.start, r.end, "docker-container")],
-                });
-            } else if let Some(p) = step_start(text, s) {
-                let indent: String = text[p..].chars().take_while(|c| *c == ' ').collect();
-                let edit_text = format!(
-                    "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
+    let jobs = match crate::analyze::workflow::jobs(text) {
+        Ok(j) => j,
+        Err(p) => {
+            // Only worth saying when the file is one we would have judged.
+            if text.contains("type=gha") {
+                out.push(
+                    Finding::new(
+                        RuleId::DU002,
+                        severity(RuleId::DU002),
+                        file,
+                        Span::from_range(text, p.range.start, p.range.end),
+                        format!("workflow is not readable: {}", p.message),
+                    )
+                    .why("GitHub rejects a workflow that is not valid YAML; dockui could not check its cache settings."),
                 );
-                f = f.with_fix(Fix { id: "DU120.setup-buildx".into(), level: FixLevel::Suggestion, description: "Add a docker/setup-buildx-action step before this one (docker-container driver)".into(), file: file.to_path_buf(), edits: vec![insert(p, edit_text)] });
+            }
+            return out;
+        }
+    };
+    let lines = crate::analyze::pyproject::LineIndex::new(text);
+    for job in &jobs {
+        // The builder in force at each step: None = default docker driver; Some(step) = that setup step.
+        let mut builder: Option<&crate::analyze::workflow::Step> = None;
+        let mut own_builder = false;
+        let mut fixed = false;
+        for st in &job.steps {
+            if st.is_setup_buildx() {
+                builder = Some(st);
+            }
+            if st.creates_builder {
+                own_builder = true;
+            }
+            if st.gha.is_empty() || own_builder {
+                continue;
+            }
+            let docker_driver = builder
+                .and_then(|b| b.driver.clone())
+                .filter(|(d, _)| d == "docker");
+            if builder.is_some() && docker_driver.is_none() {
+                continue;
+            }
+            for r in &st.gha {
+                let why = if docker_driver.is_some() {
+                    "setup-buildx-action is configured with `driver: docker`, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
+                } else {
+                    "Without docker/setup-buildx-action earlier in this job, buildx uses the default docker driver, which cannot export caches: the build fails with 'Cache export is not supported for the docker driver'."
+                };
+                let mut f = Finding::new(
+                    RuleId::DU120,
+                    severity(RuleId::DU120),
+                    file,
+                    lines.span(text, r.start, r.end),
+                    "type=gha cache with the default docker buildx driver",
+                )
+                .why(why)
+                .fact(format!("job `{}`", job.id));
+                // One fix per job (several findings, one change).
+                if !fixed {
+                    if let Some((_, dr)) = docker_driver.clone() {
+                        fixed = true;
+                        f = f.with_fix(Fix {
+                            id: "DU120.driver".into(),
+                            level: FixLevel::Suggestion,
+                            description: "Use the docker-container driver".into(),
+                            file: file.to_path_buf(),
+                            edits: vec![edit(dr.start, dr.end, "docker-container")],
+                        });
+                    } else if let Some(p) = st.item_line_start {
+                        fixed = true;
+                        let indent = " ".repeat(st.indent);
+                        let edit_text = format!(
+                            "{indent}- name: Set up Docker Buildx\n{indent}  uses: docker/setup-buildx-action@v3\n"
+                        );
+                        f = f.with_fix(Fix { id: "DU120.setup-buildx".into(), level: FixLevel::Suggestion, description: "Add a docker/setup-buildx-action step before this one (docker-container driver)".into(), file: file.to_path_buf(), edits: vec![insert(p, edit_text)] });
+                    }
+                }
+                out.push(f);
             }
         }
-        out.push(f);
     }
     out
 }
 
-/// Start of the line of the YAML list item (`- ...`) that contains byte `at`: the nearest line above with a
-/// `- ` item indented less than the line holding `at`.
-fn step_start(text: &str, at: usize) -> Option<usize> {
-    let line_start = text[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let indent_of = |ls: usize| text[ls..].chars().take_while(|c| *c == ' ').count();
-    let own = indent_of(line_start);
-    if text[line_start + own..].starts_with("- ") {
-        return Some(line_start);
+#[cfg(test)]
+mod workflow_tests {
+    use super::workflow;
+    use std::path::Path;
+
+    const TWO_JOBS: &str = "on: push\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: docker/setup-buildx-action@v3\n      - run: docker buildx build --cache-from type=gha -t lint .\n  image:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - name: Build\n        uses: docker/build-push-action@v6\n        with:\n          cache-to: type=gha,mode=max\n";
+
+    #[test]
+    fn a_setup_step_in_one_job_does_not_cover_another_job() {
+        let f = workflow(Path::new("ci.yml"), TWO_JOBS);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "DU120");
+        assert_eq!(f[0].span.line, 15);
+        assert!(
+            f[0].facts.iter().any(|x| x.contains("image")),
+            "{:?}",
+            f[0].facts
+        );
+        // The fix adds the setup step to the `image` job, before its build step.
+        let fixed = crate::analyze::apply_edits(TWO_JOBS, &f[0].fixes[0].edits);
+        assert!(fixed.contains("      - uses: actions/checkout@v4\n      - name: Set up Docker Buildx\n        uses: docker/setup-buildx-action@v3\n      - name: Build\n"), "{fixed}");
+        assert!(workflow(Path::new("ci.yml"), &fixed).is_empty());
     }
-    let mut end = line_start;
-    while end > 0 {
-        let ls = text[..end - 1].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let ind = indent_of(ls);
-        if text[ls + ind..].starts_with("- ") && ind < own {
-            return Some(ls);
-        }
-        end = ls;
+
+    #[test]
+    fn setup_in_the_same_job_or_an_own_builder_is_fine() {
+        let ok = TWO_JOBS.replace(
+            "      - uses: actions/checkout@v4\n",
+            "      - uses: actions/checkout@v4\n      - uses: docker/setup-buildx-action@v3\n",
+        );
+        assert!(workflow(Path::new("ci.yml"), &ok).is_empty());
+        let own = "jobs:\n  b:\n    steps:\n      - run: docker buildx create --use --driver docker-container\n      - run: docker buildx build --cache-to type=gha .\n";
+        assert!(workflow(Path::new("ci.yml"), own).is_empty());
+        // `type=gha` in a comment or an echo is not a cache setting.
+        let echo = "jobs:\n  b:\n    steps:\n      - run: echo type=gha # cache-to: type=gha\n";
+        assert!(workflow(Path::new("ci.yml"), echo).is_empty());
     }
-    None
+
+    #[test]
+    fn a_setup_step_after_the_build_does_not_count() {
+        let late = "jobs:\n  b:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          cache-to: type=gha\n      - uses: docker/setup-buildx-action@v3\n";
+        assert_eq!(workflow(Path::new("ci.yml"), late).len(), 1);
+    }
+
+    #[test]
+    fn unreadable_workflows_say_so() {
+        let f = workflow(
+            Path::new("ci.yml"),
+            "jobs:\n  b:\n    steps:\n      - with: {cache-to: type=gha\n",
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "DU002");
+        assert!(workflow(Path::new("ci.yml"), "\0\u{1}garbage: [").is_empty());
+    }
 }

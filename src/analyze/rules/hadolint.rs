@@ -6,6 +6,252 @@ use crate::analyze::dockerfile::Form;
 use crate::analyze::dockerfile::model::Info;
 use crate::analyze::dockerfile::shell::{Command, SWord, Script};
 
+/// Metadata of the hadolint-compatible rules (checked here and in `hadolint_more`).
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo::new(RuleId::DL3000, Severity::Error, "Use absolute WORKDIR", &[]),
+    RuleInfo::new(
+        RuleId::DL3001,
+        Severity::Info,
+        "Commands that make no sense in a container (ssh, vim, shutdown, service, ps, free, top, kill, mount, ifconfig)",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3002,
+        Severity::Warning,
+        "Last USER should not be root",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3003,
+        Severity::Warning,
+        "Use WORKDIR to switch to a directory",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3004,
+        Severity::Error,
+        "Do not use sudo as it leads to unpredictable behavior",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3006,
+        Severity::Warning,
+        "Always tag the version of an image explicitly",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3007,
+        Severity::Warning,
+        "Using latest is prone to errors if the image will ever update; pin a release tag",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3008,
+        Severity::Warning,
+        "Pin versions in apt-get install",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3009,
+        Severity::Info,
+        "Delete the apt-get lists after installing something",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3011,
+        Severity::Error,
+        "Valid UNIX ports range from 0 to 65535",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3012,
+        Severity::Error,
+        "Multiple HEALTHCHECK instructions",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3013,
+        Severity::Warning,
+        "Pin versions in pip",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3014,
+        Severity::Error,
+        "Use the -y switch with apt-get install",
+        &[FixLevel::Safe],
+    )
+    .note("error, not hadolint's warning: without -y apt-get asks to continue and aborts on a build's closed stdin"),
+    RuleInfo::new(
+        RuleId::DL3015,
+        Severity::Info,
+        "Avoid additional packages by specifying --no-install-recommends",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3016,
+        Severity::Warning,
+        "Pin versions in npm",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3018,
+        Severity::Warning,
+        "Pin versions in apk add",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3019,
+        Severity::Info,
+        "Use the --no-cache switch with apk add",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3020,
+        Severity::Error,
+        "Use COPY instead of ADD for files and folders",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3021,
+        Severity::Error,
+        "COPY with more than 2 arguments requires the last argument to end with /",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3022,
+        Severity::Warning,
+        "COPY --from should reference a previously defined FROM alias",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3023,
+        Severity::Error,
+        "COPY --from cannot reference its own FROM alias",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3024,
+        Severity::Error,
+        "FROM aliases (stage names) must be unique",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3025,
+        Severity::Warning,
+        "Use JSON notation for CMD and ENTRYPOINT arguments",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DL3027,
+        Severity::Warning,
+        "Do not use apt, use apt-get or apt-cache instead",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3030,
+        Severity::Warning,
+        "Use the -y switch with yum install",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3032,
+        Severity::Warning,
+        "yum clean all missing after yum command",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3033,
+        Severity::Warning,
+        "Specify version with yum install -y <package>-<version>",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3038,
+        Severity::Warning,
+        "Use the -y switch with dnf install",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3040,
+        Severity::Warning,
+        "dnf clean all missing after dnf command",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3042,
+        Severity::Warning,
+        "Avoid the pip cache directory with pip install --no-cache-dir",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3043,
+        Severity::Error,
+        "ONBUILD, FROM or MAINTAINER triggered from within ONBUILD",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3044,
+        Severity::Error,
+        "Do not refer to an environment variable within the same ENV statement where it is defined",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3047,
+        Severity::Info,
+        "wget without --progress bloats build logs",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL3059,
+        Severity::Info,
+        "Multiple consecutive RUN instructions; consider consolidation",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL3060,
+        Severity::Info,
+        "yarn cache clean missing after yarn install",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL4000,
+        Severity::Error,
+        "MAINTAINER is deprecated",
+        &[FixLevel::Safe],
+    ),
+    RuleInfo::new(
+        RuleId::DL4001,
+        Severity::Warning,
+        "Either use Wget or Curl but not both",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL4003,
+        Severity::Warning,
+        "Multiple CMD instructions found",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL4004,
+        Severity::Error,
+        "Multiple ENTRYPOINT instructions found",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL4005,
+        Severity::Warning,
+        "Use SHELL to change the default shell",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DL4006,
+        Severity::Warning,
+        "Set the SHELL option -o pipefail before RUN with a pipe in it",
+        &[FixLevel::Suggestion],
+    ),
+];
+
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     from_rules(ctx, out);
     let mut prev_run: Option<usize> = None;
@@ -26,7 +272,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 {
                     out.push(
                         ctx.at(
-                            "DL3025",
+                            RuleId::DL3025,
                             eff.range.clone(),
                             "Use arguments JSON notation for CMD and ENTRYPOINT arguments",
                         )
@@ -44,7 +290,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     && pi.script.program_count() <= 1
                     && info.script.program_count() <= 1
                 {
-                    out.push(ctx.at("DL3059", ins.range.clone(), "Multiple consecutive `RUN` instructions. Consider consolidation.").why("Each RUN makes a layer; merging small steps keeps the image smaller and the build cache simpler."));
+                    out.push(ctx.at(RuleId::DL3059, ins.range.clone(), "Multiple consecutive `RUN` instructions. Consider consolidation.").why("Each RUN makes a layer; merging small steps keeps the image smaller and the build cache simpler."));
                 }
             }
             prev_run = Some(idx);
@@ -64,7 +310,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             let n = cmd_seen_in_stage.entry(info.stage).or_insert(0);
             *n += 1;
             if *n > 1 {
-                out.push(ctx.at("DL4003", ins.range.clone(), "Multiple `CMD` instructions found. If you list more than one `CMD` then only the last `CMD` will take effect").why("Only the last CMD of a stage counts; the earlier ones are dead code that misleads readers."));
+                out.push(ctx.at(RuleId::DL4003, ins.range.clone(), "Multiple `CMD` instructions found. If you list more than one `CMD` then only the last `CMD` will take effect").why("Only the last CMD of a stage counts; the earlier ones are dead code that misleads readers."));
             }
         }
         if ins.is("SHELL") {
@@ -75,7 +321,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             && info.script.has_pipe()
             && !pipefail.get(&info.stage).copied().unwrap_or(false)
         {
-            let mut f = ctx.at("DL4006", ins.range.clone(), "Set the SHELL option -o pipefail before RUN with a pipe in it").why("Without pipefail, `curl ... | sh` succeeds when curl fails: the build goes on with a broken step.");
+            let mut f = ctx.at(RuleId::DL4006, ins.range.clone(), "Set the SHELL option -o pipefail before RUN with a pipe in it").why("Without pipefail, `curl ... | sh` succeeds when curl fails: the build goes on with a broken step.");
             let line_start = ctx.text[..ins.range.start]
                 .rfind('\n')
                 .map(|i| i + 1)
@@ -143,12 +389,12 @@ fn from_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
         let (_, tag) = crate::analyze::compat::split_reference(raw);
         if tag.is_none() && !raw.contains('@') && !raw.starts_with('$') {
             out.push(
-                ctx.at("DL3006", st.image_range.clone(), format!("Always tag the version of an image explicitly: `{raw}`"))
+                ctx.at(RuleId::DL3006, st.image_range.clone(), format!("Always tag the version of an image explicitly: `{raw}`"))
                     .why("An untagged image means `latest`: the base changes under you and builds stop being reproducible."),
             );
         }
         if tag.as_deref() == Some("latest") && !raw.contains('@') {
-            out.push(ctx.at("DL3007", st.image_range.clone(), "Using latest is prone to errors if the image will ever update. Pin the version explicitly to a release tag").why("`latest` moves: the next pull may bring another OS, CUDA or Python."));
+            out.push(ctx.at(RuleId::DL3007, st.image_range.clone(), "Using latest is prone to errors if the image will ever update. Pin the version explicitly to a release tag").why("`latest` moves: the next pull may bring another OS, CUDA or Python."));
         }
     }
 }
@@ -178,7 +424,7 @@ fn dl3020(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
     if srcs.iter().any(|s| !archive(s) && !url(s)) {
         let mut f = ctx
             .at(
-                "DL3020",
+                RuleId::DL3020,
                 info.ins.range.clone(),
                 "Use COPY instead of ADD for files and folders",
             )
@@ -198,7 +444,7 @@ fn dl3020(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
 fn dl4000(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
     let ins = info.ins;
     let who = ins.effective().args_text().trim().replace('"', "\\\"");
-    let f = ctx.at("DL4000", ins.range.clone(), "MAINTAINER is deprecated").why("MAINTAINER was removed from the Dockerfile reference; a label keeps the information where tools look for it.");
+    let f = ctx.at(RuleId::DL4000, ins.range.clone(), "MAINTAINER is deprecated").why("MAINTAINER was removed from the Dockerfile reference; a label keeps the information where tools look for it.");
     let f = if ins.is("ONBUILD") {
         f
     } else {
@@ -222,7 +468,7 @@ fn dl3025(ctx: &Ctx, ins: &crate::analyze::dockerfile::Instruction, out: &mut Ve
     }
     let mut f = ctx
         .at(
-            "DL3025",
+            RuleId::DL3025,
             ins.range.clone(),
             "Use arguments JSON notation for CMD and ENTRYPOINT arguments",
         )
@@ -393,24 +639,24 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
     let onbuild = outer.is("ONBUILD");
     let whole = outer.range.clone();
     let fixable = !onbuild && super::edits_are_exact(ins);
-    let mut fired: std::collections::HashSet<&'static str> = std::collections::HashSet::new();
-    let mut push_once = |out: &mut Vec<Finding>, id: &'static str, f: Finding| {
+    let mut fired: std::collections::HashSet<RuleId> = std::collections::HashSet::new();
+    let mut push_once = |out: &mut Vec<Finding>, id: RuleId, f: Finding| {
         if fired.insert(id) {
             out.push(f);
         }
     };
     for c in &script.commands {
         match c.base_name() {
-            "cd" => push_once(out, "DL3003", ctx.at("DL3003", c.range(), "Use WORKDIR to switch to a directory").why("A `cd` lasts for one RUN only; WORKDIR makes the directory explicit for every later step.")),
-            "sudo" => push_once(out, "DL3004", ctx.at("DL3004", c.range(), "Do not use sudo as it leads to unpredictable behavior. Use a tool like gosu to enforce root").why("Builds already run as root unless USER says otherwise; sudo adds a tty-dependent layer that breaks non-interactively.")),
+            "cd" => push_once(out, RuleId::DL3003, ctx.at(RuleId::DL3003, c.range(), "Use WORKDIR to switch to a directory").why("A `cd` lasts for one RUN only; WORKDIR makes the directory explicit for every later step.")),
+            "sudo" => push_once(out, RuleId::DL3004, ctx.at(RuleId::DL3004, c.range(), "Do not use sudo as it leads to unpredictable behavior. Use a tool like gosu to enforce root").why("Builds already run as root unless USER says otherwise; sudo adds a tty-dependent layer that breaks non-interactively.")),
             "apt" => {
-                let mut f = ctx.at("DL3027", c.range(), "Do not use apt as it is meant to be an end-user tool, use apt-get or apt-cache instead").why("apt's output and behaviour are not stable for scripts and it warns so on every run.");
+                let mut f = ctx.at(RuleId::DL3027, c.range(), "Do not use apt as it is meant to be an end-user tool, use apt-get or apt-cache instead").why("apt's output and behaviour are not stable for scripts and it warns so on every run.");
                 if fixable {
                     // One finding per RUN, so the fix renames every `apt` command in it.
                     let edits = script.commands.iter().filter(|x| x.name() == "apt").map(|x| edit(x.words[0].range.start, x.words[0].range.end, "apt-get")).collect();
                     f = f.with_fix(ctx.fix("DL3027.apt-get", FixLevel::Safe, "Use apt-get", edits));
                 }
-                push_once(out, "DL3027", f);
+                push_once(out, RuleId::DL3027, f);
             }
             _ => {}
         }
@@ -422,10 +668,10 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                     if pkgs.iter().any(|p| {
                         !p.text.contains('=') && !p.text.ends_with(".deb") && !p.text.contains('/')
                     }) {
-                        push_once(out, "DL3008", ctx.at("DL3008", c.range(), "Pin versions in apt get install. Instead of `apt-get install <package>` use `apt-get install <package>=<version>`").why("Unpinned packages make rebuilds pick whatever the mirror has that day."));
+                        push_once(out, RuleId::DL3008, ctx.at(RuleId::DL3008, c.range(), "Pin versions in apt get install. Instead of `apt-get install <package>` use `apt-get install <package>=<version>`").why("Unpinned packages make rebuilds pick whatever the mirror has that day."));
                     }
                     if !apt_has_yes(c) {
-                        let mut f = ctx.at("DL3014", c.range(), "Use the `-y` switch to avoid manual input `apt-get -y install <package>`").why("Without -y apt-get asks for confirmation; with no terminal in a build it aborts.");
+                        let mut f = ctx.at(RuleId::DL3014, c.range(), "Use the `-y` switch to avoid manual input `apt-get -y install <package>`").why("Without -y apt-get asks for confirmation; with no terminal in a build it aborts.");
                         if fixable {
                             f = f.with_fix(ctx.fix(
                                 "DL3014.yes",
@@ -434,7 +680,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                                 vec![insert(sub.range.end, " -y")],
                             ));
                         }
-                        push_once(out, "DL3014", f);
+                        push_once(out, RuleId::DL3014, f);
                     }
                     let norec = c.args().iter().any(|w| w.text == "--no-install-recommends")
                         || c.args().windows(2).any(|p| {
@@ -453,7 +699,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                                 )
                         });
                     if !norec {
-                        let mut f = ctx.at("DL3015", c.range(), "Avoid additional packages by specifying `--no-install-recommends`").why("Recommended packages often add hundreds of MB (X11, docs) to a GPU image that never uses them.");
+                        let mut f = ctx.at(RuleId::DL3015, c.range(), "Avoid additional packages by specifying `--no-install-recommends`").why("Recommended packages often add hundreds of MB (X11, docs) to a GPU image that never uses them.");
                         if fixable {
                             f = f.with_fix(ctx.fix(
                                 "DL3015.no-recommends",
@@ -462,7 +708,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                                 vec![insert(sub.range.end, " --no-install-recommends")],
                             ));
                         }
-                        push_once(out, "DL3015", f);
+                        push_once(out, RuleId::DL3015, f);
                     }
                 }
             }
@@ -488,7 +734,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                     r.specs.is_empty()
                 });
                 if unpinned && inst.sources.constraints.is_empty() {
-                    push_once(out, "DL3013", ctx.at("DL3013", c.range(), "Pin versions in pip. Instead of `pip install <package>` use `pip install <package>==<version>` or `pip install --requirement <requirements file>`").why("An unpinned package resolves differently on every build; for ML stacks that often means a new torch."));
+                    push_once(out, RuleId::DL3013, ctx.at(RuleId::DL3013, c.range(), "Pin versions in pip. Instead of `pip install <package>` use `pip install <package>==<version>` or `pip install --requirement <requirements file>`").why("An unpinned package resolves differently on every build; for ML stacks that often means a new torch."));
                 }
             }
             if inst.tool == Tool::Pip && !inst.no_cache {
@@ -497,7 +743,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                     .iter()
                     .any(|(ty, t)| (ty == "cache" || ty == "tmpfs") && t.ends_with(".cache/pip"));
                 if env != Some(true) && !mounted {
-                    let mut f = ctx.at("DL3042", c.range(), "Avoid use of cache directory with pip. Use `pip install --no-cache-dir <package>`").why("pip keeps every downloaded wheel in the layer; for torch and its nvidia-* wheels that is gigabytes of dead weight.");
+                    let mut f = ctx.at(RuleId::DL3042, c.range(), "Avoid use of cache directory with pip. Use `pip install --no-cache-dir <package>`").why("pip keeps every downloaded wheel in the layer; for torch and its nvidia-* wheels that is gigabytes of dead weight.");
                     if fixable {
                         f = f.with_fix(ctx.fix(
                             "DL3042.no-cache-dir",
@@ -506,7 +752,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                             vec![insert(inst.install_word.end, " --no-cache-dir")],
                         ));
                     }
-                    push_once(out, "DL3042", f);
+                    push_once(out, RuleId::DL3042, f);
                 }
             }
         }
@@ -529,7 +775,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                         ],
                     );
                     if pkgs.iter().any(|p| !npm_pinned(&p.text)) {
-                        push_once(out, "DL3016", ctx.at("DL3016", c.range(), "Pin versions in npm. Instead of `npm install <package>` use `npm install <package>@<version>`").why("Unpinned npm packages resolve to whatever was published last."));
+                        push_once(out, RuleId::DL3016, ctx.at(RuleId::DL3016, c.range(), "Pin versions in npm. Instead of `npm install <package>` use `npm install <package>@<version>`").why("Unpinned npm packages resolve to whatever was published last."));
                     }
                 }
             }
@@ -559,7 +805,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                             || p.text.contains('>')
                             || p.text.ends_with(".apk"))
                     }) {
-                        push_once(out, "DL3018", ctx.at("DL3018", c.range(), "Pin versions in apk add. Instead of `apk add <package>` use `apk add <package>=<version>`").why("Unpinned apk packages move with the Alpine mirror."));
+                        push_once(out, RuleId::DL3018, ctx.at(RuleId::DL3018, c.range(), "Pin versions in apk add. Instead of `apk add <package>` use `apk add <package>=<version>`").why("Unpinned apk packages move with the Alpine mirror."));
                     }
                     let no_cache = c.has_arg("--no-cache")
                         || cache_mounted(ins, "/var/cache/apk")
@@ -571,7 +817,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                                 .any(|a| a.text.starts_with("/var/cache/apk"))
                     });
                     if !no_cache && !cleaned {
-                        let mut f = ctx.at("DL3019", c.range(), "Use the `--no-cache` switch to avoid the need to use `--update` and remove `/var/cache/apk/*` when done installing packages").why("apk keeps its index in the layer unless --no-cache is given.");
+                        let mut f = ctx.at(RuleId::DL3019, c.range(), "Use the `--no-cache` switch to avoid the need to use `--update` and remove `/var/cache/apk/*` when done installing packages").why("apk keeps its index in the layer unless --no-cache is given.");
                         if fixable {
                             f = f.with_fix(ctx.fix(
                                 "DL3019.no-cache",
@@ -580,7 +826,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                                 vec![insert(sub.range.end, " --no-cache")],
                             ));
                         }
-                        push_once(out, "DL3019", f);
+                        push_once(out, RuleId::DL3019, f);
                     }
                 }
             }
@@ -630,9 +876,9 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                 if bad {
                     push_once(
                         out,
-                        "DL3033",
+                        RuleId::DL3033,
                         ctx.at(
-                            "DL3033",
+                            RuleId::DL3033,
                             c.range(),
                             "Specify version with `yum install -y <package>-<version>`",
                         )
@@ -716,7 +962,7 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
             }
         }
     }
-    let mut f = ctx.at("DL3009", whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
+    let mut f = ctx.at(RuleId::DL3009, whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
     if !outer.is("ONBUILD") && super::appendable(ins) {
         f = f.with_fix(ctx.fix(
             "DL3009.rm-lists",

@@ -17,7 +17,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 let n = entrypoints.entry(info.stage).or_insert(0);
                 *n += 1;
                 if *n > 1 {
-                    out.push(ctx.at("DL4004", ins.range.clone(), "Multiple `ENTRYPOINT` instructions found. If you list more than one `ENTRYPOINT` then only the last `ENTRYPOINT` will take effect").why("Only the last ENTRYPOINT of a stage counts."));
+                    out.push(ctx.at(RuleId::DL4004, ins.range.clone(), "Multiple `ENTRYPOINT` instructions found. If you list more than one `ENTRYPOINT` then only the last `ENTRYPOINT` will take effect").why("Only the last ENTRYPOINT of a stage counts."));
                 }
             }
             "HEALTHCHECK" => {
@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 if *n > 1 {
                     out.push(
                         ctx.at(
-                            "DL3012",
+                            RuleId::DL3012,
                             ins.range.clone(),
                             "Multiple `HEALTHCHECK` instructions",
                         )
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             "ONBUILD" => {
                 if let Some(inner) = &ins.inner {
                     if matches!(inner.keyword.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
-                        out.push(ctx.at("DL3043", ins.range.clone(), "`ONBUILD`, `FROM` or `MAINTAINER` triggered from within `ONBUILD` instruction.").why("Docker refuses these inside ONBUILD; the child image's build fails."));
+                        out.push(ctx.at(RuleId::DL3043, ins.range.clone(), "`ONBUILD`, `FROM` or `MAINTAINER` triggered from within `ONBUILD` instruction.").why("Docker refuses these inside ONBUILD; the child image's build fails."));
                     }
                 }
             }
@@ -63,13 +63,13 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                         | "mount"
                         | "ifconfig"
                 ) {
-                    out.push(ctx.at("DL3001", c.range(), format!("For some bash commands it makes no sense running them in a Docker container like `{n}`")).why("Interactive or system-management tools do nothing useful during a build."));
+                    out.push(ctx.at(RuleId::DL3001, c.range(), format!("For some bash commands it makes no sense running them in a Docker container like `{n}`")).why("Interactive or system-management tools do nothing useful during a build."));
                     break;
                 }
             }
             for c in &info.script.commands {
                 if c.base_name() == "ln" && c.args().last().is_some_and(|a| a.text == "/bin/sh") {
-                    out.push(ctx.at("DL4005", c.range(), "Use SHELL to change the default shell").why("Replacing /bin/sh breaks scripts of the base image that rely on it; SHELL changes only what RUN uses."));
+                    out.push(ctx.at(RuleId::DL4005, c.range(), "Use SHELL to change the default shell").why("Replacing /bin/sh breaks scripts of the base image that rely on it; SHELL changes only what RUN uses."));
                     break;
                 }
             }
@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             e.0 |= uses_wget;
             e.1 |= uses_curl;
             if e.0 && e.1 && (uses_wget || uses_curl) {
-                out.push(ctx.at("DL4001", ins.range.clone(), "Either use Wget or Curl but not both").why("Two download tools means two packages and two sets of flags to keep right."));
+                out.push(ctx.at(RuleId::DL4001, ins.range.clone(), "Either use Wget or Curl but not both").why("Two download tools means two packages and two sets of flags to keep right."));
             }
         }
     }
@@ -111,11 +111,11 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
     for (k, c) in script.commands.iter().enumerate() {
         let name = c.base_name();
         let (yes_rule, clean_rule) = match name {
-            "yum" => ("DL3030", "DL3032"),
-            "dnf" | "microdnf" => ("DL3038", "DL3040"),
-            _ => ("", ""),
+            "yum" => (Some(RuleId::DL3030), Some(RuleId::DL3032)),
+            "dnf" | "microdnf" => (Some(RuleId::DL3038), Some(RuleId::DL3040)),
+            _ => (None, None),
         };
-        if !yes_rule.is_empty() {
+        if let (Some(yes_rule), Some(clean_rule)) = (yes_rule, clean_rule) {
             let sub = c.args().iter().find(|w| !w.text.starts_with('-'));
             let subs: &[&str] = if name == "yum" {
                 &[
@@ -190,7 +190,7 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
                 out.push(f);
             }
         }
-        if name == "wget" && !fired.contains("DL3047") {
+        if name == "wget" && !fired.contains(&RuleId::DL3047) {
             let quiet = c.args().iter().any(|a| {
                 let t = a.text.as_str();
                 t.starts_with("--progress")
@@ -200,8 +200,8 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
                     || (t.starts_with('-') && !t.starts_with("--") && t.contains('q'))
             });
             if !quiet {
-                fired.insert("DL3047");
-                let mut f = ctx.at("DL3047", c.range(), "Avoid use of wget without progress bar. Use `wget --progress=dot:giga <url>`. Or consider using `-q` or `-nv` (shorthands for `--quiet` or `--no-verbose`).").why("wget's default progress bar writes a line per tick into the build log: model downloads make logs of megabytes.");
+                fired.insert(RuleId::DL3047);
+                let mut f = ctx.at(RuleId::DL3047, c.range(), "Avoid use of wget without progress bar. Use `wget --progress=dot:giga <url>`. Or consider using `-q` or `-nv` (shorthands for `--quiet` or `--no-verbose`).").why("wget's default progress bar writes a line per tick into the build log: model downloads make logs of megabytes.");
                 if fixable {
                     f = f.with_fix(ctx.fix(
                         "DL3047.progress",
@@ -215,7 +215,7 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
         }
         if name == "yarn"
             && c.args().first().is_some_and(|a| a.text == "install")
-            && !fired.contains("DL3060")
+            && !fired.contains(&RuleId::DL3060)
         {
             let cleaned = script.commands[k + 1..].iter().any(|x| {
                 x.base_name() == "yarn"
@@ -237,10 +237,10 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
                 && !mounted("/usr/local/share/.cache/yarn")
                 && relevant
             {
-                fired.insert("DL3060");
+                fired.insert(RuleId::DL3060);
                 let mut f = ctx
                     .at(
-                        "DL3060",
+                        RuleId::DL3060,
                         c.range(),
                         "`yarn cache clean` missing after `yarn install` was run.",
                     )
@@ -269,7 +269,7 @@ fn stage_aliases(ctx: &Ctx, out: &mut Vec<Finding>) {
             {
                 out.push(
                     ctx.at(
-                        "DL3024",
+                        RuleId::DL3024,
                         ctx.m.instrs[st.from].ins.range.clone(),
                         format!("`FROM` aliases (stage names) must be unique: `{name}`"),
                     )
@@ -291,7 +291,7 @@ fn stage_aliases(ctx: &Ctx, out: &mut Vec<Finding>) {
         if cur.and_then(|s| stages[s].name.as_deref()) == Some(lower.as_str()) {
             out.push(
                 ctx.at(
-                    "DL3023",
+                    RuleId::DL3023,
                     info.ins.range.clone(),
                     "`COPY --from` cannot reference its own `FROM` alias",
                 )
@@ -305,7 +305,7 @@ fn stage_aliases(ctx: &Ctx, out: &mut Vec<Finding>) {
             // An image reference (`--from=alpine:3.20`, `--from=ghcr.io/x/y`) is fine.
             || from.contains(':') || from.contains('/') || from.contains('$');
         if !known {
-            out.push(ctx.at("DL3022", info.ins.range.clone(), format!("`COPY --from` should reference a previously defined `FROM` alias: `{from}`")).why("Docker treats an unknown name as an image to pull, which is rarely what was meant."));
+            out.push(ctx.at(RuleId::DL3022, info.ins.range.clone(), format!("`COPY --from` should reference a previously defined `FROM` alias: `{from}`")).why("Docker treats an unknown name as an image to pull, which is rarely what was meant."));
         }
     }
 }
@@ -315,7 +315,7 @@ fn dl3000(ctx: &Ctx, ins: &Instruction, out: &mut Vec<Finding>) {
     let t = w.text.as_str();
     let windows = t.len() >= 2 && t.as_bytes()[1] == b':' && t.as_bytes()[0].is_ascii_alphabetic();
     if !(t.starts_with('/') || t.starts_with('$') || windows) {
-        out.push(ctx.at("DL3000", w.range.clone(), "Use absolute WORKDIR").why("A relative WORKDIR depends on every WORKDIR before it, including the base image's."));
+        out.push(ctx.at(RuleId::DL3000, w.range.clone(), "Use absolute WORKDIR").why("A relative WORKDIR depends on every WORKDIR before it, including the base image's."));
     }
 }
 
@@ -328,7 +328,7 @@ fn dl3011(ctx: &Ctx, ins: &Instruction, out: &mut Vec<Finding>) {
         if bad {
             out.push(
                 ctx.at(
-                    "DL3011",
+                    RuleId::DL3011,
                     w.range.clone(),
                     format!("Valid UNIX ports range from 0 to 65535: `{}`", w.text),
                 )
@@ -346,7 +346,7 @@ fn dl3044(ctx: &Ctx, ins: &Instruction, out: &mut Vec<Finding>) {
         };
         let refs = defined.iter().any(|d| refers_to(v, d));
         if refs {
-            out.push(ctx.at("DL3044", w.range.clone(), format!("Do not refer to an environment variable within the same `ENV` statement where it is defined: `{k}`")).why("All values of one ENV are expanded with the variables from before it; the reference sees the old value."));
+            out.push(ctx.at(RuleId::DL3044, w.range.clone(), format!("Do not refer to an environment variable within the same `ENV` statement where it is defined: `{k}`")).why("All values of one ENV are expanded with the variables from before it; the reference sees the old value."));
             return;
         }
         defined.push(k.to_string());
@@ -393,7 +393,7 @@ fn dl3021(ctx: &Ctx, ins: &Instruction, out: &mut Vec<Finding>) {
         },
     };
     if n > 2 && !last_text.ends_with('/') {
-        let mut f = ctx.at("DL3021", ins.range.clone(), "`COPY` with more than 2 arguments requires the last argument to end with `/`").why("With several sources Docker needs a directory destination; the build fails otherwise.");
+        let mut f = ctx.at(RuleId::DL3021, ins.range.clone(), "`COPY` with more than 2 arguments requires the last argument to end with `/`").why("With several sources Docker needs a directory destination; the build fails otherwise.");
         if let Some(r) = last_range {
             let raw = ctx.text.get(r.clone()).unwrap_or("");
             // Put the slash inside the quotes when the destination is quoted.
@@ -426,7 +426,7 @@ fn dl3002(ctx: &Ctx, out: &mut Vec<Finding>) {
             let who = u.words.first().map(|w| w.text.as_str()).unwrap_or("");
             let name = who.split(':').next().unwrap_or("");
             if name == "root" || name == "0" {
-                out.push(ctx.at("DL3002", u.range.clone(), "Last USER should not be root").why("A container running as root turns any escape or mounted-volume mistake into host root."));
+                out.push(ctx.at(RuleId::DL3002, u.range.clone(), "Last USER should not be root").why("A container running as root turns any escape or mounted-volume mistake into host root."));
             }
         }
     }

@@ -16,7 +16,7 @@ pub fn check_with(dockerfile: &str, files: &[(&str, &str)]) -> Analysis {
 
 #[allow(dead_code)]
 pub fn ids(a: &Analysis) -> Vec<String> {
-    a.findings.iter().map(|f| f.rule.clone()).collect()
+    a.findings.iter().map(|f| f.rule.to_string()).collect()
 }
 
 #[allow(dead_code)]

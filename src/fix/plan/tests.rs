@@ -13,6 +13,25 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// A finding from outside the analyzer (as a push's digest update is), built from an analyzer finding so the
+/// test does not depend on how rule ids are typed.
+fn outside_finding(file: &str, line: usize, fix: Fix) -> Finding {
+    let mut f = analyze::analyze_text(
+        Path::new("Dockerfile"),
+        "FROM ubuntu:22.04\nRUN pip install flask\n",
+        &AnalyzeOptions::default(),
+    )
+    .findings
+    .into_iter()
+    .next()
+    .expect("some finding");
+    f.file = PathBuf::from(file);
+    f.span.line = line;
+    f.severity = Severity::Info;
+    f.fixes = vec![fix];
+    f
+}
+
 fn all(_: &Finding, _: &Fix) -> bool {
     true
 }
@@ -122,7 +141,7 @@ fn a_fix_that_adds_an_error_is_held_with_the_reason() {
         ("Dockerfile", TORCH_BASE),
         ("requirements.txt", "torch==2.3.1\ntorchvision==0.18.1\n"),
     ]);
-    let only_du203 = |f: &Finding, _: &Fix| f.rule.to_string() == "DU203";
+    let only_du203 = |f: &Finding, _: &Fix| f.rule == "DU203";
     let p = plan_with(dir.path(), &only_du203, &HashMap::new());
     assert!(p.proposals.is_empty(), "{:?}", p.steps);
     let held = p
@@ -245,4 +264,196 @@ fn line_ends_follow_the_file() {
     assert_eq!(match_line_ends("a\r\nb\r\n", "x\ny"), "x\r\ny");
     assert_eq!(match_line_ends("a\nb\r\n", "x\ny"), "x\ny");
     assert_eq!(match_line_ends("a\r\n", "x\r\ny"), "x\r\ny");
+}
+
+#[test]
+fn a_push_digest_update_joins_the_plan_first() {
+    let dir = project(&[
+        ("Dockerfile", "FROM python:3.11-slim\nCOPY . /app\n"),
+        (
+            "deploy/compose.yaml",
+            "services:\n  app:\n    image: registry.local/app:1.0\n",
+        ),
+    ]);
+    let old = "registry.local/app:1.0";
+    let start = "services:\n  app:\n    image: ".len();
+    let f = outside_finding(
+        "deploy/compose.yaml",
+        3,
+        Fix {
+            id: "PUSH.pin".into(),
+            level: FixLevel::Suggestion,
+            description: "pin".into(),
+            file: PathBuf::from("deploy/compose.yaml"),
+            edits: vec![TextEdit {
+                start,
+                end: start + old.len(),
+                replacement: format!("{old}@sha256:{}", "a".repeat(64)),
+            }],
+        },
+    );
+    let p = plan(
+        dir.path(),
+        &AnalyzeOptions::default(),
+        &PlanOptions {
+            allow: &all,
+            choice: &HashMap::new(),
+            extra: std::slice::from_ref(&f),
+        },
+    )
+    .unwrap();
+    assert_eq!(p.steps[0].fix, "PUSH.pin", "{:?}", p.steps);
+    let compose = p
+        .planned()
+        .into_iter()
+        .find(|(f, _)| f == Path::new("deploy/compose.yaml"))
+        .unwrap()
+        .1;
+    assert!(compose.contains("app:1.0@sha256:aaaa"), "{compose}");
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        // Any Dockerfile text (bare \r, \r\n, NUL, odd bytes, broken instructions): planning never panics,
+        // the plan never adds a parse problem, accepting it all gives the planned text, and it is a fixed point.
+        #[test]
+        fn planning_any_text_is_safe(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("FROM ubuntu:22.04".to_string()),
+                    Just("FROM pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime".to_string()),
+                    Just("RUN apt-get update && apt-get install curl".to_string()),
+                    Just("RUN pip install torch==2.3.1 torchvision==0.19.0".to_string()),
+                    Just("RUN pip install -r requirements.txt \\".to_string()),
+                    Just("# comment\rFROM busybox".to_string()),
+                    Just("ENV A=1\0B".to_string()),
+                    "[ -~\r\t\u{e9}\u{0}]{0,30}",
+                ],
+                1..10,
+            ),
+            crlf in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|l| format!("{l}{eol}")).collect();
+            let dir = project(&[("Dockerfile", &text), ("requirements.txt", "torch==2.3.1\ntorchvision==0.19.0\n")]);
+            let p = plan_with(dir.path(), &all, &HashMap::new());
+            for (file, new) in p.planned() {
+                let old = std::fs::read_to_string(dir.path().join(&file)).unwrap();
+                prop_assert_eq!(validate::breakage(&file, &old, &new), None);
+            }
+            accept_all_and_write(dir.path(), &p);
+            let again = plan_with(dir.path(), &all, &HashMap::new());
+            prop_assert!(again.proposals.is_empty(), "{:?}", again.steps);
+        }
+    }
+}
+
+/// A finding from outside the analyzer whose one fix replaces `old` in `file` by `new`.
+fn replacing(file: &str, text: &str, old: &str, new: &str) -> Finding {
+    let start = text.find(old).unwrap();
+    outside_finding(
+        file,
+        proposal::line_of(text, start) + 1,
+        Fix {
+            id: "T.edit".into(),
+            level: FixLevel::Suggestion,
+            description: "edit".into(),
+            file: PathBuf::from(file),
+            edits: vec![TextEdit {
+                start,
+                end: start + old.len(),
+                replacement: new.into(),
+            }],
+        },
+    )
+}
+
+#[test]
+fn an_edit_that_breaks_its_file_is_held_with_the_parse_problem() {
+    let pyproject = "[project]\nname = \"x\"\ndependencies = [\"torch==2.4.0\"]\n\n[project.optional-dependencies]\ncu = [\"torchvision==0.19.0\"]\n";
+    let dockerfile = "FROM python:3.11-slim\nCOPY . /app\nRUN pip install --no-cache-dir /app\n";
+    let dir = project(&[("Dockerfile", dockerfile), ("pyproject.toml", pyproject)]);
+    let extra = [
+        // The reported bug's shape: a fix that replaces the first line of pyproject.toml.
+        replacing(
+            "pyproject.toml",
+            pyproject,
+            "[project]",
+            "torchvision = \"0.19.0\"",
+        ),
+        replacing("Dockerfile", dockerfile, "COPY . /app", "COPPY . /app"),
+        replacing(
+            "pyproject.toml",
+            pyproject,
+            "torchvision==0.19.0",
+            "torchvision==0.19.1",
+        ),
+    ];
+    let p = plan(
+        dir.path(),
+        &AnalyzeOptions::default(),
+        &PlanOptions {
+            allow: &all,
+            choice: &HashMap::new(),
+            extra: &extra,
+        },
+    )
+    .unwrap();
+    let reasons: Vec<&str> = p.held.iter().map(|h| h.reason.as_str()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("pyproject.toml would no longer parse")
+                && r.contains("remove the key `project.")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("Dockerfile would no longer parse") && r.contains("line 2")),
+        "{reasons:?}"
+    );
+    // The edit that keeps the file whole is planned; the broken ones are not in any text.
+    let planned = p.planned();
+    let py = &planned
+        .iter()
+        .find(|(f, _)| f == Path::new("pyproject.toml"))
+        .unwrap()
+        .1;
+    assert!(
+        py.starts_with("[project]\n") && py.contains("torchvision==0.19.1"),
+        "{py}"
+    );
+    assert!(planned.iter().all(|(_, t)| !t.contains("COPPY")));
+}
+
+#[test]
+fn a_fix_that_cures_one_of_two_commands_is_completed_by_the_same_findings_next_fix() {
+    // One RUN, two pip installs: each fix adds --no-cache-dir to one of them, the finding stays until both.
+    let text = "FROM python:3.11-slim\nRUN pip install torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu && \\\n    pip install flask==3.0.3\n";
+    let dir = project(&[("Dockerfile", text)]);
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    let new = &p.planned()[0].1;
+    assert_eq!(new.matches("--no-cache-dir").count(), 2, "{new}");
+    assert!(
+        p.after.findings.iter().all(|f| f.rule != "DL3042"),
+        "{:?}",
+        p.after.findings
+    );
+    assert!(
+        p.held.iter().all(|h| h.fix != "DL3042.no-cache-dir"),
+        "{:?}",
+        p.held
+    );
+}
+
+#[test]
+fn map_line_keeps_lines_edited_in_place() {
+    let old = "a\nb\nc\nd\n";
+    let cur = "a\nB\nC\nC2\nd\n";
+    assert_eq!(line_map(old, cur), vec![0, 1, 2, 2, 3, 4]);
 }

@@ -13,6 +13,28 @@ use super::*;
 use crate::analyze::HostGpu;
 use crate::analyze::compat::DriverFit;
 
+/// Metadata of the host-aware rules.
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo::new(
+        RuleId::DU211,
+        Severity::Error,
+        "Base image CUDA newer than the host driver runs (warning: only through minor-version compatibility)",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU212,
+        Severity::Error,
+        "torch wheel's CUDA build needs a newer driver than the host has (warning: minor-version compatibility)",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU213,
+        Severity::Error,
+        "A host GPU's compute capability is missing from the torch wheel's arch list",
+        &[FixLevel::Suggestion],
+    ),
+];
+
 pub(super) fn run(ctx: &Ctx, host: &HostGpu, gs: &[Group], out: &mut Vec<Finding>) {
     let mut found = Vec::new();
     image_cuda(ctx, host, &mut found);
@@ -22,14 +44,7 @@ pub(super) fn run(ctx: &Ctx, host: &HostGpu, gs: &[Group], out: &mut Vec<Finding
     }
     // The same requirements file included by two installs would report the same line twice.
     let mut seen = std::collections::HashSet::new();
-    found.retain(|f| {
-        seen.insert((
-            f.rule.clone(),
-            f.file.clone(),
-            f.span.start,
-            f.message.clone(),
-        ))
-    });
+    found.retain(|f| seen.insert((f.rule, f.file.clone(), f.span.start, f.message.clone())));
     out.extend(found);
 }
 
@@ -134,7 +149,7 @@ fn image_cuda(ctx: &Ctx, host: &HostGpu, out: &mut Vec<Finding>) {
         )
     };
     let mut f = ctx
-        .at("DU211", root.image_range.clone(), msg)
+        .at(RuleId::DU211, root.image_range.clone(), msg)
         .why(why)
         .fact(host.driver_fact())
         .fact(format!("base {image} has CUDA {cuda}"))
@@ -254,7 +269,9 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
                 continue;
             }
         }
-        let (mut variant, mut how, explicit) = selected_variant(g, t, row);
+        let Some((mut variant, mut how, explicit)) = selected_variant(g, t, row) else {
+            continue;
+        };
         // A variant the release does not have is DU205's finding: pip installs nothing, or another build.
         if explicit.is_some() && !row.cuda.contains(&variant) {
             continue;
@@ -316,7 +333,7 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
     out
 }
 
-fn wheel_finding(ctx: &Ctx, w: &Wheel, rule: &str, msg: String) -> Finding {
+fn wheel_finding(ctx: &Ctx, w: &Wheel, rule: RuleId, msg: String) -> Finding {
     match (w.install, w.base) {
         (Some((_, t)), _) => req_finding(ctx, rule, t, msg),
         (None, Some(st)) => ctx.at(rule, st.image_range.clone(), msg),
@@ -355,7 +372,7 @@ fn wheel_driver(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
             "torch runs on an older driver of the same CUDA major version with a limited feature set: kernels JIT-compiled from PTX (torch.compile / Triton, GPUs without native code in the wheel) can fail with 'the provided PTX was compiled with an unsupported toolchain'.",
         )
     };
-    let mut f = wheel_finding(ctx, w, "DU212", msg)
+    let mut f = wheel_finding(ctx, w, RuleId::DU212, msg)
         .why(why)
         .fact(host.driver_fact())
         .fact(format!("selected build: {} ({})", w.variant, w.how))
@@ -369,7 +386,7 @@ fn wheel_driver(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
     if fit == DriverFit::MinorCompat {
         f.severity = Severity::Warning;
     }
-    match retarget(ctx, host, w, "DU212", false) {
+    match retarget(ctx, host, w, RuleId::DU212, false) {
         (Some(fix), _) => f = f.with_fix(fix),
         (None, Some(best)) => f = f.fact(format!("{best} fits this host's driver and GPUs")),
         (None, None) => {
@@ -425,7 +442,7 @@ fn wheel_arch(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
         let mut f = wheel_finding(
             ctx,
             w,
-            "DU213",
+            RuleId::DU213,
             format!(
                 "torch {} {} build has no code for {which} ({name}, {sm})",
                 w.shown, w.variant
@@ -448,7 +465,7 @@ fn wheel_arch(ctx: &Ctx, host: &HostGpu, w: &Wheel, out: &mut Vec<Finding>) {
             }
             f = f.fact(s);
         }
-        match retarget(ctx, host, w, "DU213", true) {
+        match retarget(ctx, host, w, RuleId::DU213, true) {
             (Some(fix), _) => f = f.with_fix(fix),
             (None, Some(best)) => f = f.fact(format!("{best} has code for every GPU of this host")),
             (None, None) => {
@@ -475,7 +492,7 @@ fn retarget(
     ctx: &Ctx,
     host: &HostGpu,
     w: &Wheel,
-    rule: &str,
+    rule: RuleId,
     allow_minor: bool,
 ) -> (Option<Fix>, Option<String>) {
     let mut best: Option<String> = None;
@@ -531,7 +548,7 @@ fn express(
     w: &Wheel,
     row: &TorchRow,
     variant: &str,
-    rule: &str,
+    rule: RuleId,
     note: &str,
 ) -> Option<Fix> {
     let same = std::ptr::eq(row, w.row);

@@ -1,0 +1,300 @@
+//! Install resolution: what one install command asks for (its requirements, `-r` includes, `-c` constraints and
+//! index options) and which CUDA build of torch that selects.
+
+use super::*;
+
+/// One resolution: the packages one install command asks for, with the index options in force.
+pub(super) struct Group<'a> {
+    pub(super) instr: usize,
+    pub(super) install: &'a Install,
+    pub(super) reqs: Vec<&'a Requirement>,
+    /// Pins from `-c` constraint files: they decide the version of a requested package.
+    pub(super) constraints: Vec<&'a Requirement>,
+    pub(super) index_url: Option<&'a Located>,
+    pub(super) extra_index: Vec<&'a Located>,
+    /// uv's torch backend (`--torch-backend`, `UV_TORCH_BACKEND` on the command or in ENV).
+    pub(super) backend: Option<String>,
+    /// The shell condition this install runs under when dockui cannot decide it (findings then say so).
+    pub(super) assumed: Option<String>,
+}
+
+impl<'a> Group<'a> {
+    pub(super) fn get(&self, name: &str) -> Option<&'a Requirement> {
+        let r = self.reqs.iter().rev().find(|r| r.name == name).copied()?;
+        if r.is_pinned() {
+            return Some(r);
+        }
+        // A constraint only narrows what is requested anyway; its pin is the one that counts.
+        let c = self
+            .constraints
+            .iter()
+            .rev()
+            .find(|c| c.name == name && (c.is_pinned() || c.series().is_some()))
+            .copied();
+        Some(c.unwrap_or(r))
+    }
+    /// The torch this install asks for, unless it is told not to install it (`--no-install-package torch`).
+    pub(super) fn torch(&self) -> Option<&'a Requirement> {
+        if self
+            .install
+            .no_install
+            .iter()
+            .any(|n| n == "torch" || n == "pytorch")
+        {
+            return None;
+        }
+        self.get("torch").or_else(|| {
+            if self.install.tool == Tool::Conda {
+                self.get("pytorch")
+            } else {
+                None
+            }
+        })
+    }
+}
+
+pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
+    let mut out = Vec::new();
+    for (idx, inst) in ctx.installs {
+        let mut reqs: Vec<&Requirement> = inst.reqs.iter().chain(inst.editables.iter()).collect();
+        let mut index_url = inst.sources.index_url.as_ref();
+        let mut extra: Vec<&Located> = inst.sources.extra_index_urls.iter().collect();
+        let mut constraint_files: Vec<&str> = inst
+            .sources
+            .constraints
+            .iter()
+            .map(|c| c.value.as_str())
+            .collect();
+        let mut seen_files: Vec<&Path> = Vec::new();
+        for inc in &inst.sources.includes {
+            for rf in included(ctx, &inc.value) {
+                // The same file named twice (`pip install .` is also read as a pyproject include) counts once.
+                if seen_files.contains(&rf.path.as_path()) {
+                    continue;
+                }
+                seen_files.push(&rf.path);
+                if rf.path.file_name().and_then(|n| n.to_str()) == Some("pyproject.toml") {
+                    let text = ctx.texts.get(&rf.path).map(|s| s.as_str()).unwrap_or("");
+                    reqs.extend(rf.reqs.iter().filter(|r| {
+                        // A requirement whose place in the file is unknown (offset 0 is the file's first
+                        // header) cannot be put in a group: only `--all-extras` surely installs it.
+                        if r.range.start == 0 {
+                            return inst.all_extras;
+                        }
+                        match optional_group(text, r.range.start) {
+                            None => true,
+                            Some(g) => {
+                                inst.all_extras
+                                    || inst.project_extras.as_ref().is_some_and(|e| e.contains(&g))
+                            }
+                        }
+                    }));
+                    continue;
+                }
+                reqs.extend(rf.reqs.iter());
+                if index_url.is_none() {
+                    index_url = rf.sources.index_url.as_ref();
+                }
+                extra.extend(rf.sources.extra_index_urls.iter());
+                constraint_files.extend(rf.sources.constraints.iter().map(|c| c.value.as_str()));
+            }
+        }
+        let constraints = constraint_files
+            .iter()
+            .flat_map(|c| included(ctx, c))
+            .flat_map(|rf| rf.reqs.iter())
+            .collect();
+        let assumed = match super::branch::condition(ctx, *idx, inst.range.start) {
+            super::branch::Cond::Never(_) => continue,
+            super::branch::Cond::Unknown(c) => Some(c),
+            super::branch::Cond::Always => None,
+        };
+        // `UV_TORCH_BACKEND` only steers uv; the command's own setting wins over ENV.
+        let backend = if matches!(inst.tool, Tool::UvPip | Tool::UvSync) {
+            inst.torch_backend.clone().or_else(|| {
+                ctx.m
+                    .instrs
+                    .get(*idx)
+                    .and_then(|i| i.vars.get("UV_TORCH_BACKEND").cloned().flatten())
+                    .or_else(|| exported(ctx, *idx, inst.range.start, "UV_TORCH_BACKEND"))
+            })
+        } else {
+            None
+        };
+        out.push(Group {
+            instr: *idx,
+            install: inst,
+            reqs,
+            constraints,
+            index_url,
+            extra_index: extra,
+            backend,
+            assumed,
+        });
+    }
+    out
+}
+
+/// `export NAME=value` (or a bare `NAME=value;`) earlier in the same RUN, before byte `at`.
+fn exported(ctx: &Ctx, instr: usize, at: usize, name: &str) -> Option<String> {
+    let info = ctx.m.instrs.get(instr)?;
+    let mut found = None;
+    for c in &info.script.commands {
+        if c.range().start >= at {
+            break;
+        }
+        let words: Vec<&str> = if c.name() == "export" {
+            c.args().iter().map(|w| w.text.as_str()).collect()
+        } else if c.words.is_empty() {
+            c.assigns.iter().map(|w| w.text.as_str()).collect()
+        } else {
+            vec![]
+        };
+        for w in words {
+            if let Some(v) = w.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+                found = Some(v.to_string());
+            }
+        }
+    }
+    found.filter(|v| !v.contains('$'))
+}
+
+/// The `[project.optional-dependencies]` group a pyproject.toml requirement at byte `at` belongs to (normalised
+/// name), or `None` for `[project] dependencies`. Read from the text around it, so it holds whichever parser
+/// produced the requirement.
+fn optional_group(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at.min(text.len()))?;
+    let mut section = "";
+    let mut key: Option<&str> = None;
+    let mut inline_optional = false;
+    for line in before.lines() {
+        let l = line.trim();
+        if l.starts_with('[') && !l.starts_with("[[") && l.ends_with(']') && !l.contains('"') {
+            section = l;
+            key = None;
+            inline_optional = false;
+            continue;
+        }
+        if let Some((k, _)) = l.split_once('=') {
+            let k = k.trim().trim_matches('"');
+            if !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                key = Some(k);
+                if section == "[project]" {
+                    inline_optional = k == "optional-dependencies";
+                }
+            }
+        }
+    }
+    if section == "[project.optional-dependencies]" {
+        return key.map(crate::analyze::requirements::normalise);
+    }
+    if inline_optional {
+        // `optional-dependencies = { vision = ["..."] }`: the group is the last `name = [` before it.
+        let tail = &before[before.rfind("optional-dependencies")?..];
+        let name = tail.rsplit_once("= [")?.0;
+        let name = name
+            .rsplit(['{', ',', '\n'])
+            .next()?
+            .trim()
+            .trim_matches('"');
+        return Some(crate::analyze::requirements::normalise(name));
+    }
+    None
+}
+
+/// Requirement files for `-r value`, following nested `-r` includes.
+pub(super) fn included<'a>(
+    ctx: &'a Ctx<'a>,
+    value: &str,
+) -> Vec<&'a crate::analyze::requirements::ReqFile> {
+    let mut out: Vec<&crate::analyze::requirements::ReqFile> = Vec::new();
+    let mut todo = vec![value.to_string()];
+    while let Some(v) = todo.pop() {
+        let name = Path::new(&v).file_name().map(|s| s.to_os_string());
+        for rf in ctx.reqfiles {
+            let same = rf.path == Path::new(&v)
+                || (name.is_some() && rf.path.file_name().map(|s| s.to_os_string()) == name);
+            if same && !out.iter().any(|o| o.path == rf.path) {
+                out.push(rf);
+                todo.extend(rf.sources.includes.iter().map(|l| l.value.clone()));
+            }
+        }
+        if out.len() > 32 {
+            break;
+        }
+    }
+    out
+}
+
+/// The torch build an install selects: (variant like "cu124", how it was chosen, which kind of choice:
+/// "local", "conda", "index", "extra", "uv-backend", or `None` for PyPI's default). `None` overall when the
+/// build cannot be known (a conda install without `pytorch-cuda`, an index dockui cannot read, uv's `auto`).
+pub(super) fn selected_variant(
+    g: &Group,
+    t: &Requirement,
+    row: &TorchRow,
+) -> Option<(String, String, Option<&'static str>)> {
+    if let Some(l) = t.local() {
+        return Some((l.to_string(), format!("+{l} local version"), Some("local")));
+    }
+    // conda: `pytorch-cuda=12.1` picks conda's CUDA build; without it the channel decides (pytorch's CPU
+    // build, conda-forge's `cuda-version`), never PyPI's default.
+    if g.install.tool == Tool::Conda {
+        let cuda = g.get("pytorch-cuda")?;
+        let v = cuda.series().and_then(|c| cuda_to_variant(&c))?;
+        return Some((
+            v.clone(),
+            format!("conda pytorch-cuda={}", v),
+            Some("conda"),
+        ));
+    }
+    // uv's torch backend replaces the index for torch packages (`auto` depends on the build host's driver).
+    if let Some(b) = g.backend.as_deref() {
+        let b = b.trim();
+        if b == "cpu" || b.starts_with("cu") || b.starts_with("rocm") {
+            return Some((
+                b.to_string(),
+                format!("uv torch backend {b}"),
+                Some("uv-backend"),
+            ));
+        }
+        return None;
+    }
+    if let Some(i) = g.index_url {
+        if let Some(v) = torch_index_variant(&i.value) {
+            return Some((v.clone(), format!("--index-url {v}"), Some("index")));
+        }
+        // Another index (a mirror, `$TORCH_INDEX`): its build is unknown unless it is PyPI itself.
+        if !(i.value.contains("pypi.org/simple") || i.value.contains("pypi.python.org/simple")) {
+            return None;
+        }
+    }
+    if let Some(v) = g
+        .extra_index
+        .iter()
+        .find_map(|i| torch_index_variant(&i.value))
+    {
+        // pip takes the highest version across indexes (an exact pin then prefers the +cu build); uv's default
+        // first-index strategy always prefers the extra index when it has the package.
+        // For an open range, pip takes the highest version from either index, and a local version
+        // (`2.5.1+cu124`) sorts above the same public version: the extra index wins whenever it has the newest
+        // release the range allows (the CPU index has every release).
+        let index_has_newest = v == "cpu" || row.cuda.contains(&v);
+        if t.is_pinned() || index_has_newest || matches!(g.install.tool, Tool::UvPip | Tool::UvSync)
+        {
+            return Some((v.clone(), format!("--extra-index-url {v}"), Some("extra")));
+        }
+    }
+    // uv sync resolves from the project's own `[tool.uv]` indexes and sources, which dockui does not read.
+    if g.install.tool == Tool::UvSync {
+        return None;
+    }
+    Some((
+        row.default_cuda.clone(),
+        format!("PyPI default {}", row.default_cuda),
+        None,
+    ))
+}

@@ -1,0 +1,209 @@
+//! GPU rules (`DU2xx`): torch / torchvision / torchaudio / CUDA / python against the base image, using the facts
+//! in `assets/compat.toml`. Findings say which facts they used.
+//!
+//! Layout: `install` resolves what each install command asks for (requirements, constraints, indexes) and which
+//! CUDA build it selects; `version` reads torch versions and specifiers; `torch` holds the torch rules
+//! (DU201-DU205, DU209, DU202); `python` the interpreter range (DU206); `stages` the stage and build rules
+//! (DU207, DU208, DU210); `host` the host-aware rules (DU211-DU213).
+
+use super::from_rewrite::locate_reference;
+use super::*;
+use crate::analyze::compat::{
+    ImageFacts, TorchRow, cmp_versions, cuda_to_variant, series_of, variant_to_cuda,
+};
+use crate::analyze::dockerfile::model::Stage;
+use crate::analyze::requirements::{Install, Located, Requirement, Tool, torch_index_variant};
+
+pub(super) mod arch;
+mod branch;
+pub(super) mod host;
+mod install;
+mod python;
+pub(super) mod stages;
+pub(super) mod torch;
+mod version;
+
+use install::{Group, groups, selected_variant};
+pub use version::satisfies;
+use version::{shown, torch_version};
+
+pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
+    let gs = groups(ctx);
+    for (k, g) in gs.iter().enumerate() {
+        let base = base_of(ctx, g.instr);
+        let mut found = Vec::new();
+        // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing.
+        let torch = g
+            .torch()
+            .filter(|t| kept_by_earlier(ctx, &gs[..k], g, t).is_none());
+        if let Some(t) = torch {
+            torch::torch_rules(ctx, g, t, base.as_ref(), &mut found);
+            python::python_range(ctx, g, t, base.as_ref(), &mut found);
+        }
+        torch::companions(ctx, g, torch, &gs[..k], base.as_ref(), &mut found);
+        if let Some(c) = &g.assumed {
+            for f in &mut found {
+                if f.severity == Severity::Error {
+                    f.severity = Severity::Warning;
+                }
+                f.facts.push(format!(
+                    "assumption: this install runs only when `{c}` holds, which dockui cannot decide from the ARG/ENV defaults"
+                ));
+            }
+        }
+        out.extend(found);
+    }
+    stages::stubs(ctx, out);
+    stages::copy_paths(ctx, out);
+    stages::cross_stage_cuda(ctx, out);
+    arch::arch_list(ctx, out);
+    if let Some(h) = ctx.host {
+        host::run(ctx, h, &gs, out);
+    }
+}
+
+/// The stages a stage is built on, itself first.
+fn stage_chain(ctx: &Ctx, stage: usize) -> Vec<usize> {
+    let mut chain = vec![stage];
+    let mut s = stage;
+    while let Some(p) = ctx.m.stages.get(s).and_then(|x| x.parent) {
+        if p >= s || chain.len() > 64 {
+            break;
+        }
+        chain.push(p);
+        s = p;
+    }
+    chain
+}
+
+/// An earlier install in this stage (or a stage it is built on) whose torch satisfies `t`: pip and uv keep it
+/// (unless told to upgrade or reinstall), so `t` installs nothing. Returns where that torch came from.
+fn kept_by_earlier(ctx: &Ctx, earlier: &[Group], g: &Group, t: &Requirement) -> Option<String> {
+    if g.install.upgrade || g.install.force_reinstall {
+        return None;
+    }
+    let stage = ctx.m.instrs.get(g.instr)?.stage?;
+    let chain = stage_chain(ctx, stage);
+    let in_chain = |o: &&Group| {
+        ctx.m
+            .instrs
+            .get(o.instr)
+            .and_then(|i| i.stage)
+            .is_some_and(|s| chain.contains(&s))
+    };
+    let Some(prior) = earlier
+        .iter()
+        .rev()
+        .filter(in_chain)
+        .find_map(|o| o.torch())
+    else {
+        // An earlier install from the PyTorch index whose requirements dockui cannot read (a file generated
+        // during the build, `$TORCH_PACKAGES`): it is there to install torch, so assume it did and stay silent.
+        return earlier.iter().rev().filter(in_chain).find_map(|o| {
+            o.index_url
+                .into_iter()
+                .chain(o.extra_index.iter().copied())
+                .find(|i| i.value.contains("download.pytorch.org/whl"))
+                .map(|i| {
+                    format!(
+                        "{}:{} (assumed: installs torch from {})",
+                        i.file.display(),
+                        i.line,
+                        i.value
+                    )
+                })
+        });
+    };
+    let at = format!("{}:{}", prior.file.display(), prior.line);
+    // A torch whose version dockui cannot read (`torch==${TORCH_VERSION}` without a default): pip keeps it
+    // unless it violates `t`, which cannot be shown; stay silent.
+    let installed = match prior.exact() {
+        Some(v) => v.to_string(),
+        None => match torch_version(ctx, prior) {
+            Some((v, _, true)) => v,
+            Some((series, _, false)) => format!("{series}.0"),
+            None => return Some(at),
+        },
+    };
+    if t.specs.is_empty() {
+        return Some(at);
+    }
+    // A local part in the requirement (`+cu121`) must match the installed build's.
+    if let Some(want) = t.local() {
+        if installed.split_once('+').map(|(_, l)| l) != Some(want) {
+            return None;
+        }
+    }
+    satisfies(&installed, &t.specs).then_some(at)
+}
+
+/// The base image facts of the stage an instruction runs in (following `FROM <earlier stage>`).
+fn base_of<'a>(ctx: &'a Ctx, instr: usize) -> Option<(&'a Stage, ImageFacts)> {
+    let s = ctx.m.instrs.get(instr)?.stage?;
+    let root = ctx.m.root_stage(s);
+    let facts = ctx.compat.image(&root.image.text)?;
+    Some((root, facts))
+}
+
+fn variants_text(row: &TorchRow) -> String {
+    row.cuda.join("/")
+}
+
+fn req_finding(ctx: &Ctx, rule: RuleId, r: &Requirement, msg: impl Into<String>) -> Finding {
+    if r.file == ctx.file {
+        ctx.at(rule, r.range.clone(), msg)
+    } else {
+        ctx.at_file(rule, &r.file, r.range.clone(), msg)
+    }
+}
+
+fn req_fix(
+    id: &str,
+    level: FixLevel,
+    desc: impl Into<String>,
+    r: &Requirement,
+    replacement: String,
+) -> Fix {
+    Fix {
+        id: id.into(),
+        level,
+        description: desc.into(),
+        file: r.file.clone(),
+        edits: vec![edit(r.range.start, r.range.end, replacement)],
+    }
+}
+
+/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
+/// (conda's single `=` already means "this version or series").
+fn pin(g: &Group, name: &str, version: &str) -> String {
+    if g.install.tool == Tool::Conda {
+        format!("{name}={}", version.trim_end_matches(".*"))
+    } else {
+        format!("{name}=={version}")
+    }
+}
+
+/// Which accelerator stack an image is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accelerator {
+    Cuda,
+    Rocm,
+    /// Plain OS / python images: no accelerator stack of their own.
+    None,
+}
+
+/// The accelerator of a recognised image, from its `[[image]]` row name in assets/compat.toml.
+fn accelerator(f: &ImageFacts) -> Accelerator {
+    if f.kind.starts_with("rocm") {
+        Accelerator::Rocm
+    } else if f.cuda.is_some()
+        || matches!(f.kind.as_str(), "pytorch" | "nvidia-cuda" | "ngc-pytorch")
+    {
+        Accelerator::Cuda
+    } else {
+        Accelerator::None
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,598 @@
+//! Precision cases for the GPU rules: each behaviour has an input where the rule fires and one where it must
+//! not, written for these tests (shaped like real projects, not copied from any).
+
+use crate::analyze::rules::testutil::{check, check_with};
+use crate::analyze::{Analysis, Finding, Severity};
+
+fn find<'a>(a: &'a Analysis, rule: &str) -> Vec<&'a Finding> {
+    a.findings.iter().filter(|f| f.rule == rule).collect()
+}
+
+/// Apply text edits (non-overlapping) to a text.
+fn apply_edits(text: &str, edits: &[crate::analyze::TextEdit]) -> String {
+    let mut es: Vec<_> = edits.iter().collect();
+    es.sort_by_key(|e| std::cmp::Reverse(e.start));
+    let mut out = text.to_string();
+    for e in es {
+        out.replace_range(e.start..e.end, &e.replacement);
+    }
+    out
+}
+
+fn gpu_warnings(a: &Analysis) -> Vec<String> {
+    a.findings
+        .iter()
+        .filter(|f| f.rule.starts_with("DU2") && f.severity <= Severity::Warning)
+        .map(|f| {
+            format!(
+                "{} {}:{} {}",
+                f.rule,
+                f.file.display(),
+                f.span.line,
+                f.message
+            )
+        })
+        .collect()
+}
+
+// ---- install semantics ----
+
+#[test]
+fn an_earlier_torch_that_satisfies_a_later_requirement_is_kept() {
+    let reqs = "transformers==4.46.2\ntorch>=2.4\naccelerate\n";
+    let kept = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\n\
+        RUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(kept, &[("requirements.txt", reqs)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    assert!(
+        a.findings
+            .iter()
+            .all(|f| f.file.to_str() != Some("requirements.txt") || !f.rule.starts_with("DU2")),
+        "no finding and no fix on the kept requirement"
+    );
+    // The earlier torch is too old for the range: pip upgrades it to PyPI's build, which does not match.
+    let upgraded = kept
+        .replace("torch==2.5.1", "torch==2.3.1")
+        .replace("cu124", "cu121");
+    let a = check_with(&upgraded, &[("requirements.txt", reqs)]);
+    assert!(
+        find(&a, "DU201")
+            .iter()
+            .any(|f| f.file.to_str() == Some("requirements.txt")),
+        "{:?}",
+        gpu_warnings(&a)
+    );
+    // `-U` asks pip to move to the newest release.
+    let forced = kept.replace("-r requirements.txt", "-U -r requirements.txt");
+    let a = check_with(&forced, &[("requirements.txt", reqs)]);
+    assert!(!find(&a, "DU201").is_empty());
+}
+
+#[test]
+fn an_earlier_install_from_the_torch_index_with_unreadable_requirements_is_assumed_to_install_torch()
+ {
+    let reqs = "torch>=2.0,<=2.12.1\nfastapi\n";
+    let df = "FROM nvidia/cuda:12.8.1-devel-ubuntu24.04\n\
+        ARG TORCH_CUDA=cu128\n\
+        COPY requirements.txt /tmp/\n\
+        RUN grep '^torch' /tmp/requirements.txt > /tmp/torch.txt && \\\n    pip install -r /tmp/torch.txt --index-url https://download.pytorch.org/whl/${CUDA_TAG} && \\\n    pip install -r /tmp/requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU201").is_empty(), "{:?}", gpu_warnings(&a));
+    // Without the earlier install the range picks today's default build (cu130) over a CUDA 12.8 base.
+    let alone = "FROM nvidia/cuda:12.8.1-devel-ubuntu24.04\nCOPY requirements.txt /tmp/\nRUN pip install -r /tmp/requirements.txt\n";
+    let a = check_with(alone, &[("requirements.txt", reqs)]);
+    assert!(!find(&a, "DU201").is_empty());
+}
+
+#[test]
+fn uv_no_install_package_and_uv_sync() {
+    let pyproject = "[project]\nname = \"trainer\"\nversion = \"0.1\"\ndependencies = [\n  \"torch>=2.4\",\n  \"datasets\",\n]\n";
+    let base = "FROM python:3.11-slim\nWORKDIR /app\nCOPY pyproject.toml .\n";
+    let a = check_with(
+        &format!("{base}RUN uv sync --no-install-package torch\n"),
+        &[("pyproject.toml", pyproject)],
+    );
+    assert!(find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+    let a = check_with(
+        &format!(
+            "{base}RUN uv pip install --system --no-install-package torch -r pyproject.toml\n"
+        ),
+        &[("pyproject.toml", pyproject)],
+    );
+    assert!(find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+    // Plain pip installs torch from PyPI: DU209 (unpinned torch follows PyPI's newest default build).
+    let a = check_with(
+        &format!("{base}RUN pip install --no-cache-dir .\n"),
+        &[("pyproject.toml", pyproject)],
+    );
+    assert!(!find(&a, "DU209").is_empty(), "{:?}", a.findings);
+}
+
+#[test]
+fn uv_torch_backend_selects_the_build() {
+    let base = "FROM nvidia/cuda:12.6.3-runtime-ubuntu22.04\n";
+    for run in [
+        "ENV UV_TORCH_BACKEND=cu126\nRUN uv pip install --system torch\n",
+        "RUN UV_TORCH_BACKEND=cu126 uv pip install --system torch\n",
+        "RUN uv pip install --system --torch-backend=cu126 torch\n",
+        "RUN export UV_TORCH_BACKEND=cu126 && uv pip install --system torch\n",
+        // `auto` depends on the build host's driver: unknown, no verdict.
+        "RUN uv pip install --system --torch-backend auto torch\n",
+    ] {
+        let a = check(&format!("{base}{run}"));
+        assert!(
+            find(&a, "DU201").is_empty(),
+            "{run}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+    // A backend for another CUDA than the base's is reported.
+    let a = check(&format!(
+        "{base}RUN uv pip install --system --torch-backend cu118 torch==2.6.0\n"
+    ));
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("uv torch backend cu118"))
+    );
+}
+
+#[test]
+fn index_url_replaces_pypi_and_extra_index_url_competes_with_it() {
+    let base = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\n";
+    // --index-url: the pinned version's +cu124 local build is installed.
+    let a = check(&format!(
+        "{base}RUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124\n"
+    ));
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    // --extra-index-url with a range the index covers: `2.5.1+cu124` sorts above PyPI's `2.5.1`.
+    let a = check(&format!(
+        "{base}RUN pip install --no-cache-dir 'torch<2.6' --extra-index-url https://download.pytorch.org/whl/cu124\n"
+    ));
+    assert!(find(&a, "DU204").is_empty(), "{:?}", gpu_warnings(&a));
+    assert!(find(&a, "DU201").is_empty(), "{:?}", gpu_warnings(&a));
+    // An open range past what the index has: PyPI's newer default build wins.
+    let a = check(&format!(
+        "{base}RUN pip install --no-cache-dir torch --extra-index-url https://download.pytorch.org/whl/cu124\n"
+    ));
+    assert!(!find(&a, "DU204").is_empty(), "{:?}", gpu_warnings(&a));
+}
+
+#[test]
+fn conda_pytorch_cuda_is_condas_build_not_pypis() {
+    let base = "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\n";
+    for run in [
+        "RUN conda install -y -c pytorch -c nvidia pytorch=2.3.1 pytorch-cuda=12.4\n",
+        "RUN conda install -y -c pytorch -c nvidia pytorch=2.3.1 pytorch-cuda=$(echo $CUDA_VERSION | cut -d. -f1-2)\n",
+        // No pytorch-cuda: the channel decides the build (pytorch's is CPU-only), never PyPI's default.
+        "RUN conda install -y -c conda-forge pytorch=2.3.1\n",
+    ] {
+        let a = check(&format!("{base}{run}"));
+        assert!(
+            find(&a, "DU201").is_empty(),
+            "{run}: {:?}",
+            gpu_warnings(&a)
+        );
+        assert!(
+            find(&a, "DU205").is_empty(),
+            "{run}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+    // conda's CUDA build against another base CUDA is still reported.
+    let a = check(&format!(
+        "{base}RUN conda install -y -c pytorch -c nvidia pytorch=2.3.1 pytorch-cuda=11.8\n"
+    ));
+    assert!(!find(&a, "DU201").is_empty());
+}
+
+#[test]
+fn shell_branches_are_judged_on_the_arg_defaults() {
+    let not_taken = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\n\
+        ARG TORCH_INDEX_URL=\n\
+        RUN if [ -n \"$TORCH_INDEX_URL\" ]; then \\\n        pip install --no-cache-dir torch==2.7.1 --index-url \"$TORCH_INDEX_URL\"; \\\n    else \\\n        pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124; \\\n    fi\n";
+    let a = check(not_taken);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    // The default takes the branch whose build does not match: reported (at info: cu128 is a newer minor of the same major).
+    let taken = not_taken
+        .replace(
+            "ARG TORCH_INDEX_URL=",
+            "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128",
+        )
+        .replace(
+            "\"$TORCH_INDEX_URL\"",
+            "https://download.pytorch.org/whl/cu128",
+        );
+    let a = check(&taken);
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert!(
+        f[0].facts
+            .iter()
+            .all(|x| !x.contains("assumption: this install runs only"))
+    );
+    // `[ ... ] && pip install` guards work like `if`.
+    let guard = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nARG NIGHTLY=\n\
+        RUN [ -n \"$NIGHTLY\" ] && pip install --pre torch==2.7.1 --index-url https://download.pytorch.org/whl/cu128 || true\n";
+    assert!(gpu_warnings(&check(guard)).is_empty());
+}
+
+#[test]
+fn an_undecidable_branch_lowers_the_finding_and_says_so() {
+    let df = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\n\
+        RUN if [ -f /opt/use-cu130 ]; then \\\n        pip install --no-cache-dir torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130; \\\n    fi\n";
+    let a = check(df);
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    // cu130 on a CUDA 12 image is an error when unconditional; here it is a warning with the assumption.
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("assumption") && x.contains("-f /opt/use-cu130")),
+        "{:?}",
+        f[0].facts
+    );
+    let plain = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n";
+    assert_eq!(find(&check(plain), "DU201")[0].severity, Severity::Error);
+}
+
+#[test]
+fn venv_pips_and_python_m_pip_are_installs() {
+    let base = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN python3 -m venv /opt/venv\n";
+    for run in [
+        "RUN /opt/venv/bin/pip install --no-cache-dir torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n",
+        "RUN /opt/venv/bin/python -m pip install --no-cache-dir torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n",
+        "RUN python3 -m pip install --no-cache-dir torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n",
+    ] {
+        let a = check(&format!("{base}{run}"));
+        assert_eq!(find(&a, "DU201").len(), 1, "{run}");
+    }
+    let ok = format!(
+        "{base}RUN /opt/venv/bin/pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124\n"
+    );
+    assert!(gpu_warnings(&check(&ok)).is_empty());
+}
+
+#[test]
+fn compatible_release_pins_are_read_as_ranges() {
+    // ~=2.2.1 means >=2.2.1,<2.3: the image's torch 2.2.1 satisfies it, nothing is reinstalled.
+    let df = "FROM pytorch/pytorch:2.2.1-cuda12.1-cudnn8-runtime\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", "torch~=2.2.1\nnumpy<2\n")]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    // ~=2.3.0 means >=2.3.0,<2.4: the image's 2.2.1 does not satisfy it -> reinstalled.
+    let a = check_with(df, &[("requirements.txt", "torch~=2.3.0\n")]);
+    assert!(!find(&a, "DU203").is_empty(), "{:?}", gpu_warnings(&a));
+}
+
+// ---- non-CUDA bases ----
+
+#[test]
+fn rocm_images_are_understood_and_never_get_cuda_fixes() {
+    let pyproject = "[project]\nname = \"tuner\"\nversion = \"1\"\ndependencies = [\"torch>=2.4.0\", \"peft\"]\n";
+    let df = "FROM rocm/pytorch:rocm6.3_ubuntu22.04_py3.10_pytorch_release_2.4.0\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir -e .\n";
+    let a = check_with(df, &[("pyproject.toml", pyproject)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    // A ROCm base without torch and an unpinned torch: no DU209 pin to a CUDA release.
+    let df = "FROM rocm/dev-ubuntu-22.04:6.2.4-complete\nRUN pip install --no-cache-dir torch\n";
+    let a = check(df);
+    assert!(find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+    // ROCm wheels from the ROCm index, and a +rocm pin, on an nvidia base are not CUDA mismatches.
+    for run in [
+        "RUN pip install torch==2.5.1 --index-url https://download.pytorch.org/whl/rocm6.2\n",
+        "RUN pip install torch==2.5.1+rocm6.2 -f https://download.pytorch.org/whl/torch\n",
+    ] {
+        let a = check(&format!("FROM ubuntu:22.04\n{run}"));
+        assert!(find(&a, "DU201").is_empty() && find(&a, "DU205").is_empty());
+    }
+    // The same pyproject on a plain python base does get DU209 (a CUDA build from PyPI is the intent there).
+    let a = check_with(
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir -e .\n",
+        &[("pyproject.toml", pyproject)],
+    );
+    assert!(!find(&a, "DU209").is_empty());
+}
+
+#[test]
+fn no_fix_moves_a_project_to_another_accelerator_stack() {
+    let cases = [
+        "FROM rocm/pytorch:rocm6.3_ubuntu22.04_py3.10_pytorch_release_2.4.0\nRUN pip install --no-cache-dir torch==2.5.1\n",
+        "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu\n",
+        "FROM rocm/dev-ubuntu-22.04:6.2.4\nRUN pip install --no-cache-dir torch\n",
+    ];
+    for df in cases {
+        let a = check(df);
+        for f in &a.findings {
+            for fix in &f.fixes {
+                for e in &fix.edits {
+                    assert!(
+                        !e.replacement.contains("+cu") && !e.replacement.contains("nvidia/cuda"),
+                        "{df}: {} proposes {}",
+                        f.rule,
+                        e.replacement
+                    );
+                }
+            }
+        }
+        assert!(find(&a, "DU201").is_empty(), "{df}");
+    }
+}
+
+// ---- severities ----
+
+#[test]
+fn du201_severity_follows_the_cuda_major() {
+    let on = |base: &str, torch: &str, idx: &str| {
+        let a = check(&format!(
+            "FROM nvidia/cuda:{base}\nRUN pip install --no-cache-dir torch=={torch} --index-url https://download.pytorch.org/whl/{idx}\n"
+        ));
+        find(&a, "DU201").first().map(|f| f.severity)
+    };
+    assert_eq!(
+        on("12.4.1-runtime-ubuntu22.04", "2.9.0", "cu130"),
+        Some(Severity::Error)
+    );
+    // Within the major: minor-version compatibility; torch only warns on an nvcc minor mismatch.
+    assert_eq!(
+        on("12.4.1-runtime-ubuntu22.04", "2.7.1", "cu128"),
+        Some(Severity::Info)
+    );
+    assert_eq!(
+        on("12.4.1-devel-ubuntu22.04", "2.3.1", "cu121"),
+        Some(Severity::Info)
+    );
+    assert_eq!(
+        on("12.4.1-runtime-ubuntu22.04", "2.3.1", "cu121"),
+        Some(Severity::Info)
+    );
+    assert_eq!(
+        on("12.4.1-devel-ubuntu22.04", "2.3.1", "cu118"),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        on("12.4.1-runtime-ubuntu22.04", "2.3.1", "cu118"),
+        Some(Severity::Info)
+    );
+    assert_eq!(on("12.4.1-runtime-ubuntu22.04", "2.5.1", "cu124"), None);
+}
+
+// ---- missed detections ----
+
+#[test]
+fn du205_builds_that_never_existed_also_through_args() {
+    let a = check(
+        "FROM nvidia/cuda:11.3.1-devel-ubuntu20.04\nARG TORCH=1.13.1\nARG CUDA_TAG=cu113\nRUN pip install --no-cache-dir torch==${TORCH}+${CUDA_TAG} -f https://download.pytorch.org/whl/torch\n",
+    );
+    let f = find(&a, "DU205");
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert!(f[0].message.contains("cu113"));
+    // A tag newer than the release shipped.
+    let a = check(
+        "FROM python:3.10\nRUN pip install torch==2.1.2+cu124 -f https://download.pytorch.org/whl/torch\n",
+    );
+    assert_eq!(find(&a, "DU205").len(), 1);
+    // A build that exists.
+    let a = check(
+        "FROM nvidia/cuda:11.7.1-devel-ubuntu20.04\nARG TORCH=1.13.1\nARG CUDA_TAG=cu117\nRUN pip install --no-cache-dir torch==${TORCH}+${CUDA_TAG} -f https://download.pytorch.org/whl/torch\n",
+    );
+    assert!(find(&a, "DU205").is_empty());
+}
+
+#[test]
+fn du214_arch_list_without_datacenter_gpus() {
+    let bad = "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nENV TORCH_CUDA_ARCH_LIST=\"7.5 8.6\"\nRUN pip install --no-build-isolation flash-attn==2.6.3\n";
+    let a = check(bad);
+    let f = find(&a, "DU214");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].facts.iter().any(|x| x.starts_with("assumption")));
+    let fix = &f[0].fixes[0];
+    assert_eq!(fix.level, crate::analyze::FixLevel::Suggestion);
+    let fixed = apply_edits(bad, &fix.edits);
+    assert!(
+        fixed.contains("TORCH_CUDA_ARCH_LIST=\"7.5 8.6 8.0 9.0+PTX\""),
+        "{fixed}"
+    );
+    assert!(find(&check(&fixed), "DU214").is_empty());
+    for ok in [
+        "ARG TORCH_CUDA_ARCH_LIST=\"8.0;8.6;9.0\"",
+        "ENV TORCH_CUDA_ARCH_LIST=\"7.5;8.6+PTX\"",
+        "ENV TORCH_CUDA_ARCH_LIST=\"Ampere Hopper\"",
+        "ENV TORCH_CUDA_ARCH_LIST=${ARCHS}",
+        "ENV TORCH_CUDA_ARCH_LIST=all",
+    ] {
+        let a = check(&format!(
+            "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\n{ok}\n"
+        ));
+        assert!(find(&a, "DU214").is_empty(), "{ok}");
+    }
+    // In a RUN assignment.
+    let a = check(
+        "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nRUN TORCH_CUDA_ARCH_LIST=\"8.6\" pip install -v .\n",
+    );
+    assert_eq!(find(&a, "DU214").len(), 1);
+}
+
+#[test]
+fn du208_silent_for_script_made_paths_and_unknown_images() {
+    let sourced = "FROM alpine/git:2.45.2 AS fetch\nCOPY fetch.sh /fetch.sh\nRUN . /fetch.sh models https://example.org/models.git\n\
+        FROM python:3.11-slim\nCOPY --from=fetch /repos/ /app/repos/\n";
+    assert!(find(&check(sourced), "DU208").is_empty());
+    let known_base_script = "FROM ubuntu:22.04 AS fetch\nCOPY fetch.sh /fetch.sh\nRUN bash /fetch.sh\n\
+        FROM python:3.11-slim\nCOPY --from=fetch /repos/ /app/repos/\n";
+    assert!(find(&check(known_base_script), "DU208").is_empty());
+    let external = "FROM ghcr.io/astral-sh/uv:0.5.11 AS uv\nFROM python:3.11-slim\nCOPY --from=uv /uv /uvx /bin/\n";
+    assert!(find(&check(external), "DU208").is_empty());
+    // A builder on a known image that builds under /app but the COPY names /workspace.
+    let wrong = "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04 AS build\nWORKDIR /app\nCOPY . .\nRUN cmake -B build && cmake --build build -j\n\
+        FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nCOPY --from=build /workspace/build/bin/server /usr/local/bin/server\n";
+    assert_eq!(find(&check(wrong), "DU208").len(), 1);
+}
+
+#[test]
+fn du207_silent_when_the_build_links_the_stubs() {
+    let cmake = "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nWORKDIR /src\nCOPY . .\nRUN cmake -B build -DGGML_CUDA=ON && cmake --build build -j\n";
+    let a = check(cmake);
+    let f = find(&a, "DU207");
+    assert_eq!(f.len(), 1);
+    // Changing how a build links is never "safe".
+    assert!(
+        f[0].fixes
+            .iter()
+            .all(|x| x.level != crate::analyze::FixLevel::Safe)
+    );
+    for handled in [
+        // llama.cpp's Makefile adds -L$(CUDA_PATH)/lib64/stubs itself.
+        "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nWORKDIR /src\nCOPY . .\nENV LLAMA_CUDA=1\nRUN make -j4\n",
+        "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nWORKDIR /src\nCOPY . .\nRUN cmake -B build -DGGML_CUDA=ON -DCMAKE_EXE_LINKER_FLAGS=-L/usr/local/cuda/lib64/stubs && cmake --build build -j\n",
+        "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nWORKDIR /src\nCOPY . .\nENV LIBRARY_PATH=/usr/local/cuda/targets/x86_64-linux/lib/stubs\nRUN cmake -B build -DGGML_CUDA=ON && cmake --build build -j\n",
+    ] {
+        assert!(find(&check(handled), "DU207").is_empty(), "{handled}");
+    }
+}
+
+// ---- build gates severities ----
+
+#[test]
+fn du101_is_an_error_only_with_a_known_prompter() {
+    let prompts = check(
+        "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends tzdata python3\n",
+    );
+    let f = find(&prompts, "DU101");
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(f[0].facts.iter().any(|x| x.contains("tzdata")));
+    let quiet = check(
+        "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends git curl\n",
+    );
+    let f = find(&quiet, "DU101");
+    assert!(f[0].severity > Severity::Warning, "{:?}", f[0].severity);
+    // tzdata with the zone preset does not ask.
+    let preset = check(
+        "FROM ubuntu:22.04\nENV TZ=Etc/UTC\nRUN ln -snf /usr/share/zoneinfo/$TZ /etc/localtime && echo $TZ > /etc/timezone\nRUN apt-get update && apt-get install -y tzdata\n",
+    );
+    assert!(find(&preset, "DU101")[0].severity > Severity::Warning);
+}
+
+#[test]
+fn missing_yes_is_an_error_and_dpkg_i_is_not_a_likely_failure() {
+    let a = check(
+        "FROM ubuntu:22.04\nENV DEBIAN_FRONTEND=noninteractive\nRUN apt-get update && apt-get install --no-install-recommends git\n",
+    );
+    assert_eq!(find(&a, "DL3014")[0].severity, Severity::Error);
+    let a = check("FROM ubuntu:22.04\nCOPY tool.deb /tmp/\nRUN dpkg -i /tmp/tool.deb\n");
+    assert!(
+        find(&a, "DU102")
+            .iter()
+            .all(|f| f.severity > Severity::Warning)
+    );
+    // An upgrade after a conffile was edited earlier can stop at dpkg's prompt.
+    let a = check(
+        "FROM ubuntu:22.04\nENV DEBIAN_FRONTEND=noninteractive\nRUN echo 'ALL ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers\nRUN apt-get update && apt-get upgrade -y\n",
+    );
+    assert_eq!(find(&a, "DU102")[0].severity, Severity::Warning);
+    let a = check(
+        "FROM ubuntu:22.04\nENV DEBIAN_FRONTEND=noninteractive\nRUN apt-get update && apt-get upgrade -y\n",
+    );
+    assert!(find(&a, "DU102")[0].severity > Severity::Warning);
+}
+
+#[test]
+fn safe_fixes_never_change_what_is_built() {
+    // Every rule's declared fix levels; the fixes that change images, pins or links are never safe.
+    for r in crate::analyze::rules::catalog() {
+        let id = r.id.as_str();
+        if matches!(
+            id,
+            "DU110"
+                | "DU201"
+                | "DU202"
+                | "DU203"
+                | "DU204"
+                | "DU205"
+                | "DU207"
+                | "DU209"
+                | "DU210"
+                | "DU211"
+                | "DU212"
+                | "DU213"
+                | "DU214"
+                | "DL3025"
+                | "DL4006"
+        ) {
+            assert!(
+                !r.fixes.contains(&crate::analyze::FixLevel::Safe),
+                "{id} declares a safe fix"
+            );
+        }
+    }
+    let a = check(
+        "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04:\nRUN cmake -B b -DGGML_CUDA=ON && cmake --build b\n",
+    );
+    for f in &a.findings {
+        if let Some(info) = crate::analyze::rules::info(f.rule) {
+            for fix in &f.fixes {
+                assert!(
+                    info.fixes.contains(&fix.level),
+                    "{} offers an undeclared {:?} fix",
+                    f.rule,
+                    fix.level
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_deps_keeps_torch_and_says_so() {
+    let df = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir --no-deps torchvision==0.18.1\n";
+    let a = check(df);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].facts.iter().any(|x| x.contains("--no-deps")));
+    let ok = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir --no-deps torchvision==0.19.0\n";
+    assert!(find(&check(ok), "DU202").is_empty());
+}
+
+#[test]
+fn a_fallback_after_or_is_not_the_install() {
+    // `[ test ] && a || b`: with the default the test holds, a runs, b (a cu130 nightly) does not.
+    let df = "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nARG CHANNEL=stable\n\
+        RUN [ \"$CHANNEL\" != \"nightly\" ] && pip install torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124 || pip install torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n";
+    assert!(
+        gpu_warnings(&check(df)).is_empty(),
+        "{:?}",
+        gpu_warnings(&check(df))
+    );
+    let nightly = df.replace("ARG CHANNEL=stable", "ARG CHANNEL=nightly");
+    assert_eq!(find(&check(&nightly), "DU201").len(), 1);
+}
+
+#[test]
+fn pip_install_dot_takes_dependencies_and_only_the_named_extras() {
+    let pyproject = "[project]\nname = \"imgtools\"\nversion = \"0.3\"\ndependencies = [\n  \"numpy<2\",\n]\n\n[project.optional-dependencies]\nlegacy = [\n  \"torchvision==0.16.0\",\n]\nvision = [\n  \"torchvision==0.18.1\",\n]\n";
+    let base = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nWORKDIR /pkg\nCOPY . .\n";
+    let files = [("pyproject.toml", pyproject)];
+    // `.` installs `dependencies` only: no optional group is judged.
+    let a = check_with(&format!("{base}RUN pip install --no-cache-dir .\n"), &files);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // `".[vision]"` adds exactly that group: its torchvision does not match the image's torch 2.4.
+    let a = check_with(
+        &format!("{base}RUN pip install --no-cache-dir \".[vision]\"\n"),
+        &files,
+    );
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(f[0].span.line, 13);
+    // uv sync: --extra names the group, --all-extras takes them all.
+    let a = check_with(&format!("{base}RUN uv sync --extra legacy\n"), &files);
+    assert_eq!(find(&a, "DU202").len(), 1);
+    let a = check_with(&format!("{base}RUN uv sync --all-extras\n"), &files);
+    // One torchvision is judged (the last pin): both groups are in the resolution.
+    assert_eq!(find(&a, "DU202").len(), 1);
+    let a = check_with(&format!("{base}RUN uv sync\n"), &files);
+    assert!(find(&a, "DU202").is_empty());
+}

@@ -1,0 +1,463 @@
+//! Torch rules: the torch build against the base image's CUDA (DU201), torchvision/torchaudio against torch
+//! (DU202), torch reinstalled over a pytorch image (DU203), extra-index resolution (DU204), builds that do not
+//! exist (DU205) and unpinned torch following PyPI's newest default build (DU209).
+
+use super::*;
+
+/// Metadata of the torch rules (DU206 lives in `python`).
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo::new(
+        RuleId::DU201,
+        Severity::Error,
+        "torch's CUDA build does not match the base image's CUDA",
+        &[FixLevel::Suggestion],
+    )
+    .note("error: a pinned wheel newer across a CUDA major; warning: the same picked by a range, or an older wheel across a major on a devel image; info: within the same major. Never on ROCm/CPU images or for a torch an earlier install already satisfies"),
+    RuleInfo::new(
+        RuleId::DU202,
+        Severity::Error,
+        "torchvision/torchaudio version does not match torch",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU203,
+        Severity::Warning,
+        "torch installed again over a pytorch/pytorch base image (gigabytes re-downloaded)",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU204,
+        Severity::Warning,
+        "--extra-index-url for a CUDA torch index lets PyPI's default CUDA build win",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU205,
+        Severity::Error,
+        "torch +cuXYZ wheel or cuXYZ index does not exist for that torch version",
+        &[FixLevel::Suggestion],
+    ),
+    RuleInfo::new(
+        RuleId::DU206,
+        Severity::Error,
+        "Python version outside the range the torch version supports",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DU209,
+        Severity::Warning,
+        "Unpinned torch on a base without CUDA facts follows PyPI's newest default CUDA build and its driver floor",
+        &[FixLevel::Suggestion],
+    )
+    .note("not on ROCm images or images with torch preinstalled, and not when an index, uv backend or conda picks the build"),
+];
+
+pub(super) fn torch_rules(
+    ctx: &Ctx,
+    g: &Group,
+    t: &Requirement,
+    base: Option<&(&Stage, ImageFacts)>,
+    out: &mut Vec<Finding>,
+) {
+    let Some((version, row, exact)) = torch_version(ctx, t) else {
+        return;
+    };
+    let shown = shown(t, &version, row, exact);
+    // The build this install selects; unknown (conda without pytorch-cuda, an unreadable index, uv's `auto`)
+    // leaves only the rules that do not depend on it.
+    let selected = selected_variant(g, t, row);
+    let known = selected.is_some();
+    let (variant, how, explicit) = selected.unwrap_or_default();
+    let ships = format!(
+        "torch {} ships {} (PyPI default {})",
+        row.series,
+        variants_text(row),
+        row.default_cuda
+    );
+    // DU205: an explicit variant the pinned release does not have (an open range lets the resolver pick an
+    // older release that has it).
+    let pinned = exact || t.series().is_some();
+    // conda's pytorch-cuda builds are not pip's wheel list: no DU205 from pip's facts for them.
+    if pinned
+        && known
+        && explicit.is_some()
+        && explicit != Some("conda")
+        && variant.starts_with("cu")
+        && !row.cuda.contains(&variant)
+    {
+        let mut f = req_finding(ctx, RuleId::DU205, t, format!("torch {shown} has no {variant} build"))
+            .why("pip cannot find that wheel (with --index-url the install fails; with --extra-index-url it silently takes PyPI's default CUDA build).")
+            .fact(ships.clone())
+            .fact(format!("requested: {how}"));
+        if explicit == Some("local") && exact {
+            let pick = row.cuda.last().cloned().unwrap_or_default();
+            f = f.with_fix(req_fix(
+                "DU205.variant",
+                FixLevel::Suggestion,
+                format!("Use the {pick} build"),
+                t,
+                format!("torch=={version}+{pick}"),
+            ));
+        }
+        out.push(f);
+    }
+    // DU204: extra index for CUDA torch, torch not pinned exactly: PyPI's newer default build can win.
+    if g.install.tool == Tool::Pip && !t.is_pinned() && g.index_url.is_none() {
+        if let Some(loc) = g
+            .extra_index
+            .iter()
+            // Only when the newest release the range allows has no build on that index: otherwise the
+            // index's `+cuXYZ` local version sorts above PyPI's and wins.
+            .find(|i| {
+                torch_index_variant(&i.value)
+                    .is_some_and(|v| v.starts_with("cu") && !row.cuda.contains(&v))
+            })
+        {
+            let v = torch_index_variant(&loc.value).unwrap_or_default();
+            let newest = ctx.compat.newest_torch();
+            let mut f = req_finding(ctx, RuleId::DU204, t, format!("`--extra-index-url .../{v}` with torch {shown}: pip may install PyPI's build instead of {v}"))
+                .why("--extra-index-url adds an index but keeps PyPI: pip takes the highest version from either, so a newer torch from PyPI with its default CUDA build wins over the cu index.")
+                .fact(format!("index offers {v}"));
+            if let Some(n) = newest {
+                f = f.fact(format!(
+                    "newest torch {} on PyPI defaults to {}",
+                    n.series, n.default_cuda
+                ));
+            }
+            let file_text = ctx
+                .texts
+                .get(&loc.file)
+                .map(|s| s.as_str())
+                .unwrap_or(ctx.text);
+            let name = file_text.get(loc.name_range.clone()).unwrap_or("");
+            if name == "--extra-index-url" {
+                f = f.with_fix(Fix {
+                    id: "DU204.index-url".into(),
+                    level: FixLevel::Suggestion,
+                    description: "Use --index-url so only the CUDA index is consulted (other packages must then exist there too)".into(),
+                    file: loc.file.clone(),
+                    edits: vec![edit(loc.name_range.start, loc.name_range.end, "--index-url")],
+                });
+            }
+            out.push(f);
+        }
+    }
+    // DU209: an open torch requirement on a base without CUDA facts follows PyPI's newest default build.
+    // A ROCm image is not "a base without CUDA facts": a CUDA pin there would move the project to another
+    // accelerator stack, which no fix does.
+    let base_cuda_known = base.is_some_and(|(_, f)| {
+        f.cuda.is_some() || f.torch_preinstalled || accelerator(f) == Accelerator::Rocm
+    });
+    if known
+        && !base_cuda_known
+        && explicit.is_none()
+        && !exact
+        && t.series().is_none()
+        && t.url.is_none()
+    {
+        let mut f = req_finding(ctx, RuleId::DU209, t, format!("torch {shown} installs whatever PyPI serves today: torch {} with its {} build", row.series, row.default_cuda))
+            .why("The newest default build needs the newest driver: when PyPI moves to a new CUDA, the same Dockerfile builds an image that fails on older hosts with 'The NVIDIA driver on your system is too old'.")
+            .fact(ships.clone());
+        if let Some(c) = variant_to_cuda(&row.default_cuda).and_then(|c| ctx.compat.min_driver(&c))
+        {
+            f = f.fact(format!(
+                "{} needs driver >= {} (CUDA {})",
+                row.default_cuda, c.min_driver, c.cuda
+            ));
+        }
+        // Pin the newest series whose default build is still CUDA 12 (runs on R525+ through minor-version compatibility).
+        let pick = ctx
+            .compat
+            .data
+            .torch
+            .iter()
+            .filter(|r| r.default_cuda.starts_with("cu12"))
+            .max_by(|a, b| cmp_versions(&a.series, &b.series));
+        if let Some(p) = pick {
+            f = f.fact(format!(
+                "torch {} is the newest release whose default build is {}",
+                p.series, p.default_cuda
+            ));
+            f = f.with_fix(req_fix(
+                "DU209.pin",
+                FixLevel::Suggestion,
+                format!("Pin torch=={}.* (default {})", p.series, p.default_cuda),
+                t,
+                pin(g, &t.name, &format!("{}.*", p.series)),
+            ));
+        }
+        out.push(f);
+    }
+    let Some((stage, facts)) = base else { return };
+    let base_ref = stage.image.text.clone();
+    // DU203: torch again over a pytorch image.
+    if let (true, Some(bt)) = (facts.torch_preinstalled, facts.torch.as_deref()) {
+        let same = exact
+            && version == bt
+            && t.local().is_none_or(|l| {
+                Some(l.to_string()) == facts.cuda.as_deref().and_then(cuda_to_variant)
+            });
+        // A range the base's torch already satisfies is a no-op for pip unless it is told to upgrade.
+        let kept = !exact
+            && !t.specs.is_empty()
+            && satisfies(bt, &t.specs)
+            && !g.install.upgrade
+            && !g.install.force_reinstall;
+        if !same && !kept {
+            let msg = if exact {
+                format!("torch=={version} installed over {base_ref}, which already has torch {bt}")
+            } else {
+                format!("torch {shown} installed over {base_ref}, which already has torch {bt}")
+            };
+            let mut f = req_finding(ctx, RuleId::DU203, t, msg)
+                .why("pip replaces the image's torch: ~0.8 GB plus gigabytes of nvidia-* wheels downloaded again, and the result no longer matches the image's CUDA build.")
+                .fact(format!("base image ships torch {bt} built for CUDA {}", facts.cuda.as_deref().unwrap_or("?")));
+            if !exact {
+                f = f.fact("an unpinned torch is replaced as soon as -U or another requirement asks for a newer one");
+            }
+            f = f.with_fix(req_fix(
+                "DU203.pin-base",
+                FixLevel::Suggestion,
+                format!("Pin torch to the base image's {bt} (a no-op install)"),
+                t,
+                pin(g, &t.name, bt),
+            ));
+            out.push(f);
+        }
+    }
+    // DU201: the torch build's CUDA vs the base image's CUDA.
+    let Some(base_cuda) = facts.cuda.clone() else {
+        return;
+    };
+    // Over a pytorch image, an unpinned or satisfied requirement keeps the image's own build.
+    if facts.torch_preinstalled
+        && !exact
+        && !g.install.upgrade
+        && facts
+            .torch
+            .as_deref()
+            .is_some_and(|bt| t.specs.is_empty() || satisfies(bt, &t.specs))
+    {
+        return;
+    }
+    if !known
+        || !variant.starts_with("cu")
+        || accelerator(facts) != Accelerator::Cuda
+        || explicit.is_some() && !row.cuda.contains(&variant)
+    {
+        return;
+    }
+    let Some(wheel_cuda) = variant_to_cuda(&variant) else {
+        return;
+    };
+    if wheel_cuda == base_cuda {
+        return;
+    }
+    let newer = cmp_versions(&wheel_cuda, &base_cuda) == std::cmp::Ordering::Greater;
+    let mut f = req_finding(ctx, RuleId::DU201, t, format!("torch {shown} installs the {variant} build; the base image has CUDA {base_cuda}"))
+        .why(if newer {
+            "The wheel brings its own newer CUDA runtime: the host driver must now satisfy the wheel's CUDA, not the base's, and extensions compiled with the image's nvcc mismatch torch."
+        } else {
+            "Two CUDA versions in one image: extensions compiled with the image's nvcc do not match torch's CUDA, and the larger base buys nothing."
+        })
+        .fact(ships.clone())
+        .fact(format!("selected build: {variant} ({how})"))
+        .fact(format!("base {base_ref} has CUDA {base_cuda}"));
+    // Severity: a newer wheel across a CUDA major (cu130 on a CUDA 12 image) needs a newer driver family and
+    // breaks extension builds with the image's nvcc: error when pinned, warning when a range picks it. Within
+    // a major the wheel runs on the major's drivers through minor-version compatibility and torch's extension
+    // builder only warns about a minor mismatch: info. An older wheel across a major breaks extension builds
+    // (torch refuses a CUDA major mismatch) where nvcc is, i.e. on devel images: warning; elsewhere info.
+    let major = |c: &str| c.split('.').next().unwrap_or("").to_string();
+    let same_major = major(&wheel_cuda) == major(&base_cuda);
+    let devel = facts.flavor.as_deref() == Some("devel");
+    f.severity = match (newer, same_major) {
+        (true, false) if exact || t.series().is_some() => Severity::Error,
+        (true, false) => Severity::Warning,
+        (_, true) => Severity::Info,
+        (false, false) if devel => Severity::Warning,
+        (false, false) => Severity::Info,
+    };
+    if same_major {
+        f = f.fact(format!(
+            "same CUDA major: the wheel runs on CUDA {} drivers through minor-version compatibility; extensions built with the image's nvcc get only a version warning from torch",
+            major(&base_cuda)
+        ));
+    }
+    if !exact && t.series().is_none() {
+        f = f.fact(format!(
+            "assumption: the open requirement resolves to torch {} today; another day may pick another release",
+            row.series
+        ));
+    }
+    if let (Some(a), Some(b)) = (
+        ctx.compat.min_driver(&wheel_cuda),
+        ctx.compat.min_driver(&base_cuda),
+    ) {
+        f = f.fact(format!(
+            "CUDA {wheel_cuda} needs driver >= {}; CUDA {base_cuda} needs >= {}",
+            a.min_driver, b.min_driver
+        ));
+    }
+    // Fix A: move the base image to the wheel's CUDA.
+    if let Some(fix) = move_base_fix(
+        ctx,
+        stage,
+        facts,
+        exact.then_some(version.as_str()),
+        &wheel_cuda,
+        row,
+    ) {
+        f = f.with_fix(fix);
+    }
+    // Fix B: move the torch pin to a version whose default build matches the base's CUDA.
+    if let Some(bv) = cuda_to_variant(&base_cuda) {
+        let target = if facts.torch_preinstalled {
+            facts.torch.clone()
+        } else {
+            ctx.compat
+                .data
+                .torch
+                .iter()
+                .filter(|r| r.default_cuda == bv)
+                .max_by(|a, b| cmp_versions(&a.series, &b.series))
+                .map(|r| format!("{}.*", r.series))
+        };
+        if let Some(p) = target {
+            if t.local().is_none() && explicit.is_none() {
+                f = f.with_fix(req_fix(
+                    "DU201.move-torch",
+                    FixLevel::Suggestion,
+                    format!("Pin torch=={p}, whose default build matches CUDA {base_cuda}"),
+                    t,
+                    pin(g, &t.name, &p),
+                ));
+            }
+        }
+    }
+    out.push(f);
+}
+
+/// Where the base reference is written and a replacement for it that uses CUDA `cuda`.
+fn move_base_fix(
+    ctx: &Ctx,
+    stage: &Stage,
+    facts: &ImageFacts,
+    torch: Option<&str>,
+    cuda: &str,
+    row: &TorchRow,
+) -> Option<Fix> {
+    let new_tag = match facts.kind.as_str() {
+        "pytorch" => {
+            let tv = torch?;
+            format!(
+                "{tv}-cuda{cuda}-cudnn{}-{}",
+                row.cudnn,
+                facts.flavor.as_deref().unwrap_or("runtime")
+            )
+        }
+        "nvidia-cuda" => {
+            let full = ctx.compat.cuda_tag(cuda)?.version.clone();
+            let (_, tag) = crate::analyze::compat::split_reference(&stage.image.text);
+            let tag = tag?;
+            let rest = tag.split_once('-').map(|(_, r)| r)?;
+            format!("{full}-{rest}")
+        }
+        _ => return None,
+    };
+    let (repo, _) = crate::analyze::compat::split_reference(&stage.image.text);
+    let new_ref = format!("{repo}:{new_tag}");
+    let edits = locate_reference(ctx, stage, &new_ref)?;
+    if edits.is_empty() {
+        return None;
+    }
+    Some(Fix {
+        id: "DU201.move-base".into(),
+        level: FixLevel::Suggestion,
+        description: format!("Move the base image to {new_ref}"),
+        file: ctx.file.to_path_buf(),
+        edits,
+    })
+}
+
+pub(super) fn companions(
+    ctx: &Ctx,
+    g: &Group,
+    own: Option<&Requirement>,
+    earlier: &[Group],
+    base: Option<&(&Stage, ImageFacts)>,
+    out: &mut Vec<Finding>,
+) {
+    // Which torch will be there: this install's (unless an earlier one is kept), an earlier install's in this
+    // stage chain, or the base image's.
+    let chain = ctx
+        .m
+        .instrs
+        .get(g.instr)
+        .and_then(|i| i.stage)
+        .map(|s| stage_chain(ctx, s))
+        .unwrap_or_default();
+    let base_torch = base.and_then(|(st, f)| match (f.torch_preinstalled, &f.torch) {
+        (true, Some(v)) => Some((v.clone(), format!("base image {}", st.image.text))),
+        _ => None,
+    });
+    let mut torch: Option<(String, String)> = None; // (version or series, where)
+    if let Some(t) = own {
+        // An open range the base's torch satisfies keeps the base's torch.
+        let kept_base = !t.is_pinned()
+            && t.series().is_none()
+            && !g.install.upgrade
+            && base_torch
+                .as_ref()
+                .is_some_and(|(v, _)| t.specs.is_empty() || satisfies(v, &t.specs));
+        if kept_base {
+            torch = base_torch.clone();
+        } else if let Some((v, _, _)) = torch_version(ctx, t) {
+            torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
+        }
+    }
+    if torch.is_none() {
+        for o in earlier.iter().filter(|o| {
+            ctx.m
+                .instrs
+                .get(o.instr)
+                .and_then(|i| i.stage)
+                .is_some_and(|s| chain.contains(&s))
+        }) {
+            if let Some(t) = o.torch() {
+                if let Some((v, _, _)) = torch_version(ctx, t) {
+                    torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
+                }
+            }
+        }
+    }
+    if torch.is_none() {
+        torch = base_torch;
+    }
+    let Some((tv, where_)) = torch else { return };
+    let Some(row) = ctx.compat.torch(&tv) else {
+        return;
+    };
+    for (name, want) in [
+        ("torchvision", &row.torchvision),
+        ("torchaudio", &row.torchaudio),
+    ] {
+        let Some(r) = g.get(name) else { continue };
+        if want.is_empty() {
+            continue;
+        }
+        let Some(have) = r.series() else { continue };
+        if &have == want {
+            continue;
+        }
+        let mut f = req_finding(ctx, RuleId::DU202, r, format!("{name} {} does not match torch {tv}: torch {} pairs with {name} {want}", r.exact().map(str::to_string).unwrap_or(format!("{have}.*")), row.series))
+            .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
+            .fact(format!("torch {tv} from {where_}"))
+            .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
+            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
+        if g.install.no_deps {
+            f = f.fact("--no-deps: pip leaves torch as it is, so the mismatch surfaces at import");
+        }
+        out.push(f);
+    }
+}

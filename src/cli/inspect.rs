@@ -1,0 +1,58 @@
+//! `dockui inspect IMAGE`: exit 0 ok (or the gate passed), 1 the gate failed, 2 usage or engine errors.
+
+use super::{Format, load_config, runtime};
+use crate::docker::BollardEngine;
+use crate::image::{self, Gate, Options, export};
+use crate::paths::Paths;
+use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// An image in the engine (`repo:tag`, id), or a saved archive file (`docker save -o`, `podman save`).
+    pub image: String,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// CI gate: fail (exit 1) when efficiency is below this fraction, e.g. 0.9.
+    #[arg(long, value_name = "FRACTION", value_parser = image::gate::parse_fraction)]
+    pub lowest_efficiency: Option<f64>,
+    /// CI gate: fail (exit 1) when more than this is wasted, e.g. 50MB (10^6) or 50MiB.
+    #[arg(long, value_name = "SIZE", value_parser = image::parse_size)]
+    pub highest_wasted_bytes: Option<u64>,
+    /// How many largest files and wasted paths to list.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+}
+
+pub fn run(args: InspectArgs, config_flag: Option<&Path>, paths: &Paths) -> anyhow::Result<i32> {
+    let config = load_config(config_flag, paths, Path::new("."))?;
+    let opts = Options { top: args.top };
+    let as_file = Path::new(&args.image);
+    let report = if as_file.is_file() {
+        export::inspect_archive_file(as_file, opts)
+    } else {
+        let engine = BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
+        runtime()?.block_on(export::inspect_engine_image(&engine, &args.image, opts))
+    };
+    let mut report = match report {
+        Ok(r) => r,
+        Err(e @ export::InspectError::Engine(crate::docker::DockerError::Unreachable { .. })) => {
+            anyhow::bail!("{e}\nstart the Docker engine or set engine.docker_host / DOCKER_HOST")
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    };
+    let gate = Gate {
+        lowest_efficiency: args.lowest_efficiency,
+        highest_wasted_bytes: args.highest_wasted_bytes,
+    };
+    if gate.is_set() {
+        report.gate = Some(gate.evaluate(&report));
+    }
+    match args.format {
+        Format::Human => print!("{}", image::render::render_human(&report)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(match &report.gate {
+        Some(g) if !g.passed => 1,
+        _ => 0,
+    })
+}

@@ -1,0 +1,110 @@
+//! Values of build args whose names look secret (HF_TOKEN, DB_PASSWORD, ...) never reach a log line, the
+//! build record or JSON output: every line is masked before it is written or sent.
+
+use crate::analyze::rules::secrets::looks_secret;
+use std::collections::BTreeMap;
+
+/// Shorter values would mask ordinary text ("1", "on") all over the log; they are not secrets worth it.
+const MIN_LEN: usize = 4;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Masker {
+    /// Longest first, so a value containing another is masked whole.
+    secrets: Vec<String>,
+}
+
+impl Masker {
+    pub fn from_args(args: &BTreeMap<String, String>) -> Masker {
+        let mut secrets: Vec<String> = args
+            .iter()
+            .filter(|(k, v)| looks_secret(k) && v.len() >= MIN_LEN)
+            .map(|(_, v)| v.clone())
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Masker { secrets }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+impl Masker {
+    pub fn event(&self, ev: crate::docker::BuildEvent) -> crate::docker::BuildEvent {
+        match ev {
+            crate::docker::BuildEvent::Line(l) if !self.is_empty() => {
+                crate::docker::BuildEvent::Line(self.apply(&l))
+            }
+            other => other,
+        }
+    }
+
+    fn opt(&self, s: &mut Option<String>) {
+        if let Some(v) = s.as_mut() {
+            *v = self.apply(v);
+        }
+    }
+
+    pub fn smoke(&self, r: &mut super::smoke::SmokeResult) {
+        r.output = self.apply(&r.output);
+        r.command = self.apply(&r.command);
+        if let Some(d) = r.diagnosis.as_mut() {
+            self.diagnosis(d);
+        }
+    }
+
+    fn diagnosis(&self, d: &mut crate::classify::Diagnosis) {
+        for (_, line) in d.matched.iter_mut() {
+            *line = self.apply(line);
+        }
+        self.opt(&mut d.failing_step);
+        self.opt(&mut d.detail);
+    }
+
+    /// Everything in a build's result that carries engine or container text.
+    pub fn outcome(&self, o: &mut super::BuildOutcome) {
+        if self.is_empty() {
+            return;
+        }
+        self.opt(&mut o.error);
+        o.smoke.iter_mut().for_each(|r| self.smoke(r));
+        for a in o.attempts.iter_mut() {
+            self.opt(&mut a.error);
+            a.smoke.iter_mut().for_each(|r| self.smoke(r));
+            if let Some(d) = a.diagnosis.as_mut() {
+                self.diagnosis(d);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_named_values_are_masked_others_kept() {
+        let args = BTreeMap::from([
+            ("HF_TOKEN".to_string(), "hf_secretvalue123".to_string()),
+            ("BASE_IMAGE".to_string(), "ubuntu:22.04".to_string()),
+            ("DB_PASSWORD".to_string(), "abc".to_string()),
+        ]);
+        let m = Masker::from_args(&args);
+        assert_eq!(
+            m.apply("login hf_secretvalue123 from ubuntu:22.04 abc"),
+            "login *** from ubuntu:22.04 abc"
+        );
+        assert!(Masker::from_args(&BTreeMap::new()).is_empty());
+    }
+}
