@@ -106,8 +106,14 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Restore the last file dockui wrote (or the last write of FILE) from its backup.
-    Undo { file: Option<PathBuf> },
+    /// Restore the last file dockui wrote in this project (the current directory), or the last write of FILE,
+    /// from its backup; shows the diff, and refuses when the file changed since dockui wrote it.
+    Undo {
+        file: Option<PathBuf>,
+        /// Restore even when the file changed since dockui wrote it (those changes are lost).
+        #[arg(long)]
+        force: bool,
+    },
     /// Without BUILD_ID: the build history. With it (or `last`, the newest build): every attempt's full log.
     Logs {
         /// A build id (a unique prefix is enough), or `last`.
@@ -307,6 +313,7 @@ pub fn main() -> i32 {
     };
     let paths = Paths::discover();
     crate::logging::init(&paths.log_file());
+    paths.ensure_private();
     match run(cli, &paths) {
         Ok(code) => code,
         Err(e) => {
@@ -596,9 +603,17 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Some(Cmd::Undo { file }) => {
+        Some(Cmd::Undo { file, force }) => {
             let backups = crate::fix::Backups::new(paths.backups_dir());
-            let record = backups.undo(file.as_deref())?;
+            // Scoped to the project it runs in: without FILE, only writes under the current directory.
+            let cwd = std::env::current_dir()?;
+            let project = if file.is_some() {
+                None
+            } else {
+                Some(cwd.as_path())
+            };
+            let (record, diff) = backups.undo(project, file.as_deref(), force)?;
+            print!("{diff}");
             println!(
                 "restored {} from {}",
                 record.file.display(),
@@ -895,6 +910,8 @@ fn open_tui(
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     if readonly {
         config.build.auto_fix = "off".into();
+    } else {
+        crate::fix::write::sweep_project_temps(dir, &config.build.dockerfile);
     }
     let mut ctx = engine_context(&config, dir, paths);
     // `r` in the TUI re-reads the same files.

@@ -194,17 +194,17 @@ impl Config {
             .into_iter()
             .chain(std::iter::once(project_file.as_path()))
         {
-            let text = match std::fs::read_to_string(path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => {
-                    return Err(ConfigError::Read {
-                        path: path.to_path_buf(),
-                        source,
-                    });
-                }
+            let is_project = path == project_file.as_path();
+            let bytes = match read_config_bytes(path, is_project.then_some(project_dir)) {
+                Ok(Some(b)) => b,
+                Ok(None) => continue,
+                Err(e) => return Err(e),
             };
+            let text = utf8_or_position(path, bytes)?;
             let table = parse_checked(path, &text)?;
+            if is_project {
+                check_project_paths(path, &text, project_dir)?;
+            }
             merge(&mut merged, table);
             sources.files.push(path.to_path_buf());
         }
@@ -254,6 +254,129 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Read a config file. The project's own file is read like any project file (a regular file inside the
+/// project, size-capped), since the project may come from anyone; the user's file may be anywhere.
+fn read_config_bytes(path: &Path, project: Option<&Path>) -> Result<Option<Vec<u8>>, ConfigError> {
+    use crate::analyze::project_files::{ProjectFiles, Read};
+    let read_err = |source: std::io::Error| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let Some(project) = project else {
+        return match std::fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(read_err(e)),
+        };
+    };
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(None);
+    }
+    let files = ProjectFiles::new(project).map_err(read_err)?;
+    match files.read(Path::new(PROJECT_FILE)) {
+        Read::Missing => Ok(None),
+        // Read again as bytes: the reader already decided it is safe, and the UTF-8 check wants a position.
+        Read::Text { .. } => std::fs::read(path).map(Some).map_err(read_err),
+        Read::Refused(why) => Err(read_err(std::io::Error::other(format!("not read: {why}")))),
+    }
+}
+
+/// Config files are UTF-8 (TOML requires it): an invalid byte is an error at its line and column.
+fn utf8_or_position(path: &Path, bytes: Vec<u8>) -> Result<String, ConfigError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let span = crate::analyze::Span::from_range(prefix, valid, valid);
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: span.line,
+            col: span.col,
+            message: format!(
+                "byte 0x{:02x} is not valid UTF-8; save the file as UTF-8",
+                bytes.get(valid).copied().unwrap_or(0)
+            ),
+        }
+    })
+}
+
+/// Settings a project's own `.dockui.toml` may not point outside the project with, or not set at all: a
+/// cloned repository or a pull request must not make dockui read or write elsewhere, load a library or run a
+/// command on the host.
+fn check_project_paths(path: &Path, text: &str, project_dir: &Path) -> Result<(), ConfigError> {
+    use toml::Spanned;
+    #[derive(Deserialize, Default)]
+    struct File {
+        #[serde(default)]
+        build: Build,
+        #[serde(default)]
+        gpu: Gpu,
+        #[serde(default)]
+        ui: Ui,
+    }
+    #[derive(Deserialize, Default)]
+    struct Build {
+        dockerfile: Option<Spanned<String>>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Gpu {
+        nvml_lib: Option<Spanned<String>>,
+    }
+    #[derive(Deserialize, Default)]
+    struct Ui {
+        copy_command: Option<Spanned<String>>,
+    }
+    let f: File = toml::from_str(text).unwrap_or_default();
+    let at = |span: std::ops::Range<usize>, message: String| {
+        let s = crate::analyze::Span::from_range(text, span.start, span.start);
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: s.line,
+            col: s.col,
+            message,
+        }
+    };
+    if let Some(df) = &f.build.dockerfile {
+        let p = Path::new(df.get_ref());
+        let inside = crate::analyze::project_files::stays_inside(p)
+            && match (
+                project_dir.join(p).canonicalize(),
+                project_dir.canonicalize(),
+            ) {
+                (Ok(real), Ok(root)) => real.starts_with(root),
+                // Not there (yet): the words of the path already stay inside.
+                _ => true,
+            };
+        if !inside {
+            return Err(at(
+                df.span(),
+                format!(
+                    "build.dockerfile = \"{}\" points outside the project; a project's .dockui.toml may only \
+                     name files inside the project (give another path with your own config or on the command line)",
+                    df.get_ref()
+                ),
+            ));
+        }
+    }
+    for (key, v) in [
+        ("gpu.nvml_lib", &f.gpu.nvml_lib),
+        ("ui.copy_command", &f.ui.copy_command),
+    ] {
+        if let Some(v) = v
+            && !v.get_ref().is_empty()
+        {
+            return Err(at(
+                v.span(),
+                format!(
+                    "{key} loads or runs a program on this machine and cannot be set by a project's \
+                     .dockui.toml; set it in your user config instead"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parse one file and check it against the schema on its own, so errors carry this file's line and column.

@@ -1,6 +1,6 @@
 //! dockui's own log: always a file in the state dir, never the screen (the TUI owns the terminal).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -43,11 +43,13 @@ impl log::Log for FileLogger {
 /// failing the app: the log is for diagnosis, not function.
 pub fn init(path: &Path) {
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::paths::private_dir(dir);
     }
-    let Ok(file) = OpenOptions::new().create(true).append(true).open(path) else {
+    // The log may hold build output: readable by this user only, also when an older version created it.
+    let Ok(file) = crate::paths::private_file_options().append(true).open(path) else {
         return;
     };
+    let _ = crate::paths::make_private(path);
     let level = match std::env::var("DOCKUI_LOG").as_deref() {
         Ok("debug") => log::LevelFilter::Debug,
         Ok("trace") => log::LevelFilter::Trace,

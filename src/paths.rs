@@ -49,3 +49,52 @@ impl Paths {
         self.data_dir.join("builds")
     }
 }
+
+/// Create `dir` (and its parents) and make it private to this user (0700): dockui's state, data and logs hold
+/// build output, backups of project files and build-arg values.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Options that create a file readable by this user only (0600); callers add `append`/`write`/`truncate`.
+pub fn private_file_options() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).write(true).mode(0o600);
+    o
+}
+
+/// Make an existing file private (0600); a file written by an older version may be world-readable.
+pub fn make_private(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(file)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+impl Paths {
+    /// Create the state and data directories private (0700), tightening them if they already exist.
+    pub fn ensure_private(&self) {
+        for d in [
+            &self.state_dir,
+            &self.data_dir,
+            &self.builds_dir(),
+            &self.backups_dir(),
+        ] {
+            if let Err(e) = private_dir(d) {
+                log::warn!("cannot make {} private: {e}", d.display());
+            }
+        }
+    }
+}

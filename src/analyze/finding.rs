@@ -29,11 +29,69 @@ impl Span {
     }
 }
 
+/// Where each line of a text starts, so a byte offset maps to line and column in O(log lines) instead of a
+/// scan from the top of the file for every finding.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// 1-based line of byte offset `at`.
+    pub fn line(&self, at: usize) -> usize {
+        self.starts.partition_point(|&s| s <= at)
+    }
+
+    /// Same result as [`Span::from_range`] on the text this index was built from.
+    pub fn span(&self, text: &str, start: usize, end: usize) -> Span {
+        let start = start.min(text.len());
+        let at = floor_char_boundary(text, start);
+        let line = self.starts.partition_point(|&s| s <= at);
+        let line_start = self.starts[line - 1];
+        let col = text[line_start..at].chars().count() + 1;
+        Span {
+            line,
+            col,
+            start,
+            end: end.max(start).min(text.len()),
+        }
+    }
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod line_index_tests {
+    use super::*;
+
+    #[test]
+    fn line_index_agrees_with_the_scan() {
+        let text = "a\n\u{e9}b\r\n\ncd\u{1F600}e\nlast";
+        let idx = LineIndex::new(text);
+        for start in 0..=text.len() + 2 {
+            assert_eq!(
+                idx.span(text, start, start + 1),
+                Span::from_range(text, start, start + 1),
+                "at {start}"
+            );
+        }
+    }
 }
 
 /// Declares [`RuleId`]: one variant per rule, written exactly as its id ("DU201"), plus `PUSH` for the TUI's
@@ -67,12 +125,12 @@ macro_rules! rule_ids {
 }
 
 rule_ids!(
-    DU001, DU002, DL3000, DL3001, DL3002, DL3003, DL3004, DL3006, DL3007, DL3008, DL3009, DL3011,
-    DL3012, DL3013, DL3014, DL3015, DL3016, DL3018, DL3019, DL3020, DL3021, DL3022, DL3023, DL3024,
-    DL3025, DL3027, DL3030, DL3032, DL3033, DL3038, DL3040, DL3042, DL3043, DL3044, DL3047, DL3059,
-    DL3060, DL4000, DL4001, DL4003, DL4004, DL4005, DL4006, DU101, DU102, DU103, DU110, DU111,
-    DU120, DU130, DU140, DU141, DU201, DU202, DU203, DU204, DU205, DU206, DU207, DU208, DU209,
-    DU210, DU211, DU212, DU213, DU214,
+    DU001, DU002, DU003, DU004, DL3000, DL3001, DL3002, DL3003, DL3004, DL3006, DL3007, DL3008,
+    DL3009, DL3011, DL3012, DL3013, DL3014, DL3015, DL3016, DL3018, DL3019, DL3020, DL3021, DL3022,
+    DL3023, DL3024, DL3025, DL3027, DL3030, DL3032, DL3033, DL3038, DL3040, DL3042, DL3043, DL3044,
+    DL3047, DL3059, DL3060, DL4000, DL4001, DL4003, DL4004, DL4005, DL4006, DU101, DU102, DU103,
+    DU110, DU111, DU120, DU130, DU140, DU141, DU201, DU202, DU203, DU204, DU205, DU206, DU207,
+    DU208, DU209, DU210, DU211, DU212, DU213, DU214,
 );
 
 impl RuleId {

@@ -131,6 +131,17 @@ const CONDA_VALUE_OPTS: &[&str] = &[
 /// Recognise an install command: `pip install`, `pip3.11 install`, `python -m pip install`, `uv pip install`,
 /// `conda|mamba|micromamba install|create`, `pipx install`. `file` is the Dockerfile path.
 pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
+    install_of_indexed(cmd, file, text, &super::LineIndex::new(text))
+}
+
+/// [`install_of`] with the line index of `text` built once by the caller (one scan per file, not per install:
+/// counting newlines from the top for every option word made big files quadratic).
+pub fn install_of_indexed(
+    cmd: &Command,
+    file: &Path,
+    text: &str,
+    lines: &super::LineIndex,
+) -> Option<Install> {
     let cmd = cmd.unwrapped();
     let w = &cmd.words;
     let base = cmd.base_name();
@@ -197,7 +208,7 @@ pub fn install_of(cmd: &Command, file: &Path, text: &str) -> Option<Install> {
     } else {
         PIP_VALUE_OPTS
     };
-    let line_of = |r: &Range<usize>| text[..r.start.min(text.len())].matches('\n').count() + 1;
+    let line_of = |r: &Range<usize>| lines.line(r.start.min(text.len()));
     let mut j = i + 1;
     while j < w.len() {
         let a = &w[j];

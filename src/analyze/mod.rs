@@ -33,6 +33,7 @@ pub mod finding;
 pub mod host;
 pub mod ignore;
 pub mod install;
+pub mod project_files;
 pub mod pyproject;
 pub mod report;
 pub mod requirements;
@@ -47,6 +48,7 @@ pub use host::{HostGpu, HostGpuDevice};
 
 use dockerfile::Dockerfile;
 use dockerfile::model::Model;
+use project_files::ProjectFiles;
 use requirements::ReqFile;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,35 +128,55 @@ pub fn analyze_project_with(
     if !root.is_dir() {
         return Err(AnalyzeError::NotADirectory(root.to_path_buf()));
     }
+    let files = ProjectFiles::new(root).map_err(|source| AnalyzeError::Read {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let dockerfile = opts
         .dockerfile
         .clone()
         .unwrap_or_else(|| PathBuf::from("Dockerfile"));
+    // A Dockerfile path that leaves the project can only come from the command line or the user's own config
+    // (a project's `.dockui.toml` is held inside the project when it is loaded): read it where it points.
+    let df_trusted = !project_files::stays_inside(&dockerfile);
+    let refused: std::cell::RefCell<Vec<Finding>> = Default::default();
     let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
         if let Some(text) = overlay.get(rel) {
             return Ok(Some(text.clone()));
         }
-        let path = root.join(rel);
-        match std::fs::read(&path) {
-            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound
-                        | std::io::ErrorKind::IsADirectory
-                        | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
+        let got = if df_trusted && rel == dockerfile {
+            files.read_trusted(rel)
+        } else {
+            files.read(rel)
+        };
+        match got {
+            project_files::Read::Text { text, lossy } => {
+                if lossy {
+                    refused.borrow_mut().push(not_utf8_finding(rel, &text));
+                }
+                Ok(Some(text))
+            }
+            project_files::Read::Missing => Ok(None),
+            project_files::Read::Refused(why) => {
+                refused
+                    .borrow_mut()
+                    .push(refused_finding(rel, rel == dockerfile, &why));
                 Ok(None)
             }
-            Err(e) if e.raw_os_error() == Some(21) => Ok(None),
-            Err(source) => Err(AnalyzeError::Read { path, source }),
         }
     };
     if read(&dockerfile)?.is_none() {
-        return Err(AnalyzeError::Read {
-            path: root.join(&dockerfile),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no Dockerfile"),
+        let mut refused = refused.into_inner();
+        if refused.is_empty() {
+            return Err(AnalyzeError::Read {
+                path: root.join(&dockerfile),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no Dockerfile"),
+            });
+        }
+        refused.truncate(1);
+        return Ok(Analysis {
+            files: Vec::new(),
+            findings: refused,
         });
     }
     let mut workflows = Vec::new();
@@ -164,6 +186,23 @@ pub fn analyze_project_with(
             let p = e.path();
             if matches!(p.extension().and_then(|x| x.to_str()), Some("yml" | "yaml")) {
                 if let Ok(rel) = p.strip_prefix(root) {
+                    if rel.to_str().is_none() {
+                        // JSON and SARIF carry paths as text: name the file lossily and skip it.
+                        refused.borrow_mut().push(
+                            Finding::new(
+                                RuleId::DU004,
+                                Severity::Warning,
+                                rel.to_string_lossy().into_owned(),
+                                Span::default(),
+                                format!(
+                                    "{} was not read: its name is not valid UTF-8; rename it",
+                                    rel.to_string_lossy()
+                                ),
+                            )
+                            .why("dockui reports file names as text and cannot name this one exactly."),
+                        );
+                        continue;
+                    }
                     workflows.push(rel.to_path_buf());
                 }
             }
@@ -196,7 +235,68 @@ pub fn analyze_project_with(
         }
         None => compat::Compat::shared(),
     };
-    analyze_with(&dockerfile, &read, &workflows, opts, compat)
+    let mut analysis = analyze_with(&dockerfile, &read, &workflows, opts, compat)?;
+    let mut refused = refused.into_inner();
+    // The Dockerfile is read twice (to check it is there, then to analyse it): one finding per file and rule.
+    refused.sort_by(|a, b| (&a.file, &a.rule).cmp(&(&b.file, &b.rule)));
+    refused.dedup_by(|a, b| a.file == b.file && a.rule == b.rule);
+    if !refused.is_empty() {
+        let ignored = |f: &Finding| opts.ignore.iter().any(|i| i == &f.rule);
+        analysis
+            .findings
+            .extend(refused.into_iter().filter(|f| !ignored(f)));
+        analysis.findings.sort_by(|a, b| {
+            (&a.file, a.span.line, a.span.col, &a.rule).cmp(&(
+                &b.file,
+                b.span.line,
+                b.span.col,
+                &b.rule,
+            ))
+        });
+    }
+    Ok(analysis)
+}
+
+/// A project file that was not read: the finding names it and the reason, never its content.
+fn refused_finding(rel: &Path, is_dockerfile: bool, why: &project_files::Refusal) -> Finding {
+    let (rule, severity) = if is_dockerfile {
+        (RuleId::DU003, Severity::Error)
+    } else {
+        (RuleId::DU004, Severity::Warning)
+    };
+    Finding::new(
+        rule,
+        severity,
+        rel,
+        Span {
+            line: 1,
+            col: 1,
+            start: 0,
+            end: 0,
+        },
+        format!("{} was not read: {why}", rel.display()),
+    )
+    .why(if is_dockerfile {
+        "Without the Dockerfile nothing else can be checked."
+    } else {
+        "The checks that need this file were skipped."
+    })
+}
+
+/// A file with bytes that are not UTF-8: analysed with U+FFFD in their place; fixes to it are not written.
+fn not_utf8_finding(rel: &Path, text: &str) -> Finding {
+    let at = text.find('\u{FFFD}').unwrap_or(0);
+    Finding::new(
+        RuleId::DU004,
+        Severity::Warning,
+        rel,
+        Span::from_range(text, at, at),
+        format!(
+            "{} is not valid UTF-8; it was read with replacement characters",
+            rel.display()
+        ),
+    )
+    .why("Docker and pip read text files as UTF-8; dockui will not rewrite this file.")
 }
 
 /// Analyse in-memory files: the first is the Dockerfile; others (requirements, pyproject.toml, .hadolint.yaml,
@@ -243,6 +343,7 @@ fn analyze_with(
     };
     analysis.files.push(df_path.to_path_buf());
     let df = Dockerfile::parse(&df_text);
+    let lines = LineIndex::new(&df_text);
     let model = Model::build_with_args(&df, &opts.build_args);
     let mut texts: HashMap<PathBuf, String> = HashMap::new();
 
@@ -268,7 +369,8 @@ fn analyze_with(
                 env_cmds.push((i, ec));
                 continue;
             }
-            if let Some(mut inst) = requirements::install_of(&c, df_path, &df_text) {
+            if let Some(mut inst) = requirements::install_of_indexed(&c, df_path, &df_text, &lines)
+            {
                 // `pip install .` / `-e .` / `".[gpu]"` installs the project: its pyproject.toml dependencies
                 // (and the extras named) count.
                 let local: Vec<Vec<String>> = inst
@@ -442,6 +544,7 @@ fn analyze_with(
         installs: &installs,
         host: opts.host.as_ref(),
         bases: opts.base_digests.as_ref(),
+        lines: &lines,
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {

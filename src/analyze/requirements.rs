@@ -475,7 +475,9 @@ pub fn parse_pyproject(text: &str, file: &Path) -> ReqFile {
     super::pyproject::reqfile(text, file, &[])
 }
 
-pub use super::install::{Install, Tool, install_of, is_pip, is_python, torch_index_variant};
+pub use super::install::{
+    Install, Tool, install_of, install_of_indexed, is_pip, is_python, torch_index_variant,
+};
 
 #[cfg(test)]
 mod tests {

@@ -99,7 +99,7 @@ impl DockerIgnore {
 
     /// Read `<root>/.dockerignore`; a missing file means "send everything".
     pub fn load(root: &Path) -> io::Result<Self> {
-        match std::fs::read_to_string(root.join(".dockerignore")) {
+        match crate::analyze::project_files::read_text(root, Path::new(".dockerignore")) {
             Ok(text) => Self::parse(&text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e),

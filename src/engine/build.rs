@@ -225,7 +225,7 @@ pub async fn run_build_asking(
     }
     outcome.tags.dedup();
     let mut network_retries = 0;
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = crate::paths::private_dir(&dir) {
         outcome.error = Some(format!(
             "cannot create build log directory {}: {e}",
             dir.display()
@@ -585,9 +585,8 @@ async fn run_smoke(
     let masker = super::mask::Masker::from_args(&req.spec.args);
     let log = |lines: Vec<String>| {
         let lines: Vec<String> = lines.iter().map(|l| masker.apply(l)).collect();
-        if let Ok(mut f) = std::fs::OpenOptions::new()
+        if let Ok(mut f) = crate::paths::private_file_options()
             .append(true)
-            .create(true)
             .open(log_path)
         {
             for l in &lines {
@@ -648,7 +647,10 @@ async fn run_attempt(
     events: &UnboundedSender<EngineEvent>,
     cancel: &CancellationToken,
 ) -> AttemptResult {
-    let mut log = match std::fs::File::create(log_path) {
+    let mut log = match crate::paths::private_file_options()
+        .truncate(true)
+        .open(log_path)
+    {
         Ok(f) => std::io::BufWriter::new(f),
         Err(e) => {
             return AttemptResult::Failed(DockerError::Other(format!(

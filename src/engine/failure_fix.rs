@@ -149,7 +149,7 @@ fn already_there(text: &str, start: usize, needle: &str) -> bool {
 }
 
 fn read_dockerfile(project: &Project) -> Option<String> {
-    std::fs::read_to_string(project.dir.join(project.dockerfile)).ok()
+    crate::analyze::project_files::read_text(project.dir, Path::new(project.dockerfile)).ok()
 }
 
 fn noninteractive_apt(d: &Diagnosis, project: &Project) -> Option<FailureFix> {
@@ -293,7 +293,7 @@ pub fn is_own_package(dir: &Path, module: &str) -> bool {
         return true;
     }
     // The project's distribution name from pyproject.toml (`name = "my-app"` imports as my_app).
-    std::fs::read_to_string(dir.join("pyproject.toml"))
+    crate::analyze::project_files::read_text(dir, Path::new("pyproject.toml"))
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| {
@@ -313,7 +313,7 @@ fn add_requirement(d: &Diagnosis, project: &Project) -> Option<FailureFix> {
     }
     let dist = distribution_for(module);
     let path = PathBuf::from("requirements.txt");
-    let text = std::fs::read_to_string(project.dir.join(&path)).ok()?;
+    let text = crate::analyze::project_files::read_text(project.dir, &path).ok()?;
     let present = text.lines().any(|l| {
         let l = l
             .split('#')

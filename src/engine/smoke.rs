@@ -102,7 +102,8 @@ pub fn plan(
         });
     }
     let table: ImportNames = toml::from_str(IMPORT_NAMES).expect("embedded import names are valid");
-    let reqs = std::fs::read_to_string(project_dir.join("requirements.txt")).unwrap_or_default();
+    let reqs = crate::analyze::project_files::read_text(project_dir, Path::new("requirements.txt"))
+        .unwrap_or_default();
     let mut modules: Vec<String> = reqs
         .lines()
         .filter_map(|l| import_name(l, &table))

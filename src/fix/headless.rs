@@ -54,6 +54,15 @@ pub fn run(
     let wanted =
         |rule: &str| rules.is_empty() || rules.iter().any(|r| r.eq_ignore_ascii_case(rule));
     let allow = |f: &Finding, fix: &Fix| fix.level <= level && wanted(&f.rule.to_string());
+    if !dry_run {
+        // Temp files of a run killed mid-write sit beside the files they were to replace.
+        let df = opts
+            .dockerfile
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into());
+        super::write::sweep_project_temps(root, &df);
+    }
     let plan = plan::plan(
         root,
         opts,

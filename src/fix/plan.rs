@@ -379,7 +379,7 @@ impl Planner<'_> {
         {
             return Err(format!("{} is outside the project", file.display()));
         }
-        let text = std::fs::read_to_string(self.root.join(file))
+        let text = crate::analyze::project_files::read_text(self.root, file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         self.originals.insert(file.to_path_buf(), text.clone());
         Ok(text)

@@ -149,7 +149,7 @@ pub fn checked_write(
             why,
         });
     }
-    Ok(write_atomic(&root.join(file), new, old, backups)?)
+    Ok(write_atomic(root, file, new, old, backups)?)
 }
 
 #[cfg(test)]

@@ -1,10 +1,49 @@
 //! Dockerfile variable substitution: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`,
 //! `${VAR+alt}`, `${VAR:?msg}`. Unknown forms are kept as written and reported as unresolved.
 
-use std::collections::HashMap;
-
 /// Variables in scope: `Some(value)` when set, `None` when declared without a value (`ARG X`).
-pub type Vars = HashMap<String, Option<String>>;
+///
+/// A persistent map: every instruction keeps the scope it runs in, and a clone shares structure with the
+/// scope it came from (O(1)), so a file of n `ENV` lines costs O(n log n), not n copies of a growing map.
+#[derive(Debug, Clone, Default)]
+pub struct Vars(rpds::HashTrieMapSync<String, Option<String>>);
+
+impl Vars {
+    pub fn new() -> Vars {
+        Vars(rpds::HashTrieMap::new_sync())
+    }
+    pub fn get(&self, name: &str) -> Option<&Option<String>> {
+        self.0.get(name)
+    }
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+    pub fn insert(&mut self, name: String, value: Option<String>) {
+        self.0.insert_mut(name, value);
+    }
+    pub fn len(&self) -> usize {
+        self.0.size()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Option<String>)> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<(String, Option<String>)> for Vars {
+    fn from_iter<I: IntoIterator<Item = (String, Option<String>)>>(it: I) -> Vars {
+        let mut v = Vars::new();
+        for (k, val) in it {
+            v.insert(k, val);
+        }
+        v
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expanded {

@@ -144,13 +144,10 @@ impl<'a> Model<'a> {
                                 // Re-declaring a global ARG brings its default into the stage.
                                 None => global_args.get(&name).cloned().flatten(),
                             };
-                            vars.entry(name)
-                                .and_modify(|old| {
-                                    if v.is_some() {
-                                        *old = v.clone();
-                                    }
-                                })
-                                .or_insert(v);
+                            // `ARG X` keeps a value X already has; `ARG X=1` replaces it.
+                            if v.is_some() || !vars.contains_key(&name) {
+                                vars.insert(name, v);
+                            }
                         }
                     }
                 }

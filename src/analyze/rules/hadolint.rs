@@ -714,7 +714,9 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
             }
         }
         // pip
-        if let Some(inst) = crate::analyze::requirements::install_of(c, ctx.file, ctx.text) {
+        if let Some(inst) =
+            crate::analyze::requirements::install_of_indexed(c, ctx.file, ctx.text, ctx.lines)
+        {
             use crate::analyze::requirements::Tool;
             if matches!(inst.tool, Tool::Pip | Tool::Pipx) {
                 let unpinned = inst.reqs.iter().any(|r| {

@@ -91,6 +91,18 @@ const PARSE_RULES: &[RuleInfo] = &[
         "Requirements line that cannot be read as a requirement",
         &[],
     ),
+    RuleInfo::new(
+        RuleId::DU003,
+        Severity::Error,
+        "Dockerfile not read: not a regular file inside the project, or too large",
+        &[],
+    ),
+    RuleInfo::new(
+        RuleId::DU004,
+        Severity::Warning,
+        "Project file not read (link out of the project, not a regular file, too large) or not UTF-8",
+        &[],
+    ),
 ];
 
 /// Every rule dockui knows, in catalog order (parse problems, hadolint ids, build gates, GPU rules).
@@ -140,6 +152,8 @@ pub struct Ctx<'a> {
     pub host: Option<&'a super::HostGpu>,
     /// Registry digests of the base images, when the caller looked them up.
     pub bases: Option<&'a super::base_digest::BaseDigests>,
+    /// Line starts of `text`, for spans.
+    pub lines: &'a LineIndex,
 }
 
 impl<'a> Ctx<'a> {
@@ -149,7 +163,7 @@ impl<'a> Ctx<'a> {
             rule,
             severity(rule),
             self.file,
-            Span::from_range(self.text, r.start, r.end),
+            self.lines.span(self.text, r.start, r.end),
             message,
         )
     }

@@ -107,6 +107,18 @@ pub(super) fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
         if !ins.is("RUN") {
             continue;
         }
+        // Only builds that link executables need libcuda.so.1 at link time (shared libraries link against the
+        // toolkit's libcuda.so stub that CMake finds by itself), so require cmake/make/ninja in this RUN.
+        let links = info.script.commands.iter().any(|c| {
+            matches!(
+                c.unwrapped().base_name(),
+                "cmake" | "make" | "ninja" | "gmake"
+            )
+        });
+        if !links {
+            continue;
+        }
+        // Only now the scope as text: doing it for every RUN is quadratic in ARG/ENV-heavy files.
         let text = run_text(ins);
         let vars_text: String = info
             .vars
@@ -128,15 +140,7 @@ pub(super) fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
         ]
         .iter()
         .any(|p| hay.contains(p));
-        // Only builds that link executables need libcuda.so.1 at link time (shared libraries link against the
-        // toolkit's libcuda.so stub that CMake finds by itself), so require cmake/make/ninja in this RUN.
-        let links = info.script.commands.iter().any(|c| {
-            matches!(
-                c.unwrapped().base_name(),
-                "cmake" | "make" | "ninja" | "gmake"
-            )
-        });
-        if !cuda_build || !links {
+        if !cuda_build {
             continue;
         }
         // Without cmake in this RUN or before it in the stage chain, this is llama.cpp's own Makefile build,
