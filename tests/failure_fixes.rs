@@ -142,8 +142,18 @@ async fn an_apt_prompt_in_a_script_is_fixed_before_the_failing_run_and_retried()
         "the script is untouched"
     );
     // `dockui undo` brings the original back: the write kept a backup.
-    let undo = common::dockui(p.home.path()).arg("undo").output().unwrap();
-    assert_eq!(undo.status.code(), Some(0));
+    // (undo is scoped to the project it runs in.)
+    let undo = common::dockui(p.home.path())
+        .arg("undo")
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        undo.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&undo.stderr)
+    );
     assert_eq!(read(&p.dir.join("Dockerfile")), SCRIPTED_DOCKERFILE);
 }
 

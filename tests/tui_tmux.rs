@@ -633,10 +633,12 @@ fn eight_gpus_fit_at_160x48_and_80x24_keeps_the_status() {
         home.path(),
         "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n",
     );
-    let cfg = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    // nvml_lib loads a library: only the user's own config may set it, never a project's .dockui.toml.
+    let user_cfg = home.path().join("config/dockui");
+    std::fs::create_dir_all(&user_cfg).unwrap();
     std::fs::write(
-        dir.join(".dockui.toml"),
-        format!("{cfg}[gpu]\nnvml_lib = \"{}\"\n", lib.lib.display()),
+        user_cfg.join("config.toml"),
+        format!("[gpu]\nnvml_lib = \"{}\"\n", lib.lib.display()),
     )
     .unwrap();
     let Some(t) = Tmux::dockui("gpus", 160, 48, home.path(), &dir) else {

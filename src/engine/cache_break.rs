@@ -151,6 +151,18 @@ pub fn snapshot(
                         .get(name)
                         .cloned()
                         .unwrap_or_else(|| default.to_string());
+                    // A secret-looking arg is recorded by its hash only: a change is still seen, the
+                    // value never lands in dockui's data dir.
+                    let value = if crate::analyze::rules::secrets::looks_secret(name)
+                        && !value.is_empty()
+                    {
+                        format!(
+                            "*** (sha256 {:.12})",
+                            format!("{:x}", sha2::Sha256::digest(value.as_bytes()))
+                        )
+                    } else {
+                        value
+                    };
                     step.arg = Some((name.to_string(), value));
                 }
             }
@@ -268,6 +280,20 @@ mod tests {
     }
 
     const DF: &str = "FROM base:1\nARG V=1\nCOPY app/ /app/\nRUN echo $V\nRUN true\n";
+
+    #[test]
+    fn a_secret_arg_change_is_seen_but_its_value_never_recorded() {
+        let d = tempfile::tempdir().unwrap();
+        let df = "FROM base:1\nARG HF_TOKEN\nRUN true\n";
+        let old = snap(d.path(), df, &[("HF_TOKEN", "hf_old_value")], "id1");
+        let new = snap(d.path(), df, &[("HF_TOKEN", "hf_new_value")], "id1");
+        let saved = serde_json::to_string(&new).unwrap();
+        assert!(!saved.contains("hf_new_value"), "{saved}");
+        let b = first_break(&old, &new).unwrap();
+        assert_eq!(b.reason, Reason::BuildArgChanged);
+        assert!(!b.detail.contains("hf_"), "{}", b.detail);
+        assert!(b.detail.starts_with("HF_TOKEN: ***"), "{}", b.detail);
+    }
 
     #[test]
     fn names_the_changed_copy_source() {

@@ -62,6 +62,12 @@ pub fn looks_secret(name: &str) -> bool {
         && !parts.iter().any(|p| REFERENCE_PARTS.contains(p))
 }
 
+/// A switch, not a secret: `SCCACHE_S3_NO_CREDENTIALS=0`, `USE_AUTH=true`.
+fn is_switch_value(value: &str) -> bool {
+    let v = value.trim_matches(['"', '\'']).to_ascii_lowercase();
+    ["0", "1", "true", "false", "yes", "no", "on", "off"].contains(&v.as_str())
+}
+
 /// The value as it may be shown: secret-looking names get `***`.
 pub fn mask_value(name: &str, value: &str) -> String {
     if looks_secret(name) && !value.is_empty() {
@@ -97,7 +103,10 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         let ins = info.ins.effective();
         if ins.is("ENV") {
             for (name, value) in env_pairs(ins) {
-                if !looks_secret(&name) || value.trim_matches(['"', '\'']).is_empty() {
+                if !looks_secret(&name)
+                    || value.trim_matches(['"', '\'']).is_empty()
+                    || is_switch_value(&value)
+                {
                     continue;
                 }
                 out.push(
@@ -113,7 +122,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                     Some((n, d)) => (n, Some(d)),
                     None => (w.text.as_str(), None),
                 };
-                if !looks_secret(name) {
+                if !looks_secret(name) || default.is_some_and(is_switch_value) {
                     continue;
                 }
                 let users: Vec<usize> = ctx
@@ -272,6 +281,9 @@ mod tests {
             "FROM alpine:3.20\nARG HF_TOKEN\nRUN echo hi\n",
             "FROM alpine:3.20\nENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D\n",
             "FROM alpine:3.20\nRUN --mount=type=secret,id=HF_TOKEN cat /run/secrets/HF_TOKEN\n",
+            // A switch whose name mentions credentials holds no secret.
+            "FROM alpine:3.20\nARG SCCACHE_S3_NO_CREDENTIALS=0\nRUN echo $SCCACHE_S3_NO_CREDENTIALS\n",
+            "FROM alpine:3.20\nENV USE_AUTH_TOKEN=true\n",
         ] {
             assert_eq!(count(&check(df), "DU130"), 0, "{df}");
         }
