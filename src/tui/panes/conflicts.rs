@@ -285,7 +285,7 @@ fn detail(f: &Finding, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     }
     detail.push(match f.fixes.first() {
         Some(fix) => (
-            format!("fix ({:?}): {}", fix.level, fix.description),
+            format!("fix ({}): {}", fix.level.as_str(), fix.description),
             theme.ok(),
         ),
         None => ("no automatic fix".into(), theme.dim()),
