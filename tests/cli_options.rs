@@ -479,76 +479,6 @@ async fn a_build_network_the_engine_lacks_is_classified_for_both_builders() {
     support::remove_images(&engine, &[base]).await;
 }
 
-/// A tmux session of its own (socket per test and pid) running bash; killed on drop.
-struct Session(String);
-
-impl Session {
-    fn start(name: &str, home: &Path) -> Option<Session> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            assert!(
-                std::env::var(common::REQUIRE_ENV).as_deref() != Ok("1"),
-                "tmux is required"
-            );
-            eprintln!("SKIPPED {name}: tmux is not installed");
-            return None;
-        }
-        let socket = format!("dockui-test-{name}-{}", std::process::id());
-        let mut cmd = Command::new("tmux");
-        cmd.args([
-            "-L",
-            &socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-        ]);
-        cmd.args(["-x", "160", "-y", "48"]);
-        for (k, v) in common::isolated_env(home) {
-            cmd.args(["-e", &format!("{k}={v}")]);
-        }
-        cmd.args(["-e", "PS1=READY$ ", "bash", "--norc", "--noprofile"]);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(Session(socket))
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.0])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let s = self.tmux(&["capture-pane", "-p", "-t", "t"]);
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}:\n{s}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
 #[test]
 fn the_tui_analysis_uses_build_arg_too() {
     let home = tempfile::tempdir().unwrap();
@@ -564,15 +494,17 @@ fn the_tui_analysis_uses_build_arg_too() {
     .into_iter()
     .enumerate()
     {
-        let Some(t) = Session::start(&format!("tui-build-arg-{n}"), home.path()) else {
+        let Some(t) =
+            common::tmux::Tmux::start(&format!("tui-build-arg-{n}"), 160, 48, home.path())
+        else {
             return;
         };
         t.wait_for("shell prompt", |s| s.contains("READY$"));
         let line = format!("{} {args}{}", env!("CARGO_BIN_EXE_dockui"), dir.display());
-        t.tmux(&["send-keys", "-t", "t", &line, "Enter"]);
+        t.send(&[&line, "Enter"]);
         // DL3042 (pip cache) is there either way: the analysis has run when it shows.
         let screen = t.wait_for("the findings", |s| s.contains("DL3042"));
         assert_eq!(screen.contains("DU111"), du111, "{args:?}:\n{screen}");
-        t.tmux(&["send-keys", "-t", "t", "q"]);
+        t.send(&["q"]);
     }
 }
