@@ -550,11 +550,15 @@ fn standins_named(spec: &BuildSpec) -> Vec<String> {
         .collect();
     let dockerfile =
         std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile)).unwrap_or_default();
-    for line in dockerfile.lines() {
-        let mut words = line.split_whitespace();
-        if words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
-            refs.extend(words.filter(|w| standin::is_standin(w)).map(str::to_string));
-        }
+    // dockui's own parser: continuations, `--platform` flags and `AS name` are handled there.
+    let parsed = crate::analyze::dockerfile::Dockerfile::parse(&dockerfile);
+    for ins in parsed.instructions().filter(|i| i.is("FROM")) {
+        refs.extend(
+            ins.words
+                .iter()
+                .filter(|w| standin::is_standin(&w.text))
+                .map(|w| w.text.clone()),
+        );
     }
     refs.sort();
     refs.dedup();
