@@ -2,6 +2,7 @@
 //! Layers (lowest first): analyze (pure) → docker (adapter) → engine (jobs) → tui / cli (front ends).
 
 pub mod analyze;
+pub mod builder;
 pub mod classify;
 pub mod cli;
 pub mod config;

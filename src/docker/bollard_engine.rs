@@ -10,8 +10,11 @@ use bollard::query_parameters::{
     AttachContainerOptionsBuilder, BuildImageOptionsBuilder, CreateContainerOptionsBuilder,
     EventsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
+use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
+use tokio::sync::mpsc::UnboundedSender;
 
 pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 
