@@ -34,6 +34,46 @@ fn main() {
     if required || ping(&host, &socket) {
         println!("cargo::rustc-cfg=dockui_engine");
     }
+    // The other real parts the backend tests drive: present (installed by .ci/run) or required (CI).
+    // Without them those tests are reported as ignored, never as passed.
+    for (cfg, found) in [
+        ("dockui_podman", which("podman")),
+        (
+            "dockui_sshd",
+            std::path::Path::new("/usr/sbin/sshd").exists(),
+        ),
+        (
+            "dockui_qemu",
+            std::path::Path::new("/usr/bin/qemu-aarch64-static").exists(),
+        ),
+        ("dockui_moto", moto_server().is_some()),
+    ] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if required || found {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+    println!("cargo::rerun-if-env-changed=DOCKUI_MOTO_SERVER");
+    println!("cargo::rerun-if-env-changed=PATH");
+}
+
+fn which(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// moto's server: `DOCKUI_MOTO_SERVER`, else the venv `.ci/run` makes (`~/.cache/dockui-moto`), else PATH.
+/// tests/common/mod.rs finds it the same way.
+fn moto_server() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("DOCKUI_MOTO_SERVER") {
+        return Some(p.into());
+    }
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from)?;
+    let venv = home.join(".cache/dockui-moto/bin/moto_server");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    which("moto_server").then(|| "moto_server".into())
 }
 
 fn ping(host: &str, socket: &str) -> bool {

@@ -111,3 +111,17 @@ pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
+
+/// moto's server binary, found as build.rs finds it (`DOCKUI_MOTO_SERVER`, `~/.cache/dockui-moto`, PATH).
+pub fn moto_server() -> PathBuf {
+    if let Some(p) = std::env::var_os("DOCKUI_MOTO_SERVER") {
+        return p.into();
+    }
+    let venv = PathBuf::from(std::env::var("HOME").unwrap_or_default())
+        .join(".cache/dockui-moto/bin/moto_server");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("moto_server")
+    }
+}
