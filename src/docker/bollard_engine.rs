@@ -577,6 +577,33 @@ impl DockerPort for BollardEngine {
         }
         .boxed()
     }
+
+    fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
+        self.docker_capabilities().boxed()
+    }
+
+    fn tag<'a>(
+        &'a self,
+        source: &'a str,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
+        BollardEngine::tag(self, source, repository, tag).boxed()
+    }
+
+    fn push<'a>(
+        &'a self,
+        image_ref: &'a str,
+        tag: &'a str,
+        credentials: Option<&'a Credentials>,
+        progress: UnboundedSender<PushProgress>,
+    ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
+        BollardEngine::push(self, image_ref, tag, credentials, progress).boxed()
+    }
+
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        BollardEngine::settle(self).boxed()
+    }
 }
 
 /// The label every container dockui runs carries: the run that made it ("host:pid:start").

@@ -1,5 +1,6 @@
 //! One build: attempts against the Docker port, every line kept in a per-attempt log file, batched to the UI.
 
+use super::retry::{Decision, Stop};
 use super::smoke::{self, SmokeCheck, SmokeResult, SmokeStatus};
 use super::{EngineEvent, clock};
 use crate::analyze::{self, AnalyzeOptions, FixLevel};
@@ -144,6 +145,10 @@ pub struct BuildOutcome {
     pub standin: bool,
     /// Every reference the image got (`-t` may give several).
     pub references: Vec<String>,
+    /// Where it was built: the builder's kind, endpoint and docker context.
+    pub backend: Option<crate::builder::BackendInfo>,
+    /// Why the smoke tests did not run although some were planned (the builder cannot run containers).
+    pub smoke_skipped: Option<String>,
 }
 
 impl BuildOutcome {
@@ -217,7 +222,30 @@ pub async fn run_build_asking(
         references: std::iter::once(req.spec.tag.clone())
             .chain(req.spec.extra_tags.iter().cloned())
             .collect(),
+        backend: None,
+        smoke_skipped: None,
     };
+    // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer
+    // (unreachable) is asked nothing more: its first build request reports why.
+    let caps = docker.capabilities().await.ok();
+    outcome.backend = Some(crate::builder::BackendInfo {
+        kind: caps
+            .as_ref()
+            .map(|c| c.kind)
+            .unwrap_or(crate::builder::BackendKind::Docker),
+        endpoint: docker.endpoint(),
+        context: docker.context(),
+    });
+    if caps.as_ref().is_some_and(|c| !c.run) && !req.smoke.is_empty() {
+        let kind = caps.as_ref().map(|c| c.kind.as_str()).unwrap_or("docker");
+        outcome.smoke_skipped = Some(format!(
+            "the {kind} backend at {} cannot run containers, so the {} planned smoke test(s) did not run; \
+             what to do: run them on a Docker engine or Podman (dockui build --backend docker), or pull the \
+             image there and run them",
+            docker.endpoint(),
+            req.smoke.len()
+        ));
+    }
     for extra in &req.spec.extra_tags {
         if let Some((_, t)) = extra.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
             outcome.tags.push(t.to_string());
@@ -225,6 +253,10 @@ pub async fn run_build_asking(
     }
     outcome.tags.dedup();
     let mut network_retries = 0;
+    let policy = super::retry::Policy {
+        auto_fix: req.auto_fix,
+        can_ask: answers.is_some(),
+    };
     if let Err(e) = crate::paths::private_dir(&dir) {
         outcome.error = Some(format!(
             "cannot create build log directory {}: {e}",
@@ -255,7 +287,19 @@ pub async fn run_build_asking(
         let t0 = Instant::now();
         let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
         let mut smoke_results = Vec::new();
-        if let AttemptResult::Built(id) = &result {
+        if let AttemptResult::Built(id) = &result
+            && let Some(why) = &outcome.smoke_skipped
+        {
+            outcome.image_id = Some(id.clone());
+            let line = format!("dockui: smoke tests skipped: {why}");
+            if let Ok(mut f) = crate::paths::private_file_options()
+                .append(true)
+                .open(&log_path)
+            {
+                let _ = writeln!(f, "{line}");
+            }
+            let _ = events.send(EngineEvent::BuildLog(vec![line]));
+        } else if let AttemptResult::Built(id) = &result {
             outcome.image_id = Some(id.clone());
             // Smoke tests prove the image works; a failed one goes through the same classify-and-fix loop.
             match run_smoke(docker, &req, &log_path, events, &cancel).await {
@@ -327,8 +371,9 @@ pub async fn run_build_asking(
             let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
         }
         // Retrying the same input gives the same failure: only retry when a fix changed the input.
-        let fixes = match (&record.diagnosis, req.auto_fix) {
-            (Some(d), Some(level)) if attempt < req.max_attempts && !d.fix_rules.is_empty() => {
+        let may_fix = super::retry::fix_level(attempt, req.max_attempts, &policy);
+        let fixes = match (&record.diagnosis, may_fix) {
+            (Some(d), Some(level)) if !d.fix_rules.is_empty() => {
                 apply_fixes(&req, &d.fix_rules, level, events)
             }
             _ => Vec::new(),
@@ -349,13 +394,13 @@ pub async fn run_build_asking(
                 network_retries,
             };
             if let Some(mut f) = super::failure_fix::propose(d, &project) {
-                let allowed = req.auto_fix.is_some_and(|level| f.level <= level);
-                if allowed && attempt < req.max_attempts {
+                if may_fix.is_some_and(|level| f.level <= level) {
                     f.applied = apply_failure_fix(&req, &f, events, &cancel).await;
                     if f.applied && f.backoff_s.is_some() {
                         network_retries += 1;
                     }
                 } else {
+                    let allowed = req.auto_fix.is_some_and(|level| f.level <= level);
                     let why_not = if allowed {
                         "no attempts left".to_string()
                     } else {
@@ -373,10 +418,19 @@ pub async fn run_build_asking(
                 record.fixes.push(f);
             }
         }
-        let mut retry = !fixes.is_empty() || record.fixes.iter().any(|f| f.applied);
-        if let (Some(rx), Some(d), None) = (answers.as_mut(), &record.diagnosis, req.auto_fix)
-            && attempt < req.max_attempts
-            && !d.fix_rules.is_empty()
+        let facts = super::retry::Facts {
+            attempt,
+            max_attempts: req.max_attempts,
+            diagnosed: record.diagnosis.is_some(),
+            fixes_known: record
+                .diagnosis
+                .as_ref()
+                .is_some_and(|d| !d.fix_rules.is_empty()),
+            applied: fixes.len() + record.fixes.iter().filter(|f| f.applied).count(),
+        };
+        let mut decision = super::retry::decide(&facts, &policy);
+        if decision == Decision::Ask
+            && let (Some(rx), Some(d)) = (answers.as_mut(), &record.diagnosis)
         {
             let _ = events.send(EngineEvent::AskRetry {
                 rules: d.fix_rules.clone(),
@@ -385,24 +439,36 @@ pub async fn run_build_asking(
                 _ = cancel.cancelled() => None,
                 a = rx.recv() => a,
             };
-            match answer {
-                Some(true) => {
-                    retry = true;
-                    record.fixes_applied.push("reviewed in the TUI".into());
-                }
-                Some(false) => {}
-                None if cancel.is_cancelled() => {
+            decision = super::retry::after_answer(answer, cancel.is_cancelled());
+            match decision {
+                Decision::Retry => record.fixes_applied.push("reviewed in the TUI".into()),
+                Decision::Stop(Stop::Cancelled) => {
                     record.status = AttemptStatus::Cancelled;
                     outcome.cancelled = true;
                 }
-                None => {}
+                _ => {}
             }
         }
         record.fixes_applied.extend(fixes.clone());
         outcome.fixes_applied.extend(fixes);
         outcome.attempts.push(record);
-        if !retry {
-            break;
+        match decision {
+            Decision::Retry => {}
+            Decision::Stop(why) => {
+                let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                    "dockui: not retrying: {}",
+                    why.explain()
+                )]));
+                break;
+            }
+            // Nobody to ask (no answer channel): the same as a review nobody did.
+            Decision::Ask => {
+                let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                    "dockui: not retrying: {}",
+                    Stop::NeedsReview.explain()
+                )]));
+                break;
+            }
         }
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();

@@ -5,9 +5,11 @@ pub mod build;
 pub mod cache_break;
 pub mod clock;
 pub mod failure_fix;
+pub mod gpu;
 pub mod history;
 pub mod mask;
 pub mod push;
+pub mod retry;
 pub mod smoke;
 pub mod tags;
 
@@ -47,6 +49,10 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
     Engine(Result<EngineInfo, DockerError>),
+    /// What the builder is (kind, endpoint, docker context), once it answered or failed to.
+    Backend(crate::builder::BackendInfo),
+    /// A changed GPU snapshot from the GPU polling job.
+    Gpu(Box<crate::gpu::GpuState>),
     Analysis(Result<Analysis, String>),
     BuildStarted {
         build_id: String,
@@ -86,9 +92,8 @@ pub enum EngineEvent {
 /// Everything a job needs, cloned into each job.
 #[derive(Clone)]
 pub struct EngineContext {
+    /// The builder port: every build, smoke test, tag and push goes through it.
     pub docker: Arc<dyn DockerPort>,
-    /// The same engine, for what only the real adapter does (push).
-    pub bollard: crate::docker::BollardEngine,
     pub project_dir: PathBuf,
     pub config: Config,
     pub paths: crate::paths::Paths,
@@ -155,9 +160,22 @@ async fn run(
         let events = events.clone();
         tokio::spawn(async move {
             let _ = events.send(EngineEvent::Engine(docker.ping().await));
+            let backend = crate::builder::BackendInfo::of(docker.as_ref()).await;
+            let _ = events.send(EngineEvent::Backend(backend));
         });
     }
     spawn_analysis(&ctx, &events);
+    // GPU polling is a job of the engine's: it stops with the engine.
+    let (gpu_tx, mut gpu_rx) = unbounded_channel();
+    let _gpu = gpu::spawn(
+        Some(&ctx.config.gpu.nvml_lib)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        std::time::Duration::from_millis(ctx.config.gpu.poll_ms.max(100)),
+        ctx.docker.clone(),
+        gpu_tx,
+        shutdown.child_token(),
+    );
     let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut push: Option<tokio::task::JoinHandle<()>> = None;
     // Where the user's answer to an AskRetry goes (the running build's).
@@ -166,6 +184,12 @@ async fn run(
         let cmd = tokio::select! {
             _ = shutdown.cancelled() => break,
             cmd = commands.recv() => match cmd { Some(c) => c, None => break },
+            Some(state) = gpu_rx.recv() => {
+                // Host-aware checks follow the GPUs NVML reports.
+                let host = crate::gpu::host::host_gpu(&state);
+                let _ = events.send(EngineEvent::Gpu(Box::new(state)));
+                Command::SetHost(host)
+            }
         };
         let cmd = match cmd {
             Command::PushLatest => {
@@ -329,7 +353,7 @@ async fn run(
                         tags: Vec::new(),
                     };
                     let job = push::run_with(
-                        &ctx.bollard,
+                        ctx.docker.as_ref(),
                         &ctx.config,
                         Some(&ctx.project_dir),
                         &source,

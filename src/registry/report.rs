@@ -25,6 +25,8 @@ pub struct TagPush {
 pub struct PushReport {
     /// The local image that was pushed, as built.
     pub image: String,
+    /// The builder that pushed it (kind, endpoint, docker context).
+    pub backend: Option<crate::builder::BackendInfo>,
     /// `registry/repository` pushed to.
     pub repository: String,
     pub registry: String,

@@ -120,6 +120,8 @@ pub enum Msg {
 pub struct App {
     pub project: PathBuf,
     pub endpoint: String,
+    /// The builder's kind and docker context, once the engine said (the status bar names them).
+    pub backend: Option<crate::builder::BackendInfo>,
     pub keymap: Keymap,
     pub focus: Pane,
     pub popup: Option<Popup>,
@@ -172,6 +174,7 @@ impl App {
         App {
             project,
             endpoint,
+            backend: None,
             keymap: Keymap::default(),
             focus: Pane::Conflicts,
             popup: None,
@@ -591,6 +594,8 @@ impl App {
                     other => format!("Docker engine not reachable at {}: {other}", self.endpoint),
                 })
             }
+            EngineEvent::Backend(b) => self.backend = Some(b),
+            EngineEvent::Gpu(state) => self.gpu.set(*state),
             EngineEvent::Analysis(result) => {
                 self.analysis = Some(result);
                 self.refresh_review();
