@@ -198,6 +198,7 @@ mod tests {
         let reference = format!("reg:5000/team/app@{D}");
         PushReport {
             image: "dockui-local/app:latest".into(),
+            backend: None,
             repository: "reg:5000/team/app".into(),
             registry: "reg:5000".into(),
             tags: vec![TagPush {
