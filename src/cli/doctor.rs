@@ -94,7 +94,7 @@ pub fn human(d: &Doctor) -> String {
         {
             let _ = writeln!(
                 out,
-                "   not used by auto: it stops at {} ({})",
+                "   not used by auto: it takes {} ({}) first",
                 a + 1,
                 d.candidates[a].source
             );
