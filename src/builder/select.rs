@@ -133,6 +133,9 @@ impl Probe {
     }
 }
 
+/// Opens a port on a probed candidate (a plugin's `open`).
+pub type OpenFn = fn(&Config, &Probe) -> Result<Arc<dyn BuilderPort>, String>;
+
 /// A backend implemented elsewhere in dockui (the BuildKit daemon, CodeBuild) plugs in here with a probe
 /// and a way to open a port on what the probe found.
 #[derive(Clone, Copy)]
@@ -140,7 +143,7 @@ pub struct Plugin {
     /// The candidate with reachable / why not / what to do. Never fails: trouble goes into the probe.
     pub probe: fn(Config, Env) -> BoxFuture<'static, Probe>,
     /// A port to build on, for a candidate `probe` found usable.
-    pub open: fn(&Config, &Probe) -> Result<Arc<dyn BuilderPort>, String>,
+    pub open: OpenFn,
 }
 
 /// HOOK for the BuildKit daemon backend (`src/buildkit/`): return `Some(crate::buildkit::plugin())` here.
@@ -489,7 +492,7 @@ pub struct SelectError {
     pub backend: String,
     pub why: String,
     pub what_to_do: String,
-    pub probe: Option<Probe>,
+    pub probe: Option<Box<Probe>>,
 }
 
 /// Pick and open the backend for a build. `auto` never fails: with nothing usable it opens the Docker
@@ -575,7 +578,7 @@ fn not_usable(choice: Choice, p: Probe) -> SelectError {
             .what_to_do
             .clone()
             .unwrap_or_else(|| "run `dockui doctor`".into()),
-        probe: Some(p),
+        probe: Some(Box::new(p)),
     }
 }
 
@@ -603,7 +606,7 @@ fn open(
             backend: probe.backend.as_str().into(),
             why,
             what_to_do: "run `dockui doctor`".into(),
-            probe: Some(probe),
+            probe: Some(Box::new(probe)),
         }),
     }
 }
