@@ -253,9 +253,10 @@ fn an_unknown_backend_in_the_config_is_exit_2_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("[engine] backend") && stderr.contains("kaniko"),
+        stderr.contains("engine.backend") && stderr.contains("kaniko"),
         "{stderr}"
     );
+    assert!(stderr.contains(".dockui.toml"), "names the file: {stderr}");
 }
 
 #[test]
