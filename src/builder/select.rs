@@ -470,11 +470,18 @@ fn auto_pick(probes: &[Probe]) -> Pick {
         if p.usable() {
             return Pick::Use(i);
         }
-        if p.explicit && p.available {
+        if binding(p) {
             return Pick::Stop(i);
         }
     }
     Pick::Nothing
+}
+
+/// A candidate that ends the search when it is not usable: one the user set, of a backend this build has;
+/// and the Docker endpoint the user selected (a docker context) even when this build cannot resolve it,
+/// since the local socket is not what they chose.
+fn binding(p: &Probe) -> bool {
+    p.explicit && (p.available || p.backend == BackendKind::Docker)
 }
 
 /// The backend to build on.
@@ -495,9 +502,10 @@ pub struct SelectError {
     pub probe: Option<Box<Probe>>,
 }
 
-/// Pick and open the backend for a build. `auto` never fails: with nothing usable it opens the Docker
-/// endpoint (the first candidate), whose first request then says what is wrong, as before backends
-/// existed. An explicit choice that is not usable is an error that says what to do.
+/// Pick and open the backend for a build. With nothing usable, `auto` opens the Docker endpoint (the first
+/// candidate), whose first request then says what is wrong, as before backends existed; it fails only on a
+/// docker context this build cannot resolve. An explicit choice that is not usable is an error that says
+/// what to do.
 pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Selected, SelectError> {
     let all = candidates(config, env);
     let mut probes: Vec<Probe> = Vec::new();
@@ -538,7 +546,7 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                 if matches && p.usable() {
                     return open(config, c, p, probes);
                 }
-                if matches && p.explicit && p.available {
+                if matches && binding(&p) {
                     // Set by the user and not answering: never replaced by another of the same kind.
                     return Err(not_usable(choice, p));
                 }
@@ -589,7 +597,8 @@ fn open(
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
     let plugin = match c.via {
-        Via::DockerApi | Via::Unavailable(_) => return open_docker(config, c, probe, skipped),
+        Via::DockerApi => return open_docker(config, c, probe, skipped),
+        Via::Unavailable(_) => return Err(not_usable(Choice::Auto, probe)),
         Via::BuildKit => buildkit_plugin(),
         Via::CodeBuild => codebuild_plugin(),
     };
@@ -711,8 +720,8 @@ mod tests {
         assert_eq!(c[c.len() - 2].source, "[engine] buildkit_host");
     }
 
-    #[test]
-    fn a_docker_context_without_resolution_is_listed_as_not_available() {
+    #[tokio::test]
+    async fn a_docker_context_without_resolution_is_listed_as_not_available() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.json"),
@@ -726,6 +735,13 @@ mod tests {
         let c = candidates(&Config::default(), &env);
         assert_eq!(c[0].source, "docker context gpu-box");
         assert!(matches!(&c[0].via, Via::Unavailable(p) if !p.available));
+        // auto does not build on the local socket instead of the context the user chose.
+        let e = select(&Config::default(), &env, Choice::Auto)
+            .await
+            .err()
+            .expect("an unresolvable context is an error");
+        assert!(e.why.contains("docker context"), "{e}");
+        assert!(e.what_to_do.contains("DOCKER_HOST"), "{e}");
         // `default` is the local engine: no extra candidate.
         std::fs::write(
             dir.path().join("config.json"),
