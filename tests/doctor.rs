@@ -391,3 +391,21 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
     );
     assert!(stderr.contains("the legacy builder"), "{stderr}");
 }
+
+#[test]
+fn the_tui_with_an_unusable_configured_backend_exits_2_before_touching_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-tui");
+    std::fs::write(dir.join(".dockui.toml"), "[engine]\nbackend = \"podman\"\n").unwrap();
+    let out = dockui(home.path()).arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("backend podman"), "{stderr}");
+    assert!(stderr.contains("what to do"), "{stderr}");
+    // No terminal escape was written (the alternate screen was never entered).
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
