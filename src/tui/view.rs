@@ -149,7 +149,7 @@ fn draw_one(frame: &mut Frame, app: &App, theme: &Theme, pane: Pane, rect: Rect)
         Pane::Gpu => panes::gpu::lines(app, theme),
         Pane::Smoke => panes::smoke::lines(app, theme),
         Pane::Digest => panes::digest::all_lines(app, theme),
-        Pane::Image => panes::image::lines(app, theme, rows),
+        Pane::Image => panes::image::lines(app, theme, rows, rect.width.saturating_sub(2) as usize),
     };
     draw_pane(frame, app, theme, pane, rect, lines);
 }

@@ -72,7 +72,7 @@ impl ImagePane {
     pub fn rows(&self) -> usize {
         match &self.state {
             ImageState::Ready(v) => content_rows(v).len(),
-            ImageState::Failed { .. } => 2,
+            ImageState::Failed { .. } => 3,
             _ => 1,
         }
     }
@@ -302,23 +302,30 @@ fn render(v: &ImageView, row: Row, theme: &Theme) -> Line<'static> {
     }
 }
 
-/// The rows that fit in `rows` lines from the pane's scroll position.
-pub fn lines(app: &App, theme: &Theme, rows: usize) -> Vec<Line<'static>> {
+/// The rows that fit in `rows` lines from the pane's scroll position; messages wrap to `width`.
+pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'static>> {
     let p = &app.image;
     p.viewport.set(rows);
+    let wrapped = |text: &str, style| -> Vec<Line<'static>> {
+        super::wrap_text(text, width)
+            .into_iter()
+            .map(|l| Line::styled(l, style))
+            .collect()
+    };
     match &p.state {
-        ImageState::Empty => super::empty(
-            theme,
+        ImageState::Empty => wrapped(
             "no image inspected - it runs after a successful build; i inspects the last build now",
+            theme.dim(),
         ),
-        ImageState::Inspecting(image) => super::empty(
-            theme,
-            format!("inspecting {image}: reading its layers from the engine..."),
+        ImageState::Inspecting(image) => wrapped(
+            &format!("inspecting {image}: reading its layers from the engine..."),
+            theme.dim(),
         ),
-        ImageState::Failed { image, error } => vec![
-            Line::styled(format!("cannot inspect {image}: {error}"), theme.error()),
-            Line::styled("i tries again", theme.dim()),
-        ],
+        ImageState::Failed { image, error } => {
+            let mut out = wrapped(&format!("cannot inspect {image}: {error}"), theme.error());
+            out.extend(wrapped("i tries again", theme.dim()));
+            out
+        }
         ImageState::Ready(v) => {
             let all = content_rows(v);
             // The last page stays full: a scroll past the end (G, a resize) shows the bottom rows.
@@ -393,11 +400,11 @@ mod tests {
             mono: true,
             light: false,
         };
-        let shown = lines(&app, &theme, 10);
+        let shown = lines(&app, &theme, 10, 80);
         assert_eq!(shown.len(), 10);
         assert!(shown[0].to_string().contains("demo:1"));
         on_action(&mut app, Action::Bottom);
-        let shown = lines(&app, &theme, 10);
+        let shown = lines(&app, &theme, 10, 80);
         assert_eq!(shown.len(), 10);
         assert!(
             shown[9].to_string().contains("RUN step 500"),
