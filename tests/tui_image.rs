@@ -275,7 +275,8 @@ fn engine_up(test: &str) -> bool {
     rt.block_on(common::engine_or_skip(test)).is_some()
 }
 
-/// A project building DOCKERFILE (plus a COPY of `app/`) under a unique image name.
+/// A project building DOCKERFILE (plus a COPY of `app/`) under a unique image name. RUN steps use the host's
+/// network: they need none, and a shared engine's bridge may be gone.
 fn project(home: &Path, name: &str) -> Option<(PathBuf, String)> {
     let Some(bb) = busybox() else {
         assert!(
@@ -299,7 +300,7 @@ fn project(home: &Path, name: &str) -> Option<(PathBuf, String)> {
     std::fs::write(
         dir.join(".dockui.toml"),
         format!(
-            "[build]\nimage = \"{image}\"\ntag = \"{tag}\"\nmax_attempts = 1\n[smoke]\ninfer = false\n"
+            "[build]\nimage = \"{image}\"\ntag = \"{tag}\"\nmax_attempts = 1\nnetwork = \"host\"\n[smoke]\ninfer = false\n"
         ),
     )
     .unwrap();

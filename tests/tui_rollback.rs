@@ -191,6 +191,13 @@ fn drive(home: &Path, dir: &Path, host: &str, d1: &str, d2: &str) {
         s.contains(&format!("{} rollback (serves now)", short(d1)))
     });
     assert!(s.contains("no earlier push to roll back to"), "{s}");
+    assert!(
+        s.contains(&format!(
+            "rolled back {reference} to {} - pullable",
+            short(d1)
+        )),
+        "the status line says it is done:\n{s}"
+    );
     t.send(&["q"]);
     t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
 }

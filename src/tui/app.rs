@@ -710,6 +710,9 @@ impl App {
             EngineEvent::Notice(n) => self.notice = Some(n),
             EngineEvent::Image(ev) => match ev {
                 ImageEvent::TagHistory(_) | ImageEvent::RolledBack { .. } => {
+                    if let Some(n) = panes::digest::RollbackState::notice(&ev) {
+                        self.notice = Some(n);
+                    }
                     self.rollback.on_event(ev)
                 }
                 ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => self.image.on_event(ev),

@@ -185,6 +185,24 @@ impl RollbackState {
         self.tags.get(self.selected)
     }
 
+    /// What the status line says when an answer arrives (the "rolling back..." notice is over).
+    pub fn notice(ev: &ImageEvent) -> Option<String> {
+        match ev {
+            ImageEvent::RolledBack {
+                reference,
+                result: Ok(r),
+            } if r.tag_points_to_target => Some(format!(
+                "rolled back {reference} to {} - {} (Digest pane)",
+                short(&r.to),
+                r.verdict.label()
+            )),
+            ImageEvent::RolledBack { reference, .. } => Some(format!(
+                "rollback of {reference} did not take - see the Digest pane"
+            )),
+            _ => None,
+        }
+    }
+
     pub fn on_event(&mut self, ev: ImageEvent) {
         match ev {
             ImageEvent::TagHistory(tags) => {
