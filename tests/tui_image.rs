@@ -300,17 +300,32 @@ fn project(home: &Path, name: &str) -> Option<(PathBuf, String)> {
     std::fs::write(
         dir.join(".dockui.toml"),
         format!(
-            "[build]\nimage = \"{image}\"\ntag = \"{tag}\"\nmax_attempts = 1\nnetwork = \"host\"\n[smoke]\ninfer = false\n"
+            "[build]\nimage = \"{image}\"\ntag = \"{tag}\"\nmax_attempts = 1\nnetwork = \"host\"\n[build.labels]\n\"dev.dockui.test\" = \"{name}-{tag}\"\n[smoke]\ninfer = false\n"
         ),
     )
     .unwrap();
     Some((dir, format!("{image}:{tag}")))
 }
 
+/// Every image the test's builds made (a rebuild leaves the previous one untagged), by the label they carry.
 fn remove_image(image: &str) {
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", image])
-        .output();
+    let (name, tag) = image.rsplit_once(':').unwrap();
+    let name = name.trim_start_matches("dockui-test/tui-");
+    let out = std::process::Command::new("docker")
+        .args(["images", "-q", "--filter"])
+        .arg(format!("label=dev.dockui.test={name}-{tag}"))
+        .output()
+        .unwrap();
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    ids.dedup();
+    for id in ids {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &id])
+            .output();
+    }
 }
 
 #[test]
@@ -457,4 +472,43 @@ fn header(screen: &str) -> Option<String> {
     let at = screen.find("=== attempt 1/1 (")? + "=== attempt 1/1 (".len();
     let rest = &screen[at..];
     Some(rest[..rest.find(')')?].to_string())
+}
+
+/// The cache-break line heads the first attempt only (a retry follows dockui's own fix), and a build that
+/// breaks nothing shows none.
+#[test]
+fn the_cache_break_line_heads_the_first_attempt_only() {
+    let mut app = App::new(PathBuf::from("/x"), "unix:///x".into());
+    let brk = dockui::engine::cache_break::CacheBreak {
+        step: 4,
+        line: 4,
+        instruction: "COPY requirements.txt .".into(),
+        reason: dockui::engine::cache_break::Reason::CopySourceChanged,
+        detail: "requirements.txt".into(),
+    };
+    let started = |attempt| {
+        Msg::Engine(EngineEvent::BuildStarted {
+            build_id: "b1".into(),
+            attempt,
+            max_attempts: 2,
+            log_path: PathBuf::from("/tmp/none.log"),
+        })
+    };
+    app.update(Msg::Engine(EngineEvent::CacheBreak(Some(Box::new(brk)))));
+    app.update(started(1));
+    let lines: Vec<&String> = app.log.lines.iter().collect();
+    assert!(lines[0].starts_with("=== attempt 1/2"), "{lines:?}");
+    assert_eq!(
+        lines[1],
+        "dockui: cache broke at step 4 (line 4: COPY requirements.txt .): a COPY source file changed: requirements.txt"
+    );
+    app.update(started(2));
+    assert!(
+        !app.log.lines.iter().any(|l| l.contains("cache broke")),
+        "{:?}",
+        app.log.lines
+    );
+    app.update(Msg::Engine(EngineEvent::CacheBreak(None)));
+    app.update(started(1));
+    assert_eq!(app.log.lines.len(), 1, "{:?}", app.log.lines);
 }
