@@ -157,6 +157,16 @@ fn image_pane_zoomed_100x30() {
         "{screen}"
     );
     insta::assert_snapshot!(screen);
+    // y copies the summary and the links (OSC 52).
+    key(&mut app, KeyCode::Char('y'));
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("copied: dockui-test/wasteful:1"),
+        "{:?}",
+        app.notice
+    );
 }
 
 #[test]

@@ -317,3 +317,86 @@ fn the_history_is_asked_for_at_start_and_after_a_push() {
             .is_empty()
     );
 }
+
+#[test]
+fn t_shows_the_next_tag_and_r_rolls_that_one_back() {
+    let mut app = App::new(PathBuf::from("/x"), "unix:///x".into());
+    app.focus = Pane::Digest;
+    let mut latest = rec("sha256:ccc", "2026-01-01T00:00:03Z", "push");
+    latest.reference = "reg:5000/a/b:latest".into();
+    let mut older = latest.clone();
+    older.digest = "sha256:ddd".into();
+    older.time = "2026-01-01T00:00:01Z".into();
+    app.update(Msg::Engine(EngineEvent::Image(ImageEvent::TagHistory(
+        vec![
+            TagHistory {
+                reference: "reg:5000/a/b:latest".into(),
+                records: vec![older, latest],
+            },
+            TagHistory {
+                reference: "reg:5000/a/b:v1".into(),
+                records: vec![rec("sha256:aaa", "2026-01-01T00:00:02Z", "push")],
+            },
+        ],
+    ))));
+    // Zoomed: the pane's lines are not wrapped.
+    key(&mut app, 'z');
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("push history of reg:5000/a/b:latest (1 of 2 tags, t: next)"),
+        "{screen}"
+    );
+    key(&mut app, 't');
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("push history of reg:5000/a/b:v1 (2 of 2 tags"),
+        "{screen}"
+    );
+    key(&mut app, 't');
+    key(&mut app, 'R');
+    assert_eq!(
+        app.rollback.pending.as_ref().map(|p| p.to.as_str()),
+        Some("sha256:ddd")
+    );
+    // A new history keeps the tag the user looks at.
+    let tags = app.rollback.tags.clone();
+    app.update(Msg::Engine(EngineEvent::Image(ImageEvent::TagHistory(
+        tags.into_iter().rev().collect(),
+    ))));
+    assert_eq!(
+        app.rollback.shown().unwrap().reference,
+        "reg:5000/a/b:latest"
+    );
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let theme = dockui::tui::theme::Theme {
+        mono: true,
+        light: false,
+    };
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|f| dockui::tui::view::draw(app, &theme, f))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+/// The Digest pane with a tag's history and the confirmation over it.
+#[test]
+fn rollback_confirmation_80x24() {
+    let mut app = app_with_history(vec![
+        rec(
+            "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+            "2026-01-01T00:00:01Z",
+            "push",
+        ),
+        rec(
+            "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+            "2026-01-01T00:00:02Z",
+            "push",
+        ),
+    ]);
+    insta::assert_snapshot!("digest_history_80x24", render(&app, 80, 24));
+    key(&mut app, 'R');
+    insta::assert_snapshot!("rollback_confirmation_80x24", render(&app, 80, 24));
+}

@@ -542,7 +542,8 @@ impl App {
             Pane::Log => self.log.current_line().cloned(),
             Pane::Digest => panes::digest::copy_text(self),
             Pane::Smoke => panes::smoke::copy_text(self),
-            Pane::Gpu | Pane::Diff | Pane::Image => None,
+            Pane::Image => panes::image::copy_text(self),
+            Pane::Gpu | Pane::Diff => None,
         }
     }
 

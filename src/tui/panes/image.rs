@@ -99,6 +99,25 @@ pub fn inspect_key(app: &mut App) -> Vec<Command> {
     vec![Command::Image(ImageCommand::Inspect(image))]
 }
 
+/// What `y` copies here: the summary and the waste links, as the pane shows them.
+pub fn copy_text(app: &App) -> Option<String> {
+    let ImageState::Ready(v) = &app.image.state else {
+        return None;
+    };
+    let theme = Theme {
+        mono: true,
+        light: false,
+    };
+    let mut rows = vec![Row::Title, Row::Summary];
+    rows.extend((0..v.links.len()).map(Row::Link));
+    Some(
+        rows.into_iter()
+            .map(|r| render(v, r, &theme).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// After a successful build the engine inspects its image by itself.
 pub fn after_build(outcome: &crate::engine::BuildOutcome) -> Vec<Command> {
     if outcome.success && outcome.image_id.is_some() {
