@@ -7,6 +7,7 @@ pub mod clock;
 pub mod failure_fix;
 pub mod gpu;
 pub mod history;
+pub mod image_job;
 pub mod mask;
 pub mod push;
 pub mod retry;
@@ -44,6 +45,8 @@ pub enum Command {
     Reload,
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
+    /// Inspect an image, read a tag's push history, roll a tag back (`image_job`).
+    Image(image_job::ImageCommand),
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,10 @@ pub enum EngineEvent {
     /// The analysis options changed (the configuration was re-read, or the host's GPUs changed): front ends
     /// that plan fixes themselves (the TUI's review) use these from now on.
     Options(Box<AnalyzeOptions>),
+    /// Answers to `Command::Image`.
+    Image(image_job::ImageEvent),
+    /// Before a build: the first step that will miss the previous build's cache, and why (None: none known).
+    CacheBreak(Option<Box<cache_break::CacheBreak>>),
 }
 
 /// Everything a job needs, cloned into each job.
@@ -178,6 +185,7 @@ async fn run(
     );
     let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut push: Option<tokio::task::JoinHandle<()>> = None;
+    let mut image_jobs = image_job::Jobs::default();
     // Where the user's answer to an AskRetry goes (the running build's).
     let mut answers: Option<tokio::sync::mpsc::UnboundedSender<bool>> = None;
     loop {
@@ -254,6 +262,7 @@ async fn run(
                 answers = Some(answer_tx);
                 let handle = tokio::spawn(async move {
                     let req = ctx.build_request();
+                    let cache = image_job::cache_break_before(&ctx, &req, &events).await;
                     let outcome = build::run_build_asking(
                         ctx.docker.as_ref(),
                         req,
@@ -262,6 +271,7 @@ async fn run(
                         Some(answer_rx),
                     )
                     .await;
+                    image_job::record_cache_inputs(&ctx, &cache, &outcome, &events).await;
                     let n = crate::notify::Notification::from_build(&ctx.project_dir, &outcome);
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
                     crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
@@ -381,6 +391,7 @@ async fn run(
                     token.cancel();
                 }
             }
+            Command::Image(c) => image_job::handle(&ctx, c, &events, &mut image_jobs, &shutdown),
             // Turned into Push / Analyze above.
             Command::PushLatest | Command::Reload => {}
         }
