@@ -3,6 +3,7 @@
 //! the retry loop and smoke tests run unchanged on each implementation. Fakes implement it for unit tests.
 
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
@@ -230,6 +231,20 @@ pub trait BuilderPort: Send + Sync {
     /// Remove containers left by dockui runs that were killed (their process is gone); their ids.
     fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+    /// The image as a `docker save` tar stream (the Image pane and `dockui inspect` read it as it streams).
+    /// Dropping the stream stops the export.
+    fn export_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> BoxStream<'a, Result<bytes::Bytes, DockerError>> {
+        let why = format!(
+            "the builder at {} cannot export images ({image}): inspect it on a Docker engine or Podman",
+            self.endpoint()
+        );
+        Box::pin(futures_util::stream::once(async move {
+            Err(DockerError::Other(why))
+        }))
     }
     /// Wait (bounded) for clean-up this builder started in the background (containers removed after a
     /// cancelled smoke test), so nothing is left when the process ends.

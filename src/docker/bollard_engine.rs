@@ -604,6 +604,19 @@ impl DockerPort for BollardEngine {
     fn settle(&self) -> BoxFuture<'_, ()> {
         BollardEngine::settle(self).boxed()
     }
+
+    fn export_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> futures_util::stream::BoxStream<'a, Result<bytes::Bytes, DockerError>> {
+        match self.client() {
+            Ok(docker) => docker
+                .export_image(image)
+                .map(move |r| r.map_err(|e| self.map_err(e)))
+                .boxed(),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+        }
+    }
 }
 
 /// The label every container dockui runs carries: the run that made it ("host:pid:start").
