@@ -93,6 +93,8 @@ pub struct Probe {
     pub reachable: bool,
     /// The builder's version when it answered.
     pub version: Option<String>,
+    /// What it can do (cache types, platforms, running containers), when it answered.
+    pub capabilities: Option<super::Capabilities>,
     pub why_not: Option<String>,
     pub what_to_do: Option<String>,
 }
@@ -120,6 +122,7 @@ impl Probe {
             available: false,
             reachable: false,
             version: None,
+            capabilities: None,
             why_not: Some(format!(
                 "the {} backend is not available in this build of dockui",
                 kind.as_str()
@@ -354,6 +357,7 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         available: true,
         reachable: false,
         version: None,
+        capabilities: None,
         why_not: None,
         what_to_do: None,
     };
@@ -396,6 +400,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
             p.version = Some(info.version);
             if let Ok(Ok(caps)) = tokio::time::timeout(PROBE_TIMEOUT, port.capabilities()).await {
                 p.backend = caps.kind;
+                p.capabilities = Some(caps);
             }
         }
         Ok(Err(e)) => {
@@ -657,6 +662,7 @@ mod tests {
             available,
             reachable,
             version: None,
+            capabilities: None,
             why_not: None,
             what_to_do: None,
         }
