@@ -304,6 +304,8 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // One rustls provider for the whole process (TLS to engines, registries), chosen before any TLS use.
+    crate::docker::remote::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -376,6 +378,17 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+/// Which engine a JSON result came from: the endpoint, its docker context and where it was set.
+pub(crate) fn engine_json(engine: &BollardEngine) -> serde_json::Value {
+    let ep = engine.resolved();
+    serde_json::json!({
+        "endpoint": ep.map(|e| e.host.clone()).unwrap_or_else(|| engine.endpoint()),
+        "context": ep.and_then(|e| e.context.clone()),
+        "source": ep.map(|e| e.source),
+        "tls": ep.is_some_and(|e| e.tls.is_some()),
+    })
 }
 
 fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineContext {
@@ -535,10 +548,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
                 }
                 Format::Human => print!("{}", report::build_human(&outcome)),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&cache::with_break(&outcome, &cache_break)?)?
-                ),
+                Format::Json => {
+                    let mut v = cache::with_break(&outcome, &cache_break)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("engine".into(), engine_json(&ctx.bollard));
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?)
+                }
             }
             Ok(if outcome.engine_unreachable {
                 // The message names the endpoint, the cause and what to do. The streamed log ends with it

@@ -50,9 +50,11 @@ pub enum BuildEvent {
     Step { current: u32, total: u32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// The docker context the endpoint came from (`DOCKER_CONTEXT`, the CLI's current context).
+    pub context: Option<String>,
     pub version: String,
     pub api_version: String,
 }
