@@ -762,7 +762,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             );
             match format {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Json => {
+                    let mut v = serde_json::to_value(&report)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("engine".into(), engine_json(&engine));
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?)
+                }
             }
             Ok(report.exit_code())
         }

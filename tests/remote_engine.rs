@@ -9,6 +9,8 @@
 //! test); its directories are unmounted and removed.
 
 mod common;
+#[path = "fixtures/registry/support.rs"]
+mod support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -567,4 +569,54 @@ fn docker_host_beats_docker_context() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(v["engine"]["source"], "config");
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (dockerd) and openssl (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn pushes_over_tls_and_json_names_the_endpoint() {
+    let test = "pushes_over_tls_and_json_names_the_endpoint";
+    let e = engine();
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let repo = format!("{}/team/remote", registry.host);
+    let dir = project(home.path(), &repo);
+    let env = tls_env(e, &e.client);
+    let (out, _) = build_json(home.path(), &dir, &env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The engine behind TLS pushes (dockui streams /images/.../push over its own TLS connection).
+    let out = dockui(home.path(), &env)
+        .args(["push", &format!("{repo}:latest"), "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["engine"]["endpoint"],
+        format!("tcp://127.0.0.1:{}", e.port)
+    );
+    assert_eq!(v["engine"]["tls"], true);
+    let served =
+        support::http(&registry.host, "GET", "/v2/team/remote/tags/list", &[], &[]).unwrap();
+    assert_eq!(served.status, 200);
+    assert!(
+        String::from_utf8_lossy(&served.body).contains("latest"),
+        "{}",
+        registry.log()
+    );
 }
