@@ -29,7 +29,7 @@ struct TlsEngine {
 }
 
 static ENGINE: OnceLock<TlsEngine> = OnceLock::new();
-static DAEMON_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static DAEMON: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
 static DAEMON_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 fn run(cmd: &mut Command) {
@@ -125,22 +125,22 @@ fn unix_get(socket: &Path, path: &str) -> Option<(u16, String)> {
 }
 
 extern "C" fn stop_daemon() {
-    let pid = DAEMON_PID.load(std::sync::atomic::Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: signalling and reaping our own child process.
+    let child = DAEMON.lock().ok().and_then(|mut d| d.take());
+    if let Some(mut child) = child {
+        // SIGTERM first: dockerd then stops its containerd and unmounts what it can.
+        // SAFETY: signalling our own child process.
         unsafe {
-            libc::kill(pid, libc::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(20);
-            let mut status = 0;
-            while libc::waitpid(pid, &mut status, libc::WNOHANG) == 0 {
-                if Instant::now() > deadline {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            libc::kill(child.id() as i32, libc::SIGTERM);
         }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while matches!(child.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.wait();
     }
     if let Some(dir) = DAEMON_DIR.get() {
         // Mounts the daemon left (overlay, netns, shm) would keep the directory from being removed.
@@ -220,7 +220,7 @@ fn engine() -> &'static TlsEngine {
             .stderr(log)
             .spawn()
             .expect("start dockerd");
-        DAEMON_PID.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
+        *DAEMON.lock().unwrap() = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         while unix_get(&socket, "/_ping").map(|(s, _)| s) != Some(200) {
             if Instant::now() > deadline {
