@@ -1,5 +1,5 @@
-//! Remote engines over TCP with TLS, from the outside: a second dockerd (its own data, exec root, pidfile and
-//! socket, `--bridge=none --iptables=false` so it never touches the main engine's docker0) listens on
+//! Remote engines over TCP with TLS, from the outside: a second dockerd (its own data, exec root, pidfile,
+//! socket and bridge, `--iptables=false`, so it never touches the main engine's docker0) listens on
 //! 127.0.0.1:PORT with `--tlsverify` and certificates made by openssl here. The dockui binary builds on it
 //! through DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH, through a docker context (made by the docker
 //! CLI's own `docker context create`) named by DOCKER_CONTEXT or by `currentContext`, and reports wrong
@@ -31,6 +31,7 @@ struct TlsEngine {
 static ENGINE: OnceLock<TlsEngine> = OnceLock::new();
 static DAEMON: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
 static DAEMON_DIR: OnceLock<PathBuf> = OnceLock::new();
+static BRIDGE: OnceLock<String> = OnceLock::new();
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -142,6 +143,9 @@ extern "C" fn stop_daemon() {
         }
         let _ = child.wait();
     }
+    if let Some(bridge) = BRIDGE.get() {
+        let _ = Command::new("ip").args(["link", "del", bridge]).output();
+    }
     if let Some(dir) = DAEMON_DIR.get() {
         // Mounts the daemon left (overlay, netns, shm) would keep the directory from being removed.
         let prefix = dir.to_string_lossy().to_string();
@@ -188,6 +192,22 @@ fn engine() -> &'static TlsEngine {
         ] {
             std::fs::copy(certs.join(from), client.join(to)).unwrap();
         }
+        // Its own bridge. Not `--bridge=none`: a dockerd started with that deletes the host's `docker0`
+        // (moby's removeDefaultBridgeInterface), which is the main engine's, and every RUN there then fails
+        // with "could not find bridge docker0". A bridge named with -b must exist beforehand.
+        let bridge = format!("dkuitls{}", std::process::id() % 100_000);
+        let subnet = 20 + std::process::id() % 200;
+        let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+        run(Command::new("ip").args(["link", "add", &bridge, "type", "bridge"]));
+        BRIDGE.set(bridge.clone()).unwrap();
+        run(Command::new("ip").args([
+            "addr",
+            "add",
+            &format!("10.254.{subnet}.1/24"),
+            "dev",
+            &bridge,
+        ]));
+        run(Command::new("ip").args(["link", "set", &bridge, "up"]));
         let port = free_port();
         let socket = dir.join("docker.sock");
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
