@@ -121,7 +121,7 @@ pub fn handle(
                 };
                 send(ImageEvent::Inspecting(image.clone()));
                 let job = image::export::inspect_engine_image(
-                    &ctx.bollard,
+                    ctx.docker.as_ref(),
                     &image,
                     image::Options::default(),
                 );
