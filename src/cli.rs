@@ -336,6 +336,8 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // One rustls provider for the whole process (TLS to engines, registries), chosen before any TLS use.
+    crate::docker::remote::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -408,6 +410,11 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+/// Which engine a JSON result came from: the endpoint, its docker context and where it was set.
+pub(crate) fn engine_json(engine: &dyn crate::builder::BuilderPort) -> serde_json::Value {
+    engine.endpoint_json()
 }
 
 /// The backend `[engine] backend` names (or `flag`, which wins).
@@ -628,10 +635,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
                 }
                 Format::Human => print!("{}", report::build_human(&outcome)),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&cache::with_break(&outcome, &cache_break)?)?
-                ),
+                Format::Json => {
+                    let mut v = cache::with_break(&outcome, &cache_break)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("engine".into(), engine_json(ctx.docker.as_ref()));
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?)
+                }
             }
             Ok(if outcome.engine_unreachable {
                 // The message names the endpoint, the cause and what to do. The streamed log ends with it
@@ -860,7 +870,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             );
             match format {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Json => {
+                    let mut v = serde_json::to_value(&report)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("engine".into(), engine_json(engine.as_ref()));
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?)
+                }
             }
             Ok(report.exit_code())
         }

@@ -46,7 +46,8 @@ impl Default for SmokeConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Empty: $DOCKER_HOST, else the local socket.
+    /// `unix://`, `tcp://` or `ssh://user@host:port`, like `docker -H`. Empty: what the docker CLI uses
+    /// (DOCKER_HOST, DOCKER_CONTEXT, the current context, the local socket): `docker::endpoint`.
     pub docker_host: String,
     pub timeout_s: u64,
     /// Which builder `dockui build` uses: "auto" (the first reachable, in `dockui doctor`'s order), "docker",

@@ -287,6 +287,7 @@ fn the_history_is_asked_for_at_start_and_after_a_push() {
             endpoint: "unix:///x".into(),
             version: "20.10".into(),
             api_version: "1.41".into(),
+            context: None,
         },
     ))));
     assert_eq!(

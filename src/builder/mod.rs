@@ -3,7 +3,6 @@
 //! the retry loop and smoke tests run unchanged on each implementation. Fakes implement it for unit tests.
 
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
@@ -53,9 +52,11 @@ pub enum BuildEvent {
     Step { current: u32, total: u32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// The docker context the endpoint came from (`DOCKER_CONTEXT`, the CLI's current context).
+    pub context: Option<String>,
     pub version: String,
     pub api_version: String,
 }
@@ -213,6 +214,30 @@ pub trait BuilderPort: Send + Sync {
     fn context(&self) -> Option<String> {
         None
     }
+    /// Stream the image as a `docker save` archive (the Image pane, `dockui inspect`). Builders without an
+    /// image store (a BuildKit daemon, a cloud builder) cannot.
+    fn export_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> futures_util::stream::BoxStream<'a, Result<bytes::Bytes, DockerError>> {
+        let why = format!(
+            "the builder at {} keeps no image store to export {image} from",
+            self.endpoint()
+        );
+        Box::pin(futures_util::stream::once(async move {
+            Err(DockerError::Other(why))
+        }))
+    }
+    /// The endpoint for JSON results: `endpoint`, `context`, `source` (config, env, env_context,
+    /// current_context) and `tls`.
+    fn endpoint_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint(),
+            "context": self.context(),
+            "source": serde_json::Value::Null,
+            "tls": false,
+        })
+    }
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>>;
     /// Build, streaming output into `events`; resolves to the image id. Dropping the future aborts the build.
     fn build(
@@ -231,20 +256,6 @@ pub trait BuilderPort: Send + Sync {
     /// Remove containers left by dockui runs that were killed (their process is gone); their ids.
     fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
         Box::pin(async { Ok(Vec::new()) })
-    }
-    /// The image as a `docker save` tar stream (the Image pane and `dockui inspect` read it as it streams).
-    /// Dropping the stream stops the export.
-    fn export_image<'a>(
-        &'a self,
-        image: &'a str,
-    ) -> BoxStream<'a, Result<bytes::Bytes, DockerError>> {
-        let why = format!(
-            "the builder at {} cannot export images ({image}): inspect it on a Docker engine or Podman",
-            self.endpoint()
-        );
-        Box::pin(futures_util::stream::once(async move {
-            Err(DockerError::Other(why))
-        }))
     }
     /// Wait (bounded) for clean-up this builder started in the background (containers removed after a
     /// cancelled smoke test), so nothing is left when the process ends.

@@ -8,7 +8,9 @@ pub mod capabilities;
 pub mod context;
 pub mod diagnose;
 pub mod dockerignore;
+pub mod endpoint;
 pub mod push;
+pub mod remote;
 pub mod standin;
 
 /// The old name of the builder port, kept while call sites move to `BuilderPort`.

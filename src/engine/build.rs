@@ -863,6 +863,7 @@ mod tests {
                     endpoint: self.endpoint(),
                     version: "fake".into(),
                     api_version: String::new(),
+                    context: None,
                 })
             }
             .boxed()

@@ -2,7 +2,7 @@
 //! that a blocking reader drains through the archive walker, so at most a few chunks are in memory.
 
 use super::{ImageReport, Options};
-use crate::docker::{BuilderPort, DockerError};
+use crate::docker::DockerError;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::io::Read;
@@ -52,7 +52,7 @@ impl Read for ChannelReader {
 
 /// Export `image` from the engine and analyse it while it streams.
 pub async fn inspect_engine_image(
-    engine: &dyn BuilderPort,
+    engine: &dyn crate::builder::BuilderPort,
     image: &str,
     opts: Options,
 ) -> Result<ImageReport, InspectError> {
