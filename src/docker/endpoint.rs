@@ -118,8 +118,8 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     #[error(
-        "invalid engine address {host:?} (from {from}): {why}; what to do: use unix:///path/to/docker.sock, \
-         tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
+        "invalid engine address {host:?} (from {from}): {why}; what to do: use unix:///var/run/docker.sock \
+         (or another socket), tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
     )]
     BadHost {
         host: String,
