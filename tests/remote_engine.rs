@@ -362,6 +362,22 @@ fn builds_over_tls_and_json_names_the_endpoint() {
         has_image(e, &format!("{image}:latest")),
         "the TLS engine has the image"
     );
+    // Inspecting streams the image out over the same TLS transport; its JSON names the engine too.
+    let out = dockui(home.path(), &tls_env(e, &e.client))
+        .args(["inspect", &format!("{image}:latest"), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["engine"]["endpoint"],
+        format!("tcp://127.0.0.1:{}", e.port)
+    );
 }
 
 #[test]
