@@ -911,4 +911,47 @@ mod tests {
         assert_eq!(e.endpoint(), "ftp://nowhere");
         assert!(e.client().is_err());
     }
+
+    fn endpoint(host: &str, context: Option<&str>, tls: Option<TlsFiles>) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            tls,
+            context: context.map(String::from),
+            source: super::super::endpoint::Source::EnvContext,
+        }
+    }
+
+    use super::super::endpoint::TlsFiles;
+
+    #[test]
+    fn the_endpoint_shown_names_the_context_and_each_transport_connects() {
+        // bollard only checks that the socket path exists before the first request.
+        let d = tempfile::tempdir().unwrap();
+        let sock = d.path().join("x.sock");
+        std::fs::write(&sock, "").unwrap();
+        let host = format!("unix://{}", sock.display());
+        let e = BollardEngine::connect_to(endpoint(&host, Some("ci"), None), 5);
+        assert_eq!(e.endpoint(), format!("{host} (context ci)"));
+        assert!(e.client().is_ok());
+        let e = BollardEngine::connect_to(endpoint("ssh://me@box:2222", None, None), 5);
+        assert_eq!(e.endpoint(), "ssh://me@box:2222");
+        assert!(e.client().is_ok(), "ssh connects lazily, per request");
+        // TLS with verification off and no client certificate is a valid setup.
+        let tls = TlsFiles::default();
+        let e = BollardEngine::connect_to(endpoint("tcp://127.0.0.1:2376", None, Some(tls)), 5);
+        assert!(e.client().is_ok());
+        // A missing CA file is named before any connection is tried.
+        let tls = TlsFiles {
+            verify: true,
+            ca: Some("/nonexistent/ca.pem".into()),
+            cert: None,
+            key: None,
+        };
+        let e = BollardEngine::connect_to(endpoint("tcp://127.0.0.1:2376", None, Some(tls)), 5);
+        let err = e.client().unwrap_err().to_string();
+        assert!(
+            err.contains("cannot read the CA certificate /nonexistent/ca.pem"),
+            "{err}"
+        );
+    }
 }
