@@ -656,3 +656,57 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
         registry.log()
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (dockerd) and openssl (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
+    let e = engine();
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), &unique("name"));
+    // The engine's certificate names 127.0.0.1 only.
+    let mut env = tls_env(e, &e.client);
+    env[0].1 = format!("tcp://localhost:{}", e.port);
+    let (out, _) = build_json(home.path(), &dir, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("does not name the host"), "{stderr}");
+    assert!(
+        stderr.contains("certificate not valid for name \"localhost\""),
+        "{stderr}"
+    );
+
+    // DOCKER_TLS without DOCKER_TLS_VERIFY: TLS, the engine's certificate unchecked (a wrong CA is fine),
+    // the client certificate still sent. The engine answers (here: no such image), so TLS worked.
+    // (With DOCKER_TLS_VERIFY the same files fail: an_engine_certificate_from_an_unknown_ca_is_named.)
+    let wrong = home.path().join("other-ca");
+    make_certs(&wrong, "unrelated-ca");
+    let certs = home.path().join("tls-no-verify");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(wrong.join("ca.pem"), certs.join("ca.pem")).unwrap();
+    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
+    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let out = dockui(
+        home.path(),
+        &[
+            ("DOCKER_HOST", format!("tcp://127.0.0.1:{}", e.port)),
+            ("DOCKER_TLS", "1".into()),
+            ("DOCKER_CERT_PATH", certs.display().to_string()),
+        ],
+    )
+    .args([
+        "inspect",
+        "dockui-remote-test/absent:none",
+        "--format",
+        "json",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not in the engine"),
+        "the engine answered over TLS: {stderr}"
+    );
+}

@@ -354,7 +354,9 @@ mod tests {
             text.contains("rejected the client certificate") && text.contains("cert.pem"),
             "{text}"
         );
-        let name = msgs(&["invalid peer certificate: NotValidForName"]);
+        let name = msgs(&[
+            "invalid peer certificate: certificate not valid for name \"localhost\"; certificate is only valid for IpAddress(127.0.0.1)",
+        ]);
         assert_eq!(cause_of(None, &name), Cause::TlsWrongHost);
         // A refused tcp connection is not a TLS or ssh problem.
         let refused = msgs(&[
