@@ -272,6 +272,34 @@ impl DockerPort for BollardEngine {
         self.endpoint.clone()
     }
 
+    fn context(&self) -> Option<String> {
+        self.resolved.as_ref().and_then(|e| e.context.clone())
+    }
+
+    fn export_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> futures_util::stream::BoxStream<'a, Result<bytes::Bytes, DockerError>> {
+        match self.client() {
+            Ok(docker) => Box::pin(
+                docker
+                    .export_image(image)
+                    .map(move |r| r.map_err(|e| self.map_err(e))),
+            ),
+            Err(e) => Box::pin(futures_util::stream::once(async move { Err(e) })),
+        }
+    }
+
+    fn endpoint_json(&self) -> serde_json::Value {
+        let ep = self.resolved();
+        serde_json::json!({
+            "endpoint": ep.map(|e| e.host.clone()).unwrap_or_else(|| self.endpoint.clone()),
+            "context": ep.and_then(|e| e.context.clone()),
+            "source": ep.map(|e| e.source),
+            "tls": ep.is_some_and(|e| e.tls.is_some()),
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
         async move {
             let docker = self.client()?;
@@ -684,6 +712,33 @@ impl DockerPort for BollardEngine {
             Ok(removed)
         }
         .boxed()
+    }
+
+    fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
+        self.docker_capabilities().boxed()
+    }
+
+    fn tag<'a>(
+        &'a self,
+        source: &'a str,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
+        BollardEngine::tag(self, source, repository, tag).boxed()
+    }
+
+    fn push<'a>(
+        &'a self,
+        image_ref: &'a str,
+        tag: &'a str,
+        credentials: Option<&'a Credentials>,
+        progress: UnboundedSender<PushProgress>,
+    ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
+        BollardEngine::push(self, image_ref, tag, credentials, progress).boxed()
+    }
+
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        BollardEngine::settle(self).boxed()
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod bollard_engine;
 pub mod buildkit_progress;
+pub mod capabilities;
 pub mod context;
 pub mod diagnose;
 pub mod dockerignore;

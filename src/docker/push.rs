@@ -10,8 +10,6 @@ use crate::registry::credentials::{Credentials, SecretKind};
 use crate::registry::reference::ImageName;
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
@@ -91,45 +89,6 @@ struct Aux {
     digest: Option<String>,
     #[serde(rename = "Size", default)]
     size: Option<u64>,
-}
-
-/// What the push job needs from a container engine beyond `DockerPort`: implemented by `BollardEngine`, by
-/// fakes in tests.
-pub trait PushPort: DockerPort {
-    fn tag_image<'a>(
-        &'a self,
-        source: &'a str,
-        repository: &'a str,
-        tag: &'a str,
-    ) -> BoxFuture<'a, Result<(), DockerError>>;
-    fn push_image<'a>(
-        &'a self,
-        image_ref: &'a str,
-        tag: &'a str,
-        credentials: Option<Credentials>,
-        progress: UnboundedSender<PushProgress>,
-    ) -> BoxFuture<'a, Result<PushResult, DockerError>>;
-}
-
-impl PushPort for BollardEngine {
-    fn tag_image<'a>(
-        &'a self,
-        source: &'a str,
-        repository: &'a str,
-        tag: &'a str,
-    ) -> BoxFuture<'a, Result<(), DockerError>> {
-        BollardEngine::tag(self, source, repository, tag).boxed()
-    }
-
-    fn push_image<'a>(
-        &'a self,
-        image_ref: &'a str,
-        tag: &'a str,
-        credentials: Option<Credentials>,
-        progress: UnboundedSender<PushProgress>,
-    ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
-        async move { BollardEngine::push(self, image_ref, tag, credentials.as_ref(), progress).await }.boxed()
-    }
 }
 
 /// Push progress folded into what the Digest pane shows: one row per layer (in first-seen order), the
