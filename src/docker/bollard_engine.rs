@@ -57,13 +57,30 @@ impl BollardEngine {
     pub fn connect(host: &str, timeout_s: u64) -> BollardEngine {
         match super::endpoint::resolve(host, &super::endpoint::EnvView::from_process()) {
             Ok(ep) => BollardEngine::connect_to(ep, timeout_s),
-            Err(e) => BollardEngine {
-                docker: None,
-                endpoint: e.subject(),
-                resolved: None,
-                dialer: None,
-                connect_error: Some(e.to_string()),
-            },
+            Err(e) => BollardEngine::unresolved(&e),
+        }
+    }
+
+    /// An engine whose endpoint could not be resolved: every request says why.
+    pub fn unresolved(e: &super::endpoint::EndpointError) -> BollardEngine {
+        BollardEngine {
+            docker: None,
+            endpoint: e.subject(),
+            resolved: None,
+            dialer: None,
+            connect_error: Some(e.to_string()),
+        }
+    }
+
+    /// Connect to a socket dockui found (local, Podman's), labelled with `source`.
+    pub fn connect_found(
+        host: &str,
+        source: super::endpoint::Source,
+        timeout_s: u64,
+    ) -> BollardEngine {
+        match super::endpoint::found(host, source) {
+            Ok(ep) => BollardEngine::connect_to(ep, timeout_s),
+            Err(e) => BollardEngine::unresolved(&e),
         }
     }
 

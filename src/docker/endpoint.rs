@@ -33,6 +33,8 @@ pub enum Source {
     CurrentContext,
     /// Nothing set: the local socket.
     Default,
+    /// A socket dockui found by looking (Podman's).
+    Probed,
 }
 
 impl Source {
@@ -43,6 +45,7 @@ impl Source {
             Source::EnvContext => "DOCKER_CONTEXT",
             Source::CurrentContext => "the docker CLI's current context (config.json)",
             Source::Default => "the default local socket",
+            Source::Probed => "a socket dockui found",
         }
     }
 }
@@ -288,6 +291,11 @@ fn from_host(host: &str, source: Source, env: &EnvView) -> Result<Endpoint, Endp
         context: None,
         source,
     })
+}
+
+/// An endpoint dockui found itself (the local socket, Podman's): no TLS, no context.
+pub fn found(host: &str, source: Source) -> Result<Endpoint, EndpointError> {
+    from_host(host, source, &EnvView::default())
 }
 
 /// The store directory of a context: sha256 of its name, hex.
