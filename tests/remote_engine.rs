@@ -530,6 +530,22 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
     assert_eq!(v["engine"]["tls"], true);
     assert!(has_image(e, &format!("{image}:latest")));
 
+    // `dockui doctor` probes the context's endpoint over TLS and lists it first.
+    let out = dockui(home.path(), &[("DOCKER_CONTEXT", "dockui-remote".into())])
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let first = &d["candidates"][0];
+    assert_eq!(first["context"], "dockui-remote", "{d:#}");
+    assert_eq!(first["endpoint"], format!("tcp://127.0.0.1:{}", e.port));
+    assert_eq!(first["reachable"], true, "{d:#}");
+
     // `docker context use` sets currentContext in config.json: dockui follows it with nothing in the env.
     docker_cli(home.path(), &["context", "use", "dockui-remote"]);
     let (out, v) = build_json(home.path(), &dir, &[]);
