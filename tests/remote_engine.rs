@@ -229,13 +229,9 @@ fn engine() -> &'static TlsEngine {
             .arg(certs.join("server.pem"))
             .arg("--tlskey")
             .arg(certs.join("server-key.pem"))
-            // Never touch the main engine's docker0 or iptables: builds use network none.
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip-forward=false",
-            ])
+            // Never touch the main engine's docker0, iptables or sysctls: builds use network none.
+            .arg(format!("--bridge={bridge}"))
+            .args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
