@@ -16,6 +16,7 @@
 use super::{BackendInfo, BackendKind, BuilderPort};
 use crate::config::Config;
 use crate::docker::BollardEngine;
+use crate::docker::endpoint::{Endpoint, EndpointError, EnvView, Source};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -173,6 +174,8 @@ pub struct Env {
     /// The BuildKit daemon and CodeBuild backends compiled in (`buildkit_plugin()`, `codebuild_plugin()`).
     pub buildkit: Option<Plugin>,
     pub codebuild: Option<Plugin>,
+    /// `DOCKER_TLS_VERIFY`, `DOCKER_TLS`, `DOCKER_CERT_PATH` (TLS for a tcp DOCKER_HOST).
+    pub docker_tls: Vec<(String, String)>,
 }
 
 impl Env {
@@ -188,18 +191,33 @@ impl Env {
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             buildkit: buildkit_plugin(),
             codebuild: codebuild_plugin(),
+            docker_tls: ["DOCKER_TLS_VERIFY", "DOCKER_TLS", "DOCKER_CERT_PATH"]
+                .iter()
+                .filter_map(|k| var(k).map(|v| (k.to_string(), v)))
+                .collect(),
         }
     }
 
-    /// The docker CLI's context: `DOCKER_CONTEXT`, else `currentContext` in config.json; None for `default`.
-    fn context_name(&self) -> Option<String> {
-        let name = self.docker_context.clone().or_else(|| {
-            let file = self.docker_config_dir.as_ref()?.join("config.json");
-            let text = std::fs::read_to_string(file).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-            v.get("currentContext")?.as_str().map(str::to_string)
-        })?;
-        (!name.is_empty() && name != "default").then_some(name)
+    /// What `docker::endpoint::resolve` reads, from this walk's variables.
+    fn endpoint_view(&self) -> EnvView {
+        let config_dir = self
+            .docker_config_dir
+            .as_ref()
+            .map(|d| d.to_string_lossy().to_string());
+        let mut pairs: Vec<(&str, &str)> = vec![];
+        if let Some(h) = &self.docker_host {
+            pairs.push(("DOCKER_HOST", h));
+        }
+        if let Some(c) = &self.docker_context {
+            pairs.push(("DOCKER_CONTEXT", c));
+        }
+        if let Some(d) = &config_dir {
+            pairs.push(("DOCKER_CONFIG", d));
+        }
+        for (k, v) in &self.docker_tls {
+            pairs.push((k, v));
+        }
+        EnvView::from_pairs(pairs)
     }
 }
 
@@ -222,15 +240,11 @@ struct Candidate {
     context: Option<String>,
     explicit: bool,
     via: Via,
+    /// The Docker endpoint as the docker CLI resolves it (TLS files, context), for the one you set.
+    resolved: Option<Result<Endpoint, EndpointError>>,
 }
 
 pub const LOCAL_SOCKET: &str = crate::docker::bollard_engine::DEFAULT_ENDPOINT;
-
-/// HOOK for docker contexts (the remote-endpoint code): the endpoint of context `name`. Until it is in,
-/// a context is listed as not resolvable in this build.
-fn context_endpoint(_name: &str, _env: &Env) -> Option<String> {
-    None
-}
 
 /// The candidates in `auto`'s order (nothing probed yet).
 fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
@@ -243,41 +257,47 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
             context,
             explicit,
             via: Via::DockerApi,
+            resolved: None,
         };
-    // The docker CLI's precedence: only the first of these names the Docker endpoint.
-    if !config.engine.docker_host.is_empty() {
-        out.push(docker(
-            "[engine] docker_host",
-            &config.engine.docker_host,
-            None,
-            true,
-        ));
-    } else if let Some(host) = &env.docker_host {
-        out.push(docker("DOCKER_HOST", host, None, true));
-    } else if let Some(name) = env.context_name() {
-        let source = format!("docker context {name}");
-        match context_endpoint(&name, env) {
-            Some(endpoint) => out.push(docker(&source, &endpoint, Some(name), true)),
-            None => {
-                let mut p = Probe::unavailable(BackendKind::Docker, &source, "", true);
-                p.context = Some(name.clone());
-                p.why_not = Some(format!(
-                    "docker context {name:?} is selected, but this build of dockui does not read docker \
-                     contexts"
-                ));
-                p.what_to_do = Some(format!(
-                    "set DOCKER_HOST (or [engine] docker_host) to the endpoint of context {name:?} \
-                     (docker context inspect {name})"
-                ));
-                out.push(Candidate {
-                    kind: BackendKind::Docker,
-                    source,
-                    endpoint: String::new(),
-                    context: Some(name),
-                    explicit: true,
-                    via: Via::Unavailable(Box::new(p)),
-                });
-            }
+    // The docker CLI's precedence (docker::endpoint): only the first of these names the Docker endpoint.
+    match crate::docker::endpoint::resolve(&config.engine.docker_host, &env.endpoint_view()) {
+        Ok(ep) if ep.source == Source::Default || ep.context.as_deref() == Some("default") => {}
+        Ok(ep) => {
+            let source = match (&ep.context, ep.source) {
+                (Some(name), _) => format!("docker context {name}"),
+                (None, Source::Config) => "[engine] docker_host".into(),
+                (None, _) => "DOCKER_HOST".into(),
+            };
+            let mut c = docker(&source, &ep.host, ep.context.clone(), true);
+            c.resolved = Some(Ok(ep));
+            out.push(c);
+        }
+        Err(e) => {
+            // A context that does not exist, a bad address: the build stops here with this, as docker would.
+            let source = match &e {
+                crate::docker::endpoint::EndpointError::NoContext { name, .. } => {
+                    format!("docker context {name}")
+                }
+                _ => "Docker endpoint".into(),
+            };
+            let text = e.to_string();
+            let (why, todo) = text
+                .split_once("; what to do: ")
+                .map(|(w, t)| (w.to_string(), t.to_string()))
+                .unwrap_or((text.clone(), "check DOCKER_HOST / DOCKER_CONTEXT".into()));
+            let mut p = Probe::unavailable(BackendKind::Docker, &source, &e.subject(), true);
+            p.available = true;
+            p.why_not = Some(why);
+            p.what_to_do = Some(todo);
+            out.push(Candidate {
+                kind: BackendKind::Docker,
+                source,
+                endpoint: e.subject(),
+                context: None,
+                explicit: true,
+                via: Via::Unavailable(Box::new(p)),
+                resolved: Some(Err(e)),
+            });
         }
     }
     if !out.iter().any(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET)) {
@@ -303,6 +323,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
             context: None,
             explicit: false,
             via: Via::DockerApi,
+            resolved: None,
         });
     }
     let (bk_source, bk_endpoint) = if !config.engine.buildkit_host.is_empty() {
@@ -322,6 +343,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         endpoint: bk_endpoint,
         context: None,
         via: Via::BuildKit,
+        resolved: None,
     });
     out.push(Candidate {
         kind: BackendKind::Codebuild,
@@ -330,6 +352,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         context: None,
         explicit: false,
         via: Via::CodeBuild,
+        resolved: None,
     });
     out
 }
@@ -391,7 +414,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
         });
         return p;
     }
-    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let engine = open_engine(c, config);
     let port: &dyn BuilderPort = &engine;
     let pinged = tokio::time::timeout(PROBE_TIMEOUT, port.ping()).await;
     match pinged {
@@ -633,14 +656,31 @@ fn open(
     }
 }
 
+/// The endpoint you set, with its TLS files and context; a socket dockui found, as it is.
+fn open_engine(c: &Candidate, config: &Config) -> BollardEngine {
+    let timeout = config.engine.timeout_s;
+    match &c.resolved {
+        Some(Ok(ep)) => BollardEngine::connect_to(ep.clone(), timeout),
+        // Opened anyway by `auto`: every request then says why (no such context, a bad address).
+        Some(Err(e)) => BollardEngine::unresolved(e),
+        None => {
+            let source = if same_endpoint(&c.endpoint, LOCAL_SOCKET) {
+                Source::Default
+            } else {
+                Source::Probed
+            };
+            BollardEngine::connect_found(&c.endpoint, source, timeout)
+        }
+    }
+}
+
 fn open_docker(
     config: &Config,
     c: &Candidate,
     probe: Probe,
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
-    // HOOK for the remote-endpoint code: TLS material and ssh for this endpoint come with its connect.
-    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let engine = open_engine(c, config);
     Ok(Selected {
         port: Arc::new(engine),
         probe,
@@ -734,8 +774,8 @@ mod tests {
         assert_eq!(c[c.len() - 2].source, "[engine] buildkit_host");
     }
 
-    #[tokio::test]
-    async fn a_docker_context_without_resolution_is_listed_as_not_available() {
+    #[test]
+    fn a_docker_context_is_resolved_and_a_missing_one_stops_auto_with_its_cause() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.json"),
@@ -746,16 +786,30 @@ mod tests {
             docker_config_dir: Some(dir.path().to_path_buf()),
             ..Env::default()
         };
+        // Not in the context store: listed, explicit, not reachable, saying so.
         let c = candidates(&Config::default(), &env);
         assert_eq!(c[0].source, "docker context gpu-box");
-        assert!(matches!(&c[0].via, Via::Unavailable(p) if !p.available));
-        // auto does not build on the local socket instead of the context the user chose.
-        let e = select(&Config::default(), &env, Choice::Auto)
-            .await
-            .err()
-            .expect("an unresolvable context is an error");
-        assert!(e.why.contains("docker context"), "{e}");
-        assert!(e.what_to_do.contains("DOCKER_HOST"), "{e}");
+        assert!(c[0].explicit);
+        assert!(
+            matches!(&c[0].via, Via::Unavailable(p) if p.why_not.as_deref().is_some_and(|w| w.contains("does not exist"))),
+            "{:?}",
+            c[0].via
+        );
+        // In the store (as `docker context create` writes it): its endpoint, with the context.
+        let meta = dir
+            .path()
+            .join("contexts/meta")
+            .join(crate::docker::endpoint::context_id("gpu-box"));
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"gpu-box","Endpoints":{"docker":{"Host":"ssh://me@gpu-box:2222","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].endpoint, "ssh://me@gpu-box:2222");
+        assert_eq!(c[0].context.as_deref(), Some("gpu-box"));
+        assert_eq!(c[0].via, Via::DockerApi);
         // `default` is the local engine: no extra candidate.
         std::fs::write(
             dir.path().join("config.json"),

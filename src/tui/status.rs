@@ -130,6 +130,7 @@ mod tests {
             endpoint: "tcp://gpu-box:2376".into(),
             version: "4.3.1".into(),
             api_version: "1.41".into(),
+            context: None,
         });
         assert!(line(&app, 200).contains("engine tcp://gpu-box:2376 (4.3.1)"));
         app.backend = Some(BackendInfo {
