@@ -34,6 +34,11 @@ fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&p, &dest);
         } else {
             std::fs::copy(&p, &dest).unwrap();
+            // The shared material is read-only; a user's project is not (dockui refuses read-only files).
+            let mut perm = std::fs::metadata(&dest).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&dest, perm).unwrap();
         }
     }
 }
@@ -90,17 +95,15 @@ fn errors(a: &Analysis) -> usize {
     a.count(Severity::Error)
 }
 
-#[test]
-fn accepting_every_fix_on_the_corpus_leaves_nothing_a_fix_could_avoid_and_dry_run_equals_real_run()
-{
+/// The checks of this file over `dirs`; returns the failures and (projects with fixes, fixes, files written).
+fn check_projects(dirs: &[PathBuf]) -> (Vec<String>, usize, usize, usize) {
     let opts = AnalyzeOptions::default();
     let all = |_: &Finding, _: &analyze::Fix| true;
     let choice = HashMap::new();
     let mut failures: Vec<String> = Vec::new();
     let mut fixed_projects = 0;
-    let dirs = corpus();
-    assert!(dirs.len() >= 40, "the corpus has {} projects", dirs.len());
-    for src in &dirs {
+    let (mut steps, mut written) = (0, 0);
+    for src in dirs {
         let name = src.file_name().unwrap().to_string_lossy().into_owned();
         let tmp = tempfile::tempdir().unwrap();
         let (tui, dry, real) = (
@@ -136,6 +139,7 @@ fn accepting_every_fix_on_the_corpus_leaves_nothing_a_fix_could_avoid_and_dry_ru
         if !p.proposals.is_empty() {
             fixed_projects += 1;
         }
+        steps += p.steps.len();
         let after = analyze::analyze_project(&tui, &opts).unwrap();
         for n in new_problems(&before, &after) {
             failures.push(format!("{name}: accepting every hunk adds {n}"));
@@ -161,6 +165,7 @@ fn accepting_every_fix_on_the_corpus_leaves_nothing_a_fix_could_avoid_and_dry_ru
                 changes(&r)
             ));
         }
+        written += r.changes.iter().filter(|c| c.written).count();
         if r.changes.iter().any(|c| !c.written) || !r.errors.is_empty() {
             failures.push(format!("{name}: real run did not write: {:?}", r.errors));
         }
@@ -223,9 +228,54 @@ fn accepting_every_fix_on_the_corpus_leaves_nothing_a_fix_could_avoid_and_dry_ru
             }
         }
     }
+    (failures, fixed_projects, steps, written)
+}
+
+#[test]
+fn accepting_every_fix_on_the_corpus_leaves_nothing_a_fix_could_avoid_and_dry_run_equals_real_run()
+{
+    let dirs = corpus();
+    assert!(dirs.len() >= 40, "the corpus has {} projects", dirs.len());
+    let (failures, fixed_projects, steps, written) = check_projects(&dirs);
+    eprintln!(
+        "{} projects, {fixed_projects} with fixes, {steps} fixes applied, {written} files written",
+        dirs.len()
+    );
     assert!(
         fixed_projects >= 10,
         "only {fixed_projects} projects got fixes: the test would prove little"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The same on the shared real projects (`../shared/testdata/real-projects`, peer material read in place,
+/// never copied into the repository), when present.
+#[test]
+#[cfg_attr(not(dockui_hadolint_cases), ignore = "needs ../shared/testdata")]
+fn the_same_holds_on_the_shared_real_projects() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = std::env::var_os("DOCKUI_TESTDATA")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            root.join("../shared/testdata"),
+            root.join("../../shared/testdata"),
+        ])
+        .map(|d| d.join("real-projects"))
+        .find(|d| d.is_dir())
+        .expect("../shared/testdata/real-projects");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Dockerfile").is_file())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty());
+    let (failures, fixed_projects, steps, written) = check_projects(&dirs);
+    eprintln!(
+        "{} real projects, {fixed_projects} with fixes, {steps} fixes applied, {written} files written",
+        dirs.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
