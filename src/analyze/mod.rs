@@ -624,6 +624,10 @@ fn analyze_with(
             &b.rule,
         ))
     });
+    // Two installs of one file (`uv sync --no-install-project` then `uv sync`) find the same thing once.
+    findings.dedup_by(|a, b| {
+        a.rule == b.rule && a.file == b.file && a.span == b.span && a.message == b.message
+    });
     analysis.findings = findings;
     Ok(analysis)
 }
