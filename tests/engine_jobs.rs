@@ -30,6 +30,7 @@ impl BuilderPort for NoContainers {
                 endpoint: "fake://buildkit".into(),
                 version: "fake".into(),
                 api_version: String::new(),
+                context: None,
             })
         }
         .boxed()

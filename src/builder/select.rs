@@ -16,6 +16,7 @@
 use super::{BackendInfo, BackendKind, BuilderPort};
 use crate::config::Config;
 use crate::docker::BollardEngine;
+use crate::docker::endpoint::{Endpoint, EnvView, Source as EndpointSource};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -164,10 +165,8 @@ pub fn codebuild_plugin() -> Option<Plugin> {
 /// The environment the walk reads (a struct, so tests give their own).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
-    pub docker_host: Option<String>,
-    pub docker_context: Option<String>,
-    /// `$DOCKER_CONFIG`, else `~/.docker`: where the CLI keeps `config.json` (`currentContext`).
-    pub docker_config_dir: Option<PathBuf>,
+    /// What the docker CLI reads (DOCKER_HOST, TLS variables, DOCKER_CONTEXT, DOCKER_CONFIG, HOME).
+    pub docker: EnvView,
     pub buildkit_host: Option<String>,
     pub xdg_runtime_dir: Option<PathBuf>,
     /// The BuildKit daemon and CodeBuild backends compiled in (`buildkit_plugin()`, `codebuild_plugin()`).
@@ -179,39 +178,31 @@ impl Env {
     pub fn from_process() -> Env {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Env {
-            docker_host: var("DOCKER_HOST"),
-            docker_context: var("DOCKER_CONTEXT"),
-            docker_config_dir: var("DOCKER_CONFIG")
-                .map(PathBuf::from)
-                .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker"))),
+            docker: EnvView::from_process(),
             buildkit_host: var("BUILDKIT_HOST"),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             buildkit: buildkit_plugin(),
             codebuild: codebuild_plugin(),
         }
     }
-
-    /// The docker CLI's context: `DOCKER_CONTEXT`, else `currentContext` in config.json; None for `default`.
-    fn context_name(&self) -> Option<String> {
-        let name = self.docker_context.clone().or_else(|| {
-            let file = self.docker_config_dir.as_ref()?.join("config.json");
-            let text = std::fs::read_to_string(file).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-            v.get("currentContext")?.as_str().map(str::to_string)
-        })?;
-        (!name.is_empty() && name != "default").then_some(name)
-    }
 }
 
 /// How a candidate is probed and opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Via {
-    /// Docker's API (Docker or Podman): bollard.
-    DockerApi,
+    /// Docker's API (Docker or Podman) at this endpoint: bollard.
+    DockerApi(Box<Endpoint>),
+    /// The Docker endpoint the user set could not be resolved (a bad address, a missing context): the
+    /// docker CLI's error, with what to do.
+    Unresolved(String),
     BuildKit,
     CodeBuild,
-    /// Known but not resolvable here; the probe is this.
-    Unavailable(Box<Probe>),
+}
+
+impl Via {
+    fn docker_api(&self) -> bool {
+        matches!(self, Via::DockerApi(_) | Via::Unresolved(_))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,62 +217,60 @@ struct Candidate {
 
 pub const LOCAL_SOCKET: &str = crate::docker::bollard_engine::DEFAULT_ENDPOINT;
 
-/// HOOK for docker contexts (the remote-endpoint code): the endpoint of context `name`. Until it is in,
-/// a context is listed as not resolvable in this build.
-fn context_endpoint(_name: &str, _env: &Env) -> Option<String> {
-    None
+/// An endpoint dockui found itself (the local or a Podman socket).
+fn plain(host: &str) -> Endpoint {
+    Endpoint {
+        host: host.into(),
+        tls: None,
+        context: None,
+        source: EndpointSource::Default,
+    }
 }
 
 /// The candidates in `auto`'s order (nothing probed yet).
 fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
     let mut out = Vec::new();
-    let docker =
-        |source: &str, endpoint: &str, context: Option<String>, explicit: bool| Candidate {
-            kind: BackendKind::Docker,
-            source: source.into(),
-            endpoint: endpoint.into(),
-            context,
-            explicit,
-            via: Via::DockerApi,
-        };
-    // The docker CLI's precedence: only the first of these names the Docker endpoint.
-    if !config.engine.docker_host.is_empty() {
-        out.push(docker(
-            "[engine] docker_host",
-            &config.engine.docker_host,
-            None,
-            true,
-        ));
-    } else if let Some(host) = &env.docker_host {
-        out.push(docker("DOCKER_HOST", host, None, true));
-    } else if let Some(name) = env.context_name() {
-        let source = format!("docker context {name}");
-        match context_endpoint(&name, env) {
-            Some(endpoint) => out.push(docker(&source, &endpoint, Some(name), true)),
-            None => {
-                let mut p = Probe::unavailable(BackendKind::Docker, &source, "", true);
-                p.context = Some(name.clone());
-                p.why_not = Some(format!(
-                    "docker context {name:?} is selected, but this build of dockui does not read docker \
-                     contexts"
-                ));
-                p.what_to_do = Some(format!(
-                    "set DOCKER_HOST (or [engine] docker_host) to the endpoint of context {name:?} \
-                     (docker context inspect {name})"
-                ));
-                out.push(Candidate {
-                    kind: BackendKind::Docker,
-                    source,
-                    endpoint: String::new(),
-                    context: Some(name),
-                    explicit: true,
-                    via: Via::Unavailable(Box::new(p)),
-                });
-            }
+    let docker_api = |kind: BackendKind, source: &str, ep: Endpoint, explicit: bool| Candidate {
+        kind,
+        source: source.into(),
+        endpoint: ep.host.clone(),
+        context: ep.context.clone(),
+        explicit,
+        via: Via::DockerApi(Box::new(ep)),
+    };
+    // The docker CLI's precedence (crate::docker::endpoint): only the first that is set names the Docker
+    // endpoint; with none set it is the local socket.
+    match crate::docker::endpoint::resolve(&config.engine.docker_host, &env.docker) {
+        // Nothing set, or the CLI's built-in `default` context: the local socket, listed next.
+        Ok(ep)
+            if ep.source == EndpointSource::Default || ep.context.as_deref() == Some("default") => {
         }
+        Ok(ep) => {
+            let source = match (ep.source, &ep.context) {
+                (EndpointSource::Config, _) => "[engine] docker_host".to_string(),
+                (EndpointSource::Env, _) => "DOCKER_HOST".to_string(),
+                (EndpointSource::EnvContext, Some(c)) => format!("DOCKER_CONTEXT {c}"),
+                (_, Some(c)) => format!("docker context {c} (current)"),
+                (_, None) => ep.source.describe().to_string(),
+            };
+            out.push(docker_api(BackendKind::Docker, &source, ep, true));
+        }
+        Err(e) => out.push(Candidate {
+            kind: BackendKind::Docker,
+            source: "the Docker endpoint you set".into(),
+            endpoint: e.subject(),
+            context: None,
+            explicit: true,
+            via: Via::Unresolved(e.to_string()),
+        }),
     }
     if !out.iter().any(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET)) {
-        out.push(docker("local socket", LOCAL_SOCKET, None, false));
+        out.push(docker_api(
+            BackendKind::Docker,
+            "local socket",
+            plain(LOCAL_SOCKET),
+            false,
+        ));
     }
     let mut podman = Vec::new();
     if let Some(dir) = &env.xdg_runtime_dir {
@@ -296,14 +285,12 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         if out.iter().any(|c| same_endpoint(&c.endpoint, &endpoint)) {
             continue;
         }
-        out.push(Candidate {
-            kind: BackendKind::Podman,
-            source: source.into(),
-            endpoint,
-            context: None,
-            explicit: false,
-            via: Via::DockerApi,
-        });
+        out.push(docker_api(
+            BackendKind::Podman,
+            source,
+            plain(&endpoint),
+            false,
+        ));
     }
     let (bk_source, bk_endpoint) = if !config.engine.buildkit_host.is_empty() {
         (
@@ -362,8 +349,14 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         what_to_do: None,
     };
     match &c.via {
-        Via::Unavailable(p) => (**p).clone(),
-        Via::DockerApi => probe_docker_api(base, c, config).await,
+        Via::Unresolved(error) => {
+            let mut p = base;
+            let (why, todo) = split_advice(error);
+            p.why_not = Some(why);
+            p.what_to_do = Some(todo);
+            p
+        }
+        Via::DockerApi(ep) => probe_docker_api(base, c, ep, config).await,
         Via::BuildKit => match env.buildkit {
             Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
@@ -375,7 +368,18 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
     }
 }
 
-async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe {
+/// "what happened; what to do: ..." split in two.
+fn split_advice(text: &str) -> (String, String) {
+    match text.split_once("; what to do: ") {
+        Some((w, t)) => (w.to_string(), t.to_string()),
+        None => (
+            text.to_string(),
+            "check the engine there (docker info) and the endpoint".into(),
+        ),
+    }
+}
+
+async fn probe_docker_api(mut p: Probe, c: &Candidate, ep: &Endpoint, config: &Config) -> Probe {
     if c.kind == BackendKind::Podman
         && let Some(path) = c.endpoint.strip_prefix("unix://")
         && !std::path::Path::new(path).exists()
@@ -391,7 +395,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
         });
         return p;
     }
-    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let engine = BollardEngine::connect_to(ep.clone(), config.engine.timeout_s);
     let port: &dyn BuilderPort = &engine;
     let pinged = tokio::time::timeout(PROBE_TIMEOUT, port.ping()).await;
     match pinged {
@@ -408,13 +412,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
                 crate::docker::DockerError::Unreachable { reason, .. } => reason,
                 other => other.to_string(),
             };
-            let (why, todo) = match text.split_once("; what to do: ") {
-                Some((w, t)) => (w.to_string(), t.to_string()),
-                None => (
-                    text,
-                    "check the engine there (docker info) and the endpoint".into(),
-                ),
-            };
+            let (why, todo) = split_advice(&text);
             p.why_not = Some(why);
             p.what_to_do = Some(todo);
         }
@@ -489,11 +487,10 @@ fn auto_pick(probes: &[Probe]) -> Pick {
     Pick::Nothing
 }
 
-/// A candidate that ends the search when it is not usable: one the user set, of a backend this build has;
-/// and the Docker endpoint the user selected (a docker context) even when this build cannot resolve it,
-/// since the local socket is not what they chose.
+/// A candidate that ends the search when it is not usable: one the user set, of a backend this build has
+/// (a Docker endpoint that does not answer or cannot be resolved is never replaced by the local socket).
 fn binding(p: &Probe) -> bool {
-    p.explicit && (p.available || p.backend == BackendKind::Docker)
+    p.explicit && p.available
 }
 
 /// The backend to build on.
@@ -515,9 +512,8 @@ pub struct SelectError {
 }
 
 /// Pick and open the backend for a build. With nothing usable, `auto` opens the Docker endpoint (the first
-/// candidate), whose first request then says what is wrong, as before backends existed; it fails only on a
-/// docker context this build cannot resolve. An explicit choice that is not usable is an error that says
-/// what to do.
+/// candidate), whose first request then says what is wrong, as before backends existed. An explicit choice
+/// that is not usable is an error that says what to do.
 pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Selected, SelectError> {
     let all = candidates(config, env);
     let mut probes: Vec<Probe> = Vec::new();
@@ -535,10 +531,7 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                 }
             }
             // Nothing usable: the Docker endpoint, which reports its own trouble on first use.
-            let i = all
-                .iter()
-                .position(|c| c.via == Via::DockerApi)
-                .unwrap_or(0);
+            let i = all.iter().position(|c| c.via.docker_api()).unwrap_or(0);
             let chosen = probes[i].clone();
             let skipped = probes.iter().take(i).cloned().collect();
             open_docker(config, &all[i], chosen, skipped)
@@ -548,7 +541,7 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
             let mut first: Option<Probe> = None;
             for c in &all {
                 let presumed = c.kind == kind
-                    || (c.via == Via::DockerApi
+                    || (c.via.docker_api()
                         && matches!(kind, BackendKind::Docker | BackendKind::Podman));
                 if !presumed {
                     continue;
@@ -610,8 +603,7 @@ fn open(
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
     let plugin = match c.via {
-        Via::DockerApi => return open_docker(config, c, probe, skipped),
-        Via::Unavailable(_) => return Err(not_usable(Choice::Auto, probe)),
+        Via::DockerApi(_) | Via::Unresolved(_) => return open_docker(config, c, probe, skipped),
         Via::BuildKit => env.buildkit,
         Via::CodeBuild => env.codebuild,
     };
@@ -639,8 +631,13 @@ fn open_docker(
     probe: Probe,
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
-    // HOOK for the remote-endpoint code: TLS material and ssh for this endpoint come with its connect.
-    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let engine = match &c.via {
+        // TLS material and ssh come with the resolved endpoint.
+        Via::DockerApi(ep) => BollardEngine::connect_to((**ep).clone(), config.engine.timeout_s),
+        // Resolution failed: the engine in its failed state says why on first use, as the docker CLI
+        // would (resolved again from the process's environment, which `Env::from_process` read).
+        _ => BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s),
+    };
     Ok(Selected {
         port: Arc::new(engine),
         probe,
@@ -681,7 +678,7 @@ mod tests {
     #[test]
     fn the_order_is_docker_host_local_podman_buildkit_codebuild() {
         let env = Env {
-            docker_host: Some("tcp://gpu-box:2375".into()),
+            docker: EnvView::from_pairs([("DOCKER_HOST", "tcp://gpu-box:2375")]),
             xdg_runtime_dir: Some("/run/user/1000".into()),
             buildkit_host: Some("tcp://bk:1234".into()),
             ..Env::default()
@@ -718,7 +715,7 @@ mod tests {
         config.engine.docker_host = "unix:///var/run/docker.sock".into();
         config.engine.buildkit_host = "unix:///run/buildkit/buildkitd.sock".into();
         let env = Env {
-            docker_host: Some("tcp://ignored:2375".into()),
+            docker: EnvView::from_pairs([("DOCKER_HOST", "tcp://ignored:2375")]),
             buildkit_host: Some("tcp://ignored:1234".into()),
             ..Env::default()
         };
@@ -735,7 +732,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_docker_context_without_resolution_is_listed_as_not_available() {
+    async fn the_current_docker_context_is_the_docker_candidate_and_a_missing_one_says_so() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.json"),
@@ -743,19 +740,43 @@ mod tests {
         )
         .unwrap();
         let env = Env {
-            docker_config_dir: Some(dir.path().to_path_buf()),
+            docker: EnvView::from_pairs([("DOCKER_CONFIG", dir.path().to_str().unwrap())]),
             ..Env::default()
         };
+        // Not in the store: the docker CLI's error, with what to do; `--backend docker` refuses.
         let c = candidates(&Config::default(), &env);
-        assert_eq!(c[0].source, "docker context gpu-box");
-        assert!(matches!(&c[0].via, Via::Unavailable(p) if !p.available));
+        assert!(matches!(&c[0].via, Via::Unresolved(e) if e.contains("does not exist")));
+        let p = probe(&c[0], &Config::default(), &env).await;
+        assert!(p.explicit && p.available && !p.reachable);
+        assert!(p.why_not.unwrap().contains("gpu-box"));
+        assert!(p.what_to_do.unwrap().contains("docker context ls"));
+        assert!(
+            select(&Config::default(), &env, Choice::Docker)
+                .await
+                .is_err()
+        );
+        // In the store: its endpoint and name.
+        let meta = dir.path().join(format!(
+            "contexts/meta/{}",
+            crate::docker::endpoint::context_id("gpu-box")
+        ));
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"gpu-box","Endpoints":{"docker":{"Host":"unix:///nonexistent/gpu-box.sock","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "docker context gpu-box (current)");
+        assert_eq!(c[0].endpoint, "unix:///nonexistent/gpu-box.sock");
+        assert_eq!(c[0].context.as_deref(), Some("gpu-box"));
         // auto does not build on the local socket instead of the context the user chose.
-        let e = select(&Config::default(), &env, Choice::Auto)
+        let s = select(&Config::default(), &env, Choice::Auto)
             .await
-            .err()
-            .expect("an unresolvable context is an error");
-        assert!(e.why.contains("docker context"), "{e}");
-        assert!(e.what_to_do.contains("DOCKER_HOST"), "{e}");
+            .unwrap();
+        assert!(!s.probe.reachable);
+        assert_eq!(s.port.context().as_deref(), Some("gpu-box"));
+        assert!(s.skipped.is_empty());
         // `default` is the local engine: no extra candidate.
         std::fs::write(
             dir.path().join("config.json"),
@@ -812,7 +833,10 @@ mod tests {
     #[tokio::test]
     async fn an_explicit_docker_backend_that_does_not_answer_is_an_error_with_what_to_do() {
         let env = Env {
-            docker_host: Some("unix:///nonexistent/dockui-select.sock".into()),
+            docker: EnvView::from_pairs([(
+                "DOCKER_HOST",
+                "unix:///nonexistent/dockui-select.sock",
+            )]),
             ..Env::default()
         };
         let e = select(&Config::default(), &env, Choice::Docker)
