@@ -94,6 +94,8 @@ pub struct Probe {
     pub reachable: bool,
     /// The builder's version when it answered.
     pub version: Option<String>,
+    /// What it can do (cache types, platforms, running containers), when it answered.
+    pub capabilities: Option<super::Capabilities>,
     pub why_not: Option<String>,
     pub what_to_do: Option<String>,
 }
@@ -121,6 +123,7 @@ impl Probe {
             available: false,
             reachable: false,
             version: None,
+            capabilities: None,
             why_not: Some(format!(
                 "the {} backend is not available in this build of dockui",
                 kind.as_str()
@@ -139,10 +142,12 @@ pub type OpenFn = fn(&Config, &Probe) -> Result<Arc<dyn BuilderPort>, String>;
 
 /// A backend implemented elsewhere in dockui (the BuildKit daemon, CodeBuild) plugs in here with a probe
 /// and a way to open a port on what the probe found.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Plugin {
-    /// The candidate with reachable / why not / what to do. Never fails: trouble goes into the probe.
-    pub probe: fn(Config, Env) -> BoxFuture<'static, Probe>,
+    /// Fill in `base` (kind, source, endpoint from `[engine] buildkit_host` / `BUILDKIT_HOST`, explicit,
+    /// available = true, reachable = false) with reachable / version / why not / what to do. Never fails:
+    /// trouble goes into the probe.
+    pub probe: fn(config: Config, env: Env, base: Probe) -> BoxFuture<'static, Probe>,
     /// A port to build on, for a candidate `probe` found usable.
     pub open: OpenFn,
 }
@@ -166,6 +171,9 @@ pub struct Env {
     pub docker_config_dir: Option<PathBuf>,
     pub buildkit_host: Option<String>,
     pub xdg_runtime_dir: Option<PathBuf>,
+    /// The BuildKit daemon and CodeBuild backends compiled in (`buildkit_plugin()`, `codebuild_plugin()`).
+    pub buildkit: Option<Plugin>,
+    pub codebuild: Option<Plugin>,
     /// `DOCKER_TLS_VERIFY`, `DOCKER_TLS`, `DOCKER_CERT_PATH` (TLS for a tcp DOCKER_HOST).
     pub docker_tls: Vec<(String, String)>,
 }
@@ -181,6 +189,8 @@ impl Env {
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker"))),
             buildkit_host: var("BUILDKIT_HOST"),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            buildkit: buildkit_plugin(),
+            codebuild: codebuild_plugin(),
             docker_tls: ["DOCKER_TLS_VERIFY", "DOCKER_TLS", "DOCKER_CERT_PATH"]
                 .iter()
                 .filter_map(|k| var(k).map(|v| (k.to_string(), v)))
@@ -370,18 +380,19 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         available: true,
         reachable: false,
         version: None,
+        capabilities: None,
         why_not: None,
         what_to_do: None,
     };
     match &c.via {
         Via::Unavailable(p) => (**p).clone(),
         Via::DockerApi => probe_docker_api(base, c, config).await,
-        Via::BuildKit => match buildkit_plugin() {
-            Some(plugin) => (plugin.probe)(config.clone(), env.clone()).await,
+        Via::BuildKit => match env.buildkit {
+            Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
         },
-        Via::CodeBuild => match codebuild_plugin() {
-            Some(plugin) => (plugin.probe)(config.clone(), env.clone()).await,
+        Via::CodeBuild => match env.codebuild {
+            Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
         },
     }
@@ -412,6 +423,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
             p.version = Some(info.version);
             if let Ok(Ok(caps)) = tokio::time::timeout(PROBE_TIMEOUT, port.capabilities()).await {
                 p.backend = caps.kind;
+                p.capabilities = Some(caps);
             }
         }
         Ok(Err(e)) => {
@@ -493,11 +505,18 @@ fn auto_pick(probes: &[Probe]) -> Pick {
         if p.usable() {
             return Pick::Use(i);
         }
-        if p.explicit && p.available {
+        if binding(p) {
             return Pick::Stop(i);
         }
     }
     Pick::Nothing
+}
+
+/// A candidate that ends the search when it is not usable: one the user set, of a backend this build has;
+/// and the Docker endpoint the user selected (a docker context) even when this build cannot resolve it,
+/// since the local socket is not what they chose.
+fn binding(p: &Probe) -> bool {
+    p.explicit && (p.available || p.backend == BackendKind::Docker)
 }
 
 /// The backend to build on.
@@ -518,9 +537,10 @@ pub struct SelectError {
     pub probe: Option<Box<Probe>>,
 }
 
-/// Pick and open the backend for a build. `auto` never fails: with nothing usable it opens the Docker
-/// endpoint (the first candidate), whose first request then says what is wrong, as before backends
-/// existed. An explicit choice that is not usable is an error that says what to do.
+/// Pick and open the backend for a build. With nothing usable, `auto` opens the Docker endpoint (the first
+/// candidate), whose first request then says what is wrong, as before backends existed; it fails only on a
+/// docker context this build cannot resolve. An explicit choice that is not usable is an error that says
+/// what to do.
 pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Selected, SelectError> {
     let all = candidates(config, env);
     let mut probes: Vec<Probe> = Vec::new();
@@ -532,7 +552,7 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                     Pick::Use(i) | Pick::Stop(i) => {
                         let chosen = probes[i].clone();
                         probes.truncate(i);
-                        return open(config, &all[i], chosen, probes);
+                        return open(config, env, &all[i], chosen, probes);
                     }
                     Pick::Nothing => {}
                 }
@@ -559,9 +579,9 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                 let p = probe(c, config, env).await;
                 let matches = p.backend == kind;
                 if matches && p.usable() {
-                    return open(config, c, p, probes);
+                    return open(config, env, c, p, probes);
                 }
-                if matches && p.explicit && p.available {
+                if matches && binding(&p) {
                     // Set by the user and not answering: never replaced by another of the same kind.
                     return Err(not_usable(choice, p));
                 }
@@ -607,14 +627,16 @@ fn not_usable(choice: Choice, p: Probe) -> SelectError {
 
 fn open(
     config: &Config,
+    env: &Env,
     c: &Candidate,
     probe: Probe,
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
     let plugin = match c.via {
-        Via::DockerApi | Via::Unavailable(_) => return open_docker(config, c, probe, skipped),
-        Via::BuildKit => buildkit_plugin(),
-        Via::CodeBuild => codebuild_plugin(),
+        Via::DockerApi => return open_docker(config, c, probe, skipped),
+        Via::Unavailable(_) => return Err(not_usable(Choice::Auto, probe)),
+        Via::BuildKit => env.buildkit,
+        Via::CodeBuild => env.codebuild,
     };
     let Some(plugin) = plugin else {
         return Err(not_usable(Choice::Auto, probe));
@@ -680,6 +702,7 @@ mod tests {
             available,
             reachable,
             version: None,
+            capabilities: None,
             why_not: None,
             what_to_do: None,
         }
@@ -826,7 +849,7 @@ mod tests {
             buildkit_host: Some("tcp://127.0.0.1:1".into()),
             ..Env::default()
         };
-        if buildkit_plugin().is_none() {
+        {
             let c = candidates(&Config::default(), &env);
             let bk = c.iter().find(|c| c.kind == BackendKind::Buildkit).unwrap();
             let p = probe(bk, &Config::default(), &env).await;
@@ -859,5 +882,49 @@ mod tests {
             .unwrap();
         assert_eq!(s.port.endpoint(), "unix:///nonexistent/dockui-select.sock");
         assert!(!s.probe.reachable);
+    }
+
+    /// What a BuildKit plugin gets and gives: its probe fills the candidate in, `open` gives the port.
+    fn fake_probe(_: Config, _: Env, mut base: Probe) -> BoxFuture<'static, Probe> {
+        Box::pin(async move {
+            assert_eq!(
+                base.endpoint, "tcp://bk:1234",
+                "the plugin gets the endpoint"
+            );
+            assert!(base.explicit && base.available && !base.reachable);
+            base.reachable = true;
+            base.version = Some("v0.fake".into());
+            base
+        })
+    }
+
+    fn fake_open(_: &Config, p: &Probe) -> Result<Arc<dyn BuilderPort>, String> {
+        Ok(Arc::new(BollardEngine::connect(
+            &format!("unix:///nonexistent/{}", p.version.as_deref().unwrap_or("")),
+            1,
+        )))
+    }
+
+    #[tokio::test]
+    async fn a_plugged_in_backend_is_probed_listed_and_opened_through_its_hook() {
+        let plugin = Plugin {
+            probe: fake_probe,
+            open: fake_open,
+        };
+        let env = Env {
+            buildkit_host: Some("tcp://bk:1234".into()),
+            buildkit: Some(plugin),
+            ..Env::default()
+        };
+        let s = select(&Config::default(), &env, Choice::Buildkit)
+            .await
+            .unwrap();
+        assert_eq!(s.probe.backend, BackendKind::Buildkit);
+        assert_eq!(s.probe.version.as_deref(), Some("v0.fake"));
+        assert_eq!(s.port.endpoint(), "unix:///nonexistent/v0.fake");
+        // CodeBuild, not plugged in, is not available.
+        let c = candidates(&Config::default(), &env);
+        let cb = c.iter().find(|c| c.kind == BackendKind::Codebuild).unwrap();
+        assert!(!probe(cb, &Config::default(), &env).await.available);
     }
 }
