@@ -222,6 +222,10 @@ pub struct BuildFlags {
     /// No progress on stderr; the human result is the image reference alone on success.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Target platform(s), e.g. linux/arm64 or linux/amd64,linux/arm64 (each built on its own as
+    /// TAG-<arch>; `push` then puts an image index over them). Overrides `[build] platform(s)`.
+    #[arg(long, value_name = "OS/ARCH[,...]")]
+    pub platform: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -493,6 +497,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
+            let platforms =
+                engine::platforms::requested(&config.build).map_err(anyhow::Error::msg)?;
+            if platforms.len() == 1 {
+                req.spec.platform = platforms[0].to_string();
+            }
             let cache_inputs = cache::Inputs::of(&req, &dir);
             let rt = runtime()?;
             let outcome = rt.block_on(async {
@@ -514,7 +523,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                         c.cancel();
                     }
                 });
-                let outcome = engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await;
+                let outcome = if platforms.len() > 1 {
+                    engine::platforms::run_multi(ctx.docker.as_ref(), req, &platforms, &tx, cancel)
+                        .await
+                } else {
+                    engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await
+                };
                 drop(tx);
                 let _ = printer.await;
                 // Containers removed in the background (a cancelled smoke test) are gone before we exit.
@@ -868,6 +882,10 @@ fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
     }
     if let Some(n) = &build.network {
         config.build.network = n.clone();
+    }
+    if let Some(p) = &build.platform {
+        config.build.platform = p.clone();
+        config.build.platforms.clear();
     }
     if build.no_smoke {
         config.smoke.commands.clear();

@@ -144,6 +144,12 @@ pub struct BuildOutcome {
     pub standin: bool,
     /// Every reference the image got (`-t` may give several).
     pub references: Vec<String>,
+    /// What built it: docker, podman (its Docker-compatible socket), buildkit, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<crate::builder::BackendKind>,
+    /// A multi-platform build: each platform's own image (`repo:tag-<arch>`) and result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<super::platforms::PlatformBuild>,
 }
 
 impl BuildOutcome {
@@ -159,7 +165,7 @@ impl BuildOutcome {
     }
 }
 
-fn new_build_id() -> String {
+pub(crate) fn new_build_id() -> String {
     // Timestamp plus a per-process counter and pid: unique across concurrent dockui processes.
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -217,7 +223,10 @@ pub async fn run_build_asking(
         references: std::iter::once(req.spec.tag.clone())
             .chain(req.spec.extra_tags.iter().cloned())
             .collect(),
+        backend: None,
+        platforms: Vec::new(),
     };
+    outcome.backend = docker.capabilities().await.ok().map(|c| c.kind);
     for extra in &req.spec.extra_tags {
         if let Some((_, t)) = extra.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
             outcome.tags.push(t.to_string());

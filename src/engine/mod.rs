@@ -7,6 +7,7 @@ pub mod clock;
 pub mod failure_fix;
 pub mod history;
 pub mod mask;
+pub mod platforms;
 pub mod push;
 pub mod smoke;
 pub mod tags;
