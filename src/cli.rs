@@ -153,6 +153,10 @@ pub enum Cmd {
         /// Push although the image failed its smoke tests (the result is marked `forced`).
         #[arg(long)]
         force: bool,
+        /// Push a multi-platform image: IMAGE:TAG-<arch> for each platform, then an image index over them
+        /// under TAG (default: the platforms of the image's last multi-platform build).
+        #[arg(long, value_name = "OS/ARCH,...")]
+        platform: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -691,12 +695,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             tags,
             force,
             format,
+            platform,
         }) => {
             let as_dir = Path::new(&target);
             let mut opts = engine::push::PushOptions {
                 tags,
                 force,
                 builds_dir: Some(paths.builds_dir()),
+                platforms: engine::platforms::parse_list(platform.as_deref().unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("--platform: {e}"))?,
             };
             if opts.tags.is_empty() && !as_dir.is_dir() {
                 // `push IMAGE:TAG` names the tag to push: that one, never the config's or `latest`.

@@ -328,6 +328,7 @@ async fn run(
                         force: true,
                         builds_dir: Some(ctx.paths.builds_dir()),
                         tags: Vec::new(),
+                        platforms: Vec::new(),
                     };
                     let job = push::run_with(
                         &ctx.bollard,

@@ -379,6 +379,186 @@ pub fn platform_images(builds_dir: &Path, image: &str) -> Option<Vec<(Platform, 
     None
 }
 
+/// The per-platform images a push should put an index over: the platforms named (`push --platform`), else
+/// those of the history's multi-platform build of `source_image`. Fewer than two: an ordinary push.
+pub fn images_to_push(
+    source_image: &str,
+    opts: &super::push::PushOptions,
+) -> Vec<(Platform, String)> {
+    if !opts.platforms.is_empty() {
+        return opts
+            .platforms
+            .iter()
+            .map(|p| (p.clone(), platform_image(source_image, p)))
+            .collect();
+    }
+    opts.builds_dir
+        .as_deref()
+        .and_then(|dir| platform_images(dir, source_image))
+        .unwrap_or_default()
+}
+
+/// Push a multi-platform image: each platform's image under `<tag>-<arch>` (checked pullable by its own
+/// digest, as any push), then an image index over their manifests under every tag, then the index's
+/// pullability (which checks each platform's manifest through it again). Never fails: errors are in the
+/// report, with what to do.
+pub async fn push_multi(
+    engine: &crate::docker::BollardEngine,
+    client: &crate::registry::RegistryClient,
+    lookup: &crate::registry::CredentialLookup,
+    req: &crate::registry::pipeline::PushRequest,
+    platforms: &[(Platform, String)],
+    progress: UnboundedSender<crate::docker::push::PushProgress>,
+) -> crate::registry::PushReport {
+    use crate::registry::index::{self, Child, IndexReport, PlatformPush};
+    use crate::registry::report::TagPush;
+    use crate::registry::{ImageName, PushReport, Verdict};
+    let mut report = PushReport {
+        image: req.source_image.clone(),
+        ..PushReport::default()
+    };
+    let target = match req
+        .config
+        .target_repository(&req.source_image)
+        .and_then(|r| ImageName::parse(&r).map_err(|e| e.to_string()))
+    {
+        Ok(n) => n,
+        Err(e) => {
+            report.error = Some(e);
+            return report;
+        }
+    };
+    report.repository = target.familiar_repository();
+    report.registry = target.registry.clone();
+    let tags: Vec<String> = if req.config.tags.is_empty() {
+        vec![split_tag(&req.source_image).1]
+    } else {
+        req.config.tags.clone()
+    };
+    let mut index = IndexReport::new(Vec::new());
+    let mut children = Vec::new();
+    for (platform, image) in platforms {
+        let tag = format!("{}-{}", tags[0], platform.suffix());
+        let mut sub = req.clone();
+        sub.source_image = image.clone();
+        sub.config.tags = vec![tag.clone()];
+        // Config files pin the index, never one platform.
+        sub.project_dir = None;
+        sub.config.update.clear();
+        let r = crate::registry::pipeline::push_and_verify(
+            engine,
+            client,
+            lookup,
+            &sub,
+            progress.clone(),
+        )
+        .await;
+        report.credentials = report.credentials.clone().or(r.credentials.clone());
+        let mut row = PlatformPush {
+            platform: platform.to_string(),
+            image: image.clone(),
+            tag: tag.clone(),
+            digest: r.digest.clone(),
+            media_type: String::new(),
+            verdict: r.verdict,
+            what_to_do: r.what_to_do.clone(),
+        };
+        let failure = match (&r.error, r.verdict, &r.digest) {
+            (Some(e), _, _) => Some(e.clone()),
+            (None, Some(Verdict::Pullable), Some(_)) => None,
+            _ => Some(format!(
+                "its manifest is not pullable by digest: {}",
+                r.what_to_do
+            )),
+        };
+        if let Some(why) = failure {
+            index.platforms.push(row);
+            report.index = Some(index);
+            report.error = Some(format!(
+                "{platform} ({image}): {why}; the index was not pushed (fix this platform and push again)"
+            ));
+            return report;
+        }
+        let digest = r.digest.clone().unwrap_or_default();
+        match index::describe(client, &target, &digest).await {
+            Ok((media_type, size)) => {
+                row.media_type = media_type.clone();
+                children.push(Child {
+                    platform: platform.clone(),
+                    digest,
+                    media_type,
+                    size,
+                });
+                index.platforms.push(row);
+            }
+            Err(e) => {
+                index.platforms.push(row);
+                report.index = Some(index);
+                report.error = Some(format!("{platform}: {e}"));
+                return report;
+            }
+        }
+    }
+    let (media_type, digest) = match index::put_index(client, &target, &tags, &children).await {
+        Ok(x) => x,
+        Err(e) => {
+            report.index = Some(index);
+            report.error = Some(format!("pushing the image index: {e}"));
+            return report;
+        }
+    };
+    index.media_type = media_type;
+    index.digest = Some(digest.clone());
+    index.tags = tags.clone();
+    let check = client.check(&target, &digest).await;
+    for tag in &tags {
+        report.tags.push(TagPush {
+            tag: tag.clone(),
+            digest: Some(digest.clone()),
+            size: None,
+            confirmed: true,
+            registry_digest: client.tag_digest(&target, tag).await,
+        });
+    }
+    // Every platform the index lists must be one we pushed, and each pushed one must be listed.
+    let listed: Vec<&str> = check.platforms.iter().map(|p| p.digest.as_str()).collect();
+    let missing: Vec<String> = children
+        .iter()
+        .filter(|c| !listed.contains(&c.digest.as_str()))
+        .map(|c| c.platform.to_string())
+        .collect();
+    report.verdict = Some(if missing.is_empty() {
+        check.verdict
+    } else {
+        Verdict::NotFound
+    });
+    report.what_to_do = if missing.is_empty() {
+        check.what_to_do.clone()
+    } else {
+        format!(
+            "the registry's index does not list {}: push again",
+            missing.join(", ")
+        )
+    };
+    if report.verdict == Some(Verdict::Pullable) {
+        index.reference = Some(check.reference.clone());
+        report.reference = Some(check.reference.clone());
+    }
+    report.digest = Some(digest);
+    report.platforms = check.platforms.clone();
+    report.image_id =
+        match crate::docker::DockerPort::inspect_image(engine, &req.source_image).await {
+            Ok(Some(i)) => i.id,
+            _ => String::new(),
+        };
+    if let (Some(dir), Some(chosen)) = (&req.project_dir, &report.reference) {
+        report.proposed_updates =
+            crate::registry::update::propose_updates(dir, &req.config.update, chosen);
+    }
+    report.index = Some(index);
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

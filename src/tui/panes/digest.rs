@@ -82,6 +82,9 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     }
     if let Some(e) = &r.error {
         out.push(Line::styled(format!("push failed: {e}"), theme.error()));
+        if let Some(d) = &r.diagnosis {
+            out.push(Line::from(format!("{}: {}", d.class, d.explanation)));
+        }
         return out;
     }
     // The verdict first: with many RepoDigests the list can be long.
@@ -125,6 +128,17 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             ));
         }
         out.push(Line::styled(d.why_they_differ.clone(), theme.dim()));
+    }
+    if let Some(i) = &r.index {
+        out.push(Line::styled(
+            format!(
+                "image index {} over {} platforms (pin this)",
+                i.digest.as_deref().map(short).unwrap_or_default(),
+                i.platforms.len()
+            ),
+            theme.heading(),
+        ));
+        out.push(Line::styled(i.pin.clone(), theme.dim()));
     }
     for p in &r.platforms {
         out.push(Line::from(format!(
