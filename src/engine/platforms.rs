@@ -252,7 +252,6 @@ pub async fn run_multi(
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
     let mut outcome = BuildOutcome {
-        build_id: super::build::new_build_id(),
         image: req.spec.tag.clone(),
         tags: vec![split_tag(&req.spec.tag).1],
         references: std::iter::once(req.spec.tag.clone())
@@ -349,8 +348,10 @@ pub async fn run_multi(
     finish(&req, outcome)
 }
 
-/// Record the whole multi-platform build in the history (its own entry, newest), so `push DIR` finds it.
-fn finish(req: &BuildRequest, outcome: BuildOutcome) -> BuildOutcome {
+/// Record the whole multi-platform build in the history as its own entry, made after the platforms' own so it
+/// is the newest: `push DIR` (the history's latest image) then finds the set, not one platform.
+fn finish(req: &BuildRequest, mut outcome: BuildOutcome) -> BuildOutcome {
+    outcome.build_id = super::build::new_build_id();
     let dir = req.builds_dir.join(&outcome.build_id);
     if crate::paths::private_dir(&dir).is_ok() {
         history::write_summary(&dir, &outcome);
