@@ -552,4 +552,21 @@ mod tests {
             "Get \"https://reg.internal:5000/v2/\": x509: certificate signed by unknown authority";
         assert_eq!(sig_of(tls), "none");
     }
+
+    #[test]
+    fn a_foreign_binary_without_qemu_says_how_to_register_binfmt() {
+        // Docker 20.10 (runc) building linux/arm64 on amd64 without a binfmt handler.
+        let legacy = "Step 3/4 : RUN [\"/bin/busybox\", \"uname\", \"-m\"]\n ---> [Warning] The requested image's platform (linux/arm64) does not match the detected host platform (linux/amd64) and no specific platform was requested\n ---> Running in 5d1c\nstandard_init_linux.go:228: exec user process caused: exec format error\nThe command '/bin/busybox uname -m' returned a non-zero code: 1";
+        let d = classify(&lines(legacy)).unwrap();
+        assert_eq!(d.signature, "exec-format-error");
+        assert!(
+            d.explanation
+                .contains("update-binfmts --enable qemu-aarch64")
+        );
+        let buildkit = "#6 [2/2] RUN uname -m\n#6 0.112 exec /bin/sh: exec format error\n#6 ERROR: process \"/bin/sh -c uname -m\" did not complete successfully: exit code: 1";
+        assert_eq!(sig_of(buildkit), "exec-format-error");
+        // A step that only talks about formats is not one.
+        let log = "#6 [2/2] RUN ./check-format.sh\n#6 0.3 checking exec format of plugins: ok\n#6 DONE 0.4s";
+        assert_eq!(sig_of(log), "none");
+    }
 }

@@ -231,14 +231,20 @@ async fn run(
                 answers = Some(answer_tx);
                 let handle = tokio::spawn(async move {
                     let req = ctx.build_request();
-                    let outcome = build::run_build_asking(
-                        ctx.docker.as_ref(),
-                        req,
-                        &events,
-                        t,
-                        Some(answer_rx),
-                    )
-                    .await;
+                    // Several platforms: each built on its own (a bad list goes to the engine, which says why).
+                    let platforms = platforms::requested(&ctx.config.build).unwrap_or_default();
+                    let outcome = if platforms.len() > 1 {
+                        platforms::run_multi(ctx.docker.as_ref(), req, &platforms, &events, t).await
+                    } else {
+                        build::run_build_asking(
+                            ctx.docker.as_ref(),
+                            req,
+                            &events,
+                            t,
+                            Some(answer_rx),
+                        )
+                        .await
+                    };
                     let n = crate::notify::Notification::from_build(&ctx.project_dir, &outcome);
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
                     crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
