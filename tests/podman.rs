@@ -134,7 +134,8 @@ impl Drop for PodmanService {
     }
 }
 
-/// A project whose image is `FROM scratch` + the host's static busybox (no base image to pull).
+/// A project whose image is `FROM scratch` + the host's static busybox (no base image to pull). RUN steps use
+/// the host's network: Podman sets up no CNI bridge or iptables rules that could disturb the shared engine.
 fn project(home: &Path, name: &str, image: &str, run: &str) -> PathBuf {
     let dir = home.join(name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -150,7 +151,7 @@ fn project(home: &Path, name: &str, image: &str, run: &str) -> PathBuf {
     std::fs::write(
         dir.join(".dockui.toml"),
         format!(
-            "[build]\nimage = \"{image}\"\ntag = \"v1\"\nmax_attempts = 1\n\n[smoke]\ninfer = false\n"
+            "[build]\nimage = \"{image}\"\ntag = \"v1\"\nmax_attempts = 1\nnetwork = \"host\"\n\n[smoke]\ninfer = false\n"
         ),
     )
     .unwrap();
@@ -199,6 +200,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
         context_dir: dir.clone(),
         dockerfile: "Dockerfile".into(),
         tag: format!("{image}:steps"),
+        network: "host".into(),
         // BuildKit asked for explicitly: Podman cannot, and dockui says so and builds the legacy way.
         builder: dockui::docker::Builder::BuildKit,
         ..Default::default()
