@@ -340,7 +340,7 @@ pub async fn run_multi(
     }
     outcome.success =
         outcome.platforms.len() == platforms.len() && outcome.platforms.iter().all(|p| p.success);
-    if outcome.success && !order.first().is_some_and(|p| p.architecture == native) {
+    if outcome.success && order.first().is_none_or(|p| p.architecture != native) {
         // No image of the engine's own platform: the main tag names none locally; push uses the platforms.
         outcome.image_id = None;
     }
