@@ -306,3 +306,61 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
     assert_eq!(arm["Architecture"], "arm64");
     eprintln!("measured: multi-platform build {build_s:.1} s, push + index + checks {push_s:.1} s");
 }
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_foreign_platform_without_qemu_stops_before_building_and_says_how_to_install_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test = "a_foreign_platform_without_qemu_stops_before_building_and_says_how_to_install_it";
+    if rt.block_on(common::engine_or_skip(test)).is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .unwrap();
+    let image = format!("dockui-test/noqemu-{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("[build]\nimage = \"{image}\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[smoke]\ninfer = false\n"),
+    )
+    .unwrap();
+    // binfmt_misc as a host without QEMU shows it: no handlers.
+    let empty = home.path().join("binfmt");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = common::dockui(home.path())
+        .env(dockui::engine::platforms::BINFMT_DIR_ENV, &empty)
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a set-up problem: {stderr}");
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = build["error"].as_str().unwrap();
+    assert!(error.contains("qemu-aarch64 is missing"), "{error}");
+    assert!(
+        error.contains("apt-get install qemu-user-static binfmt-support"),
+        "{error}"
+    );
+    assert!(
+        error.contains("update-binfmts --enable qemu-aarch64"),
+        "{error}"
+    );
+    assert!(stderr.contains("ERROR: building linux/arm64"), "{stderr}");
+    // Nothing was built, not even the engine's own platform.
+    assert!(build["attempts"].as_array().unwrap().is_empty());
+    let tagged = Command::new("docker")
+        .args(["image", "inspect", &format!("{image}:latest-amd64")])
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "no image was built");
+}

@@ -303,9 +303,9 @@ impl BollardEngine {
         let mut platforms = vec![probe.native_platform()];
         let local = self.endpoint.starts_with("unix://") || self.endpoint.starts_with('/');
         if local {
-            for p in crate::engine::platforms::binfmt_platforms(std::path::Path::new(
-                crate::engine::platforms::BINFMT_DIR,
-            )) {
+            for p in
+                crate::engine::platforms::binfmt_platforms(&crate::engine::platforms::binfmt_dir())
+            {
                 if !platforms.contains(&p) {
                     platforms.push(p);
                 }

@@ -15,6 +15,15 @@ use tokio_util::sync::CancellationToken;
 
 /// Where the kernel lists its binfmt_misc handlers (QEMU registers `qemu-aarch64` etc. there).
 pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
+/// Read binfmt_misc elsewhere (where it is mounted at another path; tests point it at an empty dir).
+pub const BINFMT_DIR_ENV: &str = "DOCKUI_BINFMT_DIR";
+
+pub fn binfmt_dir() -> std::path::PathBuf {
+    std::env::var_os(BINFMT_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| BINFMT_DIR.into())
+}
 
 /// `linux/arm64`, `linux/arm/v7`: what `--platform` names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -268,7 +277,7 @@ pub async fn run_multi(
             .is_some_and(|c| c.platforms.iter().any(|q| q == &p.to_string()));
         if local
             && !known
-            && let Some(why) = emulation_missing(p, &native, Path::new(BINFMT_DIR))
+            && let Some(why) = emulation_missing(p, &native, &binfmt_dir())
         {
             log(format!("ERROR: {why}"));
             outcome.error = Some(why);
