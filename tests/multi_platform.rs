@@ -158,7 +158,7 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(build["success"], true);
-    assert_eq!(build["backend"], "docker");
+    assert_eq!(build["backend"]["kind"], "docker");
     let platforms = build["platforms"].as_array().expect("platforms listed");
     let names: Vec<&str> = platforms
         .iter()

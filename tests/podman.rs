@@ -236,7 +236,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", service.log());
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(build["success"], true);
-    assert_eq!(build["backend"], "podman");
+    assert_eq!(build["backend"]["kind"], "podman");
     assert!(stderr.contains(&format!("{nonce} built")), "{stderr}");
     assert!(
         stderr.contains("with Podman (legacy builder API)"),
@@ -301,7 +301,7 @@ fn podman_failing_run_is_classified_with_its_step() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(build["backend"], "podman");
+    assert_eq!(build["backend"]["kind"], "podman");
     let d = &build["attempts"][0]["diagnosis"];
     assert_eq!(d["signature"], "command-not-found", "{build:#}");
     assert!(

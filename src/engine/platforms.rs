@@ -413,7 +413,7 @@ pub fn images_to_push(
 /// pullability (which checks each platform's manifest through it again). Never fails: errors are in the
 /// report, with what to do.
 pub async fn push_multi(
-    engine: &crate::docker::BollardEngine,
+    engine: &dyn crate::docker::BuilderPort,
     client: &crate::registry::RegistryClient,
     lookup: &crate::registry::CredentialLookup,
     req: &crate::registry::pipeline::PushRequest,
