@@ -239,7 +239,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
     assert_eq!(build["backend"]["kind"], "podman");
     assert!(stderr.contains(&format!("{nonce} built")), "{stderr}");
     assert!(
-        stderr.contains("with Podman (legacy builder API)"),
+        stderr.contains("with Podman (the legacy builder)"),
         "{stderr}"
     );
 

@@ -518,7 +518,7 @@ impl DockerPort for BollardEngine {
                 if use_buildkit {
                     "BuildKit"
                 } else if podman {
-                    "Podman (legacy builder API)"
+                    "Podman (the legacy builder)"
                 } else {
                     "the legacy builder"
                 }
