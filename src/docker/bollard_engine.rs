@@ -337,8 +337,16 @@ impl BollardEngine {
         {
             probe.podman_version = c.version.clone();
         }
-        // A Podman whose version answer hides the component still sends its libpod headers on /_ping.
+        // A Podman whose version answer hides the component still sends its libpod headers on /_ping. Docker
+        // names its own "Engine" component: no need to ask (over ssh each request is a new connection).
+        let docker_engine = v
+            .components
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.name == "Engine");
         if !probe.podman
+            && !docker_engine
             && let Some((_, headers, _)) = self.raw_get("/_ping").await
             && let Some(libpod) = headers.get("libpod-api-version")
         {
@@ -1176,5 +1184,70 @@ mod tests {
         let e = BollardEngine::connect("ftp://nowhere", 5);
         assert_eq!(e.endpoint(), "ftp://nowhere");
         assert!(e.client().is_err());
+    }
+
+    /// A socket that answers like a Podman whose `/version` lists no components (only its headers and
+    /// `/libpod/info` tell), one request per connection.
+    async fn fake_podman(socket: std::path::PathBuf) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let body = if path.ends_with("/version") {
+                    r#"{"Version":"4.3.1","ApiVersion":"1.41","Arch":"amd64","Os":"linux"}"#
+                } else if path.ends_with("/libpod/info") {
+                    r#"{"host":{"security":{"rootless":true}}}"#
+                } else {
+                    "OK"
+                };
+                let status = if path.contains("/libpod/") && !path.ends_with("/libpod/info") {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nLibpod-Api-Version: 4.3.1\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn podman_is_recognised_by_its_libpod_header_and_rootless_asked_of_libpod_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let server = tokio::spawn(fake_podman(socket.clone()));
+        while !socket.exists() {
+            tokio::task::yield_now().await;
+        }
+        let engine = BollardEngine::connect(&format!("unix://{}", socket.display()), 10);
+        let probe = engine.probe().await.unwrap();
+        assert!(probe.podman, "{probe:?}");
+        assert_eq!(probe.podman_version, "4.3.1");
+        assert_eq!(probe.rootless, Some(true));
+        let caps = engine.capabilities().await.unwrap();
+        assert_eq!(caps.kind, BackendKind::Podman);
+        assert!(!caps.buildkit);
+        assert_eq!(
+            caps.platforms.first().map(String::as_str),
+            Some("linux/amd64")
+        );
+        let info = engine.ping().await.unwrap();
+        assert_eq!(info.version, "Podman 4.3.1, rootless");
+        server.abort();
     }
 }
