@@ -362,3 +362,40 @@ fn podman_push_to_a_plain_http_registry_says_how_to_mark_it_insecure() {
     assert!(todo.contains("insecure = true"), "{todo}");
     assert!(todo.contains("registries.conf"), "{todo}");
 }
+
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn tui_on_podman_shows_podman_and_counts_its_steps() {
+    let service = PodmanService::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("localhost/dockui-test/pm-tui-{}", std::process::id());
+    // Step 3/4 takes a few seconds, so the status bar is seen on it while it runs.
+    let dir = project(home.path(), "tui", &image, "/bin/busybox sleep 4");
+    let Some(t) = common::tmux::Tmux::start("podman-tui", 160, 40, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!(
+            "DOCKER_HOST={} {} {}",
+            service.host(),
+            env!("CARGO_BIN_EXE_dockui"),
+            dir.display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("the engine named as Podman", |s| {
+        s.contains("(podman, Podman 4")
+    });
+    t.send(&["b"]);
+    t.wait_for("Podman's STEP 3/4 in the status bar", |s| {
+        s.contains("step 3/4")
+    });
+    t.wait_for("the build to finish", |s| {
+        s.contains("built after 1 attempt")
+    });
+    t.send(&["q"]);
+}
