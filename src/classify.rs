@@ -86,11 +86,19 @@ pub fn step_of(name: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-/// A build step's header: legacy "Step 3/7 : RUN ..." or BuildKit "#8 [4/6] RUN ..." / "#8 [builder 2/5] ...".
-/// Output lines that merely start with a bracket ("#5 [stand-in] ...") are not steps.
+/// A build step's header: legacy "Step 3/7 : RUN ...", Podman's (buildah's) "STEP 3/7: RUN ...", or BuildKit
+/// "#8 [4/6] RUN ..." / "#8 [builder 2/5] ...". Output lines that merely start with a bracket
+/// ("#5 [stand-in] ...") are not steps.
 pub fn is_step_header(line: &str) -> bool {
     if line.starts_with("Step ") {
         return true;
+    }
+    if let Some(rest) = line.strip_prefix("STEP ") {
+        // "STEP 3/7: RUN make"; Podman's output never starts a line with "STEP " otherwise.
+        return rest
+            .split_once(':')
+            .and_then(|(n, _)| n.split_once('/'))
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.trim().parse::<u32>().is_ok());
     }
     line.strip_prefix('#')
         .and_then(|rest| rest.split_once(' '))
@@ -438,6 +446,127 @@ mod tests {
         let log = "#6 [2/2] RUN wget -q -O /model.bin http://models.internal:8080/model.bin\n#6 0.31 wget: can't connect to remote host (10.0.0.7): Connection refused\n#6 ERROR: process did not complete successfully: exit code: 1";
         assert_eq!(sig_of(log), "network");
         let log = "#6 [2/2] RUN wget -q -O /model.bin http://models.internal:8080/model.bin\n#6 DONE 1.4s";
+        assert_eq!(sig_of(log), "none");
+    }
+
+    // Podman 4.3 (Debian) through its Docker-compatible socket: progress reads "STEP n/N: ...".
+    #[test]
+    fn podman_step_headers_are_steps() {
+        assert!(is_step_header("STEP 4/4: RUN /bin/busybox sh -c nosuchcmd"));
+        assert!(is_step_header("STEP 10/12: COPY . /app"));
+        assert!(!is_step_header("STEPS: none"));
+        assert!(!is_step_header("STEP ahead: 1/2"));
+    }
+
+    #[test]
+    fn podman_missing_command_is_classified_with_its_step() {
+        let log = "STEP 3/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"/bin/busybox echo hi\"]\nhi\n--> d6004d2aeb2\nSTEP 4/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"nosuchcmd\"]\nsh: nosuchcmd: not found\nERROR: building at STEP \"RUN /bin/busybox sh -c nosuchcmd\": while running runtime: exit status 127";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "command-not-found");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("STEP 4/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"nosuchcmd\"]")
+        );
+        // Docker's legacy builder and BuildKit say 127 their own ways.
+        assert_eq!(
+            sig_of(
+                "Step 2/2 : RUN nosuchcmd\n/bin/sh: 1: nosuchcmd: not found\nThe command '/bin/sh -c nosuchcmd' returned a non-zero code: 127"
+            ),
+            "command-not-found"
+        );
+        // Exit status 1 (or 1270) is not a missing command.
+        assert_ne!(
+            sig_of(
+                "STEP 2/2: RUN false\nERROR: building at STEP \"RUN false\": while running runtime: exit status 1"
+            ),
+            "command-not-found"
+        );
+        assert_eq!(
+            sig_of(
+                "#6 [2/2] RUN ./run.sh\n#6 ERROR: process \"/bin/sh -c ./run.sh\" did not complete successfully: exit code: 1270"
+            ),
+            "none"
+        );
+    }
+
+    #[test]
+    fn podman_step_failure_names_the_step_and_yields_to_specific_signatures() {
+        let log = "STEP 2/2: RUN false\nERROR: building at STEP \"RUN false\": while running runtime: exit status 1";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "podman-step-failed");
+        assert_eq!(d.detail.as_deref(), Some("RUN false"));
+        assert_eq!(d.failing_step.as_deref(), Some("STEP 2/2: RUN false"));
+        // A network failure in the step's own output is the cause, not the exit status.
+        let log = "STEP 2/3: RUN apt-get update\nTemporary failure resolving 'deb.debian.org'\nERROR: building at STEP \"RUN apt-get update\": while running runtime: exit status 100";
+        assert_eq!(sig_of(log), "network");
+        let log = "STEP 3/3: RUN make -j64\nKilled\nERROR: building at STEP \"RUN make -j64\": while running runtime: exit status 137";
+        assert_eq!(sig_of(log), "oom-killed");
+        // Docker's own failure wording is not Podman's.
+        assert_eq!(
+            sig_of(
+                "Step 2/2 : RUN false\nThe command '/bin/sh -c false' returned a non-zero code: 1"
+            ),
+            "none"
+        );
+    }
+
+    #[test]
+    fn rootless_podman_without_subuids_says_how_to_add_them() {
+        let pull = "Error: writing blob: adding layer with blob \"sha256:4abcf2066143\": processing tar file(potentially insufficient UIDs or GIDs available in user namespace (requested 1000:1000 for /home/app): Check /etc/subuid and /etc/subgid if configured locally and run \"podman system migrate\": lchown /home/app: invalid argument): exit status 1";
+        let d = classify(&lines(pull)).unwrap();
+        assert_eq!(d.signature, "podman-rootless-subuid");
+        assert!(
+            d.explanation
+                .contains("usermod --add-subuids 100000-165535 --add-subgids 100000-165535")
+        );
+        assert!(d.explanation.contains("podman system migrate"));
+        let copy = "STEP 3/4: COPY --chown=1000:1000 app /app\nERROR: building at STEP \"COPY --chown=1000:1000 app /app\": copier: put: error setting owner of \"/app\": lchown /app: invalid argument";
+        assert_eq!(sig_of(copy), "podman-rootless-subuid");
+        let run = "STEP 2/2: RUN chown 1000:1000 /data\nchown: changing ownership of '/data': Invalid argument\nERROR: building at STEP \"RUN chown 1000:1000 /data\": while running runtime: exit status 1";
+        assert_eq!(sig_of(run), "podman-rootless-subuid");
+        assert_eq!(
+            sig_of("Error: chown /var/tmp/storage/overlay/l: invalid argument"),
+            "podman-rootless-subuid"
+        );
+        // A chown refused for lack of privilege, or an unknown user, is the Dockerfile's problem.
+        let log = "Step 3/3 : RUN chown app /data\nchown: changing ownership of '/data': Operation not permitted\nchown: invalid user: 'app'";
+        assert_eq!(sig_of(log), "none");
+    }
+
+    #[test]
+    fn plain_http_registry_is_classified_for_push() {
+        let push = "trying to reuse blob sha256:f8a3d19d1d45 at destination: pinging container registry 127.0.0.1:5071: Get \"https://127.0.0.1:5071/v2/\": http: server gave HTTP response to HTTPS client";
+        let d = classify(&lines(push)).unwrap();
+        assert_eq!(d.signature, "registry-plain-http");
+        assert!(
+            d.explanation.contains("insecure = true"),
+            "{}",
+            d.explanation
+        );
+        assert!(
+            d.explanation.contains("insecure-registries"),
+            "{}",
+            d.explanation
+        );
+        let tls =
+            "Get \"https://reg.internal:5000/v2/\": x509: certificate signed by unknown authority";
+        assert_eq!(sig_of(tls), "none");
+    }
+
+    #[test]
+    fn a_foreign_binary_without_qemu_says_how_to_register_binfmt() {
+        // Docker 20.10 (runc) building linux/arm64 on amd64 without a binfmt handler.
+        let legacy = "Step 3/4 : RUN [\"/bin/busybox\", \"uname\", \"-m\"]\n ---> [Warning] The requested image's platform (linux/arm64) does not match the detected host platform (linux/amd64) and no specific platform was requested\n ---> Running in 5d1c\nstandard_init_linux.go:228: exec user process caused: exec format error\nThe command '/bin/busybox uname -m' returned a non-zero code: 1";
+        let d = classify(&lines(legacy)).unwrap();
+        assert_eq!(d.signature, "exec-format-error");
+        assert!(
+            d.explanation
+                .contains("update-binfmts --enable qemu-aarch64")
+        );
+        let buildkit = "#6 [2/2] RUN uname -m\n#6 0.112 exec /bin/sh: exec format error\n#6 ERROR: process \"/bin/sh -c uname -m\" did not complete successfully: exit code: 1";
+        assert_eq!(sig_of(buildkit), "exec-format-error");
+        // A step that only talks about formats is not one.
+        let log = "#6 [2/2] RUN ./check-format.sh\n#6 0.3 checking exec format of plugins: ok\n#6 DONE 0.4s";
         assert_eq!(sig_of(log), "none");
     }
 }

@@ -158,6 +158,10 @@ pub enum Cmd {
         /// Push although the image failed its smoke tests (the result is marked `forced`).
         #[arg(long)]
         force: bool,
+        /// Push a multi-platform image: IMAGE:TAG-<arch> for each platform, then an image index over them
+        /// under TAG (default: the platforms of the image's last multi-platform build).
+        #[arg(long, value_name = "OS/ARCH,...")]
+        platform: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -227,6 +231,10 @@ pub struct BuildFlags {
     /// No progress on stderr; the human result is the image reference alone on success.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Target platform(s), e.g. linux/arm64 or linux/amd64,linux/arm64 (each built on its own as
+    /// TAG-<arch>; `push` then puts an image index over them). Overrides `[build] platform(s)`.
+    #[arg(long, value_name = "OS/ARCH[,...]")]
+    pub platform: Option<String>,
     /// Where to build (default: `[engine] backend`, else auto: the first usable one in `dockui doctor`'s
     /// order). A backend named here that is not usable ends dockui with exit 2 and what to do.
     #[arg(long, value_enum, value_name = "BACKEND")]
@@ -594,6 +602,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
+            let platforms =
+                engine::platforms::requested(&config.build).map_err(anyhow::Error::msg)?;
+            if platforms.len() == 1 {
+                req.spec.platform = platforms[0].to_string();
+            }
             let cache_inputs = cache::Inputs::of(&req, &dir);
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -614,7 +627,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                         c.cancel();
                     }
                 });
-                let outcome = engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await;
+                let outcome = if platforms.len() > 1 {
+                    engine::platforms::run_multi(ctx.docker.as_ref(), req, &platforms, &tx, cancel)
+                        .await
+                } else {
+                    engine::build::run_build(ctx.docker.as_ref(), req, &tx, cancel).await
+                };
                 drop(tx);
                 let _ = printer.await;
                 // Containers removed in the background (a cancelled smoke test) are gone before we exit.
@@ -780,12 +798,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             tags,
             force,
             format,
+            platform,
         }) => {
             let as_dir = Path::new(&target);
             let mut opts = engine::push::PushOptions {
                 tags,
                 force,
                 builds_dir: Some(paths.builds_dir()),
+                platforms: engine::platforms::parse_list(platform.as_deref().unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("--platform: {e}"))?,
             };
             if opts.tags.is_empty() && !as_dir.is_dir() {
                 // `push IMAGE:TAG` names the tag to push: that one, never the config's or `latest`.
@@ -999,6 +1020,10 @@ fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
     }
     if let Some(n) = &build.network {
         config.build.network = n.clone();
+    }
+    if let Some(p) = &build.platform {
+        config.build.platform = p.clone();
+        config.build.platforms.clear();
     }
     if build.no_smoke {
         config.smoke.commands.clear();

@@ -73,6 +73,9 @@ pub struct BuildConfig {
     pub builder: String,
     pub target: String,
     pub platform: String,
+    /// Several platforms (`["linux/amd64", "linux/arm64"]`): each is built on its own and `push` puts an
+    /// image index over them.
+    pub platforms: Vec<String>,
     /// Network for RUN steps, as `docker build --network`: "" (the engine's default), "host", "none", a name.
     pub network: String,
     pub args: BTreeMap<String, String>,
@@ -141,6 +144,7 @@ impl Default for BuildConfig {
             builder: "auto".into(),
             target: String::new(),
             platform: String::new(),
+            platforms: Vec::new(),
             network: String::new(),
             args: BTreeMap::new(),
             labels: BTreeMap::new(),

@@ -21,6 +21,7 @@ const BUILD_OPTIONS: &[&str] = &[
     "--pull",
     "--target",
     "--network",
+    "--platform",
     "--build-arg",
     "-q, --quiet",
     "--format",

@@ -250,37 +250,185 @@ pub fn needs_buildkit(dockerfile: &str) -> bool {
     })
 }
 
-/// Parse the legacy builder's "Step 3/7 : RUN ..." lines.
+/// Parse the legacy builder's step lines: Docker's "Step 3/7 : RUN ..." and Podman's (buildah's)
+/// "STEP 3/7: RUN ...".
 pub fn parse_step(line: &str) -> Option<(u32, u32)> {
-    let rest = line.strip_prefix("Step ")?;
-    let (nums, _) = rest.split_once(' ').unwrap_or((rest, ""));
+    let rest = line
+        .strip_prefix("Step ")
+        .or_else(|| line.strip_prefix("STEP "))?;
+    let nums = rest.split([' ', ':']).next()?;
     let (a, b) = nums.split_once('/')?;
-    Some((a.parse().ok()?, b.trim_end_matches(':').parse().ok()?))
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// What answers behind a Docker-API socket, as far as its answers tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineProbe {
+    /// Podman's compatible service (version component "Podman Engine", or the `Libpod-Api-Version` header).
+    pub podman: bool,
+    /// Podman's version (the libpod API version) when it is Podman.
+    pub podman_version: String,
+    /// Podman runs rootless (`/libpod/info`: host.security.rootless); None when it could not be asked.
+    pub rootless: Option<bool>,
+    pub version: String,
+    pub api_version: String,
+    /// The engine's architecture as Go names it (`amd64`, `arm64`); Docker may say `x86_64`.
+    pub arch: String,
+    /// `linux`
+    pub os: String,
+}
+
+impl EngineProbe {
+    /// BuildKit through the engine's session: Docker with API >= 1.39. Podman answers 404 on `/grpc` and
+    /// builds a BuildKit request the legacy way, so it never counts.
+    pub fn buildkit(&self) -> bool {
+        let (major, minor) = self.api_version.split_once('.').unwrap_or(("0", "0"));
+        let new_enough = (
+            major.parse::<u32>().unwrap_or(0),
+            minor.parse::<u32>().unwrap_or(0),
+        ) >= (1, 39);
+        !self.podman && new_enough
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        if self.podman {
+            BackendKind::Podman
+        } else {
+            BackendKind::Docker
+        }
+    }
+
+    /// `linux/amd64` for the engine's own architecture.
+    pub fn native_platform(&self) -> String {
+        format!("linux/{}", go_arch(&self.arch))
+    }
+}
+
+/// Go's architecture names (what platforms use) for the kernel's (`uname -m`) and Rust's names.
+pub fn go_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" | "x86-64" => "amd64",
+        "aarch64" => "arm64",
+        "i386" | "i686" | "x86" => "386",
+        "armv7l" | "arm" => "arm",
+        "ppc64le" | "powerpc64le" => "ppc64le",
+        other => other,
+    }
+}
+
+/// Is a version answer Podman's? Its compat `/version` lists a "Podman Engine" component.
+pub fn is_podman_version(v: &bollard::models::SystemVersion) -> bool {
+    v.components
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.name.to_ascii_lowercase().contains("podman"))
+}
+
+/// `rootless` from Podman's `/libpod/info` answer.
+pub fn rootless_of_libpod_info(body: &[u8]) -> Option<bool> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/host/security/rootless")?.as_bool()
 }
 
 impl BollardEngine {
-    /// BuildKit through the engine's session: Docker with API >= 1.39. Podman's compatible API has none.
-    async fn supports_buildkit(&self) -> bool {
-        let Ok(docker) = self.client() else {
-            return false;
+    /// Ask the engine what it is: version, architecture, Podman or Docker (and rootless for Podman).
+    pub async fn probe(&self) -> Result<EngineProbe, DockerError> {
+        let docker = self.client()?;
+        let v = docker.version().await.map_err(|e| self.map_err(e))?;
+        let mut probe = EngineProbe {
+            podman: is_podman_version(&v),
+            podman_version: String::new(),
+            rootless: None,
+            version: v.version.clone().unwrap_or_default(),
+            api_version: v.api_version.clone().unwrap_or_default(),
+            arch: v.arch.clone().unwrap_or_default(),
+            os: v.os.clone().unwrap_or_default(),
         };
-        match docker.version().await {
-            Ok(v) => {
-                let podman = v
-                    .components
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.name.to_lowercase().contains("podman"));
-                let api = v.api_version.unwrap_or_default();
-                let (major, minor) = api.split_once('.').unwrap_or(("0", "0"));
-                let new_enough = (
-                    major.parse::<u32>().unwrap_or(0),
-                    minor.parse::<u32>().unwrap_or(0),
-                ) >= (1, 39);
-                !podman && new_enough
-            }
-            Err(_) => false,
+        if let Some(c) = v
+            .components
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.name.to_ascii_lowercase().contains("podman"))
+        {
+            probe.podman_version = c.version.clone();
         }
+        // A Podman whose version answer hides the component still sends its libpod headers on /_ping. Docker
+        // names its own "Engine" component: no need to ask (over ssh each request is a new connection).
+        let docker_engine = v
+            .components
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.name == "Engine");
+        if !probe.podman
+            && !docker_engine
+            && let Some((_, headers, _)) = self.raw_get("/_ping").await
+            && let Some(libpod) = headers.get("libpod-api-version")
+        {
+            probe.podman = true;
+            probe.podman_version = libpod.to_str().unwrap_or_default().to_string();
+        }
+        if probe.podman
+            && let Some((200, _, body)) = self.raw_get("/libpod/info").await
+        {
+            probe.rootless = rootless_of_libpod_info(&body);
+        }
+        Ok(probe)
+    }
+
+    /// A GET on the engine's API by hand, over whichever transport the endpoint uses (bollard has no call
+    /// for Podman's own endpoints, nor for response headers). None on any failure: callers treat it as
+    /// "could not ask".
+    async fn raw_get(&self, path: &str) -> Option<(u16, hyper::HeaderMap, bytes::Bytes)> {
+        use http_body_util::BodyExt;
+        use hyper_util::rt::TokioIo;
+        let timeout = std::time::Duration::from_secs(10);
+        let req = hyper::Request::get(path)
+            .header("Host", "docker")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .ok()?;
+        let super::remote::Conn { io, ssh } = tokio::time::timeout(timeout, self.raw_connection())
+            .await
+            .ok()?
+            .ok()?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .ok()?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(ssh);
+        });
+        let resp = tokio::time::timeout(timeout, sender.send_request(req))
+            .await
+            .ok()?
+            .ok()?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = tokio::time::timeout(timeout, resp.into_body().collect())
+            .await
+            .ok()?
+            .ok()?
+            .to_bytes();
+        Some((status, headers, body))
+    }
+
+    /// Platforms this engine can build: its own, plus those a QEMU binfmt handler is registered for (only
+    /// visible for an engine on this machine).
+    pub(super) fn platforms_of(&self, probe: &EngineProbe) -> Vec<String> {
+        let mut platforms = vec![probe.native_platform()];
+        let local = self.endpoint.starts_with("unix://") || self.endpoint.starts_with('/');
+        if local {
+            for p in
+                crate::engine::platforms::binfmt_platforms(&crate::engine::platforms::binfmt_dir())
+            {
+                if !platforms.contains(&p) {
+                    platforms.push(p);
+                }
+            }
+        }
+        platforms
     }
 }
 
@@ -321,12 +469,22 @@ impl DockerPort for BollardEngine {
         async move {
             let docker = self.client()?;
             docker.ping().await.map_err(|e| self.map_err(e))?;
-            let v = docker.version().await.map_err(|e| self.map_err(e))?;
+            let probe = self.probe().await?;
             Ok(EngineInfo {
                 endpoint: self.endpoint.clone(),
                 context: self.resolved.as_ref().and_then(|e| e.context.clone()),
-                version: v.version.unwrap_or_default(),
-                api_version: v.api_version.unwrap_or_default(),
+                // The status bar shows this: say when the socket is Podman's (builds go the legacy way).
+                version: if probe.podman {
+                    let rootless = if probe.rootless == Some(true) {
+                        ", rootless"
+                    } else {
+                        ""
+                    };
+                    format!("Podman {}{rootless}", probe.podman_version)
+                } else {
+                    probe.version
+                },
+                api_version: probe.api_version,
             })
         }
         .boxed()
@@ -339,10 +497,19 @@ impl DockerPort for BollardEngine {
     ) -> BoxFuture<'_, Result<String, DockerError>> {
         async move {
             let docker = self.client()?;
+            let probe = self.probe().await.ok();
+            let podman = probe.as_ref().is_some_and(|p| p.podman);
             let mut use_buildkit = match spec.builder {
                 Builder::Legacy => false,
+                // Podman takes a BuildKit request and builds it the legacy way anyway: say so, ask legacy.
+                Builder::BuildKit if podman => {
+                    let _ = events.send(BuildEvent::Line(
+                        "dockui: note: this socket is Podman's, which has no BuildKit: building with its legacy-API builder (buildah)".into(),
+                    ));
+                    false
+                }
                 Builder::BuildKit => true,
-                Builder::Auto => self.supports_buildkit().await,
+                Builder::Auto => probe.as_ref().is_some_and(EngineProbe::buildkit),
             };
             // Through BuildKit a tar context keeps the Dockerfile and .dockerignore in `COPY .` even when
             // .dockerignore excludes them (the legacy builder and docker's own session drop them). Then the
@@ -375,6 +542,8 @@ impl DockerPort for BollardEngine {
                 spec.tag,
                 if use_buildkit {
                     "BuildKit"
+                } else if podman {
+                    "Podman (the legacy builder)"
                 } else {
                     "the legacy builder"
                 }
@@ -941,6 +1110,56 @@ mod tests {
         assert_eq!(parse_step("Step 10/12 : COPY . ."), Some((10, 12)));
         assert_eq!(parse_step("Steps are fun"), None);
         assert_eq!(parse_step(" ---> Running in abc"), None);
+        // Podman (buildah) through its Docker-compatible socket.
+        assert_eq!(parse_step("STEP 1/4: FROM scratch"), Some((1, 4)));
+        assert_eq!(parse_step("STEP 12/12: RUN make"), Some((12, 12)));
+        assert_eq!(parse_step("STEPS 1/2: x"), None);
+        assert_eq!(parse_step("--> 6ad002b1796"), None);
+    }
+
+    #[test]
+    fn podman_is_recognised_by_its_version_component_and_rootless_by_libpod_info() {
+        // Podman 4.3.1's compat /version (trimmed).
+        let podman: bollard::models::SystemVersion = serde_json::from_str(
+            r#"{"Platform":{"Name":"linux/amd64/debian-12"},"Components":[{"Name":"Podman Engine","Version":"4.3.1","Details":{"APIVersion":"4.3.1"}},{"Name":"Conmon","Version":"conmon version 2.1.6"}],"Version":"4.3.1","ApiVersion":"1.41","Arch":"amd64"}"#,
+        )
+        .unwrap();
+        assert!(is_podman_version(&podman));
+        let docker: bollard::models::SystemVersion = serde_json::from_str(
+            r#"{"Components":[{"Name":"Engine","Version":"20.10.24+dfsg1"},{"Name":"containerd","Version":"1.6.20"}],"Version":"20.10.24+dfsg1","ApiVersion":"1.41","Arch":"amd64"}"#,
+        )
+        .unwrap();
+        assert!(!is_podman_version(&docker));
+        assert_eq!(
+            rootless_of_libpod_info(
+                br#"{"host":{"security":{"rootless":true,"seccompEnabled":true}}}"#
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            rootless_of_libpod_info(br#"{"host":{"security":{"rootless":false}}}"#),
+            Some(false)
+        );
+        assert_eq!(rootless_of_libpod_info(b"page not found"), None);
+        let probe = EngineProbe {
+            podman: true,
+            api_version: "1.41".into(),
+            arch: "amd64".into(),
+            ..Default::default()
+        };
+        assert!(
+            !probe.buildkit(),
+            "Podman builds BuildKit requests the legacy way"
+        );
+        assert_eq!(probe.kind(), BackendKind::Podman);
+        let probe = EngineProbe {
+            api_version: "1.41".into(),
+            arch: "x86_64".into(),
+            ..Default::default()
+        };
+        assert!(probe.buildkit());
+        assert_eq!(probe.native_platform(), "linux/amd64");
+        assert_eq!(go_arch("aarch64"), "arm64");
     }
 
     #[test]
@@ -1025,5 +1244,70 @@ mod tests {
             err.contains("cannot read the CA certificate /nonexistent/ca.pem"),
             "{err}"
         );
+    }
+
+    /// A socket that answers like a Podman whose `/version` lists no components (only its headers and
+    /// `/libpod/info` tell), one request per connection.
+    async fn fake_podman(socket: std::path::PathBuf) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let body = if path.ends_with("/version") {
+                    r#"{"Version":"4.3.1","ApiVersion":"1.41","Arch":"amd64","Os":"linux"}"#
+                } else if path.ends_with("/libpod/info") {
+                    r#"{"host":{"security":{"rootless":true}}}"#
+                } else {
+                    "OK"
+                };
+                let status = if path.contains("/libpod/") && !path.ends_with("/libpod/info") {
+                    "404 Not Found"
+                } else {
+                    "200 OK"
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nLibpod-Api-Version: 4.3.1\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn podman_is_recognised_by_its_libpod_header_and_rootless_asked_of_libpod_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let server = tokio::spawn(fake_podman(socket.clone()));
+        while !socket.exists() {
+            tokio::task::yield_now().await;
+        }
+        let engine = BollardEngine::connect(&format!("unix://{}", socket.display()), 10);
+        let probe = engine.probe().await.unwrap();
+        assert!(probe.podman, "{probe:?}");
+        assert_eq!(probe.podman_version, "4.3.1");
+        assert_eq!(probe.rootless, Some(true));
+        let caps = engine.capabilities().await.unwrap();
+        assert_eq!(caps.kind, BackendKind::Podman);
+        assert!(!caps.buildkit);
+        assert_eq!(
+            caps.platforms.first().map(String::as_str),
+            Some("linux/amd64")
+        );
+        let info = engine.ping().await.unwrap();
+        assert_eq!(info.version, "Podman 4.3.1, rootless");
+        server.abort();
     }
 }

@@ -62,20 +62,19 @@ fn normalize_arch(arch: &str) -> &str {
 
 impl BollardEngine {
     pub async fn docker_capabilities(&self) -> Result<Capabilities, DockerError> {
-        let docker = self.client()?;
-        let v = docker.version().await.map_err(|e| self.map_err(e))?;
-        let components: Vec<String> = v
-            .components
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
-        Ok(from_version(
-            &components,
-            &v.api_version.unwrap_or_default(),
-            &v.os.unwrap_or_default(),
-            &v.arch.unwrap_or_default(),
-        ))
+        // The probe also recognises Podman by its libpod headers, and sees QEMU's binfmt handlers (the
+        // platforms a local engine can build beyond its own).
+        let probe = self.probe().await?;
+        let components = if probe.podman {
+            vec!["Podman Engine".to_string()]
+        } else {
+            Vec::new()
+        };
+        let mut caps = from_version(&components, &probe.api_version, &probe.os, &probe.arch);
+        if !caps.platforms.is_empty() {
+            caps.platforms = self.platforms_of(&probe);
+        }
+        Ok(caps)
     }
 }
 

@@ -149,6 +149,9 @@ pub struct BuildOutcome {
     pub backend: Option<crate::builder::BackendInfo>,
     /// Why the smoke tests did not run although some were planned (the builder cannot run containers).
     pub smoke_skipped: Option<String>,
+    /// A multi-platform build: each platform's own image (`repo:tag-<arch>`) and result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<super::platforms::PlatformBuild>,
 }
 
 impl BuildOutcome {
@@ -164,7 +167,7 @@ impl BuildOutcome {
     }
 }
 
-fn new_build_id() -> String {
+pub(crate) fn new_build_id() -> String {
     // Timestamp plus a per-process counter and pid: unique across concurrent dockui processes.
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -223,6 +226,7 @@ pub async fn run_build_asking(
             .chain(req.spec.extra_tags.iter().cloned())
             .collect(),
         backend: None,
+        platforms: Vec::new(),
         smoke_skipped: None,
     };
     // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer

@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod history;
 pub mod image_job;
 pub mod mask;
+pub mod platforms;
 pub mod push;
 pub mod retry;
 pub mod smoke;
@@ -263,14 +264,20 @@ async fn run(
                 let handle = tokio::spawn(async move {
                     let req = ctx.build_request();
                     let cache = image_job::cache_break_before(&ctx, &req, &events).await;
-                    let outcome = build::run_build_asking(
-                        ctx.docker.as_ref(),
-                        req,
-                        &events,
-                        t,
-                        Some(answer_rx),
-                    )
-                    .await;
+                    // Several platforms: each built on its own (a bad list goes to the engine, which says why).
+                    let platforms = platforms::requested(&ctx.config.build).unwrap_or_default();
+                    let outcome = if platforms.len() > 1 {
+                        platforms::run_multi(ctx.docker.as_ref(), req, &platforms, &events, t).await
+                    } else {
+                        build::run_build_asking(
+                            ctx.docker.as_ref(),
+                            req,
+                            &events,
+                            t,
+                            Some(answer_rx),
+                        )
+                        .await
+                    };
                     image_job::record_cache_inputs(&ctx, &cache, &outcome, &events).await;
                     let n = crate::notify::Notification::from_build(&ctx.project_dir, &outcome);
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
@@ -361,6 +368,7 @@ async fn run(
                         force: true,
                         builds_dir: Some(ctx.paths.builds_dir()),
                         tags: Vec::new(),
+                        platforms: Vec::new(),
                     };
                     let job = push::run_with(
                         ctx.docker.as_ref(),

@@ -22,6 +22,9 @@ pub struct PushOptions {
     pub force: bool,
     /// Where the build history is (to find the image's smoke results). None: do not look.
     pub builds_dir: Option<std::path::PathBuf>,
+    /// Push these platforms' images (`IMAGE:TAG-<arch>`) and an image index over them. Empty: the
+    /// platforms the history's multi-platform build of the image has, if any.
+    pub platforms: Vec<super::platforms::Platform>,
 }
 
 /// Push `source_image` per `config.push`. Setup errors (no target, a bad client setup) come back as a report
@@ -108,7 +111,24 @@ pub async fn run_with(
         default_tag: String::new(),
         project_dir: project_dir.map(Path::to_path_buf),
     };
-    let mut report = push_and_verify(engine, &client, &lookup, &req, progress).await;
+    let platforms = super::platforms::images_to_push(source_image, opts);
+    let mut report = if platforms.len() > 1 {
+        super::platforms::push_multi(engine, &client, &lookup, &req, &platforms, progress).await
+    } else {
+        push_and_verify(engine, &client, &lookup, &req, progress).await
+    };
+    // The engine's push error through the failure signatures (a plain-HTTP registry, rootless Podman):
+    // what to do for Docker and Podman alike.
+    if let Some(d) = report
+        .error
+        .as_deref()
+        .and_then(|e| crate::classify::classify(&[e]))
+    {
+        if report.what_to_do.is_empty() {
+            report.what_to_do = d.explanation.clone();
+        }
+        report.diagnosis = Some(d);
+    }
     if smoke.is_some() {
         report.smoke_failed = true;
         report.forced = true;

@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod digest;
+pub mod index;
 pub mod pin;
 pub mod pipeline;
 pub mod reference;

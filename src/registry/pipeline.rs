@@ -131,7 +131,7 @@ pub async fn push_and_verify(
     }
 
     let first = format!("{repository}:{}", tags[0]);
-    let repo_digests = match engine.inspect_image(&first).await {
+    let mut repo_digests = match engine.inspect_image(&first).await {
         Ok(Some(i)) => i.repo_digests,
         Ok(None) => Vec::new(),
         Err(e) => {
@@ -139,6 +139,17 @@ pub async fn push_and_verify(
             return report;
         }
     };
+    // Podman lists its local manifest's digest in RepoDigests, not the one it pushed (it converts the
+    // manifest on push): check the pushed digest too, so the report never misses what is on the registry.
+    if let Some(d) = &preferred {
+        let listed = repo_digests.iter().any(|rd| {
+            ImageName::parse(rd)
+                .is_ok_and(|n| n.same_repository(&target) && n.digest.as_deref() == Some(d))
+        });
+        if !listed {
+            repo_digests.push(format!("{repository}@{d}"));
+        }
+    }
     let digests = digest_report(
         registry,
         &report.image_id,

@@ -50,6 +50,12 @@ pub struct PushReport {
     pub smoke_failed: bool,
     /// Pushed although its smoke tests failed, because the user insisted.
     pub forced: bool,
+    /// A multi-platform push: each platform's manifest and the index dockui put over them (pin its digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<super::index::IndexReport>,
+    /// The failure signature the error matched (assets/signatures.toml), with what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<crate::classify::Diagnosis>,
 }
 
 impl PushReport {
@@ -134,6 +140,9 @@ pub fn render_human(r: &PushReport) -> String {
             }
         }
         let _ = writeln!(out, "why they differ: {}", d.why_they_differ);
+    }
+    if let Some(i) = &r.index {
+        out.push_str(&super::index::render_human(i));
     }
     for p in &r.platforms {
         let _ = writeln!(
@@ -260,6 +269,8 @@ mod tests {
             error: None,
             smoke_failed: false,
             forced: false,
+            index: None,
+            diagnosis: None,
         }
     }
 

@@ -82,6 +82,9 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     }
     if let Some(e) = &r.error {
         out.push(Line::styled(format!("push failed: {e}"), theme.error()));
+        if let Some(d) = &r.diagnosis {
+            out.push(Line::from(format!("{}: {}", d.class, d.explanation)));
+        }
         return out;
     }
     // The verdict first: with many RepoDigests the list can be long.
@@ -125,6 +128,17 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             ));
         }
         out.push(Line::styled(d.why_they_differ.clone(), theme.dim()));
+    }
+    if let Some(i) = &r.index {
+        out.push(Line::styled(
+            format!(
+                "image index {} over {} platforms (pin this)",
+                i.digest.as_deref().map(short).unwrap_or_default(),
+                i.platforms.len()
+            ),
+            theme.heading(),
+        ));
+        out.push(Line::styled(i.pin.clone(), theme.dim()));
     }
     for p in &r.platforms {
         out.push(Line::from(format!(
@@ -416,4 +430,83 @@ pub fn all_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         out.extend(rb);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineEvent;
+    use crate::registry::index::{IndexReport, PlatformPush};
+    use crate::registry::{PlatformCheck, PushReport, Verdict};
+    use crate::tui::app::Msg;
+
+    fn pushed(report: PushReport) -> App {
+        let mut app = App::new("/nonexistent".into(), "unix:///var/run/docker.sock".into());
+        app.push = Some(PushState {
+            progress: Default::default(),
+            report: None,
+        });
+        app.update(Msg::Engine(EngineEvent::PushFinished(Box::new(report))));
+        app
+    }
+
+    fn text(app: &App) -> String {
+        lines(app, &Theme::from_config("dark"))
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_multi_platform_push_lists_each_platform_and_says_to_pin_the_index() {
+        let check = |platform: &str, d: char| PlatformCheck {
+            platform: platform.into(),
+            digest: format!("sha256:{}", d.to_string().repeat(64)),
+            media_type: crate::registry::index::DOCKER_MANIFEST.into(),
+            verdict: Verdict::Pullable,
+            detail: String::new(),
+        };
+        let mut index = IndexReport::new(vec![PlatformPush {
+            platform: "linux/arm64".into(),
+            image: "reg/app:v1-arm64".into(),
+            tag: "v1-arm64".into(),
+            digest: Some(format!("sha256:{}", "b".repeat(64))),
+            media_type: crate::registry::index::DOCKER_MANIFEST.into(),
+            verdict: Some(Verdict::Pullable),
+            what_to_do: String::new(),
+        }]);
+        index.digest = Some(format!("sha256:{}", "9".repeat(64)));
+        let report = PushReport {
+            image: "reg/app:v1".into(),
+            repository: "reg/app".into(),
+            verdict: Some(Verdict::Pullable),
+            platforms: vec![check("linux/amd64", 'a'), check("linux/arm64", 'b')],
+            index: Some(index),
+            ..Default::default()
+        };
+        let shown = text(&pushed(report));
+        assert!(
+            shown.contains("image index sha256:999999999999 over 1 platforms (pin this)"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("linux/amd64 sha256:aaaaaaaaaaaa [pullable]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("linux/arm64 sha256:bbbbbbbbbbbb [pullable]"),
+            "{shown}"
+        );
+        assert!(shown.contains("Pin the index digest"), "{shown}");
+
+        // A single-platform push shows no index block.
+        let single = pushed(PushReport {
+            image: "reg/app:v1".into(),
+            verdict: Some(Verdict::Pullable),
+            ..Default::default()
+        });
+        assert!(text(&single).contains("verdict: pullable"));
+        assert!(!text(&single).contains("image index"));
+    }
 }

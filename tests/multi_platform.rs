@@ -1,0 +1,366 @@
+//! Multi-platform on a Docker engine, for real: `dockui build --platform linux/amd64,linux/arm64` builds each
+//! platform (arm64 through QEMU binfmt), `dockui push` pushes each and puts an image index over them, and the
+//! registry (read with skopeo and its HTTP API, not dockui's client) lists both platforms with the digests
+//! dockui reported.
+
+mod common;
+#[path = "fixtures/registry/support.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// An arm64 static busybox from Debian (apt's own download, with its package lists kept apart from the
+/// system's), cached under target/ so later runs need no network.
+fn arm64_busybox() -> PathBuf {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dockui-arm64-busybox");
+    let bin = cache.join("busybox-arm64");
+    if bin.is_file() {
+        return bin;
+    }
+    let lists = cache.join("lists");
+    std::fs::create_dir_all(lists.join("partial")).unwrap();
+    let opts = [
+        "-o".to_string(),
+        "APT::Architecture=arm64".to_string(),
+        "-o".to_string(),
+        format!("Dir::State::Lists={}", lists.display()),
+    ];
+    let run = |args: &[&str]| {
+        let out = Command::new("apt-get")
+            .args(&opts)
+            .args(args)
+            .current_dir(&cache)
+            .output()
+            .expect("apt-get runs");
+        assert!(
+            out.status.success(),
+            "apt-get {args:?} failed (the arm64 busybox comes from Debian's archive): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let deb = || {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+    };
+    if deb().is_none() {
+        run(&["update", "-qq"]);
+        run(&["download", "busybox-static:arm64"]);
+    }
+    let deb = deb().expect("apt-get download left a .deb");
+    let unpacked = cache.join("unpacked");
+    let out = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Written under a temporary name first: a run killed half-way never leaves a truncated binary cached.
+    let part = cache.join("busybox-arm64.part");
+    std::fs::copy(unpacked.join("bin/busybox"), &part).unwrap();
+    std::fs::rename(&part, &bin).unwrap();
+    // The .deb stays (a later run unpacks it again without the network); the package lists are 26 MB.
+    let _ = std::fs::remove_dir_all(&lists);
+    let _ = std::fs::remove_dir_all(&unpacked);
+    bin
+}
+
+fn project(home: &Path, image: &str) -> PathBuf {
+    let dir = home.join("mp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox-amd64")).unwrap();
+    std::fs::copy(arm64_busybox(), dir.join("busybox-arm64")).unwrap();
+    // TARGETARCH picks the binary; the RUN proves each platform's image runs its own architecture (arm64 under
+    // QEMU); NONCE keeps the layer cache from hiding the RUN's output.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nCOPY busybox-${TARGETARCH} /bin/busybox\nARG NONCE\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox echo \\\"$NONCE built on $(/bin/busybox uname -m)\\\"\"]\n\
+         CMD [\"/bin/busybox\", \"true\"]\n",
+    )
+    .unwrap();
+    // network none: RUN needs no network, and the shared engine's bridge is not this test's business.
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"{image}\"\ntag = \"v1\"\nnetwork = \"none\"\nmax_attempts = 1\n\n[smoke]\ninfer = false\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for r in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", r]).output();
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(all(dockui_engine, dockui_qemu)),
+    ignore = "needs a Docker engine and qemu-user-static with binfmt (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test = "build_and_push_amd64_and_arm64_with_an_index_the_registry_serves";
+    let Some(engine) = rt.block_on(common::engine_or_skip(test)) else {
+        return;
+    };
+    assert!(
+        Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists(),
+        "QEMU's aarch64 binfmt handler is not registered: apt-get install qemu-user-static binfmt-support, \
+         update-binfmts --enable qemu-aarch64"
+    );
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let nonce = format!("mp-{}-{}", std::process::id(), registry.port);
+    let repo = format!("test/{nonce}");
+    let image = format!("{}/{repo}", registry.host);
+    let dir = project(home.path(), &image);
+    let _cleanup = Cleanup(
+        ["v1", "v1-amd64", "v1-arm64"]
+            .iter()
+            .map(|t| format!("{image}:{t}"))
+            .collect(),
+    );
+
+    let t0 = std::time::Instant::now();
+    let out = common::dockui(home.path())
+        .args([
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--build-arg",
+            &format!("NONCE={nonce}"),
+            "--format",
+            "json",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let build_s = t0.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(build["success"], true);
+    assert_eq!(build["backend"]["kind"], "docker");
+    let platforms = build["platforms"].as_array().expect("platforms listed");
+    let names: Vec<&str> = platforms
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(platforms[1]["image"], format!("{image}:v1-arm64"));
+    // Each RUN ran on its own architecture: the arm64 one through QEMU.
+    assert!(
+        stderr.contains(&format!("{nonce} built on x86_64")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{nonce} built on aarch64")),
+        "{stderr}"
+    );
+    // The engine agrees on each image's architecture; the main tag is the engine's own platform.
+    let arch = |r: String| {
+        rt.block_on(engine.client().unwrap().inspect_image(&r))
+            .unwrap()
+            .architecture
+            .unwrap_or_default()
+    };
+    assert_eq!(arch(format!("{image}:v1-amd64")), "amd64");
+    assert_eq!(arch(format!("{image}:v1-arm64")), "arm64");
+    assert_eq!(arch(format!("{image}:v1")), "amd64");
+
+    let t1 = std::time::Instant::now();
+    let out = common::dockui(home.path())
+        .args(["push", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let push_s = t1.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "pullable");
+    let index = &report["index"];
+    let index_digest = index["digest"].as_str().expect("index digest").to_string();
+    assert_eq!(report["digest"], index_digest.as_str());
+    assert_eq!(
+        report["reference"],
+        format!("{image}@{index_digest}").as_str(),
+        "the index digest is the one to pin"
+    );
+    let pushed: Vec<(String, String)> = index["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["verdict"], "pullable", "{p}");
+            (
+                p["platform"].as_str().unwrap().to_string(),
+                p["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(pushed.len(), 2);
+    assert_ne!(pushed[0].1, pushed[1].1);
+    // The index check went through each platform's manifest again.
+    for p in report["platforms"].as_array().unwrap() {
+        assert_eq!(p["verdict"], "pullable", "{p}");
+    }
+
+    // What the registry serves under the tag, read with skopeo: the index dockui reported, both platforms.
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{image}:v1"))
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(
+        support::sha256(&raw.stdout),
+        index_digest,
+        "the tag serves the index dockui reported"
+    );
+    let served: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let listed: Vec<(String, String)> = served["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                format!(
+                    "{}/{}",
+                    m["platform"]["os"].as_str().unwrap(),
+                    m["platform"]["architecture"].as_str().unwrap()
+                ),
+                m["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, pushed);
+    // Each platform's manifest is there by its digest, and its config names its architecture.
+    for (platform, digest) in &pushed {
+        let r = support::http(
+            &registry.host,
+            "GET",
+            &format!("/v2/{repo}/manifests/{digest}"),
+            &[(
+                "Accept",
+                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+            )],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{platform} {digest}");
+        let manifest: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let config = manifest["config"]["digest"].as_str().unwrap();
+        let c = support::http(
+            &registry.host,
+            "GET",
+            &format!("/v2/{repo}/blobs/{config}"),
+            &[],
+            &[],
+        )
+        .unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
+        assert_eq!(
+            Some(format!(
+                "linux/{}",
+                config["architecture"].as_str().unwrap()
+            ))
+            .as_deref(),
+            Some(platform.as_str())
+        );
+    }
+    // skopeo resolves the tag to the arm64 image for an arm64 client.
+    let arm = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--override-arch", "arm64"])
+        .arg(format!("docker://{image}:v1"))
+        .output()
+        .unwrap();
+    let arm: serde_json::Value = serde_json::from_slice(&arm.stdout).unwrap();
+    assert_eq!(arm["Architecture"], "arm64");
+    eprintln!("measured: multi-platform build {build_s:.1} s, push + index + checks {push_s:.1} s");
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_foreign_platform_without_qemu_stops_before_building_and_says_how_to_install_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let test = "a_foreign_platform_without_qemu_stops_before_building_and_says_how_to_install_it";
+    if rt.block_on(common::engine_or_skip(test)).is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .unwrap();
+    let image = format!("dockui-test/noqemu-{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("[build]\nimage = \"{image}\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[smoke]\ninfer = false\n"),
+    )
+    .unwrap();
+    // binfmt_misc as a host without QEMU shows it: no handlers.
+    let empty = home.path().join("binfmt");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = common::dockui(home.path())
+        .env(dockui::engine::platforms::BINFMT_DIR_ENV, &empty)
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a set-up problem: {stderr}");
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = build["error"].as_str().unwrap();
+    assert!(error.contains("qemu-aarch64 is missing"), "{error}");
+    assert!(
+        error.contains("apt-get install qemu-user-static binfmt-support"),
+        "{error}"
+    );
+    assert!(
+        error.contains("update-binfmts --enable qemu-aarch64"),
+        "{error}"
+    );
+    assert!(stderr.contains("ERROR: building linux/arm64"), "{stderr}");
+    // Nothing was built, not even the engine's own platform.
+    assert!(build["attempts"].as_array().unwrap().is_empty());
+    let tagged = Command::new("docker")
+        .args(["image", "inspect", &format!("{image}:latest-amd64")])
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "no image was built");
+}

@@ -1,0 +1,401 @@
+//! Podman through its Docker-compatible socket, for real: `podman system service` on a socket of its own with
+//! isolated configuration and storage, and the dockui binary pointed at it with DOCKER_HOST. The build is
+//! detected as Podman's, its `STEP n/N` drives the step counter, a failing RUN is classified, and a push to a
+//! local registry reports a pullable digest; without the registry's insecure entry the push failure is
+//! classified with what to do.
+
+mod common;
+#[path = "fixtures/registry/support.rs"]
+mod support;
+
+use dockui::docker::{BollardEngine, BuildEvent, BuildSpec, DockerPort};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A root `podman system service` with its own containers.conf (host network namespace, cgroupfs, file
+/// events), storage (overlay under a temp dir) and registries.conf. Stopped, and its overlay unmounted, on drop.
+struct PodmanService {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+}
+
+impl PodmanService {
+    fn start(insecure_registry: Option<&str>) -> PodmanService {
+        let dir = tempfile::Builder::new()
+            .prefix("dockui-podman-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("containers.conf"),
+            format!(
+                "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
+                 events_logger = \"file\"\nevents_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let mut registries = "unqualified-search-registries = []\n".to_string();
+        if let Some(host) = insecure_registry {
+            registries.push_str(&format!(
+                "\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+            ));
+        }
+        std::fs::write(d.join("registries.conf"), registries).unwrap();
+        let socket = d.join("podman.sock");
+        let log = std::fs::File::create(d.join("service.log")).unwrap();
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .env("CONTAINERS_CONF", d.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
+            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("podman runs");
+        let service = PodmanService {
+            child: Some(child),
+            dir,
+            socket,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if service.ping() {
+                return service;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "podman system service did not answer on {} within 30 s: {}",
+            service.socket.display(),
+            service.log()
+        );
+    }
+
+    fn ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(&self.socket) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut answer = Vec::new();
+        s.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+            .is_ok()
+            && s.read_to_end(&mut answer).is_ok()
+            && answer.starts_with(b"HTTP/1.")
+            && answer.windows(5).take(16).any(|w| w == b" 200 ")
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM lets the service shut down cleanly; kill only if it does not.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Podman leaves its overlay mounted on <graphroot>/overlay (and layers mounted under it): unmount what
+        // is ours, deepest first, or the temp dir cannot be removed.
+        let root = self.dir.path().display().to_string();
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mounts")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = Command::new("umount").arg("-l").arg(&m).output();
+        }
+    }
+}
+
+/// A project whose image is `FROM scratch` + the host's static busybox (no base image to pull). RUN steps use
+/// the host's network: Podman sets up no CNI bridge or iptables rules that could disturb the shared engine.
+fn project(home: &Path, name: &str, image: &str, run: &str) -> PathBuf {
+    let dir = home.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"{run}\"]\n\
+             CMD [\"/bin/busybox\", \"true\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"{image}\"\ntag = \"v1\"\nmax_attempts = 1\nnetwork = \"host\"\n\n[smoke]\ninfer = false\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn dockui_at(home: &Path, service: &PodmanService) -> Command {
+    let mut cmd = common::dockui(home);
+    cmd.env("DOCKER_HOST", service.host());
+    cmd.env_remove("DOCKER_TLS_VERIFY");
+    cmd.env_remove("DOCKER_CONTEXT");
+    cmd
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
+    let test = "podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest";
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let service = PodmanService::start(Some(&registry.host));
+    let home = tempfile::tempdir().unwrap();
+    let nonce = format!("pm-{}-{}", std::process::id(), registry.port);
+    let image = format!("{}/test/{nonce}", registry.host);
+    let dir = project(
+        home.path(),
+        "ok",
+        &image,
+        &format!("/bin/busybox echo {nonce} built"),
+    );
+
+    // The port itself: capabilities and ping say Podman; the step events follow STEP n/N.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = BollardEngine::connect(&service.host(), 120);
+    let caps = rt.block_on(engine.capabilities()).unwrap();
+    assert_eq!(caps.kind, dockui::docker::BackendKind::Podman);
+    assert!(!caps.buildkit, "Podman builds the legacy way");
+    let info = rt.block_on(engine.ping()).unwrap();
+    assert!(info.version.starts_with("Podman "), "{info:?}");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.clone(),
+        dockerfile: "Dockerfile".into(),
+        tag: format!("{image}:steps"),
+        network: "host".into(),
+        // BuildKit asked for explicitly: Podman cannot, and dockui says so and builds the legacy way.
+        builder: dockui::docker::Builder::BuildKit,
+        ..Default::default()
+    };
+    rt.block_on(engine.build(spec, tx)).expect("podman builds");
+    let mut steps = Vec::new();
+    let mut lines = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        match ev {
+            BuildEvent::Step { current, total } => steps.push((current, total)),
+            BuildEvent::Line(l) => lines.push(l),
+        }
+    }
+    assert_eq!(steps, [(1, 4), (2, 4), (3, 4), (4, 4)], "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("STEP 3/4: RUN")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Podman's, which has no BuildKit")),
+        "{lines:#?}"
+    );
+
+    // The binary: the JSON names the backend.
+    let out = dockui_at(home.path(), &service)
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", service.log());
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(build["success"], true);
+    assert_eq!(build["backend"]["kind"], "podman");
+    assert!(stderr.contains(&format!("{nonce} built")), "{stderr}");
+    assert!(
+        stderr.contains("with Podman (the legacy builder)"),
+        "{stderr}"
+    );
+
+    let t0 = Instant::now();
+    let out = dockui_at(home.path(), &service)
+        .args(["push", "--format", "json"])
+        .arg(format!("{image}:v1"))
+        .output()
+        .unwrap();
+    let push_s = t0.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdict"], "pullable");
+    let digest = report["digest"].as_str().unwrap();
+    assert_ne!(Some(digest), build["image_id"].as_str());
+    // The registry serves that digest under the tag (asked without dockui's client).
+    let head = support::http(
+        &registry.host,
+        "HEAD",
+        &format!("/v2/test/{nonce}/manifests/v1"),
+        &[(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("Docker-Content-Digest"), Some(digest));
+    assert_eq!(
+        report["reference"],
+        format!("{image}@{digest}").as_str(),
+        "the pushed digest is pinned even though Podman's RepoDigests list another"
+    );
+    eprintln!("measured: push through Podman + checks {push_s:.1} s");
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn podman_failing_run_is_classified_with_its_step() {
+    let service = PodmanService::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("localhost/dockui-test/pm-fail-{}", std::process::id());
+    let dir = project(home.path(), "fail", &image, "nosuchcommand --version");
+    let out = dockui_at(home.path(), &service)
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(build["backend"]["kind"], "podman");
+    let d = &build["attempts"][0]["diagnosis"];
+    assert_eq!(d["signature"], "command-not-found", "{build:#}");
+    assert!(
+        d["failing_step"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("STEP 3/4: RUN")),
+        "{d:#}"
+    );
+    assert!(
+        d["matched"][0][1]
+            .as_str()
+            .is_some_and(|l| l.contains("while running runtime: exit status 127")),
+        "{d:#}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn podman_push_to_a_plain_http_registry_says_how_to_mark_it_insecure() {
+    let test = "podman_push_to_a_plain_http_registry_says_how_to_mark_it_insecure";
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    // No insecure entry: Podman (unlike Docker) does not exempt 127.0.0.1 and speaks HTTPS to it.
+    let service = PodmanService::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("{}/test/pm-http-{}", registry.host, std::process::id());
+    let dir = project(home.path(), "http", &image, "/bin/busybox true");
+    let out = dockui_at(home.path(), &service)
+        .args(["build", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = dockui_at(home.path(), &service)
+        .args(["push", "--format", "json"])
+        .arg(format!("{image}:v1"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a push that could not be done");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("server gave HTTP response to HTTPS client")),
+        "{report:#}"
+    );
+    assert_eq!(report["diagnosis"]["signature"], "registry-plain-http");
+    let todo = report["what_to_do"].as_str().unwrap();
+    assert!(todo.contains("insecure = true"), "{todo}");
+    assert!(todo.contains("registries.conf"), "{todo}");
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn tui_on_podman_shows_podman_and_counts_its_steps() {
+    let service = PodmanService::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("localhost/dockui-test/pm-tui-{}", std::process::id());
+    // Step 3/4 takes a few seconds, so the status bar is seen on it while it runs.
+    let dir = project(home.path(), "tui", &image, "/bin/busybox sleep 4");
+    let Some(t) = common::tmux::Tmux::start("podman-tui", 160, 40, home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!(
+            "DOCKER_HOST={} {} {}",
+            service.host(),
+            env!("CARGO_BIN_EXE_dockui"),
+            dir.display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("the engine named as Podman", |s| {
+        s.contains("(podman, Podman 4")
+    });
+    t.send(&["b"]);
+    t.wait_for("Podman's STEP 3/4 in the status bar", |s| {
+        s.contains("step 3/4")
+    });
+    t.wait_for("the build to finish", |s| {
+        s.contains("built after 1 attempt")
+    });
+    t.send(&["q"]);
+}
