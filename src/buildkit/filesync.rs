@@ -36,6 +36,22 @@ mod go_mode {
 #[derive(Debug, Clone, Default)]
 pub struct SyncedDirs {
     pub dirs: HashMap<String, PathBuf>,
+    /// What went wrong on dockui's side of a transfer (an unreadable file, a bad pattern): BuildKit only
+    /// reports "error from sender", the build names the cause from here.
+    pub errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SyncedDirs {
+    fn record(&self, message: &str) {
+        if let Ok(mut e) = self.errors.lock() {
+            e.push(message.to_string());
+        }
+    }
+
+    /// The first sender-side error of this session, if any.
+    pub fn first_error(&self) -> Option<String> {
+        self.errors.lock().ok().and_then(|e| e.first().cloned())
+    }
 }
 
 /// What BuildKit asked for in the call's metadata.
@@ -218,6 +234,7 @@ async fn send(
     req: SyncRequest,
     mut incoming: Streaming<Packet>,
     tx: mpsc::Sender<Result<Packet, Status>>,
+    owner: SyncedDirs,
 ) {
     let listing = {
         let root = root.clone();
@@ -227,8 +244,10 @@ async fn send(
     let listing = match listing {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => {
+            let message = format!("cannot read the build context: {e}");
+            owner.record(&message);
             let mut p = packet(PacketType::PacketErr);
-            p.data = format!("cannot read the build context: {e}").into_bytes();
+            p.data = message.into_bytes();
             let _ = tx.send(Ok(p)).await;
             return;
         }
@@ -261,6 +280,9 @@ async fn send(
                     return;
                 };
                 if let Err(e) = send_file(path, &root, p.id, &tx).await {
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        owner.record(&e.to_string());
+                    }
                     let mut err = packet(PacketType::PacketErr);
                     err.data = e.to_string().into_bytes();
                     let _ = tx.send(Ok(err)).await;
@@ -334,7 +356,7 @@ impl FileSync for SyncedDirs {
             root.display()
         );
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(send(root, req, request.into_inner(), tx));
+        tokio::spawn(send(root, req, request.into_inner(), tx, self.clone()));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

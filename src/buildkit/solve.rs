@@ -86,7 +86,7 @@ pub fn request(
         }
         other => {
             return Err(DockerError::Context(format!(
-                "BuildKit runs RUN steps on the default network, `host` or `none`, not on the network `{other}`; use the legacy builder (--builder legacy) for a named network"
+                "BuildKit runs RUN steps on the default network, `host` or `none`, not on the network `{other}`; use the legacy builder ([build] builder = \"legacy\") for a named network"
             )));
         }
     }
@@ -138,6 +138,7 @@ pub fn synced_dirs(spec: &BuildSpec) -> Result<SyncedDirs, DockerError> {
             ("context".to_string(), spec.context_dir.clone()),
             ("dockerfile".to_string(), df_dir),
         ]),
+        ..Default::default()
     })
 }
 
@@ -171,6 +172,7 @@ pub async fn run(
     let session_id = super::session::new_id();
     let build_ref = super::session::new_id();
     let dirs = synced_dirs(spec)?;
+    let sender = dirs.clone();
     let shared_key = format!(
         "{:016x}",
         crate::hash::fnv1a([spec.context_dir.to_string_lossy().as_ref()])
@@ -226,6 +228,13 @@ pub async fn run(
         }
         Err(s) => {
             let text = super::status_text(&s);
+            if let Some(cause) = sender.first_error() {
+                let _ = events.send(BuildEvent::Line(format!("ERROR: {cause}")));
+                return Err(DockerError::Context(format!(
+                    "cannot send the build context {}: {cause}",
+                    spec.context_dir.display()
+                )));
+            }
             if super::is_transport(&s) {
                 Err(unreachable(text))
             } else {

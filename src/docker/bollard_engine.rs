@@ -160,6 +160,71 @@ impl BollardEngine {
     }
 }
 
+impl BollardEngine {
+    /// The engine's BuildKit Control API (`POST /grpc`) when dockui can open it itself: a unix socket or
+    /// plain tcp. TLS and ssh engines keep the tar context through /build.
+    fn grpc_target(&self) -> Option<crate::buildkit::Target> {
+        if self.endpoint.starts_with("tcp://")
+            && std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
+        {
+            return None;
+        }
+        crate::buildkit::Target::engine(&self.endpoint)
+    }
+
+    /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
+    /// exporter (the image lands in the engine under every tag), Status into the log.
+    async fn build_session(
+        &self,
+        target: crate::buildkit::Target,
+        spec: BuildSpec,
+        cache_from: Vec<crate::builder::cache::CacheSpec>,
+        cache_to: Vec<crate::builder::cache::CacheSpec>,
+        events: UnboundedSender<BuildEvent>,
+    ) -> Result<String, DockerError> {
+        use crate::buildkit::solve;
+        let _ = events.send(BuildEvent::Line(format!(
+            "dockui: building {} with BuildKit",
+            spec.tag
+        )));
+        // Every name with its tag, as the /build path tags them (`-t name` means `name:latest`).
+        let full = |r: &str| match r.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some(_) => r.to_string(),
+            None => format!("{r}:latest"),
+        };
+        let names: Vec<String> = std::iter::once(&spec.tag)
+            .chain(&spec.extra_tags)
+            .map(|r| full(r))
+            .collect();
+        let req = solve::request(
+            &spec,
+            &solve::Output::Moby {
+                names: names.clone(),
+            },
+            &cache_from,
+            &cache_to,
+        )?;
+        let channel = target.channel().await.map_err(|e| self.unreachable(e))?;
+        let unreachable = |r: String| self.unreachable(r);
+        let solved = solve::run(channel, &spec, req, &events, &unreachable).await?;
+        let id = match solved.config_digest {
+            Some(id) => id,
+            None => match self.inspect_image(&spec.tag).await? {
+                Some(info) => info.id,
+                None => {
+                    return Err(DockerError::BuildFailed {
+                        message: "the engine reported no image".into(),
+                    });
+                }
+            },
+        };
+        for extra in names.iter().skip(1) {
+            let _ = events.send(BuildEvent::Line(format!("dockui: tagged {extra}")));
+        }
+        Ok(id)
+    }
+}
+
 impl DockerPort for BollardEngine {
     fn endpoint(&self) -> String {
         self.endpoint.clone()
@@ -191,9 +256,7 @@ impl DockerPort for BollardEngine {
                 Builder::BuildKit => true,
                 Builder::Auto => self.supports_buildkit().await,
             };
-            // Through BuildKit a tar context keeps the Dockerfile and .dockerignore in `COPY .` even when
-            // .dockerignore excludes them (the legacy builder and docker's own session drop them). Then the
-            // legacy builder sends the same context as docker, unless the Dockerfile needs BuildKit.
+            // Read .dockerignore first: a bad pattern is reported with its line whichever builder runs.
             let leaks = super::context::build_files_excluded(&spec.context_dir, &spec.dockerfile)
                 .map_err(|e| {
                     let todo = if e.kind() == std::io::ErrorKind::InvalidData {
@@ -203,6 +266,33 @@ impl DockerPort for BollardEngine {
                     };
                     DockerError::Context(format!("cannot read the build context: {e}{todo}"))
                 })?;
+            let (cache_from, cache_to) = crate::buildkit::solve::cache_specs(&spec)?;
+            if !cache_from.is_empty() || !cache_to.is_empty() {
+                let mut caps = self.capabilities().await?;
+                if !use_buildkit {
+                    caps.cache_export.clear();
+                }
+                for line in crate::builder::cache::summary(&cache_from, &cache_to, &caps) {
+                    let _ = events.send(BuildEvent::Line(line));
+                }
+                if let Some(p) = crate::builder::cache::check(&cache_from, &cache_to, &caps)
+                    .into_iter()
+                    .next()
+                {
+                    return Err(DockerError::Context(p.message));
+                }
+            }
+            // BuildKit through the engine's /grpc with a session, like the docker CLI: the context goes
+            // through file sync filtered by the frontend's .dockerignore patterns, the Dockerfile through
+            // its own local source, so `COPY .` sees exactly what the legacy builder sees.
+            if use_buildkit && let Some(target) = self.grpc_target() {
+                return self
+                    .build_session(target, spec, cache_from, cache_to, events)
+                    .await;
+            }
+            // Otherwise (TLS or ssh engines) a tar context through /build: BuildKit then keeps the
+            // Dockerfile and .dockerignore in `COPY .` even when .dockerignore excludes them; the legacy
+            // builder sends the same context as docker, unless the Dockerfile needs BuildKit.
             if use_buildkit && leaks {
                 let dockerfile = std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile))
                     .unwrap_or_default();
@@ -232,7 +322,14 @@ impl DockerPort for BollardEngine {
                 spec.dockerfile.clone(),
             );
 
-            let args: HashMap<String, String> = spec.args.clone().into_iter().collect();
+            let mut args: HashMap<String, String> = spec.args.clone().into_iter().collect();
+            if cache_to.iter().any(|c| c.kind == crate::builder::CacheType::Inline) {
+                args.insert("BUILDKIT_INLINE_CACHE".into(), "1".into());
+            }
+            let cache_refs: Vec<String> = cache_from
+                .iter()
+                .filter_map(|c| c.reference().map(str::to_string))
+                .collect();
             let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
             let session = format!(
                 "dockui-{}-{}",
@@ -254,6 +351,9 @@ impl DockerPort for BollardEngine {
             }
             if spec.pull {
                 opts = opts.pull("1");
+            }
+            if !cache_refs.is_empty() {
+                opts = opts.cachefrom(&cache_refs);
             }
             if !spec.target.is_empty() {
                 opts = opts.target(&spec.target);
