@@ -213,3 +213,280 @@ async fn nothing_listening_is_unreachable_naming_the_address() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A fake standalone daemon: reports a non-moby worker (amd64 + arm64), holds sessions open, records every
+/// SolveRequest and the session metadata, and answers Solve with an image digest as the image exporter does.
+mod fake {
+    use bollard_buildkit_proto::moby::buildkit::v1::control_server::{Control, ControlServer};
+    use bollard_buildkit_proto::moby::buildkit::v1::*;
+    use std::sync::{Arc, Mutex};
+    use tokio_stream::wrappers::ReceiverStream;
+    use tonic::{Request, Response, Status, Streaming};
+
+    #[derive(Default, Clone)]
+    pub struct Recorded {
+        pub solves: Arc<Mutex<Vec<SolveRequest>>>,
+        pub session_ids: Arc<Mutex<Vec<String>>>,
+        pub session_methods: Arc<Mutex<Vec<String>>>,
+    }
+
+    pub struct Fake {
+        pub rec: Recorded,
+        /// Held open so sessions stay up until the test ends.
+        held: Mutex<Vec<tokio::sync::mpsc::Sender<Result<BytesMessage, Status>>>>,
+    }
+
+    pub fn server(rec: Recorded) -> ControlServer<Fake> {
+        ControlServer::new(Fake {
+            rec,
+            held: Mutex::new(Vec::new()),
+        })
+    }
+
+    type Empty<T> = ReceiverStream<Result<T, Status>>;
+
+    #[tonic::async_trait]
+    impl Control for Fake {
+        async fn disk_usage(
+            &self,
+            _r: Request<DiskUsageRequest>,
+        ) -> Result<Response<DiskUsageResponse>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        type PruneStream = Empty<UsageRecord>;
+        async fn prune(
+            &self,
+            _r: Request<PruneRequest>,
+        ) -> Result<Response<Self::PruneStream>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        async fn solve(&self, r: Request<SolveRequest>) -> Result<Response<SolveResponse>, Status> {
+            self.rec.solves.lock().unwrap().push(r.into_inner());
+            Ok(Response::new(SolveResponse {
+                exporter_response: [
+                    (
+                        "containerimage.digest".to_string(),
+                        "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+                            .to_string(),
+                    ),
+                    (
+                        "containerimage.config.digest".to_string(),
+                        "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+                            .to_string(),
+                    ),
+                ]
+                .into(),
+            }))
+        }
+        type StatusStream = Empty<StatusResponse>;
+        async fn status(
+            &self,
+            _r: Request<StatusRequest>,
+        ) -> Result<Response<Self::StatusStream>, Status> {
+            let (_tx, rx) = tokio::sync::mpsc::channel(1);
+            Ok(Response::new(ReceiverStream::new(rx)))
+        }
+        type SessionStream = Empty<BytesMessage>;
+        async fn session(
+            &self,
+            r: Request<Streaming<BytesMessage>>,
+        ) -> Result<Response<Self::SessionStream>, Status> {
+            let md = r.metadata();
+            if let Some(id) = md.get("x-docker-expose-session-uuid") {
+                self.rec
+                    .session_ids
+                    .lock()
+                    .unwrap()
+                    .push(id.to_str().unwrap().to_string());
+            }
+            for m in md.get_all("x-docker-expose-session-grpc-method") {
+                self.rec
+                    .session_methods
+                    .lock()
+                    .unwrap()
+                    .push(m.to_str().unwrap().to_string());
+            }
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            self.held.lock().unwrap().push(tx);
+            Ok(Response::new(ReceiverStream::new(rx)))
+        }
+        async fn list_workers(
+            &self,
+            _r: Request<ListWorkersRequest>,
+        ) -> Result<Response<ListWorkersResponse>, Status> {
+            let platform = |arch: &str| bollard_buildkit_proto::pb::Platform {
+                architecture: arch.into(),
+                os: "linux".into(),
+                ..Default::default()
+            };
+            Ok(Response::new(ListWorkersResponse {
+                record: vec![
+                    bollard_buildkit_proto::moby::buildkit::v1::types::WorkerRecord {
+                        id: "fakeworker".into(),
+                        platforms: vec![platform("amd64"), platform("arm64")],
+                        ..Default::default()
+                    },
+                ],
+            }))
+        }
+        async fn info(&self, _r: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        type ListenBuildHistoryStream = Empty<BuildHistoryEvent>;
+        async fn listen_build_history(
+            &self,
+            _r: Request<BuildHistoryRequest>,
+        ) -> Result<Response<Self::ListenBuildHistoryStream>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        async fn update_build_history(
+            &self,
+            _r: Request<UpdateBuildHistoryRequest>,
+        ) -> Result<Response<UpdateBuildHistoryResponse>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+    }
+}
+
+/// Serve the fake on a plain loopback port.
+async fn fake_daemon() -> (u16, fake::Recorded) {
+    let rec = fake::Recorded::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let svc = fake::server(rec.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    (port, rec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_registry_cache() {
+    let (port, rec) = fake_daemon().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let caps = builder.capabilities().await.unwrap();
+    assert!(
+        caps.multi_platform && caps.push_in_build && !caps.run,
+        "{caps:?}"
+    );
+    assert_eq!(caps.platforms, ["linux/amd64", "linux/arm64"]);
+    assert!(caps.cache_export.contains(&CacheType::Registry));
+    assert!(caps.cache_export.contains(&CacheType::Gha));
+
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "x");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: "registry.example:5000/team/app:1.0".into(),
+        extra_tags: vec!["registry.example:5000/team/app:latest".into()],
+        platform: "linux/amd64,linux/arm64".into(),
+        args: [("TORCH".to_string(), "2.3.1".to_string())].into(),
+        cache_from: vec!["type=registry,ref=registry.example:5000/team/app:cache".into()],
+        cache_to: vec![
+            "type=registry,ref=registry.example:5000/team/app:cache,mode=max".into(),
+            "type=gha,scope=main".into(),
+            "type=inline".into(),
+        ],
+        push: true,
+        ..Default::default()
+    };
+    let id = builder.build(spec, tx).await.unwrap();
+    let lines = drain(&mut rx);
+    assert_eq!(
+        id,
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("type=image,push=true")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cache export type=gha,scope=main: supported")),
+        "{lines:#?}"
+    );
+    let solves = rec.solves.lock().unwrap().clone();
+    assert_eq!(solves.len(), 1);
+    let req = &solves[0];
+    assert_eq!(req.frontend, "dockerfile.v0");
+    assert_eq!(req.exporter_deprecated, "image");
+    assert_eq!(req.exporter_attrs_deprecated["push"], "true");
+    assert_eq!(
+        req.exporter_attrs_deprecated["name"],
+        "registry.example:5000/team/app:1.0,registry.example:5000/team/app:latest"
+    );
+    assert_eq!(req.frontend_attrs["platform"], "linux/amd64,linux/arm64");
+    assert_eq!(req.frontend_attrs["build-arg:TORCH"], "2.3.1");
+    assert_eq!(req.frontend_attrs["filename"], "Dockerfile");
+    let cache = req.cache.as_ref().unwrap();
+    let exports: Vec<(String, Vec<(String, String)>)> = cache
+        .exports
+        .iter()
+        .map(|e| {
+            let mut a: Vec<_> = e.attrs.clone().into_iter().collect();
+            a.sort();
+            (e.r#type.clone(), a)
+        })
+        .collect();
+    assert_eq!(exports[0].0, "registry");
+    assert!(exports[0].1.contains(&("mode".into(), "max".into())));
+    assert!(
+        exports[0]
+            .1
+            .contains(&("ref".into(), "registry.example:5000/team/app:cache".into()))
+    );
+    assert_eq!(exports[1].0, "gha");
+    assert!(exports[1].1.contains(&("scope".into(), "main".into())));
+    assert_eq!(exports[2].0, "inline");
+    assert_eq!(cache.imports[0].r#type, "registry");
+    // The solve names the session dockui opened, which announced file sync for the context.
+    let sessions = rec.session_ids.lock().unwrap().clone();
+    assert_eq!(sessions, [req.session.clone()]);
+    assert!(
+        rec.session_methods
+            .lock()
+            .unwrap()
+            .contains(&"/moby.filesync.v1.FileSync/DiffCopy".to_string())
+    );
+    assert!(!req.r#ref.is_empty());
+    // The push happened in the build: `push` reports the digest the exporter gave, no second upload.
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    let pushed = builder
+        .push("registry.example:5000/team/app", "1.0", None, ptx)
+        .await
+        .unwrap();
+    assert_eq!(
+        pushed.digest.as_deref(),
+        Some("sha256:1111111111111111111111111111111111111111111111111111111111111111")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_cache_export_is_refused_before_the_build_with_what_works() {
+    let (port, rec) = fake_daemon().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "x");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: "r/app:1".into(),
+        cache_to: vec!["type=local,dest=/tmp/cache".into()],
+        ..Default::default()
+    };
+    let err = builder.build(spec, tx).await.unwrap_err();
+    assert!(err.is_setup(), "{err:?}");
+    assert!(err.to_string().contains("type=registry"), "{err}");
+    assert!(
+        rec.solves.lock().unwrap().is_empty(),
+        "nothing was sent to the daemon"
+    );
+}
