@@ -490,3 +490,178 @@ async fn a_local_cache_export_is_refused_before_the_build_with_what_works() {
         "nothing was sent to the daemon"
     );
 }
+
+/// CA, server and client certificates made with openssl, plus a client certificate from another CA.
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn make() -> Certs {
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"
+set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=dockui-test-ca 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other-ca-key.pem -out other-ca.pem -days 2 -subj /CN=other-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server-key.pem -out server.csr -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out client.csr -subj /CN=client 2>/dev/null
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 2 -extfile client.ext 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout bad-key.pem -out bad.csr -subj /CN=intruder 2>/dev/null
+openssl x509 -req -in bad.csr -CA other-ca.pem -CAkey other-ca-key.pem -CAcreateserial -out bad-cert.pem -days 2 -extfile client.ext 2>/dev/null
+"#;
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// A TLS stream tonic's server accepts (it needs `Connected`).
+struct TlsConn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>);
+
+impl tonic::transport::server::Connected for TlsConn {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The fake daemon behind mTLS: the server requires a client certificate signed by the test CA.
+async fn fake_daemon_mtls(certs: &Certs) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(certs.path("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let chain: Vec<_> = CertificateDer::pem_file_iter(certs.path("server.pem"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(certs.path("server-key.pem")).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<TlsConn>>(4);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                // A rejected client certificate ends the handshake here; the client only sees the alert.
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = tx.send(Ok(TlsConn(tls))).await;
+                }
+            });
+        }
+    });
+    let svc = fake::server(fake::Recorded::default());
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await;
+    });
+    port
+}
+
+fn mtls_settings(port: u16, certs: &Certs, cert: &str, key: &str) -> Settings {
+    Settings {
+        address: format!("tcp://127.0.0.1:{port}"),
+        source: "[engine] buildkit_host",
+        tls: TlsFiles {
+            ca: Some(certs.path("ca.pem")),
+            cert: Some(certs.path(cert)),
+            key: Some(certs.path(key)),
+            server_name: String::new(),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_with_the_right_client_certificate_reaches_the_daemon() {
+    let certs = Certs::make();
+    let port = fake_daemon_mtls(&certs).await;
+    let builder =
+        BuildkitBuilder::connect(&mtls_settings(port, &certs, "cert.pem", "key.pem")).unwrap();
+    let caps = builder.capabilities().await.unwrap();
+    assert_eq!(caps.platforms, ["linux/amd64", "linux/arm64"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_with_a_client_certificate_of_another_ca_says_what_it_likely_means() {
+    let certs = Certs::make();
+    let port = fake_daemon_mtls(&certs).await;
+    let builder =
+        BuildkitBuilder::connect(&mtls_settings(port, &certs, "bad-cert.pem", "bad-key.pem"))
+            .unwrap();
+    match builder.ping().await.unwrap_err() {
+        DockerError::Unreachable { endpoint, reason } => {
+            assert_eq!(endpoint, format!("tcp://127.0.0.1:{port}"));
+            eprintln!("bad client cert: {reason}");
+            assert!(reason.contains("client certificate"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without the client certificate at all: refused likewise, and a CA file that is missing is named.
+    let mut no_ca = mtls_settings(port, &certs, "cert.pem", "key.pem");
+    no_ca.tls.ca = Some(certs.path("missing-ca.pem"));
+    let err = BuildkitBuilder::connect(&no_ca)
+        .unwrap()
+        .ping()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing-ca.pem"), "{err}");
+}

@@ -103,6 +103,23 @@ pub fn request(
             ]),
         ),
     };
+    // Imports also travel as frontend attributes, as buildctl/buildx send them: the Dockerfile frontend
+    // reads `cache-imports` (JSON; `cache-from` with registry refs for older frontends) and passes them to
+    // its own solves; the request's `cache.imports` alone are not seen by it.
+    if !cache_from.is_empty() {
+        let json: Vec<serde_json::Value> = cache_from
+            .iter()
+            .map(|c| serde_json::json!({"Type": c.kind.as_str(), "Attrs": c.solve_attrs()}))
+            .collect();
+        attrs.insert(
+            "cache-imports".into(),
+            serde_json::Value::Array(json).to_string(),
+        );
+        let refs: Vec<&str> = cache_from.iter().filter_map(|c| c.reference()).collect();
+        if !refs.is_empty() {
+            attrs.insert("cache-from".into(), refs.join(","));
+        }
+    }
     let entry = |c: &CacheSpec| CacheOptionsEntry {
         r#type: c.kind.as_str().to_string(),
         attrs: c.solve_attrs(),

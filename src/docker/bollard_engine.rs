@@ -204,8 +204,17 @@ impl BollardEngine {
             &cache_from,
             &cache_to,
         )?;
-        let channel = target.channel().await.map_err(|e| self.unreachable(e))?;
-        let unreachable = |r: String| self.unreachable(r);
+        // Transport problems read like the /build path's: the cause (dropped, refused, permission) and what
+        // to do.
+        let unreachable = |r: String| {
+            let messages = [r];
+            self.unreachable(diagnose::explain(
+                &self.endpoint,
+                diagnose::cause_of(None, &messages),
+                &messages,
+            ))
+        };
+        let channel = target.channel().await.map_err(unreachable)?;
         let solved = solve::run(channel, &spec, req, &events, &unreachable).await?;
         let id = match solved.config_digest {
             Some(id) => id,
