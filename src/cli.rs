@@ -222,6 +222,14 @@ pub struct BuildFlags {
     /// No progress on stderr; the human result is the image reference alone on success.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Cache to import, buildx syntax (repeatable): `type=registry,ref=IMAGE`, `type=gha`; replaces
+    /// `[build] cache_from`.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Cache to export, buildx syntax (repeatable): `type=inline`, `type=registry,ref=IMAGE:cache,mode=max`;
+    /// replaces `[build] cache_to`. The Docker engine exports only `type=inline`.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -868,6 +876,12 @@ fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
     }
     if let Some(n) = &build.network {
         config.build.network = n.clone();
+    }
+    if !build.cache_from.is_empty() {
+        config.build.cache_from = build.cache_from.clone();
+    }
+    if !build.cache_to.is_empty() {
+        config.build.cache_to = build.cache_to.clone();
     }
     if build.no_smoke {
         config.smoke.commands.clear();

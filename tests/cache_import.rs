@@ -224,3 +224,49 @@ async fn a_registry_cache_export_on_the_engine_is_refused_before_the_build_with_
         "no build started: {lines:#?}"
     );
 }
+
+/// `dockui build --cache-to/--cache-from` from the outside: an unsupported exporter and a malformed entry are
+/// exit 2 before anything is built, with the message on stderr and in the JSON.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn the_cli_flags_are_checked_before_the_build() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    project(&dir, "cli-flags");
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/cache-cli\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    for (flags, needle) in [
+        (
+            vec![
+                "--cache-to",
+                "type=registry,ref=127.0.0.1:5999/x:cache,mode=max",
+            ],
+            "exports only type=inline",
+        ),
+        (
+            vec!["--cache-to", "type=s3,bucket=x"],
+            "unknown cache type `s3`",
+        ),
+        (vec!["--cache-from", "type=local"], "needs src="),
+    ] {
+        let out = common::dockui(home.path())
+            .args(["build", "--format", "json"])
+            .args(&flags)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(needle), "{flags:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+        assert_eq!(v["success"], false);
+        assert!(!stderr.contains("#1 "), "nothing was built: {stderr}");
+    }
+}
