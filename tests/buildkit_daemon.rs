@@ -665,3 +665,66 @@ async fn mtls_with_a_client_certificate_of_another_ca_says_what_it_likely_means(
         .unwrap_err();
     assert!(err.to_string().contains("missing-ca.pem"), "{err}");
 }
+
+/// Whether a process whose command line contains `marker` runs on this machine (BuildKit's RUN steps are
+/// host processes under runc).
+fn process_running(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn dropping_the_build_cancels_the_solve_and_its_running_step() {
+    common::engine_or_skip("daemon_cancel").await.unwrap();
+    let port = h2c_proxy().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(busybox(), dir.path().join("busybox")).unwrap();
+    let marker = format!("dockui-cancel-{}", std::process::id());
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo started; /bin/busybox sleep 300; echo {marker}\"]\n"
+        ),
+    )
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: format!("dockui-test/bk-cancel:{}", std::process::id()),
+        no_cache: true,
+        network: "none".into(),
+        ..Default::default()
+    };
+    let build = builder.build(spec, tx);
+    let started = async {
+        while let Some(e) = rx.recv().await {
+            if matches!(&e, BuildEvent::Line(l) if l.ends_with(" started")) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        r = build => panic!("the build ended before it was cancelled: {r:?}"),
+        _ = tokio::time::timeout(std::time::Duration::from_secs(60), started) => {}
+    }
+    assert!(process_running(&marker), "the RUN step was running");
+    // The build future is dropped here: the solve call is reset and BuildKit stops the step.
+    let t0 = std::time::Instant::now();
+    while process_running(&marker) {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "the step still runs 20 s after the build was dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    eprintln!("step stopped {:.1}s after the drop", t0.elapsed().as_secs_f64());
+}
