@@ -448,7 +448,7 @@ async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_reg
     assert_eq!(cache.imports[0].r#type, "registry");
     // The solve names the session dockui opened, which announced file sync for the context.
     let sessions = rec.session_ids.lock().unwrap().clone();
-    assert_eq!(sessions, [req.session.clone()]);
+    assert_eq!(sessions, std::slice::from_ref(&req.session));
     assert!(
         rec.session_methods
             .lock()
@@ -726,5 +726,8 @@ async fn dropping_the_build_cancels_the_solve_and_its_running_step() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    eprintln!("step stopped {:.1}s after the drop", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "step stopped {:.1}s after the drop",
+        t0.elapsed().as_secs_f64()
+    );
 }
