@@ -48,6 +48,33 @@ async fn h2c_proxy() -> u16 {
     port
 }
 
+/// The same proxy on a unix socket (a buildkitd on `unix:///run/buildkit/buildkitd.sock` speaks h2c there).
+async fn h2c_proxy_unix(path: &Path) {
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut engine = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET)
+                    .await
+                    .unwrap();
+                engine
+                    .write_all(b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut b = [0u8; 1];
+                    if engine.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+            });
+        }
+    });
+}
+
 fn settings(address: &str) -> Settings {
     Settings {
         address: address.to_string(),
@@ -730,4 +757,36 @@ async fn dropping_the_build_cancels_the_solve_and_its_running_step() {
         "step stopped {:.1}s after the drop",
         t0.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_unix_socket_address_reaches_the_daemon_and_builds() {
+    common::engine_or_skip("daemon_unix").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("buildkitd.sock");
+    h2c_proxy_unix(&sock).await;
+    let builder =
+        BuildkitBuilder::connect(&settings(&format!("unix://{}", sock.display()))).unwrap();
+    let info = builder.ping().await.unwrap();
+    assert_eq!(info.endpoint, format!("unix://{}", sock.display()));
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    let tag = format!("dockui-test/bk-unix:{}", std::process::id());
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: ctx.clone(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        ..Default::default()
+    };
+    let id = builder.build(spec, tx).await.unwrap();
+    let inspect = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+    let _ = docker(&["rmi", "-f", &tag]);
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), id);
 }
