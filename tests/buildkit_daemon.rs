@@ -790,3 +790,31 @@ async fn a_unix_socket_address_reaches_the_daemon_and_builds() {
     let _ = docker(&["rmi", "-f", &tag]);
     assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn the_engines_grpc_answers_over_a_connection_opened_by_someone_else() {
+    use dockui::buildkit::transport::{Dial, Io, Target};
+    common::engine_or_skip("grpc_via_dial").await.unwrap();
+    // What the remote-engine adapter does for TLS and ssh engines: it opens the raw connection.
+    let dial = Dial {
+        dial: std::sync::Arc::new(|| {
+            Box::pin(async {
+                let s = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET).await?;
+                Ok(Box::new(s) as Box<dyn Io>)
+            })
+        }),
+        describe: "unix:///var/run/docker.sock".into(),
+    };
+    let channel = Target::EngineGrpcVia(dial).channel().await.unwrap();
+    let workers =
+        bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient::new(channel)
+            .list_workers(bollard_buildkit_proto::moby::buildkit::v1::ListWorkersRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+    assert!(!workers.record.is_empty());
+}

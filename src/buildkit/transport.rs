@@ -37,7 +37,37 @@ pub enum Target {
     },
     /// The Docker engine's `/grpc` over its unix socket or plain tcp.
     EngineGrpc(Box<Target>),
+    /// The Docker engine's `/grpc` over a connection someone else opens (TLS from the CLI's files, ssh).
+    EngineGrpcVia(Dial),
 }
+
+/// Opens one raw connection to an engine (the remote-engine adapter's dialer).
+pub type DialFn = Arc<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, std::io::Result<Box<dyn Io>>>
+        + Send
+        + Sync,
+>;
+
+#[derive(Clone)]
+pub struct Dial {
+    pub dial: DialFn,
+    /// What messages show, e.g. `tcp://host:2376`.
+    pub describe: String,
+}
+
+impl std::fmt::Debug for Dial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dial({})", self.describe)
+    }
+}
+
+impl PartialEq for Dial {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.dial, &other.dial)
+    }
+}
+
+impl Eq for Dial {}
 
 impl Target {
     /// Parse a `BUILDKIT_HOST` address: `unix:///run/buildkit/buildkitd.sock`, `tcp://host:1234`.
@@ -111,8 +141,8 @@ impl Target {
 }
 
 /// A boxed byte stream that tonic can drive.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 #[derive(Clone)]
 struct Connector {
@@ -144,6 +174,10 @@ impl Connector {
                 let raw = raw_connect(inner).await?;
                 Ok(upgrade_grpc(raw).await?)
             }
+            Target::EngineGrpcVia(d) => {
+                let raw = (d.dial)().await?;
+                Ok(upgrade_grpc(raw).await?)
+            }
             Target::Tcp { .. } if self.tls.is_some() => {
                 let raw = raw_connect(&self.target).await?;
                 let (config, name) = self.tls.as_deref().expect("checked above");
@@ -172,7 +206,9 @@ async fn raw_connect(target: &Target) -> std::io::Result<Box<dyn Io>> {
             s.set_nodelay(true)?;
             Ok(Box::new(s))
         }
-        Target::EngineGrpc(_) => Err(std::io::Error::other("nested /grpc upgrade")),
+        Target::EngineGrpc(_) | Target::EngineGrpcVia(_) => {
+            Err(std::io::Error::other("nested /grpc upgrade"))
+        }
     }
 }
 
