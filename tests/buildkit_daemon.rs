@@ -732,19 +732,33 @@ async fn dropping_the_build_cancels_the_solve_and_its_running_step() {
         ..Default::default()
     };
     let build = builder.build(spec, tx);
+    let mut seen = Vec::new();
     let started = async {
         while let Some(e) = rx.recv().await {
-            if matches!(&e, BuildEvent::Line(l) if l.ends_with(" started")) {
-                return;
+            if let BuildEvent::Line(l) = e {
+                let hit = l.ends_with(" started");
+                seen.push(l);
+                if hit {
+                    return true;
+                }
             }
         }
+        false
     };
-    tokio::select! {
-        r = build => panic!("the build ended before it was cancelled: {r:?}"),
-        _ = tokio::time::timeout(std::time::Duration::from_secs(60), started) => {}
-    }
-    assert!(process_running(&marker), "the RUN step was running");
-    // The build future is dropped here: the solve call is reset and BuildKit stops the step.
+    let mut build = build;
+    let started = tokio::select! {
+        r = &mut build => panic!("the build ended before it was cancelled: {r:?}"),
+        s = tokio::time::timeout(std::time::Duration::from_secs(60), started) => s,
+    };
+    assert_eq!(started, Ok(true), "{seen:#?}");
+    // The build is still alive here (polled or not, its solve runs in BuildKit): the step's process is
+    // visible on the host (runc).
+    assert!(
+        process_running(&marker),
+        "the RUN step was running: {seen:#?}"
+    );
+    // Dropping the build future resets the solve call; BuildKit stops the step.
+    drop(build);
     let t0 = std::time::Instant::now();
     while process_running(&marker) {
         assert!(

@@ -103,12 +103,19 @@ pub fn list(root: &Path, req: &SyncRequest) -> io::Result<Vec<Listed>> {
         }
         Some(DockerIgnore::parse(&text)?)
     };
+    // Only includes (the Dockerfile, `.dockerignore` by follow path): walk with them, so directories that
+    // cannot hold what they name are not entered at all. With both, excludes drive the walk and includes
+    // filter what it yields.
+    let (walk_ignore, post) = match keep {
+        Some(keep) if exclude.patterns().is_empty() => (keep, None),
+        keep => (exclude, keep),
+    };
     let mut out: Vec<Listed> = Vec::new();
     let mut sent_dirs: HashSet<String> = HashSet::new();
     let mut sent: HashSet<String> = HashSet::new();
-    walk_with(root, &exclude, &mut |e| {
+    walk_with(root, &walk_ignore, &mut |e| {
         let rel = slash_path(e.rel);
-        if let Some(keep) = &keep
+        if let Some(keep) = &post
             && keep.is_excluded(&rel)
         {
             return Ok(());
@@ -425,6 +432,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(names(dir.path(), &req), ["app.py"]);
+    }
+
+    #[test]
+    fn includes_and_excludes_together_both_apply() {
+        let dir = tree();
+        let req = SyncRequest {
+            include: vec!["data".into()],
+            exclude: vec!["*.log".into(), "data/*.log".into()],
+            ..Default::default()
+        };
+        assert_eq!(names(dir.path(), &req), ["data", "data/keep.txt"]);
     }
 
     #[test]

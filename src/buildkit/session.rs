@@ -65,12 +65,25 @@ pub fn new_id() -> String {
     out
 }
 
-/// Open the session `id` offering `dirs`; BuildKit can use it as soon as this returns.
+/// The registry host of an image reference, as docker reads it (`docker.io` without one).
+pub fn registry_of(reference: &str) -> String {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_string()
+        }
+        _ => "docker.io".to_string(),
+    }
+}
+
+/// Open the session `id` offering `dirs`; BuildKit can use it as soon as this returns. `push_to` are the
+/// registries the build pushes to: only they are offered dockui's own env credentials
+/// (DOCKUI_REGISTRY_USER/PASSWORD); other hosts (base images) get the docker config's entries only.
 pub async fn start(
     channel: Channel,
     id: &str,
     shared_key: &str,
     dirs: SyncedDirs,
+    push_to: Vec<String>,
 ) -> Result<SessionGuard, Status> {
     let mut client = ControlClient::new(channel)
         .max_decoding_message_size(16 << 20)
@@ -106,7 +119,7 @@ pub async fn start(
     let router = tonic::transport::Server::builder()
         .add_service(HealthServer::new(Healthy))
         .add_service(FileSyncServer::new(dirs))
-        .add_service(AuthServer::new(Credentials));
+        .add_service(AuthServer::new(Credentials { push_to }));
     let server = tokio::spawn(async move {
         let conn = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(io)]);
         if let Err(e) = router.serve_with_incoming(conn).await {
@@ -184,7 +197,9 @@ impl Health for Healthy {
 
 /// Registry credentials for BuildKit's pulls and pushes, from the same lookup `dockui push` uses (env, docker
 /// config, credential helpers). Unknown hosts get empty credentials (anonymous).
-struct Credentials;
+struct Credentials {
+    push_to: Vec<String>,
+}
 
 #[tonic::async_trait]
 impl Auth for Credentials {
@@ -193,7 +208,20 @@ impl Auth for Credentials {
         request: Request<CredentialsRequest>,
     ) -> Result<Response<CredentialsResponse>, Status> {
         let host = request.into_inner().host;
-        let lookup = crate::registry::credentials::CredentialLookup::from_env().scope_env_to(&host);
+        let mut lookup = crate::registry::credentials::CredentialLookup::from_env();
+        let normal = |h: &str| {
+            if h == "registry-1.docker.io" || h == "index.docker.io" {
+                "docker.io".to_string()
+            } else {
+                h.to_string()
+            }
+        };
+        if self.push_to.iter().any(|r| normal(r) == normal(&host)) {
+            lookup = lookup.scope_env_to(&host);
+        } else {
+            lookup.env_user = None;
+            lookup.env_password = None;
+        }
         let found = lookup.resolve(&host).await.ok().flatten();
         Ok(Response::new(match found {
             Some(c) => CredentialsResponse {
@@ -223,5 +251,27 @@ impl Auth for Credentials {
         _request: Request<VerifyTokenAuthorityRequest>,
     ) -> Result<Response<VerifyTokenAuthorityResponse>, Status> {
         Err(Status::unimplemented("verify_token_authority"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registry_hosts_are_read_like_docker() {
+        assert_eq!(
+            super::registry_of("127.0.0.1:5000/team/app:1"),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(super::registry_of("ghcr.io/o/app"), "ghcr.io");
+        assert_eq!(super::registry_of("localhost/app"), "localhost");
+        assert_eq!(super::registry_of("team/app:1"), "docker.io");
+        assert_eq!(super::registry_of("app"), "docker.io");
+    }
+
+    #[test]
+    fn session_ids_look_like_buildkits() {
+        let a = super::new_id();
+        assert_eq!(a.len(), 25);
+        assert_ne!(a, super::new_id());
     }
 }

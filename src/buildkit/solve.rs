@@ -194,7 +194,15 @@ pub async fn run(
         "{:016x}",
         crate::hash::fnv1a([spec.context_dir.to_string_lossy().as_ref()])
     );
-    let _session = super::session::start(channel.clone(), &session_id, &shared_key, dirs)
+    let push_to: Vec<String> = match req.exporter_attrs_deprecated.get("push") {
+        Some(p) if p == "true" => req
+            .exporter_attrs_deprecated
+            .get("name")
+            .map(|n| n.split(',').map(super::session::registry_of).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let _session = super::session::start(channel.clone(), &session_id, &shared_key, dirs, push_to)
         .await
         .map_err(|s| unreachable(super::status_text(&s)))?;
     req.r#ref = build_ref.clone();
