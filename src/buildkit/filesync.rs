@@ -233,7 +233,7 @@ fn packet(kind: PacketType) -> Packet {
     }
 }
 
-const DATA_CHUNK: usize = 32 * 1024;
+const DATA_CHUNK: usize = 1024 * 1024;
 
 /// Run the sender side of one DiffCopy call.
 async fn send(

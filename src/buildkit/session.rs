@@ -89,8 +89,10 @@ pub async fn start(
         .max_decoding_message_size(16 << 20)
         .max_encoding_message_size(16 << 20);
     // Bytes the local server writes go out as BytesMessages; bytes BuildKit sends come in through `incoming`.
-    let (server_side, client_side) = tokio::io::duplex(64 * 1024);
-    let outgoing = tokio_util::io::ReaderStream::new(client_side)
+    // Large buffers: the context travels through here (ReaderStream's default 4 KiB messages cap file sync
+    // at a few tens of MB/s).
+    let (server_side, client_side) = tokio::io::duplex(1 << 20);
+    let outgoing = tokio_util::io::ReaderStream::with_capacity(client_side, 256 * 1024)
         .take_while(|r| futures_util::future::ready(r.is_ok()))
         .map(|r| BytesMessage {
             data: r.map(|b| b.to_vec()).unwrap_or_default(),

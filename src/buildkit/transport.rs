@@ -122,8 +122,11 @@ impl Target {
 
     /// Open a gRPC channel (HTTP/2). Connection errors show up at the first call, not here.
     pub async fn channel(&self) -> Result<Channel, String> {
+        // Wide HTTP/2 windows: the session (and with it the build context) shares this connection.
         let endpoint = Endpoint::from_static("http://buildkitd")
-            .connect_timeout(std::time::Duration::from_secs(10));
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .initial_stream_window_size(Some(8 << 20))
+            .initial_connection_window_size(Some(16 << 20));
         let tls = match self {
             Target::Tcp {
                 tls: Some(t), host, ..
