@@ -174,9 +174,20 @@ impl BollardEngine {
 
     /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
     /// exporter (the image lands in the engine under every tag), Status into the log.
+    /// A transport failure in the words the /build path uses: cause (dropped, refused, permission) and what
+    /// to do.
+    fn explained_unreachable(&self, reason: String) -> DockerError {
+        let messages = [reason];
+        self.unreachable(diagnose::explain(
+            &self.endpoint,
+            diagnose::cause_of(None, &messages),
+            &messages,
+        ))
+    }
+
     async fn build_session(
         &self,
-        target: crate::buildkit::Target,
+        channel: tonic::transport::Channel,
         spec: BuildSpec,
         cache_from: Vec<crate::builder::cache::CacheSpec>,
         cache_to: Vec<crate::builder::cache::CacheSpec>,
@@ -204,17 +215,7 @@ impl BollardEngine {
             &cache_from,
             &cache_to,
         )?;
-        // Transport problems read like the /build path's: the cause (dropped, refused, permission) and what
-        // to do.
-        let unreachable = |r: String| {
-            let messages = [r];
-            self.unreachable(diagnose::explain(
-                &self.endpoint,
-                diagnose::cause_of(None, &messages),
-                &messages,
-            ))
-        };
-        let channel = target.channel().await.map_err(unreachable)?;
+        let unreachable = |r: String| self.explained_unreachable(r);
         let solved = solve::run(channel, &spec, req, &events, &unreachable).await?;
         let id = match solved.config_digest {
             Some(id) => id,
@@ -295,9 +296,18 @@ impl DockerPort for BollardEngine {
             // through file sync filtered by the frontend's .dockerignore patterns, the Dockerfile through
             // its own local source, so `COPY .` sees exactly what the legacy builder sees.
             if use_buildkit && let Some(target) = self.grpc_target() {
-                return self
-                    .build_session(target, spec, cache_from, cache_to, events)
-                    .await;
+                match target.channel().await {
+                    Ok(channel) => {
+                        return self
+                            .build_session(channel, spec, cache_from, cache_to, events)
+                            .await;
+                    }
+                    // No BuildKit endpoint (Podman, an old engine): /build below decides what it can do.
+                    Err(e) if e.contains("POST /grpc") => {
+                        log::info!("{}: {e}; building through /build", self.endpoint);
+                    }
+                    Err(e) => return Err(self.explained_unreachable(e)),
+                }
             }
             // Otherwise (TLS or ssh engines) a tar context through /build: BuildKit then keeps the
             // Dockerfile and .dockerignore in `COPY .` even when .dockerignore excludes them; the legacy
