@@ -228,8 +228,9 @@ impl BollardEngine {
                 }
             },
         };
-        for extra in names.iter().skip(1) {
-            let _ = events.send(BuildEvent::Line(format!("dockui: tagged {extra}")));
+        // The engine's /build ends with these lines for BuildKit builds too: the log reads the same.
+        for name in &names {
+            let _ = events.send(BuildEvent::Line(format!("Successfully tagged {name}")));
         }
         Ok(id)
     }
