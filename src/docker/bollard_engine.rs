@@ -172,8 +172,6 @@ impl BollardEngine {
         crate::buildkit::Target::engine(&self.endpoint)
     }
 
-    /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
-    /// exporter (the image lands in the engine under every tag), Status into the log.
     /// A transport failure in the words the /build path uses: cause (dropped, refused, permission) and what
     /// to do.
     fn explained_unreachable(&self, reason: String) -> DockerError {
@@ -185,6 +183,8 @@ impl BollardEngine {
         ))
     }
 
+    /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
+    /// exporter (the image lands in the engine under every tag), Status into the log.
     async fn build_session(
         &self,
         channel: tonic::transport::Channel,
