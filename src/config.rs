@@ -46,10 +46,14 @@ impl Default for SmokeConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Empty: $DOCKER_HOST, else the local socket.
+    /// `unix://`, `tcp://` or `ssh://user@host:port`, like `docker -H`. Empty: what the docker CLI uses
+    /// (DOCKER_HOST, DOCKER_CONTEXT, the current context, the local socket): `docker::endpoint`.
     pub docker_host: String,
     pub timeout_s: u64,
-    /// A BuildKit daemon: `tcp://host:1234` or `unix:///run/buildkit/buildkitd.sock`. Empty: $BUILDKIT_HOST.
+    /// Which builder `dockui build` uses: "auto" (the first reachable, in `dockui doctor`'s order), "docker",
+    /// "podman", "buildkit" or "codebuild".
+    pub backend: String,
+    /// A BuildKit daemon (`tcp://host:1234`, `unix:///run/buildkit/buildkitd.sock`). Empty: $BUILDKIT_HOST.
     pub buildkit_host: String,
     /// mTLS files for a tcp BuildKit daemon (buildctl's --tlscacert/--tlscert/--tlskey). Empty:
     /// $BUILDKIT_TLS_CA / $BUILDKIT_TLS_CERT / $BUILDKIT_TLS_KEY, or ca.pem/cert.pem/key.pem in $BUILDKIT_TLS_DIR.
@@ -128,6 +132,7 @@ impl Default for EngineConfig {
         EngineConfig {
             docker_host: String::new(),
             timeout_s: 600,
+            backend: "auto".into(),
             buildkit_host: String::new(),
             buildkit_ca: String::new(),
             buildkit_cert: String::new(),

@@ -10,6 +10,7 @@ pub mod solve;
 pub mod transport;
 
 use crate::builder::cache;
+use crate::builder::select;
 use crate::builder::{
     BackendKind, BuildEvent, BuildSpec, BuilderPort, CacheType, Capabilities, DockerError,
     EngineInfo, ImageInfo, PushProgress, PushResult, RunOutput, RunSpec,
@@ -36,12 +37,23 @@ pub struct Settings {
 impl Settings {
     /// `[engine] buildkit_host`, else `$BUILDKIT_HOST`; None when neither names a daemon.
     pub fn resolve(config: &crate::config::Config) -> Option<Settings> {
+        let env = std::env::var("BUILDKIT_HOST")
+            .ok()
+            .filter(|v| !v.is_empty());
+        Settings::resolve_with(config, env)
+    }
+
+    /// Like `resolve`, with `BUILDKIT_HOST` given (backend selection passes the environment it read).
+    pub fn resolve_with(
+        config: &crate::config::Config,
+        env_host: Option<String>,
+    ) -> Option<Settings> {
         let e = &config.engine;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let (address, source) = if !e.buildkit_host.is_empty() {
             (e.buildkit_host.clone(), "[engine] buildkit_host")
         } else {
-            (env("BUILDKIT_HOST")?, "BUILDKIT_HOST")
+            (env_host.filter(|h| !h.is_empty())?, "BUILDKIT_HOST")
         };
         let dir = env("BUILDKIT_TLS_DIR").map(PathBuf::from);
         let pick = |configured: &str, var: &str, file: &str| -> Option<PathBuf> {
@@ -66,72 +78,94 @@ impl Settings {
     }
 }
 
-/// What `probe` found: for `dockui doctor` and `--backend auto`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Probe {
-    /// The daemon's address; None when no BuildKit daemon is configured.
-    pub endpoint: Option<String>,
-    pub source: Option<String>,
-    pub reachable: bool,
-    /// Worker platforms (`linux/amd64`, ...).
-    pub platforms: Vec<String>,
-    /// The address leads to a Docker engine's embedded BuildKit (a `moby` worker), not a standalone daemon.
-    pub embedded_engine: bool,
-    /// Why it is not usable, and what to do.
-    pub reason: Option<String>,
-    pub todo: Option<String>,
+/// The backend-selection plugin (`builder::select`): probe and open a BuildKit daemon.
+pub fn plugin() -> select::Plugin {
+    select::Plugin {
+        probe: |config, env| Box::pin(async move { probe(&config, env.buildkit_host).await }),
+        open: open_port,
+    }
 }
 
-/// Is a BuildKit daemon configured and does it answer? Never fails: the answer says why not.
-pub async fn probe(config: &crate::config::Config) -> Probe {
-    let Some(settings) = Settings::resolve(config) else {
-        return Probe {
-            reason: Some("no BuildKit daemon configured".into()),
-            todo: Some(
-                "set BUILDKIT_HOST=tcp://HOST:1234 (or unix:///run/buildkit/buildkitd.sock) or [engine] buildkit_host".into(),
-            ),
-            ..Default::default()
-        };
+/// Is a BuildKit daemon configured and does it answer? Never fails: the probe says why not and what to do.
+pub async fn probe(config: &crate::config::Config, env_host: Option<String>) -> select::Probe {
+    let settings = Settings::resolve_with(config, env_host);
+    let mut p = select::Probe {
+        backend: BackendKind::Buildkit,
+        source: settings
+            .as_ref()
+            .map_or("BUILDKIT_HOST", |s| s.source)
+            .to_string(),
+        endpoint: settings
+            .as_ref()
+            .map(|s| s.address.clone())
+            .unwrap_or_default(),
+        context: None,
+        explicit: settings.is_some(),
+        available: true,
+        reachable: false,
+        version: None,
+        why_not: None,
+        what_to_do: None,
     };
-    let mut probe = Probe {
-        endpoint: Some(settings.address.clone()),
-        source: Some(settings.source.to_string()),
-        ..Default::default()
+    let Some(settings) = settings else {
+        p.why_not = Some("no BuildKit daemon configured".into());
+        p.what_to_do = Some(
+            "set BUILDKIT_HOST=tcp://HOST:1234 (or unix:///run/buildkit/buildkitd.sock) or [engine] buildkit_host"
+                .into(),
+        );
+        return p;
     };
     let builder = match BuildkitBuilder::connect(&settings) {
         Ok(b) => b,
         Err(e) => {
-            probe.reason = Some(e);
-            probe.todo = Some(format!("fix {}", settings.source));
-            return probe;
+            p.why_not = Some(e);
+            p.what_to_do = Some(format!("fix {}", settings.source));
+            return p;
         }
     };
     match tokio::time::timeout(std::time::Duration::from_secs(15), builder.workers()).await {
         Ok(Ok(w)) => {
-            probe.reachable = true;
-            probe.platforms = w.platforms;
-            probe.embedded_engine = w.embedded_engine;
+            p.reachable = true;
+            p.version = Some(format!(
+                "{} ({})",
+                if w.embedded_engine {
+                    "BuildKit of a Docker engine"
+                } else {
+                    "BuildKit"
+                },
+                w.platforms.join(", ")
+            ));
         }
         Ok(Err(e)) => {
-            probe.reason = Some(e.to_string());
-            probe.todo = Some(explain_todo(&e.to_string()));
+            let reason = match e {
+                DockerError::Unreachable { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            p.what_to_do = Some(explain_todo(&reason));
+            p.why_not = Some(reason);
         }
         Err(_) => {
-            probe.reason = Some(format!("{} did not answer within 15 s", settings.address));
-            probe.todo = Some("check that buildkitd runs and listens there".into());
+            p.why_not = Some(format!("{} did not answer within 15 s", settings.address));
+            p.what_to_do = Some("check that buildkitd runs and listens there".into());
         }
     }
-    probe
+    p
+}
+
+fn open_port(
+    config: &crate::config::Config,
+    probe: &select::Probe,
+) -> Result<std::sync::Arc<dyn BuilderPort>, String> {
+    let settings = Settings::resolve_with(config, Some(probe.endpoint.clone()))
+        .ok_or_else(|| "no BuildKit daemon configured".to_string())?;
+    Ok(std::sync::Arc::new(BuildkitBuilder::connect(&settings)?))
 }
 
 fn explain_todo(reason: &str) -> String {
-    if reason.contains("certificate")
-        || reason.contains("mTLS")
-        || reason.contains("transport error")
-    {
+    if reason.contains("certificate") || reason.contains("mTLS") || reason.contains("CA") {
         "check the CA, client certificate and key given for the daemon (buildkit_ca/cert/key or BUILDKIT_TLS_*)".into()
     } else {
-        "check that buildkitd runs and listens at that address".into()
+        "check that buildkitd runs and listens at that address (BUILDKIT_HOST / [engine] buildkit_host)".into()
     }
 }
 
@@ -145,6 +179,7 @@ pub struct Workers {
 /// A BuildKit daemon as a builder port.
 pub struct BuildkitBuilder {
     address: String,
+    source: &'static str,
     target: Target,
     /// Images built (and pushed) in this process: tag -> what the exporter reported.
     built: Mutex<BTreeMap<String, solve::Solved>>,
@@ -157,6 +192,7 @@ impl BuildkitBuilder {
         let target = Target::parse(&settings.address, settings.tls.clone())?;
         Ok(BuildkitBuilder {
             address: settings.address.clone(),
+            source: settings.source,
             target,
             built: Mutex::new(BTreeMap::new()),
             workers: tokio::sync::OnceCell::new(),
@@ -299,11 +335,21 @@ impl BuilderPort for BuildkitBuilder {
         self.address.clone()
     }
 
+    fn endpoint_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.address,
+            "context": serde_json::Value::Null,
+            "source": self.source,
+            "tls": matches!(self.target, Target::Tcp { tls: Some(_), .. }),
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
         async move {
             let w = self.workers().await?;
             Ok(EngineInfo {
                 endpoint: self.address.clone(),
+                context: None,
                 version: if w.embedded_engine {
                     "BuildKit (Docker engine, embedded)".into()
                 } else {
