@@ -832,3 +832,67 @@ async fn the_engines_grpc_answers_over_a_connection_opened_by_someone_else() {
             .into_inner();
     assert!(!workers.record.is_empty());
 }
+
+/// `dockui build --backend buildkit` from the outside, with BUILDKIT_HOST pointing at the proxy: the build runs
+/// on the daemon code path, the progress is on stderr, the JSON names the backend, the smoke tests are skipped
+/// with the reason (a daemon runs no containers), and the image is in the engine behind the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn dockui_build_backend_buildkit_builds_on_the_daemon() {
+    common::engine_or_skip("cli_backend_buildkit")
+        .await
+        .unwrap();
+    let port = h2c_proxy().await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = format!("cli-{}", std::process::id());
+    context(&dir, &marker);
+    let tag = format!("cli-{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"dockui-test/bk-cli\"\ntag = \"{tag}\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ncommands = [\"/bin/busybox true\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = common::dockui(home.path());
+    cmd.env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
+        .args(["build", "--backend", "buildkit", "--format", "json"])
+        .arg(&dir);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let image = format!("dockui-test/bk-cli:{tag}");
+    let inspect = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    let _ = docker(&["rmi", "-f", &image]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("on the BuildKit daemon at tcp://127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DONE"), "progress on stderr: {stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    assert_eq!(v["success"], true, "{v:#}");
+    assert_eq!(v["backend"]["kind"], "buildkit", "{v:#}");
+    assert_eq!(
+        v["backend"]["endpoint"],
+        format!("tcp://127.0.0.1:{port}"),
+        "{v:#}"
+    );
+    let skipped = v["smoke_skipped"].as_str().unwrap_or_default();
+    assert!(skipped.contains("cannot run containers"), "{v:#}");
+    assert!(
+        inspect.status.success(),
+        "the image is in the engine: {inspect:?}"
+    );
+    assert_eq!(
+        v["image_id"].as_str(),
+        Some(String::from_utf8_lossy(&inspect.stdout).trim()),
+        "{v:#}"
+    );
+}
