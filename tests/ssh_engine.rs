@@ -184,6 +184,15 @@ fn build(
     docker_host: &str,
     ssh_bin: &Path,
 ) -> (Output, serde_json::Value) {
+    build_env(home, dir, &[("DOCKER_HOST", docker_host)], ssh_bin)
+}
+
+fn build_env(
+    home: &Path,
+    dir: &Path,
+    env: &[(&str, &str)],
+    ssh_bin: &Path,
+) -> (Output, serde_json::Value) {
     let path = format!(
         "{}:{}",
         ssh_bin.display(),
@@ -193,7 +202,8 @@ fn build(
         .env_remove("DOCKER_CONTEXT")
         .env_remove("DOCKER_TLS_VERIFY")
         .env("DOCKER_CONFIG", home.join("docker-config"))
-        .env("DOCKER_HOST", docker_host)
+        .env_remove("DOCKER_HOST")
+        .envs(env.iter().copied())
         .env("PATH", path)
         .args(["build", "--format", "json"])
         .arg(dir)
@@ -326,4 +336,46 @@ fn a_closed_ssh_port_is_named() {
         stderr.contains(&format!("port {closed}: Connection refused")),
         "{stderr}"
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(dockui_engine, dockui_sshd)),
+    ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn a_docker_context_with_an_ssh_host_builds_over_ssh() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let image = Image(format!("dockui-ssh-test/ctx-{}:latest", std::process::id()));
+    let dir = project(home.path(), image.0.trim_end_matches(":latest"));
+    let bin = sshd.client("ctx", "user_key", &sshd.dir.path().join("host_key"));
+    // The docker CLI writes the context store; dockui reads it.
+    let out = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_CONFIG", home.path().join("docker-config"))
+        .args([
+            "context",
+            "create",
+            "gpu-box",
+            "--docker",
+            &format!("host={}", sshd.url()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, v) = build_env(home.path(), &dir, &[("DOCKER_CONTEXT", "gpu-box")], &bin);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["engine"]["endpoint"], sshd.url());
+    assert_eq!(v["engine"]["context"], "gpu-box");
+    let log = std::fs::read_to_string(sshd.dir.path().join("sshd.log")).unwrap();
+    assert!(log.contains("Accepted publickey"), "{log}");
 }

@@ -117,3 +117,33 @@ pub fn line(app: &App, width: usize) -> String {
     let head: String = head.chars().take(room).collect();
     format!("{head}…{tail}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::{BackendInfo, BackendKind, EngineInfo};
+
+    #[test]
+    fn the_engine_part_names_the_backend_kind_and_context_once_known() {
+        let mut app = App::new("/p".into(), "tcp://gpu-box:2376".into());
+        app.engine = EngineState::Ready(EngineInfo {
+            endpoint: "tcp://gpu-box:2376".into(),
+            version: "4.3.1".into(),
+            api_version: "1.41".into(),
+            context: None,
+        });
+        assert!(line(&app, 200).contains("engine tcp://gpu-box:2376 (4.3.1)"));
+        app.backend = Some(BackendInfo {
+            kind: BackendKind::Podman,
+            endpoint: "tcp://gpu-box:2376".into(),
+            context: Some("gpu-box".into()),
+        });
+        let l = line(&app, 200);
+        assert!(
+            l.contains("engine tcp://gpu-box:2376 (podman, context gpu-box, 4.3.1)"),
+            "{l}"
+        );
+        app.backend.as_mut().unwrap().context = None;
+        assert!(line(&app, 200).contains("(podman, 4.3.1)"));
+    }
+}
