@@ -81,32 +81,29 @@ impl Settings {
 /// The backend-selection plugin (`builder::select`): probe and open a BuildKit daemon.
 pub fn plugin() -> select::Plugin {
     select::Plugin {
-        probe: |config, env| Box::pin(async move { probe(&config, env.buildkit_host).await }),
+        probe: |config, env, base| {
+            Box::pin(async move { probe(&config, env.buildkit_host, base).await })
+        },
         open: open_port,
     }
 }
 
-/// Is a BuildKit daemon configured and does it answer? Never fails: the probe says why not and what to do.
-pub async fn probe(config: &crate::config::Config, env_host: Option<String>) -> select::Probe {
+/// Is a BuildKit daemon configured and does it answer? Fills in `base` (what selection knows: kind, source,
+/// endpoint); never fails: the probe says why not and what to do.
+pub async fn probe(
+    config: &crate::config::Config,
+    env_host: Option<String>,
+    base: select::Probe,
+) -> select::Probe {
     let settings = Settings::resolve_with(config, env_host);
-    let mut p = select::Probe {
-        backend: BackendKind::Buildkit,
-        source: settings
-            .as_ref()
-            .map_or("BUILDKIT_HOST", |s| s.source)
-            .to_string(),
-        endpoint: settings
-            .as_ref()
-            .map(|s| s.address.clone())
-            .unwrap_or_default(),
-        context: None,
-        explicit: settings.is_some(),
-        available: true,
-        reachable: false,
-        version: None,
-        why_not: None,
-        what_to_do: None,
-    };
+    let mut p = base;
+    p.backend = BackendKind::Buildkit;
+    p.available = true;
+    if let Some(s) = &settings {
+        p.source = s.source.to_string();
+        p.endpoint = s.address.clone();
+        p.explicit = true;
+    }
     let Some(settings) = settings else {
         p.why_not = Some("no BuildKit daemon configured".into());
         p.what_to_do = Some(
@@ -126,6 +123,7 @@ pub async fn probe(config: &crate::config::Config, env_host: Option<String>) -> 
     match tokio::time::timeout(std::time::Duration::from_secs(15), builder.workers()).await {
         Ok(Ok(w)) => {
             p.reachable = true;
+            p.capabilities = Some(capabilities_for(&w));
             p.version = Some(format!(
                 "{} ({})",
                 if w.embedded_engine {
