@@ -6,6 +6,8 @@
 //! Each test starts its own sshd and stops it on drop (also when the test panics).
 
 mod common;
+#[path = "fixtures/registry/support.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -378,4 +380,65 @@ fn a_docker_context_with_an_ssh_host_builds_over_ssh() {
     assert_eq!(v["engine"]["context"], "gpu-box");
     let log = std::fs::read_to_string(sshd.dir.path().join("sshd.log")).unwrap();
     assert!(log.contains("Accepted publickey"), "{log}");
+}
+
+#[test]
+#[cfg_attr(
+    not(all(dockui_engine, dockui_sshd)),
+    ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn pushes_over_ssh() {
+    let test = "pushes_over_ssh";
+    let sshd = Sshd::start();
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let repo = format!("{}/team/over-ssh", registry.host);
+    let image = Image(format!("{repo}:latest"));
+    let dir = project(home.path(), &repo);
+    let bin = sshd.client("push", "user_key", &sshd.dir.path().join("host_key"));
+    let (out, _) = build(home.path(), &dir, &sshd.url(), &bin);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The push request goes through its own ssh + dial-stdio connection.
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = common::dockui(home.path())
+        .env_remove("DOCKER_CONTEXT")
+        .env("DOCKER_CONFIG", home.path().join("docker-config"))
+        .env("DOCKER_HOST", sshd.url())
+        .env("PATH", path)
+        .args(["push", &image.0, "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["engine"]["endpoint"], sshd.url());
+    let served = support::http(
+        &registry.host,
+        "GET",
+        "/v2/team/over-ssh/tags/list",
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&served.body).contains("latest"),
+        "{}",
+        registry.log()
+    );
 }

@@ -129,9 +129,20 @@ fn spawn_ssh(target: &SshTarget) -> io::Result<Conn> {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let stderr = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        // Enough for any ssh diagnostic; a chatty remote cannot grow memory.
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        // The last 64 KiB is plenty for any ssh diagnostic; the rest is read and dropped, so a chatty
+        // remote neither grows memory nor blocks ssh on a full pipe.
+        const KEEP: usize = 64 * 1024;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > KEEP {
+                buf.drain(..buf.len() - KEEP);
+            }
+        }
         last_lines(&String::from_utf8_lossy(&buf), 3)
     });
     Ok(Conn {
