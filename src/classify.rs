@@ -184,6 +184,17 @@ mod tests {
     }
 
     #[test]
+    fn unknown_cache_exporter_maps_to_the_inline_alternative() {
+        let log = "#9 exporting to image\n#9 DONE 0.1s\nERROR: failed to solve: unknown cache exporter: \"registry\"\n";
+        assert_eq!(sig_of(log), "cache-exporter-unknown");
+        let d = classify(&lines(log)).unwrap();
+        assert!(d.explanation.contains("type=inline"), "{}", d.explanation);
+        // A build that merely exports its inline cache is not a failure of this kind.
+        let ok = "#9 exporting to image\n#9 exporting cache\n#9 preparing build cache for export done\n#9 DONE 0.1s\n";
+        assert!(classify(&lines(ok)).is_none());
+    }
+
+    #[test]
     fn invalid_reference_format() {
         assert_eq!(
             sig_of("Step 2/5 : FROM nvidia/cuda:@sha256\ninvalid reference format"),

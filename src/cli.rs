@@ -239,6 +239,14 @@ pub struct BuildFlags {
     /// order). A backend named here that is not usable ends dockui with exit 2 and what to do.
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub backend: Option<BackendArg>,
+    /// Cache to import, buildx syntax (repeatable): `type=registry,ref=IMAGE`, `type=gha`; replaces
+    /// `[build] cache_from`.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Cache to export, buildx syntax (repeatable): `type=inline`, `type=registry,ref=IMAGE:cache,mode=max`;
+    /// replaces `[build] cache_to`. The Docker engine exports only `type=inline`.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -1024,6 +1032,12 @@ fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
     if let Some(p) = &build.platform {
         config.build.platform = p.clone();
         config.build.platforms.clear();
+    }
+    if !build.cache_from.is_empty() {
+        config.build.cache_from = build.cache_from.clone();
+    }
+    if !build.cache_to.is_empty() {
+        config.build.cache_to = build.cache_to.clone();
     }
     if build.no_smoke {
         config.smoke.commands.clear();

@@ -55,6 +55,11 @@ pub struct EngineConfig {
     pub backend: String,
     /// A BuildKit daemon (`tcp://host:1234`, `unix:///run/buildkit/buildkitd.sock`). Empty: $BUILDKIT_HOST.
     pub buildkit_host: String,
+    /// mTLS files for a tcp BuildKit daemon (buildctl's --tlscacert/--tlscert/--tlskey). Empty:
+    /// $BUILDKIT_TLS_CA / $BUILDKIT_TLS_CERT / $BUILDKIT_TLS_KEY, or ca.pem/cert.pem/key.pem in $BUILDKIT_TLS_DIR.
+    pub buildkit_ca: String,
+    pub buildkit_cert: String,
+    pub buildkit_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -80,6 +85,10 @@ pub struct BuildConfig {
     pub network: String,
     pub args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// Cache to import, in buildx syntax (`type=registry,ref=IMAGE`, `type=local,src=DIR`, `type=gha`).
+    pub cache_from: Vec<String>,
+    /// Cache to export, in buildx syntax (`type=inline`, `type=registry,ref=IMAGE:cache,mode=max`, ...).
+    pub cache_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -128,6 +137,9 @@ impl Default for EngineConfig {
             timeout_s: 600,
             backend: "auto".into(),
             buildkit_host: String::new(),
+            buildkit_ca: String::new(),
+            buildkit_cert: String::new(),
+            buildkit_key: String::new(),
         }
     }
 }
@@ -148,6 +160,8 @@ impl Default for BuildConfig {
             network: String::new(),
             args: BTreeMap::new(),
             labels: BTreeMap::new(),
+            cache_from: Vec::new(),
+            cache_to: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod builder;
+pub mod buildkit;
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -573,6 +573,8 @@ fn an_unreadable_context_file_is_named() {
     let dir = simple_project(home.path());
     std::fs::write(dir.join("app.py"), "").unwrap();
     std::fs::write(dir.join("secret.bin"), "root only").unwrap();
+    // `COPY .` needs every file: through BuildKit's file sync only what the Dockerfile copies is read.
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
     world_readable(&dir);
     std::fs::set_permissions(
         dir.join("secret.bin"),

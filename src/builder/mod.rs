@@ -2,6 +2,8 @@
 //! remote, or Podman; a BuildKit daemon; a cloud builder). The engine holds only `Arc<dyn BuilderPort>`;
 //! the retry loop and smoke tests run unchanged on each implementation. Fakes implement it for unit tests.
 
+pub mod cache;
+
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +33,13 @@ pub struct BuildSpec {
     pub network: String,
     /// More full references the built image also gets (`-t` given more than once).
     pub extra_tags: Vec<String>,
+    /// Cache to import / export in buildx syntax (`type=registry,ref=...`); checked against the builder's
+    /// capabilities before the build (see `cache::check`).
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
+    /// Push from the build itself when the builder does that (`Capabilities::push_in_build`: a BuildKit
+    /// daemon's image exporter with `push=true`).
+    pub push: bool,
 }
 
 /// Which builder the engine uses.

@@ -154,7 +154,7 @@ pub struct Plugin {
 
 /// HOOK for the BuildKit daemon backend (`src/buildkit/`): return `Some(crate::buildkit::plugin())` here.
 pub fn buildkit_plugin() -> Option<Plugin> {
-    None
+    Some(crate::buildkit::plugin())
 }
 
 /// HOOK for the AWS CodeBuild backend (`src/codebuild/`): return `Some(crate::codebuild::plugin())` here.

@@ -432,6 +432,93 @@ impl BollardEngine {
     }
 }
 
+impl BollardEngine {
+    /// The engine's BuildKit Control API (`POST /grpc`), over the same transport as the API calls (unix,
+    /// tcp, tcp with TLS, ssh). None only when the endpoint could not be resolved.
+    fn grpc_target(&self) -> Option<crate::buildkit::Target> {
+        use crate::buildkit::transport::{Dial, Io, Target};
+        // TLS and ssh engines: the same connection the API calls use (the CLI's TLS files; ssh with
+        // `docker system dial-stdio`, which carries the upgrade like any other request).
+        if let Some(dialer) = &self.dialer {
+            let dialer = dialer.clone();
+            return Some(Target::EngineGrpcVia(Dial {
+                dial: std::sync::Arc::new(move || {
+                    let dialer = dialer.clone();
+                    Box::pin(async move {
+                        let conn = dialer.dial().await?;
+                        Ok(Box::new(KeepAlive(conn)) as Box<dyn Io>)
+                    })
+                }),
+                describe: self.endpoint.clone(),
+            }));
+        }
+        Target::engine(&self.resolved.as_ref()?.host)
+    }
+
+    /// A transport failure in the words the /build path uses: cause (dropped, refused, permission) and what
+    /// to do.
+    fn explained_unreachable(&self, reason: String) -> DockerError {
+        let messages = [reason];
+        self.unreachable(diagnose::explain(
+            &self.endpoint,
+            diagnose::cause_of(None, &messages),
+            &messages,
+        ))
+    }
+
+    /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
+    /// exporter (the image lands in the engine under every tag), Status into the log.
+    async fn build_session(
+        &self,
+        channel: tonic::transport::Channel,
+        spec: BuildSpec,
+        cache_from: Vec<crate::builder::cache::CacheSpec>,
+        cache_to: Vec<crate::builder::cache::CacheSpec>,
+        events: UnboundedSender<BuildEvent>,
+    ) -> Result<String, DockerError> {
+        use crate::buildkit::solve;
+        let _ = events.send(BuildEvent::Line(format!(
+            "dockui: building {} with BuildKit",
+            spec.tag
+        )));
+        // Every name with its tag, as the /build path tags them (`-t name` means `name:latest`).
+        let full = |r: &str| match r.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some(_) => r.to_string(),
+            None => format!("{r}:latest"),
+        };
+        let names: Vec<String> = std::iter::once(&spec.tag)
+            .chain(&spec.extra_tags)
+            .map(|r| full(r))
+            .collect();
+        let req = solve::request(
+            &spec,
+            &solve::Output::Moby {
+                names: names.clone(),
+            },
+            &cache_from,
+            &cache_to,
+        )?;
+        let unreachable = |r: String| self.explained_unreachable(r);
+        let solved = solve::run(channel, &spec, req, &events, &unreachable).await?;
+        let id = match solved.config_digest {
+            Some(id) => id,
+            None => match self.inspect_image(&spec.tag).await? {
+                Some(info) => info.id,
+                None => {
+                    return Err(DockerError::BuildFailed {
+                        message: "the engine reported no image".into(),
+                    });
+                }
+            },
+        };
+        // The engine's /build ends with these lines for BuildKit builds too: the log reads the same.
+        for name in &names {
+            let _ = events.send(BuildEvent::Line(format!("Successfully tagged {name}")));
+        }
+        Ok(id)
+    }
+}
+
 impl DockerPort for BollardEngine {
     fn endpoint(&self) -> String {
         self.endpoint.clone()
@@ -511,9 +598,7 @@ impl DockerPort for BollardEngine {
                 Builder::BuildKit => true,
                 Builder::Auto => probe.as_ref().is_some_and(EngineProbe::buildkit),
             };
-            // Through BuildKit a tar context keeps the Dockerfile and .dockerignore in `COPY .` even when
-            // .dockerignore excludes them (the legacy builder and docker's own session drop them). Then the
-            // legacy builder sends the same context as docker, unless the Dockerfile needs BuildKit.
+            // Read .dockerignore first: a bad pattern is reported with its line whichever builder runs.
             let leaks = super::context::build_files_excluded(&spec.context_dir, &spec.dockerfile)
                 .map_err(|e| {
                     let todo = if e.kind() == std::io::ErrorKind::InvalidData {
@@ -523,6 +608,42 @@ impl DockerPort for BollardEngine {
                     };
                     DockerError::Context(format!("cannot read the build context: {e}{todo}"))
                 })?;
+            let (cache_from, cache_to) = crate::buildkit::solve::cache_specs(&spec)?;
+            if !cache_from.is_empty() || !cache_to.is_empty() {
+                let mut caps = self.capabilities().await?;
+                if !use_buildkit {
+                    caps.cache_export.clear();
+                }
+                for line in crate::builder::cache::summary(&cache_from, &cache_to, &caps) {
+                    let _ = events.send(BuildEvent::Line(line));
+                }
+                if let Some(p) = crate::builder::cache::check(&cache_from, &cache_to, &caps)
+                    .into_iter()
+                    .next()
+                {
+                    return Err(DockerError::Context(p.message));
+                }
+            }
+            // BuildKit through the engine's /grpc with a session, like the docker CLI: the context goes
+            // through file sync filtered by the frontend's .dockerignore patterns, the Dockerfile through
+            // its own local source, so `COPY .` sees exactly what the legacy builder sees.
+            if use_buildkit && let Some(target) = self.grpc_target() {
+                match target.channel().await {
+                    Ok(channel) => {
+                        return self
+                            .build_session(channel, spec, cache_from, cache_to, events)
+                            .await;
+                    }
+                    // No BuildKit endpoint (Podman, an old engine): /build below decides what it can do.
+                    Err(e) if e.contains("POST /grpc") => {
+                        log::info!("{}: {e}; building through /build", self.endpoint);
+                    }
+                    Err(e) => return Err(self.explained_unreachable(e)),
+                }
+            }
+            // Otherwise (an engine without /grpc) a tar context through /build: BuildKit then keeps the
+            // Dockerfile and .dockerignore in `COPY .` even when .dockerignore excludes them; the legacy
+            // builder sends the same context as docker, unless the Dockerfile needs BuildKit.
             if use_buildkit && leaks {
                 let dockerfile = std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile))
                     .unwrap_or_default();
@@ -554,7 +675,14 @@ impl DockerPort for BollardEngine {
                 spec.dockerfile.clone(),
             );
 
-            let args: HashMap<String, String> = spec.args.clone().into_iter().collect();
+            let mut args: HashMap<String, String> = spec.args.clone().into_iter().collect();
+            if cache_to.iter().any(|c| c.kind == crate::builder::CacheType::Inline) {
+                args.insert("BUILDKIT_INLINE_CACHE".into(), "1".into());
+            }
+            let cache_refs: Vec<String> = cache_from
+                .iter()
+                .filter_map(|c| c.reference().map(str::to_string))
+                .collect();
             let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
             let session = format!(
                 "dockui-{}-{}",
@@ -576,6 +704,9 @@ impl DockerPort for BollardEngine {
             }
             if spec.pull {
                 opts = opts.pull("1");
+            }
+            if !cache_refs.is_empty() {
+                opts = opts.cachefrom(&cache_refs);
             }
             if !spec.target.is_empty() {
                 opts = opts.target(&spec.target);
@@ -925,6 +1056,41 @@ impl DockerPort for BollardEngine {
 
     fn settle(&self) -> BoxFuture<'_, ()> {
         BollardEngine::settle(self).boxed()
+    }
+}
+
+/// A dialed connection that keeps what it needs alive (for ssh, the ssh process) as long as it is in use.
+struct KeepAlive(super::remote::Conn);
+
+impl tokio::io::AsyncRead for KeepAlive {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for KeepAlive {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0.io).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0.io).poll_shutdown(cx)
     }
 }
 

@@ -33,7 +33,7 @@ pub struct ContextStats {
 
 /// What kind of entry the walk produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
+pub(crate) enum EntryKind {
     File,
     /// Another name of a file sent earlier in the archive.
     HardLink,
@@ -43,13 +43,13 @@ enum EntryKind {
 }
 
 /// One entry that is sent, relative to the context root.
-struct Entry<'a> {
-    abs: &'a Path,
-    rel: &'a Path,
-    kind: EntryKind,
-    meta: &'a Metadata,
+pub(crate) struct Entry<'a> {
+    pub abs: &'a Path,
+    pub rel: &'a Path,
+    pub kind: EntryKind,
+    pub meta: &'a Metadata,
     /// For `HardLink`: the name the file was first sent under.
-    link_target: Option<&'a Path>,
+    pub link_target: Option<&'a Path>,
 }
 
 /// Write the context rooted at `root` as a tar archive into `out`. `dockerfile` is relative to `root`
@@ -178,7 +178,7 @@ pub fn build_files_excluded(root: &Path, dockerfile: &Path) -> io::Result<bool> 
 }
 
 /// The Dockerfile path relative to the context root, refusing paths that leave it.
-fn dockerfile_rel(root: &Path, dockerfile: &Path) -> io::Result<PathBuf> {
+pub(crate) fn dockerfile_rel(root: &Path, dockerfile: &Path) -> io::Result<PathBuf> {
     let rel = if dockerfile.is_absolute() {
         dockerfile.strip_prefix(root).map_err(|_| {
             io::Error::new(
@@ -218,7 +218,7 @@ fn dockerfile_rel(root: &Path, dockerfile: &Path) -> io::Result<PathBuf> {
     Ok(clean)
 }
 
-fn slash_path(p: &Path) -> String {
+pub(crate) fn slash_path(p: &Path) -> String {
     let parts: Vec<String> = p.iter().map(|s| s.to_string_lossy().into_owned()).collect();
     parts.join("/")
 }
@@ -252,6 +252,17 @@ fn walk_context(
     visit: &mut dyn FnMut(&Entry) -> io::Result<()>,
 ) -> io::Result<ContextStats> {
     let ignore = effective_ignore(root, dockerfile)?;
+    walk_with(root, &ignore, visit)
+}
+
+/// The walk for a given set of patterns: the tar context (patterns from `.dockerignore` plus the CLI's
+/// re-includes) and BuildKit's session file sync (the patterns the frontend asks for) share it, so both
+/// send the same entries for the same patterns.
+pub(crate) fn walk_with(
+    root: &Path,
+    ignore: &DockerIgnore,
+    visit: &mut dyn FnMut(&Entry) -> io::Result<()>,
+) -> io::Result<ContextStats> {
     let has_exclusions = ignore.has_exclusions();
     let mut stats = ContextStats::default();
     // (device, inode) -> first name sent, only for files with more than one link.

@@ -1,0 +1,898 @@
+//! The BuildKit daemon backend (issue 13, points 4 and 8). No standalone buildkitd exists on these machines;
+//! the Docker engine serves BuildKit's Control API on `POST /grpc` (an h2c upgrade). A small proxy exposes it
+//! on 127.0.0.1:PORT, so the daemon code path (tcp address, session with file sync, Solve, Status) builds for
+//! real. What only a standalone daemon adds (the image exporter with push, registry/gha cache export,
+//! multi-platform) is checked on request shape against a fake Control server that records the SolveRequest.
+
+mod common;
+
+use dockui::builder::{BuildEvent, BuildSpec, BuilderPort, CacheType, DockerError};
+use dockui::buildkit::{BuildkitBuilder, Settings, TlsFiles};
+use std::path::Path;
+use std::process::Command;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Expose the engine's `/grpc` on a loopback port: each connection is upgraded to h2c on the engine's
+/// socket, then bytes are copied both ways. Stops with the runtime.
+async fn h2c_proxy() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut engine = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET)
+                    .await
+                    .unwrap();
+                engine
+                    .write_all(b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+                // Read the 101 answer up to its blank line, byte by byte (h2 frames follow right after it).
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut b = [0u8; 1];
+                    if engine.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                assert!(
+                    head.starts_with(b"HTTP/1.1 101"),
+                    "{}",
+                    String::from_utf8_lossy(&head)
+                );
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+            });
+        }
+    });
+    port
+}
+
+/// The same proxy on a unix socket (a buildkitd on `unix:///run/buildkit/buildkitd.sock` speaks h2c there).
+async fn h2c_proxy_unix(path: &Path) {
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut engine = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET)
+                    .await
+                    .unwrap();
+                engine
+                    .write_all(b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut b = [0u8; 1];
+                    if engine.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+            });
+        }
+    });
+}
+
+fn settings(address: &str) -> Settings {
+    Settings {
+        address: address.to_string(),
+        source: "BUILDKIT_HOST",
+        tls: TlsFiles::default(),
+    }
+}
+
+fn busybox() -> &'static Path {
+    Path::new("/bin/busybox")
+}
+
+/// A FROM scratch context with busybox, a RUN step and a .dockerignore.
+fn context(root: &Path, marker: &str) {
+    std::fs::copy(busybox(), root.join("busybox")).unwrap();
+    std::fs::write(
+        root.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY . /ctx/\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {marker} > /ran.txt\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(root.join(".dockerignore"), "secret.txt\n").unwrap();
+    std::fs::write(root.join("app.py"), "print(1)\n").unwrap();
+    std::fs::write(root.join("secret.txt"), "not for the image\n").unwrap();
+}
+
+fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<BuildEvent>) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let BuildEvent::Line(l) = e {
+            lines.push(l);
+        }
+    }
+    lines
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_build_through_the_daemon_code_path_lands_in_the_engine_with_progress() {
+    common::engine_or_skip("daemon_build").await.unwrap();
+    let port = h2c_proxy().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let caps = builder.capabilities().await.unwrap();
+    assert!(!caps.run, "a daemon runs no smoke tests");
+    assert!(
+        caps.platforms.contains(&"linux/amd64".to_string()),
+        "{caps:?}"
+    );
+    // The engine behind the proxy is recognised: only inline cache export, no multi-platform store.
+    assert_eq!(caps.cache_export, [CacheType::Inline]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("ran-{}", std::process::id());
+    context(dir.path(), &marker);
+    let tag = format!("dockui-test/bk-daemon:{}", std::process::id());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        no_cache: true,
+        network: "none".into(),
+        ..Default::default()
+    };
+    let t0 = std::time::Instant::now();
+    let id = builder.build(spec, tx).await;
+    let lines = drain(&mut rx);
+    let id = id.unwrap_or_else(|e| panic!("build failed: {e}\n{}", lines.join("\n")));
+    eprintln!(
+        "daemon-path build: {:.1}s, {} log lines",
+        t0.elapsed().as_secs_f64(),
+        lines.len()
+    );
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("[3/3] RUN") || l.contains("RUN [\"/bin/busybox\"")),
+        "progress lines from Control.Status: {lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("DONE")), "{lines:#?}");
+    // The image is in the engine, the RUN step ran, .dockerignore was honoured through the session.
+    let inspect = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+    assert!(inspect.status.success(), "{inspect:?}");
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), id);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tag,
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "cat /ran.txt; ls -a /ctx",
+    ]);
+    let _ = docker(&["rmi", "-f", &tag]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&marker), "{out:?}");
+    assert!(text.contains("app.py"), "{text}");
+    assert!(!text.contains("secret.txt"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_failing_step_is_a_build_failure_with_the_engines_message() {
+    common::engine_or_skip("daemon_fail").await.unwrap();
+    let port = h2c_proxy().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(busybox(), dir.path().join("busybox")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"exit 7\"]\n",
+    )
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: format!("dockui-test/bk-fail:{}", std::process::id()),
+        network: "none".into(),
+        ..Default::default()
+    };
+    let err = builder.build(spec, tx).await.unwrap_err();
+    let lines = drain(&mut rx);
+    match &err {
+        DockerError::BuildFailed { message } => {
+            assert!(
+                message.contains("exit code: 7") || message.contains("exit 7"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a build failure, got {other:?}\n{lines:#?}"),
+    }
+    assert!(lines.iter().any(|l| l.starts_with("ERROR:")), "{lines:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_is_unreachable_naming_the_address() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let address = format!("tcp://127.0.0.1:{port}");
+    let builder = BuildkitBuilder::connect(&settings(&address)).unwrap();
+    match builder.ping().await.unwrap_err() {
+        DockerError::Unreachable { endpoint, reason } => {
+            assert_eq!(endpoint, address);
+            assert!(reason.contains("buildkitd"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A fake standalone daemon: reports a non-moby worker (amd64 + arm64), holds sessions open, records every
+/// SolveRequest and the session metadata, and answers Solve with an image digest as the image exporter does.
+mod fake {
+    use bollard_buildkit_proto::moby::buildkit::v1::control_server::{Control, ControlServer};
+    use bollard_buildkit_proto::moby::buildkit::v1::*;
+    use std::sync::{Arc, Mutex};
+    use tokio_stream::wrappers::ReceiverStream;
+    use tonic::{Request, Response, Status, Streaming};
+
+    #[derive(Default, Clone)]
+    pub struct Recorded {
+        pub solves: Arc<Mutex<Vec<SolveRequest>>>,
+        pub session_ids: Arc<Mutex<Vec<String>>>,
+        pub session_methods: Arc<Mutex<Vec<String>>>,
+    }
+
+    pub struct Fake {
+        pub rec: Recorded,
+        /// Held open so sessions stay up until the test ends.
+        held: Mutex<Vec<tokio::sync::mpsc::Sender<Result<BytesMessage, Status>>>>,
+    }
+
+    pub fn server(rec: Recorded) -> ControlServer<Fake> {
+        ControlServer::new(Fake {
+            rec,
+            held: Mutex::new(Vec::new()),
+        })
+    }
+
+    type Empty<T> = ReceiverStream<Result<T, Status>>;
+
+    #[tonic::async_trait]
+    impl Control for Fake {
+        async fn disk_usage(
+            &self,
+            _r: Request<DiskUsageRequest>,
+        ) -> Result<Response<DiskUsageResponse>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        type PruneStream = Empty<UsageRecord>;
+        async fn prune(
+            &self,
+            _r: Request<PruneRequest>,
+        ) -> Result<Response<Self::PruneStream>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        async fn solve(&self, r: Request<SolveRequest>) -> Result<Response<SolveResponse>, Status> {
+            self.rec.solves.lock().unwrap().push(r.into_inner());
+            Ok(Response::new(SolveResponse {
+                exporter_response: [
+                    (
+                        "containerimage.digest".to_string(),
+                        "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+                            .to_string(),
+                    ),
+                    (
+                        "containerimage.config.digest".to_string(),
+                        "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+                            .to_string(),
+                    ),
+                ]
+                .into(),
+            }))
+        }
+        type StatusStream = Empty<StatusResponse>;
+        async fn status(
+            &self,
+            _r: Request<StatusRequest>,
+        ) -> Result<Response<Self::StatusStream>, Status> {
+            let (_tx, rx) = tokio::sync::mpsc::channel(1);
+            Ok(Response::new(ReceiverStream::new(rx)))
+        }
+        type SessionStream = Empty<BytesMessage>;
+        async fn session(
+            &self,
+            r: Request<Streaming<BytesMessage>>,
+        ) -> Result<Response<Self::SessionStream>, Status> {
+            let md = r.metadata();
+            if let Some(id) = md.get("x-docker-expose-session-uuid") {
+                self.rec
+                    .session_ids
+                    .lock()
+                    .unwrap()
+                    .push(id.to_str().unwrap().to_string());
+            }
+            for m in md.get_all("x-docker-expose-session-grpc-method") {
+                self.rec
+                    .session_methods
+                    .lock()
+                    .unwrap()
+                    .push(m.to_str().unwrap().to_string());
+            }
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            self.held.lock().unwrap().push(tx);
+            Ok(Response::new(ReceiverStream::new(rx)))
+        }
+        async fn list_workers(
+            &self,
+            _r: Request<ListWorkersRequest>,
+        ) -> Result<Response<ListWorkersResponse>, Status> {
+            let platform = |arch: &str| bollard_buildkit_proto::pb::Platform {
+                architecture: arch.into(),
+                os: "linux".into(),
+                ..Default::default()
+            };
+            Ok(Response::new(ListWorkersResponse {
+                record: vec![
+                    bollard_buildkit_proto::moby::buildkit::v1::types::WorkerRecord {
+                        id: "fakeworker".into(),
+                        platforms: vec![platform("amd64"), platform("arm64")],
+                        ..Default::default()
+                    },
+                ],
+            }))
+        }
+        async fn info(&self, _r: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        type ListenBuildHistoryStream = Empty<BuildHistoryEvent>;
+        async fn listen_build_history(
+            &self,
+            _r: Request<BuildHistoryRequest>,
+        ) -> Result<Response<Self::ListenBuildHistoryStream>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+        async fn update_build_history(
+            &self,
+            _r: Request<UpdateBuildHistoryRequest>,
+        ) -> Result<Response<UpdateBuildHistoryResponse>, Status> {
+            Err(Status::unimplemented("fake"))
+        }
+    }
+}
+
+/// Serve the fake on a plain loopback port.
+async fn fake_daemon() -> (u16, fake::Recorded) {
+    let rec = fake::Recorded::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let svc = fake::server(rec.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    (port, rec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_registry_cache() {
+    let (port, rec) = fake_daemon().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let caps = builder.capabilities().await.unwrap();
+    assert!(
+        caps.multi_platform && caps.push_in_build && !caps.run,
+        "{caps:?}"
+    );
+    assert_eq!(caps.platforms, ["linux/amd64", "linux/arm64"]);
+    assert!(caps.cache_export.contains(&CacheType::Registry));
+    assert!(caps.cache_export.contains(&CacheType::Gha));
+
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "x");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: "registry.example:5000/team/app:1.0".into(),
+        extra_tags: vec!["registry.example:5000/team/app:latest".into()],
+        platform: "linux/amd64,linux/arm64".into(),
+        args: [("TORCH".to_string(), "2.3.1".to_string())].into(),
+        cache_from: vec!["type=registry,ref=registry.example:5000/team/app:cache".into()],
+        cache_to: vec![
+            "type=registry,ref=registry.example:5000/team/app:cache,mode=max".into(),
+            "type=gha,scope=main".into(),
+            "type=inline".into(),
+        ],
+        push: true,
+        ..Default::default()
+    };
+    let id = builder.build(spec, tx).await.unwrap();
+    let lines = drain(&mut rx);
+    assert_eq!(
+        id,
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("type=image,push=true")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cache export type=gha,scope=main: supported")),
+        "{lines:#?}"
+    );
+    let solves = rec.solves.lock().unwrap().clone();
+    assert_eq!(solves.len(), 1);
+    let req = &solves[0];
+    assert_eq!(req.frontend, "dockerfile.v0");
+    assert_eq!(req.exporter_deprecated, "image");
+    assert_eq!(req.exporter_attrs_deprecated["push"], "true");
+    assert_eq!(
+        req.exporter_attrs_deprecated["name"],
+        "registry.example:5000/team/app:1.0,registry.example:5000/team/app:latest"
+    );
+    assert_eq!(req.frontend_attrs["platform"], "linux/amd64,linux/arm64");
+    assert_eq!(req.frontend_attrs["build-arg:TORCH"], "2.3.1");
+    assert_eq!(req.frontend_attrs["filename"], "Dockerfile");
+    let cache = req.cache.as_ref().unwrap();
+    let exports: Vec<(String, Vec<(String, String)>)> = cache
+        .exports
+        .iter()
+        .map(|e| {
+            let mut a: Vec<_> = e.attrs.clone().into_iter().collect();
+            a.sort();
+            (e.r#type.clone(), a)
+        })
+        .collect();
+    assert_eq!(exports[0].0, "registry");
+    assert!(exports[0].1.contains(&("mode".into(), "max".into())));
+    assert!(
+        exports[0]
+            .1
+            .contains(&("ref".into(), "registry.example:5000/team/app:cache".into()))
+    );
+    assert_eq!(exports[1].0, "gha");
+    assert!(exports[1].1.contains(&("scope".into(), "main".into())));
+    assert_eq!(exports[2].0, "inline");
+    assert_eq!(cache.imports[0].r#type, "registry");
+    // The solve names the session dockui opened, which announced file sync for the context.
+    let sessions = rec.session_ids.lock().unwrap().clone();
+    assert_eq!(sessions, std::slice::from_ref(&req.session));
+    assert!(
+        rec.session_methods
+            .lock()
+            .unwrap()
+            .contains(&"/moby.filesync.v1.FileSync/DiffCopy".to_string())
+    );
+    assert!(!req.r#ref.is_empty());
+    // The push happened in the build: `push` reports the digest the exporter gave, no second upload.
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    let pushed = builder
+        .push("registry.example:5000/team/app", "1.0", None, ptx)
+        .await
+        .unwrap();
+    assert_eq!(
+        pushed.digest.as_deref(),
+        Some("sha256:1111111111111111111111111111111111111111111111111111111111111111")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_cache_export_is_refused_before_the_build_with_what_works() {
+    let (port, rec) = fake_daemon().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "x");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: "r/app:1".into(),
+        cache_to: vec!["type=local,dest=/tmp/cache".into()],
+        ..Default::default()
+    };
+    let err = builder.build(spec, tx).await.unwrap_err();
+    assert!(err.is_setup(), "{err:?}");
+    assert!(err.to_string().contains("type=registry"), "{err}");
+    assert!(
+        rec.solves.lock().unwrap().is_empty(),
+        "nothing was sent to the daemon"
+    );
+}
+
+/// CA, server and client certificates made with openssl, plus a client certificate from another CA.
+struct Certs {
+    dir: tempfile::TempDir,
+}
+
+impl Certs {
+    fn make() -> Certs {
+        let dir = tempfile::tempdir().unwrap();
+        let script = r#"
+set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=dockui-test-ca 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other-ca-key.pem -out other-ca.pem -days 2 -subj /CN=other-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server-key.pem -out server.csr -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out client.csr -subj /CN=client 2>/dev/null
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 2 -extfile client.ext 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout bad-key.pem -out bad.csr -subj /CN=intruder 2>/dev/null
+openssl x509 -req -in bad.csr -CA other-ca.pem -CAkey other-ca-key.pem -CAcreateserial -out bad-cert.pem -days 2 -extfile client.ext 2>/dev/null
+"#;
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// A TLS stream tonic's server accepts (it needs `Connected`).
+struct TlsConn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>);
+
+impl tonic::transport::server::Connected for TlsConn {
+    type ConnectInfo = ();
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The fake daemon behind mTLS: the server requires a client certificate signed by the test CA.
+async fn fake_daemon_mtls(certs: &Certs) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(certs.path("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let chain: Vec<_> = CertificateDer::pem_file_iter(certs.path("server.pem"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(certs.path("server-key.pem")).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<TlsConn>>(4);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                // A rejected client certificate ends the handshake here; the client only sees the alert.
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = tx.send(Ok(TlsConn(tls))).await;
+                }
+            });
+        }
+    });
+    let svc = fake::server(fake::Recorded::default());
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await;
+    });
+    port
+}
+
+fn mtls_settings(port: u16, certs: &Certs, cert: &str, key: &str) -> Settings {
+    Settings {
+        address: format!("tcp://127.0.0.1:{port}"),
+        source: "[engine] buildkit_host",
+        tls: TlsFiles {
+            ca: Some(certs.path("ca.pem")),
+            cert: Some(certs.path(cert)),
+            key: Some(certs.path(key)),
+            server_name: String::new(),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_with_the_right_client_certificate_reaches_the_daemon() {
+    let certs = Certs::make();
+    let port = fake_daemon_mtls(&certs).await;
+    let builder =
+        BuildkitBuilder::connect(&mtls_settings(port, &certs, "cert.pem", "key.pem")).unwrap();
+    let caps = builder.capabilities().await.unwrap();
+    assert_eq!(caps.platforms, ["linux/amd64", "linux/arm64"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_with_a_client_certificate_of_another_ca_says_what_it_likely_means() {
+    let certs = Certs::make();
+    let port = fake_daemon_mtls(&certs).await;
+    let builder =
+        BuildkitBuilder::connect(&mtls_settings(port, &certs, "bad-cert.pem", "bad-key.pem"))
+            .unwrap();
+    match builder.ping().await.unwrap_err() {
+        DockerError::Unreachable { endpoint, reason } => {
+            assert_eq!(endpoint, format!("tcp://127.0.0.1:{port}"));
+            eprintln!("bad client cert: {reason}");
+            assert!(reason.contains("client certificate"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without the client certificate at all: refused likewise, and a CA file that is missing is named.
+    let mut no_ca = mtls_settings(port, &certs, "cert.pem", "key.pem");
+    no_ca.tls.ca = Some(certs.path("missing-ca.pem"));
+    let err = BuildkitBuilder::connect(&no_ca)
+        .unwrap()
+        .ping()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing-ca.pem"), "{err}");
+}
+
+/// Whether a process whose command line contains `marker` runs on this machine (BuildKit's RUN steps are
+/// host processes under runc).
+fn process_running(marker: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(marker))
+            .unwrap_or(false)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn dropping_the_build_cancels_the_solve_and_its_running_step() {
+    common::engine_or_skip("daemon_cancel").await.unwrap();
+    let port = h2c_proxy().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(busybox(), dir.path().join("busybox")).unwrap();
+    let marker = format!("dockui-cancel-{}", std::process::id());
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo started; /bin/busybox sleep 300; echo {marker}\"]\n"
+        ),
+    )
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: format!("dockui-test/bk-cancel:{}", std::process::id()),
+        no_cache: true,
+        network: "none".into(),
+        ..Default::default()
+    };
+    let build = builder.build(spec, tx);
+    let mut seen = Vec::new();
+    let started = async {
+        while let Some(e) = rx.recv().await {
+            if let BuildEvent::Line(l) = e {
+                let hit = l.ends_with(" started");
+                seen.push(l);
+                if hit {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    let mut build = build;
+    let started = tokio::select! {
+        r = &mut build => panic!("the build ended before it was cancelled: {r:?}"),
+        s = tokio::time::timeout(std::time::Duration::from_secs(60), started) => s,
+    };
+    assert_eq!(started, Ok(true), "{seen:#?}");
+    // The build is still alive here (polled or not, its solve runs in BuildKit): the step's process is
+    // visible on the host (runc).
+    assert!(
+        process_running(&marker),
+        "the RUN step was running: {seen:#?}"
+    );
+    // Dropping the build future resets the solve call; BuildKit stops the step.
+    drop(build);
+    let t0 = std::time::Instant::now();
+    while process_running(&marker) {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "the step still runs 20 s after the build was dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "step stopped {:.1}s after the drop",
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_unix_socket_address_reaches_the_daemon_and_builds() {
+    common::engine_or_skip("daemon_unix").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("buildkitd.sock");
+    h2c_proxy_unix(&sock).await;
+    let builder =
+        BuildkitBuilder::connect(&settings(&format!("unix://{}", sock.display()))).unwrap();
+    let info = builder.ping().await.unwrap();
+    assert_eq!(info.endpoint, format!("unix://{}", sock.display()));
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    let tag = format!("dockui-test/bk-unix:{}", std::process::id());
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: ctx.clone(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        ..Default::default()
+    };
+    let id = builder.build(spec, tx).await.unwrap();
+    let inspect = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+    let _ = docker(&["rmi", "-f", &tag]);
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn the_engines_grpc_answers_over_a_connection_opened_by_someone_else() {
+    use dockui::buildkit::transport::{Dial, Io, Target};
+    common::engine_or_skip("grpc_via_dial").await.unwrap();
+    // What the remote-engine adapter does for TLS and ssh engines: it opens the raw connection.
+    let dial = Dial {
+        dial: std::sync::Arc::new(|| {
+            Box::pin(async {
+                let s = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET).await?;
+                Ok(Box::new(s) as Box<dyn Io>)
+            })
+        }),
+        describe: "unix:///var/run/docker.sock".into(),
+    };
+    let channel = Target::EngineGrpcVia(dial).channel().await.unwrap();
+    let workers =
+        bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient::new(channel)
+            .list_workers(bollard_buildkit_proto::moby::buildkit::v1::ListWorkersRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+    assert!(!workers.record.is_empty());
+}
+
+/// `dockui build --backend buildkit` from the outside, with BUILDKIT_HOST pointing at the proxy: the build runs
+/// on the daemon code path, the progress is on stderr, the JSON names the backend, the smoke tests are skipped
+/// with the reason (a daemon runs no containers), and the image is in the engine behind the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn dockui_build_backend_buildkit_builds_on_the_daemon() {
+    common::engine_or_skip("cli_backend_buildkit")
+        .await
+        .unwrap();
+    let port = h2c_proxy().await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = format!("cli-{}", std::process::id());
+    context(&dir, &marker);
+    let tag = format!("cli-{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"dockui-test/bk-cli\"\ntag = \"{tag}\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ncommands = [\"/bin/busybox true\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = common::dockui(home.path());
+    cmd.env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
+        .args(["build", "--backend", "buildkit", "--format", "json"])
+        .arg(&dir);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let image = format!("dockui-test/bk-cli:{tag}");
+    let inspect = docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    let _ = docker(&["rmi", "-f", &image]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("on the BuildKit daemon at tcp://127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DONE"), "progress on stderr: {stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    assert_eq!(v["success"], true, "{v:#}");
+    assert_eq!(v["backend"]["kind"], "buildkit", "{v:#}");
+    assert_eq!(
+        v["backend"]["endpoint"],
+        format!("tcp://127.0.0.1:{port}"),
+        "{v:#}"
+    );
+    let skipped = v["smoke_skipped"].as_str().unwrap_or_default();
+    assert!(skipped.contains("cannot run containers"), "{v:#}");
+    assert!(
+        inspect.status.success(),
+        "the image is in the engine: {inspect:?}"
+    );
+    assert_eq!(
+        v["image_id"].as_str(),
+        Some(String::from_utf8_lossy(&inspect.stdout).trim()),
+        "{v:#}"
+    );
+}

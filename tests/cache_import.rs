@@ -1,0 +1,272 @@
+//! Cache import/export on the real engine (issue 13, point 6): build with inline cache, push to a real local
+//! registry, remove the image and this build's cache records from the engine, rebuild with `cache_from` the
+//! registry reference: the RUN step is CACHED (it did not run again). The control: the same rebuild without
+//! `cache_from` runs the step. And what the engine cannot do (registry cache export) is refused before the
+//! build with the working alternative.
+
+mod common;
+#[path = "fixtures/registry/support.rs"]
+mod support;
+
+use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
+use bollard_buildkit_proto::moby::buildkit::v1::{DiskUsageRequest, PruneRequest};
+use dockui::docker::{BuildEvent, BuildSpec, DockerError, DockerPort};
+use std::path::Path;
+use std::process::Command;
+
+async fn build(
+    engine: &dockui::docker::BollardEngine,
+    spec: BuildSpec,
+) -> (Result<String, DockerError>, Vec<String>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let result = engine.build(spec, tx).await;
+    let mut lines = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let BuildEvent::Line(l) = e {
+            lines.push(l);
+        }
+    }
+    (result, lines)
+}
+
+/// Remove from the engine's BuildKit cache only the records this test made (their description names the
+/// test's unique marker), never anyone else's.
+async fn prune_records_of(marker: &str) -> usize {
+    let target = dockui::buildkit::Target::engine("unix:///var/run/docker.sock").unwrap();
+    let mut client = ControlClient::new(target.channel().await.unwrap());
+    let du = client
+        .disk_usage(DiskUsageRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<String> = du
+        .record
+        .iter()
+        .filter(|r| r.description.contains(marker))
+        .map(|r| r.id.clone())
+        .collect();
+    for id in &ids {
+        let mut stream = client
+            .prune(PruneRequest {
+                filter: vec![format!("id=={id}")],
+                all: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while let Ok(Some(_)) = stream.message().await {}
+    }
+    ids.len()
+}
+
+fn project(root: &Path, marker: &str) {
+    std::fs::copy("/bin/busybox", root.join("busybox")).unwrap();
+    std::fs::write(
+        root.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {marker}-ran && /bin/busybox sleep 2 && echo {marker} > /layer.txt\"]\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The step's own output line ("#5 MARKER-ran"), not its command line that also names it.
+fn step_ran(lines: &[String], marker: &str) -> bool {
+    let out = format!("{marker}-ran");
+    lines.iter().any(|l| {
+        l.split_once(' ')
+            .is_some_and(|(n, rest)| n.starts_with('#') && rest == out)
+    })
+}
+
+fn step_was_cached(lines: &[String], marker: &str) -> bool {
+    // The RUN vertex is numbered; its CACHED line carries the same number.
+    let Some(num) = lines
+        .iter()
+        .find(|l| l.contains(marker) && l.contains("RUN"))
+        .and_then(|l| l.split_whitespace().next())
+    else {
+        return false;
+    };
+    lines.iter().any(|l| l == &format!("{num} CACHED"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
+    let test = "inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild";
+    let engine = common::engine_or_skip(test).await.unwrap();
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("dockui-cache-{}-{}", std::process::id(), registry.port);
+    project(dir.path(), &marker);
+    let image = format!("{}/dockui-test/cache", registry.host);
+    let tag = format!("{image}:v1");
+    let base = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        network: "none".into(),
+        ..Default::default()
+    };
+
+    // 1. Build with inline cache export, push.
+    let t0 = std::time::Instant::now();
+    let (r, lines) = build(
+        &engine,
+        BuildSpec {
+            cache_to: vec!["type=inline".into()],
+            ..base.clone()
+        },
+    )
+    .await;
+    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    let cold = t0.elapsed();
+    assert!(step_ran(&lines, &marker), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cache export type=inline: supported")),
+        "{lines:#?}"
+    );
+    let push = Command::new("docker")
+        .args(["push", &tag])
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{push:?}");
+
+    // 2. Forget it locally: the image and this build's cache records.
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    let pruned = prune_records_of(&marker).await;
+    assert!(
+        pruned >= 1,
+        "this build's RUN record was in the engine's cache"
+    );
+
+    // 3. Rebuild importing the registry cache: the RUN step is CACHED, it did not run.
+    let t1 = std::time::Instant::now();
+    let (r, lines) = build(
+        &engine,
+        BuildSpec {
+            cache_from: vec![format!("type=registry,ref={tag}")],
+            ..base.clone()
+        },
+    )
+    .await;
+    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    let warm = t1.elapsed();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("importing cache manifest from")),
+        "{lines:#?}"
+    );
+    assert!(step_was_cached(&lines, &marker), "{lines:#?}");
+    assert!(!step_ran(&lines, &marker), "the step ran again: {lines:#?}");
+    eprintln!(
+        "cache import: cold build {:.1}s, rebuild with the registry cache {:.1}s",
+        cold.as_secs_f64(),
+        warm.as_secs_f64()
+    );
+
+    // 4. Control: the same rebuild without cache_from, after forgetting again, runs the step.
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    prune_records_of(&marker).await;
+    let (r, lines) = build(&engine, base.clone()).await;
+    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    assert!(!step_was_cached(&lines, &marker), "{lines:#?}");
+    assert!(step_ran(&lines, &marker), "{lines:#?}");
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    prune_records_of(&marker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_registry_cache_export_on_the_engine_is_refused_before_the_build_with_the_alternative() {
+    let engine = common::engine_or_skip("registry_export_refused")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path(), "refused");
+    let (r, lines) = build(
+        &engine,
+        BuildSpec {
+            context_dir: dir.path().to_path_buf(),
+            dockerfile: "Dockerfile".into(),
+            tag: format!("dockui-test/cache-refused:{}", std::process::id()),
+            cache_to: vec!["type=registry,ref=127.0.0.1:5999/x:cache,mode=max".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let err = r.unwrap_err();
+    assert!(err.is_setup(), "exit 2, nothing built: {err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("exports only type=inline"), "{msg}");
+    assert!(msg.contains("--cache-to type=inline"), "{msg}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cache export type=registry") && l.contains("NOT supported")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("#1")),
+        "no build started: {lines:#?}"
+    );
+}
+
+/// `dockui build --cache-to/--cache-from` from the outside: an unsupported exporter and a malformed entry are
+/// exit 2 before anything is built, with the message on stderr and in the JSON.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn the_cli_flags_are_checked_before_the_build() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    project(&dir, "cli-flags");
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/cache-cli\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    for (flags, needle) in [
+        (
+            vec![
+                "--cache-to",
+                "type=registry,ref=127.0.0.1:5999/x:cache,mode=max",
+            ],
+            "exports only type=inline",
+        ),
+        (
+            vec!["--cache-to", "type=s3,bucket=x"],
+            "unknown cache type `s3`",
+        ),
+        (vec!["--cache-from", "type=local"], "needs src="),
+    ] {
+        let out = common::dockui(home.path())
+            .args(["build", "--format", "json"])
+            .args(&flags)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(needle), "{flags:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+        assert_eq!(v["success"], false);
+        assert!(!stderr.contains("#1 "), "nothing was built: {stderr}");
+    }
+}
