@@ -15,8 +15,11 @@ cd "$(dirname "$0")/.."
 ROUNDS="${1:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
-echo "== building (release)"
-cargo build --release --quiet --bin dockui
+# NO_BUILD=1: use the binary already built (a release build takes many minutes on a loaded 2-core machine).
+if [ -z "${NO_BUILD:-}" ]; then
+  echo "== building (release)"
+  cargo build --release --quiet --bin dockui
+fi
 DOCKUI="$CARGO_TARGET_DIR/release/dockui"
 
 HADOLINT="${HADOLINT:-}"
