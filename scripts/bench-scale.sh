@@ -12,8 +12,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 PROFILE="${PROFILE:-release}"
 OUT=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 
-echo "== building ($PROFILE)"
-cargo build --profile "$PROFILE" --quiet --example analyze_check
+# NO_BUILD=1: use the driver already built (a release build takes many minutes on a loaded 2-core machine).
+if [ -z "${NO_BUILD:-}" ]; then
+  echo "== building ($PROFILE)"
+  cargo build --profile "$PROFILE" --quiet --example analyze_check
+fi
 DRIVER="$CARGO_TARGET_DIR/$OUT/examples/analyze_check"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/dockui-scale.XXXXXX")"

@@ -49,7 +49,12 @@ pub const RULES: &[RuleInfo] = &[
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     from_refs(ctx, out);
-    for info in &ctx.m.instrs {
+    let tz_at = ["/etc/localtime", "/etc/timezone"]
+        .iter()
+        .filter_map(|p| ctx.text.find(p))
+        .min();
+    let mut etc: Option<Vec<(usize, Option<usize>, usize)>> = None;
+    for (idx, info) in ctx.m.instrs.iter().enumerate() {
         let outer = info.ins;
         if !outer.effective().is("RUN") {
             continue;
@@ -84,7 +89,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                 if matches!(sub, "install" | "upgrade" | "dist-upgrade" | "full-upgrade") {
                     if !frontend_env && !exported && !assigned && !fired_101 {
                         fired_101 = true;
-                        let (severity, fact) = prompt_severity(ctx, info, script);
+                        let (severity, fact) = prompt_severity(info, script, tz_at);
                         let mut f = ctx
                             .at(RuleId::DU101, u.range(), format!("`{name} {sub}` without DEBIAN_FRONTEND=noninteractive"))
                             .why("Packages such as tzdata ask questions through debconf; with no terminal the build stops at the prompt or fails with 'end of file on stdin'.")
@@ -106,7 +111,8 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
                         && !has_conffile_opts(&u)
                     {
                         let mut f = du102(ctx, &u, fixable, sub);
-                        match etc_edit_before(ctx, info) {
+                        let edits = etc.get_or_insert_with(|| etc_edits(ctx));
+                        match etc_edit_before(ctx, edits, idx, info) {
                             Some(what) => {
                                 f.severity = Severity::Warning;
                                 f = f.fact(format!("{what} edits a file under /etc earlier: an upgrade of the package that owns it stops at dpkg's conffile prompt"));
@@ -175,15 +181,14 @@ const PROMPTS: &[&str] = &[
 /// DU101's severity for one RUN: error when a package in it is known to prompt, info otherwise (debconf then
 /// falls back to its defaults, printing a warning). Returns the fact that decided it.
 fn prompt_severity(
-    ctx: &Ctx,
     info: &crate::analyze::dockerfile::model::Info,
     script: &crate::analyze::dockerfile::shell::Script,
+    tz_at: Option<usize>,
 ) -> (Severity, String) {
     // tzdata does not ask when the time zone is already configured (`ln -s ... /etc/localtime`,
-    // `echo $TZ > /etc/timezone` before the install, the usual workaround).
-    let upto = info.ins.range.end.min(ctx.text.len());
-    let tz_preset =
-        ctx.text[..upto].contains("/etc/localtime") || ctx.text[..upto].contains("/etc/timezone");
+    // `echo $TZ > /etc/timezone` before the install, the usual workaround). Where the file first names one of
+    // them is found once per analysis (searching the text before every RUN made big files quadratic).
+    let tz_preset = tz_at.is_some_and(|at| at < info.ins.range.end);
     let mut named = Vec::new();
     for c in &script.commands {
         let u = c.unwrapped();
@@ -216,14 +221,43 @@ fn prompt_severity(
     }
 }
 
-/// An instruction before `info` in its stage chain that edits a file under /etc (`sed -i ... /etc/...`,
-/// `>> /etc/...`, `tee /etc/...`, `COPY ... /etc/...`): a changed conffile makes a later upgrade prompt.
-fn etc_edit_before(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info) -> Option<String> {
-    let here = ctx
-        .m
-        .instrs
-        .iter()
-        .position(|i| std::ptr::eq(i.ins, info.ins))?;
+/// Instructions that edit a file under /etc (`sed -i ... /etc/...`, `>> /etc/...`, `tee /etc/...`,
+/// `COPY ... /etc/...`), as (instruction index, stage, line): found once per analysis, not once per upgrade.
+fn etc_edits(ctx: &Ctx) -> Vec<(usize, Option<usize>, usize)> {
+    let mut out = Vec::new();
+    for (idx, i) in ctx.m.instrs.iter().enumerate() {
+        let ins = i.ins.effective();
+        let edits = if ins.is("COPY") || ins.is("ADD") {
+            ins.words
+                .last()
+                .is_some_and(|w| w.text.starts_with("/etc/"))
+        } else if ins.is("RUN") {
+            let t = ins.args_text();
+            t.contains(">> /etc/")
+                || t.contains("> /etc/")
+                || t.contains(">>/etc/")
+                || (t.contains("sed -i") && t.contains(" /etc/"))
+                || t.contains("tee /etc/")
+                || t.contains("tee -a /etc/")
+        } else {
+            false
+        };
+        if edits {
+            let line = ctx.lines.line(ins.range.start.min(ctx.text.len()));
+            out.push((idx, i.stage, line));
+        }
+    }
+    out
+}
+
+/// An instruction before instruction `here` in its stage chain that edits a file under /etc: a changed
+/// conffile makes a later upgrade prompt.
+fn etc_edit_before(
+    ctx: &Ctx,
+    edits: &[(usize, Option<usize>, usize)],
+    here: usize,
+    info: &crate::analyze::dockerfile::model::Info,
+) -> Option<String> {
     let stage = info.stage?;
     let mut chain = vec![stage];
     let mut s = stage;
@@ -234,37 +268,11 @@ fn etc_edit_before(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info) ->
         chain.push(p);
         s = p;
     }
-    for i in &ctx.m.instrs[..here] {
-        if !i.stage.is_some_and(|s| chain.contains(&s)) {
-            continue;
-        }
-        let ins = i.ins.effective();
-        let line = ctx.lines.line(ins.range.start.min(ctx.text.len()));
-        if ins.is("COPY") || ins.is("ADD") {
-            if ins
-                .words
-                .last()
-                .is_some_and(|w| w.text.starts_with("/etc/"))
-            {
-                return Some(format!("line {line}"));
-            }
-            continue;
-        }
-        if !ins.is("RUN") {
-            continue;
-        }
-        let t = ins.args_text();
-        let edits = t.contains(">> /etc/")
-            || t.contains("> /etc/")
-            || t.contains(">>/etc/")
-            || (t.contains("sed -i") && t.contains(" /etc/"))
-            || t.contains("tee /etc/")
-            || t.contains("tee -a /etc/");
-        if edits {
-            return Some(format!("line {line}"));
-        }
-    }
-    None
+    edits
+        .iter()
+        .take_while(|(i, _, _)| *i < here)
+        .find(|(_, st, _)| st.is_some_and(|s| chain.contains(&s)))
+        .map(|(_, _, line)| format!("line {line}"))
 }
 
 fn has_conffile_opts(c: &Command) -> bool {
