@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod builder;
 pub mod classify;
 pub mod cli;
+pub mod codebuild;
 pub mod config;
 pub mod demo;
 pub mod docker;
