@@ -3,6 +3,7 @@
 //! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
 
 mod cache;
+mod codebuild;
 mod inspect;
 mod notify;
 mod pins;
@@ -133,6 +134,17 @@ pub enum Cmd {
         build: BuildFlags,
         #[command(flatten)]
         host: HostFlags,
+        // --- backend choice and the AWS CodeBuild fallback (codebuild slice; the port branch owns --backend) ---
+        #[command(flatten)]
+        cloud: codebuild::CodeBuildFlags,
+    },
+    /// Status and phases of an AWS CodeBuild build dockui started (`build --backend codebuild --no-wait`).
+    /// Exit 0 succeeded or still running, 1 failed or stopped, 2 unknown id or error.
+    Status {
+        /// The CodeBuild build id, PROJECT:UUID.
+        build_id: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Print the GPUs, driver and CUDA version as NVML reports them.
     Gpu {
@@ -463,6 +475,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             source,
             build,
             host,
+            cloud,
         }) => {
             let dir = project_dir(&dir)?;
             let mut config = load_config(config_flag, paths, &dir)?;
@@ -493,6 +506,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
+            // --- backend dispatch (codebuild slice): CodeBuild explicitly, or `auto` with no engine ---
+            if let Some(code) =
+                codebuild::dispatch(&mut config, &dir, paths, &req, &cloud, format, quiet)?
+            {
+                return Ok(code);
+            }
+            // --- end of backend dispatch ---
             let cache_inputs = cache::Inputs::of(&req, &dir);
             let rt = runtime()?;
             let outcome = rt.block_on(async {
@@ -631,6 +651,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                         Format::Json => println!("{}", serde_json::to_string_pretty(&history)?),
                     }
                 }
+                Some(id) if codebuild::is_codebuild_id(&id) => {
+                    let config = load_config(config_flag, paths, Path::new("."))?;
+                    return codebuild::logs(&config, paths, &id, format);
+                }
                 Some(id) => {
                     let id = if id == "last" {
                         engine::history::list(&builds)
@@ -749,6 +773,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
             Ok(report.exit_code())
+        }
+        Some(Cmd::Status { build_id, format }) => {
+            let config = load_config(config_flag, paths, Path::new("."))?;
+            codebuild::status(&config, paths, &build_id, format)
         }
         Some(Cmd::Gpu { format }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
