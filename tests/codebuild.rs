@@ -1,0 +1,521 @@
+//! The AWS CodeBuild fallback against a real AWS-API server on loopback: moto's server (S3, CodeBuild,
+//! CloudWatch Logs), started per test on a free port with request recording on, dummy credentials and
+//! `AWS_ENDPOINT_URL`. The test's own side (creating the bucket and project, reading the uploaded object,
+//! writing log events: moto runs no builds) goes through boto3 from moto's venv, an independent client.
+//! No test talks to the real AWS.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const ACCESS_KEY: &str = "AKIADOCKUITESTKEY01";
+// Distinct strings a test can look for in every output: they must never appear.
+const SECRET_KEY: &str = "dockuiTestSecretKey+never/printed0123456789";
+const SESSION_TOKEN: &str = "dockuiTestSessionTokenNeverPrinted987";
+const BUCKET: &str = "dockui-ctx";
+const PROJECT: &str = "imgs";
+const IMAGE: &str = "127.0.0.1:5999/team/app";
+
+struct Moto {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = common::moto_server();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ENABLE_RECORDING", "True")
+            .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        let moto = Moto { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_SESSION_TOKEN", SESSION_TOKEN.into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// Run Python (boto3, from moto's venv) against this server; its stdout.
+    fn py(&self, script: &str) -> String {
+        let shebang = std::fs::read_to_string(common::moto_server()).unwrap_or_default();
+        let python = shebang
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("#!"))
+            .map(|p| p.trim().to_string())
+            .unwrap_or_else(|| "python3".into());
+        let mut cmd = Command::new(python);
+        cmd.arg("-c")
+            .arg(format!(
+                "import boto3, json, io, zipfile, sys, time\n\
+                 def c(s): return boto3.client(s, endpoint_url='{}', region_name='us-east-1')\n{script}",
+                self.endpoint()
+            ))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in self.aws_env() {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The bucket and a CodeBuild project without a buildspec, as a user would have them.
+    fn setup(&self) {
+        self.py(&format!(
+            "c('s3').create_bucket(Bucket='{BUCKET}')\n\
+             c('codebuild').create_project(name='{PROJECT}',\n\
+               source={{'type': 'S3', 'location': '{BUCKET}/none.zip'}},\n\
+               artifacts={{'type': 'NO_ARTIFACTS'}},\n\
+               environment={{'type': 'LINUX_CONTAINER', 'image': 'aws/codebuild/standard:7.0',\n\
+                            'computeType': 'BUILD_GENERAL1_SMALL'}},\n\
+               serviceRole='arn:aws:iam::123456789012:role/codebuild')\n"
+        ));
+    }
+
+    /// Requests the server received (moto's recorder): (X-Amz-Target or METHOD path, JSON body or raw).
+    fn requests(&self) -> Vec<(String, String)> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("recording.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                let target = v["headers"]["X-Amz-Target"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{} {}",
+                            v["method"].as_str().unwrap_or_default(),
+                            v["url"].as_str().unwrap_or_default()
+                        )
+                    });
+                let raw = v["body"].as_str().unwrap_or_default();
+                let body = if v["body_encoded"] == true {
+                    use base64::Engine;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(raw)
+                        .unwrap_or_default();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                } else {
+                    raw.to_string()
+                };
+                (target, body)
+            })
+            .collect()
+    }
+
+    fn start_build_requests(&self) -> Vec<serde_json::Value> {
+        self.requests()
+            .into_iter()
+            .filter(|(t, _)| t == "CodeBuild_20161006.StartBuild")
+            .map(|(_, b)| serde_json::from_str(&b).expect("StartBuild body is JSON"))
+            .collect()
+    }
+}
+
+struct Project {
+    home: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+/// A small project whose .dockerignore drops secrets/ and *.log (but keeps keep.log).
+fn project(codebuild: &str) -> Project {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("app");
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY src/ /app/\nCMD [\"python\", \"main.py\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join(".dockerignore"), "secrets\n*.log\n!keep.log\n").unwrap();
+    std::fs::write(dir.join("src/main.py"), "print('hello from the cloud')\n").unwrap();
+    std::fs::write(dir.join("secrets/id_rsa"), "PRIVATE KEY").unwrap();
+    std::fs::write(dir.join("build.log"), "noise").unwrap();
+    std::fs::write(dir.join("keep.log"), "kept").unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"{IMAGE}\"\ntag = \"v1\"\n[smoke]\ninfer = false\ncommands = [\"python -c 'import main'\"]\n\
+             [codebuild]\n{codebuild}\n"
+        ),
+    )
+    .unwrap();
+    Project { home, dir }
+}
+
+fn dockui(moto: Option<&Moto>, p: &Project, args: &[&str]) -> Output {
+    let mut cmd = common::dockui(p.home.path());
+    cmd.env("HOME", p.home.path())
+        // No engine here: `auto` must look elsewhere (and never at the developer's engine).
+        .env("DOCKER_HOST", format!("unix://{}/no-engine.sock", p.home.path().display()))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL")
+        .args(args)
+        .stdin(Stdio::null());
+    if let Some(m) = moto {
+        for (k, v) in m.aws_env() {
+            cmd.env(k, v);
+        }
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The credentials' secret parts appear nowhere: stdout, stderr, and every file dockui wrote (its log, the
+/// build records) under the test's home.
+fn assert_no_secrets(p: &Project, outputs: &[&Output]) {
+    for o in outputs {
+        let (out, err) = text(o);
+        for s in [SECRET_KEY, SESSION_TOKEN] {
+            assert!(!out.contains(s) && !err.contains(s), "a secret was printed:\n{out}\n{err}");
+        }
+    }
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, found);
+            } else {
+                found.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(p.home.path(), &mut files);
+    assert!(!files.is_empty());
+    for f in files {
+        let mut bytes = Vec::new();
+        if let Ok(mut file) = std::fs::File::open(&f) {
+            let _ = file.read_to_end(&mut bytes);
+        }
+        let t = String::from_utf8_lossy(&bytes);
+        for s in [SECRET_KEY, SESSION_TOKEN] {
+            assert!(!t.contains(s), "a secret is in {}", f.display());
+        }
+    }
+}
+
+const CONFIG: &str = "project = \"imgs\"\ns3_bucket = \"dockui-ctx\"\npoll_ms = 100";
+
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn without_yes_headless_refuses_with_the_cost_and_the_proposed_buildspec() {
+    let moto = Moto::start();
+    moto.setup();
+    let p = project(CONFIG);
+    let out = dockui(Some(&moto), &p, &["build", p.dir.to_str().unwrap(), "--backend", "codebuild"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    for want in [
+        "costs money",
+        "BUILD_GENERAL1_SMALL",
+        "expected time: 10m00s",
+        "about 0.05 USD",
+        "--yes",
+        "+++ b/buildspec.yml",
+        "+version: 0.2",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing from:\n{stderr}");
+    }
+    // Nothing uploaded, nothing started, nothing written.
+    let reqs = moto.requests();
+    assert!(
+        !reqs
+            .iter()
+            .any(|(t, _)| t.ends_with("StartBuild") || t.contains("/dockui-ctx/dockui/")),
+        "{reqs:?}"
+    );
+    assert!(!p.dir.join("buildspec.yml").exists());
+    assert_no_secrets(&p, &[&out]);
+}
+
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn build_uploads_the_filtered_context_and_starts_with_the_overrides() {
+    let moto = Moto::start();
+    moto.setup();
+    let p = project(CONFIG);
+    let out = dockui(
+        Some(&moto),
+        &p,
+        &[
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--yes",
+            "--format",
+            "json",
+            "--build-arg",
+            "PY=3.11",
+            "--build-arg",
+            "HF_TOKEN=ssm:/team/hf",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON result");
+    assert_eq!(v["mode"], "codebuild");
+    assert_eq!(v["success"], true);
+    assert_eq!(v["image"], format!("{IMAGE}:v1"));
+    let id = v["build_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("imgs:"), "{v}");
+    assert!(v["build_time_s"].as_f64().is_some());
+    assert_eq!(v["attempts"].as_array().unwrap().len(), 1);
+    assert!(v["fixes_applied"].as_array().unwrap().is_empty());
+    // Phases streamed to stderr.
+    assert!(stderr.contains("codebuild: phase BUILD SUCCEEDED"), "{stderr}");
+    assert!(stderr.contains("codebuild: started build imgs:"), "{stderr}");
+
+    // StartBuild as the server received it.
+    let starts = moto.start_build_requests();
+    assert_eq!(starts.len(), 1);
+    let s = &starts[0];
+    assert_eq!(s["projectName"], PROJECT);
+    assert_eq!(s["sourceTypeOverride"], "S3");
+    assert_eq!(s["privilegedModeOverride"], true);
+    let location = s["sourceLocationOverride"].as_str().unwrap();
+    let key = location.strip_prefix("dockui-ctx/").expect(location);
+    let env: Vec<(String, String, String)> = s["environmentVariablesOverride"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().into(),
+                e["value"].as_str().unwrap().into(),
+                e["type"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let has = |n: &str, val: &str, ty: &str| env.iter().any(|e| e == &(n.into(), val.into(), ty.into()));
+    assert!(has("DOCKUI_IMAGE_REPO", IMAGE, "PLAINTEXT"), "{env:?}");
+    assert!(has("DOCKUI_IMAGE_TAG", "v1", "PLAINTEXT"), "{env:?}");
+    assert!(has("DOCKUI_ARG_PY", "3.11", "PLAINTEXT"), "{env:?}");
+    assert!(has("DOCKUI_ARG_HF_TOKEN", "/team/hf", "PARAMETER_STORE"), "{env:?}");
+    assert!(has("DOCKUI_BUILD_ARGS", "HF_TOKEN PY", "PLAINTEXT"), "{env:?}");
+    // The project has no buildspec: dockui's, with the smoke command, went along and into the project.
+    let spec = s["buildspecOverride"].as_str().expect("buildspecOverride");
+    assert!(spec.contains("docker build") && spec.contains("import main"), "{spec}");
+    assert_eq!(std::fs::read_to_string(p.dir.join("buildspec.yml")).unwrap(), spec);
+    // The build we started is the one BatchGetBuilds knows.
+    let got = moto.py(&format!(
+        "print(json.dumps(c('codebuild').batch_get_builds(ids=['{id}'])['builds'][0]['id']))"
+    ));
+    assert_eq!(got.trim(), format!("\"{id}\""));
+
+    // The uploaded object: a zip honouring .dockerignore, read back with Python's zipfile.
+    let names = moto.py(&format!(
+        "b = c('s3').get_object(Bucket='{BUCKET}', Key='{key}')['Body'].read()\n\
+         z = zipfile.ZipFile(io.BytesIO(b))\n\
+         assert z.testzip() is None\n\
+         print(json.dumps(sorted(z.namelist())))\n\
+         sys.stderr.write(z.read('src/main.py').decode())"
+    ));
+    let names: Vec<String> = serde_json::from_str(names.trim()).unwrap();
+    for want in ["Dockerfile", ".dockerignore", "src/main.py", "keep.log", ".dockui.toml"] {
+        assert!(names.iter().any(|n| n == want), "{want} not uploaded: {names:?}");
+    }
+    for gone in ["secrets/id_rsa", "secrets/", "build.log"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} uploaded: {names:?}");
+    }
+    assert_no_secrets(&p, &[&out]);
+}
+
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
+    let moto = Moto::start();
+    moto.setup();
+    let p = project(CONFIG);
+    let out = dockui(
+        Some(&moto),
+        &p,
+        &["build", p.dir.to_str().unwrap(), "--backend", "codebuild", "--yes", "--no-wait"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let id = stdout.trim().to_string();
+    assert!(id.starts_with("imgs:") && !id.contains('\n'), "{stdout}");
+    // Only started: nobody asked for its state yet.
+    assert!(!moto.requests().iter().any(|(t, _)| t.ends_with("BatchGetBuilds")));
+
+    // The build's log, where CodeBuild writes it by default (moto runs no builds: the test writes it).
+    let stream = id.rsplit(':').next().unwrap();
+    moto.py(&format!(
+        "l = c('logs')\n\
+         l.create_log_group(logGroupName='/aws/codebuild/{PROJECT}')\n\
+         l.create_log_stream(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}')\n\
+         now = int(time.time() * 1000)\n\
+         l.put_log_events(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}', logEvents=[\n\
+           {{'timestamp': now, 'message': '[Container] Entering phase BUILD'}},\n\
+           {{'timestamp': now + 1, 'message': 'Step 1/4 : FROM python:3.11-slim'}},\n\
+           {{'timestamp': now + 2, 'message': 'dockui: pushed {IMAGE}@sha256:{}'}}])\n",
+        "ab".repeat(32)
+    ));
+
+    let status = dockui(Some(&moto), &p, &["status", &id]);
+    let (s_out, s_err) = text(&status);
+    assert_eq!(status.code_or(), 0, "{s_out}\n{s_err}");
+    assert!(s_out.starts_with(&format!("{id}: SUCCEEDED")), "{s_out}");
+    assert!(s_out.contains("BUILD") && s_out.contains(&format!("/aws/codebuild/{PROJECT} {stream}")), "{s_out}");
+    let status_json = dockui(Some(&moto), &p, &["status", &id, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status_json.stdout).unwrap();
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(v["success"], true);
+    assert!(v["phases"].as_array().unwrap().iter().any(|p| p["phase"] == "BUILD"));
+
+    let logs = dockui(Some(&moto), &p, &["logs", &id]);
+    let (l_out, l_err) = text(&logs);
+    assert_eq!(logs.code_or(), 0, "{l_out}\n{l_err}");
+    let at = |needle: &str| l_out.find(needle).unwrap_or_else(|| panic!("{needle:?} not in:\n{l_out}"));
+    assert!(at("Entering phase BUILD") < at("Step 1/4 : FROM python") && at("Step 1/4") < at("dockui: pushed"));
+
+    // An id CodeBuild does not know is an error that names it.
+    let unknown = dockui(Some(&moto), &p, &["status", "imgs:00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(unknown.code_or(), 2);
+    assert!(text(&unknown).1.contains("no CodeBuild build imgs:0000"), "{}", text(&unknown).1);
+    assert_no_secrets(&p, &[&out, &status, &status_json, &logs, &unknown]);
+}
+
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn auto_builds_on_codebuild_when_no_engine_answers() {
+    let moto = Moto::start();
+    moto.setup();
+    let p = project(CONFIG);
+    let out = dockui(
+        Some(&moto),
+        &p,
+        &["build", p.dir.to_str().unwrap(), "--yes", "--format", "json"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no container engine answers here: building on AWS CodeBuild"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["mode"], "codebuild");
+    assert_eq!(moto.start_build_requests().len(), 1);
+    assert_no_secrets(&p, &[&out]);
+}
+
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn a_literal_secret_build_arg_is_refused_before_anything_is_sent() {
+    let moto = Moto::start();
+    moto.setup();
+    let p = project(CONFIG);
+    let out = dockui(
+        Some(&moto),
+        &p,
+        &[
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--yes",
+            "--build-arg",
+            "HF_TOKEN=hf_literalSecretValue42",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("HF_TOKEN looks secret") && stderr.contains("ssm:"), "{stderr}");
+    assert!(!stdout.contains("hf_literalSecretValue42") && !stderr.contains("hf_literalSecretValue42"));
+    assert!(moto.start_build_requests().is_empty());
+}
+
+/// No engine and no CodeBuild configuration: the error says what to start or configure.
+#[test]
+fn auto_without_engine_or_codebuild_says_what_to_install_or_configure() {
+    let p = project("");
+    let out = dockui(None, &p, &["build", p.dir.to_str().unwrap(), "--format", "json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("AWS CodeBuild fallback is not available")
+            && stderr.contains("[codebuild] project")
+            && stderr.contains("start a Docker engine"),
+        "{stderr}"
+    );
+}
+
+/// Credentials missing: `--backend codebuild` says where AWS tools look and what to do.
+#[test]
+fn codebuild_without_credentials_says_what_to_do() {
+    let p = project(CONFIG);
+    let out = dockui(
+        None,
+        &p,
+        &["build", p.dir.to_str().unwrap(), "--backend", "codebuild", "--region", "eu-west-1"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+}
+
+trait CodeOr {
+    fn code_or(&self) -> i32;
+}
+
+impl CodeOr for Output {
+    fn code_or(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+}
