@@ -53,7 +53,10 @@ impl Moto {
         let moto = Moto { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
@@ -194,7 +197,10 @@ fn dockui(moto: Option<&Moto>, p: &Project, args: &[&str]) -> Output {
     let mut cmd = common::dockui(p.home.path());
     cmd.env("HOME", p.home.path())
         // No engine here: `auto` must look elsewhere (and never at the developer's engine).
-        .env("DOCKER_HOST", format!("unix://{}/no-engine.sock", p.home.path().display()))
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/no-engine.sock", p.home.path().display()),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -224,7 +230,10 @@ fn assert_no_secrets(p: &Project, outputs: &[&Output]) {
     for o in outputs {
         let (out, err) = text(o);
         for s in [SECRET_KEY, SESSION_TOKEN] {
-            assert!(!out.contains(s) && !err.contains(s), "a secret was printed:\n{out}\n{err}");
+            assert!(
+                !out.contains(s) && !err.contains(s),
+                "a secret was printed:\n{out}\n{err}"
+            );
         }
     }
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -260,7 +269,11 @@ fn without_yes_headless_refuses_with_the_cost_and_the_proposed_buildspec() {
     let moto = Moto::start();
     moto.setup();
     let p = project(CONFIG);
-    let out = dockui(Some(&moto), &p, &["build", p.dir.to_str().unwrap(), "--backend", "codebuild"]);
+    let out = dockui(
+        Some(&moto),
+        &p,
+        &["build", p.dir.to_str().unwrap(), "--backend", "codebuild"],
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     for want in [
@@ -321,8 +334,14 @@ fn build_uploads_the_filtered_context_and_starts_with_the_overrides() {
     assert_eq!(v["attempts"].as_array().unwrap().len(), 1);
     assert!(v["fixes_applied"].as_array().unwrap().is_empty());
     // Phases streamed to stderr.
-    assert!(stderr.contains("codebuild: phase BUILD SUCCEEDED"), "{stderr}");
-    assert!(stderr.contains("codebuild: started build imgs:"), "{stderr}");
+    assert!(
+        stderr.contains("codebuild: phase BUILD SUCCEEDED"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("codebuild: started build imgs:"),
+        "{stderr}"
+    );
 
     // StartBuild as the server received it.
     let starts = moto.start_build_requests();
@@ -345,16 +364,29 @@ fn build_uploads_the_filtered_context_and_starts_with_the_overrides() {
             )
         })
         .collect();
-    let has = |n: &str, val: &str, ty: &str| env.iter().any(|e| e == &(n.into(), val.into(), ty.into()));
+    let has =
+        |n: &str, val: &str, ty: &str| env.iter().any(|e| e == &(n.into(), val.into(), ty.into()));
     assert!(has("DOCKUI_IMAGE_REPO", IMAGE, "PLAINTEXT"), "{env:?}");
     assert!(has("DOCKUI_IMAGE_TAG", "v1", "PLAINTEXT"), "{env:?}");
     assert!(has("DOCKUI_ARG_PY", "3.11", "PLAINTEXT"), "{env:?}");
-    assert!(has("DOCKUI_ARG_HF_TOKEN", "/team/hf", "PARAMETER_STORE"), "{env:?}");
-    assert!(has("DOCKUI_BUILD_ARGS", "HF_TOKEN PY", "PLAINTEXT"), "{env:?}");
+    assert!(
+        has("DOCKUI_ARG_HF_TOKEN", "/team/hf", "PARAMETER_STORE"),
+        "{env:?}"
+    );
+    assert!(
+        has("DOCKUI_BUILD_ARGS", "HF_TOKEN PY", "PLAINTEXT"),
+        "{env:?}"
+    );
     // The project has no buildspec: dockui's, with the smoke command, went along and into the project.
     let spec = s["buildspecOverride"].as_str().expect("buildspecOverride");
-    assert!(spec.contains("docker build") && spec.contains("import main"), "{spec}");
-    assert_eq!(std::fs::read_to_string(p.dir.join("buildspec.yml")).unwrap(), spec);
+    assert!(
+        spec.contains("docker build") && spec.contains("import main"),
+        "{spec}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.dir.join("buildspec.yml")).unwrap(),
+        spec
+    );
     // The build we started is the one BatchGetBuilds knows.
     let got = moto.py(&format!(
         "print(json.dumps(c('codebuild').batch_get_builds(ids=['{id}'])['builds'][0]['id']))"
@@ -370,11 +402,23 @@ fn build_uploads_the_filtered_context_and_starts_with_the_overrides() {
          sys.stderr.write(z.read('src/main.py').decode())"
     ));
     let names: Vec<String> = serde_json::from_str(names.trim()).unwrap();
-    for want in ["Dockerfile", ".dockerignore", "src/main.py", "keep.log", ".dockui.toml"] {
-        assert!(names.iter().any(|n| n == want), "{want} not uploaded: {names:?}");
+    for want in [
+        "Dockerfile",
+        ".dockerignore",
+        "src/main.py",
+        "keep.log",
+        ".dockui.toml",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} not uploaded: {names:?}"
+        );
     }
     for gone in ["secrets/id_rsa", "secrets/", "build.log"] {
-        assert!(!names.iter().any(|n| n == gone), "{gone} uploaded: {names:?}");
+        assert!(
+            !names.iter().any(|n| n == gone),
+            "{gone} uploaded: {names:?}"
+        );
     }
     assert_no_secrets(&p, &[&out]);
 }
@@ -388,14 +432,26 @@ fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
     let out = dockui(
         Some(&moto),
         &p,
-        &["build", p.dir.to_str().unwrap(), "--backend", "codebuild", "--yes", "--no-wait"],
+        &[
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--yes",
+            "--no-wait",
+        ],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let id = stdout.trim().to_string();
     assert!(id.starts_with("imgs:") && !id.contains('\n'), "{stdout}");
     // Only started: nobody asked for its state yet.
-    assert!(!moto.requests().iter().any(|(t, _)| t.ends_with("BatchGetBuilds")));
+    assert!(
+        !moto
+            .requests()
+            .iter()
+            .any(|(t, _)| t.ends_with("BatchGetBuilds"))
+    );
 
     // The build's log, where CodeBuild writes it by default (moto runs no builds: the test writes it).
     let stream = id.rsplit(':').next().unwrap();
@@ -415,23 +471,47 @@ fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
     let (s_out, s_err) = text(&status);
     assert_eq!(status.code_or(), 0, "{s_out}\n{s_err}");
     assert!(s_out.starts_with(&format!("{id}: SUCCEEDED")), "{s_out}");
-    assert!(s_out.contains("BUILD") && s_out.contains(&format!("/aws/codebuild/{PROJECT} {stream}")), "{s_out}");
+    assert!(
+        s_out.contains("BUILD") && s_out.contains(&format!("/aws/codebuild/{PROJECT} {stream}")),
+        "{s_out}"
+    );
     let status_json = dockui(Some(&moto), &p, &["status", &id, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&status_json.stdout).unwrap();
     assert_eq!(v["status"], "SUCCEEDED");
     assert_eq!(v["success"], true);
-    assert!(v["phases"].as_array().unwrap().iter().any(|p| p["phase"] == "BUILD"));
+    assert!(
+        v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["phase"] == "BUILD")
+    );
 
     let logs = dockui(Some(&moto), &p, &["logs", &id]);
     let (l_out, l_err) = text(&logs);
     assert_eq!(logs.code_or(), 0, "{l_out}\n{l_err}");
-    let at = |needle: &str| l_out.find(needle).unwrap_or_else(|| panic!("{needle:?} not in:\n{l_out}"));
-    assert!(at("Entering phase BUILD") < at("Step 1/4 : FROM python") && at("Step 1/4") < at("dockui: pushed"));
+    let at = |needle: &str| {
+        l_out
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{l_out}"))
+    };
+    assert!(
+        at("Entering phase BUILD") < at("Step 1/4 : FROM python")
+            && at("Step 1/4") < at("dockui: pushed")
+    );
 
     // An id CodeBuild does not know is an error that names it.
-    let unknown = dockui(Some(&moto), &p, &["status", "imgs:00000000-0000-0000-0000-000000000000"]);
+    let unknown = dockui(
+        Some(&moto),
+        &p,
+        &["status", "imgs:00000000-0000-0000-0000-000000000000"],
+    );
     assert_eq!(unknown.code_or(), 2);
-    assert!(text(&unknown).1.contains("no CodeBuild build imgs:0000"), "{}", text(&unknown).1);
+    assert!(
+        text(&unknown).1.contains("no CodeBuild build imgs:0000"),
+        "{}",
+        text(&unknown).1
+    );
     assert_no_secrets(&p, &[&out, &status, &status_json, &logs, &unknown]);
 }
 
@@ -444,11 +524,20 @@ fn auto_builds_on_codebuild_when_no_engine_answers() {
     let out = dockui(
         Some(&moto),
         &p,
-        &["build", p.dir.to_str().unwrap(), "--yes", "--format", "json"],
+        &[
+            "build",
+            p.dir.to_str().unwrap(),
+            "--yes",
+            "--format",
+            "json",
+        ],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stderr.contains("no container engine answers here: building on AWS CodeBuild"), "{stderr}");
+    assert!(
+        stderr.contains("no container engine answers here: building on AWS CodeBuild"),
+        "{stderr}"
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["mode"], "codebuild");
     assert_eq!(moto.start_build_requests().len(), 1);
@@ -476,8 +565,13 @@ fn a_literal_secret_build_arg_is_refused_before_anything_is_sent() {
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert!(stderr.contains("HF_TOKEN looks secret") && stderr.contains("ssm:"), "{stderr}");
-    assert!(!stdout.contains("hf_literalSecretValue42") && !stderr.contains("hf_literalSecretValue42"));
+    assert!(
+        stderr.contains("HF_TOKEN looks secret") && stderr.contains("ssm:"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("hf_literalSecretValue42") && !stderr.contains("hf_literalSecretValue42")
+    );
     assert!(moto.start_build_requests().is_empty());
 }
 
@@ -485,7 +579,11 @@ fn a_literal_secret_build_arg_is_refused_before_anything_is_sent() {
 #[test]
 fn auto_without_engine_or_codebuild_says_what_to_install_or_configure() {
     let p = project("");
-    let out = dockui(None, &p, &["build", p.dir.to_str().unwrap(), "--format", "json"]);
+    let out = dockui(
+        None,
+        &p,
+        &["build", p.dir.to_str().unwrap(), "--format", "json"],
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(
@@ -503,11 +601,21 @@ fn codebuild_without_credentials_says_what_to_do() {
     let out = dockui(
         None,
         &p,
-        &["build", p.dir.to_str().unwrap(), "--backend", "codebuild", "--region", "eu-west-1"],
+        &[
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--region",
+            "eu-west-1",
+        ],
     );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert!(stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
 }
 
 trait CodeOr {
@@ -518,4 +626,210 @@ impl CodeOr for Output {
     fn code_or(&self) -> i32 {
         self.status.code().unwrap_or(-1)
     }
+}
+
+/// moto's builds always succeed, so a failing CodeBuild run is played by a small fake of the three APIs
+/// (the only fake here): the first build fails in BUILD with apt's "Abort." in its log, the second succeeds.
+/// The failure must go through the same classification, fix and retry policy as a local build.
+struct FakeAws {
+    port: u16,
+    starts: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl FakeAws {
+    fn start() -> FakeAws {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let starts: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+        let seen = starts.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut conn = conn;
+                    loop {
+                        let mut head = Vec::new();
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            head.push(line.trim_end().to_string());
+                        }
+                        let header = |name: &str| {
+                            head.iter().find_map(|h| {
+                                let (k, v) = h.split_once(':')?;
+                                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                            })
+                        };
+                        let mut body = Vec::new();
+                        if header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+                            loop {
+                                let mut size = String::new();
+                                reader.read_line(&mut size).unwrap();
+                                let n = usize::from_str_radix(size.trim(), 16).unwrap();
+                                let mut chunk = vec![0; n + 2];
+                                reader.read_exact(&mut chunk).unwrap();
+                                if n == 0 {
+                                    break;
+                                }
+                                body.extend_from_slice(&chunk[..n]);
+                            }
+                        } else if let Some(n) = header("content-length") {
+                            let mut b = vec![0; n.parse().unwrap()];
+                            reader.read_exact(&mut b).unwrap();
+                            body = b;
+                        }
+                        let target = header("x-amz-target").unwrap_or_default();
+                        let req: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        let n = seen.lock().unwrap().len();
+                        let answer = match target.rsplit('.').next().unwrap_or_default() {
+                            "" => serde_json::Value::Null, // S3 PutObject
+                            "BatchGetProjects" => serde_json::json!({"projects": [{
+                                "name": PROJECT, "source": {"buildspec": "version: 0.2\n"},
+                                "environment": {"computeType": "BUILD_GENERAL1_SMALL"}}]}),
+                            "StartBuild" => {
+                                seen.lock().unwrap().push(req);
+                                serde_json::json!({"build": {"id": format!("{PROJECT}:run-{}", n + 1),
+                                    "buildStatus": "IN_PROGRESS", "currentPhase": "QUEUED"}})
+                            }
+                            "BatchGetBuilds" => {
+                                let id = req["ids"][0].as_str().unwrap_or_default().to_string();
+                                let failed = id.ends_with("run-1");
+                                serde_json::json!({"builds": [{
+                                "id": id, "projectName": PROJECT,
+                                "buildStatus": if failed { "FAILED" } else { "SUCCEEDED" },
+                                "currentPhase": "COMPLETED", "buildComplete": true,
+                                "startTime": 1_700_000_000.0, "endTime": 1_700_000_090.0,
+                                "phases": [
+                                    {"phaseType": "BUILD", "phaseStatus": if failed { "FAILED" } else { "SUCCEEDED" },
+                                     "durationInSeconds": 80,
+                                     "contexts": if failed { serde_json::json!([{"statusCode": "COMMAND_EXECUTION_ERROR",
+                                        "message": "Error while executing command: docker build. Reason: exit status 1"}]) }
+                                        else { serde_json::json!([]) }}
+                                ]}]})
+                            }
+                            "GetLogEvents" => {
+                                let failed = req["logStreamName"] == "run-1";
+                                if req["nextToken"].is_string() {
+                                    serde_json::json!({"events": [], "nextForwardToken": "f/1"})
+                                } else if failed {
+                                    serde_json::json!({"events": [
+                                        {"timestamp": 1, "message": "Step 2/3 : RUN apt-get update && apt-get install curl\n"},
+                                        {"timestamp": 2, "message": "Do you want to continue? [Y/n] Abort.\n"},
+                                        {"timestamp": 3, "message": "The command '/bin/sh -c apt-get update && apt-get install curl' returned a non-zero code: 1\n"}],
+                                        "nextForwardToken": "f/1"})
+                                } else {
+                                    serde_json::json!({"events": [{"timestamp": 1, "message": "Successfully built 0123abcd\n"}],
+                                        "nextForwardToken": "f/1"})
+                                }
+                            }
+                            other => panic!("unexpected call {other}"),
+                        };
+                        let text = if answer.is_null() {
+                            String::new()
+                        } else {
+                            answer.to_string()
+                        };
+                        let _ = write!(
+                            conn,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{text}",
+                            text.len()
+                        );
+                    }
+                });
+            }
+        });
+        FakeAws { port, starts }
+    }
+}
+
+#[test]
+fn a_failed_codebuild_run_is_classified_fixed_and_retried_like_a_local_one() {
+    let fake = FakeAws::start();
+    let p = project(CONFIG);
+    std::fs::write(
+        p.dir.join("Dockerfile"),
+        "FROM debian:12\nRUN apt-get update && apt-get install curl\nCMD [\"curl\", \"--version\"]\n",
+    )
+    .unwrap();
+    let mut cmd = common::dockui(p.home.path());
+    cmd.env("HOME", p.home.path())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", fake.port),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .args([
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--yes",
+            "--auto-fix",
+            "safe",
+            "--format",
+            "json",
+        ]);
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["mode"], "codebuild");
+    assert_eq!(v["build_id"], "imgs:run-2");
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{v}");
+    assert_eq!(
+        attempts[0]["diagnosis"]["signature"], "apt-confirm-abort",
+        "{v}"
+    );
+    assert!(
+        attempts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("FAILED in phase BUILD"),
+        "{v}"
+    );
+    assert!(
+        v["fixes_applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("DL3014")),
+        "{v}"
+    );
+    // The fix was written before the retry, and the retry uploaded the fixed Dockerfile.
+    assert!(
+        std::fs::read_to_string(p.dir.join("Dockerfile"))
+            .unwrap()
+            .contains("install -y curl")
+            || std::fs::read_to_string(p.dir.join("Dockerfile"))
+                .unwrap()
+                .contains("install curl -y")
+    );
+    let starts = fake.starts.lock().unwrap();
+    assert_eq!(starts.len(), 2);
+    assert_ne!(
+        starts[0]["sourceLocationOverride"],
+        starts[1]["sourceLocationOverride"]
+    );
+    // The project has a buildspec: none is proposed or overridden.
+    assert!(starts[0].get("buildspecOverride").is_none());
+    assert!(!p.dir.join("buildspec.yml").exists());
+    assert!(
+        stderr.contains("Do you want to continue? [Y/n] Abort."),
+        "{stderr}"
+    );
+    assert_no_secrets(&p, &[&out]);
 }
