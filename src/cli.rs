@@ -323,6 +323,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // One process-wide TLS crypto provider, chosen before any client is built: with two providers compiled
+    // in (ring from bollard/reqwest, aws-lc-rs if a dependency ever brings it), rustls cannot pick one and
+    // panics on the first TLS connection. Already installed (a test harness) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let paths = Paths::discover();
     crate::logging::init(&paths.log_file());
     paths.ensure_private();

@@ -628,25 +628,47 @@ impl CodeOr for Output {
     }
 }
 
+impl FakeAws {
+    fn dockui(&self, p: &Project) -> Command {
+        let mut cmd = common::dockui(p.home.path());
+        cmd.env("HOME", p.home.path())
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE");
+        cmd
+    }
+}
+
 /// moto's builds always succeed, so a failing CodeBuild run is played by a small fake of the three APIs
 /// (the only fake here): the first build fails in BUILD with apt's "Abort." in its log, the second succeeds.
 /// The failure must go through the same classification, fix and retry policy as a local build.
 struct FakeAws {
     port: u16,
     starts: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    stops: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl FakeAws {
-    fn start() -> FakeAws {
+    /// `hang`: builds stay IN_PROGRESS until StopBuild.
+    fn start(hang: bool) -> FakeAws {
         use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let starts: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
         let seen = starts.clone();
+        let stops: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let stopped = stops.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { return };
                 let seen = seen.clone();
+                let stopped = stopped.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(conn.try_clone().unwrap());
                     let mut conn = conn;
@@ -700,6 +722,16 @@ impl FakeAws {
                                 serde_json::json!({"build": {"id": format!("{PROJECT}:run-{}", n + 1),
                                     "buildStatus": "IN_PROGRESS", "currentPhase": "QUEUED"}})
                             }
+                            "StopBuild" => {
+                                let id = req["id"].as_str().unwrap_or_default().to_string();
+                                stopped.lock().unwrap().push(id.clone());
+                                serde_json::json!({"build": {"id": id, "buildStatus": "STOPPED"}})
+                            }
+                            "BatchGetBuilds" if hang => {
+                                let id = req["ids"][0].as_str().unwrap_or_default().to_string();
+                                serde_json::json!({"builds": [{"id": id, "buildStatus": "IN_PROGRESS",
+                                    "currentPhase": "BUILD", "phases": [{"phaseType": "BUILD"}]}]})
+                            }
                             "BatchGetBuilds" => {
                                 let id = req["ids"][0].as_str().unwrap_or_default().to_string();
                                 let failed = id.ends_with("run-1");
@@ -747,13 +779,17 @@ impl FakeAws {
                 });
             }
         });
-        FakeAws { port, starts }
+        FakeAws {
+            port,
+            starts,
+            stops,
+        }
     }
 }
 
 #[test]
 fn a_failed_codebuild_run_is_classified_fixed_and_retried_like_a_local_one() {
-    let fake = FakeAws::start();
+    let fake = FakeAws::start(false);
     let p = project(CONFIG);
     std::fs::write(
         p.dir.join("Dockerfile"),
@@ -832,4 +868,48 @@ fn a_failed_codebuild_run_is_classified_fixed_and_retried_like_a_local_one() {
         "{stderr}"
     );
     assert_no_secrets(&p, &[&out]);
+}
+
+/// A build that is still running when dockui gets SIGTERM is stopped in the cloud (StopBuild), not left
+/// running up a bill; dockui exits 128+15 like a local build.
+#[test]
+fn sigterm_stops_the_codebuild_build() {
+    let fake = FakeAws::start(true);
+    let p = project(CONFIG);
+    let mut child = fake
+        .dockui(&p)
+        .args([
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--yes",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fake.starts.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the build never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child by its pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(128 + 15), "{stdout}\n{stderr}");
+    assert_eq!(*fake.stops.lock().unwrap(), vec!["imgs:run-1".to_string()]);
+    assert!(
+        stderr.contains("codebuild: stopped build imgs:run-1"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["cancelled"], true);
+    assert_eq!(v["build_id"], "imgs:run-1");
 }
