@@ -24,6 +24,10 @@ struct Moto {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// The credentials dockui and the test use (dummy ones, or an IAM user's when moto checks signatures).
+    key: String,
+    secret: String,
+    token: Option<String>,
 }
 
 impl Drop for Moto {
@@ -35,6 +39,29 @@ impl Drop for Moto {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// moto with its IAM access control on: after the first three calls (which make a user, its policy and
+    /// its access key), every request's SigV4 signature is checked against that key.
+    fn start_with_signature_checks() -> Moto {
+        let mut moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+        let created = moto.py(
+            "iam = c('iam')\n\
+             iam.create_user(UserName='dockui')\n\
+             iam.put_user_policy(UserName='dockui', PolicyName='all', PolicyDocument=json.dumps(\n\
+               {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))\n\
+             k = iam.create_access_key(UserName='dockui')['AccessKey']\n\
+             print(k['AccessKeyId'], k['SecretAccessKey'])",
+        );
+        let mut words = created.split_whitespace();
+        moto.key = words.next().unwrap().to_string();
+        moto.secret = words.next().unwrap().to_string();
+        moto.token = None;
+        moto
+    }
+
+    fn start_with(extra_env: &[(&str, &str)]) -> Moto {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -46,11 +73,19 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "True")
             .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording.jsonl"))
+            .envs(extra_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
-        let moto = Moto { child, port, dir };
+        let moto = Moto {
+            child,
+            port,
+            dir,
+            key: ACCESS_KEY.into(),
+            secret: SECRET_KEY.into(),
+            token: Some(SESSION_TOKEN.into()),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -67,14 +102,17 @@ impl Moto {
     }
 
     fn aws_env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
-            ("AWS_SESSION_TOKEN", SESSION_TOKEN.into()),
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID", self.key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret.clone()),
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_ENDPOINT_URL", self.endpoint()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ]
+        ];
+        if let Some(t) = &self.token {
+            env.push(("AWS_SESSION_TOKEN", t.clone()));
+        }
+        env
     }
 
     /// Run Python (boto3, from moto's venv) against this server; its stdout.
@@ -912,4 +950,57 @@ fn sigterm_stops_the_codebuild_build() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["cancelled"], true);
     assert_eq!(v["build_id"], "imgs:run-1");
+}
+
+/// dockui's SigV4 signatures (S3 PUT, CodeBuild and Logs JSON calls) are the ones AWS computes: moto checks
+/// them here against a real IAM key. A wrong secret is refused and said to be a credentials problem.
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn signatures_are_accepted_by_a_checking_server_and_a_wrong_secret_is_named() {
+    let mut moto = Moto::start_with_signature_checks();
+    moto.setup();
+    let p = project(CONFIG);
+    let args = [
+        "build",
+        p.dir.to_str().unwrap(),
+        "--backend",
+        "codebuild",
+        "--yes",
+        "--no-wait",
+    ];
+    let out = dockui(Some(&moto), &p, &args);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let id = stdout.trim().to_string();
+    let stream = id.rsplit(':').next().unwrap();
+    moto.py(&format!(
+        "l = c('logs')\n\
+         l.create_log_group(logGroupName='/aws/codebuild/{PROJECT}')\n\
+         l.create_log_stream(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}')\n\
+         l.put_log_events(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}',\n\
+           logEvents=[{{'timestamp': int(time.time() * 1000), 'message': 'signed and read'}}])"
+    ));
+    let logs = dockui(Some(&moto), &p, &["logs", &id]);
+    assert_eq!(logs.status.code(), Some(0), "{}", text(&logs).1);
+    assert!(text(&logs).0.contains("signed and read"));
+    for o in [&out, &logs] {
+        let (a, b) = text(o);
+        assert!(!a.contains(&moto.secret) && !b.contains(&moto.secret));
+    }
+
+    let secret = std::mem::replace(
+        &mut moto.secret,
+        "wrongSecretKeyForTheTest0000000000000000".into(),
+    );
+    let refused = dockui(Some(&moto), &p, &args);
+    let (stdout, stderr) = text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("SignatureDoesNotMatch") && stderr.contains("credentials were refused"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrongSecretKeyForTheTest") && !stderr.contains(&secret),
+        "{stderr}"
+    );
 }

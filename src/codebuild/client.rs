@@ -162,6 +162,17 @@ impl AwsClient {
         let operation = target.rsplit('.').next().unwrap_or(target).to_string();
         if !status.is_success() {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            // Authentication errors may come as XML even from JSON services.
+            let text = String::from_utf8_lossy(&bytes);
+            if let (Some(code), message) = (xml_tag(&text, "Code"), xml_tag(&text, "Message")) {
+                return Err(AwsError::Api {
+                    service: service.signing_name(),
+                    operation,
+                    status: status.as_u16(),
+                    code,
+                    message: message.unwrap_or_default(),
+                });
+            }
             let code = v["__type"]
                 .as_str()
                 .or(v["code"].as_str())
@@ -247,18 +258,20 @@ impl AwsClient {
             return Ok(());
         }
         let text = resp.text().await.unwrap_or_default();
-        let tag = |t: &str| {
-            text.split(&format!("<{t}>"))
-                .nth(1)
-                .and_then(|r| r.split(&format!("</{t}>")).next())
-                .map(str::to_string)
-        };
         Err(AwsError::Api {
             service: "s3",
             operation: "PutObject".into(),
             status: status.as_u16(),
-            code: tag("Code").unwrap_or_else(|| status.to_string()),
-            message: tag("Message").unwrap_or_else(|| format!("s3://{bucket}/{key}")),
+            code: xml_tag(&text, "Code").unwrap_or_else(|| status.to_string()),
+            message: xml_tag(&text, "Message").unwrap_or_else(|| format!("s3://{bucket}/{key}")),
         })
     }
+}
+
+/// The text of the first `<tag>...</tag>` in an XML error body.
+fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    text.split(&format!("<{tag}>"))
+        .nth(1)
+        .and_then(|r| r.split(&format!("</{tag}>")).next())
+        .map(str::to_string)
 }
