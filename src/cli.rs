@@ -67,6 +67,8 @@ pub struct Cli {
     pub command: Option<Cmd>,
 }
 
+// Parsed once per run: the size of the largest variant (build's flags) does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Analyse the Dockerfile, requirements and workflows for conflicts (exit 1 when any is at error level).

@@ -914,7 +914,7 @@ fn a_failed_codebuild_run_is_classified_fixed_and_retried_like_a_local_one() {
 fn sigterm_stops_the_codebuild_build() {
     let fake = FakeAws::start(true);
     let p = project(CONFIG);
-    let mut child = fake
+    let child = fake
         .dockui(&p)
         .args([
             "build",
