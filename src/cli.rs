@@ -653,7 +653,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 None => {
                     let history = engine::history::list(&builds);
                     match format {
-                        Format::Human => print!("{}", report::history_human(&history)),
+                        Format::Human => {
+                            print!("{}", report::history_human(&history));
+                            codebuild::list_recent(paths);
+                        }
                         Format::Json => println!("{}", serde_json::to_string_pretty(&history)?),
                     }
                 }

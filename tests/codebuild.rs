@@ -538,6 +538,13 @@ fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
             && at("Step 1/4") < at("dockui: pushed")
     );
 
+    // `dockui logs` lists it after the local history, with the state `status` saw.
+    let list = dockui(Some(&moto), &p, &["logs"]);
+    assert!(
+        text(&list).0.contains(&format!("{id}  SUCCEEDED")),
+        "{}",
+        text(&list).0
+    );
     // An id CodeBuild does not know is an error that names it.
     let unknown = dockui(
         Some(&moto),

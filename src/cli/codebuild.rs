@@ -369,6 +369,32 @@ fn write_new_file(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// After the local history in `dockui logs`: the CodeBuild builds dockui started (newest first, last known
+/// state), so a `--no-wait` build can be found again.
+pub fn list_recent(paths: &Paths) {
+    let records = cost::records(&records_file(paths));
+    if records.is_empty() {
+        return;
+    }
+    let mut latest: Vec<cost::Record> = Vec::new();
+    for r in records.into_iter().rev() {
+        if !latest.iter().any(|l| l.build_id == r.build_id) {
+            latest.push(r);
+        }
+    }
+    out_line("CodeBuild builds (dockui status ID, dockui logs ID):");
+    for r in latest.iter().take(20) {
+        let took = r
+            .duration_s
+            .map(|d| format!(" in {}", cost::human_duration(d)))
+            .unwrap_or_default();
+        out_line(&format!(
+            "  {}  {}{took}  ({})",
+            r.build_id, r.status, r.region
+        ));
+    }
+}
+
 /// Looks like a CodeBuild build id (`project:uuid`); dockui's own ids have no colon.
 pub fn is_codebuild_id(id: &str) -> bool {
     id.contains(':') && !id.starts_with(':') && !id.ends_with(':')

@@ -39,7 +39,7 @@ pub fn generate(smoke: &[SmokeCheck]) -> String {
          \x20       args=()\n\
          \x20       for name in ${DOCKUI_BUILD_ARGS:-}; do\n\
          \x20         value_var=\"DOCKUI_ARG_$name\"\n\
-         \x20         export \"$name=${!value_var}\"\n\
+         \x20         export \"$name=${!value_var:-}\"\n\
          \x20         args+=(--build-arg \"$name\")\n\
          \x20       done\n\
          \x20       if [ -n \"${DOCKUI_TARGET:-}\" ]; then args+=(--target \"$DOCKUI_TARGET\"); fi\n\

@@ -190,6 +190,8 @@ pub fn build_env(spec: &BuildSpec) -> Result<Vec<api::EnvVar>, String> {
         ),
     ];
     env.extend(build_arg_env(&spec.args)?);
+    // CodeBuild wants a value for every variable; the buildspec reads unset ones as empty.
+    env.retain(|e| !e.value.is_empty());
     Ok(env)
 }
 
