@@ -241,16 +241,25 @@ fn dockui(moto: Option<&Moto>, p: &Project, args: &[&str]) -> Output {
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_ENDPOINT_URL")
         .args(args)
         .stdin(Stdio::null());
-    if let Some(m) = moto {
-        for (k, v) in m.aws_env() {
-            cmd.env(k, v);
+    match moto {
+        Some(m) => {
+            for (k, v) in m.aws_env() {
+                cmd.env(k, v);
+            }
         }
+        // A test that wrote ~/.aws uses its `ci` profile.
+        None if p.home.path().join(".aws").is_dir() => {
+            cmd.env("AWS_PROFILE", "ci");
+        }
+        None => {}
     }
     cmd.output().unwrap()
 }
@@ -263,7 +272,7 @@ fn text(o: &Output) -> (String, String) {
 }
 
 /// The credentials' secret parts appear nowhere: stdout, stderr, and every file dockui wrote (its log, the
-/// build records) under the test's home.
+/// build records, the project) under the test's home (except the test's own ~/.aws).
 fn assert_no_secrets(p: &Project, outputs: &[&Output]) {
     for o in outputs {
         let (out, err) = text(o);
@@ -277,6 +286,10 @@ fn assert_no_secrets(p: &Project, outputs: &[&Output]) {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let p = e.path();
+            // The test's own shared credentials file holds them by design.
+            if p.ends_with(".aws") {
+                continue;
+            }
             if p.is_dir() {
                 walk(&p, found);
             } else {
@@ -566,8 +579,24 @@ fn auto_builds_on_codebuild_when_no_engine_answers() {
     let moto = Moto::start();
     moto.setup();
     let p = project(CONFIG);
+    // Credentials, region and endpoint from a named profile in the shared files, as the AWS CLI reads them.
+    let aws = p.home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        format!("[default]\naws_access_key_id = WRONG\naws_secret_access_key = wrong\n\n[ci]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\naws_session_token = {SESSION_TOKEN}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("config"),
+        format!(
+            "[profile ci]\nregion = us-east-1\nendpoint_url = {}\n",
+            moto.endpoint()
+        ),
+    )
+    .unwrap();
     let out = dockui(
-        Some(&moto),
+        None,
         &p,
         &[
             "build",
