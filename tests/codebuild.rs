@@ -347,7 +347,40 @@ fn without_yes_headless_refuses_with_the_cost_and_the_proposed_buildspec() {
         "{reqs:?}"
     );
     assert!(!p.dir.join("buildspec.yml").exists());
-    assert_no_secrets(&p, &[&out]);
+    // JSON callers get the same answer as an object.
+    let json = dockui(
+        Some(&moto),
+        &p,
+        &[
+            "build",
+            p.dir.to_str().unwrap(),
+            "--backend",
+            "codebuild",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["started"], false);
+    assert_eq!(v["estimate"]["compute_type"], "BUILD_GENERAL1_SMALL");
+    assert!(
+        (v["estimate"]["cost"].as_f64().unwrap() - 0.05).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(
+        v["proposed_buildspec"]
+            .as_str()
+            .unwrap()
+            .contains("docker build")
+    );
+    assert!(
+        !moto
+            .requests()
+            .iter()
+            .any(|(t, _)| t.ends_with("StartBuild"))
+    );
+    assert_no_secrets(&p, &[&out, &json]);
 }
 
 #[test]

@@ -208,15 +208,35 @@ fn run(
     );
     err_line(&estimate.warning(&project.name, &client.env.region));
     if !accepted {
-        err_line(&format!(
-            "dockui: not started: a CodeBuild build costs money{}; pass --yes to go ahead (or set \
-             [codebuild] confirm = false in your user config)",
+        let why = format!(
+            "not started: a CodeBuild build costs money{}; pass --yes to go ahead (or set [codebuild] \
+             confirm = false in your user config)",
             if proposed.is_some() {
                 format!(" and {} is a proposed new file", buildspec::FILE)
             } else {
                 String::new()
             }
-        ));
+        );
+        err_line(&format!("dockui: {why}"));
+        if format == Format::Json {
+            out_line(&serde_json::to_string_pretty(&serde_json::json!({
+                "mode": "codebuild",
+                "started": false,
+                "success": false,
+                "error": why,
+                "project": project.name,
+                "region": client.env.region,
+                "estimate": {
+                    "compute_type": estimate.compute_type,
+                    "expected_s": estimate.expected_s,
+                    "expected_from": estimate.expected_from,
+                    "cost": estimate.cost,
+                    "currency": estimate.currency,
+                    "prices": estimate.price_note,
+                },
+                "proposed_buildspec": proposed,
+            }))?);
+        }
         return Ok(2);
     }
     if let Some(text) = &proposed {
