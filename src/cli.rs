@@ -951,6 +951,10 @@ fn open_tui(
         crate::fix::write::sweep_project_temps(dir, &config.build.dockerfile);
     }
     let mut ctx = engine_context(&config, dir, paths);
+    // --- no engine here: AWS CodeBuild when it is configured (codebuild slice) ---
+    if !readonly {
+        codebuild::tui_fallback(&mut ctx, paths);
+    }
     // `r` in the TUI re-reads the same files.
     ctx.config_file = config_flag.map(Path::to_path_buf);
     let rt = runtime()?;

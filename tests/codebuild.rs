@@ -1073,3 +1073,127 @@ fn signatures_are_accepted_by_a_checking_server_and_a_wrong_secret_is_named() {
         "{stderr}"
     );
 }
+
+/// The TUI with no engine and CodeBuild configured: the first `b` shows the cost warning and the buildspec
+/// dockui would send in the Build log and starts nothing; `b` again builds on CodeBuild, phases in the log.
+#[test]
+#[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
+fn tui_asks_then_builds_on_codebuild_when_no_engine_answers() {
+    let moto = Moto::start();
+    moto.setup();
+    let p = project(CONFIG);
+    let Some(t) = common::tmux::Tmux::start("codebuild", 160, 48, p.home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    let mut env: Vec<String> = moto
+        .aws_env()
+        .into_iter()
+        .map(|(k, v)| format!("{k}='{v}'"))
+        .collect();
+    env.push(format!("HOME='{}'", p.home.path().display()));
+    env.push(format!(
+        "DOCKER_HOST='unix://{}/no-engine.sock'",
+        p.home.path().display()
+    ));
+    t.send(&[
+        &format!(
+            "clear; env {} {} {}",
+            env.join(" "),
+            env!("CARGO_BIN_EXE_dockui"),
+            p.dir.display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("TUI up on CodeBuild", |s| s.contains("Build log"));
+    t.send(&["b"]);
+    t.wait_for("the cost question", |s| {
+        s.contains("costs money") && s.contains("press b again")
+    });
+    assert!(
+        moto.start_build_requests().is_empty(),
+        "started before the yes"
+    );
+    // The refused attempt ends a moment after its last line: until then `b` says "already running".
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while moto.start_build_requests().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "b again never started the build:\n{}",
+            t.screen()
+        );
+        t.send(&["b"]);
+        let pressed = Instant::now();
+        while moto.start_build_requests().is_empty() && pressed.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    t.wait_for("the build on CodeBuild, finished", |s| {
+        s.contains("phase BUILD SUCCEEDED") && s.contains(&format!("dockui: built {IMAGE}:v1"))
+    });
+    assert_eq!(moto.start_build_requests().len(), 1);
+    let starts = moto.start_build_requests();
+    assert!(
+        starts[0]["buildspecOverride"]
+            .as_str()
+            .unwrap()
+            .contains("docker build")
+    );
+    // Shown, not written: the TUI does not write project files behind the user's back.
+    assert!(!p.dir.join("buildspec.yml").exists());
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| {
+        s.matches("READY$").count() >= 1 && !s.contains("Build log")
+    });
+}
+
+/// `c` in the TUI cancels a CodeBuild build and stops it in the cloud (the fake keeps it running).
+#[test]
+fn tui_c_stops_the_codebuild_build() {
+    let fake = FakeAws::start(true);
+    let p = project(CONFIG);
+    let Some(t) = common::tmux::Tmux::start("codebuild-c", 160, 48, p.home.path()) else {
+        return;
+    };
+    t.wait_for("shell prompt", |s| s.contains("READY$"));
+    t.send(&[
+        &format!(
+            "clear; env AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY='{SECRET_KEY}' AWS_REGION=us-east-1 \
+             AWS_ENDPOINT_URL=http://127.0.0.1:{} HOME='{}' DOCKER_HOST='unix://{}/none.sock' {} {}",
+            fake.port,
+            p.home.path().display(),
+            p.home.path().display(),
+            env!("CARGO_BIN_EXE_dockui"),
+            p.dir.display()
+        ),
+        "Enter",
+    ]);
+    t.wait_for("TUI up", |s| s.contains("Build log"));
+    t.send(&["b"]);
+    t.wait_for("the cost question", |s| s.contains("press b again"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fake.starts.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "never started:\n{}", t.screen());
+        t.send(&["b"]);
+        let pressed = Instant::now();
+        while fake.starts.lock().unwrap().is_empty() && pressed.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    t.wait_for("the running phase", |s| {
+        s.contains("phase BUILD IN_PROGRESS")
+    });
+    t.send(&["c"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.stops.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no StopBuild after c:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(*fake.stops.lock().unwrap(), vec!["imgs:run-1".to_string()]);
+    t.wait_for("cancelled", |s| s.contains("build cancelled"));
+    t.send(&["q"]);
+}

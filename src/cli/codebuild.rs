@@ -545,3 +545,71 @@ pub fn logs(config: &Config, paths: &Paths, id: &str, format: Format) -> anyhow:
     }
     Ok(if build.succeeded() { 0 } else { 1 })
 }
+
+/// The TUI with no engine: when CodeBuild is configured and answers, builds go there. The first `b` shows
+/// the cost warning (and the buildspec dockui would send, when the project has none) in the Build log and
+/// starts nothing; `b` again starts it; `c` cancels and stops it in the cloud. Smoke tests run inside the
+/// build (the buildspec), so the engine plans none. Returns whether CodeBuild was chosen.
+pub fn tui_fallback(ctx: &mut engine::EngineContext, paths: &Paths) -> bool {
+    let config = ctx.config.clone();
+    let cfg = &config.codebuild;
+    if cfg.project.is_empty() || engine_reachable(&config) {
+        return false;
+    }
+    if !codebuild::probe(&config).reachable {
+        return false;
+    }
+    let Ok(client) = codebuild::connect(cfg) else {
+        return false;
+    };
+    let Ok(rt) = runtime() else { return false };
+    let Ok(Some(project)) = rt.block_on(api::project(&client, &cfg.project)) else {
+        return false;
+    };
+    let compute_type = Some(cfg.compute_type.clone())
+        .filter(|c| !c.is_empty())
+        .or_else(|| Some(project.compute_type.clone()).filter(|c| !c.is_empty()))
+        .unwrap_or_else(|| cost::prices().default_compute_type);
+    let records = records_file(paths);
+    let dir = ctx.project_dir.clone();
+    let proposed = (project.buildspec.trim().is_empty() && !dir.join(buildspec::FILE).exists())
+        .then(|| {
+            let smoke =
+                engine::smoke::plan(&dir, &config.smoke.commands, config.smoke.infer, false);
+            buildspec::generate(&smoke)
+        });
+    let estimate = cost::estimate(
+        &compute_type,
+        &cost::past_durations(&records, &project.name),
+    );
+    let mut warning: Vec<String> = estimate
+        .warning(&project.name, &client.env.region)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if let Some(text) = &proposed {
+        warning.push(format!(
+            "The project has no buildspec: dockui sends this one (not written to {}):",
+            buildspec::FILE
+        ));
+        warning.extend(
+            crate::fix::proposal::unified(Path::new(buildspec::FILE), "", text)
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    let target = Target {
+        project: project.name.clone(),
+        bucket: cfg.bucket(&client.env.region),
+        compute_type: Some(compute_type.clone()).filter(|c| *c != project.compute_type),
+        timeout_minutes: cfg.timeout_minutes(),
+        buildspec: proposed,
+        poll: Duration::from_millis(cfg.poll_ms),
+        records,
+    };
+    let port = CodeBuildPort::new(client, target).interactive(cfg.confirm.then_some(warning));
+    ctx.docker = std::sync::Arc::new(port);
+    ctx.config.smoke.commands.clear();
+    ctx.config.smoke.infer = false;
+    true
+}

@@ -215,6 +215,13 @@ pub struct Target {
 pub struct CodeBuildPort {
     pub client: AwsClient,
     pub target: Target,
+    /// The TUI's question: the cost warning shown by the first `build`, which then does not start; the
+    /// next `build` (the user pressed `b` again) goes ahead. None: no question (headless asked already).
+    confirm_text: Option<Vec<String>>,
+    confirmed: Arc<std::sync::atomic::AtomicBool>,
+    /// A dropped build (the TUI's `c`) is stopped in the cloud from a background task; the headless front
+    /// end calls `stop_active` itself and waits for it.
+    stop_on_drop: bool,
     /// The build running now: stopped (StopBuild) when dockui is cancelled.
     active: Arc<Mutex<Option<String>>>,
     /// The last build that ran (for the result: its CodeBuild id and duration).
@@ -228,10 +235,21 @@ impl CodeBuildPort {
         CodeBuildPort {
             client,
             target,
+            confirm_text: None,
+            confirmed: Default::default(),
+            stop_on_drop: false,
             active: Default::default(),
             last: Default::default(),
             last_id: Default::default(),
         }
+    }
+
+    /// For an interactive front end: ask (show `warning`, start nothing) on the first build, and stop a
+    /// cancelled build by itself.
+    pub fn interactive(mut self, warning: Option<Vec<String>>) -> Self {
+        self.confirm_text = warning;
+        self.stop_on_drop = true;
+        self
     }
 
     pub fn last_build(&self) -> Option<api::Build> {
@@ -402,15 +420,31 @@ pub async fn follow(
 }
 
 /// Clears the active build when the build future ends normally; when it is dropped (cancel) the id stays
-/// for `stop_active`.
-struct Active<'a>(&'a Mutex<Option<String>>, bool);
+/// for `stop_active`, or (interactive) a background task stops it.
+struct Active<'a> {
+    active: &'a Mutex<Option<String>>,
+    finished: bool,
+    stop_with: Option<&'a AwsClient>,
+}
 
 impl Drop for Active<'_> {
     fn drop(&mut self) {
-        if self.1
-            && let Ok(mut a) = self.0.lock()
+        if self.finished {
+            if let Ok(mut a) = self.active.lock() {
+                *a = None;
+            }
+            return;
+        }
+        if let (Some(client), Ok(handle)) = (self.stop_with, tokio::runtime::Handle::try_current())
+            && let Some(id) = self.active.lock().ok().and_then(|mut a| a.take())
         {
-            *a = None;
+            let client = client.clone();
+            handle.spawn(async move {
+                match api::stop_build(&client, &id).await {
+                    Ok(()) => log::info!("stopped CodeBuild build {id} after a cancel"),
+                    Err(e) => log::warn!("could not stop CodeBuild build {id}: {e}"),
+                }
+            });
         }
     }
 }
@@ -446,11 +480,28 @@ impl BuilderPort for CodeBuildPort {
         events: UnboundedSender<BuildEvent>,
     ) -> BoxFuture<'_, Result<String, DockerError>> {
         Box::pin(async move {
+            if let Some(text) = &self.confirm_text
+                && !self
+                    .confirmed
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                for l in text {
+                    let _ = events.send(BuildEvent::Line(l.clone()));
+                }
+                return Err(DockerError::Context(
+                    "not started: a CodeBuild build costs money (above); press b again to start it"
+                        .into(),
+                ));
+            }
             let started = self.start(&spec, &events).await?;
             if let Ok(mut a) = self.active.lock() {
                 *a = Some(started.id.clone());
             }
-            let mut guard = Active(&self.active, false);
+            let mut guard = Active {
+                active: &self.active,
+                finished: false,
+                stop_with: self.stop_on_drop.then_some(&self.client),
+            };
             let mut digest = None;
             let followed = follow(&self.client, &started.id, self.target.poll, |l| {
                 if let Some(d) = buildspec::pushed_digest(&l) {
@@ -459,7 +510,7 @@ impl BuilderPort for CodeBuildPort {
                 let _ = events.send(BuildEvent::Line(l));
             })
             .await;
-            guard.1 = true;
+            guard.finished = true;
             drop(guard);
             let build = followed.map_err(|e| aws_to_docker(e, "follow the build"))?;
             self.record(&build);
