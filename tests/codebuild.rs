@@ -231,14 +231,40 @@ fn project(codebuild: &str) -> Project {
     Project { home, dir }
 }
 
+/// Starts the dockui binary where no container engine answers: in a private mount namespace whose `/run`
+/// (so `/var/run/docker.sock` and Podman's sockets) is an empty tmpfs. The host's mounts are untouched;
+/// needs root (as CI and this machine run the tests).
+const NO_ENGINE: &str = "mount -t tmpfs dockui-no-engine /run && exec \"$0\" \"$@\"";
+
+fn no_engine_command(home: &Path) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "-m",
+        "--",
+        "sh",
+        "-c",
+        NO_ENGINE,
+        env!("CARGO_BIN_EXE_dockui"),
+    ]);
+    for (k, v) in common::isolated_env(home) {
+        cmd.env(k, v);
+    }
+    // Nothing may point auto at an engine: it must find none and look further.
+    for k in [
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "BUILDKIT_HOST",
+        "XDG_RUNTIME_DIR",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd.env("DOCKER_CONFIG", home.join("no-docker-config"));
+    cmd
+}
+
 fn dockui(moto: Option<&Moto>, p: &Project, args: &[&str]) -> Output {
-    let mut cmd = common::dockui(p.home.path());
+    let mut cmd = no_engine_command(p.home.path());
     cmd.env("HOME", p.home.path())
-        // No engine here: `auto` must look elsewhere (and never at the developer's engine).
-        .env(
-            "DOCKER_HOST",
-            format!("unix://{}/no-engine.sock", p.home.path().display()),
-        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_REGION")
@@ -1092,14 +1118,11 @@ fn tui_asks_then_builds_on_codebuild_when_no_engine_answers() {
         .map(|(k, v)| format!("{k}='{v}'"))
         .collect();
     env.push(format!("HOME='{}'", p.home.path().display()));
-    env.push(format!(
-        "DOCKER_HOST='unix://{}/no-engine.sock'",
-        p.home.path().display()
-    ));
     t.send(&[
         &format!(
-            "clear; env {} {} {}",
+            "clear; env -u DOCKER_HOST -u XDG_RUNTIME_DIR {} unshare -m -- sh -c '{}' {} {}",
             env.join(" "),
+            NO_ENGINE.replace('\'', "'\\''"),
             env!("CARGO_BIN_EXE_dockui"),
             p.dir.display()
         ),
@@ -1158,11 +1181,12 @@ fn tui_c_stops_the_codebuild_build() {
     t.wait_for("shell prompt", |s| s.contains("READY$"));
     t.send(&[
         &format!(
-            "clear; env AWS_ACCESS_KEY_ID={ACCESS_KEY} AWS_SECRET_ACCESS_KEY='{SECRET_KEY}' AWS_REGION=us-east-1 \
-             AWS_ENDPOINT_URL=http://127.0.0.1:{} HOME='{}' DOCKER_HOST='unix://{}/none.sock' {} {}",
+            "clear; env -u DOCKER_HOST -u XDG_RUNTIME_DIR AWS_ACCESS_KEY_ID={ACCESS_KEY} \
+             AWS_SECRET_ACCESS_KEY='{SECRET_KEY}' AWS_REGION=us-east-1 AWS_ENDPOINT_URL=http://127.0.0.1:{} \
+             HOME='{}' unshare -m -- sh -c '{}' {} {}",
             fake.port,
             p.home.path().display(),
-            p.home.path().display(),
+            NO_ENGINE.replace('\'', "'\\''"),
             env!("CARGO_BIN_EXE_dockui"),
             p.dir.display()
         ),
