@@ -227,6 +227,7 @@ fn busy_app() -> App {
             endpoint: "unix:///var/run/docker.sock".into(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
+            ..Default::default()
         },
     ))));
     if let Ok(a) = analyze_project(&demo_dir(), &AnalyzeOptions::default()) {

@@ -4,14 +4,16 @@
 
 mod cache;
 mod codebuild;
+mod doctor;
 mod inspect;
 mod notify;
 mod pins;
 mod rollback;
 
 use crate::analyze;
+use crate::builder::select::{self, Choice};
 use crate::config::Config;
-use crate::docker::{BollardEngine, DockerPort, standin};
+use crate::docker::{BollardEngine, standin};
 use crate::engine::{self, BuildRequest, EngineContext};
 use crate::paths::Paths;
 use crate::report;
@@ -136,7 +138,7 @@ pub enum Cmd {
         build: BuildFlags,
         #[command(flatten)]
         host: HostFlags,
-        // --- backend choice and the AWS CodeBuild fallback (codebuild slice; the port branch owns --backend) ---
+        /// The AWS CodeBuild backend's flags.
         #[command(flatten)]
         cloud: codebuild::CodeBuildFlags,
     },
@@ -148,6 +150,9 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// What this machine can build on: every backend in the order `--backend auto` tries them, each with
+    /// reachable / why not / what to do, and the one `auto` picks. Exit 0 when auto has a usable one, 1 not.
+    Doctor(doctor::DoctorArgs),
     /// Print the GPUs, driver and CUDA version as NVML reports them.
     Gpu {
         #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -236,6 +241,33 @@ pub struct BuildFlags {
     /// No progress on stderr; the human result is the image reference alone on success.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Where to build (default: `[engine] backend`, else auto: the first usable one in `dockui doctor`'s
+    /// order). A backend named here that is not usable ends dockui with exit 2 and what to do.
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    pub backend: Option<BackendArg>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    Auto,
+    /// A Docker engine: [engine] docker_host, DOCKER_HOST, docker context, else the local socket.
+    #[value(alias = "engine")]
+    Docker,
+    Podman,
+    Buildkit,
+    Codebuild,
+}
+
+impl BackendArg {
+    fn choice(self) -> Choice {
+        match self {
+            BackendArg::Auto => Choice::Auto,
+            BackendArg::Docker => Choice::Docker,
+            BackendArg::Podman => Choice::Podman,
+            BackendArg::Buildkit => Choice::Buildkit,
+            BackendArg::Codebuild => Choice::Codebuild,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -318,6 +350,8 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // One rustls provider for the whole process (TLS to engines, registries), chosen before any TLS use.
+    crate::docker::remote::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -396,18 +430,63 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn engine_context(config: &Config, project: &Path, paths: &Paths) -> EngineContext {
-    let bollard = BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
-    let docker: Arc<dyn DockerPort> = Arc::new(bollard.clone());
-    EngineContext {
-        host: None,
-        docker,
-        bollard,
-        project_dir: project.to_path_buf(),
-        config: config.clone(),
-        paths: paths.clone(),
-        config_file: None,
+/// Which engine a JSON result came from: the endpoint, its docker context and where it was set.
+pub(crate) fn engine_json(engine: &dyn crate::builder::BuilderPort) -> serde_json::Value {
+    engine.endpoint_json()
+}
+
+/// The backend `[engine] backend` names (or `flag`, which wins).
+fn backend_choice(config: &Config, flag: Option<BackendArg>) -> anyhow::Result<Choice> {
+    match flag {
+        Some(f) => Ok(f.choice()),
+        None => Choice::parse(&config.engine.backend)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: [engine] backend: {e}")),
     }
+}
+
+/// Pick the builder (`select`) and the engine context around it. An explicitly named backend that is not
+/// usable is an error with what to do; `auto` always gives a port.
+fn engine_context(
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    project: &Path,
+    paths: &Paths,
+    choice: Choice,
+) -> Result<(EngineContext, select::Selected), select::SelectError> {
+    let selected = rt.block_on(select::select(config, &select::Env::from_process(), choice))?;
+    let docker: Arc<dyn crate::builder::BuilderPort> = selected.port.clone();
+    Ok((
+        EngineContext {
+            host: None,
+            docker,
+            project_dir: project.to_path_buf(),
+            config: config.clone(),
+            paths: paths.clone(),
+            config_file: None,
+        },
+        selected,
+    ))
+}
+
+/// Candidates `auto` passed over before the one it picked, one stderr line each.
+fn passed_over(selected: &select::Selected) -> Vec<String> {
+    selected
+        .skipped
+        .iter()
+        .map(|p| {
+            format!(
+                "dockui: backend {} ({}) passed over: {}",
+                p.backend.as_str(),
+                p.source,
+                p.why_not.as_deref().unwrap_or("not usable")
+            )
+        })
+        .chain(std::iter::once(format!(
+            "dockui: building on {} ({})",
+            selected.probe.info().label(),
+            selected.probe.source
+        )))
+        .collect()
 }
 
 fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
@@ -487,8 +566,37 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let mut config = load_config(config_flag, paths, &dir)?;
             apply_source(&mut config, &dir, &source)?;
             apply_build_flags(&mut config, &build);
-            let ctx = engine_context(&config, &dir, paths);
+            cloud.apply(&mut config);
+            let choice = backend_choice(&config, build.backend)?;
             let host = host.resolve(&config)?;
+            let rt = runtime()?;
+            let (ctx, selected) = match engine_context(&rt, &config, &dir, paths, choice) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Named explicitly and not usable: nothing is built; the result says why.
+                    eprintln!("dockui: {e}");
+                    if format == Format::Json {
+                        let outcome = engine::BuildOutcome {
+                            error: Some(e.to_string()),
+                            backend: e.probe.as_ref().map(|p| p.info()),
+                            ..Default::default()
+                        };
+                        println!("{}", serde_json::to_string_pretty(&outcome)?);
+                    }
+                    return Ok(2);
+                }
+            };
+            if !build.quiet && !selected.skipped.is_empty() {
+                for line in passed_over(&selected) {
+                    eprintln!("{line}");
+                }
+            }
+            // `auto` found nothing usable: what each backend would need, in doctor's order (codebuild slice).
+            if choice == select::Choice::Auto && !selected.probe.usable() {
+                for line in codebuild::nothing_usable(&rt, &config) {
+                    eprintln!("{line}");
+                }
+            }
             let mut req = BuildRequest::for_host(&dir, &config, paths, host);
             if !build.tags.is_empty() {
                 let refs = resolve_tags(&build.tags, &config, &dir)?;
@@ -512,15 +620,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
-            // --- backend dispatch (codebuild slice): CodeBuild explicitly, or `auto` with no engine ---
-            if let Some(code) =
-                codebuild::dispatch(&mut config, &dir, paths, &req, &cloud, format, quiet)?
-            {
-                return Ok(code);
+            // AWS CodeBuild (named, or `auto` with no engine): the cost question, the buildspec, --no-wait.
+            if selected.probe.backend == crate::builder::BackendKind::Codebuild {
+                return codebuild::run(&config, &dir, paths, req, &cloud, format, quiet);
             }
-            // --- end of backend dispatch ---
             let cache_inputs = cache::Inputs::of(&req, &dir);
-            let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 // Progress streams to stderr for both formats (stdout stays for the one result) unless --quiet.
@@ -544,7 +648,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 drop(tx);
                 let _ = printer.await;
                 // Containers removed in the background (a cancelled smoke test) are gone before we exit.
-                ctx.bollard.settle().await;
+                ctx.docker.settle().await;
                 (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
             });
             let (outcome, signalled) = outcome;
@@ -561,10 +665,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
                 }
                 Format::Human => print!("{}", report::build_human(&outcome)),
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&cache::with_break(&outcome, &cache_break)?)?
-                ),
+                Format::Json => {
+                    let mut v = cache::with_break(&outcome, &cache_break)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("engine".into(), engine_json(ctx.docker.as_ref()));
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?)
+                }
             }
             Ok(if outcome.engine_unreachable {
                 // The message names the endpoint, the cause and what to do. The streamed log ends with it
@@ -751,16 +858,37 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 }
                 (config, None, target.clone())
             };
-            let engine =
-                BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
             let rt = runtime()?;
+            let choice = backend_choice(&config, None)?;
+            let engine = match rt.block_on(select::select(
+                &config,
+                &select::Env::from_process(),
+                choice,
+            )) {
+                Ok(s) => s.port,
+                Err(e) => {
+                    let report = crate::registry::report::PushReport {
+                        image: source.clone(),
+                        backend: e.probe.as_ref().map(|p| p.info()),
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    };
+                    match format {
+                        Format::Human => {
+                            print!("{}", crate::registry::report::render_human(&report))
+                        }
+                        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                    }
+                    return Ok(2);
+                }
+            };
             let report = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 let printer = progress_to_stderr(rx, |p| {
                     crate::docker::push::progress_line(&p).into_iter().collect()
                 });
                 let report = engine::push::run_with(
-                    &engine,
+                    engine.as_ref(),
                     &config,
                     project.as_deref(),
                     &source,
@@ -779,7 +907,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             );
             match format {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Json => {
+                    let mut v = serde_json::to_value(&report)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("engine".into(), engine_json(engine.as_ref()));
+                    }
+                    println!("{}", serde_json::to_string_pretty(&v)?)
+                }
             }
             Ok(report.exit_code())
         }
@@ -796,6 +930,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Some(Cmd::Doctor(args)) => doctor::run(args, config_flag, paths),
         Some(Cmd::Inspect(args)) => inspect::run(args, config_flag, paths),
         Some(Cmd::Rollback(args)) => rollback::run(args, config_flag, paths),
         Some(Cmd::StandIn { tag }) => {
@@ -950,18 +1085,23 @@ fn open_tui(
     } else {
         crate::fix::write::sweep_project_temps(dir, &config.build.dockerfile);
     }
-    let mut ctx = engine_context(&config, dir, paths);
-    // --- no engine here: AWS CodeBuild when it is configured (codebuild slice) ---
-    if !readonly {
-        codebuild::tui_fallback(&mut ctx, paths);
+    let choice = backend_choice(&config, None)?;
+    let rt = runtime()?;
+    let (mut ctx, selected) = engine_context(&rt, &config, dir, paths, choice)?;
+    // AWS CodeBuild picked (no engine here): the TUI's port asks before a paid build.
+    if selected.probe.backend == crate::builder::BackendKind::Codebuild {
+        anyhow::ensure!(
+            !readonly,
+            "read-only mode (--readonly): no builds, and AWS CodeBuild is the only backend here"
+        );
+        codebuild::tui_port(&mut ctx, paths)?;
     }
     // `r` in the TUI re-reads the same files.
     ctx.config_file = config_flag.map(Path::to_path_buf);
-    let rt = runtime()?;
-    let bollard = ctx.bollard.clone();
+    let docker = ctx.docker.clone();
     let code = rt.block_on(async move {
         let code = crate::tui::run(ctx, keymap, readonly).await;
-        bollard.settle().await;
+        docker.settle().await;
         code
     })?;
     Ok(code)

@@ -47,9 +47,15 @@ impl Default for SmokeConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Empty: $DOCKER_HOST, else the local socket.
+    /// `unix://`, `tcp://` or `ssh://user@host:port`, like `docker -H`. Empty: what the docker CLI uses
+    /// (DOCKER_HOST, DOCKER_CONTEXT, the current context, the local socket): `docker::endpoint`.
     pub docker_host: String,
     pub timeout_s: u64,
+    /// Which builder `dockui build` uses: "auto" (the first reachable, in `dockui doctor`'s order), "docker",
+    /// "podman", "buildkit" or "codebuild".
+    pub backend: String,
+    /// A BuildKit daemon (`tcp://host:1234`, `unix:///run/buildkit/buildkitd.sock`). Empty: $BUILDKIT_HOST.
+    pub buildkit_host: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -118,6 +124,8 @@ impl Default for EngineConfig {
         EngineConfig {
             docker_host: String::new(),
             timeout_s: 600,
+            backend: "auto".into(),
+            buildkit_host: String::new(),
         }
     }
 }

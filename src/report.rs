@@ -20,6 +20,9 @@ pub fn build_human(o: &BuildOutcome) -> String {
              the Dockerfile's steps ran, not that the real base image works"
         );
     }
+    if let Some(b) = &o.backend {
+        let _ = writeln!(out, "backend: {}", b.label());
+    }
     if let Some(id) = &o.image_id {
         let _ = writeln!(out, "image id: {id}");
     }
@@ -70,6 +73,9 @@ pub fn build_human(o: &BuildOutcome) -> String {
             "FAIL"
         };
         let _ = writeln!(out, "smoke {mark} {}", sm.name);
+    }
+    if let Some(why) = &o.smoke_skipped {
+        let _ = writeln!(out, "smoke SKIPPED: {why}");
     }
     if let Some(e) = &o.error {
         let _ = writeln!(out, "error: {e}");

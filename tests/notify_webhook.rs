@@ -373,7 +373,6 @@ async fn engine_build_job_notifies_and_reports_failures_as_notice() {
     let run = |config: dockui::config::Config| {
         let ctx = EngineContext {
             docker: std::sync::Arc::new(engine.clone()),
-            bollard: engine.clone(),
             project_dir: dir.clone(),
             config,
             paths: common::paths(home.path()),

@@ -684,6 +684,7 @@ fn the_80x24_status_bar_keeps_the_build_state_and_help() {
             endpoint: "unix:///var/run/docker.sock".into(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
+            ..Default::default()
         },
     ))));
     app.notice =

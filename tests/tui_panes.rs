@@ -38,6 +38,7 @@ fn busy_app(dir: &std::path::Path) -> App {
             endpoint: "unix:///var/run/docker.sock".into(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
+            ..Default::default()
         },
     ))));
     let fix = Fix {

@@ -19,6 +19,7 @@ fn sample_app() -> App {
         endpoint: "unix:///var/run/docker.sock".into(),
         version: "20.10.24".into(),
         api_version: "1.41".into(),
+        ..Default::default()
     }))));
     let span = |line| Span {
         line,

@@ -715,7 +715,7 @@ fn failed_smoke_shows_its_output_marks_standin_and_push_asks() {
     t.send(&["b"]);
     let s = t.wait_for("smoke failed", |s| s.contains("failed after 1 attempt"));
     assert!(s.contains("Smoke (stand-in base)"), "{s}");
-    t.send(&["BTab", "BTab"]);
+    t.send(&["BTab", "BTab", "BTab"]);
     t.wait_for("Smoke focused", |s| s.contains("[ Smoke (stand-in base) ]"));
     t.send(&["Enter"]);
     // The expanded check starts with its command (the Build log also shows the output: wait for the pane).

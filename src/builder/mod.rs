@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
 
+pub mod select;
+
 pub use crate::docker::push::{PushProgress, PushResult};
 pub use crate::registry::credentials::Credentials;
 
@@ -50,9 +52,11 @@ pub enum BuildEvent {
     Step { current: u32, total: u32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// The docker context the endpoint came from (`DOCKER_CONTEXT`, the CLI's current context).
+    pub context: Option<String>,
     pub version: String,
     pub api_version: String,
 }
@@ -132,6 +136,41 @@ impl BackendKind {
     }
 }
 
+/// Where a build or push ran: named in every JSON result and in the TUI's status bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackendInfo {
+    pub kind: BackendKind,
+    /// e.g. `unix:///var/run/docker.sock`, `tcp://builder:2376`, `tcp://buildkitd:1234`.
+    pub endpoint: String,
+    /// The docker context the endpoint came from, when it came from one.
+    pub context: Option<String>,
+}
+
+impl BackendInfo {
+    /// One line for status bars and logs: `docker unix:///var/run/docker.sock (context prod)`.
+    pub fn label(&self) -> String {
+        match &self.context {
+            Some(c) => format!("{} {} (context {c})", self.kind.as_str(), self.endpoint),
+            None => format!("{} {}", self.kind.as_str(), self.endpoint),
+        }
+    }
+
+    /// What a port says about itself: its kind from `capabilities` (a Docker endpoint may turn out to be
+    /// Podman), else Docker when the builder cannot be asked.
+    pub async fn of(port: &dyn BuilderPort) -> BackendInfo {
+        let kind = port
+            .capabilities()
+            .await
+            .map(|c| c.kind)
+            .unwrap_or(BackendKind::Docker);
+        BackendInfo {
+            kind,
+            endpoint: port.endpoint(),
+            context: port.context(),
+        }
+    }
+}
+
 /// A BuildKit cache backend in buildx syntax (`type=inline`, `type=registry,ref=...`, `type=local,dest=...`,
 /// `type=gha`).
 #[derive(
@@ -170,6 +209,35 @@ pub struct Capabilities {
 pub trait BuilderPort: Send + Sync {
     /// e.g. `unix:///var/run/docker.sock`
     fn endpoint(&self) -> String;
+    /// The docker context the endpoint was resolved from (`DOCKER_CONTEXT`, the CLI's current context);
+    /// None for endpoints named directly.
+    fn context(&self) -> Option<String> {
+        None
+    }
+    /// Stream the image as a `docker save` archive (the Image pane, `dockui inspect`). Builders without an
+    /// image store (a BuildKit daemon, a cloud builder) cannot.
+    fn export_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> futures_util::stream::BoxStream<'a, Result<bytes::Bytes, DockerError>> {
+        let why = format!(
+            "the builder at {} keeps no image store to export {image} from",
+            self.endpoint()
+        );
+        Box::pin(futures_util::stream::once(async move {
+            Err(DockerError::Other(why))
+        }))
+    }
+    /// The endpoint for JSON results: `endpoint`, `context`, `source` (config, env, env_context,
+    /// current_context) and `tls`.
+    fn endpoint_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint(),
+            "context": self.context(),
+            "source": serde_json::Value::Null,
+            "tls": false,
+        })
+    }
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>>;
     /// Build, streaming output into `events`; resolves to the image id. Dropping the future aborts the build.
     fn build(
@@ -188,6 +256,11 @@ pub trait BuilderPort: Send + Sync {
     /// Remove containers left by dockui runs that were killed (their process is gone); their ids.
     fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Wait (bounded) for clean-up this builder started in the background (containers removed after a
+    /// cancelled smoke test), so nothing is left when the process ends.
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
     /// What this builder can do (cache types, platforms, running containers). The default is a plain
     /// Docker engine with its embedded BuildKit.

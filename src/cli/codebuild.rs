@@ -6,7 +6,6 @@ use crate::codebuild::{self, CodeBuildPort, Target, api, buildspec, cost};
 use crate::config::Config;
 use crate::engine::{self, BuildRequest};
 use crate::paths::Paths;
-use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,25 +16,9 @@ fn out_line(s: &str) {
     write_stream(false, &format!("{s}\n"));
 }
 
-/// Where `build` runs.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
-    /// The local engine (or DOCKER_HOST); when none answers, AWS CodeBuild if it is configured.
-    #[default]
-    Auto,
-    Docker,
-    Podman,
-    Buildkit,
-    Codebuild,
-}
-
 /// `build` flags of the cloud fallback (they override `[codebuild]`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct CodeBuildFlags {
-    /// Where to build: auto (the engine; AWS CodeBuild when no engine answers and it is configured),
-    /// docker, podman, buildkit, codebuild.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
     /// Accept the CodeBuild cost warning (and a generated buildspec.yml) without asking.
     #[arg(long)]
     pub yes: bool,
@@ -83,68 +66,34 @@ impl CodeBuildFlags {
     }
 }
 
+/// `auto` found no usable backend: every candidate with why not and what to do (as `dockui doctor` lists
+/// them), so the user knows what to start, install or configure, CodeBuild included.
+pub fn nothing_usable(rt: &tokio::runtime::Runtime, config: &Config) -> Vec<String> {
+    use crate::builder::select;
+    let d = rt.block_on(select::doctor(config, &select::Env::from_process()));
+    std::iter::once(
+        "dockui: no backend answers here; to build, make one of these usable (`dockui doctor`):"
+            .to_string(),
+    )
+    .chain(d.candidates.iter().map(|p| {
+        format!(
+            "  {} ({}): {}; {}",
+            p.backend.as_str(),
+            p.source,
+            p.why_not.as_deref().unwrap_or("not usable"),
+            p.what_to_do.as_deref().unwrap_or("see dockui doctor")
+        )
+    }))
+    .collect()
+}
+
 pub fn records_file(paths: &Paths) -> PathBuf {
     paths.state_dir.join("codebuild.jsonl")
 }
 
-/// Does the Docker engine answer? (`auto` tries it first.)
-fn engine_reachable(config: &Config) -> bool {
-    use crate::builder::BuilderPort;
-    let Ok(rt) = runtime() else { return false };
-    let engine =
-        crate::docker::BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(10), engine.ping())
-            .await
-            .is_ok_and(|r| r.is_ok())
-    })
-}
-
-/// The backend choice: Some(exit code) when the build ran here (CodeBuild), None when the local engine
-/// path should run it.
-pub fn dispatch(
-    config: &mut Config,
-    dir: &Path,
-    paths: &Paths,
-    req: &BuildRequest,
-    flags: &CodeBuildFlags,
-    format: Format,
-    quiet: bool,
-) -> anyhow::Result<Option<i32>> {
-    flags.apply(config);
-    match flags.backend {
-        Backend::Docker | Backend::Podman => Ok(None),
-        Backend::Buildkit => anyhow::bail!(
-            "--backend buildkit is not in this build of dockui yet (it comes with the builder port); use \
-             --backend docker or codebuild"
-        ),
-        Backend::Codebuild => run(config, dir, paths, req.clone(), flags, format, quiet).map(Some),
-        Backend::Auto => {
-            if engine_reachable(config) {
-                return Ok(None);
-            }
-            let probe = codebuild::probe(config);
-            if probe.reachable {
-                err_line(&format!(
-                    "dockui: no container engine answers here: building on AWS CodeBuild (project {})",
-                    config.codebuild.project
-                ));
-                return run(config, dir, paths, req.clone(), flags, format, quiet).map(Some);
-            }
-            // The engine path then reports the engine's own error; this says what else would work.
-            err_line(&format!(
-                "dockui: no container engine answers, and the AWS CodeBuild fallback is not available: {}. \
-                 To build here, start a Docker engine (or set DOCKER_HOST / a docker context), or {}.",
-                probe.why_not, probe.what_to_do
-            ));
-            Ok(None)
-        }
-    }
-}
-
 /// Build on CodeBuild: the cost warning, the buildspec proposal, then the same attempt/classify/retry loop
 /// as a local build, through the CodeBuild port.
-fn run(
+pub fn run(
     config: &Config,
     dir: &Path,
     paths: &Paths,
@@ -546,70 +495,14 @@ pub fn logs(config: &Config, paths: &Paths, id: &str, format: Format) -> anyhow:
     Ok(if build.succeeded() { 0 } else { 1 })
 }
 
-/// The TUI with no engine: when CodeBuild is configured and answers, builds go there. The first `b` shows
-/// the cost warning (and the buildspec dockui would send, when the project has none) in the Build log and
-/// starts nothing; `b` again starts it; `c` cancels and stops it in the cloud. Smoke tests run inside the
-/// build (the buildspec), so the engine plans none. Returns whether CodeBuild was chosen.
-pub fn tui_fallback(ctx: &mut engine::EngineContext, paths: &Paths) -> bool {
-    let config = ctx.config.clone();
-    let cfg = &config.codebuild;
-    if cfg.project.is_empty() || engine_reachable(&config) {
-        return false;
-    }
-    if !codebuild::probe(&config).reachable {
-        return false;
-    }
-    let Ok(client) = codebuild::connect(cfg) else {
-        return false;
-    };
-    let Ok(rt) = runtime() else { return false };
-    let Ok(Some(project)) = rt.block_on(api::project(&client, &cfg.project)) else {
-        return false;
-    };
-    let compute_type = Some(cfg.compute_type.clone())
-        .filter(|c| !c.is_empty())
-        .or_else(|| Some(project.compute_type.clone()).filter(|c| !c.is_empty()))
-        .unwrap_or_else(|| cost::prices().default_compute_type);
-    let records = records_file(paths);
-    let dir = ctx.project_dir.clone();
-    let proposed = (project.buildspec.trim().is_empty() && !dir.join(buildspec::FILE).exists())
-        .then(|| {
-            let smoke =
-                engine::smoke::plan(&dir, &config.smoke.commands, config.smoke.infer, false);
-            buildspec::generate(&smoke)
-        });
-    let estimate = cost::estimate(
-        &compute_type,
-        &cost::past_durations(&records, &project.name),
-    );
-    let mut warning: Vec<String> = estimate
-        .warning(&project.name, &client.env.region)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    if let Some(text) = &proposed {
-        warning.push(format!(
-            "The project has no buildspec: dockui sends this one (not written to {}):",
-            buildspec::FILE
-        ));
-        warning.extend(
-            crate::fix::proposal::unified(Path::new(buildspec::FILE), "", text)
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    let target = Target {
-        project: project.name.clone(),
-        bucket: cfg.bucket(&client.env.region),
-        compute_type: Some(compute_type.clone()).filter(|c| *c != project.compute_type),
-        timeout_minutes: cfg.timeout_minutes(),
-        buildspec: proposed,
-        poll: Duration::from_millis(cfg.poll_ms),
-        records,
-    };
-    let port = CodeBuildPort::new(client, target).interactive(cfg.confirm.then_some(warning));
+/// The TUI on CodeBuild (`auto` found no engine): the port asks before a paid build (the first `b` shows
+/// the cost warning and the buildspec it would send in the Build log; `b` again starts), `c` stops the
+/// build in the cloud, and the engine plans no smoke tests (they run inside the build, in the buildspec).
+pub fn tui_port(ctx: &mut engine::EngineContext, paths: &Paths) -> anyhow::Result<()> {
+    let port = codebuild::interactive_port(&ctx.config, &ctx.project_dir, records_file(paths))
+        .map_err(|e| anyhow::anyhow!("AWS CodeBuild: {e}"))?;
     ctx.docker = std::sync::Arc::new(port);
     ctx.config.smoke.commands.clear();
     ctx.config.smoke.infer = false;
-    true
+    Ok(())
 }

@@ -346,6 +346,121 @@ impl CodeBuildPort {
     }
 }
 
+/// A port for an interactive front end (and for the builder selection's `open`): the project looked up,
+/// the buildspec dockui would send when the project has none (not written), and the cost question asked by
+/// the first `build` (unless `[codebuild] confirm = false`). Safe to call inside a runtime.
+pub fn interactive_port(
+    config: &crate::config::Config,
+    project_dir: &std::path::Path,
+    records: PathBuf,
+) -> Result<CodeBuildPort, String> {
+    let cfg = config.codebuild.clone();
+    if cfg.project.is_empty() {
+        return Err("no CodeBuild project configured ([codebuild] project is empty)".into());
+    }
+    let client = connect(&cfg).map_err(|e| e.to_string())?;
+    let lookup = {
+        let (client, name) = (client.clone(), cfg.project.clone());
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(api::project(&client, &name))
+                        .map_err(|e| format!("{e}; {}", what_to_do_for(&e)))
+                })
+        })
+        .join()
+        .map_err(|_| "the CodeBuild project lookup panicked".to_string())?
+    };
+    let project = lookup?.ok_or_else(|| {
+        format!(
+            "no CodeBuild project {} in {}",
+            cfg.project, client.env.region
+        )
+    })?;
+    let compute_type = Some(cfg.compute_type.clone())
+        .filter(|c| !c.is_empty())
+        .or_else(|| Some(project.compute_type.clone()).filter(|c| !c.is_empty()))
+        .unwrap_or_else(|| cost::prices().default_compute_type);
+    let proposed = (project.buildspec.trim().is_empty()
+        && !project_dir.join(buildspec::FILE).exists())
+    .then(|| {
+        let smoke = crate::engine::smoke::plan(
+            project_dir,
+            &config.smoke.commands,
+            config.smoke.infer,
+            false,
+        );
+        buildspec::generate(&smoke)
+    });
+    let estimate = cost::estimate(
+        &compute_type,
+        &cost::past_durations(&records, &project.name),
+    );
+    let mut warning: Vec<String> = estimate
+        .warning(&project.name, &client.env.region)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    if let Some(text) = &proposed {
+        warning.push(format!(
+            "The project has no buildspec: dockui sends this one (not written to {}):",
+            buildspec::FILE
+        ));
+        warning.extend(
+            crate::fix::proposal::unified(std::path::Path::new(buildspec::FILE), "", text)
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    let target = Target {
+        project: project.name.clone(),
+        bucket: cfg.bucket(&client.env.region),
+        compute_type: Some(compute_type).filter(|c| *c != project.compute_type),
+        timeout_minutes: cfg.timeout_minutes(),
+        buildspec: proposed,
+        poll: Duration::from_millis(cfg.poll_ms),
+        records,
+    };
+    Ok(CodeBuildPort::new(client, target).interactive(cfg.confirm.then_some(warning)))
+}
+
+/// CodeBuild as a candidate of the builder selection (`--backend auto|codebuild`, `dockui doctor`).
+pub fn plugin() -> crate::builder::select::Plugin {
+    crate::builder::select::Plugin {
+        probe: |config, _env| {
+            Box::pin(async move {
+                let p = probe_async(&config).await;
+                let endpoint = connect(&config.codebuild)
+                    .map(|c| format!("codebuild://{}@{}", config.codebuild.project, c.env.region))
+                    .unwrap_or_default();
+                crate::builder::select::Probe {
+                    backend: BackendKind::Codebuild,
+                    source: "[codebuild] project".into(),
+                    endpoint,
+                    context: None,
+                    // The last resort of `auto`: never stops the walk.
+                    explicit: false,
+                    available: true,
+                    reachable: p.reachable,
+                    version: p.reachable.then(|| "AWS CodeBuild".to_string()),
+                    why_not: (!p.reachable).then_some(p.why_not),
+                    what_to_do: (!p.reachable).then_some(p.what_to_do),
+                }
+            })
+        },
+        open: |config, _probe| {
+            let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let records = crate::paths::Paths::discover()
+                .state_dir
+                .join("codebuild.jsonl");
+            interactive_port(config, &dir, records).map(|p| Arc::new(p) as Arc<dyn BuilderPort>)
+        },
+    }
+}
+
 fn aws_to_docker(e: AwsError, doing: &str) -> DockerError {
     match &e {
         AwsError::Unreachable { endpoint, .. } => DockerError::Unreachable {
@@ -457,11 +572,21 @@ impl BuilderPort for CodeBuildPort {
         )
     }
 
+    fn endpoint_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint(),
+            "context": null,
+            "source": "[codebuild] project",
+            "tls": self.client.env.endpoint(aws::Service::CodeBuild).starts_with("https:"),
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
         Box::pin(async move {
             match api::project(&self.client, &self.target.project).await {
                 Ok(Some(_)) => Ok(EngineInfo {
                     endpoint: self.endpoint(),
+                    context: None,
                     version: "AWS CodeBuild".into(),
                     api_version: "2016-10-06".into(),
                 }),

@@ -16,47 +16,154 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
+use super::endpoint::{Address, Endpoint};
+
+/// bollard over a connection dockui opens itself (TLS from the CLI's files, ssh with its port).
+fn custom_transport(
+    dialer: super::remote::Dialer,
+    addr: &str,
+    timeout_s: u64,
+) -> Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_custom_transport(
+        move |req: bollard::BollardRequest| {
+            let dialer = dialer.clone();
+            Box::pin(async move { super::remote::send(&dialer, req).await })
+                as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+        },
+        Some(addr),
+        timeout_s,
+        bollard::API_DEFAULT_VERSION,
+    )
+}
+
+pub const DEFAULT_ENDPOINT: &str = super::endpoint::DEFAULT_HOST;
 
 #[derive(Clone)]
 pub struct BollardEngine {
     docker: Option<Docker>,
+    /// What messages and the status bar show: the host, and the docker context when there is one.
     endpoint: String,
+    /// The resolved endpoint (None when resolution failed).
+    resolved: Option<Endpoint>,
+    /// tcp+TLS and ssh: how to open a raw connection (push streams its own request).
+    dialer: Option<super::remote::Dialer>,
     connect_error: Option<String>,
 }
 
 impl BollardEngine {
-    /// `host` from config; empty means $DOCKER_HOST, else the local socket. Never fails: an engine that cannot
-    /// be reached is a state the UI shows, and `ping` reports why.
+    /// `host` from config (`[engine] docker_host`); empty means what the docker CLI would use: DOCKER_HOST,
+    /// DOCKER_CONTEXT, the CLI's current context, the local socket (see `endpoint`). Never fails: an engine
+    /// that cannot be reached is a state the UI shows, and `ping` reports why.
     pub fn connect(host: &str, timeout_s: u64) -> BollardEngine {
-        let endpoint = if !host.is_empty() {
-            host.to_string()
-        } else {
-            std::env::var("DOCKER_HOST")
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| DEFAULT_ENDPOINT.into())
+        match super::endpoint::resolve(host, &super::endpoint::EnvView::from_process()) {
+            Ok(ep) => BollardEngine::connect_to(ep, timeout_s),
+            Err(e) => BollardEngine {
+                docker: None,
+                endpoint: e.subject(),
+                resolved: None,
+                dialer: None,
+                connect_error: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// Connect to an endpoint resolved already.
+    pub fn connect_to(ep: Endpoint, timeout_s: u64) -> BollardEngine {
+        let endpoint = ep.display();
+        let failed = |reason: String, ep: Endpoint| BollardEngine {
+            docker: None,
+            endpoint: endpoint.clone(),
+            resolved: Some(ep),
+            dialer: None,
+            connect_error: Some(reason),
         };
-        let result = if endpoint.starts_with("unix://") || endpoint.starts_with('/') {
-            Docker::connect_with_unix(&endpoint, timeout_s, bollard::API_DEFAULT_VERSION)
-        } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-            Docker::connect_with_http(&endpoint, timeout_s, bollard::API_DEFAULT_VERSION)
-        } else {
-            Err(bollard::errors::Error::UnsupportedURISchemeError {
-                uri: endpoint.clone(),
-            })
+        let address = match ep.address() {
+            Ok(a) => a,
+            Err(why) => {
+                let reason = diagnose::explain(&ep.host, diagnose::Cause::BadUrl, &[why]);
+                return failed(reason, ep);
+            }
+        };
+        let version = bollard::API_DEFAULT_VERSION;
+        let (result, dialer) = match (&address, &ep.tls) {
+            (Address::Unix(path), _) => (
+                Docker::connect_with_unix(&path.to_string_lossy(), timeout_s, version),
+                None,
+            ),
+            (Address::Tcp(addr), None) => (
+                Docker::connect_with_http(&format!("tcp://{addr}"), timeout_s, version),
+                None,
+            ),
+            (Address::Tcp(addr), Some(tls)) => {
+                let config = match super::remote::tls_config(tls) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let reason = format!("TLS setup for {endpoint} failed: {e}");
+                        return failed(reason, ep);
+                    }
+                };
+                let server_name = match super::remote::server_name(addr) {
+                    Ok(n) => n,
+                    Err(why) => {
+                        let reason = diagnose::explain(&ep.host, diagnose::Cause::BadUrl, &[why]);
+                        return failed(reason, ep);
+                    }
+                };
+                let dialer = super::remote::Dialer::Tls {
+                    addr: addr.clone(),
+                    server_name,
+                    connector: tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)),
+                };
+                (
+                    custom_transport(dialer.clone(), &format!("https://{addr}"), timeout_s),
+                    Some(dialer),
+                )
+            }
+            (Address::Ssh(target), _) => {
+                let dialer = super::remote::Dialer::Ssh(target.clone());
+                (
+                    custom_transport(dialer.clone(), "http://docker", timeout_s),
+                    Some(dialer),
+                )
+            }
         };
         match result {
             Ok(docker) => BollardEngine {
                 docker: Some(docker),
                 endpoint,
+                resolved: Some(ep),
+                dialer,
                 connect_error: None,
             },
-            Err(e) => BollardEngine {
-                connect_error: Some(diagnose::explain_error(&endpoint, &e)),
-                docker: None,
-                endpoint,
-            },
+            Err(e) => failed(diagnose::explain_error(&endpoint, &e), ep),
+        }
+    }
+
+    /// The resolved endpoint: host, TLS, context and where it came from (JSON results, `doctor`).
+    pub fn resolved(&self) -> Option<&Endpoint> {
+        self.resolved.as_ref()
+    }
+
+    /// A raw connection to the engine's API for requests made by hand (push), over whichever transport the
+    /// endpoint uses. The ssh process (if any) lives as long as the returned value.
+    pub async fn raw_connection(&self) -> std::io::Result<super::remote::Conn> {
+        if let Some(d) = &self.dialer {
+            return d.dial().await;
+        }
+        match self.resolved.as_ref().map(Endpoint::address) {
+            Some(Ok(Address::Unix(p))) => Ok(super::remote::Conn {
+                io: Box::new(tokio::net::UnixStream::connect(p).await?),
+                ssh: None,
+            }),
+            Some(Ok(Address::Tcp(a))) => Ok(super::remote::Conn {
+                io: Box::new(tokio::net::TcpStream::connect(a).await?),
+                ssh: None,
+            }),
+            _ => Err(std::io::Error::other(
+                self.connect_error
+                    .clone()
+                    .unwrap_or_else(|| "no engine endpoint".into()),
+            )),
         }
     }
 
@@ -165,6 +272,34 @@ impl DockerPort for BollardEngine {
         self.endpoint.clone()
     }
 
+    fn context(&self) -> Option<String> {
+        self.resolved.as_ref().and_then(|e| e.context.clone())
+    }
+
+    fn export_image<'a>(
+        &'a self,
+        image: &'a str,
+    ) -> futures_util::stream::BoxStream<'a, Result<bytes::Bytes, DockerError>> {
+        match self.client() {
+            Ok(docker) => Box::pin(
+                docker
+                    .export_image(image)
+                    .map(move |r| r.map_err(|e| self.map_err(e))),
+            ),
+            Err(e) => Box::pin(futures_util::stream::once(async move { Err(e) })),
+        }
+    }
+
+    fn endpoint_json(&self) -> serde_json::Value {
+        let ep = self.resolved();
+        serde_json::json!({
+            "endpoint": ep.map(|e| e.host.clone()).unwrap_or_else(|| self.endpoint.clone()),
+            "context": ep.and_then(|e| e.context.clone()),
+            "source": ep.map(|e| e.source),
+            "tls": ep.is_some_and(|e| e.tls.is_some()),
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
         async move {
             let docker = self.client()?;
@@ -172,6 +307,7 @@ impl DockerPort for BollardEngine {
             let v = docker.version().await.map_err(|e| self.map_err(e))?;
             Ok(EngineInfo {
                 endpoint: self.endpoint.clone(),
+                context: self.resolved.as_ref().and_then(|e| e.context.clone()),
                 version: v.version.unwrap_or_default(),
                 api_version: v.api_version.unwrap_or_default(),
             })
@@ -576,6 +712,33 @@ impl DockerPort for BollardEngine {
             Ok(removed)
         }
         .boxed()
+    }
+
+    fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
+        self.docker_capabilities().boxed()
+    }
+
+    fn tag<'a>(
+        &'a self,
+        source: &'a str,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
+        BollardEngine::tag(self, source, repository, tag).boxed()
+    }
+
+    fn push<'a>(
+        &'a self,
+        image_ref: &'a str,
+        tag: &'a str,
+        credentials: Option<&'a Credentials>,
+        progress: UnboundedSender<PushProgress>,
+    ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
+        BollardEngine::push(self, image_ref, tag, credentials, progress).boxed()
+    }
+
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        BollardEngine::settle(self).boxed()
     }
 }
 

@@ -17,6 +17,24 @@ pub enum Cause {
     Dropped,
     Timeout,
     Tls,
+    /// The engine's certificate is not signed by the CA dockui was given (or the system's roots).
+    TlsUnknownCa,
+    /// The engine refused our client certificate (missing, or not signed by its CA).
+    TlsClientCert,
+    /// The engine's certificate does not name the host we dialled.
+    TlsWrongHost,
+    /// Plain HTTP sent to a TLS port.
+    TlsExpected,
+    /// ssh: the remote's host key is unknown or changed.
+    SshHostKey,
+    /// ssh: the remote refused our key / password.
+    SshAuth,
+    /// ssh: nothing listens on the remote's ssh port, or the name does not resolve.
+    SshUnreachable,
+    /// ssh worked, but the remote has no docker CLI for `docker system dial-stdio`.
+    SshNoDocker,
+    /// ssh worked, the docker CLI ran, but cannot reach the remote's engine.
+    SshRemoteEngine,
     BadUrl,
     Other,
 }
@@ -51,6 +69,9 @@ pub fn io_kind(e: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
 /// Classify by the io kind first (reliable), then by words in the messages (TLS, URLs, hyper's own).
 pub fn cause_of(kind: Option<io::ErrorKind>, messages: &[String]) -> Cause {
     use io::ErrorKind as K;
+    if let Some(c) = remote_cause(messages) {
+        return c;
+    }
     match kind {
         Some(K::PermissionDenied) => return Cause::PermissionDenied,
         Some(K::ConnectionRefused) => return Cause::Refused,
@@ -73,11 +94,7 @@ pub fn cause_of(kind: Option<io::ErrorKind>, messages: &[String]) -> Cause {
         Cause::PermissionDenied
     } else if all.contains("connection refused") {
         Cause::Refused
-    } else if all.contains("tls")
-        || all.contains("certificate")
-        || all.contains("handshake")
-        || all.contains("http request to an https server")
-    {
+    } else if all.contains("tls") || all.contains("certificate") || all.contains("handshake") {
         Cause::Tls
     } else if all.contains("uri") || all.contains("url") || all.contains("scheme") {
         Cause::BadUrl
@@ -96,6 +113,68 @@ pub fn cause_of(kind: Option<io::ErrorKind>, messages: &[String]) -> Cause {
     } else {
         Cause::Other
     }
+}
+
+/// Causes only remote engines have: what ssh said on stderr (it is the innermost message, prefixed with
+/// `ssh TARGET:` by `remote::send`), and rustls' certificate errors and alerts.
+fn remote_cause(messages: &[String]) -> Option<Cause> {
+    let all = messages.join(": ");
+    let lower = all.to_lowercase();
+    let ssh = messages.iter().any(|m| m.starts_with("ssh ")) || lower.contains("ssh:");
+    if ssh {
+        if lower.contains("host key verification failed")
+            || lower.contains("remote host identification has changed")
+            || lower.contains("no matching host key")
+        {
+            return Some(Cause::SshHostKey);
+        }
+        if lower.contains("permission denied (")
+            || lower.contains("too many authentication failures")
+        {
+            return Some(Cause::SshAuth);
+        }
+        if lower.contains("connection refused")
+            || lower.contains("could not resolve hostname")
+            || lower.contains("no route to host")
+            || lower.contains("connection timed out")
+        {
+            return Some(Cause::SshUnreachable);
+        }
+        if lower.contains("docker: command not found")
+            || lower.contains("docker: not found")
+            || lower.contains("\"docker\": executable file not found")
+            || (lower.contains("dial-stdio") && lower.contains("unknown command"))
+        {
+            return Some(Cause::SshNoDocker);
+        }
+        if lower.contains("cannot connect to the docker daemon")
+            || lower.contains("permission denied while trying to connect")
+        {
+            return Some(Cause::SshRemoteEngine);
+        }
+    }
+    if lower.contains("unknownissuer")
+        || lower.contains("unknown issuer")
+        || lower.contains("unknownca")
+    {
+        return Some(Cause::TlsUnknownCa);
+    }
+    if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        return Some(Cause::TlsWrongHost);
+    }
+    if lower.contains("alert received")
+        || lower.contains("received fatal alert: badcertificate")
+        || lower.contains("received fatal alert: certificaterequired")
+        || lower.contains("received fatal alert: unknownca")
+        || lower.contains("received fatal alert: decrypterror")
+    {
+        // The engine sent the alert: it is our (client) certificate it does not accept.
+        return Some(Cause::TlsClientCert);
+    }
+    if lower.contains("http request to an https server") {
+        return Some(Cause::TlsExpected);
+    }
+    None
 }
 
 /// The socket path of a unix endpoint.
@@ -126,16 +205,63 @@ pub fn explain(endpoint: &str, cause: Cause, messages: &[String]) -> String {
         ),
         Cause::Dropped => format!(
             "the engine closed the connection ({detail}); what to do: check that the engine is still \
-             running (docker info) and look at its log, then build again"
+             running (docker info) and look at its log, then build again{}",
+            if endpoint.starts_with("tcp://") {
+                "; if the engine at this tcp:// address expects TLS, set DOCKER_TLS_VERIFY=1 and \
+                 DOCKER_CERT_PATH (or use a docker context with its TLS files)"
+            } else {
+                ""
+            }
         ),
         Cause::Timeout => format!(
             "no answer in time ({detail}); what to do: check the engine is responsive (docker info) or \
              raise engine.timeout_s"
         ),
         Cause::Tls => format!(
-            "TLS problem talking to {endpoint} ({detail}); what to do: dockui speaks plain HTTP to tcp:// \
-             endpoints and unix sockets; reach a TLS engine through an ssh tunnel or its unix socket, or \
-             check DOCKER_HOST"
+            "TLS problem talking to {endpoint} ({detail}); what to do: check the engine's TLS files \
+             (DOCKER_CERT_PATH with ca.pem, cert.pem, key.pem, or the docker context's) and DOCKER_TLS_VERIFY"
+        ),
+        Cause::TlsUnknownCa => format!(
+            "TLS: the engine at {endpoint} has a certificate signed by an unknown CA ({detail}); what to \
+             do: use the CA that signed the engine's certificate as ca.pem (DOCKER_CERT_PATH, or the \
+             context's ca=), or check that DOCKER_HOST points at the engine you mean"
+        ),
+        Cause::TlsClientCert => format!(
+            "TLS: the engine at {endpoint} rejected the client certificate (bad or missing) ({detail}); \
+             what to do: put a client certificate and key signed by the engine's CA in cert.pem and \
+             key.pem (DOCKER_CERT_PATH, or the context's cert=/key=)"
+        ),
+        Cause::TlsWrongHost => format!(
+            "TLS: the engine's certificate does not name the host in {endpoint} ({detail}); what to do: \
+             dial the name or IP address the certificate was made for, or reissue it with that name"
+        ),
+        Cause::TlsExpected => format!(
+            "the engine at {endpoint} speaks TLS but dockui sent plain HTTP ({detail}); what to do: set \
+             DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory with ca.pem, cert.pem and key.pem, \
+             or use a docker context that has them"
+        ),
+        Cause::SshHostKey => format!(
+            "ssh: host key verification failed for {endpoint} ({detail}); what to do: connect once with \
+             `ssh` and check the fingerprint, or add the host's key to ~/.ssh/known_hosts (ssh-keyscan); \
+             if the key changed, find out why before removing the old one (ssh-keygen -R HOST)"
+        ),
+        Cause::SshAuth => format!(
+            "ssh: the remote refused the login for {endpoint} ({detail}); what to do: make `ssh` to that \
+             user work without a prompt (a key in ssh-agent or ~/.ssh/config IdentityFile, the key in the \
+             remote's authorized_keys); dockui never asks for a password"
+        ),
+        Cause::SshUnreachable => format!(
+            "ssh: cannot reach {endpoint} ({detail}); what to do: check the host name and port in \
+             ssh://USER@HOST:PORT and that sshd runs there"
+        ),
+        Cause::SshNoDocker => format!(
+            "ssh: the remote at {endpoint} has no docker CLI for `docker system dial-stdio` ({detail}); \
+             what to do: install the docker CLI on the remote and make sure a non-interactive ssh session \
+             finds it in PATH (`ssh HOST docker version`)"
+        ),
+        Cause::SshRemoteEngine => format!(
+            "ssh worked, but the docker CLI on the remote cannot reach its engine ({detail}); what to do: \
+             start the engine there or give the ssh user access to its socket (`ssh HOST docker info`)"
         ),
         Cause::BadUrl => format!(
             "invalid engine address {endpoint:?} ({detail}); what to do: use unix:///var/run/docker.sock \
@@ -191,12 +317,90 @@ mod tests {
             explain_error("unix:///x", &dropped).starts_with("the engine closed the connection")
         );
         let msgs = vec!["Client sent an HTTP request to an HTTPS server.".to_string()];
-        assert_eq!(cause_of(None, &msgs), Cause::Tls);
+        assert_eq!(cause_of(None, &msgs), Cause::TlsExpected);
         let msgs = vec!["Socket not found: /nope.sock".to_string()];
         assert_eq!(cause_of(None, &msgs), Cause::NoSocket);
         let msgs = vec!["URI scheme is not supported: ftp://x".to_string()];
         assert_eq!(cause_of(None, &msgs), Cause::BadUrl);
         // A message that names nothing known is not guessed at.
         assert_eq!(cause_of(None, &["boom".to_string()]), Cause::Other);
+    }
+
+    fn msgs(m: &[&str]) -> Vec<String> {
+        m.iter().map(|s| s.to_string()).collect()
+    }
+
+    // Excerpts of the chains seen against a second dockerd with --tlsverify and an sshd on loopback.
+    #[test]
+    fn tls_causes_from_rustls_errors() {
+        let unknown_ca = msgs(&[
+            "Error in the hyper legacy client: client error (Connect)",
+            "invalid peer certificate: UnknownIssuer",
+        ]);
+        assert_eq!(
+            cause_of(Some(io::ErrorKind::InvalidData), &unknown_ca),
+            Cause::TlsUnknownCa
+        );
+        let text = explain("tcp://127.0.0.1:2376", Cause::TlsUnknownCa, &unknown_ca);
+        assert!(
+            text.contains("unknown CA") && text.contains("ca.pem"),
+            "{text}"
+        );
+        let client = msgs(&["connection error: received fatal alert: BadCertificate"]);
+        assert_eq!(cause_of(None, &client), Cause::TlsClientCert);
+        let text = explain("tcp://127.0.0.1:2376", Cause::TlsClientCert, &client);
+        assert!(
+            text.contains("rejected the client certificate") && text.contains("cert.pem"),
+            "{text}"
+        );
+        let name = msgs(&["invalid peer certificate: NotValidForName"]);
+        assert_eq!(cause_of(None, &name), Cause::TlsWrongHost);
+        // A refused tcp connection is not a TLS or ssh problem.
+        let refused = msgs(&[
+            "client error (Connect)",
+            "tcp connect error: Connection refused",
+        ]);
+        assert_eq!(cause_of(None, &refused), Cause::Refused);
+    }
+
+    #[test]
+    fn ssh_causes_from_its_stderr() {
+        let chain = |stderr: &str| {
+            msgs(&[
+                "connection closed before message completed",
+                &format!("ssh root@127.0.0.1:2222: {stderr}"),
+            ])
+        };
+        let key = chain(
+            "Host key for [127.0.0.1]:2222 has changed and you have requested strict checking. / Host key verification failed.",
+        );
+        assert_eq!(
+            cause_of(Some(io::ErrorKind::Other), &key),
+            Cause::SshHostKey
+        );
+        assert!(
+            explain("ssh://root@127.0.0.1:2222", Cause::SshHostKey, &key).contains("known_hosts")
+        );
+        let refused = chain("ssh: connect to host 127.0.0.1 port 1: Connection refused");
+        // ssh's refusal is about sshd, not the engine.
+        assert_eq!(
+            cause_of(Some(io::ErrorKind::ConnectionRefused), &refused),
+            Cause::SshUnreachable
+        );
+        let nodocker = chain("bash: line 1: exec: docker: not found");
+        assert_eq!(cause_of(None, &nodocker), Cause::SshNoDocker);
+        let text = explain("ssh://root@h", Cause::SshNoDocker, &nodocker);
+        assert!(
+            text.contains("dial-stdio") && text.contains("PATH"),
+            "{text}"
+        );
+        let auth = chain("root@127.0.0.1: Permission denied (publickey).");
+        assert_eq!(cause_of(None, &auth), Cause::SshAuth);
+        let engine = chain(
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+        );
+        assert_eq!(cause_of(None, &engine), Cause::SshRemoteEngine);
+        // Without ssh in the chain, "not found" is not about a remote docker CLI.
+        assert_eq!(cause_of(None, &msgs(&["docker: not found"])), Cause::Other);
     }
 }

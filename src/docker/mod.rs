@@ -4,10 +4,13 @@
 
 pub mod bollard_engine;
 pub mod buildkit_progress;
+pub mod capabilities;
 pub mod context;
 pub mod diagnose;
 pub mod dockerignore;
+pub mod endpoint;
 pub mod push;
+pub mod remote;
 pub mod standin;
 
 /// The old name of the builder port, kept while call sites move to `BuilderPort`.

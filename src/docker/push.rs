@@ -10,8 +10,6 @@ use crate::registry::credentials::{Credentials, SecretKind};
 use crate::registry::reference::ImageName;
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
@@ -91,45 +89,6 @@ struct Aux {
     digest: Option<String>,
     #[serde(rename = "Size", default)]
     size: Option<u64>,
-}
-
-/// What the push job needs from a container engine beyond `DockerPort`: implemented by `BollardEngine`, by
-/// fakes in tests.
-pub trait PushPort: DockerPort {
-    fn tag_image<'a>(
-        &'a self,
-        source: &'a str,
-        repository: &'a str,
-        tag: &'a str,
-    ) -> BoxFuture<'a, Result<(), DockerError>>;
-    fn push_image<'a>(
-        &'a self,
-        image_ref: &'a str,
-        tag: &'a str,
-        credentials: Option<Credentials>,
-        progress: UnboundedSender<PushProgress>,
-    ) -> BoxFuture<'a, Result<PushResult, DockerError>>;
-}
-
-impl PushPort for BollardEngine {
-    fn tag_image<'a>(
-        &'a self,
-        source: &'a str,
-        repository: &'a str,
-        tag: &'a str,
-    ) -> BoxFuture<'a, Result<(), DockerError>> {
-        BollardEngine::tag(self, source, repository, tag).boxed()
-    }
-
-    fn push_image<'a>(
-        &'a self,
-        image_ref: &'a str,
-        tag: &'a str,
-        credentials: Option<Credentials>,
-        progress: UnboundedSender<PushProgress>,
-    ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
-        async move { BollardEngine::push(self, image_ref, tag, credentials.as_ref(), progress).await }.boxed()
-    }
 }
 
 /// Push progress folded into what the Digest pane shows: one row per layer (in first-seen order), the
@@ -426,41 +385,24 @@ impl BollardEngine {
             .header("X-Registry-Auth", auth)
             .body(Empty::<Bytes>::new())
             .map_err(|e| DockerError::Other(format!("bad push request {path}: {e}")))?;
-        macro_rules! send_over {
-            ($stream:expr) => {{
-                let stream = tokio::time::timeout(connect_timeout, $stream)
-                    .await
-                    .map_err(|_| unreachable("connecting timed out".into()))?
-                    .map_err(|e| unreachable(e.to_string()))?;
-                let (mut sender, conn) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(|e| unreachable(e.to_string()))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-                sender
-                    .send_request(req)
-                    .await
-                    .map_err(|e| unreachable(e.to_string()))?
-            }};
-        }
-        let resp = if let Some(p) = endpoint
-            .strip_prefix("unix://")
-            .or(endpoint.starts_with('/').then_some(endpoint.as_str()))
-        {
-            send_over!(tokio::net::UnixStream::connect(p))
-        } else if let Some(hp) = endpoint
-            .strip_prefix("tcp://")
-            .or_else(|| endpoint.strip_prefix("http://"))
-        {
-            let hp = hp.trim_end_matches('/').to_string();
-            send_over!(tokio::net::TcpStream::connect(hp))
-        } else {
-            return Err(unreachable(format!(
-                "pushing needs a unix:// or tcp:// engine endpoint, not {endpoint}"
-            )));
-        };
+        // Over whichever transport the endpoint uses (unix, tcp, TLS, ssh); the connection (and an ssh
+        // process behind it) lives in the task that drives it.
+        let conn = tokio::time::timeout(connect_timeout, self.raw_connection())
+            .await
+            .map_err(|_| unreachable("connecting timed out".into()))?
+            .map_err(|e| unreachable(super::diagnose::explain_error(&endpoint, &e)))?;
+        let super::remote::Conn { io, ssh } = conn;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(ssh);
+        });
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| unreachable(super::diagnose::explain_error(&endpoint, &e)))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp.into_body());

@@ -1,5 +1,6 @@
 //! One build: attempts against the Docker port, every line kept in a per-attempt log file, batched to the UI.
 
+use super::retry::{Decision, Stop};
 use super::smoke::{self, SmokeCheck, SmokeResult, SmokeStatus};
 use super::{EngineEvent, clock};
 use crate::analyze::{self, AnalyzeOptions, FixLevel};
@@ -144,6 +145,10 @@ pub struct BuildOutcome {
     pub standin: bool,
     /// Every reference the image got (`-t` may give several).
     pub references: Vec<String>,
+    /// Where it was built: the builder's kind, endpoint and docker context.
+    pub backend: Option<crate::builder::BackendInfo>,
+    /// Why the smoke tests did not run although some were planned (the builder cannot run containers).
+    pub smoke_skipped: Option<String>,
 }
 
 impl BuildOutcome {
@@ -217,7 +222,30 @@ pub async fn run_build_asking(
         references: std::iter::once(req.spec.tag.clone())
             .chain(req.spec.extra_tags.iter().cloned())
             .collect(),
+        backend: None,
+        smoke_skipped: None,
     };
+    // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer
+    // (unreachable) is asked nothing more: its first build request reports why.
+    let caps = docker.capabilities().await.ok();
+    outcome.backend = Some(crate::builder::BackendInfo {
+        kind: caps
+            .as_ref()
+            .map(|c| c.kind)
+            .unwrap_or(crate::builder::BackendKind::Docker),
+        endpoint: docker.endpoint(),
+        context: docker.context(),
+    });
+    if caps.as_ref().is_some_and(|c| !c.run) && !req.smoke.is_empty() {
+        let kind = caps.as_ref().map(|c| c.kind.as_str()).unwrap_or("docker");
+        outcome.smoke_skipped = Some(format!(
+            "the {kind} backend at {} cannot run containers, so the {} planned smoke test(s) did not run; \
+             what to do: run them on a Docker engine or Podman (dockui build --backend docker), or pull the \
+             image there and run them",
+            docker.endpoint(),
+            req.smoke.len()
+        ));
+    }
     for extra in &req.spec.extra_tags {
         if let Some((_, t)) = extra.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
             outcome.tags.push(t.to_string());
@@ -225,6 +253,10 @@ pub async fn run_build_asking(
     }
     outcome.tags.dedup();
     let mut network_retries = 0;
+    let policy = super::retry::Policy {
+        auto_fix: req.auto_fix,
+        can_ask: answers.is_some(),
+    };
     if let Err(e) = crate::paths::private_dir(&dir) {
         outcome.error = Some(format!(
             "cannot create build log directory {}: {e}",
@@ -255,7 +287,19 @@ pub async fn run_build_asking(
         let t0 = Instant::now();
         let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
         let mut smoke_results = Vec::new();
-        if let AttemptResult::Built(id) = &result {
+        if let AttemptResult::Built(id) = &result
+            && let Some(why) = &outcome.smoke_skipped
+        {
+            outcome.image_id = Some(id.clone());
+            let line = format!("dockui: smoke tests skipped: {why}");
+            if let Ok(mut f) = crate::paths::private_file_options()
+                .append(true)
+                .open(&log_path)
+            {
+                let _ = writeln!(f, "{line}");
+            }
+            let _ = events.send(EngineEvent::BuildLog(vec![line]));
+        } else if let AttemptResult::Built(id) = &result {
             outcome.image_id = Some(id.clone());
             // Smoke tests prove the image works; a failed one goes through the same classify-and-fix loop.
             match run_smoke(docker, &req, &log_path, events, &cancel).await {
@@ -327,8 +371,9 @@ pub async fn run_build_asking(
             let _ = events.send(EngineEvent::Diagnosis(Box::new(d.clone())));
         }
         // Retrying the same input gives the same failure: only retry when a fix changed the input.
-        let fixes = match (&record.diagnosis, req.auto_fix) {
-            (Some(d), Some(level)) if attempt < req.max_attempts && !d.fix_rules.is_empty() => {
+        let may_fix = super::retry::fix_level(attempt, req.max_attempts, &policy);
+        let fixes = match (&record.diagnosis, may_fix) {
+            (Some(d), Some(level)) if !d.fix_rules.is_empty() => {
                 apply_fixes(&req, &d.fix_rules, level, events)
             }
             _ => Vec::new(),
@@ -349,13 +394,13 @@ pub async fn run_build_asking(
                 network_retries,
             };
             if let Some(mut f) = super::failure_fix::propose(d, &project) {
-                let allowed = req.auto_fix.is_some_and(|level| f.level <= level);
-                if allowed && attempt < req.max_attempts {
+                if may_fix.is_some_and(|level| f.level <= level) {
                     f.applied = apply_failure_fix(&req, &f, events, &cancel).await;
                     if f.applied && f.backoff_s.is_some() {
                         network_retries += 1;
                     }
                 } else {
+                    let allowed = req.auto_fix.is_some_and(|level| f.level <= level);
                     let why_not = if allowed {
                         "no attempts left".to_string()
                     } else {
@@ -373,10 +418,19 @@ pub async fn run_build_asking(
                 record.fixes.push(f);
             }
         }
-        let mut retry = !fixes.is_empty() || record.fixes.iter().any(|f| f.applied);
-        if let (Some(rx), Some(d), None) = (answers.as_mut(), &record.diagnosis, req.auto_fix)
-            && attempt < req.max_attempts
-            && !d.fix_rules.is_empty()
+        let facts = super::retry::Facts {
+            attempt,
+            max_attempts: req.max_attempts,
+            diagnosed: record.diagnosis.is_some(),
+            fixes_known: record
+                .diagnosis
+                .as_ref()
+                .is_some_and(|d| !d.fix_rules.is_empty()),
+            applied: fixes.len() + record.fixes.iter().filter(|f| f.applied).count(),
+        };
+        let mut decision = super::retry::decide(&facts, &policy);
+        if decision == Decision::Ask
+            && let (Some(rx), Some(d)) = (answers.as_mut(), &record.diagnosis)
         {
             let _ = events.send(EngineEvent::AskRetry {
                 rules: d.fix_rules.clone(),
@@ -385,24 +439,36 @@ pub async fn run_build_asking(
                 _ = cancel.cancelled() => None,
                 a = rx.recv() => a,
             };
-            match answer {
-                Some(true) => {
-                    retry = true;
-                    record.fixes_applied.push("reviewed in the TUI".into());
-                }
-                Some(false) => {}
-                None if cancel.is_cancelled() => {
+            decision = super::retry::after_answer(answer, cancel.is_cancelled());
+            match decision {
+                Decision::Retry => record.fixes_applied.push("reviewed in the TUI".into()),
+                Decision::Stop(Stop::Cancelled) => {
                     record.status = AttemptStatus::Cancelled;
                     outcome.cancelled = true;
                 }
-                None => {}
+                _ => {}
             }
         }
         record.fixes_applied.extend(fixes.clone());
         outcome.fixes_applied.extend(fixes);
         outcome.attempts.push(record);
-        if !retry {
-            break;
+        match decision {
+            Decision::Retry => {}
+            Decision::Stop(why) => {
+                let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                    "dockui: not retrying: {}",
+                    why.explain()
+                )]));
+                break;
+            }
+            // Nobody to ask (no answer channel): the same as a review nobody did.
+            Decision::Ask => {
+                let _ = events.send(EngineEvent::BuildLog(vec![format!(
+                    "dockui: not retrying: {}",
+                    Stop::NeedsReview.explain()
+                )]));
+                break;
+            }
         }
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
@@ -743,5 +809,269 @@ fn handle_event(
 fn flush(batch: &mut Vec<String>, events: &UnboundedSender<EngineEvent>) {
     if !batch.is_empty() {
         let _ = events.send(EngineEvent::BuildLog(std::mem::take(batch)));
+    }
+}
+
+/// The build loop on fake builders: the same code that drives the Docker engine drives any `BuilderPort`.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::{
+        BackendKind, BuilderPort, Capabilities, EngineInfo, ImageInfo, RunOutput, RunSpec,
+    };
+    use futures_util::FutureExt;
+    use futures_util::future::BoxFuture;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    /// One attempt's script: the lines the build prints, and whether it succeeds.
+    struct Script {
+        lines: Vec<&'static str>,
+        ok: bool,
+    }
+
+    struct FakeBuilder {
+        kind: BackendKind,
+        /// Runs containers (smoke tests); a BuildKit daemon or a cloud builder does not.
+        run: bool,
+        scripts: Mutex<VecDeque<Script>>,
+        builds: Mutex<u32>,
+        runs: Mutex<Vec<RunSpec>>,
+        run_output: (i64, &'static str),
+    }
+
+    impl FakeBuilder {
+        fn new(kind: BackendKind, run: bool, scripts: Vec<Script>) -> FakeBuilder {
+            FakeBuilder {
+                kind,
+                run,
+                scripts: Mutex::new(scripts.into()),
+                builds: Mutex::new(0),
+                runs: Mutex::new(Vec::new()),
+                run_output: (0, "ok"),
+            }
+        }
+    }
+
+    impl BuilderPort for FakeBuilder {
+        fn endpoint(&self) -> String {
+            format!("fake://{}", self.kind.as_str())
+        }
+        fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
+            async move {
+                Ok(EngineInfo {
+                    endpoint: self.endpoint(),
+                    version: "fake".into(),
+                    api_version: String::new(),
+                    context: None,
+                })
+            }
+            .boxed()
+        }
+        fn build(
+            &self,
+            _spec: BuildSpec,
+            events: UnboundedSender<BuildEvent>,
+        ) -> BoxFuture<'_, Result<String, DockerError>> {
+            async move {
+                *self.builds.lock().unwrap() += 1;
+                let script = self.scripts.lock().unwrap().pop_front().expect("a script");
+                for l in &script.lines {
+                    let _ = events.send(BuildEvent::Line(l.to_string()));
+                }
+                if script.ok {
+                    Ok("sha256:f00d".into())
+                } else {
+                    Err(DockerError::BuildFailed {
+                        message: script.lines.last().unwrap_or(&"").to_string(),
+                    })
+                }
+            }
+            .boxed()
+        }
+        fn inspect_image<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<ImageInfo>, DockerError>> {
+            async { Ok(None) }.boxed()
+        }
+        fn container_names(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, DockerError>> {
+            async { Ok(BTreeMap::new()) }.boxed()
+        }
+        fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
+            async move {
+                assert!(
+                    self.run,
+                    "run_once called on a builder that cannot run containers"
+                );
+                self.runs.lock().unwrap().push(spec);
+                Ok(RunOutput {
+                    exit_code: self.run_output.0,
+                    output: self.run_output.1.into(),
+                })
+            }
+            .boxed()
+        }
+        fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
+            async move {
+                Ok(Capabilities {
+                    kind: self.kind,
+                    buildkit: true,
+                    run: self.run,
+                    ..Capabilities::default()
+                })
+            }
+            .boxed()
+        }
+    }
+
+    const APT: &str = "FROM scratch\nRUN apt-get update && apt-get install -y tzdata\n";
+
+    /// A prompt that killed the build: a known signature with a safe fix for the Dockerfile.
+    fn prompt_failure() -> Script {
+        Script {
+            lines: vec![
+                "Step 2/2 : RUN apt-get update && apt-get install -y tzdata",
+                "debconf: unable to initialize frontend: Dialog",
+                "Geographic area: ",
+                "end of file on stdin at conffile prompt",
+            ],
+            ok: false,
+        }
+    }
+
+    fn ok() -> Script {
+        Script {
+            lines: vec!["Step 1/2 : FROM scratch", "Successfully built f00d"],
+            ok: true,
+        }
+    }
+
+    fn request(dir: &Path, auto_fix: Option<FixLevel>, max: u32) -> BuildRequest {
+        std::fs::create_dir_all(dir.join("project")).unwrap();
+        std::fs::write(dir.join("project/Dockerfile"), APT).unwrap();
+        BuildRequest {
+            spec: BuildSpec {
+                context_dir: dir.join("project"),
+                dockerfile: "Dockerfile".into(),
+                tag: "dockui-test/fake:latest".into(),
+                ..BuildSpec::default()
+            },
+            max_attempts: max,
+            builds_dir: dir.join("builds"),
+            project_dir: dir.join("project"),
+            analyze: AnalyzeOptions::default(),
+            auto_fix,
+            backups: Backups::new(dir.join("backups")),
+            smoke: vec![SmokeCheck {
+                name: "echo hi".into(),
+                cmd: vec!["/bin/sh".into(), "-c".into(), "echo hi".into()],
+                gpus: false,
+            }],
+            smoke_timeout: Duration::from_secs(5),
+        }
+    }
+
+    async fn run(port: &FakeBuilder, req: BuildRequest) -> (BuildOutcome, Vec<String>) {
+        let (tx, mut rx) = unbounded_channel();
+        let outcome = run_build(port, req, &tx, CancellationToken::new()).await;
+        drop(tx);
+        let mut lines = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            if let EngineEvent::BuildLog(l) = ev {
+                lines.extend(l);
+            }
+        }
+        (outcome, lines)
+    }
+
+    #[tokio::test]
+    async fn the_retry_loop_runs_unchanged_on_a_builder_that_cannot_run_containers() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = FakeBuilder::new(BackendKind::Buildkit, false, vec![prompt_failure(), ok()]);
+        let (o, lines) = run(&port, request(dir.path(), Some(FixLevel::Safe), 3)).await;
+        assert!(o.success, "{o:#?}");
+        assert_eq!(o.attempts.len(), 2, "failed, fixed, retried, built");
+        assert_eq!(*port.builds.lock().unwrap(), 2);
+        assert!(!o.fixes_applied.is_empty(), "{o:#?}");
+        let dockerfile = std::fs::read_to_string(dir.path().join("project/Dockerfile")).unwrap();
+        assert_ne!(dockerfile, APT, "the fix changed the input");
+        assert_eq!(
+            o.attempts[0].diagnosis.as_ref().unwrap().signature,
+            "dpkg-prompt-eof"
+        );
+        // Smoke tests: skipped with the reason, never reported as passed, no container asked for.
+        assert!(port.runs.lock().unwrap().is_empty());
+        assert!(o.smoke.is_empty());
+        let why = o.smoke_skipped.as_deref().expect("a reason");
+        assert!(why.contains("cannot run containers"), "{why}");
+        assert!(why.contains("fake://buildkit"), "{why}");
+        assert!(
+            lines.iter().any(|l| l.contains("smoke tests skipped")),
+            "{lines:?}"
+        );
+        let log = std::fs::read_to_string(&o.log_path).unwrap();
+        assert!(log.contains("smoke tests skipped"), "{log}");
+        let b = o.backend.as_ref().unwrap();
+        assert_eq!(
+            (b.kind, b.endpoint.as_str()),
+            (BackendKind::Buildkit, "fake://buildkit")
+        );
+    }
+
+    #[tokio::test]
+    async fn on_a_builder_that_runs_containers_the_smoke_tests_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = FakeBuilder::new(BackendKind::Podman, true, vec![prompt_failure(), ok()]);
+        let (o, _) = run(&port, request(dir.path(), Some(FixLevel::Safe), 3)).await;
+        assert!(o.success, "{o:#?}");
+        assert_eq!(o.attempts.len(), 2);
+        assert_eq!(o.smoke_skipped, None);
+        assert_eq!(o.smoke.len(), 1);
+        assert_eq!(o.smoke[0].status, SmokeStatus::Passed);
+        let runs = port.runs.lock().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].image, "dockui-test/fake:latest");
+        assert_eq!(o.backend.as_ref().unwrap().kind, BackendKind::Podman);
+    }
+
+    #[tokio::test]
+    async fn a_failing_smoke_test_on_a_fake_goes_through_classify_and_stops_without_a_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut port = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        port.run_output = (1, "ModuleNotFoundError: No module named 'zzz_not_here'");
+        let (o, lines) = run(&port, request(dir.path(), None, 3)).await;
+        assert!(!o.success);
+        assert_eq!(
+            o.attempts.len(),
+            1,
+            "auto_fix off and nobody to ask: no retry"
+        );
+        assert_eq!(
+            o.attempts[0].diagnosis.as_ref().unwrap().signature,
+            "module-not-found"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("dockui: not retrying:")),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn auto_fix_off_leaves_the_input_alone_and_does_not_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = FakeBuilder::new(BackendKind::Buildkit, false, vec![prompt_failure(), ok()]);
+        let (o, lines) = run(&port, request(dir.path(), None, 3)).await;
+        assert!(!o.success);
+        assert_eq!(o.attempts.len(), 1);
+        assert_eq!(*port.builds.lock().unwrap(), 1);
+        let dockerfile = std::fs::read_to_string(dir.path().join("project/Dockerfile")).unwrap();
+        assert_eq!(dockerfile, APT);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("not retrying") && l.contains("auto_fix")),
+            "{lines:?}"
+        );
     }
 }

@@ -266,6 +266,71 @@ pub fn store(data_dir: &Path, project: &Path, s: &Snapshot) -> std::io::Result<(
     std::fs::rename(tmp, path)
 }
 
+/// What a build's cache depends on, taken from its request: the project (the record's key), the context,
+/// the Dockerfile and the build args.
+pub struct Inputs {
+    pub project: PathBuf,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub args: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    pub fn of(req: &super::BuildRequest, project: &Path) -> Inputs {
+        Inputs {
+            project: project.to_path_buf(),
+            context: req.spec.context_dir.clone(),
+            dockerfile: req.spec.context_dir.join(&req.spec.dockerfile),
+            args: req.spec.args.clone(),
+        }
+    }
+}
+
+/// The inputs as they are now, with the base ids the engine has; None when the Dockerfile cannot be read.
+/// Hashing the context's files runs on a blocking thread.
+pub async fn current(docker: &dyn crate::docker::DockerPort, inputs: &Inputs) -> Option<Snapshot> {
+    let text = std::fs::read_to_string(&inputs.dockerfile).ok()?;
+    let froms: Vec<String> = crate::analyze::dockerfile::Dockerfile::parse(&text)
+        .instructions()
+        .filter(|i| i.is("FROM"))
+        .filter_map(|i| i.words.first().map(|w| w.text.clone()))
+        .filter(|w| !w.contains('$') && w != "scratch")
+        .collect();
+    let mut base_ids = BTreeMap::new();
+    for f in froms {
+        if let Ok(Some(info)) = docker.inspect_image(&f).await {
+            base_ids.insert(f, info.id);
+        }
+    }
+    let (context, args) = (inputs.context.clone(), inputs.args.clone());
+    tokio::task::spawn_blocking(move || snapshot(&context, &text, &args, &base_ids))
+        .await
+        .ok()
+}
+
+/// Before a build (the TUI): the first step the coming build cannot take from the previous build's cache.
+/// A base that was never pulled has no id yet, so a moved base is seen only once it is local.
+pub async fn predict(
+    docker: &dyn crate::docker::DockerPort,
+    data_dir: &Path,
+    inputs: &Inputs,
+) -> Option<CacheBreak> {
+    let old = load(data_dir, &inputs.project)?;
+    first_break(&old, &current(docker, inputs).await?)
+}
+
+/// After a build: remember its inputs for the next one.
+pub async fn record(
+    docker: &dyn crate::docker::DockerPort,
+    data_dir: &Path,
+    inputs: &Inputs,
+) -> std::io::Result<()> {
+    match current(docker, inputs).await {
+        Some(now) => store(data_dir, &inputs.project, &now),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,12 @@ pub mod build;
 pub mod cache_break;
 pub mod clock;
 pub mod failure_fix;
+pub mod gpu;
 pub mod history;
+pub mod image_job;
 pub mod mask;
 pub mod push;
+pub mod retry;
 pub mod smoke;
 pub mod tags;
 
@@ -42,11 +45,17 @@ pub enum Command {
     Reload,
     /// Write reviewed fixes: (file relative to the project, new text, the text the review was made from).
     WriteFixes(Vec<(PathBuf, String, String)>),
+    /// Inspect an image, read a tag's push history, roll a tag back (`image_job`).
+    Image(image_job::ImageCommand),
 }
 
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
     Engine(Result<EngineInfo, DockerError>),
+    /// What the builder is (kind, endpoint, docker context), once it answered or failed to.
+    Backend(crate::builder::BackendInfo),
+    /// A changed GPU snapshot from the GPU polling job.
+    Gpu(Box<crate::gpu::GpuState>),
     Analysis(Result<Analysis, String>),
     BuildStarted {
         build_id: String,
@@ -81,14 +90,17 @@ pub enum EngineEvent {
     /// The analysis options changed (the configuration was re-read, or the host's GPUs changed): front ends
     /// that plan fixes themselves (the TUI's review) use these from now on.
     Options(Box<AnalyzeOptions>),
+    /// Answers to `Command::Image`.
+    Image(image_job::ImageEvent),
+    /// Before a build: the first step that will miss the previous build's cache, and why (None: none known).
+    CacheBreak(Option<Box<cache_break::CacheBreak>>),
 }
 
 /// Everything a job needs, cloned into each job.
 #[derive(Clone)]
 pub struct EngineContext {
+    /// The builder port: every build, smoke test, tag and push goes through it.
     pub docker: Arc<dyn DockerPort>,
-    /// The same engine, for what only the real adapter does (push).
-    pub bollard: crate::docker::BollardEngine,
     pub project_dir: PathBuf,
     pub config: Config,
     pub paths: crate::paths::Paths,
@@ -155,17 +167,37 @@ async fn run(
         let events = events.clone();
         tokio::spawn(async move {
             let _ = events.send(EngineEvent::Engine(docker.ping().await));
+            let backend = crate::builder::BackendInfo::of(docker.as_ref()).await;
+            let _ = events.send(EngineEvent::Backend(backend));
         });
     }
     spawn_analysis(&ctx, &events);
+    // GPU polling is a job of the engine's: it stops with the engine.
+    let (gpu_tx, mut gpu_rx) = unbounded_channel();
+    let _gpu = gpu::spawn(
+        Some(&ctx.config.gpu.nvml_lib)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        std::time::Duration::from_millis(ctx.config.gpu.poll_ms.max(100)),
+        ctx.docker.clone(),
+        gpu_tx,
+        shutdown.child_token(),
+    );
     let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut push: Option<tokio::task::JoinHandle<()>> = None;
+    let mut image_jobs = image_job::Jobs::default();
     // Where the user's answer to an AskRetry goes (the running build's).
     let mut answers: Option<tokio::sync::mpsc::UnboundedSender<bool>> = None;
     loop {
         let cmd = tokio::select! {
             _ = shutdown.cancelled() => break,
             cmd = commands.recv() => match cmd { Some(c) => c, None => break },
+            Some(state) = gpu_rx.recv() => {
+                // Host-aware checks follow the GPUs NVML reports.
+                let host = crate::gpu::host::host_gpu(&state);
+                let _ = events.send(EngineEvent::Gpu(Box::new(state)));
+                Command::SetHost(host)
+            }
         };
         let cmd = match cmd {
             Command::PushLatest => {
@@ -230,6 +262,7 @@ async fn run(
                 answers = Some(answer_tx);
                 let handle = tokio::spawn(async move {
                     let req = ctx.build_request();
+                    let cache = image_job::cache_break_before(&ctx, &req, &events).await;
                     let outcome = build::run_build_asking(
                         ctx.docker.as_ref(),
                         req,
@@ -238,6 +271,7 @@ async fn run(
                         Some(answer_rx),
                     )
                     .await;
+                    image_job::record_cache_inputs(&ctx, &cache, &outcome, &events).await;
                     let n = crate::notify::Notification::from_build(&ctx.project_dir, &outcome);
                     let _ = events.send(EngineEvent::BuildFinished(Box::new(outcome)));
                     crate::notify::spawn(&ctx.config.notify, n, notice_sender(&events));
@@ -329,7 +363,7 @@ async fn run(
                         tags: Vec::new(),
                     };
                     let job = push::run_with(
-                        &ctx.bollard,
+                        ctx.docker.as_ref(),
                         &ctx.config,
                         Some(&ctx.project_dir),
                         &source,
@@ -357,6 +391,7 @@ async fn run(
                     token.cancel();
                 }
             }
+            Command::Image(c) => image_job::handle(&ctx, c, &events, &mut image_jobs, &shutdown),
             // Turned into Push / Analyze above.
             Command::PushLatest | Command::Reload => {}
         }

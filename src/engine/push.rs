@@ -1,8 +1,8 @@
 //! The push job: tag, push, read the manifest digests, check pullability, propose config updates.
 //! Shared by `dockui push` and the TUI's `p`.
 
+use crate::builder::{BackendInfo, BuilderPort};
 use crate::config::Config;
-use crate::docker::BollardEngine;
 use crate::docker::push::PushProgress;
 use crate::registry::client::RegistryClient;
 use crate::registry::credentials::CredentialLookup;
@@ -27,7 +27,7 @@ pub struct PushOptions {
 /// Push `source_image` per `config.push`. Setup errors (no target, a bad client setup) come back as a report
 /// with `error` set, so every front end shows them the same way.
 pub async fn run(
-    engine: &BollardEngine,
+    engine: &dyn BuilderPort,
     config: &Config,
     project_dir: Option<&Path>,
     source_image: &str,
@@ -46,22 +46,24 @@ pub async fn run(
 
 /// `run` with tags named by the user and the smoke-test gate.
 pub async fn run_with(
-    engine: &BollardEngine,
+    engine: &dyn BuilderPort,
     config: &Config,
     project_dir: Option<&Path>,
     source_image: &str,
     opts: &PushOptions,
     progress: UnboundedSender<PushProgress>,
 ) -> PushReport {
+    let backend = BackendInfo::of(engine).await;
     let failed = |error: String| PushReport {
         image: source_image.to_string(),
+        backend: Some(backend.clone()),
         error: Some(error),
         ..PushReport::default()
     };
     // An image that failed its smoke tests is pushed only when the user insists.
     let smoke = match &opts.builds_dir {
         Some(dir) => {
-            let id = match crate::docker::DockerPort::inspect_image(engine, source_image).await {
+            let id = match engine.inspect_image(source_image).await {
                 Ok(Some(info)) => Some(info.id),
                 _ => None,
             };

@@ -2,7 +2,7 @@
 //! that a blocking reader drains through the archive walker, so at most a few chunks are in memory.
 
 use super::{ImageReport, Options};
-use crate::docker::{BollardEngine, DockerError, DockerPort};
+use crate::docker::DockerError;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::io::Read;
@@ -52,7 +52,7 @@ impl Read for ChannelReader {
 
 /// Export `image` from the engine and analyse it while it streams.
 pub async fn inspect_engine_image(
-    engine: &BollardEngine,
+    engine: &dyn crate::builder::BuilderPort,
     image: &str,
     opts: Options,
 ) -> Result<ImageReport, InspectError> {
@@ -60,14 +60,13 @@ pub async fn inspect_engine_image(
     if engine.inspect_image(image).await?.is_none() {
         return Err(InspectError::NotFound(image.to_string()));
     }
-    let docker = engine.client()?.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let name = image.to_string();
     let reader = tokio::task::spawn_blocking(move || {
         super::archive::read_archive(ChannelReader::new(rx))
             .map(|resolved| super::analyze(&name, resolved, opts))
     });
-    let mut stream = docker.export_image(image);
+    let mut stream = engine.export_image(image);
     let mut engine_error = None;
     while let Some(chunk) = stream.next().await {
         match chunk {
@@ -77,8 +76,7 @@ pub async fn inspect_engine_image(
                     break;
                 }
             }
-            Err(e) => {
-                let mapped = engine.map_err(e);
+            Err(mapped) => {
                 let _ = tx
                     .send(Err(std::io::Error::other(mapped.to_string())))
                     .await;

@@ -1,7 +1,7 @@
 //! Tag, push every tag, read RepoDigests, check every digest, choose one, propose config updates: the whole
-//! `p` / `dockui push` job as one function over the two ports (`PushPort` for the engine, `RegistryPort` for
-//! registries), so it runs against the real adapters in integration tests and against fakes below.
-//! (Orchestration; it may move into `engine/` as the push job.)
+//! `p` / `dockui push` job as one function over the two ports (the builder port, `RegistryPort` for
+//! registries), so it runs against the real adapters in integration tests and against fakes below. The
+//! engine's push job (`engine::push`) calls it.
 
 use super::client::{RegistryPort, Verdict};
 use super::config::PushConfig;
@@ -10,7 +10,8 @@ use super::digest::digest_report;
 use super::reference::ImageName;
 use super::report::{PushReport, TagPush};
 use super::update::propose_updates;
-use crate::docker::push::{PushPort, PushProgress};
+use crate::builder::{BackendInfo, BuilderPort};
+use crate::docker::push::PushProgress;
 use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -27,7 +28,7 @@ pub struct PushRequest {
 
 /// Never fails: whatever went wrong is in `PushReport::error` (with what to do) or in the verdict.
 pub async fn push_and_verify(
-    engine: &(impl PushPort + ?Sized),
+    engine: &dyn BuilderPort,
     registry: &(impl RegistryPort + ?Sized),
     lookup: &CredentialLookup,
     req: &PushRequest,
@@ -35,6 +36,7 @@ pub async fn push_and_verify(
 ) -> PushReport {
     let mut report = PushReport {
         image: req.source_image.clone(),
+        backend: Some(BackendInfo::of(engine).await),
         ..PushReport::default()
     };
     let repository = match req.config.target_repository(&req.source_image) {
@@ -102,12 +104,12 @@ pub async fn push_and_verify(
 
     let mut preferred = None;
     for tag in &tags {
-        if let Err(e) = engine.tag_image(&req.source_image, &repository, tag).await {
+        if let Err(e) = engine.tag(&req.source_image, &repository, tag).await {
             report.error = Some(e.to_string());
             return report;
         }
         match engine
-            .push_image(&repository, tag, creds.clone(), progress.clone())
+            .push(&repository, tag, creds.as_ref(), progress.clone())
             .await
         {
             Ok(r) => {
@@ -245,10 +247,7 @@ mod tests {
         fn run_once(&self, _: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
             async { Err(DockerError::Other("fake".into())) }.boxed()
         }
-    }
-
-    impl PushPort for FakeEngine {
-        fn tag_image<'a>(
+        fn tag<'a>(
             &'a self,
             _: &'a str,
             _: &'a str,
@@ -256,11 +255,11 @@ mod tests {
         ) -> BoxFuture<'a, Result<(), DockerError>> {
             async { Ok(()) }.boxed()
         }
-        fn push_image<'a>(
+        fn push<'a>(
             &'a self,
             image_ref: &'a str,
             tag: &'a str,
-            _: Option<Credentials>,
+            _: Option<&'a Credentials>,
             progress: UnboundedSender<PushProgress>,
         ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
             async move {

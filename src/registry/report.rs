@@ -25,6 +25,8 @@ pub struct TagPush {
 pub struct PushReport {
     /// The local image that was pushed, as built.
     pub image: String,
+    /// The builder that pushed it (kind, endpoint, docker context).
+    pub backend: Option<crate::builder::BackendInfo>,
     /// `registry/repository` pushed to.
     pub repository: String,
     pub registry: String,
@@ -196,6 +198,7 @@ mod tests {
         let reference = format!("reg:5000/team/app@{D}");
         PushReport {
             image: "dockui-local/app:latest".into(),
+            backend: None,
             repository: "reg:5000/team/app".into(),
             registry: "reg:5000".into(),
             tags: vec![TagPush {

@@ -4,6 +4,7 @@ use super::keymap::{Action, Keymap};
 use super::panes::{self, Handled};
 use crate::analyze::{Analysis, Finding};
 use crate::docker::{DockerError, EngineInfo};
+use crate::engine::image_job::ImageEvent;
 use crate::engine::{BuildOutcome, Command, EngineEvent};
 use crossterm::event::{KeyEvent, KeyEventKind};
 use std::path::PathBuf;
@@ -20,16 +21,18 @@ pub enum Pane {
     Gpu,
     Smoke,
     Digest,
+    Image,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Conflicts,
         Pane::Diff,
         Pane::Log,
         Pane::Gpu,
         Pane::Smoke,
         Pane::Digest,
+        Pane::Image,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -39,6 +42,7 @@ impl Pane {
             Pane::Gpu => "GPU",
             Pane::Smoke => "Smoke",
             Pane::Digest => "Digest",
+            Pane::Image => "Image",
         }
     }
     /// The name used for pane-scoped keys in the keymap.
@@ -50,6 +54,7 @@ impl Pane {
             Pane::Gpu => "gpu",
             Pane::Smoke => "smoke",
             Pane::Digest => "digest",
+            Pane::Image => "image",
         }
     }
     pub fn index(self) -> usize {
@@ -88,6 +93,8 @@ pub enum Popup {
     History,
     /// Push an image whose smoke tests failed? (y pushes, anything else keeps it)
     ConfirmPush,
+    /// Roll a tag back to its previous push? (y rolls back, anything else keeps it)
+    ConfirmRollback,
 }
 
 /// What the terminal loop must do for the app.
@@ -120,6 +127,8 @@ pub enum Msg {
 pub struct App {
     pub project: PathBuf,
     pub endpoint: String,
+    /// The builder's kind and docker context, once the engine said (the status bar names them).
+    pub backend: Option<crate::builder::BackendInfo>,
     pub keymap: Keymap,
     pub focus: Pane,
     pub popup: Option<Popup>,
@@ -133,6 +142,10 @@ pub struct App {
     /// The last failed attempt's diagnosis, shown in Conflicts.
     pub diagnosis: Option<Box<crate::classify::Diagnosis>>,
     pub smoke: panes::smoke::SmokePane,
+    /// The Image pane: the last built image's layers and waste.
+    pub image: panes::image::ImagePane,
+    /// The Digest pane's push history and rollback.
+    pub rollback: panes::digest::RollbackState,
     pub review: crate::tui::review::Review,
     /// The running or last push.
     pub push: Option<PushState>,
@@ -162,7 +175,7 @@ pub struct App {
     pub copy_command: Option<String>,
     /// Side effects for the terminal loop (escape sequences, commands): the app itself never writes.
     pub outbox: Vec<Output>,
-    pub scroll: [usize; 6],
+    pub scroll: [usize; 7],
     pub now: Instant,
     pub should_quit: bool,
 }
@@ -172,6 +185,7 @@ impl App {
         App {
             project,
             endpoint,
+            backend: None,
             keymap: Keymap::default(),
             focus: Pane::Conflicts,
             popup: None,
@@ -184,6 +198,8 @@ impl App {
             notice: None,
             diagnosis: None,
             smoke: Default::default(),
+            image: Default::default(),
+            rollback: Default::default(),
             review: Default::default(),
             push: None,
             push_pending: None,
@@ -200,7 +216,7 @@ impl App {
             mouse: false,
             copy_command: None,
             outbox: Vec::new(),
-            scroll: [0; 6],
+            scroll: [0; 7],
             now: Instant::now(),
             should_quit: false,
         }
@@ -252,8 +268,9 @@ impl App {
                 Vec::new()
             }
             Msg::Engine(ev) => {
+                let follow = self.follow_up(&ev);
                 self.on_engine(ev);
-                Vec::new()
+                follow
             }
         }
     }
@@ -292,6 +309,10 @@ impl App {
             }
             self.notice = Some("not pushed".into());
             return Vec::new();
+        }
+        if self.popup == Some(Popup::ConfirmRollback) {
+            let yes = key.code == crossterm::event::KeyCode::Char('y');
+            return panes::digest::confirm(self, yes);
         }
         if self.popup == Some(Popup::History) && action != Some(Action::Quit) {
             let last = self.history.len().saturating_sub(1);
@@ -335,7 +356,11 @@ impl App {
             Pane::Log => panes::log::on_action(self, action),
             Pane::Gpu => panes::gpu::on_action(self, action),
             Pane::Smoke => panes::smoke::on_action(self, action),
-            Pane::Digest => self.scroll_plain(action),
+            Pane::Digest => match panes::digest::on_action(self, action) {
+                Some(commands) => Handled::Send(commands),
+                None => self.scroll_plain(action),
+            },
+            Pane::Image => panes::image::on_action(self, action),
         };
         match handled {
             Handled::Yes => return Vec::new(),
@@ -412,6 +437,7 @@ impl App {
                 );
             }
             Action::Push => return self.push_key(),
+            Action::Inspect => return panes::image::inspect_key(self),
             // Pane keys outside their pane do nothing.
             _ => {}
         }
@@ -519,6 +545,7 @@ impl App {
             Pane::Log => self.log.current_line().cloned(),
             Pane::Digest => panes::digest::copy_text(self),
             Pane::Smoke => panes::smoke::copy_text(self),
+            Pane::Image => panes::image::copy_text(self),
             Pane::Gpu | Pane::Diff => None,
         }
     }
@@ -561,6 +588,7 @@ impl App {
             Pane::Diff => self.review.move_by(delta),
             Pane::Conflicts => panes::conflicts::scroll(self, delta),
             Pane::Log => self.log.scroll(delta),
+            Pane::Image => panes::image::scroll(self, delta),
             p => {
                 let s = &mut self.scroll[p.index()];
                 *s = s.saturating_add_signed(delta);
@@ -582,6 +610,16 @@ impl App {
         Handled::Yes
     }
 
+    /// What an engine event asks of the engine next: the image's inspection after a successful build, the
+    /// tag history at start and after a push.
+    fn follow_up(&self, ev: &EngineEvent) -> Vec<Command> {
+        let mut out = panes::digest::history_after(ev);
+        if let EngineEvent::BuildFinished(o) = ev {
+            out.extend(panes::image::after_build(o));
+        }
+        out
+    }
+
     fn on_engine(&mut self, ev: EngineEvent) {
         match ev {
             EngineEvent::Engine(Ok(info)) => self.engine = EngineState::Ready(info),
@@ -591,6 +629,8 @@ impl App {
                     other => format!("Docker engine not reachable at {}: {other}", self.endpoint),
                 })
             }
+            EngineEvent::Backend(b) => self.backend = Some(b),
+            EngineEvent::Gpu(state) => self.gpu.set(*state),
             EngineEvent::Analysis(result) => {
                 self.analysis = Some(result);
                 self.refresh_review();
@@ -616,6 +656,12 @@ impl App {
                     "=== attempt {attempt}/{max_attempts} ({build_id}) - {} ===",
                     log_path.display()
                 )]);
+                // Where the previous build's cache stops serving this one, at the top of the first attempt.
+                if attempt == 1
+                    && let Some(line) = self.log.cache_break.clone()
+                {
+                    self.push_log(vec![line]);
+                }
                 let started = match &self.build {
                     BuildState::Running { started, .. } => *started,
                     _ => Instant::now(),
@@ -668,6 +714,16 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::Image(ev) => match ev {
+                ImageEvent::TagHistory(_) | ImageEvent::RolledBack { .. } => {
+                    if let Some(n) = panes::digest::RollbackState::notice(&ev) {
+                        self.notice = Some(n);
+                    }
+                    self.rollback.on_event(ev)
+                }
+                ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => self.image.on_event(ev),
+            },
+            EngineEvent::CacheBreak(b) => self.log.cache_break = b.map(|b| b.log_line()),
             // The next Analysis event re-plans the review with them.
             EngineEvent::Options(opts) => self.review.opts = *opts,
             EngineEvent::AskRetry { rules } => {

@@ -49,13 +49,19 @@ pub enum Action {
     AcceptLevel,
     /// Conflicts: cycle the lowest severity shown (all, warnings and errors, errors only).
     SeverityFilter,
+    /// Inspect the last built image's layers and waste (Image pane).
+    Inspect,
+    /// Digest: point the shown tag back to the push before its current digest (asks first).
+    Rollback,
+    /// Digest: show the next pushed tag's history.
+    NextTag,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Binding {
     pub action: Action,
     pub keys: Vec<String>,
-    /// Only in this pane ("conflicts", "diff", "log", "gpu", "smoke", "digest"); None: everywhere.
+    /// Only in this pane ("conflicts", "diff", "log", "gpu", "smoke", "digest", "image"); None: everywhere.
     /// A pane binding wins over a global one for the same key.
     #[serde(default)]
     pub pane: Option<String>,

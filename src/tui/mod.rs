@@ -86,11 +86,6 @@ pub async fn run(
     app.review.opts = ctx.analyze_options();
     app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
     app.builds_dir = Some(ctx.paths.builds_dir());
-    let nvml_lib = Some(&ctx.config.gpu.nvml_lib)
-        .filter(|p| !p.is_empty())
-        .map(std::path::PathBuf::from);
-    let poll = Duration::from_millis(ctx.config.gpu.poll_ms.max(100));
-    let docker = ctx.docker.clone();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -103,28 +98,9 @@ pub async fn run(
         app.outbox.push(app::Output::Mouse(true));
     }
     let mut handle = engine::spawn(ctx);
-    let (gpu_tx, mut gpu_rx) = tokio::sync::mpsc::unbounded_channel();
-    let gpu_cancel = tokio_util::sync::CancellationToken::new();
-    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::unbounded_channel();
-    crate::gpu::spawn_poller(nvml_lib, poll, raw_tx, gpu_cancel.clone());
-    // GPU processes inside containers are shown by container name: the engine lookup happens here, off the
-    // UI loop, so a slow engine never holds up keys or frames.
-    tokio::spawn(async move {
-        while let Some(mut state) = raw_rx.recv().await {
-            if !state.container_ids().is_empty()
-                && let Ok(names) = docker.container_names().await
-            {
-                state.set_container_names(|id| names.get(id).cloned());
-            }
-            if gpu_tx.send(state).is_err() {
-                break;
-            }
-        }
-    });
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
-    let mut last_host: Option<crate::analyze::HostGpu> = None;
     let mut last_draw = Instant::now() - FRAME;
     let mut exit_code = 0;
 
@@ -160,18 +136,6 @@ pub async fn run(
                 }
                 cmds
             }
-            Some(state) = gpu_rx.recv() => {
-                dirty = true;
-                // Host-aware checks follow the GPUs NVML reports.
-                let host = crate::gpu::host::host_gpu(&state);
-                let mut cmds = Vec::new();
-                if host != last_host {
-                    last_host = host.clone();
-                    cmds.push(Command::SetHost(host));
-                }
-                cmds.extend(app.update(Msg::Gpu(state)));
-                cmds
-            }
             _ = tick.tick(), if app.build_running() => { dirty = true; app.update(Msg::Tick(Instant::now())) }
             _ = tokio::time::sleep_until(frame_due.into()), if dirty => Vec::new(),
             _ = sigterm.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGTERM; vec![Command::Cancel] }
@@ -188,8 +152,8 @@ pub async fn run(
     if app.mouse {
         perform(app::Output::Mouse(false));
     }
-    // Stop builds before giving the terminal back, so nothing keeps building behind the user's back.
-    gpu_cancel.cancel();
+    // Stop builds (and the GPU job) before giving the terminal back, so nothing keeps running behind the
+    // user's back.
     handle.shutdown().await;
     Ok(exit_code)
 }

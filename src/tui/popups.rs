@@ -213,3 +213,16 @@ pub fn draw_confirm_push(frame: &mut Frame, app: &App, theme: &Theme, area: Rect
         ],
     );
 }
+
+pub fn draw_confirm_rollback(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let Some(p) = &app.rollback.pending else {
+        return;
+    };
+    draw_question(
+        frame,
+        theme,
+        area,
+        " Roll the tag back? ",
+        &super::panes::digest::confirm_text(p),
+    );
+}

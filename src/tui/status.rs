@@ -3,10 +3,29 @@
 use super::app::{App, BuildState, EngineState};
 
 pub fn line(app: &App, width: usize) -> String {
+    // "(docker, context prod, 20.10.24)": the builder's kind and docker context once the engine said.
+    let about = |state: &str| {
+        let mut parts: Vec<&str> = Vec::new();
+        if let Some(b) = &app.backend {
+            parts.push(b.kind.as_str());
+        }
+        let context = app
+            .backend
+            .as_ref()
+            .and_then(|b| b.context.as_ref())
+            .map(|c| format!("context {c}"));
+        if let Some(c) = &context {
+            parts.push(c);
+        }
+        parts.push(state);
+        parts.join(", ")
+    };
     let engine = match &app.engine {
-        EngineState::Connecting => format!("engine {} (connecting)", app.endpoint),
-        EngineState::Ready(i) => format!("engine {} ({})", app.endpoint, i.version),
-        EngineState::Unreachable(_) => format!("engine {} (unreachable)", app.endpoint),
+        EngineState::Connecting => format!("engine {} ({})", app.endpoint, about("connecting")),
+        EngineState::Ready(i) => format!("engine {} ({})", app.endpoint, about(&i.version)),
+        EngineState::Unreachable(_) => {
+            format!("engine {} ({})", app.endpoint, about("unreachable"))
+        }
     };
     let build = match &app.build {
         BuildState::Idle => "no build".to_string(),

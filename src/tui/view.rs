@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 pub use super::panes::log::is_error_line;
 pub use super::panes::wrap_text;
 
-/// Below this size the six panes would be unreadable: show one pane at a time with a tab bar.
+/// Below this size the seven panes would be unreadable: show one pane at a time with a tab bar.
 pub const TABS_BELOW: (u16, u16) = (100, 28);
 
 pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
@@ -64,11 +64,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         Some(Popup::ConfirmQuit) => popups::draw_confirm(frame, theme, area),
         Some(Popup::History) => popups::draw_history(frame, app, theme, area),
         Some(Popup::ConfirmPush) => popups::draw_confirm_push(frame, app, theme, area),
+        Some(Popup::ConfirmRollback) => popups::draw_confirm_rollback(frame, app, theme, area),
         None => {}
     }
 }
 
-/// Where each pane goes when all six are shown. Widths follow content and state: the findings get the
+/// Where each pane goes when all seven are shown. Widths follow content and state: the findings get the
 /// columns their rows need (more while the build log is empty), the bottom strip is as tall as its tallest
 /// pane needs (one row per GPU), and the GPU pane as wide as its rows.
 pub fn layout(app: &App, theme: &Theme, main: Rect) -> Vec<(Pane, Rect)> {
@@ -89,7 +90,7 @@ pub fn layout(app: &App, theme: &Theme, main: Rect) -> Vec<(Pane, Rect)> {
     };
     let tallest = rows(panes::gpu::lines(app, theme), gpu_w)
         .max(rows(panes::smoke::lines(app, theme), other_w))
-        .max(rows(panes::digest::lines(app, theme), other_w))
+        .max(rows(panes::digest::all_lines(app, theme), other_w))
         .max(4);
     let bottom_h = (tallest + 2).clamp(6, (main.height * 2 / 5).max(6));
     let [top, bottom] =
@@ -102,8 +103,12 @@ pub fn layout(app: &App, theme: &Theme, main: Rect) -> Vec<(Pane, Rect)> {
         (w * 35 / 100, w / 2)
     };
     let left_w = need.clamp(lo, hi) as u16;
-    let [left, log] =
+    let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(10)]).areas(top);
+    // The Image pane under the log: a line until an image is inspected, then up to half the column.
+    let image_h = panes::image::height_wanted(&app.image).min((right.height / 2).max(3));
+    let [log, image] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(image_h)]).areas(right);
     let conflicts_pct = if app.review.is_empty() { 70 } else { 45 };
     let [conflicts, diff] = Layout::vertical([
         Constraint::Percentage(conflicts_pct),
@@ -121,6 +126,7 @@ pub fn layout(app: &App, theme: &Theme, main: Rect) -> Vec<(Pane, Rect)> {
         (Pane::Gpu, gpu),
         (Pane::Smoke, smoke),
         (Pane::Digest, digest),
+        (Pane::Image, image),
     ]
 }
 
@@ -142,7 +148,8 @@ fn draw_one(frame: &mut Frame, app: &App, theme: &Theme, pane: Pane, rect: Rect)
         Pane::Log => panes::log::lines(app, theme, rows, rect.width.saturating_sub(2) as usize),
         Pane::Gpu => panes::gpu::lines(app, theme),
         Pane::Smoke => panes::smoke::lines(app, theme),
-        Pane::Digest => panes::digest::lines(app, theme),
+        Pane::Digest => panes::digest::all_lines(app, theme),
+        Pane::Image => panes::image::lines(app, theme, rows, rect.width.saturating_sub(2) as usize),
     };
     draw_pane(frame, app, theme, pane, rect, lines);
 }
@@ -161,6 +168,7 @@ fn draw_pane(
         Pane::Log => name.push_str(&panes::log::title_suffix(&app.log)),
         Pane::Conflicts => name.push_str(&panes::conflicts::title_suffix(app)),
         Pane::Smoke if app.smoke.standin => name.push_str(" (stand-in base)"),
+        Pane::Image => name.push_str(&panes::image::title_suffix(&app.image)),
         _ => {}
     }
     let title = if focused {
@@ -174,11 +182,11 @@ fn draw_pane(
         .border_style(theme.border(focused))
         .title(title);
     let scroll = match pane {
-        Pane::Conflicts | Pane::Log => 0,
+        Pane::Conflicts | Pane::Log | Pane::Image => 0,
         p => app.scroll[Pane::ALL.iter().position(|x| *x == p).unwrap_or(0)],
     };
     let visible: Vec<Line> = lines.into_iter().skip(scroll).collect();
-    let wrap = !matches!(pane, Pane::Log | Pane::Diff | Pane::Conflicts)
+    let wrap = !matches!(pane, Pane::Log | Pane::Diff | Pane::Conflicts | Pane::Image)
         || (pane == Pane::Log && app.log.wrap);
     let mut para = Paragraph::new(visible).block(block);
     if wrap {

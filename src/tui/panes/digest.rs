@@ -144,3 +144,276 @@ fn short_id(id: &str) -> String {
 fn short(id: &str) -> String {
     id.chars().take(19).collect()
 }
+
+// ---- Rollback (issue 15): the pushed tag's history, and R to point the tag back to the push before. ----
+
+use crate::engine::Command;
+use crate::engine::image_job::{ImageCommand, ImageEvent, TagHistory};
+use crate::registry::rollback::RollbackReport;
+use crate::tui::keymap::Action;
+use ratatui::style::Style;
+
+/// How many of a tag's newest records the pane lists.
+const HISTORY_SHOWN: usize = 5;
+
+#[derive(Debug, Default)]
+pub struct RollbackState {
+    /// The pushed tags of the project's repository, newest activity first.
+    pub tags: Vec<TagHistory>,
+    /// Which tag's history is shown (t cycles).
+    pub selected: usize,
+    /// Waiting for the user's yes in `Popup::ConfirmRollback`.
+    pub pending: Option<PendingRollback>,
+    /// The reference being rolled back now.
+    pub running: Option<String>,
+    /// The last rollback: the reference, and the registry's answer or why it failed.
+    pub result: Option<(String, Result<Box<RollbackReport>, String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRollback {
+    pub reference: String,
+    /// What the tag serves as far as dockui knows.
+    pub from: Option<String>,
+    pub to: String,
+    /// When `to` was pushed.
+    pub pushed: String,
+}
+
+impl RollbackState {
+    pub fn shown(&self) -> Option<&TagHistory> {
+        self.tags.get(self.selected)
+    }
+
+    /// What the status line says when an answer arrives (the "rolling back..." notice is over).
+    pub fn notice(ev: &ImageEvent) -> Option<String> {
+        match ev {
+            ImageEvent::RolledBack {
+                reference,
+                result: Ok(r),
+            } if r.tag_points_to_target => Some(format!(
+                "rolled back {reference} to {} - {} (Digest pane)",
+                short(&r.to),
+                r.verdict.label()
+            )),
+            ImageEvent::RolledBack { reference, .. } => Some(format!(
+                "rollback of {reference} did not take - see the Digest pane"
+            )),
+            _ => None,
+        }
+    }
+
+    pub fn on_event(&mut self, ev: ImageEvent) {
+        match ev {
+            ImageEvent::TagHistory(tags) => {
+                // Keep the tag the user looks at when it is still there.
+                let keep = self.shown().map(|t| t.reference.clone());
+                self.selected = keep
+                    .and_then(|r| tags.iter().position(|t| t.reference == r))
+                    .unwrap_or(0);
+                self.tags = tags;
+            }
+            ImageEvent::RolledBack { reference, result } => {
+                self.running = None;
+                self.result = Some((reference, result));
+            }
+            ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => {}
+        }
+    }
+}
+
+/// After a push, the history of the repository it went to; at start, the project's push target's.
+pub fn history_after(ev: &crate::engine::EngineEvent) -> Vec<Command> {
+    use crate::engine::EngineEvent;
+    match ev {
+        EngineEvent::Engine(Ok(_)) => vec![Command::Image(ImageCommand::TagHistory(None))],
+        EngineEvent::PushFinished(r) if r.error.is_none() && !r.repository.is_empty() => {
+            vec![Command::Image(ImageCommand::TagHistory(Some(
+                r.repository.clone(),
+            )))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Digest keys: R asks to roll the shown tag back, t shows the next tag. Others scroll the pane.
+pub fn on_action(app: &mut App, action: Action) -> Option<Vec<Command>> {
+    let rb = &mut app.rollback;
+    match action {
+        Action::NextTag => {
+            if rb.tags.len() > 1 {
+                rb.selected = (rb.selected + 1) % rb.tags.len();
+            } else {
+                app.notice = Some("one pushed tag only".into());
+            }
+        }
+        Action::Rollback => {
+            if app.readonly {
+                app.notice = Some("read-only mode: the registry is not changed".into());
+            } else if let Some(r) = &rb.running {
+                app.notice = Some(format!("rolling back {r} already"));
+            } else if let Some(t) = rb.shown() {
+                match t.previous() {
+                    Some(to) => {
+                        let pushed = t
+                            .records
+                            .iter()
+                            .rev()
+                            .find(|r| r.digest == to && r.kind == "push")
+                            .map(|r| r.time.clone())
+                            .unwrap_or_default();
+                        rb.pending = Some(PendingRollback {
+                            reference: t.reference.clone(),
+                            from: t.current().map(str::to_string),
+                            to,
+                            pushed,
+                        });
+                        app.popup = Some(crate::tui::app::Popup::ConfirmRollback);
+                    }
+                    None => {
+                        app.notice = Some(format!(
+                            "no earlier push of {} in dockui's history: nothing to roll back to",
+                            t.reference
+                        ))
+                    }
+                }
+            } else {
+                app.notice = Some(
+                    "no pushed tag in dockui's history for this project - push first (p)".into(),
+                );
+            }
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+/// The popup's answer: y rolls back, anything else keeps the tag.
+pub fn confirm(app: &mut App, yes: bool) -> Vec<Command> {
+    app.popup = None;
+    let Some(p) = app.rollback.pending.take() else {
+        return Vec::new();
+    };
+    if !yes {
+        app.notice = Some(format!("{} not rolled back", p.reference));
+        return Vec::new();
+    }
+    app.notice = Some(format!(
+        "rolling {} back to {}...",
+        p.reference,
+        short(&p.to)
+    ));
+    app.rollback.running = Some(p.reference.clone());
+    app.rollback.result = None;
+    vec![Command::Image(ImageCommand::Rollback {
+        reference: p.reference,
+        to: p.to,
+    })]
+}
+
+/// The confirmation's text.
+pub fn confirm_text(p: &PendingRollback) -> Vec<String> {
+    vec![
+        format!(
+            "Roll {} back to {} (pushed at {})?",
+            p.reference, p.to, p.pushed
+        ),
+        format!(
+            "It serves {} now (dockui's last push or rollback of it).",
+            p.from.as_deref().unwrap_or("an unknown digest")
+        ),
+        "Everyone who pulls the tag gets the older image; the newer one stays in the registry by digest.".into(),
+        "y: roll back and verify   any other key: keep the tag".into(),
+    ]
+}
+
+pub fn rollback_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let rb = &app.rollback;
+    let mut out = Vec::new();
+    if let Some(r) = &rb.running {
+        out.push(Line::styled(
+            format!("rolling {r} back..."),
+            theme.heading(),
+        ));
+    }
+    if let Some((reference, result)) = &rb.result {
+        match result {
+            Ok(r) => {
+                let ok = r.tag_points_to_target && r.verdict.label() == "pullable";
+                out.push(Line::styled(
+                    format!(
+                        "rolled back {reference}: the registry serves {} for the tag [{}]{}",
+                        r.to,
+                        r.verdict.label(),
+                        if r.tag_points_to_target {
+                            ""
+                        } else {
+                            " - but the tag does NOT point to it"
+                        }
+                    ),
+                    if ok { theme.ok() } else { theme.error() },
+                ));
+            }
+            Err(e) => out.push(Line::styled(
+                format!("rollback of {reference} failed: {e}"),
+                theme.error(),
+            )),
+        }
+    }
+    let Some(t) = rb.shown() else {
+        return out;
+    };
+    let more = if rb.tags.len() > 1 {
+        format!(" ({} of {} tags, t: next)", rb.selected + 1, rb.tags.len())
+    } else {
+        String::new()
+    };
+    out.push(Line::styled(
+        format!("push history of {}{more}", t.reference),
+        theme.heading(),
+    ));
+    let current = t.current();
+    for (i, r) in t.records.iter().rev().take(HISTORY_SHOWN).enumerate() {
+        let now = i == 0 && Some(r.digest.as_str()) == current;
+        out.push(Line::styled(
+            format!(
+                "{} {} {} {}{}",
+                if now { "*" } else { " " },
+                r.time,
+                short(&r.digest),
+                r.kind,
+                if now { " (serves now)" } else { "" }
+            ),
+            if now { theme.ok() } else { Style::default() },
+        ));
+    }
+    if t.records.len() > HISTORY_SHOWN {
+        out.push(Line::styled(
+            format!(
+                "  {} older - `dockui rollback {} --to sha256:...`",
+                t.records.len() - HISTORY_SHOWN,
+                t.reference
+            ),
+            theme.dim(),
+        ));
+    }
+    match t.previous() {
+        Some(p) => out.push(Line::styled(
+            format!("R: roll the tag back to {}", short(&p)),
+            theme.dim(),
+        )),
+        None => out.push(Line::styled("no earlier push to roll back to", theme.dim())),
+    }
+    out
+}
+
+/// The pane: the image and push, then the tag's history.
+pub fn all_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = lines(app, theme);
+    let rb = rollback_lines(app, theme);
+    if !rb.is_empty() {
+        out.push(Line::from(""));
+        out.extend(rb);
+    }
+    out
+}

@@ -43,6 +43,9 @@ pub struct LogView {
     pub match_count: usize,
     /// Which match (1-based) the view sits on after n/N ("match k of n").
     pub match_index: Option<usize>,
+    /// The coming build's first cache miss and why (`dockui: cache broke at step ...`), shown under the first
+    /// attempt's header.
+    pub cache_break: Option<String>,
 }
 
 impl LogView {
@@ -511,6 +514,8 @@ pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
                 theme.error()
             } else if l.starts_with("===") || crate::classify::is_step_header(l) {
                 theme.heading()
+            } else if l.starts_with(CACHE_BROKE) {
+                theme.warning()
             } else {
                 Style::default()
             };
@@ -523,6 +528,9 @@ pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
         })
         .collect()
 }
+
+/// How the cache-break line starts (`CacheBreak::log_line`).
+const CACHE_BROKE: &str = "dockui: cache broke at step ";
 
 pub fn is_error_line(l: &str) -> bool {
     l.starts_with("ERROR")

@@ -5,6 +5,7 @@ pub mod conflicts;
 pub mod diff;
 pub mod digest;
 pub mod gpu;
+pub mod image;
 pub mod log;
 pub mod smoke;
 

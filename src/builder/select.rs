@@ -1,0 +1,802 @@
+//! Which builder to build on: `--backend auto|docker|podman|buildkit|codebuild` (or `[engine] backend`).
+//!
+//! `auto` tries the candidates in this order and takes the first one that answers:
+//! 1. the Docker endpoint you set: `[engine] docker_host`, else `DOCKER_HOST`, else a docker context
+//!    (`DOCKER_CONTEXT`, else the CLI's current context);
+//! 2. the local Docker socket;
+//! 3. Podman's socket (rootless `$XDG_RUNTIME_DIR/podman/podman.sock`, then `/run/podman/podman.sock`);
+//! 4. a BuildKit daemon (`[engine] buildkit_host`, else `BUILDKIT_HOST`);
+//! 5. AWS CodeBuild (`[codebuild] project` with AWS credentials).
+//!
+//! An endpoint you set yourself is never skipped for another: when it does not answer, `auto` stops there
+//! and the build fails saying why (building on the laptop when the GPU box named in DOCKER_HOST is down
+//! would surprise). A backend this build of dockui does not implement is listed, marked "not available in
+//! this build", and never picked. `dockui doctor` prints exactly this walk.
+
+use super::{BackendInfo, BackendKind, BuilderPort};
+use crate::config::Config;
+use crate::docker::BollardEngine;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a probe may wait for an answer: a doctor run or a build start must not hang on a dead host.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Choice {
+    #[default]
+    Auto,
+    Docker,
+    Podman,
+    Buildkit,
+    Codebuild,
+}
+
+impl Choice {
+    pub const NAMES: &'static str = "auto, docker, podman, buildkit, codebuild";
+
+    pub fn parse(s: &str) -> Result<Choice, String> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Choice::Auto,
+            "docker" | "engine" => Choice::Docker,
+            "podman" => Choice::Podman,
+            "buildkit" => Choice::Buildkit,
+            "codebuild" => Choice::Codebuild,
+            other => {
+                return Err(format!(
+                    "unknown backend {other:?}: use one of {}",
+                    Self::NAMES
+                ));
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Auto => "auto",
+            Choice::Docker => "docker",
+            Choice::Podman => "podman",
+            Choice::Buildkit => "buildkit",
+            Choice::Codebuild => "codebuild",
+        }
+    }
+
+    fn kind(self) -> Option<BackendKind> {
+        match self {
+            Choice::Auto => None,
+            Choice::Docker => Some(BackendKind::Docker),
+            Choice::Podman => Some(BackendKind::Podman),
+            Choice::Buildkit => Some(BackendKind::Buildkit),
+            Choice::Codebuild => Some(BackendKind::Codebuild),
+        }
+    }
+}
+
+/// One candidate and what probing it found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    /// What answers there (a Docker endpoint that turns out to be Podman says `podman`).
+    pub backend: BackendKind,
+    /// Where the endpoint came from: `[engine] docker_host`, `DOCKER_HOST`, `docker context NAME`,
+    /// `local socket`, `Podman socket (rootless)`, `BUILDKIT_HOST`, ...
+    pub source: String,
+    pub endpoint: String,
+    pub context: Option<String>,
+    /// Set by the user (config or environment): `auto` never skips it for another.
+    pub explicit: bool,
+    /// This build of dockui has the backend's implementation.
+    pub available: bool,
+    pub reachable: bool,
+    /// The builder's version when it answered.
+    pub version: Option<String>,
+    pub why_not: Option<String>,
+    pub what_to_do: Option<String>,
+}
+
+impl Probe {
+    pub fn usable(&self) -> bool {
+        self.available && self.reachable
+    }
+
+    pub fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: self.backend,
+            endpoint: self.endpoint.clone(),
+            context: self.context.clone(),
+        }
+    }
+
+    fn unavailable(kind: BackendKind, source: &str, endpoint: &str, explicit: bool) -> Probe {
+        Probe {
+            backend: kind,
+            source: source.into(),
+            endpoint: endpoint.into(),
+            context: None,
+            explicit,
+            available: false,
+            reachable: false,
+            version: None,
+            why_not: Some(format!(
+                "the {} backend is not available in this build of dockui",
+                kind.as_str()
+            )),
+            what_to_do: Some(
+                "build on a Docker engine or Podman (--backend docker / podman), or use a dockui release \
+                 that includes this backend"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// Opens a port on a probed candidate (a plugin's `open`).
+pub type OpenFn = fn(&Config, &Probe) -> Result<Arc<dyn BuilderPort>, String>;
+
+/// A backend implemented elsewhere in dockui (the BuildKit daemon, CodeBuild) plugs in here with a probe
+/// and a way to open a port on what the probe found.
+#[derive(Clone, Copy)]
+pub struct Plugin {
+    /// The candidate with reachable / why not / what to do. Never fails: trouble goes into the probe.
+    pub probe: fn(Config, Env) -> BoxFuture<'static, Probe>,
+    /// A port to build on, for a candidate `probe` found usable.
+    pub open: OpenFn,
+}
+
+/// HOOK for the BuildKit daemon backend (`src/buildkit/`): return `Some(crate::buildkit::plugin())` here.
+pub fn buildkit_plugin() -> Option<Plugin> {
+    None
+}
+
+/// HOOK for the AWS CodeBuild backend (`src/codebuild/`): return `Some(crate::codebuild::plugin())` here.
+pub fn codebuild_plugin() -> Option<Plugin> {
+    Some(crate::codebuild::plugin())
+}
+
+/// The environment the walk reads (a struct, so tests give their own).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    /// `$DOCKER_CONFIG`, else `~/.docker`: where the CLI keeps `config.json` (`currentContext`).
+    pub docker_config_dir: Option<PathBuf>,
+    pub buildkit_host: Option<String>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            docker_config_dir: var("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker"))),
+            buildkit_host: var("BUILDKIT_HOST"),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+        }
+    }
+
+    /// The docker CLI's context: `DOCKER_CONTEXT`, else `currentContext` in config.json; None for `default`.
+    fn context_name(&self) -> Option<String> {
+        let name = self.docker_context.clone().or_else(|| {
+            let file = self.docker_config_dir.as_ref()?.join("config.json");
+            let text = std::fs::read_to_string(file).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+            v.get("currentContext")?.as_str().map(str::to_string)
+        })?;
+        (!name.is_empty() && name != "default").then_some(name)
+    }
+}
+
+/// How a candidate is probed and opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Via {
+    /// Docker's API (Docker or Podman): bollard.
+    DockerApi,
+    BuildKit,
+    CodeBuild,
+    /// Known but not resolvable here; the probe is this.
+    Unavailable(Box<Probe>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Candidate {
+    kind: BackendKind,
+    source: String,
+    endpoint: String,
+    context: Option<String>,
+    explicit: bool,
+    via: Via,
+}
+
+pub const LOCAL_SOCKET: &str = crate::docker::bollard_engine::DEFAULT_ENDPOINT;
+
+/// HOOK for docker contexts (the remote-endpoint code): the endpoint of context `name`. Until it is in,
+/// a context is listed as not resolvable in this build.
+fn context_endpoint(_name: &str, _env: &Env) -> Option<String> {
+    None
+}
+
+/// The candidates in `auto`'s order (nothing probed yet).
+fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let docker =
+        |source: &str, endpoint: &str, context: Option<String>, explicit: bool| Candidate {
+            kind: BackendKind::Docker,
+            source: source.into(),
+            endpoint: endpoint.into(),
+            context,
+            explicit,
+            via: Via::DockerApi,
+        };
+    // The docker CLI's precedence: only the first of these names the Docker endpoint.
+    if !config.engine.docker_host.is_empty() {
+        out.push(docker(
+            "[engine] docker_host",
+            &config.engine.docker_host,
+            None,
+            true,
+        ));
+    } else if let Some(host) = &env.docker_host {
+        out.push(docker("DOCKER_HOST", host, None, true));
+    } else if let Some(name) = env.context_name() {
+        let source = format!("docker context {name}");
+        match context_endpoint(&name, env) {
+            Some(endpoint) => out.push(docker(&source, &endpoint, Some(name), true)),
+            None => {
+                let mut p = Probe::unavailable(BackendKind::Docker, &source, "", true);
+                p.context = Some(name.clone());
+                p.why_not = Some(format!(
+                    "docker context {name:?} is selected, but this build of dockui does not read docker \
+                     contexts"
+                ));
+                p.what_to_do = Some(format!(
+                    "set DOCKER_HOST (or [engine] docker_host) to the endpoint of context {name:?} \
+                     (docker context inspect {name})"
+                ));
+                out.push(Candidate {
+                    kind: BackendKind::Docker,
+                    source,
+                    endpoint: String::new(),
+                    context: Some(name),
+                    explicit: true,
+                    via: Via::Unavailable(Box::new(p)),
+                });
+            }
+        }
+    }
+    if !out.iter().any(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET)) {
+        out.push(docker("local socket", LOCAL_SOCKET, None, false));
+    }
+    let mut podman = Vec::new();
+    if let Some(dir) = &env.xdg_runtime_dir {
+        podman.push(("Podman socket (rootless)", dir.join("podman/podman.sock")));
+    }
+    podman.push((
+        "Podman socket (root)",
+        PathBuf::from("/run/podman/podman.sock"),
+    ));
+    for (source, path) in podman {
+        let endpoint = format!("unix://{}", path.display());
+        if out.iter().any(|c| same_endpoint(&c.endpoint, &endpoint)) {
+            continue;
+        }
+        out.push(Candidate {
+            kind: BackendKind::Podman,
+            source: source.into(),
+            endpoint,
+            context: None,
+            explicit: false,
+            via: Via::DockerApi,
+        });
+    }
+    let (bk_source, bk_endpoint) = if !config.engine.buildkit_host.is_empty() {
+        (
+            "[engine] buildkit_host",
+            config.engine.buildkit_host.clone(),
+        )
+    } else if let Some(h) = &env.buildkit_host {
+        ("BUILDKIT_HOST", h.clone())
+    } else {
+        ("BUILDKIT_HOST", String::new())
+    };
+    out.push(Candidate {
+        kind: BackendKind::Buildkit,
+        source: bk_source.into(),
+        explicit: !bk_endpoint.is_empty(),
+        endpoint: bk_endpoint,
+        context: None,
+        via: Via::BuildKit,
+    });
+    out.push(Candidate {
+        kind: BackendKind::Codebuild,
+        source: "[codebuild] project".into(),
+        endpoint: String::new(),
+        context: None,
+        explicit: false,
+        via: Via::CodeBuild,
+    });
+    out
+}
+
+fn same_endpoint(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.trim_end_matches('/');
+        if s.starts_with('/') {
+            format!("unix://{s}")
+        } else {
+            s.to_string()
+        }
+    };
+    !a.is_empty() && norm(a) == norm(b)
+}
+
+/// Probe one candidate. Never fails: what went wrong is in the probe.
+async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
+    let base = Probe {
+        backend: c.kind,
+        source: c.source.clone(),
+        endpoint: c.endpoint.clone(),
+        context: c.context.clone(),
+        explicit: c.explicit,
+        available: true,
+        reachable: false,
+        version: None,
+        why_not: None,
+        what_to_do: None,
+    };
+    match &c.via {
+        Via::Unavailable(p) => (**p).clone(),
+        Via::DockerApi => probe_docker_api(base, c, config).await,
+        Via::BuildKit => match buildkit_plugin() {
+            Some(plugin) => (plugin.probe)(config.clone(), env.clone()).await,
+            None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
+        },
+        Via::CodeBuild => match codebuild_plugin() {
+            Some(plugin) => (plugin.probe)(config.clone(), env.clone()).await,
+            None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
+        },
+    }
+}
+
+async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe {
+    if c.kind == BackendKind::Podman
+        && let Some(path) = c.endpoint.strip_prefix("unix://")
+        && !std::path::Path::new(path).exists()
+    {
+        let rootless = c.source.contains("rootless");
+        p.why_not = Some(format!("no Podman socket at {path}"));
+        p.what_to_do = Some(if rootless {
+            "start Podman's service: systemctl --user start podman.socket (or podman system service \
+             --time=0 &)"
+                .into()
+        } else {
+            "start Podman's service: sudo systemctl start podman.socket".into()
+        });
+        return p;
+    }
+    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let port: &dyn BuilderPort = &engine;
+    let pinged = tokio::time::timeout(PROBE_TIMEOUT, port.ping()).await;
+    match pinged {
+        Ok(Ok(info)) => {
+            p.reachable = true;
+            p.version = Some(info.version);
+            if let Ok(Ok(caps)) = tokio::time::timeout(PROBE_TIMEOUT, port.capabilities()).await {
+                p.backend = caps.kind;
+            }
+        }
+        Ok(Err(e)) => {
+            let text = match e {
+                crate::docker::DockerError::Unreachable { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            let (why, todo) = match text.split_once("; what to do: ") {
+                Some((w, t)) => (w.to_string(), t.to_string()),
+                None => (
+                    text,
+                    "check the engine there (docker info) and the endpoint".into(),
+                ),
+            };
+            p.why_not = Some(why);
+            p.what_to_do = Some(todo);
+        }
+        Err(_) => {
+            p.why_not = Some(format!(
+                "no answer from {} within {}s",
+                c.endpoint,
+                PROBE_TIMEOUT.as_secs()
+            ));
+            p.what_to_do = Some("check the host is up and the engine listens there".into());
+        }
+    }
+    p
+}
+
+/// Every candidate, probed, and the one `auto` picks (an index into `candidates`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Doctor {
+    pub candidates: Vec<Probe>,
+    pub auto: Option<usize>,
+    /// Why auto picks that one (or nothing).
+    pub auto_reason: String,
+}
+
+/// Probe every candidate (for `dockui doctor`).
+pub async fn doctor(config: &Config, env: &Env) -> Doctor {
+    let mut probes = Vec::new();
+    for c in candidates(config, env) {
+        probes.push(probe(&c, config, env).await);
+    }
+    let (auto, auto_reason) = match auto_pick(&probes) {
+        Pick::Use(i) => (
+            Some(i),
+            format!("the first usable one: {}", probes[i].source),
+        ),
+        Pick::Stop(i) => (
+            Some(i),
+            format!(
+                "{} is set by you and is not skipped for another: it is used, and fails until it answers",
+                probes[i].source
+            ),
+        ),
+        Pick::Nothing => (None, "nothing usable: see what to do above".into()),
+    };
+    Doctor {
+        candidates: probes,
+        auto,
+        auto_reason,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pick {
+    /// A usable candidate.
+    Use(usize),
+    /// An explicit candidate that does not answer: the search ends there.
+    Stop(usize),
+    Nothing,
+}
+
+/// `auto`'s rule over probes in order (pure): the first usable one; an explicit available one that does
+/// not answer ends the search; unavailable ones are never picked.
+fn auto_pick(probes: &[Probe]) -> Pick {
+    for (i, p) in probes.iter().enumerate() {
+        if p.usable() {
+            return Pick::Use(i);
+        }
+        if p.explicit && p.available {
+            return Pick::Stop(i);
+        }
+    }
+    Pick::Nothing
+}
+
+/// The backend to build on.
+pub struct Selected {
+    pub port: Arc<dyn BuilderPort>,
+    pub probe: Probe,
+    /// Candidates `auto` passed over, for a line on stderr ("podman socket: no socket at ...").
+    pub skipped: Vec<Probe>,
+}
+
+/// Why the asked-for backend cannot be used (headless: exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("backend {backend}: {why}; what to do: {what_to_do}")]
+pub struct SelectError {
+    pub backend: String,
+    pub why: String,
+    pub what_to_do: String,
+    pub probe: Option<Box<Probe>>,
+}
+
+/// Pick and open the backend for a build. `auto` never fails: with nothing usable it opens the Docker
+/// endpoint (the first candidate), whose first request then says what is wrong, as before backends
+/// existed. An explicit choice that is not usable is an error that says what to do.
+pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Selected, SelectError> {
+    let all = candidates(config, env);
+    let mut probes: Vec<Probe> = Vec::new();
+    match choice.kind() {
+        None => {
+            for c in &all {
+                probes.push(probe(c, config, env).await);
+                match auto_pick(&probes) {
+                    Pick::Use(i) | Pick::Stop(i) => {
+                        let chosen = probes[i].clone();
+                        probes.truncate(i);
+                        return open(config, &all[i], chosen, probes);
+                    }
+                    Pick::Nothing => {}
+                }
+            }
+            // Nothing usable: the Docker endpoint, which reports its own trouble on first use.
+            let i = all
+                .iter()
+                .position(|c| c.via == Via::DockerApi)
+                .unwrap_or(0);
+            let chosen = probes[i].clone();
+            let skipped = probes.iter().take(i).cloned().collect();
+            open_docker(config, &all[i], chosen, skipped)
+        }
+        Some(kind) => {
+            // Podman behind DOCKER_HOST counts as podman; a Docker endpoint that does not answer is docker.
+            let mut first: Option<Probe> = None;
+            for c in &all {
+                let presumed = c.kind == kind
+                    || (c.via == Via::DockerApi
+                        && matches!(kind, BackendKind::Docker | BackendKind::Podman));
+                if !presumed {
+                    continue;
+                }
+                let p = probe(c, config, env).await;
+                let matches = p.backend == kind;
+                if matches && p.usable() {
+                    return open(config, c, p, probes);
+                }
+                if matches && p.explicit && p.available {
+                    // Set by the user and not answering: never replaced by another of the same kind.
+                    return Err(not_usable(choice, p));
+                }
+                if matches && first.is_none() {
+                    first = Some(p.clone());
+                }
+                probes.push(p);
+            }
+            Err(match first {
+                Some(p) => not_usable(choice, p),
+                None => SelectError {
+                    backend: choice.as_str().into(),
+                    why: format!("no {} endpoint is configured or found", choice.as_str()),
+                    what_to_do: "run `dockui doctor` to see what this machine can build on".into(),
+                    probe: None,
+                },
+            })
+        }
+    }
+}
+
+fn not_usable(choice: Choice, p: Probe) -> SelectError {
+    let at = if p.endpoint.is_empty() {
+        String::new()
+    } else {
+        format!(" at {}", p.endpoint)
+    };
+    SelectError {
+        backend: choice.as_str().into(),
+        why: format!(
+            "{}{at} ({}) is not usable: {}",
+            p.backend.as_str(),
+            p.source,
+            p.why_not.as_deref().unwrap_or("it does not answer")
+        ),
+        what_to_do: p
+            .what_to_do
+            .clone()
+            .unwrap_or_else(|| "run `dockui doctor`".into()),
+        probe: Some(Box::new(p)),
+    }
+}
+
+fn open(
+    config: &Config,
+    c: &Candidate,
+    probe: Probe,
+    skipped: Vec<Probe>,
+) -> Result<Selected, SelectError> {
+    let plugin = match c.via {
+        Via::DockerApi | Via::Unavailable(_) => return open_docker(config, c, probe, skipped),
+        Via::BuildKit => buildkit_plugin(),
+        Via::CodeBuild => codebuild_plugin(),
+    };
+    let Some(plugin) = plugin else {
+        return Err(not_usable(Choice::Auto, probe));
+    };
+    match (plugin.open)(config, &probe) {
+        Ok(port) => Ok(Selected {
+            port,
+            probe,
+            skipped,
+        }),
+        Err(why) => Err(SelectError {
+            backend: probe.backend.as_str().into(),
+            why,
+            what_to_do: "run `dockui doctor`".into(),
+            probe: Some(Box::new(probe)),
+        }),
+    }
+}
+
+fn open_docker(
+    config: &Config,
+    c: &Candidate,
+    probe: Probe,
+    skipped: Vec<Probe>,
+) -> Result<Selected, SelectError> {
+    // HOOK for the remote-endpoint code: TLS material and ssh for this endpoint come with its connect.
+    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    Ok(Selected {
+        port: Arc::new(engine),
+        probe,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe_of(kind: BackendKind, explicit: bool, available: bool, reachable: bool) -> Probe {
+        Probe {
+            backend: kind,
+            source: String::new(),
+            endpoint: String::new(),
+            context: None,
+            explicit,
+            available,
+            reachable,
+            version: None,
+            why_not: None,
+            what_to_do: None,
+        }
+    }
+
+    #[test]
+    fn choices_parse_and_unknown_ones_name_the_valid_ones() {
+        assert_eq!(Choice::parse("auto"), Ok(Choice::Auto));
+        assert_eq!(Choice::parse(""), Ok(Choice::Auto));
+        assert_eq!(Choice::parse("Engine"), Ok(Choice::Docker));
+        assert_eq!(Choice::parse("codebuild"), Ok(Choice::Codebuild));
+        let e = Choice::parse("kaniko").unwrap_err();
+        assert!(e.contains("kaniko") && e.contains("buildkit"), "{e}");
+    }
+
+    #[test]
+    fn the_order_is_docker_host_local_podman_buildkit_codebuild() {
+        let env = Env {
+            docker_host: Some("tcp://gpu-box:2375".into()),
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            buildkit_host: Some("tcp://bk:1234".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        let got: Vec<(&str, &str, bool)> = c
+            .iter()
+            .map(|c| (c.source.as_str(), c.endpoint.as_str(), c.explicit))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("DOCKER_HOST", "tcp://gpu-box:2375", true),
+                ("local socket", "unix:///var/run/docker.sock", false),
+                (
+                    "Podman socket (rootless)",
+                    "unix:///run/user/1000/podman/podman.sock",
+                    false
+                ),
+                (
+                    "Podman socket (root)",
+                    "unix:///run/podman/podman.sock",
+                    false
+                ),
+                ("BUILDKIT_HOST", "tcp://bk:1234", true),
+                ("[codebuild] project", "", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn config_beats_docker_host_and_the_local_socket_is_not_listed_twice() {
+        let mut config = Config::default();
+        config.engine.docker_host = "unix:///var/run/docker.sock".into();
+        config.engine.buildkit_host = "unix:///run/buildkit/buildkitd.sock".into();
+        let env = Env {
+            docker_host: Some("tcp://ignored:2375".into()),
+            buildkit_host: Some("tcp://ignored:1234".into()),
+            ..Env::default()
+        };
+        let c = candidates(&config, &env);
+        assert_eq!(c[0].source, "[engine] docker_host");
+        assert!(c.iter().all(|c| !c.endpoint.contains("ignored")), "{c:?}");
+        assert_eq!(
+            c.iter()
+                .filter(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET))
+                .count(),
+            1
+        );
+        assert_eq!(c[c.len() - 2].source, "[engine] buildkit_host");
+    }
+
+    #[test]
+    fn a_docker_context_without_resolution_is_listed_as_not_available() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{},"currentContext":"gpu-box"}"#,
+        )
+        .unwrap();
+        let env = Env {
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "docker context gpu-box");
+        assert!(matches!(&c[0].via, Via::Unavailable(p) if !p.available));
+        // `default` is the local engine: no extra candidate.
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"currentContext":"default"}"#,
+        )
+        .unwrap();
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "local socket");
+    }
+
+    #[test]
+    fn auto_takes_the_first_usable_stops_at_an_explicit_dead_one_and_never_picks_unavailable() {
+        use BackendKind::*;
+        // Local socket dead (not explicit), Podman answers.
+        let p = [
+            probe_of(Docker, false, true, false),
+            probe_of(Podman, false, true, true),
+        ];
+        assert_eq!(auto_pick(&p), Pick::Use(1));
+        // DOCKER_HOST set and dead: the search ends there, the local socket is not used.
+        let p = [
+            probe_of(Docker, true, true, false),
+            probe_of(Docker, false, true, true),
+        ];
+        assert_eq!(auto_pick(&p), Pick::Stop(0));
+        // BUILDKIT_HOST set, but the backend is not in this build: skipped, never picked.
+        let p = [
+            probe_of(Docker, false, true, false),
+            probe_of(Buildkit, true, false, false),
+        ];
+        assert_eq!(auto_pick(&p), Pick::Nothing);
+    }
+
+    #[tokio::test]
+    async fn without_their_implementation_buildkit_and_codebuild_say_so() {
+        let env = Env {
+            buildkit_host: Some("tcp://127.0.0.1:1".into()),
+            ..Env::default()
+        };
+        if buildkit_plugin().is_none() {
+            let c = candidates(&Config::default(), &env);
+            let bk = c.iter().find(|c| c.kind == BackendKind::Buildkit).unwrap();
+            let p = probe(bk, &Config::default(), &env).await;
+            assert!(!p.available && !p.reachable);
+            assert!(p.why_not.unwrap().contains("not available in this build"));
+            let e = select(&Config::default(), &env, Choice::Buildkit)
+                .await
+                .err()
+                .expect("not usable");
+            assert!(e.to_string().contains("not available in this build"), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_explicit_docker_backend_that_does_not_answer_is_an_error_with_what_to_do() {
+        let env = Env {
+            docker_host: Some("unix:///nonexistent/dockui-select.sock".into()),
+            ..Env::default()
+        };
+        let e = select(&Config::default(), &env, Choice::Docker)
+            .await
+            .err()
+            .expect("DOCKER_HOST is dead");
+        assert!(e.why.contains("DOCKER_HOST"), "{e}");
+        assert!(e.why.contains("/nonexistent/dockui-select.sock"), "{e}");
+        assert!(!e.what_to_do.is_empty());
+        // auto opens it anyway (the build then fails with the engine's own message).
+        let s = select(&Config::default(), &env, Choice::Auto)
+            .await
+            .unwrap();
+        assert_eq!(s.port.endpoint(), "unix:///nonexistent/dockui-select.sock");
+        assert!(!s.probe.reachable);
+    }
+}

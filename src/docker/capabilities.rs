@@ -1,0 +1,116 @@
+//! What a Docker-API engine can build, asked from its `/version`: Docker or Podman, BuildKit or not, its
+//! platform. The facts behind the cache lists are in `shared/reference/backends.md`: the engine's embedded
+//! BuildKit (20.10) exports only `inline` cache (`registry`, `local`, `gha` give "unknown cache exporter")
+//! and imports inline cache through `cachefrom`, which may name a registry image.
+
+use super::{BackendKind, BollardEngine, CacheType, Capabilities, DockerError};
+
+/// The capabilities of an engine answering `/version` with these facts (pure, so each case is tested).
+pub fn from_version(
+    components: &[String],
+    api_version: &str,
+    os: &str,
+    arch: &str,
+) -> Capabilities {
+    let podman = components
+        .iter()
+        .any(|c| c.to_lowercase().contains("podman"));
+    let (major, minor) = api_version.split_once('.').unwrap_or(("0", "0"));
+    let api = (
+        major.parse::<u32>().unwrap_or(0),
+        minor.parse::<u32>().unwrap_or(0),
+    );
+    // BuildKit through the engine's session needs API 1.39; Podman answers 404 on /grpc and builds with
+    // buildah the legacy way whatever the request says.
+    let buildkit = !podman && api >= (1, 39);
+    let platform = match (os, arch) {
+        ("", _) | (_, "") => Vec::new(),
+        (os, arch) => vec![format!("{os}/{}", normalize_arch(arch))],
+    };
+    Capabilities {
+        kind: if podman {
+            BackendKind::Podman
+        } else {
+            BackendKind::Docker
+        },
+        buildkit,
+        cache_export: if buildkit {
+            vec![CacheType::Inline]
+        } else {
+            Vec::new()
+        },
+        cache_import: if buildkit {
+            vec![CacheType::Inline, CacheType::Registry]
+        } else {
+            Vec::new()
+        },
+        platforms: platform,
+        multi_platform: false,
+        run: true,
+        push_in_build: false,
+    }
+}
+
+/// Go's GOARCH names, as platforms are written (`x86_64` is `amd64`).
+fn normalize_arch(arch: &str) -> &str {
+    match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+impl BollardEngine {
+    pub async fn docker_capabilities(&self) -> Result<Capabilities, DockerError> {
+        let docker = self.client()?;
+        let v = docker.version().await.map_err(|e| self.map_err(e))?;
+        let components: Vec<String> = v
+            .components
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        Ok(from_version(
+            &components,
+            &v.api_version.unwrap_or_default(),
+            &v.os.unwrap_or_default(),
+            &v.arch.unwrap_or_default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_20_10_exports_inline_only_and_runs_containers() {
+        let c = from_version(&["Engine".into()], "1.41", "linux", "amd64");
+        assert_eq!(c.kind, BackendKind::Docker);
+        assert!(c.buildkit && c.run && !c.multi_platform && !c.push_in_build);
+        assert_eq!(c.cache_export, vec![CacheType::Inline]);
+        assert_eq!(c.cache_import, vec![CacheType::Inline, CacheType::Registry]);
+        assert_eq!(c.platforms, vec!["linux/amd64".to_string()]);
+    }
+
+    #[test]
+    fn podman_builds_legacy_without_cache_exporters() {
+        let c = from_version(
+            &["Podman Engine".into(), "Conmon".into()],
+            "1.41",
+            "linux",
+            "x86_64",
+        );
+        assert_eq!(c.kind, BackendKind::Podman);
+        assert!(!c.buildkit && c.run);
+        assert!(c.cache_export.is_empty() && c.cache_import.is_empty());
+        assert_eq!(c.platforms, vec!["linux/amd64".to_string()]);
+    }
+
+    #[test]
+    fn an_old_api_has_no_buildkit_and_unknown_platform_is_empty() {
+        let c = from_version(&[], "1.38", "", "");
+        assert!(!c.buildkit);
+        assert!(c.platforms.is_empty());
+    }
+}

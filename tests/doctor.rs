@@ -1,0 +1,392 @@
+//! `dockui doctor` and `build --backend`, from the outside: the binary against the real engine, a dead
+//! DOCKER_HOST, and a real Podman service on its own socket.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+/// The binary with the backend environment cleared: no DOCKER_HOST / context / BUILDKIT_HOST of the
+/// developer's, an empty docker config dir, and a runtime dir of the test's (for the rootless Podman socket).
+fn dockui(home: &Path) -> Command {
+    let mut cmd = common::dockui(home);
+    for k in [
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "BUILDKIT_HOST",
+        "DOCKER_TLS_VERIFY",
+    ] {
+        cmd.env_remove(k);
+    }
+    std::fs::create_dir_all(home.join("docker-config")).unwrap();
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    cmd.env("DOCKER_CONFIG", home.join("docker-config"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn sources(v: &serde_json::Value) -> Vec<String> {
+    v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["source"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn project(home: &Path, image: &str) -> PathBuf {
+    let dir = home.join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY hello.txt /\n").unwrap();
+    std::fs::write(dir.join("hello.txt"), "hi\n").unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("[build]\nimage = \"{image}\"\nmax_attempts = 1\n[smoke]\ninfer = false\n"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn doctor_lists_every_backend_in_auto_order_and_auto_picks_the_local_engine() {
+    let home = tempfile::tempdir().unwrap();
+    let out = dockui(home.path())
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(
+        sources(&v),
+        vec![
+            "local socket",
+            "Podman socket (rootless)",
+            "Podman socket (root)",
+            "BUILDKIT_HOST",
+            "[codebuild] project"
+        ]
+    );
+    let local = &v["candidates"][0];
+    assert_eq!(local["backend"], "docker");
+    assert_eq!(local["endpoint"], "unix:///var/run/docker.sock");
+    assert_eq!(local["reachable"], true);
+    assert!(local["version"].as_str().is_some_and(|s| !s.is_empty()));
+    // No rootless Podman service in the test's runtime dir: why not, and what to do.
+    let podman = &v["candidates"][1];
+    assert_eq!(podman["reachable"], false);
+    assert!(
+        podman["why_not"]
+            .as_str()
+            .unwrap()
+            .contains("no Podman socket at"),
+        "{podman}"
+    );
+    assert!(
+        podman["what_to_do"].as_str().unwrap().contains("podman"),
+        "{podman}"
+    );
+    for c in &v["candidates"].as_array().unwrap()[3..] {
+        // Not pretended: a backend whose code is not in this binary says so.
+        if c["available"] == false {
+            assert!(
+                c["why_not"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not available in this build"),
+                "{c}"
+            );
+            assert_eq!(c["reachable"], false);
+        }
+    }
+    assert_eq!(v["auto"]["index"], 0);
+    assert_eq!(v["auto"]["usable"], true);
+
+    let human = dockui(home.path()).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("1. docker - local socket"), "{text}");
+    assert!(text.contains("reachable: yes"), "{text}");
+    assert!(
+        text.contains("auto picks 1: docker unix:///var/run/docker.sock"),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_with_a_dead_docker_host_says_why_and_auto_does_not_replace_it() {
+    let home = tempfile::tempdir().unwrap();
+    let dead = format!("unix://{}/dead.sock", home.path().display());
+    let out = dockui(home.path())
+        .env("DOCKER_HOST", &dead)
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "auto has nothing usable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(sources(&v)[0], "DOCKER_HOST");
+    assert_eq!(sources(&v)[1], "local socket");
+    let first = &v["candidates"][0];
+    assert_eq!(first["endpoint"], dead.as_str());
+    assert_eq!(first["explicit"], true);
+    assert_eq!(first["reachable"], false);
+    assert!(
+        first["why_not"]
+            .as_str()
+            .unwrap()
+            .contains("no Docker socket at"),
+        "{first}"
+    );
+    assert!(
+        first["what_to_do"]
+            .as_str()
+            .unwrap()
+            .contains("DOCKER_HOST"),
+        "{first}"
+    );
+    // The search ends at the endpoint the user set.
+    assert_eq!(v["auto"]["index"], 0);
+    assert_eq!(v["auto"]["usable"], false);
+    assert!(
+        v["auto_reason"].as_str().unwrap().contains("DOCKER_HOST"),
+        "{v}"
+    );
+
+    let human = dockui(home.path())
+        .env("DOCKER_HOST", &dead)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("1. docker - DOCKER_HOST"), "{text}");
+    assert!(text.contains("builds fail until it answers"), "{text}");
+}
+
+#[test]
+fn build_backend_docker_with_a_dead_docker_host_exits_2_with_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-dead");
+    let dead = format!("unix://{}/dead.sock", home.path().display());
+    let out = dockui(home.path())
+        .env("DOCKER_HOST", &dead)
+        .args(["build", "--backend", "docker", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("backend docker"), "{stderr}");
+    assert!(stderr.contains(&dead), "{stderr}");
+    assert!(stderr.contains("what to do"), "{stderr}");
+    let v = json(&out);
+    assert_eq!(v["success"], false);
+    assert_eq!(v["backend"]["endpoint"], dead.as_str());
+    assert_eq!(v["backend"]["kind"], "docker");
+    // Nothing was built: no build record.
+    assert_eq!(builds(home.path()), 0);
+}
+
+#[test]
+fn build_backend_buildkit_that_is_not_usable_exits_2_and_never_pretends() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-bk");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = dockui(home.path())
+        .env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
+        .args(["build", "--backend", "buildkit"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("backend buildkit"), "{stderr}");
+    assert!(stderr.contains("what to do"), "{stderr}");
+    // Nothing listens there; whether or not the BuildKit code is in this binary, it is not usable.
+    assert!(
+        stderr.contains("not available in this build") || stderr.contains("127.0.0.1"),
+        "{stderr}"
+    );
+    assert_eq!(builds(home.path()), 0);
+}
+
+#[test]
+fn an_unknown_backend_in_the_config_is_exit_2_naming_the_key() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-bad");
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[engine]\nbackend = \"kaniko\"\n[build]\nmax_attempts = 1\n",
+    )
+    .unwrap();
+    let out = dockui(home.path())
+        .args(["build"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[engine] backend") && stderr.contains("kaniko"),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn the_build_json_names_the_backend_it_ran_on() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-json");
+    let out = dockui(home.path())
+        .args(["build", "--backend", "docker", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json(&out);
+    assert_eq!(v["backend"]["kind"], "docker", "{v:#}");
+    assert_eq!(v["backend"]["endpoint"], "unix:///var/run/docker.sock");
+    assert_eq!(v["backend"]["context"], serde_json::Value::Null);
+    remove_image(&v);
+}
+
+/// How many builds the history holds.
+fn builds(home: &Path) -> usize {
+    std::fs::read_dir(common::paths(home).builds_dir())
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn remove_image(v: &serde_json::Value) {
+    if let Some(id) = v["image_id"].as_str() {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", v["image"].as_str().unwrap_or(id)])
+            .output();
+    }
+}
+
+/// `podman system service` on the rootless socket path of a test runtime dir, with its own storage under
+/// the test's temp dir (netns host, cgroupfs, file events); stopped and its overlay unmounted on drop.
+struct PodmanService {
+    child: Child,
+    root: PathBuf,
+}
+
+impl PodmanService {
+    fn start(home: &Path) -> PodmanService {
+        let root = home.join("podman");
+        std::fs::create_dir_all(home.join("run/podman")).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            root.join("containers.conf"),
+            "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/runroot\"\n",
+                root.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join("registries.conf"), "").unwrap();
+        let socket = home.join("run/podman/podman.sock");
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .env("CONTAINERS_CONF", root.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", root.join("storage.conf"))
+            .env("CONTAINERS_REGISTRIES_CONF", root.join("registries.conf"))
+            .env("XDG_RUNTIME_DIR", home.join("run"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("podman starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "podman's socket never appeared");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        PodmanService { child, root }
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Podman leaves its overlay mounted under the graph root.
+        let _ = Command::new("umount")
+            .arg(self.root.join("graph/overlay"))
+            .output();
+    }
+}
+
+#[test]
+#[cfg_attr(not(dockui_podman), ignore = "needs podman")]
+fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
+    let home = tempfile::tempdir().unwrap();
+    let _podman = PodmanService::start(home.path());
+    let out = dockui(home.path())
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    let podman = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "Podman socket (rootless)")
+        .expect("listed")
+        .clone();
+    assert_eq!(podman["reachable"], true, "{podman}");
+    assert_eq!(podman["backend"], "podman", "detected as Podman: {podman}");
+
+    let dir = project(home.path(), "dockui-test/doctor-podman");
+    let out = dockui(home.path())
+        .args(["build", "--backend", "podman", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json(&out);
+    assert_eq!(v["success"], true);
+    assert_eq!(v["backend"]["kind"], "podman", "{v:#}");
+    assert_eq!(
+        v["backend"]["endpoint"].as_str().unwrap(),
+        format!("unix://{}/run/podman/podman.sock", home.path().display())
+    );
+    assert!(stderr.contains("the legacy builder"), "{stderr}");
+}
