@@ -1088,12 +1088,8 @@ fn open_tui(
     let choice = backend_choice(&config, None)?;
     let rt = runtime()?;
     let (mut ctx, selected) = engine_context(&rt, &config, dir, paths, choice)?;
-    // AWS CodeBuild picked (no engine here): the TUI's port asks before a paid build.
-    if selected.probe.backend == crate::builder::BackendKind::Codebuild {
-        anyhow::ensure!(
-            !readonly,
-            "read-only mode (--readonly): no builds, and AWS CodeBuild is the only backend here"
-        );
+    // AWS CodeBuild picked (no engine here): the TUI's port asks before a paid build (read-only: no builds).
+    if selected.probe.backend == crate::builder::BackendKind::Codebuild && !readonly {
         codebuild::tui_port(&mut ctx, paths)?;
     }
     // `r` in the TUI re-reads the same files.
