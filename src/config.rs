@@ -248,6 +248,9 @@ impl Config {
                 self.build.builder
             )));
         }
+        if let Err(e) = crate::builder::select::Choice::parse(&self.engine.backend) {
+            return Err(fail(format!("engine.backend: {e}")));
+        }
         if !["off", "safe", "suggestion"].contains(&self.build.auto_fix.as_str()) {
             return Err(fail(format!(
                 "build.auto_fix must be \"off\", \"safe\" or \"suggestion\", not \"{}\"",

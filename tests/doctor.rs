@@ -92,6 +92,21 @@ fn doctor_lists_every_backend_in_auto_order_and_auto_picks_the_local_engine() {
     assert_eq!(local["endpoint"], "unix:///var/run/docker.sock");
     assert_eq!(local["reachable"], true);
     assert!(local["version"].as_str().is_some_and(|s| !s.is_empty()));
+    // The engine's embedded BuildKit exports inline cache only, and runs containers.
+    let caps = &local["capabilities"];
+    assert_eq!(caps["buildkit"], true, "{caps}");
+    assert_eq!(
+        caps["cache_export"],
+        serde_json::json!(["inline"]),
+        "{caps}"
+    );
+    assert_eq!(caps["run"], true, "{caps}");
+    assert!(
+        caps["platforms"][0]
+            .as_str()
+            .is_some_and(|p| p.starts_with("linux/")),
+        "{caps}"
+    );
     // No rootless Podman service in the test's runtime dir: why not, and what to do.
     let podman = &v["candidates"][1];
     assert_eq!(podman["reachable"], false);
@@ -126,6 +141,10 @@ fn doctor_lists_every_backend_in_auto_order_and_auto_picks_the_local_engine() {
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains("1. docker - local socket"), "{text}");
     assert!(text.contains("reachable: yes"), "{text}");
+    assert!(
+        text.contains("can: BuildKit; cache export inline"),
+        "{text}"
+    );
     assert!(
         text.contains("auto picks 1: docker unix:///var/run/docker.sock"),
         "{text}"
@@ -253,9 +272,10 @@ fn an_unknown_backend_in_the_config_is_exit_2_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("[engine] backend") && stderr.contains("kaniko"),
+        stderr.contains("engine.backend") && stderr.contains("kaniko"),
         "{stderr}"
     );
+    assert!(stderr.contains(".dockui.toml"), "names the file: {stderr}");
 }
 
 #[test]
@@ -372,6 +392,13 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
         .clone();
     assert_eq!(podman["reachable"], true, "{podman}");
     assert_eq!(podman["backend"], "podman", "detected as Podman: {podman}");
+    // Podman builds the legacy way: no BuildKit, no cache exporters.
+    assert_eq!(podman["capabilities"]["buildkit"], false, "{podman}");
+    assert_eq!(
+        podman["capabilities"]["cache_export"],
+        serde_json::json!([]),
+        "{podman}"
+    );
 
     let dir = project(home.path(), "dockui-test/doctor-podman");
     let out = dockui(home.path())
@@ -389,4 +416,22 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
         format!("unix://{}/run/podman/podman.sock", home.path().display())
     );
     assert!(stderr.contains("the legacy builder"), "{stderr}");
+}
+
+#[test]
+fn the_tui_with_an_unusable_configured_backend_exits_2_before_touching_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-tui");
+    std::fs::write(dir.join(".dockui.toml"), "[engine]\nbackend = \"podman\"\n").unwrap();
+    let out = dockui(home.path()).arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("backend podman"), "{stderr}");
+    assert!(stderr.contains("what to do"), "{stderr}");
+    // No terminal escape was written (the alternate screen was never entered).
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -229,13 +229,9 @@ fn engine() -> &'static TlsEngine {
             .arg(certs.join("server.pem"))
             .arg("--tlskey")
             .arg(certs.join("server-key.pem"))
-            // Never touch the main engine's docker0 or iptables: builds use network none.
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip-masq=false",
-                "--ip-forward=false",
-            ])
+            // Never touch the main engine's docker0, iptables or sysctls: builds use network none.
+            .arg(format!("--bridge={bridge}"))
+            .args(["--iptables=false", "--ip-masq=false", "--ip-forward=false"])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -361,6 +357,22 @@ fn builds_over_tls_and_json_names_the_endpoint() {
     assert!(
         has_image(e, &format!("{image}:latest")),
         "the TLS engine has the image"
+    );
+    // Inspecting streams the image out over the same TLS transport; its JSON names the engine too.
+    let out = dockui(home.path(), &tls_env(e, &e.client))
+        .args(["inspect", &format!("{image}:latest"), "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["engine"]["endpoint"],
+        format!("tcp://127.0.0.1:{}", e.port)
     );
 }
 
@@ -514,6 +526,22 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
     assert_eq!(v["engine"]["tls"], true);
     assert!(has_image(e, &format!("{image}:latest")));
 
+    // `dockui doctor` probes the context's endpoint over TLS and lists it first.
+    let out = dockui(home.path(), &[("DOCKER_CONTEXT", "dockui-remote".into())])
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let first = &d["candidates"][0];
+    assert_eq!(first["context"], "dockui-remote", "{d:#}");
+    assert_eq!(first["endpoint"], format!("tcp://127.0.0.1:{}", e.port));
+    assert_eq!(first["reachable"], true, "{d:#}");
+
     // `docker context use` sets currentContext in config.json: dockui follows it with nothing in the env.
     docker_cli(home.path(), &["context", "use", "dockui-remote"]);
     let (out, v) = build_json(home.path(), &dir, &[]);
@@ -638,5 +666,59 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
         String::from_utf8_lossy(&served.body).contains("latest"),
         "{}",
         registry.log()
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (dockerd) and openssl (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
+    let e = engine();
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), &unique("name"));
+    // The engine's certificate names 127.0.0.1 only.
+    let mut env = tls_env(e, &e.client);
+    env[0].1 = format!("tcp://localhost:{}", e.port);
+    let (out, _) = build_json(home.path(), &dir, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("does not name the host"), "{stderr}");
+    assert!(
+        stderr.contains("certificate not valid for name \"localhost\""),
+        "{stderr}"
+    );
+
+    // DOCKER_TLS without DOCKER_TLS_VERIFY: TLS, the engine's certificate unchecked (a wrong CA is fine),
+    // the client certificate still sent. The engine answers (here: no such image), so TLS worked.
+    // (With DOCKER_TLS_VERIFY the same files fail: an_engine_certificate_from_an_unknown_ca_is_named.)
+    let wrong = home.path().join("other-ca");
+    make_certs(&wrong, "unrelated-ca");
+    let certs = home.path().join("tls-no-verify");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(wrong.join("ca.pem"), certs.join("ca.pem")).unwrap();
+    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
+    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let out = dockui(
+        home.path(),
+        &[
+            ("DOCKER_HOST", format!("tcp://127.0.0.1:{}", e.port)),
+            ("DOCKER_TLS", "1".into()),
+            ("DOCKER_CERT_PATH", certs.display().to_string()),
+        ],
+    )
+    .args([
+        "inspect",
+        "dockui-remote-test/absent:none",
+        "--format",
+        "json",
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not in the engine"),
+        "the engine answered over TLS: {stderr}"
     );
 }

@@ -6,6 +6,8 @@
 //! Each test starts its own sshd and stops it on drop (also when the test panics).
 
 mod common;
+#[path = "fixtures/registry/support.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -184,6 +186,15 @@ fn build(
     docker_host: &str,
     ssh_bin: &Path,
 ) -> (Output, serde_json::Value) {
+    build_env(home, dir, &[("DOCKER_HOST", docker_host)], ssh_bin)
+}
+
+fn build_env(
+    home: &Path,
+    dir: &Path,
+    env: &[(&str, &str)],
+    ssh_bin: &Path,
+) -> (Output, serde_json::Value) {
     let path = format!(
         "{}:{}",
         ssh_bin.display(),
@@ -193,7 +204,8 @@ fn build(
         .env_remove("DOCKER_CONTEXT")
         .env_remove("DOCKER_TLS_VERIFY")
         .env("DOCKER_CONFIG", home.join("docker-config"))
-        .env("DOCKER_HOST", docker_host)
+        .env_remove("DOCKER_HOST")
+        .envs(env.iter().copied())
         .env("PATH", path)
         .args(["build", "--format", "json"])
         .arg(dir)
@@ -325,5 +337,108 @@ fn a_closed_ssh_port_is_named() {
     assert!(
         stderr.contains(&format!("port {closed}: Connection refused")),
         "{stderr}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(dockui_engine, dockui_sshd)),
+    ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn a_docker_context_with_an_ssh_host_builds_over_ssh() {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let image = Image(format!("dockui-ssh-test/ctx-{}:latest", std::process::id()));
+    let dir = project(home.path(), image.0.trim_end_matches(":latest"));
+    let bin = sshd.client("ctx", "user_key", &sshd.dir.path().join("host_key"));
+    // The docker CLI writes the context store; dockui reads it.
+    let out = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .env("DOCKER_CONFIG", home.path().join("docker-config"))
+        .args([
+            "context",
+            "create",
+            "gpu-box",
+            "--docker",
+            &format!("host={}", sshd.url()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, v) = build_env(home.path(), &dir, &[("DOCKER_CONTEXT", "gpu-box")], &bin);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["engine"]["endpoint"], sshd.url());
+    assert_eq!(v["engine"]["context"], "gpu-box");
+    let log = std::fs::read_to_string(sshd.dir.path().join("sshd.log")).unwrap();
+    assert!(log.contains("Accepted publickey"), "{log}");
+}
+
+#[test]
+#[cfg_attr(
+    not(all(dockui_engine, dockui_sshd)),
+    ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn pushes_over_ssh() {
+    let test = "pushes_over_ssh";
+    let sshd = Sshd::start();
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let repo = format!("{}/team/over-ssh", registry.host);
+    let image = Image(format!("{repo}:latest"));
+    let dir = project(home.path(), &repo);
+    let bin = sshd.client("push", "user_key", &sshd.dir.path().join("host_key"));
+    let (out, _) = build(home.path(), &dir, &sshd.url(), &bin);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The push request goes through its own ssh + dial-stdio connection.
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = common::dockui(home.path())
+        .env_remove("DOCKER_CONTEXT")
+        .env("DOCKER_CONFIG", home.path().join("docker-config"))
+        .env("DOCKER_HOST", sshd.url())
+        .env("PATH", path)
+        .args(["push", &image.0, "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["engine"]["endpoint"], sshd.url());
+    let served = support::http(
+        &registry.host,
+        "GET",
+        "/v2/team/over-ssh/tags/list",
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&served.body).contains("latest"),
+        "{}",
+        registry.log()
     );
 }

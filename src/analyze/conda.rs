@@ -29,6 +29,8 @@ pub struct CondaEnv {
     /// The `pip:` sub-list, read as a requirements file (index options and `-r` includes kept).
     pub pip: ReqFile,
     pub problems: Vec<(usize, Range<usize>, String)>,
+    /// Lines of `problems` judged by dockui's reading of conda's match-spec grammar (see `ReqFile::guessed`).
+    pub guessed: Vec<usize>,
 }
 
 impl CondaEnv {
@@ -44,6 +46,8 @@ impl CondaEnv {
     pub fn reqfile(&self) -> ReqFile {
         let mut problems = self.problems.clone();
         problems.extend(self.pip.problems.iter().cloned());
+        let mut guessed = self.guessed.clone();
+        guessed.extend(self.pip.guessed.iter().copied());
         ReqFile {
             path: self.path.clone(),
             reqs: self
@@ -54,6 +58,7 @@ impl CondaEnv {
                 .collect(),
             sources: self.pip.sources.clone(),
             problems,
+            guessed,
         }
     }
 
@@ -78,6 +83,9 @@ impl CondaEnv {
             torch_backend: None,
             project_extras: None,
             all_extras: false,
+            program: String::new(),
+            target_python: None,
+            system: false,
         };
         if !self.deps.is_empty() {
             let mut c = base(Tool::Conda);
@@ -158,6 +166,7 @@ pub fn parse(text: &str, file: &Path) -> CondaEnv {
         }
         let Some(v) = yaml::scalar_as_written(&y, d) else {
             let r = y.range(d);
+            env.guessed.push(y.line(r.start));
             env.problems.push((
                 y.line(r.start),
                 r,
@@ -170,7 +179,10 @@ pub fn parse(text: &str, file: &Path) -> CondaEnv {
         match match_spec(&v, r.clone(), file, y.line(r.start)) {
             Ok(Some(req)) => env.deps.push(req),
             Ok(None) => {}
-            Err(msg) => env.problems.push((y.line(r.start), r, msg)),
+            Err(msg) => {
+                env.guessed.push(y.line(r.start));
+                env.problems.push((y.line(r.start), r, msg))
+            }
         }
     }
     env
@@ -211,7 +223,10 @@ pub fn parse_spec_file(text: &str, file: &Path) -> ReqFile {
         match match_spec(t, start..start + t.len(), file, i + 1) {
             Ok(Some(r)) => rf.reqs.push(r),
             Ok(None) => {}
-            Err(msg) => rf.problems.push((i + 1, start..start + t.len(), msg)),
+            Err(msg) => {
+                rf.guessed.push(i + 1);
+                rf.problems.push((i + 1, start..start + t.len(), msg))
+            }
         }
     }
     rf
@@ -258,6 +273,9 @@ fn pip_entry(y: &Yaml, n: &yaml::Node, file: &Path, out: &mut ReqFile) {
     out.sources
         .constraints
         .extend(s.constraints.into_iter().map(fix));
+    if !rf.guessed.is_empty() {
+        out.guessed.push(line);
+    }
     for (_, pr, msg) in rf.problems {
         out.problems.push((line, shift(pr), msg));
     }

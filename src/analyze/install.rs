@@ -39,6 +39,13 @@ pub struct Install {
     pub project_extras: Option<Vec<String>>,
     /// `uv sync --all-extras` / `pip install ".[all]"`-like requests for every optional group.
     pub all_extras: bool,
+    /// The program as written (`pip`, `/opt/venv/bin/pip`, `/opt/venv/bin/python`, `uv`): with a path it
+    /// names the environment the packages go to.
+    pub program: String,
+    /// uv's `--python X` / `-p X`: the interpreter (and so the environment) uv installs into.
+    pub target_python: Option<String>,
+    /// uv's `--system`: the system interpreter, not a virtual environment.
+    pub system: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +204,9 @@ pub fn install_of_indexed(
         no_install: vec![],
         project_extras: None,
         all_extras: false,
+        program: w.first().map(|x| x.text.clone()).unwrap_or_default(),
+        target_python: None,
+        system: false,
         torch_backend: cmd
             .assigns
             .iter()
@@ -248,6 +258,10 @@ pub fn install_of_indexed(
                         .push(normalise(&loc.value));
                 }
                 "--all-extras" => inst.all_extras = true,
+                "--python" | "-p" if matches!(tool, Tool::UvPip | Tool::UvSync) => {
+                    inst.target_python = Some(loc.value.clone())
+                }
+                "--system" if matches!(tool, Tool::UvPip | Tool::UvSync) => inst.system = true,
                 "-r" | "--requirement" => inst.sources.includes.push(loc),
                 "-c" | "--constraint" if tool != Tool::Conda => inst.sources.constraints.push(loc),
                 "-i" | "--index-url" | "--default-index" => inst.sources.index_url = Some(loc),

@@ -393,6 +393,17 @@ fn analyze_with(
                         line: 0,
                     });
                 }
+                // `uv sync --extra gpu`, `uv pip install -r pyproject.toml --extra gpu`, `--all-extras`: the
+                // project in the working directory with those optional groups (`*` stands for every group).
+                if inst.project_extras.is_some() || inst.all_extras {
+                    let all = project_extras
+                        .entry(PathBuf::from("pyproject.toml"))
+                        .or_default();
+                    all.extend(inst.project_extras.iter().flatten().cloned());
+                    if inst.all_extras {
+                        all.push(pyproject::ALL_EXTRAS.to_string());
+                    }
+                }
                 // `pip install /app` or `-e /workspace/proj[gpu]`: a project directory copied into the image.
                 let dirs: Vec<(String, Vec<String>)> = inst
                     .reqs
@@ -554,17 +565,29 @@ fn analyze_with(
         // One line index per file: a file of many bad lines stays linear.
         let text = texts.get(&rf.path).map(String::as_str).unwrap_or("");
         let lines = pyproject::LineIndex::new(text);
-        for (_, range, msg) in &rf.problems {
-            findings.push(
-                Finding::new(
-                    RuleId::DU002,
-                    rules::severity(RuleId::DU002),
-                    &rf.path,
-                    lines.span(text, range.start, range.end),
-                    msg.clone(),
-                )
-                .why("pip would stop at this line; dockui skipped it."),
+        for (line, range, msg) in &rf.problems {
+            // The tool's own grammar (PEP 508, TOML, YAML) rejects the line: the install stops, an error.
+            // A grammar dockui implements itself (conda match specs) may be wrong: a warning that says so.
+            let guessed = rf.guessed.contains(line);
+            let mut f = Finding::new(
+                RuleId::DU002,
+                if guessed {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
+                &rf.path,
+                lines.span(text, range.start, range.end),
+                msg.clone(),
             );
+            f = if guessed {
+                f.why("conda may stop at this line; dockui skipped it.")
+                    .fact("assumption: dockui's own reading of conda's match-spec grammar rejects it; conda may accept it")
+            } else {
+                f.why("The installer stops at this line and the build fails; dockui skipped it.")
+                    .fact("the file is read by an install in the Dockerfile; its grammar (PEP 508, TOML or YAML) rejects this line")
+            };
+            findings.push(f);
         }
     }
     for wf in workflows {
@@ -600,6 +623,10 @@ fn analyze_with(
             b.span.col,
             &b.rule,
         ))
+    });
+    // Two installs of one file (`uv sync --no-install-project` then `uv sync`) find the same thing once.
+    findings.dedup_by(|a, b| {
+        a.rule == b.rule && a.file == b.file && a.span == b.span && a.message == b.message
     });
     analysis.findings = findings;
     Ok(analysis)

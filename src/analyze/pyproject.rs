@@ -70,6 +70,9 @@ impl LineIndex {
     }
 }
 
+/// Stands for every optional group in an extras list (`uv sync --all-extras`, `--all-extras` of `uv pip`).
+pub const ALL_EXTRAS: &str = "*";
+
 /// A parsed pyproject: main dependencies, optional groups, and what could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct Pyproject {
@@ -86,7 +89,11 @@ impl Pyproject {
         let me = self.name.as_deref().map(normalise);
         let mut out = self.dependencies.clone();
         let mut done = BTreeSet::new();
-        let mut todo: Vec<String> = extras.iter().map(|e| normalise(e)).collect();
+        let mut todo: Vec<String> = if extras.iter().any(|e| e == ALL_EXTRAS) {
+            self.optional.keys().map(|k| normalise(k)).collect()
+        } else {
+            extras.iter().map(|e| normalise(e)).collect()
+        };
         while let Some(g) = todo.pop() {
             if !done.insert(g.clone()) {
                 continue;

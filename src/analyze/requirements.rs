@@ -91,6 +91,9 @@ pub struct ReqFile {
     pub sources: Sources,
     /// Lines we could not read as a requirement: (line, message).
     pub problems: Vec<(usize, Range<usize>, String)>,
+    /// Lines of `problems` judged by a grammar dockui implements itself (conda match specs, a length cap)
+    /// rather than the tool's own (PEP 508, TOML, YAML): the tool may accept them, so they are warnings.
+    pub guessed: Vec<usize>,
 }
 
 /// Normalise a distribution name per PEP 503.
@@ -186,6 +189,8 @@ pub fn read_requirement(
         let rest = body_t[name_len..].trim_start();
         let op = OPS.iter().find(|op| rest.starts_with(**op));
         return match (name_len, op) {
+            // `${TORCH_SPEC}` alone: pip reads whatever the variable holds.
+            (0, _) if body_t.starts_with('$') => Ok(None),
             (0, _) => Err(format!("cannot read requirement {body_t:?}")),
             (_, Some(op)) => Ok(Some(req(
                 normalise(&body_t[..name_len]),
@@ -441,11 +446,16 @@ pub fn parse_requirements(text: &str, file: &Path) -> ReqFile {
                 out.reqs.push(r);
             }
             Ok(None) => {}
-            Err(msg) => out.problems.push((
-                line,
-                map(lead)..map(content.trim_end().len().saturating_sub(1)) + 1,
-                msg,
-            )),
+            Err(msg) => {
+                if req_text.len() > MAX_REQUIREMENT {
+                    out.guessed.push(line);
+                }
+                out.problems.push((
+                    line,
+                    map(lead)..map(content.trim_end().len().saturating_sub(1)) + 1,
+                    msg,
+                ))
+            }
         }
     }
     out

@@ -16,6 +16,7 @@
 use super::{BackendInfo, BackendKind, BuilderPort};
 use crate::config::Config;
 use crate::docker::BollardEngine;
+use crate::docker::endpoint::{Endpoint, EndpointError, EnvView, Source};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -93,6 +94,8 @@ pub struct Probe {
     pub reachable: bool,
     /// The builder's version when it answered.
     pub version: Option<String>,
+    /// What it can do (cache types, platforms, running containers), when it answered.
+    pub capabilities: Option<super::Capabilities>,
     pub why_not: Option<String>,
     pub what_to_do: Option<String>,
 }
@@ -120,6 +123,7 @@ impl Probe {
             available: false,
             reachable: false,
             version: None,
+            capabilities: None,
             why_not: Some(format!(
                 "the {} backend is not available in this build of dockui",
                 kind.as_str()
@@ -138,10 +142,12 @@ pub type OpenFn = fn(&Config, &Probe) -> Result<Arc<dyn BuilderPort>, String>;
 
 /// A backend implemented elsewhere in dockui (the BuildKit daemon, CodeBuild) plugs in here with a probe
 /// and a way to open a port on what the probe found.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Plugin {
-    /// The candidate with reachable / why not / what to do. Never fails: trouble goes into the probe.
-    pub probe: fn(Config, Env) -> BoxFuture<'static, Probe>,
+    /// Fill in `base` (kind, source, endpoint from `[engine] buildkit_host` / `BUILDKIT_HOST`, explicit,
+    /// available = true, reachable = false) with reachable / version / why not / what to do. Never fails:
+    /// trouble goes into the probe.
+    pub probe: fn(config: Config, env: Env, base: Probe) -> BoxFuture<'static, Probe>,
     /// A port to build on, for a candidate `probe` found usable.
     pub open: OpenFn,
 }
@@ -165,6 +171,11 @@ pub struct Env {
     pub docker_config_dir: Option<PathBuf>,
     pub buildkit_host: Option<String>,
     pub xdg_runtime_dir: Option<PathBuf>,
+    /// The BuildKit daemon and CodeBuild backends compiled in (`buildkit_plugin()`, `codebuild_plugin()`).
+    pub buildkit: Option<Plugin>,
+    pub codebuild: Option<Plugin>,
+    /// `DOCKER_TLS_VERIFY`, `DOCKER_TLS`, `DOCKER_CERT_PATH` (TLS for a tcp DOCKER_HOST).
+    pub docker_tls: Vec<(String, String)>,
 }
 
 impl Env {
@@ -178,18 +189,35 @@ impl Env {
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker"))),
             buildkit_host: var("BUILDKIT_HOST"),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
+            buildkit: buildkit_plugin(),
+            codebuild: codebuild_plugin(),
+            docker_tls: ["DOCKER_TLS_VERIFY", "DOCKER_TLS", "DOCKER_CERT_PATH"]
+                .iter()
+                .filter_map(|k| var(k).map(|v| (k.to_string(), v)))
+                .collect(),
         }
     }
 
-    /// The docker CLI's context: `DOCKER_CONTEXT`, else `currentContext` in config.json; None for `default`.
-    fn context_name(&self) -> Option<String> {
-        let name = self.docker_context.clone().or_else(|| {
-            let file = self.docker_config_dir.as_ref()?.join("config.json");
-            let text = std::fs::read_to_string(file).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-            v.get("currentContext")?.as_str().map(str::to_string)
-        })?;
-        (!name.is_empty() && name != "default").then_some(name)
+    /// What `docker::endpoint::resolve` reads, from this walk's variables.
+    fn endpoint_view(&self) -> EnvView {
+        let config_dir = self
+            .docker_config_dir
+            .as_ref()
+            .map(|d| d.to_string_lossy().to_string());
+        let mut pairs: Vec<(&str, &str)> = vec![];
+        if let Some(h) = &self.docker_host {
+            pairs.push(("DOCKER_HOST", h));
+        }
+        if let Some(c) = &self.docker_context {
+            pairs.push(("DOCKER_CONTEXT", c));
+        }
+        if let Some(d) = &config_dir {
+            pairs.push(("DOCKER_CONFIG", d));
+        }
+        for (k, v) in &self.docker_tls {
+            pairs.push((k, v));
+        }
+        EnvView::from_pairs(pairs)
     }
 }
 
@@ -212,15 +240,11 @@ struct Candidate {
     context: Option<String>,
     explicit: bool,
     via: Via,
+    /// The Docker endpoint as the docker CLI resolves it (TLS files, context), for the one you set.
+    resolved: Option<Result<Endpoint, EndpointError>>,
 }
 
 pub const LOCAL_SOCKET: &str = crate::docker::bollard_engine::DEFAULT_ENDPOINT;
-
-/// HOOK for docker contexts (the remote-endpoint code): the endpoint of context `name`. Until it is in,
-/// a context is listed as not resolvable in this build.
-fn context_endpoint(_name: &str, _env: &Env) -> Option<String> {
-    None
-}
 
 /// The candidates in `auto`'s order (nothing probed yet).
 fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
@@ -233,41 +257,47 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
             context,
             explicit,
             via: Via::DockerApi,
+            resolved: None,
         };
-    // The docker CLI's precedence: only the first of these names the Docker endpoint.
-    if !config.engine.docker_host.is_empty() {
-        out.push(docker(
-            "[engine] docker_host",
-            &config.engine.docker_host,
-            None,
-            true,
-        ));
-    } else if let Some(host) = &env.docker_host {
-        out.push(docker("DOCKER_HOST", host, None, true));
-    } else if let Some(name) = env.context_name() {
-        let source = format!("docker context {name}");
-        match context_endpoint(&name, env) {
-            Some(endpoint) => out.push(docker(&source, &endpoint, Some(name), true)),
-            None => {
-                let mut p = Probe::unavailable(BackendKind::Docker, &source, "", true);
-                p.context = Some(name.clone());
-                p.why_not = Some(format!(
-                    "docker context {name:?} is selected, but this build of dockui does not read docker \
-                     contexts"
-                ));
-                p.what_to_do = Some(format!(
-                    "set DOCKER_HOST (or [engine] docker_host) to the endpoint of context {name:?} \
-                     (docker context inspect {name})"
-                ));
-                out.push(Candidate {
-                    kind: BackendKind::Docker,
-                    source,
-                    endpoint: String::new(),
-                    context: Some(name),
-                    explicit: true,
-                    via: Via::Unavailable(Box::new(p)),
-                });
-            }
+    // The docker CLI's precedence (docker::endpoint): only the first of these names the Docker endpoint.
+    match crate::docker::endpoint::resolve(&config.engine.docker_host, &env.endpoint_view()) {
+        Ok(ep) if ep.source == Source::Default || ep.context.as_deref() == Some("default") => {}
+        Ok(ep) => {
+            let source = match (&ep.context, ep.source) {
+                (Some(name), _) => format!("docker context {name}"),
+                (None, Source::Config) => "[engine] docker_host".into(),
+                (None, _) => "DOCKER_HOST".into(),
+            };
+            let mut c = docker(&source, &ep.host, ep.context.clone(), true);
+            c.resolved = Some(Ok(ep));
+            out.push(c);
+        }
+        Err(e) => {
+            // A context that does not exist, a bad address: the build stops here with this, as docker would.
+            let source = match &e {
+                crate::docker::endpoint::EndpointError::NoContext { name, .. } => {
+                    format!("docker context {name}")
+                }
+                _ => "Docker endpoint".into(),
+            };
+            let text = e.to_string();
+            let (why, todo) = text
+                .split_once("; what to do: ")
+                .map(|(w, t)| (w.to_string(), t.to_string()))
+                .unwrap_or((text.clone(), "check DOCKER_HOST / DOCKER_CONTEXT".into()));
+            let mut p = Probe::unavailable(BackendKind::Docker, &source, &e.subject(), true);
+            p.available = true;
+            p.why_not = Some(why);
+            p.what_to_do = Some(todo);
+            out.push(Candidate {
+                kind: BackendKind::Docker,
+                source,
+                endpoint: e.subject(),
+                context: None,
+                explicit: true,
+                via: Via::Unavailable(Box::new(p)),
+                resolved: Some(Err(e)),
+            });
         }
     }
     if !out.iter().any(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET)) {
@@ -293,6 +323,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
             context: None,
             explicit: false,
             via: Via::DockerApi,
+            resolved: None,
         });
     }
     let (bk_source, bk_endpoint) = if !config.engine.buildkit_host.is_empty() {
@@ -312,6 +343,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         endpoint: bk_endpoint,
         context: None,
         via: Via::BuildKit,
+        resolved: None,
     });
     out.push(Candidate {
         kind: BackendKind::Codebuild,
@@ -320,6 +352,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         context: None,
         explicit: false,
         via: Via::CodeBuild,
+        resolved: None,
     });
     out
 }
@@ -347,18 +380,19 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         available: true,
         reachable: false,
         version: None,
+        capabilities: None,
         why_not: None,
         what_to_do: None,
     };
     match &c.via {
         Via::Unavailable(p) => (**p).clone(),
         Via::DockerApi => probe_docker_api(base, c, config).await,
-        Via::BuildKit => match buildkit_plugin() {
-            Some(plugin) => (plugin.probe)(config.clone(), env.clone()).await,
+        Via::BuildKit => match env.buildkit {
+            Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
         },
-        Via::CodeBuild => match codebuild_plugin() {
-            Some(plugin) => (plugin.probe)(config.clone(), env.clone()).await,
+        Via::CodeBuild => match env.codebuild {
+            Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
         },
     }
@@ -380,7 +414,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
         });
         return p;
     }
-    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let engine = open_engine(c, config);
     let port: &dyn BuilderPort = &engine;
     let pinged = tokio::time::timeout(PROBE_TIMEOUT, port.ping()).await;
     match pinged {
@@ -389,6 +423,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
             p.version = Some(info.version);
             if let Ok(Ok(caps)) = tokio::time::timeout(PROBE_TIMEOUT, port.capabilities()).await {
                 p.backend = caps.kind;
+                p.capabilities = Some(caps);
             }
         }
         Ok(Err(e)) => {
@@ -470,11 +505,18 @@ fn auto_pick(probes: &[Probe]) -> Pick {
         if p.usable() {
             return Pick::Use(i);
         }
-        if p.explicit && p.available {
+        if binding(p) {
             return Pick::Stop(i);
         }
     }
     Pick::Nothing
+}
+
+/// A candidate that ends the search when it is not usable: one the user set, of a backend this build has;
+/// and the Docker endpoint the user selected (a docker context) even when this build cannot resolve it,
+/// since the local socket is not what they chose.
+fn binding(p: &Probe) -> bool {
+    p.explicit && (p.available || p.backend == BackendKind::Docker)
 }
 
 /// The backend to build on.
@@ -495,9 +537,10 @@ pub struct SelectError {
     pub probe: Option<Box<Probe>>,
 }
 
-/// Pick and open the backend for a build. `auto` never fails: with nothing usable it opens the Docker
-/// endpoint (the first candidate), whose first request then says what is wrong, as before backends
-/// existed. An explicit choice that is not usable is an error that says what to do.
+/// Pick and open the backend for a build. With nothing usable, `auto` opens the Docker endpoint (the first
+/// candidate), whose first request then says what is wrong, as before backends existed; it fails only on a
+/// docker context this build cannot resolve. An explicit choice that is not usable is an error that says
+/// what to do.
 pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Selected, SelectError> {
     let all = candidates(config, env);
     let mut probes: Vec<Probe> = Vec::new();
@@ -509,7 +552,7 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                     Pick::Use(i) | Pick::Stop(i) => {
                         let chosen = probes[i].clone();
                         probes.truncate(i);
-                        return open(config, &all[i], chosen, probes);
+                        return open(config, env, &all[i], chosen, probes);
                     }
                     Pick::Nothing => {}
                 }
@@ -536,9 +579,9 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                 let p = probe(c, config, env).await;
                 let matches = p.backend == kind;
                 if matches && p.usable() {
-                    return open(config, c, p, probes);
+                    return open(config, env, c, p, probes);
                 }
-                if matches && p.explicit && p.available {
+                if matches && binding(&p) {
                     // Set by the user and not answering: never replaced by another of the same kind.
                     return Err(not_usable(choice, p));
                 }
@@ -584,14 +627,16 @@ fn not_usable(choice: Choice, p: Probe) -> SelectError {
 
 fn open(
     config: &Config,
+    env: &Env,
     c: &Candidate,
     probe: Probe,
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
     let plugin = match c.via {
-        Via::DockerApi | Via::Unavailable(_) => return open_docker(config, c, probe, skipped),
-        Via::BuildKit => buildkit_plugin(),
-        Via::CodeBuild => codebuild_plugin(),
+        Via::DockerApi => return open_docker(config, c, probe, skipped),
+        Via::Unavailable(_) => return Err(not_usable(Choice::Auto, probe)),
+        Via::BuildKit => env.buildkit,
+        Via::CodeBuild => env.codebuild,
     };
     let Some(plugin) = plugin else {
         return Err(not_usable(Choice::Auto, probe));
@@ -611,14 +656,31 @@ fn open(
     }
 }
 
+/// The endpoint you set, with its TLS files and context; a socket dockui found, as it is.
+fn open_engine(c: &Candidate, config: &Config) -> BollardEngine {
+    let timeout = config.engine.timeout_s;
+    match &c.resolved {
+        Some(Ok(ep)) => BollardEngine::connect_to(ep.clone(), timeout),
+        // Opened anyway by `auto`: every request then says why (no such context, a bad address).
+        Some(Err(e)) => BollardEngine::unresolved(e),
+        None => {
+            let source = if same_endpoint(&c.endpoint, LOCAL_SOCKET) {
+                Source::Default
+            } else {
+                Source::Probed
+            };
+            BollardEngine::connect_found(&c.endpoint, source, timeout)
+        }
+    }
+}
+
 fn open_docker(
     config: &Config,
     c: &Candidate,
     probe: Probe,
     skipped: Vec<Probe>,
 ) -> Result<Selected, SelectError> {
-    // HOOK for the remote-endpoint code: TLS material and ssh for this endpoint come with its connect.
-    let engine = BollardEngine::connect(&c.endpoint, config.engine.timeout_s);
+    let engine = open_engine(c, config);
     Ok(Selected {
         port: Arc::new(engine),
         probe,
@@ -640,6 +702,7 @@ mod tests {
             available,
             reachable,
             version: None,
+            capabilities: None,
             why_not: None,
             what_to_do: None,
         }
@@ -712,7 +775,7 @@ mod tests {
     }
 
     #[test]
-    fn a_docker_context_without_resolution_is_listed_as_not_available() {
+    fn a_docker_context_is_resolved_and_a_missing_one_stops_auto_with_its_cause() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.json"),
@@ -723,9 +786,30 @@ mod tests {
             docker_config_dir: Some(dir.path().to_path_buf()),
             ..Env::default()
         };
+        // Not in the context store: listed, explicit, not reachable, saying so.
         let c = candidates(&Config::default(), &env);
         assert_eq!(c[0].source, "docker context gpu-box");
-        assert!(matches!(&c[0].via, Via::Unavailable(p) if !p.available));
+        assert!(c[0].explicit);
+        assert!(
+            matches!(&c[0].via, Via::Unavailable(p) if p.why_not.as_deref().is_some_and(|w| w.contains("does not exist"))),
+            "{:?}",
+            c[0].via
+        );
+        // In the store (as `docker context create` writes it): its endpoint, with the context.
+        let meta = dir
+            .path()
+            .join("contexts/meta")
+            .join(crate::docker::endpoint::context_id("gpu-box"));
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"gpu-box","Endpoints":{"docker":{"Host":"ssh://me@gpu-box:2222","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].endpoint, "ssh://me@gpu-box:2222");
+        assert_eq!(c[0].context.as_deref(), Some("gpu-box"));
+        assert_eq!(c[0].via, Via::DockerApi);
         // `default` is the local engine: no extra candidate.
         std::fs::write(
             dir.path().join("config.json"),
@@ -765,7 +849,7 @@ mod tests {
             buildkit_host: Some("tcp://127.0.0.1:1".into()),
             ..Env::default()
         };
-        if buildkit_plugin().is_none() {
+        {
             let c = candidates(&Config::default(), &env);
             let bk = c.iter().find(|c| c.kind == BackendKind::Buildkit).unwrap();
             let p = probe(bk, &Config::default(), &env).await;
@@ -798,5 +882,49 @@ mod tests {
             .unwrap();
         assert_eq!(s.port.endpoint(), "unix:///nonexistent/dockui-select.sock");
         assert!(!s.probe.reachable);
+    }
+
+    /// What a BuildKit plugin gets and gives: its probe fills the candidate in, `open` gives the port.
+    fn fake_probe(_: Config, _: Env, mut base: Probe) -> BoxFuture<'static, Probe> {
+        Box::pin(async move {
+            assert_eq!(
+                base.endpoint, "tcp://bk:1234",
+                "the plugin gets the endpoint"
+            );
+            assert!(base.explicit && base.available && !base.reachable);
+            base.reachable = true;
+            base.version = Some("v0.fake".into());
+            base
+        })
+    }
+
+    fn fake_open(_: &Config, p: &Probe) -> Result<Arc<dyn BuilderPort>, String> {
+        Ok(Arc::new(BollardEngine::connect(
+            &format!("unix:///nonexistent/{}", p.version.as_deref().unwrap_or("")),
+            1,
+        )))
+    }
+
+    #[tokio::test]
+    async fn a_plugged_in_backend_is_probed_listed_and_opened_through_its_hook() {
+        let plugin = Plugin {
+            probe: fake_probe,
+            open: fake_open,
+        };
+        let env = Env {
+            buildkit_host: Some("tcp://bk:1234".into()),
+            buildkit: Some(plugin),
+            ..Env::default()
+        };
+        let s = select(&Config::default(), &env, Choice::Buildkit)
+            .await
+            .unwrap();
+        assert_eq!(s.probe.backend, BackendKind::Buildkit);
+        assert_eq!(s.probe.version.as_deref(), Some("v0.fake"));
+        assert_eq!(s.port.endpoint(), "unix:///nonexistent/v0.fake");
+        // CodeBuild, not plugged in, is not available.
+        let c = candidates(&Config::default(), &env);
+        let cb = c.iter().find(|c| c.kind == BackendKind::Codebuild).unwrap();
+        assert!(!probe(cb, &Config::default(), &env).await.available);
     }
 }

@@ -49,6 +49,50 @@ fn json(d: &Doctor) -> String {
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
+/// One line: builder, cache types, platforms, containers.
+fn can(c: &crate::builder::Capabilities) -> String {
+    let list = |v: &[crate::builder::CacheType]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter()
+                .map(|t| {
+                    serde_json::to_value(t)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    format!(
+        "{}; cache export {}; cache import {}; platforms {}{}; {}",
+        if c.buildkit {
+            "BuildKit"
+        } else {
+            "legacy builder"
+        },
+        list(&c.cache_export),
+        list(&c.cache_import),
+        if c.platforms.is_empty() {
+            "unknown".to_string()
+        } else {
+            c.platforms.join(", ")
+        },
+        if c.multi_platform {
+            " (several in one build)"
+        } else {
+            ""
+        },
+        if c.run {
+            "runs containers (smoke tests)"
+        } else {
+            "no containers (smoke tests are skipped)"
+        }
+    )
+}
+
 pub fn human(d: &Doctor) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -83,6 +127,9 @@ pub fn human(d: &Doctor) -> String {
             "no".into()
         };
         let _ = writeln!(out, "   reachable: {state}");
+        if let Some(c) = &p.capabilities {
+            let _ = writeln!(out, "   can: {}", can(c));
+        }
         if let Some(w) = &p.why_not {
             let _ = writeln!(out, "   why not: {w}");
         }

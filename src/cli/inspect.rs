@@ -27,11 +27,15 @@ pub fn run(args: InspectArgs, config_flag: Option<&Path>, paths: &Paths) -> anyh
     let config = load_config(config_flag, paths, Path::new("."))?;
     let opts = Options { top: args.top };
     let as_file = Path::new(&args.image);
+    let mut engine = None;
     let report = if as_file.is_file() {
         export::inspect_archive_file(as_file, opts)
     } else {
-        let engine = BollardEngine::connect(&config.engine.docker_host, config.engine.timeout_s);
-        runtime()?.block_on(export::inspect_engine_image(&engine, &args.image, opts))
+        let e = engine.insert(BollardEngine::connect(
+            &config.engine.docker_host,
+            config.engine.timeout_s,
+        ));
+        runtime()?.block_on(export::inspect_engine_image(e, &args.image, opts))
     };
     let mut report = match report {
         Ok(r) => r,
@@ -49,7 +53,13 @@ pub fn run(args: InspectArgs, config_flag: Option<&Path>, paths: &Paths) -> anyh
     }
     match args.format {
         Format::Human => print!("{}", image::render::render_human(&report)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => {
+            let mut v = serde_json::to_value(&report)?;
+            if let (Some(o), Some(e)) = (v.as_object_mut(), &engine) {
+                o.insert("engine".into(), crate::cli::engine_json(e));
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
     }
     Ok(match &report.gate {
         Some(g) if !g.passed => 1,

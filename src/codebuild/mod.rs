@@ -430,7 +430,7 @@ pub fn interactive_port(
 /// CodeBuild as a candidate of the builder selection (`--backend auto|codebuild`, `dockui doctor`).
 pub fn plugin() -> crate::builder::select::Plugin {
     crate::builder::select::Plugin {
-        probe: |config, _env| {
+        probe: |config, _env, base| {
             Box::pin(async move {
                 let p = probe_async(&config).await;
                 let endpoint = connect(&config.codebuild)
@@ -438,9 +438,7 @@ pub fn plugin() -> crate::builder::select::Plugin {
                     .unwrap_or_default();
                 crate::builder::select::Probe {
                     backend: BackendKind::Codebuild,
-                    source: "[codebuild] project".into(),
                     endpoint,
-                    context: None,
                     // The last resort of `auto`: never stops the walk.
                     explicit: false,
                     available: true,
@@ -448,6 +446,7 @@ pub fn plugin() -> crate::builder::select::Plugin {
                     version: p.reachable.then(|| "AWS CodeBuild".to_string()),
                     why_not: (!p.reachable).then_some(p.why_not),
                     what_to_do: (!p.reachable).then_some(p.what_to_do),
+                    ..base
                 }
             })
         },

@@ -57,13 +57,30 @@ impl BollardEngine {
     pub fn connect(host: &str, timeout_s: u64) -> BollardEngine {
         match super::endpoint::resolve(host, &super::endpoint::EnvView::from_process()) {
             Ok(ep) => BollardEngine::connect_to(ep, timeout_s),
-            Err(e) => BollardEngine {
-                docker: None,
-                endpoint: e.subject(),
-                resolved: None,
-                dialer: None,
-                connect_error: Some(e.to_string()),
-            },
+            Err(e) => BollardEngine::unresolved(&e),
+        }
+    }
+
+    /// An engine whose endpoint could not be resolved: every request says why.
+    pub fn unresolved(e: &super::endpoint::EndpointError) -> BollardEngine {
+        BollardEngine {
+            docker: None,
+            endpoint: e.subject(),
+            resolved: None,
+            dialer: None,
+            connect_error: Some(e.to_string()),
+        }
+    }
+
+    /// Connect to a socket dockui found (local, Podman's), labelled with `source`.
+    pub fn connect_found(
+        host: &str,
+        source: super::endpoint::Source,
+        timeout_s: u64,
+    ) -> BollardEngine {
+        match super::endpoint::found(host, source) {
+            Ok(ep) => BollardEngine::connect_to(ep, timeout_s),
+            Err(e) => BollardEngine::unresolved(&e),
         }
     }
 
@@ -965,5 +982,48 @@ mod tests {
         let e = BollardEngine::connect("ftp://nowhere", 5);
         assert_eq!(e.endpoint(), "ftp://nowhere");
         assert!(e.client().is_err());
+    }
+
+    fn endpoint(host: &str, context: Option<&str>, tls: Option<TlsFiles>) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            tls,
+            context: context.map(String::from),
+            source: super::super::endpoint::Source::EnvContext,
+        }
+    }
+
+    use super::super::endpoint::TlsFiles;
+
+    #[test]
+    fn the_endpoint_shown_names_the_context_and_each_transport_connects() {
+        // bollard only checks that the socket path exists before the first request.
+        let d = tempfile::tempdir().unwrap();
+        let sock = d.path().join("x.sock");
+        std::fs::write(&sock, "").unwrap();
+        let host = format!("unix://{}", sock.display());
+        let e = BollardEngine::connect_to(endpoint(&host, Some("ci"), None), 5);
+        assert_eq!(e.endpoint(), format!("{host} (context ci)"));
+        assert!(e.client().is_ok());
+        let e = BollardEngine::connect_to(endpoint("ssh://me@box:2222", None, None), 5);
+        assert_eq!(e.endpoint(), "ssh://me@box:2222");
+        assert!(e.client().is_ok(), "ssh connects lazily, per request");
+        // TLS with verification off and no client certificate is a valid setup.
+        let tls = TlsFiles::default();
+        let e = BollardEngine::connect_to(endpoint("tcp://127.0.0.1:2376", None, Some(tls)), 5);
+        assert!(e.client().is_ok());
+        // A missing CA file is named before any connection is tried.
+        let tls = TlsFiles {
+            verify: true,
+            ca: Some("/nonexistent/ca.pem".into()),
+            cert: None,
+            key: None,
+        };
+        let e = BollardEngine::connect_to(endpoint("tcp://127.0.0.1:2376", None, Some(tls)), 5);
+        let err = e.client().unwrap_err().to_string();
+        assert!(
+            err.contains("cannot read the CA certificate /nonexistent/ca.pem"),
+            "{err}"
+        );
     }
 }

@@ -236,7 +236,8 @@ pub fn explain(endpoint: &str, cause: Cause, messages: &[String]) -> String {
              dial the name or IP address the certificate was made for, or reissue it with that name"
         ),
         Cause::TlsExpected => format!(
-            "the engine at {endpoint} speaks TLS but dockui sent plain HTTP ({detail}); what to do: set \
+            "TLS problem: the engine at {endpoint} speaks TLS but dockui sent plain HTTP ({detail}); what \
+             to do: set \
              DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory with ca.pem, cert.pem and key.pem, \
              or use a docker context that has them"
         ),
@@ -353,7 +354,9 @@ mod tests {
             text.contains("rejected the client certificate") && text.contains("cert.pem"),
             "{text}"
         );
-        let name = msgs(&["invalid peer certificate: NotValidForName"]);
+        let name = msgs(&[
+            "invalid peer certificate: certificate not valid for name \"localhost\"; certificate is only valid for IpAddress(127.0.0.1)",
+        ]);
         assert_eq!(cause_of(None, &name), Cause::TlsWrongHost);
         // A refused tcp connection is not a TLS or ssh problem.
         let refused = msgs(&[

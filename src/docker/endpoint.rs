@@ -33,6 +33,8 @@ pub enum Source {
     CurrentContext,
     /// Nothing set: the local socket.
     Default,
+    /// A socket dockui found by looking (Podman's).
+    Probed,
 }
 
 impl Source {
@@ -43,6 +45,7 @@ impl Source {
             Source::EnvContext => "DOCKER_CONTEXT",
             Source::CurrentContext => "the docker CLI's current context (config.json)",
             Source::Default => "the default local socket",
+            Source::Probed => "a socket dockui found",
         }
     }
 }
@@ -118,8 +121,8 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     #[error(
-        "invalid engine address {host:?} (from {from}): {why}; what to do: use unix:///path/to/docker.sock, \
-         tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
+        "invalid engine address {host:?} (from {from}): {why}; what to do: use unix:///var/run/docker.sock \
+         (or another socket), tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
     )]
     BadHost {
         host: String,
@@ -288,6 +291,11 @@ fn from_host(host: &str, source: Source, env: &EnvView) -> Result<Endpoint, Endp
         context: None,
         source,
     })
+}
+
+/// An endpoint dockui found itself (the local socket, Podman's): no TLS, no context.
+pub fn found(host: &str, source: Source) -> Result<Endpoint, EndpointError> {
+    from_host(host, source, &EnvView::default())
 }
 
 /// The store directory of a context: sha256 of its name, hex.

@@ -129,9 +129,20 @@ fn spawn_ssh(target: &SshTarget) -> io::Result<Conn> {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let stderr = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        // Enough for any ssh diagnostic; a chatty remote cannot grow memory.
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        // The last 64 KiB is plenty for any ssh diagnostic; the rest is read and dropped, so a chatty
+        // remote neither grows memory nor blocks ssh on a full pipe.
+        const KEEP: usize = 64 * 1024;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > KEEP {
+                buf.drain(..buf.len() - KEEP);
+            }
+        }
         last_lines(&String::from_utf8_lossy(&buf), 3)
     });
     Ok(Conn {
@@ -182,12 +193,24 @@ pub async fn send(
     let result = async {
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
-        tokio::spawn(async move {
-            let _ = connection.with_upgrades().await;
+        let driver = tokio::spawn(async move {
+            let r = connection.with_upgrades().await;
             // ssh ends with the connection (kill_on_drop).
             drop(child);
+            r
         });
-        sender.send_request(req).await
+        match sender.send_request(req).await {
+            Ok(resp) => Ok(resp),
+            // The connection failed before the request went out (a TLS alert right after a TLS 1.3
+            // handshake: the engine refused our client certificate): its error is the one that says why.
+            Err(e) if e.is_canceled() => {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), driver).await {
+                    Ok(Ok(Err(conn_err))) => Err(conn_err),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
     .await;
     match (result, stderr) {
@@ -212,7 +235,46 @@ pub async fn send(
             })
             .into())
         }
-        (Err(e), None) => Err(e.into()),
+        (Err(e), None) => match tls_probe(dialer).await {
+            // A failed request over TLS: ask a fresh connection why (the alert the engine sends).
+            Some(cause) => Err(io::Error::new(
+                cause.kind(),
+                TlsRefused {
+                    http: e.to_string(),
+                    cause,
+                },
+            )
+            .into()),
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// The HTTP error, with the TLS error a fresh connection got as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{http}")]
+pub struct TlsRefused {
+    http: String,
+    #[source]
+    cause: io::Error,
+}
+
+/// After a TLS 1.3 handshake the client is done before the engine has checked its certificate: a refusal
+/// (an alert) arrives while the request is being written, and the write error ("connection reset") hides
+/// it. On failure only, open a connection and wait briefly for anything the engine sends unasked: an
+/// alert comes back as the error that names the cause; silence (up to a second) or EOF means no TLS cause.
+async fn tls_probe(dialer: &Dialer) -> Option<io::Error> {
+    if !matches!(dialer, Dialer::Tls { .. }) {
+        return None;
+    }
+    let mut conn = match dialer.dial().await {
+        Ok(c) => c,
+        Err(e) => return Some(e),
+    };
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(std::time::Duration::from_secs(1), conn.io.read(&mut byte)).await {
+        Ok(Err(e)) => Some(e),
+        _ => None,
     }
 }
 

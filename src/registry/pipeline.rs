@@ -374,6 +374,12 @@ mod tests {
         assert_ne!(report.digest.as_deref(), Some(ID));
         assert_eq!(report.verdict, Some(Verdict::Pullable));
         assert_eq!(report.exit_code(), 0);
+        // The result names the builder that pushed (through the port, whatever it is).
+        let backend = report.backend.as_ref().expect("backend");
+        assert_eq!(
+            (backend.kind, backend.endpoint.as_str()),
+            (crate::builder::BackendKind::Docker, "fake://")
+        );
     }
 
     #[tokio::test]

@@ -9,11 +9,13 @@ pub fn line(app: &App, width: usize) -> String {
         if let Some(b) = &app.backend {
             parts.push(b.kind.as_str());
         }
+        // The Docker adapter's endpoint already names its context ("tcp://h:2376 (context prod)").
         let context = app
             .backend
             .as_ref()
             .and_then(|b| b.context.as_ref())
-            .map(|c| format!("context {c}"));
+            .map(|c| format!("context {c}"))
+            .filter(|c| !app.endpoint.contains(c.as_str()));
         if let Some(c) = &context {
             parts.push(c);
         }
@@ -116,4 +118,42 @@ pub fn line(app: &App, width: usize) -> String {
     let room = width.saturating_sub(tail.chars().count() + 1);
     let head: String = head.chars().take(room).collect();
     format!("{head}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::{BackendInfo, BackendKind, EngineInfo};
+
+    #[test]
+    fn the_engine_part_names_the_backend_kind_and_context_once_known() {
+        let mut app = App::new("/p".into(), "tcp://gpu-box:2376".into());
+        app.engine = EngineState::Ready(EngineInfo {
+            endpoint: "tcp://gpu-box:2376".into(),
+            context: None,
+            version: "4.3.1".into(),
+            api_version: "1.41".into(),
+        });
+        assert!(line(&app, 200).contains("engine tcp://gpu-box:2376 (4.3.1)"));
+        app.backend = Some(BackendInfo {
+            kind: BackendKind::Podman,
+            endpoint: "tcp://gpu-box:2376".into(),
+            context: Some("gpu-box".into()),
+        });
+        let l = line(&app, 200);
+        assert!(
+            l.contains("engine tcp://gpu-box:2376 (podman, context gpu-box, 4.3.1)"),
+            "{l}"
+        );
+        app.backend.as_mut().unwrap().context = None;
+        assert!(line(&app, 200).contains("(podman, 4.3.1)"));
+        // Named once when the endpoint shows it already.
+        app.endpoint = "tcp://gpu-box:2376 (context gpu-box)".into();
+        app.backend.as_mut().unwrap().context = Some("gpu-box".into());
+        let l = line(&app, 200);
+        assert!(
+            l.contains("engine tcp://gpu-box:2376 (context gpu-box) (podman, 4.3.1)"),
+            "{l}"
+        );
+    }
 }

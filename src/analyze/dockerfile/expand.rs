@@ -1,47 +1,191 @@
 //! Dockerfile variable substitution: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:+alt}`,
 //! `${VAR+alt}`, `${VAR:?msg}`. Unknown forms are kept as written and reported as unresolved.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Something that answers "what is `$NAME` here": `Some(Some(value))` when set, `Some(None)` when declared
+/// without a value (`ARG X`), `None` when unknown.
+pub trait Lookup {
+    fn lookup(&self, name: &str) -> Option<&Option<String>>;
+}
+
 /// Variables in scope: `Some(value)` when set, `None` when declared without a value (`ARG X`).
 ///
-/// A persistent map: every instruction keeps the scope it runs in, and a clone shares structure with the
-/// scope it came from (O(1)), so a file of n `ENV` lines costs O(n log n), not n copies of a growing map.
+/// Either a map of its own (global ARGs, tests) or a view of the [`Scopes`] table the model builds: every
+/// instruction's scope is a (frame, position) pair into one shared table in which each binding is stored
+/// once, so a file of n `ENV`/`ARG` lines costs O(n) memory and O(log n) per lookup (no copy of a growing
+/// map per instruction).
 #[derive(Debug, Clone, Default)]
-pub struct Vars(rpds::HashTrieMapSync<String, Option<String>>);
+pub struct Vars(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Own(BTreeMap<String, Option<String>>),
+    At {
+        scopes: Arc<Scopes>,
+        frame: usize,
+        seq: usize,
+    },
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Own(BTreeMap::new())
+    }
+}
 
 impl Vars {
     pub fn new() -> Vars {
-        Vars(rpds::HashTrieMap::new_sync())
+        Vars::default()
+    }
+    /// The scope `(frame, seq)` of a shared table.
+    pub fn at(scopes: Arc<Scopes>, frame: usize, seq: usize) -> Vars {
+        Vars(Repr::At { scopes, frame, seq })
     }
     pub fn get(&self, name: &str) -> Option<&Option<String>> {
-        self.0.get(name)
+        match &self.0 {
+            Repr::Own(m) => m.get(name),
+            Repr::At { scopes, frame, seq } => scopes.get(*frame, *seq, name),
+        }
     }
     pub fn contains_key(&self, name: &str) -> bool {
-        self.0.contains_key(name)
+        self.get(name).is_some()
     }
     pub fn insert(&mut self, name: String, value: Option<String>) {
-        self.0.insert_mut(name, value);
+        if let Repr::At { .. } = self.0 {
+            let own: BTreeMap<String, Option<String>> =
+                self.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            self.0 = Repr::Own(own);
+        }
+        if let Repr::Own(m) = &mut self.0 {
+            m.insert(name, value);
+        }
     }
     pub fn len(&self) -> usize {
-        self.0.size()
+        match &self.0 {
+            Repr::Own(m) => m.len(),
+            Repr::At { .. } => self.iter().count(),
+        }
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.keys()
+        self.iter().map(|(k, _)| k)
     }
+    /// Every visible variable, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Option<String>)> {
-        self.0.iter()
+        let all: Vec<(&String, &Option<String>)> = match &self.0 {
+            Repr::Own(m) => m.iter().collect(),
+            Repr::At { scopes, frame, seq } => scopes.visible(*frame, *seq).into_iter().collect(),
+        };
+        all.into_iter()
+    }
+}
+
+impl Lookup for Vars {
+    fn lookup(&self, name: &str) -> Option<&Option<String>> {
+        self.get(name)
     }
 }
 
 impl FromIterator<(String, Option<String>)> for Vars {
     fn from_iter<I: IntoIterator<Item = (String, Option<String>)>>(it: I) -> Vars {
-        let mut v = Vars::new();
-        for (k, val) in it {
-            v.insert(k, val);
+        Vars(Repr::Own(it.into_iter().collect()))
+    }
+}
+
+/// The ARG/ENV bindings of a whole Dockerfile, once each. A frame is a stage (plus one for the lines before
+/// the first FROM); it starts from a view of its parent stage. A view `(frame, seq)` sees the bindings of that
+/// frame made before position `seq`, then its parent's view.
+#[derive(Debug, Default)]
+pub struct Scopes {
+    frames: Vec<Frame>,
+    next: usize,
+}
+
+#[derive(Debug, Default)]
+struct Frame {
+    parent: Option<(usize, usize)>,
+    /// Per name: (position, value), positions increasing.
+    names: HashMap<String, Vec<(usize, Option<String>)>>,
+}
+
+impl Scopes {
+    /// A new frame starting from the view `parent` (or empty); returns its index.
+    pub fn frame(&mut self, parent: Option<(usize, usize)>) -> usize {
+        self.frames.push(Frame {
+            parent,
+            names: HashMap::new(),
+        });
+        self.frames.len() - 1
+    }
+    /// The position the next binding gets: a view at it sees everything bound so far.
+    pub fn now(&self) -> usize {
+        self.next
+    }
+    pub fn bind(&mut self, frame: usize, name: String, value: Option<String>) {
+        let seq = self.next;
+        self.next += 1;
+        if let Some(f) = self.frames.get_mut(frame) {
+            f.names.entry(name).or_default().push((seq, value));
         }
-        v
+    }
+    pub fn get(&self, mut frame: usize, mut seq: usize, name: &str) -> Option<&Option<String>> {
+        // Stages are built on earlier stages only, so the chain ends; the guard is for safety.
+        for _ in 0..=self.frames.len() {
+            let f = self.frames.get(frame)?;
+            if let Some(list) = f.names.get(name) {
+                let k = list.partition_point(|(s, _)| *s < seq);
+                if k > 0 {
+                    return Some(&list[k - 1].1);
+                }
+            }
+            (frame, seq) = f.parent?;
+        }
+        None
+    }
+    /// A view that borrows the table (for lookups while it is being built).
+    pub fn view(&self, frame: usize, seq: usize) -> View<'_> {
+        View {
+            scopes: self,
+            frame,
+            seq,
+        }
+    }
+    fn visible(&self, frame: usize, seq: usize) -> BTreeMap<&String, &Option<String>> {
+        let mut out = BTreeMap::new();
+        let (mut frame, mut seq) = (frame, seq);
+        for _ in 0..=self.frames.len() {
+            let Some(f) = self.frames.get(frame) else {
+                break;
+            };
+            for (name, list) in &f.names {
+                let k = list.partition_point(|(s, _)| *s < seq);
+                if k > 0 {
+                    out.entry(name).or_insert(&list[k - 1].1);
+                }
+            }
+            match f.parent {
+                Some(p) => (frame, seq) = p,
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// A borrowed view of [`Scopes`].
+pub struct View<'a> {
+    scopes: &'a Scopes,
+    frame: usize,
+    seq: usize,
+}
+
+impl Lookup for View<'_> {
+    fn lookup(&self, name: &str) -> Option<&Option<String>> {
+        self.scopes.get(self.frame, self.seq, name)
     }
 }
 
@@ -53,17 +197,17 @@ pub struct Expanded {
 }
 
 /// Expand variables in `s` with `vars`; `escape` protects a `$` (`\$HOME` stays `$HOME`).
-pub fn expand(s: &str, vars: &Vars, escape: char) -> Expanded {
+pub fn expand(s: &str, vars: &impl Lookup, escape: char) -> Expanded {
     let mut out = Expanded::default();
     expand_into(s, vars, escape, &mut out, 0);
     out
 }
 
-fn lookup<'a>(vars: &'a Vars, name: &str) -> Option<&'a str> {
-    vars.get(name).and_then(|v| v.as_deref())
+fn lookup<'a>(vars: &'a dyn Lookup, name: &str) -> Option<&'a str> {
+    vars.lookup(name).and_then(|v| v.as_deref())
 }
 
-fn expand_into(s: &str, vars: &Vars, escape: char, out: &mut Expanded, depth: usize) {
+fn expand_into(s: &str, vars: &dyn Lookup, escape: char, out: &mut Expanded, depth: usize) {
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -128,7 +272,7 @@ fn expand_into(s: &str, vars: &Vars, escape: char, out: &mut Expanded, depth: us
 
 fn expand_braced(
     inner: &str,
-    vars: &Vars,
+    vars: &dyn Lookup,
     escape: char,
     out: &mut Expanded,
     depth: usize,

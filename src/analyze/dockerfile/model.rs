@@ -5,7 +5,7 @@
 //! a global ARG is visible after `ARG NAME` re-declares it (taking the global default unless given another);
 //! ENV is inherited by stages built `FROM` an earlier stage.
 
-use super::expand::{Expanded, Vars, expand};
+use super::expand::{Expanded, Scopes, Vars, expand};
 use super::shell::{self, Script};
 use super::{Dockerfile, Form, Instruction};
 use std::ops::Range;
@@ -64,8 +64,12 @@ impl<'a> Model<'a> {
         let mut global_deps = std::collections::HashMap::new();
         let mut stages: Vec<Stage> = Vec::new();
         let mut instrs = Vec::new();
-        let mut vars = Vars::new();
-        let mut stage_env: Vec<Vars> = Vec::new();
+        // Every binding once, in one table; each instruction keeps a (frame, position) view of it.
+        let mut scopes = Scopes::default();
+        let mut frame = scopes.frame(None);
+        let mut views: Vec<(usize, usize)> = Vec::new();
+        // Per stage, the view its child stages start from (its ENV as of its last ENV line).
+        let mut stage_env: Vec<(usize, usize)> = Vec::new();
         for ins in df.instructions() {
             let idx = instrs.len();
             let stage = stages.len().checked_sub(1);
@@ -87,11 +91,8 @@ impl<'a> Model<'a> {
                 });
                 let new_index = stages.len();
                 // Each stage starts with the ENV of its parent stage (not its ARGs).
-                vars = match parent {
-                    Some(p) => stage_env.get(p).cloned().unwrap_or_default(),
-                    None => Vars::new(),
-                };
-                stage_env.push(vars.clone());
+                frame = scopes.frame(parent.and_then(|p| stage_env.get(p).copied()));
+                stage_env.push((frame, scopes.now()));
                 stages.push(Stage {
                     index: new_index,
                     name,
@@ -102,19 +103,21 @@ impl<'a> Model<'a> {
                     parent,
                     instrs: vec![idx],
                 });
+                views.push((frame, scopes.now()));
                 instrs.push(Info {
                     ins,
                     stage: Some(new_index),
-                    vars: vars.clone(),
+                    vars: Vars::new(),
                     script: Script::default(),
                 });
                 continue;
             }
             let script = run_script(ins.effective(), df.escape);
+            views.push((frame, scopes.now()));
             instrs.push(Info {
                 ins,
                 stage,
-                vars: vars.clone(),
+                vars: Vars::new(),
                 script,
             });
             if let Some(s) = stage {
@@ -139,29 +142,34 @@ impl<'a> Model<'a> {
                             }
                             global_args.insert(name, v);
                         } else {
+                            let here = scopes.view(frame, scopes.now());
                             let v = match value {
-                                Some(v) => Some(expand(&v, &vars, df.escape).text),
+                                Some(v) => Some(expand(&v, &here, df.escape).text),
                                 // Re-declaring a global ARG brings its default into the stage.
                                 None => global_args.get(&name).cloned().flatten(),
                             };
                             // `ARG X` keeps a value X already has; `ARG X=1` replaces it.
-                            if v.is_some() || !vars.contains_key(&name) {
-                                vars.insert(name, v);
+                            if v.is_some() || scopes.get(frame, scopes.now(), &name).is_none() {
+                                scopes.bind(frame, name, v);
                             }
                         }
                     }
                 }
                 "ENV" => {
                     for (k, v) in env_pairs(ins) {
-                        let v = expand(&v, &vars, df.escape).text;
-                        vars.insert(k, Some(v));
+                        let v = expand(&v, &scopes.view(frame, scopes.now()), df.escape).text;
+                        scopes.bind(frame, k, Some(v));
                     }
                     if let Some(s) = stage {
-                        stage_env[s] = vars.clone();
+                        stage_env[s] = (frame, scopes.now());
                     }
                 }
                 _ => {}
             }
+        }
+        let scopes = std::sync::Arc::new(scopes);
+        for (info, (f, seq)) in instrs.iter_mut().zip(views) {
+            info.vars = Vars::at(scopes.clone(), f, seq);
         }
         Model {
             df,

@@ -239,10 +239,7 @@ fn etc_edit_before(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info) ->
             continue;
         }
         let ins = i.ins.effective();
-        let line = ctx.text[..ins.range.start.min(ctx.text.len())]
-            .matches('\n')
-            .count()
-            + 1;
+        let line = ctx.lines.line(ins.range.start.min(ctx.text.len()));
         if ins.is("COPY") || ins.is("ADD") {
             if ins
                 .words
@@ -543,7 +540,7 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
                 out.push(
                     Finding::new(
                         RuleId::DU002,
-                        severity(RuleId::DU002),
+                        Severity::Warning,
                         file,
                         Span::from_range(text, p.range.start, p.range.end),
                         format!("workflow is not readable: {}", p.message),

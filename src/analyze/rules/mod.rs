@@ -87,10 +87,11 @@ const PARSE_RULES: &[RuleInfo] = &[
     ),
     RuleInfo::new(
         RuleId::DU002,
-        Severity::Warning,
+        Severity::Error,
         "Requirements line that cannot be read as a requirement",
         &[],
-    ),
+    )
+    .note("error when the installer's own grammar (PEP 508, TOML, YAML) rejects the line of a file an install reads; warning for conda match specs (dockui's reading) and for workflows"),
     RuleInfo::new(
         RuleId::DU003,
         Severity::Error,

@@ -1254,3 +1254,39 @@ fn constraint_files_pin_requested_packages() {
     let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY . /src\nRUN pip install --no-cache-dir -r /src/requirements.txt\n";
     assert!(has(&check_with(df, &files), "DU201"));
 }
+
+#[test]
+fn du002_is_an_error_only_where_the_installers_grammar_rejects_the_line() {
+    use crate::analyze::Severity;
+    let df = "FROM python:3.11-slim\nCOPY requirements.txt environment.yml ./\nRUN pip install --no-cache-dir -r requirements.txt\n";
+    // `>=1.0.*` is not PEP 440 (pip refuses it: the build fails).
+    let a = check_with(
+        df,
+        &[("requirements.txt", "numpy>=1.26.*\nrequests==2.32.3\n")],
+    );
+    let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU002").collect();
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert_eq!(f[0].severity, Severity::Error);
+    assert_eq!(f[0].span.line, 1);
+    // Must not: a line pip fills from the environment is no problem at all.
+    let a = check_with(
+        df,
+        &[(
+            "requirements.txt",
+            "${EXTRA_REQUIREMENT}\nrequests==2.32.3\n",
+        )],
+    );
+    assert!(
+        !a.findings.iter().any(|f| f.rule == "DU002"),
+        "{:?}",
+        a.findings
+    );
+    // A conda spec dockui cannot read is judged by dockui's own reading: a warning that says so.
+    let conda = "FROM continuumio/miniconda3:24.7.1-0\nCOPY environment.yml .\nRUN conda env create -f environment.yml && conda clean -afy\n";
+    let env = "name: lab\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - =bad\n";
+    let a = check_with(conda, &[("environment.yml", env)]);
+    let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU002").collect();
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(f[0].facts.iter().any(|x| x.starts_with("assumption")));
+}

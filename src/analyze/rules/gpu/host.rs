@@ -257,7 +257,7 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
             continue;
         };
         // Over a pytorch image an open or satisfied requirement keeps the image's build (see DU201).
-        if let Some((_, facts)) = base_of(ctx, g.instr) {
+        if let Some((_, facts)) = base_of(ctx, g.instr).filter(|_| g.env.sees_base()) {
             if facts.torch_preinstalled
                 && !exact
                 && !g.install.upgrade
@@ -277,7 +277,7 @@ fn wheels<'a>(ctx: &'a Ctx<'a>, gs: &'a [Group<'a>]) -> Vec<Wheel<'a>> {
             continue;
         }
         let mut noop_base = false;
-        if let Some((st, facts)) = base_of(ctx, g.instr) {
+        if let Some((st, facts)) = base_of(ctx, g.instr).filter(|_| g.env.sees_base()) {
             if let (true, Some(bt), Some(bc)) = (
                 facts.torch_preinstalled,
                 facts.torch.as_deref(),

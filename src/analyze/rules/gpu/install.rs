@@ -16,6 +16,8 @@ pub(super) struct Group<'a> {
     pub(super) backend: Option<String>,
     /// The shell condition this install runs under when dockui cannot decide it (findings then say so).
     pub(super) assumed: Option<String>,
+    /// The Python environment it writes to (a fresh venv does not see the base image's torch).
+    pub(super) env: super::venv::Env,
 }
 
 impl<'a> Group<'a> {
@@ -55,6 +57,7 @@ impl<'a> Group<'a> {
 
 pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
     let mut out = Vec::new();
+    let venvs = super::venv::creations(ctx);
     for (idx, inst) in ctx.installs {
         let mut reqs: Vec<&Requirement> = inst.reqs.iter().chain(inst.editables.iter()).collect();
         let mut index_url = inst.sources.index_url.as_ref();
@@ -113,13 +116,14 @@ pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
             extra_index: extra,
             backend,
             assumed,
+            env: super::venv::target(ctx, &venvs, *idx, inst),
         });
     }
     out
 }
 
 /// `export NAME=value` (or a bare `NAME=value;`) earlier in the same RUN, before byte `at`.
-fn exported(ctx: &Ctx, instr: usize, at: usize, name: &str) -> Option<String> {
+pub(super) fn exported(ctx: &Ctx, instr: usize, at: usize, name: &str) -> Option<String> {
     let info = ctx.m.instrs.get(instr)?;
     let mut found = None;
     for c in &info.script.commands {
@@ -179,14 +183,19 @@ pub(super) fn selected_variant(
     }
     // conda: `pytorch-cuda=12.1` picks conda's CUDA build; without it the channel decides (pytorch's CPU
     // build, conda-forge's `cuda-version`), never PyPI's default.
+    // The same reading as for environment files: `pytorch-cuda`, `cuda-version`, `cudatoolkit`, `cpuonly` or
+    // a build string (`pytorch=2.1.0=py3.10_cuda12.1_cudnn8.9.2_0`).
     if g.install.tool == Tool::Conda {
-        let cuda = g.get("pytorch-cuda")?;
-        let v = cuda.series().and_then(|c| cuda_to_variant(&c))?;
-        return Some((
-            v.clone(),
-            format!("conda pytorch-cuda={}", v),
-            Some("conda"),
-        ));
+        use crate::analyze::conda::{TorchBuild, torch_build};
+        return match torch_build(g.reqs.iter().copied()) {
+            TorchBuild::Cuda { variant, from } => {
+                Some((variant, format!("conda {from}"), Some("conda")))
+            }
+            TorchBuild::Cpu { from } => {
+                Some(("cpu".into(), format!("conda {from}"), Some("conda")))
+            }
+            TorchBuild::Unknown => None,
+        };
     }
     // uv's torch backend replaces the index for torch packages (`auto` depends on the build host's driver).
     if let Some(b) = g.backend.as_deref() {

@@ -21,6 +21,7 @@ mod install;
 mod python;
 pub(super) mod stages;
 pub(super) mod torch;
+mod venv;
 mod version;
 
 use install::{Group, groups, selected_variant};
@@ -29,18 +30,23 @@ use version::{shown, torch_version};
 
 pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let gs = groups(ctx);
-    for (k, g) in gs.iter().enumerate() {
+    // The earlier installs that matter to a later one, kept as they come (scanning every earlier install
+    // for every install was quadratic in install-heavy files): those that ask for torch, and those from the
+    // PyTorch index whose torch dockui cannot read.
+    let mut earlier = Earlier::default();
+    for g in gs.iter() {
         let base = base_of(ctx, g.instr);
         let mut found = Vec::new();
         // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing.
         let torch = g
             .torch()
-            .filter(|t| kept_by_earlier(ctx, &gs[..k], g, t).is_none());
+            .filter(|t| kept_by_earlier(ctx, &earlier, g, t).is_none());
         if let Some(t) = torch {
             torch::torch_rules(ctx, g, t, base.as_ref(), &mut found);
             python::python_range(ctx, g, t, base.as_ref(), &mut found);
         }
-        torch::companions(ctx, g, torch, &gs[..k], base.as_ref(), &mut found);
+        torch::companions(ctx, g, torch, &earlier.torch, base.as_ref(), &mut found);
+        earlier.push(g);
         if let Some(c) = &g.assumed {
             for f in &mut found {
                 if f.severity == Severity::Error {
@@ -76,22 +82,49 @@ fn stage_chain(ctx: &Ctx, stage: usize) -> Vec<usize> {
     chain
 }
 
+/// Earlier installs, in file order: those that ask for torch, and those from the PyTorch index that do not
+/// (their torch comes from a file or variable dockui cannot read).
+#[derive(Default)]
+struct Earlier<'g, 'a> {
+    torch: Vec<&'g Group<'a>>,
+    torch_index: Vec<&'g Group<'a>>,
+}
+
+impl<'g, 'a> Earlier<'g, 'a> {
+    fn push(&mut self, g: &'g Group<'a>) {
+        if g.torch().is_some() {
+            self.torch.push(g);
+        } else if g
+            .index_url
+            .into_iter()
+            .chain(g.extra_index.iter().copied())
+            .any(|i| i.value.contains("download.pytorch.org/whl"))
+        {
+            self.torch_index.push(g);
+        }
+    }
+}
+
 /// An earlier install in this stage (or a stage it is built on) whose torch satisfies `t`: pip and uv keep it
 /// (unless told to upgrade or reinstall), so `t` installs nothing. Returns where that torch came from.
-fn kept_by_earlier(ctx: &Ctx, earlier: &[Group], g: &Group, t: &Requirement) -> Option<String> {
+fn kept_by_earlier(ctx: &Ctx, earlier: &Earlier, g: &Group, t: &Requirement) -> Option<String> {
     if g.install.upgrade || g.install.force_reinstall {
         return None;
     }
     let stage = ctx.m.instrs.get(g.instr)?.stage?;
     let chain = stage_chain(ctx, stage);
-    let in_chain = |o: &&Group| {
-        ctx.m
-            .instrs
-            .get(o.instr)
-            .and_then(|i| i.stage)
-            .is_some_and(|s| chain.contains(&s))
+    // Only installs into an environment this one sees (a fresh venv sees none of the system's).
+    let in_chain = |o: &&&Group| {
+        g.env.sees(&o.env)
+            && ctx
+                .m
+                .instrs
+                .get(o.instr)
+                .and_then(|i| i.stage)
+                .is_some_and(|s| chain.contains(&s))
     };
     let Some(prior) = earlier
+        .torch
         .iter()
         .rev()
         .filter(in_chain)
@@ -99,20 +132,25 @@ fn kept_by_earlier(ctx: &Ctx, earlier: &[Group], g: &Group, t: &Requirement) -> 
     else {
         // An earlier install from the PyTorch index whose requirements dockui cannot read (a file generated
         // during the build, `$TORCH_PACKAGES`): it is there to install torch, so assume it did and stay silent.
-        return earlier.iter().rev().filter(in_chain).find_map(|o| {
-            o.index_url
-                .into_iter()
-                .chain(o.extra_index.iter().copied())
-                .find(|i| i.value.contains("download.pytorch.org/whl"))
-                .map(|i| {
-                    format!(
-                        "{}:{} (assumed: installs torch from {})",
-                        i.file.display(),
-                        i.line,
-                        i.value
-                    )
-                })
-        });
+        return earlier
+            .torch_index
+            .iter()
+            .rev()
+            .filter(in_chain)
+            .find_map(|o| {
+                o.index_url
+                    .into_iter()
+                    .chain(o.extra_index.iter().copied())
+                    .find(|i| i.value.contains("download.pytorch.org/whl"))
+                    .map(|i| {
+                        format!(
+                            "{}:{} (assumed: installs torch from {})",
+                            i.file.display(),
+                            i.line,
+                            i.value
+                        )
+                    })
+            });
     };
     let at = format!("{}:{}", prior.file.display(), prior.line);
     // A torch whose version dockui cannot read (`torch==${TORCH_VERSION}` without a default): pip keeps it

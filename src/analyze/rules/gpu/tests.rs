@@ -607,3 +607,198 @@ fn du209_needs_a_base_known_to_have_no_torch() {
         1
     );
 }
+
+// ---- virtual environments ----
+
+const TORCH24: &str = "FROM pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime\n";
+
+#[test]
+fn a_fresh_venv_does_not_see_the_base_images_torch() {
+    // A fine-tuning image: the requirements ask for a torch the base already has, but pip runs in a venv
+    // created without --system-site-packages, so it downloads a second torch.
+    let reqs = "torch>=2.4\ntransformers==4.44.2\npeft==0.12.0\n";
+    let df = format!(
+        "{TORCH24}RUN python -m venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\nWORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    );
+    let a = check_with(&df, &[("requirements.txt", reqs)]);
+    let f = find(&a, "DU203");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].file.to_str(), Some("requirements.txt"));
+    assert!(f[0].message.contains("/opt/venv"), "{}", f[0].message);
+    // The fix makes the venv see the image's torch; then pip keeps it and nothing is left to say.
+    let fix = f[0]
+        .fixes
+        .iter()
+        .find(|x| x.id == "DU203.system-site")
+        .expect("system-site fix");
+    let fixed = apply_edits(&df, &fix.edits);
+    assert!(
+        fixed.contains("python -m venv --system-site-packages /opt/venv"),
+        "{fixed}"
+    );
+    let a = check_with(&fixed, &[("requirements.txt", reqs)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    // Must not: the same requirements installed into the image's own python keep its torch.
+    let system = format!(
+        "{TORCH24}WORKDIR /srv\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    );
+    let a = check_with(&system, &[("requirements.txt", reqs)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+}
+
+#[test]
+fn venv_programs_activation_and_uv_find_their_environment() {
+    let fresh = [
+        // The venv's own pip, and its python -m pip, and an activated venv.
+        "RUN virtualenv /opt/env && /opt/env/bin/pip install --no-cache-dir torch==2.4.0\n",
+        "RUN python3 -m venv /opt/env\nRUN /opt/env/bin/python -m pip install --no-cache-dir torch==2.4.0\n",
+        "RUN python3 -m venv /opt/env && . /opt/env/bin/activate && pip install --no-cache-dir torch==2.4.0\n",
+        // uv: `uv venv` then `uv pip install` finds `.venv`; `--python` names it.
+        "RUN uv venv /opt/env && uv pip install --no-cache --python /opt/env/bin/python torch==2.4.0\n",
+        "ENV VIRTUAL_ENV=/opt/env\nRUN uv venv $VIRTUAL_ENV && uv pip install --no-cache torch==2.4.0\n",
+    ];
+    for run in fresh {
+        let a = check(&format!("{TORCH24}{run}"));
+        assert_eq!(find(&a, "DU203").len(), 1, "{run}: {:?}", gpu_warnings(&a));
+    }
+    // Must not: the same pin as the base's torch into the image's python (a no-op), a venv that sees the
+    // system site-packages, and uv told to use the system.
+    let kept = [
+        "RUN pip install --no-cache-dir torch==2.4.0\n",
+        "RUN python3 -m venv --system-site-packages /opt/env && /opt/env/bin/pip install --no-cache-dir torch==2.4.0\n",
+        "RUN uv venv /opt/env && uv pip install --no-cache --system torch==2.4.0\n",
+        // A venv the Dockerfile does not make (it may come with the base): the system reading stays.
+        "RUN /opt/other/bin/pip install --no-cache-dir torch==2.4.0\n",
+    ];
+    for run in kept {
+        let a = check(&format!("{TORCH24}{run}"));
+        assert!(
+            find(&a, "DU203").is_empty(),
+            "{run}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+}
+
+#[test]
+fn torchvision_in_a_fresh_venv_brings_its_own_torch() {
+    // In the image's python, torchvision 0.18 does not match the base's torch 2.4 (DU202); in a fresh venv
+    // pip installs the torch 0.18 needs next to it, so there is no mismatch.
+    let system = format!("{TORCH24}RUN pip install --no-cache-dir torchvision==0.18.1\n");
+    assert_eq!(find(&check(&system), "DU202").len(), 1);
+    let venv = format!(
+        "{TORCH24}RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir torchvision==0.18.1\n"
+    );
+    let a = check(&venv);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+}
+
+#[test]
+fn an_earlier_torch_in_another_environment_does_not_satisfy_a_venv() {
+    // torch 2.5.1 (cu124) goes into the system python; the app's venv asks for torch>=2.4 and gets PyPI's
+    // newest default build (CUDA 13) instead, on a CUDA 12.4 image.
+    let reqs = "torch>=2.4\n";
+    let df = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\n\
+        RUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124\n\
+        COPY requirements.txt .\n\
+        RUN python3 -m venv /app/venv && /app/venv/bin/pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", reqs)]);
+    assert!(
+        find(&a, "DU201")
+            .iter()
+            .any(|f| f.file.to_str() == Some("requirements.txt")),
+        "{:?}",
+        gpu_warnings(&a)
+    );
+    // Must not: the same install into the system python keeps the torch already there.
+    let same = df.replace("python3 -m venv /app/venv && /app/venv/bin/pip", "pip");
+    let a = check_with(&same, &[("requirements.txt", reqs)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+}
+
+// ---- uv sync extras, conda builds ----
+
+#[test]
+fn uv_sync_extra_selects_that_optional_group() {
+    let pyproject = "[project]\nname = \"captioner\"\nversion = \"0.3.0\"\nrequires-python = \">=3.10\"\ndependencies = [\"pillow>=10\", \"fastapi==0.115.0\"]\n\n[project.optional-dependencies]\ngpu = [\"torch==2.3.1\", \"torchvision==0.19.0\"]\ndev = [\"pytest\"]\n";
+    let df = |sync: &str| {
+        format!(
+            "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY --from=ghcr.io/astral-sh/uv:0.5.4 /uv /bin/\nWORKDIR /app\nCOPY pyproject.toml uv.lock ./\nRUN {sync}\n"
+        )
+    };
+    for sync in [
+        "uv sync --frozen --extra gpu",
+        "uv sync --frozen --all-extras",
+    ] {
+        let a = check_with(&df(sync), &[("pyproject.toml", pyproject)]);
+        let f = find(&a, "DU202");
+        assert_eq!(f.len(), 1, "{sync}: {:?}", gpu_warnings(&a));
+        assert_eq!(f[0].file.to_str(), Some("pyproject.toml"));
+    }
+    // Must not: without the extra, the gpu group is not installed.
+    for sync in ["uv sync --frozen", "uv sync --frozen --extra dev"] {
+        let a = check_with(&df(sync), &[("pyproject.toml", pyproject)]);
+        assert!(
+            find(&a, "DU202").is_empty(),
+            "{sync}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+}
+
+#[test]
+fn conda_builds_named_by_cuda_version_cudatoolkit_or_build_string_are_read() {
+    // A CUDA 11.8 image; conda asked for a CUDA 12.1 build of pytorch 2.1 in three ways.
+    let base = "FROM nvidia/cuda:11.8.0-runtime-ubuntu22.04\n";
+    for spec in [
+        "pytorch=2.1.2 pytorch-cuda=12.1 -c pytorch -c nvidia",
+        "pytorch=2.1.2 cuda-version=12.1 -c conda-forge",
+        "\"pytorch=2.1.2=py3.10_cuda12.1_cudnn8.9.2_0\" -c pytorch -c nvidia",
+    ] {
+        let a = check(&format!(
+            "{base}RUN conda install -y {spec} && conda clean -afy\n"
+        ));
+        let f = find(&a, "DU201");
+        assert_eq!(f.len(), 1, "{spec}: {:?}", gpu_warnings(&a));
+        assert_eq!(f[0].severity, Severity::Error, "{spec}");
+        assert!(
+            f[0].facts.iter().any(|x| x.contains("conda")),
+            "{:?}",
+            f[0].facts
+        );
+        // The conda fix asks for the base's CUDA build; after it nothing GPU-related is left.
+        if let Some(fix) = f[0].fixes.iter().find(|x| x.id == "DU201.conda-cuda") {
+            let df = format!("{base}RUN conda install -y {spec} && conda clean -afy\n");
+            let fixed = apply_edits(&df, &fix.edits);
+            assert!(fixed.contains("=11.8"), "{fixed}");
+            let a = check(&fixed);
+            assert!(
+                gpu_warnings(&a).is_empty(),
+                "{fixed}: {:?}",
+                gpu_warnings(&a)
+            );
+        } else {
+            assert!(
+                spec.contains("py3.10_cuda"),
+                "{spec}: no conda fix: {:?}",
+                f[0].fixes
+            );
+        }
+    }
+    // Must not: the matching CUDA build, the CPU build (`cpuonly`), and a build nothing names.
+    for spec in [
+        "pytorch=2.1.2 cudatoolkit=11.8 -c pytorch -c nvidia",
+        "pytorch=2.1.2 cpuonly -c pytorch",
+        "pytorch=2.1.2 -c conda-forge",
+    ] {
+        let a = check(&format!(
+            "{base}RUN conda install -y {spec} && conda clean -afy\n"
+        ));
+        assert!(
+            find(&a, "DU201").is_empty(),
+            "{spec}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+}

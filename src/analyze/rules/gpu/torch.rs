@@ -158,7 +158,9 @@ pub(super) fn torch_rules(
     // A ROCm image is not "a base without CUDA facts": a CUDA pin there would move the project to another
     // accelerator stack, which no fix does.
     let base_cuda_known = base.is_some_and(|(_, f)| {
-        f.cuda.is_some() || f.torch_preinstalled || accelerator(f) == Accelerator::Rocm
+        f.cuda.is_some()
+            || (f.torch_preinstalled && g.env.sees_base())
+            || accelerator(f) == Accelerator::Rocm
     });
     // An image dockui does not recognise (an organisation's own base) may well have torch installed already;
     // official OS images have none.
@@ -215,7 +217,43 @@ pub(super) fn torch_rules(
     let Some((stage, facts)) = base else { return };
     let base_ref = stage.image.text.clone();
     // DU203: torch again over a pytorch image.
-    if let (true, Some(bt)) = (facts.torch_preinstalled, facts.torch.as_deref()) {
+    if let (true, Some(bt), Some(v)) = (
+        facts.torch_preinstalled,
+        facts.torch.as_deref(),
+        g.env.venv().filter(|v| !v.system_site),
+    ) {
+        // A fresh venv cannot use the image's torch: a second torch is downloaded next to it.
+        let satisfied = if exact {
+            version == bt
+        } else {
+            t.specs.is_empty() || satisfies(bt, &t.specs)
+        };
+        let mut f = req_finding(ctx, RuleId::DU203, t, format!("torch {shown} installed into the virtual environment {}, which does not see the torch {bt} that {base_ref} already has", v.path))
+            .why("A venv created without --system-site-packages starts empty: pip downloads a second torch (~0.8 GB plus gigabytes of nvidia-* wheels) next to the image's, which then sits unused.")
+            .fact(format!("base image ships torch {bt} built for CUDA {}", facts.cuda.as_deref().unwrap_or("?")))
+            .fact(format!("{} is created without --system-site-packages", v.path));
+        if satisfied && !g.install.upgrade && !g.install.force_reinstall {
+            f = f.fact(format!("the image's torch {bt} satisfies `{}`: with the system site-packages visible pip keeps it", t.text));
+            let exact_words = ctx
+                .m
+                .instrs
+                .get(v.instr)
+                .is_some_and(|i| edits_are_exact(i.ins));
+            if let Some(w) = v.word.as_ref().filter(|_| exact_words) {
+                f = f.with_fix(Fix {
+                    id: "DU203.system-site".into(),
+                    level: FixLevel::Suggestion,
+                    description: format!(
+                        "Create {} with --system-site-packages so pip keeps the image's torch {bt}",
+                        v.path
+                    ),
+                    file: ctx.file.to_path_buf(),
+                    edits: vec![insert(w.end, " --system-site-packages")],
+                });
+            }
+        }
+        out.push(f);
+    } else if let (true, Some(bt)) = (facts.torch_preinstalled, facts.torch.as_deref()) {
         let same = exact
             && version == bt
             && t.local().is_none_or(|l| {
@@ -255,6 +293,7 @@ pub(super) fn torch_rules(
     };
     // Over a pytorch image, an unpinned or satisfied requirement keeps the image's own build.
     if facts.torch_preinstalled
+        && g.env.sees_base()
         && !exact
         && !g.install.upgrade
         && facts
@@ -347,6 +386,36 @@ pub(super) fn torch_rules(
                 .max_by(|a, b| cmp_versions(&a.series, &b.series))
                 .map(|r| format!("{}.*", r.series))
         };
+        // conda: ask for the base's CUDA build instead, when this release has one.
+        if explicit == Some("conda") && row.cuda.contains(&bv) {
+            let mm: Vec<&str> = base_cuda.split('.').take(2).collect();
+            if let Some(r) = ["pytorch-cuda", "cuda-version", "cudatoolkit"]
+                .iter()
+                .find_map(|n| {
+                    g.reqs
+                        .iter()
+                        .rev()
+                        .find(|r| r.name == *n && r.series().is_some())
+                })
+            {
+                let name = r
+                    .text
+                    .split(['=', '<', '>', '!', '~', ' '])
+                    .next()
+                    .unwrap_or(&r.name);
+                f = f.with_fix(req_fix(
+                    "DU201.conda-cuda",
+                    FixLevel::Suggestion,
+                    format!(
+                        "Ask conda for the CUDA {} build ({name}={}) that matches the base image",
+                        mm.join("."),
+                        mm.join(".")
+                    ),
+                    r,
+                    format!("{name}={}", mm.join(".")),
+                ));
+            }
+        }
         if let Some(p) = target {
             if t.local().is_none() && explicit.is_none() {
                 f = f.with_fix(req_fix(
@@ -408,7 +477,7 @@ pub(super) fn companions(
     ctx: &Ctx,
     g: &Group,
     own: Option<&Requirement>,
-    earlier: &[Group],
+    earlier_torch: &[&Group],
     base: Option<&(&Stage, ImageFacts)>,
     out: &mut Vec<Finding>,
 ) {
@@ -421,9 +490,11 @@ pub(super) fn companions(
         .and_then(|i| i.stage)
         .map(|s| stage_chain(ctx, s))
         .unwrap_or_default();
-    let base_torch = base.and_then(|(st, f)| match (f.torch_preinstalled, &f.torch) {
-        (true, Some(v)) => Some((v.clone(), format!("base image {}", st.image.text))),
-        _ => None,
+    let base_torch = base.filter(|_| g.env.sees_base()).and_then(|(st, f)| {
+        match (f.torch_preinstalled, &f.torch) {
+            (true, Some(v)) => Some((v.clone(), format!("base image {}", st.image.text))),
+            _ => None,
+        }
     });
     let mut torch: Option<(String, String)> = None; // (version or series, where)
     if let Some(t) = own {
@@ -441,19 +512,24 @@ pub(super) fn companions(
         }
     }
     if torch.is_none() {
-        for o in earlier.iter().filter(|o| {
-            ctx.m
-                .instrs
-                .get(o.instr)
-                .and_then(|i| i.stage)
-                .is_some_and(|s| chain.contains(&s))
-        }) {
-            if let Some(t) = o.torch() {
-                if let Some((v, _, _)) = torch_version(ctx, t) {
-                    torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
-                }
-            }
-        }
+        // The latest earlier torch whose version dockui can read.
+        torch = earlier_torch
+            .iter()
+            .rev()
+            .filter(|o| {
+                g.env.sees(&o.env)
+                    && ctx
+                        .m
+                        .instrs
+                        .get(o.instr)
+                        .and_then(|i| i.stage)
+                        .is_some_and(|s| chain.contains(&s))
+            })
+            .find_map(|o| {
+                let t = o.torch()?;
+                let (v, _, _) = torch_version(ctx, t)?;
+                Some((v, format!("{}:{}", t.file.display(), t.line)))
+            });
     }
     if torch.is_none() {
         torch = base_torch;
