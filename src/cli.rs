@@ -3,6 +3,7 @@
 //! context included), 128+N when signal N (INT, TERM, HUP) stopped a build or the TUI.
 
 mod cache;
+mod codebuild;
 mod doctor;
 mod inspect;
 mod notify;
@@ -68,6 +69,8 @@ pub struct Cli {
     pub command: Option<Cmd>,
 }
 
+// Parsed once per run: the size of the largest variant (build's flags) does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Analyse the Dockerfile, requirements and workflows for conflicts (exit 1 when any is at error level).
@@ -135,6 +138,17 @@ pub enum Cmd {
         build: BuildFlags,
         #[command(flatten)]
         host: HostFlags,
+        /// The AWS CodeBuild backend's flags.
+        #[command(flatten)]
+        cloud: codebuild::CodeBuildFlags,
+    },
+    /// Status and phases of an AWS CodeBuild build dockui started (`build --backend codebuild --no-wait`).
+    /// Exit 0 succeeded or still running, 1 failed or stopped, 2 unknown id or error.
+    Status {
+        /// The CodeBuild build id, PROJECT:UUID.
+        build_id: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// What this machine can build on: every backend in the order `--backend auto` tries them, each with
     /// reachable / why not / what to do, and the one `auto` picks. Exit 0 when auto has a usable one, 1 not.
@@ -361,6 +375,10 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // One process-wide TLS crypto provider, chosen before any client is built: with two providers compiled
+    // in (ring from bollard/reqwest, aws-lc-rs if a dependency ever brings it), rustls cannot pick one and
+    // panics on the first TLS connection. Already installed (a test harness) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let paths = Paths::discover();
     crate::logging::init(&paths.log_file());
     paths.ensure_private();
@@ -558,11 +576,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             source,
             build,
             host,
+            cloud,
         }) => {
             let dir = project_dir(&dir)?;
             let mut config = load_config(config_flag, paths, &dir)?;
             apply_source(&mut config, &dir, &source)?;
             apply_build_flags(&mut config, &build);
+            cloud.apply(&mut config);
             let choice = backend_choice(&config, build.backend)?;
             let host = host.resolve(&config)?;
             let rt = runtime()?;
@@ -584,6 +604,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             };
             if !build.quiet && !selected.skipped.is_empty() {
                 for line in passed_over(&selected) {
+                    eprintln!("{line}");
+                }
+            }
+            // `auto` found nothing usable: what each backend would need, in doctor's order (codebuild slice).
+            if choice == select::Choice::Auto && !selected.probe.usable() {
+                for line in codebuild::nothing_usable(&rt, &config) {
                     eprintln!("{line}");
                 }
             }
@@ -610,6 +636,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.context_dir = context;
             }
             let quiet = build.quiet;
+            // AWS CodeBuild (named, or `auto` with no engine): the cost question, the buildspec, --no-wait.
+            if selected.probe.backend == crate::builder::BackendKind::Codebuild {
+                return codebuild::run(&config, &dir, paths, req, &cloud, format, quiet);
+            }
             let platforms =
                 engine::platforms::requested(&config.build).map_err(anyhow::Error::msg)?;
             if platforms.len() == 1 {
@@ -756,9 +786,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 None => {
                     let history = engine::history::list(&builds);
                     match format {
-                        Format::Human => print!("{}", report::history_human(&history)),
+                        Format::Human => {
+                            print!("{}", report::history_human(&history));
+                            codebuild::list_recent(paths);
+                        }
                         Format::Json => println!("{}", serde_json::to_string_pretty(&history)?),
                     }
+                }
+                Some(id) if codebuild::is_codebuild_id(&id) => {
+                    let config = load_config(config_flag, paths, Path::new("."))?;
+                    return codebuild::logs(&config, paths, &id, format);
                 }
                 Some(id) => {
                     let id = if id == "last" {
@@ -908,6 +945,10 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 }
             }
             Ok(report.exit_code())
+        }
+        Some(Cmd::Status { build_id, format }) => {
+            let config = load_config(config_flag, paths, Path::new("."))?;
+            codebuild::status(&config, paths, &build_id, format)
         }
         Some(Cmd::Gpu { format }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
@@ -1085,7 +1126,11 @@ fn open_tui(
     }
     let choice = backend_choice(&config, None)?;
     let rt = runtime()?;
-    let (mut ctx, _) = engine_context(&rt, &config, dir, paths, choice)?;
+    let (mut ctx, selected) = engine_context(&rt, &config, dir, paths, choice)?;
+    // AWS CodeBuild picked (no engine here): the TUI's port asks before a paid build (read-only: no builds).
+    if selected.probe.backend == crate::builder::BackendKind::Codebuild && !readonly {
+        codebuild::tui_port(&mut ctx, paths)?;
+    }
     // `r` in the TUI re-reads the same files.
     ctx.config_file = config_flag.map(Path::to_path_buf);
     let docker = ctx.docker.clone();

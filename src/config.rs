@@ -21,6 +21,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub keys: KeysConfig,
     pub notify: crate::notify::NotifyConfig,
+    pub codebuild: crate::codebuild::CodeBuildConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -275,6 +276,7 @@ impl Config {
             )));
         }
         self.notify.validate().map_err(fail)?;
+        self.codebuild.validate().map_err(fail)?;
         if !["dark", "light", "mono"].contains(&self.ui.theme.as_str()) {
             return Err(fail(format!(
                 "ui.theme must be \"dark\", \"light\" or \"mono\", not \"{}\"",
@@ -344,6 +346,12 @@ fn check_project_paths(path: &Path, text: &str, project_dir: &Path) -> Result<()
         gpu: Gpu,
         #[serde(default)]
         ui: Ui,
+        #[serde(default)]
+        codebuild: CodeBuild,
+    }
+    #[derive(Deserialize, Default)]
+    struct CodeBuild {
+        confirm: Option<Spanned<bool>>,
     }
     #[derive(Deserialize, Default)]
     struct Build {
@@ -388,6 +396,17 @@ fn check_project_paths(path: &Path, text: &str, project_dir: &Path) -> Result<()
                 ),
             ));
         }
+    }
+    // A cloned project must not start paid cloud builds without the user's yes.
+    if let Some(c) = &f.codebuild.confirm
+        && !*c.get_ref()
+    {
+        return Err(at(
+            c.span(),
+            "codebuild.confirm = false spends your AWS money without asking and cannot be set by a \
+             project's .dockui.toml; set it in your user config (or pass --yes)"
+                .to_string(),
+        ));
     }
     for (key, v) in [
         ("gpu.nvml_lib", &f.gpu.nvml_lib),
@@ -613,6 +632,27 @@ mod tests {
             err.contains(".dockui.toml:3:1") && err.contains("colour"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn codebuild_section_loads_and_a_project_cannot_skip_the_cost_question() {
+        let dir = project_with("[codebuild]\nproject = \"imgs\"\ntimeout_s = 600\n");
+        let (c, _) = Config::load(None, dir.path()).unwrap();
+        assert_eq!(c.codebuild.project, "imgs");
+        assert_eq!(c.codebuild.timeout_s, 600);
+        assert!(c.codebuild.confirm);
+        let dir = project_with("[codebuild]\nconfirm = false\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(".dockui.toml:2:") && err.contains("confirm"),
+            "{err}"
+        );
+        // The user's own file may.
+        let user = dir.path().join("user.toml");
+        std::fs::write(&user, "[codebuild]\nconfirm = false\n").unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let (c, _) = Config::load(Some(&user), empty.path()).unwrap();
+        assert!(!c.codebuild.confirm);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod builder;
 pub mod buildkit;
 pub mod classify;
 pub mod cli;
+pub mod codebuild;
 pub mod config;
 pub mod demo;
 pub mod docker;

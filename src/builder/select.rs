@@ -159,7 +159,7 @@ pub fn buildkit_plugin() -> Option<Plugin> {
 
 /// HOOK for the AWS CodeBuild backend (`src/codebuild/`): return `Some(crate::codebuild::plugin())` here.
 pub fn codebuild_plugin() -> Option<Plugin> {
-    None
+    Some(crate::codebuild::plugin())
 }
 
 /// The environment the walk reads (a struct, so tests give their own).
