@@ -261,6 +261,10 @@ pub struct BuildFlags {
     /// replaces `[build] cache_to`. The Docker engine exports only `type=inline`.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
+    /// Push while building, under every `-t` (a BuildKit daemon: `--output type=image,push=true`). Other
+    /// backends keep the image in their store: push it with `dockui push` after the build.
+    #[arg(long)]
+    pub push: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -375,10 +379,6 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    // One process-wide TLS crypto provider, chosen before any client is built: with two providers compiled
-    // in (ring from bollard/reqwest, aws-lc-rs if a dependency ever brings it), rustls cannot pick one and
-    // panics on the first TLS connection. Already installed (a test harness) is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let paths = Paths::discover();
     crate::logging::init(&paths.log_file());
     paths.ensure_private();
@@ -639,6 +639,16 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             // AWS CodeBuild (named, or `auto` with no engine): the cost question, the buildspec, --no-wait.
             if selected.probe.backend == crate::builder::BackendKind::Codebuild {
                 return codebuild::run(&config, &dir, paths, req, &cloud, format, quiet);
+            }
+            if build.push {
+                if selected.probe.backend != crate::builder::BackendKind::Buildkit {
+                    anyhow::bail!(
+                        "usage: build --push pushes from inside the build, which only a BuildKit daemon does \
+                         (this build runs on {}); build, then push with `dockui push IMAGE:TAG`",
+                        selected.probe.backend.as_str()
+                    );
+                }
+                req.spec.push = true;
             }
             let platforms =
                 engine::platforms::requested(&config.build).map_err(anyhow::Error::msg)?;

@@ -300,6 +300,26 @@ fn the_build_json_names_the_backend_it_ran_on() {
     remove_image(&v);
 }
 
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn build_push_on_a_docker_engine_is_refused_before_building_and_names_dockui_push() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-test/doctor-push");
+    let out = dockui(home.path())
+        .args(["build", "--backend", "docker", "--push"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("only a BuildKit daemon"), "{stderr}");
+    assert!(stderr.contains("dockui push"), "{stderr}");
+    assert_eq!(builds(home.path()), 0, "nothing was built: {stderr}");
+}
+
 /// How many builds the history holds.
 fn builds(home: &Path) -> usize {
     std::fs::read_dir(common::paths(home).builds_dir())

@@ -105,8 +105,14 @@ pub fn layout(app: &App, theme: &Theme, main: Rect) -> Vec<(Pane, Rect)> {
     let left_w = need.clamp(lo, hi) as u16;
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(10)]).areas(top);
-    // The Image pane under the log: a line until an image is inspected, then up to half the column.
-    let image_h = panes::image::height_wanted(&app.image).min((right.height / 2).max(3));
+    // The Image pane under the log: a line until an image is inspected, then up to half the column; while the
+    // log has the focus it keeps only its summary, so reading the log gets the whole column.
+    let image_cap = if app.focus == Pane::Log {
+        5
+    } else {
+        (right.height / 2).max(3)
+    };
+    let image_h = panes::image::height_wanted(&app.image).min(image_cap);
     let [log, image] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(image_h)]).areas(right);
     let conflicts_pct = if app.review.is_empty() { 70 } else { 45 };
