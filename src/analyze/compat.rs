@@ -140,7 +140,9 @@ pub enum DriverFit {
 #[derive(Debug, Clone)]
 pub struct Compat {
     pub data: CompatFile,
-    patterns: Vec<Option<Regex>>,
+    /// Each image row's tag pattern, compiled when a reference with that row's repository is first seen:
+    /// `dockui check` of one Dockerfile starts faster than when all were compiled up front.
+    patterns: Vec<std::sync::OnceLock<Option<Regex>>>,
 }
 
 impl Compat {
@@ -165,6 +167,7 @@ impl Compat {
     /// Embedded data plus user rows (`extra`, TOML of the same shape).
     pub fn from_toml(base: &str, extra: Option<&str>) -> Result<Compat, CompatError> {
         let mut data: CompatFile = toml::from_str(base)?;
+        let mut extra_images = 0;
         if let Some(extra) = extra {
             let more: CompatFile = toml::from_str(extra)?;
             check_provenance(&more)?;
@@ -172,21 +175,31 @@ impl Compat {
             data.cuda_driver.extend(more.cuda_driver);
             data.cuda_minor_compat.extend(more.cuda_minor_compat);
             data.arch.extend(more.arch);
+            extra_images = more.image.len();
             data.image.extend(more.image);
             data.cuda_tag.extend(more.cuda_tag);
             data.os_python.extend(more.os_python);
         }
+        // Patterns are checked here only for the user's rows (an error must name their file); the embedded
+        // ones are covered by a unit test and compiled on first use.
+        let base_rows = data.image.len() - extra_images;
         let mut patterns = Vec::new();
-        for row in &data.image {
-            match Regex::new(&row.tag) {
-                Ok(r) => patterns.push(Some(r)),
-                Err(e) => {
-                    return Err(CompatError::Pattern {
-                        name: row.name.clone(),
-                        err: e.to_string(),
-                    });
+        for (i, row) in data.image.iter().enumerate() {
+            let cell = std::sync::OnceLock::new();
+            if i >= base_rows {
+                match Regex::new(&row.tag) {
+                    Ok(r) => {
+                        let _ = cell.set(Some(r));
+                    }
+                    Err(e) => {
+                        return Err(CompatError::Pattern {
+                            name: row.name.clone(),
+                            err: e.to_string(),
+                        });
+                    }
                 }
             }
+            patterns.push(cell);
         }
         Ok(Compat { data, patterns })
     }
@@ -296,6 +309,7 @@ impl Compat {
                 torch_preinstalled: row.torch_preinstalled,
                 ..Default::default()
             };
+            let pat = pat.get_or_init(|| Regex::new(&row.tag).ok()).as_ref();
             if let (Some(pat), Some(tag)) = (pat, &tag) {
                 if let Some(c) = pat.captures(tag) {
                     let g = |n: &str| {
@@ -417,6 +431,10 @@ mod tests {
     fn embedded_data_loads_and_every_row_has_provenance() {
         let c = Compat::from_toml(EMBEDDED, None).expect("embedded compat.toml parses");
         check_provenance(&c.data).expect("provenance");
+        // Embedded tag patterns are compiled on first use: each must compile.
+        for r in &c.data.image {
+            assert!(Regex::new(&r.tag).is_ok(), "{}: {}", r.name, r.tag);
+        }
         for r in &c.data.cuda_tag {
             assert!(r.source.is_some() || r.confidence.is_some(), "{}", r.cuda);
         }
