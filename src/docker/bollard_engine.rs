@@ -669,8 +669,7 @@ impl DockerPort for BollardEngine {
                         let code = ev
                             .actor
                             .and_then(|a| a.attributes)
-                            .and_then(|a| a.get("exitCode").cloned())
-                            .and_then(|c| c.parse::<i64>().ok());
+                            .and_then(|a| die_exit_code(&a));
                         if let Some(code) = code {
                             return Ok(code);
                         }
@@ -931,8 +930,28 @@ impl Drop for RemoveOnDrop {
     }
 }
 
+/// The exit code a "die" event carries: Docker names it `exitCode`, Podman's compat API (4.x)
+/// `containerExitCode`.
+fn die_exit_code(attributes: &HashMap<String, String>) -> Option<i64> {
+    ["exitCode", "containerExitCode"]
+        .iter()
+        .find_map(|k| attributes.get(*k))
+        .and_then(|c| c.parse::<i64>().ok())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn die_exit_code_reads_docker_and_podman_attribute_names() {
+        use super::die_exit_code;
+        let attrs =
+            |k: &str, v: &str| std::collections::HashMap::from([(k.to_string(), v.to_string())]);
+        assert_eq!(die_exit_code(&attrs("exitCode", "3")), Some(3));
+        assert_eq!(die_exit_code(&attrs("containerExitCode", "3")), Some(3));
+        assert_eq!(die_exit_code(&attrs("name", "x")), None);
+        assert_eq!(die_exit_code(&attrs("exitCode", "x")), None);
+    }
+
     use super::*;
 
     #[test]
