@@ -148,7 +148,9 @@ TIMEFORMAT='%R'
 t() {
   local s
   { time "$@" > "$WORK/out.stdout" 2> "$WORK/out.stderr"; } 2> "$WORK/time" || {
-    echo "failed: $*" >&2; tail -n 30 "$WORK/out.stdout" "$WORK/out.stderr" >&2; exit 1; }
+    cp "$WORK/out.stdout" "${TMPDIR:-/tmp}/dockui-bench-backends-failed.json" 2>/dev/null; echo "failed: $*" >&2; tail -n 30 "$WORK/out.stdout" "$WORK/out.stderr" >&2
+    [ -n "${REG:-}" ] && echo "registry catalog: $(curl -s "http://$REG/v2/_catalog") tags: $(curl -s "http://$REG/v2/bench/app/tags/list")" >&2
+    [ -n "${REG:-}" ] && curl -sI -H "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" "http://$REG/v2/bench/app/manifests/dockui-pm-auto-w" >&2; exit 1; }
   s=$(cat "$WORK/time"); awk -v s="$s" 'BEGIN{printf "%.1f", s * 1000}'
 }
 sum() { awk '{s += $1} END {printf "%.1f", s}'; }
@@ -161,7 +163,8 @@ run_dockui() { # cfg -> phases
   b=$(t "$DOCKUI" build "$P" --format json --config "$cfg")
   grep -q '"success": true' "$WORK/out.stdout" || { echo "dockui build did not succeed:" >&2; cat "$WORK/out.stdout" >&2; exit 1; }
   p=$(t "$DOCKUI" push "$P" --format json --config "$cfg")
-  grep -q '"verdict": "pullable"' "$WORK/out.stdout" || { echo "dockui push: not pullable:" >&2; cat "$WORK/out.stdout" >&2; exit 1; }
+  grep -q '"verdict": "pullable"' "$WORK/out.stdout" || { echo "dockui push: not pullable:" >&2; cat "$WORK/out.stdout" >&2
+    echo "registry catalog: $(curl -s "http://$REG/v2/_catalog")" >&2; exit 1; }
   cp "$WORK/out.stdout" "$WORK/last-push.json"
   echo "$(echo "$b $p" | tr ' ' '\n' | sum) $b $p"
 }

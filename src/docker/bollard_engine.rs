@@ -637,9 +637,10 @@ impl DockerPort for BollardEngine {
                     )
                     .await
                     .map_err(|e| self.map_err(e))?;
+                // No `event=die` filter: Podman's compat API (4.x) matches it against its own name ("died")
+                // and sends nothing; the action is checked here instead.
                 let filters = HashMap::from([
                     ("container", vec![id.as_str()]),
-                    ("event", vec!["die"]),
                     ("type", vec!["container"]),
                 ]);
                 let mut die_events = Box::pin(
@@ -666,10 +667,14 @@ impl DockerPort for BollardEngine {
                 let exit_code = tokio::time::timeout(std::time::Duration::from_secs(30), async {
                     while let Some(ev) = die_events.next().await {
                         let ev = ev.map_err(|e| self.map_err(e))?;
+                        if ev.action.as_deref() != Some("die") {
+                            continue;
+                        }
                         let code = ev
                             .actor
                             .and_then(|a| a.attributes)
-                            .and_then(|a| die_exit_code(&a));
+                            .and_then(|a| a.get("exitCode").cloned())
+                            .and_then(|c| c.parse::<i64>().ok());
                         if let Some(code) = code {
                             return Ok(code);
                         }
@@ -930,28 +935,8 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// The exit code a "die" event carries: Docker names it `exitCode`, Podman's compat API (4.x)
-/// `containerExitCode`.
-fn die_exit_code(attributes: &HashMap<String, String>) -> Option<i64> {
-    ["exitCode", "containerExitCode"]
-        .iter()
-        .find_map(|k| attributes.get(*k))
-        .and_then(|c| c.parse::<i64>().ok())
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn die_exit_code_reads_docker_and_podman_attribute_names() {
-        use super::die_exit_code;
-        let attrs =
-            |k: &str, v: &str| std::collections::HashMap::from([(k.to_string(), v.to_string())]);
-        assert_eq!(die_exit_code(&attrs("exitCode", "3")), Some(3));
-        assert_eq!(die_exit_code(&attrs("containerExitCode", "3")), Some(3));
-        assert_eq!(die_exit_code(&attrs("name", "x")), None);
-        assert_eq!(die_exit_code(&attrs("exitCode", "x")), None);
-    }
-
     use super::*;
 
     #[test]

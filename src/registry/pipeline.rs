@@ -131,7 +131,7 @@ pub async fn push_and_verify(
     }
 
     let first = format!("{repository}:{}", tags[0]);
-    let repo_digests = match engine.inspect_image(&first).await {
+    let mut repo_digests = match engine.inspect_image(&first).await {
         Ok(Some(i)) => i.repo_digests,
         Ok(None) => Vec::new(),
         Err(e) => {
@@ -139,6 +139,14 @@ pub async fn push_and_verify(
             return report;
         }
     };
+    // Podman lists the digest of the manifest it keeps locally, not the one it pushed (it converts the format on
+    // push): the push's own digest is checked too.
+    if let Some(d) = preferred.as_deref() {
+        let pushed = format!("{repository}@{d}");
+        if !repo_digests.contains(&pushed) {
+            repo_digests.push(pushed);
+        }
+    }
     let digests = digest_report(
         registry,
         &report.image_id,
