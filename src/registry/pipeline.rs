@@ -391,6 +391,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_pushs_own_digest_is_checked_when_the_engine_does_not_list_it() {
+        // Podman: RepoDigests name the manifest it keeps locally (D1), not the one it pushed (D2).
+        let e = engine(&[&format!("reg:5000/team/demo@{D1}")], D2);
+        let report = run(&e, &FakeRegistry(vec![D2]), &request()).await;
+        let d = report.digests.as_ref().unwrap();
+        assert_eq!(d.repo_digests.len(), 2, "{d:#?}");
+        assert_eq!(report.digest.as_deref(), Some(D2));
+        assert_eq!(report.verdict, Some(Verdict::Pullable));
+        // Listed already (Docker): not added twice.
+        let e = engine(&[&format!("reg:5000/team/demo@{D2}")], D2);
+        let report = run(&e, &FakeRegistry(vec![D2]), &request()).await;
+        assert_eq!(report.digests.as_ref().unwrap().repo_digests.len(), 1);
+    }
+
+    #[tokio::test]
     async fn nothing_pullable_gives_the_pushed_repositorys_verdict_and_no_pin() {
         let e = engine(&[&format!("reg:5000/team/demo@{D2}")], D2);
         let mut req = request();
