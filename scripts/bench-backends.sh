@@ -148,9 +148,12 @@ TIMEFORMAT='%R'
 t() {
   local s
   { time "$@" > "$WORK/out.stdout" 2> "$WORK/out.stderr"; } 2> "$WORK/time" || {
-    cp "$WORK/out.stdout" "${TMPDIR:-/tmp}/dockui-bench-backends-failed.json" 2>/dev/null; echo "failed: $*" >&2; tail -n 30 "$WORK/out.stdout" "$WORK/out.stderr" >&2
-    [ -n "${REG:-}" ] && echo "registry catalog: $(curl -s "http://$REG/v2/_catalog") tags: $(curl -s "http://$REG/v2/bench/app/tags/list")" >&2
-    [ -n "${REG:-}" ] && curl -sI -H "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" "http://$REG/v2/bench/app/manifests/dockui-pm-auto-w" >&2; exit 1; }
+    # The whole output is kept (the temp dir goes on exit); what the registry holds tells a failed check apart.
+    cp "$WORK/out.stdout" "${TMPDIR:-/tmp}/dockui-bench-backends-failed.out" 2>/dev/null
+    echo "failed: $* (stdout kept in ${TMPDIR:-/tmp}/dockui-bench-backends-failed.out)" >&2
+    tail -n 30 "$WORK/out.stdout" "$WORK/out.stderr" >&2
+    [ -n "${REG:-}" ] && echo "registry catalog: $(curl -s "http://$REG/v2/_catalog")" >&2
+    exit 1; }
   s=$(cat "$WORK/time"); awk -v s="$s" 'BEGIN{printf "%.1f", s * 1000}'
 }
 sum() { awk '{s += $1} END {printf "%.1f", s}'; }
