@@ -937,9 +937,10 @@ impl DockerPort for BollardEngine {
                     )
                     .await
                     .map_err(|e| self.map_err(e))?;
+                // No `event=die` filter: Podman's compat API (4.x) matches it against its own name ("died")
+                // and sends nothing; the action is checked here instead.
                 let filters = HashMap::from([
                     ("container", vec![id.as_str()]),
-                    ("event", vec!["die"]),
                     ("type", vec!["container"]),
                 ]);
                 let mut die_events = Box::pin(
@@ -966,6 +967,9 @@ impl DockerPort for BollardEngine {
                 let exit_code = tokio::time::timeout(std::time::Duration::from_secs(30), async {
                     while let Some(ev) = die_events.next().await {
                         let ev = ev.map_err(|e| self.map_err(e))?;
+                        if ev.action.as_deref() != Some("die") {
+                            continue;
+                        }
                         let code = ev
                             .actor
                             .and_then(|a| a.attributes)

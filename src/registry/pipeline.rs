@@ -140,13 +140,16 @@ pub async fn push_and_verify(
         }
     };
     // Podman lists its local manifest's digest in RepoDigests, not the one it pushed (it converts the
-    // manifest on push): check the pushed digest too, so the report never misses what is on the registry.
+    // manifest on push): check the pushed digest instead. The local one was never on the registry, and
+    // checking it would only wait out the not-found retries meant for a registry that is catching up.
     if let Some(d) = &preferred {
         let listed = repo_digests.iter().any(|rd| {
             ImageName::parse(rd)
                 .is_ok_and(|n| n.same_repository(&target) && n.digest.as_deref() == Some(d))
         });
         if !listed {
+            repo_digests
+                .retain(|rd| !ImageName::parse(rd).is_ok_and(|n| n.same_repository(&target)));
             repo_digests.push(format!("{repository}@{d}"));
         }
     }
@@ -391,6 +394,24 @@ mod tests {
             (backend.kind, backend.endpoint.as_str()),
             (crate::builder::BackendKind::Docker, "fake://")
         );
+    }
+
+    #[tokio::test]
+    async fn the_pushs_own_digest_is_checked_when_the_engine_does_not_list_it() {
+        // Podman: RepoDigests name the manifest it keeps locally (D1), not the one it pushed (D2).
+        let e = engine(&[&format!("reg:5000/team/demo@{D1}")], D2);
+        let report = run(&e, &FakeRegistry(vec![D2]), &request()).await;
+        let d = report.digests.as_ref().unwrap();
+        // Only the pushed one is checked: the local manifest was never on the registry (checking it would
+        // wait out the not-found retries).
+        assert_eq!(d.repo_digests.len(), 1, "{d:#?}");
+        assert!(d.repo_digests[0].reference.ends_with(D2), "{d:#?}");
+        assert_eq!(report.digest.as_deref(), Some(D2));
+        assert_eq!(report.verdict, Some(Verdict::Pullable));
+        // Listed already (Docker): not added twice.
+        let e = engine(&[&format!("reg:5000/team/demo@{D2}")], D2);
+        let report = run(&e, &FakeRegistry(vec![D2]), &request()).await;
+        assert_eq!(report.digests.as_ref().unwrap().repo_digests.len(), 1);
     }
 
     #[tokio::test]
