@@ -436,6 +436,21 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
         format!("unix://{}/run/podman/podman.sock", home.path().display())
     );
     assert!(stderr.contains("the legacy builder"), "{stderr}");
+
+    // The same service named by DOCKER_HOST, with `--backend docker`: the endpoint the user set is used
+    // (it speaks the Docker API; the result says it is Podman), never passed over for the local engine.
+    let socket = format!("unix://{}/run/podman/podman.sock", home.path().display());
+    let out = dockui(home.path())
+        .env("DOCKER_HOST", &socket)
+        .args(["build", "--backend", "docker", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v = json(&out);
+    assert_eq!(v["backend"]["kind"], "podman", "{v:#}");
+    assert_eq!(v["backend"]["endpoint"].as_str().unwrap(), socket, "{v:#}");
 }
 
 #[test]

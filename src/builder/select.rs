@@ -577,6 +577,16 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                     continue;
                 }
                 let p = probe(c, config, env).await;
+                // An endpoint the user set (`[engine] docker_host`, DOCKER_HOST, a context) that answers the
+                // Docker API is the machine they named, for `docker` and `podman` alike: use it (the result
+                // says which engine it is) rather than pass it over for another endpoint.
+                if c.via == Via::DockerApi
+                    && p.explicit
+                    && p.usable()
+                    && matches!(kind, BackendKind::Docker | BackendKind::Podman)
+                {
+                    return open(config, env, c, p, probes);
+                }
                 let matches = p.backend == kind;
                 if matches && p.usable() {
                     return open(config, env, c, p, probes);
