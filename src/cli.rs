@@ -709,24 +709,12 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     println!("{}", serde_json::to_string_pretty(&v)?)
                 }
             }
-            Ok(if outcome.engine_unreachable {
-                // The message names the endpoint, the cause and what to do. The streamed log ends with it
-                // already, unless --quiet kept the log off stderr.
-                if quiet {
-                    eprintln!(
-                        "dockui: {}",
-                        outcome.error.as_deref().unwrap_or("engine unreachable")
-                    );
-                }
-                2
-            } else if signalled != 0 && outcome.cancelled {
-                // Like a shell reports a job ended by a signal: 128 + its number.
-                128 + signalled
-            } else if outcome.success {
-                0
-            } else {
-                1
-            })
+            Ok(build_exit_code(
+                &outcome,
+                signalled,
+                quiet,
+                "engine unreachable",
+            ))
         }
         Some(Cmd::Fix {
             dir,
@@ -1093,6 +1081,32 @@ fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
     if build.no_smoke {
         config.smoke.commands.clear();
         config.smoke.infer = false;
+    }
+}
+
+/// A headless build's exit code: 2 when the builder could not be reached (its message names the endpoint, the
+/// cause and what to do; the streamed log ends with it already, unless --quiet kept the log off stderr),
+/// 128 + N when signal N stopped it (as a shell reports a job ended by a signal), else 0 or 1.
+pub(crate) fn build_exit_code(
+    outcome: &engine::BuildOutcome,
+    signalled: i32,
+    quiet: bool,
+    unreachable: &str,
+) -> i32 {
+    if outcome.engine_unreachable {
+        if quiet {
+            eprintln!(
+                "dockui: {}",
+                outcome.error.as_deref().unwrap_or(unreachable)
+            );
+        }
+        2
+    } else if signalled != 0 && outcome.cancelled {
+        128 + signalled
+    } else if outcome.success {
+        0
+    } else {
+        1
     }
 }
 

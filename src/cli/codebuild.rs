@@ -308,21 +308,12 @@ pub fn run(
             out_line(&serde_json::to_string_pretty(&v)?);
         }
     }
-    Ok(if outcome.engine_unreachable {
-        if quiet {
-            err_line(&format!(
-                "dockui: {}",
-                outcome.error.as_deref().unwrap_or("CodeBuild unreachable")
-            ));
-        }
-        2
-    } else if signalled != 0 && outcome.cancelled {
-        128 + signalled
-    } else if outcome.success {
-        0
-    } else {
-        1
-    })
+    Ok(super::build_exit_code(
+        &outcome,
+        signalled,
+        quiet,
+        "CodeBuild unreachable",
+    ))
 }
 
 /// A proposed new file, written only if it does not exist yet (atomic: a temp file renamed without
