@@ -1134,25 +1134,33 @@ fn tui_asks_then_builds_on_codebuild_when_no_engine_answers() {
     t.wait_for("TUI up on CodeBuild", |s| s.contains("Build log"));
     t.send(&["b"]);
     t.wait_for("the cost question", |s| {
-        s.contains("costs money") && s.contains("press b again")
+        s.contains("Start the build?") && s.contains("costs money") && s.contains("y starts")
     });
     assert!(
         moto.start_build_requests().is_empty(),
         "started before the yes"
     );
-    // The refused attempt ends a moment after its last line: until then `b` says "already running".
+    // Any key but y: nothing is sent.
+    t.send(&["n"]);
+    t.wait_for("not started", |s| {
+        s.contains("not started") && !s.contains("Start the build?")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(moto.start_build_requests().is_empty(), "started after a no");
+    // Asked again on the next b; y starts it.
+    t.send(&["b"]);
+    t.wait_for("the cost question again", |s| {
+        s.contains("Start the build?")
+    });
+    t.send(&["y"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while moto.start_build_requests().is_empty() {
         assert!(
             Instant::now() < deadline,
-            "b again never started the build:\n{}",
+            "y never started the build:\n{}",
             t.screen()
         );
-        t.send(&["b"]);
-        let pressed = Instant::now();
-        while moto.start_build_requests().is_empty() && pressed.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     t.wait_for("the build on CodeBuild, finished", |s| {
         s.contains("phase BUILD SUCCEEDED") && s.contains(&format!("dockui: built {IMAGE}:v1"))
@@ -1194,15 +1202,12 @@ fn tui_c_stops_the_codebuild_build() {
     ]);
     t.wait_for("TUI up", |s| s.contains("Build log"));
     t.send(&["b"]);
-    t.wait_for("the cost question", |s| s.contains("press b again"));
+    t.wait_for("the cost question", |s| s.contains("Start the build?"));
+    t.send(&["y"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while fake.starts.lock().unwrap().is_empty() {
         assert!(Instant::now() < deadline, "never started:\n{}", t.screen());
-        t.send(&["b"]);
-        let pressed = Instant::now();
-        while fake.starts.lock().unwrap().is_empty() && pressed.elapsed() < Duration::from_secs(3) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     t.wait_for("the running phase", |s| {
         s.contains("phase BUILD IN_PROGRESS")

@@ -271,6 +271,13 @@ pub trait BuilderPort: Send + Sync {
     fn settle(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+    /// A question to ask before a build starts (a cloud builder's cost warning), as lines; None: just build.
+    /// Front ends show it and say yes with `confirm_build` (the TUI's popup; headless asks with `--yes`).
+    fn build_question(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// The user said yes to `build_question`.
+    fn confirm_build(&self) {}
     /// What this builder can do (cache types, platforms, running containers). The default is a plain
     /// Docker engine with its embedded BuildKit.
     fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {

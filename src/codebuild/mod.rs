@@ -564,6 +564,16 @@ impl Drop for Active<'_> {
 }
 
 impl BuilderPort for CodeBuildPort {
+    fn build_question(&self) -> Option<Vec<String>> {
+        let asked = self.confirmed.load(std::sync::atomic::Ordering::SeqCst);
+        self.confirm_text.clone().filter(|_| !asked)
+    }
+
+    fn confirm_build(&self) {
+        self.confirmed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn endpoint(&self) -> String {
         format!(
             "codebuild://{}@{}",

@@ -29,6 +29,8 @@ pub use build::{AttemptRecord, AttemptStatus, BuildOutcome, BuildRequest};
 pub enum Command {
     Analyze,
     Build,
+    /// The user said yes to the builder's question (`EngineEvent::BuildQuestion`): build now.
+    ConfirmBuild,
     Cancel,
     /// List past builds.
     History,
@@ -88,6 +90,9 @@ pub enum EngineEvent {
     FixesWritten(Result<Vec<PathBuf>, String>),
     /// Something the user should read (e.g. "a build is already running").
     Notice(String),
+    /// The builder asks before it builds (a cloud build's cost): the front end answers with
+    /// `Command::ConfirmBuild`, or does nothing.
+    BuildQuestion(Vec<String>),
     /// The analysis options changed (the configuration was re-read, or the host's GPUs changed): front ends
     /// that plan fixes themselves (the TUI's review) use these from now on.
     Options(Box<AnalyzeOptions>),
@@ -246,6 +251,18 @@ async fn run(
                 let _ = events.send(EngineEvent::Options(Box::new(ctx.analyze_options())));
                 Command::Analyze
             }
+            // A builder with a question (CodeBuild's cost) asks it first; the yes comes back as ConfirmBuild.
+            Command::Build => match ctx.docker.build_question() {
+                Some(lines) => {
+                    let _ = events.send(EngineEvent::BuildQuestion(lines));
+                    continue;
+                }
+                None => Command::Build,
+            },
+            Command::ConfirmBuild => {
+                ctx.docker.confirm_build();
+                Command::Build
+            }
             other => other,
         };
         match cmd {
@@ -400,8 +417,8 @@ async fn run(
                 }
             }
             Command::Image(c) => image_job::handle(&ctx, c, &events, &mut image_jobs, &shutdown),
-            // Turned into Push / Analyze above.
-            Command::PushLatest | Command::Reload => {}
+            // Turned into Push / Analyze / Build above.
+            Command::PushLatest | Command::Reload | Command::ConfirmBuild => {}
         }
     }
     if let Some((token, handle)) = build {

@@ -95,6 +95,8 @@ pub enum Popup {
     ConfirmPush,
     /// Roll a tag back to its previous push? (y rolls back, anything else keeps it)
     ConfirmRollback,
+    /// The builder's question before a build (a CodeBuild build costs money): y builds, anything else not.
+    ConfirmBuild,
 }
 
 /// What the terminal loop must do for the app.
@@ -151,6 +153,8 @@ pub struct App {
     pub push: Option<PushState>,
     /// The image waiting for the user's yes in `Popup::ConfirmPush`, and its failed smoke checks.
     pub push_pending: Option<(String, Vec<String>)>,
+    /// The builder's question shown in `Popup::ConfirmBuild` (e.g. CodeBuild's cost warning).
+    pub build_question: Vec<String>,
     /// The last push went out although these smoke checks failed (the Digest pane says so).
     pub pushed_despite: Vec<String>,
     /// Editing a hunk's new text.
@@ -203,6 +207,7 @@ impl App {
             review: Default::default(),
             push: None,
             push_pending: None,
+            build_question: Vec::new(),
             pushed_despite: Vec::new(),
             editor: None,
             readonly: false,
@@ -308,6 +313,14 @@ impl App {
                 return vec![Command::Push(image)];
             }
             self.notice = Some("not pushed".into());
+            return Vec::new();
+        }
+        if self.popup == Some(Popup::ConfirmBuild) {
+            self.popup = None;
+            if key.code == crossterm::event::KeyCode::Char('y') {
+                return vec![Command::ConfirmBuild];
+            }
+            self.notice = Some("not started: no build was sent".into());
             return Vec::new();
         }
         if self.popup == Some(Popup::ConfirmRollback) {
@@ -714,6 +727,10 @@ impl App {
                 self.build = BuildState::Done(outcome);
             }
             EngineEvent::Notice(n) => self.notice = Some(n),
+            EngineEvent::BuildQuestion(lines) => {
+                self.build_question = lines;
+                self.popup = Some(Popup::ConfirmBuild);
+            }
             EngineEvent::Image(ev) => match ev {
                 ImageEvent::TagHistory(_) | ImageEvent::RolledBack { .. } => {
                     if let Some(n) = panes::digest::RollbackState::notice(&ev) {

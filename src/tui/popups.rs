@@ -214,6 +214,17 @@ pub fn draw_confirm_push(frame: &mut Frame, app: &App, theme: &Theme, area: Rect
     );
 }
 
+/// The builder's question before a build (CodeBuild's cost warning).
+pub fn draw_confirm_build(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    // The answer keys first: a long question (a generated buildspec) runs past the bottom of the screen.
+    let mut text = vec![
+        "y starts the build, any other key does not".to_string(),
+        String::new(),
+    ];
+    text.extend(app.build_question.iter().cloned());
+    draw_question(frame, theme, area, " Start the build? ", &text);
+}
+
 pub fn draw_confirm_rollback(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let Some(p) = &app.rollback.pending else {
         return;

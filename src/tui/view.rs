@@ -65,6 +65,7 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
         Some(Popup::History) => popups::draw_history(frame, app, theme, area),
         Some(Popup::ConfirmPush) => popups::draw_confirm_push(frame, app, theme, area),
         Some(Popup::ConfirmRollback) => popups::draw_confirm_rollback(frame, app, theme, area),
+        Some(Popup::ConfirmBuild) => popups::draw_confirm_build(frame, app, theme, area),
         None => {}
     }
 }
