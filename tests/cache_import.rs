@@ -14,6 +14,15 @@ use dockui::docker::{BuildEvent, BuildSpec, DockerError, DockerPort};
 use std::path::Path;
 use std::process::Command;
 
+/// Removes the image when the test ends, also when it fails half-way.
+struct RemoveImage(String);
+
+impl Drop for RemoveImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
 async fn build(
     engine: &dockui::docker::BollardEngine,
     spec: BuildSpec,
@@ -108,6 +117,7 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
     project(dir.path(), &marker);
     let image = format!("{}/dockui-test/cache", registry.host);
     let tag = format!("{image}:v1");
+    let _cleanup = RemoveImage(tag.clone());
     let base = BuildSpec {
         context_dir: dir.path().to_path_buf(),
         dockerfile: "Dockerfile".into(),

@@ -478,7 +478,7 @@ impl BollardEngine {
     ) -> Result<String, DockerError> {
         use crate::buildkit::solve;
         let _ = events.send(BuildEvent::Line(format!(
-            "dockui: building {} with BuildKit",
+            "dockui: building {} with BuildKit (context through the session)",
             spec.tag
         )));
         // Every name with its tag, as the /build path tags them (`-t name` means `name:latest`).
