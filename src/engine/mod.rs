@@ -238,7 +238,7 @@ async fn run(
                 answers = Some(answer_tx);
                 let handle = tokio::spawn(async move {
                     let req = ctx.build_request();
-                    let cache = image_job::cache_break_before(&ctx, &req, &events).await;
+                    let cache = image_job::cache_break_before(&ctx, &req, &events, &t);
                     let outcome = build::run_build_asking(
                         ctx.docker.as_ref(),
                         req,
