@@ -521,4 +521,25 @@ fn the_cache_break_line_heads_the_first_attempt_only() {
     app.update(Msg::Engine(EngineEvent::CacheBreak(None)));
     app.update(started(1));
     assert_eq!(app.log.lines.len(), 1, "{:?}", app.log.lines);
+    // Worked out beside the build, the line may come after the attempt started and printed: it still goes
+    // under the header, and only once.
+    app.update(Msg::Engine(EngineEvent::BuildLog(vec![
+        "#1 [internal] load build definition".into(),
+    ])));
+    let late = Some(Box::new(dockui::engine::cache_break::CacheBreak {
+        step: 2,
+        line: 2,
+        instruction: "RUN true".into(),
+        reason: dockui::engine::cache_break::Reason::DockerfileEdited,
+        detail: "was `RUN false`".into(),
+    }));
+    app.update(Msg::Engine(EngineEvent::CacheBreak(late.clone())));
+    app.update(Msg::Engine(EngineEvent::CacheBreak(late)));
+    let lines: Vec<&String> = app.log.lines.iter().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[1].starts_with("dockui: cache broke at step 2"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[2], "#1 [internal] load build definition");
 }

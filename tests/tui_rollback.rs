@@ -255,7 +255,7 @@ fn r_asks_then_sends_the_rollback_to_the_previous_push() {
 }
 
 #[test]
-fn nothing_to_roll_back_to_and_readonly_say_so() {
+fn nothing_to_roll_back_to_readonly_and_a_running_push_say_so() {
     let mut app = app_with_history(vec![rec("sha256:aaa", "2026-01-01T00:00:01Z", "push")]);
     assert!(key(&mut app, 'R').is_empty());
     assert_eq!(app.popup, None);
@@ -272,6 +272,15 @@ fn nothing_to_roll_back_to_and_readonly_say_so() {
     assert!(key(&mut app, 'R').is_empty());
     assert_eq!(app.popup, None);
     assert!(app.notice.as_deref().unwrap().contains("read-only"));
+    // While a push runs (it moves the tag too).
+    let mut app = app_with_history(vec![
+        rec("sha256:aaa", "2026-01-01T00:00:01Z", "push"),
+        rec("sha256:bbb", "2026-01-01T00:00:02Z", "push"),
+    ]);
+    app.push = Some(Default::default());
+    assert!(key(&mut app, 'R').is_empty());
+    assert_eq!(app.popup, None);
+    assert!(app.notice.as_deref().unwrap().contains("a push is running"));
     // No history at all: push first.
     let mut app = App::new(PathBuf::from("/x"), "unix:///x".into());
     app.focus = Pane::Digest;

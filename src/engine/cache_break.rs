@@ -268,6 +268,7 @@ pub fn store(data_dir: &Path, project: &Path, s: &Snapshot) -> std::io::Result<(
 
 /// What a build's cache depends on, taken from its request: the project (the record's key), the context,
 /// the Dockerfile and the build args.
+#[derive(Debug, Clone)]
 pub struct Inputs {
     pub project: PathBuf,
     pub context: PathBuf,
@@ -308,15 +309,15 @@ pub async fn current(docker: &dyn crate::docker::DockerPort, inputs: &Inputs) ->
         .ok()
 }
 
-/// Before a build (the TUI): the first step the coming build cannot take from the previous build's cache.
-/// A base that was never pulled has no id yet, so a moved base is seen only once it is local.
+/// Before a build (the TUI): the first step the coming build cannot take from `old` (the previous build's
+/// record, loaded before the build starts so the build's own record cannot replace it first). A base that was
+/// never pulled has no id yet, so a moved base is seen only once it is local.
 pub async fn predict(
     docker: &dyn crate::docker::DockerPort,
-    data_dir: &Path,
+    old: &Snapshot,
     inputs: &Inputs,
 ) -> Option<CacheBreak> {
-    let old = load(data_dir, &inputs.project)?;
-    first_break(&old, &current(docker, inputs).await?)
+    first_break(old, &current(docker, inputs).await?)
 }
 
 /// After a build: remember its inputs for the next one.

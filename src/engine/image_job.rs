@@ -301,17 +301,33 @@ pub fn locate(dockerfile_text: &str, instruction: &str) -> Option<usize> {
     exact.or_else(near).map(|i| i.line)
 }
 
-/// Around a TUI build: before it, say where the cache will break (an event the Build log shows at the top
-/// of the attempt); the returned inputs are recorded after it with `record_cache_inputs`.
-pub async fn cache_break_before(
+/// Around a TUI build: where the cache will break, worked out beside the build (hashing a large context must
+/// not delay it) and sent as an event the Build log shows at the top of the first attempt; the returned inputs
+/// are recorded after the build with `record_cache_inputs`.
+pub fn cache_break_before(
     ctx: &EngineContext,
     req: &super::BuildRequest,
     events: &UnboundedSender<EngineEvent>,
+    cancel: &CancellationToken,
 ) -> super::cache_break::Inputs {
     let inputs = super::cache_break::Inputs::of(req, &ctx.project_dir);
-    let found =
-        super::cache_break::predict(ctx.docker.as_ref(), &ctx.paths.data_dir, &inputs).await;
-    let _ = events.send(EngineEvent::CacheBreak(found.map(Box::new)));
+    let old = super::cache_break::load(&ctx.paths.data_dir, &inputs.project);
+    let (docker, events, cancel, job_inputs) = (
+        ctx.docker.clone(),
+        events.clone(),
+        cancel.clone(),
+        inputs.clone(),
+    );
+    tokio::spawn(async move {
+        let found = match old {
+            Some(old) => tokio::select! {
+                f = super::cache_break::predict(docker.as_ref(), &old, &job_inputs) => f,
+                _ = cancel.cancelled() => return,
+            },
+            None => None,
+        };
+        let _ = events.send(EngineEvent::CacheBreak(found.map(Box::new)));
+    });
     inputs
 }
 

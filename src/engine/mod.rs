@@ -280,7 +280,7 @@ async fn run(
                 answers = Some(answer_tx);
                 let handle = tokio::spawn(async move {
                     let req = ctx.build_request();
-                    let cache = image_job::cache_break_before(&ctx, &req, &events).await;
+                    let cache = image_job::cache_break_before(&ctx, &req, &events, &t);
                     // Several platforms: each built on its own (a bad list goes to the engine, which says why).
                     let platforms = platforms::requested(&ctx.config.build).unwrap_or_default();
                     let outcome = if platforms.len() > 1 {

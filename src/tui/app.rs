@@ -417,6 +417,8 @@ impl App {
                 } else if self.build_running() {
                     self.notice = Some("a build is already running - press c to cancel it".into());
                 } else {
+                    // The new build's cache-break line comes with it.
+                    self.log.cache_break = None;
                     return vec![Command::Build];
                 }
             }
@@ -740,7 +742,10 @@ impl App {
                 }
                 ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => self.image.on_event(ev),
             },
-            EngineEvent::CacheBreak(b) => self.log.cache_break = b.map(|b| b.log_line()),
+            EngineEvent::CacheBreak(b) => {
+                let first = matches!(self.build, BuildState::Running { attempt: 1, .. });
+                self.log.set_cache_break(b.map(|b| b.log_line()), first);
+            }
             // The next Analysis event re-plans the review with them.
             EngineEvent::Options(opts) => self.review.opts = *opts,
             EngineEvent::AskRetry { rules } => {

@@ -266,6 +266,9 @@ pub fn on_action(app: &mut App, action: Action) -> Option<Vec<Command>> {
                 app.notice = Some("read-only mode: the registry is not changed".into());
             } else if let Some(r) = &rb.running {
                 app.notice = Some(format!("rolling back {r} already"));
+            } else if app.push.as_ref().is_some_and(|p| p.report.is_none()) {
+                // The push moves the tag too: the registry would end with whichever finished last.
+                app.notice = Some("a push is running - roll back when it is done".into());
             } else if let Some(t) = rb.shown() {
                 match t.previous() {
                     Some(to) => {

@@ -157,6 +157,32 @@ impl LogView {
         }
     }
 
+    /// The coming (or running) build's cache-break line. It is worked out beside the build, so it may arrive
+    /// after the first attempt started: then it goes under that attempt's header.
+    pub fn set_cache_break(&mut self, line: Option<String>, first_attempt_running: bool) {
+        self.cache_break = line.clone();
+        let Some(line) = line else { return };
+        let header_shown = self.dropped == 0
+            && self.page.is_none()
+            && self
+                .lines
+                .front()
+                .is_some_and(|l| l.starts_with("=== attempt 1/"));
+        let already = self
+            .lines
+            .get(1)
+            .is_some_and(|l| l.starts_with(CACHE_BROKE));
+        if first_attempt_running && header_shown && !already {
+            if self.search.as_ref().is_some_and(|re| re.is_match(&line)) {
+                self.match_count += 1;
+            }
+            self.lines.insert(1, line);
+            if let Some(end) = &mut self.end {
+                *end += 1;
+            }
+        }
+    }
+
     pub fn following(&self) -> bool {
         self.end.is_none() && self.page.is_none()
     }
