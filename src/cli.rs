@@ -446,11 +446,6 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Which engine a JSON result came from: the endpoint, its docker context and where it was set.
-pub(crate) fn engine_json(engine: &dyn crate::builder::BuilderPort) -> serde_json::Value {
-    engine.endpoint_json()
-}
-
 /// The backend `[engine] backend` names (or `flag`, which wins).
 fn backend_choice(config: &Config, flag: Option<BackendArg>) -> anyhow::Result<Choice> {
     match flag {
@@ -704,7 +699,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => {
                     let mut v = cache::with_break(&outcome, &cache_break)?;
                     if let Some(o) = v.as_object_mut() {
-                        o.insert("engine".into(), engine_json(ctx.docker.as_ref()));
+                        o.insert("engine".into(), ctx.docker.endpoint_json());
                     }
                     println!("{}", serde_json::to_string_pretty(&v)?)
                 }
@@ -937,7 +932,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Json => {
                     let mut v = serde_json::to_value(&report)?;
                     if let Some(o) = v.as_object_mut() {
-                        o.insert("engine".into(), engine_json(engine.as_ref()));
+                        o.insert("engine".into(), engine.endpoint_json());
                     }
                     println!("{}", serde_json::to_string_pretty(&v)?)
                 }
