@@ -55,6 +55,21 @@ fn main() {
     }
     println!("cargo::rerun-if-env-changed=DOCKUI_MOTO_SERVER");
     println!("cargo::rerun-if-env-changed=PATH");
+    embed_compat_as_json();
+}
+
+/// The compatibility data stays TOML in the tree (reviewable, commented); the binary embeds the same data
+/// as JSON, which parses several times faster: `dockui check` runs once per file in CI and pre-commit hooks,
+/// where start-up is most of its time. A TOML error here fails the build with the file's own message.
+fn embed_compat_as_json() {
+    let src = "assets/compat.toml";
+    println!("cargo::rerun-if-changed={src}");
+    let text = std::fs::read_to_string(src).expect("assets/compat.toml is readable");
+    let value: toml::Value =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{src} is not valid TOML: {e}"));
+    let json = serde_json::to_string(&value).expect("TOML values convert to JSON");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("compat.json"), json).expect("OUT_DIR is writable");
 }
 
 fn which(name: &str) -> bool {
