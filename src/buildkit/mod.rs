@@ -4,6 +4,7 @@
 //! lists, the image exporter with push, cache import/export. A daemon runs no containers: smoke tests are
 //! skipped on it (`Capabilities::run` is false).
 
+pub mod content;
 pub mod filesync;
 pub mod session;
 pub mod solve;
@@ -307,7 +308,8 @@ pub fn capabilities_for(workers: &Workers) -> Capabilities {
             kind: BackendKind::Buildkit,
             buildkit: true,
             cache_export: vec![CacheType::Inline],
-            cache_import: vec![CacheType::Registry],
+            // `local` through the session's content store (tests/cache_local.rs imports one on the engine).
+            cache_import: vec![CacheType::Registry, CacheType::Local],
             platforms: workers.platforms.clone(),
             // "exporting multiple references to image store is currently unsupported"
             multi_platform: false,
@@ -318,9 +320,14 @@ pub fn capabilities_for(workers: &Workers) -> Capabilities {
     Capabilities {
         kind: BackendKind::Buildkit,
         buildkit: true,
-        // type=local needs the client's content store in the session, which dockui does not serve.
-        cache_export: vec![CacheType::Inline, CacheType::Registry, CacheType::Gha],
-        cache_import: vec![CacheType::Registry, CacheType::Gha],
+        // type=local: the daemon reads and writes the directory through the session's content store.
+        cache_export: vec![
+            CacheType::Inline,
+            CacheType::Registry,
+            CacheType::Local,
+            CacheType::Gha,
+        ],
+        cache_import: vec![CacheType::Registry, CacheType::Local, CacheType::Gha],
         platforms: workers.platforms.clone(),
         multi_platform: true,
         run: false,

@@ -1,7 +1,8 @@
 //! What a Docker-API engine can build, asked from its `/version`: Docker or Podman, BuildKit or not, its
 //! platform. The facts behind the cache lists are in `shared/reference/backends.md`: the engine's embedded
 //! BuildKit (20.10) exports only `inline` cache (`registry`, `local`, `gha` give "unknown cache exporter")
-//! and imports inline cache through `cachefrom`, which may name a registry image.
+//! and imports inline cache through `cachefrom`, which may name a registry image, and a `type=local`
+//! directory through the session's content store.
 
 use super::{BackendKind, BollardEngine, CacheType, Capabilities, DockerError};
 
@@ -39,8 +40,9 @@ pub fn from_version(
         } else {
             Vec::new()
         },
+        // `local` is read through the session's content store (BuildKit over the engine's /grpc).
         cache_import: if buildkit {
-            vec![CacheType::Inline, CacheType::Registry]
+            vec![CacheType::Inline, CacheType::Registry, CacheType::Local]
         } else {
             Vec::new()
         },
@@ -88,7 +90,10 @@ mod tests {
         assert_eq!(c.kind, BackendKind::Docker);
         assert!(c.buildkit && c.run && !c.multi_platform && !c.push_in_build);
         assert_eq!(c.cache_export, vec![CacheType::Inline]);
-        assert_eq!(c.cache_import, vec![CacheType::Inline, CacheType::Registry]);
+        assert_eq!(
+            c.cache_import,
+            vec![CacheType::Inline, CacheType::Registry, CacheType::Local]
+        );
         assert_eq!(c.platforms, vec!["linux/amd64".to_string()]);
     }
 
