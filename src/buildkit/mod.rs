@@ -175,6 +175,40 @@ pub struct Workers {
     pub embedded_engine: bool,
 }
 
+/// Platforms and kind from a ListWorkers answer (platforms in the workers' order, the native one first).
+pub fn workers_of(
+    resp: &bollard_buildkit_proto::moby::buildkit::v1::ListWorkersResponse,
+) -> Workers {
+    let mut w = Workers::default();
+    for r in &resp.record {
+        // The engine's worker carries moby's labels (org.mobyproject.buildkit.worker.moby.*).
+        if r.id == "moby" || r.labels.keys().any(|k| k.contains(".worker.moby.")) {
+            w.embedded_engine = true;
+        }
+        for p in &r.platforms {
+            let mut s = format!("{}/{}", p.os, p.architecture);
+            if !p.variant.is_empty() {
+                s.push('/');
+                s.push_str(&p.variant);
+            }
+            if !w.platforms.contains(&s) {
+                w.platforms.push(s);
+            }
+        }
+    }
+    w
+}
+
+/// ListWorkers on an open channel (a daemon, or the engine's `/grpc`).
+pub async fn list_workers(channel: tonic::transport::Channel) -> Result<Workers, String> {
+    let resp = ControlClient::new(channel)
+        .list_workers(ListWorkersRequest::default())
+        .await
+        .map_err(|s| status_text(&s))?
+        .into_inner();
+    Ok(workers_of(&resp))
+}
+
 /// A BuildKit daemon as a builder port.
 pub struct BuildkitBuilder {
     address: String,
@@ -224,23 +258,7 @@ impl BuildkitBuilder {
                         self.unreachable(explain_transport(&status_text(&s), &self.target))
                     })?
                     .into_inner();
-                let mut w = Workers::default();
-                for r in &resp.record {
-                    // The engine's worker carries moby's labels (org.mobyproject.buildkit.worker.moby.*).
-                    if r.id == "moby" || r.labels.keys().any(|k| k.contains(".worker.moby.")) {
-                        w.embedded_engine = true;
-                    }
-                    for p in &r.platforms {
-                        let mut s = format!("{}/{}", p.os, p.architecture);
-                        if !p.variant.is_empty() {
-                            s.push('/');
-                            s.push_str(&p.variant);
-                        }
-                        if !w.platforms.contains(&s) {
-                            w.platforms.push(s);
-                        }
-                    }
-                }
+                let w = workers_of(&resp);
                 Ok(w)
             })
             .await
@@ -311,6 +329,7 @@ pub fn capabilities_for(workers: &Workers) -> Capabilities {
             // `local` through the session's content store (tests/cache_local.rs imports one on the engine).
             cache_import: vec![CacheType::Registry, CacheType::Local],
             platforms: workers.platforms.clone(),
+            platforms_from: "BuildKit ListWorkers".into(),
             // "exporting multiple references to image store is currently unsupported"
             multi_platform: false,
             run: false,
@@ -329,6 +348,7 @@ pub fn capabilities_for(workers: &Workers) -> Capabilities {
         ],
         cache_import: vec![CacheType::Registry, CacheType::Local, CacheType::Gha],
         platforms: workers.platforms.clone(),
+        platforms_from: "BuildKit ListWorkers".into(),
         multi_platform: true,
         run: false,
         push_in_build: true,

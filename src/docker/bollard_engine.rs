@@ -435,7 +435,7 @@ impl BollardEngine {
 impl BollardEngine {
     /// The engine's BuildKit Control API (`POST /grpc`), over the same transport as the API calls (unix,
     /// tcp, tcp with TLS, ssh). None only when the endpoint could not be resolved.
-    fn grpc_target(&self) -> Option<crate::buildkit::Target> {
+    pub(super) fn grpc_target(&self) -> Option<crate::buildkit::Target> {
         use crate::buildkit::transport::{Dial, Io, Target};
         // TLS and ssh engines: the same connection the API calls use (the CLI's TLS files; ssh with
         // `docker system dial-stdio`, which carries the upgrade like any other request).
