@@ -390,4 +390,24 @@ async fn local_cache_on_the_engine_export_is_refused_and_a_bad_source_named_befo
     assert!(msg.contains("index.json"), "{msg}");
     assert!(msg.contains("--cache-to type=local"), "{msg}");
     assert!(!lines.iter().any(|l| l.starts_with("#1 ")), "{lines:#?}");
+
+    // The legacy builder has no session to read a directory through: refused, not silently ignored.
+    let (r, lines) = build(
+        &engine,
+        BuildSpec {
+            cache_from: vec![format!("type=local,src={}", empty.path().display())],
+            builder: dockui::builder::Builder::Legacy,
+            ..base.clone()
+        },
+    )
+    .await;
+    let err = r.unwrap_err();
+    assert!(err.is_setup(), "{err:?}");
+    assert!(err.to_string().contains("cannot import"), "{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cache import type=local") && l.contains("NOT supported")),
+        "{lines:#?}"
+    );
 }

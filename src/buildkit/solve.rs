@@ -425,6 +425,64 @@ mod tests {
     }
 
     #[test]
+    fn local_cache_entries_get_absolute_dirs_and_the_imports_digest() {
+        let src = tempfile::tempdir().unwrap();
+        let manifest = b"{}";
+        let digest = format!(
+            "sha256:{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(manifest)
+        );
+        std::fs::create_dir_all(src.path().join("blobs/sha256")).unwrap();
+        std::fs::write(
+            crate::buildkit::content::blob_path(src.path(), &digest).unwrap(),
+            manifest,
+        )
+        .unwrap();
+        std::fs::write(
+            src.path().join("index.json"),
+            serde_json::json!({"manifests": [{"digest": digest, "size": 2,
+                "annotations": {(crate::buildkit::content::REF_NAME): "latest"}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let spec = BuildSpec {
+            context_dir: "/ctx".into(),
+            dockerfile: "Dockerfile".into(),
+            ..Default::default()
+        };
+        let from = vec![
+            CacheSpec::parse(
+                &format!("type=local,src={}", src.path().display()),
+                Direction::Import,
+            )
+            .unwrap(),
+        ];
+        let to = vec![CacheSpec::parse("type=local,dest=rel/cache", Direction::Export).unwrap()];
+        let out = Output::Moby { names: vec![] };
+        let req = request(&spec, &out, &from, &to).unwrap();
+        let cache = req.cache.as_ref().unwrap();
+        assert_eq!(cache.imports[0].attrs["digest"], digest);
+        let dest = std::path::Path::new(&cache.exports[0].attrs["dest"]);
+        assert!(
+            dest.is_absolute() && dest.ends_with("rel/cache"),
+            "{dest:?}"
+        );
+        // The frontend sees the same entries (it runs the import itself).
+        assert!(req.frontend_attrs["cache-imports"].contains(&digest));
+        // A source that is not a directory is refused before anything is sent.
+        let missing = vec![
+            CacheSpec::parse(
+                "type=local,src=/nonexistent/dockui-cache",
+                Direction::Import,
+            )
+            .unwrap(),
+        ];
+        let err = request(&spec, &out, &missing, &[]).unwrap_err().to_string();
+        assert!(err.contains("is not a directory"), "{err}");
+        assert!(err.contains("--cache-to type=local,dest="), "{err}");
+    }
+
+    #[test]
     fn a_named_network_is_refused_with_what_to_do() {
         let spec = BuildSpec {
             context_dir: "/ctx".into(),
