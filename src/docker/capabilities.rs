@@ -88,9 +88,8 @@ pub fn binfmt_fallback(local: bool, why: &str) -> String {
 
 /// ListWorkers answers, per endpoint, for a minute: capabilities are asked before every build, and over ssh
 /// each /grpc connection is a new ssh session.
-static WORKERS: std::sync::Mutex<
-    Option<std::collections::HashMap<String, (std::time::Instant, Vec<String>)>>,
-> = std::sync::Mutex::new(None);
+type WorkersByEndpoint = std::collections::HashMap<String, (std::time::Instant, Vec<String>)>;
+static WORKERS: std::sync::Mutex<Option<WorkersByEndpoint>> = std::sync::Mutex::new(None);
 const WORKERS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 const WORKERS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
