@@ -998,6 +998,88 @@ mod tests {
         assert_eq!(index_digest(dir.path(), "main").unwrap(), d);
     }
 
+    fn inner() -> Inner {
+        Inner {
+            stores: Stores::default(),
+            active: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn msg(action: i32, offset: i64, data: &[u8]) -> proto::WriteContentRequest {
+        proto::WriteContentRequest {
+            action,
+            r#ref: "r1".into(),
+            offset,
+            data: data.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn writes_are_sequential_may_restart_at_zero_and_commit_only_what_was_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = inner();
+        let (mut ing, mut r) = (None, String::new());
+        let mut first = msg(proto::STAT, 0, b"");
+        first.total = 6;
+        first.expected = sha(b"abcdef");
+        assert_eq!(
+            s.write_one(dir.path(), &mut ing, &mut r, first)
+                .unwrap()
+                .offset,
+            0
+        );
+        assert_eq!(
+            s.write_one(dir.path(), &mut ing, &mut r, msg(proto::WRITE, 0, b"xyz"))
+                .unwrap()
+                .offset,
+            3
+        );
+        // A gap is refused; a restart from zero drops what was written.
+        let gap = s.write_one(dir.path(), &mut ing, &mut r, msg(proto::WRITE, 5, b"z"));
+        assert_eq!(gap.unwrap_err().code(), tonic::Code::OutOfRange);
+        s.write_one(dir.path(), &mut ing, &mut r, msg(proto::WRITE, 0, b"abc"))
+            .unwrap();
+        // Committing short of the announced size is refused, nothing is stored.
+        let short = s.write_one(dir.path(), &mut ing, &mut r, msg(proto::COMMIT, 3, b""));
+        assert_eq!(short.unwrap_err().code(), tonic::Code::FailedPrecondition);
+        assert!(!blob_path(dir.path(), &sha(b"abcdef")).unwrap().exists());
+        let done = s
+            .write_one(dir.path(), &mut ing, &mut r, msg(proto::COMMIT, 3, b"def"))
+            .unwrap();
+        assert_eq!(done.digest, sha(b"abcdef"));
+        assert_eq!(done.offset, 6);
+        assert_eq!(
+            std::fs::read(blob_path(dir.path(), &sha(b"abcdef")).unwrap()).unwrap(),
+            b"abcdef"
+        );
+        assert!(ing.is_none());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("ingest"))
+                .unwrap()
+                .count(),
+            0
+        );
+        // The same digest announced again: already there.
+        let (mut ing2, mut r2) = (None, String::new());
+        let mut again = msg(proto::STAT, 0, b"");
+        again.expected = sha(b"abcdef");
+        let err = s
+            .write_one(dir.path(), &mut ing2, &mut r2, again)
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::AlreadyExists);
+        // Bytes that do not match the announced digest are never stored under either digest.
+        let (mut ing3, mut r3) = (None, String::new());
+        let mut lie = msg(proto::COMMIT, 0, b"other");
+        lie.expected = sha(b"claimed");
+        let err = s
+            .write_one(dir.path(), &mut ing3, &mut r3, lie)
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+        assert!(!blob_path(dir.path(), &sha(b"other")).unwrap().exists());
+        assert!(!blob_path(dir.path(), &sha(b"claimed")).unwrap().exists());
+    }
+
     #[test]
     fn stores_are_named_like_buildctl_and_merge_read_and_write() {
         let mut s = Stores::default();
