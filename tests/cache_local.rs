@@ -323,6 +323,53 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
         1,
         "{run_layer}"
     );
+    // The BuildKit-daemon code path (`--backend buildkit`, BUILDKIT_HOST at the engine's /grpc) imports the
+    // same directory through its own session.
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    prune_records_of(&ours).await;
+    assert!(
+        records_naming(std::slice::from_ref(&run_layer))
+            .await
+            .is_empty()
+    );
+    let port = common::h2c::proxy().await;
+    let daemon = dockui::buildkit::BuildkitBuilder::connect(&dockui::buildkit::Settings {
+        address: format!("tcp://127.0.0.1:{port}"),
+        source: "BUILDKIT_HOST",
+        tls: Default::default(),
+    })
+    .unwrap();
+    let caps = dockui::builder::BuilderPort::capabilities(&daemon)
+        .await
+        .unwrap();
+    assert!(
+        caps.cache_import
+            .contains(&dockui::builder::CacheType::Local),
+        "{caps:?}"
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let r = dockui::builder::BuilderPort::build(
+        &daemon,
+        BuildSpec {
+            cache_from: vec![src.clone()],
+            ..base.clone()
+        },
+        tx,
+    )
+    .await;
+    let mut lines = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let BuildEvent::Line(l) = e {
+            lines.push(l);
+        }
+    }
+    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    assert!(step_was_cached(&lines, &marker), "{lines:#?}");
+    assert!(!step_ran(&lines, &marker), "{lines:#?}");
+    assert_eq!(
+        records_naming(std::slice::from_ref(&run_layer)).await.len(),
+        1
+    );
     // Nothing was written into the source directory (BuildKit only reads it).
     assert!(!cache.path().join("ingest").exists());
     eprintln!(
