@@ -537,8 +537,9 @@ mod local_cache {
         Ok(out)
     }
 
-    /// Write `bytes` in two chunks and commit, announcing `expected` (containerd's proxy writer: STAT, WRITE...,
-    /// COMMIT, each answered).
+    /// Write `bytes` in two chunks and commit, announcing `expected`, as containerd's `content.WriteBlob` over
+    /// its proxy writer does: STAT with the ref (opening the writer), STAT (Copy asks the status), WRITE...,
+    /// COMMIT, each answered.
     pub async fn write(
         channel: Channel,
         store: &str,
@@ -554,6 +555,10 @@ mod local_cache {
                 r#ref: format!("fake-{expected}"),
                 total,
                 expected: expected.into(),
+                ..Default::default()
+            },
+            proto::WriteContentRequest {
+                action: proto::STAT,
                 ..Default::default()
             },
             proto::WriteContentRequest {
