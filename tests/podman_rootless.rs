@@ -702,6 +702,48 @@ fn doctor_names_a_rootless_podman_socket() {
     );
 }
 
+#[test]
+#[cfg_attr(
+    not(dockui_rootless),
+    ignore = "needs podman, uidmap and root (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn tui_on_rootless_podman_says_rootless_counts_steps_and_shows_the_subuid_fix() {
+    let user = ensure_user(SMALL);
+    let service = RootlessService::start(user, None);
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("localhost/dockui-test/rl-tui-{}", std::process::id());
+    // Step 3/4 takes a few seconds, so the status bar is seen on it; step 4/4 needs id 1500, out of range.
+    let dir = project(
+        home.path(),
+        "tui",
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"3\"]\n\
+         COPY --chown=1500:1500 hello.txt /opt/hello.txt\n",
+        &service.config(&image, &[]),
+    );
+    let Some(t) = common::tmux::Tmux::dockui("rootless-tui", 160, 45, home.path(), &dir) else {
+        return;
+    };
+    t.wait_for("the engine named as rootless Podman", |s| {
+        s.contains("(podman, Podman 4") && s.contains(", rootless")
+    });
+    t.send(&["b"]);
+    t.wait_for("Podman's STEP 3/4 in the status bar", |s| {
+        s.contains("step 3/4")
+    });
+    t.wait_for("the failure classified with its step", |s| {
+        s.contains("build failed: rootless Podman: no subordinate")
+            && s.contains("at STEP 4/4: COPY --chown=1500:1500")
+            && s.contains("--add-subuids 100000-165535")
+            && s.contains("failed after 1 attempt")
+    });
+    t.send(&["q"]);
+    assert_eq!(
+        service.containers(),
+        Vec::<Value>::new(),
+        "no build containers left"
+    );
+}
+
 /// The signature on the texts the tests above (and GNU tar / coreutils in the same user namespace, through
 /// `podman unshare`) really produced, and on look-alikes that are the Dockerfile's own problem.
 #[test]
