@@ -1,9 +1,9 @@
 //! Rootless Podman for real: dedicated unprivileged users (`dockui-rl` with a full 65536-id range in
-//! /etc/subuid and /etc/subgid, `dockui-rl-small` with only 1000), `podman system service` started as that user
+//! /etc/subuid and /etc/subgid, `dockui-rl-small` with only 1000, `dockui-rl-none` with none), `podman system service` started as that user
 //! (its own XDG_RUNTIME_DIR, vfs storage and configuration under a temp dir) on a socket the test reaches, and
 //! dockui pointed at it with `[engine] docker_host`. With the full range a build from a base whose files
 //! belong to nobody (65534) is detected as rootless Podman, counts Podman's `STEP n/N`, passes its smoke test
-//! inside the user namespace and pushes; with the small range the same kinds of build fail with Podman's real
+//! inside the user namespace and pushes; with a small range or none the same kinds of build fail with Podman's real
 //! user-namespace errors, which dockui classifies with the subuid/subgid steps; `dockui doctor` names the
 //! socket as rootless Podman. The signature test at the end runs everywhere, on texts these tests produced.
 //!
@@ -34,6 +34,8 @@ struct TestUser {
 /// real user's.
 const FULL: (&str, u64, u64) = ("dockui-rl", 700_000_000, 65_536);
 const SMALL: (&str, u64, u64) = ("dockui-rl-small", 700_100_000, 1_000);
+/// No range at all: Podman maps only the user itself (container root).
+const NONE: (&str, u64, u64) = ("dockui-rl-none", 0, 0);
 
 static USERS: Mutex<()> = Mutex::new(());
 
@@ -50,7 +52,7 @@ fn run_ok(cmd: &mut Command) -> String {
 }
 
 /// Make the user (a system user without home or shell) if it is missing, and give it exactly one range
-/// `first..first+count` in /etc/subuid and /etc/subgid (another range it had is replaced).
+/// `first..first+count` in /etc/subuid and /etc/subgid (another range it had is replaced; count 0: none).
 fn ensure_user((name, first, count): (&str, u64, u64)) -> TestUser {
     let _guard = USERS.lock().unwrap_or_else(|e| e.into_inner());
     let exists = Command::new("id")
@@ -95,15 +97,17 @@ fn set_range(file: &Path, name: &str, first: u64, count: u64) {
             && let (Ok(start), Ok(n)) = (start.parse::<u64>(), n.parse::<u64>())
         {
             assert!(
-                start + n <= first || first + count <= start,
+                count == 0 || start + n <= first || first + count <= start,
                 "{}: {other}'s range {start}+{n} overlaps the test range {first}+{count} of {name}",
                 file.display()
             );
         }
         lines.push(line.to_string());
     }
-    lines.push(format!("{name}:{first}:{count}"));
-    let new = lines.join("\n") + "\n";
+    if count > 0 {
+        lines.push(format!("{name}:{first}:{count}"));
+    }
+    let new: String = lines.iter().map(|l| format!("{l}\n")).collect();
     if new != old {
         let tmp = file.with_extension("dockui-tmp");
         std::fs::write(&tmp, &new).unwrap();
@@ -564,12 +568,8 @@ fn rootless_podman_with_too_few_subuids_fails_with_the_subuid_fix() {
     let Some(registry) = support::Registry::start(test, None) else {
         return;
     };
-    let user = ensure_user(SMALL);
-    let service = RootlessService::start(user, Some(&registry.host));
     push_nobody_base(&registry.host, "rl/base", "nobody");
     let home = tempfile::tempdir().unwrap();
-    let image = format!("localhost/dockui-test/rl-small-{}", std::process::id());
-    let config = service.config(&image, &[]);
     // (project, Dockerfile, the real text's telltale, the failing step, the ids that did not fit)
     let cases = [
         (
@@ -600,43 +600,58 @@ fn rootless_podman_with_too_few_subuids_fails_with_the_subuid_fix() {
             None,
         ),
     ];
-    for (name, dockerfile, text, step, ids) in cases {
-        let dir = project(home.path(), name, &dockerfile, &config);
-        let (code, build, stderr) = build_json(home.path(), &dir);
-        assert_eq!(code, Some(1), "{name}: {stderr}");
-        assert_eq!(build["backend"]["kind"], "podman", "{name}");
-        let d = &build["attempts"][0]["diagnosis"];
-        assert_eq!(
-            d["signature"], "podman-rootless-subuid",
-            "{name}: {build:#}"
-        );
-        assert!(
-            d["matched"][0][1]
-                .as_str()
-                .is_some_and(|l| l.contains(text)),
-            "{name}: the real text changed: {d:#}"
-        );
-        assert!(
-            d["failing_step"]
-                .as_str()
-                .is_some_and(|s| s.starts_with(step)),
-            "{name}: {d:#}"
-        );
-        assert_eq!(d["detail"].as_str(), ids, "{name}: {d:#}");
-        let todo = d["explanation"].as_str().unwrap();
-        for fix in [
-            "/etc/subuid",
-            "usermod --add-subuids 100000-165535 --add-subgids 100000-165535",
-            "podman system migrate",
-        ] {
-            assert!(todo.contains(fix), "{name}: {todo}");
+    // 1000 ids: all three; no range at all (Podman maps the user alone): a pulled layer and COPY --chown.
+    for (spec, wanted) in [
+        (SMALL, &["pull", "copy", "run"][..]),
+        (NONE, &["pull", "copy"]),
+    ] {
+        let service = RootlessService::start(ensure_user(spec), Some(&registry.host));
+        let image = format!("localhost/dockui-test/{}-{}", spec.0, std::process::id());
+        let config = service.config(&image, &[]);
+        for (case, dockerfile, text, step, ids) in &cases {
+            if !wanted.contains(case) {
+                continue;
+            }
+            let name = format!("{} {case}", spec.0);
+            let dir = project(home.path(), &name.replace(' ', "-"), dockerfile, &config);
+            let (code, build, stderr) = build_json(home.path(), &dir);
+            assert_eq!(code, Some(1), "{name}: {stderr}");
+            assert_eq!(build["backend"]["kind"], "podman", "{name}");
+            let d = &build["attempts"][0]["diagnosis"];
+            assert_eq!(
+                d["signature"], "podman-rootless-subuid",
+                "{name}: {build:#}"
+            );
+            assert!(
+                d["matched"][0][1]
+                    .as_str()
+                    .is_some_and(|l| l.contains(text)),
+                "{name}: the real text changed: {d:#}"
+            );
+            assert!(
+                d["failing_step"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(step)),
+                "{name}: {d:#}"
+            );
+            assert_eq!(d["detail"].as_str(), *ids, "{name}: {d:#}");
+            let todo = d["explanation"].as_str().unwrap();
+            for fix in [
+                "/etc/subuid",
+                "usermod --add-subuids 100000-165535 --add-subgids 100000-165535",
+                "uidmap",
+                "podman system migrate",
+            ] {
+                assert!(todo.contains(fix), "{name}: {todo}");
+            }
         }
+        assert_eq!(
+            service.containers(),
+            Vec::<Value>::new(),
+            "{}: no build containers left",
+            spec.0
+        );
     }
-    assert_eq!(
-        service.containers(),
-        Vec::<Value>::new(),
-        "no build containers left"
-    );
 }
 
 #[test]
