@@ -1,11 +1,12 @@
 //! Rootless Podman for real: dedicated unprivileged users (`dockui-rl` with a full 65536-id range in
-//! /etc/subuid and /etc/subgid, `dockui-rl-small` with only 1000, `dockui-rl-none` with none), `podman system service` started as that user
-//! (its own XDG_RUNTIME_DIR, vfs storage and configuration under a temp dir) on a socket the test reaches, and
-//! dockui pointed at it with `[engine] docker_host`. With the full range a build from a base whose files
-//! belong to nobody (65534) is detected as rootless Podman, counts Podman's `STEP n/N`, passes its smoke test
-//! inside the user namespace and pushes; with a small range or none the same kinds of build fail with Podman's real
-//! user-namespace errors, which dockui classifies with the subuid/subgid steps; `dockui doctor` names the
-//! socket as rootless Podman. The signature test at the end runs everywhere, on texts these tests produced.
+//! /etc/subuid and /etc/subgid, `dockui-rl-small` with only 1000, `dockui-rl-none` with none),
+//! `podman system service` started as that user (its own XDG_RUNTIME_DIR, vfs storage and configuration under
+//! a temp dir) on a socket the test reaches, and dockui pointed at it with `[engine] docker_host`. With the
+//! full range a build from a base whose files belong to nobody (65534) is detected as rootless Podman, counts
+//! Podman's `STEP n/N`, passes its smoke test inside the user namespace and pushes; with a small range or
+//! none the same kinds of build fail with Podman's real user-namespace errors, which dockui classifies with
+//! the subuid/subgid steps (in the JSON and in the TUI); `dockui doctor` names the socket as rootless Podman.
+//! The signature test at the end runs everywhere, on texts these tests produced.
 //!
 //! The users are made here (idempotent; root is needed, see build.rs `dockui_rootless`), the rest of the
 //! machine by `.ci/run` (uidmap, slirp4netns, `/dev/net/tun` usable by users as on any distribution).
