@@ -6,7 +6,9 @@
 //! Podman's `STEP n/N`, passes its smoke test inside the user namespace and pushes; with a small range or
 //! none the same kinds of build fail with Podman's real user-namespace errors, which dockui classifies with
 //! the subuid/subgid steps (in the JSON and in the TUI); `dockui doctor` names the socket as rootless Podman.
-//! The signature test at the end runs everywhere, on texts these tests produced.
+//! The machine-setup failures of rootless containers (a root-only /dev/net/tun, no slirp4netns, runc with
+//! cgroups disabled) are made for real too and classified. The signature test at the end runs everywhere, on
+//! texts these tests produced.
 //!
 //! The users are made here (idempotent; root is needed, see build.rs `dockui_rootless`), the rest of the
 //! machine by `.ci/run` (uidmap, slirp4netns, `/dev/net/tun` usable by users as on any distribution).
@@ -117,6 +119,18 @@ fn set_range(file: &Path, name: &str, first: u64, count: u64) {
     }
 }
 
+/// How a service differs from the working setup: the real misconfigurations the failure signatures are for.
+#[derive(Default)]
+struct Setup<'a> {
+    insecure_registry: Option<&'a str>,
+    /// More lines for containers.conf's [containers] table.
+    containers_extra: &'a str,
+    /// /dev/net/tun as some VMs have it: root-only.
+    root_only_tun: bool,
+    /// A PATH with the id mappers only (no slirp4netns, as when it is not installed).
+    no_helpers_on_path: bool,
+}
+
 /// `podman system service` run as `user` (setpriv, no groups, a clean environment): everything Podman keeps
 /// (runtime dir, storage, events, its pause process's pid) lives under one temp dir owned by the user. On drop
 /// the service and the pause process (it holds the user namespace) are stopped by pid and the dir removed (as
@@ -130,6 +144,17 @@ struct RootlessService {
 
 impl RootlessService {
     fn start(user: TestUser, insecure_registry: Option<&str>) -> RootlessService {
+        RootlessService::start_with(
+            user,
+            Setup {
+                insecure_registry,
+                ..Setup::default()
+            },
+        )
+    }
+
+    fn start_with(user: TestUser, setup: Setup) -> RootlessService {
+        let insecure_registry = setup.insecure_registry;
         let dir = tempfile::Builder::new()
             .prefix("dockui-rl-")
             .tempdir_in("/tmp")
@@ -158,10 +183,11 @@ impl RootlessService {
             d.join("containers.conf"),
             format!(
                 "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n\
-                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n\n\
+                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n{1}\n\
                  [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
                  events_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\n",
-                d.display()
+                d.display(),
+                setup.containers_extra
             ),
         )
         .unwrap();
@@ -184,14 +210,44 @@ impl RootlessService {
         std::fs::write(d.join("registries.conf"), registries).unwrap();
         let socket = d.join("podman.sock");
         let log = std::fs::File::create(d.join("service.log")).unwrap();
-        let child = Command::new("setpriv")
+        // PATH: the service finds newuidmap/newgidmap, conmon, runc and slirp4netns there (a setup may hide
+        // some: a dir with links to the id mappers only).
+        let path = if setup.no_helpers_on_path {
+            let bin = d.join("bin");
+            std::fs::create_dir(&bin).unwrap();
+            for tool in ["newuidmap", "newgidmap"] {
+                std::os::unix::fs::symlink(format!("/usr/bin/{tool}"), bin.join(tool)).unwrap();
+            }
+            bin.display().to_string()
+        } else {
+            "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string()
+        };
+        let mut cmd = if setup.root_only_tun {
+            // A root-only /dev/net/tun in a mount namespace of the service's own (the host's stays as it is).
+            let tun = d.join("tun");
+            let made = unsafe {
+                let c = std::ffi::CString::new(tun.display().to_string()).unwrap();
+                libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(10, 200))
+            };
+            assert_eq!(made, 0, "mknod {}", tun.display());
+            let mut c = Command::new(bin("unshare"));
+            c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg("mount --bind \"$0\" /dev/net/tun && exec \"$@\"")
+                .arg(&tun)
+                .arg(bin("setpriv"));
+            c
+        } else {
+            Command::new(bin("setpriv"))
+        };
+        let child = cmd
             .arg(format!("--reuid={}", user.uid))
             .arg(format!("--regid={}", user.gid))
             .arg("--clear-groups")
-            .args(["podman", "system", "service", "--time=0"])
+            .arg(bin("podman"))
+            .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("PATH", path)
             .env("HOME", d.join("home"))
             .env("XDG_RUNTIME_DIR", d.join("run"))
             .env("CONTAINERS_CONF", d.join("containers.conf"))
@@ -203,7 +259,7 @@ impl RootlessService {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("setpriv runs (util-linux)");
+            .expect("setpriv runs");
         let service = RootlessService {
             child: Some(child),
             dir,
@@ -306,6 +362,17 @@ impl Drop for RootlessService {
             }
         }
     }
+}
+
+/// A program from the test's PATH (the service's PATH may not have it).
+fn bin(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|f| f.is_file())
+        })
+        .unwrap_or_else(|| panic!("{name} is not installed"))
 }
 
 fn arch() -> &'static str {
@@ -760,6 +827,82 @@ fn tui_on_rootless_podman_says_rootless_counts_steps_and_shows_the_subuid_fix() 
     );
 }
 
+#[test]
+#[cfg_attr(
+    not(dockui_rootless),
+    ignore = "needs podman, uidmap and root (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn rootless_podman_container_setup_failures_are_classified_with_their_fix() {
+    let user = ensure_user(FULL);
+    let home = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "tun",
+            Setup {
+                root_only_tun: true,
+                ..Setup::default()
+            },
+            r#"slirp4netns failed: "open(\"/dev/net/tun\"): Permission denied"#,
+            "rootless-container-network",
+            "chmod 0666 /dev/net/tun",
+        ),
+        (
+            "no-slirp4netns",
+            Setup {
+                no_helpers_on_path: true,
+                ..Setup::default()
+            },
+            r#"exec: "slirp4netns": executable file not found in $PATH"#,
+            "rootless-container-network",
+            "apt-get install slirp4netns",
+        ),
+        (
+            "no-cgroups",
+            Setup {
+                containers_extra: "cgroups = \"disabled\"",
+                ..Setup::default()
+            },
+            "requested OCI runtime runc is not compatible with NoCgroups",
+            "podman-runc-no-cgroups",
+            "apt-get install crun",
+        ),
+    ];
+    for (name, setup, text, signature, fix) in cases {
+        let service = RootlessService::start_with(user, setup);
+        let image = format!("localhost/dockui-test/rl-{name}-{}", std::process::id());
+        // The build needs no container network (RUN on the host's); the smoke test's container does.
+        let dir = project(
+            home.path(),
+            name,
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+            &service.config(&image, &["echo fine"]),
+        );
+        let (code, build, stderr) = build_json(home.path(), &dir);
+        assert_eq!(code, Some(1), "{name}: {stderr}\n{}", service.log());
+        assert!(
+            build["image_id"].as_str().is_some_and(|i| !i.is_empty()),
+            "{name}: built: {build:#}"
+        );
+        let smoke = &build["smoke"][0];
+        assert_eq!(smoke["status"], "error", "{name}: {build:#}");
+        assert!(
+            smoke["output"].as_str().is_some_and(|o| o.contains(text)),
+            "{name}: the real text changed: {smoke:#}"
+        );
+        let d = &smoke["diagnosis"];
+        assert_eq!(d["signature"], signature, "{name}: {smoke:#}");
+        assert!(
+            d["explanation"].as_str().is_some_and(|e| e.contains(fix)),
+            "{name}: {d:#}"
+        );
+        assert_eq!(
+            service.containers(),
+            Vec::<Value>::new(),
+            "{name}: no containers left"
+        );
+    }
+}
+
 /// The signature on the texts the tests above (and GNU tar / coreutils in the same user namespace, through
 /// `podman unshare`) really produced, and on look-alikes that are the Dockerfile's own problem.
 #[test]
@@ -799,6 +942,46 @@ fn rootless_signature_fires_on_the_real_texts_and_not_on_look_alikes() {
     assert_eq!(sig(gnu_tar), rootless(None));
     let coreutils = "chown: changing ownership of 'y': Invalid argument";
     assert_eq!(sig(coreutils), rootless(None));
+
+    // Containers without a network, and runc without cgroups (smoke tests through the service; the CLI's
+    // wording for a missing slirp4netns too).
+    let net = |text: &str| sig(text).0;
+    assert_eq!(
+        net(
+            r#"engine answered 409: preparing container 6616419a2f41 for attach: /usr/bin/slirp4netns failed: "open(\"/dev/net/tun\"): Permission denied\nWARNING: Support for seccomp is experimental\nchild failed(1)\n""#
+        ),
+        "rootless-container-network"
+    );
+    assert_eq!(
+        net(
+            r#"engine answered 409: preparing container 92aeb5fef4db for attach: exec: "slirp4netns": executable file not found in $PATH"#
+        ),
+        "rootless-container-network"
+    );
+    assert_eq!(
+        net(
+            r#"Error: could not find slirp4netns, the network namespace can't be configured: exec: "slirp4netns": executable file not found in $PATH"#
+        ),
+        "rootless-container-network"
+    );
+    assert_eq!(
+        net(
+            "engine answered 500: container create: requested OCI runtime runc is not compatible with NoCgroups: invalid argument"
+        ),
+        "podman-runc-no-cgroups"
+    );
+    // Other tun and runtime troubles have other fixes.
+    for text in [
+        r#"/usr/bin/slirp4netns failed: "open(\"/dev/net/tun\"): No such file or directory""#,
+        r#"exec: "crun": executable file not found in $PATH"#,
+        "requested OCI runtime crun is not compatible with cgroups v1",
+    ] {
+        let got = net(text);
+        assert!(
+            got != "rootless-container-network" && got != "podman-runc-no-cgroups",
+            "{text}: {got}"
+        );
+    }
 
     // A non-root user in the container may not chown: the Dockerfile's problem, not the id range.
     for text in [
