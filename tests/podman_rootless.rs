@@ -208,7 +208,11 @@ impl RootlessService {
             ));
         }
         std::fs::write(d.join("registries.conf"), registries).unwrap();
-        let socket = d.join("podman.sock");
+        // Where rootless Podman's own socket lives (`podman info`: remoteSocket), so dockui's search for a
+        // rootless socket ($XDG_RUNTIME_DIR/podman/podman.sock) finds it too.
+        let socket = d.join("run/podman/podman.sock");
+        std::fs::create_dir(d.join("run/podman")).unwrap();
+        std::os::unix::fs::chown(d.join("run/podman"), Some(user.uid), Some(user.gid)).unwrap();
         let log = std::fs::File::create(d.join("service.log")).unwrap();
         // PATH: the service finds newuidmap/newgidmap, conmon, runc and slirp4netns there (a setup may hide
         // some: a dir with links to the id mappers only).
@@ -782,6 +786,30 @@ fn doctor_names_a_rootless_podman_socket() {
     assert!(
         text.contains(&format!("auto picks 1: podman {}", service.host())),
         "{text}"
+    );
+
+    // Nothing configured: the search finds the socket in the user's runtime dir as rootless Podman's.
+    std::fs::write(dir.join(".dockui.toml"), "[build]\nimage = \"rl-doctor\"\n").unwrap();
+    let out = dockui(home.path())
+        .args(["doctor", "--format", "json"])
+        .arg(&dir)
+        .env("XDG_RUNTIME_DIR", service.dir.path().join("run"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["source"] == "Podman socket (rootless)")
+        .unwrap_or_else(|| panic!("no rootless Podman candidate: {v:#}"));
+    assert_eq!(found["endpoint"], service.host().as_str(), "{v:#}");
+    assert_eq!(found["reachable"], true, "{v:#}");
+    assert!(
+        found["version"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(", rootless")),
+        "{v:#}"
     );
 }
 
