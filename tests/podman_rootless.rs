@@ -140,6 +140,9 @@ struct RootlessService {
     dir: tempfile::TempDir,
     socket: PathBuf,
     user: TestUser,
+    /// The service's PATH, and whether it runs with the root-only /dev/net/tun (`tun` in the dir).
+    path: String,
+    root_only_tun: bool,
 }
 
 impl RootlessService {
@@ -213,7 +216,6 @@ impl RootlessService {
         let socket = d.join("run/podman/podman.sock");
         std::fs::create_dir(d.join("run/podman")).unwrap();
         std::os::unix::fs::chown(d.join("run/podman"), Some(user.uid), Some(user.gid)).unwrap();
-        let log = std::fs::File::create(d.join("service.log")).unwrap();
         // PATH: the service finds newuidmap/newgidmap, conmon, runc and slirp4netns there (a setup may hide
         // some: a dir with links to the id mappers only).
         let path = if setup.no_helpers_on_path {
@@ -226,65 +228,132 @@ impl RootlessService {
         } else {
             "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string()
         };
-        let mut cmd = if setup.root_only_tun {
-            // A root-only /dev/net/tun in a mount namespace of the service's own (the host's stays as it is).
+        if setup.root_only_tun {
             let tun = d.join("tun");
             let made = unsafe {
                 let c = std::ffi::CString::new(tun.display().to_string()).unwrap();
                 libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(10, 200))
             };
             assert_eq!(made, 0, "mknod {}", tun.display());
+        }
+        let mut service = RootlessService {
+            child: None,
+            dir,
+            socket,
+            user,
+            path,
+            root_only_tun: setup.root_only_tun,
+        };
+        service.spawn();
+        service
+    }
+
+    /// podman as the user, with the service's environment (and mount namespace, for the root-only tun).
+    fn podman(&self, args: &[&str]) -> Command {
+        let d = self.dir.path();
+        let mut cmd = if self.root_only_tun {
+            // A root-only /dev/net/tun in a mount namespace of the service's own (the host's stays as it is).
             let mut c = Command::new(bin("unshare"));
             c.args(["--mount", "--propagation", "private", "sh", "-c"])
                 .arg("mount --bind \"$0\" /dev/net/tun && exec \"$@\"")
-                .arg(&tun)
+                .arg(d.join("tun"))
                 .arg(bin("setpriv"));
             c
         } else {
             Command::new(bin("setpriv"))
         };
-        let child = cmd
-            .arg(format!("--reuid={}", user.uid))
-            .arg(format!("--regid={}", user.gid))
+        cmd.arg(format!("--reuid={}", self.user.uid))
+            .arg(format!("--regid={}", self.user.gid))
             .arg("--clear-groups")
             .arg(bin("podman"))
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
+            .args(args)
             .env_clear()
-            .env("PATH", path)
+            .env("PATH", &self.path)
             .env("HOME", d.join("home"))
             .env("XDG_RUNTIME_DIR", d.join("run"))
             .env("CONTAINERS_CONF", d.join("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
             .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
             .current_dir(d)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("service.log"))
+            .unwrap();
+        let uri = format!("unix://{}", self.socket.display());
+        let child = self
+            .podman(&["system", "service", "--time=0", &uri])
             .process_group(0)
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("setpriv runs");
-        let service = RootlessService {
-            child: Some(child),
-            dir,
-            socket,
-            user,
-        };
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if service
-                .get("/_ping")
-                .is_some_and(|(status, _)| status == 200)
-            {
-                return service;
+            if self.get("/_ping").is_some_and(|(status, _)| status == 200) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!(
             "rootless podman system service did not answer on {} within 30 s: {}",
-            service.socket.display(),
-            service.log()
+            self.socket.display(),
+            self.log()
         );
+    }
+
+    /// What the fix for a stale rootless network namespace says: `podman system migrate` (it stops the pause
+    /// process that holds the old namespaces), then the service restarted.
+    fn migrate_and_restart(&mut self) {
+        let out = self.podman(&["system", "migrate"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "podman system migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.stop();
+        self.spawn();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // setpriv execs: the child is podman itself, which re-executes itself inside the user namespace
+            // and exits on SIGTERM without passing it on. The service is that second podman: signal the
+            // process group the child leads (both are in it), and wait until the group is gone.
+            let group = c.id() as i32;
+            unsafe { libc::kill(-group, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && unsafe { libc::kill(-group, 0) } == 0 {
+                let _ = c.try_wait();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = c.wait();
+        }
+        // The pause process outlives the service (it keeps the user namespace for the next podman): ours is
+        // the one whose pid our tmp_dir names, if it still runs as our user.
+        let pid = std::fs::read_to_string(self.dir.path().join("tmp/pause.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        if let Some(pid) = pid {
+            let ours = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Uid:"))
+                        .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok())
+                })
+                == Some(self.user.uid);
+            if ours {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
     }
 
     /// One GET on the socket (HTTP/1.0: the answer ends with the connection): status and body.
@@ -333,38 +402,7 @@ impl RootlessService {
 
 impl Drop for RootlessService {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // setpriv execs: the child is podman itself, which re-executes itself inside the user namespace
-            // and exits on SIGTERM without passing it on. The service is that second podman: signal the
-            // process group the child leads (both are in it), and wait until the group is gone.
-            let group = c.id() as i32;
-            unsafe { libc::kill(-group, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && unsafe { libc::kill(-group, 0) } == 0 {
-                let _ = c.try_wait();
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            unsafe { libc::kill(-group, libc::SIGKILL) };
-            let _ = c.wait();
-        }
-        // The pause process outlives the service (it keeps the user namespace for the next podman): ours is
-        // the one whose pid our tmp_dir names, if it still runs as our user.
-        let pid = std::fs::read_to_string(self.dir.path().join("tmp/pause.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok());
-        if let Some(pid) = pid {
-            let ours = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("Uid:"))
-                        .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok())
-                })
-                == Some(self.user.uid);
-            if ours {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
+        self.stop();
     }
 }
 
@@ -896,7 +934,7 @@ fn rootless_podman_container_setup_failures_are_classified_with_their_fix() {
         ),
     ];
     for (name, setup, text, signature, fix) in cases {
-        let service = RootlessService::start_with(user, setup);
+        let mut service = RootlessService::start_with(user, setup);
         let image = format!("localhost/dockui-test/rl-{name}-{}", std::process::id());
         // The build needs no container network (RUN on the host's); the smoke test's container does.
         let dir = project(
@@ -923,6 +961,37 @@ fn rootless_podman_container_setup_failures_are_classified_with_their_fix() {
             d["explanation"].as_str().is_some_and(|e| e.contains(fix)),
             "{name}: {d:#}"
         );
+        if name == "tun" {
+            // The device fixed, Podman still reuses its half-made network namespace; the fix the
+            // signature gives (migrate, restart the service) really cures it.
+            std::fs::set_permissions(
+                service.dir.path().join("tun"),
+                std::fs::Permissions::from_mode(0o666),
+            )
+            .unwrap();
+            let (_, build, _) = build_json(home.path(), &dir);
+            let smoke = &build["smoke"][0];
+            assert!(
+                smoke["output"].as_str().is_some_and(
+                    |o| o.contains("failed to mount runtime directory for rootless netns")
+                ),
+                "{name}: the real text changed: {smoke:#}"
+            );
+            assert_eq!(
+                smoke["diagnosis"]["signature"], "rootless-netns-stale",
+                "{smoke:#}"
+            );
+            assert!(
+                smoke["diagnosis"]["explanation"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("podman system migrate")),
+                "{smoke:#}"
+            );
+            service.migrate_and_restart();
+            let (code, build, stderr) = build_json(home.path(), &dir);
+            assert_eq!(code, Some(0), "after the fix: {stderr}\n{build:#}");
+            assert_eq!(build["smoke"][0]["status"], "passed", "{build:#}");
+        }
         assert_eq!(
             service.containers(),
             Vec::<Value>::new(),
@@ -994,6 +1063,12 @@ fn rootless_signature_fires_on_the_real_texts_and_not_on_look_alikes() {
     );
     assert_eq!(
         net(
+            "engine answered 409: preparing container 366362d3426a for attach: failed to mount runtime directory for rootless netns: no such file or directory"
+        ),
+        "rootless-netns-stale"
+    );
+    assert_eq!(
+        net(
             "engine answered 500: container create: requested OCI runtime runc is not compatible with NoCgroups: invalid argument"
         ),
         "podman-runc-no-cgroups"
@@ -1003,10 +1078,16 @@ fn rootless_signature_fires_on_the_real_texts_and_not_on_look_alikes() {
         r#"/usr/bin/slirp4netns failed: "open(\"/dev/net/tun\"): No such file or directory""#,
         r#"exec: "crun": executable file not found in $PATH"#,
         "requested OCI runtime crun is not compatible with cgroups v1",
+        "failed to mount /proc in the container: permission denied",
     ] {
         let got = net(text);
         assert!(
-            got != "rootless-container-network" && got != "podman-runc-no-cgroups",
+            ![
+                "rootless-container-network",
+                "podman-runc-no-cgroups",
+                "rootless-netns-stale",
+            ]
+            .contains(&got.as_str()),
             "{text}: {got}"
         );
     }
