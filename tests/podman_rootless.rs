@@ -933,71 +933,78 @@ fn rootless_podman_container_setup_failures_are_classified_with_their_fix() {
             "apt-get install crun",
         ),
     ];
-    for (name, setup, text, signature, fix) in cases {
-        let mut service = RootlessService::start_with(user, setup);
-        let image = format!("localhost/dockui-test/rl-{name}-{}", std::process::id());
-        // The build needs no container network (RUN on the host's); the smoke test's container does.
-        let dir = project(
-            home.path(),
-            name,
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
-            &service.config(&image, &["echo fine"]),
-        );
-        let (code, build, stderr) = build_json(home.path(), &dir);
-        assert_eq!(code, Some(1), "{name}: {stderr}\n{}", service.log());
-        assert!(
-            build["image_id"].as_str().is_some_and(|i| !i.is_empty()),
-            "{name}: built: {build:#}"
-        );
-        let smoke = &build["smoke"][0];
-        assert_eq!(smoke["status"], "error", "{name}: {build:#}");
-        assert!(
-            smoke["output"].as_str().is_some_and(|o| o.contains(text)),
-            "{name}: the real text changed: {smoke:#}"
-        );
-        let d = &smoke["diagnosis"];
-        assert_eq!(d["signature"], signature, "{name}: {smoke:#}");
-        assert!(
-            d["explanation"].as_str().is_some_and(|e| e.contains(fix)),
-            "{name}: {d:#}"
-        );
-        if name == "tun" {
-            // The device fixed, Podman still reuses its half-made network namespace; the fix the
-            // signature gives (migrate, restart the service) really cures it.
-            std::fs::set_permissions(
-                service.dir.path().join("tun"),
-                std::fs::Permissions::from_mode(0o666),
-            )
-            .unwrap();
-            let (_, build, _) = build_json(home.path(), &dir);
-            let smoke = &build["smoke"][0];
-            assert!(
-                smoke["output"].as_str().is_some_and(
-                    |o| o.contains("failed to mount runtime directory for rootless netns")
-                ),
-                "{name}: the real text changed: {smoke:#}"
-            );
-            assert_eq!(
-                smoke["diagnosis"]["signature"], "rootless-netns-stale",
-                "{smoke:#}"
-            );
-            assert!(
-                smoke["diagnosis"]["explanation"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("podman system migrate")),
-                "{smoke:#}"
-            );
-            service.migrate_and_restart();
-            let (code, build, stderr) = build_json(home.path(), &dir);
-            assert_eq!(code, Some(0), "after the fix: {stderr}\n{build:#}");
-            assert_eq!(build["smoke"][0]["status"], "passed", "{build:#}");
+    // Each case has its own service: run them side by side.
+    std::thread::scope(|scope| {
+        for (name, setup, text, signature, fix) in cases {
+            let home = home.path().join(name);
+            scope.spawn(move || {
+                let home = home.as_path();
+                let mut service = RootlessService::start_with(user, setup);
+                let image = format!("localhost/dockui-test/rl-{name}-{}", std::process::id());
+                // The build needs no container network (RUN on the host's); the smoke test's container does.
+                let dir = project(
+                    home,
+                    name,
+                    "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+                    &service.config(&image, &["echo fine"]),
+                );
+                let (code, build, stderr) = build_json(home, &dir);
+                assert_eq!(code, Some(1), "{name}: {stderr}\n{}", service.log());
+                assert!(
+                    build["image_id"].as_str().is_some_and(|i| !i.is_empty()),
+                    "{name}: built: {build:#}"
+                );
+                let smoke = &build["smoke"][0];
+                assert_eq!(smoke["status"], "error", "{name}: {build:#}");
+                assert!(
+                    smoke["output"].as_str().is_some_and(|o| o.contains(text)),
+                    "{name}: the real text changed: {smoke:#}"
+                );
+                let d = &smoke["diagnosis"];
+                assert_eq!(d["signature"], signature, "{name}: {smoke:#}");
+                assert!(
+                    d["explanation"].as_str().is_some_and(|e| e.contains(fix)),
+                    "{name}: {d:#}"
+                );
+                if name == "tun" {
+                    // The device fixed, Podman still reuses its half-made network namespace; the fix the
+                    // signature gives (migrate, restart the service) really cures it.
+                    std::fs::set_permissions(
+                        service.dir.path().join("tun"),
+                        std::fs::Permissions::from_mode(0o666),
+                    )
+                    .unwrap();
+                    let (_, build, _) = build_json(home, &dir);
+                    let smoke = &build["smoke"][0];
+                    assert!(
+                        smoke["output"].as_str().is_some_and(
+                            |o| o.contains("failed to mount runtime directory for rootless netns")
+                        ),
+                        "{name}: the real text changed: {smoke:#}"
+                    );
+                    assert_eq!(
+                        smoke["diagnosis"]["signature"], "rootless-netns-stale",
+                        "{smoke:#}"
+                    );
+                    assert!(
+                        smoke["diagnosis"]["explanation"]
+                            .as_str()
+                            .is_some_and(|e| e.contains("podman system migrate")),
+                        "{smoke:#}"
+                    );
+                    service.migrate_and_restart();
+                    let (code, build, stderr) = build_json(home, &dir);
+                    assert_eq!(code, Some(0), "after the fix: {stderr}\n{build:#}");
+                    assert_eq!(build["smoke"][0]["status"], "passed", "{build:#}");
+                }
+                assert_eq!(
+                    service.containers(),
+                    Vec::<Value>::new(),
+                    "{name}: no containers left"
+                );
+                });
         }
-        assert_eq!(
-            service.containers(),
-            Vec::<Value>::new(),
-            "{name}: no containers left"
-        );
-    }
+    });
 }
 
 /// The signature on the texts the tests above (and GNU tar / coreutils in the same user namespace, through
