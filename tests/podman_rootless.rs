@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// An unprivileged user made for these tests, with `count` subordinate uids and gids from `first`.
+/// An unprivileged user made for these tests (see `ensure_user`).
 #[derive(Clone, Copy)]
 struct TestUser {
     uid: u32,
@@ -388,7 +388,8 @@ impl RootlessService {
         std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
     }
 
-    /// A project dir the test writes (root-owned is fine: the client sends the context as a tar).
+    /// A project's .dockui.toml for this service (the project dir may stay root's: the client sends the
+    /// context as a tar).
     fn config(&self, image: &str, smoke: &[&str]) -> String {
         let commands: Vec<String> = smoke.iter().map(|c| format!("{c:?}")).collect();
         format!(
