@@ -47,6 +47,15 @@ fn main() {
             std::path::Path::new("/usr/bin/qemu-aarch64-static").exists(),
         ),
         ("dockui_moto", moto_server().is_some()),
+        // Rootless Podman (tests/podman_rootless.rs): Podman, the setuid id mappers from `uidmap`, and root to
+        // make the test users and their /etc/subuid ranges.
+        (
+            "dockui_rootless",
+            which("podman")
+                && std::path::Path::new("/usr/bin/newuidmap").exists()
+                && std::path::Path::new("/usr/bin/newgidmap").exists()
+                && is_root(),
+        ),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         if required || found {
@@ -70,6 +79,18 @@ fn embed_compat_as_json() {
     let json = serde_json::to_string(&value).expect("TOML values convert to JSON");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("compat.json"), json).expect("OUT_DIR is writable");
+}
+
+/// The effective uid from /proc (build scripts have no libc here).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
 }
 
 fn which(name: &str) -> bool {

@@ -370,8 +370,20 @@ impl BollardEngine {
             probe.podman = true;
             probe.podman_version = libpod.to_str().unwrap_or_default().to_string();
         }
+        // Podman serves its own API only under a version prefix (`/libpod/info` alone is a 404 on 4.3); any
+        // version is accepted, so ask with the server's own.
+        let libpod_version = if probe
+            .podman_version
+            .starts_with(|c: char| c.is_ascii_digit())
+        {
+            probe.podman_version.as_str()
+        } else {
+            "4.0.0"
+        };
         if probe.podman
-            && let Some((200, _, body)) = self.raw_get("/libpod/info").await
+            && let Some((200, _, body)) = self
+                .raw_get(&format!("/v{libpod_version}/libpod/info"))
+                .await
         {
             probe.rootless = rootless_of_libpod_info(&body);
         }
@@ -1442,14 +1454,16 @@ mod tests {
                     .nth(1)
                     .unwrap_or_default()
                     .to_string();
+                // Like Podman 4.3: its own API only under a version prefix.
+                let libpod_info = path.ends_with("/libpod/info") && path.starts_with("/v");
                 let body = if path.ends_with("/version") {
                     r#"{"Version":"4.3.1","ApiVersion":"1.41","Arch":"amd64","Os":"linux"}"#
-                } else if path.ends_with("/libpod/info") {
+                } else if libpod_info {
                     r#"{"host":{"security":{"rootless":true}}}"#
                 } else {
                     "OK"
                 };
-                let status = if path.contains("/libpod/") && !path.ends_with("/libpod/info") {
+                let status = if path.contains("/libpod/") && !libpod_info {
                     "404 Not Found"
                 } else {
                     "200 OK"
