@@ -479,6 +479,23 @@ fn engine_context(
     ))
 }
 
+/// One `backend` object per JSON result: the result's own `kind`, and the port's view of where it builds
+/// (`endpoint`: the URL, the context, where the endpoint came from, TLS), which wins over the result's copy.
+pub(crate) fn with_backend(v: &mut serde_json::Value, endpoint: serde_json::Value) {
+    let Some(o) = v.as_object_mut() else {
+        return;
+    };
+    let backend = o
+        .entry("backend")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if backend.is_null() {
+        *backend = serde_json::Value::Object(Default::default());
+    }
+    if let (Some(b), serde_json::Value::Object(e)) = (backend.as_object_mut(), endpoint) {
+        b.extend(e);
+    }
+}
+
 /// Candidates `auto` passed over before the one it picked, one stderr line each.
 fn passed_over(selected: &select::Selected) -> Vec<String> {
     selected
@@ -698,9 +715,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Human => print!("{}", report::build_human(&outcome)),
                 Format::Json => {
                     let mut v = cache::with_break(&outcome, &cache_break)?;
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("engine".into(), ctx.docker.endpoint_json());
-                    }
+                    with_backend(&mut v, ctx.docker.endpoint_json());
                     println!("{}", serde_json::to_string_pretty(&v)?)
                 }
             }
@@ -931,9 +946,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Human => print!("{}", crate::registry::report::render_human(&report)),
                 Format::Json => {
                     let mut v = serde_json::to_value(&report)?;
-                    if let Some(o) = v.as_object_mut() {
-                        o.insert("engine".into(), engine.endpoint_json());
-                    }
+                    with_backend(&mut v, engine.endpoint_json());
                     println!("{}", serde_json::to_string_pretty(&v)?)
                 }
             }
@@ -1176,6 +1189,23 @@ async fn fatal_signal() -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_results_carry_one_backend_object_with_the_endpoints_origin() {
+        let endpoint = serde_json::json!({"endpoint": "tcp://b:2376", "context": "gpu", "source": "env_context", "tls": true});
+        // A build result names its backend's kind; the port's endpoint, context, origin and TLS complete it.
+        let mut v = serde_json::json!({"success": true, "backend": {"kind": "podman", "endpoint": "tcp://b:2376 (context gpu)", "context": null}});
+        with_backend(&mut v, endpoint.clone());
+        assert_eq!(v["backend"]["kind"], "podman");
+        assert_eq!(v["backend"]["endpoint"], "tcp://b:2376");
+        assert_eq!(v["backend"]["context"], "gpu");
+        assert_eq!(v["backend"]["tls"], true);
+        assert!(v.get("engine").is_none());
+        // A result without one (push, inspect) gets the endpoint as its backend.
+        let mut v = serde_json::json!({"success": true, "backend": null});
+        with_backend(&mut v, endpoint);
+        assert_eq!(v["backend"]["source"], "env_context");
+    }
     use super::*;
 
     #[test]

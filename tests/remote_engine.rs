@@ -347,12 +347,12 @@ fn builds_over_tls_and_json_names_the_endpoint() {
     );
     assert_eq!(v["success"], true);
     assert_eq!(
-        v["engine"]["endpoint"],
+        v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)
     );
-    assert_eq!(v["engine"]["context"], serde_json::Value::Null);
-    assert_eq!(v["engine"]["source"], "env");
-    assert_eq!(v["engine"]["tls"], true);
+    assert_eq!(v["backend"]["context"], serde_json::Value::Null);
+    assert_eq!(v["backend"]["source"], "env");
+    assert_eq!(v["backend"]["tls"], true);
     // Built on the second engine (its own data root), not on the main one.
     assert!(
         has_image(e, &format!("{image}:latest")),
@@ -371,7 +371,7 @@ fn builds_over_tls_and_json_names_the_endpoint() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        v["engine"]["endpoint"],
+        v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)
     );
 }
@@ -517,13 +517,13 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(v["engine"]["context"], "dockui-remote");
-    assert_eq!(v["engine"]["source"], "env_context");
+    assert_eq!(v["backend"]["context"], "dockui-remote");
+    assert_eq!(v["backend"]["source"], "env_context");
     assert_eq!(
-        v["engine"]["endpoint"],
+        v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)
     );
-    assert_eq!(v["engine"]["tls"], true);
+    assert_eq!(v["backend"]["tls"], true);
     assert!(has_image(e, &format!("{image}:latest")));
 
     // `dockui doctor` probes the context's endpoint over TLS and lists it first.
@@ -551,8 +551,8 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(v["engine"]["context"], "dockui-remote");
-    assert_eq!(v["engine"]["source"], "current_context");
+    assert_eq!(v["backend"]["context"], "dockui-remote");
+    assert_eq!(v["backend"]["source"], "current_context");
 
     // A context that does not exist: exit 2, named, with what to do.
     let (out, _) = build_json(home.path(), &dir, &[("DOCKER_CONTEXT", "nope".into())]);
@@ -590,9 +590,9 @@ fn docker_host_beats_docker_context() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(v["engine"]["endpoint"], socket);
-    assert_eq!(v["engine"]["context"], serde_json::Value::Null);
-    assert_eq!(v["engine"]["source"], "env");
+    assert_eq!(v["backend"]["endpoint"], socket);
+    assert_eq!(v["backend"]["context"], serde_json::Value::Null);
+    assert_eq!(v["backend"]["source"], "env");
     // And [engine] docker_host in the project's config beats both.
     std::fs::write(
         dir.join(".dockui.toml"),
@@ -616,7 +616,7 @@ fn docker_host_beats_docker_context() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(v["engine"]["source"], "config");
+    assert_eq!(v["backend"]["source"], "config");
 }
 
 #[test]
@@ -655,10 +655,10 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        v["engine"]["endpoint"],
+        v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)
     );
-    assert_eq!(v["engine"]["tls"], true);
+    assert_eq!(v["backend"]["tls"], true);
     let served =
         support::http(&registry.host, "GET", "/v2/team/remote/tags/list", &[], &[]).unwrap();
     assert_eq!(served.status, 200);

@@ -243,8 +243,8 @@ fn builds_over_ssh_with_the_port_through_dial_stdio() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(v["success"], true);
-    assert_eq!(v["engine"]["endpoint"], sshd.url(), "the port is kept");
-    assert_eq!(v["engine"]["source"], "env");
+    assert_eq!(v["backend"]["endpoint"], sshd.url(), "the port is kept");
+    assert_eq!(v["backend"]["source"], "env");
     // The remote (this machine's engine) has the image.
     let inspect = Command::new("docker")
         .args(["image", "inspect", &image.0])
@@ -376,8 +376,8 @@ fn a_docker_context_with_an_ssh_host_builds_over_ssh() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(v["engine"]["endpoint"], sshd.url());
-    assert_eq!(v["engine"]["context"], "gpu-box");
+    assert_eq!(v["backend"]["endpoint"], sshd.url());
+    assert_eq!(v["backend"]["context"], "gpu-box");
     let log = std::fs::read_to_string(sshd.dir.path().join("sshd.log")).unwrap();
     assert!(log.contains("Accepted publickey"), "{log}");
 }
@@ -427,7 +427,7 @@ fn pushes_over_ssh() {
         String::from_utf8_lossy(&out.stdout)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["engine"]["endpoint"], sshd.url());
+    assert_eq!(v["backend"]["endpoint"], sshd.url());
     let served = support::http(
         &registry.host,
         "GET",

@@ -55,11 +55,8 @@ pub fn run(args: InspectArgs, config_flag: Option<&Path>, paths: &Paths) -> anyh
         Format::Human => print!("{}", image::render::render_human(&report)),
         Format::Json => {
             let mut v = serde_json::to_value(&report)?;
-            if let (Some(o), Some(e)) = (v.as_object_mut(), &engine) {
-                o.insert(
-                    "engine".into(),
-                    crate::builder::BuilderPort::endpoint_json(e),
-                );
+            if let Some(e) = &engine {
+                super::with_backend(&mut v, crate::builder::BuilderPort::endpoint_json(e));
             }
             println!("{}", serde_json::to_string_pretty(&v)?)
         }
