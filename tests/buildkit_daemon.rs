@@ -10,38 +10,15 @@ use dockui::builder::{BuildEvent, BuildSpec, BuilderPort, CacheType, DockerError
 use dockui::buildkit::{BuildkitBuilder, Settings, TlsFiles};
 use std::path::Path;
 use std::process::Command;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Expose the engine's `/grpc` on a loopback port (tests/common/h2c.rs).
 async fn h2c_proxy() -> u16 {
     common::h2c::proxy().await
 }
 
-/// The same proxy on a unix socket (a buildkitd on `unix:///run/buildkit/buildkitd.sock` speaks h2c there).
+/// The same proxy on a unix socket (tests/common/h2c.rs).
 async fn h2c_proxy_unix(path: &Path) {
-    let listener = tokio::net::UnixListener::bind(path).unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut engine = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET)
-                    .await
-                    .unwrap();
-                engine
-                    .write_all(b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n")
-                    .await
-                    .unwrap();
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let mut b = [0u8; 1];
-                    if engine.read(&mut b).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(b[0]);
-                }
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
-            });
-        }
-    });
+    common::h2c::proxy_unix(path).await
 }
 
 fn settings(address: &str) -> Settings {

@@ -8,98 +8,10 @@ mod common;
 #[path = "fixtures/registry/support.rs"]
 mod support;
 
-use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-use bollard_buildkit_proto::moby::buildkit::v1::{DiskUsageRequest, PruneRequest};
-use dockui::docker::{BuildEvent, BuildSpec, DockerError, DockerPort};
-use std::path::Path;
+use dockui::docker::BuildSpec;
 use std::process::Command;
 
-/// Removes the image when the test ends, also when it fails half-way.
-struct RemoveImage(String);
-
-impl Drop for RemoveImage {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
-    }
-}
-
-async fn build(
-    engine: &dockui::docker::BollardEngine,
-    spec: BuildSpec,
-) -> (Result<String, DockerError>, Vec<String>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let result = engine.build(spec, tx).await;
-    let mut lines = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        if let BuildEvent::Line(l) = e {
-            lines.push(l);
-        }
-    }
-    (result, lines)
-}
-
-/// Remove from the engine's BuildKit cache only the records this test made (their description names the
-/// test's unique marker), never anyone else's.
-async fn prune_records_of(marker: &str) -> usize {
-    let target = dockui::buildkit::Target::engine("unix:///var/run/docker.sock").unwrap();
-    let mut client = ControlClient::new(target.channel().await.unwrap());
-    let du = client
-        .disk_usage(DiskUsageRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    let ids: Vec<String> = du
-        .record
-        .iter()
-        .filter(|r| r.description.contains(marker))
-        .map(|r| r.id.clone())
-        .collect();
-    for id in &ids {
-        let mut stream = client
-            .prune(PruneRequest {
-                filter: vec![format!("id=={id}")],
-                all: true,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        while let Ok(Some(_)) = stream.message().await {}
-    }
-    ids.len()
-}
-
-fn project(root: &Path, marker: &str) {
-    std::fs::copy("/bin/busybox", root.join("busybox")).unwrap();
-    std::fs::write(
-        root.join("Dockerfile"),
-        format!(
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {marker}-ran && /bin/busybox sleep 2 && echo {marker} > /layer.txt\"]\n"
-        ),
-    )
-    .unwrap();
-}
-
-/// The step's own output line ("#5 MARKER-ran"), not its command line that also names it.
-fn step_ran(lines: &[String], marker: &str) -> bool {
-    let out = format!("{marker}-ran");
-    lines.iter().any(|l| {
-        l.split_once(' ')
-            .is_some_and(|(n, rest)| n.starts_with('#') && rest == out)
-    })
-}
-
-fn step_was_cached(lines: &[String], marker: &str) -> bool {
-    // The RUN vertex is numbered; its CACHED line carries the same number.
-    let Some(num) = lines
-        .iter()
-        .find(|l| l.contains(marker) && l.contains("RUN"))
-        .and_then(|l| l.split_whitespace().next())
-    else {
-        return false;
-    };
-    lines.iter().any(|l| l == &format!("{num} CACHED"))
-}
+use common::cache::{RemoveImage, build, project, prune_records_of, step_ran, step_was_cached};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -153,7 +65,7 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
 
     // 2. Forget it locally: the image and this build's cache records.
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    let pruned = prune_records_of(&marker).await;
+    let pruned = prune_records_of(std::slice::from_ref(&marker)).await;
     assert!(
         pruned >= 1,
         "this build's RUN record was in the engine's cache"
@@ -187,13 +99,13 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
 
     // 4. Control: the same rebuild without cache_from, after forgetting again, runs the step.
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(&marker).await;
+    prune_records_of(std::slice::from_ref(&marker)).await;
     let (r, lines) = build(&engine, base.clone()).await;
     r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
     assert!(!step_was_cached(&lines, &marker), "{lines:#?}");
     assert!(step_ran(&lines, &marker), "{lines:#?}");
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(&marker).await;
+    prune_records_of(std::slice::from_ref(&marker)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

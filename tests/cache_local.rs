@@ -10,97 +10,15 @@
 
 mod common;
 
+use bollard_buildkit_proto::moby::buildkit::v1::DiskUsageRequest;
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-use bollard_buildkit_proto::moby::buildkit::v1::{DiskUsageRequest, PruneRequest};
-use dockui::docker::{BuildEvent, BuildSpec, DockerError, DockerPort};
+use dockui::docker::{BuildEvent, BuildSpec};
 use sha2::Digest as _;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-struct RemoveImage(String);
-
-impl Drop for RemoveImage {
-    fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
-    }
-}
-
-async fn build(
-    engine: &dockui::docker::BollardEngine,
-    spec: BuildSpec,
-) -> (Result<String, DockerError>, Vec<String>) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let result = engine.build(spec, tx).await;
-    let mut lines = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        if let BuildEvent::Line(l) = e {
-            lines.push(l);
-        }
-    }
-    (result, lines)
-}
-
-/// Remove from the engine's BuildKit cache only the records whose description names one of `needles` (this
-/// test's marker, or a layer digest only this test wrote: `imported sha256:...`).
-async fn prune_records_of(needles: &[String]) -> usize {
-    let target = dockui::buildkit::Target::engine("unix:///var/run/docker.sock").unwrap();
-    let mut client = ControlClient::new(target.channel().await.unwrap());
-    let du = client
-        .disk_usage(DiskUsageRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    let ids: Vec<String> = du
-        .record
-        .iter()
-        .filter(|r| needles.iter().any(|n| r.description.contains(n.as_str())))
-        .map(|r| r.id.clone())
-        .collect();
-    for id in &ids {
-        let mut stream = client
-            .prune(PruneRequest {
-                filter: vec![format!("id=={id}")],
-                all: true,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        while let Ok(Some(_)) = stream.message().await {}
-    }
-    ids.len()
-}
-
-fn project(root: &Path, marker: &str) {
-    std::fs::copy("/bin/busybox", root.join("busybox")).unwrap();
-    std::fs::write(
-        root.join("Dockerfile"),
-        format!(
-            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {marker}-ran && /bin/busybox sleep 2 && echo {marker} > /layer.txt\"]\n"
-        ),
-    )
-    .unwrap();
-}
-
-fn step_ran(lines: &[String], marker: &str) -> bool {
-    let out = format!("{marker}-ran");
-    lines.iter().any(|l| {
-        l.split_once(' ')
-            .is_some_and(|(n, rest)| n.starts_with('#') && rest == out)
-    })
-}
-
-fn step_was_cached(lines: &[String], marker: &str) -> bool {
-    let Some(num) = lines
-        .iter()
-        .find(|l| l.contains(marker) && l.contains("RUN"))
-        .and_then(|l| l.split_whitespace().next())
-    else {
-        return false;
-    };
-    lines.iter().any(|l| l == &format!("{num} CACHED"))
-}
+use common::cache::{RemoveImage, build, project, prune_records_of, step_ran, step_was_cached};
 
 fn sha(bytes: &[u8]) -> String {
     format!("sha256:{:x}", sha2::Sha256::digest(bytes))
