@@ -1715,7 +1715,7 @@ mod tests {
     fn a_libpod_info_without_version_or_arch_is_not_a_probe() {
         let full = br#"{"host":{"arch":"amd64","os":"linux","security":{"rootless":true}},"version":{"Version":"4.3.1"}}"#;
         let p = probe_of_libpod_info(full, "4.3.1", "1.41").unwrap();
-        assert!(p.podman && p.rootless == Some(true) && p.buildkit() == false);
+        assert!(p.podman && p.rootless == Some(true) && !p.buildkit());
         assert_eq!(p.native_platform(), "linux/amd64");
         assert!(
             probe_of_libpod_info(
