@@ -331,6 +331,12 @@ pub fn rootless_of_libpod_info(body: &[u8]) -> Option<bool> {
     v.pointer("/host/security/rootless")?.as_bool()
 }
 
+/// The exit code in a wait's answer (`{"StatusCode": 3, "Error": null}`).
+fn exit_code_of_wait(body: &[u8]) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("StatusCode")?.as_i64()
+}
+
 /// How long a request made by hand may take (a dead host is not waited for longer).
 const RAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -534,6 +540,26 @@ impl BollardEngine {
             .map_err(|_| false)?
             .to_bytes();
         Ok((status, headers, body))
+    }
+
+    /// `POST /containers/ID/wait?condition=removed`, once the engine has answered its headers (it waits from
+    /// then on); the body ends with the exit code when the container is gone.
+    async fn wait_removed(&self, id: &str) -> Result<hyper::body::Incoming, DockerError> {
+        let resp = self
+            .raw_post_response(&format!("/containers/{id}/wait?condition=removed"), &[])
+            .await?;
+        if resp.status().is_success() {
+            return Ok(resp.into_body());
+        }
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Err(DockerError::Other(format!(
+            "engine answered {status} to the wait for container {id}: {}",
+            String::from_utf8_lossy(&body).trim()
+        )))
     }
 
     /// Platforms this engine can build: its own, plus those a QEMU binfmt handler is registered for (only
@@ -1009,6 +1035,8 @@ impl DockerPort for BollardEngine {
     fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
         async move {
             let docker = self.client()?;
+            // Remembered from the build's probe: one ping.
+            let podman = self.probe().await.is_ok_and(|p| p.podman);
             let mut host_config = bollard::models::HostConfig {
                 // The engine removes the container when it stops, even if dockui is gone by then.
                 auto_remove: Some(true),
@@ -1058,6 +1086,17 @@ impl DockerPort for BollardEngine {
                     )
                     .await
                     .map_err(|e| self.map_err(e))?;
+                // Docker: the exit code from a wait for the container's removal, registered before the
+                // start (the engine answers the headers once it waits), as `docker run --rm` does; it ends
+                // when the container is gone, so no removal has to be polled for afterwards. Podman's
+                // compat wait answers 0 for a removed container whatever its exit code: there, the "die"
+                // event (replayed from the engine's recent events, so it cannot be missed by subscribing
+                // late).
+                let waited = if podman {
+                    None
+                } else {
+                    Some(self.wait_removed(&id).await?)
+                };
                 // No `event=die` filter: Podman's compat API (4.x) matches it against its own name ("died")
                 // and sends nothing; the action is checked here instead.
                 let filters = HashMap::from([
@@ -1086,6 +1125,20 @@ impl DockerPort for BollardEngine {
                     }
                 }
                 let exit_code = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                    if let Some(body) = waited {
+                        let body = http_body_util::BodyExt::collect(body)
+                            .await
+                            .map_err(|e| {
+                                self.unreachable(format!("the wait for container {id} broke: {e}"))
+                            })?
+                            .to_bytes();
+                        return exit_code_of_wait(&body).ok_or_else(|| {
+                            DockerError::Other(format!(
+                                "the engine's wait for container {id} gave no exit code: {}",
+                                String::from_utf8_lossy(&body).trim()
+                            ))
+                        });
+                    }
                     while let Some(ev) = die_events.next().await {
                         let ev = ev.map_err(|e| self.map_err(e))?;
                         if ev.action.as_deref() != Some("die") {
@@ -1732,5 +1785,22 @@ mod tests {
         assert!(probe_of_libpod_info(b"not json", "", "").is_none());
         assert_eq!(libpod_info_path("4.3.1"), "/v4.3.1/libpod/info");
         assert_eq!(libpod_info_path("dev"), "/v4.0.0/libpod/info");
+    }
+
+    #[test]
+    fn the_exit_code_is_read_from_a_wait_answer() {
+        assert_eq!(
+            exit_code_of_wait(br#"{"StatusCode":7,"Error":null}"#),
+            Some(7)
+        );
+        assert_eq!(
+            exit_code_of_wait(br#"{"Error":null,"StatusCode":0}"#),
+            Some(0)
+        );
+        assert_eq!(
+            exit_code_of_wait(br#"{"Error":{"Message":"no such container"}}"#),
+            None
+        );
+        assert_eq!(exit_code_of_wait(b""), None);
     }
 }
