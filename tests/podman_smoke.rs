@@ -1,6 +1,6 @@
 //! Smoke checks on Podman through its Docker-compatible socket, for real: the exit code as the container gave
-//! it (Podman's compat wait would say 0 for a removed container; dockui reads the die event, or an inspect as
-//! soon as the output has ended), the output, and no container left. A `podman system service` of this file's
+//! it (Podman's compat wait would say 0 for a removed container; dockui reads the die event), the output, and
+//! no container left. A `podman system service` of this file's
 //! own on a temp socket with isolated configuration and storage, stopped and unmounted on drop.
 
 use dockui::engine::smoke::{SmokeCheck, SmokeStatus, run_check};

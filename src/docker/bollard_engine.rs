@@ -337,19 +337,6 @@ fn exit_code_of_wait(body: &[u8]) -> Option<i64> {
     v.get("StatusCode")?.as_i64()
 }
 
-/// The exit code in a container inspect of a container that has stopped (Podman says `stopped`, Docker
-/// `exited`); None while it is created or running.
-fn exit_code_of_inspect(body: &[u8]) -> Option<i64> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let state = v.get("State")?;
-    let status = state.get("Status")?.as_str()?;
-    let running = state.get("Running")?.as_bool()?;
-    if running || !matches!(status, "exited" | "stopped" | "dead") {
-        return None;
-    }
-    state.get("ExitCode")?.as_i64()
-}
-
 /// How long a request made by hand may take (a dead host is not waited for longer).
 const RAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -1152,50 +1139,23 @@ impl DockerPort for BollardEngine {
                             ))
                         });
                     }
-                    let from_events = async {
-                        while let Some(ev) = die_events.next().await {
-                            let ev = ev.map_err(|e| self.map_err(e))?;
-                            if ev.action.as_deref() != Some("die") {
-                                continue;
-                            }
-                            let code = ev
-                                .actor
-                                .and_then(|a| a.attributes)
-                                .and_then(|a| a.get("exitCode").cloned())
-                                .and_then(|c| c.parse::<i64>().ok());
-                            if let Some(code) = code {
-                                return Ok(code);
-                            }
+                    while let Some(ev) = die_events.next().await {
+                        let ev = ev.map_err(|e| self.map_err(e))?;
+                        if ev.action.as_deref() != Some("die") {
+                            continue;
                         }
-                        Err(DockerError::Other(format!(
-                            "the engine's event stream ended before container {id} stopped"
-                        )))
-                    };
-                    // Podman notices the exit on its next state poll (250 ms; the die event comes then),
-                    // but an inspect syncs the state at once, and the output has ended: the process is gone.
-                    // Only where a request is cheap (not a new ssh process per request).
-                    let from_inspect = async {
-                        if self.dialer.is_none() {
-                            let path = format!("/containers/{id}/json");
-                            for _ in 0..25 {
-                                match self.raw_get(&path).await {
-                                    Some((200, _, body)) => {
-                                        if let Some(code) = exit_code_of_inspect(&body) {
-                                            return Ok(code);
-                                        }
-                                    }
-                                    // Removed already, or no answer: the die event decides.
-                                    _ => break,
-                                }
-                                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                            }
+                        let code = ev
+                            .actor
+                            .and_then(|a| a.attributes)
+                            .and_then(|a| a.get("exitCode").cloned())
+                            .and_then(|c| c.parse::<i64>().ok());
+                        if let Some(code) = code {
+                            return Ok(code);
                         }
-                        std::future::pending().await
-                    };
-                    tokio::select! {
-                        r = from_events => r,
-                        r = from_inspect => r,
                     }
+                    Err(DockerError::Other(format!(
+                        "the engine's event stream ended before container {id} stopped"
+                    )))
                 })
                 .await
                 .map_err(|_| {
@@ -1842,39 +1802,5 @@ mod tests {
             None
         );
         assert_eq!(exit_code_of_wait(b""), None);
-    }
-
-    #[test]
-    fn the_exit_code_is_read_from_an_inspect_only_once_the_container_stopped() {
-        let state = |status: &str, running: bool, code: i64| {
-            format!(
-                r#"{{"Id":"x","State":{{"Status":"{status}","Running":{running},"ExitCode":{code}}}}}"#
-            )
-        };
-        assert_eq!(
-            exit_code_of_inspect(state("stopped", false, 3).as_bytes()),
-            Some(3)
-        );
-        assert_eq!(
-            exit_code_of_inspect(state("exited", false, 0).as_bytes()),
-            Some(0)
-        );
-        assert_eq!(
-            exit_code_of_inspect(state("running", true, 0).as_bytes()),
-            None
-        );
-        assert_eq!(
-            exit_code_of_inspect(state("created", false, 0).as_bytes()),
-            None
-        );
-        assert_eq!(
-            exit_code_of_inspect(state("configured", false, 0).as_bytes()),
-            None
-        );
-        assert_eq!(
-            exit_code_of_inspect(br#"{"State":{"Status":"exited"}}"#),
-            None
-        );
-        assert_eq!(exit_code_of_inspect(b"{}"), None);
     }
 }
