@@ -47,6 +47,15 @@ fn main() {
             std::path::Path::new("/usr/bin/qemu-aarch64-static").exists(),
         ),
         ("dockui_moto", moto_server().is_some()),
+        // Rootless Podman (tests/podman_rootless.rs): Podman, the setuid id mappers from `uidmap`, and root to
+        // make the test users and their /etc/subuid ranges.
+        (
+            "dockui_rootless",
+            which("podman")
+                && std::path::Path::new("/usr/bin/newuidmap").exists()
+                && std::path::Path::new("/usr/bin/newgidmap").exists()
+                && is_root(),
+        ),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         if required || found {
@@ -55,6 +64,33 @@ fn main() {
     }
     println!("cargo::rerun-if-env-changed=DOCKUI_MOTO_SERVER");
     println!("cargo::rerun-if-env-changed=PATH");
+    embed_compat_as_json();
+}
+
+/// The compatibility data stays TOML in the tree (reviewable, commented); the binary embeds the same data
+/// as JSON, which parses several times faster: `dockui check` runs once per file in CI and pre-commit hooks,
+/// where start-up is most of its time. A TOML error here fails the build with the file's own message.
+fn embed_compat_as_json() {
+    let src = "assets/compat.toml";
+    println!("cargo::rerun-if-changed={src}");
+    let text = std::fs::read_to_string(src).expect("assets/compat.toml is readable");
+    let value: toml::Value =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{src} is not valid TOML: {e}"));
+    let json = serde_json::to_string(&value).expect("TOML values convert to JSON");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("compat.json"), json).expect("OUT_DIR is writable");
+}
+
+/// The effective uid from /proc (build scripts have no libc here).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
 }
 
 fn which(name: &str) -> bool {

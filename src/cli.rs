@@ -253,12 +253,12 @@ pub struct BuildFlags {
     /// order). A backend named here that is not usable ends dockui with exit 2 and what to do.
     #[arg(long, value_enum, value_name = "BACKEND")]
     pub backend: Option<BackendArg>,
-    /// Cache to import, buildx syntax (repeatable): `type=registry,ref=IMAGE`, `type=gha`; replaces
-    /// `[build] cache_from`.
+    /// Cache to import, buildx syntax (repeatable): `type=registry,ref=IMAGE`, `type=local,src=DIR`,
+    /// `type=gha`; replaces `[build] cache_from`.
     #[arg(long = "cache-from", value_name = "SPEC")]
     pub cache_from: Vec<String>,
-    /// Cache to export, buildx syntax (repeatable): `type=inline`, `type=registry,ref=IMAGE:cache,mode=max`;
-    /// replaces `[build] cache_to`. The Docker engine exports only `type=inline`.
+    /// Cache to export, buildx syntax (repeatable): `type=inline`, `type=registry,ref=IMAGE:cache,mode=max`,
+    /// `type=local,dest=DIR`; replaces `[build] cache_to`. The Docker engine exports only `type=inline`.
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
     /// Push while building, under every `-t` (a BuildKit daemon: `--output type=image,push=true`). Other

@@ -12,40 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Expose the engine's `/grpc` on a loopback port: each connection is upgraded to h2c on the engine's
-/// socket, then bytes are copied both ways. Stops with the runtime.
+/// Expose the engine's `/grpc` on a loopback port (tests/common/h2c.rs).
 async fn h2c_proxy() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut engine = tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET)
-                    .await
-                    .unwrap();
-                engine
-                    .write_all(b"POST /grpc HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n")
-                    .await
-                    .unwrap();
-                // Read the 101 answer up to its blank line, byte by byte (h2 frames follow right after it).
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let mut b = [0u8; 1];
-                    if engine.read(&mut b).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(b[0]);
-                }
-                assert!(
-                    head.starts_with(b"HTTP/1.1 101"),
-                    "{}",
-                    String::from_utf8_lossy(&head)
-                );
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
-            });
-        }
-    });
-    port
+    common::h2c::proxy().await
 }
 
 /// The same proxy on a unix socket (a buildkitd on `unix:///run/buildkit/buildkitd.sock` speaks h2c there).
@@ -255,6 +224,11 @@ mod fake {
         pub solves: Arc<Mutex<Vec<SolveRequest>>>,
         pub session_ids: Arc<Mutex<Vec<String>>>,
         pub session_methods: Arc<Mutex<Vec<String>>>,
+        /// A gRPC client channel back into each session (BuildKit's side of the session), by session id.
+        pub session_channels:
+            Arc<Mutex<std::collections::HashMap<String, tonic::transport::Channel>>>,
+        /// What the fake's cache exporter/importer saw when it called the session's content store.
+        pub content: Arc<Mutex<Vec<String>>>,
     }
 
     pub struct Fake {
@@ -288,9 +262,30 @@ mod fake {
             Err(Status::unimplemented("fake"))
         }
         async fn solve(&self, r: Request<SolveRequest>) -> Result<Response<SolveResponse>, Status> {
-            self.rec.solves.lock().unwrap().push(r.into_inner());
+            let req = r.into_inner();
+            self.rec.solves.lock().unwrap().push(req.clone());
+            let mut extra = Vec::new();
+            let channel = self
+                .rec
+                .session_channels
+                .lock()
+                .unwrap()
+                .get(&req.session)
+                .cloned();
+            if let (Some(cache), Some(channel)) = (&req.cache, channel) {
+                let mut log = Vec::new();
+                for im in cache.imports.iter().filter(|e| e.r#type == "local") {
+                    super::local_cache::import(channel.clone(), &im.attrs, &mut log).await;
+                }
+                for ex in cache.exports.iter().filter(|e| e.r#type == "local") {
+                    let desc =
+                        super::local_cache::export(channel.clone(), &ex.attrs, &mut log).await;
+                    extra.push(("cache.manifest".to_string(), desc));
+                }
+                self.rec.content.lock().unwrap().extend(log);
+            }
             Ok(Response::new(SolveResponse {
-                exporter_response: [
+                exporter_response: extra.into_iter().chain([
                     (
                         "containerimage.digest".to_string(),
                         "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -301,8 +296,8 @@ mod fake {
                         "sha256:2222222222222222222222222222222222222222222222222222222222222222"
                             .to_string(),
                     ),
-                ]
-                .into(),
+                ])
+                .collect(),
             }))
         }
         type StatusStream = Empty<StatusResponse>;
@@ -318,7 +313,7 @@ mod fake {
             &self,
             r: Request<Streaming<BytesMessage>>,
         ) -> Result<Response<Self::SessionStream>, Status> {
-            let md = r.metadata();
+            let md = r.metadata().clone();
             if let Some(id) = md.get("x-docker-expose-session-uuid") {
                 self.rec
                     .session_ids
@@ -333,8 +328,16 @@ mod fake {
                     .unwrap()
                     .push(m.to_str().unwrap().to_string());
             }
-            let (tx, rx) = tokio::sync::mpsc::channel(1);
-            self.held.lock().unwrap().push(tx);
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            self.held.lock().unwrap().push(tx.clone());
+            if let Some(id) = md.get("x-docker-expose-session-uuid") {
+                let channel = super::local_cache::session_channel(r.into_inner(), tx);
+                self.rec
+                    .session_channels
+                    .lock()
+                    .unwrap()
+                    .insert(id.to_str().unwrap().to_string(), channel);
+            }
             Ok(Response::new(ReceiverStream::new(rx)))
         }
         async fn list_workers(
@@ -372,6 +375,309 @@ mod fake {
         ) -> Result<Response<UpdateBuildHistoryResponse>, Status> {
             Err(Status::unimplemented("fake"))
         }
+    }
+}
+
+/// BuildKit's side of `type=local` cache, played by the fake daemon: it calls the content store dockui
+/// serves in the session exactly as BuildKit's local exporter/importer do (containerd's Content API, store id
+/// `local:DIR` in the `buildkit-attachable-store-id` header).
+mod local_cache {
+    use bollard_buildkit_proto::moby::buildkit::v1::BytesMessage;
+    use dockui::buildkit::content::{STORE_ID_HEADER, proto};
+    use futures_util::StreamExt;
+    use sha2::Digest as _;
+    use std::collections::HashMap;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tonic::transport::{Channel, Endpoint, Uri};
+    use tonic::{Request, Status, Streaming};
+
+    /// The session stream as a connection: bytes from dockui come in as BytesMessages, bytes to it go out as
+    /// BytesMessages.
+    struct Io {
+        read: Pin<Box<dyn AsyncRead + Send>>,
+        write: tokio::io::DuplexStream,
+    }
+    impl AsyncRead for Io {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            self.read.as_mut().poll_read(cx, buf)
+        }
+    }
+    impl AsyncWrite for Io {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Pin::new(&mut self.write).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.write).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.write).poll_shutdown(cx)
+        }
+    }
+
+    /// Hands the one session connection to tonic.
+    #[derive(Clone)]
+    struct Once(Arc<Mutex<Option<Io>>>);
+    impl tower_service::Service<Uri> for Once {
+        type Response = hyper_util::rt::TokioIo<Io>;
+        type Error = std::io::Error;
+        type Future = futures_util::future::Ready<Result<Self::Response, Self::Error>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Uri) -> Self::Future {
+            futures_util::future::ready(
+                self.0
+                    .lock()
+                    .unwrap()
+                    .take()
+                    .map(hyper_util::rt::TokioIo::new)
+                    .ok_or_else(|| std::io::Error::other("the session connection is used")),
+            )
+        }
+    }
+
+    pub fn session_channel(
+        incoming: Streaming<BytesMessage>,
+        outgoing: tokio::sync::mpsc::Sender<Result<BytesMessage, Status>>,
+    ) -> Channel {
+        let read = tokio_util::io::StreamReader::new(incoming.map(|m| {
+            m.map(|m| bytes::Bytes::from(m.data))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        }));
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            let mut chunks = tokio_util::io::ReaderStream::new(theirs);
+            while let Some(Ok(b)) = chunks.next().await {
+                if outgoing
+                    .send(Ok(BytesMessage { data: b.to_vec() }))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let io = Io {
+            read: Box::pin(read),
+            write: ours,
+        };
+        Endpoint::from_static("http://session")
+            .connect_with_connector_lazy(Once(Arc::new(Mutex::new(Some(io)))))
+    }
+
+    const SVC: &str = "/containerd.services.content.v1.Content/";
+
+    fn req<T>(store: &str, m: T) -> Request<T> {
+        let mut r = Request::new(m);
+        r.metadata_mut()
+            .insert(STORE_ID_HEADER, store.parse().unwrap());
+        r
+    }
+
+    async fn grpc(channel: Channel) -> tonic::client::Grpc<Channel> {
+        let mut g = tonic::client::Grpc::new(channel);
+        g.ready().await.unwrap();
+        g
+    }
+
+    pub async fn info(channel: Channel, store: &str, digest: &str) -> Result<proto::Info, Status> {
+        let path = format!("{SVC}Info").parse().unwrap();
+        let r = grpc(channel)
+            .await
+            .unary(
+                req(
+                    store,
+                    proto::InfoRequest {
+                        digest: digest.into(),
+                    },
+                ),
+                path,
+                tonic_prost::ProstCodec::<proto::InfoRequest, proto::InfoResponse>::default(),
+            )
+            .await?;
+        Ok(r.into_inner().info.unwrap_or_default())
+    }
+
+    pub async fn read(channel: Channel, store: &str, digest: &str) -> Result<Vec<u8>, Status> {
+        let path = format!("{SVC}Read").parse().unwrap();
+        let mut stream = grpc(channel)
+            .await
+            .server_streaming(
+                req(
+                    store,
+                    proto::ReadContentRequest {
+                        digest: digest.into(),
+                        ..Default::default()
+                    },
+                ),
+                path,
+                tonic_prost::ProstCodec::<proto::ReadContentRequest, proto::ReadContentResponse>::default(),
+            )
+            .await?
+            .into_inner();
+        let mut out = Vec::new();
+        while let Some(m) = stream.message().await? {
+            assert_eq!(m.offset as usize, out.len());
+            out.extend(m.data);
+        }
+        Ok(out)
+    }
+
+    /// Write `bytes` in two chunks and commit, announcing `expected`, as containerd's `content.WriteBlob` over
+    /// its proxy writer does: STAT with the ref (opening the writer), STAT (Copy asks the status), WRITE...,
+    /// COMMIT, each answered.
+    pub async fn write(
+        channel: Channel,
+        store: &str,
+        bytes: &[u8],
+        expected: &str,
+    ) -> Result<proto::WriteContentResponse, Status> {
+        let path = format!("{SVC}Write").parse().unwrap();
+        let half = bytes.len() / 2;
+        let total = bytes.len() as i64;
+        let msgs = vec![
+            proto::WriteContentRequest {
+                action: proto::STAT,
+                r#ref: format!("fake-{expected}"),
+                total,
+                expected: expected.into(),
+                ..Default::default()
+            },
+            proto::WriteContentRequest {
+                action: proto::STAT,
+                ..Default::default()
+            },
+            proto::WriteContentRequest {
+                action: proto::WRITE,
+                offset: 0,
+                data: bytes[..half].to_vec(),
+                ..Default::default()
+            },
+            proto::WriteContentRequest {
+                action: proto::WRITE,
+                offset: half as i64,
+                data: bytes[half..].to_vec(),
+                ..Default::default()
+            },
+            proto::WriteContentRequest {
+                action: proto::COMMIT,
+                offset: total,
+                total,
+                expected: expected.into(),
+                ..Default::default()
+            },
+        ];
+        let mut stream =
+            grpc(channel)
+                .await
+                .streaming(
+                    req(store, tokio_stream::iter(msgs)),
+                    path,
+                    tonic_prost::ProstCodec::<
+                        proto::WriteContentRequest,
+                        proto::WriteContentResponse,
+                    >::default(),
+                )
+                .await?
+                .into_inner();
+        let mut last = None;
+        while let Some(m) = stream.message().await? {
+            last = Some(m);
+        }
+        last.ok_or_else(|| Status::unknown("no answer"))
+    }
+
+    fn sha(b: &[u8]) -> String {
+        format!("sha256:{:x}", sha2::Sha256::digest(b))
+    }
+
+    pub const LAYER: &[u8] = b"a layer blob the fake exporter writes";
+
+    /// The local cache importer: Info and Read of the digest the client resolved from index.json, and a write
+    /// attempt (the source must be read-only).
+    pub async fn import(channel: Channel, attrs: &HashMap<String, String>, log: &mut Vec<String>) {
+        let store = format!("local:{}", attrs["src"]);
+        let digest = &attrs["digest"];
+        match info(channel.clone(), &store, digest).await {
+            Ok(i) => log.push(format!("import info {} {}", i.digest, i.size)),
+            Err(e) => log.push(format!("import info error {:?}", e.code())),
+        }
+        match read(channel.clone(), &store, digest).await {
+            Ok(b) => log.push(format!("import read {}", String::from_utf8_lossy(&b))),
+            Err(e) => log.push(format!("import read error {:?}", e.code())),
+        }
+        match write(channel, &store, b"x", &sha(b"x")).await {
+            Ok(_) => log.push("import write ok".into()),
+            Err(e) => log.push(format!("import write error {:?}", e.code())),
+        }
+    }
+
+    /// The local cache exporter: a layer, the cache config and the index naming both, then the descriptor of
+    /// that index as `cache.manifest`. Also a write whose bytes do not match the announced digest, and a write
+    /// of a blob that is already there.
+    pub async fn export(
+        channel: Channel,
+        attrs: &HashMap<String, String>,
+        log: &mut Vec<String>,
+    ) -> String {
+        let store = format!("local:{}", attrs["dest"]);
+        let wrong = write(
+            channel.clone(),
+            &store,
+            b"not what was announced",
+            &sha(b"other"),
+        )
+        .await;
+        log.push(format!(
+            "export wrong digest {:?}",
+            wrong.map_err(|e| e.code())
+        ));
+        let layer = sha(LAYER);
+        let r = write(channel.clone(), &store, LAYER, &layer).await.unwrap();
+        assert_eq!(r.digest, layer);
+        assert_eq!(r.offset, LAYER.len() as i64);
+        let again = write(channel.clone(), &store, LAYER, &layer).await;
+        log.push(format!("export again {:?}", again.map_err(|e| e.code())));
+        let config = serde_json::json!({"layers": [{"blob": layer, "parent": -1}], "records": []})
+            .to_string();
+        let config_digest = sha(config.as_bytes());
+        write(channel.clone(), &store, config.as_bytes(), &config_digest)
+            .await
+            .unwrap();
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": LAYER.len()},
+                {"mediaType": "application/vnd.buildkit.cacheconfig.v0", "digest": config_digest, "size": config.len()},
+            ],
+        })
+        .to_string();
+        let index_digest = sha(index.as_bytes());
+        write(channel, &store, index.as_bytes(), &index_digest)
+            .await
+            .unwrap();
+        log.push(format!("export index {index_digest}"));
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index_digest,
+            "size": index.len(),
+        })
+        .to_string()
     }
 }
 
@@ -495,27 +801,163 @@ async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_reg
     );
 }
 
+/// `type=local` on a standalone daemon: dockui sends the entries as buildctl does (absolute directories, the
+/// import's `digest` read from its index.json), announces the content service in the session, and serves
+/// BuildKit's calls: the fake daemon writes a layer, a cache config and an index into `dest`, reads the
+/// source's manifest, and dockui points `dest/index.json` at the manifest the daemon reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_local_cache_export_is_refused_before_the_build_with_what_works() {
+async fn a_local_cache_is_exported_and_imported_through_the_session_content_store() {
     let (port, rec) = fake_daemon().await;
     let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let caps = builder.capabilities().await.unwrap();
+    assert!(caps.cache_export.contains(&CacheType::Local), "{caps:?}");
+    assert!(caps.cache_import.contains(&CacheType::Local), "{caps:?}");
     let dir = tempfile::tempdir().unwrap();
     context(dir.path(), "x");
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    // A source directory as an earlier export left it: a manifest blob tagged latest.
+    let src = tempfile::tempdir().unwrap();
+    let manifest = b"{\"manifests\":[]}";
+    let manifest_digest = {
+        use sha2::Digest as _;
+        format!("sha256:{:x}", sha2::Sha256::digest(manifest))
+    };
+    std::fs::create_dir_all(src.path().join("blobs/sha256")).unwrap();
+    std::fs::write(
+        src.path()
+            .join("blobs/sha256")
+            .join(manifest_digest.strip_prefix("sha256:").unwrap()),
+        manifest,
+    )
+    .unwrap();
+    std::fs::write(
+        src.path().join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [{"digest": manifest_digest, "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "latest"}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let src_before = std::fs::read_dir(src.path().join("blobs/sha256"))
+        .unwrap()
+        .count();
+    // The destination does not exist yet: dockui creates it.
+    let dest_root = tempfile::tempdir().unwrap();
+    let dest = dest_root.path().join("cache");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let spec = BuildSpec {
         context_dir: dir.path().to_path_buf(),
         dockerfile: "Dockerfile".into(),
         tag: "r/app:1".into(),
-        cache_to: vec!["type=local,dest=/tmp/cache".into()],
+        cache_from: vec![format!("type=local,src={}", src.path().display())],
+        cache_to: vec![format!("type=local,dest={},mode=max", dest.display())],
         ..Default::default()
     };
-    let err = builder.build(spec, tx).await.unwrap_err();
-    assert!(err.is_setup(), "{err:?}");
-    assert!(err.to_string().contains("type=registry"), "{err}");
-    assert!(
-        rec.solves.lock().unwrap().is_empty(),
-        "nothing was sent to the daemon"
+    builder.build(spec, tx).await.unwrap();
+    let lines = drain(&mut rx);
+
+    // Request shape: as buildctl sends it.
+    let req = rec.solves.lock().unwrap()[0].clone();
+    let cache = req.cache.as_ref().unwrap();
+    assert_eq!(cache.exports[0].r#type, "local");
+    assert_eq!(cache.exports[0].attrs["dest"], dest.display().to_string());
+    assert_eq!(cache.exports[0].attrs["mode"], "max");
+    assert_eq!(cache.imports[0].r#type, "local");
+    assert_eq!(
+        cache.imports[0].attrs["src"],
+        src.path().display().to_string()
     );
+    assert_eq!(cache.imports[0].attrs["digest"], manifest_digest);
+    let frontend_imports: serde_json::Value =
+        serde_json::from_str(&req.frontend_attrs["cache-imports"]).unwrap();
+    assert_eq!(frontend_imports[0]["Type"], "local");
+    assert_eq!(
+        frontend_imports[0]["Attrs"]["digest"],
+        manifest_digest.as_str()
+    );
+    assert!(
+        rec.session_methods
+            .lock()
+            .unwrap()
+            .contains(&"/containerd.services.content.v1.Content/Write".to_string())
+    );
+
+    // What BuildKit's side saw.
+    let log = rec.content.lock().unwrap().clone();
+    assert!(
+        log.contains(&format!("import info {manifest_digest} {}", manifest.len())),
+        "{log:#?}"
+    );
+    assert!(
+        log.contains(&format!(
+            "import read {}",
+            String::from_utf8_lossy(manifest)
+        )),
+        "{log:#?}"
+    );
+    assert!(
+        log.contains(&"import write error PermissionDenied".to_string()),
+        "{log:#?}"
+    );
+    assert!(
+        log.contains(&"export wrong digest Err(FailedPrecondition)".to_string()),
+        "{log:#?}"
+    );
+    assert!(
+        log.contains(&"export again Err(AlreadyExists)".to_string()),
+        "{log:#?}"
+    );
+    let index_digest = log
+        .iter()
+        .find_map(|l| l.strip_prefix("export index "))
+        .unwrap()
+        .to_string();
+
+    // The OCI layout on disk: three verified blobs, index.json tagged latest, no temp files.
+    let blobs: Vec<String> = std::fs::read_dir(dest.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(blobs.len(), 3, "{blobs:?}");
+    for name in &blobs {
+        use sha2::Digest as _;
+        let bytes = std::fs::read(dest.join("blobs/sha256").join(name)).unwrap();
+        assert_eq!(&format!("{:x}", sha2::Sha256::digest(&bytes)), name);
+    }
+    assert!(!dest.join("ingest").exists(), "no ingest leftovers");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], index_digest.as_str());
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        "latest"
+    );
+    assert!(dest.join("oci-layout").is_file());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cache exported to") && l.contains(&index_digest)),
+        "{lines:#?}"
+    );
+    // The source was only read.
+    assert_eq!(
+        std::fs::read_dir(src.path().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        src_before
+    );
+    assert!(!src.path().join("ingest").exists());
+
+    // And the next build imports what was exported: its index.json gives the digest.
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: "r/app:2".into(),
+        cache_from: vec![format!("type=local,src={}", dest.display())],
+        ..Default::default()
+    };
+    builder.build(spec, tx).await.unwrap();
+    let req = rec.solves.lock().unwrap()[1].clone();
+    assert_eq!(req.cache.unwrap().imports[0].attrs["digest"], index_digest);
 }
 
 /// CA, server and client certificates made with openssl, plus a client certificate from another CA.

@@ -265,6 +265,15 @@ fn the_cli_flags_are_checked_before_the_build() {
             "unknown cache type `s3`",
         ),
         (vec!["--cache-from", "type=local"], "needs src="),
+        // The engine cannot write a local cache directory; the message says it can read one.
+        (
+            vec!["--cache-to", "type=local,dest=/nonexistent/dockui-cache"],
+            "--cache-from type=local,src=DIR",
+        ),
+        (
+            vec!["--cache-from", "type=local,src=/nonexistent/dockui-cache"],
+            "is not a directory",
+        ),
     ] {
         let out = common::dockui(home.path())
             .args(["build", "--format", "json"])

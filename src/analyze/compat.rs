@@ -6,6 +6,8 @@ use serde::Deserialize;
 use std::cmp::Ordering;
 
 pub const EMBEDDED: &str = include_str!("../../assets/compat.toml");
+/// The same data converted to JSON by build.rs: parsed at every start, and JSON parses several times faster.
+const EMBEDDED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/compat.json"));
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
@@ -107,6 +109,11 @@ pub enum CompatError {
     Pattern { name: String, err: String },
 }
 
+/// The embedded rows, from build.rs's JSON copy of assets/compat.toml.
+fn embedded_data() -> CompatFile {
+    serde_json::from_str(EMBEDDED_JSON).unwrap_or_default()
+}
+
 /// What we learned from a base image reference.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageFacts {
@@ -154,19 +161,24 @@ impl Compat {
 
     /// The embedded data; it is tested, so failing here is a build defect.
     pub fn embedded() -> Compat {
-        match Compat::from_toml(EMBEDDED, None) {
-            Ok(c) => c,
-            // The embedded file is covered by a unit test; fall back to no facts rather than panic.
-            Err(_) => Compat {
-                data: CompatFile::default(),
-                patterns: vec![],
-            },
-        }
+        // The embedded file is covered by a unit test; fall back to no facts rather than panic.
+        Compat::from_data(embedded_data(), None).unwrap_or_else(|_| Compat {
+            data: CompatFile::default(),
+            patterns: vec![],
+        })
     }
 
-    /// Embedded data plus user rows (`extra`, TOML of the same shape).
+    /// The embedded data plus the user's rows (`extra`, TOML of the same shape).
+    pub fn with_user_rows(extra: &str) -> Result<Compat, CompatError> {
+        Compat::from_data(embedded_data(), Some(extra))
+    }
+
+    /// `base` (TOML) plus user rows (`extra`, TOML of the same shape).
     pub fn from_toml(base: &str, extra: Option<&str>) -> Result<Compat, CompatError> {
-        let mut data: CompatFile = toml::from_str(base)?;
+        Compat::from_data(toml::from_str(base)?, extra)
+    }
+
+    fn from_data(mut data: CompatFile, extra: Option<&str>) -> Result<Compat, CompatError> {
         let mut extra_images = 0;
         if let Some(extra) = extra {
             let more: CompatFile = toml::from_str(extra)?;
@@ -426,6 +438,23 @@ pub fn variant_to_cuda(v: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_copy_build_rs_embeds_holds_the_same_rows_as_compat_toml() {
+        let from_toml: CompatFile = toml::from_str(EMBEDDED).expect("compat.toml parses");
+        assert!(!from_toml.torch.is_empty() && !from_toml.image.is_empty());
+        assert_eq!(
+            format!("{from_toml:?}"),
+            format!(
+                "{:?}",
+                serde_json::from_str::<CompatFile>(EMBEDDED_JSON).expect("compat.json parses")
+            )
+        );
+        assert_eq!(
+            format!("{:?}", Compat::embedded().data),
+            format!("{from_toml:?}")
+        );
+    }
 
     #[test]
     fn embedded_data_loads_and_every_row_has_provenance() {

@@ -53,6 +53,9 @@ use requirements::ReqFile;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// A command that reads a project file: (instruction index, offset of the command in the Dockerfile).
+type FileReader = (usize, usize);
+
 /// What the caller tells the analyzer beyond the files themselves.
 #[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
@@ -225,11 +228,9 @@ pub fn analyze_project_with(
     let owned;
     let compat: &compat::Compat = match &extra {
         Some((p, t)) => {
-            owned = compat::Compat::from_toml(compat::EMBEDDED, Some(t)).map_err(|source| {
-                AnalyzeError::Compat {
-                    path: p.clone(),
-                    source,
-                }
+            owned = compat::Compat::with_user_rows(t).map_err(|source| AnalyzeError::Compat {
+                path: p.clone(),
+                source,
             })?;
             &owned
         }
@@ -442,6 +443,9 @@ fn analyze_with(
         }
     }
     let mut reqfiles: Vec<ReqFile> = Vec::new();
+    // Which commands read each file: (instruction, offset of the command). A file read only inside a shell
+    // branch the defaults do not decide gets its findings lowered, like the install's own (DU002 below).
+    let mut readers: HashMap<PathBuf, Vec<FileReader>> = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for (i, ec) in &env_cmds {
         let by_name = Path::new(&ec.file)
@@ -465,14 +469,19 @@ fn analyze_with(
                 );
                 analysis.files.push(cand.clone());
                 texts.insert(cand.clone(), text);
+                readers
+                    .entry(cand.clone())
+                    .or_default()
+                    .push((*i, ec.range.start));
                 reqfiles.push(env.reqfile());
                 break;
             }
         }
     }
     installs.sort_by_key(|(i, _)| *i);
-    // (directory of the including file, candidate paths, a conda spec list (`conda install --file`)?)
-    let mut todo: Vec<(PathBuf, Vec<String>, bool)> = Vec::new();
+    // (directory of the including file, candidate paths, a conda spec list (`conda install --file`)?, the
+    // command that reads it: (instruction, offset))
+    let mut todo: Vec<(PathBuf, Vec<String>, bool, FileReader)> = Vec::new();
     for (i, inst) in &installs {
         for inc in inst
             .sources
@@ -490,11 +499,12 @@ fn analyze_with(
                 PathBuf::new(),
                 cands,
                 inst.tool == requirements::Tool::Conda,
+                (*i, inst.range.start),
             ));
         }
     }
     let mut reads = 0;
-    while let Some((base, values, conda_specs)) = todo.pop() {
+    while let Some((base, values, conda_specs, reader)) = todo.pop() {
         if reads > 64 {
             break;
         }
@@ -508,11 +518,21 @@ fn analyze_with(
         }
         for cand in candidates {
             let cand = normalise_rel(&cand);
-            if cand.as_os_str().is_empty() || seen.contains(&cand) {
+            if cand.as_os_str().is_empty() {
+                continue;
+            }
+            if seen.contains(&cand) {
+                // Read already (by another command): note this reader too.
+                if let Some(r) = readers.get_mut(&cand) {
+                    if !r.contains(&reader) {
+                        r.push(reader);
+                    }
+                }
                 continue;
             }
             if let Some(text) = read(&cand)? {
                 seen.insert(cand.clone());
+                readers.entry(cand.clone()).or_default().push(reader);
                 reads += 1;
                 let rf = if conda_specs {
                     conda::parse_spec_file(&text, &cand)
@@ -533,7 +553,7 @@ fn analyze_with(
                     .iter()
                     .chain(rf.sources.constraints.iter())
                 {
-                    todo.push((dir.clone(), vec![inc.value.clone()], false));
+                    todo.push((dir.clone(), vec![inc.value.clone()], false, reader));
                 }
                 analysis.files.push(cand.clone());
                 texts.insert(cand.clone(), text);
@@ -562,6 +582,27 @@ fn analyze_with(
         if rf.problems.is_empty() {
             continue;
         }
+        // The commands that read it: with the defaults, does any of them surely run?
+        let conds: Vec<rules::gpu::branch::Cond> = readers
+            .get(&rf.path)
+            .map(|r| {
+                r.iter()
+                    .map(|(i, at)| rules::gpu::branch::condition(&ctx, *i, *at))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let branch = if conds.is_empty() || conds.contains(&rules::gpu::branch::Cond::Always) {
+            None
+        } else if let Some(rules::gpu::branch::Cond::Unknown(c)) = conds
+            .iter()
+            .find(|c| matches!(c, rules::gpu::branch::Cond::Unknown(_)))
+        {
+            Some(Err(c.clone()))
+        } else if let Some(rules::gpu::branch::Cond::Never(c)) = conds.first() {
+            Some(Ok(c.clone()))
+        } else {
+            None
+        };
         // One line index per file: a file of many bad lines stays linear.
         let text = texts.get(&rf.path).map(String::as_str).unwrap_or("");
         let lines = pyproject::LineIndex::new(text);
@@ -587,6 +628,23 @@ fn analyze_with(
                 f.why("The installer stops at this line and the build fails; dockui skipped it.")
                     .fact("the file is read by an install in the Dockerfile; its grammar (PEP 508, TOML or YAML) rejects this line")
             };
+            match &branch {
+                // Read only in a branch the defaults do not decide: the build fails only if it runs.
+                Some(Err(cond)) => {
+                    f.severity = f.severity.max(Severity::Warning);
+                    f = f.fact(format!(
+                        "assumption: the install that reads this file runs only when `{cond}` holds, which dockui cannot decide"
+                    ));
+                }
+                // Read only in a branch the defaults skip: a build argument may still take it.
+                Some(Ok(cond)) => {
+                    f.severity = f.severity.max(Severity::Info);
+                    f = f.fact(format!(
+                        "the install that reads this file does not run with the default build arguments (`{cond}`)"
+                    ));
+                }
+                None => {}
+            }
             findings.push(f);
         }
     }

@@ -167,17 +167,19 @@ pub fn check(from: &[CacheSpec], to: &[CacheSpec], caps: &Capabilities) -> Vec<C
         }
         let supported: Vec<&str> = caps.cache_export.iter().map(|c| c.as_str()).collect();
         let message = if caps.cache_export == [CacheType::Inline] {
+            let local = if spec.kind == CacheType::Local
+                && caps.cache_import.contains(&CacheType::Local)
+            {
+                " It can import a local cache directory (`--cache-from type=local,src=DIR`) that a BuildKit daemon wrote with `--cache-to type=local,dest=DIR`."
+            } else {
+                ""
+            };
             format!(
-                "{builder} exports only type=inline cache; `--cache-to {spec}` would fail at the end of the build with `unknown cache exporter`. What works: `--cache-to type=inline` (the cache travels inside the pushed image) and `--cache-from type=registry,ref=<that image>` on the next build, or build on a BuildKit daemon (BUILDKIT_HOST / [engine] buildkit_host, `--backend buildkit`), which exports registry and gha caches"
+                "{builder} exports only type=inline cache; `--cache-to {spec}` would fail at the end of the build with `unknown cache exporter`. What works: `--cache-to type=inline` (the cache travels inside the pushed image) and `--cache-from type=registry,ref=<that image>` on the next build, or build on a BuildKit daemon (BUILDKIT_HOST / [engine] buildkit_host, `--backend buildkit`), which exports registry, local and gha caches.{local}"
             )
         } else if caps.cache_export.is_empty() {
             format!(
                 "{builder} cannot export build cache; drop `--cache-to {spec}` or build with BuildKit"
-            )
-        } else if spec.kind == CacheType::Local && caps.kind == super::BackendKind::Buildkit {
-            format!(
-                "`--cache-to {spec}`: a local cache directory is written through the client's content store in the session, which dockui does not serve; use type=registry,ref=IMAGE:cache (supported here: {})",
-                supported.join(", ")
             )
         } else {
             format!(
@@ -325,8 +327,13 @@ mod tests {
         assert!(check(&from, &to, &caps_docker()).is_empty());
         let daemon = Capabilities {
             kind: BackendKind::Buildkit,
-            cache_export: vec![CacheType::Inline, CacheType::Registry, CacheType::Gha],
-            cache_import: vec![CacheType::Registry, CacheType::Gha],
+            cache_export: vec![
+                CacheType::Inline,
+                CacheType::Registry,
+                CacheType::Local,
+                CacheType::Gha,
+            ],
+            cache_import: vec![CacheType::Registry, CacheType::Local, CacheType::Gha],
             ..Default::default()
         };
         let to = vec![
@@ -334,9 +341,27 @@ mod tests {
             CacheSpec::parse("type=gha", Direction::Export).unwrap(),
         ];
         assert!(check(&[], &to, &daemon).is_empty());
-        let local = vec![CacheSpec::parse("type=local,dest=/tmp/c", Direction::Export).unwrap()];
-        let p = check(&[], &local, &daemon);
-        assert!(p[0].message.contains("content store"), "{p:?}");
+        // A daemon writes and reads local cache directories through the session's content store.
+        let local_to = vec![CacheSpec::parse("type=local,dest=/tmp/c", Direction::Export).unwrap()];
+        let local_from =
+            vec![CacheSpec::parse("type=local,src=/tmp/c", Direction::Import).unwrap()];
+        assert!(check(&local_from, &local_to, &daemon).is_empty());
+        // The engine imports one, but cannot export it: the message says both.
+        assert!(check(&local_from, &[], &caps_docker()).is_empty());
+        let p = check(&[], &local_to, &caps_docker());
+        assert_eq!(p.len(), 1);
+        assert!(p[0].message.contains("exports only type=inline"), "{p:?}");
+        assert!(
+            p[0].message.contains("--cache-from type=local,src=DIR"),
+            "{p:?}"
+        );
+        // Where nothing imports local caches, the import is refused.
+        let legacy = Capabilities {
+            kind: BackendKind::Podman,
+            ..Default::default()
+        };
+        let p = check(&local_from, &[], &legacy);
+        assert!(p[0].message.contains("cannot import build cache"), "{p:?}");
     }
 
     #[test]

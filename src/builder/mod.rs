@@ -205,6 +205,9 @@ pub struct Capabilities {
     pub cache_import: Vec<CacheType>,
     /// Platforms its workers build (`linux/amd64`, `linux/arm64` once QEMU binfmt is on).
     pub platforms: Vec<String>,
+    /// Where `platforms` comes from (BuildKit's ListWorkers, or the fallback and why); empty when not asked.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub platforms_from: String,
     /// Builds several platforms in one build (BuildKit daemon); otherwise dockui builds one per platform
     /// and pushes the index itself.
     pub multi_platform: bool,
@@ -288,6 +291,7 @@ pub trait BuilderPort: Send + Sync {
                 cache_export: vec![CacheType::Inline],
                 cache_import: vec![CacheType::Inline, CacheType::Registry],
                 platforms: vec!["linux/amd64".to_string()],
+                platforms_from: String::new(),
                 multi_platform: false,
                 run: true,
                 push_in_build: false,

@@ -4,6 +4,7 @@
 //! lists, the image exporter with push, cache import/export. A daemon runs no containers: smoke tests are
 //! skipped on it (`Capabilities::run` is false).
 
+pub mod content;
 pub mod filesync;
 pub mod session;
 pub mod solve;
@@ -174,6 +175,40 @@ pub struct Workers {
     pub embedded_engine: bool,
 }
 
+/// Platforms and kind from a ListWorkers answer (platforms in the workers' order, the native one first).
+pub fn workers_of(
+    resp: &bollard_buildkit_proto::moby::buildkit::v1::ListWorkersResponse,
+) -> Workers {
+    let mut w = Workers::default();
+    for r in &resp.record {
+        // The engine's worker carries moby's labels (org.mobyproject.buildkit.worker.moby.*).
+        if r.id == "moby" || r.labels.keys().any(|k| k.contains(".worker.moby.")) {
+            w.embedded_engine = true;
+        }
+        for p in &r.platforms {
+            let mut s = format!("{}/{}", p.os, p.architecture);
+            if !p.variant.is_empty() {
+                s.push('/');
+                s.push_str(&p.variant);
+            }
+            if !w.platforms.contains(&s) {
+                w.platforms.push(s);
+            }
+        }
+    }
+    w
+}
+
+/// ListWorkers on an open channel (a daemon, or the engine's `/grpc`).
+pub async fn list_workers(channel: tonic::transport::Channel) -> Result<Workers, String> {
+    let resp = ControlClient::new(channel)
+        .list_workers(ListWorkersRequest::default())
+        .await
+        .map_err(|s| status_text(&s))?
+        .into_inner();
+    Ok(workers_of(&resp))
+}
+
 /// A BuildKit daemon as a builder port.
 pub struct BuildkitBuilder {
     address: String,
@@ -223,23 +258,7 @@ impl BuildkitBuilder {
                         self.unreachable(explain_transport(&status_text(&s), &self.target))
                     })?
                     .into_inner();
-                let mut w = Workers::default();
-                for r in &resp.record {
-                    // The engine's worker carries moby's labels (org.mobyproject.buildkit.worker.moby.*).
-                    if r.id == "moby" || r.labels.keys().any(|k| k.contains(".worker.moby.")) {
-                        w.embedded_engine = true;
-                    }
-                    for p in &r.platforms {
-                        let mut s = format!("{}/{}", p.os, p.architecture);
-                        if !p.variant.is_empty() {
-                            s.push('/');
-                            s.push_str(&p.variant);
-                        }
-                        if !w.platforms.contains(&s) {
-                            w.platforms.push(s);
-                        }
-                    }
-                }
+                let w = workers_of(&resp);
                 Ok(w)
             })
             .await
@@ -307,8 +326,10 @@ pub fn capabilities_for(workers: &Workers) -> Capabilities {
             kind: BackendKind::Buildkit,
             buildkit: true,
             cache_export: vec![CacheType::Inline],
-            cache_import: vec![CacheType::Registry],
+            // `local` through the session's content store (tests/cache_local.rs imports one on the engine).
+            cache_import: vec![CacheType::Registry, CacheType::Local],
             platforms: workers.platforms.clone(),
+            platforms_from: "BuildKit ListWorkers".into(),
             // "exporting multiple references to image store is currently unsupported"
             multi_platform: false,
             run: false,
@@ -318,10 +339,16 @@ pub fn capabilities_for(workers: &Workers) -> Capabilities {
     Capabilities {
         kind: BackendKind::Buildkit,
         buildkit: true,
-        // type=local needs the client's content store in the session, which dockui does not serve.
-        cache_export: vec![CacheType::Inline, CacheType::Registry, CacheType::Gha],
-        cache_import: vec![CacheType::Registry, CacheType::Gha],
+        // type=local: the daemon reads and writes the directory through the session's content store.
+        cache_export: vec![
+            CacheType::Inline,
+            CacheType::Registry,
+            CacheType::Local,
+            CacheType::Gha,
+        ],
+        cache_import: vec![CacheType::Registry, CacheType::Local, CacheType::Gha],
         platforms: workers.platforms.clone(),
+        platforms_from: "BuildKit ListWorkers".into(),
         multi_platform: true,
         run: false,
         push_in_build: true,

@@ -1,7 +1,9 @@
 //! A BuildKit session: `Control.Session` turns one gRPC stream into a connection on which dockui is the gRPC
-//! *server*; BuildKit calls back on it for the local directories (FileSync), registry credentials (Auth) and a
-//! health check. The session lives until the returned guard is dropped.
+//! *server*; BuildKit calls back on it for the local directories (FileSync), registry credentials (Auth), a
+//! health check, and the content store of `type=local` cache directories (`content.rs`). The session lives
+//! until the returned guard is dropped.
 
+use super::content::{ContentServer, Stores};
 use super::filesync::SyncedDirs;
 use bollard_buildkit_proto::health::health_check_response::ServingStatus;
 use bollard_buildkit_proto::health::health_server::{Health, HealthServer};
@@ -77,13 +79,15 @@ pub fn registry_of(reference: &str) -> String {
 
 /// Open the session `id` offering `dirs`; BuildKit can use it as soon as this returns. `push_to` are the
 /// registries the build pushes to: only they are offered dockui's own env credentials
-/// (DOCKUI_REGISTRY_USER/PASSWORD); other hosts (base images) get the docker config's entries only.
+/// (DOCKUI_REGISTRY_USER/PASSWORD); other hosts (base images) get the docker config's entries only. `stores`
+/// are the `type=local` cache directories (none: the content service is not announced).
 pub async fn start(
     channel: Channel,
     id: &str,
     shared_key: &str,
     dirs: SyncedDirs,
     push_to: Vec<String>,
+    stores: Stores,
 ) -> Result<SessionGuard, Status> {
     let mut client = ControlClient::new(channel)
         .max_decoding_message_size(16 << 20)
@@ -109,6 +113,12 @@ pub async fn start(
     for m in METHODS {
         md.append("x-docker-expose-session-grpc-method", value(m)?);
     }
+    let content = (!stores.is_empty()).then(|| ContentServer::new(stores));
+    if content.is_some() {
+        for m in super::content::methods() {
+            md.append("x-docker-expose-session-grpc-method", value(&m)?);
+        }
+    }
     let incoming = client.session(req).await?.into_inner();
     let reader = tokio_util::io::StreamReader::new(incoming.map(|m| {
         m.map(|m| bytes::Bytes::from(m.data))
@@ -121,7 +131,8 @@ pub async fn start(
     let router = tonic::transport::Server::builder()
         .add_service(HealthServer::new(Healthy))
         .add_service(FileSyncServer::new(dirs))
-        .add_service(AuthServer::new(Credentials { push_to }));
+        .add_service(AuthServer::new(Credentials { push_to }))
+        .add_optional_service(content);
     let server = tokio::spawn(async move {
         let conn = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(io)]);
         if let Err(e) = router.serve_with_incoming(conn).await {

@@ -2,9 +2,10 @@
 //! a `Solve` with the Dockerfile frontend, and `Status` rendered into build log lines while it runs.
 //! Used by the BuildKit daemon backend and by the Docker engine's BuildKit path (its `/grpc` endpoint).
 
+use super::content::Stores;
 use super::filesync::SyncedDirs;
 use crate::builder::cache::{CacheSpec, Direction};
-use crate::builder::{BuildEvent, BuildSpec, DockerError};
+use crate::builder::{BuildEvent, BuildSpec, CacheType, DockerError};
 use crate::docker::buildkit_progress::{Out, Renderer};
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::{
@@ -40,6 +41,10 @@ pub fn request(
     cache_from: &[CacheSpec],
     cache_to: &[CacheSpec],
 ) -> Result<SolveRequest, DockerError> {
+    let cache_from = &local_dirs(cache_from, Direction::Import)
+        .map_err(|e| DockerError::Context(format!("cache_from: {e}")))?;
+    let cache_to = &local_dirs(cache_to, Direction::Export)
+        .map_err(|e| DockerError::Context(format!("cache_to: {e}")))?;
     let dockerfile_rel =
         crate::docker::context::dockerfile_rel(&spec.context_dir, &spec.dockerfile)
             .map_err(|e| DockerError::Context(e.to_string()))?;
@@ -139,6 +144,97 @@ pub fn request(
     })
 }
 
+/// `type=local` entries as buildctl sends them: the directory made absolute (it also names the session's
+/// content store, `local:DIR`), and for an import the `digest` of the cache manifest `index.json` tags
+/// `latest` (or `tag=`). A missing or incomplete source directory is refused here, before anything is built.
+fn local_dirs(specs: &[CacheSpec], dir: Direction) -> Result<Vec<CacheSpec>, String> {
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let mut spec = spec.clone();
+        if spec.kind == CacheType::Local {
+            let key = if dir == Direction::Import {
+                "src"
+            } else {
+                "dest"
+            };
+            let given = spec.attrs.get(key).cloned().unwrap_or_default();
+            let abs = std::path::absolute(&given)
+                .map_err(|e| format!("`{spec}`: cannot resolve {key}={given}: {e}"))?;
+            if dir == Direction::Import {
+                if !abs.is_dir() {
+                    return Err(format!(
+                        "`{spec}`: {} is not a directory; write one first with `--cache-to type=local,dest={}`",
+                        abs.display(),
+                        abs.display()
+                    ));
+                }
+                if !spec.attrs.contains_key("digest") {
+                    let tag = spec.attrs.get("tag").map_or("latest", String::as_str);
+                    let digest = super::content::index_digest(&abs, tag)
+                        .map_err(|e| format!("`{spec}`: {e}"))?;
+                    spec.attrs.insert("digest".into(), digest);
+                }
+            }
+            spec.attrs
+                .insert(key.into(), abs.to_string_lossy().into_owned());
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+/// The session content stores for the request's `type=local` entries: sources read-only, destinations
+/// writable (created when missing).
+pub fn local_stores(req: &SolveRequest) -> Result<Stores, String> {
+    let mut stores = Stores::default();
+    let Some(cache) = &req.cache else {
+        return Ok(stores);
+    };
+    for e in cache.imports.iter().filter(|e| e.r#type == "local") {
+        if let Some(src) = e.attrs.get("src") {
+            stores.add(std::path::Path::new(src), false);
+        }
+    }
+    for e in cache.exports.iter().filter(|e| e.r#type == "local") {
+        if let Some(dest) = e.attrs.get("dest") {
+            std::fs::create_dir_all(dest)
+                .map_err(|err| format!("cache_to: cannot create {dest}: {err}"))?;
+            stores.add(std::path::Path::new(dest), true);
+        }
+    }
+    Ok(stores)
+}
+
+/// After a solve with `type=local` exports: point each destination's `index.json` at the cache manifest
+/// BuildKit wrote there (tag `latest`, or the entry's `tag=`). One line per destination for the build log.
+pub fn finish_local_exports(
+    req: &SolveRequest,
+    response: &HashMap<String, String>,
+) -> Result<Vec<String>, String> {
+    let Some(cache) = &req.cache else {
+        return Ok(Vec::new());
+    };
+    let mut lines = Vec::new();
+    for e in cache.exports.iter().filter(|e| e.r#type == "local") {
+        let Some(dest) = e.attrs.get("dest") else {
+            continue;
+        };
+        let tag = e.attrs.get("tag").map_or("latest", String::as_str);
+        let Some(desc) = response.get(super::content::CACHE_MANIFEST_KEY) else {
+            return Err(format!(
+                "BuildKit exported no cache manifest for type=local,dest={dest}: {dest}/index.json was not written"
+            ));
+        };
+        let desc: serde_json::Value = serde_json::from_str(desc)
+            .map_err(|err| format!("BuildKit's cache manifest descriptor is not JSON: {err}"))?;
+        let digest = super::content::put_index(std::path::Path::new(dest), &desc, tag)?;
+        lines.push(format!(
+            "dockui: cache exported to {dest} (index.json {tag} -> {digest})"
+        ));
+    }
+    Ok(lines)
+}
+
 /// The two directories BuildKit reads: the context (filtered by the patterns of its `.dockerignore`) and the
 /// Dockerfile's own directory.
 pub fn synced_dirs(spec: &BuildSpec) -> Result<SyncedDirs, DockerError> {
@@ -202,9 +298,17 @@ pub async fn run(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let _session = super::session::start(channel.clone(), &session_id, &shared_key, dirs, push_to)
-        .await
-        .map_err(|s| unreachable(super::status_text(&s)))?;
+    let stores = local_stores(&req).map_err(DockerError::Context)?;
+    let _session = super::session::start(
+        channel.clone(),
+        &session_id,
+        &shared_key,
+        dirs,
+        push_to,
+        stores,
+    )
+    .await
+    .map_err(|s| unreachable(super::status_text(&s)))?;
     req.r#ref = build_ref.clone();
     req.session = session_id;
 
@@ -234,7 +338,7 @@ pub async fn run(
     let mut client = ControlClient::new(channel)
         .max_decoding_message_size(16 << 20)
         .max_encoding_message_size(16 << 20);
-    let result = client.solve(req).await;
+    let result = client.solve(req.clone()).await;
     // The status stream ends with the job; let its last lines (errors, DONE) through.
     let mut status = status;
     let cached_steps = tokio::time::timeout(std::time::Duration::from_secs(5), &mut status.0)
@@ -245,6 +349,17 @@ pub async fn run(
     match result {
         Ok(resp) => {
             let resp = resp.into_inner().exporter_response;
+            match finish_local_exports(&req, &resp) {
+                Ok(lines) => {
+                    for l in lines {
+                        let _ = events.send(BuildEvent::Line(l));
+                    }
+                }
+                Err(e) => {
+                    let _ = events.send(BuildEvent::Line(format!("ERROR: {e}")));
+                    return Err(DockerError::BuildFailed { message: e });
+                }
+            }
             Ok(Solved {
                 config_digest: resp.get("containerimage.config.digest").cloned(),
                 digest: resp.get("containerimage.digest").cloned(),
@@ -307,6 +422,64 @@ mod tests {
         let dirs = synced_dirs(&spec).unwrap();
         assert_eq!(dirs.dirs["dockerfile"], std::path::Path::new("/ctx/docker"));
         assert_eq!(dirs.dirs["context"], std::path::Path::new("/ctx"));
+    }
+
+    #[test]
+    fn local_cache_entries_get_absolute_dirs_and_the_imports_digest() {
+        let src = tempfile::tempdir().unwrap();
+        let manifest = b"{}";
+        let digest = format!(
+            "sha256:{:x}",
+            <sha2::Sha256 as sha2::Digest>::digest(manifest)
+        );
+        std::fs::create_dir_all(src.path().join("blobs/sha256")).unwrap();
+        std::fs::write(
+            crate::buildkit::content::blob_path(src.path(), &digest).unwrap(),
+            manifest,
+        )
+        .unwrap();
+        std::fs::write(
+            src.path().join("index.json"),
+            serde_json::json!({"manifests": [{"digest": digest, "size": 2,
+                "annotations": {(crate::buildkit::content::REF_NAME): "latest"}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let spec = BuildSpec {
+            context_dir: "/ctx".into(),
+            dockerfile: "Dockerfile".into(),
+            ..Default::default()
+        };
+        let from = vec![
+            CacheSpec::parse(
+                &format!("type=local,src={}", src.path().display()),
+                Direction::Import,
+            )
+            .unwrap(),
+        ];
+        let to = vec![CacheSpec::parse("type=local,dest=rel/cache", Direction::Export).unwrap()];
+        let out = Output::Moby { names: vec![] };
+        let req = request(&spec, &out, &from, &to).unwrap();
+        let cache = req.cache.as_ref().unwrap();
+        assert_eq!(cache.imports[0].attrs["digest"], digest);
+        let dest = std::path::Path::new(&cache.exports[0].attrs["dest"]);
+        assert!(
+            dest.is_absolute() && dest.ends_with("rel/cache"),
+            "{dest:?}"
+        );
+        // The frontend sees the same entries (it runs the import itself).
+        assert!(req.frontend_attrs["cache-imports"].contains(&digest));
+        // A source that is not a directory is refused before anything is sent.
+        let missing = vec![
+            CacheSpec::parse(
+                "type=local,src=/nonexistent/dockui-cache",
+                Direction::Import,
+            )
+            .unwrap(),
+        ];
+        let err = request(&spec, &out, &missing, &[]).unwrap_err().to_string();
+        assert!(err.contains("is not a directory"), "{err}");
+        assert!(err.contains("--cache-to type=local,dest="), "{err}");
     }
 
     #[test]

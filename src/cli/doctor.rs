@@ -129,6 +129,9 @@ pub fn human(d: &Doctor) -> String {
         let _ = writeln!(out, "   reachable: {state}");
         if let Some(c) = &p.capabilities {
             let _ = writeln!(out, "   can: {}", can(c));
+            if !c.platforms_from.is_empty() {
+                let _ = writeln!(out, "   platforms from: {}", c.platforms_from);
+            }
         }
         if let Some(w) = &p.why_not {
             let _ = writeln!(out, "   why not: {w}");

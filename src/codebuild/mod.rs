@@ -709,6 +709,7 @@ impl BuilderPort for CodeBuildPort {
                 cache_export: Vec::new(),
                 cache_import: Vec::new(),
                 platforms: vec!["linux/amd64".into()],
+                platforms_from: String::new(),
                 multi_platform: false,
                 run: false,
                 push_in_build: true,

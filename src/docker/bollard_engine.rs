@@ -583,7 +583,7 @@ impl BollardEngine {
 impl BollardEngine {
     /// The engine's BuildKit Control API (`POST /grpc`), over the same transport as the API calls (unix,
     /// tcp, tcp with TLS, ssh). None only when the endpoint could not be resolved.
-    fn grpc_target(&self) -> Option<crate::buildkit::Target> {
+    pub(super) fn grpc_target(&self) -> Option<crate::buildkit::Target> {
         use crate::buildkit::transport::{Dial, Io, Target};
         // TLS and ssh engines: the same connection the API calls use (the CLI's TLS files; ssh with
         // `docker system dial-stdio`, which carries the upgrade like any other request).
@@ -760,6 +760,8 @@ impl DockerPort for BollardEngine {
                 let mut caps = self.capabilities().await?;
                 if !use_buildkit {
                     caps.cache_export.clear();
+                    // A local cache directory is read through BuildKit's session only.
+                    caps.cache_import.retain(|c| *c != crate::builder::CacheType::Local);
                 }
                 for line in crate::builder::cache::summary(&cache_from, &cache_to, &caps) {
                     let _ = events.send(BuildEvent::Line(line));
@@ -783,6 +785,12 @@ impl DockerPort for BollardEngine {
                     }
                     // No BuildKit endpoint (Podman, an old engine): /build below decides what it can do.
                     Err(e) if e.contains("POST /grpc") => {
+                        if cache_from.iter().any(|c| c.kind == crate::builder::CacheType::Local) {
+                            return Err(DockerError::Context(format!(
+                                "--cache-from type=local is read through BuildKit's session on the engine's /grpc, which {} does not serve ({e}); use --cache-from type=registry,ref=IMAGE",
+                                self.endpoint
+                            )));
+                        }
                         log::info!("{}: {e}; building through /build", self.endpoint);
                     }
                     Err(e) => return Err(self.explained_unreachable(e)),
@@ -1608,14 +1616,16 @@ mod tests {
                     .nth(1)
                     .unwrap_or_default()
                     .to_string();
+                // Like Podman 4.3: its own API only under a version prefix.
+                let libpod_info = path.ends_with("/libpod/info") && path.starts_with("/v");
                 let body = if path.ends_with("/version") {
                     r#"{"Version":"4.3.1","ApiVersion":"1.41","Arch":"amd64","Os":"linux"}"#
-                } else if path.ends_with("/libpod/info") {
+                } else if libpod_info {
                     r#"{"host":{"security":{"rootless":true}}}"#
                 } else {
                     "OK"
                 };
-                let status = if path.contains("/libpod/") && !path.ends_with("/libpod/info") {
+                let status = if path.contains("/libpod/") && !libpod_info {
                     "404 Not Found"
                 } else {
                     "200 OK"

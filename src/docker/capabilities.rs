@@ -1,7 +1,8 @@
 //! What a Docker-API engine can build, asked from its `/version`: Docker or Podman, BuildKit or not, its
 //! platform. The facts behind the cache lists are in `shared/reference/backends.md`: the engine's embedded
 //! BuildKit (20.10) exports only `inline` cache (`registry`, `local`, `gha` give "unknown cache exporter")
-//! and imports inline cache through `cachefrom`, which may name a registry image.
+//! and imports inline cache through `cachefrom`, which may name a registry image, and a `type=local`
+//! directory through the session's content store.
 
 use super::{BackendKind, BollardEngine, CacheType, Capabilities, DockerError};
 
@@ -39,12 +40,14 @@ pub fn from_version(
         } else {
             Vec::new()
         },
+        // `local` is read through the session's content store (BuildKit over the engine's /grpc).
         cache_import: if buildkit {
-            vec![CacheType::Inline, CacheType::Registry]
+            vec![CacheType::Inline, CacheType::Registry, CacheType::Local]
         } else {
             Vec::new()
         },
         platforms: platform,
+        platforms_from: String::new(),
         multi_platform: false,
         run: true,
         push_in_build: false,
@@ -60,10 +63,39 @@ fn normalize_arch(arch: &str) -> &str {
     }
 }
 
+/// The platform list: the engine's own first, then what its BuildKit workers list (amd64 hosts also list
+/// 386; foreign architectures appear once QEMU binfmt is on).
+pub fn merge_platforms(native: &str, workers: &[String]) -> Vec<String> {
+    let mut out = vec![native.to_string()];
+    for p in workers {
+        if !out.contains(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// What the fallback says when ListWorkers did not answer.
+pub fn binfmt_fallback(local: bool, why: &str) -> String {
+    if local {
+        format!("binfmt_misc of this machine (fallback: {why})")
+    } else {
+        format!(
+            "the engine's own platform only (fallback: {why}; binfmt_misc is read only for an engine on this machine)"
+        )
+    }
+}
+
+/// ListWorkers answers, per endpoint, for a minute: capabilities are asked before every build, and over ssh
+/// each /grpc connection is a new ssh session.
+type WorkersByEndpoint = std::collections::HashMap<String, (std::time::Instant, Vec<String>)>;
+static WORKERS: std::sync::Mutex<Option<WorkersByEndpoint>> = std::sync::Mutex::new(None);
+const WORKERS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const WORKERS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl BollardEngine {
     pub async fn docker_capabilities(&self) -> Result<Capabilities, DockerError> {
-        // The probe also recognises Podman by its libpod headers, and sees QEMU's binfmt handlers (the
-        // platforms a local engine can build beyond its own).
+        // The probe also recognises Podman by its libpod headers.
         let probe = self.probe().await?;
         let components = if probe.podman {
             vec!["Podman Engine".to_string()]
@@ -72,9 +104,70 @@ impl BollardEngine {
         };
         let mut caps = from_version(&components, &probe.api_version, &probe.os, &probe.arch);
         if !caps.platforms.is_empty() {
-            caps.platforms = self.platforms_of(&probe);
+            let endpoint = super::DockerPort::endpoint(self);
+            let local = endpoint.starts_with("unix://") || endpoint.starts_with('/');
+            // The platforms BuildKit itself reports (what the builds can target), else QEMU's binfmt
+            // handlers (the platforms a local engine can run beyond its own).
+            let override_dir = std::env::var_os(crate::engine::platforms::BINFMT_DIR_ENV)
+                .filter(|d| !d.is_empty());
+            let workers = if let Some(dir) = override_dir.filter(|_| local) {
+                // binfmt_misc named explicitly (mounted elsewhere, or a test simulating a host without
+                // QEMU): that is what the user asked to be read.
+                Err(format!(
+                    "{} names binfmt_misc at {}",
+                    crate::engine::platforms::BINFMT_DIR_ENV,
+                    std::path::Path::new(&dir).display()
+                ))
+            } else if caps.buildkit {
+                self.buildkit_platforms().await.map_err(|e| {
+                    format!("BuildKit's ListWorkers over the engine's /grpc did not answer: {e}")
+                })
+            } else {
+                Err("the engine builds without BuildKit".to_string())
+            };
+            match workers {
+                Ok(list) => {
+                    caps.platforms = merge_platforms(&probe.native_platform(), &list);
+                    caps.platforms_from = "BuildKit ListWorkers (the engine's /grpc)".into();
+                }
+                Err(why) => {
+                    caps.platforms = self.platforms_of(&probe);
+                    caps.platforms_from = binfmt_fallback(local, &why);
+                }
+            }
         }
         Ok(caps)
+    }
+
+    /// ListWorkers through the engine's `/grpc`, cached per endpoint for a minute.
+    async fn buildkit_platforms(&self) -> Result<Vec<String>, String> {
+        let endpoint = super::DockerPort::endpoint(self);
+        if let Ok(cache) = WORKERS.lock()
+            && let Some((at, list)) = cache.as_ref().and_then(|c| c.get(&endpoint))
+            && at.elapsed() < WORKERS_TTL
+        {
+            return Ok(list.clone());
+        }
+        let target = self
+            .grpc_target()
+            .ok_or_else(|| "the endpoint could not be resolved".to_string())?;
+        let ask = async {
+            let channel = target.channel().await?;
+            crate::buildkit::list_workers(channel).await
+        };
+        let workers = tokio::time::timeout(WORKERS_TIMEOUT, ask)
+            .await
+            .map_err(|_| format!("no answer within {} s", WORKERS_TIMEOUT.as_secs()))??;
+        if workers.platforms.is_empty() {
+            return Err("ListWorkers listed no platform".into());
+        }
+        if let Ok(mut cache) = WORKERS.lock() {
+            cache.get_or_insert_with(Default::default).insert(
+                endpoint,
+                (std::time::Instant::now(), workers.platforms.clone()),
+            );
+        }
+        Ok(workers.platforms)
     }
 }
 
@@ -88,7 +181,10 @@ mod tests {
         assert_eq!(c.kind, BackendKind::Docker);
         assert!(c.buildkit && c.run && !c.multi_platform && !c.push_in_build);
         assert_eq!(c.cache_export, vec![CacheType::Inline]);
-        assert_eq!(c.cache_import, vec![CacheType::Inline, CacheType::Registry]);
+        assert_eq!(
+            c.cache_import,
+            vec![CacheType::Inline, CacheType::Registry, CacheType::Local]
+        );
         assert_eq!(c.platforms, vec!["linux/amd64".to_string()]);
     }
 
@@ -104,6 +200,29 @@ mod tests {
         assert!(!c.buildkit && c.run);
         assert!(c.cache_export.is_empty() && c.cache_import.is_empty());
         assert_eq!(c.platforms, vec!["linux/amd64".to_string()]);
+    }
+
+    #[test]
+    fn the_native_platform_leads_and_the_fallback_says_why() {
+        let workers = vec![
+            "linux/386".to_string(),
+            "linux/amd64".to_string(),
+            "linux/arm64".to_string(),
+        ];
+        assert_eq!(
+            merge_platforms("linux/amd64", &workers),
+            ["linux/amd64", "linux/386", "linux/arm64"]
+        );
+        let local = binfmt_fallback(true, "ListWorkers did not answer: 404 on POST /grpc");
+        assert!(
+            local.contains("binfmt_misc of this machine") && local.contains("404"),
+            "{local}"
+        );
+        let remote = binfmt_fallback(false, "timeout");
+        assert!(
+            remote.contains("own platform only") && remote.contains("timeout"),
+            "{remote}"
+        );
     }
 
     #[test]

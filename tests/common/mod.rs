@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the real engine (or a clear skip), isolated dirs, the binary.
 #![allow(dead_code)]
 
+pub mod h2c;
 pub mod proxy;
 pub mod tmux;
 

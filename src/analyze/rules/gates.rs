@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::analyze::dockerfile::shell::Command;
-use regex::Regex;
 use std::sync::OnceLock;
 
 /// Metadata of the build gates.
@@ -375,12 +374,12 @@ fn caches(
     }
 }
 
-fn name_re() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
+fn name_re() -> &'static regex_lite::Regex {
+    static R: OnceLock<regex_lite::Regex> = OnceLock::new();
     // Docker reference grammar: optional domain (with port), lower-case path components, tag, digest.
     R.get_or_init(|| {
-        Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
-            .unwrap_or_else(|_| Regex::new("^$").unwrap_or_else(|_| unreachable!()))
+        regex_lite::Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
+            .unwrap_or_else(|_| regex_lite::Regex::new("^$").unwrap_or_else(|_| unreachable!()))
     })
 }
 

@@ -1290,3 +1290,48 @@ fn du002_is_an_error_only_where_the_installers_grammar_rejects_the_line() {
     assert_eq!(f[0].severity, Severity::Warning);
     assert!(f[0].facts.iter().any(|x| x.starts_with("assumption")));
 }
+
+#[test]
+fn du002_follows_the_branch_of_the_install_that_reads_the_file() {
+    use crate::analyze::Severity;
+    let bad = [("requirements-dev.txt", "numpy>=1.26.*\n")];
+    let du002 = |df: &str| {
+        let a = check_with(df, &bad);
+        let f: Vec<_> = a
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == "DU002")
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        f.into_iter().next().unwrap()
+    };
+    // Read only when a file exists in the image: undecidable, so a warning that names the condition.
+    let f = du002(
+        "FROM python:3.11-slim\nCOPY requirements-dev.txt ./\nRUN if [ -f /etc/dev-image ]; then pip install --no-cache-dir -r requirements-dev.txt; fi\n",
+    );
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.facts
+            .iter()
+            .any(|x| x.starts_with("assumption") && x.contains("/etc/dev-image")),
+        "{:?}",
+        f.facts
+    );
+    // Read only when a build argument that defaults to empty is set: skipped with the defaults, info.
+    let f = du002(
+        "FROM python:3.11-slim\nARG DEV=\nCOPY requirements-dev.txt ./\nRUN if [ -n \"$DEV\" ]; then pip install --no-cache-dir -r requirements-dev.txt; fi\n",
+    );
+    assert_eq!(f.severity, Severity::Info);
+    assert!(
+        f.facts
+            .iter()
+            .any(|x| x.contains("default build arguments")),
+        "{:?}",
+        f.facts
+    );
+    // Must not lower: the same file also read by an unconditional install.
+    let f = du002(
+        "FROM python:3.11-slim\nCOPY requirements-dev.txt ./\nRUN if [ -f /etc/dev-image ]; then pip install --no-cache-dir -r requirements-dev.txt; fi\nRUN pip install --no-cache-dir -r requirements-dev.txt\n",
+    );
+    assert_eq!(f.severity, Severity::Error);
+}

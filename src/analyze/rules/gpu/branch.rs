@@ -10,7 +10,7 @@ use crate::analyze::dockerfile::expand::{Vars, expand};
 
 /// Whether the command starting at a byte offset runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Cond {
+pub(crate) enum Cond {
     Always,
     /// Not taken with the defaults; the text says which condition decided it.
     Never(String),
@@ -32,7 +32,7 @@ struct Frame {
 }
 
 /// The condition under which the command at byte `at` (a file offset) of instruction `instr` runs.
-pub(super) fn condition(ctx: &Ctx, instr: usize, at: usize) -> Cond {
+pub(crate) fn condition(ctx: &Ctx, instr: usize, at: usize) -> Cond {
     let Some(info) = ctx.m.instrs.get(instr) else {
         return Cond::Always;
     };

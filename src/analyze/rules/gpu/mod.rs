@@ -15,7 +15,7 @@ use crate::analyze::dockerfile::model::Stage;
 use crate::analyze::requirements::{Install, Located, Requirement, Tool, torch_index_variant};
 
 pub(super) mod arch;
-mod branch;
+pub(crate) mod branch;
 pub(super) mod host;
 mod install;
 mod python;

@@ -360,6 +360,39 @@ fn du201_severity_follows_the_cuda_major() {
     assert_eq!(on("12.4.1-runtime-ubuntu22.04", "2.5.1", "cu124"), None);
 }
 
+#[test]
+fn an_info_level_du201_never_moves_the_projects_torch() {
+    // Same CUDA major (info): torch 2.1.0 (cu121) on a CUDA 12.4 base runs; no fix moves it to torch 2.6.
+    let minor = check(
+        "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.1.0\n",
+    );
+    let f = find(&minor, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&minor));
+    assert_eq!(f[0].severity, Severity::Info);
+    assert!(
+        f[0].fixes.iter().all(|x| x.id != "DU201.move-torch"),
+        "{:?}",
+        f[0].fixes
+    );
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("no torch move offered"))
+    );
+    // Across a major (warning: an open range picks cu130 on a CUDA 12 image): moving torch is offered.
+    let major = check(
+        "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir 'torch>=2.9'\n",
+    );
+    let f = find(&major, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&major));
+    assert!(f[0].severity <= Severity::Warning);
+    assert!(
+        f[0].fixes.iter().any(|x| x.id == "DU201.move-torch"),
+        "{:?}",
+        f[0].fixes
+    );
+}
+
 // ---- missed detections ----
 
 #[test]

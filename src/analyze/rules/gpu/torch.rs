@@ -416,7 +416,14 @@ pub(super) fn torch_rules(
                 ));
             }
         }
-        if let Some(p) = target {
+        // An info-level mismatch (same CUDA major: it runs) never moves the project's torch to another
+        // release (torch 2.1 -> 2.6 to match a CUDA minor breaks more than it fixes); pinning the torch the base
+        // already has is a no-op install and stays offered.
+        let info_only = f.severity > Severity::Warning && !facts.torch_preinstalled;
+        if info_only && target.is_some() {
+            f = f.fact("no torch move offered: within a CUDA major this mix runs, and another torch release changes what the project runs on");
+        }
+        if let Some(p) = target.filter(|_| !info_only) {
             if t.local().is_none() && explicit.is_none() {
                 f = f.with_fix(req_fix(
                     "DU201.move-torch",

@@ -1,0 +1,115 @@
+//! The Docker engine's platform list (issue 13, point 5/8): asked from its embedded BuildKit (ListWorkers over
+//! the engine's `/grpc`), which lists what builds can target (`linux/386` beside `linux/amd64`, and
+//! `linux/arm64` once QEMU binfmt is on). When `/grpc` does not answer, dockui falls back to this machine's
+//! binfmt_misc handlers and says so in `platforms_from`.
+
+mod common;
+
+use dockui::docker::{BollardEngine, DockerPort};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn qemu_aarch64_enabled() -> bool {
+    std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .is_ok_and(|s| s.lines().next() == Some("enabled"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+#[cfg_attr(
+    not(dockui_qemu),
+    ignore = "needs qemu-user-static with binfmt for aarch64 on"
+)]
+async fn the_engines_platforms_come_from_buildkit_list_workers() {
+    let engine = common::engine_or_skip("platforms_list_workers")
+        .await
+        .unwrap();
+    assert!(
+        qemu_aarch64_enabled(),
+        "qemu-user-static is installed but binfmt for aarch64 is off: update-binfmts --enable qemu-aarch64"
+    );
+    let caps = engine.capabilities().await.unwrap();
+    assert_eq!(caps.platforms[0], "linux/amd64", "{caps:?}");
+    assert!(
+        caps.platforms.contains(&"linux/arm64".to_string()),
+        "{caps:?}"
+    );
+    // Only BuildKit lists 386 on an amd64 engine: binfmt_misc has no handler for it.
+    assert!(
+        caps.platforms.contains(&"linux/386".to_string()),
+        "{caps:?}"
+    );
+    assert_eq!(
+        caps.platforms_from, "BuildKit ListWorkers (the engine's /grpc)",
+        "{caps:?}"
+    );
+}
+
+/// A unix socket in front of the engine that answers `POST /grpc` with 404 (an engine or proxy without
+/// BuildKit's endpoint) and forwards everything else.
+async fn engine_without_grpc(path: &std::path::Path) {
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut b = [0u8; 1];
+                    if client.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                if head.starts_with(b"POST /grpc") {
+                    let _ = client
+                        .write_all(
+                            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        )
+                        .await;
+                    return;
+                }
+                let Ok(mut engine) =
+                    tokio::net::UnixStream::connect(common::proxy::ENGINE_SOCKET).await
+                else {
+                    return;
+                };
+                if engine.write_all(&head).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn without_grpc_the_platforms_fall_back_to_binfmt_and_say_so() {
+    common::engine_or_skip("platforms_fallback").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("engine.sock");
+    engine_without_grpc(&sock).await;
+    let engine = BollardEngine::connect(&format!("unix://{}", sock.display()), 60);
+    engine.ping().await.unwrap();
+    let caps = engine.capabilities().await.unwrap();
+    assert!(caps.buildkit, "{caps:?}");
+    assert!(
+        caps.platforms_from.contains("binfmt_misc of this machine")
+            && caps.platforms_from.contains("did not answer"),
+        "{caps:?}"
+    );
+    assert_eq!(caps.platforms[0], "linux/amd64", "{caps:?}");
+    assert!(
+        !caps.platforms.contains(&"linux/386".to_string()),
+        "binfmt has no 386 handler: {caps:?}"
+    );
+    assert_eq!(
+        caps.platforms.contains(&"linux/arm64".to_string()),
+        qemu_aarch64_enabled(),
+        "{caps:?}"
+    );
+}
