@@ -331,10 +331,134 @@ pub fn rootless_of_libpod_info(body: &[u8]) -> Option<bool> {
     v.pointer("/host/security/rootless")?.as_bool()
 }
 
+/// The exit code in a wait's answer (`{"StatusCode": 3, "Error": null}`).
+fn exit_code_of_wait(body: &[u8]) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("StatusCode")?.as_i64()
+}
+
+/// How long a request made by hand may take (a dead host is not waited for longer).
+const RAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Probes already made by this process, by `probe_key`.
+static PROBES: std::sync::Mutex<BTreeMap<String, EngineProbe>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The endpoint and who answers there, as its `/_ping` headers say: another engine (or version) on the
+/// same address is another key.
+fn probe_key(endpoint: &str, ping: &hyper::HeaderMap) -> String {
+    let mut key = endpoint.to_string();
+    for name in ["server", "api-version", "libpod-api-version", "ostype"] {
+        key.push('\n');
+        key.push_str(ping.get(name).and_then(|v| v.to_str().ok()).unwrap_or(""));
+    }
+    key
+}
+
+/// Podman serves its own API only under a version prefix (`/libpod/info` alone is a 404 on 4.3); any
+/// version is accepted, so ask with the server's own.
+fn libpod_info_path(libpod_version: &str) -> String {
+    let v = if libpod_version.starts_with(|c: char| c.is_ascii_digit()) {
+        libpod_version
+    } else {
+        "4.0.0"
+    };
+    format!("/v{v}/libpod/info")
+}
+
+/// The whole probe from Podman's `/libpod/info` (version, host arch and os, rootless) and the compat API
+/// version of its ping; None when the answer lacks the version or the architecture.
+pub fn probe_of_libpod_info(
+    body: &[u8],
+    libpod_version: &str,
+    api_version: &str,
+) -> Option<EngineProbe> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = |p: &str| {
+        v.pointer(p)
+            .and_then(|x| x.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let version = text("/version/Version")?;
+    let arch = text("/host/arch")?;
+    Some(EngineProbe {
+        podman: true,
+        podman_version: if libpod_version.is_empty() {
+            version.clone()
+        } else {
+            libpod_version.to_string()
+        },
+        rootless: v
+            .pointer("/host/security/rootless")
+            .and_then(|r| r.as_bool()),
+        version,
+        api_version: api_version.to_string(),
+        arch,
+        os: text("/host/os").unwrap_or_else(|| "linux".into()),
+    })
+}
+
 impl BollardEngine {
     /// Ask the engine what it is: version, architecture, Podman or Docker (and rootless for Podman).
+    ///
+    /// A build or push asks this several times (selection, capabilities, the build itself), and Podman
+    /// takes ~0.3 s per `/version` (it gathers host info for it). So the answer is kept for the process,
+    /// keyed by the endpoint and what its `/_ping` headers say (server, API versions): every call still
+    /// pings, so a dead engine is seen at once, and another engine on the same address is asked afresh.
     pub async fn probe(&self) -> Result<EngineProbe, DockerError> {
         let docker = self.client()?;
+        let headers = match self.raw_get_result("/_ping").await {
+            Ok((200, headers, _)) => Some(headers),
+            // A dead host must not be waited for twice.
+            Err(true) => {
+                return Err(self.unreachable(format!(
+                    "no answer to /_ping within {}s",
+                    RAW_TIMEOUT.as_secs()
+                )));
+            }
+            // Could not ask by hand: bollard's answer says why (and if it does answer, ask uncached).
+            Ok(_) | Err(false) => {
+                docker.ping().await.map_err(|e| self.map_err(e))?;
+                None
+            }
+        };
+        let key = headers.as_ref().map(|h| probe_key(&self.endpoint, h));
+        if let Some(k) = &key
+            && let Some(p) = PROBES.lock().ok().and_then(|c| c.get(k).cloned())
+        {
+            return Ok(p);
+        }
+        let probe = self.probe_uncached(docker, headers.as_ref()).await?;
+        if let (Some(k), Ok(mut cache)) = (key, PROBES.lock()) {
+            cache.insert(k, probe.clone());
+        }
+        Ok(probe)
+    }
+
+    async fn probe_uncached(
+        &self,
+        docker: &Docker,
+        ping: Option<&hyper::HeaderMap>,
+    ) -> Result<EngineProbe, DockerError> {
+        let header = |name: &str| {
+            ping.and_then(|h| h.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .filter(|v| !v.is_empty())
+        };
+        // Podman says so in its ping headers; its own `/libpod/info` then answers everything `/version`
+        // would (and whether it runs rootless) at about half the cost.
+        let mut libpod_info = None;
+        if let Some(libpod) = header("libpod-api-version") {
+            if let Some((200, _, body)) = self.raw_get(&libpod_info_path(&libpod)).await {
+                let api = header("api-version").unwrap_or_default();
+                if let Some(p) = probe_of_libpod_info(&body, &libpod, &api) {
+                    return Ok(p);
+                }
+                libpod_info = Some(body);
+            }
+        }
         let v = docker.version().await.map_err(|e| self.map_err(e))?;
         let mut probe = EngineProbe {
             podman: is_podman_version(&v),
@@ -354,38 +478,22 @@ impl BollardEngine {
         {
             probe.podman_version = c.version.clone();
         }
-        // A Podman whose version answer hides the component still sends its libpod headers on /_ping. Docker
-        // names its own "Engine" component: no need to ask (over ssh each request is a new connection).
-        let docker_engine = v
-            .components
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.name == "Engine");
+        // A Podman whose version answer hides the component still sends its libpod headers on /_ping.
         if !probe.podman
-            && !docker_engine
-            && let Some((_, headers, _)) = self.raw_get("/_ping").await
-            && let Some(libpod) = headers.get("libpod-api-version")
+            && let Some(libpod) = header("libpod-api-version")
         {
             probe.podman = true;
-            probe.podman_version = libpod.to_str().unwrap_or_default().to_string();
+            probe.podman_version = libpod;
         }
-        // Podman serves its own API only under a version prefix (`/libpod/info` alone is a 404 on 4.3); any
-        // version is accepted, so ask with the server's own.
-        let libpod_version = if probe
-            .podman_version
-            .starts_with(|c: char| c.is_ascii_digit())
-        {
-            probe.podman_version.as_str()
-        } else {
-            "4.0.0"
-        };
-        if probe.podman
-            && let Some((200, _, body)) = self
-                .raw_get(&format!("/v{libpod_version}/libpod/info"))
-                .await
-        {
-            probe.rootless = rootless_of_libpod_info(&body);
+        if probe.podman {
+            let body = match libpod_info {
+                Some(b) => Some(b),
+                None => match self.raw_get(&libpod_info_path(&probe.podman_version)).await {
+                    Some((200, _, b)) => Some(b),
+                    _ => None,
+                },
+            };
+            probe.rootless = body.and_then(|b| rootless_of_libpod_info(&b));
         }
         Ok(probe)
     }
@@ -394,36 +502,64 @@ impl BollardEngine {
     /// for Podman's own endpoints, nor for response headers). None on any failure: callers treat it as
     /// "could not ask".
     async fn raw_get(&self, path: &str) -> Option<(u16, hyper::HeaderMap, bytes::Bytes)> {
+        self.raw_get_result(path).await.ok()
+    }
+
+    /// `raw_get`, telling a timeout (`Err(true)`) from any other failure (`Err(false)`).
+    async fn raw_get_result(
+        &self,
+        path: &str,
+    ) -> Result<(u16, hyper::HeaderMap, bytes::Bytes), bool> {
         use http_body_util::BodyExt;
         use hyper_util::rt::TokioIo;
-        let timeout = std::time::Duration::from_secs(10);
+        let timeout = RAW_TIMEOUT;
         let req = hyper::Request::get(path)
             .header("Host", "docker")
             .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .ok()?;
+            .map_err(|_| false)?;
         let super::remote::Conn { io, ssh } = tokio::time::timeout(timeout, self.raw_connection())
             .await
-            .ok()?
-            .ok()?;
+            .map_err(|_| true)?
+            .map_err(|_| false)?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
-            .ok()?;
+            .map_err(|_| false)?;
         tokio::spawn(async move {
             let _ = connection.await;
             drop(ssh);
         });
         let resp = tokio::time::timeout(timeout, sender.send_request(req))
             .await
-            .ok()?
-            .ok()?;
+            .map_err(|_| true)?
+            .map_err(|_| false)?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = tokio::time::timeout(timeout, resp.into_body().collect())
             .await
-            .ok()?
-            .ok()?
+            .map_err(|_| true)?
+            .map_err(|_| false)?
             .to_bytes();
-        Some((status, headers, body))
+        Ok((status, headers, body))
+    }
+
+    /// `POST /containers/ID/wait?condition=removed`, once the engine has answered its headers (it waits from
+    /// then on); the body ends with the exit code when the container is gone.
+    async fn wait_removed(&self, id: &str) -> Result<hyper::body::Incoming, DockerError> {
+        let resp = self
+            .raw_post_response(&format!("/containers/{id}/wait?condition=removed"), &[])
+            .await?;
+        if resp.status().is_success() {
+            return Ok(resp.into_body());
+        }
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Err(DockerError::Other(format!(
+            "engine answered {status} to the wait for container {id}: {}",
+            String::from_utf8_lossy(&body).trim()
+        )))
     }
 
     /// Platforms this engine can build: its own, plus those a QEMU binfmt handler is registered for (only
@@ -566,8 +702,7 @@ impl DockerPort for BollardEngine {
 
     fn ping(&self) -> BoxFuture<'_, Result<EngineInfo, DockerError>> {
         async move {
-            let docker = self.client()?;
-            docker.ping().await.map_err(|e| self.map_err(e))?;
+            // The probe pings (every time; only what answers is remembered).
             let probe = self.probe().await?;
             Ok(EngineInfo {
                 endpoint: self.endpoint.clone(),
@@ -908,6 +1043,8 @@ impl DockerPort for BollardEngine {
     fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
         async move {
             let docker = self.client()?;
+            // Remembered from the build's probe: one ping.
+            let podman = self.probe().await.is_ok_and(|p| p.podman);
             let mut host_config = bollard::models::HostConfig {
                 // The engine removes the container when it stops, even if dockui is gone by then.
                 auto_remove: Some(true),
@@ -957,6 +1094,17 @@ impl DockerPort for BollardEngine {
                     )
                     .await
                     .map_err(|e| self.map_err(e))?;
+                // Docker: the exit code from a wait for the container's removal, registered before the
+                // start (the engine answers the headers once it waits), as `docker run --rm` does; it ends
+                // when the container is gone, so no removal has to be polled for afterwards. Podman's
+                // compat wait answers 0 for a removed container whatever its exit code: there, the "die"
+                // event (replayed from the engine's recent events, so it cannot be missed by subscribing
+                // late).
+                let waited = if podman {
+                    None
+                } else {
+                    Some(self.wait_removed(&id).await?)
+                };
                 // No `event=die` filter: Podman's compat API (4.x) matches it against its own name ("died")
                 // and sends nothing; the action is checked here instead.
                 let filters = HashMap::from([
@@ -985,6 +1133,20 @@ impl DockerPort for BollardEngine {
                     }
                 }
                 let exit_code = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                    if let Some(body) = waited {
+                        let body = http_body_util::BodyExt::collect(body)
+                            .await
+                            .map_err(|e| {
+                                self.unreachable(format!("the wait for container {id} broke: {e}"))
+                            })?
+                            .to_bytes();
+                        return exit_code_of_wait(&body).ok_or_else(|| {
+                            DockerError::Other(format!(
+                                "the engine's wait for container {id} gave no exit code: {}",
+                                String::from_utf8_lossy(&body).trim()
+                            ))
+                        });
+                    }
                     while let Some(ev) = die_events.next().await {
                         let ev = ev.map_err(|e| self.map_err(e))?;
                         if ev.action.as_deref() != Some("die") {
@@ -1501,5 +1663,154 @@ mod tests {
         let info = engine.ping().await.unwrap();
         assert_eq!(info.version, "Podman 4.3.1, rootless");
         server.abort();
+    }
+
+    /// A Podman-like socket that records each request's path; its ping headers name `version`.
+    async fn recording_podman(
+        socket: std::path::PathBuf,
+        version: std::sync::Arc<std::sync::Mutex<String>>,
+        seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let (version, seen) = (version.clone(), seen.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                seen.lock().unwrap().push(path.clone());
+                let v = version.lock().unwrap().clone();
+                let (status, body) = if path == "/_ping" {
+                    ("200 OK", "OK".to_string())
+                } else if path == format!("/v{v}/libpod/info") {
+                    (
+                        "200 OK",
+                        format!(
+                            r#"{{"host":{{"arch":"arm64","os":"linux","security":{{"rootless":false}}}},"version":{{"Version":"{v}","APIVersion":"{v}"}}}}"#
+                        ),
+                    )
+                } else if path.ends_with("/version") {
+                    (
+                        "200 OK",
+                        format!(
+                            r#"{{"Version":"{v}","ApiVersion":"1.41","Arch":"amd64","Os":"linux","Components":[{{"Name":"Podman Engine","Version":"{v}"}}]}}"#
+                        ),
+                    )
+                } else {
+                    ("404 Not Found", "{}".to_string())
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nLibpod-Api-Version: {v}\r\nApi-Version: 1.41\r\nServer: Libpod/{v} (linux)\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn podman_is_probed_once_from_libpod_info_and_again_when_another_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("podman.sock");
+        let version = std::sync::Arc::new(std::sync::Mutex::new("4.3.1".to_string()));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let server = tokio::spawn(recording_podman(
+            socket.clone(),
+            version.clone(),
+            seen.clone(),
+        ));
+        while !socket.exists() {
+            tokio::task::yield_now().await;
+        }
+        let host = format!("unix://{}", socket.display());
+        let engine = BollardEngine::connect(&host, 10);
+        let probe = engine.probe().await.unwrap();
+        assert!(probe.podman && probe.rootless == Some(false), "{probe:?}");
+        // Everything from /libpod/info (arm64 there, amd64 in /version) and the ping's compat API version.
+        assert_eq!(
+            (probe.arch.as_str(), probe.api_version.as_str()),
+            ("arm64", "1.41")
+        );
+        assert_eq!(probe.version, "4.3.1");
+        // What a build asks: selection (ping, capabilities) on another instance, then the build's own.
+        let info = BollardEngine::connect(&host, 10).ping().await.unwrap();
+        assert_eq!(info.version, "Podman 4.3.1");
+        engine.capabilities().await.unwrap();
+        engine.probe().await.unwrap();
+        let asked = |what: &str| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|p| p.contains(what))
+                .count()
+        };
+        assert_eq!(asked("/libpod/info"), 1, "{:?}", seen.lock().unwrap());
+        assert_eq!(asked("/version"), 0, "{:?}", seen.lock().unwrap());
+        assert_eq!(
+            asked("/_ping"),
+            4,
+            "every call still pings: {:?}",
+            seen.lock().unwrap()
+        );
+        // Another Podman on the same socket: asked afresh.
+        *version.lock().unwrap() = "5.0.0".into();
+        let probe = engine.probe().await.unwrap();
+        assert_eq!(probe.version, "5.0.0");
+        assert_eq!(asked("/libpod/info"), 2);
+        // Gone: an error at once, not the remembered answer.
+        server.abort();
+        drop(server);
+        std::fs::remove_file(&socket).unwrap();
+        assert!(engine.probe().await.is_err());
+    }
+
+    #[test]
+    fn a_libpod_info_without_version_or_arch_is_not_a_probe() {
+        let full = br#"{"host":{"arch":"amd64","os":"linux","security":{"rootless":true}},"version":{"Version":"4.3.1"}}"#;
+        let p = probe_of_libpod_info(full, "4.3.1", "1.41").unwrap();
+        assert!(p.podman && p.rootless == Some(true) && !p.buildkit());
+        assert_eq!(p.native_platform(), "linux/amd64");
+        assert!(
+            probe_of_libpod_info(
+                br#"{"host":{"security":{"rootless":true}}}"#,
+                "4.3.1",
+                "1.41"
+            )
+            .is_none()
+        );
+        assert!(
+            probe_of_libpod_info(br#"{"host":{"arch":""},"version":{"Version":"4"}}"#, "", "")
+                .is_none()
+        );
+        assert!(probe_of_libpod_info(b"not json", "", "").is_none());
+        assert_eq!(libpod_info_path("4.3.1"), "/v4.3.1/libpod/info");
+        assert_eq!(libpod_info_path("dev"), "/v4.0.0/libpod/info");
+    }
+
+    #[test]
+    fn the_exit_code_is_read_from_a_wait_answer() {
+        assert_eq!(
+            exit_code_of_wait(br#"{"StatusCode":7,"Error":null}"#),
+            Some(7)
+        );
+        assert_eq!(
+            exit_code_of_wait(br#"{"Error":null,"StatusCode":0}"#),
+            Some(0)
+        );
+        assert_eq!(
+            exit_code_of_wait(br#"{"Error":{"Message":"no such container"}}"#),
+            None
+        );
+        assert_eq!(exit_code_of_wait(b""), None);
     }
 }

@@ -370,8 +370,14 @@ impl BollardEngine {
         }
     }
 
-    /// POST to the engine's API with X-Registry-Auth; the streamed body on 200.
-    async fn raw_post(&self, path: &str, auth: &str) -> Result<hyper::body::Incoming, DockerError> {
+    /// A POST on the engine's API by hand (bollard shows neither when the answer's headers arrive nor
+    /// lets a body stream be read as it comes), over whichever transport the endpoint uses; the response
+    /// once its headers are in.
+    pub(super) async fn raw_post_response(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<hyper::Response<hyper::body::Incoming>, DockerError> {
         use hyper_util::rt::TokioIo;
         let endpoint = self.endpoint();
         let connect_timeout = std::time::Duration::from_secs(10);
@@ -379,12 +385,15 @@ impl BollardEngine {
             endpoint: endpoint.clone(),
             reason,
         };
-        let req = hyper::Request::post(path)
+        let mut req = hyper::Request::post(path)
             .header("Host", "docker")
-            .header("Content-Type", "application/json")
-            .header("X-Registry-Auth", auth)
+            .header("Content-Type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req
             .body(Empty::<Bytes>::new())
-            .map_err(|e| DockerError::Other(format!("bad push request {path}: {e}")))?;
+            .map_err(|e| DockerError::Other(format!("bad request {path}: {e}")))?;
         // Over whichever transport the endpoint uses (unix, tcp, TLS, ssh); the connection (and an ssh
         // process behind it) lives in the task that drives it.
         let conn = tokio::time::timeout(connect_timeout, self.raw_connection())
@@ -399,10 +408,17 @@ impl BollardEngine {
             let _ = connection.await;
             drop(ssh);
         });
-        let resp = sender
+        sender
             .send_request(req)
             .await
-            .map_err(|e| unreachable(super::diagnose::explain_error(&endpoint, &e)))?;
+            .map_err(|e| unreachable(super::diagnose::explain_error(&endpoint, &e)))
+    }
+
+    /// POST to the engine's API with X-Registry-Auth; the streamed body on 200.
+    async fn raw_post(&self, path: &str, auth: &str) -> Result<hyper::body::Incoming, DockerError> {
+        let resp = self
+            .raw_post_response(path, &[("X-Registry-Auth", auth)])
+            .await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp.into_body());

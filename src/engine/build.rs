@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::docker::{BuildEvent, BuildSpec, DockerError, DockerPort, standin};
 use crate::fix::Backups;
 use crate::paths::Paths;
+use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -651,6 +652,10 @@ enum SmokeOutcome {
     Cancelled(Vec<SmokeResult>),
 }
 
+/// Smoke checks running at once: a container each (engine CPU and memory), enough for the usual
+/// configured command + container_smoke.sh + import check.
+const SMOKE_PARALLEL: usize = 3;
+
 async fn run_smoke(
     docker: &dyn DockerPort,
     req: &BuildRequest,
@@ -674,14 +679,34 @@ async fn run_smoke(
     };
     let names = req.smoke.iter().map(|c| c.name.clone()).collect();
     let _ = events.send(EngineEvent::SmokeStarted(names));
-    let mut results = Vec::new();
+    // The checks are independent containers of the same image: they run side by side (up to
+    // SMOKE_PARALLEL at once), and their results come out in the plan's order. Checks on the GPUs take
+    // turns, so two of them never compete for GPU memory; a check's timeout starts when it runs.
+    let gpu_turn = tokio::sync::Mutex::new(());
+    let (gpu_turn, log) = (&gpu_turn, &log);
+    let mut checks: Vec<futures_util::future::BoxFuture<'_, SmokeResult>> = Vec::new();
     for check in &req.smoke {
-        log(vec![format!("dockui: smoke: {}", check.name)]);
+        checks.push(Box::pin(async move {
+            let _turn = if check.gpus {
+                Some(gpu_turn.lock().await)
+            } else {
+                None
+            };
+            log(vec![format!("dockui: smoke: {}", check.name)]);
+            smoke::run_check(docker, &req.spec.tag, check, req.smoke_timeout).await
+        }));
+    }
+    let mut running = futures_util::stream::iter(checks).buffered(SMOKE_PARALLEL);
+    let mut results = Vec::new();
+    loop {
         let result = tokio::select! {
             biased;
-            // Dropping the running check removes its container.
+            // Dropping the running checks removes their containers.
             _ = cancel.cancelled() => return SmokeOutcome::Cancelled(results),
-            r = smoke::run_check(docker, &req.spec.tag, check, req.smoke_timeout) => r,
+            r = running.next() => match r {
+                Some(r) => r,
+                None => break,
+            },
         };
         let mut result = result;
         masker.smoke(&mut result);
@@ -694,6 +719,7 @@ async fn run_smoke(
         let _ = events.send(EngineEvent::Smoke(Box::new(result.clone())));
         results.push(result);
     }
+    drop(running);
     match results.iter().find(|r| r.status != SmokeStatus::Passed) {
         None => SmokeOutcome::Passed(results),
         Some(failed) => {
@@ -845,6 +871,10 @@ mod tests {
         builds: Mutex<u32>,
         runs: Mutex<Vec<RunSpec>>,
         run_output: (i64, &'static str),
+        /// How long each container "runs"; and how many ran at once at most: (all, on the GPUs).
+        run_for: Duration,
+        running: Mutex<(usize, usize)>,
+        most_at_once: Mutex<(usize, usize)>,
     }
 
     impl FakeBuilder {
@@ -856,6 +886,9 @@ mod tests {
                 builds: Mutex::new(0),
                 runs: Mutex::new(Vec::new()),
                 run_output: (0, "ok"),
+                run_for: Duration::ZERO,
+                running: Mutex::new((0, 0)),
+                most_at_once: Mutex::new((0, 0)),
             }
         }
     }
@@ -911,10 +944,27 @@ mod tests {
                     self.run,
                     "run_once called on a builder that cannot run containers"
                 );
+                let gpu = usize::from(spec.gpus);
+                let command = spec.cmd.as_ref().and_then(|c| c.last().cloned());
                 self.runs.lock().unwrap().push(spec);
+                {
+                    let mut now = self.running.lock().unwrap();
+                    *now = (now.0 + 1, now.1 + gpu);
+                    let mut most = self.most_at_once.lock().unwrap();
+                    *most = (most.0.max(now.0), most.1.max(now.1));
+                }
+                tokio::time::sleep(self.run_for).await;
+                {
+                    let mut now = self.running.lock().unwrap();
+                    *now = (now.0 - 1, now.1 - gpu);
+                }
                 Ok(RunOutput {
                     exit_code: self.run_output.0,
-                    output: self.run_output.1.into(),
+                    output: if self.run_for.is_zero() {
+                        self.run_output.1.into()
+                    } else {
+                        command.unwrap_or_default()
+                    },
                 })
             }
             .boxed()
@@ -1080,5 +1130,50 @@ mod tests {
                 .any(|l| l.contains("not retrying") && l.contains("auto_fix")),
             "{lines:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn smoke_checks_run_side_by_side_in_plan_order_and_gpu_checks_take_turns() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut port = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        port.run_for = Duration::from_millis(50);
+        let mut req = request(dir.path(), None, 1);
+        let check = |cmd: &str, gpus: bool| SmokeCheck {
+            name: cmd.into(),
+            cmd: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+            gpus,
+        };
+        req.smoke = vec![
+            check("one", false),
+            check("gpu-a", true),
+            check("two", false),
+            check("gpu-b", true),
+            check("three", false),
+        ];
+        let (o, lines) = run(&port, req).await;
+        assert!(o.success, "{o:#?}");
+        let got: Vec<(&str, &str)> = o
+            .smoke
+            .iter()
+            .map(|r| (r.name.as_str(), r.output.as_str()))
+            .collect();
+        let names = ["one", "gpu-a", "two", "gpu-b", "three"];
+        assert_eq!(got, names.map(|n| (n, n)), "results in the plan's order");
+        let (all, gpu) = *port.most_at_once.lock().unwrap();
+        assert!(all > 1, "the checks ran one after another");
+        assert!(all <= SMOKE_PARALLEL, "{all} containers at once");
+        assert_eq!(gpu, 1, "two checks on the GPUs at once");
+        // Each result line in the log, in the plan's order.
+        let done: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains(" -> Passed in "))
+            .collect();
+        assert_eq!(done.len(), 5, "{lines:?}");
+        for (line, name) in done.iter().zip(names) {
+            assert!(
+                line.starts_with(&format!("dockui: smoke: {name} -> ")),
+                "{line}"
+            );
+        }
     }
 }

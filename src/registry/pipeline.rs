@@ -103,6 +103,8 @@ pub async fn push_and_verify(
     report.credentials = creds.as_ref().map(|c| c.source.clone());
 
     let mut preferred = None;
+    // RepoDigests as the engine listed them right after the last push (the same image under every tag).
+    let mut pushed_repo_digests = Vec::new();
     for tag in &tags {
         if let Err(e) = engine.tag(&req.source_image, &repository, tag).await {
             report.error = Some(e.to_string());
@@ -114,6 +116,7 @@ pub async fn push_and_verify(
         {
             Ok(r) => {
                 preferred = preferred.or(r.digest.clone());
+                pushed_repo_digests = r.repo_digests.clone();
                 let registry_digest = registry.tag_digest(&target, tag).await;
                 report.tags.push(TagPush {
                     tag: tag.clone(),
@@ -130,13 +133,19 @@ pub async fn push_and_verify(
         }
     }
 
+    // The engine's push already inspected the image after pushing (over ssh every request is a new
+    // connection): ask again only when it listed nothing.
     let first = format!("{repository}:{}", tags[0]);
-    let mut repo_digests = match engine.inspect_image(&first).await {
-        Ok(Some(i)) => i.repo_digests,
-        Ok(None) => Vec::new(),
-        Err(e) => {
-            report.error = Some(e.to_string());
-            return report;
+    let mut repo_digests = if !pushed_repo_digests.is_empty() {
+        pushed_repo_digests
+    } else {
+        match engine.inspect_image(&first).await {
+            Ok(Some(i)) => i.repo_digests,
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                report.error = Some(e.to_string());
+                return report;
+            }
         }
     };
     // Podman lists its local manifest's digest in RepoDigests, not the one it pushed (it converts the
@@ -220,6 +229,9 @@ mod tests {
         pushed_digest: &'static str,
         push_error: Option<String>,
         pushes: Mutex<Vec<String>>,
+        /// The push result lists the RepoDigests (Docker's push inspects after pushing); else empty.
+        push_lists: bool,
+        inspects: Mutex<Vec<String>>,
     }
 
     impl DockerPort for FakeEngine {
@@ -241,6 +253,7 @@ mod tests {
             reference: &'a str,
         ) -> BoxFuture<'a, Result<Option<ImageInfo>, DockerError>> {
             async move {
+                self.inspects.lock().unwrap().push(reference.to_string());
                 let pushed = reference.contains("reg:5000/");
                 Ok((self.has_source || pushed).then(|| ImageInfo {
                     id: ID.into(),
@@ -295,7 +308,11 @@ mod tests {
                     digest: Some(self.pushed_digest.into()),
                     size: Some(1),
                     image_id: ID.into(),
-                    repo_digests: self.repo_digests.clone(),
+                    repo_digests: if self.push_lists {
+                        self.repo_digests.clone()
+                    } else {
+                        Vec::new()
+                    },
                     digest_confirmed: true,
                 })
             }
@@ -338,6 +355,8 @@ mod tests {
             pushed_digest: pushed,
             push_error: None,
             pushes: Mutex::new(Vec::new()),
+            push_lists: true,
+            inspects: Mutex::new(Vec::new()),
         }
     }
 
@@ -446,6 +465,21 @@ mod tests {
                 .new_text
                 .contains(&format!("IMAGE=reg:5000/team/demo@{D2}"))
         );
+    }
+
+    #[tokio::test]
+    async fn the_image_is_inspected_after_the_push_only_when_the_push_listed_no_digests() {
+        let pushed_ref = "reg:5000/team/demo:b7".to_string();
+        for push_lists in [true, false] {
+            let mut e = engine(&[&format!("reg:5000/team/demo@{D1}")], D1);
+            e.push_lists = push_lists;
+            let report = run(&e, &FakeRegistry(vec![D1]), &request()).await;
+            assert_eq!(report.verdict, Some(Verdict::Pullable), "{report:?}");
+            let d = report.digests.as_ref().unwrap();
+            assert_eq!(d.repo_digests.len(), 1, "{d:#?}");
+            let again = e.inspects.lock().unwrap().contains(&pushed_ref);
+            assert_eq!(again, !push_lists, "{:?}", e.inspects.lock().unwrap());
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,68 @@
+//! A smoke check on the real engine: its exit code and output as the container gave them, and the container
+//! gone when the check returns (no removal left to wait for). A file of its own: the leftover check looks at
+//! every container of this process's run, so no other test may run containers beside it.
+
+mod common;
+
+use dockui::docker::standin::DEMO_BASE;
+use dockui::engine::smoke::{SmokeCheck, SmokeStatus, run_check};
+use std::time::Duration;
+
+fn containers_of_this_run() -> String {
+    let label = format!("label=dockui={}", dockui::docker::bollard_engine::run_id());
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &label])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_smoke_check_gives_the_exit_code_and_output_and_leaves_no_container() {
+    let Some(docker) = common::engine_or_skip(
+        "a_smoke_check_gives_the_exit_code_and_output_and_leaves_no_container",
+    )
+    .await
+    else {
+        return;
+    };
+    dockui::docker::standin::ensure(&docker, DEMO_BASE, tokio::sync::mpsc::unbounded_channel().0)
+        .await
+        .unwrap();
+    let check = |cmd: &str| SmokeCheck {
+        name: cmd.into(),
+        cmd: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+        gpus: false,
+    };
+    let timeout = Duration::from_secs(60);
+    let failed = run_check(
+        &docker,
+        DEMO_BASE,
+        &check("echo out; echo err >&2; exit 7"),
+        timeout,
+    )
+    .await;
+    assert_eq!(failed.status, SmokeStatus::Failed, "{failed:#?}");
+    assert_eq!(failed.exit_code, Some(7), "{failed:#?}");
+    assert!(
+        failed.output.contains("out") && failed.output.contains("err"),
+        "{failed:#?}"
+    );
+    assert_eq!(
+        containers_of_this_run(),
+        "",
+        "the failed check's container is left"
+    );
+    let passed = run_check(&docker, DEMO_BASE, &check("echo fine"), timeout).await;
+    assert_eq!(passed.status, SmokeStatus::Passed, "{passed:#?}");
+    assert_eq!((passed.exit_code, passed.output.trim()), (Some(0), "fine"));
+    assert_eq!(
+        containers_of_this_run(),
+        "",
+        "the passed check's container is left"
+    );
+}
