@@ -160,6 +160,8 @@ pub struct App {
     pub smoke: panes::smoke::SmokePane,
     /// The Image pane: the last built image's layers and waste.
     pub image: panes::image::ImagePane,
+    /// `[ui] image_auto_inspect_max_mb`: larger images are inspected on `i` only.
+    pub image_auto_inspect_max_mb: u64,
     /// The Digest pane's push history and rollback.
     pub rollback: panes::digest::RollbackState,
     pub review: crate::tui::review::Review,
@@ -219,6 +221,7 @@ impl App {
             diagnosis: None,
             smoke: Default::default(),
             image: Default::default(),
+            image_auto_inspect_max_mb: crate::config::UiConfig::default().image_auto_inspect_max_mb,
             rollback: Default::default(),
             review: Default::default(),
             push: None,
@@ -627,12 +630,10 @@ impl App {
             Some(review::AfterPlan::Source(key)) => {
                 self.review.focus_source(&key);
             }
-            Some(review::AfterPlan::Rules(rules)) => {
-                if self.review.focus_rules(&rules) {
-                    self.focus = Pane::Diff;
-                }
+            Some(review::AfterPlan::Rules(rules)) if self.review.focus_rules(&rules) => {
+                self.focus = Pane::Diff;
             }
-            None => {}
+            Some(review::AfterPlan::Rules(_)) | None => {}
         }
     }
 
@@ -678,7 +679,7 @@ impl App {
     fn follow_up(&self, ev: &EngineEvent) -> Vec<Command> {
         let mut out = panes::digest::history_after(ev);
         if let EngineEvent::BuildFinished(o) = ev {
-            out.extend(panes::image::after_build(o));
+            out.extend(panes::image::after_build(o, self.image_auto_inspect_max_mb));
         }
         out
     }
@@ -788,7 +789,9 @@ impl App {
                     }
                     self.rollback.on_event(ev)
                 }
-                ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => self.image.on_event(ev),
+                ImageEvent::Inspecting(_)
+                | ImageEvent::Inspected { .. }
+                | ImageEvent::TooLarge { .. } => self.image.on_event(ev),
             },
             EngineEvent::Planned(p) => {
                 // A plan for another project, or overtaken by a newer request, is dropped.
