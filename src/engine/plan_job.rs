@@ -99,13 +99,17 @@ pub fn spawn_worker(
                 continue;
             };
             let root = root.clone();
-            let job = tokio::task::spawn_blocking(move || planner(&root, &req));
-            // The blocking plan itself runs to its end (it is bounded by the planner's own time cap); on
-            // shutdown nobody waits for it.
+            // A thread of its own, not the runtime's blocking pool: dropping the runtime waits for blocking
+            // tasks, so quitting during a long plan would wait for it; a plain thread ends with the process.
+            let (done, job) = tokio::sync::oneshot::channel();
+            std::thread::spawn(move || {
+                let _ = done.send(planner(&root, &req));
+            });
             let planned = tokio::select! {
                 p = job => p,
                 _ = cancel.cancelled() => break,
             };
+            // The planner panicked: the next request tries again.
             let Ok(planned) = planned else { continue };
             if rx.has_changed().unwrap_or(false) {
                 continue;
