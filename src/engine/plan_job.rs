@@ -23,7 +23,7 @@ pub struct PlanRequest {
     pub extra: Vec<Finding>,
 }
 
-// A request is known by its sequence number (the options hold no comparable state worth comparing).
+// By hand: `AnalyzeOptions` has no equality; a request is known by its number (and the user's choices).
 impl PartialEq for PlanRequest {
     fn eq(&self, other: &Self) -> bool {
         self.seq == other.seq && self.choice == other.choice
