@@ -113,6 +113,9 @@ pub struct UiConfig {
     pub mouse: bool,
     /// Also pipe copied text to this command (e.g. "xclip -selection clipboard"); OSC 52 is always sent.
     pub copy_command: String,
+    /// The Image pane inspects a freshly built image by itself up to this size (MB, 1 MB = 10^6 bytes);
+    /// above it, `i` does (exporting a 15 GB CUDA image takes minutes). 0: never by itself.
+    pub image_auto_inspect_max_mb: u64,
 }
 
 /// Key overrides: `[[keys.bind]] action = "build" keys = ["B"]` (optionally `pane = "log"`).
@@ -180,6 +183,7 @@ impl Default for UiConfig {
             theme: "dark".into(),
             mouse: false,
             copy_command: String::new(),
+            image_auto_inspect_max_mb: 2000,
         }
     }
 }

@@ -208,6 +208,66 @@ fn image_pane_before_and_while_inspecting_80x24() {
     );
 }
 
+/// Both sides of `[ui] image_auto_inspect_max_mb` after a successful build: the build's image goes to the
+/// engine with the cap; an image above it waits in the pane for `i`, which inspects it as before.
+#[test]
+fn a_large_image_waits_for_i_and_a_small_one_is_inspected_80x24() {
+    let built = |image: &str| {
+        Msg::Engine(EngineEvent::BuildFinished(Box::new(
+            dockui::engine::BuildOutcome {
+                success: true,
+                image: image.into(),
+                image_id: Some("sha256:1".into()),
+                ..Default::default()
+            },
+        )))
+    };
+    let mut app = App::new(PathBuf::from("/x"), "unix:///x".into());
+    assert_eq!(
+        app.image_auto_inspect_max_mb, 2000,
+        "the documented default"
+    );
+    app.image_auto_inspect_max_mb = 2048;
+    assert_eq!(
+        app.update(built("gpu/cuda:1")),
+        vec![dockui::engine::Command::Image(
+            image_job::ImageCommand::InspectUpTo {
+                image: "gpu/cuda:1".into(),
+                max_bytes: 2_048_000_000
+            }
+        )]
+    );
+    // Above the cap (the engine measured 15 GB): the pane says so and how to inspect it.
+    app.update(Msg::Engine(EngineEvent::Image(ImageEvent::TooLarge {
+        image: "gpu/cuda:1".into(),
+        bytes: 15_000_000_000,
+    })));
+    app.focus = Pane::Image;
+    let screen = render(&app, MONO, 80, 24);
+    assert!(
+        screen.contains("image is 15.0 GB: press i to inspect (takes a while)"),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+    // i inspects that image on demand, without the cap.
+    assert_eq!(
+        app.update(Msg::Key(KeyEvent::from(KeyCode::Char('i')))),
+        vec![dockui::engine::Command::Image(
+            image_job::ImageCommand::Inspect(Some("gpu/cuda:1".into()))
+        )]
+    );
+    // Below the cap the engine goes straight on to inspect: the pane shows it inspecting, then the result.
+    app.update(built("small:1"));
+    app.update(Msg::Engine(EngineEvent::Image(ImageEvent::Inspecting(
+        "small:1".into(),
+    ))));
+    let screen = render(&app, MONO, 80, 24);
+    assert!(
+        screen.contains("inspecting small:1") && !screen.contains("press i to inspect"),
+        "{screen}"
+    );
+}
+
 /// 60 layers: only a pane's worth is drawn; G shows the last page and the title says which rows.
 #[test]
 fn a_long_layer_list_scrolls_80x24() {
@@ -410,6 +470,49 @@ fn a_built_image_shows_its_layers_waste_and_efficiency_in_the_image_pane() {
     t.wait_for("numbers again", |s| {
         s.contains(&format!("efficiency {eff:.1}%"))
     });
+    t.send(&["q"]);
+    t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
+    remove_image(&image);
+}
+
+/// The real engine reports the image's size without an export: above a 1 MB cap the busybox image (about
+/// 2 MB) waits for `i`, and `i` inspects it.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn an_image_above_the_cap_is_inspected_on_i_only() {
+    let test = "an_image_above_the_cap_is_inspected_on_i_only";
+    if !engine_up(test) {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let Some((dir, image)) = project(home.path(), "imagecap") else {
+        return;
+    };
+    let cfg = dir.join(".dockui.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[ui]\nimage_auto_inspect_max_mb = 1\n");
+    std::fs::write(&cfg, text).unwrap();
+    let Some(t) = Tmux::dockui("imagecap", 160, 48, home.path(), &dir) else {
+        return;
+    };
+    t.wait_for("TUI", |s| s.contains("Image") && s.contains("i inspects"));
+    t.send(&["b"]);
+    let s = t.wait_for("the build done", |s| {
+        s.contains("press i to inspect") || s.contains("efficiency ") || s.contains("failed after")
+    });
+    assert!(
+        s.contains("image is 2.") && s.contains(" MB: press i to inspect (takes a while)"),
+        "{s}"
+    );
+    assert!(!s.contains("efficiency "), "not inspected by itself:\n{s}");
+    t.send(&["i"]);
+    let s = t.wait_for("inspected on i", |s| {
+        s.contains("efficiency ") || s.contains("cannot inspect")
+    });
+    assert!(s.contains("efficiency "), "{s}");
     t.send(&["q"]);
     t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
     remove_image(&image);

@@ -240,6 +240,14 @@ pub trait BuilderPort: Send + Sync {
             Err(DockerError::Other(why))
         }))
     }
+    /// The image's size in bytes as its store reports it, without exporting it (the Image pane's cap on
+    /// automatic inspection). None: not known here (then front ends treat it as small).
+    fn image_size<'a>(
+        &'a self,
+        _image: &'a str,
+    ) -> BoxFuture<'a, Result<Option<u64>, DockerError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// The endpoint for JSON results: `endpoint`, `context`, `source` (config, env, env_context,
     /// current_context) and `tls`.
     fn endpoint_json(&self) -> serde_json::Value {

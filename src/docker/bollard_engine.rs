@@ -690,6 +690,20 @@ impl DockerPort for BollardEngine {
         }
     }
 
+    fn image_size<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Result<Option<u64>, DockerError>> {
+        async move {
+            let docker = self.client()?;
+            match docker.inspect_image(image).await {
+                Ok(i) => Ok(i.size.and_then(|s| u64::try_from(s).ok())),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => Ok(None),
+                Err(e) => Err(self.map_err(e)),
+            }
+        }
+        .boxed()
+    }
+
     fn endpoint_json(&self) -> serde_json::Value {
         let ep = self.resolved();
         serde_json::json!({

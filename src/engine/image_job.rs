@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 pub enum ImageCommand {
     /// Inspect this image; None: this project's last successful build from the history.
     Inspect(Option<String>),
+    /// After a build: inspect `image` if its store says it is at most `max_bytes` (exporting a 15 GB CUDA
+    /// image takes minutes); else answer `TooLarge` and leave it to the user.
+    InspectUpTo { image: String, max_bytes: u64 },
     /// The push history of every tag of this `registry/repository`; None: the project's push target.
     TagHistory(Option<String>),
     /// Point `reference` (`registry/repository:tag`) at the manifest `to` (a digest), then verify it.
@@ -24,6 +27,11 @@ pub enum ImageCommand {
 #[derive(Debug, Clone)]
 pub enum ImageEvent {
     Inspecting(String),
+    /// Not inspected by itself: the image is larger than the cap (its size in bytes).
+    TooLarge {
+        image: String,
+        bytes: u64,
+    },
     Inspected {
         image: String,
         result: Result<Box<ImageView>, String>,
@@ -94,50 +102,18 @@ pub fn handle(
     };
     match cmd {
         ImageCommand::Inspect(image) => {
-            if let Some(old) = jobs.inspect.take() {
-                old.cancel();
-            }
-            let token = shutdown.child_token();
-            jobs.inspect = Some(token.clone());
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let image = match image {
-                    Some(i) => i,
-                    None => {
-                        let repository = ctx.config.build.repository(&ctx.project_dir);
-                        match super::history::latest_image(&ctx.paths.builds_dir(), &repository) {
-                            Some(i) => i,
-                            None => {
-                                send(ImageEvent::Inspected {
-                                    image: repository.clone(),
-                                    result: Err(format!(
-                                        "no successful build of {repository} in the history - build first (b)"
-                                    )),
-                                });
-                                return;
-                            }
-                        }
-                    }
-                };
-                send(ImageEvent::Inspecting(image.clone()));
-                let job = image::export::inspect_engine_image(
-                    ctx.docker.as_ref(),
-                    &image,
-                    image::Options::default(),
-                );
-                // Dropping the export stops it; the archive reader then ends on the closed channel.
-                let result = tokio::select! {
-                    r = job => r,
-                    _ = token.cancelled() => return,
-                };
-                let result = result.map_err(|e| e.to_string()).map(|report| {
-                    let dockerfile = ctx.project_dir.join(&ctx.config.build.dockerfile);
-                    let text = std::fs::read_to_string(&dockerfile).unwrap_or_default();
-                    let name = ctx.config.build.dockerfile.clone();
-                    Box::new(view(report, &text, &name))
-                });
-                send(ImageEvent::Inspected { image, result });
-            });
+            let token = latest(jobs, shutdown);
+            tokio::spawn(inspect(ctx.clone(), image, None, token, send));
+        }
+        ImageCommand::InspectUpTo { image, max_bytes } => {
+            let token = latest(jobs, shutdown);
+            tokio::spawn(inspect(
+                ctx.clone(),
+                Some(image),
+                Some(max_bytes),
+                token,
+                send,
+            ));
         }
         ImageCommand::TagHistory(repository) => {
             let ctx = ctx.clone();
@@ -164,6 +140,75 @@ pub fn handle(
             });
         }
     }
+}
+
+/// A new inspection cancels the running one (latest wins).
+fn latest(jobs: &mut Jobs, shutdown: &CancellationToken) -> CancellationToken {
+    if let Some(old) = jobs.inspect.take() {
+        old.cancel();
+    }
+    let token = shutdown.child_token();
+    jobs.inspect = Some(token.clone());
+    token
+}
+
+/// The size above which an automatic inspection waits for the user, if `bytes` (the store's size) is known and
+/// above `max_bytes`. An unknown size inspects as before.
+pub fn too_large(bytes: Option<u64>, max_bytes: u64) -> Option<u64> {
+    bytes.filter(|b| *b > max_bytes)
+}
+
+async fn inspect(
+    ctx: EngineContext,
+    image: Option<String>,
+    max_bytes: Option<u64>,
+    token: CancellationToken,
+    send: impl Fn(ImageEvent),
+) {
+    let image = match image {
+        Some(i) => i,
+        None => {
+            let repository = ctx.config.build.repository(&ctx.project_dir);
+            match super::history::latest_image(&ctx.paths.builds_dir(), &repository) {
+                Some(i) => i,
+                None => {
+                    send(ImageEvent::Inspected {
+                        image: repository.clone(),
+                        result: Err(format!(
+                            "no successful build of {repository} in the history - build first (b)"
+                        )),
+                    });
+                    return;
+                }
+            }
+        }
+    };
+    if let Some(max) = max_bytes {
+        // Asking the store is cheap; when it cannot say, the inspection itself reports what is wrong.
+        let size = tokio::select! {
+            s = ctx.docker.image_size(&image) => s.ok().flatten(),
+            _ = token.cancelled() => return,
+        };
+        if let Some(bytes) = too_large(size, max) {
+            send(ImageEvent::TooLarge { image, bytes });
+            return;
+        }
+    }
+    send(ImageEvent::Inspecting(image.clone()));
+    let job =
+        image::export::inspect_engine_image(ctx.docker.as_ref(), &image, image::Options::default());
+    // Dropping the export stops it; the archive reader then ends on the closed channel.
+    let result = tokio::select! {
+        r = job => r,
+        _ = token.cancelled() => return,
+    };
+    let result = result.map_err(|e| e.to_string()).map(|report| {
+        let dockerfile = ctx.project_dir.join(&ctx.config.build.dockerfile);
+        let text = std::fs::read_to_string(&dockerfile).unwrap_or_default();
+        let name = ctx.config.build.dockerfile.clone();
+        Box::new(view(report, &text, &name))
+    });
+    send(ImageEvent::Inspected { image, result });
 }
 
 async fn roll_back(
@@ -354,6 +399,16 @@ mod tests {
     use super::*;
 
     const DF: &str = "FROM python:3.11\nRUN apt-get update\nRUN pip install \\\n    torch  numpy\nFROM python:3.11\nRUN pip install \\\n    torch  numpy\nCOPY . /app\n";
+
+    #[test]
+    fn only_a_known_size_above_the_cap_waits_for_the_user() {
+        let cap = 2_000 * 1_000_000;
+        assert_eq!(too_large(Some(15_000_000_000), cap), Some(15_000_000_000));
+        assert_eq!(too_large(Some(cap + 1), cap), Some(cap + 1));
+        assert_eq!(too_large(Some(cap), cap), None, "at the cap: inspected");
+        assert_eq!(too_large(Some(1_800_000), cap), None);
+        assert_eq!(too_large(None, cap), None, "unknown size: inspected");
+    }
 
     #[test]
     fn locates_the_instruction_that_made_a_layer() {

@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod history;
 pub mod image_job;
 pub mod mask;
+pub mod plan_job;
 pub mod platforms;
 pub mod push;
 pub mod retry;
@@ -50,6 +51,8 @@ pub enum Command {
     WriteFixes(Vec<(PathBuf, String, String)>),
     /// Inspect an image, read a tag's push history, roll a tag back (`image_job`).
     Image(image_job::ImageCommand),
+    /// Plan the fixes for a front end's review (`plan_job`); answered with `EngineEvent::Planned`.
+    Plan(Box<plan_job::PlanRequest>),
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +103,8 @@ pub enum EngineEvent {
     Image(image_job::ImageEvent),
     /// Before a build: the first step that will miss the previous build's cache, and why (None: none known).
     CacheBreak(Option<Box<cache_break::CacheBreak>>),
+    /// The answer to `Command::Plan`.
+    Planned(Box<plan_job::Planned>),
 }
 
 /// Everything a job needs, cloned into each job.
@@ -192,6 +197,7 @@ async fn run(
     let mut build: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut push: Option<tokio::task::JoinHandle<()>> = None;
     let mut image_jobs = image_job::Jobs::default();
+    let mut plan_jobs = plan_job::Jobs::default();
     // Where the user's answer to an AskRetry goes (the running build's).
     let mut answers: Option<tokio::sync::mpsc::UnboundedSender<bool>> = None;
     loop {
@@ -417,6 +423,9 @@ async fn run(
                 }
             }
             Command::Image(c) => image_job::handle(&ctx, c, &events, &mut image_jobs, &shutdown),
+            Command::Plan(req) => {
+                plan_job::handle(&ctx.project_dir, *req, &events, &mut plan_jobs, &shutdown)
+            }
             // Turned into Push / Analyze / Build above.
             Command::PushLatest | Command::Reload | Command::ConfirmBuild => {}
         }

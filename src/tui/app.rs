@@ -2,6 +2,7 @@
 
 use super::keymap::{Action, Keymap};
 use super::panes::{self, Handled};
+use super::review;
 use crate::analyze::{Analysis, Finding};
 use crate::docker::{DockerError, EngineInfo};
 use crate::engine::image_job::ImageEvent;
@@ -126,8 +127,21 @@ pub enum Msg {
     Mouse(crossterm::event::MouseEvent),
 }
 
+/// Where the review's fix plans are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Planner {
+    /// Here, inside `update` (an app driven without an engine: tests, tools).
+    #[default]
+    Inline,
+    /// In the engine (`Command::Plan` -> `EngineEvent::Planned`): the terminal loop never waits for a plan.
+    Engine,
+}
+
 pub struct App {
     pub project: PathBuf,
+    pub planner: Planner,
+    /// Commands the app asked for outside a key's own answer (a plan request), sent with `update`'s result.
+    queued: Vec<Command>,
     pub endpoint: String,
     /// The builder's kind and docker context, once the engine said (the status bar names them).
     pub backend: Option<crate::builder::BackendInfo>,
@@ -146,6 +160,8 @@ pub struct App {
     pub smoke: panes::smoke::SmokePane,
     /// The Image pane: the last built image's layers and waste.
     pub image: panes::image::ImagePane,
+    /// `[ui] image_auto_inspect_max_mb`: larger images are inspected on `i` only.
+    pub image_auto_inspect_max_mb: u64,
     /// The Digest pane's push history and rollback.
     pub rollback: panes::digest::RollbackState,
     pub review: crate::tui::review::Review,
@@ -188,6 +204,8 @@ impl App {
     pub fn new(project: PathBuf, endpoint: String) -> App {
         App {
             project,
+            planner: Planner::default(),
+            queued: Vec::new(),
             endpoint,
             backend: None,
             keymap: Keymap::default(),
@@ -203,6 +221,7 @@ impl App {
             diagnosis: None,
             smoke: Default::default(),
             image: Default::default(),
+            image_auto_inspect_max_mb: crate::config::UiConfig::default().image_auto_inspect_max_mb,
             rollback: Default::default(),
             review: Default::default(),
             push: None,
@@ -252,6 +271,12 @@ impl App {
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let mut out = self.handle(msg);
+        out.append(&mut self.queued);
+        out
+    }
+
+    fn handle(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Msg::Key(_) | Msg::Resize => Vec::new(),
@@ -583,9 +608,33 @@ impl App {
         self.notice = Some(format!("copied: {shown}"));
     }
 
+    /// Plan the review again. The planner analyses the files on disk itself (with the push's digest updates
+    /// as extra fixes) to a fixed point, which takes seconds on a big project: with an engine it runs there and
+    /// the answer comes back as `EngineEvent::Planned`.
     pub(crate) fn refresh_review(&mut self) {
-        // The planner analyses the files on disk itself (with the push's digest updates as extra fixes).
-        self.review.refresh(&self.project);
+        match self.planner {
+            Planner::Inline => {
+                self.review.refresh(&self.project);
+                self.after_plan();
+            }
+            Planner::Engine => {
+                let req = self.review.request();
+                self.queued.push(Command::Plan(Box::new(req)));
+            }
+        }
+    }
+
+    /// The cursor move that waited for the plan.
+    fn after_plan(&mut self) {
+        match self.review.after.take() {
+            Some(review::AfterPlan::Source(key)) => {
+                self.review.focus_source(&key);
+            }
+            Some(review::AfterPlan::Rules(rules)) if self.review.focus_rules(&rules) => {
+                self.focus = Pane::Diff;
+            }
+            Some(review::AfterPlan::Rules(_)) | None => {}
+        }
     }
 
     /// Mouse wheel: the focused pane moves as with j/k.
@@ -630,7 +679,7 @@ impl App {
     fn follow_up(&self, ev: &EngineEvent) -> Vec<Command> {
         let mut out = panes::digest::history_after(ev);
         if let EngineEvent::BuildFinished(o) = ev {
-            out.extend(panes::image::after_build(o));
+            out.extend(panes::image::after_build(o, self.image_auto_inspect_max_mb));
         }
         out
     }
@@ -740,8 +789,16 @@ impl App {
                     }
                     self.rollback.on_event(ev)
                 }
-                ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => self.image.on_event(ev),
+                ImageEvent::Inspecting(_)
+                | ImageEvent::Inspected { .. }
+                | ImageEvent::TooLarge { .. } => self.image.on_event(ev),
             },
+            EngineEvent::Planned(p) => {
+                // A plan for another project, or overtaken by a newer request, is dropped.
+                if p.project == self.project && self.review.apply(*p) {
+                    self.after_plan();
+                }
+            }
             EngineEvent::CacheBreak(b) => {
                 let first = matches!(self.build, BuildState::Running { attempt: 1, .. });
                 self.log.set_cache_break(b.map(|b| b.log_line()), first);
@@ -749,15 +806,11 @@ impl App {
             // The next Analysis event re-plans the review with them.
             EngineEvent::Options(opts) => self.review.opts = *opts,
             EngineEvent::AskRetry { rules } => {
-                // Show the fixes that cure this failure and wait for the user: w writes, b retries, c stops.
-                let first = self.review.hunks().position(|(_, h)| {
-                    h.sources
-                        .iter()
-                        .any(|s| rules.iter().any(|r| s.starts_with(&format!("{r} "))))
-                });
-                if let Some(i) = first {
-                    self.review.cursor = i;
-                    self.focus = Pane::Diff;
+                // Show the fixes that cure this failure and wait for the user: w writes, b retries, c stops. The
+                // failed attempt's analysis came just before: its plan may still be on its way.
+                self.review.after = Some(review::AfterPlan::Rules(rules.clone()));
+                if self.review.pending.is_none() {
+                    self.after_plan();
                 }
                 self.notice = Some(format!(
                     "build failed - review the fixes ({}) in Proposed diff: w writes, b retries, c stops",
@@ -832,5 +885,148 @@ impl App {
 
     fn push_log(&mut self, lines: Vec<String>) {
         self.log.push(lines);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan_job::{self, PlanRequest, Planned};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn key(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    fn analysed(app: &mut App) -> PlanRequest {
+        let cmds = app.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+            files: vec![],
+            findings: vec![],
+        }))));
+        match cmds.as_slice() {
+            [Command::Plan(req)] => (**req).clone(),
+            other => panic!("expected one plan request, got {other:?}"),
+        }
+    }
+
+    fn pane_text(app: &App) -> String {
+        let theme = crate::tui::theme::Theme {
+            mono: true,
+            light: false,
+        };
+        panes::diff::lines(app, &theme)
+            .0
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The planner runs elsewhere (here a slow stand-in on a thread, as the engine's worker): while it plans,
+    /// keys work and the pane says so; the answer to an overtaken request is dropped; the fresh one lands and
+    /// accept + write behave as with an inline plan.
+    #[test]
+    fn planning_in_the_engine_never_blocks_the_app_and_stale_plans_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "FROM python:3.11\nRUN pip install x\n";
+        std::fs::write(dir.path().join("Dockerfile"), text).unwrap();
+        let mut app = App::new(dir.path().to_path_buf(), "e".into());
+        app.planner = Planner::Engine;
+
+        let first = analysed(&mut app);
+        let root = dir.path().to_path_buf();
+        let gate = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let slow = {
+            let (root, req, gate) = (root.clone(), first.clone(), gate.clone());
+            std::thread::spawn(move || {
+                // Held until the test has used the app: a plan that takes as long as it likes.
+                gate.wait();
+                plan_job::run(&root, &req)
+            })
+        };
+        assert_eq!(app.review.pending, Some(first.seq));
+        assert!(app.review.is_empty());
+        app.focus = Pane::Diff;
+        assert!(pane_text(&app).contains("planning fixes..."));
+        // Keys work while it plans: pane switch, and `w` says why it waits instead of writing.
+        app.update(key(KeyCode::Tab));
+        assert_eq!(app.focus, Pane::Log);
+        app.update(key(KeyCode::BackTab));
+        assert_eq!(app.focus, Pane::Diff);
+        assert!(app.update(key(KeyCode::Char('w'))).is_empty());
+        assert!(app.notice.as_deref().unwrap().contains("planning fixes"));
+        assert!(!slow.is_finished(), "the app did not wait for the planner");
+
+        // The project changed meanwhile (a new analysis): a newer request overtakes the first.
+        let second = analysed(&mut app);
+        assert!(second.seq > first.seq);
+        gate.wait();
+        let stale: Planned = slow.join().unwrap();
+        assert!(stale.result.as_ref().is_ok_and(|p| !p.proposals.is_empty()));
+        app.update(Msg::Engine(EngineEvent::Planned(Box::new(stale))));
+        assert!(app.review.is_empty(), "the overtaken plan was dropped");
+        assert_eq!(app.review.pending, Some(second.seq));
+        // A plan for another project is dropped too.
+        let mut elsewhere = plan_job::run(&root, &second);
+        elsewhere.project = PathBuf::from("/elsewhere");
+        app.update(Msg::Engine(EngineEvent::Planned(Box::new(elsewhere))));
+        assert_eq!(app.review.pending, Some(second.seq));
+
+        app.update(Msg::Engine(EngineEvent::Planned(Box::new(plan_job::run(
+            &root, &second,
+        )))));
+        assert_eq!(app.review.pending, None);
+        assert!(!pane_text(&app).contains("planning fixes..."));
+        let n = app.review.len();
+        assert!(n > 0);
+        // Accept everything, then write: the same command an inline plan gives.
+        for _ in 0..n {
+            app.update(key(KeyCode::Char('y')));
+        }
+        let cmds = app.update(key(KeyCode::Char('w')));
+        let mut inline = App::new(dir.path().to_path_buf(), "e".into());
+        inline.update(Msg::Engine(EngineEvent::Analysis(Ok(Analysis {
+            files: vec![],
+            findings: vec![],
+        }))));
+        inline.focus = Pane::Diff;
+        for _ in 0..n {
+            inline.update(key(KeyCode::Char('y')));
+        }
+        let expected = inline.update(key(KeyCode::Char('w')));
+        assert!(matches!(expected.as_slice(), [Command::WriteFixes(w)] if !w.is_empty()));
+        assert_eq!(cmds, expected);
+        app.update(key(KeyCode::Char('q')));
+        assert!(app.should_quit);
+    }
+
+    /// A failed build asks for review before its plan landed: the cursor goes to the curing hunk when it does.
+    #[test]
+    fn ask_retry_before_the_plan_lands_focuses_the_fix_when_it_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM python:3.11\nRUN pip install x\n",
+        )
+        .unwrap();
+        let mut app = App::new(dir.path().to_path_buf(), "e".into());
+        app.planner = Planner::Engine;
+        let req = analysed(&mut app);
+        let planned = plan_job::run(dir.path(), &req);
+        let rule = planned.result.as_ref().unwrap().steps[0]
+            .label
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        app.update(Msg::Engine(EngineEvent::AskRetry {
+            rules: vec![rule.clone()],
+        }));
+        assert_eq!(app.focus, Pane::Conflicts, "nothing to show yet");
+        assert!(app.awaiting_retry.is_some());
+        app.update(Msg::Engine(EngineEvent::Planned(Box::new(planned))));
+        assert_eq!(app.focus, Pane::Diff);
+        let (_, h) = app.review.current().unwrap();
+        assert!(h.sources.iter().any(|s| s.starts_with(&format!("{rule} "))));
     }
 }

@@ -84,6 +84,9 @@ pub async fn run(
     app.keymap = keymap;
     app.readonly = readonly;
     app.review.opts = ctx.analyze_options();
+    // Plans are made in the engine: a big project's fixed point must not freeze the terminal.
+    app.planner = app::Planner::Engine;
+    app.image_auto_inspect_max_mb = ctx.config.ui.image_auto_inspect_max_mb;
     app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
     app.builds_dir = Some(ctx.paths.builds_dir());
     let mut sigterm = signal(SignalKind::terminate())?;

@@ -2,7 +2,8 @@
 //! undo/redo of decisions, line mode, and which alternative fix each finding uses.
 
 use crate::analyze::{AnalyzeOptions, Finding, FixLevel};
-use crate::fix::plan::{self, Held, PlanOptions, Step};
+use crate::engine::plan_job::{self, PlanRequest, Planned};
+use crate::fix::plan::{Held, Step};
 use crate::fix::proposal::{self, Decision, Hunk, HunkId, Proposal};
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,6 +32,21 @@ pub struct Review {
     pub error: Option<String>,
     /// Hunks that come from one fix and its follow-ups: deciding one decides them all.
     links: HashMap<HunkId, Vec<HunkId>>,
+    /// The plan asked for and not folded in yet (its request's number): the pane says "planning fixes...".
+    pub pending: Option<u64>,
+    /// The number of the last request.
+    seq: u64,
+    /// Where the cursor goes once the pending plan lands.
+    pub after: Option<AfterPlan>,
+}
+
+/// A cursor move that waits for the plan: the hunks it needs are not there yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterPlan {
+    /// The first hunk of this finding ("RULE file:line"), after choosing another alternative.
+    Source(String),
+    /// The first hunk that cures a failed build (its rules), when the build waits for the user.
+    Rules(Vec<String>),
 }
 
 pub fn finding_key(f: &Finding) -> String {
@@ -38,16 +54,35 @@ pub fn finding_key(f: &Finding) -> String {
 }
 
 impl Review {
-    /// Plan again from the files on disk. Decisions survive for hunks whose content is unchanged.
+    /// Plan again from the files on disk, here and now (front ends without an engine, tests). Decisions
+    /// survive for hunks whose content is unchanged.
     pub fn refresh(&mut self, root: &Path) {
-        let allow = |_: &Finding, _: &crate::analyze::Fix| true;
-        let po = PlanOptions {
-            allow: &allow,
-            choice: &self.choice,
-            extra: &self.extra,
-        };
-        match plan::plan(root, &self.opts, &po) {
+        let req = self.request();
+        self.apply(plan_job::run(root, &req));
+    }
+
+    /// Ask for a new plan: the answer to any earlier request will be dropped.
+    pub fn request(&mut self) -> PlanRequest {
+        self.seq += 1;
+        self.pending = Some(self.seq);
+        PlanRequest {
+            seq: self.seq,
+            opts: self.opts.clone(),
+            choice: self.choice.clone(),
+            extra: self.extra.clone(),
+        }
+    }
+
+    /// Fold a plan in. False, and nothing changes, when it answers another request than the last one (the
+    /// project or the user's choices changed since it was asked for).
+    pub fn apply(&mut self, planned: Planned) -> bool {
+        if self.pending != Some(planned.seq) {
+            return false;
+        }
+        self.pending = None;
+        match planned.result {
             Ok(p) => {
+                let p = *p;
                 self.proposals = p.proposals;
                 self.steps = p.steps;
                 self.held = p.held;
@@ -57,7 +92,7 @@ impl Review {
                 self.proposals.clear();
                 self.steps.clear();
                 self.held.clear();
-                self.error = Some(e.to_string());
+                self.error = Some(e);
             }
         }
         self.links = links(&self.proposals, &self.steps);
@@ -65,6 +100,24 @@ impl Review {
         self.decisions.retain(|id, _| live.contains(id));
         self.cursor = self.cursor.min(live.len().saturating_sub(1));
         self.line_cursor = None;
+        true
+    }
+
+    /// Put the cursor on the first hunk whose source is a finding of one of `rules`; false if none.
+    pub fn focus_rules(&mut self, rules: &[String]) -> bool {
+        let first = self.hunks().position(|(_, h)| {
+            h.sources
+                .iter()
+                .any(|s| rules.iter().any(|r| s.starts_with(&format!("{r} "))))
+        });
+        match first {
+            Some(i) => {
+                self.cursor = i;
+                self.line_cursor = None;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The alternative in use for a finding: the user's choice, else the one the planner took, else the first.

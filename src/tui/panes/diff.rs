@@ -48,6 +48,11 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
                 app.notice = Some("read-only mode: nothing is written".into());
                 return Handled::Yes;
             }
+            if app.review.pending.is_some() {
+                // The hunks shown are about to be replaced: write what the user sees once it is there.
+                app.notice = Some("planning fixes... - w writes once the plan is shown".into());
+                return Handled::Yes;
+            }
             let writes = app.review.writes();
             if writes.is_empty() {
                 app.notice = Some("no accepted hunks to write - y accepts, n rejects".into());
@@ -157,8 +162,8 @@ fn next_alternative(app: &mut App) {
     }
     let next = (app.review.alternative_of(&source) + 1) % n;
     app.review.choice.insert(source.clone(), next);
+    app.review.after = Some(crate::tui::review::AfterPlan::Source(source.clone()));
     app.refresh_review();
-    app.review.focus_source(&source);
     let desc = app
         .findings()
         .iter()
@@ -175,6 +180,7 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
     let review = &app.review;
     if review.is_empty() {
         let text = match &app.analysis {
+            _ if review.pending.is_some() => "planning fixes...",
             None => "analysing...",
             Some(Ok(a)) if a.findings.iter().any(|f| !f.fixes.is_empty()) => {
                 "all fixes are written"
@@ -289,6 +295,11 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
             }
             index += 1;
         }
+    }
+    if review.pending.is_some() {
+        // The hunks below are the last plan's until the new one lands.
+        out.insert(0, Line::styled("planning fixes...", theme.dim()));
+        cursor_row += 1;
     }
     if focused {
         out.push(Line::styled(

@@ -231,7 +231,9 @@ impl RollbackState {
                 self.running = None;
                 self.result = Some((reference, result));
             }
-            ImageEvent::Inspecting(_) | ImageEvent::Inspected { .. } => {}
+            ImageEvent::Inspecting(_)
+            | ImageEvent::Inspected { .. }
+            | ImageEvent::TooLarge { .. } => {}
         }
     }
 }

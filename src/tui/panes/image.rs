@@ -19,6 +19,11 @@ pub enum ImageState {
     #[default]
     Empty,
     Inspecting(String),
+    /// Not inspected after the build: larger than `[ui] image_auto_inspect_max_mb` (bytes); `i` inspects it.
+    TooLarge {
+        image: String,
+        bytes: u64,
+    },
     Ready(Box<ImageView>),
     Failed {
         image: String,
@@ -41,6 +46,7 @@ impl ImagePane {
         match &self.state {
             ImageState::Empty => None,
             ImageState::Inspecting(i) => Some(i),
+            ImageState::TooLarge { image, .. } => Some(image),
             ImageState::Ready(v) => Some(&v.report.image),
             ImageState::Failed { image, .. } => Some(image),
         }
@@ -51,6 +57,13 @@ impl ImagePane {
             ImageEvent::Inspecting(image) => {
                 self.state = ImageState::Inspecting(image);
                 self.scroll = 0;
+            }
+            ImageEvent::TooLarge { image, bytes } => {
+                if matches!(&self.state, ImageState::Inspecting(i) if *i != image) {
+                    return;
+                }
+                self.scroll = 0;
+                self.state = ImageState::TooLarge { image, bytes };
             }
             ImageEvent::Inspected { image, result } => {
                 // Latest wins: an answer for an image we no longer wait for is dropped.
@@ -73,6 +86,7 @@ impl ImagePane {
         match &self.state {
             ImageState::Ready(v) => content_rows(v).len(),
             ImageState::Failed { .. } => 3,
+            ImageState::TooLarge { .. } => 2,
             _ => 1,
         }
     }
@@ -118,12 +132,14 @@ pub fn copy_text(app: &App) -> Option<String> {
     )
 }
 
-/// After a successful build the engine inspects its image by itself.
-pub fn after_build(outcome: &crate::engine::BuildOutcome) -> Vec<Command> {
+/// After a successful build the engine inspects its image by itself, up to `max_mb` megabytes (1 MB =
+/// 1,000,000 bytes, as the pane prints sizes): exporting a 15 GB CUDA image takes minutes of disk and CPU.
+pub fn after_build(outcome: &crate::engine::BuildOutcome, max_mb: u64) -> Vec<Command> {
     if outcome.success && outcome.image_id.is_some() {
-        vec![Command::Image(ImageCommand::Inspect(Some(
-            outcome.image.clone(),
-        )))]
+        vec![Command::Image(ImageCommand::InspectUpTo {
+            image: outcome.image.clone(),
+            max_bytes: max_mb.saturating_mul(1_000_000),
+        })]
     } else {
         Vec::new()
     }
@@ -340,6 +356,20 @@ pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
             &format!("inspecting {image}: reading its layers from the engine..."),
             theme.dim(),
         ),
+        ImageState::TooLarge { image, bytes } => {
+            let mut out = wrapped(
+                &format!(
+                    "image is {}: press i to inspect (takes a while)",
+                    human_bytes(*bytes)
+                ),
+                theme.warning(),
+            );
+            out.extend(wrapped(
+                &format!("{image} - above [ui] image_auto_inspect_max_mb, not inspected by itself"),
+                theme.dim(),
+            ));
+            out
+        }
         ImageState::Failed { image, error } => {
             let mut out = wrapped(&format!("cannot inspect {image}: {error}"), theme.error());
             out.extend(wrapped("i tries again", theme.dim()));
