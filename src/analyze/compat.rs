@@ -1,7 +1,7 @@
 //! Compatibility facts (torch / CUDA / driver / image tags) loaded from `assets/compat.toml`, plus optional user
 //! rows. The rules ask questions of this data; no version fact lives in rule code.
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::Deserialize;
 use std::cmp::Ordering;
 

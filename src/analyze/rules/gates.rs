@@ -378,7 +378,7 @@ fn name_re() -> &'static regex_lite::Regex {
     static R: OnceLock<regex_lite::Regex> = OnceLock::new();
     // Docker reference grammar: optional domain (with port), lower-case path components, tag, digest.
     R.get_or_init(|| {
-        regex_lite::Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
+        regex_lite::Regex::new(r"^(?:(?P<domain>(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?)/)?(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*))?(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
             .unwrap_or_else(|_| regex_lite::Regex::new("^$").unwrap_or_else(|_| unreachable!()))
     })
 }
@@ -419,6 +419,16 @@ pub fn reference_problem(reference: &str) -> Option<String> {
         .unwrap_or(&repo);
     if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Some("repository names must be lower case".into());
+    }
+    // The grammar caps a tag at 128 characters; checked here so the pattern stays small to compile.
+    let tag = reference
+        .split('@')
+        .next()
+        .and_then(|r| r.rsplit_once(':'))
+        .map(|(_, t)| t)
+        .filter(|t| !t.contains('/'));
+    if tag.is_some_and(|t| t.len() > 128) {
+        return Some("the tag is longer than 128 characters".into());
     }
     if !name_re().is_match(reference) {
         return Some(
@@ -675,5 +685,28 @@ mod workflow_tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, "DU002");
         assert!(workflow(Path::new("ci.yml"), "\0\u{1}garbage: [").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::reference_problem;
+
+    #[test]
+    fn a_tag_may_hold_128_characters_and_no_more() {
+        assert_eq!(
+            reference_problem(&format!("ubuntu:{}", "a".repeat(128))),
+            None
+        );
+        assert!(
+            reference_problem(&format!("ubuntu:{}", "a".repeat(129)))
+                .is_some_and(|p| p.contains("128"))
+        );
+        // A registry port is not a tag; a digest after the tag is fine.
+        assert_eq!(reference_problem("localhost:5000/team/app:1.0"), None);
+        assert_eq!(reference_problem("localhost:5000/team/app"), None);
+        let digest = format!("ubuntu:22.04@sha256:{}", "a".repeat(64));
+        assert_eq!(reference_problem(&digest), None);
+        assert!(reference_problem("ubuntu:bad tag").is_some());
     }
 }
