@@ -609,6 +609,14 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
     assert_eq!(build["success"], true);
     assert_eq!(build["backend"]["kind"], "podman");
     assert_eq!(build["backend"]["endpoint"], service.host().as_str());
+    // The JSON says what the status bar says: Podman's version and that it runs rootless.
+    assert_eq!(build["backend"]["rootless"], true, "{build:#}");
+    assert!(
+        build["backend"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("Podman ")),
+        "{build:#}"
+    );
     assert!(
         stderr.contains("with Podman (the legacy builder)"),
         "{stderr}"

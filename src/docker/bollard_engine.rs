@@ -346,6 +346,17 @@ static PROBES: std::sync::Mutex<BTreeMap<String, EngineProbe>> =
 
 /// The endpoint and who answers there, as its `/_ping` headers say: another engine (or version) on the
 /// same address is another key.
+/// The answer this process last kept for `endpoint` (any ping headers), for results that name the engine.
+fn last_probe(endpoint: &str) -> Option<EngineProbe> {
+    let prefix = format!("{endpoint}\n");
+    PROBES
+        .lock()
+        .ok()?
+        .iter()
+        .find(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, p)| p.clone())
+}
+
 fn probe_key(endpoint: &str, ping: &hyper::HeaderMap) -> String {
     let mut key = endpoint.to_string();
     for name in ["server", "api-version", "libpod-api-version", "ostype"] {
@@ -706,11 +717,15 @@ impl DockerPort for BollardEngine {
 
     fn endpoint_json(&self) -> serde_json::Value {
         let ep = self.resolved();
+        // What this process learnt of the engine when it asked (nothing yet: nulls, no extra request).
+        let probe = last_probe(&self.endpoint);
         serde_json::json!({
             "endpoint": ep.map(|e| e.host.clone()).unwrap_or_else(|| self.endpoint.clone()),
             "context": ep.and_then(|e| e.context.clone()),
             "source": ep.map(|e| e.source),
             "tls": ep.is_some_and(|e| e.tls.is_some()),
+            "version": probe.as_ref().map(|p| if p.podman { format!("Podman {}", p.podman_version) } else { p.version.clone() }),
+            "rootless": probe.as_ref().and_then(|p| p.rootless),
         })
     }
 
