@@ -129,7 +129,18 @@ fn system_library_absent_on_gpu_less_machines() {
         eprintln!("SKIP: DOCKUI_NVML_LIB is set, the system library is not what probe(None) opens");
         return;
     }
+    let driver = ["/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg"]
+        .iter()
+        .any(|p| Path::new(p).exists());
     match probe(None) {
+        // No driver: the library is not even looked for (NVML could not start), and the reason says why.
+        GpuState::Unavailable { reason, hint } if !driver => {
+            assert_eq!(
+                reason,
+                "NVML not available: no NVIDIA driver on this host (/dev/nvidiactl, /proc/driver/nvidia, /dev/dxg missing)"
+            );
+            assert!(hint.contains("install the NVIDIA driver"), "{hint}");
+        }
         GpuState::Unavailable { reason, .. } => assert_eq!(
             reason,
             "NVML not available: libnvidia-ml.so.1: cannot open shared object file: No such file or directory"
