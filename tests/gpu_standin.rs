@@ -137,7 +137,7 @@ fn system_library_absent_on_gpu_less_machines() {
         GpuState::Unavailable { reason, hint } if !driver => {
             assert_eq!(
                 reason,
-                "NVML not available: no NVIDIA driver on this host (/dev/nvidiactl, /proc/driver/nvidia, /dev/dxg missing)"
+                "NVML not available: no NVIDIA driver on this host (no /dev/nvidiactl)"
             );
             assert!(hint.contains("install the NVIDIA driver"), "{hint}");
         }

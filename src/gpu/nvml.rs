@@ -106,10 +106,7 @@ pub(super) fn probe(lib: Option<&Path>, container_of: &dyn Fn(u32) -> Option<Str
     // named by the user (config or DOCKUI_NVML_LIB) is always tried.
     if path == Path::new(SYSTEM_NVML_LIB) && !driver_present(DRIVER_PATHS) {
         return GpuState::Unavailable {
-            reason: format!(
-                "NVML not available: no NVIDIA driver on this host ({} missing)",
-                DRIVER_PATHS.join(", ")
-            ),
+            reason: "NVML not available: no NVIDIA driver on this host (no /dev/nvidiactl)".into(),
             hint: HINT_INSTALL.to_string(),
         };
     }
