@@ -74,6 +74,8 @@ pub struct ImageRow {
 pub struct CudaTagRow {
     pub cuda: String,
     pub version: String,
+    /// The cuDNN segment of this release's cuDNN tags (`cudnn8`, `cudnn9`, `cudnn`), when known.
+    pub cudnn: Option<String>,
     pub source: Option<String>,
     pub confidence: Option<String>,
 }

@@ -786,7 +786,7 @@ fn du201_move_base_rewrites_arg_built_tags() {
     );
     assert_fixes_clear(df, &[], "DU201");
     // nvidia/cuda tag through a nested ARG default.
-    let df = "ARG CUDA_VERSION=12.1.1\nARG BASE=nvidia/cuda:${CUDA_VERSION}-cudnn8-runtime-ubuntu22.04\nFROM ${BASE}\nRUN pip install --no-cache-dir torch==2.4.1 --index-url https://download.pytorch.org/whl/cu124\n";
+    let df = "ARG CUDA_VERSION=12.1.1\nARG BASE=nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu22.04\nFROM ${BASE}\nRUN pip install --no-cache-dir torch==2.4.1 --index-url https://download.pytorch.org/whl/cu124\n";
     let a = check(df);
     let fix = a
         .findings

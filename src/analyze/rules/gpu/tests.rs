@@ -361,6 +361,31 @@ fn du201_severity_follows_the_cuda_major() {
 }
 
 #[test]
+fn moving_a_cudnn_base_uses_the_target_releases_cudnn_spelling() {
+    let fix_ref = |df: &str| {
+        let a = check(df);
+        let f = find(&a, "DU201");
+        assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+        f[0].fixes
+            .iter()
+            .find(|x| x.id == "DU201.move-base")
+            .map(|x| x.description.clone())
+    };
+    // 12.4.1 tags its cuDNN images `cudnn` (cuDNN 9): no `12.4.1-cudnn8-...`, which does not exist.
+    let cudnn8 = "FROM nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.6.0 --index-url https://download.pytorch.org/whl/cu124\n";
+    assert_eq!(
+        fix_ref(cudnn8).as_deref(),
+        Some("Move the base image to nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04")
+    );
+    // Must not change: an image without cuDNN keeps its shape.
+    let plain = cudnn8.replace("12.1.1-cudnn8-runtime", "12.1.1-runtime");
+    assert_eq!(
+        fix_ref(&plain).as_deref(),
+        Some("Move the base image to nvidia/cuda:12.4.1-runtime-ubuntu22.04")
+    );
+}
+
+#[test]
 fn an_info_level_du201_never_moves_the_projects_torch() {
     // Same CUDA major (info): torch 2.1.0 (cu121) on a CUDA 12.4 base runs; no fix moves it to torch 2.6.
     let minor = check(

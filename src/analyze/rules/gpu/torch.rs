@@ -420,7 +420,7 @@ pub(super) fn torch_rules(
         // release (torch 2.1 -> 2.6 to match a CUDA minor breaks more than it fixes); pinning the torch the base
         // already has is a no-op install and stays offered.
         let info_only = f.severity > Severity::Warning && !facts.torch_preinstalled;
-        if info_only && target.is_some() {
+        if info_only && target.is_some() && t.local().is_none() && explicit.is_none() {
             f = f.fact("no torch move offered: within a CUDA major this mix runs, and another torch release changes what the project runs on");
         }
         if let Some(p) = target.filter(|_| !info_only) {
@@ -457,11 +457,18 @@ fn move_base_fix(
             )
         }
         "nvidia-cuda" => {
-            let full = ctx.compat.cuda_tag(cuda)?.version.clone();
+            let row = ctx.compat.cuda_tag(cuda)?;
             let (_, tag) = crate::analyze::compat::split_reference(&stage.image.text);
             let tag = tag?;
             let rest = tag.split_once('-').map(|(_, r)| r)?;
-            format!("{full}-{rest}")
+            // The cuDNN segment is spelt per release (12.1.1-cudnn8, 12.3.2-cudnn9, 12.4.1-cudnn): a cuDNN
+            // image moves only to a release whose spelling is known.
+            match rest.split_once('-') {
+                Some((seg, after)) if seg.starts_with("cudnn") => {
+                    format!("{}-{}-{after}", row.version, row.cudnn.as_deref()?)
+                }
+                _ => format!("{}-{rest}", row.version),
+            }
         }
         _ => return None,
     };
