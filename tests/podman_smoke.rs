@@ -3,7 +3,9 @@
 //! no container left. A `podman system service` of this file's
 //! own on a temp socket with isolated configuration and storage, stopped and unmounted on drop.
 
-use dockui::engine::smoke::{SmokeCheck, SmokeStatus, run_check};
+#[path = "common/smoke.rs"]
+mod smoke;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -170,28 +172,8 @@ async fn a_smoke_check_on_podman_gives_the_exit_code_and_output_and_leaves_no_co
     let engine = dockui::docker::BollardEngine::connect(&service.host(), 60);
     let probe = engine.probe().await.unwrap();
     assert!(probe.podman, "{probe:?}");
-    let check = |cmd: &str| SmokeCheck {
-        name: cmd.into(),
-        cmd: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
-        gpus: false,
-    };
-    let timeout = Duration::from_secs(60);
-    let failed = run_check(
-        &engine,
-        image,
-        &check("echo out; echo err >&2; exit 7"),
-        timeout,
-    )
-    .await;
-    assert_eq!(failed.status, SmokeStatus::Failed, "{failed:#?}");
-    assert_eq!(failed.exit_code, Some(7), "{failed:#?}");
-    assert!(
-        failed.output.contains("out") && failed.output.contains("err"),
-        "{failed:#?}"
-    );
-    let passed = run_check(&engine, image, &check("echo fine"), timeout).await;
-    assert_eq!(passed.status, SmokeStatus::Passed, "{passed:#?}");
-    assert_eq!((passed.exit_code, passed.output.trim()), (Some(0), "fine"));
+    smoke::failing_check_gives_its_code_and_output(&engine, image).await;
+    smoke::passing_check_gives_its_output(&engine, image).await;
     // AutoRemove: Podman's cleanup removes the container shortly after it stopped.
     let deadline = Instant::now() + Duration::from_secs(15);
     while !service.containers_of_this_run().is_empty() && Instant::now() < deadline {

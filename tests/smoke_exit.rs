@@ -5,8 +5,6 @@
 mod common;
 
 use dockui::docker::standin::DEMO_BASE;
-use dockui::engine::smoke::{SmokeCheck, SmokeStatus, run_check};
-use std::time::Duration;
 
 fn containers_of_this_run() -> String {
     let label = format!("label=dockui={}", dockui::docker::bollard_engine::run_id());
@@ -33,33 +31,13 @@ async fn a_smoke_check_gives_the_exit_code_and_output_and_leaves_no_container() 
     dockui::docker::standin::ensure(&docker, DEMO_BASE, tokio::sync::mpsc::unbounded_channel().0)
         .await
         .unwrap();
-    let check = |cmd: &str| SmokeCheck {
-        name: cmd.into(),
-        cmd: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
-        gpus: false,
-    };
-    let timeout = Duration::from_secs(60);
-    let failed = run_check(
-        &docker,
-        DEMO_BASE,
-        &check("echo out; echo err >&2; exit 7"),
-        timeout,
-    )
-    .await;
-    assert_eq!(failed.status, SmokeStatus::Failed, "{failed:#?}");
-    assert_eq!(failed.exit_code, Some(7), "{failed:#?}");
-    assert!(
-        failed.output.contains("out") && failed.output.contains("err"),
-        "{failed:#?}"
-    );
+    common::smoke::failing_check_gives_its_code_and_output(&docker, DEMO_BASE).await;
     assert_eq!(
         containers_of_this_run(),
         "",
         "the failed check's container is left"
     );
-    let passed = run_check(&docker, DEMO_BASE, &check("echo fine"), timeout).await;
-    assert_eq!(passed.status, SmokeStatus::Passed, "{passed:#?}");
-    assert_eq!((passed.exit_code, passed.output.trim()), (Some(0), "fine"));
+    common::smoke::passing_check_gives_its_output(&docker, DEMO_BASE).await;
     assert_eq!(
         containers_of_this_run(),
         "",

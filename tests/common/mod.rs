@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod h2c;
 pub mod proxy;
+pub mod smoke;
 pub mod tmux;
 
 use dockui::docker::{BollardEngine, DockerPort};
