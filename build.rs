@@ -64,21 +64,77 @@ fn main() {
     }
     println!("cargo::rerun-if-env-changed=DOCKUI_MOTO_SERVER");
     println!("cargo::rerun-if-env-changed=PATH");
-    embed_compat_as_json();
+    embed_compat_rows();
 }
 
-/// The compatibility data stays TOML in the tree (reviewable, commented); the binary embeds the same data
-/// as JSON, which parses several times faster: `dockui check` runs once per file in CI and pre-commit hooks,
-/// where start-up is most of its time. A TOML error here fails the build with the file's own message.
-fn embed_compat_as_json() {
+/// The compatibility data stays TOML in the tree (reviewable, commented); the binary embeds the same rows as
+/// Rust code that builds them (`compat_rows.rs`, included by src/analyze/compat.rs), so no parser runs at
+/// start: `dockui check` runs once per file in CI and pre-commit hooks, where start-up is most of its time.
+/// A TOML error or an unknown table fails the build with the file's own message; a field the row structs do
+/// not have, or a value of the wrong type, fails it at compile time.
+fn embed_compat_rows() {
     let src = "assets/compat.toml";
     println!("cargo::rerun-if-changed={src}");
     let text = std::fs::read_to_string(src).expect("assets/compat.toml is readable");
-    let value: toml::Value =
+    let value: toml::Table =
         toml::from_str(&text).unwrap_or_else(|e| panic!("{src} is not valid TOML: {e}"));
-    let json = serde_json::to_string(&value).expect("TOML values convert to JSON");
+    // Table name -> the row struct in src/analyze/compat.rs.
+    const ROWS: [(&str, &str); 7] = [
+        ("torch", "TorchRow"),
+        ("cuda_driver", "CudaDriverRow"),
+        ("cuda_minor_compat", "MinorCompatRow"),
+        ("arch", "ArchRow"),
+        ("image", "ImageRow"),
+        ("cuda_tag", "CudaTagRow"),
+        ("os_python", "OsPythonRow"),
+    ];
+    let mut code = String::from("CompatFile {\n");
+    for (table, rows) in &value {
+        let Some((_, row_type)) = ROWS.iter().find(|(t, _)| t == table) else {
+            panic!("{src}: unknown table [[{table}]]");
+        };
+        let rows = rows
+            .as_array()
+            .unwrap_or_else(|| panic!("{src}: `{table}` must be an array of tables ([[{table}]])"));
+        code.push_str(&format!("    {table}: vec![\n"));
+        for row in rows {
+            let row = row
+                .as_table()
+                .unwrap_or_else(|| panic!("{src}: a `{table}` row is not a table"));
+            code.push_str(&format!("        {row_type} {{\n"));
+            for (key, v) in row {
+                code.push_str(&format!(
+                    "            {key}: lit({}),\n",
+                    rust_literal(src, key, v)
+                ));
+            }
+            code.push_str("            ..Default::default()\n        },\n");
+        }
+        code.push_str("    ],\n");
+    }
+    code.push_str("    ..Default::default()\n}\n");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("compat.json"), json).expect("OUT_DIR is writable");
+    std::fs::write(out.join("compat_rows.rs"), code).expect("OUT_DIR is writable");
+}
+
+/// A TOML value as a Rust literal for `compat::lit` (strings, integers, booleans and arrays of strings).
+fn rust_literal(src: &str, key: &str, v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(i) => format!("{i}i64"),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items
+                .iter()
+                .map(|i| match i.as_str() {
+                    Some(s) => format!("{s:?}"),
+                    None => panic!("{src}: `{key}` must be an array of strings"),
+                })
+                .collect();
+            format!("&[{}] as &[&str]", items.join(", "))
+        }
+        other => panic!("{src}: `{key}` has an unsupported value {other}"),
+    }
 }
 
 /// The effective uid from /proc (build scripts have no libc here).

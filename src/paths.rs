@@ -84,7 +84,7 @@ pub fn make_private(file: &std::path::Path) -> std::io::Result<()> {
 }
 
 impl Paths {
-    /// Create the state and data directories private (0700), tightening them if they already exist.
+    /// Create the state and data directories private (0700), tightening them (and the log) if they already exist.
     pub fn ensure_private(&self) {
         for d in [
             &self.state_dir,
@@ -95,6 +95,11 @@ impl Paths {
             if let Err(e) = private_dir(d) {
                 log::warn!("cannot make {} private: {e}", d.display());
             }
+        }
+        // The log is opened only when something is logged: tighten one an older version left readable now.
+        let log = self.log_file();
+        if log.exists() {
+            let _ = make_private(&log);
         }
     }
 }

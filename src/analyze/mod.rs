@@ -143,30 +143,39 @@ pub fn analyze_project_with(
     // (a project's `.dockui.toml` is held inside the project when it is loaded): read it where it points.
     let df_trusted = !project_files::stays_inside(&dockerfile);
     let refused: std::cell::RefCell<Vec<Finding>> = Default::default();
+    // Each file is read from disk once per analysis: the Dockerfile is asked for twice, pyproject.toml by
+    // every install that might read it.
+    let seen: std::cell::RefCell<std::collections::HashMap<PathBuf, Option<String>>> =
+        Default::default();
     let read = |rel: &Path| -> Result<Option<String>, AnalyzeError> {
         if let Some(text) = overlay.get(rel) {
             return Ok(Some(text.clone()));
+        }
+        if let Some(known) = seen.borrow().get(rel) {
+            return Ok(known.clone());
         }
         let got = if df_trusted && rel == dockerfile {
             files.read_trusted(rel)
         } else {
             files.read(rel)
         };
-        match got {
+        let text = match got {
             project_files::Read::Text { text, lossy } => {
                 if lossy {
                     refused.borrow_mut().push(not_utf8_finding(rel, &text));
                 }
-                Ok(Some(text))
+                Some(text)
             }
-            project_files::Read::Missing => Ok(None),
+            project_files::Read::Missing => None,
             project_files::Read::Refused(why) => {
                 refused
                     .borrow_mut()
                     .push(refused_finding(rel, rel == dockerfile, &why));
-                Ok(None)
+                None
             }
-        }
+        };
+        seen.borrow_mut().insert(rel.to_path_buf(), text.clone());
+        Ok(text)
     };
     if read(&dockerfile)?.is_none() {
         let mut refused = refused.into_inner();
@@ -238,7 +247,7 @@ pub fn analyze_project_with(
     };
     let mut analysis = analyze_with(&dockerfile, &read, &workflows, opts, compat)?;
     let mut refused = refused.into_inner();
-    // The Dockerfile is read twice (to check it is there, then to analyse it): one finding per file and rule.
+    // One finding per file and rule.
     refused.sort_by(|a, b| (&a.file, &a.rule).cmp(&(&b.file, &b.rule)));
     refused.dedup_by(|a, b| a.file == b.file && a.rule == b.rule);
     if !refused.is_empty() {

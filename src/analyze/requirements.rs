@@ -208,6 +208,12 @@ pub fn read_requirement(
     }
     // Our own check of the name and extras first: pep508_rs 0.9 panics on some invalid names (`a.=1`).
     name_and_extras_prefix(body_t)?;
+    if let Some(found) = unexpected_after_name(body_t) {
+        return Err(pep508_message(
+            &format!("Expected one of `@`, `(`, `<`, `=`, `>`, `~`, `!`, `;`, found `{found}`"),
+            body_t,
+        ));
+    }
     // The marker stays text: it is not handed to pep508_rs (which would re-render it, and whose marker
     // algebra we do not need).
     match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(body_t) {
@@ -305,6 +311,27 @@ fn name_and_extras(head: &str) -> Result<(String, Vec<String>), String> {
         ));
     }
     Ok((name, extras))
+}
+
+/// The character after `name [extras]` when it cannot start a version, URL or marker, and the first word
+/// cannot be a URL, path or archive either: pep508_rs's own answer (`Expected one of ...`), given without it.
+/// For such input pep508_rs first checks for an unnamed URL, which compiles a regex once per process: a
+/// tenth of a `dockui check` of a small project whose RUN lines hold a word that is no requirement.
+fn unexpected_after_name(t: &str) -> Option<char> {
+    let name_len = t
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .unwrap_or(t.len());
+    let mut rest = t[name_len..].trim_start();
+    if let Some(r) = rest.strip_prefix('[') {
+        rest = r[r.find(']')? + 1..].trim_start();
+    }
+    let found = rest.chars().next()?;
+    if matches!(found, '@' | '(' | '<' | '=' | '>' | '~' | '!' | ';') {
+        return None;
+    }
+    let first_word = t.split_whitespace().next().unwrap_or(t);
+    let maybe_url = first_word.contains([':', '/', '\\', '.']);
+    (!maybe_url).then_some(found)
 }
 
 /// pep508_rs errors end with the input and a caret line; a finding wants the first line only.
@@ -492,6 +519,33 @@ pub use super::install::{
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_after_the_name_gets_pep508s_own_message_without_asking_it() {
+        let f = Path::new("r.txt");
+        for text in ["torch 2.0", "torch[cuda] 2.0", "numpy,scipy", "flask*"] {
+            assert!(unexpected_after_name(text).is_some(), "{text}");
+            let ours = read_requirement(text, 0, f, 1).unwrap_err();
+            let theirs =
+                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text).unwrap_err();
+            assert_eq!(ours, pep508_message(&theirs.to_string(), text), "{text}");
+        }
+        // Left to pep508_rs: a valid requirement, and a first word that may be an unnamed URL or archive.
+        for text in [
+            "torch>=2.0",
+            "torch [cuda] ==2.0",
+            "torch ; python_version>'3'",
+            "torch",
+            "pkg/sub x",
+        ] {
+            assert_eq!(unexpected_after_name(text), None, "{text}");
+        }
+        assert!(
+            read_requirement("pkg/sub x", 0, f, 1)
+                .unwrap_err()
+                .contains("URL requirement")
+        );
+    }
 
     #[test]
     fn requirement_forms() {

@@ -16,7 +16,9 @@ fn out_line(s: &str) {
     write_stream(false, &format!("{s}\n"));
 }
 
-/// `build` flags of the cloud fallback (they override `[codebuild]`).
+// `build` flags of the cloud fallback (they override `[codebuild]`).
+// (A plain comment: a doc comment on a flattened group would replace the help line of the commands
+// that use it, their arguments being built when invoked: `#[command(defer = true)]` on `Cmd`.)
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct CodeBuildFlags {
     /// Accept the CodeBuild cost warning (and a generated buildspec.yml) without asking.

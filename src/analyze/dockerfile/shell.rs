@@ -62,13 +62,17 @@ impl Command {
             _ => 0..0,
         }
     }
-    /// Drop wrappers that run another command: `sudo`, `env`, `time`, `nohup`, `exec`, `command`.
-    pub fn unwrapped(&self) -> Command {
+    /// Drop wrappers that run another command: `sudo`, `env`, `time`, `nohup`, `exec`, `command`. Most
+    /// commands have none and are lent as they are (every rule asks this of every command).
+    pub fn unwrapped(&self) -> std::borrow::Cow<'_, Command> {
+        if !is_wrapper(self.base_name()) {
+            return std::borrow::Cow::Borrowed(self);
+        }
         let mut c = self.clone();
         loop {
             let n = c.base_name().to_string();
             match n.as_str() {
-                "sudo" | "env" | "time" | "nohup" | "exec" | "command" | "nice" | "stdbuf" => {
+                w if is_wrapper(w) => {
                     let mut rest: Vec<SWord> = c.words[1..].to_vec();
                     // Skip wrapper options and `env`'s assignments.
                     while let Some(w) = rest.first() {
@@ -82,14 +86,21 @@ impl Command {
                         }
                     }
                     if rest.is_empty() {
-                        return c;
+                        return std::borrow::Cow::Owned(c);
                     }
                     c.words = rest;
                 }
-                _ => return c,
+                _ => return std::borrow::Cow::Owned(c),
             }
         }
     }
+}
+
+fn is_wrapper(name: &str) -> bool {
+    matches!(
+        name,
+        "sudo" | "env" | "time" | "nohup" | "exec" | "command" | "nice" | "stdbuf"
+    )
 }
 
 pub fn is_assignment(s: &str) -> bool {
