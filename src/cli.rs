@@ -1220,7 +1220,12 @@ mod tests {
         let mut cli = super::Cli::command();
         let before: Vec<(String, Option<String>)> = cli
             .get_subcommands()
-            .map(|s| (s.get_name().to_string(), s.get_about().map(|a| a.to_string())))
+            .map(|s| {
+                (
+                    s.get_name().to_string(),
+                    s.get_about().map(|a| a.to_string()),
+                )
+            })
             .collect();
         assert!(before.len() > 10 && before.iter().all(|(_, a)| a.is_some()));
         // Building runs the deferred parts (the arguments, flattened groups included): a flattened group's
@@ -1233,18 +1238,33 @@ mod tests {
         }
         super::Cli::command().debug_assert();
         let parsed = super::Cli::try_parse_from([
-            "dockui", "check", ".", "--format", "json", "-f", "gpu.Dockerfile", "--build-arg", "A=1",
-            "--config", "c.toml",
+            "dockui",
+            "check",
+            ".",
+            "--format",
+            "json",
+            "-f",
+            "gpu.Dockerfile",
+            "--build-arg",
+            "A=1",
+            "--config",
+            "c.toml",
         ])
         .expect("parses");
         assert!(parsed.only_reads_files());
-        assert_eq!(parsed.config.as_deref(), Some(std::path::Path::new("c.toml")));
+        assert_eq!(
+            parsed.config.as_deref(),
+            Some(std::path::Path::new("c.toml"))
+        );
         let Some(super::Cmd::Check { format, source, .. }) = parsed.command else {
             panic!("check");
         };
         assert_eq!(format, super::CheckFormat::Json);
         assert_eq!(source.build_args, [("A".to_string(), "1".to_string())]);
-        assert_eq!(source.file.as_deref(), Some(std::path::Path::new("gpu.Dockerfile")));
+        assert_eq!(
+            source.file.as_deref(),
+            Some(std::path::Path::new("gpu.Dockerfile"))
+        );
         let build = super::Cli::try_parse_from(["dockui", "build", "."]).expect("parses");
         assert!(!build.only_reads_files());
     }

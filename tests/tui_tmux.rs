@@ -24,7 +24,8 @@ fn demo_opens_shows_panes_and_help_then_quits_cleanly() {
         common::demo_dir().display()
     );
     t.send(&[&cmd, "Enter"]);
-    let s = t.wait_for("six pane titles", |s| {
+    // The analysis runs off the UI thread: the panes show "analysing..." until it is done (seconds under load).
+    let s = t.wait_for("six pane titles and the analysis", |s| {
         [
             "Conflicts",
             "Proposed diff",
@@ -35,6 +36,7 @@ fn demo_opens_shows_panes_and_help_then_quits_cleanly() {
         ]
         .iter()
         .all(|p| s.contains(p))
+            && !s.contains("analysing...")
     });
     assert!(
         s.contains("DL3042"),
