@@ -3,29 +3,9 @@
 
 mod common;
 
+use common::dockui_no_backend as dockui;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
-
-/// The binary with the backend environment cleared: no DOCKER_HOST / context / BUILDKIT_HOST of the
-/// developer's, an empty docker config dir, and a runtime dir of the test's (for the rootless Podman socket).
-fn dockui(home: &Path) -> Command {
-    let mut cmd = common::dockui(home);
-    for k in [
-        "DOCKER_HOST",
-        "DOCKER_CONTEXT",
-        "BUILDKIT_HOST",
-        "DOCKER_TLS_VERIFY",
-    ] {
-        cmd.env_remove(k);
-    }
-    std::fs::create_dir_all(home.join("docker-config")).unwrap();
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    cmd.env("DOCKER_CONFIG", home.join("docker-config"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    cmd
-}
+use std::process::{Command, Output};
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -335,69 +315,15 @@ fn remove_image(v: &serde_json::Value) {
     }
 }
 
-/// `podman system service` on the rootless socket path of a test runtime dir, with its own storage under
-/// the test's temp dir (netns host, cgroupfs, file events); stopped and its overlay unmounted on drop.
-struct PodmanService {
-    child: Child,
-    root: PathBuf,
-}
-
-impl PodmanService {
-    fn start(home: &Path) -> PodmanService {
-        let root = home.join("podman");
-        std::fs::create_dir_all(home.join("run/podman")).unwrap();
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(
-            root.join("containers.conf"),
-            "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-        )
-        .unwrap();
-        std::fs::write(
-            root.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/runroot\"\n",
-                root.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(root.join("registries.conf"), "").unwrap();
-        let socket = home.join("run/podman/podman.sock");
-        let child = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("CONTAINERS_CONF", root.join("containers.conf"))
-            .env("CONTAINERS_STORAGE_CONF", root.join("storage.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", root.join("registries.conf"))
-            .env("XDG_RUNTIME_DIR", home.join("run"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("podman starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "podman's socket never appeared");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        PodmanService { child, root }
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // Podman leaves its overlay mounted under the graph root.
-        let _ = Command::new("umount")
-            .arg(self.root.join("graph/overlay"))
-            .output();
-    }
-}
-
 #[test]
 #[cfg_attr(not(dockui_podman), ignore = "needs podman")]
 fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
     let home = tempfile::tempdir().unwrap();
-    let _podman = PodmanService::start(home.path());
+    // A root service on the rootless socket path of the test's runtime dir (see `dockui`).
+    let _podman = common::podman::PodmanService::start_with(common::podman::Setup {
+        socket: Some(home.path().join("run/podman/podman.sock")),
+        ..Default::default()
+    });
     let out = dockui(home.path())
         .args(["doctor", "--format", "json"])
         .output()

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod h2c;
+pub mod podman;
 pub mod proxy;
 pub mod smoke;
 pub mod tmux;
@@ -60,6 +61,27 @@ pub fn dockui(home: &Path) -> Command {
     for (k, v) in isolated_env(home) {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// `dockui` with no backend of the developer's: no DOCKER_HOST / context / BUILDKIT_HOST, an empty docker
+/// config dir and a runtime dir of the test's (`home/run`, where a rootless Podman socket is searched), no
+/// EC2 metadata lookups. A backend comes from the test (env, `--backend`, `[engine]`) or is found in `home`.
+pub fn dockui_no_backend(home: &Path) -> Command {
+    let mut cmd = dockui(home);
+    for k in [
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "BUILDKIT_HOST",
+        "DOCKER_TLS_VERIFY",
+    ] {
+        cmd.env_remove(k);
+    }
+    std::fs::create_dir_all(home.join("docker-config")).unwrap();
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    cmd.env("DOCKER_CONFIG", home.join("docker-config"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     cmd
 }
 
