@@ -17,9 +17,9 @@ impl Drop for RemoveImage {
     }
 }
 
-/// Build and collect the log lines.
+/// Build (on the engine, or a BuildKit daemon) and collect the log lines.
 pub async fn build(
-    engine: &dockui::docker::BollardEngine,
+    engine: &dyn DockerPort,
     spec: BuildSpec,
 ) -> (Result<String, DockerError>, Vec<String>) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -31,6 +31,31 @@ pub async fn build(
         }
     }
     (result, lines)
+}
+
+/// Build what must build (the test fails with the log otherwise); the log lines.
+pub async fn build_ok(engine: &dyn DockerPort, spec: BuildSpec) -> Vec<String> {
+    let (r, lines) = build(engine, spec).await;
+    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    lines
+}
+
+/// The spec a test's builds start from: the project in `dir`, tagged `tag`, without a network.
+pub fn base_spec(dir: &Path, tag: &str) -> BuildSpec {
+    BuildSpec {
+        context_dir: dir.to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.into(),
+        network: "none".into(),
+        ..Default::default()
+    }
+}
+
+/// Forget a build on the engine: its image, and the cache records naming one of `needles` (see
+/// `prune_records_of`); how many records were removed.
+pub async fn forget(tag: &str, needles: &[String]) -> usize {
+    let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    prune_records_of(needles).await
 }
 
 /// Remove from the engine's BuildKit cache only the records whose description names one of `needles` (the
