@@ -4,18 +4,9 @@
 mod common;
 
 use common::dockui_no_backend as dockui;
+use common::stdout_json as json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 fn sources(v: &serde_json::Value) -> Vec<String> {
     v["candidates"]

@@ -256,26 +256,9 @@ fn engine() -> &'static TlsEngine {
     })
 }
 
-/// A project the second engine can build without any base image or network: busybox from scratch.
+/// A project the engine builds without any base image or network (busybox from scratch).
 fn project(home: &Path, image: &str) -> PathBuf {
-    let dir = home.join("proj");
-    std::fs::create_dir_all(&dir).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("busybox-static installed");
-    std::fs::copy(busybox, dir.join("busybox")).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo built-remotely > /where\"]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(".dockui.toml"),
-        format!("[build]\nimage = \"{image}\"\nnetwork = \"none\"\n\n[smoke]\ninfer = false\n"),
-    )
-    .unwrap();
-    dir
+    common::busybox_project(home, image, "built-remotely")
 }
 
 /// The dockui binary with nothing of the developer's docker setup: env as given, DOCKER_CONFIG in `home`.
@@ -303,12 +286,7 @@ fn build_json(home: &Path, dir: &Path, env: &[(&str, String)]) -> (Output, serde
         .arg(dir)
         .output()
         .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let v = common::stdout_json(&out);
     (out, v)
 }
 

@@ -159,25 +159,9 @@ impl Sshd {
     }
 }
 
+/// A project the engine builds without any base image or network (busybox from scratch).
 fn project(home: &Path, image: &str) -> PathBuf {
-    let dir = home.join("proj");
-    std::fs::create_dir_all(&dir).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("busybox-static installed");
-    std::fs::copy(busybox, dir.join("busybox")).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo over-ssh > /where\"]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(".dockui.toml"),
-        format!("[build]\nimage = \"{image}\"\nnetwork = \"none\"\n\n[smoke]\ninfer = false\n"),
-    )
-    .unwrap();
-    dir
+    common::busybox_project(home, image, "over-ssh")
 }
 
 fn build(
@@ -211,12 +195,7 @@ fn build_env(
         .arg(dir)
         .output()
         .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let v = common::stdout_json(&out);
     (out, v)
 }
 

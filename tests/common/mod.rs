@@ -137,6 +137,42 @@ pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
+/// `out`'s stdout as JSON; the test fails with both outputs when it is not.
+pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A project any engine builds without a base image or network (busybox from scratch) under `home/proj`:
+/// its RUN step writes `marker` to /where; `.dockui.toml` names `image`, no network, no smoke inference.
+pub fn busybox_project(home: &Path, image: &str, marker: &str) -> PathBuf {
+    let dir = home.join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox-static installed");
+    std::fs::copy(busybox, dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {marker} > /where\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("[build]\nimage = \"{image}\"\nnetwork = \"none\"\n\n[smoke]\ninfer = false\n"),
+    )
+    .unwrap();
+    dir
+}
+
 /// moto's server binary, found as build.rs finds it (`DOCKUI_MOTO_SERVER`, `~/.cache/dockui-moto`, PATH).
 pub fn moto_server() -> PathBuf {
     if let Some(p) = std::env::var_os("DOCKUI_MOTO_SERVER") {
