@@ -12,7 +12,8 @@ use dockui::docker::BuildSpec;
 use std::process::Command;
 
 use common::cache::{
-    RemoveImage, base_spec, build, build_ok, forget, project, step_ran, step_was_cached,
+    RemoveImage, base_spec, build, build_ok, forget, inline_cache_build, project, step_ran,
+    step_was_cached,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,16 +36,7 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
     let base = base_spec(dir.path(), &tag);
 
     // 1. Build with inline cache export, push.
-    let t0 = std::time::Instant::now();
-    let lines = build_ok(
-        &engine,
-        BuildSpec {
-            cache_to: vec!["type=inline".into()],
-            ..base.clone()
-        },
-    )
-    .await;
-    let cold = t0.elapsed();
+    let (lines, cold) = inline_cache_build(&engine, &base).await;
     assert!(step_ran(&lines, &marker), "{lines:#?}");
     assert!(
         lines

@@ -19,7 +19,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::cache::{
-    RemoveImage, base_spec, build, build_ok, forget, project, step_ran, step_was_cached,
+    RemoveImage, base_spec, build, build_ok, forget, inline_cache_build, project, step_ran,
+    step_was_cached,
 };
 
 fn sha(bytes: &[u8]) -> String {
@@ -159,16 +160,7 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     let base = base_spec(dir.path(), &tag);
 
     // 1. A real build with inline cache; its cache records and layers become a local cache directory.
-    let t0 = std::time::Instant::now();
-    let lines = build_ok(
-        &engine,
-        BuildSpec {
-            cache_to: vec!["type=inline".into()],
-            ..base.clone()
-        },
-    )
-    .await;
-    let cold = t0.elapsed();
+    let (lines, cold) = inline_cache_build(&engine, &base).await;
     assert!(step_ran(&lines, &marker), "{lines:#?}");
     let (records, blobs) = local_cache_from_image(&tag, cache.path());
     assert!(

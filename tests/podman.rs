@@ -46,6 +46,15 @@ fn dockui_at(home: &Path, service: &PodmanService) -> Command {
     cmd
 }
 
+/// `dockui build --format json` of `dir` on the service.
+fn build_at(home: &Path, service: &PodmanService, dir: &Path) -> std::process::Output {
+    dockui_at(home, service)
+        .args(["build", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 #[test]
 #[cfg_attr(
     not(dockui_podman),
@@ -107,11 +116,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
     );
 
     // The binary: the JSON names the backend.
-    let out = dockui_at(home.path(), &service)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = build_at(home.path(), &service, &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", service.log());
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -173,11 +178,7 @@ fn podman_failing_run_is_classified_with_its_step() {
     let home = tempfile::tempdir().unwrap();
     let image = format!("localhost/dockui-test/pm-fail-{}", std::process::id());
     let dir = project(home.path(), "fail", &image, "nosuchcommand --version");
-    let out = dockui_at(home.path(), &service)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = build_at(home.path(), &service, &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -213,11 +214,7 @@ fn podman_push_to_a_plain_http_registry_says_how_to_mark_it_insecure() {
     let home = tempfile::tempdir().unwrap();
     let image = format!("{}/test/pm-http-{}", registry.host, std::process::id());
     let dir = project(home.path(), "http", &image, "/bin/busybox true");
-    let out = dockui_at(home.path(), &service)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = build_at(home.path(), &service, &dir);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -40,6 +40,23 @@ pub async fn build_ok(engine: &dyn DockerPort, spec: BuildSpec) -> Vec<String> {
     lines
 }
 
+/// The cold build: `base` with the inline cache exported (it must build); the log lines and how long it took.
+pub async fn inline_cache_build(
+    engine: &dyn DockerPort,
+    base: &BuildSpec,
+) -> (Vec<String>, std::time::Duration) {
+    let t0 = std::time::Instant::now();
+    let lines = build_ok(
+        engine,
+        BuildSpec {
+            cache_to: vec!["type=inline".into()],
+            ..base.clone()
+        },
+    )
+    .await;
+    (lines, t0.elapsed())
+}
+
 /// The spec a test's builds start from: the project in `dir`, tagged `tag`, without a network.
 pub fn base_spec(dir: &Path, tag: &str) -> BuildSpec {
     BuildSpec {
