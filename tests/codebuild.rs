@@ -910,7 +910,7 @@ fn a_failed_codebuild_run_is_classified_fixed_and_retried_like_a_local_one() {
     )
     .unwrap();
     let mut cmd = fake.dockui(&p);
-    cmd.args(&codebuild_args(
+    cmd.args(codebuild_args(
         &p,
         &["--yes", "--auto-fix", "safe", "--format", "json"],
     ));
@@ -973,7 +973,7 @@ fn sigterm_stops_the_codebuild_build() {
     let p = project(CONFIG);
     let child = fake
         .dockui(&p)
-        .args(&codebuild_args(&p, &["--yes", "--format", "json"]))
+        .args(codebuild_args(&p, &["--yes", "--format", "json"]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
