@@ -9,7 +9,7 @@ mod common;
 mod support;
 
 use common::podman::PodmanService;
-use dockui::docker::{BollardEngine, BuildEvent, BuildSpec, DockerPort};
+use dockui::docker::{BollardEngine, BuildSpec, DockerPort};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -84,7 +84,6 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
     assert!(!caps.buildkit, "Podman builds the legacy way");
     let info = rt.block_on(engine.ping()).unwrap();
     assert!(info.version.starts_with("Podman "), "{info:?}");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let spec = BuildSpec {
         context_dir: dir.clone(),
         dockerfile: "Dockerfile".into(),
@@ -94,15 +93,8 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
         builder: dockui::docker::Builder::BuildKit,
         ..Default::default()
     };
-    rt.block_on(engine.build(spec, tx)).expect("podman builds");
-    let mut steps = Vec::new();
-    let mut lines = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        match ev {
-            BuildEvent::Step { current, total } => steps.push((current, total)),
-            BuildEvent::Line(l) => lines.push(l),
-        }
-    }
+    let (built, steps, lines) = common::podman::build_events(&rt, &engine, spec);
+    built.expect("podman builds");
     assert_eq!(steps, [(1, 4), (2, 4), (3, 4), (4, 4)], "{lines:#?}");
     assert!(
         lines.iter().any(|l| l.starts_with("STEP 3/4: RUN")),

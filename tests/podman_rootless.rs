@@ -19,7 +19,7 @@ mod support;
 
 use common::dockui_no_backend as dockui;
 use common::podman;
-use dockui::docker::{BollardEngine, BuildEvent, BuildSpec, DockerPort};
+use dockui::docker::{BollardEngine, BuildSpec, DockerPort};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -531,7 +531,6 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
         info.version.starts_with("Podman ") && info.version.ends_with(", rootless"),
         "{info:?}"
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let spec = BuildSpec {
         context_dir: dir.clone(),
         dockerfile: "Dockerfile".into(),
@@ -539,15 +538,7 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
         network: "host".into(),
         ..Default::default()
     };
-    let built = rt.block_on(engine.build(spec, tx));
-    let mut steps = Vec::new();
-    let mut lines = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        match ev {
-            BuildEvent::Step { current, total } => steps.push((current, total)),
-            BuildEvent::Line(l) => lines.push(l),
-        }
-    }
+    let (built, steps, lines) = podman::build_events(&rt, &engine, spec);
     assert!(built.is_ok(), "{built:?}\n{lines:#?}\n{}", service.log());
     assert_eq!(
         steps,

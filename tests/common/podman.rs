@@ -95,6 +95,31 @@ pub fn unmount_under(root: &Path) {
     }
 }
 
+/// A build through the port on a Podman socket, its events sorted: the result, the `(current, total)` steps
+/// and the log lines.
+pub fn build_events(
+    rt: &tokio::runtime::Runtime,
+    engine: &dockui::docker::BollardEngine,
+    spec: dockui::docker::BuildSpec,
+) -> (
+    Result<String, dockui::docker::DockerError>,
+    Vec<(u32, u32)>,
+    Vec<String>,
+) {
+    use dockui::docker::{BuildEvent, DockerPort};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let built = rt.block_on(engine.build(spec, tx));
+    let mut steps = Vec::new();
+    let mut lines = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        match ev {
+            BuildEvent::Step { current, total } => steps.push((current, total)),
+            BuildEvent::Line(l) => lines.push(l),
+        }
+    }
+    (built, steps, lines)
+}
+
 /// A root `podman system service` with its own containers.conf, storage (overlay under a temp dir) and
 /// registries.conf.
 pub struct PodmanService {
