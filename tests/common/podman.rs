@@ -95,17 +95,19 @@ pub fn unmount_under(root: &Path) {
     }
 }
 
-/// A build through the port on a Podman socket, its events sorted: the result, the `(current, total)` steps
-/// and the log lines.
+/// A build's result, its `(current, total)` step events and its log lines.
+pub type BuildEvents = (
+    Result<String, dockui::docker::DockerError>,
+    Vec<(u32, u32)>,
+    Vec<String>,
+);
+
+/// A build through the port on a Podman socket, its events sorted.
 pub fn build_events(
     rt: &tokio::runtime::Runtime,
     engine: &dockui::docker::BollardEngine,
     spec: dockui::docker::BuildSpec,
-) -> (
-    Result<String, dockui::docker::DockerError>,
-    Vec<(u32, u32)>,
-    Vec<String>,
-) {
+) -> BuildEvents {
     use dockui::docker::{BuildEvent, DockerPort};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let built = rt.block_on(engine.build(spec, tx));
