@@ -10,8 +10,6 @@
 
 mod common;
 
-use bollard_buildkit_proto::moby::buildkit::v1::DiskUsageRequest;
-use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use dockui::docker::BuildSpec;
 use sha2::Digest as _;
 use std::io::{Read, Write};
@@ -19,8 +17,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::cache::{
-    RemoveImage, base_spec, build, build_ok, forget, inline_cache_build, project, step_ran,
-    step_was_cached,
+    RemoveImage, base_spec, build, build_ok, forget, inline_cache_build, project, records_naming,
+    step_ran, step_was_cached,
 };
 
 fn sha(bytes: &[u8]) -> String {
@@ -118,22 +116,6 @@ fn local_cache_from_image(image: &str, dir: &Path) -> (usize, Vec<String>) {
     )
     .unwrap();
     (records.as_array().map_or(0, Vec::len), blobs)
-}
-
-/// The engine's build cache records whose description names one of `needles`.
-async fn records_naming(needles: &[String]) -> Vec<String> {
-    let target = dockui::buildkit::Target::engine("unix:///var/run/docker.sock").unwrap();
-    let mut client = ControlClient::new(target.channel().await.unwrap());
-    let du = client
-        .disk_usage(DiskUsageRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    du.record
-        .into_iter()
-        .map(|r| r.description)
-        .filter(|d| needles.iter().any(|n| d.contains(n.as_str())))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,13 +35,7 @@ fn busybox_image(service: &PodmanService, tag: &str) {
 }
 
 fn containers_of_this_run(service: &PodmanService) -> String {
-    let label = format!("label=dockui={}", dockui::docker::bollard_engine::run_id());
-    let out = service
-        .podman()
-        .args(["ps", "-aq", "--filter", &label])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    smoke::containers_of_this_run(service.podman())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

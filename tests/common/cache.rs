@@ -3,7 +3,7 @@
 //! taken from the cache.
 
 use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-use bollard_buildkit_proto::moby::buildkit::v1::{DiskUsageRequest, PruneRequest};
+use bollard_buildkit_proto::moby::buildkit::v1::{DiskUsageRequest, PruneRequest, UsageRecord};
 use dockui::docker::{BuildEvent, BuildSpec, DockerError, DockerPort};
 use std::path::Path;
 use std::process::Command;
@@ -75,21 +75,42 @@ pub async fn forget(tag: &str, needles: &[String]) -> usize {
     prune_records_of(needles).await
 }
 
-/// Remove from the engine's BuildKit cache only the records whose description names one of `needles` (the
-/// test's unique marker, or a layer digest only that test wrote: `imported sha256:...`), never anyone else's.
-pub async fn prune_records_of(needles: &[String]) -> usize {
+/// The engine's BuildKit control API.
+async fn control() -> ControlClient<tonic::transport::Channel> {
     let target = dockui::buildkit::Target::engine("unix:///var/run/docker.sock").unwrap();
-    let mut client = ControlClient::new(target.channel().await.unwrap());
+    ControlClient::new(target.channel().await.unwrap())
+}
+
+/// The engine's build cache records whose description names one of `needles`.
+async fn records_matching(
+    client: &mut ControlClient<tonic::transport::Channel>,
+    needles: &[String],
+) -> Vec<UsageRecord> {
     let du = client
         .disk_usage(DiskUsageRequest::default())
         .await
         .unwrap()
         .into_inner();
-    let ids: Vec<String> = du
-        .record
-        .iter()
+    du.record
+        .into_iter()
         .filter(|r| needles.iter().any(|n| r.description.contains(n.as_str())))
-        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// The descriptions of the engine's build cache records that name one of `needles`.
+pub async fn records_naming(needles: &[String]) -> Vec<String> {
+    let records = records_matching(&mut control().await, needles).await;
+    records.into_iter().map(|r| r.description).collect()
+}
+
+/// Remove from the engine's BuildKit cache only the records whose description names one of `needles` (the
+/// test's unique marker, or a layer digest only that test wrote: `imported sha256:...`), never anyone else's.
+pub async fn prune_records_of(needles: &[String]) -> usize {
+    let mut client = control().await;
+    let ids: Vec<String> = records_matching(&mut client, needles)
+        .await
+        .into_iter()
+        .map(|r| r.id)
         .collect();
     for id in &ids {
         let mut stream = client
