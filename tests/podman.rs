@@ -127,14 +127,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
         .output()
         .unwrap();
     let push_s = t0.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::output_ok_json(&out);
     assert_eq!(report["verdict"], "pullable");
     let digest = report["digest"].as_str().unwrap();
     assert_ne!(Some(digest), build["image_id"].as_str());

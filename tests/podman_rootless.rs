@@ -601,14 +601,7 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
         .arg(&dir)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::output_ok_json(&out);
     assert_eq!(report["verdict"], "pullable", "{report:#}");
     assert!(
         report["reference"]

@@ -624,14 +624,7 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
         .args(["push", &format!("{repo}:latest"), "--format", "json"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::output_ok_json(&out);
     assert_eq!(
         v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)

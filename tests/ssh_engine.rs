@@ -398,14 +398,7 @@ fn pushes_over_ssh() {
         .args(["push", &image.0, "--format", "json"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::output_ok_json(&out);
     assert_eq!(v["backend"]["endpoint"], sshd.url());
     let served = support::http(
         &registry.host,

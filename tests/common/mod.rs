@@ -125,14 +125,21 @@ pub fn demo_copy(home: &Path) -> PathBuf {
     dir
 }
 
-/// Run `cmd`, require exit 0 (showing stderr otherwise) and parse its stdout as JSON.
+/// Run `cmd`, require exit 0 (showing its output otherwise) and parse its stdout as JSON.
+#[track_caller]
 pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
-    let out = cmd.output().unwrap();
+    output_ok_json(&cmd.output().unwrap())
+}
+
+/// `out` exited 0 (its stderr and stdout shown otherwise); its stdout as JSON.
+#[track_caller]
+pub fn output_ok_json(out: &std::process::Output) -> serde_json::Value {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
