@@ -302,6 +302,32 @@ fn has_image(e: &TlsEngine, image: &str) -> bool {
     unix_get(&e.socket, &format!("/images/{image}/json")).map(|(s, _)| s) == Some(200)
 }
 
+/// A test home and, in it, a project whose image is `unique(name)`.
+fn home_and_project(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), &unique(name));
+    (home, dir)
+}
+
+/// A DOCKER_CERT_PATH dir `home/name` holding copies of `files` (ca.pem, cert.pem, key.pem: each keeps its
+/// file name).
+fn cert_dir(home: &Path, name: &str, files: &[PathBuf]) -> PathBuf {
+    let certs = home.join(name);
+    std::fs::create_dir_all(&certs).unwrap();
+    for f in files {
+        std::fs::copy(f, certs.join(f.file_name().unwrap())).unwrap();
+    }
+    certs
+}
+
+/// The exit code must be `code` (stderr shown otherwise); stderr.
+#[track_caller]
+fn exited(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
 fn unique(name: &str) -> String {
     format!("dockui-remote-test/{name}-{}", std::process::id())
 }
@@ -361,16 +387,19 @@ fn builds_over_tls_and_json_names_the_endpoint() {
 )]
 fn an_engine_certificate_from_an_unknown_ca_is_named() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("wrong-ca"));
+    let (home, dir) = home_and_project("wrong-ca");
     // A client set whose CA did not sign the engine's certificate.
     let other = home.path().join("other-ca");
     make_certs(&other, "some-other-ca");
-    let certs = home.path().join("wrong");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(other.join("ca.pem"), certs.join("ca.pem")).unwrap();
-    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
-    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let certs = cert_dir(
+        home.path(),
+        "wrong",
+        &[
+            other.join("ca.pem"),
+            e.client.join("cert.pem"),
+            e.client.join("key.pem"),
+        ],
+    );
     let (out, v) = build_json(home.path(), &dir, &tls_env(e, &certs));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "engine setup error: {stderr}");
@@ -397,14 +426,10 @@ fn an_engine_certificate_from_an_unknown_ca_is_named() {
 )]
 fn a_missing_client_certificate_is_named() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("no-cert"));
-    let certs = home.path().join("ca-only");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(&e.ca, certs.join("ca.pem")).unwrap();
+    let (home, dir) = home_and_project("no-cert");
+    let certs = cert_dir(home.path(), "ca-only", &[e.ca.clone()]);
     let (out, _) = build_json(home.path(), &dir, &tls_env(e, &certs));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = exited(&out, 2);
     assert!(
         stderr.contains("rejected the client certificate"),
         "{stderr}"
@@ -422,15 +447,14 @@ fn a_missing_client_certificate_is_named() {
 )]
 fn a_missing_ca_file_is_named_before_connecting() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("no-ca"));
-    let certs = home.path().join("no-ca");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
-    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let (home, dir) = home_and_project("no-ca");
+    let certs = cert_dir(
+        home.path(),
+        "no-ca",
+        &[e.client.join("cert.pem"), e.client.join("key.pem")],
+    );
     let (out, _) = build_json(home.path(), &dir, &tls_env(e, &certs));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = exited(&out, 2);
     assert!(
         stderr.contains(&format!(
             "cannot read the CA certificate {}",
@@ -534,8 +558,7 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
 
     // A context that does not exist: exit 2, named, with what to do.
     let (out, _) = build_json(home.path(), &dir, &[("DOCKER_CONTEXT", "nope".into())]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = exited(&out, 2);
     assert!(
         stderr.contains("docker context \"nope\" (from DOCKER_CONTEXT) does not exist"),
         "{stderr}"
@@ -549,8 +572,7 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
 )]
 fn docker_host_beats_docker_context() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("precedence"));
+    let (home, dir) = home_and_project("precedence");
     create_context(home.path(), e, "dockui-remote");
     // Both name the second engine; DOCKER_HOST (its unix socket) must win over the context (its TLS port).
     let socket = format!("unix://{}", e.socket.display());
@@ -647,14 +669,12 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
 )]
 fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("name"));
+    let (home, dir) = home_and_project("name");
     // The engine's certificate names 127.0.0.1 only.
     let mut env = tls_env(e, &e.client);
     env[0].1 = format!("tcp://localhost:{}", e.port);
     let (out, _) = build_json(home.path(), &dir, &env);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = exited(&out, 2);
     assert!(stderr.contains("does not name the host"), "{stderr}");
     assert!(
         stderr.contains("certificate not valid for name \"localhost\""),
@@ -666,11 +686,15 @@ fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
     // (With DOCKER_TLS_VERIFY the same files fail: an_engine_certificate_from_an_unknown_ca_is_named.)
     let wrong = home.path().join("other-ca");
     make_certs(&wrong, "unrelated-ca");
-    let certs = home.path().join("tls-no-verify");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(wrong.join("ca.pem"), certs.join("ca.pem")).unwrap();
-    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
-    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let certs = cert_dir(
+        home.path(),
+        "tls-no-verify",
+        &[
+            wrong.join("ca.pem"),
+            e.client.join("cert.pem"),
+            e.client.join("key.pem"),
+        ],
+    );
     let out = dockui(
         home.path(),
         &[
