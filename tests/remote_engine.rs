@@ -320,14 +320,6 @@ fn cert_dir(home: &Path, name: &str, files: &[PathBuf]) -> PathBuf {
     certs
 }
 
-/// The exit code must be `code` (stderr shown otherwise); stderr.
-#[track_caller]
-fn exited(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "{stderr}");
-    stderr
-}
-
 fn unique(name: &str) -> String {
     format!("dockui-remote-test/{name}-{}", std::process::id())
 }
@@ -427,9 +419,9 @@ fn an_engine_certificate_from_an_unknown_ca_is_named() {
 fn a_missing_client_certificate_is_named() {
     let e = engine();
     let (home, dir) = home_and_project("no-cert");
-    let certs = cert_dir(home.path(), "ca-only", &[e.ca.clone()]);
+    let certs = cert_dir(home.path(), "ca-only", std::slice::from_ref(&e.ca));
     let (out, _) = build_json(home.path(), &dir, &tls_env(e, &certs));
-    let stderr = exited(&out, 2);
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains("rejected the client certificate"),
         "{stderr}"
@@ -454,7 +446,7 @@ fn a_missing_ca_file_is_named_before_connecting() {
         &[e.client.join("cert.pem"), e.client.join("key.pem")],
     );
     let (out, _) = build_json(home.path(), &dir, &tls_env(e, &certs));
-    let stderr = exited(&out, 2);
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains(&format!(
             "cannot read the CA certificate {}",
@@ -558,7 +550,7 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
 
     // A context that does not exist: exit 2, named, with what to do.
     let (out, _) = build_json(home.path(), &dir, &[("DOCKER_CONTEXT", "nope".into())]);
-    let stderr = exited(&out, 2);
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains("docker context \"nope\" (from DOCKER_CONTEXT) does not exist"),
         "{stderr}"
@@ -674,7 +666,7 @@ fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
     let mut env = tls_env(e, &e.client);
     env[0].1 = format!("tcp://localhost:{}", e.port);
     let (out, _) = build_json(home.path(), &dir, &env);
-    let stderr = exited(&out, 2);
+    let stderr = common::exited(&out, 2);
     assert!(stderr.contains("does not name the host"), "{stderr}");
     assert!(
         stderr.contains("certificate not valid for name \"localhost\""),

@@ -144,6 +144,14 @@ pub fn output_ok_json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
+/// `out`'s exit code must be `code` (its stderr shown otherwise); its stderr.
+#[track_caller]
+pub fn exited(out: &std::process::Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
 /// `out`'s stdout as JSON; the test fails with both outputs when it is not.
 pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
