@@ -11,7 +11,10 @@ mod support;
 use dockui::docker::BuildSpec;
 use std::process::Command;
 
-use common::cache::{RemoveImage, build, project, prune_records_of, step_ran, step_was_cached};
+use common::cache::{
+    RemoveImage, base_spec, build, build_ok, forget, inline_cache_build, project, step_ran,
+    step_was_cached,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -30,26 +33,10 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
     let image = format!("{}/dockui-test/cache", registry.host);
     let tag = format!("{image}:v1");
     let _cleanup = RemoveImage(tag.clone());
-    let base = BuildSpec {
-        context_dir: dir.path().to_path_buf(),
-        dockerfile: "Dockerfile".into(),
-        tag: tag.clone(),
-        network: "none".into(),
-        ..Default::default()
-    };
+    let base = base_spec(dir.path(), &tag);
 
     // 1. Build with inline cache export, push.
-    let t0 = std::time::Instant::now();
-    let (r, lines) = build(
-        &engine,
-        BuildSpec {
-            cache_to: vec!["type=inline".into()],
-            ..base.clone()
-        },
-    )
-    .await;
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
-    let cold = t0.elapsed();
+    let (lines, cold) = inline_cache_build(&engine, &base).await;
     assert!(step_ran(&lines, &marker), "{lines:#?}");
     assert!(
         lines
@@ -64,8 +51,7 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
     assert!(push.status.success(), "{push:?}");
 
     // 2. Forget it locally: the image and this build's cache records.
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    let pruned = prune_records_of(std::slice::from_ref(&marker)).await;
+    let pruned = forget(&tag, std::slice::from_ref(&marker)).await;
     assert!(
         pruned >= 1,
         "this build's RUN record was in the engine's cache"
@@ -73,7 +59,7 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
 
     // 3. Rebuild importing the registry cache: the RUN step is CACHED, it did not run.
     let t1 = std::time::Instant::now();
-    let (r, lines) = build(
+    let lines = build_ok(
         &engine,
         BuildSpec {
             cache_from: vec![format!("type=registry,ref={tag}")],
@@ -81,7 +67,6 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
         },
     )
     .await;
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
     let warm = t1.elapsed();
     assert!(
         lines
@@ -98,14 +83,11 @@ async fn inline_cache_pushed_to_a_registry_is_imported_on_a_rebuild() {
     );
 
     // 4. Control: the same rebuild without cache_from, after forgetting again, runs the step.
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(std::slice::from_ref(&marker)).await;
-    let (r, lines) = build(&engine, base.clone()).await;
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    forget(&tag, std::slice::from_ref(&marker)).await;
+    let lines = build_ok(&engine, base.clone()).await;
     assert!(!step_was_cached(&lines, &marker), "{lines:#?}");
     assert!(step_ran(&lines, &marker), "{lines:#?}");
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(std::slice::from_ref(&marker)).await;
+    forget(&tag, std::slice::from_ref(&marker)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,15 +10,16 @@
 
 mod common;
 
-use bollard_buildkit_proto::moby::buildkit::v1::DiskUsageRequest;
-use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
-use dockui::docker::{BuildEvent, BuildSpec};
+use dockui::docker::BuildSpec;
 use sha2::Digest as _;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 
-use common::cache::{RemoveImage, build, project, prune_records_of, step_ran, step_was_cached};
+use common::cache::{
+    RemoveImage, base_spec, build, build_ok, forget, inline_cache_build, project, records_naming,
+    step_ran, step_was_cached,
+};
 
 fn sha(bytes: &[u8]) -> String {
     format!("sha256:{:x}", sha2::Sha256::digest(bytes))
@@ -117,22 +118,6 @@ fn local_cache_from_image(image: &str, dir: &Path) -> (usize, Vec<String>) {
     (records.as_array().map_or(0, Vec::len), blobs)
 }
 
-/// The engine's build cache records whose description names one of `needles`.
-async fn records_naming(needles: &[String]) -> Vec<String> {
-    let target = dockui::buildkit::Target::engine("unix:///var/run/docker.sock").unwrap();
-    let mut client = ControlClient::new(target.channel().await.unwrap());
-    let du = client
-        .disk_usage(DiskUsageRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    du.record
-        .into_iter()
-        .map(|r| r.description)
-        .filter(|d| needles.iter().any(|n| d.contains(n.as_str())))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(dockui_engine),
@@ -154,26 +139,10 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     project(dir.path(), &marker);
     let tag = format!("dockui-test/cache-local:{}", std::process::id());
     let _cleanup = RemoveImage(tag.clone());
-    let base = BuildSpec {
-        context_dir: dir.path().to_path_buf(),
-        dockerfile: "Dockerfile".into(),
-        tag: tag.clone(),
-        network: "none".into(),
-        ..Default::default()
-    };
+    let base = base_spec(dir.path(), &tag);
 
     // 1. A real build with inline cache; its cache records and layers become a local cache directory.
-    let t0 = std::time::Instant::now();
-    let (r, lines) = build(
-        &engine,
-        BuildSpec {
-            cache_to: vec!["type=inline".into()],
-            ..base.clone()
-        },
-    )
-    .await;
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
-    let cold = t0.elapsed();
+    let (lines, cold) = inline_cache_build(&engine, &base).await;
     assert!(step_ran(&lines, &marker), "{lines:#?}");
     let (records, blobs) = local_cache_from_image(&tag, cache.path());
     assert!(
@@ -184,8 +153,7 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     ours.extend(blobs.iter().map(|b| format!("imported {b}")));
 
     // 2. Forget it: the image and this build's RUN record.
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    assert!(prune_records_of(&ours).await >= 1);
+    assert!(forget(&tag, &ours).await >= 1);
     let run_layer = format!("imported {}", blobs.last().unwrap());
     assert!(
         records_naming(std::slice::from_ref(&run_layer))
@@ -197,7 +165,7 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     //    RUN step's layer through dockui's session content store; the step is CACHED and does not run.
     let src = format!("type=local,src={}", cache.path().display());
     let t = std::time::Instant::now();
-    let (r, lines) = build(
+    let lines = build_ok(
         &engine,
         BuildSpec {
             cache_from: vec![src.clone()],
@@ -206,7 +174,6 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     )
     .await;
     let warm = t.elapsed();
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
     assert!(
         lines
             .iter()
@@ -243,8 +210,7 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     );
     // The BuildKit-daemon code path (`--backend buildkit`, BUILDKIT_HOST at the engine's /grpc) imports the
     // same directory through its own session.
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(&ours).await;
+    forget(&tag, &ours).await;
     assert!(
         records_naming(std::slice::from_ref(&run_layer))
             .await
@@ -265,23 +231,14 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
             .contains(&dockui::builder::CacheType::Local),
         "{caps:?}"
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let r = dockui::builder::BuilderPort::build(
+    let lines = build_ok(
         &daemon,
         BuildSpec {
             cache_from: vec![src.clone()],
             ..base.clone()
         },
-        tx,
     )
     .await;
-    let mut lines = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        if let BuildEvent::Line(l) = e {
-            lines.push(l);
-        }
-    }
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
     assert!(step_was_cached(&lines, &marker), "{lines:#?}");
     assert!(!step_ran(&lines, &marker), "{lines:#?}");
     assert_eq!(
@@ -297,14 +254,11 @@ async fn a_local_cache_directory_is_imported_by_the_engine_through_the_session()
     );
 
     // 4. Control: without the directory, after forgetting again, the step runs.
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(&ours).await;
-    let (r, lines) = build(&engine, base.clone()).await;
-    r.unwrap_or_else(|e| panic!("{e}\n{}", lines.join("\n")));
+    forget(&tag, &ours).await;
+    let lines = build_ok(&engine, base.clone()).await;
     assert!(step_ran(&lines, &marker), "{lines:#?}");
     assert!(!step_was_cached(&lines, &marker), "{lines:#?}");
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    prune_records_of(&ours).await;
+    forget(&tag, &ours).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,13 +270,10 @@ async fn local_cache_on_the_engine_export_is_refused_and_a_bad_source_named_befo
     let engine = common::engine_or_skip("local_cache_refused").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     project(dir.path(), "local-refused");
-    let base = BuildSpec {
-        context_dir: dir.path().to_path_buf(),
-        dockerfile: "Dockerfile".into(),
-        tag: format!("dockui-test/cache-local-refused:{}", std::process::id()),
-        network: "none".into(),
-        ..Default::default()
-    };
+    let base = base_spec(
+        dir.path(),
+        &format!("dockui-test/cache-local-refused:{}", std::process::id()),
+    );
     let dest = tempfile::tempdir().unwrap();
     let (r, lines) = build(
         &engine,

@@ -158,6 +158,19 @@ impl Moto {
         ));
     }
 
+    /// A build's log where CodeBuild writes it by default (moto runs no builds: the test writes it):
+    /// `events` is a Python list of log events, `now` the time in ms.
+    fn put_build_log(&self, stream: &str, events: &str) {
+        self.py(&format!(
+            "l = c('logs')\n\
+             l.create_log_group(logGroupName='/aws/codebuild/{PROJECT}')\n\
+             l.create_log_stream(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}')\n\
+             now = int(time.time() * 1000)\n\
+             l.put_log_events(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}',\n\
+               logEvents={events})\n"
+        ));
+    }
+
     /// Requests the server received (moto's recorder): (X-Amz-Target or METHOD path, JSON body or raw).
     fn requests(&self) -> Vec<(String, String)> {
         let text =
@@ -231,6 +244,20 @@ fn project(codebuild: &str) -> Project {
     Project { home, dir }
 }
 
+/// moto with the bucket and the CodeBuild project, and a project configured for them.
+fn moto_project() -> (Moto, Project) {
+    let moto = Moto::start();
+    moto.setup();
+    (moto, project(CONFIG))
+}
+
+/// `build <project> --backend codebuild` and `more`.
+fn codebuild_args<'a>(p: &'a Project, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["build", p.dir.to_str().unwrap(), "--backend", "codebuild"];
+    args.extend_from_slice(more);
+    args
+}
+
 /// Starts the dockui binary where no container engine answers: in a private mount namespace whose `/run`
 /// (so `/var/run/docker.sock` and Podman's sockets) is an empty tmpfs. The host's mounts are untouched;
 /// needs root (as CI and this machine run the tests).
@@ -297,6 +324,14 @@ fn text(o: &Output) -> (String, String) {
     )
 }
 
+/// The exit code must be `code` (both outputs shown otherwise); stdout and stderr.
+#[track_caller]
+fn exited(o: &Output, code: i32) -> (String, String) {
+    let (stdout, stderr) = text(o);
+    assert_eq!(o.status.code(), Some(code), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 /// The credentials' secret parts appear nowhere: stdout, stderr, and every file dockui wrote (its log, the
 /// build records, the project) under the test's home (except the test's own ~/.aws).
 fn assert_no_secrets(p: &Project, outputs: &[&Output]) {
@@ -343,16 +378,9 @@ const CONFIG: &str = "project = \"imgs\"\ns3_bucket = \"dockui-ctx\"\npoll_ms = 
 #[test]
 #[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
 fn without_yes_headless_refuses_with_the_cost_and_the_proposed_buildspec() {
-    let moto = Moto::start();
-    moto.setup();
-    let p = project(CONFIG);
-    let out = dockui(
-        Some(&moto),
-        &p,
-        &["build", p.dir.to_str().unwrap(), "--backend", "codebuild"],
-    );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let (moto, p) = moto_project();
+    let out = dockui(Some(&moto), &p, &codebuild_args(&p, &[]));
+    let (_, stderr) = exited(&out, 2);
     for want in [
         "costs money",
         "BUILD_GENERAL1_SMALL",
@@ -374,18 +402,7 @@ fn without_yes_headless_refuses_with_the_cost_and_the_proposed_buildspec() {
     );
     assert!(!p.dir.join("buildspec.yml").exists());
     // JSON callers get the same answer as an object.
-    let json = dockui(
-        Some(&moto),
-        &p,
-        &[
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--format",
-            "json",
-        ],
-    );
+    let json = dockui(Some(&moto), &p, &codebuild_args(&p, &["--format", "json"]));
     assert_eq!(json.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["started"], false);
@@ -412,28 +429,24 @@ fn without_yes_headless_refuses_with_the_cost_and_the_proposed_buildspec() {
 #[test]
 #[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
 fn build_uploads_the_filtered_context_and_starts_with_the_overrides() {
-    let moto = Moto::start();
-    moto.setup();
-    let p = project(CONFIG);
+    let (moto, p) = moto_project();
     let out = dockui(
         Some(&moto),
         &p,
-        &[
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--yes",
-            "--format",
-            "json",
-            "--build-arg",
-            "PY=3.11",
-            "--build-arg",
-            "HF_TOKEN=ssm:/team/hf",
-        ],
+        &codebuild_args(
+            &p,
+            &[
+                "--yes",
+                "--format",
+                "json",
+                "--build-arg",
+                "PY=3.11",
+                "--build-arg",
+                "HF_TOKEN=ssm:/team/hf",
+            ],
+        ),
     );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, stderr) = exited(&out, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON result");
     assert_eq!(v["mode"], "codebuild");
     assert_eq!(v["success"], true);
@@ -536,23 +549,13 @@ fn build_uploads_the_filtered_context_and_starts_with_the_overrides() {
 #[test]
 #[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
 fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
-    let moto = Moto::start();
-    moto.setup();
-    let p = project(CONFIG);
+    let (moto, p) = moto_project();
     let out = dockui(
         Some(&moto),
         &p,
-        &[
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--yes",
-            "--no-wait",
-        ],
+        &codebuild_args(&p, &["--yes", "--no-wait"]),
     );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, _) = exited(&out, 0);
     let id = stdout.trim().to_string();
     assert!(id.starts_with("imgs:") && !id.contains('\n'), "{stdout}");
     // Only started: nobody asked for its state yet.
@@ -565,17 +568,15 @@ fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
 
     // The build's log, where CodeBuild writes it by default (moto runs no builds: the test writes it).
     let stream = id.rsplit(':').next().unwrap();
-    moto.py(&format!(
-        "l = c('logs')\n\
-         l.create_log_group(logGroupName='/aws/codebuild/{PROJECT}')\n\
-         l.create_log_stream(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}')\n\
-         now = int(time.time() * 1000)\n\
-         l.put_log_events(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}', logEvents=[\n\
-           {{'timestamp': now, 'message': '[Container] Entering phase BUILD'}},\n\
-           {{'timestamp': now + 1, 'message': 'Step 1/4 : FROM python:3.11-slim'}},\n\
-           {{'timestamp': now + 2, 'message': 'dockui: pushed {IMAGE}@sha256:{}'}}])\n",
-        "ab".repeat(32)
-    ));
+    moto.put_build_log(
+        stream,
+        &format!(
+            "[{{'timestamp': now, 'message': '[Container] Entering phase BUILD'}},\n\
+             {{'timestamp': now + 1, 'message': 'Step 1/4 : FROM python:3.11-slim'}},\n\
+             {{'timestamp': now + 2, 'message': 'dockui: pushed {IMAGE}@sha256:{}'}}]",
+            "ab".repeat(32)
+        ),
+    );
 
     let status = dockui(Some(&moto), &p, &["status", &id]);
     let (s_out, s_err) = text(&status);
@@ -635,9 +636,7 @@ fn no_wait_prints_the_id_and_status_and_logs_follow_it_later() {
 #[test]
 #[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
 fn auto_builds_on_codebuild_when_no_engine_answers() {
-    let moto = Moto::start();
-    moto.setup();
-    let p = project(CONFIG);
+    let (moto, p) = moto_project();
     // Credentials, region and endpoint from a named profile in the shared files, as the AWS CLI reads them.
     let aws = p.home.path().join(".aws");
     std::fs::create_dir_all(&aws).unwrap();
@@ -665,8 +664,7 @@ fn auto_builds_on_codebuild_when_no_engine_answers() {
             "json",
         ],
     );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, stderr) = exited(&out, 0);
     assert!(
         stderr.contains("passed over: no Docker socket at /var/run/docker.sock")
             && stderr.contains("dockui: building on codebuild codebuild://imgs@us-east-1"),
@@ -681,24 +679,16 @@ fn auto_builds_on_codebuild_when_no_engine_answers() {
 #[test]
 #[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
 fn a_literal_secret_build_arg_is_refused_before_anything_is_sent() {
-    let moto = Moto::start();
-    moto.setup();
-    let p = project(CONFIG);
+    let (moto, p) = moto_project();
     let out = dockui(
         Some(&moto),
         &p,
-        &[
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--yes",
-            "--build-arg",
-            "HF_TOKEN=hf_literalSecretValue42",
-        ],
+        &codebuild_args(
+            &p,
+            &["--yes", "--build-arg", "HF_TOKEN=hf_literalSecretValue42"],
+        ),
     );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let (stdout, stderr) = exited(&out, 2);
     assert!(
         stderr.contains("HF_TOKEN looks secret") && stderr.contains("ssm:"),
         "{stderr}"
@@ -718,8 +708,7 @@ fn auto_without_engine_or_codebuild_says_what_to_install_or_configure() {
         &p,
         &["build", p.dir.to_str().unwrap(), "--format", "json"],
     );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let (_, stderr) = exited(&out, 2);
     assert!(
         stderr.contains("no backend answers here")
             && stderr.contains("docker (local socket)")
@@ -734,20 +723,8 @@ fn auto_without_engine_or_codebuild_says_what_to_install_or_configure() {
 #[test]
 fn codebuild_without_credentials_says_what_to_do() {
     let p = project(CONFIG);
-    let out = dockui(
-        None,
-        &p,
-        &[
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--region",
-            "eu-west-1",
-        ],
-    );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let out = dockui(None, &p, &codebuild_args(&p, &["--region", "eu-west-1"]));
+    let (_, stderr) = exited(&out, 2);
     assert!(
         stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"),
         "{stderr}"
@@ -932,31 +909,13 @@ fn a_failed_codebuild_run_is_classified_fixed_and_retried_like_a_local_one() {
         "FROM debian:12\nRUN apt-get update && apt-get install curl\nCMD [\"curl\", \"--version\"]\n",
     )
     .unwrap();
-    let mut cmd = common::dockui(p.home.path());
-    cmd.env("HOME", p.home.path())
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_REGION", "us-east-1")
-        .env(
-            "AWS_ENDPOINT_URL",
-            format!("http://127.0.0.1:{}", fake.port),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .args([
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--yes",
-            "--auto-fix",
-            "safe",
-            "--format",
-            "json",
-        ]);
+    let mut cmd = fake.dockui(&p);
+    cmd.args(codebuild_args(
+        &p,
+        &["--yes", "--auto-fix", "safe", "--format", "json"],
+    ));
     let out = cmd.output().unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, stderr) = exited(&out, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["mode"], "codebuild");
     assert_eq!(v["build_id"], "imgs:run-2");
@@ -1014,15 +973,7 @@ fn sigterm_stops_the_codebuild_build() {
     let p = project(CONFIG);
     let child = fake
         .dockui(&p)
-        .args([
-            "build",
-            p.dir.to_str().unwrap(),
-            "--backend",
-            "codebuild",
-            "--yes",
-            "--format",
-            "json",
-        ])
+        .args(codebuild_args(&p, &["--yes", "--format", "json"]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1038,8 +989,7 @@ fn sigterm_stops_the_codebuild_build() {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(128 + 15), "{stdout}\n{stderr}");
+    let (stdout, stderr) = exited(&out, 128 + 15);
     assert_eq!(*fake.stops.lock().unwrap(), vec!["imgs:run-1".to_string()]);
     assert!(
         stderr.contains("codebuild: stopped build imgs:run-1"),
@@ -1058,26 +1008,12 @@ fn signatures_are_accepted_by_a_checking_server_and_a_wrong_secret_is_named() {
     let mut moto = Moto::start_with_signature_checks();
     moto.setup();
     let p = project(CONFIG);
-    let args = [
-        "build",
-        p.dir.to_str().unwrap(),
-        "--backend",
-        "codebuild",
-        "--yes",
-        "--no-wait",
-    ];
+    let args = codebuild_args(&p, &["--yes", "--no-wait"]);
     let out = dockui(Some(&moto), &p, &args);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, _) = exited(&out, 0);
     let id = stdout.trim().to_string();
     let stream = id.rsplit(':').next().unwrap();
-    moto.py(&format!(
-        "l = c('logs')\n\
-         l.create_log_group(logGroupName='/aws/codebuild/{PROJECT}')\n\
-         l.create_log_stream(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}')\n\
-         l.put_log_events(logGroupName='/aws/codebuild/{PROJECT}', logStreamName='{stream}',\n\
-           logEvents=[{{'timestamp': int(time.time() * 1000), 'message': 'signed and read'}}])"
-    ));
+    moto.put_build_log(stream, "[{'timestamp': now, 'message': 'signed and read'}]");
     let logs = dockui(Some(&moto), &p, &["logs", &id]);
     assert_eq!(logs.status.code(), Some(0), "{}", text(&logs).1);
     assert!(text(&logs).0.contains("signed and read"));
@@ -1091,8 +1027,7 @@ fn signatures_are_accepted_by_a_checking_server_and_a_wrong_secret_is_named() {
         "wrongSecretKeyForTheTest0000000000000000".into(),
     );
     let refused = dockui(Some(&moto), &p, &args);
-    let (stdout, stderr) = text(&refused);
-    assert_eq!(refused.status.code(), Some(2), "{stdout}\n{stderr}");
+    let (_, stderr) = exited(&refused, 2);
     assert!(
         stderr.contains("SignatureDoesNotMatch") && stderr.contains("credentials were refused"),
         "{stderr}"
@@ -1108,9 +1043,7 @@ fn signatures_are_accepted_by_a_checking_server_and_a_wrong_secret_is_named() {
 #[test]
 #[cfg_attr(not(dockui_moto), ignore = "needs moto_server")]
 fn tui_asks_then_builds_on_codebuild_when_no_engine_answers() {
-    let moto = Moto::start();
-    moto.setup();
-    let p = project(CONFIG);
+    let (moto, p) = moto_project();
     let Some(t) = common::tmux::Tmux::start("codebuild", 160, 48, p.home.path()) else {
         return;
     };

@@ -3,39 +3,10 @@
 
 mod common;
 
+use common::dockui_no_backend as dockui;
+use common::stdout_json as json;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
-
-/// The binary with the backend environment cleared: no DOCKER_HOST / context / BUILDKIT_HOST of the
-/// developer's, an empty docker config dir, and a runtime dir of the test's (for the rootless Podman socket).
-fn dockui(home: &Path) -> Command {
-    let mut cmd = common::dockui(home);
-    for k in [
-        "DOCKER_HOST",
-        "DOCKER_CONTEXT",
-        "BUILDKIT_HOST",
-        "DOCKER_TLS_VERIFY",
-    ] {
-        cmd.env_remove(k);
-    }
-    std::fs::create_dir_all(home.join("docker-config")).unwrap();
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    cmd.env("DOCKER_CONFIG", home.join("docker-config"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    cmd
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+use std::process::{Command, Output};
 
 fn sources(v: &serde_json::Value) -> Vec<String> {
     v["candidates"]
@@ -44,6 +15,22 @@ fn sources(v: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|c| c["source"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Run `cmd`; its exit code must be `code` (stderr shown otherwise). The output and its stderr.
+#[track_caller]
+fn exits(cmd: &mut Command, code: i32) -> (Output, String) {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    (out, stderr)
+}
+
+/// A test home and a project in it that builds `image`.
+fn home_and_project(image: &str) -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), image);
+    (home, dir)
 }
 
 fn project(home: &Path, image: &str) -> PathBuf {
@@ -66,16 +53,7 @@ fn project(home: &Path, image: &str) -> PathBuf {
 )]
 fn doctor_lists_every_backend_in_auto_order_and_auto_picks_the_local_engine() {
     let home = tempfile::tempdir().unwrap();
-    let out = dockui(home.path())
-        .args(["doctor", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, _) = exits(dockui(home.path()).args(["doctor", "--format", "json"]), 0);
     let v = json(&out);
     assert_eq!(
         sources(&v),
@@ -155,16 +133,12 @@ fn doctor_lists_every_backend_in_auto_order_and_auto_picks_the_local_engine() {
 fn doctor_with_a_dead_docker_host_says_why_and_auto_does_not_replace_it() {
     let home = tempfile::tempdir().unwrap();
     let dead = format!("unix://{}/dead.sock", home.path().display());
-    let out = dockui(home.path())
-        .env("DOCKER_HOST", &dead)
-        .args(["doctor", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "auto has nothing usable: {}",
-        String::from_utf8_lossy(&out.stderr)
+    // 1: auto has nothing usable.
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", &dead)
+            .args(["doctor", "--format", "json"]),
+        1,
     );
     let v = json(&out);
     assert_eq!(sources(&v)[0], "DOCKER_HOST");
@@ -207,17 +181,15 @@ fn doctor_with_a_dead_docker_host_says_why_and_auto_does_not_replace_it() {
 
 #[test]
 fn build_backend_docker_with_a_dead_docker_host_exits_2_with_what_to_do() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-test/doctor-dead");
+    let (home, dir) = home_and_project("dockui-test/doctor-dead");
     let dead = format!("unix://{}/dead.sock", home.path().display());
-    let out = dockui(home.path())
-        .env("DOCKER_HOST", &dead)
-        .args(["build", "--backend", "docker", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, stderr) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", &dead)
+            .args(["build", "--backend", "docker", "--format", "json"])
+            .arg(&dir),
+        2,
+    );
     assert!(stderr.contains("backend docker"), "{stderr}");
     assert!(stderr.contains(&dead), "{stderr}");
     assert!(stderr.contains("what to do"), "{stderr}");
@@ -231,20 +203,18 @@ fn build_backend_docker_with_a_dead_docker_host_exits_2_with_what_to_do() {
 
 #[test]
 fn build_backend_buildkit_that_is_not_usable_exits_2_and_never_pretends() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-test/doctor-bk");
+    let (home, dir) = home_and_project("dockui-test/doctor-bk");
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let out = dockui(home.path())
-        .env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
-        .args(["build", "--backend", "buildkit"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (_, stderr) = exits(
+        dockui(home.path())
+            .env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
+            .args(["build", "--backend", "buildkit"])
+            .arg(&dir),
+        2,
+    );
     assert!(stderr.contains("backend buildkit"), "{stderr}");
     assert!(stderr.contains("what to do"), "{stderr}");
     // Nothing listens there; whether or not the BuildKit code is in this binary, it is not usable.
@@ -257,20 +227,13 @@ fn build_backend_buildkit_that_is_not_usable_exits_2_and_never_pretends() {
 
 #[test]
 fn an_unknown_backend_in_the_config_is_exit_2_naming_the_key() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-test/doctor-bad");
+    let (home, dir) = home_and_project("dockui-test/doctor-bad");
     std::fs::write(
         dir.join(".dockui.toml"),
         "[engine]\nbackend = \"kaniko\"\n[build]\nmax_attempts = 1\n",
     )
     .unwrap();
-    let out = dockui(home.path())
-        .args(["build"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (_, stderr) = exits(dockui(home.path()).args(["build"]).arg(&dir), 2);
     assert!(
         stderr.contains("engine.backend") && stderr.contains("kaniko"),
         "{stderr}"
@@ -284,15 +247,13 @@ fn an_unknown_backend_in_the_config_is_exit_2_naming_the_key() {
     ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
 )]
 fn the_build_json_names_the_backend_it_ran_on() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-test/doctor-json");
-    let out = dockui(home.path())
-        .args(["build", "--backend", "docker", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (home, dir) = home_and_project("dockui-test/doctor-json");
+    let (out, _) = exits(
+        dockui(home.path())
+            .args(["build", "--backend", "docker", "--format", "json"])
+            .arg(&dir),
+        0,
+    );
     let v = json(&out);
     assert_eq!(v["backend"]["kind"], "docker", "{v:#}");
     assert_eq!(v["backend"]["endpoint"], "unix:///var/run/docker.sock");
@@ -306,15 +267,13 @@ fn the_build_json_names_the_backend_it_ran_on() {
     ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
 )]
 fn build_push_on_a_docker_engine_is_refused_before_building_and_names_dockui_push() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-test/doctor-push");
-    let out = dockui(home.path())
-        .args(["build", "--backend", "docker", "--push"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (home, dir) = home_and_project("dockui-test/doctor-push");
+    let (_, stderr) = exits(
+        dockui(home.path())
+            .args(["build", "--backend", "docker", "--push"])
+            .arg(&dir),
+        2,
+    );
     assert!(stderr.contains("only a BuildKit daemon"), "{stderr}");
     assert!(stderr.contains("dockui push"), "{stderr}");
     assert_eq!(builds(home.path()), 0, "nothing was built: {stderr}");
@@ -335,69 +294,15 @@ fn remove_image(v: &serde_json::Value) {
     }
 }
 
-/// `podman system service` on the rootless socket path of a test runtime dir, with its own storage under
-/// the test's temp dir (netns host, cgroupfs, file events); stopped and its overlay unmounted on drop.
-struct PodmanService {
-    child: Child,
-    root: PathBuf,
-}
-
-impl PodmanService {
-    fn start(home: &Path) -> PodmanService {
-        let root = home.join("podman");
-        std::fs::create_dir_all(home.join("run/podman")).unwrap();
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(
-            root.join("containers.conf"),
-            "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-        )
-        .unwrap();
-        std::fs::write(
-            root.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/runroot\"\n",
-                root.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(root.join("registries.conf"), "").unwrap();
-        let socket = home.join("run/podman/podman.sock");
-        let child = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("CONTAINERS_CONF", root.join("containers.conf"))
-            .env("CONTAINERS_STORAGE_CONF", root.join("storage.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", root.join("registries.conf"))
-            .env("XDG_RUNTIME_DIR", home.join("run"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("podman starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "podman's socket never appeared");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        PodmanService { child, root }
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // Podman leaves its overlay mounted under the graph root.
-        let _ = Command::new("umount")
-            .arg(self.root.join("graph/overlay"))
-            .output();
-    }
-}
-
 #[test]
 #[cfg_attr(not(dockui_podman), ignore = "needs podman")]
 fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
     let home = tempfile::tempdir().unwrap();
-    let _podman = PodmanService::start(home.path());
+    // A root service on the rootless socket path of the test's runtime dir (see `dockui`).
+    let _podman = common::podman::PodmanService::start_with(common::podman::Setup {
+        socket: Some(home.path().join("run/podman/podman.sock")),
+        ..Default::default()
+    });
     let out = dockui(home.path())
         .args(["doctor", "--format", "json"])
         .output()
@@ -421,13 +326,12 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
     );
 
     let dir = project(home.path(), "dockui-test/doctor-podman");
-    let out = dockui(home.path())
-        .args(["build", "--backend", "podman", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, stderr) = exits(
+        dockui(home.path())
+            .args(["build", "--backend", "podman", "--format", "json"])
+            .arg(&dir),
+        0,
+    );
     let v = json(&out);
     assert_eq!(v["success"], true);
     assert_eq!(v["backend"]["kind"], "podman", "{v:#}");
@@ -440,14 +344,13 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
     // The same service named by DOCKER_HOST, with `--backend docker`: the endpoint the user set is used
     // (it speaks the Docker API; the result says it is Podman), never passed over for the local engine.
     let socket = format!("unix://{}/run/podman/podman.sock", home.path().display());
-    let out = dockui(home.path())
-        .env("DOCKER_HOST", &socket)
-        .args(["build", "--backend", "docker", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", &socket)
+            .args(["build", "--backend", "docker", "--format", "json"])
+            .arg(&dir),
+        0,
+    );
     let v = json(&out);
     assert_eq!(v["backend"]["kind"], "podman", "{v:#}");
     assert_eq!(v["backend"]["endpoint"].as_str().unwrap(), socket, "{v:#}");
@@ -455,12 +358,9 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
 
 #[test]
 fn the_tui_with_an_unusable_configured_backend_exits_2_before_touching_the_terminal() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-test/doctor-tui");
+    let (home, dir) = home_and_project("dockui-test/doctor-tui");
     std::fs::write(dir.join(".dockui.toml"), "[engine]\nbackend = \"podman\"\n").unwrap();
-    let out = dockui(home.path()).arg(&dir).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (out, stderr) = exits(dockui(home.path()).arg(&dir), 2);
     assert!(stderr.contains("backend podman"), "{stderr}");
     assert!(stderr.contains("what to do"), "{stderr}");
     // No terminal escape was written (the alternate screen was never entered).

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::stdout_json as json;
 use dockui::docker::{BollardEngine, BuildSpec, DockerPort};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -70,16 +71,6 @@ fn inspect(home: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// The facts every layout must give for the test image.

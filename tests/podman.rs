@@ -8,131 +8,11 @@ mod common;
 #[path = "fixtures/registry/support.rs"]
 mod support;
 
-use dockui::docker::{BollardEngine, BuildEvent, BuildSpec, DockerPort};
+use common::podman::PodmanService;
+use dockui::docker::{BollardEngine, BuildSpec, DockerPort};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A root `podman system service` with its own containers.conf (host network namespace, cgroupfs, file
-/// events), storage (overlay under a temp dir) and registries.conf. Stopped, and its overlay unmounted, on drop.
-struct PodmanService {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-}
-
-impl PodmanService {
-    fn start(insecure_registry: Option<&str>) -> PodmanService {
-        let dir = tempfile::Builder::new()
-            .prefix("dockui-podman-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let d = dir.path();
-        std::fs::write(
-            d.join("containers.conf"),
-            format!(
-                "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
-                 events_logger = \"file\"\nevents_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        let mut registries = "unqualified-search-registries = []\n".to_string();
-        if let Some(host) = insecure_registry {
-            registries.push_str(&format!(
-                "\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
-            ));
-        }
-        std::fs::write(d.join("registries.conf"), registries).unwrap();
-        let socket = d.join("podman.sock");
-        let log = std::fs::File::create(d.join("service.log")).unwrap();
-        let child = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .env("CONTAINERS_CONF", d.join("containers.conf"))
-            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("podman runs");
-        let service = PodmanService {
-            child: Some(child),
-            dir,
-            socket,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if service.ping() {
-                return service;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "podman system service did not answer on {} within 30 s: {}",
-            service.socket.display(),
-            service.log()
-        );
-    }
-
-    fn ping(&self) -> bool {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::os::unix::net::UnixStream::connect(&self.socket) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut answer = Vec::new();
-        s.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
-            .is_ok()
-            && s.read_to_end(&mut answer).is_ok()
-            && answer.starts_with(b"HTTP/1.")
-            && answer.windows(5).take(16).any(|w| w == b" 200 ")
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}", self.socket.display())
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("service.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGTERM lets the service shut down cleanly; kill only if it does not.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // Podman leaves its overlay mounted on <graphroot>/overlay (and layers mounted under it): unmount what
-        // is ours, deepest first, or the temp dir cannot be removed.
-        let root = self.dir.path().display().to_string();
-        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mounts")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
-            .filter(|m| m.starts_with(&root))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mounts {
-            let _ = Command::new("umount").arg("-l").arg(&m).output();
-        }
-    }
-}
+use std::process::Command;
+use std::time::Instant;
 
 /// A project whose image is `FROM scratch` + the host's static busybox (no base image to pull). RUN steps use
 /// the host's network: Podman sets up no CNI bridge or iptables rules that could disturb the shared engine.
@@ -166,6 +46,15 @@ fn dockui_at(home: &Path, service: &PodmanService) -> Command {
     cmd
 }
 
+/// `dockui build --format json` of `dir` on the service.
+fn build_at(home: &Path, service: &PodmanService, dir: &Path) -> std::process::Output {
+    dockui_at(home, service)
+        .args(["build", "--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 #[test]
 #[cfg_attr(
     not(dockui_podman),
@@ -195,7 +84,6 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
     assert!(!caps.buildkit, "Podman builds the legacy way");
     let info = rt.block_on(engine.ping()).unwrap();
     assert!(info.version.starts_with("Podman "), "{info:?}");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let spec = BuildSpec {
         context_dir: dir.clone(),
         dockerfile: "Dockerfile".into(),
@@ -205,15 +93,8 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
         builder: dockui::docker::Builder::BuildKit,
         ..Default::default()
     };
-    rt.block_on(engine.build(spec, tx)).expect("podman builds");
-    let mut steps = Vec::new();
-    let mut lines = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        match ev {
-            BuildEvent::Step { current, total } => steps.push((current, total)),
-            BuildEvent::Line(l) => lines.push(l),
-        }
-    }
+    let (built, steps, lines) = common::podman::build_events(&rt, &engine, spec);
+    built.expect("podman builds");
     assert_eq!(steps, [(1, 4), (2, 4), (3, 4), (4, 4)], "{lines:#?}");
     assert!(
         lines.iter().any(|l| l.starts_with("STEP 3/4: RUN")),
@@ -227,11 +108,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
     );
 
     // The binary: the JSON names the backend.
-    let out = dockui_at(home.path(), &service)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = build_at(home.path(), &service, &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", service.log());
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -250,14 +127,7 @@ fn podman_socket_is_detected_counts_steps_and_pushes_a_pullable_digest() {
         .output()
         .unwrap();
     let push_s = t0.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::output_ok_json(&out);
     assert_eq!(report["verdict"], "pullable");
     let digest = report["digest"].as_str().unwrap();
     assert_ne!(Some(digest), build["image_id"].as_str());
@@ -293,11 +163,7 @@ fn podman_failing_run_is_classified_with_its_step() {
     let home = tempfile::tempdir().unwrap();
     let image = format!("localhost/dockui-test/pm-fail-{}", std::process::id());
     let dir = project(home.path(), "fail", &image, "nosuchcommand --version");
-    let out = dockui_at(home.path(), &service)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = build_at(home.path(), &service, &dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -333,11 +199,7 @@ fn podman_push_to_a_plain_http_registry_says_how_to_mark_it_insecure() {
     let home = tempfile::tempdir().unwrap();
     let image = format!("{}/test/pm-http-{}", registry.host, std::process::id());
     let dir = project(home.path(), "http", &image, "/bin/busybox true");
-    let out = dockui_at(home.path(), &service)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = build_at(home.path(), &service, &dir);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -17,7 +17,9 @@ mod common;
 #[path = "fixtures/registry/support.rs"]
 mod support;
 
-use dockui::docker::{BollardEngine, BuildEvent, BuildSpec, DockerPort};
+use common::dockui_no_backend as dockui;
+use common::podman;
+use dockui::docker::{BollardEngine, BuildSpec, DockerPort};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -157,7 +159,6 @@ impl RootlessService {
     }
 
     fn start_with(user: TestUser, setup: Setup) -> RootlessService {
-        let insecure_registry = setup.insecure_registry;
         let dir = tempfile::Builder::new()
             .prefix("dockui-rl-")
             .tempdir_in("/tmp")
@@ -172,25 +173,15 @@ impl RootlessService {
             std::fs::create_dir(d.join(sub)).unwrap();
             own(&d.join(sub), mode);
         }
-        let mut hard_nofile = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard_nofile) };
-        let nofile = hard_nofile.rlim_max.min(1 << 20);
-        // Like tests/podman.rs (host network for RUN, cgroupfs, file events), plus default_ulimits: without
-        // them every container fails here with "error setting rlimit type 7" (see scripts/bench-backends.sh).
-        // Rootless on cgroup v1 runs containers without cgroups by itself; `cgroups = "disabled"` would
-        // refuse runc ("not compatible with NoCgroups").
+        // tests/common/podman.rs's containers.conf (host network for RUN, cgroupfs, file events) with
+        // default_ulimits: without them every container fails here with "error setting rlimit type 7" (see
+        // scripts/bench-backends.sh). Rootless on cgroup v1 runs containers without cgroups by itself;
+        // `cgroups = "disabled"` would refuse runc ("not compatible with NoCgroups").
         std::fs::write(
             d.join("containers.conf"),
-            format!(
-                "[containers]\nnetns = \"host\"\ncgroupns = \"host\"\n\
-                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n{1}\n\
-                 [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
-                 events_logfile_path = \"{0}/events.log\"\ntmp_dir = \"{0}/tmp\"\n",
-                d.display(),
-                setup.containers_extra
+            podman::containers_conf(
+                d,
+                &format!("{}{}", podman::default_ulimits(), setup.containers_extra),
             ),
         )
         .unwrap();
@@ -204,13 +195,11 @@ impl RootlessService {
             ),
         )
         .unwrap();
-        let mut registries = "unqualified-search-registries = []\n".to_string();
-        if let Some(host) = insecure_registry {
-            registries.push_str(&format!(
-                "\n[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
-            ));
-        }
-        std::fs::write(d.join("registries.conf"), registries).unwrap();
+        std::fs::write(
+            d.join("registries.conf"),
+            podman::registries_conf(setup.insecure_registry),
+        )
+        .unwrap();
         // Where rootless Podman's own socket lives (`podman info`: remoteSocket), so dockui's search for a
         // rootless socket ($XDG_RUNTIME_DIR/podman/podman.sock) finds it too.
         let socket = d.join("run/podman/podman.sock");
@@ -271,11 +260,9 @@ impl RootlessService {
             .env("PATH", &self.path)
             .env("HOME", d.join("home"))
             .env("XDG_RUNTIME_DIR", d.join("run"))
-            .env("CONTAINERS_CONF", d.join("containers.conf"))
-            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
             .current_dir(d)
             .stdin(Stdio::null());
+        podman::conf_env(&mut cmd, d);
         cmd
     }
 
@@ -356,19 +343,9 @@ impl RootlessService {
         }
     }
 
-    /// One GET on the socket (HTTP/1.0: the answer ends with the connection): status and body.
+    /// One GET on the socket: status and body.
     fn get(&self, path: &str) -> Option<(u16, String)> {
-        use std::io::{Read, Write};
-        let mut s = std::os::unix::net::UnixStream::connect(&self.socket).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: d\r\n\r\n").as_bytes())
-            .ok()?;
-        let mut answer = Vec::new();
-        s.read_to_end(&mut answer).ok()?;
-        let text = String::from_utf8_lossy(&answer).to_string();
-        let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-        Some((status, body))
+        podman::get(&self.socket, path, Duration::from_secs(10))
     }
 
     /// Containers the service still has (smoke containers must be gone).
@@ -485,25 +462,6 @@ fn project(home: &Path, name: &str, dockerfile: &str, config: &str) -> PathBuf {
     dir
 }
 
-/// The binary with no backend of the developer's: the project's `[engine] docker_host` decides.
-fn dockui(home: &Path) -> Command {
-    let mut cmd = common::dockui(home);
-    for k in [
-        "DOCKER_HOST",
-        "DOCKER_CONTEXT",
-        "BUILDKIT_HOST",
-        "DOCKER_TLS_VERIFY",
-    ] {
-        cmd.env_remove(k);
-    }
-    std::fs::create_dir_all(home.join("docker-config")).unwrap();
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    cmd.env("DOCKER_CONFIG", home.join("docker-config"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    cmd
-}
-
 fn build_json(home: &Path, dir: &Path) -> (Option<i32>, Value, String) {
     let out = dockui(home)
         .args(["build", "--format", "json"])
@@ -573,7 +531,6 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
         info.version.starts_with("Podman ") && info.version.ends_with(", rootless"),
         "{info:?}"
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let spec = BuildSpec {
         context_dir: dir.clone(),
         dockerfile: "Dockerfile".into(),
@@ -581,15 +538,7 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
         network: "host".into(),
         ..Default::default()
     };
-    let built = rt.block_on(engine.build(spec, tx));
-    let mut steps = Vec::new();
-    let mut lines = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        match ev {
-            BuildEvent::Step { current, total } => steps.push((current, total)),
-            BuildEvent::Line(l) => lines.push(l),
-        }
-    }
+    let (built, steps, lines) = podman::build_events(&rt, &engine, spec);
     assert!(built.is_ok(), "{built:?}\n{lines:#?}\n{}", service.log());
     assert_eq!(
         steps,
@@ -652,14 +601,7 @@ fn rootless_podman_builds_counts_steps_runs_its_smoke_test_and_pushes() {
         .arg(&dir)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = common::output_ok_json(&out);
     assert_eq!(report["verdict"], "pullable", "{report:#}");
     assert!(
         report["reference"]

@@ -256,26 +256,9 @@ fn engine() -> &'static TlsEngine {
     })
 }
 
-/// A project the second engine can build without any base image or network: busybox from scratch.
+/// A project the engine builds without any base image or network (busybox from scratch).
 fn project(home: &Path, image: &str) -> PathBuf {
-    let dir = home.join("proj");
-    std::fs::create_dir_all(&dir).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("busybox-static installed");
-    std::fs::copy(busybox, dir.join("busybox")).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo built-remotely > /where\"]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(".dockui.toml"),
-        format!("[build]\nimage = \"{image}\"\nnetwork = \"none\"\n\n[smoke]\ninfer = false\n"),
-    )
-    .unwrap();
-    dir
+    common::busybox_project(home, image, "built-remotely")
 }
 
 /// The dockui binary with nothing of the developer's docker setup: env as given, DOCKER_CONFIG in `home`.
@@ -303,12 +286,7 @@ fn build_json(home: &Path, dir: &Path, env: &[(&str, String)]) -> (Output, serde
         .arg(dir)
         .output()
         .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let v = common::stdout_json(&out);
     (out, v)
 }
 
@@ -322,6 +300,24 @@ fn tls_env(e: &TlsEngine, cert_path: &Path) -> Vec<(&'static str, String)> {
 
 fn has_image(e: &TlsEngine, image: &str) -> bool {
     unix_get(&e.socket, &format!("/images/{image}/json")).map(|(s, _)| s) == Some(200)
+}
+
+/// A test home and, in it, a project whose image is `unique(name)`.
+fn home_and_project(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), &unique(name));
+    (home, dir)
+}
+
+/// A DOCKER_CERT_PATH dir `home/name` holding copies of `files` (ca.pem, cert.pem, key.pem: each keeps its
+/// file name).
+fn cert_dir(home: &Path, name: &str, files: &[PathBuf]) -> PathBuf {
+    let certs = home.join(name);
+    std::fs::create_dir_all(&certs).unwrap();
+    for f in files {
+        std::fs::copy(f, certs.join(f.file_name().unwrap())).unwrap();
+    }
+    certs
 }
 
 fn unique(name: &str) -> String {
@@ -383,16 +379,19 @@ fn builds_over_tls_and_json_names_the_endpoint() {
 )]
 fn an_engine_certificate_from_an_unknown_ca_is_named() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("wrong-ca"));
+    let (home, dir) = home_and_project("wrong-ca");
     // A client set whose CA did not sign the engine's certificate.
     let other = home.path().join("other-ca");
     make_certs(&other, "some-other-ca");
-    let certs = home.path().join("wrong");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(other.join("ca.pem"), certs.join("ca.pem")).unwrap();
-    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
-    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let certs = cert_dir(
+        home.path(),
+        "wrong",
+        &[
+            other.join("ca.pem"),
+            e.client.join("cert.pem"),
+            e.client.join("key.pem"),
+        ],
+    );
     let (out, v) = build_json(home.path(), &dir, &tls_env(e, &certs));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "engine setup error: {stderr}");
@@ -419,14 +418,10 @@ fn an_engine_certificate_from_an_unknown_ca_is_named() {
 )]
 fn a_missing_client_certificate_is_named() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("no-cert"));
-    let certs = home.path().join("ca-only");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(&e.ca, certs.join("ca.pem")).unwrap();
+    let (home, dir) = home_and_project("no-cert");
+    let certs = cert_dir(home.path(), "ca-only", std::slice::from_ref(&e.ca));
     let (out, _) = build_json(home.path(), &dir, &tls_env(e, &certs));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains("rejected the client certificate"),
         "{stderr}"
@@ -444,15 +439,14 @@ fn a_missing_client_certificate_is_named() {
 )]
 fn a_missing_ca_file_is_named_before_connecting() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("no-ca"));
-    let certs = home.path().join("no-ca");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
-    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let (home, dir) = home_and_project("no-ca");
+    let certs = cert_dir(
+        home.path(),
+        "no-ca",
+        &[e.client.join("cert.pem"), e.client.join("key.pem")],
+    );
     let (out, _) = build_json(home.path(), &dir, &tls_env(e, &certs));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains(&format!(
             "cannot read the CA certificate {}",
@@ -556,8 +550,7 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
 
     // A context that does not exist: exit 2, named, with what to do.
     let (out, _) = build_json(home.path(), &dir, &[("DOCKER_CONTEXT", "nope".into())]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains("docker context \"nope\" (from DOCKER_CONTEXT) does not exist"),
         "{stderr}"
@@ -571,8 +564,7 @@ fn a_docker_context_is_used_from_docker_context_and_from_current_context() {
 )]
 fn docker_host_beats_docker_context() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("precedence"));
+    let (home, dir) = home_and_project("precedence");
     create_context(home.path(), e, "dockui-remote");
     // Both name the second engine; DOCKER_HOST (its unix socket) must win over the context (its TLS port).
     let socket = format!("unix://{}", e.socket.display());
@@ -646,14 +638,7 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
         .args(["push", &format!("{repo}:latest"), "--format", "json"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::output_ok_json(&out);
     assert_eq!(
         v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)
@@ -676,14 +661,12 @@ fn pushes_over_tls_and_json_names_the_endpoint() {
 )]
 fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
     let e = engine();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), &unique("name"));
+    let (home, dir) = home_and_project("name");
     // The engine's certificate names 127.0.0.1 only.
     let mut env = tls_env(e, &e.client);
     env[0].1 = format!("tcp://localhost:{}", e.port);
     let (out, _) = build_json(home.path(), &dir, &env);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = common::exited(&out, 2);
     assert!(stderr.contains("does not name the host"), "{stderr}");
     assert!(
         stderr.contains("certificate not valid for name \"localhost\""),
@@ -695,11 +678,15 @@ fn a_certificate_for_another_name_is_named_and_docker_tls_skips_verification() {
     // (With DOCKER_TLS_VERIFY the same files fail: an_engine_certificate_from_an_unknown_ca_is_named.)
     let wrong = home.path().join("other-ca");
     make_certs(&wrong, "unrelated-ca");
-    let certs = home.path().join("tls-no-verify");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(wrong.join("ca.pem"), certs.join("ca.pem")).unwrap();
-    std::fs::copy(e.client.join("cert.pem"), certs.join("cert.pem")).unwrap();
-    std::fs::copy(e.client.join("key.pem"), certs.join("key.pem")).unwrap();
+    let certs = cert_dir(
+        home.path(),
+        "tls-no-verify",
+        &[
+            wrong.join("ca.pem"),
+            e.client.join("cert.pem"),
+            e.client.join("key.pem"),
+        ],
+    );
     let out = dockui(
         home.path(),
         &[

@@ -7,12 +7,7 @@ mod common;
 use dockui::docker::standin::DEMO_BASE;
 
 fn containers_of_this_run() -> String {
-    let label = format!("label=dockui={}", dockui::docker::bollard_engine::run_id());
-    let out = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", &label])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    common::smoke::containers_of_this_run(std::process::Command::new("docker"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

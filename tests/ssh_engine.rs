@@ -159,25 +159,17 @@ impl Sshd {
     }
 }
 
+/// A project the engine builds without any base image or network (busybox from scratch).
 fn project(home: &Path, image: &str) -> PathBuf {
-    let dir = home.join("proj");
-    std::fs::create_dir_all(&dir).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("busybox-static installed");
-    std::fs::copy(busybox, dir.join("busybox")).unwrap();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo over-ssh > /where\"]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join(".dockui.toml"),
-        format!("[build]\nimage = \"{image}\"\nnetwork = \"none\"\n\n[smoke]\ninfer = false\n"),
-    )
-    .unwrap();
-    dir
+    common::busybox_project(home, image, "over-ssh")
+}
+
+/// sshd, and a test home with a project whose build must never get as far as an image.
+fn sshd_and_project() -> (Sshd, tempfile::TempDir, PathBuf) {
+    let sshd = Sshd::start();
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(home.path(), "dockui-ssh-test/never");
+    (sshd, home, dir)
 }
 
 fn build(
@@ -211,12 +203,7 @@ fn build_env(
         .arg(dir)
         .output()
         .unwrap();
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let v = common::stdout_json(&out);
     (out, v)
 }
 
@@ -240,8 +227,7 @@ fn builds_over_ssh_with_the_port_through_dial_stdio() {
     let dir = project(home.path(), image.0.trim_end_matches(":latest"));
     let bin = sshd.client("ok", "user_key", &sshd.dir.path().join("host_key"));
     let (out, v) = build(home.path(), &dir, &sshd.url(), &bin);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    common::exited(&out, 0);
     assert_eq!(v["success"], true);
     assert_eq!(v["backend"]["endpoint"], sshd.url(), "the port is kept");
     assert_eq!(v["backend"]["source"], "env");
@@ -262,9 +248,7 @@ fn builds_over_ssh_with_the_port_through_dial_stdio() {
     ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
 )]
 fn a_wrong_host_key_is_named() {
-    let sshd = Sshd::start();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-ssh-test/never");
+    let (sshd, home, dir) = sshd_and_project();
     // known_hosts holds another key for this host:port: a changed host key.
     let other = sshd.dir.path().join("other_host_key");
     keygen(&other);
@@ -290,17 +274,14 @@ fn a_wrong_host_key_is_named() {
     ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
 )]
 fn a_remote_without_the_docker_cli_is_named() {
-    let sshd = Sshd::start();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-ssh-test/never");
+    let (sshd, home, dir) = sshd_and_project();
     let bin = sshd.client(
         "nodocker",
         "nodocker_key",
         &sshd.dir.path().join("host_key"),
     );
     let (out, _) = build(home.path(), &dir, &sshd.url(), &bin);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains("has no docker CLI for `docker system dial-stdio`"),
         "{stderr}"
@@ -317,9 +298,7 @@ fn a_remote_without_the_docker_cli_is_named() {
     ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
 )]
 fn a_closed_ssh_port_is_named() {
-    let sshd = Sshd::start();
-    let home = tempfile::tempdir().unwrap();
-    let dir = project(home.path(), "dockui-ssh-test/never");
+    let (sshd, home, dir) = sshd_and_project();
     let bin = sshd.client("closed", "user_key", &sshd.dir.path().join("host_key"));
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -328,8 +307,7 @@ fn a_closed_ssh_port_is_named() {
         .port();
     let url = format!("ssh://{}@127.0.0.1:{closed}", sshd.user);
     let (out, _) = build(home.path(), &dir, &url, &bin);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = common::exited(&out, 2);
     assert!(
         stderr.contains(&format!("ssh: cannot reach {url}")),
         "{stderr}"
@@ -419,14 +397,7 @@ fn pushes_over_ssh() {
         .args(["push", &image.0, "--format", "json"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stderr}\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::output_ok_json(&out);
     assert_eq!(v["backend"]["endpoint"], sshd.url());
     let served = support::http(
         &registry.host,

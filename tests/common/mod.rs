@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod h2c;
+pub mod podman;
 pub mod proxy;
 pub mod smoke;
 pub mod tmux;
@@ -63,6 +64,27 @@ pub fn dockui(home: &Path) -> Command {
     cmd
 }
 
+/// `dockui` with no backend of the developer's: no DOCKER_HOST / context / BUILDKIT_HOST, an empty docker
+/// config dir and a runtime dir of the test's (`home/run`, where a rootless Podman socket is searched), no
+/// EC2 metadata lookups. A backend comes from the test (env, `--backend`, `[engine]`) or is found in `home`.
+pub fn dockui_no_backend(home: &Path) -> Command {
+    let mut cmd = dockui(home);
+    for k in [
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "BUILDKIT_HOST",
+        "DOCKER_TLS_VERIFY",
+    ] {
+        cmd.env_remove(k);
+    }
+    std::fs::create_dir_all(home.join("docker-config")).unwrap();
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    cmd.env("DOCKER_CONFIG", home.join("docker-config"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
 pub fn isolated_env(home: &Path) -> Vec<(&'static str, String)> {
     vec![
         (dockui::docker::bollard_engine::GROUP_ENV, run_group()),
@@ -103,16 +125,67 @@ pub fn demo_copy(home: &Path) -> PathBuf {
     dir
 }
 
-/// Run `cmd`, require exit 0 (showing stderr otherwise) and parse its stdout as JSON.
+/// Run `cmd`, require exit 0 (showing its output otherwise) and parse its stdout as JSON.
+#[track_caller]
 pub fn json_ok(cmd: &mut Command) -> serde_json::Value {
-    let out = cmd.output().unwrap();
+    output_ok_json(&cmd.output().unwrap())
+}
+
+/// `out` exited 0 (its stderr and stdout shown otherwise); its stdout as JSON.
+#[track_caller]
+pub fn output_ok_json(out: &std::process::Output) -> serde_json::Value {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// `out`'s exit code must be `code` (its stderr shown otherwise); its stderr.
+#[track_caller]
+pub fn exited(out: &std::process::Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
+/// `out`'s stdout as JSON; the test fails with both outputs when it is not.
+pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A project any engine builds without a base image or network (busybox from scratch) under `home/proj`:
+/// its RUN step writes `marker` to /where; `.dockui.toml` names `image`, no network, no smoke inference.
+pub fn busybox_project(home: &Path, image: &str, marker: &str) -> PathBuf {
+    let dir = home.join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox-static installed");
+    std::fs::copy(busybox, dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {marker} > /where\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!("[build]\nimage = \"{image}\"\nnetwork = \"none\"\n\n[smoke]\ninfer = false\n"),
+    )
+    .unwrap();
+    dir
 }
 
 /// moto's server binary, found as build.rs finds it (`DOCKUI_MOTO_SERVER`, `~/.cache/dockui-moto`, PATH).

@@ -2,6 +2,7 @@
 
 use dockui::docker::DockerPort;
 use dockui::engine::smoke::{SmokeCheck, SmokeStatus, run_check};
+use std::process::Command;
 use std::time::Duration;
 
 fn shell_check(cmd: &str) -> SmokeCheck {
@@ -40,4 +41,15 @@ pub async fn passing_check_gives_its_output(engine: &dyn DockerPort, image: &str
     .await;
     assert_eq!(passed.status, SmokeStatus::Passed, "{passed:#?}");
     assert_eq!((passed.exit_code, passed.output.trim()), (Some(0), "fine"));
+}
+
+/// The containers of this run (label `dockui=<run id>`) that `cli` (`docker`, or `podman` on a service's
+/// storage) still lists, one id a line.
+pub fn containers_of_this_run(mut cli: Command) -> String {
+    let label = format!("label=dockui={}", dockui::docker::bollard_engine::run_id());
+    let out = cli
+        .args(["ps", "-aq", "--filter", &label])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
