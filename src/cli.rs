@@ -699,18 +699,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     engine::EngineEvent::BuildLog(lines) if !quiet => lines,
                     _ => Vec::new(),
                 });
-                let cancel = tokio_util::sync::CancellationToken::new();
-                let c = cancel.clone();
-                let signalled = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
-                let s = signalled.clone();
-                // SIGINT, SIGTERM and SIGHUP all cancel the same way: the build stops, smoke containers
-                // are removed, the record and the result are still written.
-                tokio::spawn(async move {
-                    if let Some(signo) = fatal_signal().await {
-                        s.store(signo, std::sync::atomic::Ordering::SeqCst);
-                        c.cancel();
-                    }
-                });
+                let (cancel, signalled) = cancel_on_fatal_signal();
                 let outcome = if platforms.len() > 1 {
                     engine::platforms::run_multi(ctx.docker.as_ref(), req, &platforms, &tx, cancel)
                         .await
@@ -1196,6 +1185,25 @@ fn open_tui(
         code
     })?;
     Ok(code)
+}
+
+/// A token cancelled by the first SIGINT, SIGTERM or SIGHUP, and that signal's number (0 until then). All three
+/// cancel the same way: the build stops, smoke containers are removed, the record and the result are still
+/// written. Call inside the runtime.
+pub(crate) fn cancel_on_fatal_signal() -> (
+    tokio_util::sync::CancellationToken,
+    Arc<std::sync::atomic::AtomicI32>,
+) {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let signalled = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let (c, s) = (cancel.clone(), signalled.clone());
+    tokio::spawn(async move {
+        if let Some(signo) = fatal_signal().await {
+            s.store(signo, std::sync::atomic::Ordering::SeqCst);
+            c.cancel();
+        }
+    });
+    (cancel, signalled)
 }
 
 /// The first SIGINT, SIGTERM or SIGHUP, by number; None when no handler could be installed.

@@ -614,7 +614,7 @@ fn analyze_with(
         };
         // One line index per file: a file of many bad lines stays linear.
         let text = texts.get(&rf.path).map(String::as_str).unwrap_or("");
-        let lines = pyproject::LineIndex::new(text);
+        let lines = finding::LineIndex::new(text);
         for (line, range, msg) in &rf.problems {
             // The tool's own grammar (PEP 508, TOML, YAML) rejects the line: the install stops, an error.
             // A grammar dockui implements itself (conda match specs) may be wrong: a warning that says so.

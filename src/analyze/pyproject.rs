@@ -28,47 +28,8 @@ struct Project {
     optional: Option<BTreeMap<String, Vec<Spanned<toml::Value>>>>,
 }
 
-/// Byte offset -> 1-based line, in O(log n) per lookup.
-pub struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    pub fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { starts }
-    }
-    pub fn line(&self, offset: usize) -> usize {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        }
-    }
-    /// The same span as [`super::Span::from_range`], without scanning the text before `start` (many findings
-    /// in one large file stay linear).
-    pub fn span(&self, text: &str, start: usize, end: usize) -> super::Span {
-        let start = start.min(text.len());
-        let line = self.line(start);
-        let line_start = self.starts.get(line - 1).copied().unwrap_or(0).min(start);
-        let col = text
-            .get(line_start..start)
-            .map(|t| t.chars().count())
-            .unwrap_or(start - line_start)
-            + 1;
-        super::Span {
-            line,
-            col,
-            start,
-            end: end.max(start).min(text.len()),
-        }
-    }
-}
+// Byte offset -> line and column: the analysis's one index (O(log lines) per lookup).
+use super::finding::LineIndex;
 
 /// Stands for every optional group in an extras list (`uv sync --all-extras`, `--all-extras` of `uv pip`).
 pub const ALL_EXTRAS: &str = "*";

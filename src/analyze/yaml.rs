@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
-use super::pyproject::LineIndex;
+use super::finding::LineIndex;
 
 /// Deepest block nesting we parse (real workflows and environment files stay under 20).
 const MAX_DEPTH: usize = 400;

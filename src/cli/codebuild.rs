@@ -1,7 +1,7 @@
 //! `build --backend codebuild|auto` on AWS CodeBuild, `dockui status BUILD_ID`, and `dockui logs BUILD_ID`
 //! for a CodeBuild id. Progress and the cost warning go to stderr, the result to stdout.
 
-use super::{Format, fatal_signal, runtime, write_stream};
+use super::{Format, runtime, write_stream};
 use crate::codebuild::{self, CodeBuildPort, Target, api, buildspec, cost};
 use crate::config::Config;
 use crate::engine::{self, BuildRequest};
@@ -256,16 +256,7 @@ pub fn run(
                 }
             }
         });
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let c = cancel.clone();
-        let signalled = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
-        let s = signalled.clone();
-        tokio::spawn(async move {
-            if let Some(signo) = fatal_signal().await {
-                s.store(signo, std::sync::atomic::Ordering::SeqCst);
-                c.cancel();
-            }
-        });
+        let (cancel, signalled) = super::cancel_on_fatal_signal();
         let outcome = engine::build::run_build(&port, req, &tx, cancel).await;
         // A cancelled build keeps running in the cloud (and costs) until it is stopped.
         if let Some(stopped) = port.stop_active().await {

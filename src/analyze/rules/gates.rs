@@ -568,7 +568,7 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
             return out;
         }
     };
-    let lines = crate::analyze::pyproject::LineIndex::new(text);
+    let lines = crate::analyze::finding::LineIndex::new(text);
     for job in &jobs {
         // The builder in force at each step: None = default docker driver; Some(step) = that setup step.
         let mut builder: Option<&crate::analyze::workflow::Step> = None;
