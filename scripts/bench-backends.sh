@@ -202,6 +202,11 @@ run_hand() { # cli tag -> "TOTAL build smoke push rmi+pull"
     dg=$(cat "$WORK/pm.digest")
   fi
   [ -n "$dg" ] || { echo "no digest from $cli push" >&2; exit 1; }
+  # KEEP=1 (the everyday row's warm-up): the image also keeps a tag of its own, as a user's previous `app:dev`
+  # does, so the verification's `rmi` does not take the legacy builder's cache with it (its cache is the chain
+  # of intermediate images, deleted with the last image that holds them). Without it the everyday row measured
+  # the hand flow with or without a cache depending on whether an earlier row's images still held the chain.
+  [ -n "${KEEP:-}" ] && "$cli" tag "$img" "$REG/bench/app:hand-dev" >/dev/null
   v=$( { time { "$cli" rmi "$img" >/dev/null && "$cli" pull "$REG/bench/app@$dg" >/dev/null; } ; } 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1 * 1000}')
   "$cli" rmi "$REG/bench/app@$dg" >/dev/null 2>&1 || true
   echo "$(echo "$b $s $p $v" | tr ' ' '\n' | sum) $b $s $p $v"
@@ -212,7 +217,7 @@ bench_flow() {
   local name="$1" cli="$2" extra="${3:-}" i o d=() h=() dp=() hp=() dm hm r
   echo "== $name: warm-up (not counted)"
   mkconfig "$WORK/$cli-w.toml" "dockui-$cli-${BUILDER:-auto}${WARM:+-warm}-w" "$extra"; run_dockui "$WORK/$cli-w.toml" >/dev/null
-  run_hand "$cli" "hand-$cli-${BUILDER:-auto}${WARM:+-warm}-w" >/dev/null
+  KEEP="${WARM:-}" run_hand "$cli" "hand-$cli-${BUILDER:-auto}${WARM:+-warm}-w" >/dev/null
   if [ -n "${WARM:-}" ]; then
     echo "== $name: $RUNS alternating runs per side (layer cache on, one source file edited before each build, new tag each run)"
   else
