@@ -364,46 +364,13 @@ mod local_cache {
     use futures_util::StreamExt;
     use sha2::Digest as _;
     use std::collections::HashMap;
-    use std::pin::Pin;
     use std::sync::{Arc, Mutex};
     use std::task::{Context, Poll};
-    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
     use tonic::transport::{Channel, Endpoint, Uri};
     use tonic::{Request, Status, Streaming};
 
-    /// The session stream as a connection: bytes from dockui come in as BytesMessages, bytes to it go out as
-    /// BytesMessages.
-    struct Io {
-        read: Pin<Box<dyn AsyncRead + Send>>,
-        write: tokio::io::DuplexStream,
-    }
-    impl AsyncRead for Io {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            self.read.as_mut().poll_read(cx, buf)
-        }
-    }
-    impl AsyncWrite for Io {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            Pin::new(&mut self.write).poll_write(cx, buf)
-        }
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.write).poll_flush(cx)
-        }
-        fn poll_shutdown(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<std::io::Result<()>> {
-            Pin::new(&mut self.write).poll_shutdown(cx)
-        }
-    }
+    /// The session stream as a connection (dockui's own type, from the daemon's side).
+    use dockui::buildkit::session::SessionIo as Io;
 
     /// Hands the one session connection to tonic.
     #[derive(Clone)]

@@ -207,8 +207,8 @@ pub fn read_requirement(
         };
     }
     // Our own check of the name and extras first: pep508_rs 0.9 panics on some invalid names (`a.=1`).
-    name_and_extras_prefix(body_t)?;
-    if let Some(found) = unexpected_after_name(body_t) {
+    let (_, _, rest) = name_and_extras_prefix(body_t)?;
+    if let Some(found) = unexpected_after_name(body_t, rest) {
         return Err(pep508_message(
             &format!("Expected one of `@`, `(`, `<`, `=`, `>`, `~`, `!`, `;`, found `{found}`"),
             body_t,
@@ -259,8 +259,9 @@ fn is_pep508_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
-/// Check the leading `name` and optional `[extras]` of a requirement by the PEP 508 rules; returns them.
-fn name_and_extras_prefix(t: &str) -> Result<(String, Vec<String>), String> {
+/// Check the leading `name` and optional `[extras]` of a requirement by the PEP 508 rules; returns them and
+/// the text after them (leading whitespace trimmed).
+fn name_and_extras_prefix(t: &str) -> Result<(String, Vec<String>, &str), String> {
     let shown: String = t.chars().take(120).collect();
     let name_len = t
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
@@ -271,7 +272,7 @@ fn name_and_extras_prefix(t: &str) -> Result<(String, Vec<String>), String> {
             "cannot read requirement {shown:?}: a package name starts and ends with a letter or digit"
         ));
     }
-    let rest = t[name_len..].trim_start();
+    let mut rest = t[name_len..].trim_start();
     let mut extras = Vec::new();
     if let Some(r) = rest.strip_prefix('[') {
         let Some(close) = r.find(']') else {
@@ -291,19 +292,14 @@ fn name_and_extras_prefix(t: &str) -> Result<(String, Vec<String>), String> {
             }
             extras.push(normalise(e));
         }
+        rest = r[close + 1..].trim_start();
     }
-    Ok((normalise(name), extras))
+    Ok((normalise(name), extras, rest))
 }
 
 /// The name and extras of a `name[extras]` head, which must be nothing else.
 fn name_and_extras(head: &str) -> Result<(String, Vec<String>), String> {
-    let (name, extras) = name_and_extras_prefix(head)?;
-    let after = match head.find(']') {
-        Some(i) => &head[i + 1..],
-        None => head.trim_start_matches(|c: char| {
-            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-        }),
-    };
+    let (name, extras, after) = name_and_extras_prefix(head)?;
     if !after.trim().is_empty() {
         return Err(format!(
             "cannot read requirement {head:?}: unexpected `{}`",
@@ -313,18 +309,12 @@ fn name_and_extras(head: &str) -> Result<(String, Vec<String>), String> {
     Ok((name, extras))
 }
 
-/// The character after `name [extras]` when it cannot start a version, URL or marker, and the first word
-/// cannot be a URL, path or archive either: pep508_rs's own answer (`Expected one of ...`), given without it.
-/// For such input pep508_rs first checks for an unnamed URL, which compiles a regex once per process: a
-/// tenth of a `dockui check` of a small project whose RUN lines hold a word that is no requirement.
-fn unexpected_after_name(t: &str) -> Option<char> {
-    let name_len = t
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-        .unwrap_or(t.len());
-    let mut rest = t[name_len..].trim_start();
-    if let Some(r) = rest.strip_prefix('[') {
-        rest = r[r.find(']')? + 1..].trim_start();
-    }
+/// The character that begins `rest` (what follows `name [extras]` in `t`) when it cannot start a version,
+/// URL or marker, and the first word of `t` cannot be a URL, path or archive either: pep508_rs's own answer
+/// (`Expected one of ...`), given without it. For such input pep508_rs first checks for an unnamed URL,
+/// which compiles a regex once per process: a tenth of a `dockui check` of a small project whose RUN lines
+/// hold a word that is no requirement.
+fn unexpected_after_name(t: &str, rest: &str) -> Option<char> {
     let found = rest.chars().next()?;
     if matches!(found, '@' | '(' | '<' | '=' | '>' | '~' | '!' | ';') {
         return None;
@@ -522,9 +512,10 @@ mod tests {
 
     #[test]
     fn a_word_after_the_name_gets_pep508s_own_message_without_asking_it() {
+        let unexpected = |t| unexpected_after_name(t, name_and_extras_prefix(t).unwrap().2);
         let f = Path::new("r.txt");
         for text in ["torch 2.0", "torch[cuda] 2.0", "numpy,scipy", "flask*"] {
-            assert!(unexpected_after_name(text).is_some(), "{text}");
+            assert!(unexpected(text).is_some(), "{text}");
             let ours = read_requirement(text, 0, f, 1).unwrap_err();
             let theirs =
                 pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text).unwrap_err();
@@ -538,7 +529,7 @@ mod tests {
             "torch",
             "pkg/sub x",
         ] {
-            assert_eq!(unexpected_after_name(text), None, "{text}");
+            assert_eq!(unexpected(text), None, "{text}");
         }
         assert!(
             read_requirement("pkg/sub x", 0, f, 1)

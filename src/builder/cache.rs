@@ -325,17 +325,8 @@ mod tests {
         let to = vec![CacheSpec::parse("type=inline", Direction::Export).unwrap()];
         let from = vec![CacheSpec::parse("type=registry,ref=r/app", Direction::Import).unwrap()];
         assert!(check(&from, &to, &caps_docker()).is_empty());
-        let daemon = Capabilities {
-            kind: BackendKind::Buildkit,
-            cache_export: vec![
-                CacheType::Inline,
-                CacheType::Registry,
-                CacheType::Local,
-                CacheType::Gha,
-            ],
-            cache_import: vec![CacheType::Registry, CacheType::Local, CacheType::Gha],
-            ..Default::default()
-        };
+        // A standalone daemon's own table (not a copy of it).
+        let daemon = crate::buildkit::capabilities_for(&crate::buildkit::Workers::default());
         let to = vec![
             CacheSpec::parse("type=registry,ref=r/app:c,mode=max", Direction::Export).unwrap(),
             CacheSpec::parse("type=gha", Direction::Export).unwrap(),

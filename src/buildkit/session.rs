@@ -142,9 +142,12 @@ pub async fn start(
     Ok(SessionGuard { server })
 }
 
-struct SessionIo {
-    read: Pin<Box<dyn AsyncRead + Send>>,
-    write: tokio::io::DuplexStream,
+/// A session stream as one connection: bytes from the other side come in through `read`, bytes to it go
+/// out through `write` (forwarded as BytesMessages). Public for the tests' fake daemon, which dials the same
+/// stream from the daemon's side.
+pub struct SessionIo {
+    pub read: Pin<Box<dyn AsyncRead + Send>>,
+    pub write: tokio::io::DuplexStream,
 }
 
 impl AsyncRead for SessionIo {
