@@ -513,6 +513,8 @@ fn analyze_with(
         }
     }
     let mut reads = 0;
+    // What each file read here includes (`-r`, `-c`): a reader that reaches the file later reaches them too.
+    let mut includes_of: HashMap<PathBuf, Vec<(PathBuf, String)>> = HashMap::new();
     while let Some((base, values, conda_specs, reader)) = todo.pop() {
         if reads > 64 {
             break;
@@ -531,13 +533,16 @@ fn analyze_with(
                 continue;
             }
             if seen.contains(&cand) {
-                // Read already (by another command): note this reader too.
+                // Read already (by another command): note this reader, for the file and what it includes.
                 if let Some(r) = readers.get_mut(&cand) {
                     if !r.contains(&reader) {
                         r.push(reader);
+                        for (dir, value) in includes_of.get(&cand).into_iter().flatten() {
+                            todo.push((dir.clone(), vec![value.clone()], false, reader));
+                        }
                     }
                 }
-                continue;
+                break;
             }
             if let Some(text) = read(&cand)? {
                 seen.insert(cand.clone());
@@ -556,14 +561,17 @@ fn analyze_with(
                     requirements::parse_requirements(&text, &cand)
                 };
                 let dir = cand.parent().map(Path::to_path_buf).unwrap_or_default();
-                for inc in rf
+                let includes: Vec<(PathBuf, String)> = rf
                     .sources
                     .includes
                     .iter()
                     .chain(rf.sources.constraints.iter())
-                {
-                    todo.push((dir.clone(), vec![inc.value.clone()], false, reader));
+                    .map(|inc| (dir.clone(), inc.value.clone()))
+                    .collect();
+                for (dir, value) in &includes {
+                    todo.push((dir.clone(), vec![value.clone()], false, reader));
                 }
+                includes_of.insert(cand.clone(), includes);
                 analysis.files.push(cand.clone());
                 texts.insert(cand.clone(), text);
                 reqfiles.push(rf);

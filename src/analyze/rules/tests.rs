@@ -1334,4 +1334,19 @@ fn du002_follows_the_branch_of_the_install_that_reads_the_file() {
         "FROM python:3.11-slim\nCOPY requirements-dev.txt ./\nRUN if [ -f /etc/dev-image ]; then pip install --no-cache-dir -r requirements-dev.txt; fi\nRUN pip install --no-cache-dir -r requirements-dev.txt\n",
     );
     assert_eq!(f.severity, Severity::Error);
+    // Nor through an included file, whichever install reaches it first (the conditional one is analysed
+    // first here: the unconditional reader must still reach requirements-dev.txt through requirements.txt).
+    let a = check_with(
+        "FROM python:3.11-slim\nCOPY requirements*.txt ./\nRUN pip install --no-cache-dir -r requirements.txt\nRUN if [ -f /etc/dev-image ]; then pip install --no-cache-dir -r requirements.txt; fi\n",
+        &[
+            (
+                "requirements.txt",
+                "-r requirements-dev.txt\nflask==3.0.0\n",
+            ),
+            bad[0],
+        ],
+    );
+    let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU002").collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].severity, Severity::Error, "{:?}", f[0]);
 }
