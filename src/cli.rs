@@ -362,8 +362,8 @@ pub enum Format {
 }
 
 impl Cli {
-    /// `check` (without registry lookups) and `rules` only read files: no TLS, and nothing written to
-    /// dockui's state or data dirs, so those are not set up (made private) for them. `check` runs once per file
+    /// `check` (without registry lookups) and `rules` only read files: nothing is written to dockui's state
+    /// or data dirs, so those are not set up (made private) for them. `check` runs once per file
     /// in CI and pre-commit hooks, where that set-up was a tenth of its time.
     fn only_reads_files(&self) -> bool {
         matches!(
@@ -399,11 +399,11 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // One rustls provider for the whole process (TLS to engines, registries), chosen before any TLS use.
+    crate::docker::remote::install_crypto_provider();
     let paths = Paths::discover();
     crate::logging::init(&paths.log_file());
     if !cli.only_reads_files() {
-        // One rustls provider for the whole process (TLS to engines, registries), chosen before any TLS use.
-        crate::docker::remote::install_crypto_provider();
         paths.ensure_private();
     }
     match run(cli, &paths) {

@@ -411,7 +411,7 @@ pub fn reference_problem(reference: &str) -> Option<String> {
             _ => return Some(format!("digest `{d}` is not `sha256:<64 hex>`")),
         }
     }
-    let (repo, _) = crate::analyze::compat::split_reference(reference);
+    let (repo, tag) = crate::analyze::compat::split_reference(reference);
     let path = repo
         .split_once('/')
         .filter(|(d, _)| d.contains('.') || d.contains(':') || *d == "localhost")
@@ -421,12 +421,6 @@ pub fn reference_problem(reference: &str) -> Option<String> {
         return Some("repository names must be lower case".into());
     }
     // The grammar caps a tag at 128 characters; checked here so the pattern stays small to compile.
-    let tag = reference
-        .split('@')
-        .next()
-        .and_then(|r| r.rsplit_once(':'))
-        .map(|(_, t)| t)
-        .filter(|t| !t.contains('/'));
     if tag.is_some_and(|t| t.len() > 128) {
         return Some("the tag is longer than 128 characters".into());
     }
