@@ -31,7 +31,7 @@ pub const SERVICE: &str = "containerd.services.content.v1.Content";
 pub const CACHE_MANIFEST_KEY: &str = "cache.manifest";
 /// The annotation `index.json` entries are found by (`latest` unless `tag=` says otherwise).
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+use crate::registry::client::OCI_INDEX as INDEX_MEDIA_TYPE;
 /// Larger than any message BuildKit sends (its copies use 1 MiB buffers).
 const MAX_MESSAGE: usize = 32 << 20;
 const READ_CHUNK: usize = 1 << 20;
@@ -457,9 +457,9 @@ impl Inner {
             if let Ok(mut a) = inner.active.lock() {
                 a.remove(&ref_name);
             }
+            // The temp file goes with `ingest`; the shared ingest/ directory is removed after the solve
+            // (solve::tidy_local_exports), not here, where the next write may be creating its file in it.
             drop(ingest);
-            // containerd's layout keeps ingests under ingest/; leave no empty directory behind.
-            let _ = std::fs::remove_dir(root.join("ingest"));
         });
         Ok(ReceiverStream::new(rx))
     }
@@ -821,17 +821,9 @@ pub fn index_digest(dir: &Path, tag: &str) -> Result<String, String> {
     }
 }
 
-/// Write `bytes` to `path` through a temp file in the same directory: fsync, then rename.
+/// Replace `path` atomically (dockui's one way: temp file beside it, fsync, rename, fsync of the directory).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| format!("cannot replace {}: {}", path.display(), e.error))?;
-    Ok(())
+    crate::fix::write::replace_file(path, bytes, None).map_err(|e| e.to_string())
 }
 
 /// Point `index.json` in `dir` at the cache manifest `desc` (the exporter's `cache.manifest`) under `tag`,

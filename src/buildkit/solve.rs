@@ -205,6 +205,20 @@ pub fn local_stores(req: &SolveRequest) -> Result<Stores, String> {
     Ok(stores)
 }
 
+/// After a solve with `type=local` exports, whatever its outcome: remove each destination's `ingest/`
+/// directory, empty by then. Concurrent blob writes share it while the solve runs (one write removing it
+/// could pull it from under the next), so it goes once, here.
+pub fn tidy_local_exports(req: &SolveRequest) {
+    let Some(cache) = &req.cache else {
+        return;
+    };
+    for e in cache.exports.iter().filter(|e| e.r#type == "local") {
+        if let Some(dest) = e.attrs.get("dest") {
+            let _ = std::fs::remove_dir(std::path::Path::new(dest).join("ingest"));
+        }
+    }
+}
+
 /// After a solve with `type=local` exports: point each destination's `index.json` at the cache manifest
 /// BuildKit wrote there (tag `latest`, or the entry's `tag=`). One line per destination for the build log.
 pub fn finish_local_exports(
@@ -221,9 +235,11 @@ pub fn finish_local_exports(
         };
         let tag = e.attrs.get("tag").map_or("latest", String::as_str);
         let Some(desc) = response.get(super::content::CACHE_MANIFEST_KEY) else {
-            return Err(format!(
-                "BuildKit exported no cache manifest for type=local,dest={dest}: {dest}/index.json was not written"
+            // BuildKit skips the cache export of a result without layers (as buildctl does, not an error).
+            lines.push(format!(
+                "dockui: no cache to export to {dest} (BuildKit exported none: the result has no layers)"
             ));
+            continue;
         };
         let desc: serde_json::Value = serde_json::from_str(desc)
             .map_err(|err| format!("BuildKit's cache manifest descriptor is not JSON: {err}"))?;
@@ -339,6 +355,7 @@ pub async fn run(
         .max_decoding_message_size(16 << 20)
         .max_encoding_message_size(16 << 20);
     let result = client.solve(req.clone()).await;
+    tidy_local_exports(&req);
     // The status stream ends with the job; let its last lines (errors, DONE) through.
     let mut status = status;
     let cached_steps = tokio::time::timeout(std::time::Duration::from_secs(5), &mut status.0)
@@ -387,6 +404,27 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_local_export_without_a_cache_manifest_is_a_line_not_a_failure() {
+        let dest = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dest.path().join("ingest")).unwrap();
+        let req = SolveRequest {
+            cache: Some(CacheOptions {
+                exports: vec![CacheOptionsEntry {
+                    r#type: "local".into(),
+                    attrs: HashMap::from([("dest".to_string(), dest.path().display().to_string())]),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let lines = super::finish_local_exports(&req, &HashMap::new()).expect("not a failure");
+        assert!(lines[0].contains("no cache to export"), "{lines:?}");
+        assert!(!dest.path().join("index.json").exists());
+        super::tidy_local_exports(&req);
+        assert!(!dest.path().join("ingest").exists());
+    }
+
     use super::*;
 
     #[test]
