@@ -86,12 +86,17 @@ pub fn binfmt_fallback(local: bool, why: &str) -> String {
     }
 }
 
-/// ListWorkers answers, per endpoint, for a minute: capabilities are asked before every build, and over ssh
-/// each /grpc connection is a new ssh session.
-type WorkersByEndpoint = std::collections::HashMap<String, (std::time::Instant, Vec<String>)>;
+/// ListWorkers answers (or why there was none), per endpoint, for a minute: capabilities are asked several
+/// times per build, and over ssh each /grpc connection is a new ssh session; an engine that did not answer
+/// is not waited for again.
+type WorkersByEndpoint =
+    std::collections::HashMap<String, (std::time::Instant, Result<Vec<String>, String>)>;
 static WORKERS: std::sync::Mutex<Option<WorkersByEndpoint>> = std::sync::Mutex::new(None);
 const WORKERS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-const WORKERS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Under the selection's own limit for the whole capabilities question, so a slow `/grpc` costs only the
+/// platform list (binfmt fallback), not every capability of the engine.
+const WORKERS_TIMEOUT: std::time::Duration =
+    crate::builder::select::PROBE_TIMEOUT.saturating_sub(std::time::Duration::from_secs(1));
 
 impl BollardEngine {
     pub async fn docker_capabilities(&self) -> Result<Capabilities, DockerError> {
@@ -143,10 +148,10 @@ impl BollardEngine {
     async fn buildkit_platforms(&self) -> Result<Vec<String>, String> {
         let endpoint = super::DockerPort::endpoint(self);
         if let Ok(cache) = WORKERS.lock()
-            && let Some((at, list)) = cache.as_ref().and_then(|c| c.get(&endpoint))
+            && let Some((at, known)) = cache.as_ref().and_then(|c| c.get(&endpoint))
             && at.elapsed() < WORKERS_TTL
         {
-            return Ok(list.clone());
+            return known.clone();
         }
         let target = self
             .grpc_target()
@@ -155,19 +160,18 @@ impl BollardEngine {
             let channel = target.channel().await?;
             crate::buildkit::list_workers(channel).await
         };
-        let workers = tokio::time::timeout(WORKERS_TIMEOUT, ask)
-            .await
-            .map_err(|_| format!("no answer within {} s", WORKERS_TIMEOUT.as_secs()))??;
-        if workers.platforms.is_empty() {
-            return Err("ListWorkers listed no platform".into());
-        }
+        let answer = match tokio::time::timeout(WORKERS_TIMEOUT, ask).await {
+            Err(_) => Err(format!("no answer within {} s", WORKERS_TIMEOUT.as_secs())),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(w)) if w.platforms.is_empty() => Err("ListWorkers listed no platform".into()),
+            Ok(Ok(w)) => Ok(w.platforms),
+        };
         if let Ok(mut cache) = WORKERS.lock() {
-            cache.get_or_insert_with(Default::default).insert(
-                endpoint,
-                (std::time::Instant::now(), workers.platforms.clone()),
-            );
+            cache
+                .get_or_insert_with(Default::default)
+                .insert(endpoint, (std::time::Instant::now(), answer.clone()));
         }
-        Ok(workers.platforms)
+        answer
     }
 }
 
