@@ -340,30 +340,22 @@ fn exit_code_of_wait(body: &[u8]) -> Option<i64> {
 /// How long a request made by hand may take (a dead host is not waited for longer).
 const RAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Probes already made by this process, by `probe_key`.
-static PROBES: std::sync::Mutex<BTreeMap<String, EngineProbe>> =
+/// The probe this process last made of each endpoint, with the ping signature of who answered then.
+static PROBES: std::sync::Mutex<BTreeMap<String, (String, EngineProbe)>> =
     std::sync::Mutex::new(BTreeMap::new());
 
-/// The endpoint and who answers there, as its `/_ping` headers say: another engine (or version) on the
-/// same address is another key.
-/// The answer this process last kept for `endpoint` (any ping headers), for results that name the engine.
+/// The answer this process last kept for `endpoint`, for results that name the engine.
 fn last_probe(endpoint: &str) -> Option<EngineProbe> {
-    let prefix = format!("{endpoint}\n");
-    PROBES
-        .lock()
-        .ok()?
-        .iter()
-        .find(|(k, _)| k.starts_with(&prefix))
-        .map(|(_, p)| p.clone())
+    PROBES.lock().ok()?.get(endpoint).map(|(_, p)| p.clone())
 }
 
-fn probe_key(endpoint: &str, ping: &hyper::HeaderMap) -> String {
-    let mut key = endpoint.to_string();
-    for name in ["server", "api-version", "libpod-api-version", "ostype"] {
-        key.push('\n');
-        key.push_str(ping.get(name).and_then(|v| v.to_str().ok()).unwrap_or(""));
-    }
-    key
+/// Who answers, as the `/_ping` headers say: another engine (or version) on the same address differs.
+fn ping_signature(ping: &hyper::HeaderMap) -> String {
+    ["server", "api-version", "libpod-api-version", "ostype"]
+        .iter()
+        .map(|name| ping.get(*name).and_then(|v| v.to_str().ok()).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Podman serves its own API only under a version prefix (`/libpod/info` alone is a 404 on 4.3); any
@@ -434,15 +426,19 @@ impl BollardEngine {
                 None
             }
         };
-        let key = headers.as_ref().map(|h| probe_key(&self.endpoint, h));
-        if let Some(k) = &key
-            && let Some(p) = PROBES.lock().ok().and_then(|c| c.get(k).cloned())
+        let signature = headers.as_ref().map(ping_signature);
+        if let Some(sig) = &signature
+            && let Some((_, p)) = PROBES
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&self.endpoint).cloned())
+                .filter(|(known, _)| known == sig)
         {
             return Ok(p);
         }
         let probe = self.probe_uncached(docker, headers.as_ref()).await?;
-        if let (Some(k), Ok(mut cache)) = (key, PROBES.lock()) {
-            cache.insert(k, probe.clone());
+        if let (Some(sig), Ok(mut cache)) = (signature, PROBES.lock()) {
+            cache.insert(self.endpoint.clone(), (sig, probe.clone()));
         }
         Ok(probe)
     }
@@ -1072,8 +1068,12 @@ impl DockerPort for BollardEngine {
     fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
         async move {
             let docker = self.client()?;
-            // Remembered from the build's probe: one ping.
-            let podman = self.probe().await.is_ok_and(|p| p.podman);
+            // The build's probe of this endpoint, else one probe (a ping per smoke container adds up, and
+            // over ssh each ping is a new session).
+            let podman = match last_probe(&self.endpoint) {
+                Some(p) => p.podman,
+                None => self.probe().await.is_ok_and(|p| p.podman),
+            };
             let mut host_config = bollard::models::HostConfig {
                 // The engine removes the container when it stops, even if dockui is gone by then.
                 auto_remove: Some(true),
@@ -1796,6 +1796,8 @@ mod tests {
         let probe = engine.probe().await.unwrap();
         assert_eq!(probe.version, "5.0.0");
         assert_eq!(asked("/libpod/info"), 2);
+        // Results name the engine that answers now, not the first one seen there.
+        assert_eq!(last_probe(&host).map(|p| p.version), Some("5.0.0".into()));
         // Gone: an error at once, not the remembered answer.
         server.abort();
         drop(server);
