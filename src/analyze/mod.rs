@@ -600,7 +600,8 @@ fn analyze_with(
             continue;
         }
         // The commands that read it: with the defaults, does any of them surely run?
-        let conds: Vec<rules::gpu::branch::Cond> = readers
+        use rules::gpu::branch::Cond;
+        let conds: Vec<Cond> = readers
             .get(&rf.path)
             .map(|r| {
                 r.iter()
@@ -608,17 +609,15 @@ fn analyze_with(
                     .collect()
             })
             .unwrap_or_default();
-        let branch = if conds.is_empty() || conds.contains(&rules::gpu::branch::Cond::Always) {
-            None
-        } else if let Some(rules::gpu::branch::Cond::Unknown(c)) = conds
-            .iter()
-            .find(|c| matches!(c, rules::gpu::branch::Cond::Unknown(_)))
-        {
-            Some(Err(c.clone()))
-        } else if let Some(rules::gpu::branch::Cond::Never(c)) = conds.first() {
-            Some(Ok(c.clone()))
+        // Any sure reader decides; else an undecidable one; else all are skipped with the defaults.
+        let branch = if conds.is_empty() || conds.contains(&Cond::Always) {
+            Cond::Always
         } else {
-            None
+            conds
+                .iter()
+                .find(|c| matches!(c, Cond::Unknown(_)))
+                .unwrap_or(&conds[0])
+                .clone()
         };
         // One line index per file: a file of many bad lines stays linear.
         let text = texts.get(&rf.path).map(String::as_str).unwrap_or("");
@@ -647,20 +646,15 @@ fn analyze_with(
             };
             match &branch {
                 // Read only in a branch the defaults do not decide: the build fails only if it runs.
-                Some(Err(cond)) => {
-                    f.severity = f.severity.max(Severity::Warning);
-                    f = f.fact(format!(
-                        "assumption: the install that reads this file runs only when `{cond}` holds, which dockui cannot decide"
-                    ));
-                }
+                Cond::Unknown(cond) => rules::gpu::branch::assume_branch(&mut f, cond),
                 // Read only in a branch the defaults skip: a build argument may still take it.
-                Some(Ok(cond)) => {
+                Cond::Never(cond) => {
                     f.severity = f.severity.max(Severity::Info);
                     f = f.fact(format!(
                         "the install that reads this file does not run with the default build arguments (`{cond}`)"
                     ));
                 }
-                None => {}
+                Cond::Always => {}
             }
             findings.push(f);
         }

@@ -19,6 +19,17 @@ pub(crate) enum Cond {
     Unknown(String),
 }
 
+/// A finding about an install that runs only when `cond` holds, which the ARG/ENV defaults do not decide:
+/// at most a warning (the build fails only if the branch runs), with the condition as its assumption.
+pub(crate) fn assume_branch(f: &mut Finding, cond: &str) {
+    if f.severity == Severity::Error {
+        f.severity = Severity::Warning;
+    }
+    f.facts.push(format!(
+        "assumption: the install runs only when `{cond}` holds, which dockui cannot decide from the ARG/ENV defaults"
+    ));
+}
+
 #[derive(Debug)]
 enum State {
     InCond(String),

@@ -49,12 +49,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         earlier.push(g);
         if let Some(c) = &g.assumed {
             for f in &mut found {
-                if f.severity == Severity::Error {
-                    f.severity = Severity::Warning;
-                }
-                f.facts.push(format!(
-                    "assumption: this install runs only when `{c}` holds, which dockui cannot decide from the ARG/ENV defaults"
-                ));
+                branch::assume_branch(f, c);
             }
         }
         out.extend(found);
