@@ -176,9 +176,7 @@ pub struct Workers {
 }
 
 /// Platforms and kind from a ListWorkers answer (platforms in the workers' order, the native one first).
-pub fn workers_of(
-    resp: &bollard_buildkit_proto::moby::buildkit::v1::ListWorkersResponse,
-) -> Workers {
+fn workers_of(resp: &bollard_buildkit_proto::moby::buildkit::v1::ListWorkersResponse) -> Workers {
     let mut w = Workers::default();
     for r in &resp.record {
         // The engine's worker carries moby's labels (org.mobyproject.buildkit.worker.moby.*).
@@ -251,15 +249,9 @@ impl BuildkitBuilder {
         self.workers
             .get_or_try_init(|| async {
                 let channel = self.channel().await?;
-                let resp = ControlClient::new(channel)
-                    .list_workers(ListWorkersRequest::default())
+                list_workers(channel)
                     .await
-                    .map_err(|s| {
-                        self.unreachable(explain_transport(&status_text(&s), &self.target))
-                    })?
-                    .into_inner();
-                let w = workers_of(&resp);
-                Ok(w)
+                    .map_err(|t| self.unreachable(explain_transport(&t, &self.target)))
             })
             .await
             .cloned()

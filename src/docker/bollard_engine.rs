@@ -572,18 +572,13 @@ impl BollardEngine {
     /// Platforms this engine can build: its own, plus those a QEMU binfmt handler is registered for (only
     /// visible for an engine on this machine).
     pub(super) fn platforms_of(&self, probe: &EngineProbe) -> Vec<String> {
-        let mut platforms = vec![probe.native_platform()];
-        let local = self.endpoint.starts_with("unix://") || self.endpoint.starts_with('/');
-        if local {
-            for p in
-                crate::engine::platforms::binfmt_platforms(&crate::engine::platforms::binfmt_dir())
-            {
-                if !platforms.contains(&p) {
-                    platforms.push(p);
-                }
-            }
-        }
-        platforms
+        use crate::engine::platforms::{binfmt_dir, binfmt_platforms, is_local_endpoint};
+        let extra = if is_local_endpoint(&self.endpoint) {
+            binfmt_platforms(&binfmt_dir())
+        } else {
+            Vec::new()
+        };
+        super::capabilities::merge_platforms(&probe.native_platform(), &extra)
     }
 }
 

@@ -110,7 +110,7 @@ impl BollardEngine {
         let mut caps = from_version(&components, &probe.api_version, &probe.os, &probe.arch);
         if !caps.platforms.is_empty() {
             let endpoint = super::DockerPort::endpoint(self);
-            let local = endpoint.starts_with("unix://") || endpoint.starts_with('/');
+            let local = crate::engine::platforms::is_local_endpoint(&endpoint);
             // The platforms BuildKit itself reports (what the builds can target), else QEMU's binfmt
             // handlers (the platforms a local engine can run beyond its own).
             let override_dir = std::env::var_os(crate::engine::platforms::BINFMT_DIR_ENV)

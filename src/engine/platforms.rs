@@ -18,6 +18,11 @@ pub const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
 /// Read binfmt_misc elsewhere (where it is mounted at another path; tests point it at an empty dir).
 pub const BINFMT_DIR_ENV: &str = "DOCKUI_BINFMT_DIR";
 
+/// An engine on this machine (a unix socket), whose binfmt_misc is this machine's.
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    endpoint.starts_with("unix://") || endpoint.starts_with('/')
+}
+
 pub fn binfmt_dir() -> std::path::PathBuf {
     std::env::var_os(BINFMT_DIR_ENV)
         .filter(|d| !d.is_empty())
@@ -270,7 +275,7 @@ pub async fn run_multi(
     };
     // Foreign architectures need QEMU: on an engine of this machine, check before building anything.
     let endpoint = docker.endpoint();
-    let local = endpoint.starts_with("unix://") || endpoint.starts_with('/');
+    let local = is_local_endpoint(&endpoint);
     for p in platforms {
         let known = caps
             .as_ref()
