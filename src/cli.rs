@@ -883,18 +883,24 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     opts.tags = vec![tag];
                 }
             }
+            // Why nothing may be pushed before anything is asked (an incomplete multi-platform build).
+            let mut refused = None;
             let (config, project, source) = if as_dir.is_dir() {
                 let dir = project_dir(as_dir)?;
                 let config = load_config(config_flag, paths, &dir)?;
                 let repository = config.build.repository(&dir);
                 // The image of the last successful build (its tag may come from `tag = "auto"`).
-                let source = engine::history::latest_image(&paths.builds_dir(), &repository)
-                    .unwrap_or_else(|| {
-                        format!(
-                            "{repository}:{}",
-                            engine::tags::resolve(&config.build.tag, &dir)
-                        )
+                let latest = engine::history::latest_image(&paths.builds_dir(), &repository)
+                    .unwrap_or_else(|e| {
+                        refused = Some(e);
+                        None
                     });
+                let source = latest.unwrap_or_else(|| {
+                    format!(
+                        "{repository}:{}",
+                        engine::tags::resolve(&config.build.tag, &dir)
+                    )
+                });
                 (config, Some(dir), source)
             } else {
                 let mut config = load_config(config_flag, paths, Path::new("."))?;
@@ -932,6 +938,22 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     return Ok(2);
                 }
             };
+            if let Some(why) = refused {
+                let report = crate::registry::report::PushReport {
+                    image: source.clone(),
+                    error: Some(why),
+                    ..Default::default()
+                };
+                match format {
+                    Format::Human => print!("{}", crate::registry::report::render_human(&report)),
+                    Format::Json => {
+                        let mut v = serde_json::to_value(&report)?;
+                        with_backend(&mut v, engine.endpoint_json());
+                        println!("{}", serde_json::to_string_pretty(&v)?)
+                    }
+                }
+                return Ok(report.exit_code());
+            }
             let report = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 let printer = progress_to_stderr(rx, |p| {
