@@ -36,8 +36,10 @@ macro_rules! eprintln {
 }
 
 /// Write to stdout (or stderr) without panicking; a reader that went away is not an error of dockui's.
+/// Control characters from foreign text (build output, Dockerfile lines) are shown, never executed.
 pub fn write_stream(stderr: bool, text: &str) {
     use std::io::Write;
+    let text = crate::terminal_text::terminal_safe(text);
     let _ = if stderr {
         let mut e = std::io::stderr().lock();
         e.write_all(text.as_bytes()).and_then(|_| e.flush())
@@ -458,6 +460,20 @@ fn progress_to_stderr<T: Send + 'static>(
     })
 }
 
+/// An attempt's raw log to stdout, line by line through `terminal_safe` (the file keeps the engine's bytes).
+fn replay_log(path: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = String::from_utf8_lossy(&line);
+        out.write_all(crate::terminal_text::terminal_safe(&text).as_bytes())?;
+        line.clear();
+    }
+    out.flush()
+}
+
 fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
     Ok(dir.canonicalize()?)
@@ -838,12 +854,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                         Format::Human => {
                             for (path, _) in &logs {
                                 println!("==> {} <==", path.display());
-                                let mut f = std::fs::File::open(path)?;
-                                match std::io::copy(&mut f, &mut std::io::stdout()) {
+                                match replay_log(path) {
                                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                                         return Ok(0);
                                     }
-                                    r => r.map(|_| ())?,
+                                    r => r?,
                                 }
                             }
                         }
