@@ -1201,6 +1201,26 @@ fn open_tui(
     let keymap = crate::tui::keymap::Keymap::default()
         .with_overrides(&config.keys.bind)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    {
+        // Cron, CI and `ssh host dockui` without -t: no terminal to draw on (and none to restore).
+        use std::io::IsTerminal;
+        let missing: Vec<&str> = [
+            ("stdin", std::io::stdin().is_terminal()),
+            ("stdout", std::io::stdout().is_terminal()),
+        ]
+        .into_iter()
+        .filter_map(|(name, tty)| (!tty).then_some(name))
+        .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "the TUI needs a terminal, and {} (over ssh: ssh -t); without a terminal use the headless \
+             commands: dockui check|fix|build|push DIR --format json",
+            match missing[..] {
+                [one] => format!("{one} is not one"),
+                _ => "stdin and stdout are not terminals".to_string(),
+            }
+        );
+    }
     if readonly {
         config.build.auto_fix = "off".into();
     } else {

@@ -335,3 +335,28 @@ fn readonly_never_builds_pushes_or_writes() {
         before
     );
 }
+
+#[test]
+fn the_tui_without_a_terminal_says_so_and_exits_2_without_drawing() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = common::demo_copy(home.path());
+    let out = common::dockui(home.path())
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the TUI needs a terminal, and stdin and stdout are not terminals")
+            && stderr.contains("--format json"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Nothing drawn or reset on a stdout that is no terminal.
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
