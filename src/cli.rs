@@ -367,6 +367,30 @@ impl Cli {
     /// `check` (without registry lookups) and `rules` only read files: nothing is written to dockui's state
     /// or data dirs, so those are not set up (made private) for them. `check` runs once per file
     /// in CI and pre-commit hooks, where that set-up was a tenth of its time.
+    /// The command promised one JSON object on stdout (`--format json`): an error before its result is then
+    /// that object (`{"error": ...}`), not a bare line on stderr only.
+    fn wants_json(&self) -> bool {
+        match &self.command {
+            Some(Cmd::Check {
+                format: CheckFormat::Json,
+                ..
+            }) => true,
+            Some(
+                Cmd::Fix { format, .. }
+                | Cmd::Rules { format }
+                | Cmd::Logs { format, .. }
+                | Cmd::Build { format, .. }
+                | Cmd::Status { format, .. }
+                | Cmd::Gpu { format }
+                | Cmd::Push { format, .. },
+            ) => *format == Format::Json,
+            Some(Cmd::Doctor(a)) => a.format == Format::Json,
+            Some(Cmd::Inspect(a)) => a.format == Format::Json,
+            Some(Cmd::Rollback(a)) => a.format == Format::Json,
+            _ => false,
+        }
+    }
+
     fn only_reads_files(&self) -> bool {
         matches!(
             self.command,
@@ -408,10 +432,17 @@ pub fn main() -> i32 {
     if !cli.only_reads_files() {
         paths.ensure_private();
     }
+    let json = cli.wants_json();
     match run(cli, &paths) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dockui: {e:#}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": format!("{e:#}"), "exit_code": 2 })
+                );
+            }
             2
         }
     }
