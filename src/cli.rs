@@ -666,6 +666,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             apply_source(&mut config, &dir, &source)?;
             apply_build_flags(&mut config, &build);
             cloud.apply(&mut config);
+            // Before any builder is asked: the engine would only say "failed to read dockerfile" from its tmp dir.
+            let dockerfile = dir.join(&config.build.dockerfile);
+            anyhow::ensure!(
+                dockerfile.is_file(),
+                "no Dockerfile at {}: write one, or name yours with -f FILE or [build] dockerfile",
+                dockerfile.display()
+            );
             let choice = backend_choice(&config, build.backend)?;
             let host = host.resolve(&config)?;
             let rt = runtime()?;

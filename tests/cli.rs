@@ -434,6 +434,21 @@ fn format_json_errors_before_a_result_are_one_json_object_on_stdout() {
             "stderr still says it"
         );
     }
+    // No Dockerfile: said before any builder is asked (the engine only names its own tmp dir).
+    let empty = home.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = common::dockui(home.path())
+        .args(["build", "--format", "json"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("no Dockerfile at")
+            && v["error"].as_str().unwrap().contains("-f FILE"),
+        "{v}"
+    );
     // Human output stays on stderr only.
     let out = common::dockui(home.path())
         .arg("build")
