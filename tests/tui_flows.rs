@@ -31,6 +31,7 @@ fn app_with_log(lines: &[&str]) -> App {
         attempt: 1,
         max_attempts: 3,
         log_path: PathBuf::from("/nonexistent/attempt-1.log"),
+        platform: None,
     }));
     app.update(Msg::Engine(EngineEvent::BuildLog(
         lines.iter().map(|s| s.to_string()).collect(),

@@ -125,6 +125,9 @@ pub struct AttemptRecord {
     /// Fixes aimed at this attempt's failing step (no static finding covered the failure): what each does,
     /// why, and whether it was applied (per `auto_fix`) before the next attempt.
     pub fixes: Vec<super::failure_fix::FailureFix>,
+    /// The platform this attempt built (a multi-platform build's attempts, one platform after another).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// The result object of `dockui build --format json`.
@@ -299,6 +302,7 @@ pub async fn run_build_asking(
             attempt,
             max_attempts: req.max_attempts,
             log_path: log_path.clone(),
+            platform: req.platform_of.clone(),
         });
         let t0 = Instant::now();
         let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
@@ -348,6 +352,7 @@ pub async fn run_build_asking(
             smoke: smoke_results.clone(),
             fixes_applied: Vec::new(),
             fixes: Vec::new(),
+            platform: req.platform_of.clone(),
         };
         outcome.smoke = smoke_results;
         let diagnosis = match result {
