@@ -245,7 +245,11 @@ pub async fn run_multi(
     events: &UnboundedSender<EngineEvent>,
     cancel: CancellationToken,
 ) -> BuildOutcome {
-    let caps = docker.capabilities().await.ok();
+    let caps = tokio::select! {
+        c = docker.capabilities() => c.ok(),
+        // run_build below sees the cancel too and records the build as cancelled.
+        _ = cancel.cancelled() => None,
+    };
     let list = platforms
         .iter()
         .map(ToString::to_string)
