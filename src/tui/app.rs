@@ -446,6 +446,8 @@ impl App {
                 } else {
                     // The new build's cache-break line comes with it.
                     self.log.cache_break = None;
+                    // Until its first attempt starts (a remote builder may take seconds to answer).
+                    self.notice = Some(format!("starting a build on {}...", self.endpoint));
                     return vec![Command::Build];
                 }
             }
@@ -717,6 +719,13 @@ impl App {
                 if attempt == 1 {
                     self.diagnosis = None;
                 }
+                if self
+                    .notice
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("starting a build on "))
+                {
+                    self.notice = None;
+                }
                 // One attempt per window, so paging older lines reads the right file; earlier attempts stay in
                 // their own files (`dockui logs`).
                 self.log.clear();
@@ -772,6 +781,12 @@ impl App {
             }
             EngineEvent::BuildFinished(outcome) => {
                 self.awaiting_retry = None;
+                // Notices about the build's start or its cancel are answered by the result itself.
+                if self.notice.as_deref().is_some_and(|n| {
+                    n.starts_with("starting a build on ") || n == "cancelling the build..."
+                }) {
+                    self.notice = None;
+                }
                 if outcome.engine_unreachable {
                     self.engine =
                         EngineState::Unreachable(outcome.error.clone().unwrap_or_default());
