@@ -587,6 +587,13 @@ fn push_after_failed_smoke_tests_asks_and_the_result_is_marked() {
         false,
         vec![failed],
     )))));
+    // The image exists: the Digest pane names it and what p will do.
+    let s = pane_text(&mut app, Pane::Digest);
+    assert!(
+        s.contains("demo:latest") && s.contains("its smoke tests failed: p asks"),
+        "{s}"
+    );
+    assert!(!s.contains("no image built"), "{s}");
     assert!(app.update(key('p')).is_empty(), "no push without a yes");
     assert_eq!(app.popup, Some(Popup::ConfirmPush));
     let s = screen(&app, 160, 48);
@@ -613,6 +620,19 @@ fn push_after_failed_smoke_tests_asks_and_the_result_is_marked() {
     );
     // The Smoke pane shows the outcome's checks.
     assert!(pane_text(&mut app, Pane::Smoke).contains("✗ python imports: torch"));
+    // A forced push the registry refused: nothing was pushed, and the pane does not say it was.
+    app.update(key('p'));
+    app.update(key('y'));
+    let refused = dockui::registry::report::PushReport {
+        image: "demo:latest".into(),
+        repository: "127.0.0.1:5001/demo".into(),
+        error: Some("unauthorized: authentication required".into()),
+        ..Default::default()
+    };
+    app.update(Msg::Engine(EngineEvent::PushFinished(Box::new(refused))));
+    let s = pane_text(&mut app, Pane::Digest);
+    assert!(s.contains("push failed: unauthorized"), "{s}");
+    assert!(!s.contains("pushed although"), "{s}");
 }
 
 #[test]
