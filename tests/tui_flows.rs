@@ -518,6 +518,7 @@ fn smoke_result(
         duration_s: 0.2,
         output: output.into(),
         diagnosis: None,
+        engine_lost: false,
     }
 }
 

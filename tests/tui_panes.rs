@@ -118,6 +118,7 @@ fn busy_app(dir: &std::path::Path) -> App {
         duration_s: 0.4,
         output: "ModuleNotFoundError: No module named 'torch'".into(),
         diagnosis: None,
+        engine_lost: false,
     }))));
     app
 }

@@ -348,6 +348,7 @@ pub async fn run_build_asking(
                         .filter(|s| s.status != SmokeStatus::Passed)
                         .map(|s| s.name.clone())
                         .collect::<Vec<_>>();
+                    outcome.engine_unreachable |= r.iter().any(|s| s.engine_lost);
                     smoke_results = r;
                     result = AttemptResult::SmokeFailed(
                         format!("smoke test failed: {}", failed.join(", ")),
@@ -904,6 +905,8 @@ mod tests {
         most_at_once: Mutex<(usize, usize)>,
         /// The endpoint never answers what it can do (an ssh host that does not answer).
         silent: bool,
+        /// The engine goes away once the image is built: containers cannot be run.
+        lost_after_build: bool,
     }
 
     impl FakeBuilder {
@@ -919,6 +922,7 @@ mod tests {
                 running: Mutex::new((0, 0)),
                 most_at_once: Mutex::new((0, 0)),
                 silent: false,
+                lost_after_build: false,
             }
         }
     }
@@ -970,6 +974,12 @@ mod tests {
         }
         fn run_once(&self, spec: RunSpec) -> BoxFuture<'_, Result<RunOutput, DockerError>> {
             async move {
+                if self.lost_after_build {
+                    return Err(DockerError::Unreachable {
+                        endpoint: self.endpoint(),
+                        reason: "connection refused".into(),
+                    });
+                }
                 assert!(
                     self.run,
                     "run_once called on a builder that cannot run containers"
@@ -1234,5 +1244,35 @@ mod tests {
         // Recorded like any cancelled build.
         let builds = crate::engine::history::list(&dir.path().join("builds"));
         assert_eq!(builds[0].status, "cancelled");
+    }
+
+    #[tokio::test]
+    async fn an_engine_lost_during_the_smoke_tests_is_a_setup_failure_not_a_smoke_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.lost_after_build = true;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let outcome = run_build(
+            &fake,
+            request(dir.path(), None, 1),
+            &tx,
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(!outcome.success);
+        assert_eq!(outcome.smoke[0].status, SmokeStatus::Error);
+        assert!(outcome.engine_unreachable, "headless exits 2 for this");
+        // A check that fails on its own is the image's problem, as before.
+        let dir = tempfile::tempdir().unwrap();
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.run_output = (1, "ModuleNotFoundError");
+        let outcome = run_build(
+            &fake,
+            request(dir.path(), None, 1),
+            &tx,
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(!outcome.success && !outcome.engine_unreachable);
     }
 }

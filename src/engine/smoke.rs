@@ -39,6 +39,9 @@ pub struct SmokeResult {
     pub duration_s: f64,
     pub output: String,
     pub diagnosis: Option<Diagnosis>,
+    /// The check could not run because the engine went away (headless exits 2, as for an unreachable engine).
+    #[serde(skip)]
+    pub engine_lost: bool,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +147,7 @@ pub async fn run_check(
         cmd: Some(check.cmd.clone()),
         gpus: check.gpus,
     };
+    let mut engine_lost = false;
     let (status, exit_code, output) =
         match tokio::time::timeout(timeout, docker.run_once(spec)).await {
             Ok(Ok(out)) => {
@@ -154,7 +158,10 @@ pub async fn run_check(
                 };
                 (status, Some(out.exit_code), out.output)
             }
-            Ok(Err(e)) => (SmokeStatus::Error, None, e.to_string()),
+            Ok(Err(e)) => {
+                engine_lost = matches!(e, crate::builder::DockerError::Unreachable { .. });
+                (SmokeStatus::Error, None, e.to_string())
+            }
             Err(_) => (
                 SmokeStatus::TimedOut,
                 None,
@@ -175,6 +182,7 @@ pub async fn run_check(
         duration_s: started.elapsed().as_secs_f64(),
         output,
         diagnosis,
+        engine_lost,
     }
 }
 
