@@ -507,6 +507,13 @@ fn replay_log(path: &Path) -> std::io::Result<()> {
 
 fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    // Said as what it is, before the config loader reports the project's .dockui.toml as unreadable.
+    if let Err(e) = std::fs::read_dir(dir) {
+        anyhow::bail!(
+            "cannot read the project directory {}: {e} (check its permissions, or run as its owner)",
+            dir.display()
+        );
+    }
     Ok(dir.canonicalize()?)
 }
 
