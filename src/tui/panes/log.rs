@@ -467,7 +467,18 @@ pub fn input_key(app: &mut App, key: KeyEvent) {
                         app.notice = Some(format!("no match for /{pattern}"));
                     }
                 }
-                Err(e) => app.notice = Some(format!("invalid regex /{pattern}: {e}")),
+                Err(e) => {
+                    // regex's message spans lines (the pattern, a caret, the error): one line here.
+                    let why = e.to_string();
+                    let why = why
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('^'))
+                        .last()
+                        .unwrap_or("regex parse error")
+                        .trim_start_matches("error: ");
+                    app.notice = Some(format!("invalid regex /{pattern}: {why}"))
+                }
             }
         }
         KeyCode::Backspace => {
