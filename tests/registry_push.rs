@@ -355,12 +355,13 @@ async fn push_with_htpasswd_auth_and_a_wrong_password_leaks_nothing() {
 
     assert!(bad_report.error.is_some(), "{}", render_human(&bad_report));
     assert_eq!(bad_report.exit_code(), 2);
+    // The wrong password was sent: the error says those credentials were refused (not "log in").
     assert!(
         bad_report
             .error
             .as_deref()
             .unwrap()
-            .contains("docker login"),
+            .contains("were refused: check the user"),
         "{:?}",
         bad_report.error
     );

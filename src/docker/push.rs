@@ -174,13 +174,28 @@ pub fn parse_digest_line(line: &str) -> Option<(String, String, u64)> {
     ))
 }
 
-/// Turn the engine's error text into something to act on.
-pub fn explain_push_error(message: &str, registry: &str) -> String {
+/// Turn the engine's error text into something to act on. `sent`: where the credentials dockui sent came
+/// from (None: it had none for this registry).
+pub fn explain_push_error(
+    message: &str,
+    registry: &str,
+    sent: Option<&crate::registry::credentials::CredentialSource>,
+) -> String {
     let m = message.to_ascii_lowercase();
-    if m.contains("unauthorized") || m.contains("authentication required") || m.contains("denied") {
+    let refused = m.contains("unauthorized")
+        || m.contains("authentication required")
+        || m.contains("denied")
+        || m.contains("no basic auth credentials");
+    if refused && let Some(source) = sent {
         format!(
-            "push refused by {registry}: {message}. Log in (`docker login {registry}`, or set DOCKUI_REGISTRY_USER / \
-             DOCKUI_REGISTRY_PASSWORD) with an account that may push to this repository"
+            "push refused by {registry}: {message}. The credentials from {source} were refused: check the user \
+             and password (or token) there, and that the account may push to this repository"
+        )
+    } else if refused {
+        format!(
+            "push refused by {registry}: {message}. dockui found no credentials for {registry}: log in \
+             (`docker login {registry}`, or set DOCKUI_REGISTRY_USER / DOCKUI_REGISTRY_PASSWORD) with an account \
+             that may push to this repository"
         )
     } else if m.contains("connection refused")
         || m.contains("no such host")
@@ -325,7 +340,11 @@ impl BollardEngine {
         let rest = std::mem::take(&mut pending);
         handle_line(&rest, &mut pushed, &mut failure);
         if let Some(f) = failure {
-            return Err(DockerError::Other(explain_push_error(&f, &name.registry)));
+            return Err(DockerError::Other(explain_push_error(
+                &f,
+                &name.registry,
+                credentials.map(|c| &c.source),
+            )));
         }
 
         let tagged = format!("{image_ref}:{tag}");
@@ -537,11 +556,30 @@ mod tests {
 
     #[test]
     fn push_errors_say_what_to_do() {
-        let e = explain_push_error("unauthorized: authentication required", "r:5000");
+        let e = explain_push_error("unauthorized: authentication required", "r:5000", None);
         assert!(e.contains("docker login r:5000"), "{e}");
+        // The engine's words when it got no credentials at all.
+        let e = explain_push_error("no basic auth credentials", "r:5000", None);
+        assert!(
+            e.contains("found no credentials for r:5000") && e.contains("docker login r:5000"),
+            "{e}"
+        );
+        // Credentials were sent and refused: say where they came from, not "set them".
+        let env = crate::registry::credentials::CredentialSource::Env;
+        let e = explain_push_error(
+            "unauthorized: authentication required",
+            "r:5000",
+            Some(&env),
+        );
+        assert!(
+            e.contains("were refused") && e.contains("DOCKUI_REGISTRY_USER"),
+            "{e}"
+        );
+        assert!(!e.contains("docker login"), "{e}");
         let e = explain_push_error(
             "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
             "r",
+            None,
         );
         assert!(e.contains("not reachable"), "{e}");
     }
