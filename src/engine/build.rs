@@ -481,7 +481,7 @@ pub async fn run_build_asking(
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
     // Secret build-arg values never reach the record or the JSON result.
-    super::mask::Masker::from_args(&req.spec.args).outcome(&mut outcome);
+    super::mask::Masker::for_spec(&req.spec).outcome(&mut outcome);
     super::history::write_summary(&dir, &outcome);
     outcome
 }
@@ -664,7 +664,7 @@ async fn run_smoke(
     cancel: &CancellationToken,
 ) -> SmokeOutcome {
     // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
-    let masker = super::mask::Masker::from_args(&req.spec.args);
+    let masker = super::mask::Masker::for_spec(&req.spec);
     let log = |lines: Vec<String>| {
         let lines: Vec<String> = lines.iter().map(|l| masker.apply(l)).collect();
         if let Ok(mut f) = crate::paths::private_file_options()
@@ -762,7 +762,7 @@ async fn run_attempt(
             )));
         }
     };
-    let masker = super::mask::Masker::from_args(&spec.args);
+    let masker = super::mask::Masker::for_spec(spec);
     let (tx, mut rx) = unbounded_channel();
     let work = async {
         // Stand-in bases named in build args are made locally first, so offline builds work.
