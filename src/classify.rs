@@ -565,6 +565,28 @@ mod tests {
     }
 
     #[test]
+    fn a_windows_platform_on_a_linux_engine_says_to_build_linux() {
+        // Docker 20.10's BuildKit, --platform windows/amd64 (real text).
+        let log = "#6 [3/3] RUN echo hello > /hello\n#6 runc run failed: unable to start container process: exec: \"cmd\": executable file not found in $PATH\n#6 ERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1\nERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "windows-platform-on-linux");
+        assert!(
+            d.explanation.contains("--platform linux/amd64"),
+            "{}",
+            d.explanation
+        );
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("#6 [3/3] RUN echo hello > /hello")
+        );
+        // A step that merely runs a program called cmd-something, or names cmd.exe in a message, is not one.
+        let log = "#6 [2/2] RUN ./cmd-runner --check\n#6 0.2 usage: cmd /S /C is for windows\n#6 DONE 0.3s";
+        assert_eq!(sig_of(log), "none");
+        let log = "Step 2/2 : RUN cmdtool\n/bin/sh: cmdtool: not found\nThe command '/bin/sh -c cmdtool' returned a non-zero code: 127";
+        assert_eq!(sig_of(log), "command-not-found");
+    }
+
+    #[test]
     fn a_foreign_binary_without_qemu_says_how_to_register_binfmt() {
         // Docker 20.10 (runc) building linux/arm64 on amd64 without a binfmt handler.
         let legacy = "Step 3/4 : RUN [\"/bin/busybox\", \"uname\", \"-m\"]\n ---> [Warning] The requested image's platform (linux/arm64) does not match the detected host platform (linux/amd64) and no specific platform was requested\n ---> Running in 5d1c\nstandard_init_linux.go:228: exec user process caused: exec format error\nThe command '/bin/busybox uname -m' returned a non-zero code: 1";

@@ -113,3 +113,61 @@ async fn without_grpc_the_platforms_fall_back_to_binfmt_and_say_so() {
         "{caps:?}"
     );
 }
+
+/// `--platform windows/amd64` on a Linux engine, through the engine backend and through the BuildKit-daemon
+/// code path (the engine's `/grpc` behind BUILDKIT_HOST), alone and in a list: refused before anything is
+/// built (BuildKit accepts it and fails at the first RUN with `exec: "cmd": executable file not found`), naming
+/// what the builder builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_platform_of_another_os_is_refused_before_the_build() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\nRUN echo windows-platform-test > /x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/foreign-os\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    let port = common::h2c::proxy().await;
+    for backend in ["docker", "buildkit"] {
+        for platform in ["windows/amd64", "linux/amd64,windows/amd64"] {
+            let mut cmd = common::dockui(home.path());
+            cmd.args([
+                "build",
+                "--format",
+                "json",
+                "--no-smoke",
+                "--backend",
+                backend,
+            ])
+            .args(["--platform", platform])
+            .arg(&dir)
+            .env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"));
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{backend} {platform}: {stderr}");
+            assert!(
+                stderr.contains("builds linux images only") && stderr.contains("`windows/amd64`"),
+                "{backend} {platform}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("#1 "),
+                "{backend} {platform}: built: {stderr}"
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(v["success"], false, "{v:#}");
+        }
+    }
+}

@@ -397,6 +397,13 @@ impl BuilderPort for BuildkitBuilder {
             if let Some(p) = cache::check(&from, &to, &caps).into_iter().next() {
                 return Err(DockerError::Context(p.message));
             }
+            if let Some(why) = crate::docker::capabilities::foreign_os(
+                &spec.platform,
+                &caps.platforms,
+                &format!("the BuildKit daemon at {}", self.address),
+            ) {
+                return Err(DockerError::Context(why));
+            }
             let platforms = spec.platform.split(',').filter(|p| !p.trim().is_empty()).count();
             if platforms > 1 && !caps.multi_platform {
                 return Err(DockerError::Context(format!(

@@ -776,6 +776,17 @@ impl DockerPort for BollardEngine {
                     DockerError::Context(format!("cannot read the build context: {e}{todo}"))
                 })?;
             let (cache_from, cache_to) = crate::buildkit::solve::cache_specs(&spec)?;
+            // A platform of another OS fails only at its first RUN: say so before building.
+            if !spec.platform.trim().is_empty()
+                && let Ok(caps) = self.capabilities().await
+                && let Some(why) = super::capabilities::foreign_os(
+                    &spec.platform,
+                    &caps.platforms,
+                    &format!("the engine at {}", self.endpoint),
+                )
+            {
+                return Err(DockerError::Context(why));
+            }
             if !cache_from.is_empty() || !cache_to.is_empty() {
                 let mut caps = self.capabilities().await?;
                 if !use_buildkit {

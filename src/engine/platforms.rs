@@ -277,6 +277,19 @@ pub async fn run_multi(
     let endpoint = docker.endpoint();
     let local = is_local_endpoint(&endpoint);
     for p in platforms {
+        // Another OS (windows/amd64 on a Linux engine) would fail at its first RUN, after the others built.
+        if let Some(why) = caps.as_ref().and_then(|c| {
+            crate::docker::capabilities::foreign_os(
+                &p.to_string(),
+                &c.platforms,
+                &format!("the builder at {endpoint}"),
+            )
+        }) {
+            log(format!("ERROR: {why}"));
+            outcome.error = Some(why);
+            outcome.engine_unreachable = true;
+            return finish(&req, outcome);
+        }
         let known = caps
             .as_ref()
             .is_some_and(|c| c.platforms.iter().any(|q| q == &p.to_string()));
