@@ -466,8 +466,9 @@ fn gha_missing(spec: &CacheSpec, env: &dyn Fn(&str) -> Option<String>) -> Option
         return None;
     }
     Some(format!(
-        "`{spec}` needs the GitHub Actions cache service, and {} is not set: BuildKit would fail with `{} not set for github actions cache` when the build is done. Inside a GitHub Actions job expose the runner's variables to this step (crazy-max/ghaction-github-runtime, or `url=`/`token=` from ACTIONS_CACHE_URL / ACTIONS_RUNTIME_TOKEN); outside Actions use `type=registry,ref=IMAGE:cache,mode=max` or `type=local,dest=DIR`",
+        "`{spec}` needs the GitHub Actions cache service, and {} {} not set: BuildKit would fail with `{} not set for github actions cache` when the build is done. Inside a GitHub Actions job expose the runner's variables to this step (crazy-max/ghaction-github-runtime, or `url=`/`token=` from ACTIONS_CACHE_URL / ACTIONS_RUNTIME_TOKEN); outside Actions use `type=registry,ref=IMAGE:cache,mode=max` or `type=local,dest=DIR`",
         missing.join(" and "),
+        if missing.len() > 1 { "are" } else { "is" },
         if missing.contains(&"ACTIONS_CACHE_URL") {
             "url"
         } else {

@@ -205,6 +205,78 @@ pub fn local_stores(req: &SolveRequest) -> Result<Stores, String> {
     Ok(stores)
 }
 
+/// What a `type=local` destination held before the build, so a build that does not finish (cancelled, failed,
+/// its process interrupted) leaves it as it was: a directory dockui created goes again; in one that held a
+/// cache, the blobs this build added (nothing points at them: `index.json` is only replaced on success) and
+/// its `ingest/` go. Restored on drop unless `keep` was called.
+pub struct LocalExports {
+    dests: Vec<LocalDest>,
+    keep: bool,
+}
+
+struct LocalDest {
+    dir: std::path::PathBuf,
+    existed: bool,
+    blobs: std::collections::HashSet<std::ffi::OsString>,
+    ingest_existed: bool,
+}
+
+fn blob_names(dir: &std::path::Path) -> std::collections::HashSet<std::ffi::OsString> {
+    std::fs::read_dir(dir.join("blobs/sha256"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+impl LocalExports {
+    /// Note the request's `type=local` destinations as they are now (before `local_stores` creates them).
+    pub fn before(req: &SolveRequest) -> LocalExports {
+        let mut dests: Vec<LocalDest> = Vec::new();
+        if let Some(cache) = &req.cache {
+            for e in cache.exports.iter().filter(|e| e.r#type == "local") {
+                let Some(dest) = e.attrs.get("dest") else {
+                    continue;
+                };
+                let dir = std::path::PathBuf::from(dest);
+                if dests.iter().any(|d| d.dir == dir) {
+                    continue;
+                }
+                dests.push(LocalDest {
+                    existed: dir.exists(),
+                    blobs: blob_names(&dir),
+                    ingest_existed: dir.join("ingest").exists(),
+                    dir,
+                });
+            }
+        }
+        LocalExports { dests, keep: false }
+    }
+
+    /// The export finished: what was written stays.
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for LocalExports {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for d in &self.dests {
+            if !d.existed {
+                let _ = std::fs::remove_dir_all(&d.dir);
+                continue;
+            }
+            for name in blob_names(&d.dir).difference(&d.blobs) {
+                let _ = std::fs::remove_file(d.dir.join("blobs/sha256").join(name));
+            }
+            if !d.ingest_existed {
+                let _ = std::fs::remove_dir_all(d.dir.join("ingest"));
+            }
+        }
+    }
+}
+
 /// After a solve with `type=local` exports, whatever its outcome: remove each destination's `ingest/`
 /// directory, empty by then. Concurrent blob writes share it while the solve runs (one write removing it
 /// could pull it from under the next), so it goes once, here.
@@ -314,6 +386,8 @@ pub async fn run(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
+    // Before the destinations are created: a build that does not finish leaves them as they were.
+    let mut exports = LocalExports::before(&req);
     let stores = local_stores(&req).map_err(DockerError::Context)?;
     let _session = super::session::start(
         channel.clone(),
@@ -368,6 +442,7 @@ pub async fn run(
             let resp = resp.into_inner().exporter_response;
             match finish_local_exports(&req, &resp) {
                 Ok(lines) => {
+                    exports.keep();
                     for l in lines {
                         let _ = events.send(BuildEvent::Line(l));
                     }
