@@ -448,7 +448,22 @@ impl Inner {
                     // The writer went away without a commit: the temp file is removed with `ingest`.
                     _ => break,
                 };
-                let answer = inner.write_one(&root, &mut ingest, &mut ref_name, msg);
+                // File writes, hashing, fsync and rename block: on the blocking pool, never on a runtime
+                // thread (the session's other streams, file sync of the context, run on those).
+                let (worker, dir) = (inner.clone(), root.clone());
+                let (mut ing, mut name) = (ingest.take(), std::mem::take(&mut ref_name));
+                let answer = match tokio::task::spawn_blocking(move || {
+                    let answer = worker.write_one(&dir, &mut ing, &mut name, msg);
+                    (answer, ing, name)
+                })
+                .await
+                {
+                    Ok((answer, ing, name)) => {
+                        (ingest, ref_name) = (ing, name);
+                        answer
+                    }
+                    Err(e) => Err(Status::internal(format!("content write failed: {e}"))),
+                };
                 let done = !matches!(&answer, Ok(a) if a.action != proto::COMMIT);
                 if tx.send(answer).await.is_err() || done {
                     break;
@@ -457,9 +472,12 @@ impl Inner {
             if let Ok(mut a) = inner.active.lock() {
                 a.remove(&ref_name);
             }
-            // The temp file goes with `ingest`; the shared ingest/ directory is removed after the solve
-            // (solve::tidy_local_exports), not here, where the next write may be creating its file in it.
-            drop(ingest);
+            // The temp file goes with `ingest` (an unlink: blocking too); the shared ingest/ directory is
+            // removed after the solve (solve::tidy_local_exports), not here, where the next write may be
+            // creating its file in it.
+            if ingest.is_some() {
+                let _ = tokio::task::spawn_blocking(move || drop(ingest)).await;
+            }
         });
         Ok(ReceiverStream::new(rx))
     }
