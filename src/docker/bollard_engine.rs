@@ -669,6 +669,21 @@ impl BollardEngine {
     }
 }
 
+/// Dropped while a Podman build streams (a cancel): say what Podman still does, since it cannot be stopped.
+struct PodmanCancelNote {
+    events: Option<UnboundedSender<BuildEvent>>,
+}
+
+impl Drop for PodmanCancelNote {
+    fn drop(&mut self) {
+        if let Some(events) = self.events.take() {
+            let _ = events.send(BuildEvent::Line(PODMAN_CANCEL_NOTE.into()));
+        }
+    }
+}
+
+pub const PODMAN_CANCEL_NOTE: &str = "dockui: note: Podman cannot stop a build through its API: the step that is running goes on until its command ends, then Podman stops the build without running further steps or tagging the image (to end it now, stop that step's process on the Podman host)";
+
 impl DockerPort for BollardEngine {
     fn endpoint(&self) -> String {
         self.endpoint.clone()
@@ -903,6 +918,11 @@ impl DockerPort for BollardEngine {
             if !spec.network.is_empty() {
                 opts = opts.networkmode(&spec.network);
             }
+            // Podman (4.x) cannot stop a build through its API: when the client goes, the step that is
+            // running goes on until its command ends, then Podman stops without tagging. Said on cancel.
+            let mut podman_cancel = PodmanCancelNote {
+                events: podman.then(|| events.clone()),
+            };
             let mut stream =
                 docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
             let mut image_id = None;
@@ -957,6 +977,7 @@ impl DockerPort for BollardEngine {
                     }
                     Err(e) => {
                         emit(&mut pending, true);
+                        podman_cancel.events = None;
                         // A context that cannot be packed (bad .dockerignore, unreadable file) ends the
                         // upload: that is the cause to report, not the transport error it produced.
                         drop(stream);
@@ -985,6 +1006,7 @@ impl DockerPort for BollardEngine {
             }
             emit(&mut pending, true);
             drop(stream);
+            podman_cancel.events = None;
             if let Some(err) = context_failure(&mut packer, &spec).await {
                 return Err(err);
             }

@@ -771,7 +771,7 @@ async fn run_attempt(
         }
         docker.build(spec.clone(), tx.clone()).await
     };
-    tokio::pin!(work);
+    let mut work = Box::pin(work);
     let mut batch: Vec<String> = Vec::new();
     let mut ticker = tokio::time::interval(BATCH_INTERVAL);
     let result = loop {
@@ -802,7 +802,12 @@ async fn run_attempt(
             }
         }
     };
-    // On cancel, `work` is dropped here: the HTTP stream closes and the engine stops the build.
+    // On cancel, `work` is dropped here: the HTTP stream closes and the engine stops the build. What the
+    // builder says as it stops (e.g. that Podman finishes the running step) goes into the log first.
+    drop(work);
+    while let Ok(ev) = rx.try_recv() {
+        handle_event(masker.event(ev), &mut log, &mut batch, events);
+    }
     let closing = match &result {
         AttemptResult::Built(id) => format!("dockui: built {id}"),
         AttemptResult::Cancelled => "dockui: build cancelled".to_string(),
