@@ -367,8 +367,22 @@ fn check_with(
             "the Docker engine's embedded BuildKit (behind this BuildKit address)".to_string()
         }
         super::BackendKind::Buildkit => "this BuildKit daemon".to_string(),
-        super::BackendKind::Docker => "the Docker engine's embedded BuildKit".to_string(),
+        super::BackendKind::Docker if caps.buildkit => {
+            "the Docker engine's embedded BuildKit".to_string()
+        }
+        super::BackendKind::Docker => "the Docker engine's legacy builder".to_string(),
+        super::BackendKind::Podman => "Podman's builder (buildah)".to_string(),
         other => format!("the {} builder", other.as_str()),
+    };
+    // Where caches do travel, for a builder that has none.
+    let no_cache = match caps.kind {
+        super::BackendKind::Podman => {
+            "it keeps its layer cache in Podman's own storage, which rebuilds on this machine reuse by themselves, and reads or writes no buildx cache. What works: drop it here, or build where the cache travels: a Docker engine (`--backend docker`: `--cache-to type=inline`, then `--cache-from type=registry,ref=IMAGE`) or a BuildKit daemon (`--backend buildkit`: registry, local and gha caches)"
+        }
+        super::BackendKind::Docker => {
+            "What works: build with the engine's BuildKit ([build] builder = \"auto\" or \"buildkit\"), which exports `--cache-to type=inline` and imports `--cache-from type=registry,ref=IMAGE`, or on a BuildKit daemon (`--backend buildkit`)"
+        }
+        _ => "drop it, or build with BuildKit (`--backend docker` or `--backend buildkit`)",
     };
     let mut out = Vec::new();
     for (spec, direction) in from
@@ -411,9 +425,7 @@ fn check_with(
                 "{builder} exports only type=inline cache; `--cache-to {spec}` would fail at the end of the build with `unknown cache exporter`. What works: `--cache-to type=inline` (the cache travels inside the pushed image) and `--cache-from type=registry,ref=<that image>` on the next build, {elsewhere}.{local}"
             )
         } else if caps.cache_export.is_empty() {
-            format!(
-                "{builder} cannot export build cache; drop `--cache-to {spec}` or build with BuildKit"
-            )
+            format!("{builder} cannot export a build cache (`--cache-to {spec}`): {no_cache}.")
         } else {
             format!(
                 "{builder} cannot export `{spec}` cache (it exports: {})",
@@ -435,7 +447,7 @@ fn check_with(
             spec: spec.clone(),
             direction: Direction::Import,
             message: if supported.is_empty() {
-                format!("{builder} cannot import build cache (`--cache-from {spec}`)")
+                format!("{builder} cannot import a build cache (`--cache-from {spec}`): {no_cache}.")
             } else {
                 format!(
                     "{builder} cannot import `{spec}` (it imports: {}); for an image built with inline cache use type=registry,ref=IMAGE",
@@ -619,7 +631,45 @@ mod tests {
             ..Default::default()
         };
         let p = check(&local_from, &[], &legacy);
-        assert!(p[0].message.contains("cannot import build cache"), "{p:?}");
+        assert!(
+            p[0].message.contains("cannot import a build cache"),
+            "{p:?}"
+        );
+        assert!(p[0].message.contains("Podman's builder (buildah)"), "{p:?}");
+    }
+
+    #[test]
+    fn builders_without_cache_say_where_caches_travel() {
+        let podman = crate::docker::capabilities::from_version(
+            &["Podman Engine".into()],
+            "1.41",
+            "linux",
+            "amd64",
+        );
+        let to = vec![CacheSpec::parse("type=inline", Direction::Export).unwrap()];
+        let from = vec![CacheSpec::parse("type=registry,ref=r/app", Direction::Import).unwrap()];
+        let p = check_with(&from, &to, &podman, &|_| None);
+        assert_eq!(p.len(), 2, "{p:?}");
+        for m in p.iter().map(|p| &p.message) {
+            assert!(m.starts_with("Podman's builder (buildah) cannot"), "{m}");
+            assert!(m.contains("Podman's own storage"), "{m}");
+            assert!(
+                m.contains("`--backend docker`") && m.contains("`--backend buildkit`"),
+                "{m}"
+            );
+        }
+        // The Docker engine asked to build without BuildKit ([build] builder = "legacy").
+        let mut legacy = caps_docker();
+        legacy.buildkit = false;
+        legacy.cache_export.clear();
+        let p = check_with(&[], &to, &legacy, &|_| None);
+        let m = &p[0].message;
+        assert!(
+            m.starts_with("the Docker engine's legacy builder cannot export"),
+            "{m}"
+        );
+        assert!(m.contains("[build] builder = \"auto\""), "{m}");
+        assert!(!m.contains("embedded BuildKit"), "{m}");
     }
 
     #[test]

@@ -805,6 +805,7 @@ impl DockerPort for BollardEngine {
             if !cache_from.is_empty() || !cache_to.is_empty() {
                 let mut caps = self.capabilities().await?;
                 if !use_buildkit {
+                    caps.buildkit = false;
                     caps.cache_export.clear();
                     // A local cache directory is read through BuildKit's session only.
                     caps.cache_import.retain(|c| *c != crate::builder::CacheType::Local);
