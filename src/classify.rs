@@ -539,6 +539,34 @@ mod tests {
             sig_of("Error: chown /var/tmp/storage/overlay/l: invalid argument"),
             "podman-rootless-subuid"
         );
+        // apt-get under rootless Podman with too few ids: dpkg cannot give a file its owner (dpkg's wording).
+        let apt = "STEP 2/3: RUN apt-get install -y cron\nUnpacking cron (3.0pl1-162) ...\ndpkg: error processing archive /var/cache/apt/archives/cron_3.0pl1-162_amd64.deb (--unpack):\n error setting ownership of './usr/bin/crontab': Invalid argument\nErrors were encountered while processing:\nE: Sub-process /usr/bin/dpkg returned an error code (1)";
+        let d = classify(&lines(apt)).unwrap();
+        assert_eq!(d.signature, "podman-rootless-subuid");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("STEP 2/3: RUN apt-get install -y cron")
+        );
+        // cp -a / install and rsync -a keeping an owner the namespace cannot map.
+        assert_eq!(
+            sig_of("cp: failed to preserve ownership for '/app/data': Invalid argument"),
+            "podman-rootless-subuid"
+        );
+        assert_eq!(
+            sig_of("rsync: [receiver] chown \"/srv/.x.abc\" failed: Invalid argument (22)"),
+            "podman-rootless-subuid"
+        );
+        // The same tools refused for lack of privilege, or other EINVALs, are not this.
+        for line in [
+            "dpkg: error processing archive x.deb (--unpack):\n error setting ownership of './usr/bin/x': Operation not permitted",
+            "cp: failed to preserve ownership for '/app/data': Operation not permitted",
+            "rsync: [receiver] chown \"/srv/x\" failed: Operation not permitted (1)",
+            "mount: /mnt: wrong fs type, bad option, bad superblock: Invalid argument",
+            "#7 0.31 ERROR: invalid argument: --chown-all is not an option",
+            "chown: invalid user: 'app:app'",
+        ] {
+            assert_eq!(sig_of(line), "none", "{line}");
+        }
         // A chown refused for lack of privilege, or an unknown user, is the Dockerfile's problem.
         let log = "Step 3/3 : RUN chown app /data\nchown: changing ownership of '/data': Operation not permitted\nchown: invalid user: 'app'";
         assert_eq!(sig_of(log), "none");
