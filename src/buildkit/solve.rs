@@ -414,14 +414,18 @@ pub async fn run(
             return 0;
         };
         let mut stream = resp.into_inner();
-        while let Ok(Some(msg)) = stream.message().await {
-            for out in renderer.render(&msg) {
+        let send = |outs: Vec<Out>| {
+            for out in outs {
                 let _ = status_events.send(match out {
                     Out::Line(l) => BuildEvent::Line(l),
                     Out::Step(current, total) => BuildEvent::Step { current, total },
                 });
             }
+        };
+        while let Ok(Some(msg)) = stream.message().await {
+            send(renderer.render(&msg));
         }
+        send(renderer.finish());
         renderer.cached_steps
     }));
 

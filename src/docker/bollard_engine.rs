@@ -979,6 +979,11 @@ impl DockerPort for BollardEngine {
                     Err(e) => {
                         emit(&mut pending, true);
                         podman_cancel.events = None;
+                        for out in buildkit.finish() {
+                            if let super::buildkit_progress::Out::Line(l) = out {
+                                let _ = events.send(BuildEvent::Line(l));
+                            }
+                        }
                         // A context that cannot be packed (bad .dockerignore, unreadable file) ends the
                         // upload: that is the cause to report, not the transport error it produced.
                         drop(stream);
@@ -1006,6 +1011,11 @@ impl DockerPort for BollardEngine {
                 }
             }
             emit(&mut pending, true);
+            for out in buildkit.finish() {
+                if let super::buildkit_progress::Out::Line(l) = out {
+                    let _ = events.send(BuildEvent::Line(l));
+                }
+            }
             drop(stream);
             podman_cancel.events = None;
             if let Some(err) = context_failure(&mut packer, &spec).await {
