@@ -132,6 +132,67 @@ async fn a_build_through_the_daemon_code_path_lands_in_the_engine_with_progress(
     assert!(!text.contains("secret.txt"), "{text}");
 }
 
+/// `--push` through an engine's embedded BuildKit (BUILDKIT_HOST at the engine's `/grpc`): that BuildKit has
+/// no image exporter, so nothing can be pushed while building. dockui said "pushed IMAGE (sha256:<config>)"
+/// and reported the config digest as the pushed one although the registry never saw the image; now the
+/// build is refused before anything is solved, and a later `push` through this port says where the image is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn push_through_an_engines_buildkit_is_refused_not_claimed() {
+    common::engine_or_skip("daemon_push_refused").await.unwrap();
+    let port = h2c_proxy().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "push-refused");
+    let tag = format!("127.0.0.1:5999/dockui-test/bk-push:{}", std::process::id());
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        network: "none".into(),
+        push: true,
+        ..Default::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let err = builder
+        .build(spec.clone(), tx)
+        .await
+        .unwrap_err()
+        .to_string();
+    let lines = drain(&mut rx);
+    assert!(err.contains("cannot push while it builds"), "{err}");
+    assert!(err.contains("dockui push"), "{err}");
+    assert!(!lines.iter().any(|l| l.contains("pushed")), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("#1 ")),
+        "nothing built: {lines:#?}"
+    );
+    // Built without --push: the image is in the engine, and the port does not claim a pushed digest.
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let built = builder
+        .build(
+            BuildSpec {
+                push: false,
+                ..spec
+            },
+            tx,
+        )
+        .await;
+    let _ = docker(&["rmi", "-f", &tag]);
+    built.unwrap();
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    let (repo, t) = tag.rsplit_once(':').unwrap();
+    let err = builder
+        .push(repo, t, None, ptx)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("push it from the engine"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(dockui_engine),
