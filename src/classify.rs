@@ -118,7 +118,10 @@ pub fn classify<S: AsRef<str>>(lines: &[S]) -> Option<Diagnosis> {
             for re in &sig.patterns {
                 if let Some(c) = re.captures(line) {
                     if detail.is_none() {
-                        detail = c.get(1).map(|m| m.as_str().to_string());
+                        detail = c
+                            .get(1)
+                            .map(|m| m.as_str().to_string())
+                            .filter(|d| !d.is_empty());
                     }
                     matched.push((i, line.to_string()));
                     break;
@@ -189,6 +192,14 @@ mod tests {
         assert_eq!(sig_of(log), "cache-exporter-unknown");
         let d = classify(&lines(log)).unwrap();
         assert!(d.explanation.contains("type=inline"), "{}", d.explanation);
+        assert_eq!(d.detail.as_deref(), Some("registry"));
+        assert_eq!(
+            classify(&lines(
+                "error: failed to solve: unknown cache importer: \"gha\""
+            ))
+            .and_then(|d| d.detail),
+            Some("gha".into())
+        );
         // A build that merely exports its inline cache is not a failure of this kind.
         let ok = "#9 exporting to image\n#9 exporting cache\n#9 preparing build cache for export done\n#9 DONE 0.1s\n";
         assert!(classify(&lines(ok)).is_none());

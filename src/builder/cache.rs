@@ -422,7 +422,8 @@ fn check_with(
                 ""
             };
             format!(
-                "{builder} exports only type=inline cache; `--cache-to {spec}` would fail at the end of the build with `unknown cache exporter`. What works: `--cache-to type=inline` (the cache travels inside the pushed image) and `--cache-from type=registry,ref=<that image>` on the next build, {elsewhere}.{local}"
+                "{builder} exports only type=inline cache; `--cache-to {spec}` would fail at the end of the build with `unknown cache exporter: \"{}\"`. What works: `--cache-to type=inline` (the cache travels inside the pushed image) and `--cache-from type=registry,ref=<that image>` on the next build, {elsewhere}.{local}",
+                spec.kind.as_str()
             )
         } else if caps.cache_export.is_empty() {
             format!("{builder} cannot export a build cache (`--cache-to {spec}`): {no_cache}.")
