@@ -876,7 +876,17 @@ pub fn put_index(dir: &Path, desc: &serde_json::Value, tag: &str) -> Result<Stri
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
+    // Valid JSON of another shape (`[]`, a string): not an OCI index, and indexing into it would panic.
+    if !index.is_object() || !(index["manifests"].is_array() || index["manifests"].is_null()) {
+        return Err(format!(
+            "{} is not an OCI image index (a JSON object with a `manifests` list); it was left as it is: move it away and build again",
+            path.display()
+        ));
+    }
     let mut entry = desc.clone();
+    if !entry["annotations"].is_object() {
+        entry["annotations"] = serde_json::json!({});
+    }
     entry["annotations"][REF_NAME] = serde_json::Value::String(tag.to_string());
     let mut manifests: Vec<serde_json::Value> = index["manifests"]
         .as_array()
@@ -986,6 +996,30 @@ mod tests {
             std::fs::read_to_string(dir.path().join("index.json")).unwrap(),
             "{not json"
         );
+        // Valid JSON that is no index (it panicked: indexing into an array or a string).
+        for other in ["[]", "\"x\"", "{\"manifests\": 3}"] {
+            std::fs::write(dir.path().join("index.json"), other).unwrap();
+            let err = put_index(
+                dir.path(),
+                &serde_json::json!({"digest": d, "size": 3}),
+                "latest",
+            )
+            .unwrap_err();
+            assert!(err.contains("not an OCI image index"), "{other}: {err}");
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("index.json")).unwrap(),
+                other
+            );
+        }
+        // An index without manifests yet, and a descriptor with odd annotations, are fine.
+        std::fs::write(dir.path().join("index.json"), "{}").unwrap();
+        put_index(
+            dir.path(),
+            &serde_json::json!({"digest": d, "size": 3, "annotations": "odd"}),
+            "latest",
+        )
+        .unwrap();
+        assert_eq!(index_digest(dir.path(), "latest").unwrap(), d);
     }
 
     #[test]
