@@ -563,6 +563,15 @@ mod tests {
             sig_of("cp: failed to preserve ownership for '/app/data': Invalid argument"),
             "podman-rootless-subuid"
         );
+        // busybox cp -a (copy_file.c's wording).
+        assert_eq!(
+            sig_of("cp: can't preserve ownership of '/app/data': Invalid argument"),
+            "podman-rootless-subuid"
+        );
+        assert_eq!(
+            sig_of("cp: can't preserve ownership of '/app/data': Operation not permitted"),
+            "none"
+        );
         assert_eq!(
             sig_of("rsync: [receiver] chown \"/srv/.x.abc\" failed: Invalid argument (22)"),
             "podman-rootless-subuid"
