@@ -89,7 +89,20 @@ pub fn step_of(name: &str) -> Option<(u32, u32)> {
 /// A build step's header: legacy "Step 3/7 : RUN ...", Podman's (buildah's) "STEP 3/7: RUN ...", or BuildKit
 /// "#8 [4/6] RUN ..." / "#8 [builder 2/5] ...". Output lines that merely start with a bracket
 /// ("#5 [stand-in] ...") are not steps.
+/// The line without buildah's stage prefix ("[2/3] STEP 1/4: FROM x" in a multi-stage build on Podman).
+pub fn strip_buildah_stage(line: &str) -> &str {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once("] STEP "))
+        .filter(|(stage, _)| {
+            stage
+                .split_once('/')
+                .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+        })
+        .map_or(line, |(stage, _)| &line[stage.len() + 3..])
+}
+
 pub fn is_step_header(line: &str) -> bool {
+    let line = strip_buildah_stage(line);
     if line.starts_with("Step ") {
         return true;
     }
@@ -610,6 +623,31 @@ mod tests {
         let tls =
             "Get \"https://reg.internal:5000/v2/\": x509: certificate signed by unknown authority";
         assert_eq!(sig_of(tls), "none");
+    }
+
+    #[test]
+    fn a_podman_multi_stage_step_is_the_failing_step() {
+        // Podman 4.3 (buildah), the second stage of a multi-stage build (real text).
+        let log = "[1/2] STEP 4/4: RUN echo built > /out\n--> ef6a4d66b7a\n[2/2] STEP 1/4: FROM scratch\n[2/2] STEP 4/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"nosuchcmd\"]\nsh: nosuchcmd: not found\nERROR: building at STEP \"RUN /bin/busybox sh -c nosuchcmd\": while running runtime: exit status 127";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "command-not-found");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("[2/2] STEP 4/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"nosuchcmd\"]")
+        );
+        assert_eq!(
+            strip_buildah_stage("[2/2] STEP 4/4: RUN x"),
+            "STEP 4/4: RUN x"
+        );
+        // Output lines that start with a bracket are not steps.
+        assert!(!is_step_header(
+            "[notice] A new release of pip is available"
+        ));
+        assert!(!is_step_header("[1/2] STEP"));
+        assert_eq!(
+            strip_buildah_stage("[a/b] STEP 1/2: x"),
+            "[a/b] STEP 1/2: x"
+        );
     }
 
     #[test]

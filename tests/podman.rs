@@ -366,3 +366,55 @@ fn podman_build_cancelled_says_the_running_step_finishes_and_nothing_is_tagged()
         "working containers left"
     );
 }
+
+/// A multi-stage build on Podman: buildah prefixes each step with its stage (`[2/2] STEP 4/4: RUN ...`). The
+/// step counter follows the steps within each stage (as BuildKit's `[stage 2/4]` does), and a failure names
+/// its step; before, neither saw those lines.
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn podman_multi_stage_steps_count_and_a_failure_names_its_step() {
+    let service = PodmanService::start(None);
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("localhost/dockui-test/pm-stages-{}", std::process::id());
+    let dir = project(home.path(), "stages", &image, "true");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch AS builder\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo built > /out\"]\n\n\
+         FROM scratch\nCOPY --from=builder /bin/busybox /bin/busybox\nCOPY --from=builder /out /out\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"nosuchcommand --version\"]\n",
+    )
+    .unwrap();
+    // Through the port: the step events.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = BollardEngine::connect(&service.host(), 120);
+    let spec = BuildSpec {
+        context_dir: dir.clone(),
+        dockerfile: "Dockerfile".into(),
+        tag: format!("{image}:v1"),
+        network: "host".into(),
+        ..Default::default()
+    };
+    let (built, steps, lines) = common::podman::build_events(&rt, &engine, spec);
+    assert!(built.is_err(), "{lines:#?}");
+    assert_eq!(
+        steps,
+        [(1, 3), (2, 3), (3, 3), (1, 4), (2, 4), (3, 4), (4, 4)],
+        "{lines:#?}"
+    );
+    // From the CLI: the diagnosis names the failing step with its stage.
+    let out = build_at(home.path(), &service, &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &build["attempts"][0]["diagnosis"];
+    assert_eq!(d["signature"], "command-not-found", "{build:#}");
+    assert!(
+        d["failing_step"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("[2/2] STEP 4/4: RUN")),
+        "{d:#}"
+    );
+}

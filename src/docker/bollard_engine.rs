@@ -253,6 +253,8 @@ pub fn needs_buildkit(dockerfile: &str) -> bool {
 /// Parse the legacy builder's step lines: Docker's "Step 3/7 : RUN ..." and Podman's (buildah's)
 /// "STEP 3/7: RUN ...".
 pub fn parse_step(line: &str) -> Option<(u32, u32)> {
+    // Podman (buildah) prefixes each step of a multi-stage build with its stage: "[2/3] STEP 1/4: FROM x".
+    let line = crate::classify::strip_buildah_stage(line);
     let rest = line
         .strip_prefix("Step ")
         .or_else(|| line.strip_prefix("STEP "))?;
@@ -1535,6 +1537,12 @@ mod tests {
         assert_eq!(parse_step("STEP 12/12: RUN make"), Some((12, 12)));
         assert_eq!(parse_step("STEPS 1/2: x"), None);
         assert_eq!(parse_step("--> 6ad002b1796"), None);
+        // Multi-stage builds on Podman: the stage comes first, the step counts within it (as BuildKit's
+        // "[builder 2/3]" does).
+        assert_eq!(parse_step("[1/2] STEP 3/4: RUN make"), Some((3, 4)));
+        assert_eq!(parse_step("[2/2] STEP 1/4: FROM scratch"), Some((1, 4)));
+        assert_eq!(parse_step("[1/2] building"), None);
+        assert_eq!(parse_step("[x/2] STEP 1/4: FROM scratch"), None);
     }
 
     #[test]
