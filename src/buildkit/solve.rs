@@ -42,9 +42,9 @@ pub fn request(
     cache_to: &[CacheSpec],
 ) -> Result<SolveRequest, DockerError> {
     let cache_from = &local_dirs(cache_from, Direction::Import)
-        .map_err(|e| DockerError::Context(format!("cache_from: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-from / [build] cache_from: {e}")))?;
     let cache_to = &local_dirs(cache_to, Direction::Export)
-        .map_err(|e| DockerError::Context(format!("cache_to: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-to / [build] cache_to: {e}")))?;
     let dockerfile_rel =
         crate::docker::context::dockerfile_rel(&spec.context_dir, &spec.dockerfile)
             .map_err(|e| DockerError::Context(e.to_string()))?;
@@ -197,8 +197,9 @@ pub fn local_stores(req: &SolveRequest) -> Result<Stores, String> {
     }
     for e in cache.exports.iter().filter(|e| e.r#type == "local") {
         if let Some(dest) = e.attrs.get("dest") {
-            std::fs::create_dir_all(dest)
-                .map_err(|err| format!("cache_to: cannot create {dest}: {err}"))?;
+            std::fs::create_dir_all(dest).map_err(|err| {
+                format!("--cache-to / [build] cache_to: cannot create {dest}: {err}")
+            })?;
             stores.add(std::path::Path::new(dest), true);
         }
     }
@@ -346,9 +347,9 @@ pub fn synced_dirs(spec: &BuildSpec) -> Result<SyncedDirs, DockerError> {
 /// Parse the spec's cache entries (buildx syntax), naming the bad one.
 pub fn cache_specs(spec: &BuildSpec) -> Result<(Vec<CacheSpec>, Vec<CacheSpec>), DockerError> {
     let from = CacheSpec::parse_all(&spec.cache_from, Direction::Import)
-        .map_err(|e| DockerError::Context(format!("cache_from: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-from / [build] cache_from: {e}")))?;
     let to = CacheSpec::parse_all(&spec.cache_to, Direction::Export)
-        .map_err(|e| DockerError::Context(format!("cache_to: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-to / [build] cache_to: {e}")))?;
     Ok((from, to))
 }
 
