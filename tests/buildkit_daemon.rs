@@ -1483,10 +1483,13 @@ async fn gha_cache_needs_the_runners_url_and_token_and_never_prints_the_token() 
         "[build]\nimage = \"dockui-test/gha\"\nmax_attempts = 1\n[smoke]\ninfer = false\n",
     )
     .unwrap();
-    let run = |runner_env: bool| {
+    // None: no runner; Some(false): the v1 cache service; Some(true): v2, as GitHub's runners set it now.
+    let run = |runner_env: Option<bool>| {
         let mut cmd = common::dockui(home.path());
         cmd.env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
             .env_remove("ACTIONS_CACHE_URL")
+            .env_remove("ACTIONS_RESULTS_URL")
+            .env_remove("ACTIONS_CACHE_SERVICE_V2")
             .env_remove("ACTIONS_RUNTIME_TOKEN")
             .args([
                 "build",
@@ -1499,9 +1502,17 @@ async fn gha_cache_needs_the_runners_url_and_token_and_never_prints_the_token() 
             .args(["--cache-to", "type=gha,scope=main,mode=max"])
             .args(["--cache-from", "type=gha,scope=main"])
             .arg(&dir);
-        if runner_env {
-            cmd.env("ACTIONS_CACHE_URL", "http://cache.example/")
-                .env("ACTIONS_RUNTIME_TOKEN", "ghs_runnertoken42");
+        match runner_env {
+            Some(false) => {
+                cmd.env("ACTIONS_CACHE_URL", "http://cache.example/")
+                    .env("ACTIONS_RUNTIME_TOKEN", "ghs_runnertoken42");
+            }
+            Some(true) => {
+                cmd.env("ACTIONS_CACHE_SERVICE_V2", "true")
+                    .env("ACTIONS_RESULTS_URL", "http://results.example/")
+                    .env("ACTIONS_RUNTIME_TOKEN", "ghs_runnertoken42");
+            }
+            None => {}
         }
         async move {
             tokio::task::spawn_blocking(move || cmd.output().unwrap())
@@ -1509,27 +1520,37 @@ async fn gha_cache_needs_the_runners_url_and_token_and_never_prints_the_token() 
                 .unwrap()
         }
     };
-    let out = run(false).await;
+    let out = run(None).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("ACTIONS_CACHE_URL and ACTIONS_RUNTIME_TOKEN are not set"),
+        stderr.contains(
+            "ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL) and ACTIONS_RUNTIME_TOKEN are not set"
+        ),
         "{stderr}"
     );
     assert!(rec.solves.lock().unwrap().is_empty(), "nothing solved");
 
-    let out = run(true).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let solves = rec.solves.lock().unwrap().clone();
-    assert_eq!(solves.len(), 1, "{stderr}");
-    let cache = solves[0].cache.as_ref().unwrap();
-    for e in cache.exports.iter().chain(&cache.imports) {
-        assert_eq!(e.r#type, "gha");
-        assert_eq!(e.attrs["url"], "http://cache.example/");
-        assert_eq!(e.attrs["token"], "ghs_runnertoken42");
+    for (v2, n) in [(false, 1), (true, 2)] {
+        let out = run(Some(v2)).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let solves = rec.solves.lock().unwrap().clone();
+        assert_eq!(solves.len(), n, "{stderr}");
+        let cache = solves[n - 1].cache.as_ref().unwrap();
+        for e in cache.exports.iter().chain(&cache.imports) {
+            assert_eq!(e.r#type, "gha");
+            assert_eq!(e.attrs["token"], "ghs_runnertoken42");
+            if v2 {
+                assert_eq!(e.attrs["version"], "2");
+                assert_eq!(e.attrs["url_v2"], "http://results.example/");
+            } else {
+                assert_eq!(e.attrs["url"], "http://cache.example/");
+                assert!(!e.attrs.contains_key("url_v2"));
+            }
+        }
+        assert!(!stdout.contains("ghs_runnertoken42"), "{stdout}");
+        assert!(!stderr.contains("ghs_runnertoken42"), "{stderr}");
     }
-    assert!(!stdout.contains("ghs_runnertoken42"), "{stdout}");
-    assert!(!stderr.contains("ghs_runnertoken42"), "{stderr}");
 }

@@ -284,20 +284,45 @@ impl CacheSpec {
     /// The attributes BuildKit gets (`CacheOptionsEntry.attrs`); for gha the runner's URL and token come
     /// from the environment as buildx does.
     pub fn solve_attrs(&self) -> std::collections::HashMap<String, String> {
+        self.solve_attrs_with(&|k: &str| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// `solve_attrs` with the environment given. For gha, as buildx fills them: `token` from
+    /// ACTIONS_RUNTIME_TOKEN; the cache service v2 (`version=2`, or ACTIONS_CACHE_SERVICE_V2 true, as
+    /// GitHub's runners set it since the v1 service was retired) at `url_v2` from ACTIONS_RESULTS_URL; v1 at
+    /// `url` from ACTIONS_CACHE_URL, else ACTIONS_RESULTS_URL.
+    fn solve_attrs_with(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> std::collections::HashMap<String, String> {
         let mut attrs: std::collections::HashMap<String, String> =
             self.attrs.clone().into_iter().collect();
-        if self.kind == CacheType::Gha {
-            for (key, env) in [
-                ("url", "ACTIONS_CACHE_URL"),
-                ("token", "ACTIONS_RUNTIME_TOKEN"),
-            ] {
-                if !attrs.contains_key(key)
-                    && let Ok(v) = std::env::var(env)
-                {
-                    attrs.insert(key.to_string(), v);
-                }
-            }
+        if self.kind != CacheType::Gha {
+            return attrs;
         }
+        if !attrs.contains_key("version")
+            && env("ACTIONS_CACHE_SERVICE_V2").is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "1" | "t" | "true" | "yes"
+                )
+            })
+        {
+            attrs.insert("version".into(), "2".into());
+        }
+        let v2 = attrs.get("version").is_some_and(|v| v == "2");
+        let mut fill = |key: &str, vars: &[&str]| {
+            if !attrs.contains_key(key)
+                && let Some(v) = vars.iter().find_map(|var| env(var))
+            {
+                attrs.insert(key.to_string(), v);
+            }
+        };
+        fill("token", &["ACTIONS_RUNTIME_TOKEN"]);
+        if v2 {
+            fill("url_v2", &["ACTIONS_RESULTS_URL"]);
+        }
+        fill("url", &["ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL"]);
         attrs
     }
 
@@ -467,26 +492,31 @@ fn gha_missing(spec: &CacheSpec, env: &dyn Fn(&str) -> Option<String>) -> Option
     if spec.kind != CacheType::Gha {
         return None;
     }
-    let missing: Vec<&str> = [
-        ("url", "ACTIONS_CACHE_URL"),
-        ("token", "ACTIONS_RUNTIME_TOKEN"),
-    ]
-    .into_iter()
-    .filter(|(key, var)| spec.attrs.get(*key).is_none_or(|v| v.is_empty()) && env(var).is_none())
-    .map(|(_, var)| var)
-    .collect();
+    let attrs = spec.solve_attrs_with(env);
+    let has = |k: &str| attrs.get(k).is_some_and(|v| !v.is_empty());
+    let v2 = attrs.get("version").is_some_and(|v| v == "2");
+    let (url_key, url_vars) = if v2 {
+        ("url_v2", "ACTIONS_RESULTS_URL")
+    } else {
+        ("url", "ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL)")
+    };
+    let mut missing = Vec::new();
+    if !has(url_key) {
+        missing.push((url_key, url_vars));
+    }
+    if !has("token") {
+        missing.push(("token", "ACTIONS_RUNTIME_TOKEN"));
+    }
     if missing.is_empty() {
         return None;
     }
+    let vars: Vec<&str> = missing.iter().map(|(_, v)| *v).collect();
     Some(format!(
-        "`{spec}` needs the GitHub Actions cache service, and {} {} not set: BuildKit would fail with `{} not set for github actions cache` when the build is done. Inside a GitHub Actions job expose the runner's variables to this step (crazy-max/ghaction-github-runtime, or `url=`/`token=` from ACTIONS_CACHE_URL / ACTIONS_RUNTIME_TOKEN); outside Actions use `type=registry,ref=IMAGE:cache,mode=max` or `type=local,dest=DIR`",
-        missing.join(" and "),
+        "`{spec}` needs the GitHub Actions cache service, and {} {} not set: BuildKit would fail with `{} not set for github actions cache` when the build is done. Inside a GitHub Actions job expose the runner's variables to this step (crazy-max/ghaction-github-runtime does; they are ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL with ACTIONS_CACHE_SERVICE_V2, or ACTIONS_CACHE_URL for the v1 service), or give `{}=` and `token=`; outside Actions use `type=registry,ref=IMAGE:cache,mode=max` or `type=local,dest=DIR`",
+        vars.join(" and "),
         if missing.len() > 1 { "are" } else { "is" },
-        if missing.contains(&"ACTIONS_CACHE_URL") {
-            "url"
-        } else {
-            "token"
-        }
+        missing[0].0,
+        url_key
     ))
 }
 
@@ -795,7 +825,9 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         let m = &p[0].message;
         assert!(
-            m.contains("ACTIONS_CACHE_URL and ACTIONS_RUNTIME_TOKEN"),
+            m.contains(
+                "ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL) and ACTIONS_RUNTIME_TOKEN are not set"
+            ),
             "{m}"
         );
         assert!(m.contains("type=registry,ref=IMAGE:cache,mode=max"), "{m}");
@@ -817,6 +849,42 @@ mod tests {
         let from = vec![CacheSpec::parse("type=gha", Direction::Import).unwrap()];
         let to = vec![CacheSpec::parse("type=gha,mode=max", Direction::Export).unwrap()];
         assert!(check_with(&from, &to, &daemon, &env).is_empty());
+        // Today's runners: the v2 service (ACTIONS_CACHE_SERVICE_V2) at ACTIONS_RESULTS_URL, as buildx reads it.
+        let runner = |k: &str| match k {
+            "ACTIONS_CACHE_SERVICE_V2" => Some("True".to_string()),
+            "ACTIONS_RESULTS_URL" => {
+                Some("https://results-receiver.actions.githubusercontent.com/".into())
+            }
+            "ACTIONS_RUNTIME_TOKEN" => Some("ghs_x".into()),
+            _ => None,
+        };
+        assert!(check_with(&from, &to, &daemon, &runner).is_empty());
+        let attrs = to[0].solve_attrs_with(&runner);
+        assert_eq!(attrs["version"], "2");
+        assert_eq!(
+            attrs["url_v2"],
+            "https://results-receiver.actions.githubusercontent.com/"
+        );
+        assert_eq!(attrs["token"], "ghs_x");
+        assert_eq!(attrs["mode"], "max");
+        // v2 asked for without its URL: that is what is missing.
+        let v2 = vec![CacheSpec::parse("type=gha,version=2,token=t", Direction::Export).unwrap()];
+        let p = check_with(&[], &v2, &daemon, &|k: &str| {
+            (k == "ACTIONS_CACHE_URL").then(|| "http://v1".to_string())
+        });
+        assert!(
+            p[0].message.contains("ACTIONS_RESULTS_URL is not set"),
+            "{p:?}"
+        );
+        assert!(p[0].message.contains("`url_v2 not set"), "{p:?}");
+        // Given explicitly, nothing comes from the environment.
+        let given =
+            CacheSpec::parse("type=gha,url=http://mine,token=mine", Direction::Export).unwrap();
+        let attrs = given.solve_attrs_with(&runner);
+        assert_eq!(
+            (attrs["url"].as_str(), attrs["token"].as_str()),
+            ("http://mine", "mine")
+        );
         // Where gha is not supported at all, that is the one problem said (not the missing token too).
         let p = check_with(&[], &to, &caps_docker(), &|_| None);
         assert_eq!(p.len(), 1, "{p:?}");
