@@ -72,7 +72,9 @@ impl Settings {
             server_name: env("BUILDKIT_TLS_SERVERNAME").unwrap_or_default(),
         };
         Some(Settings {
-            address,
+            // Shown in every message and result: never with credentials (which BuildKit cannot use anyway;
+            // `Target::parse` refuses such an address).
+            address: transport::redact(&address),
             source,
             tls,
         })
