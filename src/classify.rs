@@ -651,6 +651,49 @@ mod tests {
     }
 
     #[test]
+    fn a_program_missing_from_the_image_is_named_also_when_it_is_the_shell() {
+        // Real texts: Docker's smoke container, Podman's (escaped quotes), BuildKit's and Podman's RUN, in an
+        // image with busybox at /bin/busybox only.
+        for (text, step) in [
+            (
+                "engine answered 400: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown",
+                None,
+            ),
+            (
+                "engine answered 409: preparing container a7d707ec1aca for attach: runc: runc create failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory: OCI runtime attempted to invoke a command that was not found",
+                None,
+            ),
+            (
+                "#5 [2/2] RUN echo hi\n#5 runc run failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory\n#5 ERROR: executor failed running [/bin/sh -c echo hi]: exit code: 1",
+                Some("#5 [2/2] RUN echo hi"),
+            ),
+            (
+                "STEP 3/3: RUN echo hi\nerror running container: from /usr/bin/runc creating container for [/bin/sh -c echo hi]: time=\"2026-12-01T01:44:34Z\" level=error msg=\"runc create failed: unable to start container process: exec: \\\"/bin/sh\\\": stat /bin/sh: no such file or directory\"\n: exit status 1\nERROR: building at STEP \"RUN echo hi\": while running runtime: exit status 1",
+                Some("STEP 3/3: RUN echo hi"),
+            ),
+        ] {
+            let d = classify(&lines(text)).unwrap();
+            assert_eq!(d.signature, "program-not-in-image", "{text}");
+            assert_eq!(d.detail.as_deref(), Some("/bin/sh"), "{text}");
+            assert_eq!(d.failing_step.as_deref(), step, "{text}");
+            assert!(d.explanation.contains("exec form"), "{}", d.explanation);
+        }
+        // An exec-form command that is not there.
+        let d = classify(&["exec: \"healthcheck\": executable file not found in $PATH: unknown"])
+            .unwrap();
+        assert_eq!(d.detail.as_deref(), Some("healthcheck"));
+        // A failing shim for other reasons stays an engine error, and its detail is no stray word.
+        let d = classify(&["failed to create shim task: OCI runtime create failed: container_linux.go:380: starting container process caused: process_linux.go:545: container init caused: rootfs_linux.go:76: mounting \"proc\" to rootfs: permission denied: unknown"]).unwrap();
+        assert_eq!(d.signature, "engine-daemon-error");
+        assert_eq!(d.detail, None);
+        // A file the program itself cannot find is not this.
+        assert_eq!(
+            sig_of("cat: /etc/app.conf: No such file or directory"),
+            "none"
+        );
+    }
+
+    #[test]
     fn a_windows_platform_on_a_linux_engine_says_to_build_linux() {
         // Docker 20.10's BuildKit, --platform windows/amd64 (real text).
         let log = "#6 [3/3] RUN echo hello > /hello\n#6 runc run failed: unable to start container process: exec: \"cmd\": executable file not found in $PATH\n#6 ERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1\nERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1";
