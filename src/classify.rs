@@ -694,6 +694,31 @@ mod tests {
     }
 
     #[test]
+    fn a_base_here_only_for_another_platform_wins_over_network_and_not_found() {
+        // BuildKit offline, --platform linux/arm64, the base tagged locally for amd64 only (real text), and
+        // dockui's line about the base.
+        let log = "#3 [internal] load metadata for docker.io/team/base:1\n#3 ERROR: failed to do request: Head \"https://registry-1.docker.io/v2/team/base/manifests/1\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host\nERROR: failed to solve with frontend dockerfile.v0: failed to create LLB definition: failed to do request: Head \"https://registry-1.docker.io/v2/team/base/manifests/1\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host";
+        assert_eq!(sig_of(log), "network");
+        let with_note = format!(
+            "{log}\ndockui: the base image team/base:1 is in this engine for linux/amd64 only, not for linux/arm64: for --platform linux/arm64 the engine asks its registry for that platform's image"
+        );
+        let d = classify(&lines(&with_note)).unwrap();
+        assert_eq!(d.signature, "base-not-for-platform");
+        assert_eq!(d.detail.as_deref(), Some("team/base:1"));
+        assert!(d.explanation.contains("Retrying does not help"));
+        // Online, a local-only name is "pull access denied": the note wins there too.
+        let online = "ERROR: pull access denied for team/base, repository does not exist or may require 'docker login'\ndockui: the base image team/base:1 is in this engine for linux/amd64 only, not for linux/arm64: x";
+        assert_eq!(sig_of(online), "base-not-for-platform");
+        // Someone's RUN output quoting such words is not dockui's line.
+        assert_eq!(
+            sig_of(
+                "#5 0.2 dockui: the base image x is in this engine for linux/amd64 only, not for y"
+            ),
+            "none"
+        );
+    }
+
+    #[test]
     fn a_windows_platform_on_a_linux_engine_says_to_build_linux() {
         // Docker 20.10's BuildKit, --platform windows/amd64 (real text).
         let log = "#6 [3/3] RUN echo hello > /hello\n#6 runc run failed: unable to start container process: exec: \"cmd\": executable file not found in $PATH\n#6 ERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1\nERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1";

@@ -171,3 +171,66 @@ async fn a_platform_of_another_os_is_refused_before_the_build() {
         }
     }
 }
+
+/// `--platform linux/arm64` on a base this engine has only for amd64 (built here, in no registry): the engine
+/// asks the registry for the arm64 image and fails. That was diagnosed "network or DNS failure" and retried
+/// after 5 s; now dockui says the base is here for linux/amd64 only, the diagnosis says so, and nothing is
+/// retried.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_base_here_only_for_another_platform_is_named_not_retried() {
+    let home = tempfile::tempdir().unwrap();
+    let base_dir = home.path().join("base");
+    std::fs::create_dir_all(&base_dir).unwrap();
+    std::fs::copy("/bin/busybox", base_dir.join("busybox")).unwrap();
+    std::fs::write(
+        base_dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .unwrap();
+    let base = format!("dockui-test/amd64-only-base:{}", std::process::id());
+    let built = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &base])
+        .arg(&base_dir)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {base}\nRUN [\"/bin/busybox\", \"true\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/other-platform\"\nmax_attempts = 3\nauto_fix = \"safe\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    let out = common::dockui(home.path())
+        .args(["build", "--format", "json", "--platform", "linux/arm64"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &base])
+        .output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the base image {base} is in this engine for linux/amd64 only, not for linux/arm64"
+        )),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "not retried: {v:#}");
+    let d = &attempts[0]["diagnosis"];
+    assert_eq!(d["signature"], "base-not-for-platform", "{d:#}");
+    assert_eq!(d["detail"], base.as_str(), "{d:#}");
+}

@@ -618,6 +618,38 @@ impl BollardEngine {
         ))
     }
 
+    /// For a build with `--platform` that failed: one line per base image this engine holds only for another
+    /// platform. The engine then asks the base's registry for the platform asked for, and for an image that
+    /// exists only here (or offline) that fails like a network or not-found error; the
+    /// `base-not-for-platform` signature reads these lines.
+    async fn bases_for_another_platform(&self, spec: &BuildSpec) -> Vec<String> {
+        let Ok(wanted) = crate::engine::platforms::Platform::parse(&spec.platform) else {
+            return Vec::new();
+        };
+        let Ok(docker) = self.client() else {
+            return Vec::new();
+        };
+        let text =
+            std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile)).unwrap_or_default();
+        let mut lines = Vec::new();
+        for base in crate::analyze::base_digest::base_references(&text, &spec.args) {
+            let Ok(image) = docker.inspect_image(&base.tagged).await else {
+                continue;
+            };
+            let os = image.os.unwrap_or_default();
+            let arch = go_arch(&image.architecture.unwrap_or_default()).to_string();
+            if os.is_empty() || arch.is_empty() || (os == wanted.os && arch == wanted.architecture)
+            {
+                continue;
+            }
+            lines.push(format!(
+                "dockui: the base image {} is in this engine for {os}/{arch} only, not for {wanted}: for --platform {wanted} the engine asks its registry for that platform's image",
+                base.tagged
+            ));
+        }
+        lines
+    }
+
     /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
     /// exporter (the image lands in the engine under every tag), Status into the log.
     async fn build_session(
@@ -766,7 +798,10 @@ impl DockerPort for BollardEngine {
         spec: BuildSpec,
         events: UnboundedSender<BuildEvent>,
     ) -> BoxFuture<'_, Result<String, DockerError>> {
+        // After a failure: bases this engine has only for another platform than the one asked for.
+        let (after_spec, after_events) = (spec.clone(), events.clone());
         async move {
+            let built: Result<String, DockerError> = async move {
             let docker = self.client()?;
             let probe = self.probe().await.ok();
             let podman = probe.as_ref().is_some_and(|p| p.podman);
@@ -1048,6 +1083,14 @@ impl DockerPort for BollardEngine {
                 let _ = events.send(BuildEvent::Line(format!("dockui: tagged {repo}:{tag}")));
             }
             Ok(id)
+        }
+        .await;
+            if matches!(built, Err(DockerError::BuildFailed { .. })) {
+                for line in self.bases_for_another_platform(&after_spec).await {
+                    let _ = after_events.send(BuildEvent::Line(line));
+                }
+            }
+            built
         }
         .boxed()
     }
