@@ -228,12 +228,18 @@ impl CacheSpec {
                         ));
                     }
                 });
-            } else if attrs.contains_key(&k) {
-                return Err(format!(
-                    "`{show}` gives {k}= twice; which one is meant? Give it once"
-                ));
             } else {
-                attrs.insert(k, v);
+                match attrs.entry(k) {
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        return Err(format!(
+                            "`{show}` gives {}= twice; which one is meant? Give it once",
+                            shown(e.key())
+                        ));
+                    }
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(v);
+                    }
+                }
             }
         }
         let kind =
