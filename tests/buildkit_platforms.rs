@@ -234,3 +234,69 @@ fn a_base_here_only_for_another_platform_is_named_not_retried() {
     assert_eq!(d["signature"], "base-not-for-platform", "{d:#}");
     assert_eq!(d["detail"], base.as_str(), "{d:#}");
 }
+
+/// A cache import that finds nothing does not fail the build: BuildKit goes on without it, and dockui says
+/// so. Through the engine's `/grpc` (the session path) and through `/build` on an engine without `/grpc`,
+/// where the failing import vertex was taken for the build's own error: a build that succeeded was reported
+/// failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_cache_import_that_finds_nothing_is_said_and_the_build_succeeds() {
+    use dockui::docker::{BuildEvent, BuildSpec};
+    common::engine_or_skip("cache_import_nothing")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"true\"]\n",
+    )
+    .unwrap();
+    let sock = dir.path().join("engine.sock");
+    engine_without_grpc(&sock).await;
+    let missing = format!(
+        "127.0.0.1:5999/dockui-test/no-such-cache:{}",
+        std::process::id()
+    );
+    for (name, endpoint) in [
+        ("session", "unix:///var/run/docker.sock".to_string()),
+        ("/build", format!("unix://{}", sock.display())),
+    ] {
+        let engine = BollardEngine::connect(&endpoint, 60);
+        let tag = format!(
+            "dockui-test/cache-nothing-{}:{}",
+            name.trim_start_matches('/'),
+            std::process::id()
+        );
+        let spec = BuildSpec {
+            context_dir: dir.path().to_path_buf(),
+            dockerfile: "Dockerfile".into(),
+            tag: tag.clone(),
+            network: "none".into(),
+            cache_from: vec![format!("type=registry,ref={missing}")],
+            ..Default::default()
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let built = engine.build(spec, tx).await;
+        let mut lines = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            if let BuildEvent::Line(l) = ev {
+                lines.push(l);
+            }
+        }
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &tag])
+            .output();
+        built.unwrap_or_else(|e| panic!("{name}: {e}\n{}", lines.join("\n")));
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!(
+                "dockui: note: nothing was imported from the cache {missing}"
+            ))),
+            "{name}: {lines:#?}"
+        );
+    }
+}

@@ -996,7 +996,12 @@ impl DockerPort for BollardEngine {
                         match info.aux {
                             Some(BuildInfoAux::Default(id)) => image_id = id.id.or(image_id),
                             Some(BuildInfoAux::BuildKit(status)) => {
-                                for v in status.vertexes.iter().filter(|v| !v.error.is_empty()) {
+                                // A failed cache import is not the build's failure: BuildKit goes on
+                                // without the cache (the renderer says so).
+                                for v in status.vertexes.iter().filter(|v| {
+                                    !v.error.is_empty()
+                                        && !v.name.starts_with("importing cache manifest from ")
+                                }) {
                                     buildkit_error.get_or_insert_with(|| v.error.clone());
                                 }
                                 for out in buildkit.render(&status) {

@@ -76,6 +76,14 @@ impl Renderer {
                 self.done.insert(v.digest.clone(), true);
                 self.flush_partial(&v.digest, n, &mut out);
                 out.push(Out::Line(format!("#{n} ERROR: {}", v.error)));
+                // A cache import that fails does not fail the build: BuildKit goes on without it, and
+                // the "supported" said before the build would be the last word on it.
+                if let Some(source) = v.name.strip_prefix("importing cache manifest from ") {
+                    out.push(Out::Line(format!(
+                        "dockui: note: nothing was imported from the cache {source} ({}); the build goes on without it",
+                        v.error
+                    )));
+                }
             } else if let (Some(s), Some(c)) = (&v.started, &v.completed) {
                 self.done.insert(v.digest.clone(), true);
                 self.flush_partial(&v.digest, n, &mut out);
@@ -195,6 +203,43 @@ mod tests {
                 Out::Step(..) => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_failed_cache_import_is_said_plainly() {
+        let mut r = Renderer::default();
+        let lines = lines_of(r.render(&StatusResponse {
+            vertexes: vec![Vertex {
+                digest: "sha256:imp".into(),
+                name: "importing cache manifest from 127.0.0.1:5000/app:cache".into(),
+                started: ts(1),
+                completed: ts(1),
+                error: "127.0.0.1:5000/app:cache: not found".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        assert_eq!(
+            lines,
+            [
+                "#1 importing cache manifest from 127.0.0.1:5000/app:cache",
+                "#1 ERROR: 127.0.0.1:5000/app:cache: not found",
+                "dockui: note: nothing was imported from the cache 127.0.0.1:5000/app:cache (127.0.0.1:5000/app:cache: not found); the build goes on without it",
+            ]
+        );
+        // Other failing vertices get no such note.
+        let lines = lines_of(r.render(&StatusResponse {
+            vertexes: vec![Vertex {
+                digest: "sha256:run".into(),
+                name: "[2/2] RUN make".into(),
+                started: ts(1),
+                completed: ts(2),
+                error: "exit code: 2".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        assert!(!lines.iter().any(|l| l.contains("note")), "{lines:?}");
     }
 
     #[test]
