@@ -719,6 +719,22 @@ mod tests {
     }
 
     #[test]
+    fn a_heredoc_podman_cannot_read_is_named() {
+        // Podman 4.3.1 (real text).
+        let log = "STEP 4/9: COPY <<EOT /greeting\nERROR: building at STEP \"COPY <<EOT /greeting\": checking on sources under \"/var/tmp/libpod_builder14910857/build\": copier: stat: \"/<<EOT\": no such file or directory";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "heredoc-unsupported");
+        assert_eq!(d.detail.as_deref(), Some("EOT"));
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("STEP 4/9: COPY <<EOT /greeting")
+        );
+        // A COPY source that is really missing is not this.
+        let missing = "ERROR: building at STEP \"COPY app /app\": checking on sources under \"/var/tmp/b\": copier: stat: \"/app\": no such file or directory";
+        assert_ne!(sig_of(missing), "heredoc-unsupported");
+    }
+
+    #[test]
     fn a_windows_platform_on_a_linux_engine_says_to_build_linux() {
         // Docker 20.10's BuildKit, --platform windows/amd64 (real text).
         let log = "#6 [3/3] RUN echo hello > /hello\n#6 runc run failed: unable to start container process: exec: \"cmd\": executable file not found in $PATH\n#6 ERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1\nERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1";

@@ -418,3 +418,60 @@ fn podman_multi_stage_steps_count_and_a_failure_names_its_step() {
         "{d:#}"
     );
 }
+
+/// A Dockerfile with a heredoc on Podman 4.3 (this machine's): its builder reads the heredoc's lines as
+/// instructions and fails with `copier: stat: "/<<EOT"` (undiagnosed before). dockui now refuses before
+/// building, naming the line and what builds it; the Podman text itself is classified too.
+#[test]
+#[cfg_attr(
+    not(dockui_podman),
+    ignore = "needs podman (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn podman_before_4_8_and_a_heredoc_is_refused_naming_the_line() {
+    let service = PodmanService::start(None);
+    let version = service
+        .podman()
+        .args(["version", "--format", "{{.Client.Version}}"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let (major, minor) = {
+        let mut p = version.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+        (p.next().unwrap_or(0), p.next().unwrap_or(0))
+    };
+    assert!(
+        (major, minor) < (4, 8),
+        "this test is about Podman before 4.8; this machine has {version}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("localhost/dockui-test/pm-heredoc-{}", std::process::id());
+    let dir = project(home.path(), "heredoc", &image, "true");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY <<EOT /greeting\nhello\nEOT\n",
+    )
+    .unwrap();
+    let out = build_at(home.path(), &service, &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Dockerfile:3: COPY uses a heredoc (<<EOT), which Podman"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("STEP 1/"), "nothing was built: {stderr}");
+    // What Podman itself says when it is asked anyway (the podman CLI on the same storage).
+    let raw = service
+        .podman()
+        .args(["build", "--network", "host", "-t", &format!("{image}:raw")])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!raw.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&raw.stdout),
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let d = dockui::classify::classify(&text.lines().collect::<Vec<_>>()).expect(&text);
+    assert_eq!(d.signature, "heredoc-unsupported", "{text}");
+}

@@ -250,6 +250,27 @@ pub fn needs_buildkit(dockerfile: &str) -> bool {
     })
 }
 
+/// Why Podman `version` cannot build `dockerfile`, or None. Podman before 4.8 (buildah before 1.33) reads a
+/// heredoc's lines as instructions of their own: `COPY <<EOT /f` fails with `copier: stat: "/<<EOT": no such
+/// file or directory`, a `RUN <<EOT` runs its body line by line as instructions (seen with Podman 4.3.1).
+pub fn podman_cannot_build(
+    version: &str,
+    dockerfile_name: &str,
+    dockerfile: &str,
+) -> Option<String> {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if version.is_empty() || (major, minor) >= (4, 8) {
+        return None;
+    }
+    let parsed = crate::analyze::dockerfile::Dockerfile::parse(dockerfile);
+    let ins = parsed.instructions().find(|i| !i.heredocs.is_empty())?;
+    Some(format!(
+        "{dockerfile_name}:{}: {} uses a heredoc (<<{}), which Podman {version} cannot build: its builder (buildah, before Podman 4.8) reads the heredoc's lines as instructions of their own. Build on a Docker engine (--backend docker) or a BuildKit daemon (--backend buildkit), upgrade Podman to 4.8 or later, or write the file without a heredoc (a file in the build context and COPY, or RUN printf)",
+        ins.line, ins.keyword, ins.heredocs[0].delimiter
+    ))
+}
+
 /// Parse the legacy builder's step lines: Docker's "Step 3/7 : RUN ..." and Podman's (buildah's)
 /// "STEP 3/7: RUN ...".
 pub fn parse_step(line: &str) -> Option<(u32, u32)> {
@@ -805,6 +826,17 @@ impl DockerPort for BollardEngine {
             let docker = self.client()?;
             let probe = self.probe().await.ok();
             let podman = probe.as_ref().is_some_and(|p| p.podman);
+            if let Some(p) = probe.as_ref().filter(|p| p.podman) {
+                let text = std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile))
+                    .unwrap_or_default();
+                if let Some(why) = podman_cannot_build(
+                    &p.podman_version,
+                    &spec.dockerfile.display().to_string(),
+                    &text,
+                ) {
+                    return Err(DockerError::Context(why));
+                }
+            }
             let mut use_buildkit = match spec.builder {
                 Builder::Legacy => false,
                 // Podman takes a BuildKit request and builds it the legacy way anyway: say so, ask legacy.
@@ -1573,6 +1605,28 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn podman_before_4_8_cannot_build_heredocs() {
+        let df = "FROM scratch\nCOPY busybox /bin/busybox\nCOPY <<EOT /greeting\nhello\nEOT\n";
+        let m = podman_cannot_build("4.3.1", "Dockerfile", df).expect("refused");
+        assert!(
+            m.starts_with("Dockerfile:3: COPY uses a heredoc (<<EOT)"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Podman 4.3.1") && m.contains("--backend docker"),
+            "{m}"
+        );
+        assert_eq!(podman_cannot_build("4.8.0", "Dockerfile", df), None);
+        assert_eq!(podman_cannot_build("5.2.2", "Dockerfile", df), None);
+        // No heredoc: nothing to say; `<<` in a shell line that is no heredoc marker is not one either.
+        let plain = "FROM scratch\nRUN [\"/bin/busybox\", \"true\"]\n";
+        assert_eq!(podman_cannot_build("4.3.1", "Dockerfile", plain), None);
+        let shift = "FROM scratch\nRUN echo $((1 << 2)) > /x\n";
+        assert_eq!(podman_cannot_build("4.3.1", "Dockerfile", shift), None);
+        assert_eq!(podman_cannot_build("", "Dockerfile", df), None);
+    }
 
     #[test]
     fn step_lines_parse() {
