@@ -1553,4 +1553,16 @@ async fn gha_cache_needs_the_runners_url_and_token_and_never_prints_the_token() 
         assert!(!stdout.contains("ghs_runnertoken42"), "{stdout}");
         assert!(!stderr.contains("ghs_runnertoken42"), "{stderr}");
     }
+    // Nor in anything dockui wrote (build logs, the build record, its log file).
+    let mut files = 0;
+    for f in walkdir(home.path()).into_iter().filter(|p| p.is_file()) {
+        files += 1;
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(
+            !text.contains("ghs_runnertoken42"),
+            "{}: {text}",
+            f.display()
+        );
+    }
+    assert!(files > 3, "{files} files");
 }
