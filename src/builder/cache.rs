@@ -482,8 +482,16 @@ fn check_with(
                 format!("{builder} cannot import a build cache (`--cache-from {spec}`): {no_cache}.")
             } else {
                 format!(
-                    "{builder} cannot import `{spec}` (it imports: {}); for an image built with inline cache use type=registry,ref=IMAGE",
-                    supported.join(", ")
+                    "{builder} cannot import `{spec}` (it imports: {}); for an image built with inline cache use type=registry,ref=IMAGE{}",
+                    supported.join(", "),
+                    if caps.kind == super::BackendKind::Buildkit && caps.multi_platform {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} caches are read by a BuildKit daemon (`--backend buildkit`, BUILDKIT_HOST at a standalone buildkitd)",
+                            spec.kind.as_str()
+                        )
+                    }
                 )
             },
         });
@@ -673,6 +681,18 @@ mod tests {
             "{p:?}"
         );
         assert!(p[0].message.contains("Podman's builder (buildah)"), "{p:?}");
+    }
+
+    #[test]
+    fn a_gha_import_on_the_engine_points_at_a_buildkit_daemon() {
+        let from = vec![CacheSpec::parse("type=gha,scope=main", Direction::Import).unwrap()];
+        let p = check_with(&from, &[], &caps_docker(), &|_| None);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].message
+                .contains("gha caches are read by a BuildKit daemon"),
+            "{p:?}"
+        );
     }
 
     #[test]
