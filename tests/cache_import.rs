@@ -309,3 +309,47 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The engine's legacy builder ([build] builder = "legacy") reads `--cache-from` images from the engine's store
+/// only and never pulls them: for a reference that is not there dockui says it gives no cache (it said
+/// "supported" and nothing more); for one that is there it says nothing.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn the_legacy_builder_says_a_cache_image_it_does_not_have_gives_no_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    project(&dir, "legacy-cache-from");
+    let tag = format!("dockui-test/legacy-cache:{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nbuilder = \"legacy\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    let missing = format!("127.0.0.1:5999/dockui-test/not-here:{}", std::process::id());
+    let run = |cache_from: &str| {
+        common::dockui(home.path())
+            .args(["build", "-t", &tag, "--cache-from", cache_from])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&format!("type=registry,ref={missing}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the legacy builder does not pull cache images, and {missing} is not in this engine"
+        )),
+        "{stderr}"
+    );
+    // The image just built is in the engine: no note.
+    let out = run(&tag);
+    let stderr2 = String::from_utf8_lossy(&out.stderr).to_string();
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    assert_eq!(out.status.code(), Some(0), "{stderr2}");
+    assert!(!stderr2.contains("does not pull cache images"), "{stderr2}");
+}

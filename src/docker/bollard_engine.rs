@@ -954,6 +954,16 @@ impl DockerPort for BollardEngine {
                 .iter()
                 .filter_map(|c| c.reference().map(str::to_string))
                 .collect();
+            // The legacy builder takes --cache-from images from the engine's store only: it never pulls them.
+            if !use_buildkit {
+                for r in &cache_refs {
+                    if matches!(self.inspect_image(r).await, Ok(None)) {
+                        let _ = events.send(BuildEvent::Line(format!(
+                            "dockui: note: the legacy builder does not pull cache images, and {r} is not in this engine: it gives no cache (pull it first, or build with BuildKit: [build] builder = \"auto\")"
+                        )));
+                    }
+                }
+            }
             let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
             let session = format!(
                 "dockui-{}-{}",
