@@ -7,8 +7,9 @@ use super::{CacheType, Capabilities};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// One cache entry: `type=registry,ref=example.com/app:cache,mode=max`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One cache entry: `type=registry,ref=example.com/app:cache,mode=max`. Debug shows it as Display does,
+/// credentials masked.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CacheSpec {
     pub kind: CacheType,
     pub attrs: BTreeMap<String, String>,
@@ -370,6 +371,12 @@ fn check_reference(reference: &str, show: &str) -> Result<(), String> {
         )
     })?;
     Ok(())
+}
+
+impl fmt::Debug for CacheSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheSpec({self})")
+    }
 }
 
 /// A cache entry the builder cannot honour, with what to do instead.
@@ -782,6 +789,7 @@ mod tests {
         .unwrap();
         let shown = s.to_string();
         assert!(!shown.contains("abc"), "{shown}");
+        assert!(!format!("{s:?}").contains("abc"), "{s:?}");
         assert!(
             shown.contains("scope=main") && shown.contains("url=http://x"),
             "{shown}"
