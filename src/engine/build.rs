@@ -125,6 +125,9 @@ pub struct AttemptRecord {
     /// Fixes aimed at this attempt's failing step (no static finding covered the failure): what each does,
     /// why, and whether it was applied (per `auto_fix`) before the next attempt.
     pub fixes: Vec<super::failure_fix::FailureFix>,
+    /// The platform this attempt built (a multi-platform build's attempts, one platform after another).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// The result object of `dockui build --format json`.
@@ -242,8 +245,12 @@ pub async fn run_build_asking(
         platform_of: req.platform_of.clone(),
     };
     // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer
-    // (unreachable) is asked nothing more: its first build request reports why.
-    let caps = docker.capabilities().await.ok();
+    // (unreachable) is asked nothing more: its first build request reports why. A cancel (q, Ctrl-C) while
+    // a slow endpoint is asked (an ssh host that does not answer) stops here at once.
+    let caps = tokio::select! {
+        c = docker.capabilities() => c.ok(),
+        _ = cancel.cancelled() => None,
+    };
     outcome.backend = Some(crate::builder::BackendInfo {
         kind: caps
             .as_ref()
@@ -280,8 +287,18 @@ pub async fn run_build_asking(
         ));
         return outcome;
     }
+    if cancel.is_cancelled() {
+        outcome.cancelled = true;
+        outcome.error = Some("cancelled before the build started".into());
+        super::history::write_summary(&dir, &outcome);
+        return outcome;
+    }
     // Smoke containers of an earlier dockui run that was killed: the engine still has them.
-    if let Ok(removed) = docker.remove_orphans().await
+    let orphans = tokio::select! {
+        r = docker.remove_orphans() => r,
+        _ = cancel.cancelled() => Ok(Vec::new()),
+    };
+    if let Ok(removed) = orphans
         && !removed.is_empty()
     {
         let _ = events.send(EngineEvent::BuildLog(vec![format!(
@@ -299,6 +316,7 @@ pub async fn run_build_asking(
             attempt,
             max_attempts: req.max_attempts,
             log_path: log_path.clone(),
+            platform: req.platform_of.clone(),
         });
         let t0 = Instant::now();
         let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
@@ -348,6 +366,7 @@ pub async fn run_build_asking(
             smoke: smoke_results.clone(),
             fixes_applied: Vec::new(),
             fixes: Vec::new(),
+            platform: req.platform_of.clone(),
         };
         outcome.smoke = smoke_results;
         let diagnosis = match result {
@@ -888,6 +907,8 @@ mod tests {
         run_for: Duration,
         running: Mutex<(usize, usize)>,
         most_at_once: Mutex<(usize, usize)>,
+        /// The endpoint never answers what it can do (an ssh host that does not answer).
+        silent: bool,
     }
 
     impl FakeBuilder {
@@ -902,6 +923,7 @@ mod tests {
                 run_for: Duration::ZERO,
                 running: Mutex::new((0, 0)),
                 most_at_once: Mutex::new((0, 0)),
+                silent: false,
             }
         }
     }
@@ -984,6 +1006,9 @@ mod tests {
         }
         fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
             async move {
+                if self.silent {
+                    futures_util::future::pending::<()>().await;
+                }
                 Ok(Capabilities {
                     kind: self.kind,
                     buildkit: true,
@@ -1189,5 +1214,30 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_while_a_silent_endpoint_is_asked_ends_the_build_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.silent = true;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let later = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            later.cancel();
+        });
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            run_build(&fake, request(dir.path(), None, 1), &tx, cancel),
+        )
+        .await
+        .expect("the cancel ended the build, not the endpoint");
+        assert!(outcome.cancelled && !outcome.success);
+        assert_eq!(*fake.builds.lock().unwrap(), 0, "nothing was built");
+        // Recorded like any cancelled build.
+        let builds = crate::engine::history::list(&dir.path().join("builds"));
+        assert_eq!(builds[0].status, "cancelled");
     }
 }

@@ -77,6 +77,8 @@ pub enum BuildState {
         build_id: String,
         attempt: u32,
         max_attempts: u32,
+        /// The platform being built (a multi-platform build on an engine that builds one at a time).
+        platform: Option<String>,
         started: Instant,
         step: Option<(u32, u32)>,
         /// When the running step started, for its elapsed time in the status bar.
@@ -708,6 +710,7 @@ impl App {
                 attempt,
                 max_attempts,
                 log_path,
+                platform,
             } => {
                 self.smoke.clear();
                 self.log.past = None;
@@ -718,8 +721,12 @@ impl App {
                 // their own files (`dockui logs`).
                 self.log.clear();
                 self.log.file = Some(log_path.clone());
+                let on = platform
+                    .as_deref()
+                    .map(|p| format!("{p}: "))
+                    .unwrap_or_default();
                 self.push_log(vec![format!(
-                    "=== attempt {attempt}/{max_attempts} ({build_id}) - {} ===",
+                    "=== {on}attempt {attempt}/{max_attempts} ({build_id}) - {} ===",
                     log_path.display()
                 )]);
                 // Where the previous build's cache stops serving this one, at the top of the first attempt.
@@ -737,6 +744,7 @@ impl App {
                     build_id,
                     attempt,
                     max_attempts,
+                    platform,
                     started,
                     step: None,
                     step_started: Instant::now(),
