@@ -719,6 +719,22 @@ mod tests {
     }
 
     #[test]
+    fn dockuis_own_cache_refusals_are_diagnosed() {
+        let invalid = "dockui: --cache-to / [build] cache_to: `type=registry,ref=a,ref=b` gives ref= twice; which one is meant? Give it once";
+        assert_eq!(sig_of(invalid), "cache-entry-invalid");
+        let podman = "dockui: cache export type=inline: NOT supported\ndockui: Podman's builder (buildah) cannot export a build cache (`--cache-to type=inline`): it keeps its layer cache in Podman's own storage";
+        assert_eq!(sig_of(podman), "cache-unsupported-here");
+        // The engine's refusal quotes BuildKit's own words: the exporter signature, with the type.
+        let engine = "dockui: the Docker engine's embedded BuildKit exports only type=inline cache; `--cache-to type=gha` would fail at the end of the build with `unknown cache exporter: \"gha\"`.";
+        assert_eq!(sig_of(engine), "cache-exporter-unknown");
+        // A RUN step that prints such words is not dockui.
+        assert_eq!(
+            sig_of("#5 0.1 dockui: --cache-to / [build] cache_to: demo text"),
+            "none"
+        );
+    }
+
+    #[test]
     fn a_heredoc_podman_cannot_read_is_named() {
         // Podman 4.3.1 (real text).
         let log = "STEP 4/9: COPY <<EOT /greeting\nERROR: building at STEP \"COPY <<EOT /greeting\": checking on sources under \"/var/tmp/libpod_builder14910857/build\": copier: stat: \"/<<EOT\": no such file or directory";

@@ -181,6 +181,18 @@ fn the_cli_flags_are_checked_before_the_build() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
         assert_eq!(v["success"], false);
         assert!(!stderr.contains("#1 "), "nothing was built: {stderr}");
+        // Every refusal carries a diagnosis (it said "matches no known signature" for the invalid ones).
+        let sig = v["attempts"][0]["diagnosis"]["signature"]
+            .as_str()
+            .unwrap_or("none");
+        assert!(
+            ["cache-entry-invalid", "cache-exporter-unknown"].contains(&sig),
+            "{flags:?}: {sig}: {v:#}"
+        );
+        assert!(
+            !stderr.contains("matches no known signature"),
+            "{flags:?}: {stderr}"
+        );
     }
 }
 
