@@ -300,3 +300,45 @@ async fn a_cache_import_that_finds_nothing_is_said_and_the_build_succeeds() {
         );
     }
 }
+
+/// A platform that does not exist (a typo) is refused before anything is built, with the near one. Before,
+/// `--platform linux/amd46` built and tagged an image labelled with that platform (exit 0), and in a list
+/// asked for a QEMU handler `qemu-amd46`.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_platform_that_does_not_exist_is_refused_naming_the_near_one() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/typo-platform\"\nmax_attempts = 1\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    for platform in ["linux/amd46", "linux/arm64,linux/amd46"] {
+        let out = common::dockui(home.path())
+            .args(["build", "--platform", platform])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{platform}: {stderr}");
+        assert!(
+            stderr.contains("did you mean linux/amd64?"),
+            "{platform}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("#1 ") && !stderr.contains("qemu"),
+            "{platform}: {stderr}"
+        );
+    }
+}
