@@ -89,7 +89,20 @@ pub fn step_of(name: &str) -> Option<(u32, u32)> {
 /// A build step's header: legacy "Step 3/7 : RUN ...", Podman's (buildah's) "STEP 3/7: RUN ...", or BuildKit
 /// "#8 [4/6] RUN ..." / "#8 [builder 2/5] ...". Output lines that merely start with a bracket
 /// ("#5 [stand-in] ...") are not steps.
+/// The line without buildah's stage prefix ("[2/3] STEP 1/4: FROM x" in a multi-stage build on Podman).
+pub fn strip_buildah_stage(line: &str) -> &str {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once("] STEP "))
+        .filter(|(stage, _)| {
+            stage
+                .split_once('/')
+                .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+        })
+        .map_or(line, |(stage, _)| &line[stage.len() + 3..])
+}
+
 pub fn is_step_header(line: &str) -> bool {
+    let line = strip_buildah_stage(line);
     if line.starts_with("Step ") {
         return true;
     }
@@ -118,7 +131,10 @@ pub fn classify<S: AsRef<str>>(lines: &[S]) -> Option<Diagnosis> {
             for re in &sig.patterns {
                 if let Some(c) = re.captures(line) {
                     if detail.is_none() {
-                        detail = c.get(1).map(|m| m.as_str().to_string());
+                        detail = c
+                            .get(1)
+                            .map(|m| m.as_str().to_string())
+                            .filter(|d| !d.is_empty());
                     }
                     matched.push((i, line.to_string()));
                     break;
@@ -189,6 +205,14 @@ mod tests {
         assert_eq!(sig_of(log), "cache-exporter-unknown");
         let d = classify(&lines(log)).unwrap();
         assert!(d.explanation.contains("type=inline"), "{}", d.explanation);
+        assert_eq!(d.detail.as_deref(), Some("registry"));
+        assert_eq!(
+            classify(&lines(
+                "error: failed to solve: unknown cache importer: \"gha\""
+            ))
+            .and_then(|d| d.detail),
+            Some("gha".into())
+        );
         // A build that merely exports its inline cache is not a failure of this kind.
         let ok = "#9 exporting to image\n#9 exporting cache\n#9 preparing build cache for export done\n#9 DONE 0.1s\n";
         assert!(classify(&lines(ok)).is_none());
@@ -539,6 +563,43 @@ mod tests {
             sig_of("Error: chown /var/tmp/storage/overlay/l: invalid argument"),
             "podman-rootless-subuid"
         );
+        // apt-get under rootless Podman with too few ids: dpkg cannot give a file its owner (dpkg's wording).
+        let apt = "STEP 2/3: RUN apt-get install -y cron\nUnpacking cron (3.0pl1-162) ...\ndpkg: error processing archive /var/cache/apt/archives/cron_3.0pl1-162_amd64.deb (--unpack):\n error setting ownership of './usr/bin/crontab': Invalid argument\nErrors were encountered while processing:\nE: Sub-process /usr/bin/dpkg returned an error code (1)";
+        let d = classify(&lines(apt)).unwrap();
+        assert_eq!(d.signature, "podman-rootless-subuid");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("STEP 2/3: RUN apt-get install -y cron")
+        );
+        // cp -a / install and rsync -a keeping an owner the namespace cannot map.
+        assert_eq!(
+            sig_of("cp: failed to preserve ownership for '/app/data': Invalid argument"),
+            "podman-rootless-subuid"
+        );
+        // busybox cp -a (copy_file.c's wording).
+        assert_eq!(
+            sig_of("cp: can't preserve ownership of '/app/data': Invalid argument"),
+            "podman-rootless-subuid"
+        );
+        assert_eq!(
+            sig_of("cp: can't preserve ownership of '/app/data': Operation not permitted"),
+            "none"
+        );
+        assert_eq!(
+            sig_of("rsync: [receiver] chown \"/srv/.x.abc\" failed: Invalid argument (22)"),
+            "podman-rootless-subuid"
+        );
+        // The same tools refused for lack of privilege, or other EINVALs, are not this.
+        for line in [
+            "dpkg: error processing archive x.deb (--unpack):\n error setting ownership of './usr/bin/x': Operation not permitted",
+            "cp: failed to preserve ownership for '/app/data': Operation not permitted",
+            "rsync: [receiver] chown \"/srv/x\" failed: Operation not permitted (1)",
+            "mount: /mnt: wrong fs type, bad option, bad superblock: Invalid argument",
+            "#7 0.31 ERROR: invalid argument: --chown-all is not an option",
+            "chown: invalid user: 'app:app'",
+        ] {
+            assert_eq!(sig_of(line), "none", "{line}");
+        }
         // A chown refused for lack of privilege, or an unknown user, is the Dockerfile's problem.
         let log = "Step 3/3 : RUN chown app /data\nchown: changing ownership of '/data': Operation not permitted\nchown: invalid user: 'app'";
         assert_eq!(sig_of(log), "none");
@@ -562,6 +623,153 @@ mod tests {
         let tls =
             "Get \"https://reg.internal:5000/v2/\": x509: certificate signed by unknown authority";
         assert_eq!(sig_of(tls), "none");
+    }
+
+    #[test]
+    fn a_podman_multi_stage_step_is_the_failing_step() {
+        // Podman 4.3 (buildah), the second stage of a multi-stage build (real text).
+        let log = "[1/2] STEP 4/4: RUN echo built > /out\n--> ef6a4d66b7a\n[2/2] STEP 1/4: FROM scratch\n[2/2] STEP 4/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"nosuchcmd\"]\nsh: nosuchcmd: not found\nERROR: building at STEP \"RUN /bin/busybox sh -c nosuchcmd\": while running runtime: exit status 127";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "command-not-found");
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("[2/2] STEP 4/4: RUN [\"/bin/busybox\",\"sh\",\"-c\",\"nosuchcmd\"]")
+        );
+        assert_eq!(
+            strip_buildah_stage("[2/2] STEP 4/4: RUN x"),
+            "STEP 4/4: RUN x"
+        );
+        // Output lines that start with a bracket are not steps.
+        assert!(!is_step_header(
+            "[notice] A new release of pip is available"
+        ));
+        assert!(!is_step_header("[1/2] STEP"));
+        assert_eq!(
+            strip_buildah_stage("[a/b] STEP 1/2: x"),
+            "[a/b] STEP 1/2: x"
+        );
+    }
+
+    #[test]
+    fn a_program_missing_from_the_image_is_named_also_when_it_is_the_shell() {
+        // Real texts: Docker's smoke container, Podman's (escaped quotes), BuildKit's and Podman's RUN, in an
+        // image with busybox at /bin/busybox only.
+        for (text, step) in [
+            (
+                "engine answered 400: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory: unknown",
+                None,
+            ),
+            (
+                "engine answered 409: preparing container a7d707ec1aca for attach: runc: runc create failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory: OCI runtime attempted to invoke a command that was not found",
+                None,
+            ),
+            (
+                "#5 [2/2] RUN echo hi\n#5 runc run failed: unable to start container process: exec: \"/bin/sh\": stat /bin/sh: no such file or directory\n#5 ERROR: executor failed running [/bin/sh -c echo hi]: exit code: 1",
+                Some("#5 [2/2] RUN echo hi"),
+            ),
+            (
+                "STEP 3/3: RUN echo hi\nerror running container: from /usr/bin/runc creating container for [/bin/sh -c echo hi]: time=\"2026-12-01T01:44:34Z\" level=error msg=\"runc create failed: unable to start container process: exec: \\\"/bin/sh\\\": stat /bin/sh: no such file or directory\"\n: exit status 1\nERROR: building at STEP \"RUN echo hi\": while running runtime: exit status 1",
+                Some("STEP 3/3: RUN echo hi"),
+            ),
+        ] {
+            let d = classify(&lines(text)).unwrap();
+            assert_eq!(d.signature, "program-not-in-image", "{text}");
+            assert_eq!(d.detail.as_deref(), Some("/bin/sh"), "{text}");
+            assert_eq!(d.failing_step.as_deref(), step, "{text}");
+            assert!(d.explanation.contains("exec form"), "{}", d.explanation);
+        }
+        // An exec-form command that is not there.
+        let d = classify(&["exec: \"healthcheck\": executable file not found in $PATH: unknown"])
+            .unwrap();
+        assert_eq!(d.detail.as_deref(), Some("healthcheck"));
+        // A failing shim for other reasons stays an engine error, and its detail is no stray word.
+        let d = classify(&["failed to create shim task: OCI runtime create failed: container_linux.go:380: starting container process caused: process_linux.go:545: container init caused: rootfs_linux.go:76: mounting \"proc\" to rootfs: permission denied: unknown"]).unwrap();
+        assert_eq!(d.signature, "engine-daemon-error");
+        assert_eq!(d.detail, None);
+        // A file the program itself cannot find is not this.
+        assert_eq!(
+            sig_of("cat: /etc/app.conf: No such file or directory"),
+            "none"
+        );
+    }
+
+    #[test]
+    fn a_base_here_only_for_another_platform_wins_over_network_and_not_found() {
+        // BuildKit offline, --platform linux/arm64, the base tagged locally for amd64 only (real text), and
+        // dockui's line about the base.
+        let log = "#3 [internal] load metadata for docker.io/team/base:1\n#3 ERROR: failed to do request: Head \"https://registry-1.docker.io/v2/team/base/manifests/1\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host\nERROR: failed to solve with frontend dockerfile.v0: failed to create LLB definition: failed to do request: Head \"https://registry-1.docker.io/v2/team/base/manifests/1\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host";
+        assert_eq!(sig_of(log), "network");
+        let with_note = format!(
+            "{log}\ndockui: the base image team/base:1 is in this engine for linux/amd64 only, not for linux/arm64: for --platform linux/arm64 the engine asks its registry for that platform's image"
+        );
+        let d = classify(&lines(&with_note)).unwrap();
+        assert_eq!(d.signature, "base-not-for-platform");
+        assert_eq!(d.detail.as_deref(), Some("team/base:1"));
+        assert!(d.explanation.contains("Retrying does not help"));
+        // Online, a local-only name is "pull access denied": the note wins there too.
+        let online = "ERROR: pull access denied for team/base, repository does not exist or may require 'docker login'\ndockui: the base image team/base:1 is in this engine for linux/amd64 only, not for linux/arm64: x";
+        assert_eq!(sig_of(online), "base-not-for-platform");
+        // Someone's RUN output quoting such words is not dockui's line.
+        assert_eq!(
+            sig_of(
+                "#5 0.2 dockui: the base image x is in this engine for linux/amd64 only, not for y"
+            ),
+            "none"
+        );
+    }
+
+    #[test]
+    fn dockuis_own_cache_refusals_are_diagnosed() {
+        let invalid = "dockui: --cache-to / [build] cache_to: `type=registry,ref=a,ref=b` gives ref= twice; which one is meant? Give it once";
+        assert_eq!(sig_of(invalid), "cache-entry-invalid");
+        let podman = "dockui: cache export type=inline: NOT supported\ndockui: Podman's builder (buildah) cannot export a build cache (`--cache-to type=inline`): it keeps its layer cache in Podman's own storage";
+        assert_eq!(sig_of(podman), "cache-unsupported-here");
+        // The engine's refusal quotes BuildKit's own words: the exporter signature, with the type.
+        let engine = "dockui: the Docker engine's embedded BuildKit exports only type=inline cache; `--cache-to type=gha` would fail at the end of the build with `unknown cache exporter: \"gha\"`.";
+        assert_eq!(sig_of(engine), "cache-exporter-unknown");
+        // A RUN step that prints such words is not dockui.
+        assert_eq!(
+            sig_of("#5 0.1 dockui: --cache-to / [build] cache_to: demo text"),
+            "none"
+        );
+    }
+
+    #[test]
+    fn a_heredoc_podman_cannot_read_is_named() {
+        // Podman 4.3.1 (real text).
+        let log = "STEP 4/9: COPY <<EOT /greeting\nERROR: building at STEP \"COPY <<EOT /greeting\": checking on sources under \"/var/tmp/libpod_builder14910857/build\": copier: stat: \"/<<EOT\": no such file or directory";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "heredoc-unsupported");
+        assert_eq!(d.detail.as_deref(), Some("EOT"));
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("STEP 4/9: COPY <<EOT /greeting")
+        );
+        // A COPY source that is really missing is not this.
+        let missing = "ERROR: building at STEP \"COPY app /app\": checking on sources under \"/var/tmp/b\": copier: stat: \"/app\": no such file or directory";
+        assert_ne!(sig_of(missing), "heredoc-unsupported");
+    }
+
+    #[test]
+    fn a_windows_platform_on_a_linux_engine_says_to_build_linux() {
+        // Docker 20.10's BuildKit, --platform windows/amd64 (real text).
+        let log = "#6 [3/3] RUN echo hello > /hello\n#6 runc run failed: unable to start container process: exec: \"cmd\": executable file not found in $PATH\n#6 ERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1\nERROR: executor failed running [cmd /S /C echo hello > /hello]: exit code: 1";
+        let d = classify(&lines(log)).unwrap();
+        assert_eq!(d.signature, "windows-platform-on-linux");
+        assert!(
+            d.explanation.contains("--platform linux/amd64"),
+            "{}",
+            d.explanation
+        );
+        assert_eq!(
+            d.failing_step.as_deref(),
+            Some("#6 [3/3] RUN echo hello > /hello")
+        );
+        // A step that merely runs a program called cmd-something, or names cmd.exe in a message, is not one.
+        let log = "#6 [2/2] RUN ./cmd-runner --check\n#6 0.2 usage: cmd /S /C is for windows\n#6 DONE 0.3s";
+        assert_eq!(sig_of(log), "none");
+        let log = "Step 2/2 : RUN cmdtool\n/bin/sh: cmdtool: not found\nThe command '/bin/sh -c cmdtool' returned a non-zero code: 127";
+        assert_eq!(sig_of(log), "command-not-found");
     }
 
     #[test]

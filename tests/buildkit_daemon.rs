@@ -132,6 +132,67 @@ async fn a_build_through_the_daemon_code_path_lands_in_the_engine_with_progress(
     assert!(!text.contains("secret.txt"), "{text}");
 }
 
+/// `--push` through an engine's embedded BuildKit (BUILDKIT_HOST at the engine's `/grpc`): that BuildKit has
+/// no image exporter, so nothing can be pushed while building. dockui said "pushed IMAGE (sha256:<config>)"
+/// and reported the config digest as the pushed one although the registry never saw the image; now the
+/// build is refused before anything is solved, and a later `push` through this port says where the image is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn push_through_an_engines_buildkit_is_refused_not_claimed() {
+    common::engine_or_skip("daemon_push_refused").await.unwrap();
+    let port = h2c_proxy().await;
+    let builder = BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "push-refused");
+    let tag = format!("127.0.0.1:5999/dockui-test/bk-push:{}", std::process::id());
+    let spec = BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: tag.clone(),
+        network: "none".into(),
+        push: true,
+        ..Default::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let err = builder
+        .build(spec.clone(), tx)
+        .await
+        .unwrap_err()
+        .to_string();
+    let lines = drain(&mut rx);
+    assert!(err.contains("cannot push while it builds"), "{err}");
+    assert!(err.contains("dockui push"), "{err}");
+    assert!(!lines.iter().any(|l| l.contains("pushed")), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("#1 ")),
+        "nothing built: {lines:#?}"
+    );
+    // Built without --push: the image is in the engine, and the port does not claim a pushed digest.
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let built = builder
+        .build(
+            BuildSpec {
+                push: false,
+                ..spec
+            },
+            tx,
+        )
+        .await;
+    let _ = docker(&["rmi", "-f", &tag]);
+    built.unwrap();
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    let (repo, t) = tag.rsplit_once(':').unwrap();
+    let err = builder
+        .push(repo, t, None, ptx)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("push it from the engine"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(dockui_engine),
@@ -260,6 +321,20 @@ mod fake {
                     extra.push(("cache.manifest".to_string(), desc));
                 }
                 self.rec.content.lock().unwrap().extend(log);
+            }
+            // A build that is cancelled or fails after the cache blobs were written.
+            match req
+                .frontend_attrs
+                .get("build-arg:FAKE_SOLVE")
+                .map(String::as_str)
+            {
+                Some("hang") => std::future::pending::<()>().await,
+                Some("fail") => {
+                    return Err(Status::unknown(
+                        "process \"/bin/sh -c make\" did not complete successfully: exit code: 2",
+                    ));
+                }
+                _ => {}
             }
             Ok(Response::new(SolveResponse {
                 exporter_response: extra.into_iter().chain([
@@ -599,9 +674,14 @@ mod local_cache {
         let config = serde_json::json!({"layers": [{"blob": layer, "parent": -1}], "records": []})
             .to_string();
         let config_digest = sha(config.as_bytes());
-        write(channel.clone(), &store, config.as_bytes(), &config_digest)
-            .await
-            .unwrap();
+        // BuildKit skips content the store already has (an earlier export to the same directory).
+        let exists_ok = |r: Result<proto::WriteContentResponse, Status>| match r {
+            Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+            r => {
+                r.unwrap();
+            }
+        };
+        exists_ok(write(channel.clone(), &store, config.as_bytes(), &config_digest).await);
         let index = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -612,9 +692,7 @@ mod local_cache {
         })
         .to_string();
         let index_digest = sha(index.as_bytes());
-        write(channel, &store, index.as_bytes(), &index_digest)
-            .await
-            .unwrap();
+        exists_ok(write(channel, &store, index.as_bytes(), &index_digest).await);
         log.push(format!("export index {index_digest}"));
         serde_json::json!({
             "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -667,7 +745,8 @@ async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_reg
         cache_from: vec!["type=registry,ref=registry.example:5000/team/app:cache".into()],
         cache_to: vec![
             "type=registry,ref=registry.example:5000/team/app:cache,mode=max".into(),
-            "type=gha,scope=main".into(),
+            // The runner's cache service, as a GitHub Actions job passes it.
+            "type=gha,scope=main,url=http://cache.example/,token=ghs_faketoken".into(),
             "type=inline".into(),
         ],
         push: true,
@@ -684,9 +763,9 @@ async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_reg
         "{lines:#?}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("cache export type=gha,scope=main: supported")),
+        lines.iter().any(|l| l.contains(
+            "cache export type=gha,scope=main,token=***,url=http://cache.example/: supported"
+        )),
         "{lines:#?}"
     );
     let solves = rec.solves.lock().unwrap().clone();
@@ -721,6 +800,16 @@ async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_reg
     );
     assert_eq!(exports[1].0, "gha");
     assert!(exports[1].1.contains(&("scope".into(), "main".into())));
+    // The token goes to BuildKit, and nowhere else.
+    assert!(
+        exports[1]
+            .1
+            .contains(&("token".into(), "ghs_faketoken".into()))
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("ghs_faketoken")),
+        "{lines:#?}"
+    );
     assert_eq!(exports[2].0, "inline");
     assert_eq!(cache.imports[0].r#type, "registry");
     // The solve names the session dockui opened, which announced file sync for the context.
@@ -902,6 +991,101 @@ async fn a_local_cache_is_exported_and_imported_through_the_session_content_stor
     builder.build(spec, tx).await.unwrap();
     let req = rec.solves.lock().unwrap()[1].clone();
     assert_eq!(req.cache.unwrap().imports[0].attrs["digest"], index_digest);
+}
+
+/// A build with `--cache-to type=local` that does not finish (cancelled while BuildKit writes the cache, or
+/// failed after it wrote blobs) leaves the destination as it was: a directory dockui created is gone, one that
+/// held an earlier cache keeps exactly its blobs and `index.json` (still importable), no `ingest/` leftovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_local_cache_export_leaves_the_destination_as_it_was() {
+    let (port, _rec) = fake_daemon().await;
+    let builder = std::sync::Arc::new(
+        BuildkitBuilder::connect(&settings(&format!("tcp://127.0.0.1:{port}"))).unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "x");
+    let spec = |dest: &Path, mode: &str| BuildSpec {
+        context_dir: dir.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        tag: "r/app:1".into(),
+        args: [("FAKE_SOLVE".to_string(), mode.to_string())].into(),
+        cache_to: vec![format!("type=local,dest={}", dest.display())],
+        ..Default::default()
+    };
+    let files = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = walkdir(d)
+            .into_iter()
+            .map(|p| p.strip_prefix(d).unwrap().display().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let root = tempfile::tempdir().unwrap();
+
+    // An earlier, finished export: the cache a later build must not spoil.
+    let kept = root.path().join("kept");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    builder.build(spec(&kept, "ok"), tx).await.unwrap();
+    let kept_before = files(&kept);
+    assert!(
+        kept_before.contains(&"index.json".to_string()),
+        "{kept_before:?}"
+    );
+    let index_before = std::fs::read(kept.join("index.json")).unwrap();
+    // Drop the layer blob so the next export writes something new there.
+    let layer = format!("{:x}", {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(local_cache::LAYER)
+    });
+    std::fs::remove_file(kept.join("blobs/sha256").join(&layer)).unwrap();
+    let kept_before = files(&kept);
+
+    for mode in ["hang", "fail"] {
+        let fresh = root.path().join(format!("fresh-{mode}"));
+        for dest in [&fresh, &kept] {
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let b = builder.clone();
+            let s = spec(dest, mode);
+            let build = tokio::spawn(async move { b.build(s, tx).await });
+            if mode == "hang" {
+                // Cancel once BuildKit wrote the cache blobs (the solve then never ends).
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                while !dest.join("blobs/sha256").join(&layer).exists() {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the fake wrote no blob"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                build.abort();
+                assert!(build.await.unwrap_err().is_cancelled());
+            } else {
+                let err = build.await.unwrap().unwrap_err();
+                assert!(err.to_string().contains("exit code: 2"), "{err}");
+            }
+            if dest == &fresh {
+                assert!(!fresh.exists(), "{mode}: {:?}", files(&fresh));
+            } else {
+                assert_eq!(files(&kept), kept_before, "{mode}");
+                assert_eq!(
+                    std::fs::read(kept.join("index.json")).unwrap(),
+                    index_before
+                );
+            }
+        }
+    }
+}
+
+fn walkdir(d: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+        let p = e.path();
+        out.push(p.clone());
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        }
+    }
+    out
 }
 
 /// CA, server and client certificates made with openssl, plus a client certificate from another CA.
@@ -1281,4 +1465,104 @@ async fn dockui_build_backend_buildkit_builds_on_the_daemon() {
         Some(String::from_utf8_lossy(&inspect.stdout).trim()),
         "{v:#}"
     );
+}
+
+/// `--cache-to type=gha` on a standalone daemon from the CLI: without the runner's cache URL and token (not
+/// given, not in the environment) refused before anything is solved, saying where they come from; with
+/// ACTIONS_CACHE_URL / ACTIONS_RUNTIME_TOKEN set (as in a GitHub Actions job) the daemon gets them, and the
+/// token is on no output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gha_cache_needs_the_runners_url_and_token_and_never_prints_the_token() {
+    let (port, rec) = fake_daemon().await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    context(&dir, "gha");
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nimage = \"dockui-test/gha\"\nmax_attempts = 1\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    // None: no runner; Some(false): the v1 cache service; Some(true): v2, as GitHub's runners set it now.
+    let run = |runner_env: Option<bool>| {
+        let mut cmd = common::dockui(home.path());
+        cmd.env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
+            .env_remove("ACTIONS_CACHE_URL")
+            .env_remove("ACTIONS_RESULTS_URL")
+            .env_remove("ACTIONS_CACHE_SERVICE_V2")
+            .env_remove("ACTIONS_RUNTIME_TOKEN")
+            .args([
+                "build",
+                "--backend",
+                "buildkit",
+                "--format",
+                "json",
+                "--no-smoke",
+            ])
+            .args(["--cache-to", "type=gha,scope=main,mode=max"])
+            .args(["--cache-from", "type=gha,scope=main"])
+            .arg(&dir);
+        match runner_env {
+            Some(false) => {
+                cmd.env("ACTIONS_CACHE_URL", "http://cache.example/")
+                    .env("ACTIONS_RUNTIME_TOKEN", "ghs_runnertoken42");
+            }
+            Some(true) => {
+                cmd.env("ACTIONS_CACHE_SERVICE_V2", "true")
+                    .env("ACTIONS_RESULTS_URL", "http://results.example/")
+                    .env("ACTIONS_RUNTIME_TOKEN", "ghs_runnertoken42");
+            }
+            None => {}
+        }
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let out = run(None).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL) and ACTIONS_RUNTIME_TOKEN are not set"
+        ),
+        "{stderr}"
+    );
+    assert!(rec.solves.lock().unwrap().is_empty(), "nothing solved");
+
+    for (v2, n) in [(false, 1), (true, 2)] {
+        let out = run(Some(v2)).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let solves = rec.solves.lock().unwrap().clone();
+        assert_eq!(solves.len(), n, "{stderr}");
+        let cache = solves[n - 1].cache.as_ref().unwrap();
+        for e in cache.exports.iter().chain(&cache.imports) {
+            assert_eq!(e.r#type, "gha");
+            assert_eq!(e.attrs["token"], "ghs_runnertoken42");
+            if v2 {
+                assert_eq!(e.attrs["version"], "2");
+                assert_eq!(e.attrs["url_v2"], "http://results.example/");
+            } else {
+                assert_eq!(e.attrs["url"], "http://cache.example/");
+                assert!(!e.attrs.contains_key("url_v2"));
+            }
+        }
+        assert!(!stdout.contains("ghs_runnertoken42"), "{stdout}");
+        assert!(!stderr.contains("ghs_runnertoken42"), "{stderr}");
+    }
+    // Nor in anything dockui wrote (build logs, the build record, its log file).
+    let mut files = 0;
+    for f in walkdir(home.path()).into_iter().filter(|p| p.is_file()) {
+        files += 1;
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(
+            !text.contains("ghs_runnertoken42"),
+            "{}: {text}",
+            f.display()
+        );
+    }
+    assert!(files > 3, "{files} files");
 }

@@ -181,5 +181,187 @@ fn the_cli_flags_are_checked_before_the_build() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
         assert_eq!(v["success"], false);
         assert!(!stderr.contains("#1 "), "nothing was built: {stderr}");
+        // Every refusal carries a diagnosis (it said "matches no known signature" for the invalid ones).
+        let sig = v["attempts"][0]["diagnosis"]["signature"]
+            .as_str()
+            .unwrap_or("none");
+        assert!(
+            ["cache-entry-invalid", "cache-exporter-unknown"].contains(&sig),
+            "{flags:?}: {sig}: {v:#}"
+        );
+        assert!(
+            !stderr.contains("matches no known signature"),
+            "{flags:?}: {stderr}"
+        );
     }
+}
+
+/// Credentials in cache entries (`token=` of gha, `secret_access_key=` of s3/azblob, a password in a
+/// reference), given as flags or in `[build] cache_to`, whether the entry parses or not: never on stdout or
+/// stderr, in the JSON, the build log, the build record or dockui's own log file.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn cache_credentials_never_leave_dockui() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    project(&dir, "cache-secrets");
+    let config = |cache_to: &str| {
+        format!(
+            "[build]\nimage = \"dockui-test/cache-secrets\"\nmax_attempts = 1\nnetwork = \"none\"\ncache_to = [{cache_to:?}]\n[smoke]\ninfer = false\n"
+        )
+    };
+    let secrets = [
+        "SEKRITs3key",
+        "SEKRITazkey",
+        "SEKRITghatoken",
+        "SEKRITmodetoken",
+        "SEKRITrefpass",
+        "SEKRITconfigtoken",
+    ];
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec![
+                "--cache-to",
+                "type=s3,bucket=b,region=r,secret_access_key=SEKRITs3key",
+            ],
+            "type=inline",
+            "unknown cache type `s3`",
+        ),
+        (
+            vec![
+                "--cache-from",
+                "type=azblob,account_url=https://a.example,secret_access_key=SEKRITazkey",
+            ],
+            "type=inline",
+            "unknown cache type `azblob`",
+        ),
+        // Parses; the engine cannot export it: refused with the entry quoted (masked).
+        (
+            vec![
+                "--cache-to",
+                "type=gha,token=SEKRITghatoken,url=http://127.0.0.1:9/",
+            ],
+            "type=inline",
+            "token=***",
+        ),
+        (
+            vec!["--cache-to", "type=gha,token=SEKRITmodetoken,mode=all"],
+            "type=inline",
+            "mode is min or max",
+        ),
+        (
+            vec![
+                "--cache-to",
+                "type=registry,ref=ci:SEKRITrefpass@127.0.0.1:5999/x:cache",
+            ],
+            "type=inline",
+            "docker login",
+        ),
+        // From the project's config.
+        (
+            vec![],
+            "type=gha,token=SEKRITconfigtoken,url=http://127.0.0.1:9/",
+            "token=***",
+        ),
+    ];
+    for (flags, cache_to, needle) in cases {
+        std::fs::write(dir.join(".dockui.toml"), config(cache_to)).unwrap();
+        let out = common::dockui(home.path())
+            .args(["build", "--format", "json"])
+            .args(&flags)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.contains(needle), "{flags:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON result");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(needle)),
+            "{flags:?}: {v:#}"
+        );
+        for s in secrets {
+            assert!(!stdout.contains(s), "{flags:?}: {s} on stdout: {stdout}");
+            assert!(!stderr.contains(s), "{flags:?}: {s} on stderr: {stderr}");
+        }
+    }
+    // Every file dockui wrote (build logs, build records, its log file, history).
+    let mut written = 0;
+    for dir in ["state", "data", "config"] {
+        for entry in walk(&home.path().join(dir)) {
+            let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).to_string();
+            written += 1;
+            for s in secrets {
+                assert!(!text.contains(s), "{s} in {}: {text}", entry.display());
+            }
+        }
+    }
+    assert!(
+        written >= 6,
+        "dockui wrote its logs and records: {written} files"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The engine's legacy builder ([build] builder = "legacy") reads `--cache-from` images from the engine's store
+/// only and never pulls them: for a reference that is not there dockui says it gives no cache (it said
+/// "supported" and nothing more); for one that is there it says nothing.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn the_legacy_builder_says_a_cache_image_it_does_not_have_gives_no_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    project(&dir, "legacy-cache-from");
+    let tag = format!("dockui-test/legacy-cache:{}", std::process::id());
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nbuilder = \"legacy\"\nmax_attempts = 1\nnetwork = \"none\"\n[smoke]\ninfer = false\n",
+    )
+    .unwrap();
+    let missing = format!("127.0.0.1:5999/dockui-test/not-here:{}", std::process::id());
+    let run = |cache_from: &str| {
+        common::dockui(home.path())
+            .args(["build", "-t", &tag, "--cache-from", cache_from])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&format!("type=registry,ref={missing}"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the legacy builder does not pull cache images, and {missing} is not in this engine"
+        )),
+        "{stderr}"
+    );
+    // The image just built is in the engine: no note.
+    let out = run(&tag);
+    let stderr2 = String::from_utf8_lossy(&out.stderr).to_string();
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    assert_eq!(out.status.code(), Some(0), "{stderr2}");
+    assert!(!stderr2.contains("does not pull cache images"), "{stderr2}");
 }

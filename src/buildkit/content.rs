@@ -448,7 +448,22 @@ impl Inner {
                     // The writer went away without a commit: the temp file is removed with `ingest`.
                     _ => break,
                 };
-                let answer = inner.write_one(&root, &mut ingest, &mut ref_name, msg);
+                // File writes, hashing, fsync and rename block: on the blocking pool, never on a runtime
+                // thread (the session's other streams, file sync of the context, run on those).
+                let (worker, dir) = (inner.clone(), root.clone());
+                let (mut ing, mut name) = (ingest.take(), std::mem::take(&mut ref_name));
+                let answer = match tokio::task::spawn_blocking(move || {
+                    let answer = worker.write_one(&dir, &mut ing, &mut name, msg);
+                    (answer, ing, name)
+                })
+                .await
+                {
+                    Ok((answer, ing, name)) => {
+                        (ingest, ref_name) = (ing, name);
+                        answer
+                    }
+                    Err(e) => Err(Status::internal(format!("content write failed: {e}"))),
+                };
                 let done = !matches!(&answer, Ok(a) if a.action != proto::COMMIT);
                 if tx.send(answer).await.is_err() || done {
                     break;
@@ -457,9 +472,12 @@ impl Inner {
             if let Ok(mut a) = inner.active.lock() {
                 a.remove(&ref_name);
             }
-            // The temp file goes with `ingest`; the shared ingest/ directory is removed after the solve
-            // (solve::tidy_local_exports), not here, where the next write may be creating its file in it.
-            drop(ingest);
+            // The temp file goes with `ingest` (an unlink: blocking too); the shared ingest/ directory is
+            // removed after the solve (solve::tidy_local_exports), not here, where the next write may be
+            // creating its file in it.
+            if ingest.is_some() {
+                let _ = tokio::task::spawn_blocking(move || drop(ingest)).await;
+            }
         });
         Ok(ReceiverStream::new(rx))
     }
@@ -858,7 +876,17 @@ pub fn put_index(dir: &Path, desc: &serde_json::Value, tag: &str) -> Result<Stri
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
+    // Valid JSON of another shape (`[]`, a string): not an OCI index, and indexing into it would panic.
+    if !index.is_object() || !(index["manifests"].is_array() || index["manifests"].is_null()) {
+        return Err(format!(
+            "{} is not an OCI image index (a JSON object with a `manifests` list); it was left as it is: move it away and build again",
+            path.display()
+        ));
+    }
     let mut entry = desc.clone();
+    if !entry["annotations"].is_object() {
+        entry["annotations"] = serde_json::json!({});
+    }
     entry["annotations"][REF_NAME] = serde_json::Value::String(tag.to_string());
     let mut manifests: Vec<serde_json::Value> = index["manifests"]
         .as_array()
@@ -968,6 +996,30 @@ mod tests {
             std::fs::read_to_string(dir.path().join("index.json")).unwrap(),
             "{not json"
         );
+        // Valid JSON that is no index (it panicked: indexing into an array or a string).
+        for other in ["[]", "\"x\"", "{\"manifests\": 3}"] {
+            std::fs::write(dir.path().join("index.json"), other).unwrap();
+            let err = put_index(
+                dir.path(),
+                &serde_json::json!({"digest": d, "size": 3}),
+                "latest",
+            )
+            .unwrap_err();
+            assert!(err.contains("not an OCI image index"), "{other}: {err}");
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("index.json")).unwrap(),
+                other
+            );
+        }
+        // An index without manifests yet, and a descriptor with odd annotations, are fine.
+        std::fs::write(dir.path().join("index.json"), "{}").unwrap();
+        put_index(
+            dir.path(),
+            &serde_json::json!({"digest": d, "size": 3, "annotations": "odd"}),
+            "latest",
+        )
+        .unwrap();
+        assert_eq!(index_digest(dir.path(), "latest").unwrap(), d);
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl Settings {
             server_name: env("BUILDKIT_TLS_SERVERNAME").unwrap_or_default(),
         };
         Some(Settings {
-            address,
+            // Shown in every message and result: never with credentials (which BuildKit cannot use anyway;
+            // `Target::parse` refuses such an address).
+            address: transport::redact(&address),
             source,
             tls,
         })
@@ -212,8 +214,8 @@ pub struct BuildkitBuilder {
     address: String,
     source: &'static str,
     target: Target,
-    /// Images built (and pushed) in this process: tag -> what the exporter reported.
-    built: Mutex<BTreeMap<String, solve::Solved>>,
+    /// Images built in this process: tag -> what the exporter reported, and whether it pushed them.
+    built: Mutex<BTreeMap<String, (solve::Solved, bool)>>,
     workers: tokio::sync::OnceCell<Workers>,
 }
 
@@ -397,10 +399,25 @@ impl BuilderPort for BuildkitBuilder {
             if let Some(p) = cache::check(&from, &to, &caps).into_iter().next() {
                 return Err(DockerError::Context(p.message));
             }
+            if let Some(why) = crate::docker::capabilities::foreign_os(
+                &spec.platform,
+                &caps.platforms,
+                &format!("the BuildKit daemon at {}", self.address),
+            ) {
+                return Err(DockerError::Context(why));
+            }
             let platforms = spec.platform.split(',').filter(|p| !p.trim().is_empty()).count();
             if platforms > 1 && !caps.multi_platform {
                 return Err(DockerError::Context(format!(
                     "{} is a Docker engine's embedded BuildKit, which cannot store a multi-platform image; build each platform on the engine (--backend engine) or use a standalone BuildKit daemon",
+                    self.address
+                )));
+            }
+            // An engine's embedded BuildKit has no image exporter ("exporter image could not be found"): its
+            // builds land in that engine, and nothing would be pushed.
+            if spec.push && workers.embedded_engine {
+                return Err(DockerError::Context(format!(
+                    "--push: {} is a Docker engine's embedded BuildKit, which cannot push while it builds (it has no image exporter; the image lands in that engine). Build without --push and push from that engine (`dockui push IMAGE` with DOCKER_HOST / [engine] docker_host naming it), or build with --backend docker, or point BUILDKIT_HOST at a standalone BuildKit daemon",
                     self.address
                 )));
             }
@@ -433,14 +450,15 @@ impl BuilderPort for BuildkitBuilder {
                 .clone()
                 .or_else(|| solved.digest.clone())
                 .unwrap_or_default();
-            if let (true, Some(d)) = (spec.push, &solved.digest) {
+            let pushed = matches!(output, solve::Output::Image { push: true, .. });
+            if let (true, Some(d)) = (pushed, &solved.digest) {
                 let _ = events.send(BuildEvent::Line(format!(
                     "dockui: pushed {} ({d})",
                     spec.tag
                 )));
             }
             if let Ok(mut built) = self.built.lock() {
-                built.insert(spec.tag.clone(), solved);
+                built.insert(spec.tag.clone(), (solved, pushed));
             }
             Ok(id)
         }
@@ -457,7 +475,7 @@ impl BuilderPort for BuildkitBuilder {
                 .lock()
                 .ok()
                 .and_then(|b| b.get(reference).cloned());
-            Ok(built.map(|s| ImageInfo {
+            Ok(built.map(|(s, _)| ImageInfo {
                 id: s.config_digest.clone().unwrap_or_default(),
                 repo_tags: vec![reference.to_string()],
                 repo_digests: s
@@ -500,6 +518,8 @@ impl BuilderPort for BuildkitBuilder {
         async move {
             let full = format!("{image_ref}:{tag}");
             let built = self.built.lock().ok().and_then(|b| b.get(&full).cloned());
+            // Only what the daemon pushed while building has a registry digest to report.
+            let built = built.filter(|(_, pushed)| *pushed).map(|(s, _)| s);
             match built.and_then(|s| s.digest.map(|d| (d, s.config_digest))) {
                 Some((digest, config)) => Ok(PushResult {
                     repository: image_ref.to_string(),
@@ -510,6 +530,12 @@ impl BuilderPort for BuildkitBuilder {
                     image_id: config.unwrap_or_default(),
                     digest_confirmed: true,
                 }),
+                None if self.workers.get().is_some_and(|w| w.embedded_engine) => {
+                    Err(DockerError::Other(format!(
+                        "{full} was built by the embedded BuildKit of the Docker engine at {} and is in that engine's image store: push it from the engine (`dockui push {full}` with DOCKER_HOST / [engine] docker_host naming it)",
+                        self.address
+                    )))
+                }
                 None => Err(DockerError::Other(format!(
                     "the BuildKit daemon at {} pushes while it builds (type=image,push=true): build {full} with push on; it keeps no image to push afterwards",
                     self.address

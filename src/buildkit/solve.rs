@@ -42,9 +42,9 @@ pub fn request(
     cache_to: &[CacheSpec],
 ) -> Result<SolveRequest, DockerError> {
     let cache_from = &local_dirs(cache_from, Direction::Import)
-        .map_err(|e| DockerError::Context(format!("cache_from: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-from / [build] cache_from: {e}")))?;
     let cache_to = &local_dirs(cache_to, Direction::Export)
-        .map_err(|e| DockerError::Context(format!("cache_to: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-to / [build] cache_to: {e}")))?;
     let dockerfile_rel =
         crate::docker::context::dockerfile_rel(&spec.context_dir, &spec.dockerfile)
             .map_err(|e| DockerError::Context(e.to_string()))?;
@@ -197,12 +197,85 @@ pub fn local_stores(req: &SolveRequest) -> Result<Stores, String> {
     }
     for e in cache.exports.iter().filter(|e| e.r#type == "local") {
         if let Some(dest) = e.attrs.get("dest") {
-            std::fs::create_dir_all(dest)
-                .map_err(|err| format!("cache_to: cannot create {dest}: {err}"))?;
+            std::fs::create_dir_all(dest).map_err(|err| {
+                format!("--cache-to / [build] cache_to: cannot create {dest}: {err}")
+            })?;
             stores.add(std::path::Path::new(dest), true);
         }
     }
     Ok(stores)
+}
+
+/// What a `type=local` destination held before the build, so a build that does not finish (cancelled, failed,
+/// its process interrupted) leaves it as it was: a directory dockui created goes again; in one that held a
+/// cache, the blobs this build added (nothing points at them: `index.json` is only replaced on success) and
+/// its `ingest/` go. Restored on drop unless `keep` was called.
+pub struct LocalExports {
+    dests: Vec<LocalDest>,
+    keep: bool,
+}
+
+struct LocalDest {
+    dir: std::path::PathBuf,
+    existed: bool,
+    blobs: std::collections::HashSet<std::ffi::OsString>,
+    ingest_existed: bool,
+}
+
+fn blob_names(dir: &std::path::Path) -> std::collections::HashSet<std::ffi::OsString> {
+    std::fs::read_dir(dir.join("blobs/sha256"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+impl LocalExports {
+    /// Note the request's `type=local` destinations as they are now (before `local_stores` creates them).
+    pub fn before(req: &SolveRequest) -> LocalExports {
+        let mut dests: Vec<LocalDest> = Vec::new();
+        if let Some(cache) = &req.cache {
+            for e in cache.exports.iter().filter(|e| e.r#type == "local") {
+                let Some(dest) = e.attrs.get("dest") else {
+                    continue;
+                };
+                let dir = std::path::PathBuf::from(dest);
+                if dests.iter().any(|d| d.dir == dir) {
+                    continue;
+                }
+                dests.push(LocalDest {
+                    existed: dir.exists(),
+                    blobs: blob_names(&dir),
+                    ingest_existed: dir.join("ingest").exists(),
+                    dir,
+                });
+            }
+        }
+        LocalExports { dests, keep: false }
+    }
+
+    /// The export finished: what was written stays.
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for LocalExports {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for d in &self.dests {
+            if !d.existed {
+                let _ = std::fs::remove_dir_all(&d.dir);
+                continue;
+            }
+            for name in blob_names(&d.dir).difference(&d.blobs) {
+                let _ = std::fs::remove_file(d.dir.join("blobs/sha256").join(name));
+            }
+            if !d.ingest_existed {
+                let _ = std::fs::remove_dir_all(d.dir.join("ingest"));
+            }
+        }
+    }
 }
 
 /// After a solve with `type=local` exports, whatever its outcome: remove each destination's `ingest/`
@@ -274,9 +347,9 @@ pub fn synced_dirs(spec: &BuildSpec) -> Result<SyncedDirs, DockerError> {
 /// Parse the spec's cache entries (buildx syntax), naming the bad one.
 pub fn cache_specs(spec: &BuildSpec) -> Result<(Vec<CacheSpec>, Vec<CacheSpec>), DockerError> {
     let from = CacheSpec::parse_all(&spec.cache_from, Direction::Import)
-        .map_err(|e| DockerError::Context(format!("cache_from: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-from / [build] cache_from: {e}")))?;
     let to = CacheSpec::parse_all(&spec.cache_to, Direction::Export)
-        .map_err(|e| DockerError::Context(format!("cache_to: {e}")))?;
+        .map_err(|e| DockerError::Context(format!("--cache-to / [build] cache_to: {e}")))?;
     Ok((from, to))
 }
 
@@ -314,6 +387,8 @@ pub async fn run(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
+    // Before the destinations are created: a build that does not finish leaves them as they were.
+    let mut exports = LocalExports::before(&req);
     let stores = local_stores(&req).map_err(DockerError::Context)?;
     let _session = super::session::start(
         channel.clone(),
@@ -340,14 +415,18 @@ pub async fn run(
             return 0;
         };
         let mut stream = resp.into_inner();
-        while let Ok(Some(msg)) = stream.message().await {
-            for out in renderer.render(&msg) {
+        let send = |outs: Vec<Out>| {
+            for out in outs {
                 let _ = status_events.send(match out {
                     Out::Line(l) => BuildEvent::Line(l),
                     Out::Step(current, total) => BuildEvent::Step { current, total },
                 });
             }
+        };
+        while let Ok(Some(msg)) = stream.message().await {
+            send(renderer.render(&msg));
         }
+        send(renderer.finish());
         renderer.cached_steps
     }));
 
@@ -368,6 +447,7 @@ pub async fn run(
             let resp = resp.into_inner().exporter_response;
             match finish_local_exports(&req, &resp) {
                 Ok(lines) => {
+                    exports.keep();
                     for l in lines {
                         let _ = events.send(BuildEvent::Line(l));
                     }

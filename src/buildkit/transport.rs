@@ -69,6 +69,19 @@ impl PartialEq for Dial {
 
 impl Eq for Dial {}
 
+/// An address as it may be shown: credentials before `@` in its authority replaced by `***`
+/// (`tcp://user:secret@host:1234` -> `tcp://***@host:1234`).
+pub fn redact(address: &str) -> String {
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return address.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => address.to_string(),
+    }
+}
+
 impl Target {
     /// Parse a `BUILDKIT_HOST` address: `unix:///run/buildkit/buildkitd.sock`, `tcp://host:1234`.
     pub fn parse(address: &str, tls: TlsFiles) -> Result<Target, String> {
@@ -80,6 +93,12 @@ impl Target {
         }
         if let Some(rest) = address.strip_prefix("tcp://") {
             let rest = rest.trim_end_matches('/');
+            if rest.contains('@') {
+                return Err(format!(
+                    "{}: a BuildKit daemon has no user/password login (the part before `@` is not shown); it authenticates clients by mTLS: BUILDKIT_TLS_CA / BUILDKIT_TLS_CERT / BUILDKIT_TLS_KEY or [engine] buildkit_ca / buildkit_cert / buildkit_key, with tcp://HOST:PORT",
+                    redact(address)
+                ));
+            }
             let (host, port) = rest
                 .rsplit_once(':')
                 .ok_or_else(|| format!("{address}: the port is missing (tcp://HOST:PORT)"))?;
@@ -95,6 +114,11 @@ impl Target {
                 port,
                 tls: tls.is_set().then_some(tls),
             });
+        }
+        if !address.contains("://") {
+            return Err(format!(
+                "{address}: no scheme: write tcp://{address} for a daemon listening on tcp, or unix:///PATH for its socket"
+            ));
         }
         let scheme = address.split("://").next().unwrap_or(address);
         Err(format!(
@@ -329,6 +353,42 @@ mod tests {
         let err =
             Target::parse("docker-container://buildx_buildkit", TlsFiles::default()).unwrap_err();
         assert!(err.contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn credentials_in_an_address_are_refused_and_never_shown() {
+        let err = Target::parse("tcp://ci:hunter2@builder:1234", TlsFiles::default()).unwrap_err();
+        assert!(!err.contains("hunter2") && !err.contains("ci:"), "{err}");
+        assert!(
+            err.contains("tcp://***@builder:1234") && err.contains("mTLS"),
+            "{err}"
+        );
+        assert_eq!(
+            redact("tcp://ci:hunter2@builder:1234"),
+            "tcp://***@builder:1234"
+        );
+        assert_eq!(redact("tcp://builder:1234"), "tcp://builder:1234");
+        assert_eq!(
+            redact("unix:///run/a@b/buildkitd.sock"),
+            "unix:///run/a@b/buildkitd.sock"
+        );
+        // Through the settings every message and result uses.
+        let config = crate::config::Config::default();
+        let s = super::super::Settings::resolve_with(
+            &config,
+            Some("tcp://ci:hunter2@builder:1234".into()),
+        )
+        .unwrap();
+        assert_eq!(s.address, "tcp://***@builder:1234");
+        let err = super::super::BuildkitBuilder::connect(&s).err().unwrap();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn an_address_without_a_scheme_says_which_to_write() {
+        let err = Target::parse("127.0.0.1:1234", TlsFiles::default()).unwrap_err();
+        assert!(err.contains("write tcp://127.0.0.1:1234"), "{err}");
+        assert!(!err.contains("`127.0.0.1:1234://`"), "{err}");
     }
 
     #[test]

@@ -250,9 +250,32 @@ pub fn needs_buildkit(dockerfile: &str) -> bool {
     })
 }
 
+/// Why Podman `version` cannot build `dockerfile`, or None. Podman before 4.8 (buildah before 1.33) reads a
+/// heredoc's lines as instructions of their own: `COPY <<EOT /f` fails with `copier: stat: "/<<EOT": no such
+/// file or directory`, a `RUN <<EOT` runs its body line by line as instructions (seen with Podman 4.3.1).
+pub fn podman_cannot_build(
+    version: &str,
+    dockerfile_name: &str,
+    dockerfile: &str,
+) -> Option<String> {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if version.is_empty() || (major, minor) >= (4, 8) {
+        return None;
+    }
+    let parsed = crate::analyze::dockerfile::Dockerfile::parse(dockerfile);
+    let ins = parsed.instructions().find(|i| !i.heredocs.is_empty())?;
+    Some(format!(
+        "{dockerfile_name}:{}: {} uses a heredoc (<<{}), which Podman {version} cannot build: its builder (buildah, before Podman 4.8) reads the heredoc's lines as instructions of their own. Build on a Docker engine (--backend docker) or a BuildKit daemon (--backend buildkit), upgrade Podman to 4.8 or later, or write the file without a heredoc (a file in the build context and COPY, or RUN printf)",
+        ins.line, ins.keyword, ins.heredocs[0].delimiter
+    ))
+}
+
 /// Parse the legacy builder's step lines: Docker's "Step 3/7 : RUN ..." and Podman's (buildah's)
 /// "STEP 3/7: RUN ...".
 pub fn parse_step(line: &str) -> Option<(u32, u32)> {
+    // Podman (buildah) prefixes each step of a multi-stage build with its stage: "[2/3] STEP 1/4: FROM x".
+    let line = crate::classify::strip_buildah_stage(line);
     let rest = line
         .strip_prefix("Step ")
         .or_else(|| line.strip_prefix("STEP "))?;
@@ -616,6 +639,38 @@ impl BollardEngine {
         ))
     }
 
+    /// For a build with `--platform` that failed: one line per base image this engine holds only for another
+    /// platform. The engine then asks the base's registry for the platform asked for, and for an image that
+    /// exists only here (or offline) that fails like a network or not-found error; the
+    /// `base-not-for-platform` signature reads these lines.
+    async fn bases_for_another_platform(&self, spec: &BuildSpec) -> Vec<String> {
+        let Ok(wanted) = crate::engine::platforms::Platform::parse(&spec.platform) else {
+            return Vec::new();
+        };
+        let Ok(docker) = self.client() else {
+            return Vec::new();
+        };
+        let text =
+            std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile)).unwrap_or_default();
+        let mut lines = Vec::new();
+        for base in crate::analyze::base_digest::base_references(&text, &spec.args) {
+            let Ok(image) = docker.inspect_image(&base.tagged).await else {
+                continue;
+            };
+            let os = image.os.unwrap_or_default();
+            let arch = go_arch(&image.architecture.unwrap_or_default()).to_string();
+            if os.is_empty() || arch.is_empty() || (os == wanted.os && arch == wanted.architecture)
+            {
+                continue;
+            }
+            lines.push(format!(
+                "dockui: the base image {} is in this engine for {os}/{arch} only, not for {wanted}: for --platform {wanted} the engine asks its registry for that platform's image",
+                base.tagged
+            ));
+        }
+        lines
+    }
+
     /// A BuildKit build through the engine's `/grpc`: session with file sync, Solve with the `moby`
     /// exporter (the image lands in the engine under every tag), Status into the log.
     async fn build_session(
@@ -668,6 +723,21 @@ impl BollardEngine {
         Ok(id)
     }
 }
+
+/// Dropped while a Podman build streams (a cancel): say what Podman still does, since it cannot be stopped.
+struct PodmanCancelNote {
+    events: Option<UnboundedSender<BuildEvent>>,
+}
+
+impl Drop for PodmanCancelNote {
+    fn drop(&mut self) {
+        if let Some(events) = self.events.take() {
+            let _ = events.send(BuildEvent::Line(PODMAN_CANCEL_NOTE.into()));
+        }
+    }
+}
+
+pub const PODMAN_CANCEL_NOTE: &str = "dockui: note: Podman cannot stop a build through its API: the step that is running goes on until its command ends, then Podman stops the build without running further steps or tagging the image (to end it now, stop that step's process on the Podman host)";
 
 impl DockerPort for BollardEngine {
     fn endpoint(&self) -> String {
@@ -749,10 +819,24 @@ impl DockerPort for BollardEngine {
         spec: BuildSpec,
         events: UnboundedSender<BuildEvent>,
     ) -> BoxFuture<'_, Result<String, DockerError>> {
+        // After a failure: bases this engine has only for another platform than the one asked for.
+        let (after_spec, after_events) = (spec.clone(), events.clone());
         async move {
+            let built: Result<String, DockerError> = async move {
             let docker = self.client()?;
             let probe = self.probe().await.ok();
             let podman = probe.as_ref().is_some_and(|p| p.podman);
+            if let Some(p) = probe.as_ref().filter(|p| p.podman) {
+                let text = std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile))
+                    .unwrap_or_default();
+                if let Some(why) = podman_cannot_build(
+                    &p.podman_version,
+                    &spec.dockerfile.display().to_string(),
+                    &text,
+                ) {
+                    return Err(DockerError::Context(why));
+                }
+            }
             let mut use_buildkit = match spec.builder {
                 Builder::Legacy => false,
                 // Podman takes a BuildKit request and builds it the legacy way anyway: say so, ask legacy.
@@ -776,9 +860,21 @@ impl DockerPort for BollardEngine {
                     DockerError::Context(format!("cannot read the build context: {e}{todo}"))
                 })?;
             let (cache_from, cache_to) = crate::buildkit::solve::cache_specs(&spec)?;
+            // A platform of another OS fails only at its first RUN: say so before building.
+            if !spec.platform.trim().is_empty()
+                && let Ok(caps) = self.capabilities().await
+                && let Some(why) = super::capabilities::foreign_os(
+                    &spec.platform,
+                    &caps.platforms,
+                    &format!("the engine at {}", self.endpoint),
+                )
+            {
+                return Err(DockerError::Context(why));
+            }
             if !cache_from.is_empty() || !cache_to.is_empty() {
                 let mut caps = self.capabilities().await?;
                 if !use_buildkit {
+                    caps.buildkit = false;
                     caps.cache_export.clear();
                     // A local cache directory is read through BuildKit's session only.
                     caps.cache_import.retain(|c| *c != crate::builder::CacheType::Local);
@@ -858,6 +954,16 @@ impl DockerPort for BollardEngine {
                 .iter()
                 .filter_map(|c| c.reference().map(str::to_string))
                 .collect();
+            // The legacy builder takes --cache-from images from the engine's store only: it never pulls them.
+            if !use_buildkit {
+                for r in &cache_refs {
+                    if matches!(self.inspect_image(r).await, Ok(None)) {
+                        let _ = events.send(BuildEvent::Line(format!(
+                            "dockui: note: the legacy builder does not pull cache images, and {r} is not in this engine: it gives no cache (pull it first, or build with BuildKit: [build] builder = \"auto\")"
+                        )));
+                    }
+                }
+            }
             let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
             let session = format!(
                 "dockui-{}-{}",
@@ -892,6 +998,11 @@ impl DockerPort for BollardEngine {
             if !spec.network.is_empty() {
                 opts = opts.networkmode(&spec.network);
             }
+            // Podman (4.x) cannot stop a build through its API: when the client goes, the step that is
+            // running goes on until its command ends, then Podman stops without tagging. Said on cancel.
+            let mut podman_cancel = PodmanCancelNote {
+                events: podman.then(|| events.clone()),
+            };
             let mut stream =
                 docker.build_image(opts.build(), None, Some(bollard::body_try_stream(body)));
             let mut image_id = None;
@@ -927,7 +1038,12 @@ impl DockerPort for BollardEngine {
                         match info.aux {
                             Some(BuildInfoAux::Default(id)) => image_id = id.id.or(image_id),
                             Some(BuildInfoAux::BuildKit(status)) => {
-                                for v in status.vertexes.iter().filter(|v| !v.error.is_empty()) {
+                                // A failed cache import is not the build's failure: BuildKit goes on
+                                // without the cache (the renderer says so).
+                                for v in status.vertexes.iter().filter(|v| {
+                                    !v.error.is_empty()
+                                        && !v.name.starts_with("importing cache manifest from ")
+                                }) {
                                     buildkit_error.get_or_insert_with(|| v.error.clone());
                                 }
                                 for out in buildkit.render(&status) {
@@ -946,6 +1062,12 @@ impl DockerPort for BollardEngine {
                     }
                     Err(e) => {
                         emit(&mut pending, true);
+                        podman_cancel.events = None;
+                        for out in buildkit.finish() {
+                            if let super::buildkit_progress::Out::Line(l) = out {
+                                let _ = events.send(BuildEvent::Line(l));
+                            }
+                        }
                         // A context that cannot be packed (bad .dockerignore, unreadable file) ends the
                         // upload: that is the cause to report, not the transport error it produced.
                         drop(stream);
@@ -973,7 +1095,13 @@ impl DockerPort for BollardEngine {
                 }
             }
             emit(&mut pending, true);
+            for out in buildkit.finish() {
+                if let super::buildkit_progress::Out::Line(l) = out {
+                    let _ = events.send(BuildEvent::Line(l));
+                }
+            }
             drop(stream);
+            podman_cancel.events = None;
             if let Some(err) = context_failure(&mut packer, &spec).await {
                 return Err(err);
             }
@@ -1002,6 +1130,14 @@ impl DockerPort for BollardEngine {
                 let _ = events.send(BuildEvent::Line(format!("dockui: tagged {repo}:{tag}")));
             }
             Ok(id)
+        }
+        .await;
+            if matches!(built, Err(DockerError::BuildFailed { .. })) {
+                for line in self.bases_for_another_platform(&after_spec).await {
+                    let _ = after_events.send(BuildEvent::Line(line));
+                }
+            }
+            built
         }
         .boxed()
     }
@@ -1481,6 +1617,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn podman_before_4_8_cannot_build_heredocs() {
+        let df = "FROM scratch\nCOPY busybox /bin/busybox\nCOPY <<EOT /greeting\nhello\nEOT\n";
+        let m = podman_cannot_build("4.3.1", "Dockerfile", df).expect("refused");
+        assert!(
+            m.starts_with("Dockerfile:3: COPY uses a heredoc (<<EOT)"),
+            "{m}"
+        );
+        assert!(
+            m.contains("Podman 4.3.1") && m.contains("--backend docker"),
+            "{m}"
+        );
+        assert_eq!(podman_cannot_build("4.8.0", "Dockerfile", df), None);
+        assert_eq!(podman_cannot_build("5.2.2", "Dockerfile", df), None);
+        // No heredoc: nothing to say; `<<` in a shell line that is no heredoc marker is not one either.
+        let plain = "FROM scratch\nRUN [\"/bin/busybox\", \"true\"]\n";
+        assert_eq!(podman_cannot_build("4.3.1", "Dockerfile", plain), None);
+        let shift = "FROM scratch\nRUN echo $((1 << 2)) > /x\n";
+        assert_eq!(podman_cannot_build("4.3.1", "Dockerfile", shift), None);
+        assert_eq!(podman_cannot_build("", "Dockerfile", df), None);
+    }
+
+    #[test]
     fn step_lines_parse() {
         assert_eq!(parse_step("Step 3/7 : RUN echo hi"), Some((3, 7)));
         assert_eq!(parse_step("Step 10/12 : COPY . ."), Some((10, 12)));
@@ -1491,6 +1649,12 @@ mod tests {
         assert_eq!(parse_step("STEP 12/12: RUN make"), Some((12, 12)));
         assert_eq!(parse_step("STEPS 1/2: x"), None);
         assert_eq!(parse_step("--> 6ad002b1796"), None);
+        // Multi-stage builds on Podman: the stage comes first, the step counts within it (as BuildKit's
+        // "[builder 2/3]" does).
+        assert_eq!(parse_step("[1/2] STEP 3/4: RUN make"), Some((3, 4)));
+        assert_eq!(parse_step("[2/2] STEP 1/4: FROM scratch"), Some((1, 4)));
+        assert_eq!(parse_step("[1/2] building"), None);
+        assert_eq!(parse_step("[x/2] STEP 1/4: FROM scratch"), None);
     }
 
     #[test]

@@ -28,6 +28,9 @@ impl Renderer {
         *self.numbers.entry(digest.to_string()).or_insert(next)
     }
 
+    /// One status message. It may carry a step's start, its output and its end at once: headers first,
+    /// then the output, then DONE / ERROR, so a step's last output (also one without a final newline) is
+    /// neither printed after its end nor lost.
     pub fn render(&mut self, status: &StatusResponse) -> Vec<Out> {
         let mut out = Vec::new();
         for v in &status.vertexes {
@@ -41,6 +44,25 @@ impl Renderer {
                     out.push(Out::Step(a, b));
                 }
             }
+        }
+        for log in &status.logs {
+            let n = self.number(&log.vertex);
+            let buf = self.partial.entry(log.vertex.clone()).or_default();
+            buf.push_str(&String::from_utf8_lossy(&log.msg));
+            while let Some(pos) = buf.find('\n') {
+                let line: String = buf.drain(..=pos).collect();
+                out.push(Out::Line(format!(
+                    "#{n} {}",
+                    line.trim_end_matches(['\n', '\r'])
+                )));
+            }
+            // Output that arrives after its step ended (a late log message) is not kept back.
+            if self.done.get(&log.vertex).copied().unwrap_or(false) {
+                self.flush_partial(&log.vertex.clone(), n, &mut out);
+            }
+        }
+        for v in &status.vertexes {
+            let n = self.number(&v.digest);
             if self.done.get(&v.digest).copied().unwrap_or(false) {
                 continue;
             }
@@ -54,6 +76,14 @@ impl Renderer {
                 self.done.insert(v.digest.clone(), true);
                 self.flush_partial(&v.digest, n, &mut out);
                 out.push(Out::Line(format!("#{n} ERROR: {}", v.error)));
+                // A cache import that fails does not fail the build: BuildKit goes on without it, and
+                // the "supported" said before the build would be the last word on it.
+                if let Some(source) = v.name.strip_prefix("importing cache manifest from ") {
+                    out.push(Out::Line(format!(
+                        "dockui: note: nothing was imported from the cache {source} ({}); the build goes on without it",
+                        v.error
+                    )));
+                }
             } else if let (Some(s), Some(c)) = (&v.started, &v.completed) {
                 self.done.insert(v.digest.clone(), true);
                 self.flush_partial(&v.digest, n, &mut out);
@@ -61,19 +91,22 @@ impl Renderer {
                 out.push(Out::Line(format!("#{n} DONE {secs:.1}s")));
             }
         }
-        for log in &status.logs {
-            let n = self.number(&log.vertex);
-            let buf = self.partial.entry(log.vertex.clone()).or_default();
-            buf.push_str(&String::from_utf8_lossy(&log.msg));
-            while let Some(pos) = buf.find('\n') {
-                let line: String = buf.drain(..=pos).collect();
-                out.push(Out::Line(format!(
-                    "#{n} {}",
-                    line.trim_end_matches(['\n', '\r'])
-                )));
-            }
-        }
         out
+    }
+
+    /// The end of the stream (finished, failed or cut): output still waiting for its newline.
+    pub fn finish(&mut self) -> Vec<Out> {
+        let mut pending: Vec<(usize, String)> = self
+            .partial
+            .drain()
+            .filter(|(_, rest)| !rest.is_empty())
+            .map(|(digest, rest)| (self.numbers.get(&digest).copied().unwrap_or(0), rest))
+            .collect();
+        pending.sort();
+        pending
+            .into_iter()
+            .map(|(n, rest)| Out::Line(format!("#{n} {rest}")))
+            .collect()
     }
 
     fn flush_partial(&mut self, digest: &str, n: usize, out: &mut Vec<Out>) {
@@ -161,5 +194,102 @@ mod tests {
             ]
         );
         assert_eq!(r.cached_steps, 1);
+    }
+
+    fn lines_of(o: Vec<Out>) -> Vec<String> {
+        o.into_iter()
+            .filter_map(|x| match x {
+                Out::Line(l) => Some(l),
+                Out::Step(..) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_cache_import_is_said_plainly() {
+        let mut r = Renderer::default();
+        let lines = lines_of(r.render(&StatusResponse {
+            vertexes: vec![Vertex {
+                digest: "sha256:imp".into(),
+                name: "importing cache manifest from 127.0.0.1:5000/app:cache".into(),
+                started: ts(1),
+                completed: ts(1),
+                error: "127.0.0.1:5000/app:cache: not found".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        assert_eq!(
+            lines,
+            [
+                "#1 importing cache manifest from 127.0.0.1:5000/app:cache",
+                "#1 ERROR: 127.0.0.1:5000/app:cache: not found",
+                "dockui: note: nothing was imported from the cache 127.0.0.1:5000/app:cache (127.0.0.1:5000/app:cache: not found); the build goes on without it",
+            ]
+        );
+        // Other failing vertices get no such note.
+        let lines = lines_of(r.render(&StatusResponse {
+            vertexes: vec![Vertex {
+                digest: "sha256:run".into(),
+                name: "[2/2] RUN make".into(),
+                started: ts(1),
+                completed: ts(2),
+                error: "exit code: 2".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        assert!(!lines.iter().any(|l| l.contains("note")), "{lines:?}");
+    }
+
+    #[test]
+    fn a_step_that_starts_logs_and_ends_in_one_message_keeps_its_output_in_order() {
+        let mut r = Renderer::default();
+        let vertex = |error: &str| Vertex {
+            digest: "sha256:run".into(),
+            name: "[2/2] RUN make".into(),
+            started: ts(10),
+            completed: ts(11),
+            error: error.into(),
+            ..Default::default()
+        };
+        let log = |msg: &[u8]| VertexLog {
+            vertex: "sha256:run".into(),
+            msg: msg.to_vec(),
+            ..Default::default()
+        };
+        let lines = lines_of(r.render(&StatusResponse {
+            vertexes: vec![vertex(
+                "process \"/bin/sh -c make\" did not complete successfully: exit code: 2",
+            )],
+            logs: vec![log(b"make: *** [all] Error 2\nno newline at the end")],
+            ..Default::default()
+        }));
+        assert_eq!(
+            lines,
+            [
+                "#1 [2/2] RUN make",
+                "#1 make: *** [all] Error 2",
+                "#1 no newline at the end",
+                "#1 ERROR: process \"/bin/sh -c make\" did not complete successfully: exit code: 2",
+            ]
+        );
+        // A late log line of a finished step is printed, not kept back.
+        let late = lines_of(r.render(&StatusResponse {
+            logs: vec![log(b"late")],
+            ..Default::default()
+        }));
+        assert_eq!(late, ["#1 late"]);
+        // Output cut off by the end of the stream comes out at the end.
+        let mut r = Renderer::default();
+        let mut v = vertex("");
+        v.completed = None;
+        r.render(&StatusResponse {
+            vertexes: vec![v],
+            logs: vec![log(b"downloading 42%")],
+            ..Default::default()
+        });
+        assert_eq!(lines_of(r.finish()), ["#1 downloading 42%"]);
+        assert!(r.finish().is_empty());
     }
 }

@@ -75,6 +75,37 @@ pub fn merge_platforms(native: &str, workers: &[String]) -> Vec<String> {
     out
 }
 
+/// Why a `--platform` value (one platform or a list) cannot build on a builder that lists `platforms`: an
+/// operating system none of them has. `windows/amd64` on a Linux engine is accepted, then every shell-form
+/// RUN fails late with `exec: "cmd": executable file not found`. None when the list is unknown (empty).
+pub fn foreign_os(requested: &str, platforms: &[String], builder: &str) -> Option<String> {
+    let oses: Vec<&str> = platforms
+        .iter()
+        .filter_map(|p| p.split('/').next())
+        .filter(|os| !os.is_empty())
+        .collect();
+    if oses.is_empty() {
+        return None;
+    }
+    let wanted = requested
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .find(|p| !oses.contains(&p.split('/').next().unwrap_or_default()))?;
+    let os = wanted.split('/').next().unwrap_or_default();
+    let mut have = oses.clone();
+    have.dedup();
+    Some(format!(
+        "{builder} builds {} images only (its platforms: {}), so `{wanted}` cannot be built there: a {os} image needs a builder running {os} (e.g. a {os} Docker engine as DOCKER_HOST). Build {} instead, or drop that platform",
+        have.join("/"),
+        platforms.join(", "),
+        platforms
+            .first()
+            .map(String::as_str)
+            .unwrap_or("linux/amd64"),
+    ))
+}
+
 /// What the fallback says when ListWorkers did not answer.
 pub fn binfmt_fallback(local: bool, why: &str) -> String {
     if local {
@@ -227,6 +258,28 @@ mod tests {
             remote.contains("own platform only") && remote.contains("timeout"),
             "{remote}"
         );
+    }
+
+    #[test]
+    fn a_platform_of_another_os_is_refused_naming_what_the_builder_builds() {
+        let engine = vec!["linux/amd64".to_string(), "linux/386".to_string()];
+        let m = foreign_os(
+            "windows/amd64",
+            &engine,
+            "the engine at unix:///var/run/docker.sock",
+        )
+        .expect("refused");
+        assert!(m.contains("builds linux images only"), "{m}");
+        assert!(
+            m.contains("`windows/amd64`") && m.contains("linux/amd64, linux/386"),
+            "{m}"
+        );
+        let m = foreign_os("linux/amd64, windows/arm64", &engine, "x").expect("one of a list");
+        assert!(m.contains("`windows/arm64`"), "{m}");
+        // The same OS is for the architecture checks (QEMU), not this one; an unknown list says nothing.
+        assert_eq!(foreign_os("linux/arm64,linux/s390x", &engine, "x"), None);
+        assert_eq!(foreign_os("windows/amd64", &[], "x"), None);
+        assert_eq!(foreign_os("", &engine, "x"), None);
     }
 
     #[test]

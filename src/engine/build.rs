@@ -509,7 +509,7 @@ pub async fn run_build_asking(
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
     // Secret build-arg values never reach the record or the JSON result.
-    super::mask::Masker::from_args(&req.spec.args).outcome(&mut outcome);
+    super::mask::Masker::for_spec(&req.spec).outcome(&mut outcome);
     super::history::write_summary(&dir, &outcome);
     outcome
 }
@@ -692,7 +692,7 @@ async fn run_smoke(
     cancel: &CancellationToken,
 ) -> SmokeOutcome {
     // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
-    let masker = super::mask::Masker::from_args(&req.spec.args);
+    let masker = super::mask::Masker::for_spec(&req.spec);
     let log = |lines: Vec<String>| {
         let lines: Vec<String> = lines.iter().map(|l| masker.apply(l)).collect();
         if let Ok(mut f) = crate::paths::private_file_options()
@@ -790,7 +790,7 @@ async fn run_attempt(
             )));
         }
     };
-    let masker = super::mask::Masker::from_args(&spec.args);
+    let masker = super::mask::Masker::for_spec(spec);
     let (tx, mut rx) = unbounded_channel();
     let work = async {
         // Stand-in bases named in build args are made locally first, so offline builds work.
@@ -799,7 +799,7 @@ async fn run_attempt(
         }
         docker.build(spec.clone(), tx.clone()).await
     };
-    tokio::pin!(work);
+    let mut work = Box::pin(work);
     let mut batch: Vec<String> = Vec::new();
     let mut ticker = tokio::time::interval(BATCH_INTERVAL);
     let result = loop {
@@ -830,7 +830,12 @@ async fn run_attempt(
             }
         }
     };
-    // On cancel, `work` is dropped here: the HTTP stream closes and the engine stops the build.
+    // On cancel, `work` is dropped here: the HTTP stream closes and the engine stops the build. What the
+    // builder says as it stops (e.g. that Podman finishes the running step) goes into the log first.
+    drop(work);
+    while let Ok(ev) = rx.try_recv() {
+        handle_event(masker.event(ev), &mut log, &mut batch, events);
+    }
     let closing = match &result {
         AttemptResult::Built(id) => format!("dockui: built {id}"),
         AttemptResult::Cancelled => "dockui: build cancelled".to_string(),

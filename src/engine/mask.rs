@@ -25,6 +25,28 @@ impl Masker {
         Masker { secrets }
     }
 
+    /// A build's secrets: build args with secret-looking names, and the credentials in its cache entries
+    /// (`token=`, `secret_access_key=`, and the runner's token a `type=gha` entry picks up).
+    pub fn for_spec(spec: &crate::builder::BuildSpec) -> Masker {
+        let mut m = Masker::from_args(&spec.args);
+        let mut extra = crate::builder::cache::secret_values(&spec.cache_from);
+        extra.extend(crate::builder::cache::secret_values(&spec.cache_to));
+        if spec
+            .cache_from
+            .iter()
+            .chain(&spec.cache_to)
+            .any(|c| c.contains("gha"))
+            && let Ok(token) = std::env::var("ACTIONS_RUNTIME_TOKEN")
+        {
+            extra.push(token);
+        }
+        m.secrets
+            .extend(extra.into_iter().filter(|v| v.len() >= MIN_LEN));
+        m.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        m.secrets.dedup();
+        m
+    }
+
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
@@ -92,6 +114,23 @@ impl Masker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_entry_credentials_are_masked_with_the_build_args() {
+        let spec = crate::builder::BuildSpec {
+            args: BTreeMap::from([("HF_TOKEN".to_string(), "hf_secretvalue123".to_string())]),
+            cache_from: vec!["type=gha,token=ghs_cachetoken1,url=http://cache.local".into()],
+            // Unparseable entries too: the error that quotes them must not carry the key.
+            cache_to: vec!["type=s3,secret_access_key=wJalrXUtnFEMI,bucket=b,mode=all".into()],
+            ..Default::default()
+        };
+        let m = Masker::for_spec(&spec);
+        assert_eq!(
+            m.apply("hf_secretvalue123 ghs_cachetoken1 wJalrXUtnFEMI http://cache.local bucket=b"),
+            "*** *** *** http://cache.local bucket=b"
+        );
+        assert!(Masker::for_spec(&crate::builder::BuildSpec::default()).is_empty());
+    }
 
     #[test]
     fn secret_named_values_are_masked_others_kept() {

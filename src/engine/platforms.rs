@@ -106,11 +106,85 @@ impl std::fmt::Display for Platform {
     }
 }
 
+/// Linux architectures as Go (and so BuildKit, Docker and registries) name them, and the variants they have.
+/// A typo (`linux/amd46`) was accepted: built as is, an image labelled with a platform that does not exist.
+const LINUX_ARCHES: &[(&str, &[&str])] = &[
+    ("amd64", &["v1", "v2", "v3", "v4"]),
+    ("arm64", &["v8", "v9"]),
+    ("arm", &["v5", "v6", "v7", "v8"]),
+    ("386", &[]),
+    ("ppc64le", &[]),
+    ("ppc64", &[]),
+    ("s390x", &[]),
+    ("riscv64", &[]),
+    ("loong64", &[]),
+    ("mips64le", &[]),
+    ("mips64", &[]),
+    ("mipsle", &[]),
+    ("mips", &[]),
+];
+
+/// Edit distance, for "did you mean" on short names.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// A requested Linux platform must name an architecture (and variant) that exists.
+fn check_known(p: &Platform, text: &str) -> Result<(), String> {
+    if p.os != "linux" {
+        return Ok(());
+    }
+    let Some((_, variants)) = LINUX_ARCHES.iter().find(|(a, _)| *a == p.architecture) else {
+        let near = LINUX_ARCHES
+            .iter()
+            .map(|(a, _)| *a)
+            // Two edits (a swapped pair) on longer names, one on short ones (`wasm` is not `arm`).
+            .filter(|a| {
+                distance(a, &p.architecture) <= if p.architecture.len() >= 5 { 2 } else { 1 }
+            })
+            .min_by_key(|a| distance(a, &p.architecture));
+        let names: Vec<&str> = LINUX_ARCHES.iter().map(|(a, _)| *a).collect();
+        return Err(format!(
+            "platform {text:?}: `{}` is not a Linux architecture{} (they are: {})",
+            p.architecture,
+            near.map(|n| format!("; did you mean linux/{n}?"))
+                .unwrap_or_default(),
+            names.join(", ")
+        ));
+    };
+    if let Some(v) = &p.variant
+        && !variants.contains(&v.as_str())
+    {
+        return Err(format!(
+            "platform {text:?}: {} has {}",
+            p.architecture,
+            if variants.is_empty() {
+                "no variants".to_string()
+            } else {
+                format!("the variants {}", variants.join(", "))
+            }
+        ));
+    }
+    Ok(())
+}
+
 /// `linux/amd64,linux/arm64` (duplicates dropped, order kept).
 pub fn parse_list(text: &str) -> Result<Vec<Platform>, String> {
     let mut out: Vec<Platform> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let p = Platform::parse(part)?;
+        check_known(&p, part)?;
         if !out.contains(&p) {
             out.push(p);
         }
@@ -284,6 +358,19 @@ pub async fn run_multi(
     let endpoint = docker.endpoint();
     let local = is_local_endpoint(&endpoint);
     for p in platforms {
+        // Another OS (windows/amd64 on a Linux engine) would fail at its first RUN, after the others built.
+        if let Some(why) = caps.as_ref().and_then(|c| {
+            crate::docker::capabilities::foreign_os(
+                &p.to_string(),
+                &c.platforms,
+                &format!("the builder at {endpoint}"),
+            )
+        }) {
+            log(format!("ERROR: {why}"));
+            outcome.error = Some(why);
+            outcome.engine_unreachable = true;
+            return finish(&req, outcome);
+        }
         let known = caps
             .as_ref()
             .is_some_and(|c| c.platforms.iter().any(|q| q == &p.to_string()));
@@ -608,6 +695,36 @@ mod tests {
         );
         assert!(Platform::parse("Linux/AMD64").is_err());
         assert!(parse_list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_platform_that_does_not_exist_is_refused_with_the_near_one() {
+        let err = parse_list("linux/arm64,linux/amd46").unwrap_err();
+        assert!(
+            err.contains("`amd46` is not a Linux architecture; did you mean linux/amd64?"),
+            "{err}"
+        );
+        let err = parse_list("linux/wasm").unwrap_err();
+        assert!(
+            err.contains("is not a Linux architecture (they are: amd64, arm64"),
+            "{err}"
+        );
+        let err = parse_list("linux/386/x").unwrap_err();
+        assert!(err.contains("386 has no variants"), "{err}");
+        let err = parse_list("linux/amd64/v5").unwrap_err();
+        assert!(err.contains("the variants v1, v2, v3, v4"), "{err}");
+        // What exists passes, kernel names included; other OSes are the builder's to judge.
+        for ok in [
+            "linux/amd64/v3",
+            "linux/arm/v6",
+            "linux/arm64/v8",
+            "linux/x86_64",
+            "linux/s390x",
+            "linux/riscv64",
+            "windows/amd64",
+        ] {
+            assert!(parse_list(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

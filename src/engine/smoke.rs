@@ -54,6 +54,18 @@ fn shell(cmd: &str) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), cmd.into()]
 }
 
+/// A command written as a JSON array (`["/bin/busybox", "uname", "-m"]`) runs as it is, without a shell,
+/// like a Dockerfile's exec form: for images without /bin/sh (FROM scratch, distroless).
+fn exec_form(cmd: &str) -> Option<Vec<String>> {
+    let cmd = cmd.trim();
+    if !cmd.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(cmd)
+        .ok()
+        .filter(|argv| argv.first().is_some_and(|p| !p.is_empty()))
+}
+
 /// The import name for a requirement line, or None when it is not a plain top-level requirement.
 fn import_name(line: &str, table: &ImportNames) -> Option<String> {
     let line = line.split('#').next()?.trim();
@@ -88,7 +100,7 @@ pub fn plan(
         .iter()
         .map(|c| SmokeCheck {
             name: c.clone(),
-            cmd: shell(c),
+            cmd: exec_form(c).unwrap_or_else(|| shell(c)),
             gpus: host_has_gpus,
         })
         .collect();
@@ -231,6 +243,26 @@ mod tests {
         );
         assert_eq!(import_name("setuptools>=70", &t), None);
         assert_eq!(import_name("# comment", &t), None);
+    }
+
+    #[test]
+    fn a_json_array_command_runs_without_a_shell() {
+        let checks = plan(
+            Path::new("/nonexistent"),
+            &[
+                r#"["/bin/busybox", "uname", "-m"]"#.to_string(),
+                "echo [not json".to_string(),
+                "[ -x /app/run ]".to_string(),
+                "[]".to_string(),
+            ],
+            false,
+            false,
+        );
+        assert_eq!(checks[0].cmd, ["/bin/busybox", "uname", "-m"]);
+        // Shell commands that start with a bracket stay shell commands (`[` is test(1)).
+        assert_eq!(checks[1].cmd, ["/bin/sh", "-c", "echo [not json"]);
+        assert_eq!(checks[2].cmd, ["/bin/sh", "-c", "[ -x /app/run ]"]);
+        assert_eq!(checks[3].cmd, ["/bin/sh", "-c", "[]"]);
     }
 
     #[test]

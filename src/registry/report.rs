@@ -105,7 +105,17 @@ pub fn render_human(r: &PushReport) -> String {
             }
             _ => {}
         }
-        if t.digest.is_some() && !t.confirmed {
+        let podman = r
+            .backend
+            .as_ref()
+            .is_some_and(|b| b.kind == crate::builder::BackendKind::Podman);
+        if t.digest.is_some() && !t.confirmed && podman && t.registry_digest == t.digest {
+            // Podman records the digest of its local manifest, which differs from the one it pushed.
+            let _ = writeln!(
+                out,
+                "    (Podman's RepoDigests name its local copy's manifest, which the registry does not serve: pin this digest, not the one `podman inspect` shows)"
+            );
+        } else if t.digest.is_some() && !t.confirmed {
             let _ = writeln!(
                 out,
                 "    (the engine's RepoDigests do not list this digest)"
@@ -289,6 +299,33 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn podmans_own_repo_digest_is_explained_not_flagged() {
+        // Podman 4.3 lists the digest of its local manifest in RepoDigests, not the pushed one (seen on a
+        // real push: RepoDigests sha256:d445..., pushed and served sha256:3519...).
+        let mut r = report();
+        r.tags[0].confirmed = false;
+        let docker = render_human(&r);
+        assert!(
+            docker.contains("the engine's RepoDigests do not list this digest"),
+            "{docker}"
+        );
+        r.backend = Some(crate::builder::BackendInfo {
+            kind: crate::builder::BackendKind::Podman,
+            endpoint: "unix:///run/podman/podman.sock".into(),
+            context: None,
+        });
+        let podman = render_human(&r);
+        assert!(
+            podman.contains("pin this digest, not the one `podman inspect` shows"),
+            "{podman}"
+        );
+        assert!(!podman.contains("do not list this digest"), "{podman}");
+        // When the registry serves something else, the plain flag stays.
+        r.tags[0].registry_digest = Some("sha256:bbbb".into());
+        assert!(render_human(&r).contains("do not list this digest"));
     }
 
     #[test]
