@@ -473,8 +473,7 @@ pub fn input_key(app: &mut App, key: KeyEvent) {
                     let why = why
                         .lines()
                         .map(str::trim)
-                        .filter(|l| !l.is_empty() && !l.starts_with('^'))
-                        .last()
+                        .rfind(|l| !l.is_empty() && !l.starts_with('^'))
                         .unwrap_or("regex parse error")
                         .trim_start_matches("error: ");
                     app.notice = Some(format!("invalid regex /{pattern}: {why}"))
