@@ -260,8 +260,11 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
             resolved: None,
         };
     // The docker CLI's precedence (docker::endpoint): only the first of these names the Docker endpoint.
+    // `DOCKER_CONTEXT=default` (or `docker context use default`): the local socket, named as the CLI names it.
+    let mut default_context = None;
     match crate::docker::endpoint::resolve(&config.engine.docker_host, &env.endpoint_view()) {
-        Ok(ep) if ep.source == Source::Default || ep.context.as_deref() == Some("default") => {}
+        Ok(ep) if ep.source == Source::Default => {}
+        Ok(ep) if ep.context.as_deref() == Some("default") => default_context = Some(ep),
         Ok(ep) => {
             let source = match (&ep.context, ep.source) {
                 (Some(name), _) => format!("docker context {name}"),
@@ -274,11 +277,11 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         }
         Err(e) => {
             // A context that does not exist, a bad address: the build stops here with this, as docker would.
-            let source = match &e {
-                crate::docker::endpoint::EndpointError::NoContext { name, .. } => {
-                    format!("docker context {name}")
-                }
-                _ => "Docker endpoint".into(),
+            let source = match (e.context(), &e) {
+                (Some(name), _) => format!("docker context {name}"),
+                (None, EndpointError::BadFile { .. }) => "docker CLI config".into(),
+                (None, EndpointError::BadCertPath { .. }) => "DOCKER_CERT_PATH".into(),
+                (None, _) => source_label(&e.from()),
             };
             let text = e.to_string();
             let (why, todo) = text
@@ -287,13 +290,14 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
                 .unwrap_or((text.clone(), "check DOCKER_HOST / DOCKER_CONTEXT".into()));
             let mut p = Probe::unavailable(BackendKind::Docker, &source, &e.subject(), true);
             p.available = true;
+            p.context = e.context().map(String::from);
             p.why_not = Some(why);
             p.what_to_do = Some(todo);
             out.push(Candidate {
                 kind: BackendKind::Docker,
                 source,
                 endpoint: e.subject(),
-                context: None,
+                context: e.context().map(String::from),
                 explicit: true,
                 via: Via::Unavailable(Box::new(p)),
                 resolved: Some(Err(e)),
@@ -301,7 +305,14 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         }
     }
     if !out.iter().any(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET)) {
-        out.push(docker("local socket", LOCAL_SOCKET, None, false));
+        let mut local = docker(
+            "local socket",
+            LOCAL_SOCKET,
+            default_context.as_ref().and_then(|e| e.context.clone()),
+            false,
+        );
+        local.resolved = default_context.map(Ok);
+        out.push(local);
     }
     let mut podman = Vec::new();
     if let Some(dir) = &env.xdg_runtime_dir {
@@ -369,6 +380,74 @@ fn same_endpoint(a: &str, b: &str) -> bool {
     !a.is_empty() && norm(a) == norm(b)
 }
 
+/// `Source::describe()` in the words the candidate list uses.
+fn source_label(describe: &str) -> String {
+    if describe == Source::Config.describe() {
+        "[engine] docker_host".into()
+    } else if describe == Source::Env.describe() {
+        "DOCKER_HOST".into()
+    } else {
+        describe.into()
+    }
+}
+
+/// Where to fix the endpoint a candidate came from: the engine's "what to do" speaks of DOCKER_HOST, which
+/// is wrong advice for a docker context (changing DOCKER_HOST would switch away from it, not fix it).
+fn fix_where(c: &Candidate, todo: String) -> String {
+    let Some(Ok(ep)) = &c.resolved else {
+        return todo;
+    };
+    let generic = "engine.docker_host / DOCKER_HOST";
+    let instead = match (&ep.context, ep.source) {
+        (Some(name), Source::EnvContext) => format!(
+            "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
+             --docker host=...`), or unset DOCKER_CONTEXT to leave it"
+        ),
+        (Some(name), _) => format!(
+            "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
+             --docker host=...`), or `docker context use default` to leave it"
+        ),
+        (None, Source::Config) => "[engine] docker_host in dockui's config".into(),
+        (None, Source::Env) => "DOCKER_HOST".into(),
+        _ => return todo,
+    };
+    if todo.contains(generic) {
+        todo.replace(generic, &instead)
+    } else if ep.context.is_some() {
+        format!("{todo}; the endpoint comes from {instead}")
+    } else {
+        todo
+    }
+}
+
+/// Podman's service, started the way this machine can: systemd when it runs (PID 1), else by hand; `sudo`
+/// only when not root.
+fn podman_start_hint(rootless: bool, socket: &str) -> String {
+    let systemd = std::path::Path::new("/run/systemd/system").is_dir();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    podman_start_hint_on(rootless, socket, systemd, root)
+}
+
+fn podman_start_hint_on(rootless: bool, socket: &str, systemd: bool, root: bool) -> String {
+    let by_hand = format!("podman system service --time=0 unix://{socket} &");
+    match (systemd, rootless, root) {
+        (true, true, _) => {
+            format!("start Podman's service: systemctl --user start podman.socket (or {by_hand})")
+        }
+        (true, false, true) => {
+            format!("start Podman's service: systemctl start podman.socket (or {by_hand})")
+        }
+        (true, false, false) => format!(
+            "start Podman's service: sudo systemctl start podman.socket (or sudo {by_hand})"
+        ),
+        (false, false, false) => {
+            format!("start Podman's service (no systemd here): sudo {by_hand}")
+        }
+        (false, _, _) => format!("start Podman's service (no systemd here): {by_hand}"),
+    }
+}
+
 /// Probe one candidate. Never fails: what went wrong is in the probe.
 async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
     let base = Probe {
@@ -405,14 +484,43 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
     {
         let rootless = c.source.contains("rootless");
         p.why_not = Some(format!("no Podman socket at {path}"));
-        p.what_to_do = Some(if rootless {
-            "start Podman's service: systemctl --user start podman.socket (or podman system service \
-             --time=0 &)"
-                .into()
-        } else {
-            "start Podman's service: sudo systemctl start podman.socket".into()
-        });
+        p.what_to_do = Some(podman_start_hint(rootless, path));
         return p;
+    }
+    // A path that is there but is no socket (a regular file left by a script, a directory): connecting
+    // would say "connection refused", which sends people looking for a daemon that is not the problem.
+    let unix_path = match &c.resolved {
+        Some(Ok(ep)) => match ep.address() {
+            Ok(crate::docker::endpoint::Address::Unix(p)) => Some(p),
+            _ => None,
+        },
+        Some(Err(_)) => None,
+        None => c.endpoint.strip_prefix("unix://").map(PathBuf::from),
+    };
+    if let Some(path) = unix_path {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::metadata(&path)
+            && !m.file_type().is_socket()
+        {
+            let what = if m.is_dir() {
+                "a directory"
+            } else if m.is_file() {
+                "a regular file"
+            } else {
+                "not a socket"
+            };
+            p.why_not = Some(format!(
+                "{} is {what}, not a socket: no engine listens there",
+                path.display()
+            ));
+            p.what_to_do = Some(fix_where(
+                c,
+                "point engine.docker_host / DOCKER_HOST at the engine's socket (unix:///var/run/docker.sock \
+                 for the local one); remove that file if a script left it there"
+                    .into(),
+            ));
+            return p;
+        }
     }
     let engine = open_engine(c, config);
     let port: &dyn BuilderPort = &engine;
@@ -427,19 +535,31 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
             }
         }
         Ok(Err(e)) => {
-            let text = match e {
-                crate::docker::DockerError::Unreachable { reason, .. } => reason,
-                other => other.to_string(),
+            let (text, answered) = match e {
+                crate::docker::DockerError::Unreachable { reason, .. } => (reason, false),
+                other => (other.to_string(), true),
             };
             let (why, todo) = match text.split_once("; what to do: ") {
                 Some((w, t)) => (w.to_string(), t.to_string()),
+                // Something answered HTTP, but not as a Docker engine does (a 404 from a web server, a
+                // registry, a BuildKit port): say so rather than quote its page.
+                None if answered => (
+                    format!(
+                        "{} answers HTTP but is not a Docker engine API ({})",
+                        c.endpoint,
+                        one_line(&text)
+                    ),
+                    "point engine.docker_host / DOCKER_HOST at the engine's API (tcp://HOST:2375, 2376 with \
+                     TLS, or its unix socket), not another service"
+                        .into(),
+                ),
                 None => (
-                    text,
+                    one_line(&text),
                     "check the engine there (docker info) and the endpoint".into(),
                 ),
             };
             p.why_not = Some(why);
-            p.what_to_do = Some(todo);
+            p.what_to_do = Some(fix_where(c, todo));
         }
         Err(_) => {
             p.why_not = Some(format!(
@@ -447,10 +567,24 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
                 c.endpoint,
                 PROBE_TIMEOUT.as_secs()
             ));
-            p.what_to_do = Some("check the host is up and the engine listens there".into());
+            p.what_to_do = Some(fix_where(
+                c,
+                "check the host is up and the engine listens there (something accepts connections but \
+                 does not answer), or fix engine.docker_host / DOCKER_HOST"
+                    .into(),
+            ));
         }
     }
     p
+}
+
+/// A message on one line, at most 300 characters (an HTML error page must not fill the screen).
+fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match joined.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &joined[..i]),
+        None => joined,
+    }
 }
 
 /// Every candidate, probed, and the one `auto` picks (an index into `candidates`).
@@ -527,6 +661,46 @@ pub struct Selected {
     pub skipped: Vec<Probe>,
 }
 
+impl Selected {
+    /// `auto` stopped at an endpoint you set that does not answer. The TUI opens it anyway (the status bar
+    /// shows why, and it may come up); a headless build or push must not start an attempt that can only
+    /// fail (or wait for the engine's timeout on a host that accepts and never answers): this error says
+    /// why, what to do, and that auto does not build elsewhere while the setting is there.
+    pub fn refusal(&self) -> Option<SelectError> {
+        let p = &self.probe;
+        if !p.explicit || p.usable() {
+            return None;
+        }
+        let at = if p.endpoint.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", p.endpoint)
+        };
+        let setting = match &p.context {
+            Some(c) => format!("the docker context {c} is selected"),
+            None => format!("{} is set", p.source),
+        };
+        Some(SelectError {
+            backend: Choice::Auto.as_str().into(),
+            why: format!(
+                "{} not reachable{at} ({}): {} (auto builds nowhere else while {setting})",
+                if p.backend == BackendKind::Docker {
+                    "Docker engine".to_string()
+                } else {
+                    p.backend.as_str().to_string()
+                },
+                p.source,
+                p.why_not.as_deref().unwrap_or("it does not answer"),
+            ),
+            what_to_do: p
+                .what_to_do
+                .clone()
+                .unwrap_or_else(|| "run `dockui doctor`".into()),
+            probe: Some(Box::new(p.clone())),
+        })
+    }
+}
+
 /// Why the asked-for backend cannot be used (headless: exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("backend {backend}: {why}; what to do: {what_to_do}")]
@@ -585,6 +759,32 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                     && p.usable()
                     && matches!(kind, BackendKind::Docker | BackendKind::Podman)
                 {
+                    // Podman asked for, Docker answering: building there anyway would be a silent
+                    // substitution (no rootless user namespace, another image store).
+                    if kind == BackendKind::Podman && p.backend == BackendKind::Docker {
+                        return Err(SelectError {
+                            backend: choice.as_str().into(),
+                            why: format!(
+                                "podman was asked for, but {} ({}) answers as Docker{}",
+                                p.endpoint,
+                                p.source,
+                                p.version
+                                    .as_deref()
+                                    .map(|v| format!(" {v}"))
+                                    .unwrap_or_default()
+                            ),
+                            what_to_do: format!(
+                                "point {} at Podman's socket (unix://$XDG_RUNTIME_DIR/podman/podman.sock or \
+                                 unix:///run/podman/podman.sock), or build there with --backend docker",
+                                if p.context.is_some() {
+                                    "the docker context (or DOCKER_HOST)"
+                                } else {
+                                    "DOCKER_HOST / [engine] docker_host"
+                                }
+                            ),
+                            probe: Some(Box::new(p)),
+                        });
+                    }
                     return open(config, env, c, p, probes);
                 }
                 let matches = p.backend == kind;
@@ -936,5 +1136,200 @@ mod tests {
         let c = candidates(&Config::default(), &env);
         let cb = c.iter().find(|c| c.kind == BackendKind::Codebuild).unwrap();
         assert!(!probe(cb, &Config::default(), &env).await.available);
+    }
+    #[test]
+    fn a_failed_resolution_is_listed_under_its_own_name() {
+        let env = Env {
+            docker_host: Some("ssh://me:s3cret@gpu-box".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "DOCKER_HOST");
+        assert_eq!(c[0].endpoint, "ssh://me:***@gpu-box");
+        let Via::Unavailable(p) = &c[0].via else {
+            panic!("{:?}", c[0].via)
+        };
+        assert!(
+            !format!("{p:?}").contains("s3cret"),
+            "the password is nowhere: {p:?}"
+        );
+        // A context that does not exist: no endpoint to show, but its name, as the context.
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env {
+            docker_context: Some("nope".into()),
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(
+            (
+                c[0].source.as_str(),
+                c[0].endpoint.as_str(),
+                c[0].context.as_deref()
+            ),
+            ("docker context nope", "", Some("nope"))
+        );
+        // DOCKER_CONTEXT=default is the local socket, and says so.
+        let env = Env {
+            docker_context: Some("default".into()),
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "local socket");
+        assert_eq!(c[0].context.as_deref(), Some("default"));
+    }
+
+    /// A docker context store with one context `name` at `host`.
+    fn context_env(dir: &std::path::Path, name: &str, host: &str) -> Env {
+        let meta = dir
+            .join("contexts/meta")
+            .join(crate::docker::endpoint::context_id(name));
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            serde_json::json!({"Name": name, "Endpoints": {"docker": {"Host": host}}}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::json!({ "currentContext": name }).to_string(),
+        )
+        .unwrap();
+        Env {
+            docker_config_dir: Some(dir.to_path_buf()),
+            ..Env::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_context_is_fixed_in_the_context_not_in_docker_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = context_env(dir.path(), "remote", &format!("tcp://127.0.0.1:{port}"));
+        let c = candidates(&Config::default(), &env);
+        let p = probe(&c[0], &Config::default(), &env).await;
+        assert!(!p.reachable);
+        let todo = p.what_to_do.unwrap();
+        assert!(todo.contains("docker context inspect remote"), "{todo}");
+        assert!(todo.contains("docker context use default"), "{todo}");
+        assert!(!todo.contains("DOCKER_HOST"), "{todo}");
+    }
+
+    #[tokio::test]
+    async fn a_regular_file_where_the_socket_should_be_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docker.sock");
+        std::fs::write(&file, "").unwrap();
+        let env = Env {
+            docker_host: Some(format!("unix://{}", file.display())),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        let p = probe(&c[0], &Config::default(), &env).await;
+        let why = p.why_not.unwrap();
+        assert!(why.contains("is a regular file, not a socket"), "{why}");
+        assert!(!why.contains("refused"), "{why}");
+        assert!(p.what_to_do.unwrap().contains("DOCKER_HOST"));
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_accepts_and_never_answers_times_out_and_headless_auto_refuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("silent.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Accept, hold, never answer.
+        let held = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                conns.push(s);
+            }
+        });
+        let env = Env {
+            docker_host: Some(format!("unix://{}", path.display())),
+            ..Env::default()
+        };
+        let started = std::time::Instant::now();
+        let s = select(&Config::default(), &env, Choice::Auto)
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < PROBE_TIMEOUT + Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(s.probe.why_not.as_deref().unwrap().contains("no answer"));
+        // The TUI gets the port (its status bar says why); a headless build or push gets this instead.
+        let e = s.refusal().expect("auto stopped at DOCKER_HOST");
+        assert!(
+            e.why.contains("Docker engine not reachable at unix://"),
+            "{e}"
+        );
+        assert!(e.why.contains("DOCKER_HOST"), "{e}");
+        assert!(!e.what_to_do.is_empty());
+        held.abort();
+        // A usable pick, or one auto found by itself, is no refusal.
+        let mut usable = s.probe.clone();
+        usable.reachable = true;
+        let ok = Selected {
+            port: s.port.clone(),
+            probe: usable,
+            skipped: vec![],
+        };
+        assert!(ok.refusal().is_none());
+        let mut found = s.probe.clone();
+        found.explicit = false;
+        let ok = Selected {
+            port: s.port,
+            probe: found,
+            skipped: vec![],
+        };
+        assert!(ok.refusal().is_none());
+    }
+
+    #[test]
+    fn podman_start_hints_fit_the_machine() {
+        let sock = "/run/podman/podman.sock";
+        // No systemd (a container, this CI machine): never systemctl; root: never sudo.
+        let h = podman_start_hint_on(false, sock, false, true);
+        assert!(!h.contains("systemctl") && !h.contains("sudo"), "{h}");
+        assert!(
+            h.contains("podman system service --time=0 unix:///run/podman/podman.sock"),
+            "{h}"
+        );
+        assert!(podman_start_hint_on(false, sock, false, false).contains("sudo podman"));
+        let h = podman_start_hint_on(false, sock, true, true);
+        assert!(
+            h.contains("systemctl start podman.socket") && !h.contains("sudo"),
+            "{h}"
+        );
+        assert!(podman_start_hint_on(false, sock, true, false).contains("sudo systemctl"));
+        assert!(podman_start_hint_on(true, sock, true, false).contains("systemctl --user"));
+        assert!(!podman_start_hint_on(true, sock, false, false).contains("sudo"));
+    }
+
+    #[test]
+    fn a_label_names_the_context_once() {
+        let info = BackendInfo {
+            kind: BackendKind::Docker,
+            endpoint: "unix:///var/run/docker.sock (context loc)".into(),
+            context: Some("loc".into()),
+        };
+        assert_eq!(
+            info.label(),
+            "docker unix:///var/run/docker.sock (context loc)"
+        );
+        let info = BackendInfo {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            ..info
+        };
+        assert_eq!(
+            info.label(),
+            "docker unix:///var/run/docker.sock (context loc)"
+        );
     }
 }

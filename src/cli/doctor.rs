@@ -38,6 +38,7 @@ fn json(d: &Doctor) -> String {
             "backend": p.backend,
             "source": p.source,
             "endpoint": p.endpoint,
+            "context": p.context,
             "usable": p.usable(),
         })
     });
@@ -93,7 +94,43 @@ fn can(c: &crate::builder::Capabilities) -> String {
     )
 }
 
+/// Text from elsewhere (an address, an engine's answer) as it may go to a terminal: control characters
+/// escaped, so an escape sequence in DOCKER_HOST or in an HTTP answer cannot redraw the screen.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn human(d: &Doctor) -> String {
+    let mut d = d.clone();
+    for p in &mut d.candidates {
+        for field in [&mut p.source, &mut p.endpoint] {
+            *field = clean(field);
+        }
+        for field in [
+            &mut p.context,
+            &mut p.version,
+            &mut p.why_not,
+            &mut p.what_to_do,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *field = clean(field);
+        }
+    }
+    d.auto_reason = clean(&d.auto_reason);
+    human_raw(&d)
+}
+
+fn human_raw(d: &Doctor) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
