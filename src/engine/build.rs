@@ -235,7 +235,12 @@ pub async fn run_build_asking(
     };
     // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer
     // (unreachable) is asked nothing more: its first build request reports why.
-    let caps = docker.capabilities().await.ok();
+    // Raced with cancel: on an endpoint that accepts and never answers, Ctrl-C must not wait out a timeout.
+    let caps = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => None,
+        c = docker.capabilities() => c.ok(),
+    };
     outcome.backend = Some(crate::builder::BackendInfo {
         kind: caps
             .as_ref()
@@ -272,8 +277,20 @@ pub async fn run_build_asking(
         ));
         return outcome;
     }
-    // Smoke containers of an earlier dockui run that was killed: the engine still has them.
-    if let Ok(removed) = docker.remove_orphans().await
+    // Smoke containers of an earlier dockui run that was killed: the engine still has them. Only asked of a
+    // builder that answered (a silent one would hold the build for the engine's whole timeout here).
+    let orphans = async {
+        match caps {
+            Some(_) => docker.remove_orphans().await.ok(),
+            None => None,
+        }
+    };
+    let removed = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => None,
+        r = orphans => r,
+    };
+    if let Some(removed) = removed
         && !removed.is_empty()
     {
         let _ = events.send(EngineEvent::BuildLog(vec![format!(
@@ -875,6 +892,8 @@ mod tests {
         run_for: Duration,
         running: Mutex<(usize, usize)>,
         most_at_once: Mutex<(usize, usize)>,
+        /// Accepts and never answers (an endpoint that holds the connection): `capabilities` never ends.
+        silent: bool,
     }
 
     impl FakeBuilder {
@@ -889,6 +908,7 @@ mod tests {
                 run_for: Duration::ZERO,
                 running: Mutex::new((0, 0)),
                 most_at_once: Mutex::new((0, 0)),
+                silent: false,
             }
         }
     }
@@ -971,6 +991,9 @@ mod tests {
         }
         fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
             async move {
+                if self.silent {
+                    std::future::pending::<()>().await;
+                }
                 Ok(Capabilities {
                     kind: self.kind,
                     buildkit: true,
@@ -1027,6 +1050,30 @@ mod tests {
             }],
             smoke_timeout: Duration::from_secs(5),
         }
+    }
+
+    #[tokio::test]
+    async fn a_builder_that_never_answers_is_cancelled_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut port = FakeBuilder::new(BackendKind::Docker, true, vec![]);
+        port.silent = true;
+        let (tx, _rx) = unbounded_channel();
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            c.cancel();
+        });
+        let started = std::time::Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            run_build(&port, request(dir.path(), None, 1), &tx, cancel),
+        )
+        .await
+        .expect("the cancel is honoured while the builder is asked what it can do");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(outcome.cancelled, "{outcome:?}");
+        assert_eq!(*port.builds.lock().unwrap(), 0);
     }
 
     async fn run(port: &FakeBuilder, req: BuildRequest) -> (BuildOutcome, Vec<String>) {
