@@ -213,7 +213,7 @@ impl BollardEngine {
             E::DockerResponseServerError {
                 status_code,
                 message,
-            } => DockerError::Other(format!("engine answered {status_code}: {message}")),
+            } => DockerError::Other(format!("engine answered {status_code}: {}", message.trim())),
             E::DockerStreamError { error } => DockerError::BuildFailed { message: error },
             E::HyperResponseError { .. }
             | E::HyperLegacyError { .. }
