@@ -26,6 +26,24 @@ use std::time::Duration;
 /// How long a probe may wait for an answer: a doctor run or a build start must not hang on a dead host.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// An ssh endpoint starts `ssh` and the remote's docker CLI before the engine can answer: a handshake over a
+/// slow link or a jump host takes seconds, and such an endpoint is one you set, which auto does not replace
+/// (a 3 s limit would refuse a working remote).
+pub const SSH_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the probe of this candidate may wait.
+fn probe_timeout(c: &Candidate) -> Duration {
+    let ssh = match &c.resolved {
+        Some(Ok(ep)) => matches!(ep.address(), Ok(crate::docker::endpoint::Address::Ssh(_))),
+        _ => c.endpoint.starts_with("ssh://"),
+    };
+    if ssh {
+        SSH_PROBE_TIMEOUT
+    } else {
+        PROBE_TIMEOUT
+    }
+}
+
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Choice {
@@ -524,12 +542,13 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
     }
     let engine = open_engine(c, config);
     let port: &dyn BuilderPort = &engine;
-    let pinged = tokio::time::timeout(PROBE_TIMEOUT, port.ping()).await;
+    let limit = probe_timeout(c);
+    let pinged = tokio::time::timeout(limit, port.ping()).await;
     match pinged {
         Ok(Ok(info)) => {
             p.reachable = true;
             p.version = Some(info.version);
-            if let Ok(Ok(caps)) = tokio::time::timeout(PROBE_TIMEOUT, port.capabilities()).await {
+            if let Ok(Ok(caps)) = tokio::time::timeout(limit, port.capabilities()).await {
                 p.backend = caps.kind;
                 p.capabilities = Some(caps);
             }
@@ -565,7 +584,7 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
             p.why_not = Some(format!(
                 "no answer from {} within {}s",
                 c.endpoint,
-                PROBE_TIMEOUT.as_secs()
+                limit.as_secs()
             ));
             p.what_to_do = Some(fix_where(
                 c,
@@ -1289,6 +1308,17 @@ mod tests {
             skipped: vec![],
         };
         assert!(ok.refusal().is_none());
+    }
+
+    #[test]
+    fn an_ssh_endpoint_gets_time_for_its_handshake() {
+        let env = Env {
+            docker_host: Some("ssh://me@gpu-box:2222".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(probe_timeout(&c[0]), SSH_PROBE_TIMEOUT);
+        assert_eq!(probe_timeout(&c[1]), PROBE_TIMEOUT, "{:?}", c[1].endpoint);
     }
 
     #[test]
