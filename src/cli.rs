@@ -36,8 +36,10 @@ macro_rules! eprintln {
 }
 
 /// Write to stdout (or stderr) without panicking; a reader that went away is not an error of dockui's.
+/// Control characters from foreign text (build output, Dockerfile lines) are shown, never executed.
 pub fn write_stream(stderr: bool, text: &str) {
     use std::io::Write;
+    let text = crate::terminal_text::terminal_safe(text);
     let _ = if stderr {
         let mut e = std::io::stderr().lock();
         e.write_all(text.as_bytes()).and_then(|_| e.flush())
@@ -365,6 +367,30 @@ impl Cli {
     /// `check` (without registry lookups) and `rules` only read files: nothing is written to dockui's state
     /// or data dirs, so those are not set up (made private) for them. `check` runs once per file
     /// in CI and pre-commit hooks, where that set-up was a tenth of its time.
+    /// The command promised one JSON object on stdout (`--format json`): an error before its result is then
+    /// that object (`{"error": ...}`), not a bare line on stderr only.
+    fn wants_json(&self) -> bool {
+        match &self.command {
+            Some(Cmd::Check {
+                format: CheckFormat::Json,
+                ..
+            }) => true,
+            Some(
+                Cmd::Fix { format, .. }
+                | Cmd::Rules { format }
+                | Cmd::Logs { format, .. }
+                | Cmd::Build { format, .. }
+                | Cmd::Status { format, .. }
+                | Cmd::Gpu { format }
+                | Cmd::Push { format, .. },
+            ) => *format == Format::Json,
+            Some(Cmd::Doctor(a)) => a.format == Format::Json,
+            Some(Cmd::Inspect(a)) => a.format == Format::Json,
+            Some(Cmd::Rollback(a)) => a.format == Format::Json,
+            _ => false,
+        }
+    }
+
     fn only_reads_files(&self) -> bool {
         matches!(
             self.command,
@@ -406,10 +432,17 @@ pub fn main() -> i32 {
     if !cli.only_reads_files() {
         paths.ensure_private();
     }
+    let json = cli.wants_json();
     match run(cli, &paths) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dockui: {e:#}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": format!("{e:#}"), "exit_code": 2 })
+                );
+            }
             2
         }
     }
@@ -456,6 +489,20 @@ fn progress_to_stderr<T: Send + 'static>(
             }
         }
     })
+}
+
+/// An attempt's raw log to stdout, line by line through `terminal_safe` (the file keeps the engine's bytes).
+fn replay_log(path: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = String::from_utf8_lossy(&line);
+        out.write_all(crate::terminal_text::terminal_safe(&text).as_bytes())?;
+        line.clear();
+    }
+    out.flush()
 }
 
 fn project_dir(dir: &Path) -> anyhow::Result<PathBuf> {
@@ -619,6 +666,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             apply_source(&mut config, &dir, &source)?;
             apply_build_flags(&mut config, &build);
             cloud.apply(&mut config);
+            // Before any builder is asked: the engine would only say "failed to read dockerfile" from its tmp dir.
+            let dockerfile = dir.join(&config.build.dockerfile);
+            anyhow::ensure!(
+                dockerfile.is_file(),
+                "no Dockerfile at {}: write one, or name yours with -f FILE or [build] dockerfile",
+                dockerfile.display()
+            );
             let choice = backend_choice(&config, build.backend)?;
             let host = host.resolve(&config)?;
             let rt = runtime()?;
@@ -846,12 +900,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                         Format::Human => {
                             for (path, _) in &logs {
                                 println!("==> {} <==", path.display());
-                                let mut f = std::fs::File::open(path)?;
-                                match std::io::copy(&mut f, &mut std::io::stdout()) {
+                                match replay_log(path) {
                                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                                         return Ok(0);
                                     }
-                                    r => r.map(|_| ())?,
+                                    r => r?,
                                 }
                             }
                         }
@@ -891,18 +944,24 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     opts.tags = vec![tag];
                 }
             }
+            // Why nothing may be pushed before anything is asked (an incomplete multi-platform build).
+            let mut refused = None;
             let (config, project, source) = if as_dir.is_dir() {
                 let dir = project_dir(as_dir)?;
                 let config = load_config(config_flag, paths, &dir)?;
                 let repository = config.build.repository(&dir);
                 // The image of the last successful build (its tag may come from `tag = "auto"`).
-                let source = engine::history::latest_image(&paths.builds_dir(), &repository)
-                    .unwrap_or_else(|| {
-                        format!(
-                            "{repository}:{}",
-                            engine::tags::resolve(&config.build.tag, &dir)
-                        )
+                let latest = engine::history::latest_image(&paths.builds_dir(), &repository)
+                    .unwrap_or_else(|e| {
+                        refused = Some(e);
+                        None
                     });
+                let source = latest.unwrap_or_else(|| {
+                    format!(
+                        "{repository}:{}",
+                        engine::tags::resolve(&config.build.tag, &dir)
+                    )
+                });
                 (config, Some(dir), source)
             } else {
                 let mut config = load_config(config_flag, paths, Path::new("."))?;
@@ -946,6 +1005,22 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     return Ok(2);
                 }
             };
+            if let Some(why) = refused {
+                let report = crate::registry::report::PushReport {
+                    image: source.clone(),
+                    error: Some(why),
+                    ..Default::default()
+                };
+                match format {
+                    Format::Human => print!("{}", crate::registry::report::render_human(&report)),
+                    Format::Json => {
+                        let mut v = serde_json::to_value(&report)?;
+                        with_backend(&mut v, engine.endpoint_json());
+                        println!("{}", serde_json::to_string_pretty(&v)?)
+                    }
+                }
+                return Ok(report.exit_code());
+            }
             let report = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 let printer = progress_to_stderr(rx, |p| {
@@ -1178,6 +1253,26 @@ fn open_tui(
     let keymap = crate::tui::keymap::Keymap::default()
         .with_overrides(&config.keys.bind)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    {
+        // Cron, CI and `ssh host dockui` without -t: no terminal to draw on (and none to restore).
+        use std::io::IsTerminal;
+        let missing: Vec<&str> = [
+            ("stdin", std::io::stdin().is_terminal()),
+            ("stdout", std::io::stdout().is_terminal()),
+        ]
+        .into_iter()
+        .filter_map(|(name, tty)| (!tty).then_some(name))
+        .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "the TUI needs a terminal, and {} (over ssh: ssh -t); without a terminal use the headless \
+             commands: dockui check|fix|build|push DIR --format json",
+            match missing[..] {
+                [one] => format!("{one} is not one"),
+                _ => "stdin and stdout are not terminals".to_string(),
+            }
+        );
+    }
     if readonly {
         config.build.auto_fix = "off".into();
     } else {

@@ -20,4 +20,5 @@ pub mod notify;
 pub mod paths;
 pub mod registry;
 pub mod report;
+pub mod terminal_text;
 pub mod tui;

@@ -335,3 +335,126 @@ fn readonly_never_builds_pushes_or_writes() {
         before
     );
 }
+
+#[test]
+fn the_tui_without_a_terminal_says_so_and_exits_2_without_drawing() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = common::demo_copy(home.path());
+    let out = common::dockui(home.path())
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the TUI needs a terminal, and stdin and stdout are not terminals")
+            && stderr.contains("--format json"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Nothing drawn or reset on a stdout that is no terminal.
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn format_json_errors_before_a_result_are_one_json_object_on_stdout() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        "[build]\nmax_attempts = \"three\"\n",
+    )
+    .unwrap();
+    let missing = home.path().join("nonexistent");
+    let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            vec![
+                "build".as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                dir.as_os_str(),
+            ],
+            "invalid configuration",
+        ),
+        (
+            vec![
+                "check".as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                dir.as_os_str(),
+            ],
+            "invalid configuration",
+        ),
+        (
+            vec![
+                "doctor".as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                dir.as_os_str(),
+            ],
+            "invalid configuration",
+        ),
+        (
+            vec![
+                "push".as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                dir.as_os_str(),
+            ],
+            "invalid configuration",
+        ),
+        (
+            vec![
+                "build".as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                missing.as_os_str(),
+            ],
+            "nonexistent",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = common::dockui(home.path()).args(&args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("{args:?}: stdout is not one JSON object ({e}): {stdout:?}")
+        });
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{args:?}: {v}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "stderr still says it"
+        );
+    }
+    // No Dockerfile: said before any builder is asked (the engine only names its own tmp dir).
+    let empty = home.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = common::dockui(home.path())
+        .args(["build", "--format", "json"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("no Dockerfile at")
+            && v["error"].as_str().unwrap().contains("-f FILE"),
+        "{v}"
+    );
+    // Human output stays on stderr only.
+    let out = common::dockui(home.path())
+        .arg("build")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}

@@ -528,3 +528,87 @@ fn walk(d: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// No byte of these reaches a terminal from dockui: ESC, BEL, and the C1 CSI (U+009B as UTF-8).
+fn assert_no_controls(what: &str, text: &[u8]) {
+    let s = String::from_utf8_lossy(text);
+    assert!(
+        !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "{what} holds a raw control character: {s:?}"
+    );
+}
+
+#[test]
+fn escape_sequences_in_a_dockerfile_are_shown_not_sent_to_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    // A title change, a clipboard write (OSC 52), a screen clear and a C1 CSI in a comment and a RUN line.
+    let dir = project(
+        home.path(),
+        "FROM python:3.11-slim\n# \x1b]0;PWNED\x07 \x1b]52;c;ZXZpbA==\x07\x1b[2J\nRUN pip install torch \u{9b}8m\n",
+    );
+    std::fs::write(dir.join("requirements.txt"), "torch==\x1b[31m2.0\n").unwrap();
+    for (args, shows) in [
+        (&["check"][..], "DL3042"),
+        (&["fix", "--dry-run"][..], "--no-cache-dir torch"),
+    ] {
+        let out = output_within(common::dockui(home.path()).args(args).arg(&dir), 60);
+        assert_no_controls(&format!("{args:?} stdout"), &out.stdout);
+        assert_no_controls(&format!("{args:?} stderr"), &out.stderr);
+        // The findings are still there, their text escaped.
+        assert!(text(&out).contains(shows), "{}", text(&out));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn escape_sequences_in_build_output_are_shown_not_sent_and_the_log_keeps_them() {
+    let test = "escape_sequences_in_build_output_are_shown_not_sent_and_the_log_keeps_them";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    if rt.block_on(common::engine_or_skip(test)).is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let image = format!("dockui-test/escapes-{}", std::process::id());
+    let dir = common::busybox_project(home.path(), &image, "unused");
+    // busybox printf writes the raw bytes: OSC 52 (clipboard), a screen clear, then a marker line.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"ln\", \"-s\", \"busybox\", \"/bin/sh\"]\n\
+         RUN [\"/bin/busybox\", \"printf\", \"\\\\033]52;c;ZXZpbA==\\\\007\\\\033[2Jescaped-marker\\\\n\"]\n",
+    )
+    .unwrap();
+    let mut config = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    config.push_str("commands = [\"/bin/busybox printf '\\\\033]0;SMOKE\\\\007smoke-marker'\"]\n");
+    std::fs::write(dir.join(".dockui.toml"), config).unwrap();
+    let out = output_within(
+        common::dockui(home.path())
+            .args(["build", "--no-cache"])
+            .arg(&dir),
+        240,
+    );
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+    let all = text(&out);
+    assert!(
+        all.contains("escaped-marker") && all.contains("smoke-marker"),
+        "{all}"
+    );
+    assert!(all.contains("\\u{1b}]52;c;"), "shown escaped: {all}");
+    assert_no_controls("build stdout", &out.stdout);
+    assert_no_controls("build stderr", &out.stderr);
+    let logs = output_within(common::dockui(home.path()).args(["logs", "last"]), 60);
+    assert!(text(&logs).contains("escaped-marker"), "{}", text(&logs));
+    assert_no_controls("logs stdout", &logs.stdout);
+    // The attempt log itself keeps the engine's bytes.
+    let raw: Vec<u8> = walk(&home.path().join("data"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .flat_map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(
+        raw.windows(5).any(|w| w == b"\x1b]52;"),
+        "the log keeps the raw output"
+    );
+}

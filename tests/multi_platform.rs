@@ -305,6 +305,59 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
     let arm: serde_json::Value = serde_json::from_slice(&arm.stdout).unwrap();
     assert_eq!(arm["Architecture"], "arm64");
     eprintln!("measured: multi-platform build {build_s:.1} s, push + index + checks {push_s:.1} s");
+
+    // A rebuild whose arm64 step fails: amd64 is built (and takes `v1-amd64` and `v1` locally), arm64 keeps
+    // the old image. No set of the local tags is one build's, so `push DIR` refuses and pushes nothing.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nCOPY busybox-${TARGETARCH} /bin/busybox\nARG NONCE\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox echo \\\"$NONCE again\\\" && /bin/busybox test $(/bin/busybox uname -m) != aarch64\"]\n",
+    )
+    .unwrap();
+    let out = common::dockui(home.path())
+        .args(["build", "--platform", "linux/amd64,linux/arm64"])
+        .args([
+            "--build-arg",
+            &format!("NONCE={nonce}-2"),
+            "--format",
+            "json",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(build["platforms"][0]["success"], true, "{build}");
+    assert_eq!(build["platforms"][1]["success"], false, "{build}");
+    let served_before = |tag: &str| {
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{image}:{tag}"))
+            .output()
+            .unwrap();
+        support::sha256(&raw.stdout)
+    };
+    let amd64_before = served_before("v1-amd64");
+    for args in [&["push", "--format", "json"][..], &["push"][..]] {
+        let out = common::dockui(home.path())
+            .args(args)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        assert!(
+            stdout.contains("did not complete") && stdout.contains("build again"),
+            "{stdout}"
+        );
+    }
+    assert_eq!(served_before("v1"), index_digest, "the old index stays");
+    assert_eq!(
+        served_before("v1-amd64"),
+        amd64_before,
+        "nothing was pushed"
+    );
 }
 
 #[test]

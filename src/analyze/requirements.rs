@@ -362,8 +362,14 @@ pub fn parse_requirements(text: &str, file: &Path) -> ReqFile {
     let mut cur = String::new();
     let mut segs = Vec::new();
     let mut start_line = 0;
-    let mut off = 0;
-    for (i, raw) in text.split_inclusive('\n').enumerate() {
+    // pip reads past a UTF-8 byte order mark (files saved by Windows editors); offsets still count it.
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let mut off = bom;
+    for (i, raw) in text[bom..].split_inclusive('\n').enumerate() {
         let content = raw.trim_end_matches(['\n', '\r']);
         if cur.is_empty() && segs.is_empty() {
             start_line = i + 1;
@@ -588,6 +594,21 @@ mod tests {
             &text[rf.sources.extra_index_urls[0].name_range.clone()],
             "--extra-index-url"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_read_past_as_pip_does_and_offsets_still_count_it() {
+        let text = "\u{feff}numpy==1.26.4\ntorch==2.5.1\n";
+        let rf = parse_requirements(text, Path::new("requirements.txt"));
+        assert!(rf.problems.is_empty(), "{:?}", rf.problems);
+        assert_eq!(rf.reqs.len(), 2);
+        assert_eq!(rf.reqs[0].name, "numpy");
+        assert_eq!(&text[rf.reqs[0].range.clone()], "numpy==1.26.4");
+        assert_eq!((rf.reqs[0].line, rf.reqs[1].line), (1, 2));
+        assert_eq!(&text[rf.reqs[1].range.clone()], "torch==2.5.1");
+        // Only at the start: elsewhere it is no whitespace pip skips.
+        let rf = parse_requirements("numpy==1.26.4\n\u{feff}torch\n", Path::new("r.txt"));
+        assert_eq!(rf.problems.len(), 1);
     }
 
     #[test]

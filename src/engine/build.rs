@@ -34,6 +34,9 @@ pub struct BuildRequest {
     pub backups: Backups,
     pub smoke: Vec<SmokeCheck>,
     pub smoke_timeout: Duration,
+    /// One platform of a multi-platform build (`run_multi`): recorded in the history so that `push DIR` never
+    /// takes this platform's image (`repo:tag-<arch>`) for the project's image.
+    pub platform_of: Option<String>,
 }
 
 impl BuildRequest {
@@ -88,6 +91,7 @@ impl BuildRequest {
                 host_has_gpus,
             ),
             smoke_timeout: Duration::from_secs(config.smoke.timeout_s.max(1)),
+            platform_of: None,
         }
     }
 
@@ -156,6 +160,9 @@ pub struct BuildOutcome {
     /// A multi-platform build: each platform's own image (`repo:tag-<arch>`) and result.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<super::platforms::PlatformBuild>,
+    /// This build is one platform (`linux/arm64`) of a multi-platform build, whose own entry lists it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_of: Option<String>,
 }
 
 impl BuildOutcome {
@@ -232,6 +239,7 @@ pub async fn run_build_asking(
         backend: None,
         platforms: Vec::new(),
         smoke_skipped: None,
+        platform_of: req.platform_of.clone(),
     };
     // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer
     // (unreachable) is asked nothing more: its first build request reports why.
@@ -1049,6 +1057,7 @@ mod tests {
                 gpus: false,
             }],
             smoke_timeout: Duration::from_secs(5),
+            platform_of: None,
         }
     }
 

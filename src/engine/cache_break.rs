@@ -256,14 +256,16 @@ pub fn load(data_dir: &Path, project: &Path) -> Option<Snapshot> {
     serde_json::from_slice(&std::fs::read(record_path(data_dir, project)).ok()?).ok()
 }
 
+/// Private like the rest of dockui's data (0700 dir, 0600 file): the record holds Dockerfile instruction
+/// text, which may carry a literal `ENV TOKEN=...`. Written atomically under a unique temp name, so two dockui
+/// processes storing at once cannot mix their records.
 pub fn store(data_dir: &Path, project: &Path, s: &Snapshot) -> std::io::Result<()> {
     let path = record_path(data_dir, project);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::paths::private_dir(dir)?;
     }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec(s).map_err(std::io::Error::other)?)?;
-    std::fs::rename(tmp, path)
+    let bytes = serde_json::to_vec(s).map_err(std::io::Error::other)?;
+    crate::fix::write::replace_file(&path, &bytes, None).map_err(std::io::Error::other)
 }
 
 /// What a build's cache depends on, taken from its request: the project (the record's key), the context,
@@ -335,6 +337,29 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_record_is_private_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().unwrap();
+        let s = Snapshot {
+            steps: vec![Step {
+                line: 2,
+                keyword: "ENV".into(),
+                text: "ENV TOKEN=literal".into(),
+                ..Step::default()
+            }],
+        };
+        store(data.path(), Path::new("/p"), &s).unwrap();
+        store(data.path(), Path::new("/p"), &s).unwrap();
+        assert_eq!(load(data.path(), Path::new("/p")), Some(s));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = data.path().join("cache");
+        assert_eq!(mode(&dir), 0o700);
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "no temp file left");
+        assert_eq!(mode(&files[0].path()), 0o600);
+    }
 
     fn snap(dir: &Path, df: &str, args: &[(&str, &str)], base: &str) -> Snapshot {
         let args = args

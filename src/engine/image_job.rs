@@ -170,13 +170,16 @@ async fn inspect(
         None => {
             let repository = ctx.config.build.repository(&ctx.project_dir);
             match super::history::latest_image(&ctx.paths.builds_dir(), &repository) {
-                Some(i) => i,
-                None => {
+                Ok(Some(i)) => i,
+                found => {
+                    let why = found.err().unwrap_or_else(|| {
+                        format!(
+                            "no successful build of {repository} in the history - build first (b)"
+                        )
+                    });
                     send(ImageEvent::Inspected {
                         image: repository.clone(),
-                        result: Err(format!(
-                            "no successful build of {repository} in the history - build first (b)"
-                        )),
+                        result: Err(why),
                     });
                     return;
                 }

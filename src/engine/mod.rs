@@ -215,11 +215,13 @@ async fn run(
             Command::PushLatest => {
                 let repository = ctx.config.build.repository(&ctx.project_dir);
                 match history::latest_image(&ctx.paths.builds_dir(), &repository) {
-                    Some(image) => Command::Push(image),
-                    None => {
-                        let why = format!(
-                            "no successful build of {repository} in the history - build first (b)"
-                        );
+                    Ok(Some(image)) => Command::Push(image),
+                    found => {
+                        let why = found.err().unwrap_or_else(|| {
+                            format!(
+                                "no successful build of {repository} in the history - build first (b)"
+                            )
+                        });
                         let _ = events.send(EngineEvent::PushFinished(Box::new(
                             crate::registry::report::PushReport {
                                 image: repository.clone(),

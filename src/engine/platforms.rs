@@ -305,6 +305,7 @@ pub async fn run_multi(
         let mut sub = req.clone();
         sub.spec.platform = p.to_string();
         sub.spec.tag = platform_image(&req.spec.tag, p);
+        sub.platform_of = Some(p.to_string());
         sub.spec.extra_tags = if i == 0 && p.architecture == native {
             std::iter::once(req.spec.tag.clone())
                 .chain(req.spec.extra_tags.iter().cloned())
@@ -373,44 +374,51 @@ fn finish(req: &BuildRequest, mut outcome: BuildOutcome) -> BuildOutcome {
     outcome
 }
 
-/// The per-platform images of the newest multi-platform build of `image` (`repo:tag`), from the history:
-/// (platform, local image). None: `image` was not built for several platforms.
-pub fn platform_images(builds_dir: &Path, image: &str) -> Option<Vec<(Platform, String)>> {
-    for b in history::list(builds_dir) {
-        if b.image != image || b.status != "succeeded" {
-            continue;
-        }
-        let bytes = std::fs::read(builds_dir.join(&b.build_id).join(history::SUMMARY)).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        let list: Vec<PlatformBuild> = serde_json::from_value(v["platforms"].clone()).ok()?;
-        if list.len() < 2 {
-            return None;
-        }
-        return list
-            .into_iter()
-            .map(|p| Some((Platform::parse(&p.platform).ok()?, p.image)))
-            .collect();
+/// The per-platform images of the newest build of `image` (`repo:tag`) when it was a multi-platform one, from
+/// the history: (platform, local image). Ok(None): `image` was not built for several platforms. Err: its
+/// newest multi-platform build did not complete (no set of its platforms' tags is one build's).
+pub fn platform_images(
+    builds_dir: &Path,
+    image: &str,
+) -> Result<Option<Vec<(Platform, String)>>, String> {
+    let Some(v) = history::multi_platform_summary(builds_dir, image)? else {
+        return Ok(None);
+    };
+    let list: Vec<PlatformBuild> = serde_json::from_value(v["platforms"].clone())
+        .map_err(|e| format!("cannot read the platforms of the last build of {image}: {e}"))?;
+    if list.len() < 2 {
+        return Ok(None);
     }
-    None
+    list.into_iter()
+        .map(|p| {
+            Platform::parse(&p.platform)
+                .map(|pl| (pl, p.image))
+                .map_err(|e| {
+                    format!("the last build of {image} names a platform dockui cannot read: {e}")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The per-platform images a push should put an index over: the platforms named (`push --platform`), else
-/// those of the history's multi-platform build of `source_image`. Fewer than two: an ordinary push.
+/// those of the history's multi-platform build of `source_image`. Fewer than two: an ordinary push. Err: the
+/// history's newest multi-platform build of `source_image` did not complete.
 pub fn images_to_push(
     source_image: &str,
     opts: &super::push::PushOptions,
-) -> Vec<(Platform, String)> {
+) -> Result<Vec<(Platform, String)>, String> {
     if !opts.platforms.is_empty() {
-        return opts
+        return Ok(opts
             .platforms
             .iter()
             .map(|p| (p.clone(), platform_image(source_image, p)))
-            .collect();
+            .collect());
     }
-    opts.builds_dir
-        .as_deref()
-        .and_then(|dir| platform_images(dir, source_image))
-        .unwrap_or_default()
+    match opts.builds_dir.as_deref() {
+        Some(dir) => Ok(platform_images(dir, source_image)?.unwrap_or_default()),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Push a multi-platform image: each platform's image under `<tag>-<arch>` (checked pullable by its own

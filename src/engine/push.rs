@@ -63,6 +63,11 @@ pub async fn run_with(
         error: Some(error),
         ..PushReport::default()
     };
+    // A multi-platform build that did not complete leaves no set of platform images that belong together.
+    let platforms = match super::platforms::images_to_push(source_image, opts) {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
     // An image that failed its smoke tests is pushed only when the user insists.
     let smoke = match &opts.builds_dir {
         Some(dir) => {
@@ -111,7 +116,6 @@ pub async fn run_with(
         default_tag: String::new(),
         project_dir: project_dir.map(Path::to_path_buf),
     };
-    let platforms = super::platforms::images_to_push(source_image, opts);
     let mut report = if platforms.len() > 1 {
         super::platforms::push_multi(engine, &client, &lookup, &req, &platforms, progress).await
     } else {

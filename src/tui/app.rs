@@ -506,8 +506,10 @@ impl App {
                 self.push = Some(PushState::default());
                 vec![Command::Push(image)]
             }
+            // (Not after a multi-platform build that stopped part way: the history refuses that push.)
             BuildState::Done(o)
                 if o.image_id.is_some()
+                    && o.platforms.is_empty()
                     && o.smoke
                         .iter()
                         .any(|r| r.status != crate::engine::smoke::SmokeStatus::Passed) =>

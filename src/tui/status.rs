@@ -83,15 +83,50 @@ pub fn line(app: &App, width: usize) -> String {
     if full.chars().count() <= width {
         return full;
     }
-    // Narrow terminal: the build state and "? help" stay; the engine shrinks to its state, then goes; the
-    // notice is shortened last.
-    let engine_short = match &app.engine {
-        EngineState::Connecting => "engine connecting",
-        EngineState::Ready(_) => "engine ok",
-        EngineState::Unreachable(_) => "engine unreachable",
+    // Narrower: the build state and "? help" stay. Where the build runs (endpoint and context) is kept as long
+    // as it fits: first the kind and version go, then the endpoint's scheme, then only the engine's state is
+    // left, then nothing; the notice is shortened last.
+    let state = match &app.engine {
+        EngineState::Connecting => "connecting",
+        EngineState::Ready(_) => "ok",
+        EngineState::Unreachable(_) => "unreachable",
     };
+    let context = app
+        .backend
+        .as_ref()
+        .and_then(|b| b.context.as_ref())
+        .filter(|c| !app.endpoint.contains(&format!("context {c}")))
+        .map(|c| format!(" (context {c})"))
+        .unwrap_or_default();
+    let bare = app
+        .endpoint
+        .split_once("://")
+        .map_or(app.endpoint.as_str(), |(_, rest)| rest);
     let tail = " | ? help";
-    for engine in [Some(engine_short), None] {
+    for engine in [
+        engine.clone(),
+        format!("engine {}{context} ({state})", app.endpoint),
+        match state {
+            "ok" => format!("engine {bare}{context}"),
+            _ => format!("engine {bare}{context} ({state})"),
+        },
+    ] {
+        let line = format!(" dockui{readonly} | {engine} | {build}{notice}{tail}");
+        if line.chars().count() <= width {
+            return line;
+        }
+    }
+    // A long notice is cut before the endpoint goes, but never below 40 columns: a notice is what just
+    // happened, the endpoint is still in the Build log's header.
+    let head = match state {
+        "ok" => format!(" dockui{readonly} | engine {bare}{context} | {build}"),
+        _ => format!(" dockui{readonly} | engine {bare}{context} ({state}) | {build}"),
+    };
+    let room = width.saturating_sub(head.chars().count() + tail.chars().count());
+    if room >= notice.chars().count().min(40) {
+        return format!("{head}{}{tail}", cut_to(&notice, room));
+    }
+    for engine in [Some(format!("engine {state}")), None] {
         let engine = engine.map(|e| format!(" | {e}")).unwrap_or_default();
         let line = format!(" dockui{readonly}{engine} | {build}{notice}{tail}");
         if line.chars().count() <= width {
@@ -100,17 +135,7 @@ pub fn line(app: &App, width: usize) -> String {
     }
     let head = format!(" {build}");
     let room = width.saturating_sub(head.chars().count() + tail.chars().count());
-    let notice: String = if notice.chars().count() > room {
-        let cut: String = notice.chars().take(room.saturating_sub(1)).collect();
-        if cut.is_empty() {
-            cut
-        } else {
-            format!("{cut}…")
-        }
-    } else {
-        notice
-    };
-    let line = format!("{head}{notice}{tail}");
+    let line = format!("{head}{}{tail}", cut_to(&notice, room));
     if line.chars().count() <= width {
         return line;
     }
@@ -118,6 +143,19 @@ pub fn line(app: &App, width: usize) -> String {
     let room = width.saturating_sub(tail.chars().count() + 1);
     let head: String = head.chars().take(room).collect();
     format!("{head}…{tail}")
+}
+
+/// `text` in at most `room` columns, with `…` where it was cut.
+fn cut_to(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(room.saturating_sub(1)).collect();
+    if cut.is_empty() {
+        cut
+    } else {
+        format!("{cut}…")
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +192,67 @@ mod tests {
         assert!(
             l.contains("engine tcp://gpu-box:2376 (context gpu-box) (podman, 4.3.1)"),
             "{l}"
+        );
+    }
+
+    #[test]
+    fn a_running_build_keeps_where_it_runs_in_the_bar_as_long_as_it_fits() {
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        app.engine = EngineState::Ready(EngineInfo {
+            endpoint: app.endpoint.clone(),
+            context: None,
+            version: "20.10.24+dfsg1".into(),
+            api_version: "1.41".into(),
+        });
+        app.backend = Some(BackendInfo {
+            kind: BackendKind::Docker,
+            endpoint: app.endpoint.clone(),
+            context: Some("gpu-box".into()),
+        });
+        app.build = BuildState::Running {
+            attempt: 1,
+            max_attempts: 3,
+            step: Some((5, 6)),
+            step_started: app.now,
+            started: app.now,
+            cached: 1,
+            build_id: String::new(),
+        };
+        app.notice = Some("a build is already running".into());
+        let mut kept = Vec::new();
+        for width in (60..=200).rev().step_by(10) {
+            let l = line(&app, width);
+            assert!(l.chars().count() <= width, "{width}: {l}");
+            assert!(
+                l.contains("step 5/6") && l.contains("? help"),
+                "{width}: {l}"
+            );
+            kept.push((
+                width,
+                l.contains("gpu-box"),
+                l.contains("/var/run/docker.sock"),
+            ));
+        }
+        // From 150 columns on the context and the socket are still named.
+        for (width, context, socket) in kept {
+            if width >= 150 {
+                assert!(context && socket, "{width}: {}", line(&app, width));
+            }
+        }
+        // A longer notice is cut to keep them, down to 40 columns of it.
+        app.notice = Some(format!("push refused: {}", "x".repeat(60)));
+        let l = line(&app, 165);
+        assert!(
+            l.contains("gpu-box") && l.contains("| push refused: xxx"),
+            "{l}"
+        );
+        assert!(l.contains("…"), "{l}");
+        assert!(!line(&app, 150).contains("gpu-box"), "{}", line(&app, 150));
+        app.notice = None;
+        assert!(
+            line(&app, 120).contains("engine /var/run/docker.sock (context gpu-box)"),
+            "{}",
+            line(&app, 120)
         );
     }
 }

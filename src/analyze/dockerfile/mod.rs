@@ -259,10 +259,20 @@ const KEYWORDS: &[&str] = &[
 /// Instructions whose arguments may start with `--flag` options.
 const FLAGGED: &[&str] = &["FROM", "RUN", "COPY", "ADD", "HEALTHCHECK"];
 
+/// Bytes of a UTF-8 byte order mark at the start of `text` (Windows editors write one): BuildKit's parser and
+/// the legacy builder read past it, so the first line starts after it.
+fn bom_len(text: &str) -> usize {
+    if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    }
+}
+
 fn split_lines(text: &str) -> Vec<PLine> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
-    let mut start = 0;
+    let mut start = bom_len(text);
     while start < text.len() {
         let nl = memchr(b'\n', &bytes[start..]).map(|i| start + i);
         let (content_end, end) = match nl {
@@ -306,6 +316,15 @@ impl<'a> Parser<'a> {
         let mut items = Vec::new();
         let mut i = 0;
         let mut directives_open = true;
+        let bom = bom_len(self.text);
+        if bom > 0 {
+            // Items tile the file: the mark is an item of its own (the first line's instruction starts after it).
+            items.push(Item {
+                kind: ItemKind::Blank,
+                range: 0..bom,
+                line: 1,
+            });
+        }
         while i < self.lines.len() {
             let l = self.lines[i];
             let content = self.content(l);

@@ -24,6 +24,28 @@ fn continuation_spans_point_into_the_file() {
 use crate::analyze::Span;
 
 #[test]
+fn a_byte_order_mark_is_read_past_as_docker_does() {
+    // The legacy builder and BuildKit both build this file (checked on the engine).
+    let text = "\u{feff}FROM python:3.11-slim\nRUN pip install torch\n";
+    let df = Dockerfile::parse(text);
+    assert!(df.problems.is_empty(), "{:?}", df.problems);
+    let from = ins(&df)[0];
+    assert_eq!((from.keyword.as_str(), from.line), ("FROM", 1));
+    assert_eq!(&text[from.range.clone()], "FROM python:3.11-slim");
+    assert_eq!(df.render(), text, "the mark stays in the file");
+    // Directives after the mark still count.
+    let df = Dockerfile::parse("\u{feff}# escape=`\nFROM scratch\n");
+    assert_eq!(df.escape, '`');
+    // Only at the very start.
+    assert!(
+        !Dockerfile::parse("FROM scratch\n\u{feff}RUN true\n")
+            .problems
+            .is_empty()
+    );
+    assert_eq!(Dockerfile::parse("\u{feff}").render(), "\u{feff}");
+}
+
+#[test]
 fn escape_directive_backtick() {
     let text = "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN dir c:\\ `\n    && echo done\n";
     let df = Dockerfile::parse(text);

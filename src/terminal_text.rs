@@ -1,0 +1,76 @@
+//! Text on its way to the user's terminal in headless mode (stdout and stderr of every command).
+//!
+//! Much of what dockui prints comes from elsewhere: Dockerfile lines, build and smoke output, engine and
+//! registry messages. A control character in it would be executed by the terminal, not shown: a hostile
+//! Dockerfile could set the window title, clear the screen, hide text or write the clipboard (OSC 52). So every
+//! control character except newline and tab is shown escaped (`\u{1b}[31m`), and a carriage return keeps only
+//! what the terminal would have ended up showing (the text after the last one, as the TUI's log pane does).
+//! JSON needs nothing: serde_json already escapes control characters inside strings. Log files keep the raw
+//! bytes.
+
+use std::borrow::Cow;
+
+/// `text` with its control characters (but `\n` and `\t`) escaped and carriage-return redraws resolved.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let line = match line.trim_end_matches('\r').rfind('\r') {
+            Some(at) => &line[at + 1..],
+            None => line,
+        };
+        for c in line.trim_end_matches('\r').chars() {
+            if needs_escape(c) {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// C0 controls, DEL and the C1 controls (U+0080..U+009F, which some terminals take as ESC sequences).
+fn needs_escape(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_shown_not_executed() {
+        let hostile = "RUN curl \x1b[8mhidden\x1b[0m \x1b]52;c;ZXZpbA==\x07 \x1b]0;PWNED\x07\x1b[2J \u{9b}31m\n";
+        let safe = terminal_safe(hostile);
+        assert!(
+            !safe.chars().any(|c| c.is_control() && c != '\n'),
+            "{safe:?}"
+        );
+        assert_eq!(
+            safe,
+            "RUN curl \\u{1b}[8mhidden\\u{1b}[0m \\u{1b}]52;c;ZXZpbA==\\u{7} \\u{1b}]0;PWNED\\u{7}\\u{1b}[2J \\u{9b}31m\n"
+        );
+    }
+
+    #[test]
+    fn plain_text_tabs_and_newlines_pass_unchanged_and_unallocated() {
+        let plain = "step 1/6 : RUN pip install torch\n\tindented\nünïcödé 日本語\n";
+        assert!(matches!(terminal_safe(plain), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_carriage_return_keeps_what_the_terminal_would_show() {
+        assert_eq!(terminal_safe("10%\r55%\r100%\n"), "100%\n");
+        assert_eq!(
+            terminal_safe("windows line\r\nnext\r\n"),
+            "windows line\nnext\n"
+        );
+        assert_eq!(terminal_safe("shown\rover\rfinal\n"), "final\n");
+    }
+}
