@@ -360,15 +360,28 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
 fn the_tui_with_an_unusable_configured_backend_exits_2_before_touching_the_terminal() {
     let (home, dir) = home_and_project("dockui-test/doctor-tui");
     std::fs::write(dir.join(".dockui.toml"), "[engine]\nbackend = \"podman\"\n").unwrap();
-    let (out, stderr) = exits(dockui(home.path()).arg(&dir), 2);
-    assert!(stderr.contains("backend podman"), "{stderr}");
-    assert!(stderr.contains("what to do"), "{stderr}");
-    // No terminal escape was written (the alternate screen was never entered).
-    assert!(
-        !out.stdout.contains(&0x1b),
-        "{:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    // On a terminal (a pty from `script`): without one the TUI stops earlier, saying it needs one.
+    let plain = dockui(home.path());
+    let mut cmd = Command::new("script");
+    for (k, v) in plain.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.args(["-qec"])
+        .arg(format!(
+            "{} {}",
+            plain.get_program().to_string_lossy(),
+            dir.display()
+        ))
+        .arg("/dev/null");
+    let (out, _) = exits(&mut cmd, 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("backend podman"), "{text}");
+    assert!(text.contains("what to do"), "{text}");
+    // The alternate screen was never entered.
+    assert!(!text.contains("\x1b[?1049h"), "{text:?}");
 }
 
 /// Everything a run left for a person to see: stdout, stderr and dockui's own log (at trace level).
