@@ -419,11 +419,11 @@ fn fix_where(c: &Candidate, todo: String) -> String {
     let instead = match (&ep.context, ep.source) {
         (Some(name), Source::EnvContext) => format!(
             "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
-             --docker host=...`), or unset DOCKER_CONTEXT to leave it"
+             --docker \"host=...,ca=...,cert=...,key=...\"`), or unset DOCKER_CONTEXT to leave it"
         ),
         (Some(name), _) => format!(
             "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
-             --docker host=...`), or `docker context use default` to leave it"
+             --docker \"host=...,ca=...,cert=...,key=...\"`), or `docker context use default` to leave it"
         ),
         (None, Source::Config) => "[engine] docker_host in dockui's config".into(),
         (None, Source::Env) => "DOCKER_HOST".into(),
