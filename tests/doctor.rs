@@ -588,3 +588,29 @@ fn a_context_build_names_its_context_once() {
         .args(["rmi", "-f", "dockui-test/doctor-ctx-once:latest"])
         .output();
 }
+
+#[test]
+fn an_ssh_endpoint_without_an_ssh_client_says_to_install_one() {
+    let home = tempfile::tempdir().unwrap();
+    let empty = home.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", "ssh://me@127.0.0.1:1")
+            .env("PATH", &empty)
+            .args(["doctor", "--format", "json"]),
+        1,
+    );
+    let v = json(&out);
+    let first = &v["candidates"][0];
+    assert!(
+        first["why_not"]
+            .as_str()
+            .unwrap()
+            .contains("cannot run the ssh client"),
+        "{first}"
+    );
+    let todo = first["what_to_do"].as_str().unwrap();
+    assert!(todo.contains("openssh-client"), "{todo}");
+    assert!(!todo.contains("docker info"), "{todo}");
+}

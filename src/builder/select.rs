@@ -577,8 +577,16 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
                     "check the engine there (docker info) and the endpoint".into(),
                 ),
             };
+            // No `ssh` on this machine: nothing about the engine or the address to check.
+            let todo = if why.contains("cannot run the ssh client") {
+                "install the ssh client (apt-get install openssh-client) or put `ssh` on PATH; dockui runs \
+                 it as the docker CLI does"
+                    .to_string()
+            } else {
+                fix_where(c, todo)
+            };
             p.why_not = Some(why);
-            p.what_to_do = Some(fix_where(c, todo));
+            p.what_to_do = Some(todo);
         }
         Err(_) => {
             p.why_not = Some(format!(
