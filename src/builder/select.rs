@@ -116,6 +116,10 @@ pub struct Probe {
     pub capabilities: Option<super::Capabilities>,
     pub why_not: Option<String>,
     pub what_to_do: Option<String>,
+    /// Where the endpoint came from, in the words of every result's `backend.source` (`config`, `env`,
+    /// `env_context`, `current_context`, `default`, `probed`); null for BuildKit and CodeBuild, whose
+    /// `source` says it.
+    pub origin: Option<Source>,
 }
 
 impl Probe {
@@ -151,6 +155,7 @@ impl Probe {
                  that includes this backend"
                     .into(),
             ),
+            origin: None,
         }
     }
 }
@@ -480,7 +485,41 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         capabilities: None,
         why_not: None,
         what_to_do: None,
+        origin: None,
     };
+    let origin = origin_of(c);
+    let mut p = probe_via(c, config, env, base).await;
+    p.origin = origin;
+    p
+}
+
+/// `Probe::origin` of a candidate.
+fn origin_of(c: &Candidate) -> Option<Source> {
+    match (&c.via, &c.resolved) {
+        (_, Some(Ok(ep))) => Some(ep.source),
+        (_, Some(Err(e))) => {
+            let from = e.from();
+            [
+                Source::Config,
+                Source::Env,
+                Source::EnvContext,
+                Source::CurrentContext,
+            ]
+            .into_iter()
+            .find(|s| s.describe() == from)
+            .or(match e {
+                EndpointError::BadCertPath { .. } => Some(Source::Env),
+                // A broken config.json or meta.json: which setting led there is not known.
+                _ => None,
+            })
+        }
+        (Via::DockerApi, None) if same_endpoint(&c.endpoint, LOCAL_SOCKET) => Some(Source::Default),
+        (Via::DockerApi, None) => Some(Source::Probed),
+        _ => None,
+    }
+}
+
+async fn probe_via(c: &Candidate, config: &Config, env: &Env, base: Probe) -> Probe {
     match &c.via {
         Via::Unavailable(p) => (**p).clone(),
         Via::DockerApi => probe_docker_api(base, c, config).await,
@@ -942,6 +981,7 @@ mod tests {
             capabilities: None,
             why_not: None,
             what_to_do: None,
+            origin: None,
         }
     }
 
@@ -1316,6 +1356,40 @@ mod tests {
             skipped: vec![],
         };
         assert!(ok.refusal().is_none());
+    }
+
+    #[tokio::test]
+    async fn each_candidate_names_its_origin_in_the_results_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = context_env(dir.path(), "remote", "tcp://127.0.0.1:1");
+        env.xdg_runtime_dir = Some(dir.path().join("run"));
+        let c = candidates(&Config::default(), &env);
+        let mut origins = Vec::new();
+        for cand in &c {
+            origins.push(probe(cand, &Config::default(), &env).await.origin);
+        }
+        assert_eq!(
+            origins,
+            vec![
+                Some(Source::CurrentContext),
+                Some(Source::Default),
+                Some(Source::Probed),
+                Some(Source::Probed),
+                None,
+                None
+            ]
+        );
+        let v = serde_json::to_value(probe(&c[0], &Config::default(), &env).await).unwrap();
+        assert_eq!(v["origin"], "current_context");
+        let env = Env {
+            docker_host: Some("bogus".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(
+            probe(&c[0], &Config::default(), &env).await.origin,
+            Some(Source::Env)
+        );
     }
 
     #[test]

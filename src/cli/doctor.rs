@@ -37,6 +37,7 @@ fn json(d: &Doctor) -> String {
             "index": i,
             "backend": p.backend,
             "source": p.source,
+            "origin": p.origin,
             "endpoint": p.endpoint,
             "context": p.context,
             "usable": p.usable(),
