@@ -63,9 +63,14 @@ impl BollardEngine {
 
     /// An engine whose endpoint could not be resolved: every request says why.
     pub fn unresolved(e: &super::endpoint::EndpointError) -> BollardEngine {
+        // A context that does not exist has no address: the status bar names the context instead.
+        let endpoint = match (e.subject(), e.context()) {
+            (s, Some(c)) if s.is_empty() => format!("(context {c})"),
+            (s, _) => s,
+        };
         BollardEngine {
             docker: None,
-            endpoint: e.subject(),
+            endpoint,
             resolved: None,
             dialer: None,
             connect_error: Some(e.to_string()),
@@ -1570,6 +1575,16 @@ mod tests {
         assert!(!needs_buildkit(
             "FROM x\n# RUN --mount=type=cache is a comment\n"
         ));
+    }
+
+    #[test]
+    fn a_context_that_does_not_exist_is_shown_by_its_name() {
+        let e = BollardEngine::unresolved(&super::super::endpoint::EndpointError::NoContext {
+            name: "nope".into(),
+            from: "DOCKER_CONTEXT",
+            meta: "/x/meta.json".into(),
+        });
+        assert_eq!(e.endpoint(), "(context nope)");
     }
 
     #[test]
