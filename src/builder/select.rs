@@ -304,6 +304,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
                 (Some(name), _) => format!("docker context {name}"),
                 (None, EndpointError::BadFile { .. }) => "docker CLI config".into(),
                 (None, EndpointError::BadCertPath { .. }) => "DOCKER_CERT_PATH".into(),
+                (None, EndpointError::BadConfigDir { .. }) => "DOCKER_CONFIG".into(),
                 (None, _) => source_label(&e.from()),
             };
             let text = e.to_string();

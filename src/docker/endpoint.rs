@@ -147,6 +147,12 @@ pub enum EndpointError {
         path.display()
     )]
     BadCertPath { path: PathBuf, why: String },
+    #[error(
+        "the docker CLI's config directory {} {why}; what to do: point DOCKER_CONFIG at a directory (the \
+         docker CLI's default is ~/.docker) or unset it",
+        path.display()
+    )]
+    BadConfigDir { path: PathBuf, why: String },
 }
 
 impl EndpointError {
@@ -157,7 +163,9 @@ impl EndpointError {
             EndpointError::BadHost { host, .. } => host.clone(),
             EndpointError::NoContext { .. } => String::new(),
             EndpointError::BadFile { file, .. } => file.display().to_string(),
-            EndpointError::BadCertPath { path, .. } => path.display().to_string(),
+            EndpointError::BadCertPath { path, .. } | EndpointError::BadConfigDir { path, .. } => {
+                path.display().to_string()
+            }
         }
     }
 
@@ -177,6 +185,7 @@ impl EndpointError {
             }
             EndpointError::BadFile { file, .. } => file.display().to_string(),
             EndpointError::BadCertPath { .. } => "DOCKER_CERT_PATH".into(),
+            EndpointError::BadConfigDir { .. } => "DOCKER_CONFIG".into(),
         }
     }
 }
@@ -370,7 +379,16 @@ pub fn resolve(config_host: &str, env: &EnvView) -> Result<Endpoint, EndpointErr
     if let Some(name) = env.get("DOCKER_CONTEXT") {
         return from_context(name, Source::EnvContext, env);
     }
-    let config_file = env.config_dir().join("config.json");
+    let config_dir = env.config_dir();
+    if let Ok(m) = std::fs::metadata(&config_dir)
+        && !m.is_dir()
+    {
+        return Err(EndpointError::BadConfigDir {
+            path: config_dir,
+            why: "is not a directory".into(),
+        });
+    }
+    let config_file = config_dir.join("config.json");
     if let Some(name) = current_context(&config_file)? {
         return from_context(&name, Source::CurrentContext, env);
     }
@@ -1083,6 +1101,27 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", &meta).unwrap();
         let m = msg(&[("DOCKER_CONTEXT", "odd")]);
         assert!(m.contains("not a regular file"), "{m}");
+    }
+
+    #[test]
+    fn docker_config_must_be_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("cfg");
+        std::fs::write(&file, "").unwrap();
+        let f = file.to_string_lossy().to_string();
+        let err = resolve("", &env(d.path(), &[("DOCKER_CONFIG", &f)])).unwrap_err();
+        assert_eq!(err.from(), "DOCKER_CONFIG");
+        let m = err.to_string();
+        assert!(m.contains(&format!("{f} is not a directory")), "{m}");
+        assert!(m.contains("point DOCKER_CONFIG at a directory"), "{m}");
+        // A directory that does not exist is no config at all (the local socket), as in the CLI.
+        let missing = d.path().join("none").to_string_lossy().to_string();
+        assert_eq!(
+            resolve("", &env(d.path(), &[("DOCKER_CONFIG", &missing)]))
+                .unwrap()
+                .source,
+            Source::Default
+        );
     }
 
     #[test]
