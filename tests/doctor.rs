@@ -614,3 +614,31 @@ fn an_ssh_endpoint_without_an_ssh_client_says_to_install_one() {
     assert!(todo.contains("openssh-client"), "{todo}");
     assert!(!todo.contains("docker info"), "{todo}");
 }
+
+#[test]
+fn a_user_part_in_buildkit_host_is_dropped_before_it_is_dialled_or_shown() {
+    let (home, dir) = home_and_project("dockui-test/doctor-bk-secret");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let host = format!("tcp://u:s3cretBK@127.0.0.1:{closed}");
+    for args in [
+        &["doctor", "--format", "json"][..],
+        &["build", "--backend", "buildkit"],
+    ] {
+        let mut cmd = dockui(home.path());
+        cmd.env("BUILDKIT_HOST", &host)
+            .env("DOCKUI_LOG", "trace")
+            .args(args);
+        if args[0] == "build" {
+            cmd.arg(&dir);
+        }
+        let out = cmd.output().unwrap();
+        let all = everything(home.path(), &out);
+        assert!(!all.contains("s3cretBK"), "{args:?}: {all}");
+        // Dialled as buildctl would: the address without the user part (refused, not "no such host").
+        assert!(all.contains(&format!("127.0.0.1:{closed}")), "{all}");
+        assert!(!all.contains("failed to lookup address"), "{all}");
+    }
+}

@@ -210,7 +210,9 @@ impl Env {
             docker_config_dir: var("DOCKER_CONFIG")
                 .map(PathBuf::from)
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker"))),
-            buildkit_host: var("BUILDKIT_HOST"),
+            // A user part in a tcp address is no login for buildctl either: dropped before it is dialled or shown.
+            buildkit_host: var("BUILDKIT_HOST")
+                .map(|h| crate::docker::endpoint::without_userinfo(&h)),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             buildkit: buildkit_plugin(),
             codebuild: codebuild_plugin(),
@@ -364,7 +366,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
     let (bk_source, bk_endpoint) = if !config.engine.buildkit_host.is_empty() {
         (
             "[engine] buildkit_host",
-            config.engine.buildkit_host.clone(),
+            crate::docker::endpoint::without_userinfo(&config.engine.buildkit_host),
         )
     } else if let Some(h) = &env.buildkit_host {
         ("BUILDKIT_HOST", h.clone())
@@ -402,6 +404,13 @@ fn same_endpoint(a: &str, b: &str) -> bool {
         }
     };
     !a.is_empty() && norm(a) == norm(b)
+}
+
+/// The config a plugin sees: `[engine] buildkit_host` without a user part (see `without_userinfo`).
+fn plugin_config(config: &Config) -> Config {
+    let mut c = config.clone();
+    c.engine.buildkit_host = crate::docker::endpoint::without_userinfo(&c.engine.buildkit_host);
+    c
 }
 
 /// `Source::describe()` in the words the candidate list uses.
@@ -525,7 +534,7 @@ async fn probe_via(c: &Candidate, config: &Config, env: &Env, base: Probe) -> Pr
         Via::Unavailable(p) => (**p).clone(),
         Via::DockerApi => probe_docker_api(base, c, config).await,
         Via::BuildKit => match env.buildkit {
-            Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
+            Some(plugin) => (plugin.probe)(plugin_config(config), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
         },
         Via::CodeBuild => match env.codebuild {
@@ -918,7 +927,7 @@ fn open(
     let Some(plugin) = plugin else {
         return Err(not_usable(Choice::Auto, probe));
     };
-    match (plugin.open)(config, &probe) {
+    match (plugin.open)(&plugin_config(config), &probe) {
         Ok(port) => Ok(Selected {
             port,
             probe,

@@ -274,6 +274,24 @@ fn json_type(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// A tcp/unix address without the user part of its authority (`tcp://user:pass@host:1234` ->
+/// `tcp://host:1234`): neither the engine API nor buildctl's tcp has a login, and a user part would be
+/// taken for part of the host name (and shown). ssh addresses are left alone (the user is the login).
+pub fn without_userinfo(addr: &str) -> String {
+    let Some((scheme, rest)) = addr.split_once("://") else {
+        return addr.to_string();
+    };
+    if scheme.eq_ignore_ascii_case("ssh") {
+        return addr.to_string();
+    }
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, hostport)) => format!("{scheme}://{hostport}{path}"),
+        None => addr.to_string(),
+    }
+}
+
 /// An address as it may be printed: a password (and, for schemes other than ssh, the whole user part,
 /// which docker ignores) replaced by `***`, control characters escaped (an address is shown in a terminal),
 /// and at most 200 characters. Every message and result shows addresses through this.
@@ -1031,6 +1049,17 @@ mod tests {
         assert_eq!(
             parse_address("tcp://:2376").unwrap().1,
             "tcp://localhost:2376"
+        );
+    }
+
+    #[test]
+    fn without_userinfo_keeps_ssh_logins() {
+        assert_eq!(without_userinfo("tcp://u:p@bk:1234"), "tcp://bk:1234");
+        assert_eq!(without_userinfo("tcp://bk:1234"), "tcp://bk:1234");
+        assert_eq!(without_userinfo("ssh://me@h"), "ssh://me@h");
+        assert_eq!(
+            without_userinfo("unix:///run/buildkit/buildkitd.sock"),
+            "unix:///run/buildkit/buildkitd.sock"
         );
     }
 
