@@ -523,6 +523,33 @@ fn a_docker_config_that_never_ends_is_named_not_read() {
 }
 
 #[test]
+fn a_context_that_does_not_exist_is_listed_by_name_as_set() {
+    let home = tempfile::tempdir().unwrap();
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_CONTEXT", "nope")
+            .args(["doctor"]),
+        1,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1. docker - docker context nope - (no address) (context nope)"),
+        "{text}"
+    );
+    assert!(text.contains("docker context ls"), "{text}");
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_CONTEXT", "nope")
+            .args(["doctor", "--format", "json"]),
+        1,
+    );
+    let v = json(&out);
+    assert_eq!(v["auto"]["context"], "nope", "{v:#}");
+    assert_eq!(v["auto"]["origin"], "env_context", "{v:#}");
+    assert_eq!(v["candidates"][0]["endpoint"], "", "{v:#}");
+}
+
+#[test]
 #[cfg_attr(
     not(dockui_engine),
     ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"

@@ -138,10 +138,11 @@ fn human_raw(d: &Doctor) -> String {
         "Backends, in the order `dockui build --backend auto` tries them:"
     );
     for (i, p) in d.candidates.iter().enumerate() {
-        let endpoint = if p.endpoint.is_empty() {
-            "(not set)"
-        } else {
-            p.endpoint.as_str()
+        let endpoint = match (p.endpoint.is_empty(), &p.context) {
+            // A context that does not exist has no address, but it is set.
+            (true, Some(_)) => "(no address)",
+            (true, None) => "(not set)",
+            (false, _) => p.endpoint.as_str(),
         };
         let _ = writeln!(
             out,
