@@ -427,29 +427,9 @@ fn source_label(describe: &str) -> String {
 /// Where to fix the endpoint a candidate came from: the engine's "what to do" speaks of DOCKER_HOST, which
 /// is wrong advice for a docker context (changing DOCKER_HOST would switch away from it, not fix it).
 fn fix_where(c: &Candidate, todo: String) -> String {
-    let Some(Ok(ep)) = &c.resolved else {
-        return todo;
-    };
-    let generic = "engine.docker_host / DOCKER_HOST";
-    let instead = match (&ep.context, ep.source) {
-        (Some(name), Source::EnvContext) => format!(
-            "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
-             --docker \"host=...,ca=...,cert=...,key=...\"`), or unset DOCKER_CONTEXT to leave it"
-        ),
-        (Some(name), _) => format!(
-            "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
-             --docker \"host=...,ca=...,cert=...,key=...\"`), or `docker context use default` to leave it"
-        ),
-        (None, Source::Config) => "[engine] docker_host in dockui's config".into(),
-        (None, Source::Env) => "DOCKER_HOST".into(),
-        _ => return todo,
-    };
-    if todo.contains(generic) {
-        todo.replace(generic, &instead)
-    } else if ep.context.is_some() {
-        format!("{todo}; the endpoint comes from {instead}")
-    } else {
-        todo
+    match &c.resolved {
+        Some(Ok(ep)) => ep.fix_where(todo),
+        _ => todo,
     }
 }
 

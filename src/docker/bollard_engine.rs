@@ -197,9 +197,18 @@ impl BollardEngine {
     }
 
     fn unreachable(&self, reason: impl Into<String>) -> DockerError {
+        let reason = reason.into();
+        // "what to do" names the setting the endpoint came from (a docker context, not DOCKER_HOST).
+        let reason = match &self.resolved {
+            Some(ep) if ep.context.is_some() => match reason.split_once("; what to do: ") {
+                Some((why, todo)) => format!("{why}; what to do: {}", ep.fix_where(todo.into())),
+                None => reason,
+            },
+            _ => reason,
+        };
         DockerError::Unreachable {
             endpoint: self.endpoint.clone(),
-            reason: reason.into(),
+            reason,
         }
     }
 

@@ -112,6 +112,33 @@ impl Endpoint {
         }
     }
 
+    /// A "what to do" that names the setting this endpoint came from. The engine's messages say
+    /// "engine.docker_host / DOCKER_HOST", which is wrong advice for a docker context (changing DOCKER_HOST
+    /// would switch away from it, not fix it): for a context, it points at the context.
+    pub fn fix_where(&self, todo: String) -> String {
+        let generic = "engine.docker_host / DOCKER_HOST";
+        let instead = match (&self.context, self.source) {
+            (Some(name), Source::EnvContext) => format!(
+                "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
+                 --docker \"host=...,ca=...,cert=...,key=...\"`), or unset DOCKER_CONTEXT to leave it"
+            ),
+            (Some(name), _) => format!(
+                "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
+                 --docker \"host=...,ca=...,cert=...,key=...\"`), or `docker context use default` to leave it"
+            ),
+            (None, Source::Config) => "[engine] docker_host in dockui's config".into(),
+            (None, Source::Env) => "DOCKER_HOST".into(),
+            _ => return todo,
+        };
+        if todo.contains(generic) {
+            todo.replace(generic, &instead)
+        } else if self.context.is_some() && !todo.contains(&instead) {
+            format!("{todo}; the endpoint comes from {instead}")
+        } else {
+            todo
+        }
+    }
+
     /// The parsed host (already validated by `resolve`).
     pub fn address(&self) -> Result<Address, String> {
         parse_address(&self.host).map(|(a, _)| a)
@@ -1130,6 +1157,36 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", &meta).unwrap();
         let m = msg(&[("DOCKER_CONTEXT", "odd")]);
         assert!(m.contains("not a regular file"), "{m}");
+    }
+
+    #[test]
+    fn what_to_do_names_the_setting_the_endpoint_came_from_once() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join(".docker");
+        write_context(&cfg, "remote", "tcp://h:2376", false, &[]);
+        let ep = resolve("", &env(d.path(), &[("DOCKER_CONTEXT", "remote")])).unwrap();
+        let todo =
+            "start the Docker engine there, or fix engine.docker_host / DOCKER_HOST".to_string();
+        let fixed = ep.fix_where(todo.clone());
+        assert!(fixed.contains("docker context inspect remote"), "{fixed}");
+        assert!(fixed.contains("unset DOCKER_CONTEXT"), "{fixed}");
+        assert!(!fixed.contains("DOCKER_HOST"), "{fixed}");
+        assert_eq!(
+            ep.fix_where(fixed.clone()),
+            fixed,
+            "applied twice, said once"
+        );
+        let other = ep.fix_where("check the TLS files".into());
+        assert!(
+            other.ends_with("or unset DOCKER_CONTEXT to leave it"),
+            "{other}"
+        );
+        let env_ep = resolve("", &EnvView::from_pairs([("DOCKER_HOST", "tcp://h:1")])).unwrap();
+        assert_eq!(
+            env_ep.fix_where(todo),
+            "start the Docker engine there, or fix DOCKER_HOST"
+        );
+        assert_eq!(env_ep.fix_where("x".into()), "x");
     }
 
     #[test]
