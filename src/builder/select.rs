@@ -292,7 +292,9 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         Ok(ep) if ep.context.as_deref() == Some("default") => default_context = Some(ep),
         Ok(ep) => {
             let source = match (&ep.context, ep.source) {
-                (Some(name), _) => format!("docker context {name}"),
+                (Some(name), _) => {
+                    format!("docker context {}", crate::docker::endpoint::redact(name))
+                }
                 (None, Source::Config) => "[engine] docker_host".into(),
                 (None, _) => "DOCKER_HOST".into(),
             };
@@ -303,7 +305,9 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         Err(e) => {
             // A context that does not exist, a bad address: the build stops here with this, as docker would.
             let source = match (e.context(), &e) {
-                (Some(name), _) => format!("docker context {name}"),
+                (Some(name), _) => {
+                    format!("docker context {}", crate::docker::endpoint::redact(name))
+                }
                 (None, EndpointError::BadFile { .. }) => "docker CLI config".into(),
                 (None, EndpointError::BadCertPath { .. }) => "DOCKER_CERT_PATH".into(),
                 (None, EndpointError::BadConfigDir { .. }) => "DOCKER_CONFIG".into(),
@@ -1226,6 +1230,14 @@ mod tests {
             ),
             ("docker context nope", "", Some("nope"))
         );
+        // A name with an escape sequence is shown escaped.
+        let env = Env {
+            docker_context: Some("bad\u{1b}[2Jname".into()),
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "docker context bad\\u{1b}[2Jname");
         // DOCKER_CONTEXT=default is the local socket, and says so.
         let env = Env {
             docker_context: Some("default".into()),

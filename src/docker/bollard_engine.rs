@@ -65,7 +65,7 @@ impl BollardEngine {
     pub fn unresolved(e: &super::endpoint::EndpointError) -> BollardEngine {
         // A context that does not exist has no address: the status bar names the context instead.
         let endpoint = match (e.subject(), e.context()) {
-            (s, Some(c)) if s.is_empty() => format!("(context {c})"),
+            (s, Some(c)) if s.is_empty() => format!("(context {})", super::endpoint::redact(c)),
             (s, _) => s,
         };
         BollardEngine {
