@@ -239,6 +239,7 @@ fn busy_app() -> App {
         max_attempts: 3,
         // Only read when the view pages back past the window, which this benchmark does not do.
         log_path: std::env::temp_dir().join("dockui-bench-log-attempt-1.log"),
+        platform: None,
     }));
     app.update(Msg::Engine(EngineEvent::BuildStep {
         current: 4,

@@ -221,6 +221,8 @@ impl Config {
         // test keeps them equal to assets/default-config.toml), which spares every `check` the TOML parse.
         let mut merged: Option<toml::Table> = None;
         let mut sources = Sources::default();
+        // Each file's text, to point a value check's error at the line that set the value.
+        let mut texts: Vec<(PathBuf, String)> = Vec::new();
         let project_file = project_dir.join(PROJECT_FILE);
         for path in user_file
             .into_iter()
@@ -242,6 +244,7 @@ impl Config {
             });
             merge(base, table);
             sources.files.push(path.to_path_buf());
+            texts.push((path.to_path_buf(), text));
         }
         let config = match merged {
             None => Config::default(),
@@ -254,23 +257,51 @@ impl Config {
                 }
             })?,
         };
-        config.validate(&sources)?;
+        config.validate(&texts)?;
         Ok((config, sources))
     }
 
-    fn validate(&self, sources: &Sources) -> Result<(), ConfigError> {
-        let fail = |message: String| ConfigError::Invalid {
-            path: sources
-                .files
-                .last()
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from("<defaults>")),
-            line: 0,
-            col: 0,
-            message,
+    /// Value checks the types cannot express. Each message starts with the key (`build.max_attempts ...`):
+    /// the error names the file and line that set it, the last file that sets it being the one that counts.
+    fn validate(&self, texts: &[(PathBuf, String)]) -> Result<(), ConfigError> {
+        let fail = |message: String| {
+            let key: String = message
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+                .collect();
+            let found = texts
+                .iter()
+                .rev()
+                .find_map(|(path, text)| Some((path, text, value_position(text, &key)?)));
+            let (path, line, col) = match found {
+                Some((path, text, at)) => {
+                    let span = crate::analyze::Span::from_range(text, at, at);
+                    (path.clone(), span.line, span.col)
+                }
+                None => (
+                    texts
+                        .last()
+                        .map(|(p, _)| p.clone())
+                        .unwrap_or_else(|| PathBuf::from("<defaults>")),
+                    0,
+                    0,
+                ),
+            };
+            ConfigError::Invalid {
+                path,
+                line,
+                col,
+                message,
+            }
         };
         if self.build.max_attempts == 0 {
             return Err(fail("build.max_attempts must be at least 1".into()));
+        }
+        if self.engine.timeout_s == 0 {
+            return Err(fail(
+                "engine.timeout_s must be at least 1 (seconds to wait for the engine's answers)"
+                    .into(),
+            ));
         }
         if !["auto", "buildkit", "legacy"].contains(&self.build.builder.as_str()) {
             return Err(fail(format!(
@@ -297,6 +328,24 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Byte offset of the value of `key` (`section.name`, or a bare `section`) in one config file's text, when
+/// that file sets it (TOML's own spans, so dotted keys and inline tables count too).
+fn value_position(text: &str, key: &str) -> Option<usize> {
+    use std::collections::BTreeMap;
+    use toml::Spanned;
+    let (section, name) = key.split_once('.').unwrap_or((key, ""));
+    let sections: BTreeMap<String, Spanned<toml::Value>> = toml::from_str(text).ok()?;
+    let table = sections.get(section)?;
+    if name.is_empty() {
+        return Some(table.span().start);
+    }
+    let keys: BTreeMap<String, BTreeMap<String, Spanned<toml::Value>>> =
+        toml::from_str(text).ok()?;
+    keys.get(section)?
+        .get(name.split('.').next().unwrap_or(name))
+        .map(|v| v.span().start)
 }
 
 /// Read a config file. The project's own file is read like any project file (a regular file inside the
@@ -558,6 +607,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(PROJECT_FILE), config).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_value_check_names_the_line_of_the_file_that_set_the_value() {
+        let user = tempfile::tempdir().unwrap();
+        let user_file = user.path().join("config.toml");
+        std::fs::write(&user_file, "[build]\nmax_attempts = 0\n").unwrap();
+        let dir = project_with("# team settings\n[ui]\ntheme = \"solarized\"\n");
+        let err = Config::load(Some(&user_file), dir.path())
+            .unwrap_err()
+            .to_string();
+        // The user's file sets max_attempts = 0 on its line 2, column 16; the project's theme is not reached.
+        assert!(
+            err.contains("config.toml:2:16: build.max_attempts must be at least 1"),
+            "{err}"
+        );
+        std::fs::write(&user_file, "").unwrap();
+        let err = Config::load(Some(&user_file), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(".dockui.toml:3:9: ui.theme must be"), "{err}");
+        // A later file wins: the project's valid value over the user's invalid one is no error.
+        std::fs::write(&user_file, "[build]\nmax_attempts = 0\n").unwrap();
+        let dir = project_with("build.max_attempts = 2\n");
+        assert_eq!(
+            Config::load(Some(&user_file), dir.path())
+                .unwrap()
+                .0
+                .build
+                .max_attempts,
+            2
+        );
+        // Dotted keys and inline tables are found too.
+        let dir = project_with("engine = { timeout_s = 0 }\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(".dockui.toml:1:24: engine.timeout_s must be at least 1"),
+            "{err}"
+        );
+        let dir = project_with("\n\nnotify.style = \"slack\"\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(err.contains(".dockui.toml:3:16: notify.style"), "{err}");
     }
 
     #[test]

@@ -166,6 +166,14 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
         .collect();
     assert_eq!(names, ["linux/amd64", "linux/arm64"]);
     assert_eq!(platforms[1]["image"], format!("{image}:v1-arm64"));
+    // Each attempt says which platform it built: they are the platforms', not retries.
+    let attempts: Vec<&str> = build["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["platform"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(attempts, ["linux/amd64", "linux/arm64"]);
     // Each RUN ran on its own architecture: the arm64 one through QEMU.
     assert!(
         stderr.contains(&format!("{nonce} built on x86_64")),

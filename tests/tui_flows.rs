@@ -31,6 +31,7 @@ fn app_with_log(lines: &[&str]) -> App {
         attempt: 1,
         max_attempts: 3,
         log_path: PathBuf::from("/nonexistent/attempt-1.log"),
+        platform: None,
     }));
     app.update(Msg::Engine(EngineEvent::BuildLog(
         lines.iter().map(|s| s.to_string()).collect(),
@@ -586,6 +587,13 @@ fn push_after_failed_smoke_tests_asks_and_the_result_is_marked() {
         false,
         vec![failed],
     )))));
+    // The image exists: the Digest pane names it and what p will do.
+    let s = pane_text(&mut app, Pane::Digest);
+    assert!(
+        s.contains("demo:latest") && s.contains("its smoke tests failed: p asks"),
+        "{s}"
+    );
+    assert!(!s.contains("no image built"), "{s}");
     assert!(app.update(key('p')).is_empty(), "no push without a yes");
     assert_eq!(app.popup, Some(Popup::ConfirmPush));
     let s = screen(&app, 160, 48);
@@ -612,6 +620,19 @@ fn push_after_failed_smoke_tests_asks_and_the_result_is_marked() {
     );
     // The Smoke pane shows the outcome's checks.
     assert!(pane_text(&mut app, Pane::Smoke).contains("✗ python imports: torch"));
+    // A forced push the registry refused: nothing was pushed, and the pane does not say it was.
+    app.update(key('p'));
+    app.update(key('y'));
+    let refused = dockui::registry::report::PushReport {
+        image: "demo:latest".into(),
+        repository: "127.0.0.1:5001/demo".into(),
+        error: Some("unauthorized: authentication required".into()),
+        ..Default::default()
+    };
+    app.update(Msg::Engine(EngineEvent::PushFinished(Box::new(refused))));
+    let s = pane_text(&mut app, Pane::Digest);
+    assert!(s.contains("push failed: unauthorized"), "{s}");
+    assert!(!s.contains("pushed although"), "{s}");
 }
 
 #[test]
@@ -825,4 +846,47 @@ fn the_selected_findings_fix_line_is_not_cut_in_a_full_list() {
     }))));
     let s = screen(&app, 80, 24);
     assert!(s.contains("THE-LAST-WORD"), "{s}");
+}
+
+#[test]
+fn a_fix_the_planner_holds_says_why_instead_of_all_fixes_are_written() {
+    use ratatui::{Terminal, backend::TestBackend};
+    let dir = tempfile::tempdir().unwrap();
+    // Latin-1 in a comment: dockui reads the file, finds DL3042 with a fix, and never rewrites the file.
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        b"FROM python:3.11-slim\n# caf\xe9\nRUN pip install flask\n",
+    )
+    .unwrap();
+    let analysis = dockui::analyze::analyze_project(dir.path(), &Default::default()).unwrap();
+    assert!(
+        analysis
+            .findings
+            .iter()
+            .any(|f| f.rule == "DL3042" && !f.fixes.is_empty())
+    );
+    let mut app = App::new(dir.path().to_path_buf(), "e".into());
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
+    assert_eq!(app.review.len(), 0, "nothing can be proposed");
+    focus(&mut app, Pane::Diff);
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    let theme = dockui::tui::theme::Theme::from_config("mono");
+    terminal
+        .draw(|f| dockui::tui::view::draw(&app, &theme, f))
+        .unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(!screen.contains("all fixes are written"), "{screen}");
+    assert!(screen.contains("no fix can be proposed"), "{screen}");
+    assert!(screen.contains("not valid UTF-8"), "{screen}");
+    // Enter on the finding says the same instead of "has no fix to review".
+    focus(&mut app, Pane::Conflicts);
+    while app.selected_finding().is_some_and(|f| f.rule != "DL3042") {
+        app.update(key('j'));
+    }
+    app.update(code(KeyCode::Enter));
+    let notice = app.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("its fix is not proposed") && notice.contains("UTF-8"),
+        "{notice}"
+    );
 }

@@ -605,6 +605,7 @@ fn the_cache_break_line_heads_the_first_attempt_only() {
             attempt,
             max_attempts: 2,
             log_path: PathBuf::from("/tmp/none.log"),
+            platform: None,
         })
     };
     app.update(Msg::Engine(EngineEvent::CacheBreak(Some(Box::new(brk)))));

@@ -90,6 +90,7 @@ fn busy_app(dir: &std::path::Path) -> App {
         attempt: 1,
         max_attempts: 3,
         log_path: PathBuf::from("/var/lib/dockui/attempt-1.log"),
+        platform: None,
     }));
     let log = [
         "#1 [1/3] FROM pytorch/pytorch:2.5.1",

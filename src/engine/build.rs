@@ -125,6 +125,9 @@ pub struct AttemptRecord {
     /// Fixes aimed at this attempt's failing step (no static finding covered the failure): what each does,
     /// why, and whether it was applied (per `auto_fix`) before the next attempt.
     pub fixes: Vec<super::failure_fix::FailureFix>,
+    /// The platform this attempt built (a multi-platform build's attempts, one platform after another).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// The result object of `dockui build --format json`.
@@ -242,12 +245,11 @@ pub async fn run_build_asking(
         platform_of: req.platform_of.clone(),
     };
     // What the builder can do decides whether smoke tests can run on it. A builder that cannot answer
-    // (unreachable) is asked nothing more: its first build request reports why.
-    // Raced with cancel: on an endpoint that accepts and never answers, Ctrl-C must not wait out a timeout.
+    // (unreachable) is asked nothing more: its first build request reports why. A cancel (q, Ctrl-C) while
+    // a slow endpoint is asked (an ssh host that does not answer) stops here at once.
     let caps = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => None,
         c = docker.capabilities() => c.ok(),
+        _ = cancel.cancelled() => None,
     };
     outcome.backend = Some(crate::builder::BackendInfo {
         kind: caps
@@ -285,20 +287,25 @@ pub async fn run_build_asking(
         ));
         return outcome;
     }
+    if cancel.is_cancelled() {
+        outcome.cancelled = true;
+        outcome.error = Some("cancelled before the build started".into());
+        super::history::write_summary(&dir, &outcome);
+        return outcome;
+    }
     // Smoke containers of an earlier dockui run that was killed: the engine still has them. Only asked of a
-    // builder that answered (a silent one would hold the build for the engine's whole timeout here).
+    // builder that answered: a silent one would hold the build for the engine's whole timeout here.
     let orphans = async {
         match caps {
-            Some(_) => docker.remove_orphans().await.ok(),
-            None => None,
+            Some(_) => docker.remove_orphans().await,
+            None => Ok(Vec::new()),
         }
     };
-    let removed = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => None,
+    let orphans = tokio::select! {
         r = orphans => r,
+        _ = cancel.cancelled() => Ok(Vec::new()),
     };
-    if let Some(removed) = removed
+    if let Ok(removed) = orphans
         && !removed.is_empty()
     {
         let _ = events.send(EngineEvent::BuildLog(vec![format!(
@@ -316,6 +323,7 @@ pub async fn run_build_asking(
             attempt,
             max_attempts: req.max_attempts,
             log_path: log_path.clone(),
+            platform: req.platform_of.clone(),
         });
         let t0 = Instant::now();
         let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
@@ -365,6 +373,7 @@ pub async fn run_build_asking(
             smoke: smoke_results.clone(),
             fixes_applied: Vec::new(),
             fixes: Vec::new(),
+            platform: req.platform_of.clone(),
         };
         outcome.smoke = smoke_results;
         let diagnosis = match result {
@@ -900,8 +909,10 @@ mod tests {
         run_for: Duration,
         running: Mutex<(usize, usize)>,
         most_at_once: Mutex<(usize, usize)>,
-        /// Accepts and never answers (an endpoint that holds the connection): `capabilities` never ends.
+        /// The endpoint never answers what it can do (an ssh host that does not answer).
         silent: bool,
+        /// It refuses what it can do at once, and would never finish sweeping orphans (a half-dead engine).
+        unreachable: bool,
     }
 
     impl FakeBuilder {
@@ -917,6 +928,7 @@ mod tests {
                 running: Mutex::new((0, 0)),
                 most_at_once: Mutex::new((0, 0)),
                 silent: false,
+                unreachable: false,
             }
         }
     }
@@ -1000,7 +1012,13 @@ mod tests {
         fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, DockerError>> {
             async move {
                 if self.silent {
-                    std::future::pending::<()>().await;
+                    futures_util::future::pending::<()>().await;
+                }
+                if self.unreachable {
+                    return Err(DockerError::Unreachable {
+                        endpoint: self.endpoint(),
+                        reason: "no answer".into(),
+                    });
                 }
                 Ok(Capabilities {
                     kind: self.kind,
@@ -1008,6 +1026,15 @@ mod tests {
                     run: self.run,
                     ..Capabilities::default()
                 })
+            }
+            .boxed()
+        }
+        fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
+            async move {
+                if self.unreachable {
+                    futures_util::future::pending::<()>().await;
+                }
+                Ok(Vec::new())
             }
             .boxed()
         }
@@ -1059,30 +1086,6 @@ mod tests {
             smoke_timeout: Duration::from_secs(5),
             platform_of: None,
         }
-    }
-
-    #[tokio::test]
-    async fn a_builder_that_never_answers_is_cancelled_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut port = FakeBuilder::new(BackendKind::Docker, true, vec![]);
-        port.silent = true;
-        let (tx, _rx) = unbounded_channel();
-        let cancel = CancellationToken::new();
-        let c = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            c.cancel();
-        });
-        let started = std::time::Instant::now();
-        let outcome = tokio::time::timeout(
-            Duration::from_secs(5),
-            run_build(&port, request(dir.path(), None, 1), &tx, cancel),
-        )
-        .await
-        .expect("the cancel is honoured while the builder is asked what it can do");
-        assert!(started.elapsed() < Duration::from_secs(2));
-        assert!(outcome.cancelled, "{outcome:?}");
-        assert_eq!(*port.builds.lock().unwrap(), 0);
     }
 
     async fn run(port: &FakeBuilder, req: BuildRequest) -> (BuildOutcome, Vec<String>) {
@@ -1231,5 +1234,51 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_while_a_silent_endpoint_is_asked_ends_the_build_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.silent = true;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let later = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            later.cancel();
+        });
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            run_build(&fake, request(dir.path(), None, 1), &tx, cancel),
+        )
+        .await
+        .expect("the cancel ended the build, not the endpoint");
+        assert!(outcome.cancelled && !outcome.success);
+        assert_eq!(*fake.builds.lock().unwrap(), 0, "nothing was built");
+        // Recorded like any cancelled build.
+        let builds = crate::engine::history::list(&dir.path().join("builds"));
+        assert_eq!(builds[0].status, "cancelled");
+    }
+
+    #[tokio::test]
+    async fn a_builder_that_cannot_say_what_it_can_do_is_not_swept_for_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.unreachable = true;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            run_build(
+                &fake,
+                request(dir.path(), None, 1),
+                &tx,
+                CancellationToken::new(),
+            ),
+        )
+        .await
+        .expect("the orphan sweep of a builder that did not answer is not waited for");
+        // Its first build request is the one that says why (here the fake builds).
+        assert_eq!(*fake.builds.lock().unwrap(), 1, "{outcome:?}");
     }
 }

@@ -69,6 +69,8 @@ pub enum EngineEvent {
         max_attempts: u32,
         /// This attempt's log file (every line, raw).
         log_path: PathBuf,
+        /// The platform this attempt builds, in a multi-platform build on an engine that builds one at a time.
+        platform: Option<String>,
     },
     BuildStep {
         current: u32,

@@ -216,6 +216,9 @@ pub struct PlatformBuild {
     pub build_id: String,
     pub build_time_s: f64,
     pub error: Option<String>,
+    /// This platform's smoke tests (the top-level `smoke` is the engine's own platform's).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
+    pub smoke: Vec<crate::engine::smoke::SmokeResult>,
 }
 
 /// `repo:tag` -> (`repo`, `tag`); a reference without a tag gets `latest`.
@@ -242,7 +245,11 @@ pub async fn run_multi(
     events: &UnboundedSender<EngineEvent>,
     cancel: CancellationToken,
 ) -> BuildOutcome {
-    let caps = docker.capabilities().await.ok();
+    let caps = tokio::select! {
+        c = docker.capabilities() => c.ok(),
+        // run_build below sees the cancel too and records the build as cancelled.
+        _ = cancel.cancelled() => None,
+    };
     let list = platforms
         .iter()
         .map(ToString::to_string)
@@ -331,6 +338,7 @@ pub async fn run_multi(
             build_id: o.build_id.clone(),
             build_time_s: o.build_time_s,
             error: o.error.clone(),
+            smoke: o.smoke.clone(),
         });
         if i == 0 {
             outcome.image_id = o.image_id.clone();

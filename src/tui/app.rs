@@ -77,6 +77,8 @@ pub enum BuildState {
         build_id: String,
         attempt: u32,
         max_attempts: u32,
+        /// The platform being built (a multi-platform build on an engine that builds one at a time).
+        platform: Option<String>,
         started: Instant,
         step: Option<(u32, u32)>,
         /// When the running step started, for its elapsed time in the status bar.
@@ -444,6 +446,8 @@ impl App {
                 } else {
                     // The new build's cache-break line comes with it.
                     self.log.cache_break = None;
+                    // Until its first attempt starts (a remote builder may take seconds to answer).
+                    self.notice = Some(format!("starting a build on {}...", self.endpoint));
                     return vec![Command::Build];
                 }
             }
@@ -708,18 +712,30 @@ impl App {
                 attempt,
                 max_attempts,
                 log_path,
+                platform,
             } => {
                 self.smoke.clear();
                 self.log.past = None;
                 if attempt == 1 {
                     self.diagnosis = None;
                 }
+                if self
+                    .notice
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("starting a build on "))
+                {
+                    self.notice = None;
+                }
                 // One attempt per window, so paging older lines reads the right file; earlier attempts stay in
                 // their own files (`dockui logs`).
                 self.log.clear();
                 self.log.file = Some(log_path.clone());
+                let on = platform
+                    .as_deref()
+                    .map(|p| format!("{p}: "))
+                    .unwrap_or_default();
                 self.push_log(vec![format!(
-                    "=== attempt {attempt}/{max_attempts} ({build_id}) - {} ===",
+                    "=== {on}attempt {attempt}/{max_attempts} ({build_id}) - {} ===",
                     log_path.display()
                 )]);
                 // Where the previous build's cache stops serving this one, at the top of the first attempt.
@@ -737,6 +753,7 @@ impl App {
                     build_id,
                     attempt,
                     max_attempts,
+                    platform,
                     started,
                     step: None,
                     step_started: Instant::now(),
@@ -764,6 +781,12 @@ impl App {
             }
             EngineEvent::BuildFinished(outcome) => {
                 self.awaiting_retry = None;
+                // Notices about the build's start or its cancel are answered by the result itself.
+                if self.notice.as_deref().is_some_and(|n| {
+                    n.starts_with("starting a build on ") || n == "cancelling the build..."
+                }) {
+                    self.notice = None;
+                }
                 if outcome.engine_unreachable {
                     self.engine =
                         EngineState::Unreachable(outcome.error.clone().unwrap_or_default());

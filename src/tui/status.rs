@@ -34,6 +34,7 @@ pub fn line(app: &App, width: usize) -> String {
         BuildState::Running {
             attempt,
             max_attempts,
+            platform,
             step,
             step_started,
             cached,
@@ -49,11 +50,28 @@ pub fn line(app: &App, width: usize) -> String {
             let step = step
                 .map(|(c, t)| format!(" step {c}/{t} ({step_secs}s{cached})"))
                 .unwrap_or_default();
+            let on = platform
+                .as_deref()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
             format!(
-                "building: attempt {attempt}/{max_attempts}{step} {:02}:{:02}",
+                "building{on}: attempt {attempt}/{max_attempts}{step} {:02}:{:02}",
                 secs / 60,
                 secs % 60
             )
+        }
+        // A multi-platform build: its attempts are the platforms' (not retries), so count platforms.
+        BuildState::Done(o) if !o.platforms.is_empty() => {
+            let built = o.platforms.iter().filter(|p| p.success).count();
+            match o.platforms.iter().find(|p| !p.success) {
+                None => format!("built {built} platforms in {:.1}s", o.build_time_s),
+                Some(p) => format!(
+                    "{} at {} ({built} platform(s) built) in {:.1}s",
+                    o.verdict(),
+                    p.platform,
+                    o.build_time_s
+                ),
+            }
         }
         BuildState::Done(o) => {
             let verdict = o.verdict();
@@ -215,6 +233,7 @@ mod tests {
             step: Some((5, 6)),
             step_started: app.now,
             started: app.now,
+            platform: None,
             cached: 1,
             build_id: String::new(),
         };
@@ -254,5 +273,58 @@ mod tests {
             "{}",
             line(&app, 120)
         );
+    }
+
+    #[test]
+    fn a_multi_platform_build_counts_platforms_not_attempts() {
+        use crate::engine::platforms::PlatformBuild;
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        app.build = BuildState::Running {
+            attempt: 1,
+            max_attempts: 3,
+            platform: Some("linux/arm64".into()),
+            step: Some((2, 2)),
+            step_started: app.now,
+            started: app.now,
+            cached: 0,
+            build_id: String::new(),
+        };
+        let l = line(&app, 200);
+        assert!(
+            l.contains("building linux/arm64: attempt 1/3 step 2/2"),
+            "{l}"
+        );
+        let platform = |p: &str, success: bool| PlatformBuild {
+            platform: p.into(),
+            image: String::new(),
+            image_id: None,
+            success,
+            build_id: String::new(),
+            build_time_s: 1.0,
+            error: None,
+            smoke: Vec::new(),
+        };
+        let mut o = crate::engine::BuildOutcome {
+            success: true,
+            build_time_s: 12.0,
+            platforms: vec![platform("linux/amd64", true), platform("linux/arm64", true)],
+            ..Default::default()
+        };
+        app.build = BuildState::Done(Box::new(o.clone()));
+        assert!(
+            line(&app, 200).contains("built 2 platforms in 12.0s"),
+            "{}",
+            line(&app, 200)
+        );
+        o.success = false;
+        o.cancelled = true;
+        o.platforms[1].success = false;
+        app.build = BuildState::Done(Box::new(o));
+        let l = line(&app, 200);
+        assert!(
+            l.contains("cancelled at linux/arm64 (1 platform(s) built) in 12.0s"),
+            "{l}"
+        );
+        assert!(!l.contains("attempt"), "{l}");
     }
 }

@@ -122,7 +122,12 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
             let key = app.selected_finding().map(crate::tui::review::finding_key);
             match key {
                 Some(k) if app.review.focus_source(&k) => app.focus = Pane::Diff,
-                Some(k) => app.notice = Some(format!("{k} has no fix to review")),
+                Some(k) => {
+                    app.notice = Some(match app.review.held_for(&k) {
+                        Some(h) => format!("{k}: its fix is not proposed: {}", h.reason),
+                        None => format!("{k} has no fix to review"),
+                    })
+                }
                 None => {}
             }
         }

@@ -178,6 +178,18 @@ fn next_alternative(app: &mut App) {
 /// Returns the lines and the row of the cursor, so the pane can keep it in view.
 pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
     let review = &app.review;
+    if review.is_empty() && review.pending.is_none() && !review.held.is_empty() {
+        // Fixes exist but none can be proposed: say why for each (the file cannot be rewritten, the fix
+        // would add a problem), as `dockui fix` does, rather than "all fixes are written".
+        let mut out = empty(theme, "no fix can be proposed:");
+        for h in &review.held {
+            out.push(Line::styled(
+                format!("  {} {}: {}", h.label, h.fix, h.reason),
+                theme.dim(),
+            ));
+        }
+        return (out, 0);
+    }
     if review.is_empty() {
         let text = match &app.analysis {
             _ if review.pending.is_some() => "planning fixes...",

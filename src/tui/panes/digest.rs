@@ -19,8 +19,11 @@ pub fn copy_text(app: &App) -> Option<String> {
 }
 
 pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    // An image that built but failed its smoke tests is still an image (p asks before pushing it).
     let built = match &app.build {
-        BuildState::Done(o) if o.success => Some(o),
+        BuildState::Done(o) if o.success || (o.image_id.is_some() && o.platforms.is_empty()) => {
+            Some(o)
+        }
         _ => None,
     };
     let Some(push) = &app.push else {
@@ -31,7 +34,14 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                     "image id: {}",
                     short(o.image_id.as_deref().unwrap_or_default())
                 )),
-                Line::styled("manifest digest: not pushed yet - press p", theme.dim()),
+                if o.success {
+                    Line::styled("manifest digest: not pushed yet - press p", theme.dim())
+                } else {
+                    Line::styled(
+                        "its smoke tests failed: p asks before pushing it anyway",
+                        theme.warning(),
+                    )
+                },
                 Line::styled(
                     "the image id is the local config digest; the registry's manifest digest exists only after a push",
                     theme.dim(),
@@ -66,19 +76,19 @@ pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         format!("{} -> {}", r.image, r.repository),
         theme.heading(),
     )];
+    // Said of a push that happened; a failed push says only why it failed (nothing reached the registry).
+    let said = if r.error.is_some() {
+        "its smoke tests failed"
+    } else {
+        "pushed although its smoke tests failed"
+    };
     if !app.pushed_despite.is_empty() {
         out.push(Line::styled(
-            format!(
-                "pushed although its smoke tests failed: {}",
-                app.pushed_despite.join(", ")
-            ),
+            format!("{said}: {}", app.pushed_despite.join(", ")),
             theme.warning(),
         ));
     } else if r.forced || r.smoke_failed {
-        out.push(Line::styled(
-            "pushed although its smoke tests failed",
-            theme.warning(),
-        ));
+        out.push(Line::styled(said, theme.warning()));
     }
     if let Some(e) = &r.error {
         out.push(Line::styled(format!("push failed: {e}"), theme.error()));
