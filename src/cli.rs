@@ -683,7 +683,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let choice = backend_choice(&config, build.backend)?;
             let host = host.resolve(&config)?;
             let rt = runtime()?;
-            let (ctx, selected) = match engine_context(&rt, &config, &dir, paths, choice) {
+            // `auto` stopped at an endpoint the user set that does not answer: no attempt, no record.
+            let chosen =
+                engine_context(&rt, &config, &dir, paths, choice).and_then(|(c, s)| {
+                    match s.refusal() {
+                        Some(e) => Err(e),
+                        None => Ok((c, s)),
+                    }
+                });
+            let (ctx, selected) = match chosen {
                 Ok(c) => c,
                 Err(e) => {
                     // Named explicitly and not usable: nothing is built; the result says why.
@@ -976,11 +984,17 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             };
             let rt = runtime()?;
             let choice = backend_choice(&config, None)?;
-            let engine = match rt.block_on(select::select(
-                &config,
-                &select::Env::from_process(),
-                choice,
-            )) {
+            let chosen = rt
+                .block_on(select::select(
+                    &config,
+                    &select::Env::from_process(),
+                    choice,
+                ))
+                .and_then(|s| match s.refusal() {
+                    Some(e) => Err(e),
+                    None => Ok(s),
+                });
+            let engine = match chosen {
                 Ok(s) => s.port,
                 Err(e) => {
                     let report = crate::registry::report::PushReport {

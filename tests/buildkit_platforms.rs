@@ -15,12 +15,8 @@ fn qemu_aarch64_enabled() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
-    not(dockui_engine),
-    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
-)]
-#[cfg_attr(
-    not(dockui_qemu),
-    ignore = "needs qemu-user-static with binfmt for aarch64 on"
+    any(not(dockui_engine), not(dockui_qemu)),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it) and qemu-user-static with binfmt for aarch64 on"
 )]
 async fn the_engines_platforms_come_from_buildkit_list_workers() {
     let engine = common::engine_or_skip("platforms_list_workers")

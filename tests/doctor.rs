@@ -360,13 +360,312 @@ fn doctor_finds_a_podman_service_and_build_backend_podman_builds_on_it() {
 fn the_tui_with_an_unusable_configured_backend_exits_2_before_touching_the_terminal() {
     let (home, dir) = home_and_project("dockui-test/doctor-tui");
     std::fs::write(dir.join(".dockui.toml"), "[engine]\nbackend = \"podman\"\n").unwrap();
-    let (out, stderr) = exits(dockui(home.path()).arg(&dir), 2);
-    assert!(stderr.contains("backend podman"), "{stderr}");
-    assert!(stderr.contains("what to do"), "{stderr}");
-    // No terminal escape was written (the alternate screen was never entered).
-    assert!(
-        !out.stdout.contains(&0x1b),
-        "{:?}",
-        String::from_utf8_lossy(&out.stdout)
+    // On a terminal (a pty from `script`): without one the TUI stops earlier, saying it needs one.
+    let plain = dockui(home.path());
+    let mut cmd = Command::new("script");
+    for (k, v) in plain.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.args(["-qec"])
+        .arg(format!(
+            "{} {}",
+            plain.get_program().to_string_lossy(),
+            dir.display()
+        ))
+        .arg("/dev/null");
+    let (out, _) = exits(&mut cmd, 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("backend podman"), "{text}");
+    assert!(text.contains("what to do"), "{text}");
+    // The alternate screen was never entered.
+    assert!(!text.contains("\x1b[?1049h"), "{text:?}");
+}
+
+/// Everything a run left for a person to see: stdout, stderr and dockui's own log (at trace level).
+fn everything(home: &Path, out: &Output) -> String {
+    let log = std::fs::read_to_string(common::paths(home).log_file()).unwrap_or_default();
+    format!(
+        "{}\n{}\n{log}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_password_in_docker_host_never_reaches_output_json_or_the_log() {
+    let (home, dir) = home_and_project("dockui-test/doctor-secret");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for host in [
+        format!("tcp://user:s3cretPW@127.0.0.1:{closed}"),
+        format!("ssh://me:s3cretPW@127.0.0.1:{closed}"),
+    ] {
+        for args in [
+            &["doctor"][..],
+            &["doctor", "--format", "json"],
+            &["build", "--format", "json"],
+        ] {
+            let mut cmd = dockui(home.path());
+            cmd.env("DOCKER_HOST", &host)
+                .env("DOCKUI_LOG", "trace")
+                .args(args);
+            if args[0] == "build" {
+                cmd.arg(&dir);
+            }
+            let out = cmd.output().unwrap();
+            let all = everything(home.path(), &out);
+            assert!(!all.contains("s3cretPW"), "{host} {args:?}: {all}");
+            // Still says where it tried (tcp: the host the CLI would use; ssh: the password refused).
+            if host.starts_with("tcp") {
+                assert!(all.contains(&format!("tcp://127.0.0.1:{closed}")), "{all}");
+            } else {
+                assert!(
+                    all.contains("password in an ssh address is not supported"),
+                    "{all}"
+                );
+                assert!(all.contains("me:***@"), "{all}");
+            }
+        }
+    }
+    assert_eq!(builds(home.path()), 0);
+}
+
+#[test]
+fn a_socket_that_accepts_and_never_answers_ends_the_build_in_seconds_without_an_attempt() {
+    let (home, dir) = home_and_project("dockui-test/doctor-silent");
+    let path = home.path().join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let host = format!("unix://{}", path.display());
+    let started = std::time::Instant::now();
+    let (out, stderr) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", &host)
+            .args(["build", "--format", "json"])
+            .arg(&dir),
+        2,
     );
+    // The probe's 3 s, not the engine timeout (10 min by default) it used to wait out.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains("no answer from"), "{stderr}");
+    assert!(
+        stderr.contains("auto builds nowhere else while DOCKER_HOST is set"),
+        "{stderr}"
+    );
+    let v = json(&out);
+    assert_eq!(v["backend"]["endpoint"], host.as_str(), "{v:#}");
+    assert_eq!(builds(home.path()), 0, "no attempt, no record");
+}
+
+#[test]
+fn an_http_service_that_is_not_docker_is_named_as_such() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n",
+            );
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+            .args(["doctor", "--format", "json"]),
+        1,
+    );
+    let v = json(&out);
+    let why = v["candidates"][0]["why_not"].as_str().unwrap();
+    assert!(why.contains("is not a Docker engine API"), "{why}");
+    assert!(!why.contains('\n'), "{why:?}");
+    assert!(
+        v["candidates"][0]["what_to_do"]
+            .as_str()
+            .unwrap()
+            .contains("DOCKER_HOST"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn a_docker_config_that_never_ends_is_named_not_read() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("docker-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", cfg.join("config.json")).unwrap();
+    let started = std::time::Instant::now();
+    let (out, _) = exits(dockui(home.path()).args(["doctor"]), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("config.json: it is not a regular file"),
+        "{text}"
+    );
+    assert!(text.contains("docker CLI config"), "{text}");
+}
+
+#[test]
+fn a_context_that_does_not_exist_is_listed_by_name_as_set() {
+    let home = tempfile::tempdir().unwrap();
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_CONTEXT", "nope")
+            .args(["doctor"]),
+        1,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1. docker - docker context nope - (no address) (context nope)"),
+        "{text}"
+    );
+    assert!(text.contains("docker context ls"), "{text}");
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_CONTEXT", "nope")
+            .args(["doctor", "--format", "json"]),
+        1,
+    );
+    let v = json(&out);
+    assert_eq!(v["auto"]["context"], "nope", "{v:#}");
+    assert_eq!(v["auto"]["origin"], "env_context", "{v:#}");
+    assert_eq!(v["candidates"][0]["endpoint"], "", "{v:#}");
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn build_backend_podman_refuses_a_docker_host_that_answers_as_docker() {
+    let (home, dir) = home_and_project("dockui-test/doctor-not-podman");
+    let (out, stderr) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+            .args(["build", "--backend", "podman", "--format", "json"])
+            .arg(&dir),
+        2,
+    );
+    assert!(
+        stderr.contains(
+            "podman was asked for, but unix:///var/run/docker.sock (DOCKER_HOST) answers as Docker"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--backend docker"), "{stderr}");
+    assert_eq!(json(&out)["success"], false);
+    assert_eq!(builds(home.path()), 0);
+}
+
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_context_build_names_its_context_once() {
+    let (home, dir) = home_and_project("dockui-test/doctor-ctx-once");
+    let cfg = home.path().join("docker-config");
+    let out = Command::new("docker")
+        .env("DOCKER_CONFIG", &cfg)
+        .args([
+            "context",
+            "create",
+            "loc",
+            "--docker",
+            "host=unix:///var/run/docker.sock",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_CONTEXT", "loc")
+            .arg("build")
+            .arg(&dir),
+        0,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("backend: docker unix:///var/run/docker.sock (context loc)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("(context loc) (context loc)"), "{text}");
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "dockui-test/doctor-ctx-once:latest"])
+        .output();
+}
+
+#[test]
+fn an_ssh_endpoint_without_an_ssh_client_says_to_install_one() {
+    let home = tempfile::tempdir().unwrap();
+    let empty = home.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (out, _) = exits(
+        dockui(home.path())
+            .env("DOCKER_HOST", "ssh://me@127.0.0.1:1")
+            .env("PATH", &empty)
+            .args(["doctor", "--format", "json"]),
+        1,
+    );
+    let v = json(&out);
+    let first = &v["candidates"][0];
+    assert!(
+        first["why_not"]
+            .as_str()
+            .unwrap()
+            .contains("cannot run the ssh client"),
+        "{first}"
+    );
+    let todo = first["what_to_do"].as_str().unwrap();
+    assert!(todo.contains("openssh-client"), "{todo}");
+    assert!(!todo.contains("docker info"), "{todo}");
+}
+
+#[test]
+fn a_user_part_in_buildkit_host_is_dropped_before_it_is_dialled_or_shown() {
+    let (home, dir) = home_and_project("dockui-test/doctor-bk-secret");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let host = format!("tcp://u:s3cretBK@127.0.0.1:{closed}");
+    for args in [
+        &["doctor", "--format", "json"][..],
+        &["build", "--backend", "buildkit"],
+    ] {
+        let mut cmd = dockui(home.path());
+        cmd.env("BUILDKIT_HOST", &host)
+            .env("DOCKUI_LOG", "trace")
+            .args(args);
+        if args[0] == "build" {
+            cmd.arg(&dir);
+        }
+        let out = cmd.output().unwrap();
+        let all = everything(home.path(), &out);
+        assert!(!all.contains("s3cretBK"), "{args:?}: {all}");
+        // Dialled as buildctl would: the address without the user part (refused, not "no such host").
+        assert!(all.contains(&format!("127.0.0.1:{closed}")), "{all}");
+        assert!(!all.contains("failed to lookup address"), "{all}");
+    }
 }

@@ -460,10 +460,20 @@ fn a_socket_without_permission_is_exit_2_with_the_signature_and_advice() {
     );
     assert!(stderr.contains("docker group"), "{stderr}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON result");
-    assert_eq!(
-        v["attempts"][0]["diagnosis"]["signature"], "docker-socket-permission",
+    // DOCKER_HOST names the socket and it refuses us: auto builds nowhere else, and no attempt is started
+    // (the result's error is the probe's, in the words the `docker-socket-permission` signature knows).
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("permission denied while trying to connect to the Docker daemon socket"),
         "{v:#}"
     );
+    assert!(error.contains("docker group"), "{v:#}");
+    assert_eq!(
+        dockui::classify::classify(&[error]).map(|d| d.signature),
+        Some("docker-socket-permission".into()),
+        "{v:#}"
+    );
+    assert_eq!(v["attempts"], serde_json::json!([]), "{v:#}");
 }
 
 #[test]

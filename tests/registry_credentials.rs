@@ -165,3 +165,44 @@ fn broken_files_say_which_file_and_what_to_do_without_the_content() {
     assert!(msg.contains("docker login"), "{msg}");
     assert!(!msg.contains("not-base64"), "{msg}");
 }
+
+/// A helper that prints its answer (the secret) and then fails: the error names the helper and its exit
+/// code, never what it printed on stdout.
+#[test]
+fn a_helper_that_fails_after_answering_never_has_its_answer_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-leaky");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread -r server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"u\",\"Secret\":\"s3cret-leaky\"}'\necho 'keychain locked' >&2\nexit 3\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"credsStore":"leaky"}"#).unwrap();
+    let l = CredentialLookup {
+        docker_config: Some(dir.path().join("config.json")),
+        podman_auth: vec![],
+        env_user: None,
+        env_password: None,
+        helper_path: Some(
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            )
+            .into(),
+        ),
+        env_scope: None,
+    };
+    let e = l
+        .resolve_blocking("127.0.0.1:5999")
+        .unwrap_err()
+        .to_string();
+    assert_no_secret("helper error", &e);
+    assert!(e.contains("leaky") && e.contains("exit 3"), "{e}");
+    // What it said on stderr is still shown: that is where helpers explain.
+    assert!(e.contains("keychain locked"), "{e}");
+}

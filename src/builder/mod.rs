@@ -159,8 +159,11 @@ impl BackendInfo {
     /// One line for status bars and logs: `docker unix:///var/run/docker.sock (context prod)`.
     pub fn label(&self) -> String {
         match &self.context {
-            Some(c) => format!("{} {} (context {c})", self.kind.as_str(), self.endpoint),
-            None => format!("{} {}", self.kind.as_str(), self.endpoint),
+            // A port's endpoint may already name its context (what the status bar shows): once is enough.
+            Some(c) if !self.endpoint.ends_with(&format!("(context {c})")) => {
+                format!("{} {} (context {c})", self.kind.as_str(), self.endpoint)
+            }
+            _ => format!("{} {}", self.kind.as_str(), self.endpoint),
         }
     }
 

@@ -26,6 +26,24 @@ use std::time::Duration;
 /// How long a probe may wait for an answer: a doctor run or a build start must not hang on a dead host.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// An ssh endpoint starts `ssh` and the remote's docker CLI before the engine can answer: a handshake over a
+/// slow link or a jump host takes seconds, and such an endpoint is one you set, which auto does not replace
+/// (a 3 s limit would refuse a working remote).
+pub const SSH_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the probe of this candidate may wait.
+fn probe_timeout(c: &Candidate) -> Duration {
+    let ssh = match &c.resolved {
+        Some(Ok(ep)) => matches!(ep.address(), Ok(crate::docker::endpoint::Address::Ssh(_))),
+        _ => c.endpoint.starts_with("ssh://"),
+    };
+    if ssh {
+        SSH_PROBE_TIMEOUT
+    } else {
+        PROBE_TIMEOUT
+    }
+}
+
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Choice {
@@ -98,6 +116,10 @@ pub struct Probe {
     pub capabilities: Option<super::Capabilities>,
     pub why_not: Option<String>,
     pub what_to_do: Option<String>,
+    /// Where the endpoint came from, in the words of every result's `backend.source` (`config`, `env`,
+    /// `env_context`, `current_context`, `default`, `probed`); null for BuildKit and CodeBuild, whose
+    /// `source` says it.
+    pub origin: Option<Source>,
 }
 
 impl Probe {
@@ -133,6 +155,7 @@ impl Probe {
                  that includes this backend"
                     .into(),
             ),
+            origin: None,
         }
     }
 }
@@ -187,7 +210,9 @@ impl Env {
             docker_config_dir: var("DOCKER_CONFIG")
                 .map(PathBuf::from)
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker"))),
-            buildkit_host: var("BUILDKIT_HOST"),
+            // A user part in a tcp address is no login for buildctl either: dropped before it is dialled or shown.
+            buildkit_host: var("BUILDKIT_HOST")
+                .map(|h| crate::docker::endpoint::without_userinfo(&h)),
             xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(PathBuf::from),
             buildkit: buildkit_plugin(),
             codebuild: codebuild_plugin(),
@@ -260,11 +285,16 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
             resolved: None,
         };
     // The docker CLI's precedence (docker::endpoint): only the first of these names the Docker endpoint.
+    // `DOCKER_CONTEXT=default` (or `docker context use default`): the local socket, named as the CLI names it.
+    let mut default_context = None;
     match crate::docker::endpoint::resolve(&config.engine.docker_host, &env.endpoint_view()) {
-        Ok(ep) if ep.source == Source::Default || ep.context.as_deref() == Some("default") => {}
+        Ok(ep) if ep.source == Source::Default => {}
+        Ok(ep) if ep.context.as_deref() == Some("default") => default_context = Some(ep),
         Ok(ep) => {
             let source = match (&ep.context, ep.source) {
-                (Some(name), _) => format!("docker context {name}"),
+                (Some(name), _) => {
+                    format!("docker context {}", crate::docker::endpoint::redact(name))
+                }
                 (None, Source::Config) => "[engine] docker_host".into(),
                 (None, _) => "DOCKER_HOST".into(),
             };
@@ -274,11 +304,14 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         }
         Err(e) => {
             // A context that does not exist, a bad address: the build stops here with this, as docker would.
-            let source = match &e {
-                crate::docker::endpoint::EndpointError::NoContext { name, .. } => {
-                    format!("docker context {name}")
+            let source = match (e.context(), &e) {
+                (Some(name), _) => {
+                    format!("docker context {}", crate::docker::endpoint::redact(name))
                 }
-                _ => "Docker endpoint".into(),
+                (None, EndpointError::BadFile { .. }) => "docker CLI config".into(),
+                (None, EndpointError::BadCertPath { .. }) => "DOCKER_CERT_PATH".into(),
+                (None, EndpointError::BadConfigDir { .. }) => "DOCKER_CONFIG".into(),
+                (None, _) => source_label(&e.from()),
             };
             let text = e.to_string();
             let (why, todo) = text
@@ -287,13 +320,14 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
                 .unwrap_or((text.clone(), "check DOCKER_HOST / DOCKER_CONTEXT".into()));
             let mut p = Probe::unavailable(BackendKind::Docker, &source, &e.subject(), true);
             p.available = true;
+            p.context = e.context().map(String::from);
             p.why_not = Some(why);
             p.what_to_do = Some(todo);
             out.push(Candidate {
                 kind: BackendKind::Docker,
                 source,
                 endpoint: e.subject(),
-                context: None,
+                context: e.context().map(String::from),
                 explicit: true,
                 via: Via::Unavailable(Box::new(p)),
                 resolved: Some(Err(e)),
@@ -301,7 +335,14 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
         }
     }
     if !out.iter().any(|c| same_endpoint(&c.endpoint, LOCAL_SOCKET)) {
-        out.push(docker("local socket", LOCAL_SOCKET, None, false));
+        let mut local = docker(
+            "local socket",
+            LOCAL_SOCKET,
+            default_context.as_ref().and_then(|e| e.context.clone()),
+            false,
+        );
+        local.resolved = default_context.map(Ok);
+        out.push(local);
     }
     let mut podman = Vec::new();
     if let Some(dir) = &env.xdg_runtime_dir {
@@ -329,7 +370,7 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
     let (bk_source, bk_endpoint) = if !config.engine.buildkit_host.is_empty() {
         (
             "[engine] buildkit_host",
-            config.engine.buildkit_host.clone(),
+            crate::docker::endpoint::without_userinfo(&config.engine.buildkit_host),
         )
     } else if let Some(h) = &env.buildkit_host {
         ("BUILDKIT_HOST", h.clone())
@@ -369,6 +410,61 @@ fn same_endpoint(a: &str, b: &str) -> bool {
     !a.is_empty() && norm(a) == norm(b)
 }
 
+/// The config a plugin sees: `[engine] buildkit_host` without a user part (see `without_userinfo`).
+fn plugin_config(config: &Config) -> Config {
+    let mut c = config.clone();
+    c.engine.buildkit_host = crate::docker::endpoint::without_userinfo(&c.engine.buildkit_host);
+    c
+}
+
+/// `Source::describe()` in the words the candidate list uses.
+fn source_label(describe: &str) -> String {
+    if describe == Source::Config.describe() {
+        "[engine] docker_host".into()
+    } else if describe == Source::Env.describe() {
+        "DOCKER_HOST".into()
+    } else {
+        describe.into()
+    }
+}
+
+/// Where to fix the endpoint a candidate came from: the engine's "what to do" speaks of DOCKER_HOST, which
+/// is wrong advice for a docker context (changing DOCKER_HOST would switch away from it, not fix it).
+fn fix_where(c: &Candidate, todo: String) -> String {
+    match &c.resolved {
+        Some(Ok(ep)) => ep.fix_where(todo),
+        _ => todo,
+    }
+}
+
+/// Podman's service, started the way this machine can: systemd when it runs (PID 1), else by hand; `sudo`
+/// only when not root.
+fn podman_start_hint(rootless: bool, socket: &str) -> String {
+    let systemd = std::path::Path::new("/run/systemd/system").is_dir();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    podman_start_hint_on(rootless, socket, systemd, root)
+}
+
+fn podman_start_hint_on(rootless: bool, socket: &str, systemd: bool, root: bool) -> String {
+    let by_hand = format!("podman system service --time=0 unix://{socket} &");
+    match (systemd, rootless, root) {
+        (true, true, _) => {
+            format!("start Podman's service: systemctl --user start podman.socket (or {by_hand})")
+        }
+        (true, false, true) => {
+            format!("start Podman's service: systemctl start podman.socket (or {by_hand})")
+        }
+        (true, false, false) => format!(
+            "start Podman's service: sudo systemctl start podman.socket (or sudo {by_hand})"
+        ),
+        (false, false, false) => {
+            format!("start Podman's service (no systemd here): sudo {by_hand}")
+        }
+        (false, _, _) => format!("start Podman's service (no systemd here): {by_hand}"),
+    }
+}
+
 /// Probe one candidate. Never fails: what went wrong is in the probe.
 async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
     let base = Probe {
@@ -383,12 +479,46 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         capabilities: None,
         why_not: None,
         what_to_do: None,
+        origin: None,
     };
+    let origin = origin_of(c);
+    let mut p = probe_via(c, config, env, base).await;
+    p.origin = origin;
+    p
+}
+
+/// `Probe::origin` of a candidate.
+fn origin_of(c: &Candidate) -> Option<Source> {
+    match (&c.via, &c.resolved) {
+        (_, Some(Ok(ep))) => Some(ep.source),
+        (_, Some(Err(e))) => {
+            let from = e.from();
+            [
+                Source::Config,
+                Source::Env,
+                Source::EnvContext,
+                Source::CurrentContext,
+            ]
+            .into_iter()
+            .find(|s| s.describe() == from)
+            .or(match e {
+                EndpointError::BadCertPath { .. } => Some(Source::Env),
+                // A broken config.json or meta.json: which setting led there is not known.
+                _ => None,
+            })
+        }
+        (Via::DockerApi, None) if same_endpoint(&c.endpoint, LOCAL_SOCKET) => Some(Source::Default),
+        (Via::DockerApi, None) => Some(Source::Probed),
+        _ => None,
+    }
+}
+
+async fn probe_via(c: &Candidate, config: &Config, env: &Env, base: Probe) -> Probe {
     match &c.via {
         Via::Unavailable(p) => (**p).clone(),
         Via::DockerApi => probe_docker_api(base, c, config).await,
         Via::BuildKit => match env.buildkit {
-            Some(plugin) => (plugin.probe)(config.clone(), env.clone(), base).await,
+            Some(plugin) => (plugin.probe)(plugin_config(config), env.clone(), base).await,
             None => Probe::unavailable(c.kind, &c.source, &c.endpoint, c.explicit),
         },
         Via::CodeBuild => match env.codebuild {
@@ -405,38 +535,88 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
     {
         let rootless = c.source.contains("rootless");
         p.why_not = Some(format!("no Podman socket at {path}"));
-        p.what_to_do = Some(if rootless {
-            "start Podman's service: systemctl --user start podman.socket (or podman system service \
-             --time=0 &)"
-                .into()
-        } else {
-            "start Podman's service: sudo systemctl start podman.socket".into()
-        });
+        p.what_to_do = Some(podman_start_hint(rootless, path));
         return p;
+    }
+    // A path that is there but is no socket (a regular file left by a script, a directory): connecting
+    // would say "connection refused", which sends people looking for a daemon that is not the problem.
+    let unix_path = match &c.resolved {
+        Some(Ok(ep)) => match ep.address() {
+            Ok(crate::docker::endpoint::Address::Unix(p)) => Some(p),
+            _ => None,
+        },
+        Some(Err(_)) => None,
+        None => c.endpoint.strip_prefix("unix://").map(PathBuf::from),
+    };
+    if let Some(path) = unix_path {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::metadata(&path)
+            && !m.file_type().is_socket()
+        {
+            let what = if m.is_dir() {
+                "a directory"
+            } else if m.is_file() {
+                "a regular file"
+            } else {
+                "not a socket"
+            };
+            p.why_not = Some(format!(
+                "{} is {what}, not a socket: no engine listens there",
+                path.display()
+            ));
+            p.what_to_do = Some(fix_where(
+                c,
+                "point engine.docker_host / DOCKER_HOST at the engine's socket (unix:///var/run/docker.sock \
+                 for the local one); remove that file if a script left it there"
+                    .into(),
+            ));
+            return p;
+        }
     }
     let engine = open_engine(c, config);
     let port: &dyn BuilderPort = &engine;
-    let pinged = tokio::time::timeout(PROBE_TIMEOUT, port.ping()).await;
+    let limit = probe_timeout(c);
+    let pinged = tokio::time::timeout(limit, port.ping()).await;
     match pinged {
         Ok(Ok(info)) => {
             p.reachable = true;
             p.version = Some(info.version);
-            if let Ok(Ok(caps)) = tokio::time::timeout(PROBE_TIMEOUT, port.capabilities()).await {
+            if let Ok(Ok(caps)) = tokio::time::timeout(limit, port.capabilities()).await {
                 p.backend = caps.kind;
                 p.capabilities = Some(caps);
             }
         }
         Ok(Err(e)) => {
-            let text = match e {
-                crate::docker::DockerError::Unreachable { reason, .. } => reason,
-                other => other.to_string(),
+            let (text, answered) = match e {
+                crate::docker::DockerError::Unreachable { reason, .. } => (reason, false),
+                other => (other.to_string(), true),
             };
             let (why, todo) = match text.split_once("; what to do: ") {
                 Some((w, t)) => (w.to_string(), t.to_string()),
+                // Something answered HTTP, but not as a Docker engine does (a 404 from a web server, a
+                // registry, a BuildKit port): say so rather than quote its page.
+                None if answered => (
+                    format!(
+                        "{} answers HTTP but is not a Docker engine API ({})",
+                        c.endpoint,
+                        one_line(&text)
+                    ),
+                    "point engine.docker_host / DOCKER_HOST at the engine's API (tcp://HOST:2375, 2376 with \
+                     TLS, or its unix socket), not another service"
+                        .into(),
+                ),
                 None => (
-                    text,
+                    one_line(&text),
                     "check the engine there (docker info) and the endpoint".into(),
                 ),
+            };
+            // No `ssh` on this machine: nothing about the engine or the address to check.
+            let todo = if why.contains("cannot run the ssh client") {
+                "install the ssh client (apt-get install openssh-client) or put `ssh` on PATH; dockui runs \
+                 it as the docker CLI does"
+                    .to_string()
+            } else {
+                fix_where(c, todo)
             };
             p.why_not = Some(why);
             p.what_to_do = Some(todo);
@@ -445,12 +625,26 @@ async fn probe_docker_api(mut p: Probe, c: &Candidate, config: &Config) -> Probe
             p.why_not = Some(format!(
                 "no answer from {} within {}s",
                 c.endpoint,
-                PROBE_TIMEOUT.as_secs()
+                limit.as_secs()
             ));
-            p.what_to_do = Some("check the host is up and the engine listens there".into());
+            p.what_to_do = Some(fix_where(
+                c,
+                "check the host is up and the engine listens there (something accepts connections but \
+                 does not answer), or fix engine.docker_host / DOCKER_HOST"
+                    .into(),
+            ));
         }
     }
     p
+}
+
+/// A message on one line, at most 300 characters (an HTML error page must not fill the screen).
+fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match joined.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &joined[..i]),
+        None => joined,
+    }
 }
 
 /// Every candidate, probed, and the one `auto` picks (an index into `candidates`).
@@ -527,6 +721,46 @@ pub struct Selected {
     pub skipped: Vec<Probe>,
 }
 
+impl Selected {
+    /// `auto` stopped at an endpoint you set that does not answer. The TUI opens it anyway (the status bar
+    /// shows why, and it may come up); a headless build or push must not start an attempt that can only
+    /// fail (or wait for the engine's timeout on a host that accepts and never answers): this error says
+    /// why, what to do, and that auto does not build elsewhere while the setting is there.
+    pub fn refusal(&self) -> Option<SelectError> {
+        let p = &self.probe;
+        if !p.explicit || p.usable() {
+            return None;
+        }
+        let at = if p.endpoint.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", p.endpoint)
+        };
+        let setting = match &p.context {
+            Some(c) => format!("the docker context {c} is selected"),
+            None => format!("{} is set", p.source),
+        };
+        Some(SelectError {
+            backend: Choice::Auto.as_str().into(),
+            why: format!(
+                "{} not reachable{at} ({}): {} (auto builds nowhere else while {setting})",
+                if p.backend == BackendKind::Docker {
+                    "Docker engine".to_string()
+                } else {
+                    p.backend.as_str().to_string()
+                },
+                p.source,
+                p.why_not.as_deref().unwrap_or("it does not answer"),
+            ),
+            what_to_do: p
+                .what_to_do
+                .clone()
+                .unwrap_or_else(|| "run `dockui doctor`".into()),
+            probe: Some(Box::new(p.clone())),
+        })
+    }
+}
+
 /// Why the asked-for backend cannot be used (headless: exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("backend {backend}: {why}; what to do: {what_to_do}")]
@@ -585,6 +819,32 @@ pub async fn select(config: &Config, env: &Env, choice: Choice) -> Result<Select
                     && p.usable()
                     && matches!(kind, BackendKind::Docker | BackendKind::Podman)
                 {
+                    // Podman asked for, Docker answering: building there anyway would be a silent
+                    // substitution (no rootless user namespace, another image store).
+                    if kind == BackendKind::Podman && p.backend == BackendKind::Docker {
+                        return Err(SelectError {
+                            backend: choice.as_str().into(),
+                            why: format!(
+                                "podman was asked for, but {} ({}) answers as Docker{}",
+                                p.endpoint,
+                                p.source,
+                                p.version
+                                    .as_deref()
+                                    .map(|v| format!(" {v}"))
+                                    .unwrap_or_default()
+                            ),
+                            what_to_do: format!(
+                                "point {} at Podman's socket (unix://$XDG_RUNTIME_DIR/podman/podman.sock or \
+                                 unix:///run/podman/podman.sock), or build there with --backend docker",
+                                if p.context.is_some() {
+                                    "the docker context (or DOCKER_HOST)"
+                                } else {
+                                    "DOCKER_HOST / [engine] docker_host"
+                                }
+                            ),
+                            probe: Some(Box::new(p)),
+                        });
+                    }
                     return open(config, env, c, p, probes);
                 }
                 let matches = p.backend == kind;
@@ -651,7 +911,7 @@ fn open(
     let Some(plugin) = plugin else {
         return Err(not_usable(Choice::Auto, probe));
     };
-    match (plugin.open)(config, &probe) {
+    match (plugin.open)(&plugin_config(config), &probe) {
         Ok(port) => Ok(Selected {
             port,
             probe,
@@ -715,6 +975,7 @@ mod tests {
             capabilities: None,
             why_not: None,
             what_to_do: None,
+            origin: None,
         }
     }
 
@@ -936,5 +1197,253 @@ mod tests {
         let c = candidates(&Config::default(), &env);
         let cb = c.iter().find(|c| c.kind == BackendKind::Codebuild).unwrap();
         assert!(!probe(cb, &Config::default(), &env).await.available);
+    }
+    #[test]
+    fn a_failed_resolution_is_listed_under_its_own_name() {
+        let env = Env {
+            docker_host: Some("ssh://me:s3cret@gpu-box".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "DOCKER_HOST");
+        assert_eq!(c[0].endpoint, "ssh://me:***@gpu-box");
+        let Via::Unavailable(p) = &c[0].via else {
+            panic!("{:?}", c[0].via)
+        };
+        assert!(
+            !format!("{p:?}").contains("s3cret"),
+            "the password is nowhere: {p:?}"
+        );
+        // A context that does not exist: no endpoint to show, but its name, as the context.
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env {
+            docker_context: Some("nope".into()),
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(
+            (
+                c[0].source.as_str(),
+                c[0].endpoint.as_str(),
+                c[0].context.as_deref()
+            ),
+            ("docker context nope", "", Some("nope"))
+        );
+        // A name with an escape sequence is shown escaped.
+        let env = Env {
+            docker_context: Some("bad\u{1b}[2Jname".into()),
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "docker context bad\\u{1b}[2Jname");
+        // DOCKER_CONTEXT=default is the local socket, and says so.
+        let env = Env {
+            docker_context: Some("default".into()),
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(c[0].source, "local socket");
+        assert_eq!(c[0].context.as_deref(), Some("default"));
+    }
+
+    /// A docker context store with one context `name` at `host`.
+    fn context_env(dir: &std::path::Path, name: &str, host: &str) -> Env {
+        let meta = dir
+            .join("contexts/meta")
+            .join(crate::docker::endpoint::context_id(name));
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            serde_json::json!({"Name": name, "Endpoints": {"docker": {"Host": host}}}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            serde_json::json!({ "currentContext": name }).to_string(),
+        )
+        .unwrap();
+        Env {
+            docker_config_dir: Some(dir.to_path_buf()),
+            ..Env::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_context_is_fixed_in_the_context_not_in_docker_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let env = context_env(dir.path(), "remote", &format!("tcp://127.0.0.1:{port}"));
+        let c = candidates(&Config::default(), &env);
+        let p = probe(&c[0], &Config::default(), &env).await;
+        assert!(!p.reachable);
+        let todo = p.what_to_do.unwrap();
+        assert!(todo.contains("docker context inspect remote"), "{todo}");
+        assert!(todo.contains("docker context use default"), "{todo}");
+        assert!(!todo.contains("DOCKER_HOST"), "{todo}");
+    }
+
+    #[tokio::test]
+    async fn a_regular_file_where_the_socket_should_be_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docker.sock");
+        std::fs::write(&file, "").unwrap();
+        let env = Env {
+            docker_host: Some(format!("unix://{}", file.display())),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        let p = probe(&c[0], &Config::default(), &env).await;
+        let why = p.why_not.unwrap();
+        assert!(why.contains("is a regular file, not a socket"), "{why}");
+        assert!(!why.contains("refused"), "{why}");
+        assert!(p.what_to_do.unwrap().contains("DOCKER_HOST"));
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_accepts_and_never_answers_times_out_and_headless_auto_refuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("silent.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Accept, hold, never answer.
+        let held = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                conns.push(s);
+            }
+        });
+        let env = Env {
+            docker_host: Some(format!("unix://{}", path.display())),
+            ..Env::default()
+        };
+        let started = std::time::Instant::now();
+        let s = select(&Config::default(), &env, Choice::Auto)
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < PROBE_TIMEOUT + Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(s.probe.why_not.as_deref().unwrap().contains("no answer"));
+        // The TUI gets the port (its status bar says why); a headless build or push gets this instead.
+        let e = s.refusal().expect("auto stopped at DOCKER_HOST");
+        assert!(
+            e.why.contains("Docker engine not reachable at unix://"),
+            "{e}"
+        );
+        assert!(e.why.contains("DOCKER_HOST"), "{e}");
+        assert!(!e.what_to_do.is_empty());
+        held.abort();
+        // A usable pick, or one auto found by itself, is no refusal.
+        let mut usable = s.probe.clone();
+        usable.reachable = true;
+        let ok = Selected {
+            port: s.port.clone(),
+            probe: usable,
+            skipped: vec![],
+        };
+        assert!(ok.refusal().is_none());
+        let mut found = s.probe.clone();
+        found.explicit = false;
+        let ok = Selected {
+            port: s.port,
+            probe: found,
+            skipped: vec![],
+        };
+        assert!(ok.refusal().is_none());
+    }
+
+    #[tokio::test]
+    async fn each_candidate_names_its_origin_in_the_results_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = context_env(dir.path(), "remote", "tcp://127.0.0.1:1");
+        env.xdg_runtime_dir = Some(dir.path().join("run"));
+        let c = candidates(&Config::default(), &env);
+        let mut origins = Vec::new();
+        for cand in &c {
+            origins.push(probe(cand, &Config::default(), &env).await.origin);
+        }
+        assert_eq!(
+            origins,
+            vec![
+                Some(Source::CurrentContext),
+                Some(Source::Default),
+                Some(Source::Probed),
+                Some(Source::Probed),
+                None,
+                None
+            ]
+        );
+        let v = serde_json::to_value(probe(&c[0], &Config::default(), &env).await).unwrap();
+        assert_eq!(v["origin"], "current_context");
+        let env = Env {
+            docker_host: Some("bogus".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(
+            probe(&c[0], &Config::default(), &env).await.origin,
+            Some(Source::Env)
+        );
+    }
+
+    #[test]
+    fn an_ssh_endpoint_gets_time_for_its_handshake() {
+        let env = Env {
+            docker_host: Some("ssh://me@gpu-box:2222".into()),
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(probe_timeout(&c[0]), SSH_PROBE_TIMEOUT);
+        assert_eq!(probe_timeout(&c[1]), PROBE_TIMEOUT, "{:?}", c[1].endpoint);
+    }
+
+    #[test]
+    fn podman_start_hints_fit_the_machine() {
+        let sock = "/run/podman/podman.sock";
+        // No systemd (a container, this CI machine): never systemctl; root: never sudo.
+        let h = podman_start_hint_on(false, sock, false, true);
+        assert!(!h.contains("systemctl") && !h.contains("sudo"), "{h}");
+        assert!(
+            h.contains("podman system service --time=0 unix:///run/podman/podman.sock"),
+            "{h}"
+        );
+        assert!(podman_start_hint_on(false, sock, false, false).contains("sudo podman"));
+        let h = podman_start_hint_on(false, sock, true, true);
+        assert!(
+            h.contains("systemctl start podman.socket") && !h.contains("sudo"),
+            "{h}"
+        );
+        assert!(podman_start_hint_on(false, sock, true, false).contains("sudo systemctl"));
+        assert!(podman_start_hint_on(true, sock, true, false).contains("systemctl --user"));
+        assert!(!podman_start_hint_on(true, sock, false, false).contains("sudo"));
+    }
+
+    #[test]
+    fn a_label_names_the_context_once() {
+        let info = BackendInfo {
+            kind: BackendKind::Docker,
+            endpoint: "unix:///var/run/docker.sock (context loc)".into(),
+            context: Some("loc".into()),
+        };
+        assert_eq!(
+            info.label(),
+            "docker unix:///var/run/docker.sock (context loc)"
+        );
+        let info = BackendInfo {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            ..info
+        };
+        assert_eq!(
+            info.label(),
+            "docker unix:///var/run/docker.sock (context loc)"
+        );
     }
 }

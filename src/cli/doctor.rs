@@ -37,7 +37,9 @@ fn json(d: &Doctor) -> String {
             "index": i,
             "backend": p.backend,
             "source": p.source,
+            "origin": p.origin,
             "endpoint": p.endpoint,
+            "context": p.context,
             "usable": p.usable(),
         })
     });
@@ -93,17 +95,54 @@ fn can(c: &crate::builder::Capabilities) -> String {
     )
 }
 
+/// Text from elsewhere (an address, an engine's answer) as it may go to a terminal: control characters
+/// escaped, so an escape sequence in DOCKER_HOST or in an HTTP answer cannot redraw the screen.
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn human(d: &Doctor) -> String {
+    let mut d = d.clone();
+    for p in &mut d.candidates {
+        for field in [&mut p.source, &mut p.endpoint] {
+            *field = clean(field);
+        }
+        for field in [
+            &mut p.context,
+            &mut p.version,
+            &mut p.why_not,
+            &mut p.what_to_do,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *field = clean(field);
+        }
+    }
+    d.auto_reason = clean(&d.auto_reason);
+    human_raw(&d)
+}
+
+fn human_raw(d: &Doctor) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "Backends, in the order `dockui build --backend auto` tries them:"
     );
     for (i, p) in d.candidates.iter().enumerate() {
-        let endpoint = if p.endpoint.is_empty() {
-            "(not set)"
-        } else {
-            p.endpoint.as_str()
+        let endpoint = match (p.endpoint.is_empty(), &p.context) {
+            // A context that does not exist has no address, but it is set.
+            (true, Some(_)) => "(no address)",
+            (true, None) => "(not set)",
+            (false, _) => p.endpoint.as_str(),
         };
         let _ = writeln!(
             out,

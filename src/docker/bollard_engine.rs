@@ -63,9 +63,14 @@ impl BollardEngine {
 
     /// An engine whose endpoint could not be resolved: every request says why.
     pub fn unresolved(e: &super::endpoint::EndpointError) -> BollardEngine {
+        // A context that does not exist has no address: the status bar names the context instead.
+        let endpoint = match (e.subject(), e.context()) {
+            (s, Some(c)) if s.is_empty() => format!("(context {})", super::endpoint::redact(c)),
+            (s, _) => s,
+        };
         BollardEngine {
             docker: None,
-            endpoint: e.subject(),
+            endpoint,
             resolved: None,
             dialer: None,
             connect_error: Some(e.to_string()),
@@ -192,9 +197,18 @@ impl BollardEngine {
     }
 
     fn unreachable(&self, reason: impl Into<String>) -> DockerError {
+        let reason = reason.into();
+        // "what to do" names the setting the endpoint came from (a docker context, not DOCKER_HOST).
+        let reason = match &self.resolved {
+            Some(ep) if ep.context.is_some() => match reason.split_once("; what to do: ") {
+                Some((why, todo)) => format!("{why}; what to do: {}", ep.fix_where(todo.into())),
+                None => reason,
+            },
+            _ => reason,
+        };
         DockerError::Unreachable {
             endpoint: self.endpoint.clone(),
-            reason: reason.into(),
+            reason,
         }
     }
 
@@ -213,7 +227,7 @@ impl BollardEngine {
             E::DockerResponseServerError {
                 status_code,
                 message,
-            } => DockerError::Other(format!("engine answered {status_code}: {message}")),
+            } => DockerError::Other(format!("engine answered {status_code}: {}", message.trim())),
             E::DockerStreamError { error } => DockerError::BuildFailed { message: error },
             E::HyperResponseError { .. }
             | E::HyperLegacyError { .. }
@@ -1734,6 +1748,16 @@ mod tests {
         assert!(!needs_buildkit(
             "FROM x\n# RUN --mount=type=cache is a comment\n"
         ));
+    }
+
+    #[test]
+    fn a_context_that_does_not_exist_is_shown_by_its_name() {
+        let e = BollardEngine::unresolved(&super::super::endpoint::EndpointError::NoContext {
+            name: "nope".into(),
+            from: "DOCKER_CONTEXT",
+            meta: "/x/meta.json".into(),
+        });
+        assert_eq!(e.endpoint(), "(context nope)");
     }
 
     #[test]

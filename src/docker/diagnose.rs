@@ -199,9 +199,10 @@ pub fn explain(endpoint: &str, cause: Cause, messages: &[String]) -> String {
              engine there, or fix engine.docker_host / DOCKER_HOST"
         ),
         Cause::NoSocket => format!(
-            "no Docker socket at {} ({detail}); what to do: start the Docker engine (e.g. sudo systemctl \
-             start docker) or set engine.docker_host / DOCKER_HOST",
-            socket_path(endpoint).unwrap_or(endpoint)
+            "no Docker socket at {} ({detail}); what to do: start the Docker engine ({}) or set \
+             engine.docker_host / DOCKER_HOST",
+            socket_path(endpoint).unwrap_or(endpoint),
+            docker_start_hint()
         ),
         Cause::Dropped => format!(
             "the engine closed the connection ({detail}); what to do: check that the engine is still \
@@ -274,6 +275,24 @@ pub fn explain(endpoint: &str, cause: Cause, messages: &[String]) -> String {
     }
 }
 
+/// How this machine starts the engine: systemd when it runs, else dockerd by hand; `sudo` only when not root
+/// (a container or a CI VM has neither systemd nor sudo, and "sudo systemctl" fails twice there).
+fn docker_start_hint() -> String {
+    let systemd = std::path::Path::new("/run/systemd/system").is_dir();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    docker_start_hint_on(systemd, root)
+}
+
+fn docker_start_hint_on(systemd: bool, root: bool) -> String {
+    let sudo = if root { "" } else { "sudo " };
+    if systemd {
+        format!("e.g. {sudo}systemctl start docker")
+    } else {
+        format!("no systemd here: e.g. {sudo}dockerd > /var/log/dockerd.log 2>&1 &")
+    }
+}
+
 /// Explain an error chain in one go.
 pub fn explain_error(endpoint: &str, e: &(dyn StdError + 'static)) -> String {
     let messages = chain(e);
@@ -302,6 +321,24 @@ mod tests {
         assert!(text.contains("docker group"));
         let d = crate::classify::classify(&[text.as_str()]).expect("signature");
         assert_eq!(d.signature, "docker-socket-permission");
+    }
+
+    #[test]
+    fn the_start_hint_fits_the_machine() {
+        assert_eq!(
+            docker_start_hint_on(true, false),
+            "e.g. sudo systemctl start docker"
+        );
+        assert_eq!(
+            docker_start_hint_on(true, true),
+            "e.g. systemctl start docker"
+        );
+        let h = docker_start_hint_on(false, true);
+        assert!(
+            !h.contains("systemctl") && !h.contains("sudo") && h.contains("dockerd"),
+            "{h}"
+        );
+        assert!(docker_start_hint_on(false, false).contains("sudo dockerd"));
     }
 
     #[test]

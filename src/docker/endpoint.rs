@@ -112,6 +112,33 @@ impl Endpoint {
         }
     }
 
+    /// A "what to do" that names the setting this endpoint came from. The engine's messages say
+    /// "engine.docker_host / DOCKER_HOST", which is wrong advice for a docker context (changing DOCKER_HOST
+    /// would switch away from it, not fix it): for a context, it points at the context.
+    pub fn fix_where(&self, todo: String) -> String {
+        let generic = "engine.docker_host / DOCKER_HOST";
+        let instead = match (&self.context, self.source) {
+            (Some(name), Source::EnvContext) => format!(
+                "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
+                 --docker \"host=...,ca=...,cert=...,key=...\"`), or unset DOCKER_CONTEXT to leave it"
+            ),
+            (Some(name), _) => format!(
+                "the docker context {name} (`docker context inspect {name}`; `docker context update {name} \
+                 --docker \"host=...,ca=...,cert=...,key=...\"`), or `docker context use default` to leave it"
+            ),
+            (None, Source::Config) => "[engine] docker_host in dockui's config".into(),
+            (None, Source::Env) => "DOCKER_HOST".into(),
+            _ => return todo,
+        };
+        if todo.contains(generic) {
+            todo.replace(generic, &instead)
+        } else if self.context.is_some() && !todo.contains(&instead) {
+            format!("{todo}; the endpoint comes from {instead}")
+        } else {
+            todo
+        }
+    }
+
     /// The parsed host (already validated by `resolve`).
     pub fn address(&self) -> Result<Address, String> {
         parse_address(&self.host).map(|(a, _)| a)
@@ -121,7 +148,7 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     #[error(
-        "invalid engine address {host:?} (from {from}): {why}; what to do: use unix:///var/run/docker.sock \
+        "invalid engine address \"{host}\" (from {from}): {why}; what to do: use unix:///var/run/docker.sock \
          (or another socket), tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
     )]
     BadHost {
@@ -141,17 +168,196 @@ pub enum EndpointError {
     },
     #[error("cannot read {}: {why}; what to do: fix or remove that file (the docker CLI reads it too)", file.display())]
     BadFile { file: PathBuf, why: String },
+    #[error(
+        "DOCKER_CERT_PATH={} {why}; what to do: point DOCKER_CERT_PATH at the directory that holds ca.pem, \
+         cert.pem and key.pem (or unset it to use ~/.docker)",
+        path.display()
+    )]
+    BadCertPath { path: PathBuf, why: String },
+    #[error(
+        "the docker CLI's config directory {} {why}; what to do: point DOCKER_CONFIG at a directory (the \
+         docker CLI's default is ~/.docker) or unset it",
+        path.display()
+    )]
+    BadConfigDir { path: PathBuf, why: String },
 }
 
 impl EndpointError {
-    /// What to show as the endpoint when resolution failed.
+    /// What to show as the endpoint when resolution failed (empty when there is none: a context that does
+    /// not exist names no host; `context()` names it).
     pub fn subject(&self) -> String {
         match self {
             EndpointError::BadHost { host, .. } => host.clone(),
-            EndpointError::NoContext { name, .. } => format!("(context {name})"),
+            EndpointError::NoContext { .. } => String::new(),
             EndpointError::BadFile { file, .. } => file.display().to_string(),
+            EndpointError::BadCertPath { path, .. } | EndpointError::BadConfigDir { path, .. } => {
+                path.display().to_string()
+            }
         }
     }
+
+    /// The docker context the failed resolution was about, if any.
+    pub fn context(&self) -> Option<&str> {
+        match self {
+            EndpointError::NoContext { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Where the failed setting came from (`DOCKER_HOST`, `DOCKER_CONTEXT`, ...), or the file.
+    pub fn from(&self) -> String {
+        match self {
+            EndpointError::BadHost { from, .. } | EndpointError::NoContext { from, .. } => {
+                from.to_string()
+            }
+            EndpointError::BadFile { file, .. } => file.display().to_string(),
+            EndpointError::BadCertPath { .. } => "DOCKER_CERT_PATH".into(),
+            EndpointError::BadConfigDir { .. } => "DOCKER_CONFIG".into(),
+        }
+    }
+}
+
+/// The most dockui reads of the CLI's config.json, a context's meta.json or a PEM file: far more than any
+/// real one holds, and a symlink to /dev/zero or a huge file cannot fill memory.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Read a small file the docker CLI keeps: a regular file (after symlinks) of at most `MAX_FILE_BYTES`.
+/// A FIFO (which would block), a device (/dev/zero, which never ends) or a directory is refused without
+/// reading.
+pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, a FIFO or a socket)"
+        };
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {what}"),
+        ));
+    }
+    let too_big = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {MAX_FILE_BYTES} bytes"),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// `read_capped` as text; NotFound is passed on as it is (a missing config.json is no error).
+fn read_text(path: &Path) -> Result<String, std::io::Error> {
+    let bytes = read_capped(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// A JSON document that must be an object, with the file named in every error.
+fn json_object(file: &Path, text: &str) -> Result<serde_json::Value, EndpointError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| EndpointError::BadFile {
+        file: file.into(),
+        why: format!(
+            "invalid JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+    })?;
+    if !v.is_object() {
+        return Err(EndpointError::BadFile {
+            file: file.into(),
+            why: format!("expected a JSON object, found {}", json_type(&v)),
+        });
+    }
+    Ok(v)
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A tcp/unix address without the user part of its authority (`tcp://user:pass@host:1234` ->
+/// `tcp://host:1234`): neither the engine API nor buildctl's tcp has a login, and a user part would be
+/// taken for part of the host name (and shown). ssh addresses are left alone (the user is the login).
+pub fn without_userinfo(addr: &str) -> String {
+    let Some((scheme, rest)) = addr.split_once("://") else {
+        return addr.to_string();
+    };
+    if scheme.eq_ignore_ascii_case("ssh") {
+        return addr.to_string();
+    }
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, hostport)) => format!("{scheme}://{hostport}{path}"),
+        None => addr.to_string(),
+    }
+}
+
+/// An address as it may be printed: a password (and, for schemes other than ssh, the whole user part,
+/// which docker ignores) replaced by `***`, control characters escaped (an address is shown in a terminal),
+/// and at most 200 characters. Every message and result shows addresses through this.
+pub fn redact(host: &str) -> String {
+    const SHOW: usize = 200;
+    let redacted = match host.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(end);
+            match authority.rsplit_once('@') {
+                Some((user, hostport)) => {
+                    let user = if scheme.eq_ignore_ascii_case("ssh") {
+                        match user.split_once(':') {
+                            Some((name, _)) => format!("{name}:***"),
+                            None => user.to_string(),
+                        }
+                    } else {
+                        "***".to_string()
+                    };
+                    format!("{scheme}://{user}@{hostport}{path}")
+                }
+                None => host.to_string(),
+            }
+        }
+        None => host.to_string(),
+    };
+    let mut out = String::new();
+    for (i, c) in redacted.chars().enumerate() {
+        if i == SHOW {
+            out.push_str(&format!("... ({} bytes)", host.len()));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The variables resolution reads. `from_process` for real use; tests build one from a map.
@@ -218,7 +424,16 @@ pub fn resolve(config_host: &str, env: &EnvView) -> Result<Endpoint, EndpointErr
     if let Some(name) = env.get("DOCKER_CONTEXT") {
         return from_context(name, Source::EnvContext, env);
     }
-    let config_file = env.config_dir().join("config.json");
+    let config_dir = env.config_dir();
+    if let Ok(m) = std::fs::metadata(&config_dir)
+        && !m.is_dir()
+    {
+        return Err(EndpointError::BadConfigDir {
+            path: config_dir,
+            why: "is not a directory".into(),
+        });
+    }
+    let config_file = config_dir.join("config.json");
     if let Some(name) = current_context(&config_file)? {
         return from_context(&name, Source::CurrentContext, env);
     }
@@ -232,7 +447,7 @@ pub fn resolve(config_host: &str, env: &EnvView) -> Result<Endpoint, EndpointErr
 
 /// `currentContext` from the CLI's config.json; a missing file or key is no context.
 fn current_context(file: &Path) -> Result<Option<String>, EndpointError> {
-    let text = match std::fs::read_to_string(file) {
+    let text = match read_text(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
@@ -242,23 +457,23 @@ fn current_context(file: &Path) -> Result<Option<String>, EndpointError> {
             });
         }
     };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| EndpointError::BadFile {
-        file: file.into(),
-        why: format!(
-            "invalid JSON at line {} column {}: {e}",
-            e.line(),
-            e.column()
-        ),
-    })?;
-    Ok(v.get("currentContext")
-        .and_then(|c| c.as_str())
-        .filter(|c| !c.is_empty())
-        .map(String::from))
+    let v = json_object(file, &text)?;
+    match v.get("currentContext") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(c)) => Ok(Some(c.clone()).filter(|c| !c.is_empty())),
+        Some(other) => Err(EndpointError::BadFile {
+            file: file.into(),
+            why: format!(
+                "\"currentContext\" is {}, not a context name",
+                json_type(other)
+            ),
+        }),
+    }
 }
 
 fn from_host(host: &str, source: Source, env: &EnvView) -> Result<Endpoint, EndpointError> {
     let bad = |why: String| EndpointError::BadHost {
-        host: host.into(),
+        host: redact(host),
         from: source.describe(),
         why,
     };
@@ -269,10 +484,28 @@ fn from_host(host: &str, source: Source, env: &EnvView) -> Result<Endpoint, Endp
     let (address, normalised) = parse_address_tls(host, tls_on).map_err(bad)?;
     let tls = match address {
         Address::Tcp(_) if tls_on => {
-            let dir = env
-                .get("DOCKER_CERT_PATH")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| env.config_dir());
+            let dir = match env.get("DOCKER_CERT_PATH") {
+                Some(d) => {
+                    let dir = PathBuf::from(d);
+                    match std::fs::metadata(&dir) {
+                        Ok(m) if m.is_dir() => {}
+                        Ok(_) => {
+                            return Err(EndpointError::BadCertPath {
+                                path: dir,
+                                why: "is not a directory".into(),
+                            });
+                        }
+                        Err(e) => {
+                            return Err(EndpointError::BadCertPath {
+                                path: dir,
+                                why: format!("cannot be read: {e}"),
+                            });
+                        }
+                    }
+                    dir
+                }
+                None => env.config_dir(),
+            };
             // The CLI drops the client cert/key when the default file is not there; the CA is required
             // for verification, so a missing ca.pem is reported when connecting.
             let existing = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
@@ -317,7 +550,7 @@ fn from_context(name: &str, source: Source, env: &EnvView) -> Result<Endpoint, E
     let store = env.config_dir().join("contexts");
     let id = context_id(name);
     let meta = store.join("meta").join(&id).join("meta.json");
-    let text = match std::fs::read_to_string(&meta) {
+    let text = match read_text(&meta) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(EndpointError::NoContext {
@@ -333,23 +566,39 @@ fn from_context(name: &str, source: Source, env: &EnvView) -> Result<Endpoint, E
             });
         }
     };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| EndpointError::BadFile {
-        file: meta.clone(),
-        why: format!(
-            "invalid JSON at line {} column {}: {e}",
-            e.line(),
-            e.column()
-        ),
-    })?;
+    let v = json_object(&meta, &text)?;
     let docker = &v["Endpoints"]["docker"];
-    let host = docker["Host"].as_str().unwrap_or_default();
-    if host.is_empty() {
-        return Err(EndpointError::BadFile {
-            file: meta,
-            why: "the context has no docker endpoint (Endpoints.docker.Host)".into(),
-        });
-    }
-    let skip_verify = docker["SkipTLSVerify"].as_bool().unwrap_or(false);
+    let host = match &docker["Host"] {
+        serde_json::Value::String(h) if !h.trim().is_empty() => h.as_str(),
+        serde_json::Value::Null | serde_json::Value::String(_) => {
+            return Err(EndpointError::BadFile {
+                file: meta,
+                why: "the context has no docker endpoint (Endpoints.docker.Host)".into(),
+            });
+        }
+        other => {
+            return Err(EndpointError::BadFile {
+                file: meta,
+                why: format!(
+                    "Endpoints.docker.Host is {}, not an address",
+                    json_type(other)
+                ),
+            });
+        }
+    };
+    let skip_verify = match &docker["SkipTLSVerify"] {
+        serde_json::Value::Null => false,
+        serde_json::Value::Bool(b) => *b,
+        other => {
+            return Err(EndpointError::BadFile {
+                file: meta,
+                why: format!(
+                    "Endpoints.docker.SkipTLSVerify is {}, not true or false",
+                    json_type(other)
+                ),
+            });
+        }
+    };
     let tls_dir = store.join("tls").join(&id).join("docker");
     let existing = |f: &str| Some(tls_dir.join(f)).filter(|p| p.exists());
     let (ca, cert, key) = (
@@ -361,7 +610,7 @@ fn from_context(name: &str, source: Source, env: &EnvView) -> Result<Endpoint, E
     let tls_on = has_tls_data || skip_verify;
     let (address, normalised) =
         parse_address_tls(host, tls_on).map_err(|why| EndpointError::BadHost {
-            host: host.into(),
+            host: redact(host),
             from: source.describe(),
             why: format!("{why} (in {})", meta.display()),
         })?;
@@ -387,8 +636,21 @@ pub fn parse_address(host: &str) -> Result<(Address, String), String> {
     parse_address_tls(host, false)
 }
 
+/// Longer than this is not an address (a pasted file, a runaway variable): refused before anything
+/// looks it up.
+const MAX_HOST_LEN: usize = 2048;
+
 fn parse_address_tls(host: &str, tls: bool) -> Result<(Address, String), String> {
     let host = host.trim();
+    if host.len() > MAX_HOST_LEN {
+        return Err(format!(
+            "it is {} bytes long, more than an address can be ({MAX_HOST_LEN})",
+            host.len()
+        ));
+    }
+    if host.chars().any(char::is_control) {
+        return Err("it contains control characters (a newline, an escape sequence)".into());
+    }
     if host.starts_with('/') {
         return Ok((Address::Unix(host.into()), format!("unix://{host}")));
     }
@@ -397,21 +659,34 @@ fn parse_address_tls(host: &str, tls: bool) -> Result<(Address, String), String>
     };
     match scheme.to_ascii_lowercase().as_str() {
         "unix" => {
-            if rest.is_empty() {
-                return Err("no socket path".into());
-            }
-            Ok((Address::Unix(rest.into()), host.into()))
+            // The docker CLI's default for an empty path (`DOCKER_HOST=unix://`): the local socket.
+            let path = if rest.is_empty() {
+                DEFAULT_HOST.trim_start_matches("unix://")
+            } else {
+                rest
+            };
+            Ok((Address::Unix(path.into()), format!("unix://{path}")))
         }
         "tcp" | "http" | "https" => {
             let hostport = rest.trim_end_matches('/');
-            if hostport.is_empty() || hostport.contains('/') || hostport.contains('@') {
+            if hostport.contains('/') {
                 return Err("expected tcp://HOST:PORT".into());
             }
-            let hostport = if has_port(hostport) {
+            // Like the docker CLI: a user or password in a tcp address is not used (the engine API has no
+            // login); dropped here so it is never shown or sent.
+            let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+            // The docker CLI's default for an empty host (`DOCKER_HOST=tcp://`): localhost.
+            let hostport = if hostport.is_empty() || hostport.starts_with(':') {
+                format!("localhost{hostport}")
+            } else {
+                hostport.to_string()
+            };
+            check_brackets(&hostport)?;
+            let hostport = if has_port(&hostport) {
                 let port = hostport.rsplit_once(':').map(|(_, p)| p).unwrap_or("");
                 port.parse::<u16>()
                     .map_err(|_| format!("invalid port {port:?}"))?;
-                hostport.to_string()
+                hostport
             } else {
                 // The docker CLI's defaults: 2376 with TLS, 2375 without.
                 format!("{hostport}:{}", if tls { 2376 } else { 2375 })
@@ -428,6 +703,18 @@ fn parse_address_tls(host: &str, tls: bool) -> Result<(Address, String), String>
                 Some((u, h)) => (Some(u.to_string()).filter(|u| !u.is_empty()), h),
                 None => (None, rest),
             };
+            if user.as_deref().is_some_and(|u| u.contains(':')) {
+                // As the docker CLI: ssh is run without a terminal, and a password would end up in the
+                // process list and in every message.
+                return Err(
+                    "a password in an ssh address is not supported; log in with a key instead                      (ssh-agent, or IdentityFile in ~/.ssh/config)"
+                        .into(),
+                );
+            }
+            if user.as_deref().is_some_and(|u| u.starts_with('-')) {
+                return Err("a user name cannot start with '-'".into());
+            }
+            check_brackets(hostport)?;
             let (h, port) = if has_port(hostport) {
                 let (h, p) = hostport.rsplit_once(':').unwrap_or((hostport, ""));
                 let port = p
@@ -441,6 +728,10 @@ fn parse_address_tls(host: &str, tls: bool) -> Result<(Address, String), String>
             if h.is_empty() {
                 return Err("no host name".into());
             }
+            // ssh would take it for an option (`-oProxyCommand=...`), whatever `--` says to other tools.
+            if h.starts_with('-') {
+                return Err("a host name cannot start with '-'".into());
+            }
             let target = SshTarget {
                 user,
                 host: h.into(),
@@ -450,6 +741,14 @@ fn parse_address_tls(host: &str, tls: bool) -> Result<(Address, String), String>
         }
         other => Err(format!("unsupported scheme {other:?}")),
     }
+}
+
+/// An IPv6 address in brackets must close them (`tcp://[::1` is a typo, not a host).
+fn check_brackets(hostport: &str) -> Result<(), String> {
+    if hostport.starts_with('[') != hostport.contains(']') {
+        return Err("missing ']' in the host".into());
+    }
+    Ok(())
 }
 
 /// `host:port`, `[::1]:port`; a bare IPv6 address has colons but no port.
@@ -724,6 +1023,230 @@ mod tests {
         assert!(
             err.contains("from engine.docker_host in dockui's config"),
             "{err}"
+        );
+    }
+    #[test]
+    fn addresses_never_carry_a_password_or_control_characters() {
+        // tcp: the user part is dropped, as the docker CLI does (the engine API has no login).
+        let e = resolve(
+            "",
+            &EnvView::from_pairs([("DOCKER_HOST", "tcp://user:s3cret@127.0.0.1:1")]),
+        )
+        .unwrap();
+        assert_eq!(e.host, "tcp://127.0.0.1:1");
+        assert_eq!(e.address().unwrap(), Address::Tcp("127.0.0.1:1".into()));
+        // ssh: a password is refused (docker: "plain-text password is not supported"), never shown.
+        let err = resolve(
+            "",
+            &EnvView::from_pairs([("DOCKER_HOST", "ssh://me:s3cret@127.0.0.1:2222")]),
+        )
+        .unwrap_err();
+        let text = format!("{err} {}", err.subject());
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("ssh://me:***@127.0.0.1:2222"), "{text}");
+        assert!(text.contains("password") && text.contains("key"), "{text}");
+        assert_eq!(err.from(), "DOCKER_HOST");
+        // Whatever the scheme, an error shows the address redacted.
+        let err = resolve("tcp://tok3n@h/x", &EnvView::default()).unwrap_err();
+        assert!(!err.to_string().contains("tok3n"), "{err}");
+        // Control characters (an escape sequence, a newline) are refused and shown escaped.
+        for bad in ["tcp://\u{1b}[31mred\u{1b}[0m:1", "unix:///tmp/a\nb.sock"] {
+            let err = resolve("", &EnvView::from_pairs([("DOCKER_HOST", bad)])).unwrap_err();
+            let text = format!("{err} {}", err.subject());
+            assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+            assert!(text.contains("control characters"), "{text}");
+        }
+        // A runaway value is refused and shown short.
+        let long = format!("tcp://{}:1", "a".repeat(10_000));
+        let err = resolve("", &EnvView::from_pairs([("DOCKER_HOST", long.as_str())])).unwrap_err();
+        assert!(err.to_string().len() < 1000, "{err}");
+        assert!(err.to_string().contains("10008 bytes"), "{err}");
+        // ssh options cannot hide in the host or the user.
+        assert!(parse_address("ssh://-oProxyCommand=x").is_err());
+        assert!(parse_address("ssh://-oProxyCommand=x@h").is_err());
+        // The docker CLI's own answers: `tcp://[::1` is an error, empty paths and hosts have defaults.
+        assert!(
+            parse_address("tcp://[::1")
+                .unwrap_err()
+                .contains("missing ']'")
+        );
+        assert!(parse_address("ssh://[::1").is_err());
+        assert_eq!(parse_address("unix://").unwrap().1, DEFAULT_HOST);
+        assert_eq!(parse_address("tcp://").unwrap().1, "tcp://localhost:2375");
+        assert_eq!(
+            parse_address("tcp://:2376").unwrap().1,
+            "tcp://localhost:2376"
+        );
+    }
+
+    #[test]
+    fn without_userinfo_keeps_ssh_logins() {
+        assert_eq!(without_userinfo("tcp://u:p@bk:1234"), "tcp://bk:1234");
+        assert_eq!(without_userinfo("tcp://bk:1234"), "tcp://bk:1234");
+        assert_eq!(without_userinfo("ssh://me@h"), "ssh://me@h");
+        assert_eq!(
+            without_userinfo("unix:///run/buildkit/buildkitd.sock"),
+            "unix:///run/buildkit/buildkitd.sock"
+        );
+    }
+
+    #[test]
+    fn redact_hides_passwords_and_escapes() {
+        assert_eq!(redact("ssh://me:pw@h:22"), "ssh://me:***@h:22");
+        assert_eq!(redact("ssh://me@h"), "ssh://me@h");
+        assert_eq!(redact("tcp://u:p@h:1/x"), "tcp://***@h:1/x");
+        assert_eq!(redact("unix:///x.sock"), "unix:///x.sock");
+        assert_eq!(redact("a\u{1b}b"), "a\\u{1b}b");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn hostile_config_and_context_files_are_refused_without_hanging() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join(".docker");
+        std::fs::create_dir_all(&cfg).unwrap();
+        let config = cfg.join("config.json");
+        let msg =
+            |extra: &[(&str, &str)]| resolve("", &env(d.path(), extra)).unwrap_err().to_string();
+        // A symlink to /dev/zero never ends; a FIFO blocks on open: both refused before reading.
+        std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+        let m = msg(&[]);
+        assert!(
+            m.contains("config.json") && m.contains("not a regular file"),
+            "{m}"
+        );
+        std::fs::remove_file(&config).unwrap();
+        let fifo = std::ffi::CString::new(config.to_string_lossy().as_bytes()).unwrap();
+        // SAFETY: creating a FIFO at a path in our temp dir.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let m = msg(&[]);
+        assert!(m.contains("not a regular file"), "{m}");
+        std::fs::remove_file(&config).unwrap();
+        // Too big: refused by its size.
+        let big = std::fs::File::create(&config).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let m = msg(&[]);
+        assert!(m.contains("larger than"), "{m}");
+        // Wrong types are named, not silently taken for "no context" (which would build elsewhere).
+        std::fs::write(&config, r#"{"currentContext": 5}"#).unwrap();
+        let m = msg(&[]);
+        assert!(m.contains("\"currentContext\" is a number"), "{m}");
+        std::fs::write(&config, "[1, 2]").unwrap();
+        assert!(msg(&[]).contains("expected a JSON object, found an array"));
+        std::fs::write(&config, "{}").unwrap();
+        // meta.json with wrong types.
+        write_context(&cfg, "odd", "tcp://h:2376", false, &[]);
+        let meta = cfg
+            .join("contexts/meta")
+            .join(context_id("odd"))
+            .join("meta.json");
+        std::fs::write(&meta, r#"{"Name":"odd","Endpoints":{"docker":{"Host":5}}}"#).unwrap();
+        let m = msg(&[("DOCKER_CONTEXT", "odd")]);
+        assert!(
+            m.contains("meta.json") && m.contains("Host is a number"),
+            "{m}"
+        );
+        std::fs::write(
+            &meta,
+            r#"{"Name":"odd","Endpoints":{"docker":{"Host":"tcp://h:2376","SkipTLSVerify":"yes"}}}"#,
+        )
+        .unwrap();
+        let m = msg(&[("DOCKER_CONTEXT", "odd")]);
+        assert!(m.contains("SkipTLSVerify is a string"), "{m}");
+        std::fs::remove_file(&meta).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &meta).unwrap();
+        let m = msg(&[("DOCKER_CONTEXT", "odd")]);
+        assert!(m.contains("not a regular file"), "{m}");
+    }
+
+    #[test]
+    fn what_to_do_names_the_setting_the_endpoint_came_from_once() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join(".docker");
+        write_context(&cfg, "remote", "tcp://h:2376", false, &[]);
+        let ep = resolve("", &env(d.path(), &[("DOCKER_CONTEXT", "remote")])).unwrap();
+        let todo =
+            "start the Docker engine there, or fix engine.docker_host / DOCKER_HOST".to_string();
+        let fixed = ep.fix_where(todo.clone());
+        assert!(fixed.contains("docker context inspect remote"), "{fixed}");
+        assert!(fixed.contains("unset DOCKER_CONTEXT"), "{fixed}");
+        assert!(!fixed.contains("DOCKER_HOST"), "{fixed}");
+        assert_eq!(
+            ep.fix_where(fixed.clone()),
+            fixed,
+            "applied twice, said once"
+        );
+        let other = ep.fix_where("check the TLS files".into());
+        assert!(
+            other.ends_with("or unset DOCKER_CONTEXT to leave it"),
+            "{other}"
+        );
+        let env_ep = resolve("", &EnvView::from_pairs([("DOCKER_HOST", "tcp://h:1")])).unwrap();
+        assert_eq!(
+            env_ep.fix_where(todo),
+            "start the Docker engine there, or fix DOCKER_HOST"
+        );
+        assert_eq!(env_ep.fix_where("x".into()), "x");
+    }
+
+    #[test]
+    fn docker_config_must_be_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("cfg");
+        std::fs::write(&file, "").unwrap();
+        let f = file.to_string_lossy().to_string();
+        let err = resolve("", &env(d.path(), &[("DOCKER_CONFIG", &f)])).unwrap_err();
+        assert_eq!(err.from(), "DOCKER_CONFIG");
+        let m = err.to_string();
+        assert!(m.contains(&format!("{f} is not a directory")), "{m}");
+        assert!(m.contains("point DOCKER_CONFIG at a directory"), "{m}");
+        // A directory that does not exist is no config at all (the local socket), as in the CLI.
+        let missing = d.path().join("none").to_string_lossy().to_string();
+        assert_eq!(
+            resolve("", &env(d.path(), &[("DOCKER_CONFIG", &missing)]))
+                .unwrap()
+                .source,
+            Source::Default
+        );
+    }
+
+    #[test]
+    fn docker_cert_path_must_be_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("ca.pem");
+        std::fs::write(&file, "x").unwrap();
+        let f = file.to_string_lossy().to_string();
+        let err = resolve(
+            "",
+            &env(
+                d.path(),
+                &[
+                    ("DOCKER_HOST", "tcp://127.0.0.1:2376"),
+                    ("DOCKER_TLS_VERIFY", "1"),
+                    ("DOCKER_CERT_PATH", &f),
+                ],
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(&format!("DOCKER_CERT_PATH={f} is not a directory")),
+            "{err}"
+        );
+        assert!(err.contains("what to do"), "{err}");
+        // Without TLS the variable is not read (as in the CLI).
+        assert!(
+            resolve(
+                "",
+                &env(
+                    d.path(),
+                    &[
+                        ("DOCKER_HOST", "tcp://127.0.0.1:2375"),
+                        ("DOCKER_CERT_PATH", &f)
+                    ],
+                ),
+            )
+            .is_ok()
         );
     }
 }

@@ -299,15 +299,28 @@ fn certs(
         why,
         todo,
     };
-    std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(e.to_string()))?
+    // Capped and regular files only: a symlink to /dev/zero or a FIFO must not hang the connection set-up.
+    let bytes = super::endpoint::read_capped(path).map_err(|e| err(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(pem_error(&e)))?;
     if certs.is_empty() {
         return Err(err("no PEM certificate in it".into()));
     }
     Ok(certs)
+}
+
+/// What is wrong with a PEM file, in words that never quote its content (a key file's bytes must not reach
+/// a message or a log).
+fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as E;
+    match e {
+        E::NoItemsFound => "no PEM block of the expected kind in it".into(),
+        E::MissingSectionEnd { .. } => "a PEM block in it has no END line".into(),
+        E::IllegalSectionStart { .. } => "a PEM BEGIN line in it is malformed".into(),
+        E::Base64Decode(_) => "a PEM block in it is not valid base64".into(),
+        _ => "it is not a valid PEM file".into(),
+    }
 }
 
 /// A rustls client configuration from the docker CLI's TLS files.
@@ -356,12 +369,14 @@ pub fn tls_config(tls: &TlsFiles) -> Result<rustls::ClientConfig, TlsSetupError>
     match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
             let chain = certs(cert, "cannot read the client certificate", CERT_TODO)?;
-            let k = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsSetupError {
+            let key_err = |why: String| TlsSetupError {
                 what: "cannot read the client key",
                 file: key.display().to_string(),
-                why: e.to_string(),
+                why,
                 todo: CERT_TODO,
-            })?;
+            };
+            let bytes = super::endpoint::read_capped(key).map_err(|e| key_err(e.to_string()))?;
+            let k = PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| key_err(pem_error(&e)))?;
             builder
                 .with_client_auth_cert(chain, k)
                 .map_err(|e| TlsSetupError {
@@ -548,5 +563,59 @@ mod tests {
             server_name("build.example:2376").unwrap(),
             ServerName::DnsName(_)
         ));
+    }
+    #[cfg(unix)]
+    #[test]
+    fn tls_files_that_never_end_or_block_are_refused_and_keys_are_never_quoted() {
+        let d = tempfile::tempdir().unwrap();
+        let ca = d.path().join("ca.pem");
+        std::os::unix::fs::symlink("/dev/zero", &ca).unwrap();
+        let files = TlsFiles {
+            verify: true,
+            ca: Some(ca.clone()),
+            cert: None,
+            key: None,
+        };
+        let e = tls_config(&files).unwrap_err();
+        assert_eq!(e.file, ca.display().to_string());
+        assert!(e.why.contains("not a regular file"), "{e}");
+        // A client key that is no key: the message names the file, never its bytes.
+        let key = d.path().join("key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYMATERIAL!!\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let cert = d.path().join("cert.pem");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUTOPSECRET\n",
+        )
+        .unwrap();
+        let files = TlsFiles {
+            verify: false,
+            ca: None,
+            cert: Some(cert.clone()),
+            key: Some(key.clone()),
+        };
+        let e = tls_config(&files).unwrap_err().to_string();
+        assert!(e.contains(&cert.display().to_string()), "{e}");
+        assert!(!e.contains("TOPSECRET") && !e.contains("MIIB"), "{e}");
+        std::fs::write(&cert, "").unwrap();
+        let e = tls_config(&files).unwrap_err().to_string();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        // A key alone is refused before it is read.
+        let only_key = TlsFiles {
+            verify: false,
+            ca: None,
+            cert: None,
+            key: Some(key.clone()),
+        };
+        assert!(
+            tls_config(&only_key)
+                .unwrap_err()
+                .to_string()
+                .contains("cert.pem is missing")
+        );
     }
 }

@@ -293,9 +293,16 @@ pub async fn run_build_asking(
         super::history::write_summary(&dir, &outcome);
         return outcome;
     }
-    // Smoke containers of an earlier dockui run that was killed: the engine still has them.
+    // Smoke containers of an earlier dockui run that was killed: the engine still has them. Only asked of a
+    // builder that answered: a silent one would hold the build for the engine's whole timeout here.
+    let orphans = async {
+        match caps {
+            Some(_) => docker.remove_orphans().await,
+            None => Ok(Vec::new()),
+        }
+    };
     let orphans = tokio::select! {
-        r = docker.remove_orphans() => r,
+        r = orphans => r,
         _ = cancel.cancelled() => Ok(Vec::new()),
     };
     if let Ok(removed) = orphans
@@ -912,6 +919,8 @@ mod tests {
         silent: bool,
         /// The engine goes away once the image is built: containers cannot be run.
         lost_after_build: bool,
+        /// It refuses what it can do at once, and would never finish sweeping orphans (a half-dead engine).
+        unreachable: bool,
     }
 
     impl FakeBuilder {
@@ -928,6 +937,7 @@ mod tests {
                 most_at_once: Mutex::new((0, 0)),
                 silent: false,
                 lost_after_build: false,
+                unreachable: false,
             }
         }
     }
@@ -1019,12 +1029,27 @@ mod tests {
                 if self.silent {
                     futures_util::future::pending::<()>().await;
                 }
+                if self.unreachable {
+                    return Err(DockerError::Unreachable {
+                        endpoint: self.endpoint(),
+                        reason: "no answer".into(),
+                    });
+                }
                 Ok(Capabilities {
                     kind: self.kind,
                     buildkit: true,
                     run: self.run,
                     ..Capabilities::default()
                 })
+            }
+            .boxed()
+        }
+        fn remove_orphans(&self) -> BoxFuture<'_, Result<Vec<String>, DockerError>> {
+            async move {
+                if self.unreachable {
+                    futures_util::future::pending::<()>().await;
+                }
+                Ok(Vec::new())
             }
             .boxed()
         }
@@ -1279,5 +1304,26 @@ mod tests {
         )
         .await;
         assert!(!outcome.success && !outcome.engine_unreachable);
+    }
+
+    #[tokio::test]
+    async fn a_builder_that_cannot_say_what_it_can_do_is_not_swept_for_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.unreachable = true;
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            run_build(
+                &fake,
+                request(dir.path(), None, 1),
+                &tx,
+                CancellationToken::new(),
+            ),
+        )
+        .await
+        .expect("the orphan sweep of a builder that did not answer is not waited for");
+        // Its first build request is the one that says why (here the fake builds).
+        assert_eq!(*fake.builds.lock().unwrap(), 1, "{outcome:?}");
     }
 }

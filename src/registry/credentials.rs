@@ -366,11 +366,15 @@ fn run_helper(
         {
             return Ok(None);
         }
-        let msg = format!(
-            "{} {}",
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        // A helper that printed its answer and then failed would have the secret quoted here: stdout is
+        // shown only when it is a message, never when it is (or may be) an answer.
+        let said = stdout.trim();
+        let said = if said.starts_with('{') || said.to_ascii_lowercase().contains("secret") {
+            "(its answer on stdout is not shown)"
+        } else {
+            said
+        };
+        let msg = format!("{} {}", said, String::from_utf8_lossy(&out.stderr).trim());
         return Err(err(format!(
             "exit {}: {}",
             out.status.code().unwrap_or(-1),
