@@ -303,6 +303,9 @@ impl Config {
                     .into(),
             ));
         }
+        if let Some(problem) = image_repository_problem(&self.build.image) {
+            return Err(fail(format!("build.image {problem}")));
+        }
         if !["auto", "buildkit", "legacy"].contains(&self.build.builder.as_str()) {
             return Err(fail(format!(
                 "build.builder must be \"auto\", \"buildkit\" or \"legacy\", not \"{}\"",
@@ -328,6 +331,30 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Why `[build] image` cannot be the repository each build is tagged in, or None (empty: dockui names it).
+/// dockui adds the tag itself, so a tag or digest here would make `name:1:<tag>`, which the engine refuses
+/// only after the whole build.
+fn image_repository_problem(image: &str) -> Option<String> {
+    if image.is_empty() {
+        return None;
+    }
+    if let Some(problem) = crate::analyze::rules::gates::reference_problem(image) {
+        return Some(format!("is not an image repository: {problem}"));
+    }
+    if image.contains('@') {
+        return Some(format!(
+            "is a repository without a digest (dockui tags each build itself): write \"{}\"",
+            image.split('@').next().unwrap_or_default()
+        ));
+    }
+    let (repo, tag) = crate::analyze::compat::split_reference(image);
+    tag.map(|tag| {
+        format!(
+            "is a repository without a tag (dockui tags each build itself): write \"{repo}\", not \"{repo}:{tag}\""
+        )
+    })
 }
 
 /// Byte offset of the value of `key` (`section.name`, or a bare `section`) in one config file's text, when
@@ -649,6 +676,33 @@ mod tests {
         let dir = project_with("\n\nnotify.style = \"slack\"\n");
         let err = Config::load(None, dir.path()).unwrap_err().to_string();
         assert!(err.contains(".dockui.toml:3:16: notify.style"), "{err}");
+    }
+
+    #[test]
+    fn the_image_setting_is_a_repository_without_tag_or_digest() {
+        let dir = project_with("[build]\nimage = \"team/app:1\"\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(".dockui.toml:2:9: build.image is a repository without a tag")
+                && err.contains("write \"team/app\", not \"team/app:1\""),
+            "{err}"
+        );
+        let dir = project_with("[build]\nimage = \"Team/App\"\n");
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("build.image is not an image repository"),
+            "{err}"
+        );
+        let digest = format!("reg:5000/app@sha256:{}", "a".repeat(64));
+        let dir = project_with(&format!("[build]\nimage = \"{digest}\"\n"));
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("write \"reg:5000/app\""), "{err}");
+        // A registry with a port is not a tag.
+        for ok in ["reg:5000/team/app", "localhost:5000/app", "app"] {
+            let dir = project_with(&format!("[build]\nimage = \"{ok}\"\n"));
+            let (c, _) = Config::load(None, dir.path()).unwrap();
+            assert_eq!(c.build.image, ok);
+        }
     }
 
     #[test]

@@ -206,3 +206,29 @@ fn a_helper_that_fails_after_answering_never_has_its_answer_quoted() {
     // What it said on stderr is still shown: that is where helpers explain.
     assert!(e.contains("keychain locked"), "{e}");
 }
+
+/// An auth file far larger than any real one (a log written to the wrong path, a sparse file) is refused by
+/// its size, not read into memory; the error names the file.
+#[test]
+fn a_huge_auth_file_is_refused_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(64 * 1024 * 1024 * 1024).unwrap(); // sparse: 64 GiB that take no disk
+    let l = CredentialLookup {
+        docker_config: Some(path.clone()),
+        podman_auth: vec![],
+        env_user: None,
+        env_password: None,
+        helper_path: None,
+        env_scope: None,
+    };
+    let msg = l
+        .resolve_blocking("127.0.0.1:5000")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains(&path.display().to_string()) && msg.contains("larger than"),
+        "{msg}"
+    );
+}

@@ -191,10 +191,14 @@ impl CredentialLookup {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, CredentialError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CredentialError::BadFile {
+    // Capped and regular files only, like the engine's config.json: a symlink to /dev/zero or a FIFO at
+    // the auth file's place must not hang or fill memory.
+    let bad = |reason: String| CredentialError::BadFile {
         path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let bytes = crate::docker::endpoint::read_capped(path).map_err(|e| bad(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
     // serde_json's error gives line and column, never the content.
     serde_json::from_str(&text).map_err(|e| CredentialError::BadFile {
         path: path.to_path_buf(),
