@@ -476,6 +476,23 @@ pub fn nvml_lib(config: &Config) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// A push's result on stdout: the human report, or its JSON with the endpoint it went through.
+fn print_push_report(
+    format: Format,
+    report: &crate::registry::report::PushReport,
+    endpoint: serde_json::Value,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Human => print!("{}", crate::registry::report::render_human(report)),
+        Format::Json => {
+            let mut v = serde_json::to_value(report)?;
+            with_backend(&mut v, endpoint);
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
+    }
+    Ok(())
+}
+
 /// Headless progress: print what `lines` makes of each event on stderr (stdout stays for the result) until
 /// the sender is dropped; await the handle to flush it.
 fn progress_to_stderr<T: Send + 'static>(
@@ -1018,14 +1035,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     error: Some(why),
                     ..Default::default()
                 };
-                match format {
-                    Format::Human => print!("{}", crate::registry::report::render_human(&report)),
-                    Format::Json => {
-                        let mut v = serde_json::to_value(&report)?;
-                        with_backend(&mut v, engine.endpoint_json());
-                        println!("{}", serde_json::to_string_pretty(&v)?)
-                    }
-                }
+                print_push_report(format, &report, engine.endpoint_json())?;
                 return Ok(report.exit_code());
             }
             let report = rt.block_on(async {
@@ -1051,14 +1061,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 &config.notify,
                 &crate::notify::Notification::from_push(project.as_deref(), &report),
             );
-            match format {
-                Format::Human => print!("{}", crate::registry::report::render_human(&report)),
-                Format::Json => {
-                    let mut v = serde_json::to_value(&report)?;
-                    with_backend(&mut v, engine.endpoint_json());
-                    println!("{}", serde_json::to_string_pretty(&v)?)
-                }
-            }
+            print_push_report(format, &report, engine.endpoint_json())?;
             Ok(report.exit_code())
         }
         Some(Cmd::Status { build_id, format }) => {

@@ -204,10 +204,7 @@ fn build_backend_docker_with_a_dead_docker_host_exits_2_with_what_to_do() {
 #[test]
 fn build_backend_buildkit_that_is_not_usable_exits_2_and_never_pretends() {
     let (home, dir) = home_and_project("dockui-test/doctor-bk");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::closed_port();
     let (_, stderr) = exits(
         dockui(home.path())
             .env("BUILDKIT_HOST", format!("tcp://127.0.0.1:{port}"))
@@ -397,10 +394,7 @@ fn everything(home: &Path, out: &Output) -> String {
 #[test]
 fn a_password_in_docker_host_never_reaches_output_json_or_the_log() {
     let (home, dir) = home_and_project("dockui-test/doctor-secret");
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = common::closed_port();
     for host in [
         format!("tcp://user:s3cretPW@127.0.0.1:{closed}"),
         format!("ssh://me:s3cretPW@127.0.0.1:{closed}"),
@@ -473,18 +467,9 @@ fn a_socket_that_accepts_and_never_answers_ends_the_build_in_seconds_without_an_
 
 #[test]
 fn an_http_service_that_is_not_docker_is_named_as_such() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n",
-            );
-        }
-    });
+    let port = common::http_answering(
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n",
+    );
     let home = tempfile::tempdir().unwrap();
     let (out, _) = exits(
         dockui(home.path())
@@ -645,10 +630,7 @@ fn an_ssh_endpoint_without_an_ssh_client_says_to_install_one() {
 #[test]
 fn a_user_part_in_buildkit_host_is_dropped_before_it_is_dialled_or_shown() {
     let (home, dir) = home_and_project("dockui-test/doctor-bk-secret");
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = common::closed_port();
     let host = format!("tcp://u:s3cretBK@127.0.0.1:{closed}");
     for args in [
         &["doctor", "--format", "json"][..],

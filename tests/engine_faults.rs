@@ -478,10 +478,7 @@ fn a_socket_without_permission_is_exit_2_with_the_signature_and_advice() {
 
 #[test]
 fn a_refused_tcp_endpoint_is_exit_2_and_named() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::closed_port();
     let home = tempfile::tempdir().unwrap();
     let dir = simple_project(home.path());
     std::fs::write(dir.join("app.py"), "").unwrap();
@@ -525,16 +522,9 @@ fn a_bad_docker_host_url_is_exit_2_and_says_what_is_wrong() {
 /// What a TLS-only engine port answers to plain HTTP (Go's TLS server says exactly this).
 #[test]
 fn a_tls_endpoint_spoken_to_in_plain_http_is_exit_2_and_says_tls() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n");
-        }
-    });
+    let port = common::http_answering(
+        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+    );
     let home = tempfile::tempdir().unwrap();
     let dir = simple_project(home.path());
     std::fs::write(dir.join("app.py"), "").unwrap();

@@ -201,3 +201,25 @@ pub fn moto_server() -> PathBuf {
         PathBuf::from("moto_server")
     }
 }
+
+/// A loopback port nothing listens on (bound, then released): connections to it are refused.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A loopback HTTP service that reads each request and answers every one with `answer` (raw bytes, status
+/// line included), for endpoints that answer but are not what dockui expects. Returns its port.
+pub fn http_answering(answer: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(answer);
+        }
+    });
+    port
+}
