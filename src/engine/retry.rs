@@ -64,7 +64,7 @@ impl Stop {
                 "fixes are known but auto_fix does not allow applying them: review them (dockui fix, or the TUI) or build with --auto-fix"
             }
             Stop::NothingChanged => {
-                "no fix changed the input, and the same input fails the same way"
+                "no fix dockui can apply by itself changed the input, and the same input fails the same way: the diagnosis above says what to change"
             }
             Stop::Declined => "you chose not to retry",
             Stop::Cancelled => "cancelled",
