@@ -778,6 +778,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.platform = platforms[0].to_string();
             }
             let cache_inputs = cache::Inputs::of(&req, &dir);
+            let cache_before = cache::before_build(&rt, ctx.docker.clone(), paths, &cache_inputs);
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 // Progress streams to stderr for both formats (stdout stays for the one result) unless --quiet.
@@ -800,7 +801,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             });
             let (outcome, signalled) = outcome;
             let cache_break = (!outcome.engine_unreachable)
-                .then(|| cache::after_build(&rt, ctx.docker.as_ref(), paths, &cache_inputs))
+                .then(|| {
+                    cache::after_build(&rt, ctx.docker.as_ref(), paths, &cache_inputs, cache_before)
+                })
                 .flatten();
             notify::send(
                 &rt,

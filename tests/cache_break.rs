@@ -74,6 +74,8 @@ async fn rebuilds_name_the_first_step_that_missed_the_cache_and_why() {
         stderr.contains("cache broke at step 4 (line 4: COPY app/ /app/): a COPY source file changed: app/sub/b.txt"),
         "{stderr}"
     );
+    // Said once: predicted beside the build, not repeated after it when the build's inputs agree.
+    assert_eq!(stderr.matches("cache broke").count(), 1, "{stderr}");
 
     let (arg, _) = build(home.path(), &dir, &["--build-arg", "V=2"]);
     assert_eq!(arg["cache_break"]["reason"], "build_arg_changed", "{arg:#}");
