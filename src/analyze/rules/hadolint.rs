@@ -2,9 +2,9 @@
 //! `tests/analyze_hadolint_agreement.rs`). Fixes are offered where the change keeps the build's meaning.
 
 use super::*;
-use crate::analyze::dockerfile::Form;
 use crate::analyze::dockerfile::model::Info;
 use crate::analyze::dockerfile::shell::{Command, SWord, Script};
+use crate::analyze::dockerfile::{Form, Instruction};
 
 /// Metadata of the hadolint-compatible rules (checked here and in `hadolint_more`).
 pub const RULES: &[RuleInfo] = &[
@@ -963,7 +963,13 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
         }
     }
     let mut f = ctx.at(RuleId::DL3009, whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
-    if !outer.is("ONBUILD") && super::appendable(ins) {
+    let needed_later = later_apt_use_without_update(ctx, outer);
+    if let Some(line) = needed_later {
+        f = f.fact(format!(
+            "no fix offered: line {line} installs with the package lists this RUN downloads (it runs no apt-get update of its own), so deleting them here would make it fail with 'Unable to locate package'; update, install and delete the lists in one RUN"
+        ));
+    }
+    if !outer.is("ONBUILD") && needed_later.is_none() && super::appendable(ins) {
         f = f.with_fix(ctx.fix(
             "DL3009.rm-lists",
             FixLevel::Safe,
@@ -975,6 +981,65 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
         ));
     }
     out.push(f);
+}
+
+/// The line of the first later RUN (in this stage, or in a stage built FROM it) that installs with apt
+/// before updating the lists itself: it relies on the lists the RUN `update_run` downloaded.
+fn later_apt_use_without_update(ctx: &Ctx, update_run: &Instruction) -> Option<usize> {
+    let at = ctx
+        .m
+        .instrs
+        .iter()
+        .position(|i| std::ptr::eq(i.ins, update_run))?;
+    let stage = ctx.m.instrs[at].stage?;
+    let descends = |mut s: usize| loop {
+        if s == stage {
+            return true;
+        }
+        match ctx.m.stages.get(s).and_then(|st| st.parent) {
+            Some(p) if p < s => s = p,
+            _ => return false,
+        }
+    };
+    // Each stage that uses this stage's file system, from its first instruction after the update; a RUN
+    // that updates the lists itself ends the dependency for what follows in that stage.
+    for st in ctx.m.stages.iter().filter(|st| descends(st.index)) {
+        for &i in st.instrs.iter().filter(|&&i| i > at) {
+            let info = &ctx.m.instrs[i];
+            if !info.ins.effective().is("RUN") {
+                continue;
+            }
+            let mut updates = false;
+            for c in &info.script.commands {
+                let u = c.unwrapped();
+                if !matches!(u.base_name(), "apt-get" | "apt" | "aptitude") {
+                    continue;
+                }
+                let verb = |v: &str| u.args().iter().any(|a| a.text == v);
+                if verb("update") {
+                    updates = true;
+                    break;
+                }
+                if [
+                    "install",
+                    "build-dep",
+                    "source",
+                    "download",
+                    "upgrade",
+                    "dist-upgrade",
+                ]
+                .iter()
+                .any(|v| verb(v))
+                {
+                    return Some(info.ins.line);
+                }
+            }
+            if updates {
+                break;
+            }
+        }
+    }
+    None
 }
 
 fn arg_declared(ctx: &Ctx, name: &str) -> bool {

@@ -159,6 +159,32 @@ fn dl3009_lists() {
         "DL3009"
     ));
     assert_fixes_clear(bad, &[], "DL3009");
+    // The lists are used by a later RUN (same stage, or a stage built FROM this one) that installs without
+    // updating: deleting them here would break that install, so the finding stands without a fix.
+    for later in [
+        "FROM ubuntu:22.04\nRUN apt-get update\nRUN apt-get install -y --no-install-recommends curl=7.81.0-1ubuntu1.20 && rm -rf /var/lib/apt/lists/*\n",
+        "FROM ubuntu:22.04 AS base\nRUN apt-get update\nFROM base\nRUN sudo apt-get -y install --no-install-recommends libaio-dev=0.3.112-13build1\n",
+    ] {
+        let a = check(later);
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.rule == "DL3009")
+            .expect("still reported");
+        assert!(f.fixes.is_empty(), "{later}: {f:#?}");
+        assert!(
+            f.facts.iter().any(|x| x.contains("no fix offered: line ")),
+            "{f:#?}"
+        );
+    }
+    // A later RUN that updates the lists itself does not rely on these: the fix is offered.
+    let own_update = "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends git=1:2.34.1-1ubuntu1\nRUN apt-get update && apt-get install -y --no-install-recommends curl=7.81.0-1ubuntu1.20 && rm -rf /var/lib/apt/lists/*\n";
+    assert!(
+        check(own_update)
+            .findings
+            .iter()
+            .any(|f| f.rule == "DL3009" && !f.fixes.is_empty())
+    );
 }
 
 #[test]
