@@ -101,6 +101,15 @@ pub(super) fn torch_rules(
             .why("pip cannot find that wheel (with --index-url the install fails; with --extra-index-url it silently takes PyPI's default CUDA build).")
             .fact(ships.clone())
             .fact(format!("requested: {how}"));
+        // pip looks at every index: PyPI's wheel installs and the build goes on with another CUDA build
+        // than asked (uv's first-index strategy stops at the extra index and fails).
+        if explicit == Some("extra") && g.install.tool == Tool::Pip {
+            f.severity = Severity::Warning;
+            f = f.fact(format!(
+                "pip falls back to PyPI's torch {shown}, the {} build: the install succeeds, with another CUDA build than the extra index names",
+                row.default_cuda
+            ));
+        }
         if explicit == Some("local") && exact {
             let pick = row.cuda.last().cloned().unwrap_or_default();
             f = f.with_fix(req_fix(
@@ -335,12 +344,21 @@ pub(super) fn torch_rules(
     let same_major = major(&wheel_cuda) == major(&base_cuda);
     let devel = facts.flavor.as_deref() == Some("devel");
     f.severity = match (newer, same_major) {
-        (true, false) if exact || t.series().is_some() => Severity::Error,
+        (true, false) if devel && (exact || t.series().is_some()) => Severity::Error,
         (true, false) => Severity::Warning,
         (_, true) => Severity::Info,
         (false, false) if devel => Severity::Warning,
         (false, false) => Severity::Info,
     };
+    if newer && !same_major {
+        f = f.fact(if devel {
+            "assumption: the devel image is there to compile CUDA extensions against torch, which refuses a CUDA major mismatch with the image's nvcc".to_string()
+        } else {
+            format!(
+                "assumption: the hosts that run this image have a driver for the base's CUDA {base_cuda}, not necessarily for the wheel's {wheel_cuda}: there torch sees no GPU (no nvcc here, so nothing else breaks)"
+            )
+        });
+    }
     if same_major {
         f = f.fact(format!(
             "same CUDA major: the wheel runs on CUDA {} drivers through minor-version compatibility; extensions built with the image's nvcc get only a version warning from torch",
