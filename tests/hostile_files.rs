@@ -312,6 +312,11 @@ fn a_read_only_file_is_not_replaced_and_nothing_is_recorded() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("read-only"), "{all}");
     assert!(all.contains("chmod u+w"), "{all}");
+    // Not "no fixes at level Safe" after showing the diffs: it says they were not applied.
+    assert!(
+        all.contains("nothing written") && !all.contains("no fixes at level"),
+        "{all}"
+    );
     assert_eq!(std::fs::read_to_string(&df).unwrap(), FIXABLE);
     // A failed write leaves no backup record: undo has nothing to do and says so.
     let out = output_within(

@@ -142,7 +142,12 @@ pub fn render_human(run: &FixRun) -> String {
         .filter(|c| c.written || run.dry_run)
         .map(|c| c.file.display().to_string())
         .collect();
-    if files.is_empty() {
+    if files.is_empty() && !run.changes.is_empty() {
+        let _ = writeln!(
+            s,
+            "nothing written: the diffs above were not applied (errors below)"
+        );
+    } else if files.is_empty() {
         let _ = writeln!(s, "no fixes at level {:?} for these findings", run.level);
     } else {
         let _ = writeln!(s, "{verb}: {}", files.join(", "));
