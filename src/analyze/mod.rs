@@ -872,6 +872,38 @@ mod include_tests {
     }
 
     #[test]
+    fn setuptools_dynamic_dependencies_are_read_from_their_files() {
+        let pyproject = "[project]\nname = \"svc\"\nversion = \"1.0\"\ndynamic = [\"dependencies\", \"optional-dependencies\"]\n\n[tool.setuptools.dynamic]\ndependencies = {file = [\"requirements.txt\"]}\noptional-dependencies.gpu = {file = \"requirements-gpu.txt\"}\n";
+        let files = [
+            ("pyproject.toml", pyproject),
+            ("requirements.txt", "fastapi==0.115.0\n"),
+            ("requirements-gpu.txt", REQ),
+        ];
+        let plain = "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir .\n";
+        assert!(reads(plain, &files, "requirements.txt"));
+        assert!(!reads(plain, &files, "requirements-gpu.txt"));
+        let gpu =
+            "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir \".[gpu]\"\n";
+        assert!(reads(gpu, &files, "requirements-gpu.txt"));
+        // Its torch is judged like any requirement: torch 2.3.1's default cu121 build on a CUDA 11.8 image.
+        let cuda = "FROM nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04\nRUN apt-get update && apt-get install -y --no-install-recommends python3-pip=22.0.2+dfsg-1ubuntu0.4 && rm -rf /var/lib/apt/lists/*\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir \".[gpu]\"\n";
+        let a = check_with(cuda, &files);
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.rule == "DU201" && f.file == Path::new("requirements-gpu.txt")),
+            "{:#?}",
+            a.findings
+        );
+        // No [tool.setuptools.dynamic]: nothing else is read.
+        let files = [
+            ("pyproject.toml", "[project]\nname = \"svc\"\n"),
+            ("requirements.txt", REQ),
+        ];
+        assert!(!reads(plain, &files, "requirements.txt"));
+    }
+
+    #[test]
     fn glob_components() {
         assert!(super::glob_match("*.txt", "gpu.txt"));
         assert!(super::glob_match("req?.txt", "req1.txt"));

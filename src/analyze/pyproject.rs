@@ -4,7 +4,9 @@
 //! exactly that string.
 //!
 //! `pip install .` installs the project's `dependencies` only; `pip install ".[a,b]"` adds the groups `a` and
-//! `b` (and the groups they pull in through a self-reference such as `all = ["myproj[a,b]"]`).
+//! `b` (and the groups they pull in through a self-reference such as `all = ["myproj[a,b]"]`). Dependencies that
+//! setuptools reads from files (`[tool.setuptools.dynamic] dependencies = {file = ["requirements.txt"]}`) are
+//! passed on as includes, read like `-r` lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -18,6 +20,9 @@ use super::requirements::{ReqFile, Requirement, normalise, read_requirement};
 #[derive(Deserialize)]
 struct Doc {
     project: Option<Project>,
+    /// Read by hand (`toml::Value`): a `[tool]` table of an unexpected shape must not make the whole file
+    /// unreadable.
+    tool: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +45,13 @@ pub struct Pyproject {
     pub name: Option<String>,
     pub dependencies: Vec<Requirement>,
     pub optional: BTreeMap<String, Vec<Requirement>>,
+    /// setuptools' dynamic dependencies: `[tool.setuptools.dynamic] dependencies = {file = [...]}` (paths
+    /// relative to the pyproject), read as requirements files like `-r` includes.
+    pub dynamic_files: Vec<String>,
+    /// The same for optional groups (`optional-dependencies.gpu = {file = [...]}`).
+    pub dynamic_optional: BTreeMap<String, Vec<String>>,
+    /// Where the `[tool]` table starts (line, byte range), for the includes' positions.
+    tool_at: (usize, Range<usize>),
     pub problems: Vec<(usize, Range<usize>, String)>,
 }
 
@@ -79,6 +91,23 @@ impl Pyproject {
     }
 }
 
+impl Pyproject {
+    /// The requirements files setuptools reads for `pip install .[extras]` (dynamic dependencies and the
+    /// selected groups' dynamic files).
+    pub fn dynamic_includes(&self, extras: &[String]) -> Vec<String> {
+        let all = extras.iter().any(|e| e == ALL_EXTRAS);
+        let wanted: BTreeSet<String> = extras.iter().map(|e| normalise(e)).collect();
+        let mut out = self.dynamic_files.clone();
+        for (group, files) in &self.dynamic_optional {
+            if all || wanted.contains(&normalise(group)) {
+                out.extend(files.iter().cloned());
+            }
+        }
+        out.dedup();
+        out
+    }
+}
+
 /// Parse a pyproject.toml's `[project]` requirements with the span of each string.
 pub fn parse(text: &str, file: &Path) -> Pyproject {
     let mut out = Pyproject::default();
@@ -101,6 +130,33 @@ pub fn parse(text: &str, file: &Path) -> Pyproject {
             return out;
         }
     };
+    if let Some(tool) = &doc.tool {
+        let span = tool.span();
+        out.tool_at = (lines.line(span.start), span);
+        let dynamic = tool
+            .get_ref()
+            .get("setuptools")
+            .and_then(|t| t.get("dynamic"));
+        let files = |v: Option<&toml::Value>| -> Vec<String> {
+            match v.and_then(|d| d.get("file")) {
+                Some(toml::Value::String(f)) => vec![f.clone()],
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        if let Some(d) = dynamic {
+            out.dynamic_files = files(d.get("dependencies"));
+            if let Some(groups) = d.get("optional-dependencies").and_then(|g| g.as_table()) {
+                for (group, spec) in groups {
+                    out.dynamic_optional
+                        .insert(group.clone(), files(Some(spec)));
+                }
+            }
+        }
+    }
     let Some(project) = doc.project else {
         return out;
     };
@@ -231,12 +287,24 @@ pub fn project_dir_extras(text: &str) -> Option<(String, Vec<String>)> {
 /// A ReqFile for `pip install .[extras]`: the dependencies and the selected groups.
 pub fn reqfile(text: &str, file: &Path, extras: &[String]) -> ReqFile {
     let p = parse(text, file);
-    ReqFile {
+    let mut rf = ReqFile {
         path: file.to_path_buf(),
         reqs: p.selected(extras),
-        problems: p.problems,
         ..Default::default()
-    }
+    };
+    rf.sources.includes = p
+        .dynamic_includes(extras)
+        .into_iter()
+        .map(|value| super::requirements::Located {
+            value,
+            file: file.to_path_buf(),
+            range: p.tool_at.1.clone(),
+            name_range: p.tool_at.1.clone(),
+            line: p.tool_at.0,
+        })
+        .collect();
+    rf.problems = p.problems;
+    rf
 }
 
 #[cfg(test)]
