@@ -37,16 +37,20 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     for g in gs.iter() {
         let base = base_of(ctx, g.instr);
         let mut found = Vec::new();
-        // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing.
-        let torch = g
+        // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing,
+        // and the torch in effect afterwards is still the earlier one.
+        let kept = g
             .torch()
-            .filter(|t| kept_by_earlier(ctx, &earlier, g, t).is_none());
+            .is_some_and(|t| kept_by_earlier(ctx, &earlier, g, t).is_some());
+        let torch = g.torch().filter(|_| !kept);
         if let Some(t) = torch {
             torch::torch_rules(ctx, g, t, base.as_ref(), &mut found);
             python::python_range(ctx, g, t, base.as_ref(), &mut found);
         }
         torch::companions(ctx, g, torch, &earlier.torch, base.as_ref(), &mut found);
-        earlier.push(g);
+        if !kept {
+            earlier.push(g);
+        }
         if let Some(c) = &g.assumed {
             for f in &mut found {
                 branch::assume_branch(f, c);

@@ -860,3 +860,28 @@ fn conda_builds_named_by_cuda_version_cudatoolkit_or_build_string_are_read() {
         );
     }
 }
+
+#[test]
+fn companions_are_judged_against_the_torch_a_kept_install_leaves_in_place() {
+    // torch 2.5.1 is installed first; `torch>=2.4` in the requirements is then a no-op, so the later
+    // torchvision/torchaudio pins match the torch that is really there.
+    let reqs = "torch>=2.4\ntransformers==4.46.0\n";
+    let df = "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04\n\
+        RUN pip install --no-cache-dir torch==2.5.1\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n\
+        RUN pip install --no-cache-dir torchvision==0.20.1 torchaudio==2.5.1\n";
+    let a = check_with(df, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // The requirement the earlier torch does not satisfy replaces it: the pins no longer match.
+    let a = check_with(df, &[("requirements.txt", "torch>=2.6,<2.7\n")]);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 2, "{:?}", gpu_warnings(&a));
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("from requirements.txt:1")),
+        "{:?}",
+        f[0].facts
+    );
+}
