@@ -885,3 +885,47 @@ fn companions_are_judged_against_the_torch_a_kept_install_leaves_in_place() {
         f[0].facts
     );
 }
+
+#[test]
+fn an_environment_copied_from_a_builder_stage_keeps_its_torch() {
+    let reqs = "torch>=2.4\ntransformers==4.44.0\n";
+    let builder = "FROM nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04 AS builder\n\
+        RUN python3 -m venv /opt/venv\n\
+        RUN /opt/venv/bin/pip install --no-cache-dir torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cu124\n\n\
+        FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04\n";
+    let tail = "ENV PATH=/opt/venv/bin:$PATH\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n\
+        RUN pip install --no-cache-dir torchaudio==2.5.1\n";
+    let copied = format!("{builder}COPY --from=builder /opt/venv /opt/venv\n{tail}");
+    let a = check_with(&copied, &[("requirements.txt", reqs)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    assert!(find(&a, "DU201").is_empty() && find(&a, "DU202").is_empty());
+    // The parent directory copied whole carries the venv too.
+    let parent = format!("{builder}COPY --from=builder /opt /opt\n{tail}");
+    let a = check_with(&parent, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU201").is_empty(), "{:?}", gpu_warnings(&a));
+    // Not copied, or copied somewhere the later pip does not use: the range installs today's torch.
+    for df in [
+        format!("{builder}{tail}"),
+        format!("{builder}COPY --from=builder /opt/venv /srv/venv\n{tail}"),
+    ] {
+        let a = check_with(&df, &[("requirements.txt", reqs)]);
+        assert!(!find(&a, "DU201").is_empty(), "{df}");
+    }
+    // A system site-packages copied between stages of the same python image.
+    let site = "FROM python:3.11-slim AS builder\n\
+        RUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124\n\
+        FROM python:3.11-slim\n\
+        COPY --from=builder /usr/local/lib/python3.11/site-packages /usr/local/lib/python3.11/site-packages\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(site, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+    let not_copied = site.replace(
+        "COPY --from=builder /usr/local/lib/python3.11/site-packages /usr/local/lib/python3.11/site-packages\n",
+        "",
+    );
+    let a = check_with(&not_copied, &[("requirements.txt", reqs)]);
+    assert!(!find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+}

@@ -497,13 +497,7 @@ pub(super) fn companions(
 ) {
     // Which torch will be there: this install's (unless an earlier one is kept), an earlier install's in this
     // stage chain, or the base image's.
-    let chain = ctx
-        .m
-        .instrs
-        .get(g.instr)
-        .and_then(|i| i.stage)
-        .map(|s| stage_chain(ctx, s))
-        .unwrap_or_default();
+    let reach = Reach::of(ctx, g);
     let base_torch = base.filter(|_| g.env.sees_base()).and_then(|(st, f)| {
         match (f.torch_preinstalled, &f.torch) {
             (true, Some(v)) => Some((v.clone(), format!("base image {}", st.image.text))),
@@ -530,15 +524,7 @@ pub(super) fn companions(
         torch = earlier_torch
             .iter()
             .rev()
-            .filter(|o| {
-                g.env.sees(&o.env)
-                    && ctx
-                        .m
-                        .instrs
-                        .get(o.instr)
-                        .and_then(|i| i.stage)
-                        .is_some_and(|s| chain.contains(&s))
-            })
+            .filter(|o| reach.sees(ctx, g, o))
             .find_map(|o| {
                 let t = o.torch()?;
                 let (v, _, _) = torch_version(ctx, t)?;
