@@ -47,9 +47,12 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             torch::torch_rules(ctx, g, t, base.as_ref(), &mut found);
             python::python_range(ctx, g, t, base.as_ref(), &mut found);
         }
-        torch::companions(ctx, g, torch, &earlier.torch, base.as_ref(), &mut found);
+        torch::companions(ctx, g, torch, &earlier, base.as_ref(), &mut found);
         if !kept {
             earlier.push(g);
+        }
+        if g.get("torchvision").is_some() || g.get("torchaudio").is_some() {
+            earlier.companions.push(g);
         }
         if let Some(c) = &g.assumed {
             for f in &mut found {
@@ -87,6 +90,8 @@ fn stage_chain(ctx: &Ctx, stage: usize) -> Vec<usize> {
 struct Earlier<'g, 'a> {
     torch: Vec<&'g Group<'a>>,
     torch_index: Vec<&'g Group<'a>>,
+    /// Those that ask for torchvision or torchaudio.
+    companions: Vec<&'g Group<'a>>,
 }
 
 impl<'g, 'a> Earlier<'g, 'a> {

@@ -929,3 +929,122 @@ fn an_environment_copied_from_a_builder_stage_keeps_its_torch() {
     let a = check_with(&not_copied, &[("requirements.txt", reqs)]);
     assert!(!find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
 }
+
+#[test]
+fn an_unpinned_torch_over_an_image_that_has_torch_is_kept_unless_something_moves_it() {
+    let df = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", "torch\naccelerate\n")]);
+    assert!(find(&a, "DU203").is_empty(), "{:?}", gpu_warnings(&a));
+    // -U, --force-reinstall, another pinned version, or a torchvision range the image's own torchvision does
+    // not satisfy (its newest release pins a newer torch) replace it.
+    for (run, reqs) in [
+        ("-U -r requirements.txt", "torch\naccelerate\n"),
+        (
+            "--force-reinstall -r requirements.txt",
+            "torch\naccelerate\n",
+        ),
+        ("-r requirements.txt", "torch==2.5.1\naccelerate\n"),
+        ("-r requirements.txt", "torch\ntorchvision>=0.20\n"),
+    ] {
+        let a = check_with(
+            &df.replace("-r requirements.txt", run),
+            &[("requirements.txt", reqs)],
+        );
+        assert_eq!(
+            find(&a, "DU203").len(),
+            1,
+            "{run} {reqs}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+    // The image ships torchvision and torchaudio with its torch: open ones it satisfies are kept too; next to a
+    // torch pinned to the image's, pip picks the torchvision that fits.
+    for reqs in [
+        "torch\ntorchvision\ntorchaudio\n",
+        "torch>=2.1\ntorchvision>=0.16\n",
+        "torch==2.4.0\ntorchvision>=0.20\n",
+    ] {
+        let a = check_with(df, &[("requirements.txt", reqs)]);
+        assert!(
+            gpu_warnings(&a).is_empty(),
+            "{reqs}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+}
+
+#[test]
+fn du203_on_a_rocm_image_speaks_of_rocm() {
+    let df = "FROM rocm/pytorch:rocm6.2_ubuntu22.04_py3.10_pytorch_release_2.3.0\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", "torch\naccelerate\n")]);
+    assert!(find(&a, "DU203").is_empty(), "{:?}", gpu_warnings(&a));
+    let a = check_with(df, &[("requirements.txt", "torch==2.5.1\n")]);
+    let f = find(&a, "DU203");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    let text = format!("{} {} {:?}", f[0].message, f[0].why, f[0].facts);
+    assert!(!text.contains("CUDA") && !text.contains("nvidia"), "{text}");
+    assert!(text.contains("ROCm"), "{text}");
+}
+
+#[test]
+fn an_open_companion_in_a_later_run_replaces_the_installed_torch() {
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\n\
+        RUN pip install --no-cache-dir torch==2.3.1\n\
+        RUN pip install --no-cache-dir torchvision\n";
+    let a = check(df);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("torch 2.3.1 from Dockerfile:2")),
+        "{:?}",
+        f[0].facts
+    );
+    assert!(
+        f[0].facts.iter().any(|x| x.contains("driver >=")),
+        "{:?}",
+        f[0].facts
+    );
+    // The fix pins the companion to torch 2.3's series; the result is clean.
+    let fix = &f[0].fixes[0];
+    let fixed = apply_edits(df, &fix.edits);
+    assert!(fixed.contains("torchvision==0.18.*"), "{fixed}");
+    let a = check(&fixed);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // Asked together with torch, pip picks the torchvision that fits: nothing to say. Same for a fresh install
+    // of both.
+    for ok in [
+        "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.3.1 torchvision\n",
+        "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.3.1\nRUN pip install --no-cache-dir torch==2.3.1 torchvision\n",
+        "FROM nvidia/cuda:13.0.0-runtime-ubuntu24.04\nRUN pip install --no-cache-dir torch torchvision\n",
+    ] {
+        let a = check(ok);
+        assert!(find(&a, "DU202").is_empty(), "{ok}: {:?}", gpu_warnings(&a));
+    }
+    // An earlier install that named torchvision keeps it (whatever it brought).
+    let a = check(&df.replace("torch==2.3.1\n", "torch==2.3.1 torchvision==0.18.1\n"));
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // Over a pytorch image the image's own torchaudio satisfies an open one; a range above it pulls the newest.
+    let pt = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir torchaudio\n";
+    assert!(find(&check(pt), "DU202").is_empty());
+    let pt = pt.replace("torchaudio\n", "'torchaudio>=2.5'\n");
+    let a = check(&pt);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("assumption: the image ships torchaudio 2.4")),
+        "{:?}",
+        f[0].facts
+    );
+    let fixed = apply_edits(&pt, &f[0].fixes[0].edits);
+    assert!(fixed.contains("torchaudio==2.4.*"), "{fixed}");
+    assert!(find(&check(&fixed), "DU202").is_empty());
+}
