@@ -316,13 +316,37 @@ fn req_fix(
     }
 }
 
-/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
-/// (conda's single `=` already means "this version or series").
-fn pin(g: &Group, name: &str, version: &str) -> String {
-    if g.install.tool == Tool::Conda {
-        format!("{name}={}", version.trim_end_matches(".*"))
+/// Requirement `r` as written with only its version specifier moved to `version`, in the syntax of the tool
+/// that installs it (`==2.5.1` for pip, `=2.5.1` for conda, whose single `=` already means "this version or
+/// series"): the name as spelt, extras, marker and anything after stay. The result replaces `r.range`.
+fn pin(ctx: &Ctx, g: &Group, r: &Requirement, version: &str) -> String {
+    let spec = if g.install.tool == Tool::Conda {
+        format!("={}", version.trim_end_matches(".*"))
     } else {
-        format!("{name}=={version}")
+        format!("=={version}")
+    };
+    let text = if r.file == ctx.file {
+        Some(ctx.text)
+    } else {
+        ctx.texts.get(&r.file).map(|s| s.as_str())
+    };
+    let src = text.and_then(|t| t.get(r.range.clone())).unwrap_or(&r.text);
+    let (head, rest) = src.split_at(name_and_extras_len(src));
+    // The specifier runs to the marker (`;`), a TOML escape or line continuation (`\`), or the end.
+    let end = rest.find([';', '\\']).unwrap_or(rest.len());
+    let old = rest[..end].trim_end();
+    format!("{}{spec}{}", head.trim_end(), &rest[old.len()..])
+}
+
+/// Bytes of `name`, optional whitespace and `[extras]` at the start of a requirement.
+fn name_and_extras_len(s: &str) -> usize {
+    let name = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(s.len());
+    let after = &s[name..];
+    match after.find(']') {
+        Some(close) if after.trim_start().starts_with('[') => name + close + 1,
+        _ => name,
     }
 }
 

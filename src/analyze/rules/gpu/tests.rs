@@ -1048,3 +1048,64 @@ fn an_open_companion_in_a_later_run_replaces_the_installed_torch() {
     assert!(fixed.contains("torchaudio==2.4.*"), "{fixed}");
     assert!(find(&check(&fixed), "DU202").is_empty());
 }
+
+#[test]
+fn a_version_move_keeps_extras_markers_and_the_rest_of_the_line() {
+    // (file, its text, the fixed text expected)
+    let base = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY . /app\nWORKDIR /app\n";
+    let cases = [
+        (
+            "requirements.txt",
+            "torch==2.2.0\ntorchvision[scipy]==0.18.0 ; python_version >= \"3.9\"  # vision\n",
+            "torchvision[scipy]==0.17.* ; python_version >= \"3.9\"  # vision",
+        ),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"seg\"\nversion = \"0.1\"\ndependencies = [\"torch==2.2.0\", \"torchvision [extra] == 0.18.0; sys_platform == 'linux'\"]\n",
+            "\"torchvision [extra]==0.17.*; sys_platform == 'linux'\"",
+        ),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"seg\"\nversion = \"0.1\"\ndependencies = [\n  \"torch==2.2.0\",\n  \"\"\"torchvision==0.18.0 ; \\\n     python_version >= \"3.9\"\"\"\",\n]\n",
+            "\"\"\"torchvision==0.17.* ; \\\n     python_version >= \"3.9\"\"\"\"",
+        ),
+    ];
+    for (file, text, want) in cases {
+        let run = if file == "requirements.txt" {
+            "RUN pip install --no-cache-dir -r requirements.txt\n"
+        } else {
+            "RUN pip install --no-cache-dir .\n"
+        };
+        let a = check_with(&format!("{base}{run}"), &[(file, text)]);
+        let f = find(&a, "DU202");
+        assert_eq!(f.len(), 1, "{text}: {:?}", gpu_warnings(&a));
+        let fixed = apply_edits(text, &f[0].fixes[0].edits);
+        assert!(fixed.contains(want), "{fixed}");
+        // The fixed file parses and is clean.
+        let a = check_with(&format!("{base}{run}"), &[(file, &fixed)]);
+        assert!(
+            find(&a, "DU202").is_empty(),
+            "{fixed}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+    // Extras in a pinned torch over a pytorch image (DU203) and in a quoted shell word (DU202).
+    let a = check_with(
+        "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
+        &[("requirements.txt", "torch[opt-einsum]==2.3.1\n")],
+    );
+    let f = find(&a, "DU203");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(
+        apply_edits("torch[opt-einsum]==2.3.1\n", &f[0].fixes[0].edits),
+        "torch[opt-einsum]==2.4.0\n"
+    );
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nRUN pip install torch==2.3.1 'torchvision[scipy]>=0.19,<0.20'\n";
+    let f = find(&check(df), "DU202")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(f.len(), 1);
+    let fixed = apply_edits(df, &f[0].fixes[0].edits);
+    assert!(fixed.contains("'torchvision[scipy]==0.18.*'"), "{fixed}");
+}

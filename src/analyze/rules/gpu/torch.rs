@@ -108,7 +108,7 @@ pub(super) fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Use the {pick} build"),
                 t,
-                format!("torch=={version}+{pick}"),
+                pin(ctx, g, t, &format!("{version}+{pick}")),
             ));
         }
         out.push(f);
@@ -209,7 +209,7 @@ pub(super) fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Pin torch=={}.* (default {})", p.series, p.default_cuda),
                 t,
-                pin(g, &t.name, &format!("{}.*", p.series)),
+                pin(ctx, g, t, &format!("{}.*", p.series)),
             ));
         }
         out.push(f);
@@ -312,7 +312,7 @@ pub(super) fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Pin torch to the base image's {bt} (a no-op install)"),
                 t,
-                pin(g, &t.name, bt),
+                pin(ctx, g, t, bt),
             ));
             out.push(f);
         }
@@ -442,7 +442,7 @@ pub(super) fn torch_rules(
                         mm.join(".")
                     ),
                     r,
-                    format!("{name}={}", mm.join(".")),
+                    pin(ctx, g, r, &mm.join(".")),
                 ));
             }
         }
@@ -460,7 +460,7 @@ pub(super) fn torch_rules(
                     FixLevel::Suggestion,
                     format!("Pin torch=={p}, whose default build matches CUDA {base_cuda}"),
                     t,
-                    pin(g, &t.name, &p),
+                    pin(ctx, g, t, &p),
                 ));
             }
         }
@@ -616,7 +616,7 @@ pub(super) fn companions(
             .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
             .fact(format!("torch {tv} from {where_}"))
             .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
-            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
+            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(ctx, g, r, &format!("{want}.*"))));
         if g.install.no_deps {
             f = f.fact("--no-deps: pip leaves torch as it is, so the mismatch surfaces at import");
         }
@@ -746,6 +746,6 @@ fn pulled_torch(
         FixLevel::Suggestion,
         format!("Pin {name}=={want}.* to match torch {tv}"),
         r,
-        pin(g, name, &format!("{want}.*")),
+        pin(ctx, g, r, &format!("{want}.*")),
     ))
 }
