@@ -1109,3 +1109,30 @@ fn a_version_move_keeps_extras_markers_and_the_rest_of_the_line() {
     let fixed = apply_edits(df, &f[0].fixes[0].edits);
     assert!(fixed.contains("'torchvision[scipy]==0.18.*'"), "{fixed}");
 }
+
+#[test]
+fn the_no_move_fact_says_why_for_an_older_major_too() {
+    let a = check(
+        "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN python3.11 -m pip install --no-cache-dir torch==2.0.1\n",
+    );
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert_eq!(f[0].severity, Severity::Info);
+    let no_move = f[0]
+        .facts
+        .iter()
+        .find(|x| x.starts_with("no torch move"))
+        .unwrap();
+    assert!(!no_move.contains("within a CUDA major"), "{no_move}");
+    // Within a major the fact says so.
+    let a = check(
+        "FROM nvidia/cuda:12.6.3-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.5.1\n",
+    );
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert!(
+        f[0].facts.iter().any(|x| x.contains("within a CUDA major")),
+        "{:?}",
+        f[0].facts
+    );
+}

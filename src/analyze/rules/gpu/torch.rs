@@ -451,7 +451,11 @@ pub(super) fn torch_rules(
         // already has is a no-op install and stays offered.
         let info_only = f.severity > Severity::Warning && !facts.torch_preinstalled;
         if info_only && target.is_some() && t.local().is_none() && explicit.is_none() {
-            f = f.fact("no torch move offered: within a CUDA major this mix runs, and another torch release changes what the project runs on");
+            f = f.fact(if same_major {
+                "no torch move offered: within a CUDA major this mix runs, and another torch release changes what the project runs on"
+            } else {
+                "no torch move offered: the older wheel brings its own CUDA runtime, which any driver new enough for this image's CUDA also runs, a runtime image has no nvcc to mismatch, and another torch release changes what the project runs on"
+            });
         }
         if let Some(p) = target.filter(|_| !info_only) {
             if t.local().is_none() && explicit.is_none() {
