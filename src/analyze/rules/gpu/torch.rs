@@ -592,10 +592,8 @@ pub(super) fn companions(
                 .companions
                 .iter()
                 .any(|o| o.get(name).is_some() && reach.sees(ctx, g, o));
-            let candidate = !own_resolved
-                && !want.is_empty()
-                && !named_earlier
-                && !(from_base && image_companion_satisfies(want, r));
+            let image_has_it = from_base && image_companion_satisfies(want, r);
+            let candidate = !own_resolved && !want.is_empty() && !named_earlier && !image_has_it;
             if let Some((_, p)) =
                 pulls(ctx, g, name).filter(|(_, p)| candidate && p.series != row.series)
             {
