@@ -587,7 +587,7 @@ fn express(
             FixLevel::Suggestion,
             format!("Install the {variant} build of torch {}{note}", w.version),
             t,
-            pin(g, &t.name, &format!("{}+{variant}", w.version)),
+            pin(ctx, g, t, &format!("{}+{variant}", w.version)),
         )),
         Some("index") | Some("extra") => {
             let loc = if w.explicit == Some("index") {
@@ -610,7 +610,7 @@ fn express(
                 edits.push(edit(
                     t.range.start,
                     t.range.end,
-                    pin(g, &t.name, &series_pin),
+                    pin(ctx, g, t, &series_pin),
                 ));
                 desc = format!("Pin torch=={series_pin} from the {variant} index");
             }
@@ -625,7 +625,7 @@ fn express(
         None if same && w.exact => {
             // PyPI serves only the default build: name the CUDA index for the +cuXYZ pin.
             let url = format!("https://download.pytorch.org/whl/{variant}");
-            let new_pin = pin(g, &t.name, &format!("{}+{variant}", w.version));
+            let new_pin = pin(ctx, g, t, &format!("{}+{variant}", w.version));
             let replacement = if t.file == ctx.file {
                 let before = ctx.text.get(..t.range.start)?;
                 if before.ends_with(['"', '\'']) {
@@ -653,7 +653,7 @@ fn express(
             FixLevel::Suggestion,
             format!("Pin torch=={series_pin}, whose PyPI default build is {variant}{note}"),
             t,
-            pin(g, &t.name, &series_pin),
+            pin(ctx, g, t, &series_pin),
         )),
         _ => None,
     }

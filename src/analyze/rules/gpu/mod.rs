@@ -37,16 +37,23 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     for g in gs.iter() {
         let base = base_of(ctx, g.instr);
         let mut found = Vec::new();
-        // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing.
-        let torch = g
+        // pip and uv keep an installed torch that satisfies a later requirement: that install changes nothing,
+        // and the torch in effect afterwards is still the earlier one.
+        let kept = g
             .torch()
-            .filter(|t| kept_by_earlier(ctx, &earlier, g, t).is_none());
+            .is_some_and(|t| kept_by_earlier(ctx, &earlier, g, t).is_some());
+        let torch = g.torch().filter(|_| !kept);
         if let Some(t) = torch {
             torch::torch_rules(ctx, g, t, base.as_ref(), &mut found);
             python::python_range(ctx, g, t, base.as_ref(), &mut found);
         }
-        torch::companions(ctx, g, torch, &earlier.torch, base.as_ref(), &mut found);
-        earlier.push(g);
+        torch::companions(ctx, g, torch, &earlier, base.as_ref(), &mut found);
+        if !kept {
+            earlier.push(g);
+        }
+        if g.get("torchvision").is_some() || g.get("torchaudio").is_some() {
+            earlier.companions.push(g);
+        }
         if let Some(c) = &g.assumed {
             for f in &mut found {
                 branch::assume_branch(f, c);
@@ -83,6 +90,8 @@ fn stage_chain(ctx: &Ctx, stage: usize) -> Vec<usize> {
 struct Earlier<'g, 'a> {
     torch: Vec<&'g Group<'a>>,
     torch_index: Vec<&'g Group<'a>>,
+    /// Those that ask for torchvision or torchaudio.
+    companions: Vec<&'g Group<'a>>,
 }
 
 impl<'g, 'a> Earlier<'g, 'a> {
@@ -100,24 +109,125 @@ impl<'g, 'a> Earlier<'g, 'a> {
     }
 }
 
-/// An earlier install in this stage (or a stage it is built on) whose torch satisfies `t`: pip and uv keep it
-/// (unless told to upgrade or reinstall), so `t` installs nothing. Returns where that torch came from.
+/// Which earlier installs an install sees: those in its stage or a stage it is built on, and those in a stage
+/// whose environment directory is copied in before it (`COPY --from=builder /opt/venv /opt/venv`, then
+/// `/opt/venv/bin/pip` or `PATH=/opt/venv/bin:$PATH`).
+struct Reach {
+    chain: Vec<usize>,
+    copies: Vec<EnvCopy>,
+}
+
+/// `COPY --from=<stage> src dst` of an absolute directory: what is under `src` in that stage (and the stages it
+/// is built on) is under `dst` here.
+struct EnvCopy {
+    stages: Vec<usize>,
+    src: String,
+    dst: String,
+}
+
+impl EnvCopy {
+    fn maps(&self, p: &str) -> Option<String> {
+        if p == self.src {
+            return Some(self.dst.clone());
+        }
+        let rest = p.strip_prefix(self.src.as_str())?;
+        rest.starts_with('/')
+            .then(|| format!("{}{rest}", self.dst.trim_end_matches('/')))
+    }
+}
+
+/// A system Python's packages copied whole: its prefix or its site-packages.
+fn system_site_dir(p: &str) -> bool {
+    matches!(p, "/opt/conda" | "/usr/local" | "/usr/local/lib")
+        || p.starts_with("/usr/local/lib/python")
+}
+
+impl Reach {
+    fn of(ctx: &Ctx, g: &Group) -> Reach {
+        let Some(stage) = ctx.m.instrs.get(g.instr).and_then(|i| i.stage) else {
+            return Reach {
+                chain: vec![],
+                copies: vec![],
+            };
+        };
+        let chain = stage_chain(ctx, stage);
+        let mut copies = Vec::new();
+        for &st in &chain {
+            for &i in &ctx.m.stages[st].instrs {
+                let ins = ctx.m.instrs[i].ins;
+                if i >= g.instr || !ins.is("COPY") || ins.words.len() < 2 {
+                    continue;
+                }
+                let Some(from) = ins.flag("from").and_then(|f| f.value.as_deref()) else {
+                    continue;
+                };
+                let from = from.to_ascii_lowercase();
+                let Some(src_stage) = ctx.m.stages[..st].iter().position(|s| {
+                    s.name.as_deref() == Some(from.as_str()) || s.index.to_string() == from
+                }) else {
+                    continue;
+                };
+                let path = |w: &str| {
+                    let e = ctx.m.expand_at(i, w);
+                    let t = e.text.trim_end_matches('/');
+                    (e.unresolved.is_empty()
+                        && e.text.starts_with('/')
+                        && !t.is_empty()
+                        && !t.contains(['*', '?', '[']))
+                    .then(|| t.to_string())
+                };
+                let (srcs, dst) = ins.words.split_at(ins.words.len() - 1);
+                let Some(dst) = path(&dst[0].text) else {
+                    continue;
+                };
+                for w in srcs {
+                    if let Some(src) = path(&w.text) {
+                        copies.push(EnvCopy {
+                            stages: stage_chain(ctx, src_stage),
+                            src,
+                            dst: dst.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Reach { chain, copies }
+    }
+
+    /// Earlier install `o` wrote into the environment `g` installs into.
+    fn sees(&self, ctx: &Ctx, g: &Group, o: &Group) -> bool {
+        let Some(os) = ctx.m.instrs.get(o.instr).and_then(|i| i.stage) else {
+            return false;
+        };
+        if self.chain.contains(&os) {
+            return g.env.sees(&o.env);
+        }
+        self.copies.iter().any(|c| {
+            c.stages.contains(&os)
+                && match (&o.env, &g.env) {
+                    (venv::Env::Venv(a), venv::Env::Venv(b)) => {
+                        a.path.starts_with('/')
+                            && c.maps(&a.path).as_deref() == Some(b.path.as_str())
+                    }
+                    (venv::Env::System, venv::Env::System) => {
+                        c.src == c.dst && system_site_dir(&c.src)
+                    }
+                    _ => false,
+                }
+        })
+    }
+}
+
+/// An earlier install in this stage (or a stage it is built on, or an environment copied in from another stage)
+/// whose torch satisfies `t`: pip and uv keep it (unless told to upgrade or reinstall), so `t` installs nothing.
+/// Returns where that torch came from.
 fn kept_by_earlier(ctx: &Ctx, earlier: &Earlier, g: &Group, t: &Requirement) -> Option<String> {
     if g.install.upgrade || g.install.force_reinstall {
         return None;
     }
-    let stage = ctx.m.instrs.get(g.instr)?.stage?;
-    let chain = stage_chain(ctx, stage);
+    let reach = Reach::of(ctx, g);
     // Only installs into an environment this one sees (a fresh venv sees none of the system's).
-    let in_chain = |o: &&&Group| {
-        g.env.sees(&o.env)
-            && ctx
-                .m
-                .instrs
-                .get(o.instr)
-                .and_then(|i| i.stage)
-                .is_some_and(|s| chain.contains(&s))
-    };
+    let in_chain = |o: &&&Group| reach.sees(ctx, g, o);
     let Some(prior) = earlier
         .torch
         .iter()
@@ -206,13 +316,37 @@ fn req_fix(
     }
 }
 
-/// A pin in the syntax of the tool that installs it: `torch==2.5.1` for pip, `pytorch=2.5.1` for conda
-/// (conda's single `=` already means "this version or series").
-fn pin(g: &Group, name: &str, version: &str) -> String {
-    if g.install.tool == Tool::Conda {
-        format!("{name}={}", version.trim_end_matches(".*"))
+/// Requirement `r` as written with only its version specifier moved to `version`, in the syntax of the tool
+/// that installs it (`==2.5.1` for pip, `=2.5.1` for conda, whose single `=` already means "this version or
+/// series"): the name as spelt, extras, marker and anything after stay. The result replaces `r.range`.
+fn pin(ctx: &Ctx, g: &Group, r: &Requirement, version: &str) -> String {
+    let spec = if g.install.tool == Tool::Conda {
+        format!("={}", version.trim_end_matches(".*"))
     } else {
-        format!("{name}=={version}")
+        format!("=={version}")
+    };
+    let text = if r.file == ctx.file {
+        Some(ctx.text)
+    } else {
+        ctx.texts.get(&r.file).map(|s| s.as_str())
+    };
+    let src = text.and_then(|t| t.get(r.range.clone())).unwrap_or(&r.text);
+    let (head, rest) = src.split_at(name_and_extras_len(src));
+    // The specifier runs to the marker (`;`), a TOML escape or line continuation (`\`), or the end.
+    let end = rest.find([';', '\\']).unwrap_or(rest.len());
+    let old = rest[..end].trim_end();
+    format!("{}{spec}{}", head.trim_end(), &rest[old.len()..])
+}
+
+/// Bytes of `name`, optional whitespace and `[extras]` at the start of a requirement.
+fn name_and_extras_len(s: &str) -> usize {
+    let name = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(s.len());
+    let after = &s[name..];
+    match after.find(']') {
+        Some(close) if after.trim_start().starts_with('[') => name + close + 1,
+        _ => name,
     }
 }
 

@@ -900,3 +900,279 @@ fn conda_builds_named_by_cuda_version_cudatoolkit_or_build_string_are_read() {
         );
     }
 }
+
+#[test]
+fn companions_are_judged_against_the_torch_a_kept_install_leaves_in_place() {
+    // torch 2.5.1 is installed first; `torch>=2.4` in the requirements is then a no-op, so the later
+    // torchvision/torchaudio pins match the torch that is really there.
+    let reqs = "torch>=2.4\ntransformers==4.46.0\n";
+    let df = "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04\n\
+        RUN pip install --no-cache-dir torch==2.5.1\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n\
+        RUN pip install --no-cache-dir torchvision==0.20.1 torchaudio==2.5.1\n";
+    let a = check_with(df, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // The requirement the earlier torch does not satisfy replaces it: the pins no longer match.
+    let a = check_with(df, &[("requirements.txt", "torch>=2.6,<2.7\n")]);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 2, "{:?}", gpu_warnings(&a));
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("from requirements.txt:1")),
+        "{:?}",
+        f[0].facts
+    );
+}
+
+#[test]
+fn an_environment_copied_from_a_builder_stage_keeps_its_torch() {
+    let reqs = "torch>=2.4\ntransformers==4.44.0\n";
+    let builder = "FROM nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04 AS builder\n\
+        RUN python3 -m venv /opt/venv\n\
+        RUN /opt/venv/bin/pip install --no-cache-dir torch==2.5.1 torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cu124\n\n\
+        FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04\n";
+    let tail = "ENV PATH=/opt/venv/bin:$PATH\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n\
+        RUN pip install --no-cache-dir torchaudio==2.5.1\n";
+    let copied = format!("{builder}COPY --from=builder /opt/venv /opt/venv\n{tail}");
+    let a = check_with(&copied, &[("requirements.txt", reqs)]);
+    assert!(gpu_warnings(&a).is_empty(), "{:?}", gpu_warnings(&a));
+    assert!(find(&a, "DU201").is_empty() && find(&a, "DU202").is_empty());
+    // The parent directory copied whole carries the venv too.
+    let parent = format!("{builder}COPY --from=builder /opt /opt\n{tail}");
+    let a = check_with(&parent, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU201").is_empty(), "{:?}", gpu_warnings(&a));
+    // Not copied, or copied somewhere the later pip does not use: the range installs today's torch.
+    for df in [
+        format!("{builder}{tail}"),
+        format!("{builder}COPY --from=builder /opt/venv /srv/venv\n{tail}"),
+    ] {
+        let a = check_with(&df, &[("requirements.txt", reqs)]);
+        assert!(!find(&a, "DU201").is_empty(), "{df}");
+    }
+    // A system site-packages copied between stages of the same python image.
+    let site = "FROM python:3.11-slim AS builder\n\
+        RUN pip install --no-cache-dir torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124\n\
+        FROM python:3.11-slim\n\
+        COPY --from=builder /usr/local/lib/python3.11/site-packages /usr/local/lib/python3.11/site-packages\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(site, &[("requirements.txt", reqs)]);
+    assert!(find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+    let not_copied = site.replace(
+        "COPY --from=builder /usr/local/lib/python3.11/site-packages /usr/local/lib/python3.11/site-packages\n",
+        "",
+    );
+    let a = check_with(&not_copied, &[("requirements.txt", reqs)]);
+    assert!(!find(&a, "DU209").is_empty(), "{:?}", gpu_warnings(&a));
+}
+
+#[test]
+fn an_unpinned_torch_over_an_image_that_has_torch_is_kept_unless_something_moves_it() {
+    let df = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", "torch\naccelerate\n")]);
+    assert!(find(&a, "DU203").is_empty(), "{:?}", gpu_warnings(&a));
+    // -U, --force-reinstall, another pinned version, or a torchvision range the image's own torchvision does
+    // not satisfy (its newest release pins a newer torch) replace it.
+    for (run, reqs) in [
+        ("-U -r requirements.txt", "torch\naccelerate\n"),
+        (
+            "--force-reinstall -r requirements.txt",
+            "torch\naccelerate\n",
+        ),
+        ("-r requirements.txt", "torch==2.5.1\naccelerate\n"),
+        ("-r requirements.txt", "torch\ntorchvision>=0.20\n"),
+    ] {
+        let a = check_with(
+            &df.replace("-r requirements.txt", run),
+            &[("requirements.txt", reqs)],
+        );
+        assert_eq!(
+            find(&a, "DU203").len(),
+            1,
+            "{run} {reqs}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+    // The image ships torchvision and torchaudio with its torch: open ones it satisfies are kept too; next to a
+    // torch pinned to the image's, pip picks the torchvision that fits.
+    for reqs in [
+        "torch\ntorchvision\ntorchaudio\n",
+        "torch>=2.1\ntorchvision>=0.16\n",
+        "torch==2.4.0\ntorchvision>=0.20\n",
+    ] {
+        let a = check_with(df, &[("requirements.txt", reqs)]);
+        assert!(
+            gpu_warnings(&a).is_empty(),
+            "{reqs}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+}
+
+#[test]
+fn du203_on_a_rocm_image_speaks_of_rocm() {
+    let df = "FROM rocm/pytorch:rocm6.2_ubuntu22.04_py3.10_pytorch_release_2.3.0\n\
+        COPY requirements.txt .\n\
+        RUN pip install --no-cache-dir -r requirements.txt\n";
+    let a = check_with(df, &[("requirements.txt", "torch\naccelerate\n")]);
+    assert!(find(&a, "DU203").is_empty(), "{:?}", gpu_warnings(&a));
+    let a = check_with(df, &[("requirements.txt", "torch==2.5.1\n")]);
+    let f = find(&a, "DU203");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    let text = format!("{} {} {:?}", f[0].message, f[0].why, f[0].facts);
+    assert!(!text.contains("CUDA") && !text.contains("nvidia"), "{text}");
+    assert!(text.contains("ROCm"), "{text}");
+}
+
+#[test]
+fn an_open_companion_in_a_later_run_replaces_the_installed_torch() {
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\n\
+        RUN pip install --no-cache-dir torch==2.3.1\n\
+        RUN pip install --no-cache-dir torchvision\n";
+    let a = check(df);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("torch 2.3.1 from Dockerfile:2")),
+        "{:?}",
+        f[0].facts
+    );
+    assert!(
+        f[0].facts.iter().any(|x| x.contains("driver >=")),
+        "{:?}",
+        f[0].facts
+    );
+    // The fix pins the companion to torch 2.3's series; the result is clean.
+    let fix = &f[0].fixes[0];
+    let fixed = apply_edits(df, &fix.edits);
+    assert!(fixed.contains("torchvision==0.18.*"), "{fixed}");
+    let a = check(&fixed);
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // Asked together with torch, pip picks the torchvision that fits: nothing to say. Same for a fresh install
+    // of both.
+    for ok in [
+        "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.3.1 torchvision\n",
+        "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.3.1\nRUN pip install --no-cache-dir torch==2.3.1 torchvision\n",
+        "FROM nvidia/cuda:13.0.0-runtime-ubuntu24.04\nRUN pip install --no-cache-dir torch torchvision\n",
+    ] {
+        let a = check(ok);
+        assert!(find(&a, "DU202").is_empty(), "{ok}: {:?}", gpu_warnings(&a));
+    }
+    // An earlier install that named torchvision keeps it (whatever it brought).
+    let a = check(&df.replace("torch==2.3.1\n", "torch==2.3.1 torchvision==0.18.1\n"));
+    assert!(find(&a, "DU202").is_empty(), "{:?}", gpu_warnings(&a));
+    // Over a pytorch image the image's own torchaudio satisfies an open one; a range above it pulls the newest.
+    let pt = "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nRUN pip install --no-cache-dir torchaudio\n";
+    assert!(find(&check(pt), "DU202").is_empty());
+    let pt = pt.replace("torchaudio\n", "'torchaudio>=2.5'\n");
+    let a = check(&pt);
+    let f = find(&a, "DU202");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("assumption: the image ships torchaudio 2.4")),
+        "{:?}",
+        f[0].facts
+    );
+    let fixed = apply_edits(&pt, &f[0].fixes[0].edits);
+    assert!(fixed.contains("torchaudio==2.4.*"), "{fixed}");
+    assert!(find(&check(&fixed), "DU202").is_empty());
+}
+
+#[test]
+fn a_version_move_keeps_extras_markers_and_the_rest_of_the_line() {
+    // (file, its text, the fixed text expected)
+    let base = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nCOPY . /app\nWORKDIR /app\n";
+    let cases = [
+        (
+            "requirements.txt",
+            "torch==2.2.0\ntorchvision[scipy]==0.18.0 ; python_version >= \"3.9\"  # vision\n",
+            "torchvision[scipy]==0.17.* ; python_version >= \"3.9\"  # vision",
+        ),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"seg\"\nversion = \"0.1\"\ndependencies = [\"torch==2.2.0\", \"torchvision [extra] == 0.18.0; sys_platform == 'linux'\"]\n",
+            "\"torchvision [extra]==0.17.*; sys_platform == 'linux'\"",
+        ),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"seg\"\nversion = \"0.1\"\ndependencies = [\n  \"torch==2.2.0\",\n  \"\"\"torchvision==0.18.0 ; \\\n     python_version >= \"3.9\"\"\"\",\n]\n",
+            "\"\"\"torchvision==0.17.* ; \\\n     python_version >= \"3.9\"\"\"\"",
+        ),
+    ];
+    for (file, text, want) in cases {
+        let run = if file == "requirements.txt" {
+            "RUN pip install --no-cache-dir -r requirements.txt\n"
+        } else {
+            "RUN pip install --no-cache-dir .\n"
+        };
+        let a = check_with(&format!("{base}{run}"), &[(file, text)]);
+        let f = find(&a, "DU202");
+        assert_eq!(f.len(), 1, "{text}: {:?}", gpu_warnings(&a));
+        let fixed = apply_edits(text, &f[0].fixes[0].edits);
+        assert!(fixed.contains(want), "{fixed}");
+        // The fixed file parses and is clean.
+        let a = check_with(&format!("{base}{run}"), &[(file, &fixed)]);
+        assert!(
+            find(&a, "DU202").is_empty(),
+            "{fixed}: {:?}",
+            gpu_warnings(&a)
+        );
+    }
+    // Extras in a pinned torch over a pytorch image (DU203) and in a quoted shell word (DU202).
+    let a = check_with(
+        "FROM pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n",
+        &[("requirements.txt", "torch[opt-einsum]==2.3.1\n")],
+    );
+    let f = find(&a, "DU203");
+    assert_eq!(f.len(), 1, "{:?}", gpu_warnings(&a));
+    assert_eq!(
+        apply_edits("torch[opt-einsum]==2.3.1\n", &f[0].fixes[0].edits),
+        "torch[opt-einsum]==2.4.0\n"
+    );
+    let df = "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\nRUN pip install torch==2.3.1 'torchvision[scipy]>=0.19,<0.20'\n";
+    let f = find(&check(df), "DU202")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(f.len(), 1);
+    let fixed = apply_edits(df, &f[0].fixes[0].edits);
+    assert!(fixed.contains("'torchvision[scipy]==0.18.*'"), "{fixed}");
+}
+
+#[test]
+fn the_no_move_fact_says_why_for_an_older_major_too() {
+    let a = check(
+        "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN python3.11 -m pip install --no-cache-dir torch==2.0.1\n",
+    );
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert_eq!(f[0].severity, Severity::Info);
+    let no_move = f[0]
+        .facts
+        .iter()
+        .find(|x| x.starts_with("no torch move"))
+        .unwrap();
+    assert!(!no_move.contains("within a CUDA major"), "{no_move}");
+    // Within a major the fact says so.
+    let a = check(
+        "FROM nvidia/cuda:12.6.3-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.5.1\n",
+    );
+    let f = find(&a, "DU201");
+    assert_eq!(f.len(), 1, "{:?}", a.findings);
+    assert!(
+        f[0].facts.iter().any(|x| x.contains("within a CUDA major")),
+        "{:?}",
+        f[0].facts
+    );
+}

@@ -117,7 +117,7 @@ pub(super) fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Use the {pick} build"),
                 t,
-                format!("torch=={version}+{pick}"),
+                pin(ctx, g, t, &format!("{version}+{pick}")),
             ));
         }
         out.push(f);
@@ -218,7 +218,7 @@ pub(super) fn torch_rules(
                 FixLevel::Suggestion,
                 format!("Pin torch=={}.* (default {})", p.series, p.default_cuda),
                 t,
-                pin(g, &t.name, &format!("{}.*", p.series)),
+                pin(ctx, g, t, &format!("{}.*", p.series)),
             ));
         }
         out.push(f);
@@ -238,8 +238,12 @@ pub(super) fn torch_rules(
             t.specs.is_empty() || satisfies(bt, &t.specs)
         };
         let mut f = req_finding(ctx, RuleId::DU203, t, format!("torch {shown} installed into the virtual environment {}, which does not see the torch {bt} that {base_ref} already has", v.path))
-            .why("A venv created without --system-site-packages starts empty: pip downloads a second torch (~0.8 GB plus gigabytes of nvidia-* wheels) next to the image's, which then sits unused.")
-            .fact(format!("base image ships torch {bt} built for CUDA {}", facts.cuda.as_deref().unwrap_or("?")))
+            .why(if accelerator(facts) == Accelerator::Rocm {
+                "A venv created without --system-site-packages starts empty: pip downloads a second torch next to the image's ROCm build (several GB), which then sits unused; from PyPI it is not even a ROCm build."
+            } else {
+                "A venv created without --system-site-packages starts empty: pip downloads a second torch (~0.8 GB plus gigabytes of nvidia-* wheels) next to the image's, which then sits unused."
+            })
+            .fact(format!("base image ships torch {bt} {}", built_for(facts)))
             .fact(format!("{} is created without --system-site-packages", v.path));
         if satisfied && !g.install.upgrade && !g.install.force_reinstall {
             f = f.fact(format!("the image's torch {bt} satisfies `{}`: with the system site-packages visible pip keeps it", t.text));
@@ -268,12 +272,25 @@ pub(super) fn torch_rules(
             && t.local().is_none_or(|l| {
                 Some(l.to_string()) == facts.cuda.as_deref().and_then(cuda_to_variant)
             });
-        // A range the base's torch already satisfies is a no-op for pip unless it is told to upgrade.
+        // A range the base's torch already satisfies (or no range at all) is a no-op for pip unless it is told
+        // to upgrade, or a companion in the same install pins a newer torch.
+        // The image ships torchvision/torchaudio with its torch: a companion that one satisfies is kept too.
+        let pulled = pulled_by_companion(ctx, g).filter(|(r, p)| {
+            series_of(bt).as_deref() != Some(p.series.as_str())
+                && ctx.compat.torch(bt).is_some_and(|b| {
+                    let want = if r.name == "torchvision" {
+                        &b.torchvision
+                    } else {
+                        &b.torchaudio
+                    };
+                    !want.is_empty() && !image_companion_satisfies(want, r)
+                })
+        });
         let kept = !exact
-            && !t.specs.is_empty()
-            && satisfies(bt, &t.specs)
+            && (t.specs.is_empty() || satisfies(bt, &t.specs))
             && !g.install.upgrade
-            && !g.install.force_reinstall;
+            && !g.install.force_reinstall
+            && pulled.is_none();
         if !same && !kept {
             let msg = if exact {
                 format!("torch=={version} installed over {base_ref}, which already has torch {bt}")
@@ -281,17 +298,30 @@ pub(super) fn torch_rules(
                 format!("torch {shown} installed over {base_ref}, which already has torch {bt}")
             };
             let mut f = req_finding(ctx, RuleId::DU203, t, msg)
-                .why("pip replaces the image's torch: ~0.8 GB plus gigabytes of nvidia-* wheels downloaded again, and the result no longer matches the image's CUDA build.")
-                .fact(format!("base image ships torch {bt} built for CUDA {}", facts.cuda.as_deref().unwrap_or("?")));
-            if !exact {
-                f = f.fact("an unpinned torch is replaced as soon as -U or another requirement asks for a newer one");
+                .why(if accelerator(facts) == Accelerator::Rocm {
+                    "pip replaces the image's ROCm build of torch: several GB downloaded again, and from PyPI (or any index but the image's ROCm one) the result is not a ROCm build at all."
+                } else {
+                    "pip replaces the image's torch: ~0.8 GB plus gigabytes of nvidia-* wheels downloaded again, and the result no longer matches the image's CUDA build."
+                })
+                .fact(format!("base image ships torch {bt} {}", built_for(facts)));
+            if let Some((r, p)) = pulled {
+                f = f.fact(format!(
+                    "`{}` in the same install takes the newest {}, which pins torch {}: pip replaces torch {bt} to satisfy it",
+                    r.text, r.name, p.series
+                ));
+            } else if g.install.upgrade || g.install.force_reinstall {
+                f = f.fact(if g.install.upgrade {
+                    "-U/--upgrade: pip moves torch to the newest release the requirement allows"
+                } else {
+                    "--force-reinstall: pip downloads and reinstalls torch even when the installed one satisfies it"
+                });
             }
             f = f.with_fix(req_fix(
                 "DU203.pin-base",
                 FixLevel::Suggestion,
                 format!("Pin torch to the base image's {bt} (a no-op install)"),
                 t,
-                pin(g, &t.name, bt),
+                pin(ctx, g, t, bt),
             ));
             out.push(f);
         }
@@ -430,7 +460,7 @@ pub(super) fn torch_rules(
                         mm.join(".")
                     ),
                     r,
-                    format!("{name}={}", mm.join(".")),
+                    pin(ctx, g, r, &mm.join(".")),
                 ));
             }
         }
@@ -439,7 +469,11 @@ pub(super) fn torch_rules(
         // already has is a no-op install and stays offered.
         let info_only = f.severity > Severity::Warning && !facts.torch_preinstalled;
         if info_only && target.is_some() && t.local().is_none() && explicit.is_none() {
-            f = f.fact("no torch move offered: within a CUDA major this mix runs, and another torch release changes what the project runs on");
+            f = f.fact(if same_major {
+                "no torch move offered: within a CUDA major this mix runs, and another torch release changes what the project runs on"
+            } else {
+                "no torch move offered: the older wheel brings its own CUDA runtime, which any driver new enough for this image's CUDA also runs, a runtime image has no nvcc to mismatch, and another torch release changes what the project runs on"
+            });
         }
         if let Some(p) = target.filter(|_| !info_only) {
             if t.local().is_none() && explicit.is_none() {
@@ -448,7 +482,7 @@ pub(super) fn torch_rules(
                     FixLevel::Suggestion,
                     format!("Pin torch=={p}, whose default build matches CUDA {base_cuda}"),
                     t,
-                    pin(g, &t.name, &p),
+                    pin(ctx, g, t, &p),
                 ));
             }
         }
@@ -509,19 +543,13 @@ pub(super) fn companions(
     ctx: &Ctx,
     g: &Group,
     own: Option<&Requirement>,
-    earlier_torch: &[&Group],
+    earlier: &Earlier,
     base: Option<&(&Stage, ImageFacts)>,
     out: &mut Vec<Finding>,
 ) {
     // Which torch will be there: this install's (unless an earlier one is kept), an earlier install's in this
     // stage chain, or the base image's.
-    let chain = ctx
-        .m
-        .instrs
-        .get(g.instr)
-        .and_then(|i| i.stage)
-        .map(|s| stage_chain(ctx, s))
-        .unwrap_or_default();
+    let reach = Reach::of(ctx, g);
     let base_torch = base.filter(|_| g.env.sees_base()).and_then(|(st, f)| {
         match (f.torch_preinstalled, &f.torch) {
             (true, Some(v)) => Some((v.clone(), format!("base image {}", st.image.text))),
@@ -529,6 +557,10 @@ pub(super) fn companions(
         }
     });
     let mut torch: Option<(String, String)> = None; // (version or series, where)
+    // This install's own torch is resolved together with its companions (pip picks a pair that fits): only a
+    // torch already installed can be replaced behind the user's back by an open companion.
+    let mut own_resolved = false;
+    let mut from_base = false;
     if let Some(t) = own {
         // An open range the base's torch satisfies keeps the base's torch.
         let kept_base = !t.is_pinned()
@@ -539,24 +571,19 @@ pub(super) fn companions(
                 .is_some_and(|(v, _)| t.specs.is_empty() || satisfies(v, &t.specs));
         if kept_base {
             torch = base_torch.clone();
+            from_base = true;
         } else if let Some((v, _, _)) = torch_version(ctx, t) {
             torch = Some((v, format!("{}:{}", t.file.display(), t.line)));
+            own_resolved = true;
         }
     }
     if torch.is_none() {
         // The latest earlier torch whose version dockui can read.
-        torch = earlier_torch
+        torch = earlier
+            .torch
             .iter()
             .rev()
-            .filter(|o| {
-                g.env.sees(&o.env)
-                    && ctx
-                        .m
-                        .instrs
-                        .get(o.instr)
-                        .and_then(|i| i.stage)
-                        .is_some_and(|s| chain.contains(&s))
-            })
+            .filter(|o| reach.sees(ctx, g, o))
             .find_map(|o| {
                 let t = o.torch()?;
                 let (v, _, _) = torch_version(ctx, t)?;
@@ -564,6 +591,7 @@ pub(super) fn companions(
             });
     }
     if torch.is_none() {
+        from_base = base_torch.is_some();
         torch = base_torch;
     }
     let Some((tv, where_)) = torch else { return };
@@ -575,6 +603,28 @@ pub(super) fn companions(
         ("torchaudio", &row.torchaudio),
     ] {
         let Some(r) = g.get(name) else { continue };
+        if r.series().is_none() {
+            // Conservative: only a torch dockui knows a companion for, and only when nothing earlier asked for
+            // this companion (an install that did keeps it, and an image with torch ships one).
+            let named_earlier = earlier
+                .companions
+                .iter()
+                .any(|o| o.get(name).is_some() && reach.sees(ctx, g, o));
+            let image_has_it = from_base && image_companion_satisfies(want, r);
+            let candidate = !own_resolved && !want.is_empty() && !named_earlier && !image_has_it;
+            if let Some((_, p)) =
+                pulls(ctx, g, name).filter(|(_, p)| candidate && p.series != row.series)
+            {
+                let mut f = pulled_torch(ctx, g, r, name, &tv, &where_, row, p);
+                f = f.fact(if from_base {
+                    format!("assumption: the image ships {name} {want} with its torch, which does not satisfy `{}`", r.text)
+                } else {
+                    format!("assumption: no earlier install brought {name} (a package depending on it would have)")
+                });
+                out.push(f);
+            }
+            continue;
+        }
         if want.is_empty() {
             continue;
         }
@@ -586,10 +636,136 @@ pub(super) fn companions(
             .why("torchvision and torchaudio wheels pin the exact torch they were built with: pip either downgrades/upgrades torch behind your back or the import fails with a CUDA/operator mismatch.")
             .fact(format!("torch {tv} from {where_}"))
             .fact(format!("torch {} <-> torchvision {} <-> torchaudio {}", row.series, row.torchvision, if row.torchaudio.is_empty() { "none" } else { &row.torchaudio }))
-            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(g, name, &format!("{want}.*"))));
+            .with_fix(req_fix("DU202.align", FixLevel::Suggestion, format!("Pin {name}=={want}.* to match torch {tv}"), r, pin(ctx, g, r, &format!("{want}.*"))));
         if g.install.no_deps {
             f = f.fact("--no-deps: pip leaves torch as it is, so the mismatch surfaces at import");
         }
         out.push(f);
     }
+}
+
+/// "built for CUDA 12.1", "built for ROCm": the build of the torch an image ships.
+fn built_for(facts: &ImageFacts) -> String {
+    match (accelerator(facts), facts.cuda.as_deref()) {
+        (Accelerator::Rocm, _) => "built for ROCm".into(),
+        (_, Some(c)) => format!("built for CUDA {c}"),
+        _ => "(build not known to dockui)".into(),
+    }
+}
+
+/// The torch a companion without a version series in this install makes pip take: the newest torchvision or
+/// torchaudio the requirements allow pins its torch exactly, and pip replaces an installed torch to satisfy it.
+/// Only pip (its resolver tries the newest companion first) and only when it resolves dependencies.
+/// The torchvision/torchaudio an image with torch ships (assumed: the release paired with its torch, `.0`)
+/// satisfies `r`.
+fn image_companion_satisfies(want: &str, r: &Requirement) -> bool {
+    satisfies(&format!("{want}.0"), &r.specs)
+}
+
+pub(super) fn pulled_by_companion<'r, 'c>(
+    ctx: &'c Ctx,
+    g: &Group<'r>,
+) -> Option<(&'r Requirement, &'c TorchRow)> {
+    ["torchvision", "torchaudio"]
+        .iter()
+        .find_map(|name| pulls(ctx, g, name))
+}
+
+/// The torch release the newest `name` this install allows is built for (with the install's own torch
+/// requirement, when it has one, narrowing the choice as pip's resolver would).
+pub(super) fn pulls<'r, 'c>(
+    ctx: &'c Ctx,
+    g: &Group<'r>,
+    name: &str,
+) -> Option<(&'r Requirement, &'c TorchRow)> {
+    if g.install.tool != Tool::Pip || g.install.no_deps {
+        return None;
+    }
+    let r = g.get(name)?;
+    if r.series().is_some()
+        || r.url.is_some()
+        || r.specs
+            .iter()
+            .any(|(_, v)| v.chars().any(|c| c.is_ascii_alphabetic()))
+    {
+        return None;
+    }
+    let torch = g.torch();
+    let row = ctx
+        .compat
+        .data
+        .torch
+        .iter()
+        .filter(|row| {
+            let want = if name == "torchvision" {
+                &row.torchvision
+            } else {
+                &row.torchaudio
+            };
+            !want.is_empty()
+                && satisfies(&format!("{want}.0"), &r.specs)
+                && torch.is_none_or(|t| satisfies(&format!("{}.0", row.series), &t.specs))
+        })
+        .max_by(|a, b| cmp_versions(&a.series, &b.series))?;
+    Some((r, row))
+}
+
+/// An open torchvision/torchaudio over an installed torch: pip takes the newest one and replaces torch with the
+/// release it pins.
+#[allow(clippy::too_many_arguments)]
+fn pulled_torch(
+    ctx: &Ctx,
+    g: &Group,
+    r: &Requirement,
+    name: &str,
+    tv: &str,
+    where_: &str,
+    row: &TorchRow,
+    p: &TorchRow,
+) -> Finding {
+    let newest = if name == "torchvision" {
+        &p.torchvision
+    } else {
+        &p.torchaudio
+    };
+    let want = if name == "torchvision" {
+        &row.torchvision
+    } else {
+        &row.torchaudio
+    };
+    let what = if r.specs.is_empty() {
+        format!("{name} (unpinned)")
+    } else {
+        format!("`{}`", r.text)
+    };
+    let mut f = req_finding(
+        ctx,
+        RuleId::DU202,
+        r,
+        format!("{what} makes pip replace torch {tv} with torch {}: the newest {name} {newest} pins it", p.series),
+    )
+    .why(format!("pip takes the newest {name} the requirement allows; its wheel pins the exact torch it was built with, so pip silently uninstalls the torch already there and downloads that one (~0.8 GB plus its CUDA wheels)."));
+    f.severity = Severity::Warning;
+    f = f.fact(format!("torch {tv} from {where_}")).fact(format!(
+        "assumption: the newest {name} is {newest} (dockui's compat data), built for torch {}",
+        p.series
+    ));
+    if let Some(c) = variant_to_cuda(&p.default_cuda) {
+        let driver = ctx
+            .compat
+            .min_driver(&c)
+            .map(|d| format!(", which needs driver >= {}", d.min_driver))
+            .unwrap_or_default();
+        f = f.fact(format!(
+            "torch {} from PyPI is the {} build{driver}",
+            p.series, p.default_cuda
+        ));
+    }
+    f.with_fix(req_fix(
+        "DU202.align",
+        FixLevel::Suggestion,
+        format!("Pin {name}=={want}.* to match torch {tv}"),
+        r,
+        pin(ctx, g, r, &format!("{want}.*")),
+    ))
 }
