@@ -79,6 +79,7 @@ impl CondaEnv {
             python: None,
             conda_python: None,
             no_deps: false,
+            dry_run: false,
             no_install: vec![],
             torch_backend: None,
             project_extras: None,

@@ -30,6 +30,8 @@ pub struct Install {
     pub conda_python: Option<String>,
     /// `--no-deps`: dependencies of the named packages are not installed or changed.
     pub no_deps: bool,
+    /// `--dry-run`: resolved (and downloaded), nothing installed.
+    pub dry_run: bool,
     /// `uv pip install --no-install-package torch`, `uv sync --no-install-package torch`: resolved, not installed.
     pub no_install: Vec<String>,
     /// uv's `--torch-backend cu126` or `UV_TORCH_BACKEND=cu126` on the command (ENV is read by the rules).
@@ -201,6 +203,7 @@ pub fn install_of_indexed(
         python,
         conda_python: None,
         no_deps: false,
+        dry_run: false,
         no_install: vec![],
         project_extras: None,
         all_extras: false,
@@ -250,6 +253,7 @@ pub fn install_of_indexed(
                 "-U" | "--upgrade" => inst.upgrade = true,
                 "--force-reinstall" => inst.force_reinstall = true,
                 "--no-deps" => inst.no_deps = true,
+                "--dry-run" => inst.dry_run = true,
                 "--no-install-package" => inst.no_install.push(normalise(&loc.value)),
                 "--torch-backend" => inst.torch_backend = Some(loc.value.clone()),
                 "--extra" if matches!(tool, Tool::UvSync | Tool::UvPip) => {

@@ -58,7 +58,8 @@ impl<'a> Group<'a> {
 pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
     let mut out = Vec::new();
     let venvs = super::venv::creations(ctx);
-    for (idx, inst) in ctx.installs {
+    // A `--dry-run` resolves and installs nothing: it neither puts torch in place nor replaces it.
+    for (idx, inst) in ctx.installs.iter().filter(|(_, i)| !i.dry_run) {
         let mut reqs: Vec<&Requirement> = inst.reqs.iter().chain(inst.editables.iter()).collect();
         let mut index_url = inst.sources.index_url.as_ref();
         let mut extra: Vec<&Located> = inst.sources.extra_index_urls.iter().collect();

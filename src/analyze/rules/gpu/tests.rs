@@ -1176,3 +1176,22 @@ fn the_no_move_fact_says_why_for_an_older_major_too() {
         f[0].facts
     );
 }
+
+#[test]
+fn a_dry_run_install_puts_no_torch_in_place() {
+    // The dry run "installs" torch 2.9 (cu128): nothing is installed, so the later torchvision meets only
+    // the image's own torch, and the dry run's build is no DU201 either.
+    let base = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRUN pip install --no-cache-dir torch==2.5.1 torchvision==0.20.1\n";
+    let dry = format!(
+        "{base}RUN pip install --no-cache-dir --dry-run torch==2.9.0 --index-url https://download.pytorch.org/whl/cu130\n"
+    );
+    let a = check(&dry);
+    assert!(
+        find(&a, "DU201").is_empty() && find(&a, "DU202").is_empty(),
+        "{:?}",
+        gpu_warnings(&a)
+    );
+    // The same without --dry-run is judged.
+    let real = dry.replace("--dry-run ", "");
+    assert!(!find(&check(&real), "DU201").is_empty());
+}
