@@ -707,7 +707,7 @@ fn parse_address_tls(host: &str, tls: bool) -> Result<(Address, String), String>
                 // As the docker CLI: ssh is run without a terminal, and a password would end up in the
                 // process list and in every message.
                 return Err(
-                    "a password in an ssh address is not supported; log in with a key instead                      (ssh-agent, or IdentityFile in ~/.ssh/config)"
+                    "a password in an ssh address is not supported; log in with a key instead (ssh-agent, or IdentityFile in ~/.ssh/config)"
                         .into(),
                 );
             }
