@@ -114,6 +114,14 @@ pub fn list(root: &Path, req: &SyncRequest) -> io::Result<Vec<Listed>> {
     let mut sent_dirs: HashSet<String> = HashSet::new();
     let mut sent: HashSet<String> = HashSet::new();
     walk_with(root, &walk_ignore, &mut |e| {
+        // fsutil's Stat.path is a protobuf string (UTF-8): a name that is not would reach the builder with
+        // U+FFFD in it, i.e. as another file than the legacy builder's tar sends. Refuse it by name instead.
+        if e.rel.to_str().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the file name is not UTF-8, which BuildKit's file transfer cannot carry; rename it, exclude it in .dockerignore, or build with [build] builder = \"legacy\"",
+            ));
+        }
         let rel = slash_path(e.rel);
         if let Some(keep) = &post
             && keep.is_excluded(&rel)
@@ -432,6 +440,29 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(names(dir.path(), &req), ["app.py"]);
+    }
+
+    #[test]
+    fn a_file_name_that_is_not_utf8_is_refused_by_name_unless_excluded() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tree();
+        let bad = std::ffi::OsStr::from_bytes(b"data\xff.bin");
+        std::fs::write(dir.path().join(bad), "b").unwrap();
+        let Err(err) = list(dir.path(), &SyncRequest::default()) else {
+            panic!("listed")
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains("data\u{fffd}.bin: the file name is not UTF-8")
+                && msg.contains(".dockerignore"),
+            "{msg}"
+        );
+        // Excluded, it is never looked at.
+        let req = SyncRequest {
+            exclude: vec!["*.bin".into()],
+            ..Default::default()
+        };
+        assert!(!names(dir.path(), &req).is_empty());
     }
 
     #[test]
