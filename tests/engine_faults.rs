@@ -360,6 +360,43 @@ fn a_connection_dropped_mid_upload_is_an_engine_error_not_sigpipe() {
     assert_eq!(build_record(home.path())["success"], false);
 }
 
+/// The link stalls in the middle of the context (BuildKit's file sync through the session): the engine
+/// cancels the job; that is the connection's failure, not the Dockerfile's.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_context_upload_that_stalls_is_an_engine_error_not_a_build_failure() {
+    engine("a_context_upload_that_stalls_is_an_engine_error_not_a_build_failure");
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(
+        home.path(),
+        "proj",
+        "FROM scratch\nCOPY big.bin /\n",
+        "[build]\nimage = \"dockui-test/faults\"\ntag = \"stalled\"\nmax_attempts = 1\n[smoke]\ninfer = false\n[engine]\ntimeout_s = 60\n",
+    );
+    std::fs::write(dir.join("big.bin"), vec![9u8; 48 * 1024 * 1024]).unwrap();
+    let proxy = Proxy::start_stalling(&home.path().join("engine.sock"), 4 * 1024 * 1024);
+    let out = common::output_within(
+        common::dockui(home.path())
+            .env("DOCKER_HOST", proxy.docker_host())
+            .args(["build", "--format", "json"])
+            .arg(&dir),
+        120,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        proxy.dropped.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the proxy stalled the upload: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&proxy.docker_host()), "{stderr}");
+    assert!(!stderr.contains("matches no known signature"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the JSON result");
+    assert_eq!(v["success"], false);
+}
+
 #[test]
 #[cfg_attr(
     not(dockui_engine),

@@ -39,6 +39,9 @@ pub struct SyncedDirs {
     /// What went wrong on dockui's side of a transfer (an unreadable file, a bad pattern): BuildKit only
     /// reports "error from sender", the build names the cause from here.
     pub errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Transfers started and not ended by BuildKit's FIN: one left over means the transfer was cut (the
+    /// connection stalled or broke mid-context), not that the build failed.
+    pub unfinished: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SyncedDirs {
@@ -46,6 +49,11 @@ impl SyncedDirs {
         if let Ok(mut e) = self.errors.lock() {
             e.push(message.to_string());
         }
+    }
+
+    /// A transfer of this session started and never got BuildKit's FIN.
+    pub fn transfer_cut(&self) -> bool {
+        self.unfinished.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
     /// The first sender-side error of this session, if any.
@@ -285,6 +293,9 @@ async fn send(
     if tx.send(Ok(packet(PacketType::PacketStat))).await.is_err() {
         return;
     }
+    owner
+        .unfinished
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     while let Ok(Some(p)) = incoming.message().await {
         match PacketType::try_from(p.r#type) {
             Ok(PacketType::PacketReq) => {
@@ -305,6 +316,9 @@ async fn send(
                 }
             }
             Ok(PacketType::PacketFin) => {
+                owner
+                    .unfinished
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 let _ = tx.send(Ok(packet(PacketType::PacketFin))).await;
                 return;
             }

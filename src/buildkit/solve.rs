@@ -472,8 +472,15 @@ pub async fn run(
                     spec.context_dir.display()
                 )));
             }
-            if super::is_transport(&s) {
-                Err(unreachable(text))
+            // BuildKit cancels the job when the context stops arriving: that is the connection, not the build.
+            if super::is_transport(&s) || (sender.transfer_cut() && text.contains("canceled")) {
+                Err(unreachable(if super::is_transport(&s) {
+                    text
+                } else {
+                    format!(
+                        "the build context stopped arriving mid-transfer and the engine cancelled the build ({text})"
+                    )
+                }))
             } else {
                 let _ = events.send(BuildEvent::Line(format!("ERROR: {text}")));
                 Err(DockerError::BuildFailed { message: text })

@@ -30,6 +30,21 @@ impl Proxy {
         drop_after: Option<u64>,
         cut_response_after: Option<u64>,
     ) -> Proxy {
+        Proxy::start_all(path, drop_after, cut_response_after, None)
+    }
+
+    /// Like `start`, but once a client sent more than `stall_after` bytes on a connection, nothing more of
+    /// it reaches the engine and the connection stays open (a link that stalls rather than breaks).
+    pub fn start_stalling(path: &Path, stall_after: u64) -> Proxy {
+        Proxy::start_all(path, None, None, Some(stall_after))
+    }
+
+    fn start_all(
+        path: &Path,
+        drop_after: Option<u64>,
+        cut_response_after: Option<u64>,
+        stall_after: Option<u64>,
+    ) -> Proxy {
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path).expect("bind proxy socket");
         use std::os::unix::fs::PermissionsExt;
@@ -44,7 +59,12 @@ impl Proxy {
                 };
                 let d = d.clone();
                 std::thread::spawn(move || {
-                    pump(client, upstream, drop_after, cut_response_after, d)
+                    pump(
+                        client,
+                        upstream,
+                        (drop_after, cut_response_after, stall_after),
+                        d,
+                    )
                 });
             }
         });
@@ -62,8 +82,7 @@ impl Proxy {
 fn pump(
     client: UnixStream,
     upstream: UnixStream,
-    drop_after: Option<u64>,
-    cut_response_after: Option<u64>,
+    (drop_after, cut_response_after, stall_after): (Option<u64>, Option<u64>, Option<u64>),
     dropped: Arc<AtomicU64>,
 ) {
     let (mut c_read, mut u_write) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
@@ -103,6 +122,13 @@ fn pump(
             let _ = c_read.shutdown(std::net::Shutdown::Both);
             let _ = u_write.shutdown(std::net::Shutdown::Both);
             break;
+        }
+        if stall_after.is_some_and(|limit| sent > limit) {
+            // Read on (so the client is not blocked) and forward nothing.
+            if sent - n as u64 <= stall_after.unwrap_or(0) {
+                dropped.fetch_add(1, Ordering::SeqCst);
+            }
+            continue;
         }
         if u_write.write_all(&buf[..n]).is_err() {
             break;
