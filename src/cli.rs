@@ -778,7 +778,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 req.spec.platform = platforms[0].to_string();
             }
             let cache_inputs = cache::Inputs::of(&req, &dir);
-            let cache_before = cache::before_build(&rt, ctx.docker.clone(), paths, &cache_inputs);
+            let cache_before =
+                cache::before_build(&rt, ctx.docker.clone(), paths, &cache_inputs, quiet);
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 // Progress streams to stderr for both formats (stdout stays for the one result) unless --quiet.

@@ -76,6 +76,11 @@ async fn rebuilds_name_the_first_step_that_missed_the_cache_and_why() {
     );
     // Said once: predicted beside the build, not repeated after it when the build's inputs agree.
     assert_eq!(stderr.matches("cache broke").count(), 1, "{stderr}");
+    // --quiet: only in the JSON.
+    std::fs::write(dir.join("app/sub/b.txt"), "quiet change").unwrap();
+    let (quiet, stderr) = build(home.path(), &dir, &["--quiet"]);
+    assert!(!quiet["cache_break"].is_null(), "{quiet:#}");
+    assert!(!stderr.contains("cache broke"), "{stderr}");
 
     let (arg, _) = build(home.path(), &dir, &["--build-arg", "V=2"]);
     assert_eq!(arg["cache_break"]["reason"], "build_arg_changed", "{arg:#}");

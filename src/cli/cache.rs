@@ -15,6 +15,8 @@ pub use crate::engine::cache_break::Inputs;
 pub struct Before {
     old: Option<Snapshot>,
     predicted: Option<tokio::task::JoinHandle<Option<CacheBreak>>>,
+    /// `--quiet`: said only in the JSON.
+    quiet: bool,
 }
 
 pub fn before_build(
@@ -22,19 +24,24 @@ pub fn before_build(
     docker: Arc<dyn DockerPort>,
     paths: &Paths,
     inputs: &Inputs,
+    quiet: bool,
 ) -> Before {
     let old = cache_break::load(&paths.data_dir, &inputs.project);
     let predicted = old.clone().map(|old| {
         let inputs = inputs.clone();
         rt.spawn(async move {
             let found = cache_break::predict(docker.as_ref(), &old, &inputs).await;
-            if let Some(b) = &found {
+            if let Some(b) = found.as_ref().filter(|_| !quiet) {
                 eprintln!("{}", b.log_line());
             }
             found
         })
     });
-    Before { old, predicted }
+    Before {
+        old,
+        predicted,
+        quiet,
+    }
 }
 
 /// After the build: where the cache broke (said again only when the build's final inputs tell otherwise than
@@ -57,6 +64,7 @@ pub fn after_build(
         .and_then(|old| cache_break::first_break(&old, &now));
     if let Some(b) = &found
         && found != predicted
+        && !before.quiet
     {
         eprintln!("{}", b.log_line());
     }
