@@ -129,11 +129,9 @@ impl Masker {
     pub fn from_args(args: &BTreeMap<String, String>) -> Masker {
         let mut m = Masker::default();
         for (k, v) in args {
-            if looks_secret(k) && !is_switch_value(v) {
-                if v.len() >= MIN_LEN {
-                    m.replace.push((v.clone(), "***".to_string()));
-                }
-                // A short secret value is not masked bare, but its URLs' credentials are.
+            // A short secret value is not masked bare, but its URLs' credentials are.
+            if looks_secret(k) && !is_switch_value(v) && v.len() >= MIN_LEN {
+                m.replace.push((v.clone(), "***".to_string()));
             }
             m.replace.extend(url_credentials(v));
         }
