@@ -57,10 +57,21 @@ fn check_flags_a_token_build_arg_used_by_run_and_proposes_a_secret_mount() {
 }
 
 #[test]
+fn check_flags_joined_secret_names_as_the_build_masks_them() {
+    let home = tempfile::tempdir().unwrap();
+    let found = du130(
+        home.path(),
+        "FROM python:3.11-slim\nARG AUTHTOKEN\nRUN echo tok=$AUTHTOKEN\n",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
+
+#[test]
 fn check_leaves_look_alikes_alone() {
     for df in [
         "FROM python:3.11-slim\nARG TOKENIZER_NAME=bert-base\nRUN echo $TOKENIZER_NAME\n",
         "FROM python:3.11-slim\nENV PASSWORD_FILE=/run/secrets/x\n",
+        "FROM python:3.11-slim\nENV TOKENIZERS_PARALLELISM=false\nARG MAX_NEW_TOKENS=512\nRUN echo $MAX_NEW_TOKENS\n",
     ] {
         let home = tempfile::tempdir().unwrap();
         assert!(du130(home.path(), df).is_empty(), "{df}");
