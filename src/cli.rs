@@ -777,7 +777,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             if platforms.len() == 1 {
                 req.spec.platform = platforms[0].to_string();
             }
-            let cache_inputs = cache::Inputs::of(&req, &dir);
+            let cache_inputs = cache::Inputs::of(&req, &dir, &paths.data_dir);
             let cache_before =
                 cache::before_build(&rt, ctx.docker.clone(), paths, &cache_inputs, quiet);
             let outcome = rt.block_on(async {

@@ -26,9 +26,70 @@ pub struct Step {
     /// COPY/ADD from the context: file (relative to the context) -> sha256.
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
-    /// ARG: its value for this build (the build arg, else the default).
+    /// ARG: its value for this build (the build arg, else the default), as it may be shown: `***` for a
+    /// secret-looking name, URL credentials masked (`https://user:***@host`).
     #[serde(default)]
     pub arg: Option<(String, String)>,
+    /// ARG whose value was masked: a keyed sha256 of the real value (the key is this install's, in the data
+    /// dir), so a change is still seen. Compared, never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg_digest: Option<String>,
+}
+
+/// This install's key for `Step::arg_digest`: 32 random bytes in `<data dir>/cache/arg-key` (0600), made on
+/// first use. Without it a plain hash of a short secret could be checked offline against guesses.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigestKey(Vec<u8>);
+
+impl std::fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestKey(..)")
+    }
+}
+
+impl DigestKey {
+    /// Read the install's key, making it the first time; None when the data dir cannot hold it (secret args'
+    /// changes are then not predicted).
+    pub fn load_or_make(data_dir: &Path) -> Option<DigestKey> {
+        use std::io::{Read as _, Write as _};
+        let dir = data_dir.join("cache");
+        let path = dir.join("arg-key");
+        let read = |p: &Path| {
+            std::fs::read(p)
+                .ok()
+                .filter(|k| k.len() == 32)
+                .map(DigestKey)
+        };
+        if let Some(k) = read(&path) {
+            return Some(k);
+        }
+        crate::paths::private_dir(&dir).ok()?;
+        let mut key = vec![0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .ok()?
+            .read_exact(&mut key)
+            .ok()?;
+        // create_new: of two dockui making it at once, the second reads the first's.
+        match crate::paths::private_file_options()
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(&key).ok()?;
+                Some(DigestKey(key))
+            }
+            Err(_) => read(&path),
+        }
+    }
+
+    fn digest(&self, name: &str, value: &str) -> String {
+        let mut h = sha2::Sha256::new();
+        h.update(&self.0);
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        h.update(value.as_bytes());
+        format!("{:x}", h.finalize())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,6 +174,7 @@ pub fn snapshot(
     dockerfile_text: &str,
     build_args: &BTreeMap<String, String>,
     base_ids: &BTreeMap<String, String>,
+    key: Option<&DigestKey>,
 ) -> Snapshot {
     let df = crate::analyze::dockerfile::Dockerfile::parse(dockerfile_text);
     let mut steps = Vec::new();
@@ -151,18 +213,14 @@ pub fn snapshot(
                         .get(name)
                         .cloned()
                         .unwrap_or_else(|| default.to_string());
-                    // A secret-looking arg is recorded by its hash only: a change is still seen, the
-                    // value never lands in dockui's data dir.
-                    let value = if crate::analyze::rules::secrets::looks_secret(name)
-                        && !value.is_empty()
-                    {
-                        format!(
-                            "*** (sha256 {:.12})",
-                            format!("{:x}", sha2::Sha256::digest(value.as_bytes()))
-                        )
-                    } else {
-                        value
-                    };
+                    // A secret-looking arg, or the credentials of a URL in any arg, is recorded masked, with a
+                    // keyed digest of the real value: a change is still seen, the value never lands in dockui's
+                    // data dir and no hash of it is ever shown.
+                    let shown = crate::engine::mask::shown(name, &value);
+                    if shown != value {
+                        step.arg_digest = key.map(|k| k.digest(name, &value));
+                    }
+                    let value = shown;
                     step.arg = Some((name.to_string(), value));
                 }
             }
@@ -226,10 +284,23 @@ pub fn first_break(old: &Snapshot, new: &Snapshot) -> Option<CacheBreak> {
             }
             "ARG" => {
                 if let (Some((name, a)), Some((_, b))) = (&o.arg, &n.arg)
-                    && a != b
+                    && (a != b || o.arg_digest != n.arg_digest)
                     && changed_arg.is_none()
                 {
-                    changed_arg = Some(format!("{name}: {a} -> {b}"));
+                    // A record of an older dockui kept a short hash beside the mask: never shown.
+                    let legacy = |v: &String| {
+                        if v.starts_with("*** (sha256") {
+                            "***".to_string()
+                        } else {
+                            v.clone()
+                        }
+                    };
+                    let (a, b) = (legacy(a), legacy(b));
+                    changed_arg = Some(if a != b {
+                        format!("{name}: {a} -> {b}")
+                    } else {
+                        format!("{name}: its value changed (a secret: not shown)")
+                    });
                 }
             }
             // The builder checks arg values where a RUN uses the environment.
@@ -276,15 +347,18 @@ pub struct Inputs {
     pub context: PathBuf,
     pub dockerfile: PathBuf,
     pub args: BTreeMap<String, String>,
+    /// The install's key for the digests of masked arg values.
+    pub key: Option<DigestKey>,
 }
 
 impl Inputs {
-    pub fn of(req: &super::BuildRequest, project: &Path) -> Inputs {
+    pub fn of(req: &super::BuildRequest, project: &Path, data_dir: &Path) -> Inputs {
         Inputs {
             project: project.to_path_buf(),
             context: req.spec.context_dir.clone(),
             dockerfile: req.spec.context_dir.join(&req.spec.dockerfile),
             args: req.spec.args.clone(),
+            key: DigestKey::load_or_make(data_dir),
         }
     }
 }
@@ -305,8 +379,12 @@ pub async fn current(docker: &dyn crate::docker::DockerPort, inputs: &Inputs) ->
             base_ids.insert(f, info.id);
         }
     }
-    let (context, args) = (inputs.context.clone(), inputs.args.clone());
-    tokio::task::spawn_blocking(move || snapshot(&context, &text, &args, &base_ids))
+    let (context, args, key) = (
+        inputs.context.clone(),
+        inputs.args.clone(),
+        inputs.key.clone(),
+    );
+    tokio::task::spawn_blocking(move || snapshot(&context, &text, &args, &base_ids, key.as_ref()))
         .await
         .ok()
 }
@@ -367,23 +445,97 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let ids = BTreeMap::from([("base:1".to_string(), base.to_string())]);
-        snapshot(dir, df, &args, &ids)
+        snapshot(dir, df, &args, &ids, Some(&DigestKey(vec![7; 32])))
     }
 
     const DF: &str = "FROM base:1\nARG V=1\nCOPY app/ /app/\nRUN echo $V\nRUN true\n";
 
     #[test]
-    fn a_secret_arg_change_is_seen_but_its_value_never_recorded() {
+    fn a_secret_arg_change_is_seen_but_no_value_or_hash_of_it_shown_or_recorded() {
         let d = tempfile::tempdir().unwrap();
-        let df = "FROM base:1\nARG HF_TOKEN\nRUN true\n";
-        let old = snap(d.path(), df, &[("HF_TOKEN", "hf_old_value")], "id1");
-        let new = snap(d.path(), df, &[("HF_TOKEN", "hf_new_value")], "id1");
+        let df = "FROM base:1\nARG HF_TOKEN\nARG AUTHTOKEN\nRUN true\n";
+        let old = snap(
+            d.path(),
+            df,
+            &[("HF_TOKEN", "hf_old_value"), ("AUTHTOKEN", "tok_abcdef99")],
+            "id1",
+        );
+        let new = snap(
+            d.path(),
+            df,
+            &[("HF_TOKEN", "hf_new_value"), ("AUTHTOKEN", "tok_abcdef99")],
+            "id1",
+        );
         let saved = serde_json::to_string(&new).unwrap();
-        assert!(!saved.contains("hf_new_value"), "{saved}");
+        for leak in ["hf_new_value", "tok_abcdef99"] {
+            assert!(!saved.contains(leak), "{saved}");
+        }
+        // Nor the plain sha256 of a value (a short password could be confirmed offline from it).
+        let plain = format!("{:x}", sha2::Sha256::digest(b"tok_abcdef99"));
+        assert!(!saved.contains(&plain[..12]), "{saved}");
         let b = first_break(&old, &new).unwrap();
         assert_eq!(b.reason, Reason::BuildArgChanged);
-        assert!(!b.detail.contains("hf_"), "{}", b.detail);
-        assert!(b.detail.starts_with("HF_TOKEN: ***"), "{}", b.detail);
+        assert_eq!(
+            b.detail,
+            "HF_TOKEN: its value changed (a secret: not shown)"
+        );
+        assert!(!b.log_line().contains("sha256"), "{}", b.log_line());
+        // Unchanged secrets break nothing.
+        assert_eq!(first_break(&new, &new.clone()), None);
+        // A record of an older dockui showed a hash prefix: it is not shown again.
+        let mut legacy = old.clone();
+        legacy.steps[1].arg = Some(("HF_TOKEN".into(), "*** (sha256 03e02e1d45de)".into()));
+        legacy.steps[1].arg_digest = None;
+        let b = first_break(&legacy, &new).unwrap();
+        assert!(!b.detail.contains("03e02e"), "{}", b.detail);
+    }
+
+    #[test]
+    fn url_credentials_of_a_plain_named_arg_are_masked_in_the_record_and_the_break() {
+        let d = tempfile::tempdir().unwrap();
+        let df = "FROM base:1\nARG PIP_INDEX_URL\nRUN pip install x\n";
+        let url = |pw: &str| format!("https://user:{pw}@pypi.example/simple");
+        let old = snap(d.path(), df, &[("PIP_INDEX_URL", &url("hunter2pw"))], "id1");
+        let new = snap(d.path(), df, &[("PIP_INDEX_URL", &url("hunter3pw"))], "id1");
+        let saved = serde_json::to_string(&old).unwrap();
+        assert!(!saved.contains("hunter2pw"), "{saved}");
+        assert!(
+            saved.contains("https://user:***@pypi.example/simple"),
+            "{saved}"
+        );
+        let b = first_break(&old, &new).unwrap();
+        assert_eq!(
+            b.detail,
+            "PIP_INDEX_URL: its value changed (a secret: not shown)"
+        );
+        // Without credentials a URL is shown as it is.
+        let moved = snap(
+            d.path(),
+            df,
+            &[("PIP_INDEX_URL", "https://mirror.example/simple")],
+            "id1",
+        );
+        let b = first_break(&old, &moved).unwrap();
+        assert_eq!(
+            b.detail,
+            "PIP_INDEX_URL: https://user:***@pypi.example/simple -> https://mirror.example/simple"
+        );
+    }
+
+    #[test]
+    fn the_digest_key_is_private_random_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().unwrap();
+        let k = DigestKey::load_or_make(data.path()).unwrap();
+        assert_eq!(DigestKey::load_or_make(data.path()), Some(k.clone()));
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(DigestKey::load_or_make(other.path()), Some(k.clone()));
+        let path = data.path().join("cache/arg-key");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(format!("{k:?}"), "DigestKey(..)");
     }
 
     #[test]

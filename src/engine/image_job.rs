@@ -358,7 +358,7 @@ pub fn cache_break_before(
     events: &UnboundedSender<EngineEvent>,
     cancel: &CancellationToken,
 ) -> super::cache_break::Inputs {
-    let inputs = super::cache_break::Inputs::of(req, &ctx.project_dir);
+    let inputs = super::cache_break::Inputs::of(req, &ctx.project_dir, &ctx.paths.data_dir);
     let old = super::cache_break::load(&ctx.paths.data_dir, &inputs.project);
     let (docker, events, cancel, job_inputs) = (
         ctx.docker.clone(),

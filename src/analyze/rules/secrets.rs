@@ -7,24 +7,28 @@
 use super::*;
 use crate::analyze::dockerfile::model::env_pairs;
 
-/// Name parts that mark a secret. Matched as whole `_`-separated parts, so TOKENIZER_NAME or KEYBOARD are
-/// not secrets, while HF_TOKEN, DB_PASSWORD or AWS_SECRET_ACCESS_KEY are.
-const SECRET_PARTS: &[&str] = &[
+/// Words that mark a secret wherever they appear in the name, also inside joined words: HF_TOKEN,
+/// AUTHTOKEN, GITHUBTOKEN, DBPASSWORD. Matched on the upper-cased name with its separators read as `_`, and
+/// on the name with its separators removed (so API_KEY, API-KEY and APIKEY all match APIKEY).
+const SECRET_WORDS: &[&str] = &[
     "TOKEN",
     "SECRET",
-    "SECRETS",
     "PASSWORD",
     "PASSWD",
-    "PASS",
     "PASSPHRASE",
-    "KEY",
     "APIKEY",
+    "PRIVATEKEY",
+    "ACCESSKEY",
     "CREDENTIAL",
-    "CREDENTIALS",
-    "CREDS",
-    "AUTH",
-    "PAT",
 ];
+
+/// What follows TOKEN when the word is about text tokens, not a credential: TOKENIZER, TOKENIZERS_PARALLELISM,
+/// MAX_TOKENS (a count).
+const NOT_A_TOKEN_AFTER: &[&str] = &["IZ", "S"];
+
+/// Short name parts that mark a secret only as a whole `_`-separated part, so KEYBOARD, MONKEY, AUTHOR,
+/// PASSTHROUGH or PATH are not secrets, while SSH_KEY, NPM_AUTH or PIP_PASS are.
+const SECRET_PARTS: &[&str] = &["PASS", "KEY", "AUTH", "PAT", "CREDS"];
 
 /// Parts that make the name point at a secret rather than hold one (PASSWORD_FILE=/run/secrets/x), or
 /// name public material (GPG_KEY in the official python images is a key fingerprint).
@@ -42,6 +46,9 @@ const REFERENCE_PARTS: &[&str] = &[
     "TYPE",
     "LENGTH",
     "SIZE",
+    // Counts of text tokens: MAX_TOKEN_COUNT, TOKEN_LIMIT.
+    "COUNT",
+    "LIMIT",
 ];
 
 pub const RULES: &[RuleInfo] = &[RuleInfo::new(
@@ -51,30 +58,36 @@ pub const RULES: &[RuleInfo] = &[RuleInfo::new(
     &[FixLevel::Suggestion],
 )];
 
-/// Whether a variable name looks like it holds a secret value.
+/// Whether a variable name looks like it holds a secret value: the one test of a name for DU130, for masking
+/// build-arg values (logs, JSON, records, the cache-break record) and for cache entry attributes.
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     let parts: Vec<&str> = upper
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())
         .collect();
+    if parts.iter().any(|p| REFERENCE_PARTS.contains(p)) {
+        return false;
+    }
+    let (spaced, joined) = (parts.join("_"), parts.concat());
     parts.iter().any(|p| SECRET_PARTS.contains(p))
-        && !parts.iter().any(|p| REFERENCE_PARTS.contains(p))
+        || SECRET_WORDS
+            .iter()
+            .any(|w| contains_word(&spaced, w) || contains_word(&joined, w))
+}
+
+/// `word` in `text`, not counting a TOKEN that goes on as TOKENIZER or TOKENS.
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let after = &text[i + word.len()..];
+        word != "TOKEN" || !NOT_A_TOKEN_AFTER.iter().any(|a| after.starts_with(a))
+    })
 }
 
 /// A switch, not a secret: `SCCACHE_S3_NO_CREDENTIALS=0`, `USE_AUTH=true`.
-fn is_switch_value(value: &str) -> bool {
+pub fn is_switch_value(value: &str) -> bool {
     let v = value.trim_matches(['"', '\'']).to_ascii_lowercase();
     ["0", "1", "true", "false", "yes", "no", "on", "off"].contains(&v.as_str())
-}
-
-/// The value as it may be shown: secret-looking names get `***`.
-pub fn mask_value(name: &str, value: &str) -> String {
-    if looks_secret(name) && !value.is_empty() {
-        "***".to_string()
-    } else {
-        value.to_string()
-    }
 }
 
 /// Whether `text` expands `$name` or `${name...}`.
@@ -216,6 +229,23 @@ mod tests {
             "NPM_AUTH",
             "hf_token",
             "REGISTRY_CREDENTIALS",
+            // Joined words: the secret word inside a longer part.
+            "AUTHTOKEN",
+            "APITOKEN",
+            "ACCESSTOKEN",
+            "GITHUBTOKEN",
+            "DBPASSWORD",
+            "MYSQL_ROOTPASSWORD",
+            "GPGPASSPHRASE",
+            "OPENAI_APIKEY",
+            "AWS_SECRETACCESSKEY",
+            "SSH_PRIVATE_KEY",
+            "STRIPE-API-KEY",
+            "HUGGING_FACE_HUB_TOKEN",
+            "HF_TOKEN_STORE",
+            "GCP_CREDENTIAL_JSON",
+            "CLIENTSECRET",
+            "GH_PAT",
         ] {
             assert!(looks_secret(n), "{n}");
         }
@@ -229,11 +259,24 @@ mod tests {
             "HF_TOKEN_PATH",
             "PYTHON_VERSION",
             "PASSTHROUGH",
+            // TOKEN as in text tokens, KEY inside another word.
+            "TOKENIZER",
+            "TOKENIZERS_PARALLELISM",
+            "HF_TOKENIZER_NAME",
+            "DETOKENIZE",
+            "MAX_TOKENS",
+            "MAX_NEW_TOKENS",
+            "MAX_TOKEN_COUNT",
+            "MONKEY",
+            "KEYBOARD_LAYOUT",
+            "DONKEY_PATCH",
+            "PATH",
+            "PIP_INDEX_URL",
+            "AWS_ACCESS_KEY_ID",
+            "SSH_PUBLIC_KEY",
         ] {
             assert!(!looks_secret(n), "{n}");
         }
-        assert_eq!(mask_value("HF_TOKEN", "hf_abc"), "***");
-        assert_eq!(mask_value("BASE_IMAGE", "ubuntu:22.04"), "ubuntu:22.04");
     }
 
     #[test]
@@ -267,6 +310,17 @@ mod tests {
     }
 
     #[test]
+    fn joined_secret_names_fire_as_the_masker_sees_them() {
+        for df in [
+            "FROM alpine:3.20\nARG AUTHTOKEN\nRUN echo tok=$AUTHTOKEN\n",
+            "FROM alpine:3.20\nARG GITHUBTOKEN\nRUN git clone https://$GITHUBTOKEN@github.com/o/r\n",
+            "FROM alpine:3.20\nENV DBPASSWORD=hunter2pw\n",
+        ] {
+            assert_eq!(count(&check(df), "DU130"), 1, "{df}");
+        }
+    }
+
+    #[test]
     fn env_with_a_secret_value_fires() {
         let a = check("FROM alpine:3.20\nENV GITHUB_TOKEN=ghp_123\n");
         assert_eq!(count(&a, "DU130"), 1);
@@ -284,6 +338,9 @@ mod tests {
             // A switch whose name mentions credentials holds no secret.
             "FROM alpine:3.20\nARG SCCACHE_S3_NO_CREDENTIALS=0\nRUN echo $SCCACHE_S3_NO_CREDENTIALS\n",
             "FROM alpine:3.20\nENV USE_AUTH_TOKEN=true\n",
+            "FROM python:3.11-slim\nENV TOKENIZERS_PARALLELISM=false HF_TOKENIZER_NAME=bert-base\n",
+            "FROM python:3.11-slim\nARG MAX_NEW_TOKENS=512\nRUN echo $MAX_NEW_TOKENS\n",
+            "FROM python:3.11-slim\nARG PIP_INDEX_URL\nRUN pip install --index-url $PIP_INDEX_URL x\n",
         ] {
             assert_eq!(count(&check(df), "DU130"), 0, "{df}");
         }
