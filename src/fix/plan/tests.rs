@@ -537,9 +537,10 @@ fn map_lines_agrees_with_map_line() {
         ("a\nb", "a\nc"),
     ] {
         let m = map_lines(old, cur);
-        for line in 0..=proposal::lines(cur).len() {
+        assert_eq!(m.len(), proposal::lines(cur).len() + 1);
+        for (line, &disk) in m.iter().enumerate() {
             assert_eq!(
-                m[line],
+                disk,
                 map_line(old, cur, line),
                 "{old:?} -> {cur:?} line {line}"
             );
