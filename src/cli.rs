@@ -875,14 +875,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
         }
         Some(Cmd::Undo { file, force }) => {
             let backups = crate::fix::Backups::new(paths.backups_dir());
-            // Scoped to the project it runs in: without FILE, only writes under the current directory.
+            // Scoped to the project it runs in: without FILE, the last write in the project (as recorded) that
+            // holds the current directory.
             let cwd = std::env::current_dir()?;
-            let project = if file.is_some() {
+            let within = if file.is_some() {
                 None
             } else {
                 Some(cwd.as_path())
             };
-            let (record, diff) = backups.undo(project, file.as_deref(), force)?;
+            let (record, diff) = backups.undo(within, file.as_deref(), force)?;
             print!("{diff}");
             println!(
                 "restored {} from {}",

@@ -22,6 +22,11 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// A file's text, shared between the states that did not change it: a candidate's state copies only the
+/// file it edits, never the whole project (nor, for N candidates, N copies of it).
+type Text = Arc<String>;
 
 /// Rounds of "take the best fix" before the planner stops; each round removes at least one finding.
 const MAX_ROUNDS: usize = 200;
@@ -31,6 +36,10 @@ const MAX_FOLLOW_UPS: usize = 3;
 /// planning with what was found so far, and says so, instead of freezing the TUI.
 const MAX_ANALYSES: usize = 3000;
 const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// More candidates than this in a round whose safe fixes do not help all together: the safe ones are tried in
+/// halves (a batch is still kept only if it helps) before any is tried one by one, so N independent fixes with
+/// one bad apple cost O(log N) analyses per round rather than N.
+const ONE_BY_ONE: usize = 16;
 
 /// What the plan may use.
 pub struct PlanOptions<'a> {
@@ -75,6 +84,8 @@ pub struct Plan {
     /// The analysis of the project on disk, and of the planned project.
     pub before: Analysis,
     pub after: Analysis,
+    /// How many times the project was analysed to make this plan.
+    pub analyses: usize,
 }
 
 impl Plan {
@@ -163,6 +174,12 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
             st = p.take(st, good);
             continue;
         }
+        if cands.len() > ONE_BY_ONE
+            && let Some(good) = p.bisect_safe(&st, &cands)?
+        {
+            st = p.take(st, good);
+            continue;
+        }
         last_reasons.clear();
         let mut best: Option<(Rank, Good)> = None;
         let mut good_safe: Vec<Cand> = Vec::new();
@@ -227,13 +244,14 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         held: p.held,
         before,
         after: st.analysis,
+        analyses: p.analyses,
     })
 }
 
 #[derive(Clone)]
 struct State {
     /// Current text of every file the plan touched (the in-memory copy); other files are read from disk.
-    texts: HashMap<PathBuf, String>,
+    texts: HashMap<PathBuf, Text>,
     analysis: Analysis,
 }
 
@@ -248,8 +266,8 @@ struct Cand {
 struct Good {
     cands: Vec<Cand>,
     state: State,
-    /// Texts each candidate was applied to, for the hunks' sources.
-    applied_to: Vec<String>,
+    /// Texts each candidate was applied to, for the hunks' sources (shared: one per file in a batch).
+    applied_to: Vec<Text>,
     /// A fix with its follow-ups (one group), not independent fixes taken together.
     bundle: bool,
 }
@@ -345,7 +363,7 @@ struct Planner<'a> {
     opts: &'a AnalyzeOptions,
     po: &'a PlanOptions<'a>,
     /// Disk text of every file the plan touched.
-    originals: HashMap<PathBuf, String>,
+    originals: HashMap<PathBuf, Text>,
     order: Vec<PathBuf>,
     analyses: usize,
     /// (label, message) of the findings on disk: a finding that only appears after earlier fixes is a
@@ -363,12 +381,17 @@ impl Planner<'_> {
         self.analyses >= MAX_ANALYSES || self.started.elapsed() >= MAX_TIME
     }
 
-    fn analyse(&mut self, texts: &HashMap<PathBuf, String>) -> Result<Analysis, AnalyzeError> {
+    fn analyse(&mut self, texts: &HashMap<PathBuf, Text>) -> Result<Analysis, AnalyzeError> {
         self.analyses += 1;
-        analyze::analyze_project_with(self.root, self.opts, texts)
+        // The analyzer's overlay owns its texts; this copy lives only as long as the analysis.
+        let overlay: HashMap<PathBuf, String> = texts
+            .iter()
+            .map(|(f, t)| (f.clone(), String::clone(t)))
+            .collect();
+        analyze::analyze_project_with(self.root, self.opts, &overlay)
     }
 
-    fn original(&mut self, file: &Path) -> Result<String, String> {
+    fn original(&mut self, file: &Path) -> Result<Text, String> {
         if let Some(t) = self.originals.get(file) {
             return Ok(t.clone());
         }
@@ -379,13 +402,14 @@ impl Planner<'_> {
         {
             return Err(format!("{} is outside the project", file.display()));
         }
-        let text = crate::analyze::project_files::read_text(self.root, file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let text: Text = crate::analyze::project_files::read_text(self.root, file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            .into();
         self.originals.insert(file.to_path_buf(), text.clone());
         Ok(text)
     }
 
-    fn current(&mut self, st: &State, file: &Path) -> Result<String, String> {
+    fn current(&mut self, st: &State, file: &Path) -> Result<Text, String> {
         match st.texts.get(file) {
             Some(t) => Ok(t.clone()),
             None => self.original(file),
@@ -462,11 +486,7 @@ impl Planner<'_> {
     }
 
     /// The texts after applying `fix` to `st`, or why it cannot be applied.
-    fn apply(
-        &mut self,
-        st: &State,
-        fix: &Fix,
-    ) -> Result<(HashMap<PathBuf, String>, String), String> {
+    fn apply(&mut self, st: &State, fix: &Fix) -> Result<(HashMap<PathBuf, Text>, Text), String> {
         let cur = self.current(st, &fix.file)?;
         let mut edits: Vec<&TextEdit> = fix.edits.iter().collect();
         edits.sort_by_key(|e| (e.start, e.end));
@@ -495,7 +515,7 @@ impl Planner<'_> {
             })
             .collect();
         let new = analyze::apply_edits(&cur, &adapted);
-        if new == cur {
+        if new == *cur {
             return Err("it changes nothing".into());
         }
         if let Some(why) = validate::breakage(&fix.file, &cur, &new) {
@@ -505,7 +525,7 @@ impl Planner<'_> {
             ));
         }
         let mut texts = st.texts.clone();
-        texts.insert(fix.file.clone(), new);
+        texts.insert(fix.file.clone(), Arc::new(new));
         Ok((texts, cur))
     }
 
@@ -636,23 +656,48 @@ impl Planner<'_> {
         Ok(best.map(|(_, g)| g))
     }
 
-    /// The safe fixes of `cands` (one per finding, edits not overlapping) applied together, if that helps.
-    fn safe_batch(&mut self, st: &State, cands: &[Cand]) -> Result<Option<Good>, AnalyzeError> {
-        let mut seen = Vec::new();
-        let safe: Vec<Cand> = cands
+    /// The safe fixes of `cands`, the first of each finding.
+    fn safe_of(cands: &[Cand]) -> Vec<Cand> {
+        let mut seen = HashSet::new();
+        cands
             .iter()
             .filter(|c| c.fix.level == FixLevel::Safe)
-            .filter(|c| {
-                let first = !seen.contains(&c.label);
-                seen.push(c.label.clone());
-                first
-            })
+            .filter(|c| seen.insert(c.label.as_str()))
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// The safe fixes of `cands` (one per finding, edits not overlapping) applied together, if that helps.
+    fn safe_batch(&mut self, st: &State, cands: &[Cand]) -> Result<Option<Good>, AnalyzeError> {
+        let safe = Self::safe_of(cands);
         if safe.is_empty() {
             return Ok(None);
         }
         self.batch(st, &safe)
+    }
+
+    /// The safe fixes of `cands` in halves, then quarters...: the first part that helps applied together.
+    fn bisect_safe(&mut self, st: &State, cands: &[Cand]) -> Result<Option<Good>, AnalyzeError> {
+        let safe = Self::safe_of(cands);
+        self.bisect(st, &safe)
+    }
+
+    fn bisect(&mut self, st: &State, cands: &[Cand]) -> Result<Option<Good>, AnalyzeError> {
+        if cands.len() < 2 || self.out_of_budget() {
+            return Ok(None);
+        }
+        let (a, b) = cands.split_at(cands.len() / 2);
+        for half in [a, b] {
+            if let Some(g) = self.batch(st, half)? {
+                return Ok(Some(g));
+            }
+        }
+        for half in [a, b] {
+            if let Some(g) = self.bisect(st, half)? {
+                return Ok(Some(g));
+            }
+        }
+        Ok(None)
     }
 
     /// `cands` applied together (skipping any whose edits overlap an earlier one's), if the result helps.
@@ -678,11 +723,14 @@ impl Planner<'_> {
         // Edits of all chosen fixes per file, applied at once on the current texts (offsets refer to them).
         let mut texts = st.texts.clone();
         let mut applied_to = Vec::new();
-        let mut per_file: HashMap<PathBuf, String> = HashMap::new();
+        let mut per_file: HashMap<PathBuf, Text> = HashMap::new();
         for c in &chosen {
-            let cur = match self.current(st, &c.fix.file) {
-                Ok(t) => t,
-                Err(_) => return Ok(None),
+            let cur = match per_file.get(&c.fix.file) {
+                Some(t) => t.clone(),
+                None => match self.current(st, &c.fix.file) {
+                    Ok(t) => t,
+                    Err(_) => return Ok(None),
+                },
             };
             per_file.entry(c.fix.file.clone()).or_insert(cur.clone());
             applied_to.push(cur);
@@ -707,7 +755,7 @@ impl Planner<'_> {
             if validate::breakage(file, cur, &new).is_some() {
                 return Ok(None);
             }
-            texts.insert(file.clone(), new);
+            texts.insert(file.clone(), Arc::new(new));
         }
         let analysis = self.analyse(&texts)?;
         if !helps(&st.analysis, &analysis) {
@@ -724,6 +772,9 @@ impl Planner<'_> {
     /// Record `g`'s fixes as steps (with their disk-line origins for the hunks) and move to its state.
     fn take(&mut self, st: State, g: Good) -> State {
         self.groups += 1;
+        // One line index (and one diff to the disk text) per text the fixes were applied to, not per edit: a
+        // batch of N fixes on one file shares one text.
+        let mut index: Option<(Text, LineIndex)> = None;
         for (c, cur) in g.cands.iter().zip(&g.applied_to) {
             if !g.bundle {
                 self.groups += 1;
@@ -732,20 +783,15 @@ impl Planner<'_> {
             if !self.order.contains(file) {
                 self.order.push(file.clone());
             }
-            let old = self.originals.get(file).cloned().unwrap_or_default();
+            if !index.as_ref().is_some_and(|(t, _)| Arc::ptr_eq(t, cur)) {
+                let old = self.originals.get(file).map_or("", |t| t.as_str());
+                index = Some((cur.clone(), LineIndex::new(old, cur)));
+            }
+            let ix = &index.as_ref().expect("set above").1;
             for e in &c.fix.edits {
-                let (a, b) = (
-                    proposal::line_of(cur, e.start),
-                    proposal::line_of(cur, e.end),
-                );
-                let (a, b) = if old == *cur {
-                    (a, b)
-                } else {
-                    (map_line(&old, cur, a), map_line(&old, cur, b))
-                };
                 self.origins.entry(file.clone()).or_default().push((
-                    a,
-                    b,
+                    ix.disk_line_at(cur, e.start),
+                    ix.disk_line_at(cur, e.end),
                     c.label.clone(),
                     c.fix.level,
                 ));
@@ -786,6 +832,65 @@ fn map_line(old: &str, cur: &str, line: usize) -> usize {
         }
     }
     proposal::lines(old).len()
+}
+
+/// `proposal::line_of` and `map_line` for one text, computed once: the offsets of its newlines, and the disk
+/// line of each of its lines (None when it is the disk text).
+struct LineIndex {
+    newlines: Vec<usize>,
+    to_disk: Option<Vec<usize>>,
+}
+
+impl LineIndex {
+    fn new(old: &str, cur: &str) -> LineIndex {
+        let newlines = cur
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        let to_disk = (old != cur).then(|| map_lines(old, cur));
+        LineIndex { newlines, to_disk }
+    }
+
+    /// The 0-based disk line of byte `byte` of `cur` (the text this index was made for).
+    fn disk_line_at(&self, cur: &str, byte: usize) -> usize {
+        // A newline is never inside a multi-byte character, so the count before `byte` is `line_of`'s.
+        let line = self.newlines.partition_point(|&p| p < byte.min(cur.len()));
+        match &self.to_disk {
+            None => line,
+            Some(m) => m
+                .get(line)
+                .copied()
+                .unwrap_or_else(|| *m.last().unwrap_or(&0)),
+        }
+    }
+}
+
+/// `map_line` for every line of `cur` (plus one past the end), from one diff.
+fn map_lines(old: &str, cur: &str) -> Vec<usize> {
+    let n_cur = proposal::lines(cur).len();
+    let mut out: Vec<Option<usize>> = vec![None; n_cur + 1];
+    for op in proposal::line_ops(old, cur) {
+        let (tag, o, n) = op.as_tag_tuple();
+        if n.is_empty() {
+            if let Some(slot) = out.get_mut(n.start)
+                && slot.is_none()
+            {
+                *slot = Some(within(tag, &o, 0));
+            }
+            continue;
+        }
+        for line in n.clone() {
+            if let Some(slot) = out.get_mut(line)
+                && slot.is_none()
+            {
+                *slot = Some(within(tag, &o, line - n.start));
+            }
+        }
+    }
+    let end = proposal::lines(old).len();
+    out.into_iter().map(|l| l.unwrap_or(end)).collect()
 }
 
 /// The old line for the k-th new line of a diff op: the same line where the text is equal; in a replaced

@@ -144,9 +144,10 @@ fn diff_hunks(file: &std::path::Path, old: &str, new: &str, origins: &[Origin]) 
         let n: Vec<String> = new_lines[ns..ne].iter().map(|s| s.to_string()).collect();
         let last_old = oe.max(os + 1) - 1;
         let mut sources = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut level = FixLevel::Safe;
         for (a, b, label, lvl) in origins {
-            if *a <= last_old && *b >= os && !sources.contains(label) {
+            if *a <= last_old && *b >= os && seen.insert(label.as_str()) {
                 sources.push(label.clone());
                 level = level.max(*lvl);
             }

@@ -139,23 +139,44 @@ impl Backups {
             .map_err(io(&self.dir))
     }
 
-    /// Restore the last write of `file` (or the last write of any file) made in `project` (any project when
-    /// None), and drop it from the index. Refuses when the file changed since dockui wrote it, unless `force`.
-    /// The restored file keeps the current file's mode and owner.
+    /// Restore the last write of `file` (or the last write of any file) made in the project `cwd` is in (any
+    /// project when None), and drop it from the index. The project is the innermost one recorded that holds
+    /// `cwd` (the project root or any directory below it); a directory above a project is in none. Refuses
+    /// when the file changed since dockui wrote it, unless `force`, and, like a write, a read-only or
+    /// hard-linked file. The restored file keeps the current file's mode and owner.
     pub fn undo(
         &self,
-        project: Option<&Path>,
+        cwd: Option<&Path>,
         file: Option<&Path>,
         force: bool,
     ) -> Result<(BackupRecord, String), WriteError> {
         let mut records = self.records();
         let file = file.map(|f| f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
-        let project = project.map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
+        let cwd = cwd.map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
+        // The record's project, or for records from older versions the written file's directory.
+        let home = |r: &BackupRecord| -> PathBuf {
+            r.project
+                .clone()
+                .unwrap_or_else(|| dir_of(&r.file).to_path_buf())
+        };
+        let project: Option<PathBuf> = cwd.as_ref().and_then(|c| {
+            records
+                .iter()
+                .map(home)
+                .filter(|p| c.starts_with(p))
+                .max_by_key(|p| p.components().count())
+        });
+        if let (Some(c), None, None) = (&cwd, &project, &file) {
+            return Err(WriteError::NothingToUndo(format!(
+                " in a project holding {} (dockui fixed nothing there)",
+                c.display()
+            )));
+        }
         let pos = records
             .iter()
             .rposition(|r| {
                 file.as_ref().is_none_or(|f| &r.file == f)
-                    && project.as_ref().is_none_or(|p| r.file.starts_with(p))
+                    && project.as_ref().is_none_or(|p| &home(r) == p)
             })
             .ok_or_else(|| {
                 WriteError::NothingToUndo(match (&file, &project) {
@@ -187,6 +208,18 @@ impl Backups {
                 file: record.file.clone(),
                 diff,
             });
+        }
+        if current.is_some() {
+            let meta = std::fs::metadata(&record.file).map_err(io(&record.file))?;
+            if meta.permissions().readonly() || !writable(&record.file) {
+                return Err(WriteError::ReadOnly(record.file.clone()));
+            }
+            if meta.nlink() > 1 {
+                return Err(WriteError::HardLinked {
+                    path: record.file.clone(),
+                    links: meta.nlink(),
+                });
+            }
         }
         let keep_from = current.as_ref().map(|_| record.file.as_path());
         replace_file(&record.file, &original, keep_from)?;
@@ -575,5 +608,77 @@ mod tests {
         }
         assert_eq!(sweep_stale_temps(dir.path()), vec![dead.clone()]);
         assert!(!dead.exists() && mine.exists() && other.exists());
+    }
+
+    #[test]
+    fn undo_finds_the_project_of_a_subdirectory_and_not_of_a_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = Backups::new(dir.path().join("b"));
+        let mut roots = Vec::new();
+        for name in ["proj", "other"] {
+            let root = dir.path().join(name);
+            std::fs::create_dir_all(root.join("app")).unwrap();
+            std::fs::write(root.join("Dockerfile"), "FROM a\n").unwrap();
+            write_atomic(
+                &root,
+                Path::new("Dockerfile"),
+                "FROM b\n",
+                "FROM a\n",
+                &backups,
+            )
+            .unwrap();
+            roots.push(root);
+        }
+        // From proj/app: proj's write, although `other` was written last.
+        let (rec, _) = backups
+            .undo(Some(&roots[0].join("app")), None, false)
+            .unwrap();
+        assert_eq!(
+            rec.file,
+            roots[0].join("Dockerfile").canonicalize().unwrap()
+        );
+        assert_eq!(
+            std::fs::read_to_string(roots[0].join("Dockerfile")).unwrap(),
+            "FROM a\n"
+        );
+        // Must not: from the directory above both projects nothing is restored.
+        let err = backups.undo(Some(dir.path()), None, false).unwrap_err();
+        assert!(matches!(err, WriteError::NothingToUndo(_)), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(roots[1].join("Dockerfile")).unwrap(),
+            "FROM b\n"
+        );
+    }
+
+    #[test]
+    fn undo_refuses_read_only_and_hard_linked_files_like_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = Backups::new(dir.path().join("b"));
+        let root = dir.path().join("proj");
+        std::fs::create_dir(&root).unwrap();
+        let file = root.join("Dockerfile");
+        std::fs::write(&file, "FROM a\n").unwrap();
+        write_atomic(
+            &root,
+            Path::new("Dockerfile"),
+            "FROM b\n",
+            "FROM a\n",
+            &backups,
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let err = backups.undo(Some(&root), None, false).unwrap_err();
+        assert!(matches!(err, WriteError::ReadOnly(_)), "{err}");
+        assert!(err.to_string().contains("is read-only; make it writable"));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "FROM b\n");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link");
+        std::fs::hard_link(&file, &link).unwrap();
+        let err = backups.undo(Some(&root), None, false).unwrap_err();
+        assert!(matches!(err, WriteError::HardLinked { .. }), "{err}");
+        std::fs::remove_file(&link).unwrap();
+        // Must not refuse a writable file: the undo goes through, once.
+        backups.undo(Some(&root), None, false).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "FROM a\n");
     }
 }

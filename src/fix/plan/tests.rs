@@ -457,3 +457,93 @@ fn map_line_keeps_lines_edited_in_place() {
     let cur = "a\nB\nC\nC2\nd\n";
     assert_eq!(line_map(old, cur), vec![0, 1, 2, 2, 3, 4]);
 }
+
+#[test]
+fn many_same_rule_fixes_cost_a_few_analyses_and_share_one_text() {
+    let n = 300;
+    let mut df = String::from("FROM ubuntu:22.04\n");
+    for i in 0..n {
+        df.push_str(&format!("RUN pip install x{i}\n"));
+    }
+    let dir = project(&[("Dockerfile", &df)]);
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    let cache_fixes = p
+        .steps
+        .iter()
+        .filter(|s| s.label.starts_with("DL3042"))
+        .count();
+    assert_eq!(cache_fixes, n, "every pip install gets --no-cache-dir");
+    assert!(
+        p.analyses <= 6,
+        "{} analyses for {n} same-rule fixes",
+        p.analyses
+    );
+    // Each hunk names its sources once, and the sources are the steps on its lines.
+    let sources: usize = p.proposals[0].hunks.iter().map(|h| h.sources.len()).sum();
+    assert!(sources >= n, "{sources}");
+
+    // The batch's fixes were applied to one shared text, not one copy each (N copies of an N-line file).
+    let mut pl = Planner {
+        root: dir.path(),
+        opts: &AnalyzeOptions::default(),
+        po: &PlanOptions {
+            allow: &all,
+            choice: &HashMap::new(),
+            extra: &[],
+        },
+        originals: HashMap::new(),
+        order: Vec::new(),
+        analyses: 0,
+        on_disk: HashSet::new(),
+        started: std::time::Instant::now(),
+        origins: HashMap::new(),
+        steps: Vec::new(),
+        held: Vec::new(),
+        groups: 0,
+    };
+    let before = pl.analyse(&HashMap::new()).unwrap();
+    let st = State {
+        texts: HashMap::new(),
+        analysis: before,
+    };
+    let cands = pl.candidates(&st, false).unwrap();
+    let good = pl
+        .safe_batch(&st, &cands)
+        .unwrap()
+        .expect("the batch helps");
+    assert_eq!(good.applied_to.len(), n);
+    assert!(
+        good.applied_to
+            .iter()
+            .all(|t| Arc::ptr_eq(t, &good.applied_to[0]))
+    );
+    // Must not: a single fix's state shares the files it did not change and copies the one it did.
+    let one = pl.evaluate(&good.state, &cands[0], false).unwrap();
+    if let Ok(g) = one {
+        assert!(!Arc::ptr_eq(
+            &g.state.texts[Path::new("Dockerfile")],
+            &good.state.texts[Path::new("Dockerfile")]
+        ));
+    }
+}
+
+#[test]
+fn map_lines_agrees_with_map_line() {
+    for (old, cur) in [
+        ("a\nb\nc\n", "a\nx\ny\nb\nc\n"),
+        ("a\nb\nc\nd\n", "a\nd\n"),
+        ("a\nb\nc\n", "z\nb\nq\nr\n"),
+        ("", "x\n"),
+        ("a\nb", "a\nc"),
+    ] {
+        let m = map_lines(old, cur);
+        assert_eq!(m.len(), proposal::lines(cur).len() + 1);
+        for (line, &disk) in m.iter().enumerate() {
+            assert_eq!(
+                disk,
+                map_line(old, cur, line),
+                "{old:?} -> {cur:?} line {line}"
+            );
+        }
+    }
+}
