@@ -780,6 +780,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
             let cache_inputs = cache::Inputs::of(&req, &dir, &paths.data_dir);
             let cache_before =
                 cache::before_build(&rt, ctx.docker.clone(), paths, &cache_inputs, quiet);
+            // One listener for the whole command: a signal after the build (during the notification) counts too.
+            let (cancel, signalled) = {
+                let _in_runtime = rt.enter();
+                cancel_on_fatal_signal()
+            };
             let outcome = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 // Progress streams to stderr for both formats (stdout stays for the one result) unless --quiet.
@@ -787,7 +792,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     engine::EngineEvent::BuildLog(lines) if !quiet => lines,
                     _ => Vec::new(),
                 });
-                let (cancel, signalled) = cancel_on_fatal_signal();
+                let cancel = cancel.clone();
                 let outcome = if platforms.len() > 1 {
                     engine::platforms::run_multi(ctx.docker.as_ref(), req, &platforms, &tx, cancel)
                         .await
@@ -798,9 +803,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 let _ = printer.await;
                 // Containers removed in the background (a cancelled smoke test) are gone before we exit.
                 ctx.docker.settle().await;
-                (outcome, signalled.load(std::sync::atomic::Ordering::SeqCst))
+                outcome
             });
-            let (outcome, signalled) = outcome;
             let cache_break = (!outcome.engine_unreachable)
                 .then(|| {
                     cache::after_build(&rt, ctx.docker.as_ref(), paths, &cache_inputs, cache_before)
@@ -810,7 +814,9 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 &rt,
                 &config.notify,
                 &crate::notify::Notification::from_build(&dir, &outcome),
+                &cancel,
             );
+            let signalled = signalled.load(std::sync::atomic::Ordering::SeqCst);
             match format {
                 Format::Human if quiet && outcome.success => {
                     println!("{}", outcome.image_id.as_deref().unwrap_or(&outcome.image))
@@ -1043,31 +1049,50 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 print_push_report(format, &report, engine.endpoint_json())?;
                 return Ok(report.exit_code());
             }
+            // As `build`: SIGINT/SIGTERM/SIGHUP stop the push (and the notification after it), the report
+            // is still printed, and the exit code is 128 + N.
+            let (cancel, signalled) = {
+                let _in_runtime = rt.enter();
+                cancel_on_fatal_signal()
+            };
             let report = rt.block_on(async {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 let printer = progress_to_stderr(rx, |p| {
                     crate::docker::push::progress_line(&p).into_iter().collect()
                 });
-                let report = engine::push::run_with(
-                    engine.as_ref(),
-                    &config,
-                    project.as_deref(),
-                    &source,
-                    &opts,
-                    tx,
-                )
-                .await;
+                // Dropping the push closes its connection to the engine, which cancels the engine's push.
+                let report = tokio::select! {
+                    r = engine::push::run_with(
+                        engine.as_ref(),
+                        &config,
+                        project.as_deref(),
+                        &source,
+                        &opts,
+                        tx,
+                    ) => r,
+                    _ = cancel.cancelled() => interrupted_push(
+                        &source,
+                        signalled.load(std::sync::atomic::Ordering::SeqCst),
+                    ),
+                };
                 let _ = printer.await;
                 report
             });
-            rollback::record(paths, &report);
+            let signalled_during_push = signalled.load(std::sync::atomic::Ordering::SeqCst);
+            if signalled_during_push == 0 {
+                rollback::record(paths, &report);
+            }
             notify::send(
                 &rt,
                 &config.notify,
                 &crate::notify::Notification::from_push(project.as_deref(), &report),
+                &cancel,
             );
             print_push_report(format, &report, engine.endpoint_json())?;
-            Ok(report.exit_code())
+            Ok(match signalled.load(std::sync::atomic::Ordering::SeqCst) {
+                0 => report.exit_code(),
+                signo => 128 + signo,
+            })
         }
         Some(Cmd::Status { build_id, format }) => {
             let config = load_config(config_flag, paths, Path::new("."))?;
@@ -1211,7 +1236,8 @@ fn apply_build_flags(config: &mut Config, build: &BuildFlags) {
 
 /// A headless build's exit code: 2 when the builder could not be reached (its message names the endpoint, the
 /// cause and what to do; the streamed log ends with it already, unless --quiet kept the log off stderr),
-/// 128 + N when signal N stopped it (as a shell reports a job ended by a signal), else 0 or 1.
+/// 128 + N when signal N stopped it (as a shell reports a job ended by a signal; also when it came after the
+/// build, during the notification, which it abandoned), else 0 or 1.
 pub(crate) fn build_exit_code(
     outcome: &engine::BuildOutcome,
     signalled: i32,
@@ -1226,12 +1252,31 @@ pub(crate) fn build_exit_code(
             );
         }
         2
-    } else if signalled != 0 && outcome.cancelled {
+    } else if signalled != 0 {
         128 + signalled
     } else if outcome.success {
         0
     } else {
         1
+    }
+}
+
+/// The report of a push a fatal signal stopped: nothing is known to be pullable; what may be left behind.
+fn interrupted_push(source: &str, signo: i32) -> crate::registry::report::PushReport {
+    let name = match signo {
+        libc::SIGINT => "SIGINT".to_string(),
+        libc::SIGTERM => "SIGTERM".to_string(),
+        libc::SIGHUP => "SIGHUP".to_string(),
+        n => format!("signal {n}"),
+    };
+    crate::registry::report::PushReport {
+        image: source.to_string(),
+        error: Some(format!(
+            "push of {source} interrupted ({name}): nothing was verified as pushed. Layers uploaded so far may \
+             be in the registry (push again to complete it); the engine may keep a stalled upload open for a \
+             while after dockui has gone (restarting the engine ends it)"
+        )),
+        ..Default::default()
     }
 }
 
@@ -1313,7 +1358,10 @@ fn open_tui(
 
 /// A token cancelled by the first SIGINT, SIGTERM or SIGHUP, and that signal's number (0 until then). All three
 /// cancel the same way: the build stops, smoke containers are removed, the record and the result are still
-/// written. Call inside the runtime.
+/// written. The handlers are in place when this returns, and stay for as long as the runtime runs: once
+/// installed, tokio's handlers replace the default action, so a signal nobody listens for would be ignored.
+/// Create it once per command, before its first step, and hand the same token to every later step (the
+/// notification too). Call inside the runtime (in `block_on`, or under `rt.enter()`).
 pub(crate) fn cancel_on_fatal_signal() -> (
     tokio_util::sync::CancellationToken,
     Arc<std::sync::atomic::AtomicI32>,
@@ -1321,8 +1369,9 @@ pub(crate) fn cancel_on_fatal_signal() -> (
     let cancel = tokio_util::sync::CancellationToken::new();
     let signalled = Arc::new(std::sync::atomic::AtomicI32::new(0));
     let (c, s) = (cancel.clone(), signalled.clone());
+    let signals = fatal_signals();
     tokio::spawn(async move {
-        if let Some(signo) = fatal_signal().await {
+        if let Some(signo) = first_fatal_signal(signals).await {
             s.store(signo, std::sync::atomic::Ordering::SeqCst);
             c.cancel();
         }
@@ -1330,16 +1379,25 @@ pub(crate) fn cancel_on_fatal_signal() -> (
     (cancel, signalled)
 }
 
-/// The first SIGINT, SIGTERM or SIGHUP, by number; None when no handler could be installed.
-async fn fatal_signal() -> Option<i32> {
+type FatalSignals = Option<[(tokio::signal::unix::Signal, i32); 3]>;
+
+/// SIGINT, SIGTERM and SIGHUP handlers, installed now; None when one could not be installed.
+fn fatal_signals() -> FatalSignals {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).ok()?;
-    let mut term = signal(SignalKind::terminate()).ok()?;
-    let mut hup = signal(SignalKind::hangup()).ok()?;
+    Some([
+        (signal(SignalKind::interrupt()).ok()?, libc::SIGINT),
+        (signal(SignalKind::terminate()).ok()?, libc::SIGTERM),
+        (signal(SignalKind::hangup()).ok()?, libc::SIGHUP),
+    ])
+}
+
+/// The first of `signals` to arrive, by number; None when no handler could be installed.
+async fn first_fatal_signal(signals: FatalSignals) -> Option<i32> {
+    let [(mut int, i), (mut term, t), (mut hup, h)] = signals?;
     tokio::select! {
-        _ = int.recv() => Some(libc::SIGINT),
-        _ = term.recv() => Some(libc::SIGTERM),
-        _ = hup.recv() => Some(libc::SIGHUP),
+        _ = int.recv() => Some(i),
+        _ = term.recv() => Some(t),
+        _ = hup.recv() => Some(h),
     }
 }
 

@@ -676,6 +676,14 @@ mod tests {
         let dir = project_with("\n\nnotify.style = \"slack\"\n");
         let err = Config::load(None, dir.path()).unwrap_err().to_string();
         assert!(err.contains(".dockui.toml:3:16: notify.style"), "{err}");
+        let dir = project_with(
+            "[notify]\nwebhook = \"http://127.0.0.1:9/hook\"\ntimeout_s = 999999999999\n",
+        );
+        let err = Config::load(None, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(".dockui.toml:3:13: notify.timeout_s = 999999999999: use 1 to 300"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl Default for NotifyConfig {
     }
 }
 
+/// The longest `notify.timeout_s`: a notification is a courtesy, never worth holding a finished build for
+/// more than five minutes.
+pub const MAX_TIMEOUT_S: u64 = 300;
+
 impl NotifyConfig {
     /// Config-time check, so a typo is an error when the config loads, not a silent non-notification.
     pub fn validate(&self) -> Result<(), String> {
@@ -47,6 +51,13 @@ impl NotifyConfig {
         let http = ["http://", "https://"]
             .iter()
             .any(|s| self.webhook.starts_with(s));
+        if !(1..=MAX_TIMEOUT_S).contains(&self.timeout_s) {
+            return Err(format!(
+                "notify.timeout_s = {}: use 1 to {MAX_TIMEOUT_S} seconds (how long a build or push waits for \
+                 the webhook before giving up on it)",
+                self.timeout_s
+            ));
+        }
         if !self.webhook.is_empty() && !http {
             return Err(format!(
                 "notify.webhook must be an http:// or https:// URL (got \"{}\")",
@@ -174,7 +185,9 @@ pub async fn send(config: &NotifyConfig, n: &Notification) -> Result<bool, Strin
     }
     let target = redact(&config.webhook);
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(config.timeout_s.max(1)))
+        .timeout(Duration::from_secs(
+            config.timeout_s.clamp(1, MAX_TIMEOUT_S),
+        ))
         .build()
         .map_err(|e| format!("notify: cannot set up the HTTP client: {e}"))?;
     let body = serde_json::to_vec(n).map_err(|e| e.to_string())?;
@@ -252,6 +265,23 @@ mod tests {
         c.webhook = "ftp://x/secret".into();
         let e = c.validate().unwrap_err();
         assert!(e.contains("http") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn config_bounds_the_timeout() {
+        let mut c = NotifyConfig::default();
+        for ok in [1, 10, MAX_TIMEOUT_S] {
+            c.timeout_s = ok;
+            assert!(c.validate().is_ok(), "{ok}");
+        }
+        for bad in [0, MAX_TIMEOUT_S + 1, 999_999_999_999] {
+            c.timeout_s = bad;
+            let e = c.validate().unwrap_err();
+            assert!(
+                e.starts_with("notify.timeout_s = ") && e.contains("1 to 300"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -186,7 +186,7 @@ async fn push_through_an_engines_buildkit_is_refused_not_claimed() {
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
     let (repo, t) = tag.rsplit_once(':').unwrap();
     let err = builder
-        .push(repo, t, None, ptx)
+        .push(repo, t, None, ptx, std::time::Duration::from_secs(30))
         .await
         .unwrap_err()
         .to_string();
@@ -825,7 +825,13 @@ async fn a_standalone_daemon_gets_the_image_exporter_with_push_platforms_and_reg
     // The push happened in the build: `push` reports the digest the exporter gave, no second upload.
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
     let pushed = builder
-        .push("registry.example:5000/team/app", "1.0", None, ptx)
+        .push(
+            "registry.example:5000/team/app",
+            "1.0",
+            None,
+            ptx,
+            std::time::Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -433,3 +433,185 @@ async fn engine_build_job_notifies_and_reports_failures_as_notice() {
     handle.shutdown().await;
     remove(&engine, &[image_id]).await;
 }
+
+/// A webhook that accepts every connection and never answers; each accepted connection is announced.
+fn stalled_listener() -> (u16, mpsc::Receiver<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in l.incoming() {
+            let Ok(stream) = stream else { return };
+            held.push(stream);
+            if tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// Wait for `child` at most `limit`; kill it (and fail) when it is still running.
+fn exit_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running {limit:?} after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    std::process::Output {
+        status: child.wait().unwrap(),
+        stdout,
+        stderr,
+    }
+}
+
+/// The build is decided when the notification is posted: a fatal signal then abandons the notification at
+/// once, the result is still written, and the exit code reports the signal. An unbounded timeout_s is refused
+/// when the config loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_abandons_a_stalled_notification() {
+    let test = "a_signal_abandons_a_stalled_notification";
+    let Some(engine) = common::engine_or_skip(test).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let (port, accepted) = stalled_listener();
+    let Some(dir) = project(
+        home.path(),
+        "stalled",
+        OK_DOCKERFILE,
+        &format!(
+            "[notify]\nwebhook = \"http://127.0.0.1:{port}/hook\"\ntimeout_s = 999999999999\n"
+        ),
+    ) else {
+        return support::skip(test, "no static busybox on the host");
+    };
+    let out = common::dockui(home.path())
+        .args(["build", dir.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(".dockui.toml:11:13: notify.timeout_s = 999999999999: use 1 to 300"),
+        "{stderr}"
+    );
+    let config = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        config.replace("999999999999", "300"),
+    )
+    .unwrap();
+
+    let mut image_id = None;
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGHUP, "SIGHUP")] {
+        let mut child = common::dockui(home.path())
+            .args([
+                "build",
+                dir.to_str().unwrap(),
+                "--no-smoke",
+                "--format",
+                "json",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        accepted
+            .recv_timeout(Duration::from_secs(180))
+            .expect("the build posts its notification");
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = exit_within(&mut child, Duration::from_secs(5), name);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(128 + signal), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "notify: interrupted; the notification to http://127.0.0.1:{port}/... was not sent"
+            )),
+            "{name}: {stderr}"
+        );
+        let outcome: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: one JSON result on stdout ({e}): {stderr}"));
+        assert_eq!(outcome["success"], true, "{name}");
+        image_id = outcome["image_id"].as_str().map(String::from);
+    }
+    if let Some(id) = image_id {
+        remove(&engine, &[id]).await;
+    }
+}
+
+/// `dockui push`'s notification is abandoned on a signal too, with the report on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_abandons_a_stalled_push_notification() {
+    let test = "a_signal_abandons_a_stalled_push_notification";
+    let Some(engine) = common::engine_or_skip(test).await else {
+        return;
+    };
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let tag = format!("s{}", std::process::id());
+    let local = format!("dockui-test/after-notify-stall:{tag}");
+    let Some(local_id) = support::build_busybox(&engine, &local).await else {
+        return;
+    };
+    let (port, accepted) = stalled_listener();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[push]\nregistry = \"{}\"\nrepository = \"after/stall\"\n[push.retry]\nattempts = 2\ninitial_delay_ms = 50\n\n[notify]\nwebhook = \"http://127.0.0.1:{port}/push\"\ntimeout_s = 300\n",
+            registry.host
+        ),
+    )
+    .unwrap();
+    let mut child = common::dockui(home.path())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "push",
+            &local,
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    accepted
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the push posts its notification");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = exit_within(&mut child, Duration::from_secs(5), "SIGTERM");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM), "{stderr}");
+    assert!(stderr.contains("was not sent"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["digest"].as_str().is_some(), "{report}");
+    assert!(report["error"].is_null(), "{report}");
+    remove(&engine, &[local_id]).await;
+}

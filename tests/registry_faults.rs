@@ -219,3 +219,160 @@ async fn a_failed_verification_reports_the_digest_the_engine_printed() {
     assert_eq!(json["digest"], printed.as_str(), "not null in the JSON");
     assert_eq!(report.exit_code(), 1);
 }
+
+/// A registry that answers `GET /v2/` and then stalls: every other request is read and never answered (each
+/// is announced on the channel). A TLS hello (the engine tries HTTPS first) is closed at once.
+fn stalling_registry() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                let n = client.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if n == 0 || buf[0] == 0x16 {
+                    return;
+                }
+                if head.starts_with("GET /v2/ ") {
+                    let _ = write!(
+                        client,
+                        "HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                    );
+                    return;
+                }
+                let _ = tx.send(head.lines().next().unwrap_or_default().to_string());
+                std::thread::sleep(std::time::Duration::from_secs(600));
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// Wait for `child` at most `limit` (killing it and failing after that); its output.
+fn exit_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::Output {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    std::process::Output {
+        status: child.wait().unwrap(),
+        stdout,
+        stderr,
+    }
+}
+
+/// A registry that stops answering mid-push: `dockui push` fails (exit 2) once the engine has reported no
+/// progress for `[push.retry] timeout_s`, naming the registry; and a SIGINT during such a push exits 130
+/// with one JSON report on stdout that says the push was interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+async fn a_push_to_a_registry_that_stalls_fails_as_stalled_and_a_signal_ends_it() {
+    const T: &str = "a_push_to_a_registry_that_stalls_fails_as_stalled_and_a_signal_ends_it";
+    let Some(engine) = common::engine_or_skip(T).await else {
+        return;
+    };
+    let source = format!("dockui-test/registry-stall:{}", std::process::id());
+    if support::build_busybox(&engine, &source).await.is_none() {
+        return;
+    }
+    let (port, requests) = stalling_registry();
+    let target = format!("127.0.0.1:{port}/audit/hang:1");
+    let repo = format!("127.0.0.1:{port}/audit/hang");
+    engine.tag(&source, &repo, "1").await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, "[push.retry]\nattempts = 1\ntimeout_s = 3\n").unwrap();
+    let spawn = |config: Option<&std::path::Path>, target: &str| {
+        let mut cmd = common::dockui(home.path());
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.args(["push", target, "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // Stalled: no progress for 3 s -> exit 2, the registry named.
+    let t0 = std::time::Instant::now();
+    let mut child = spawn(Some(&config), &target);
+    let out = exit_within(
+        &mut child,
+        std::time::Duration::from_secs(90),
+        "stalled push",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("one JSON report ({e}): {stderr}"));
+    let error = report["error"].as_str().unwrap_or_default();
+    assert_eq!(out.status.code(), Some(2), "{report:#}\n{stderr}");
+    assert!(
+        error.contains(&format!(
+            "push to 127.0.0.1:{port} stalled: the registry stopped answering"
+        )) && error.contains("no progress for 3 s"),
+        "{error}"
+    );
+    assert!(requests.try_recv().is_ok(), "the engine reached the stall");
+    eprintln!(
+        "stalled push failed after {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    // Interrupted (the stall bound is 30 s by default): 130 at once, the report says so. Another registry:
+    // the engine may still hold the first push's stalled upload, and a second push of the same layers to the
+    // same place waits for it without a request of its own.
+    let (port2, requests) = stalling_registry();
+    let target2 = format!("127.0.0.1:{port2}/audit/hang:1");
+    let repo2 = format!("127.0.0.1:{port2}/audit/hang");
+    engine.tag(&source, &repo2, "1").await.unwrap();
+    let mut child = spawn(None, &target2);
+    requests
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the engine's push reaches the stalling registry");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = exit_within(&mut child, std::time::Duration::from_secs(5), "SIGINT");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("one JSON report ({e}): {stderr}"));
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!("push of {target2} interrupted (SIGINT)")),
+        "{report:#}"
+    );
+    support::remove_images(
+        &engine,
+        &[source, format!("{repo}:1"), format!("{repo2}:1")],
+    )
+    .await;
+}

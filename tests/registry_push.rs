@@ -524,14 +524,14 @@ async fn a_push_is_cancelled_by_dropping_its_future_and_the_next_one_works() {
     engine.tag(&source, &repo, "v1").await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancelled = tokio::select! {
-        _ = engine.push(&repo, "v1", None, tx) => false,
+        _ = engine.push(&repo, "v1", None, tx, std::time::Duration::from_secs(60)) => false,
         // The first progress message: the push is under way; dropping the future closes the connection.
         _ = rx.recv() => true,
     };
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let again = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        engine.push(&repo, "v1", None, tx),
+        engine.push(&repo, "v1", None, tx, std::time::Duration::from_secs(60)),
     )
     .await;
     support::remove_images(&engine, &[source.clone(), format!("{repo}:v1")]).await;

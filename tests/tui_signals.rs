@@ -1,5 +1,6 @@
 //! The TUI ends with a non-zero exit code on a fatal signal (128 + its number, as a shell reports it), after
-//! giving the terminal back; a user's quit is still exit 0.
+//! giving the terminal back (main screen, cursor, cooked mode): every catchable signal whose default action
+//! ends the process, not only SIGINT/SIGTERM/SIGHUP; a user's quit is still exit 0.
 
 mod common;
 
@@ -67,6 +68,32 @@ fn ends_with_code(name: &str, signal: i32) {
         screen.contains(&format!("EXIT={}", 128 + signal)),
         "{screen}"
     );
+    // The terminal is given back: main screen, cursor shown, cooked mode with echo. (The exit is dockui's
+    // own, not a death by signal: the shell restores nothing for it.)
+    let show = |format: &str| {
+        t.tmux(&["display", "-p", "-t", "t", format])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        show("#{alternate_on}"),
+        "0",
+        "alternate screen left:\n{screen}"
+    );
+    assert_eq!(show("#{cursor_flag}"), "1", "cursor shown:\n{screen}");
+    let out = home.path().join("stty.txt");
+    t.send(&[&format!("stty -a > {}", out.display()), "Enter"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&out).map_or(true, |s| s.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "stty did not run");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let stty = std::fs::read_to_string(&out).unwrap();
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    for flag in ["icanon", "echo", "isig", "icrnl", "opost"] {
+        assert!(flags.contains(&flag), "{flag} not restored:\n{stty}");
+    }
 }
 
 #[test]
@@ -77,4 +104,24 @@ fn sigterm_ends_the_tui_with_143() {
 #[test]
 fn sighup_ends_the_tui_with_129() {
     ends_with_code("sighup-tui", libc::SIGHUP);
+}
+
+#[test]
+fn sigquit_ends_the_tui_with_131_and_gives_the_terminal_back() {
+    ends_with_code("sigquit-tui", libc::SIGQUIT);
+}
+
+#[test]
+fn sigusr1_ends_the_tui_with_138_and_gives_the_terminal_back() {
+    ends_with_code("sigusr1-tui", libc::SIGUSR1);
+}
+
+#[test]
+fn sigusr2_ends_the_tui_with_140_and_gives_the_terminal_back() {
+    ends_with_code("sigusr2-tui", libc::SIGUSR2);
+}
+
+#[test]
+fn sigalrm_ends_the_tui_with_142_and_gives_the_terminal_back() {
+    ends_with_code("sigalrm-tui", libc::SIGALRM);
 }

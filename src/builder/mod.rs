@@ -325,14 +325,17 @@ pub trait BuilderPort: Send + Sync {
         })
     }
     /// Push `image_ref:tag` (already tagged), reporting per-layer progress; resolves to the manifest digest.
+    /// `stall_after`: the push fails when the builder reports no progress for this long (a registry that
+    /// stopped answering would otherwise hold it forever).
     fn push<'a>(
         &'a self,
         image_ref: &'a str,
         tag: &'a str,
         credentials: Option<&'a Credentials>,
         progress: UnboundedSender<PushProgress>,
+        stall_after: std::time::Duration,
     ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
-        let _ = (image_ref, tag, credentials, progress);
+        let _ = (image_ref, tag, credentials, progress, stall_after);
         let endpoint = self.endpoint();
         Box::pin(async move {
             Err(DockerError::Other(format!(

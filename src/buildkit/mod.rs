@@ -514,6 +514,7 @@ impl BuilderPort for BuildkitBuilder {
         tag: &'a str,
         _credentials: Option<&'a crate::builder::Credentials>,
         _progress: UnboundedSender<PushProgress>,
+        _stall_after: std::time::Duration,
     ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
         async move {
             let full = format!("{image_ref}:{tag}");

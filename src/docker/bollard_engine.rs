@@ -1410,8 +1410,9 @@ impl DockerPort for BollardEngine {
         tag: &'a str,
         credentials: Option<&'a Credentials>,
         progress: UnboundedSender<PushProgress>,
+        stall_after: std::time::Duration,
     ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
-        BollardEngine::push(self, image_ref, tag, credentials, progress).boxed()
+        BollardEngine::push(self, image_ref, tag, credentials, progress, stall_after).boxed()
     }
 
     fn settle(&self) -> BoxFuture<'_, ()> {

@@ -214,6 +214,17 @@ pub fn explain_push_error(
     }
 }
 
+/// A push the engine reported nothing about for `after`: the registry (or the way to it) stopped answering.
+pub fn stalled_push(registry: &str, after: std::time::Duration) -> String {
+    format!(
+        "push to {registry} stalled: the registry stopped answering (the engine reported no progress for {} s). \
+         Check that {registry} is up and reachable from the Docker engine, then push again ([push.retry] \
+         timeout_s sets how long a push may go without progress). The engine may keep the stalled upload open \
+         for a while after dockui gave up; restarting the registry or the engine ends it",
+        after.as_secs()
+    )
+}
+
 /// X-Registry-Auth: base64url of the JSON the engine expects (as the docker CLI sends it).
 fn registry_auth_header(credentials: Option<&Credentials>, server: &str) -> String {
     let json = match credentials {
@@ -253,13 +264,16 @@ impl BollardEngine {
     }
 
     /// Push `image_ref:tag` (image_ref = `registry/repository`, already tagged locally), reporting per-layer
-    /// progress; resolves to the manifest digest, cross-checked with the image's RepoDigests.
+    /// progress; resolves to the manifest digest, cross-checked with the image's RepoDigests. The push fails
+    /// when the engine sends nothing for `stall_after` (the engine waits on a registry that stopped answering
+    /// for as long as the registry lets it).
     pub async fn push(
         &self,
         image_ref: &str,
         tag: &str,
         credentials: Option<&Credentials>,
         progress: UnboundedSender<PushProgress>,
+        stall_after: std::time::Duration,
     ) -> Result<PushResult, DockerError> {
         let name = ImageName::parse(image_ref).map_err(|e| DockerError::Other(e.to_string()))?;
         let server = if name.is_docker_hub() {
@@ -325,7 +339,18 @@ impl BollardEngine {
                 }
             }
         };
-        while let Some(frame) = body.frame().await {
+        loop {
+            let frame = match tokio::time::timeout(stall_after, body.frame()).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                // Returning drops the body, which closes the connection: the engine cancels its push.
+                Err(_) => {
+                    return Err(DockerError::Other(stalled_push(
+                        &name.registry,
+                        stall_after,
+                    )));
+                }
+            };
             let frame =
                 frame.map_err(|e| self.unreachable_push(format!("the push stream broke: {e}")))?;
             if let Ok(data) = frame.into_data() {

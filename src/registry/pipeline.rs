@@ -111,7 +111,14 @@ pub async fn push_and_verify(
             return report;
         }
         match engine
-            .push(&repository, tag, creds.as_ref(), progress.clone())
+            .push(
+                &repository,
+                tag,
+                creds.as_ref(),
+                progress.clone(),
+                // `[push.retry] timeout_s` (seconds per registry request) bounds a silence of the engine's push.
+                std::time::Duration::from_secs(req.config.retry.timeout_s.max(1)),
+            )
             .await
         {
             Ok(r) => {
@@ -288,6 +295,7 @@ mod tests {
             tag: &'a str,
             _: Option<&'a Credentials>,
             progress: UnboundedSender<PushProgress>,
+            _: std::time::Duration,
         ) -> BoxFuture<'a, Result<PushResult, DockerError>> {
             async move {
                 if let Some(e) = &self.push_error {

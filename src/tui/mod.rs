@@ -73,7 +73,39 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Runs until the user quits (exit code 0) or a fatal signal arrives (128 + its number, like a shell).
+/// Signals whose default action ends the process: each one the TUI catches, so the terminal is given back
+/// (raw mode off, main screen, cursor shown) before it exits with 128 + the number. SIGPIPE is left out: the
+/// Rust runtime ignores it. SIGKILL and SIGSTOP cannot be caught.
+pub const FATAL_SIGNALS: [i32; 12] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGIO,
+    libc::SIGPWR,
+];
+
+/// Every signal in `FATAL_SIGNALS`, installed now, as one stream of their numbers.
+fn fatal_signals() -> std::io::Result<impl futures_util::Stream<Item = i32> + Unpin> {
+    let mut all = futures_util::stream::SelectAll::new();
+    for signo in FATAL_SIGNALS {
+        let s = signal(SignalKind::from_raw(signo))?;
+        all.push(Box::pin(futures_util::stream::unfold(
+            s,
+            move |mut s| async move { s.recv().await.map(|()| (signo, s)) },
+        )));
+    }
+    Ok(all)
+}
+
+/// Runs until the user quits (exit code 0) or a fatal signal arrives (any of `FATAL_SIGNALS`: 128 + its
+/// number, like a shell, with the terminal given back).
 pub async fn run(
     ctx: EngineContext,
     keymap: keymap::Keymap,
@@ -89,9 +121,7 @@ pub async fn run(
     app.image_auto_inspect_max_mb = ctx.config.ui.image_auto_inspect_max_mb;
     app.copy_command = Some(ctx.config.ui.copy_command.clone()).filter(|c| !c.is_empty());
     app.builds_dir = Some(ctx.paths.builds_dir());
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut signals = fatal_signals()?;
 
     // ratatui::init enters raw mode + alternate screen and chains a panic hook that restores the terminal.
     let mut terminal = ratatui::init();
@@ -141,9 +171,7 @@ pub async fn run(
             }
             _ = tick.tick(), if app.build_running() => { dirty = true; app.update(Msg::Tick(Instant::now())) }
             _ = tokio::time::sleep_until(frame_due.into()), if dirty => Vec::new(),
-            _ = sigterm.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGTERM; vec![Command::Cancel] }
-            _ = sighup.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGHUP; vec![Command::Cancel] }
-            _ = sigint.recv() => { app.should_quit = true; exit_code = 128 + libc::SIGINT; vec![Command::Cancel] }
+            Some(signo) = signals.next() => { app.should_quit = true; exit_code = 128 + signo; vec![Command::Cancel] }
         };
         for c in commands {
             let _ = handle.commands.send(c);
