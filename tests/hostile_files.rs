@@ -596,3 +596,57 @@ fn escape_sequences_in_build_output_are_shown_not_sent_and_the_log_keeps_them() 
         "the log keeps the raw output"
     );
 }
+
+/// A write killed mid-way leaves `.dockui-<pid>-<rand>.tmp` beside the file it was to replace: the next
+/// `fix` removes those of dead runs beside every file the analysis read, not only beside the Dockerfile.
+#[test]
+fn temps_of_a_killed_write_are_swept_beside_every_file_read() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = project(
+        home.path(),
+        "FROM python:3.11-slim\nCOPY app/requirements.txt .\nRUN pip install -r requirements.txt\n",
+    );
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(dir.join("app/requirements.txt"), "flask==3.0.0\n").unwrap();
+    std::fs::create_dir_all(dir.join(".github/workflows")).unwrap();
+    std::fs::write(
+        dir.join(".github/workflows/ci.yml"),
+        "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: docker build .\n",
+    )
+    .unwrap();
+    let dead = [
+        dir.join(".dockui-2147483646-abc.tmp"),
+        dir.join("app/.dockui-2147483646-def.tmp"),
+        dir.join(".github/workflows/.dockui-2147483646-ghi.tmp"),
+    ];
+    for d in &dead {
+        std::fs::write(d, "half").unwrap();
+    }
+    // PID 1 is alive: its temp may be a write in progress.
+    let live = dir.join("app/.dockui-1-jkl.tmp");
+    std::fs::write(&live, "busy").unwrap();
+    let out = output_within(common::dockui(home.path()).arg("fix").arg(&dir), 30);
+    let all = text(&out);
+    for d in &dead {
+        assert!(!d.exists(), "{} left: {all}", d.display());
+    }
+    assert!(live.exists(), "a live run's temp was removed");
+}
+
+/// A Dockerfile that is a link out of the project is not read: `fix` says so and exits 1 like `check`,
+/// instead of "no fixes at level Safe".
+#[test]
+fn fix_says_the_dockerfile_was_not_read() {
+    let home = tempfile::tempdir().unwrap();
+    let outside = home.path().join("elsewhere.Dockerfile");
+    std::fs::write(&outside, FIXABLE).unwrap();
+    let dir = home.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("Dockerfile")).unwrap();
+    let out = output_within(common::dockui(home.path()).arg("fix").arg(&dir), 30);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("Dockerfile was not read"), "{all}");
+    assert!(!all.contains("no fixes at level"), "{all}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), FIXABLE);
+}

@@ -72,6 +72,19 @@ pub fn run(
             extra: &[],
         },
     )?;
+    if !dry_run {
+        // And beside every other file the analysis read (requirements, pyproject, workflows).
+        // Workflows are listed only when they have findings; their directory is one dockui writes into.
+        let workflows = Path::new(".github/workflows/ci.yml");
+        super::write::sweep_temps_beside(
+            root,
+            plan.before
+                .files
+                .iter()
+                .map(PathBuf::as_path)
+                .chain([workflows]),
+        );
+    }
     let mut out = FixRun {
         dry_run,
         level,
@@ -84,7 +97,15 @@ pub fn run(
             .collect(),
         held: plan.held.clone(),
         remaining: Vec::new(),
-        errors: Vec::new(),
+        // A Dockerfile that was not read (a link out of the project, a FIFO, too large) leaves nothing to
+        // fix: say so, as `check` does, instead of "no fixes".
+        errors: plan
+            .before
+            .findings
+            .iter()
+            .filter(|f| f.rule == crate::analyze::RuleId::DU003)
+            .map(|f| f.message.clone())
+            .collect(),
     };
     for p in &plan.proposals {
         let new = p.accepted_text();
@@ -142,7 +163,9 @@ pub fn render_human(run: &FixRun) -> String {
         .filter(|c| c.written || run.dry_run)
         .map(|c| c.file.display().to_string())
         .collect();
-    if files.is_empty() && !run.changes.is_empty() {
+    if files.is_empty() && !run.errors.is_empty() {
+        let _ = writeln!(s, "nothing written (errors below)");
+    } else if files.is_empty() && !run.changes.is_empty() {
         let _ = writeln!(
             s,
             "nothing written: the diffs above were not applied (errors below)"

@@ -441,14 +441,23 @@ pub fn sweep_stale_temps(dir: &Path) -> Vec<PathBuf> {
     removed
 }
 
-/// Sweep the places dockui writes in a project: the root, the Dockerfile's directory, and the directories of
-/// requirement files next to it. Logged, never fatal.
+/// Sweep the places dockui writes in a project: the root and the Dockerfile's directory. Logged, never fatal.
 pub fn sweep_project_temps(root: &Path, dockerfile: &str) {
+    sweep_temps_beside(root, [Path::new(dockerfile)]);
+}
+
+/// Sweep the root and the directory of each project file given (relative to the root): everywhere a fix
+/// may have been writing when its run was killed (requirements, pyproject, workflows). Logged, never fatal.
+pub fn sweep_temps_beside<'a>(root: &Path, files: impl IntoIterator<Item = &'a Path>) {
     let mut dirs = vec![root.to_path_buf()];
-    if let Some(d) = root.join(dockerfile).parent() {
-        dirs.push(d.to_path_buf());
+    for f in files {
+        if let Some(d) = root.join(f).parent()
+            && d.starts_with(root)
+            && !dirs.iter().any(|x| x == d)
+        {
+            dirs.push(d.to_path_buf());
+        }
     }
-    dirs.dedup();
     for d in dirs {
         for p in sweep_stale_temps(&d) {
             log::info!(
