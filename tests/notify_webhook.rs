@@ -452,41 +452,7 @@ fn stalled_listener() -> (u16, mpsc::Receiver<()>) {
     (port, rx)
 }
 
-/// Wait for `child` at most `limit`; kill it (and fail) when it is still running.
-fn exit_within(
-    child: &mut std::process::Child,
-    limit: Duration,
-    what: &str,
-) -> std::process::Output {
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running {limit:?} after the signal");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    std::process::Output {
-        status: child.wait().unwrap(),
-        stdout,
-        stderr,
-    }
-}
+use common::exit_within;
 
 /// The build is decided when the notification is posted: a fatal signal then abandons the notification at
 /// once, the result is still written, and the exit code reports the signal. An unbounded timeout_s is refused

@@ -251,40 +251,7 @@ fn stalling_registry() -> (u16, std::sync::mpsc::Receiver<String>) {
     (port, rx)
 }
 
-/// Wait for `child` at most `limit` (killing it and failing after that); its output.
-fn exit_within(
-    child: &mut std::process::Child,
-    limit: std::time::Duration,
-    what: &str,
-) -> std::process::Output {
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    std::process::Output {
-        status: child.wait().unwrap(),
-        stdout,
-        stderr,
-    }
-}
+use common::exit_within;
 
 /// A registry that stops answering mid-push: `dockui push` fails (exit 2) once the engine has reported no
 /// progress for `[push.retry] timeout_s`, naming the registry; and a SIGINT during such a push exits 130

@@ -250,3 +250,34 @@ pub fn output_within(cmd: &mut Command, secs: u64) -> std::process::Output {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Wait for a spawned `child` (stdout and stderr piped) at most `limit`; kill it and fail when it is still
+/// running; its output.
+pub fn exit_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::Output {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running {limit:?} after the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_end(&mut stdout).unwrap();
+    }
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_end(&mut stderr).unwrap();
+    }
+    std::process::Output {
+        status: child.wait().unwrap(),
+        stdout,
+        stderr,
+    }
+}
