@@ -1195,3 +1195,56 @@ fn a_dry_run_install_puts_no_torch_in_place() {
     let real = dry.replace("--dry-run ", "");
     assert!(!find(&check(&real), "DU201").is_empty());
 }
+
+#[test]
+fn du215_uv_auto_backend_during_a_build_on_a_cuda_image() {
+    let on = |from: &str, run: &str| {
+        check(&format!("FROM {from}\n{run}\n"))
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == "DU215")
+            .collect::<Vec<_>>()
+    };
+    let cuda = "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04";
+    let f = on(
+        cuda,
+        "RUN uv pip install --system --torch-backend=auto torch==2.6.0",
+    );
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].facts.iter().any(|x| x.starts_with("assumption:")),
+        "{f:#?}"
+    );
+    assert!(
+        f[0].facts
+            .iter()
+            .any(|x| x.contains("--torch-backend=cu124")),
+        "{f:#?}"
+    );
+    // The environment variable too.
+    assert_eq!(
+        on(
+            cuda,
+            "RUN UV_TORCH_BACKEND=auto uv pip install --system torch==2.6.0"
+        )
+        .len(),
+        1
+    );
+    // Must not: a named backend, plain pip, or an image without CUDA (the CPU build is what it wants).
+    assert!(
+        on(
+            cuda,
+            "RUN uv pip install --system --torch-backend=cu124 torch==2.6.0"
+        )
+        .is_empty()
+    );
+    assert!(on(cuda, "RUN pip install --no-cache-dir torch==2.6.0").is_empty());
+    assert!(
+        on(
+            "python:3.11-slim",
+            "RUN uv pip install --system --torch-backend=auto torch==2.6.0"
+        )
+        .is_empty()
+    );
+}

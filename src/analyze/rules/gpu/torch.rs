@@ -44,6 +44,12 @@ pub const RULES: &[RuleInfo] = &[
         &[],
     ),
     RuleInfo::new(
+        RuleId::DU215,
+        Severity::Warning,
+        "uv's --torch-backend=auto during docker build picks the CPU build (RUN steps see no NVIDIA driver)",
+        &[],
+    ),
+    RuleInfo::new(
         RuleId::DU209,
         Severity::Warning,
         "Unpinned torch on a base without CUDA facts follows PyPI's newest default CUDA build and its driver floor",
@@ -340,6 +346,36 @@ pub(super) fn torch_rules(
             .as_deref()
             .is_some_and(|bt| t.specs.is_empty() || satisfies(bt, &t.specs))
     {
+        return;
+    }
+    // DU215 (uv docs, guides/integration/pytorch.md: "If no such CUDA driver is found, uv will fall back to the
+    // CPU-only index"): uv's `auto` backend asks the build machine's NVIDIA driver, which a `docker build` step does not
+    // see: uv then takes the CPU index, and the CUDA image gets a torch that cannot use the GPU.
+    if g.backend.as_deref().map(str::trim) == Some("auto")
+        && accelerator(facts) == Accelerator::Cuda
+    {
+        let want = cuda_to_variant(&base_cuda)
+            .filter(|v| row.cuda.contains(v))
+            .map(|v| format!("--torch-backend={v} (the base's CUDA {base_cuda})"))
+            .unwrap_or_else(|| {
+                format!(
+                    "an explicit backend, one of torch {}'s: {}",
+                    row.series,
+                    variants_text(row)
+                )
+            });
+        out.push(
+            req_finding(
+                ctx,
+                RuleId::DU215,
+                t,
+                format!("uv's torch backend `auto` installs the CPU build of torch {shown} during docker build"),
+            )
+            .why("uv picks the PyTorch index from the NVIDIA driver it finds, and falls back to the CPU-only index when it finds none; RUN steps of an image build see no GPU or driver, so the image gets a torch that never sees the GPU.")
+            .fact(format!("base {base_ref} has CUDA {base_cuda}"))
+            .fact("assumption: the build runs without the host's GPUs (BuildKit never passes them to RUN steps; the legacy builder only with the nvidia runtime as the engine's default)")
+            .fact(format!("name the backend instead: {want}")),
+        );
         return;
     }
     if !known
