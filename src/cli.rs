@@ -1356,7 +1356,8 @@ fn open_tui(
     Ok(code)
 }
 
-/// A token cancelled by the first SIGINT, SIGTERM or SIGHUP, and that signal's number (0 until then). All three
+/// A token cancelled by the first fatal signal (`crate::fatal_signals::FATAL_SIGNALS`: INT, TERM, HUP, QUIT,
+/// USR1, ...), and that signal's number (0 until then). All
 /// cancel the same way: the build stops, smoke containers are removed, the record and the result are still
 /// written. The handlers are in place when this returns, and stay for as long as the runtime runs: once
 /// installed, tokio's handlers replace the default action, so a signal nobody listens for would be ignored.
@@ -1369,36 +1370,19 @@ pub(crate) fn cancel_on_fatal_signal() -> (
     let cancel = tokio_util::sync::CancellationToken::new();
     let signalled = Arc::new(std::sync::atomic::AtomicI32::new(0));
     let (c, s) = (cancel.clone(), signalled.clone());
-    let signals = fatal_signals();
+    // Installed now, before this returns: a signal that comes before the first await is not lost.
+    let signals = crate::fatal_signals::fatal_signals().ok();
     tokio::spawn(async move {
-        if let Some(signo) = first_fatal_signal(signals).await {
+        use futures_util::StreamExt;
+        if let Some(signo) = match signals {
+            Some(mut s) => s.next().await,
+            None => None,
+        } {
             s.store(signo, std::sync::atomic::Ordering::SeqCst);
             c.cancel();
         }
     });
     (cancel, signalled)
-}
-
-type FatalSignals = Option<[(tokio::signal::unix::Signal, i32); 3]>;
-
-/// SIGINT, SIGTERM and SIGHUP handlers, installed now; None when one could not be installed.
-fn fatal_signals() -> FatalSignals {
-    use tokio::signal::unix::{SignalKind, signal};
-    Some([
-        (signal(SignalKind::interrupt()).ok()?, libc::SIGINT),
-        (signal(SignalKind::terminate()).ok()?, libc::SIGTERM),
-        (signal(SignalKind::hangup()).ok()?, libc::SIGHUP),
-    ])
-}
-
-/// The first of `signals` to arrive, by number; None when no handler could be installed.
-async fn first_fatal_signal(signals: FatalSignals) -> Option<i32> {
-    let [(mut int, i), (mut term, t), (mut hup, h)] = signals?;
-    tokio::select! {
-        _ = int.recv() => Some(i),
-        _ = term.recv() => Some(t),
-        _ = hup.recv() => Some(h),
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod docker;
 pub mod engine;
+pub mod fatal_signals;
 pub mod fix;
 pub mod gpu;
 pub mod hash;

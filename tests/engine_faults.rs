@@ -183,6 +183,18 @@ fn sighup_cancels_a_headless_build_like_sigint() {
     signal_cancels_the_build(libc::SIGHUP, "sighup");
 }
 
+/// The signals whose default action would end dockui at once, leaving the build running on the engine and no
+/// result: each cancels like SIGINT.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn sigquit_and_sigusr1_cancel_a_headless_build_like_sigint() {
+    signal_cancels_the_build(libc::SIGQUIT, "sigquit");
+    signal_cancels_the_build(libc::SIGUSR1, "sigusr1");
+}
+
 #[test]
 #[cfg_attr(
     not(dockui_engine),

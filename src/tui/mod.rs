@@ -19,7 +19,6 @@ use app::{App, Msg};
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
 use std::time::{Duration, Instant};
-use tokio::signal::unix::{SignalKind, signal};
 
 /// At most ~30 frames a second, however fast events arrive.
 const FRAME: Duration = Duration::from_millis(33);
@@ -73,38 +72,9 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Signals whose default action ends the process: each one the TUI catches, so the terminal is given back
-/// (raw mode off, main screen, cursor shown) before it exits with 128 + the number. SIGPIPE is left out: the
-/// Rust runtime ignores it. SIGKILL and SIGSTOP cannot be caught.
-pub const FATAL_SIGNALS: [i32; 12] = [
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
-    libc::SIGVTALRM,
-    libc::SIGXCPU,
-    libc::SIGXFSZ,
-    libc::SIGIO,
-    libc::SIGPWR,
-];
+use crate::fatal_signals::fatal_signals;
 
-/// Every signal in `FATAL_SIGNALS`, installed now, as one stream of their numbers.
-fn fatal_signals() -> std::io::Result<impl futures_util::Stream<Item = i32> + Unpin> {
-    let mut all = futures_util::stream::SelectAll::new();
-    for signo in FATAL_SIGNALS {
-        let s = signal(SignalKind::from_raw(signo))?;
-        all.push(Box::pin(futures_util::stream::unfold(
-            s,
-            move |mut s| async move { s.recv().await.map(|()| (signo, s)) },
-        )));
-    }
-    Ok(all)
-}
-
-/// Runs until the user quits (exit code 0) or a fatal signal arrives (any of `FATAL_SIGNALS`: 128 + its
+/// Runs until the user quits (exit code 0) or a fatal signal arrives (any of `crate::fatal_signals::FATAL_SIGNALS`: 128 + its
 /// number, like a shell, with the terminal given back).
 pub async fn run(
     ctx: EngineContext,
