@@ -338,11 +338,21 @@ fn pin(ctx: &Ctx, g: &Group, r: &Requirement, version: &str) -> String {
     format!("{}{spec}{}", head.trim_end(), &rest[old.len()..])
 }
 
-/// Bytes of `name`, optional whitespace and `[extras]` at the start of a requirement.
+/// Bytes of `name` (after a conda channel, `pytorch::`), optional whitespace and `[extras]` at the start of a
+/// requirement.
 fn name_and_extras_len(s: &str) -> usize {
-    let name = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(s.len());
+    let channel = s
+        .find("::")
+        .filter(|&p| {
+            !s[..p].contains(|c: char| {
+                c.is_whitespace() || matches!(c, '=' | '<' | '>' | '!' | '~' | ';' | '[')
+            })
+        })
+        .map_or(0, |p| p + 2);
+    let name = channel
+        + s[channel..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(s.len() - channel);
     let after = &s[name..];
     match after.find(']') {
         Some(close) if after.trim_start().starts_with('[') => name + close + 1,

@@ -1248,3 +1248,23 @@ fn du215_uv_auto_backend_during_a_build_on_a_cuda_image() {
         .is_empty()
     );
 }
+
+#[test]
+fn a_conda_cuda_move_keeps_the_channel_and_the_package_name() {
+    // environment.yml with channel-qualified specs, as conda writes them: the fix moves only the version.
+    let env = "name: fold\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.10\n  - pytorch::pytorch=2.5\n  - pytorch::pytorch-cuda=12.4\n";
+    let df = "FROM nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04\nCOPY environment.yml /tmp/\nRUN conda env create -f /tmp/environment.yml && conda clean -afy\n";
+    let a = check_with(df, &[("environment.yml", env)]);
+    let f = find(&a, "DU201");
+    let fix = f
+        .iter()
+        .flat_map(|f| f.fixes.iter())
+        .find(|x| x.id == "DU201.conda-cuda")
+        .unwrap_or_else(|| panic!("{:?}", gpu_warnings(&a)));
+    let fixed = apply_edits(env, &fix.edits);
+    assert!(
+        fixed.contains("  - pytorch::pytorch-cuda=12.1\n")
+            && fixed.contains("pytorch::pytorch=2.5\n"),
+        "{fixed}"
+    );
+}
