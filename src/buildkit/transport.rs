@@ -69,18 +69,8 @@ impl PartialEq for Dial {
 
 impl Eq for Dial {}
 
-/// An address as it may be shown: credentials before `@` in its authority replaced by `***`
-/// (`tcp://user:secret@host:1234` -> `tcp://***@host:1234`).
-pub fn redact(address: &str) -> String {
-    let Some((scheme, rest)) = address.split_once("://") else {
-        return address.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => address.to_string(),
-    }
-}
+/// An address as it may be shown: the one redaction every endpoint uses.
+pub use crate::docker::endpoint::redact;
 
 impl Target {
     /// Parse a `BUILDKIT_HOST` address: `unix:///run/buildkit/buildkitd.sock`, `tcp://host:1234`.

@@ -216,6 +216,8 @@ pub async fn run_build_asking(
     let build_id = new_build_id();
     let started = Instant::now();
     let dir = req.builds_dir.join(&build_id);
+    // The request does not change across attempts: its secrets are worked out once.
+    let masker = super::mask::Masker::for_spec(&req.spec);
     let mut outcome = BuildOutcome {
         build_id: build_id.clone(),
         success: false,
@@ -326,7 +328,7 @@ pub async fn run_build_asking(
             platform: req.platform_of.clone(),
         });
         let t0 = Instant::now();
-        let mut result = run_attempt(docker, &req.spec, &log_path, events, &cancel).await;
+        let mut result = run_attempt(docker, &req.spec, &masker, &log_path, events, &cancel).await;
         let mut smoke_results = Vec::new();
         if let AttemptResult::Built(id) = &result
             && let Some(why) = &outcome.smoke_skipped
@@ -343,7 +345,7 @@ pub async fn run_build_asking(
         } else if let AttemptResult::Built(id) = &result {
             outcome.image_id = Some(id.clone());
             // Smoke tests prove the image works; a failed one goes through the same classify-and-fix loop.
-            match run_smoke(docker, &req, &log_path, events, &cancel).await {
+            match run_smoke(docker, &req, &masker, &log_path, events, &cancel).await {
                 SmokeOutcome::Passed(r) => smoke_results = r,
                 SmokeOutcome::Cancelled(r) => {
                     smoke_results = r;
@@ -516,7 +518,7 @@ pub async fn run_build_asking(
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
     // Secret build-arg values never reach the record or the JSON result.
-    super::mask::Masker::for_spec(&req.spec).outcome(&mut outcome);
+    masker.outcome(&mut outcome);
     super::history::write_summary(&dir, &outcome);
     outcome
 }
@@ -694,12 +696,12 @@ const SMOKE_PARALLEL: usize = 3;
 async fn run_smoke(
     docker: &dyn DockerPort,
     req: &BuildRequest,
+    masker: &super::mask::Masker,
     log_path: &Path,
     events: &UnboundedSender<EngineEvent>,
     cancel: &CancellationToken,
 ) -> SmokeOutcome {
     // Smoke output belongs to the attempt's record: append it to the same log file the UI pages from.
-    let masker = super::mask::Masker::for_spec(&req.spec);
     let log = |lines: Vec<String>| {
         let lines: Vec<String> = lines.iter().map(|l| masker.apply(l)).collect();
         if let Ok(mut f) = crate::paths::private_file_options()
@@ -781,6 +783,7 @@ async fn run_smoke(
 async fn run_attempt(
     docker: &dyn DockerPort,
     spec: &BuildSpec,
+    masker: &super::mask::Masker,
     log_path: &Path,
     events: &UnboundedSender<EngineEvent>,
     cancel: &CancellationToken,
@@ -797,7 +800,6 @@ async fn run_attempt(
             )));
         }
     };
-    let masker = super::mask::Masker::for_spec(spec);
     let (tx, mut rx) = unbounded_channel();
     let work = async {
         // Stand-in bases named in build args are made locally first, so offline builds work.

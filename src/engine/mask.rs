@@ -115,7 +115,9 @@ pub fn shown(name: &str, value: &str) -> String {
     if looks_secret(name) && !value.is_empty() && !is_switch_value(value) {
         return "***".to_string();
     }
-    Masker::from_args(&BTreeMap::from([(name.to_string(), value.to_string())])).apply(value)
+    let mut m = Masker::default();
+    m.push_all(url_credentials(value));
+    m.apply(value)
 }
 
 impl Masker {
