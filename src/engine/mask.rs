@@ -171,13 +171,17 @@ impl Masker {
     }
 
     pub fn apply(&self, text: &str) -> String {
-        let mut out = text.to_string();
+        self.apply_owned(text.to_string())
+    }
+
+    /// `apply` on a line the caller owns: the log pipeline's path, which copies nothing when no secret is in it.
+    pub fn apply_owned(&self, mut text: String) -> String {
         for (s, with) in &self.replace {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), with);
+            if text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), with);
             }
         }
-        out
+        text
     }
 }
 
@@ -185,7 +189,7 @@ impl Masker {
     pub fn event(&self, ev: crate::docker::BuildEvent) -> crate::docker::BuildEvent {
         match ev {
             crate::docker::BuildEvent::Line(l) if !self.is_empty() => {
-                crate::docker::BuildEvent::Line(self.apply(&l))
+                crate::docker::BuildEvent::Line(self.apply_owned(l))
             }
             other => other,
         }
