@@ -1278,53 +1278,41 @@ mod tests {
         assert_eq!(builds[0].status, "cancelled");
     }
 
-    #[tokio::test]
-    async fn an_engine_lost_during_the_smoke_tests_is_a_setup_failure_not_a_smoke_failure() {
+    /// One build of a single attempt on `fake`, in a fresh builds directory.
+    async fn build_once(fake: &FakeBuilder) -> BuildOutcome {
         let dir = tempfile::tempdir().unwrap();
-        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
-        fake.lost_after_build = true;
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let outcome = run_build(
-            &fake,
+        run_build(
+            fake,
             request(dir.path(), None, 1),
             &tx,
             CancellationToken::new(),
         )
-        .await;
+        .await
+    }
+
+    #[tokio::test]
+    async fn an_engine_lost_during_the_smoke_tests_is_a_setup_failure_not_a_smoke_failure() {
+        let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
+        fake.lost_after_build = true;
+        let outcome = build_once(&fake).await;
         assert!(!outcome.success);
         assert_eq!(outcome.smoke[0].status, SmokeStatus::Error);
         assert!(outcome.engine_unreachable, "headless exits 2 for this");
         // A check that fails on its own is the image's problem, as before.
-        let dir = tempfile::tempdir().unwrap();
         let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
         fake.run_output = (1, "ModuleNotFoundError");
-        let outcome = run_build(
-            &fake,
-            request(dir.path(), None, 1),
-            &tx,
-            CancellationToken::new(),
-        )
-        .await;
+        let outcome = build_once(&fake).await;
         assert!(!outcome.success && !outcome.engine_unreachable);
     }
 
     #[tokio::test]
     async fn a_builder_that_cannot_say_what_it_can_do_is_not_swept_for_orphans() {
-        let dir = tempfile::tempdir().unwrap();
         let mut fake = FakeBuilder::new(BackendKind::Docker, true, vec![ok()]);
         fake.unreachable = true;
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let outcome = tokio::time::timeout(
-            Duration::from_secs(5),
-            run_build(
-                &fake,
-                request(dir.path(), None, 1),
-                &tx,
-                CancellationToken::new(),
-            ),
-        )
-        .await
-        .expect("the orphan sweep of a builder that did not answer is not waited for");
+        let outcome = tokio::time::timeout(Duration::from_secs(5), build_once(&fake))
+            .await
+            .expect("the orphan sweep of a builder that did not answer is not waited for");
         // Its first build request is the one that says why (here the fake builds).
         assert_eq!(*fake.builds.lock().unwrap(), 1, "{outcome:?}");
     }
