@@ -440,7 +440,7 @@ impl Planner<'_> {
             .iter()
             .filter_map(|(file, cur)| {
                 let old = self.originals.get(file)?;
-                (old != cur).then(|| (file.clone(), line_map(old, cur)))
+                (old != cur).then(|| (file.clone(), map_lines(old, cur)))
             })
             .collect()
     }
@@ -822,16 +822,22 @@ impl Planner<'_> {
     }
 }
 
-/// The 0-based disk line of 0-based line `line` of `cur`, through a line diff of `old` -> `cur`; a line the
-/// plan inserted maps to the disk line it was inserted at.
+/// The 0-based disk line of 0-based line `line` of `cur`, through a line diff of `old` -> `cur`: a line that
+/// is in both texts keeps its disk line; a line the plan inserted maps to the disk line it was inserted at; the
+/// line just after lines the plan deleted is the disk line it was on (not the deleted ones), and only one past
+/// the end maps to where a trailing deletion started.
 fn map_line(old: &str, cur: &str, line: usize) -> usize {
+    let mut at_deletion = None;
     for op in proposal::line_ops(old, cur) {
         let (tag, o, n) = op.as_tag_tuple();
-        if n.contains(&line) || (n.is_empty() && n.start == line) {
+        if n.contains(&line) {
             return within(tag, &o, line - n.start);
         }
+        if n.is_empty() && n.start == line && at_deletion.is_none() {
+            at_deletion = Some(within(tag, &o, 0));
+        }
     }
-    proposal::lines(old).len()
+    at_deletion.unwrap_or_else(|| proposal::lines(old).len())
 }
 
 /// `proposal::line_of` and `map_line` for one text, computed once: the offsets of its newlines, and the disk
@@ -871,22 +877,23 @@ impl LineIndex {
 fn map_lines(old: &str, cur: &str) -> Vec<usize> {
     let n_cur = proposal::lines(cur).len();
     let mut out: Vec<Option<usize>> = vec![None; n_cur + 1];
-    for op in proposal::line_ops(old, cur) {
+    let ops = proposal::line_ops(old, cur);
+    // Lines present in `cur` first, then the deletion points for slots no line covers (one past the end).
+    for op in &ops {
         let (tag, o, n) = op.as_tag_tuple();
-        if n.is_empty() {
-            if let Some(slot) = out.get_mut(n.start)
-                && slot.is_none()
-            {
-                *slot = Some(within(tag, &o, 0));
-            }
-            continue;
-        }
         for line in n.clone() {
-            if let Some(slot) = out.get_mut(line)
-                && slot.is_none()
-            {
+            if let Some(slot) = out.get_mut(line) {
                 *slot = Some(within(tag, &o, line - n.start));
             }
+        }
+    }
+    for op in &ops {
+        let (tag, o, n) = op.as_tag_tuple();
+        if let Some(slot) = out.get_mut(n.start)
+            && n.is_empty()
+            && slot.is_none()
+        {
+            *slot = Some(within(tag, &o, 0));
         }
     }
     let end = proposal::lines(old).len();
@@ -901,19 +908,6 @@ fn within(tag: similar::DiffTag, o: &std::ops::Range<usize>, k: usize) -> usize 
         _ if o.is_empty() => o.start,
         _ => o.start + k.min(o.len() - 1),
     }
-}
-
-/// `map_line` for every line of `cur` (plus one past the end).
-fn line_map(old: &str, cur: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    for op in proposal::line_ops(old, cur) {
-        let (tag, o, n) = op.as_tag_tuple();
-        for k in 0..n.len() {
-            out.push(within(tag, &o, k));
-        }
-    }
-    out.push(proposal::lines(old).len());
-    out
 }
 
 /// A replacement written with `\n` gets the file's `\r\n` when the file uses `\r\n` throughout.

@@ -256,7 +256,7 @@ fn map_line_follows_inserted_and_removed_lines() {
     assert_eq!(map_line(old, cur, 1), 1);
     assert_eq!(map_line(old, cur, 3), 1);
     assert_eq!(map_line(old, cur, 4), 2);
-    assert_eq!(line_map(old, cur), vec![0, 1, 1, 1, 2, 3]);
+    assert_eq!(map_lines(old, cur), vec![0, 1, 1, 1, 2, 3]);
 }
 
 #[test]
@@ -455,7 +455,7 @@ fn a_fix_that_cures_one_of_two_commands_is_completed_by_the_same_findings_next_f
 fn map_line_keeps_lines_edited_in_place() {
     let old = "a\nb\nc\nd\n";
     let cur = "a\nB\nC\nC2\nd\n";
-    assert_eq!(line_map(old, cur), vec![0, 1, 2, 2, 3, 4]);
+    assert_eq!(map_lines(old, cur), vec![0, 1, 2, 2, 3, 4]);
 }
 
 #[test]
@@ -528,6 +528,17 @@ fn many_same_rule_fixes_cost_a_few_analyses_and_share_one_text() {
 }
 
 #[test]
+fn a_line_after_deleted_lines_keeps_its_own_disk_line() {
+    // Fires: "d" is disk line 3 (0-based), not the deleted "b" the diff's delete op starts at.
+    assert_eq!(map_lines("a\nb\nc\nd\n", "a\nd\n"), vec![0, 3, 4]);
+    assert_eq!(map_line("a\nb\nc\nd\n", "a\nd\n", 1), 3);
+    // Trailing deletion: only one past the end maps to where the deleted lines started.
+    assert_eq!(map_lines("a\nb\nc\n", "a\n"), vec![0, 1]);
+    // Must not move: an untouched text maps every line to itself.
+    assert_eq!(map_lines("a\nb\n", "a\nb\n"), vec![0, 1, 2]);
+}
+
+#[test]
 fn map_lines_agrees_with_map_line() {
     for (old, cur) in [
         ("a\nb\nc\n", "a\nx\ny\nb\nc\n"),
@@ -535,6 +546,8 @@ fn map_lines_agrees_with_map_line() {
         ("a\nb\nc\n", "z\nb\nq\nr\n"),
         ("", "x\n"),
         ("a\nb", "a\nc"),
+        ("a\nb\nc\n", "a\n"),
+        ("a\nb\nc\nd\ne\n", "a\nc\ne\n"),
     ] {
         let m = map_lines(old, cur);
         assert_eq!(m.len(), proposal::lines(cur).len() + 1);
