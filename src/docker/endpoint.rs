@@ -226,7 +226,15 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// reading.
 pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let meta = std::fs::metadata(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Open first (non-blocking, so a FIFO cannot stall the open) and ask the open file what it is: a path
+    // checked before the open could be swapped for a FIFO or a device in between. Symlinks are followed on
+    // purpose: config.json and TLS material are often links into a dotfiles or secrets directory.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
     if !meta.is_file() {
         let what = if meta.is_dir() {
             "a directory"
@@ -248,9 +256,7 @@ pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
         return Err(too_big());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_big());
     }
