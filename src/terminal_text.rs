@@ -35,6 +35,24 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// One value from elsewhere (an address, a build-arg, an engine's answer) shown on one line: every control
+/// character escaped, newline and tab included, and at most `max_chars` characters of `text` kept. Returns
+/// the shown text and whether `text` was cut (the caller says how: "...", the length).
+pub fn escape_controls(text: &str, max_chars: usize) -> (String, bool) {
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
+    for (n, c) in text.chars().enumerate() {
+        if n == max_chars {
+            return (out, true);
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    (out, false)
+}
+
 /// C0 controls, DEL and the C1 controls (U+0080..U+009F, which some terminals take as ESC sequences).
 fn needs_escape(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
@@ -43,6 +61,17 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_value_is_escaped_whole_and_cut_at_its_limit() {
+        assert_eq!(
+            escape_controls("a\x1b]0;T\x07\nb\0", usize::MAX),
+            ("a\\u{1b}]0;T\\u{7}\\nb\\u{0}".to_string(), false)
+        );
+        assert_eq!(escape_controls("abcdef", 3), ("abc".to_string(), true));
+        // Must not cut or change a plain value that fits.
+        assert_eq!(escape_controls("abc", 3), ("abc".to_string(), false));
+    }
 
     #[test]
     fn escape_sequences_are_shown_not_executed() {

@@ -116,17 +116,9 @@ pub fn shown(text: &str) -> String {
         })
         .collect();
     let masked = masked.join(",");
-    let mut out = String::new();
-    for (n, c) in masked.chars().enumerate() {
-        if n == SHOWN {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    let (mut out, cut) = crate::terminal_text::escape_controls(&masked, SHOWN);
+    if cut {
+        out.push_str("...");
     }
     out
 }

@@ -98,15 +98,7 @@ fn can(c: &crate::builder::Capabilities) -> String {
 /// Text from elsewhere (an address, an engine's answer) as it may go to a terminal: control characters
 /// escaped, so an escape sequence in DOCKER_HOST or in an HTTP answer cannot redraw the screen.
 fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::terminal_text::escape_controls(text, usize::MAX).0
 }
 
 pub fn human(d: &Doctor) -> String {

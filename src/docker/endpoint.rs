@@ -351,17 +351,9 @@ pub fn redact(host: &str) -> String {
         }
         None => host.to_string(),
     };
-    let mut out = String::new();
-    for (i, c) in redacted.chars().enumerate() {
-        if i == SHOW {
-            out.push_str(&format!("... ({} bytes)", host.len()));
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
+    let (mut out, cut) = crate::terminal_text::escape_controls(&redacted, SHOW);
+    if cut {
+        out.push_str(&format!("... ({} bytes)", host.len()));
     }
     out
 }
