@@ -263,3 +263,70 @@ fn url_credentials_and_joined_secret_names_never_reach_output_or_disk() {
         ])
         .output();
 }
+
+/// A password written in the Dockerfile itself (`https://user:PASSWORD@host` in a RUN line): the builder echoes
+/// the step and the command prints it again; neither reaches stdout, stderr or any file dockui writes under
+/// HOME. The project lives outside HOME, since its Dockerfile holds the password on purpose.
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_password_written_in_the_dockerfile_is_masked_in_output_and_logs() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let e = common::engine_or_skip(
+            "a_password_written_in_the_dockerfile_is_masked_in_output_and_logs",
+        )
+        .await
+        .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        dockui::docker::standin::ensure(&e, dockui::docker::standin::DEMO_BASE, tx)
+            .await
+            .unwrap();
+    });
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = project(
+        elsewhere.path(),
+        &format!(
+            "FROM {}\nRUN echo fetching https://ci:Wr1tt3nPw@pypi.corp.example/simple\n",
+            dockui::docker::standin::DEMO_BASE
+        ),
+    );
+    let config = std::fs::read_to_string(dir.join(".dockui.toml")).unwrap();
+    for builder in ["legacy", "buildkit"] {
+        std::fs::write(
+            dir.join(".dockui.toml"),
+            config.replace("[build]\n", &format!("[build]\nbuilder = \"{builder}\"\n")),
+        )
+        .unwrap();
+        let out = common::dockui(home.path())
+            .args(["build", "--no-smoke", "--format", "json"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{builder}: {stderr}");
+        assert!(!stdout.contains("Wr1tt3nPw"), "{builder}: {stdout}");
+        assert!(!stderr.contains("Wr1tt3nPw"), "{builder}: {stderr}");
+        assert!(
+            stderr.contains("fetching https://ci:***@pypi.corp.example/simple"),
+            "{builder}: the command's output is there, masked: {stderr}"
+        );
+    }
+    let leaks = files_holding(home.path(), &["Wr1tt3nPw"]);
+    assert!(leaks.is_empty(), "{leaks:#?}");
+    assert!(
+        !files_holding(home.path(), &["ci:***@pypi.corp.example"]).is_empty(),
+        "the attempt logs hold the masked line"
+    );
+    let _ = std::process::Command::new("docker")
+        .args([
+            "rmi",
+            "-f",
+            &format!("dockui-test/secrets:t{}", std::process::id()),
+        ])
+        .output();
+}

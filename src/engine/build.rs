@@ -217,7 +217,11 @@ pub async fn run_build_asking(
     let started = Instant::now();
     let dir = req.builds_dir.join(&build_id);
     // The request does not change across attempts: its secrets are worked out once.
-    let masker = super::mask::Masker::for_spec(&req.spec);
+    let dockerfile =
+        crate::analyze::project_files::read_text(&req.spec.context_dir, &req.spec.dockerfile)
+            .unwrap_or_default();
+    let masker = super::mask::Masker::for_spec(&req.spec).with_text(&dockerfile);
+    drop(dockerfile);
     let mut outcome = BuildOutcome {
         build_id: build_id.clone(),
         success: false,

@@ -18,8 +18,13 @@ pub struct Snapshot {
 pub struct Step {
     pub line: usize,
     pub keyword: String,
-    /// The instruction as written (continuations joined).
+    /// The instruction as written (continuations joined), with the credentials of URLs in it masked
+    /// (`https://user:***@host`).
     pub text: String,
+    /// An instruction whose text was masked: a keyed sha256 of the real text, so an edit of the masked part
+    /// is still seen. Compared, never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_digest: Option<String>,
     /// FROM: the image id the engine had for the base after the build.
     #[serde(default)]
     pub base_id: Option<String>,
@@ -181,11 +186,18 @@ pub fn snapshot(
     // Hash at most this many files: a huge context should not make every build slow.
     let mut budget = 20_000usize;
     for ins in df.instructions() {
-        let text = ins.logical.text.trim().to_string();
+        let written = ins.logical.text.trim();
+        let text = crate::engine::mask::Masker::default()
+            .with_text(written)
+            .apply(written);
+        let text_digest = (text != written)
+            .then(|| key.map(|k| k.digest("", written)))
+            .flatten();
         let mut step = Step {
             line: ins.line,
             keyword: ins.keyword.to_uppercase(),
             text,
+            text_digest,
             ..Step::default()
         };
         match step.keyword.as_str() {
@@ -249,6 +261,12 @@ pub fn first_break(old: &Snapshot, new: &Snapshot) -> Option<CacheBreak> {
             return Some(brk(
                 Reason::DockerfileEdited,
                 format!("was `{}`", clip(&o.text)),
+            ));
+        }
+        if o.text_digest != n.text_digest {
+            return Some(brk(
+                Reason::DockerfileEdited,
+                "a credential written in it changed (not shown)".into(),
             ));
         }
         match n.keyword.as_str() {
@@ -449,6 +467,34 @@ mod tests {
     }
 
     const DF: &str = "FROM base:1\nARG V=1\nCOPY app/ /app/\nRUN echo $V\nRUN true\n";
+
+    #[test]
+    fn a_password_written_in_a_step_is_recorded_masked_and_its_change_still_seen() {
+        let d = tempfile::tempdir().unwrap();
+        let df = |pw: &str| {
+            format!(
+                "FROM base:1\nRUN pip install --index-url https://ci:{pw}@pypi.example/simple x\n"
+            )
+        };
+        let old = snap(d.path(), &df("Fir5tPass"), &[], "sha256:b");
+        let new = snap(d.path(), &df("S3condPass"), &[], "sha256:b");
+        let json = serde_json::to_string(&old).unwrap();
+        assert!(!json.contains("Fir5tPass"), "{json}");
+        assert!(json.contains("https://ci:***@pypi.example"), "{json}");
+        let brk = first_break(&old, &new).expect("the written password changed");
+        assert_eq!(
+            (brk.step, brk.reason.clone()),
+            (2, Reason::DockerfileEdited)
+        );
+        let shown = format!("{} {}", brk.instruction, brk.detail);
+        assert!(!shown.contains("Pass"), "{shown}");
+        // Must not: the same text twice is no break, and a step without credentials keeps no digest.
+        assert_eq!(
+            first_break(&old, &snap(d.path(), &df("Fir5tPass"), &[], "sha256:b")),
+            None
+        );
+        assert!(old.steps[0].text_digest.is_none());
+    }
 
     #[test]
     fn a_secret_arg_change_is_seen_but_no_value_or_hash_of_it_shown_or_recorded() {

@@ -166,6 +166,19 @@ impl Masker {
         m
     }
 
+    /// Also mask the credentials of URLs written in `text` itself (a Dockerfile's `RUN pip install
+    /// --index-url https://user:PASSWORD@host/simple`): the builder echoes every step and pip's own output
+    /// may repeat the URL. A `${VAR}` in a userinfo is left to the build args' masking: its value is what the
+    /// build sees.
+    pub fn with_text(mut self, text: &str) -> Masker {
+        self.push_all(
+            url_credentials(text)
+                .into_iter()
+                .filter(|(s, _)| !s.contains('$')),
+        );
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.replace.is_empty()
     }
@@ -253,6 +266,29 @@ mod tests {
             "*** *** *** http://cache.local bucket=b"
         );
         assert!(Masker::for_spec(&crate::builder::BuildSpec::default()).is_empty());
+    }
+
+    #[test]
+    fn credentials_written_in_the_dockerfile_are_masked_variables_are_not() {
+        let dockerfile = "FROM python:3.11\n\
+            RUN pip install --index-url https://ci:pyp1Secret@pypi.corp.example/simple torch\n\
+            RUN pip install --extra-index-url https://${PIP_USER}:${PIP_PASS}@pypi.corp.example/simple x\n\
+            RUN git clone https://github.com/org/repo\n";
+        let m = Masker::default().with_text(dockerfile);
+        assert_eq!(
+            m.apply("Step 2/4 : RUN pip install --index-url https://ci:pyp1Secret@pypi.corp.example/simple torch"),
+            "Step 2/4 : RUN pip install --index-url https://ci:***@pypi.corp.example/simple torch"
+        );
+        assert_eq!(m.apply("ERROR: pyp1Secret rejected"), "ERROR: *** rejected");
+        // Must not: a `${VAR}` in the userinfo is not a secret (its value is masked as a build arg), and a
+        // URL without credentials is left whole.
+        let line = "RUN pip install --extra-index-url https://${PIP_USER}:${PIP_PASS}@pypi.corp.example/simple x";
+        assert_eq!(m.apply(line), line);
+        assert!(
+            Masker::default()
+                .with_text("RUN git clone https://github.com/org/repo\n")
+                .is_empty()
+        );
     }
 
     #[test]
