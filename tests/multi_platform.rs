@@ -98,6 +98,79 @@ fn project(home: &Path, image: &str) -> PathBuf {
     dir
 }
 
+/// What the registry serves under `image:v1`, read with skopeo and its HTTP API (not dockui's client): the
+/// index must be `index_digest`; each platform it lists (os/arch, digest) has its manifest there by digest,
+/// and that image's config names the same architecture.
+fn served_platforms(
+    registry_host: &str,
+    image: &str,
+    repo: &str,
+    index_digest: &str,
+) -> Vec<(String, String)> {
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{image}:v1"))
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(
+        support::sha256(&raw.stdout),
+        index_digest,
+        "the tag serves the index dockui reported"
+    );
+    let served: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let listed: Vec<(String, String)> = served["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                format!(
+                    "{}/{}",
+                    m["platform"]["os"].as_str().unwrap(),
+                    m["platform"]["architecture"].as_str().unwrap()
+                ),
+                m["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (platform, digest) in &listed {
+        let r = support::http(
+            registry_host,
+            "GET",
+            &format!("/v2/{repo}/manifests/{digest}"),
+            &[(
+                "Accept",
+                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+            )],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{platform} {digest}");
+        let manifest: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let config = manifest["config"]["digest"].as_str().unwrap();
+        let c = support::http(
+            registry_host,
+            "GET",
+            &format!("/v2/{repo}/blobs/{config}"),
+            &[],
+            &[],
+        )
+        .unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
+        assert_eq!(
+            format!("linux/{}", config["architecture"].as_str().unwrap()),
+            *platform,
+            "the index lists {digest} as {platform}, but its config says otherwise"
+        );
+    }
+    listed
+}
+
 struct Cleanup(Vec<String>);
 
 impl Drop for Cleanup {
@@ -237,73 +310,10 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
         assert_eq!(p["verdict"], "pullable", "{p}");
     }
 
-    // What the registry serves under the tag, read with skopeo: the index dockui reported, both platforms.
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{image}:v1"))
-        .output()
-        .expect("skopeo runs");
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
     assert_eq!(
-        support::sha256(&raw.stdout),
-        index_digest,
-        "the tag serves the index dockui reported"
+        served_platforms(&registry.host, &image, &repo, &index_digest),
+        pushed
     );
-    let served: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
-    let listed: Vec<(String, String)> = served["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                format!(
-                    "{}/{}",
-                    m["platform"]["os"].as_str().unwrap(),
-                    m["platform"]["architecture"].as_str().unwrap()
-                ),
-                m["digest"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(listed, pushed);
-    // Each platform's manifest is there by its digest, and its config names its architecture.
-    for (platform, digest) in &pushed {
-        let r = support::http(
-            &registry.host,
-            "GET",
-            &format!("/v2/{repo}/manifests/{digest}"),
-            &[(
-                "Accept",
-                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
-            )],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(r.status, 200, "{platform} {digest}");
-        let manifest: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        let config = manifest["config"]["digest"].as_str().unwrap();
-        let c = support::http(
-            &registry.host,
-            "GET",
-            &format!("/v2/{repo}/blobs/{config}"),
-            &[],
-            &[],
-        )
-        .unwrap();
-        let config: serde_json::Value = serde_json::from_slice(&c.body).unwrap();
-        assert_eq!(
-            Some(format!(
-                "linux/{}",
-                config["architecture"].as_str().unwrap()
-            ))
-            .as_deref(),
-            Some(platform.as_str())
-        );
-    }
     // skopeo resolves the tag to the arm64 image for an arm64 client.
     let arm = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", "--override-arch", "arm64"])
@@ -424,4 +434,205 @@ fn a_foreign_platform_without_qemu_stops_before_building_and_says_how_to_install
         .output()
         .unwrap();
     assert!(!tagged.status.success(), "no image was built");
+}
+
+/// Podman (buildah 4) takes the layers it just built for amd64 from its cache for arm64 when the steps are the
+/// same, and tags an amd64 image `v1-arm64` (an auditor's repro: the index then listed one amd64 manifest as
+/// both platforms, "pullable"). dockui checks what each platform's build made, builds a wrong one again without
+/// the cache, and the pushed index lists two different manifests whose configs name their own architecture.
+#[test]
+#[cfg_attr(
+    not(all(dockui_podman, dockui_qemu)),
+    ignore = "needs podman and qemu-user-static with binfmt (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn podman_builds_each_platform_as_itself_and_the_index_lists_each_once() {
+    let test = "podman_builds_each_platform_as_itself_and_the_index_lists_each_once";
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let service = common::podman::PodmanService::start(Some(&registry.host));
+    let home = tempfile::tempdir().unwrap();
+    let nonce = format!("pmp-{}-{}", std::process::id(), registry.port);
+    let repo = format!("test/{nonce}");
+    let image = format!("{}/{repo}", registry.host);
+    let dir = home.path().join("pmp");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+    // The same steps for both platforms (no TARGETARCH): what lets buildah's cache hand amd64 layers to arm64.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {nonce} > /n\"]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".dockui.toml"),
+        format!(
+            "[build]\nimage = \"{image}\"\ntag = \"v1\"\nnetwork = \"host\"\nmax_attempts = 1\n\n[smoke]\ninfer = false\n"
+        ),
+    )
+    .unwrap();
+    let dockui = || {
+        let mut cmd = common::dockui(home.path());
+        cmd.env("DOCKER_HOST", service.host())
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CONTEXT");
+        cmd
+    };
+    let out = dockui()
+        .args([
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--format",
+            "json",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{}", service.log());
+    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(build["backend"]["kind"], "podman");
+    let ids: Vec<&str> = build["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["image_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "one image for two platforms: {stderr}");
+    // Podman's own view of each tag.
+    let arch = |tag: &str| {
+        let out = service
+            .podman()
+            .args(["image", "inspect", "--format", "{{.Architecture}}"])
+            .arg(format!("{image}:{tag}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(arch("v1-amd64"), "amd64");
+    assert_eq!(arch("v1-arm64"), "arm64", "{stderr}");
+
+    let out = dockui()
+        .args(["push", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let report = common::output_ok_json(&out);
+    assert_eq!(report["verdict"], "pullable");
+    let index_digest = report["index"]["digest"].as_str().unwrap();
+    let listed = served_platforms(&registry.host, &image, &repo, index_digest);
+    assert_eq!(listed.len(), 2);
+    assert_ne!(listed[0].1, listed[1].1, "{listed:?}");
+}
+
+/// The push side checks on its own what each platform's image is, whoever built it: an index entry for
+/// linux/arm64 over an amd64 image would install fine and fail with `exec format error` on every arm64 host.
+/// Two cases, each refused before any index is put: the arm64 tag is the amd64 image itself (one manifest for
+/// two platforms), and it is another image that is still amd64 (its config says so).
+#[test]
+#[cfg_attr(
+    not(dockui_engine),
+    ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
+)]
+fn a_push_refuses_an_index_entry_whose_image_is_another_platform() {
+    let test = "a_push_refuses_an_index_entry_whose_image_is_another_platform";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    if rt.block_on(common::engine_or_skip(test)).is_none() {
+        return;
+    }
+    let Some(registry) = support::Registry::start(test, None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let nonce = format!("mpw-{}-{}", std::process::id(), registry.port);
+    let image = format!("{}/test/{nonce}", registry.host);
+    let _cleanup = Cleanup(
+        ["v1-amd64", "v1-arm64", "other"]
+            .iter()
+            .map(|t| format!("{image}:{t}"))
+            .collect(),
+    );
+    let ctx = home.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy("/bin/busybox", ctx.join("busybox")).unwrap();
+    let docker_build = |tag: &str, text: &str| {
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM scratch\nCOPY busybox /bin/busybox\nLABEL note={text}\n"),
+        )
+        .unwrap();
+        let out = Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", &format!("{image}:{tag}")])
+            .arg(&ctx)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let push = || {
+        let out = common::dockui(home.path())
+            .args([
+                "push",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--format",
+                "json",
+            ])
+            .arg(format!("{image}:v1"))
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), report)
+    };
+    let no_index = || {
+        support::http(
+            &registry.host,
+            "HEAD",
+            &format!("/v2/test/{nonce}/manifests/v1"),
+            &[],
+            &[],
+        )
+        .unwrap()
+        .status
+    };
+
+    // The arm64 tag is the amd64 image.
+    docker_build("v1-amd64", "a");
+    let tag = Command::new("docker")
+        .args([
+            "tag",
+            &format!("{image}:v1-amd64"),
+            &format!("{image}:v1-arm64"),
+        ])
+        .output()
+        .unwrap();
+    assert!(tag.status.success());
+    let (code, report) = push();
+    assert_ne!(code, Some(0), "{report}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the same manifest as linux/amd64")
+            && error.contains("index was not pushed"),
+        "{report}"
+    );
+    assert_eq!(no_index(), 404, "no index under v1");
+
+    // The arm64 tag is another image, still amd64.
+    docker_build("v1-arm64", "b");
+    let (code, report) = push();
+    assert_ne!(code, Some(0), "{report}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("is a linux/amd64 image, not linux/arm64"),
+        "{report}"
+    );
+    assert_eq!(no_index(), 404, "no index under v1");
 }

@@ -70,12 +70,14 @@ pub struct EngineInfo {
     pub api_version: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageInfo {
     pub id: String,
     pub repo_tags: Vec<String>,
     pub repo_digests: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// `os/architecture[/variant]` from the image's config; None when the builder does not say.
+    pub platform: Option<String>,
 }
 
 /// A one-off container (smoke tests).

@@ -489,6 +489,7 @@ impl BuilderPort for BuildkitBuilder {
                     })
                     .unwrap_or_default(),
                 labels: BTreeMap::new(),
+                platform: None,
             }))
         }
         .boxed()

@@ -1191,6 +1191,15 @@ impl DockerPort for BollardEngine {
             let docker = self.client()?;
             match docker.inspect_image(reference).await {
                 Ok(i) => Ok(Some(ImageInfo {
+                    platform: match (i.os.as_deref(), i.architecture.as_deref()) {
+                        (Some(os), Some(arch)) if !os.is_empty() && !arch.is_empty() => {
+                            Some(match i.variant.as_deref().filter(|v| !v.is_empty()) {
+                                Some(v) => format!("{os}/{arch}/{v}"),
+                                None => format!("{os}/{arch}"),
+                            })
+                        }
+                        _ => None,
+                    },
                     id: i.id.unwrap_or_default(),
                     repo_tags: i.repo_tags.unwrap_or_default(),
                     repo_digests: i.repo_digests.unwrap_or_default(),

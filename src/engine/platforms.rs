@@ -416,7 +416,32 @@ pub async fn run_multi(
             order.len(),
             sub.spec.tag
         ));
-        let o = run_build(docker, sub, events, cancel.clone()).await;
+        let no_cache = sub.spec.no_cache;
+        let mut o = run_build(docker, sub.clone(), events, cancel.clone()).await;
+        // A builder can hand back another platform's image: buildah (Podman 4) takes the layers it just made
+        // for the first platform from its cache for the next, so `repo:tag-arm64` is an amd64 image. Check
+        // what was built; once without the cache, then refuse.
+        let mut wrong = built_for_other(docker, &o, p).await;
+        if let Some(got) = wrong.as_ref().filter(|_| !no_cache) {
+            log(format!(
+                "dockui: {} is a {got} image, not {p}: the builder reused the cached layers of another platform; \
+                 building {p} again without the layer cache",
+                sub.spec.tag
+            ));
+            let mut again = sub;
+            again.spec.no_cache = true;
+            o = run_build(docker, again, events, cancel.clone()).await;
+            wrong = built_for_other(docker, &o, p).await;
+        }
+        if let Some(got) = wrong {
+            let why = format!(
+                "the builder made a {got} image for {p} ({}); it cannot be pushed as {p}",
+                o.image
+            );
+            log(format!("ERROR: {why}"));
+            o.success = false;
+            o.error = Some(why);
+        }
         outcome.platforms.push(PlatformBuild {
             platform: p.to_string(),
             image: o.image.clone(),
@@ -456,6 +481,29 @@ pub async fn run_multi(
     }
     outcome.build_time_s = started.elapsed().as_secs_f64();
     finish(&req, outcome)
+}
+
+/// The platform `o`'s image was really built for, when it is not `want` (None when it is, when the build
+/// failed, or when the builder does not say).
+async fn built_for_other(
+    docker: &dyn DockerPort,
+    o: &BuildOutcome,
+    want: &Platform,
+) -> Option<String> {
+    if !o.success {
+        return None;
+    }
+    let info = docker.inspect_image(&o.image).await.ok().flatten()?;
+    let got = Platform::parse(info.platform.as_deref()?).ok()?;
+    (!same_platform(&got, want)).then(|| got.to_string())
+}
+
+/// `got` (what an image's config says) is `want` (what was asked): os and architecture equal, and the variant
+/// too when both name one (images often leave it out).
+pub fn same_platform(got: &Platform, want: &Platform) -> bool {
+    got.os == want.os
+        && got.architecture == want.architecture
+        && (got.variant.is_none() || want.variant.is_none() || got.variant == want.variant)
 }
 
 /// Record the whole multi-platform build in the history as its own entry, made after the platforms' own so it
@@ -598,7 +646,18 @@ pub async fn push_multi(
             return report;
         }
         let digest = r.digest.clone().unwrap_or_default();
-        match index::describe(client, &target, &digest).await {
+        // Two platforms cannot share one manifest: their configs name different architectures.
+        if let Some(twin) = children.iter().find(|c: &&Child| c.digest == digest) {
+            index.platforms.push(row);
+            report.index = Some(index);
+            report.error = Some(format!(
+                "{platform} ({image}) pushed as {digest}, the same manifest as {}: one of them is the other \
+                 platform's image; build again with --no-cache; the index was not pushed",
+                twin.platform
+            ));
+            return report;
+        }
+        match index::describe(client, &target, &digest, platform).await {
             Ok((media_type, size)) => {
                 row.media_type = media_type.clone();
                 children.push(Child {

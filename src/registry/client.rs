@@ -819,6 +819,50 @@ impl RegistryClient {
         Ok((body, media_type))
     }
 
+    /// GET a small blob (an image config) by digest, at most `max` bytes, checked against its digest.
+    pub async fn get_blob(
+        &self,
+        name: &ImageName,
+        digest: &str,
+        max: usize,
+    ) -> Result<Vec<u8>, String> {
+        let url = format!(
+            "{}/v2/{}/blobs/{digest}",
+            self.base_url(name),
+            name.repository
+        );
+        let mut auth = self.auth_for(name).await;
+        let mut resp = self
+            .send(name, &url, reqwest::Method::GET, &mut auth)
+            .await
+            .map_err(|a| a.detail.clone())?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(format!(
+                "the registry {} answered {status} for the blob {}@{digest}",
+                name.registry, name.repository
+            ));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+            if body.len() + chunk.len() > max {
+                return Err(format!(
+                    "the blob {}@{digest} is larger than {max} bytes: not an image config",
+                    name.repository
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let served = sha256_digest(&body);
+        if served != digest {
+            return Err(format!(
+                "the registry served {served} when asked for the blob {}@{digest}",
+                name.repository
+            ));
+        }
+        Ok(body)
+    }
+
     /// PUT manifest bytes under `reference` (a tag); returns the registry's digest for them.
     pub async fn put_manifest(
         &self,

@@ -113,11 +113,14 @@ impl IndexReport {
 }
 
 /// What the index references for the manifest `digest` of `name`: its media type and size, read back from
-/// the registry (the exact bytes the registry serves, so the size matches).
+/// the registry (the exact bytes the registry serves, so the size matches). The image's config must say it is
+/// `platform`: an index entry for linux/arm64 over an amd64 image would install and then fail with `exec
+/// format error` on every arm64 host.
 pub async fn describe(
     client: &RegistryClient,
     name: &ImageName,
     digest: &str,
+    platform: &Platform,
 ) -> Result<(String, u64), String> {
     let (body, media_type) = client.get_manifest(name, digest).await?;
     let media_type = media_type
@@ -139,7 +142,41 @@ pub async fn describe(
             name.familiar_repository()
         ));
     }
+    let config = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|m| m["config"]["digest"].as_str().map(str::to_string))
+        .ok_or_else(|| {
+            format!(
+                "{}@{digest} names no image config",
+                name.familiar_repository()
+            )
+        })?;
+    let config = client.get_blob(name, &config, MAX_CONFIG_BYTES).await?;
+    if let Some(got) = config_platform(&config)
+        && !crate::engine::platforms::same_platform(&got, platform)
+    {
+        return Err(format!(
+            "{}@{digest} is a {got} image, not {platform} (its config says so): the builder made the wrong \
+             image for {platform}; build it again without the layer cache (`dockui build --no-cache --platform ...`)",
+            name.familiar_repository()
+        ));
+    }
     Ok((media_type, body.len() as u64))
+}
+
+/// An image config is a few KB; more is not one.
+const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// The platform an image config says it is for (`os`, `architecture`, `variant`); None when it names none.
+fn config_platform(config: &[u8]) -> Option<Platform> {
+    let v: serde_json::Value = serde_json::from_slice(config).ok()?;
+    let os = v["os"].as_str().filter(|s| !s.is_empty())?;
+    let arch = v["architecture"].as_str().filter(|s| !s.is_empty())?;
+    let text = match v["variant"].as_str().filter(|s| !s.is_empty()) {
+        Some(var) => format!("{os}/{arch}/{var}"),
+        None => format!("{os}/{arch}"),
+    };
+    Platform::parse(&text).ok()
 }
 
 /// PUT the index over `children` under every tag in `tags`; its digest (the same for every tag).
@@ -232,6 +269,27 @@ mod tests {
         // Each child keeps its own media type.
         assert_eq!(v["manifests"][0]["mediaType"], OCI_MANIFEST);
         assert_eq!(v["manifests"][1]["mediaType"], DOCKER_MANIFEST);
+    }
+
+    #[test]
+    fn an_image_config_says_its_platform_and_a_missing_variant_matches() {
+        use crate::engine::platforms::same_platform;
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let got = config_platform(br#"{"os":"linux","architecture":"amd64","rootfs":{}}"#).unwrap();
+        assert!(!same_platform(&got, &arm64), "fires: amd64 for arm64");
+        let got =
+            config_platform(br#"{"os":"linux","architecture":"arm64","variant":"v8"}"#).unwrap();
+        assert!(same_platform(&got, &arm64), "must not: arm64/v8 is arm64");
+        let v7 = Platform::parse("linux/arm/v7").unwrap();
+        let bare = config_platform(br#"{"os":"linux","architecture":"arm"}"#).unwrap();
+        assert!(
+            same_platform(&bare, &v7),
+            "must not: a config without a variant"
+        );
+        let v6 = config_platform(br#"{"os":"linux","architecture":"arm","variant":"v6"}"#).unwrap();
+        assert!(!same_platform(&v6, &v7), "fires: another variant");
+        assert_eq!(config_platform(b"{}"), None);
+        assert_eq!(config_platform(b"not json"), None);
     }
 
     #[test]

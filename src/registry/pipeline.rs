@@ -271,6 +271,7 @@ mod tests {
                         Vec::new()
                     },
                     labels: BTreeMap::new(),
+                    platform: None,
                 }))
             }
             .boxed()
