@@ -53,6 +53,29 @@ pub fn escape_controls(text: &str, max_chars: usize) -> (String, bool) {
     (out, false)
 }
 
+/// A report's text (a diff, a file's lines quoted) with each carriage return that does not end a line shown as
+/// `\r`: `terminal_safe` would keep only the text after it, which for a report line can hide its start (the
+/// file, line and severity of a finding, the `-`/`+` of a diff line) behind text from the file.
+pub fn escape_lone_cr(text: &str) -> Cow<'_, str> {
+    let lone = |t: &str| {
+        t.match_indices('\r')
+            .any(|(i, _)| t.as_bytes().get(i + 1) != Some(&b'\n'))
+    };
+    if !lone(text) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push_str("\\r");
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// C0 controls, DEL and the C1 controls (U+0080..U+009F, which some terminals take as ESC sequences).
 fn needs_escape(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
@@ -61,6 +84,18 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carriage_return_inside_a_report_line_is_shown() {
+        assert_eq!(
+            escape_lone_cr("-FROM a\rDockerfile:1:1 info\n+x\r\n"),
+            "-FROM a\\rDockerfile:1:1 info\n+x\r\n"
+        );
+        // Must not: CRLF line ends stay, and the result survives terminal_safe whole.
+        assert!(matches!(escape_lone_cr("a\r\nb\r\n"), Cow::Borrowed(_)));
+        let shown = escape_lone_cr("FROM a\rRUN b\n").into_owned();
+        assert_eq!(terminal_safe(&shown), "FROM a\\rRUN b\n");
+    }
 
     #[test]
     fn one_value_is_escaped_whole_and_cut_at_its_limit() {

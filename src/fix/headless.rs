@@ -150,7 +150,8 @@ pub fn run(
 pub fn render_human(run: &FixRun) -> String {
     let mut s = String::new();
     for c in &run.changes {
-        s.push_str(&c.diff);
+        // The diff quotes the file: a carriage return inside a line would hide its `-`/`+` on a terminal.
+        s.push_str(&crate::terminal_text::escape_lone_cr(&c.diff));
     }
     let verb = if run.dry_run {
         "would change"
@@ -161,7 +162,7 @@ pub fn render_human(run: &FixRun) -> String {
         .changes
         .iter()
         .filter(|c| c.written || run.dry_run)
-        .map(|c| c.file.display().to_string())
+        .map(|c| crate::terminal_text::escape_controls(&c.file.display().to_string(), usize::MAX).0)
         .collect();
     if files.is_empty() && !run.errors.is_empty() {
         let _ = writeln!(s, "nothing written (errors below)");

@@ -240,7 +240,7 @@ impl Proposal {
 
 /// Unified diff of old -> new for display and `dockui fix` (3 lines of context).
 pub fn unified(file: &std::path::Path, old: &str, new: &str) -> String {
-    let name = file.display().to_string();
+    let name = crate::terminal_text::escape_controls(&file.display().to_string(), usize::MAX).0;
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
