@@ -404,6 +404,19 @@ impl Cli {
     }
 }
 
+/// `--format json` or `--format=json` among the arguments (read when clap could not parse them).
+fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let mut prev_format = false;
+    for a in args {
+        let a = a.to_string_lossy();
+        if (prev_format && a == "json") || a == "--format=json" {
+            return true;
+        }
+        prev_format = a == "--format";
+    }
+    false
+}
+
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -422,7 +435,22 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            if !e.use_stderr() {
+                return 0;
+            }
+            // `--format json` was asked for: a bad flag value is an error object on stdout, like any other.
+            if asks_for_json(std::env::args_os().skip(1)) {
+                let what = e
+                    .render()
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                println!("{}", serde_json::json!({ "error": what, "exit_code": 2 }));
+            }
+            return 2;
         }
     };
     // One rustls provider for the whole process (TLS to engines, registries), chosen before any TLS use.
@@ -433,9 +461,13 @@ pub fn main() -> i32 {
         paths.ensure_private();
     }
     let json = cli.wants_json();
+    if matches!(cli.command, Some(Cmd::Check { .. } | Cmd::Fix { .. })) {
+        crate::fatal_signals::exit_on_signal(json);
+    }
     match run(cli, &paths) {
         Ok(code) => code,
         Err(e) => {
+            crate::fatal_signals::finishing();
             eprintln!("dockui: {e:#}");
             if json {
                 println!(
@@ -667,6 +699,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 opts.base_digests = Some(pins::base_digests(&config, &dir, &opts)?);
             }
             let analysis = analyze::analyze_project(&dir, &opts)?;
+            crate::fatal_signals::finishing();
             match format {
                 CheckFormat::Human => print!("{}", analyze::report::human(&analysis)),
                 CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&analysis)?),
@@ -865,6 +898,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 level,
                 dry_run,
             )?;
+            crate::fatal_signals::finishing();
             match format {
                 Format::Human => print!("{}", crate::fix::headless::render_human(&run)),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&run)?),
@@ -1263,12 +1297,7 @@ pub(crate) fn build_exit_code(
 
 /// The report of a push a fatal signal stopped: nothing is known to be pullable; what may be left behind.
 fn interrupted_push(source: &str, signo: i32) -> crate::registry::report::PushReport {
-    let name = match signo {
-        libc::SIGINT => "SIGINT".to_string(),
-        libc::SIGTERM => "SIGTERM".to_string(),
-        libc::SIGHUP => "SIGHUP".to_string(),
-        n => format!("signal {n}"),
-    };
+    let name = crate::fatal_signals::signal_name(signo);
     crate::registry::report::PushReport {
         image: source.to_string(),
         error: Some(format!(

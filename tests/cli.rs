@@ -458,3 +458,89 @@ fn format_json_errors_before_a_result_are_one_json_object_on_stdout() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+/// A bad flag value with `--format json` is an error object on stdout (exit 2), as the README says, not only
+/// clap's usage text on stderr; `--help` stays what it is.
+#[test]
+fn a_bad_flag_value_with_format_json_is_a_json_error() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["fix", ".", "--format", "json", "--level", "bogus"],
+        vec!["check", ".", "--format", "json", "--build-arg", "NOEQ"],
+        vec!["build", ".", "--format=json", "--max-attempts", "abc"],
+    ] {
+        let out = common::dockui(home.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {out:?}"));
+        assert_eq!(v["exit_code"], 2, "{args:?}");
+        assert!(
+            v["error"].as_str().unwrap().contains("invalid value"),
+            "{v}"
+        );
+    }
+    // Must not: human format keeps stdout empty; --help is no error.
+    let out = common::dockui(home.path())
+        .args(["fix", ".", "--level", "bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let out = common::dockui(home.path())
+        .args(["check", "--help", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(serde_json::from_slice::<serde_json::Value>(&out.stdout).is_err());
+}
+
+/// `check --format json` stopped by a signal while it waits on a registry that never answers (resolving base
+/// digests): exit 128 + N with one JSON error object naming the signal; before, stdout was empty.
+#[test]
+fn a_signal_during_check_gives_a_json_error_and_its_exit_code() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM 127.0.0.1:{port}/stalls/base:1\nRUN true\n"),
+    )
+    .unwrap();
+    for (signo, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGHUP, "SIGHUP")] {
+        let mut child = common::dockui(home.path())
+            .args([
+                "check",
+                "--no-host-gpu",
+                "--resolve-digests",
+                "--format",
+                "json",
+            ])
+            .arg(&dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "check still waits on the registry"
+        );
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signo) };
+        let out = common::exit_within(&mut child, std::time::Duration::from_secs(10), "check");
+        assert_eq!(out.status.code(), Some(128 + signo), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {out:?}"));
+        assert_eq!(v["exit_code"], 128 + signo);
+        assert!(v["error"].as_str().unwrap().contains(name), "{v}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(name));
+    }
+}

@@ -107,6 +107,10 @@ pub fn run(
             .map(|f| f.message.clone())
             .collect(),
     };
+    if !dry_run && !plan.proposals.is_empty() {
+        // From the first write on, a signal waits until the run is reported (`dockui fix` in cli.rs).
+        crate::fatal_signals::finishing();
+    }
     for p in &plan.proposals {
         let new = p.accepted_text();
         let mut change = FileChange {
