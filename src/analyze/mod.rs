@@ -28,6 +28,7 @@
 pub mod base_digest;
 pub mod compat;
 pub mod conda;
+pub mod context_files;
 pub mod dockerfile;
 pub mod finding;
 pub mod host;
@@ -245,7 +246,8 @@ pub fn analyze_project_with(
         }
         None => compat::Compat::shared(),
     };
-    let mut analysis = analyze_with(&dockerfile, &read, &workflows, opts, compat)?;
+    let context = context_files::DirContext::new(root, &dockerfile);
+    let mut analysis = analyze_with(&dockerfile, &read, &workflows, opts, compat, Some(&context))?;
     let mut refused = refused.into_inner();
     // One finding per file and rule.
     refused.sort_by(|a, b| (&a.file, &a.rule).cmp(&(&b.file, &b.rule)));
@@ -329,6 +331,7 @@ pub fn analyze_files(files: &[(PathBuf, String)], opts: &AnalyzeOptions) -> Anal
         &workflows,
         opts,
         &compat::Compat::embedded(),
+        None,
     )
     .unwrap_or_default()
 }
@@ -346,6 +349,7 @@ fn analyze_with(
     workflows: &[PathBuf],
     opts: &AnalyzeOptions,
     compat: &compat::Compat,
+    context: Option<&dyn context_files::ContextFiles>,
 ) -> Result<Analysis, AnalyzeError> {
     let mut analysis = Analysis::default();
     let Some(df_text) = read(df_path)? else {
@@ -593,6 +597,7 @@ fn analyze_with(
         host: opts.host.as_ref(),
         bases: opts.base_digests.as_ref(),
         lines: &lines,
+        context,
     };
     let mut findings = rules::run(&ctx);
     for rf in &reqfiles {

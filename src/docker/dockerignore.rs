@@ -141,6 +141,22 @@ impl DockerIgnore {
         matched
     }
 
+    /// The last pattern that excludes `rel` (itself or a parent directory), when `rel` is excluded: what a
+    /// message names.
+    pub fn excluding_pattern(&self, rel: &str) -> Option<&str> {
+        if !self.is_excluded(rel) {
+            return None;
+        }
+        self.patterns
+            .iter()
+            .rev()
+            .find(|p| {
+                !p.exclusion
+                    && (p.matches_exact(rel) || parent_dirs(rel).any(|dir| p.matches_exact(dir)))
+            })
+            .map(|p| p.text.as_str())
+    }
+
     /// The incremental form used while walking the tree (moby `MatchesUsingParentResults`): `parent` is
     /// the info returned for the containing directory, or the default for entries at the root.
     /// Reproduces Docker's walk exactly, including that patterns skipped for the parent are then only

@@ -1,6 +1,7 @@
 //! Rule families: hadolint-compatible common rules (`DLxxxx`), build gates (`DU1xx`), GPU compatibility rules
 //! (`DU2xx`) and parse problems (`DU001`). The catalog below is the single list of ids, severities and summaries.
 
+pub mod context;
 pub mod from_rewrite;
 pub mod gates;
 pub mod gpu;
@@ -114,6 +115,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             PARSE_RULES,
             hadolint::RULES,
             gates::RULES,
+            context::RULES,
             secrets::RULES,
             gpu::torch::RULES,
             gpu::stages::RULES,
@@ -155,6 +157,8 @@ pub struct Ctx<'a> {
     pub bases: Option<&'a super::base_digest::BaseDigests>,
     /// Line starts of `text`, for spans.
     pub lines: &'a LineIndex,
+    /// The build context on disk, when the analysis has one (not for in-memory files).
+    pub context: Option<&'a dyn crate::analyze::context_files::ContextFiles>,
 }
 
 impl<'a> Ctx<'a> {
@@ -240,6 +244,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     hadolint::run(ctx, &mut out);
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
+    context::run(ctx, &mut out);
     secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     pin::run(ctx, &mut out);

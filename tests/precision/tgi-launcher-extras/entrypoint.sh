@@ -1,0 +1,2 @@
+#!/bin/sh
+exec text-generation-launcher "$@"
