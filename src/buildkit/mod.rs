@@ -123,6 +123,7 @@ pub async fn probe(
             return p;
         }
     };
+    p.tls = Some(matches!(builder.target, Target::Tcp { tls: Some(_), .. }));
     match tokio::time::timeout(std::time::Duration::from_secs(15), builder.workers()).await {
         Ok(Ok(w)) => {
             p.reachable = true;
@@ -396,10 +397,9 @@ fn explain_transport(
              signed the daemon's certificate (buildkitd's --tlscert) in {TLS_CA_FROM}, or check that {source} \
              names the daemon you mean"
         ),
-        Trouble::WrongName => format!(
-            "the daemon's certificate does not name the host dialled; what to do: dial a name the certificate \
-             was made for, or set BUILDKIT_TLS_SERVERNAME to one of them"
-        ),
+        Trouble::WrongName => "the daemon's certificate does not name the host dialled; what to do: dial a \
+                               name the certificate was made for, or set BUILDKIT_TLS_SERVERNAME to one of them"
+            .to_string(),
         Trouble::ClientCert => format!(
             "the daemon rejected the client certificate (missing, or not signed by the CA it trusts); what to \
              do: give a client certificate and key signed by the CA buildkitd trusts (its --tlscacert) in \
