@@ -43,7 +43,8 @@ pub struct Diagnosis {
     pub matched: Vec<(usize, String)>,
     /// The step that failed, e.g. "Step 4/9 : RUN apt-get install -y tzdata" or "#7 [3/5] RUN make".
     pub failing_step: Option<String>,
-    /// First capture group of the first match (e.g. the missing module's name).
+    /// The capture groups of the first match that has any (e.g. the missing module's name), several joined
+    /// with ':' (GNU tar's `uid 1500, gid 1500` gives `1500:1500`, as Podman's own texts write it).
     pub detail: Option<String>,
 }
 
@@ -131,10 +132,14 @@ pub fn classify<S: AsRef<str>>(lines: &[S]) -> Option<Diagnosis> {
             for re in &sig.patterns {
                 if let Some(c) = re.captures(line) {
                     if detail.is_none() {
-                        detail = c
-                            .get(1)
-                            .map(|m| m.as_str().to_string())
-                            .filter(|d| !d.is_empty());
+                        let groups: Vec<&str> = c
+                            .iter()
+                            .skip(1)
+                            .flatten()
+                            .map(|m| m.as_str())
+                            .filter(|g| !g.is_empty())
+                            .collect();
+                        detail = (!groups.is_empty()).then(|| groups.join(":"));
                     }
                     matched.push((i, line.to_string()));
                     break;
@@ -559,6 +564,24 @@ mod tests {
         assert_eq!(sig_of(copy), "podman-rootless-subuid");
         let run = "STEP 2/2: RUN chown 1000:1000 /data\nchown: changing ownership of '/data': Invalid argument\nERROR: building at STEP \"RUN chown 1000:1000 /data\": while running runtime: exit status 1";
         assert_eq!(sig_of(run), "podman-rootless-subuid");
+        // GNU tar names the uid and gid apart: the detail is still uid:gid, as Podman's own texts write it.
+        let tar = "STEP 3/3: RUN tar -xf layer.tar\ntar: ./x: Cannot change ownership to uid 1500, gid 1500: Invalid argument\ntar: Exiting with failure status due to previous errors";
+        let d = classify(&lines(tar)).unwrap();
+        assert_eq!(d.signature, "podman-rootless-subuid");
+        assert_eq!(d.detail.as_deref(), Some("1500:1500"));
+        // Refused for lack of privilege (a non-root user in the container): not this, no detail.
+        assert_eq!(
+            sig_of(
+                "tar: ./x: Cannot change ownership to uid 1500, gid 1500: Operation not permitted"
+            ),
+            "none"
+        );
+        // The group lines that give no ids leave the detail to a later line that does.
+        let later = "lchown /a: invalid argument\nerror setting owner of \"/opt\" to 1500:1501: chown /opt: invalid argument";
+        assert_eq!(
+            classify(&lines(later)).unwrap().detail.as_deref(),
+            Some("1500:1501")
+        );
         assert_eq!(
             sig_of("Error: chown /var/tmp/storage/overlay/l: invalid argument"),
             "podman-rootless-subuid"

@@ -512,13 +512,15 @@ pub fn nvml_lib(config: &Config) -> Option<PathBuf> {
 fn print_push_report(
     format: Format,
     report: &crate::registry::report::PushReport,
-    endpoint: serde_json::Value,
+    backend: Option<serde_json::Value>,
 ) -> anyhow::Result<()> {
     match format {
         Format::Human => print!("{}", crate::registry::report::render_human(report)),
         Format::Json => {
             let mut v = serde_json::to_value(report)?;
-            with_backend(&mut v, endpoint);
+            if let Some(b) = backend {
+                with_backend(&mut v, b);
+            }
             println!("{}", serde_json::to_string_pretty(&v)?)
         }
     }
@@ -606,21 +608,22 @@ fn engine_context(
     ))
 }
 
-/// One `backend` object per JSON result: the result's own `kind`, and the port's view of where it builds
-/// (`endpoint`: the URL, the context, where the endpoint came from, TLS), which wins over the result's copy.
-pub(crate) fn with_backend(v: &mut serde_json::Value, endpoint: serde_json::Value) {
-    let Some(o) = v.as_object_mut() else {
-        return;
-    };
-    let backend = o
-        .entry("backend")
-        .or_insert_with(|| serde_json::Value::Object(Default::default()));
-    if backend.is_null() {
-        *backend = serde_json::Value::Object(Default::default());
+/// Put the result's `backend` object (`builder::backend_json`) in a JSON result, in place of the result's own
+/// `BackendInfo` (kind, endpoint, context), which it completes.
+pub(crate) fn with_backend(v: &mut serde_json::Value, backend: serde_json::Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("backend".into(), backend);
     }
-    if let (Some(b), serde_json::Value::Object(e)) = (backend.as_object_mut(), endpoint) {
-        b.extend(e);
-    }
+}
+
+/// The `backend` object of a result that ran on `port`: the kind the result names (what the builder said
+/// it is), else `kind`.
+pub(crate) fn port_backend(
+    result: Option<&crate::builder::BackendInfo>,
+    kind: crate::builder::BackendKind,
+    port: &dyn crate::builder::BuilderPort,
+) -> serde_json::Value {
+    crate::builder::backend_json(result.map_or(kind, |b| b.kind), &port.endpoint_json())
 }
 
 /// Candidates `auto` passed over before the one it picked, one stderr line each.
@@ -752,7 +755,11 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                             backend: e.probe.as_ref().map(|p| p.info()),
                             ..Default::default()
                         };
-                        println!("{}", serde_json::to_string_pretty(&outcome)?);
+                        let mut v = serde_json::to_value(&outcome)?;
+                        if let Some(p) = &e.probe {
+                            with_backend(&mut v, p.backend_json());
+                        }
+                        println!("{}", serde_json::to_string_pretty(&v)?);
                     }
                     return Ok(2);
                 }
@@ -857,7 +864,14 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 Format::Human => print!("{}", report::build_human(&outcome)),
                 Format::Json => {
                     let mut v = cache::with_break(&outcome, &cache_break)?;
-                    with_backend(&mut v, ctx.docker.endpoint_json());
+                    with_backend(
+                        &mut v,
+                        port_backend(
+                            outcome.backend.as_ref(),
+                            selected.probe.backend,
+                            ctx.docker.as_ref(),
+                        ),
+                    );
                     println!("{}", serde_json::to_string_pretty(&v)?)
                 }
             }
@@ -1056,8 +1070,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     Some(e) => Err(e),
                     None => Ok(s),
                 });
-            let engine = match chosen {
-                Ok(s) => s.port,
+            let (engine, kind) = match chosen {
+                Ok(s) => (s.port, s.probe.backend),
                 Err(e) => {
                     let report = crate::registry::report::PushReport {
                         image: source.clone(),
@@ -1065,12 +1079,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                         error: Some(e.to_string()),
                         ..Default::default()
                     };
-                    match format {
-                        Format::Human => {
-                            print!("{}", crate::registry::report::render_human(&report))
-                        }
-                        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                    }
+                    print_push_report(format, &report, e.probe.map(|p| p.backend_json()))?;
                     return Ok(2);
                 }
             };
@@ -1080,7 +1089,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                     error: Some(why),
                     ..Default::default()
                 };
-                print_push_report(format, &report, engine.endpoint_json())?;
+                let backend = port_backend(None, kind, engine.as_ref());
+                print_push_report(format, &report, Some(backend))?;
                 return Ok(report.exit_code());
             }
             // As `build`: SIGINT/SIGTERM/SIGHUP stop the push (and the notification after it), the report
@@ -1122,7 +1132,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 &crate::notify::Notification::from_push(project.as_deref(), &report),
                 &cancel,
             );
-            print_push_report(format, &report, engine.endpoint_json())?;
+            let backend = port_backend(report.backend.as_ref(), kind, engine.as_ref());
+            print_push_report(format, &report, Some(backend))?;
             Ok(match signalled.load(std::sync::atomic::Ordering::SeqCst) {
                 0 => report.exit_code(),
                 signo => 128 + signo,
@@ -1474,19 +1485,108 @@ mod tests {
 
     #[test]
     fn json_results_carry_one_backend_object_with_the_endpoints_origin() {
-        let endpoint = serde_json::json!({"endpoint": "tcp://b:2376", "context": "gpu", "source": "env_context", "tls": true});
+        use crate::builder::{BackendInfo, BackendKind};
+        // A port's view: a Docker context's tcp endpoint with TLS, and what the engine said of itself.
+        struct Port;
+        impl crate::builder::BuilderPort for Port {
+            fn endpoint(&self) -> String {
+                "tcp://b:2376 (context gpu)".into()
+            }
+            fn endpoint_json(&self) -> serde_json::Value {
+                serde_json::json!({"endpoint": "tcp://b:2376", "context": "gpu", "source": "env_context", "tls": true, "version": "Podman 4.3.1", "rootless": true})
+            }
+            fn ping(
+                &self,
+            ) -> futures_util::future::BoxFuture<'_, Result<crate::builder::EngineInfo, DockerError>>
+            {
+                unimplemented!()
+            }
+            fn build(
+                &self,
+                _: crate::builder::BuildSpec,
+                _: tokio::sync::mpsc::UnboundedSender<crate::builder::BuildEvent>,
+            ) -> futures_util::future::BoxFuture<'_, Result<String, DockerError>> {
+                unimplemented!()
+            }
+            fn inspect_image<'a>(
+                &'a self,
+                _: &'a str,
+            ) -> futures_util::future::BoxFuture<
+                'a,
+                Result<Option<crate::builder::ImageInfo>, DockerError>,
+            > {
+                unimplemented!()
+            }
+            fn container_names(
+                &self,
+            ) -> futures_util::future::BoxFuture<
+                '_,
+                Result<std::collections::BTreeMap<String, String>, DockerError>,
+            > {
+                unimplemented!()
+            }
+            fn run_once(
+                &self,
+                _: crate::builder::RunSpec,
+            ) -> futures_util::future::BoxFuture<'_, Result<crate::builder::RunOutput, DockerError>>
+            {
+                unimplemented!()
+            }
+        }
+        use crate::docker::DockerError;
+        let fields = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v["backend"].as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let all = [
+            "context", "endpoint", "kind", "rootless", "source", "tls", "version",
+        ];
         // A build result names its backend's kind; the port's endpoint, context, origin and TLS complete it.
-        let mut v = serde_json::json!({"success": true, "backend": {"kind": "podman", "endpoint": "tcp://b:2376 (context gpu)", "context": null}});
-        with_backend(&mut v, endpoint.clone());
-        assert_eq!(v["backend"]["kind"], "podman");
-        assert_eq!(v["backend"]["endpoint"], "tcp://b:2376");
-        assert_eq!(v["backend"]["context"], "gpu");
-        assert_eq!(v["backend"]["tls"], true);
-        assert!(v.get("engine").is_none());
-        // A result without one (push, inspect) gets the endpoint as its backend.
-        let mut v = serde_json::json!({"success": true, "backend": null});
-        with_backend(&mut v, endpoint);
-        assert_eq!(v["backend"]["source"], "env_context");
+        let info = BackendInfo {
+            kind: BackendKind::Podman,
+            endpoint: "tcp://b:2376 (context gpu)".into(),
+            context: None,
+        };
+        let mut build = serde_json::json!({"success": true, "backend": info});
+        with_backend(
+            &mut build,
+            port_backend(Some(&info), BackendKind::Docker, &Port),
+        );
+        assert_eq!(build["backend"]["kind"], "podman");
+        assert_eq!(build["backend"]["endpoint"], "tcp://b:2376");
+        assert_eq!(build["backend"]["context"], "gpu");
+        assert_eq!(build["backend"]["tls"], true);
+        assert_eq!(build["backend"]["rootless"], true);
+        assert!(build.get("engine").is_none());
+        // A result without one (a multi-platform push, inspect) gets the same object, kind included.
+        let mut push = serde_json::json!({"success": true, "backend": null});
+        with_backend(&mut push, port_backend(None, BackendKind::Podman, &Port));
+        assert_eq!(push["backend"], build["backend"]);
+        assert_eq!(fields(&push), all);
+        // An error before any port was opened: the probe's view, in the same fields.
+        let probe = crate::builder::select::Probe {
+            backend: BackendKind::Docker,
+            source: "DOCKER_HOST".into(),
+            endpoint: "tcp://127.0.0.1:42376".into(),
+            context: None,
+            explicit: true,
+            available: true,
+            reachable: false,
+            version: None,
+            capabilities: None,
+            why_not: Some("DOCKER_CERT_PATH=/nonexistent cannot be read".into()),
+            what_to_do: None,
+            origin: Some(crate::docker::endpoint::Source::Env),
+            tls: Some(true),
+        };
+        let mut failed = serde_json::json!({"success": false, "backend": probe.info()});
+        with_backend(&mut failed, probe.backend_json());
+        assert_eq!(fields(&failed), all);
+        assert_eq!(failed["backend"]["kind"], "docker");
+        assert_eq!(failed["backend"]["endpoint"], "tcp://127.0.0.1:42376");
+        assert_eq!(failed["backend"]["source"], "env");
+        assert_eq!(failed["backend"]["tls"], true);
     }
     use super::*;
 

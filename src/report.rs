@@ -39,6 +39,11 @@ pub fn build_human(o: &BuildOutcome) -> String {
         );
         if let Some(d) = &a.diagnosis {
             let _ = writeln!(out, "  diagnosis: {} ({})", d.class, d.signature);
+            // What the signature picked out of the log (the uid:gid that did not fit, the missing module),
+            // as `diagnosis.detail` in JSON.
+            if let Some(detail) = &d.detail {
+                let _ = writeln!(out, "  detail: {detail}");
+            }
             if let Some(step) = &d.failing_step {
                 let _ = writeln!(out, "  failing step: {step}");
             }
@@ -123,4 +128,48 @@ pub fn history_human(builds: &[crate::engine::history::BuildSummary]) -> String 
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{AttemptRecord, AttemptStatus};
+
+    fn failed_with(log: &str) -> BuildOutcome {
+        let lines: Vec<&str> = log.lines().collect();
+        BuildOutcome {
+            image: "dockui-local/app:latest".into(),
+            attempts: vec![AttemptRecord {
+                attempt: 1,
+                status: AttemptStatus::Failed,
+                duration_s: 1.0,
+                log_path: "/tmp/attempt-1.log".into(),
+                error: Some("build failed".into()),
+                diagnosis: crate::classify::classify(&lines),
+                smoke: Vec::new(),
+                fixes_applied: Vec::new(),
+                fixes: Vec::new(),
+                platform: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_builds_summary_shows_the_diagnosis_detail_when_there_is_one() {
+        // Rootless Podman with too few subordinate ids, GNU tar's words: the ids that did not fit.
+        let text = build_human(&failed_with(
+            "STEP 3/3: RUN tar -xf layer.tar\ntar: ./x: Cannot change ownership to uid 1500, gid 1500: Invalid argument\ntar: Exiting with failure status due to previous errors",
+        ));
+        assert!(
+            text.contains("  diagnosis: rootless Podman: no subordinate UIDs/GIDs (podman-rootless-subuid)\n  detail: 1500:1500\n"),
+            "{text}"
+        );
+        // busybox chown names no ids: no detail line.
+        let text = build_human(&failed_with(
+            "STEP 3/3: RUN chown 1500:1500 /data\nchown: /data: Invalid argument",
+        ));
+        assert!(text.contains("(podman-rootless-subuid)"), "{text}");
+        assert!(!text.contains("detail:"), "{text}");
+    }
 }

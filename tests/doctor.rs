@@ -201,6 +201,127 @@ fn build_backend_docker_with_a_dead_docker_host_exits_2_with_what_to_do() {
     assert_eq!(builds(home.path()), 0);
 }
 
+/// The fields of every result's `backend` object.
+const BACKEND_FIELDS: [&str; 7] = [
+    "context", "endpoint", "kind", "rootless", "source", "tls", "version",
+];
+
+fn backend_fields(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v["backend"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no backend object: {v:#}"))
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn a_bad_docker_cert_path_keeps_docker_hosts_endpoint_and_names_the_path_as_the_why() {
+    let (home, dir) = home_and_project("dockui-test/doctor-certpath");
+    let host = format!("tcp://127.0.0.1:{}", common::closed_port());
+    let missing = home.path().join("no-such-certs");
+    let env = |cmd: &mut Command| {
+        cmd.env("DOCKER_HOST", &host)
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", &missing);
+    };
+    let mut build = dockui(home.path());
+    env(&mut build);
+    let (out, stderr) = exits(build.args(["build", "--format", "json"]).arg(&dir), 2);
+    let v = json(&out);
+    assert_eq!(v["backend"]["endpoint"], host.as_str(), "{v:#}");
+    assert_eq!(v["backend"]["source"], "env", "{v:#}");
+    assert_eq!(v["backend"]["kind"], "docker", "{v:#}");
+    assert_eq!(v["backend"]["tls"], true, "{v:#}");
+    assert_eq!(backend_fields(&v), BACKEND_FIELDS);
+    let why = format!("DOCKER_CERT_PATH={} cannot be read", missing.display());
+    assert!(v["error"].as_str().unwrap().contains(&why), "{v:#}");
+    assert!(
+        stderr.contains(&format!("at {host} (DOCKER_HOST)")),
+        "{stderr}"
+    );
+    // doctor: listed under DOCKER_HOST with its address; the path only in why not.
+    let mut doctor = dockui(home.path());
+    env(&mut doctor);
+    let out = doctor
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    let first = &json(&out)["candidates"][0];
+    assert_eq!(first["endpoint"], host.as_str(), "{first:#}");
+    assert_eq!(first["source"], "DOCKER_HOST", "{first:#}");
+    assert_eq!(first["origin"], "env", "{first:#}");
+    assert!(
+        first["why_not"].as_str().unwrap().contains(&why),
+        "{first:#}"
+    );
+    let mut doctor = dockui(home.path());
+    env(&mut doctor);
+    let out = doctor.arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("1. docker - DOCKER_HOST - {host}\n")),
+        "{text}"
+    );
+}
+
+#[test]
+fn inspect_on_an_engine_that_cannot_be_used_says_why_once_and_names_the_backend() {
+    let home = tempfile::tempdir().unwrap();
+    let host = format!("tcp://127.0.0.1:{}", common::closed_port());
+    let (out, stderr) = exits(
+        dockui(home.path()).env("DOCKER_HOST", &host).args([
+            "inspect",
+            "dockui-test/absent:1",
+            "--format",
+            "json",
+        ]),
+        2,
+    );
+    // The cause and what to do, as build and push say it; no generic line after it.
+    assert!(stderr.contains("connection refused"), "{stderr}");
+    assert!(
+        stderr.contains("what to do: start the Docker engine there, or fix DOCKER_HOST"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("\nstart the Docker engine or set"),
+        "{stderr}"
+    );
+    let v = json(&out);
+    assert_eq!(v["exit_code"], 2, "{v:#}");
+    assert!(
+        v["error"].as_str().unwrap().contains("connection refused"),
+        "{v:#}"
+    );
+    assert_eq!(v["backend"]["kind"], "docker", "{v:#}");
+    assert_eq!(v["backend"]["endpoint"], host.as_str(), "{v:#}");
+    assert_eq!(v["backend"]["source"], "env", "{v:#}");
+    assert_eq!(backend_fields(&v), BACKEND_FIELDS);
+    // From a docker context: what to do names the context, not DOCKER_HOST.
+    let config = home.path().join("docker-config");
+    let meta = config
+        .join("contexts/meta")
+        .join(dockui::docker::endpoint::context_id("far"));
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(
+        meta.join("meta.json"),
+        serde_json::json!({"Name": "far", "Endpoints": {"docker": {"Host": host}}}).to_string(),
+    )
+    .unwrap();
+    let (out, stderr) = exits(
+        dockui(home.path())
+            .env("DOCKER_CONTEXT", "far")
+            .args(["inspect", "dockui-test/absent:1"]),
+        2,
+    );
+    assert!(stderr.contains("the docker context far"), "{stderr}");
+    assert!(!stderr.contains("DOCKER_HOST"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn build_backend_buildkit_that_is_not_usable_exits_2_and_never_pretends() {
     let (home, dir) = home_and_project("dockui-test/doctor-bk");

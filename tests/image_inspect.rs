@@ -279,6 +279,22 @@ async fn inspect_finds_deleted_file_and_pip_cache_and_gates_ci() {
     assert_eq!(r["layout"], "docker-archive");
     assert!(r["id"].as_str().unwrap().starts_with("sha256:"));
     assert!(r.get("gate").is_none());
+    // The engine it came from, in the object every result has (kind included, as a build's).
+    let b = &r["backend"];
+    assert_eq!(b["kind"], "docker", "{b:#}");
+    assert!(
+        b["endpoint"].as_str().is_some_and(|e| !e.is_empty()),
+        "{b:#}"
+    );
+    assert!(b["version"].as_str().is_some(), "{b:#}");
+    let mut keys: Vec<&str> = b.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "context", "endpoint", "kind", "rootless", "source", "tls", "version"
+        ]
+    );
 
     // Human output names the waste and the rule on the layer.
     let out = inspect(home.path(), &[&tag]);
@@ -341,10 +357,17 @@ async fn inspect_finds_deleted_file_and_pip_cache_and_gates_ci() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The cause and what to do, once (as build and push say it), and no generic line after it.
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not reachable"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("no Docker socket at /nonexistent/after-docker.sock")
+            && stderr.contains("what to do: start the Docker engine"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("what to do").count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("\nstart the Docker engine or set"),
+        "{stderr}"
     );
 
     // The same image saved to a file: Docker's layout, then rewritten as OCI.

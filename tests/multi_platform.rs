@@ -283,6 +283,14 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["verdict"], "pullable");
+    // A multi-platform push names its backend as a build does: the same object, kind included.
+    assert_eq!(report["backend"]["kind"], "docker", "{report:#}");
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&report["backend"]), keys(&build["backend"]));
     let index = &report["index"];
     let index_digest = index["digest"].as_str().expect("index digest").to_string();
     assert_eq!(report["digest"], index_digest.as_str());
@@ -369,6 +377,10 @@ fn build_and_push_amd64_and_arm64_with_an_index_the_registry_serves() {
             stdout.contains("did not complete") && stdout.contains("build again"),
             "{stdout}"
         );
+        if args.contains(&"json") {
+            let refused: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(refused["backend"]["kind"], "docker", "{refused:#}");
+        }
     }
     assert_eq!(served_before("v1"), index_digest, "the old index stays");
     assert_eq!(

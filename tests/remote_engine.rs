@@ -370,6 +370,9 @@ fn builds_over_tls_and_json_names_the_endpoint() {
         v["backend"]["endpoint"],
         format!("tcp://127.0.0.1:{}", e.port)
     );
+    assert_eq!(v["backend"]["kind"], "docker");
+    assert_eq!(v["backend"]["source"], "env");
+    assert_eq!(v["backend"]["tls"], true);
 }
 
 #[test]
@@ -409,6 +412,25 @@ fn an_engine_certificate_from_an_unknown_ca_is_named() {
         stderr.contains(&format!("tcp://127.0.0.1:{}", e.port)),
         "{stderr}"
     );
+    // inspect says it the same way, and adds no generic "start the Docker engine" after it (the engine runs).
+    let out = dockui(home.path(), &tls_env(e, &certs))
+        .args(["inspect", "dockui-remote-test/any:1", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = common::exited(&out, 2);
+    assert!(
+        stderr.contains("signed by an unknown CA")
+            && stderr.contains("what to do: use the CA that signed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("start the Docker engine"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["backend"]["endpoint"],
+        format!("tcp://127.0.0.1:{}", e.port)
+    );
+    assert_eq!(v["backend"]["tls"], true, "{v:#}");
+    assert_eq!(v["backend"]["kind"], "docker", "{v:#}");
 }
 
 #[test]

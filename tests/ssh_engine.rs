@@ -67,12 +67,16 @@ impl Sshd {
         keygen(&d.join("user_key"));
         // A second key whose session finds no docker CLI: the remote without docker.
         keygen(&d.join("nodocker_key"));
+        // A third whose docker CLI runs but cannot reach its engine (a socket that is not there).
+        keygen(&d.join("noengine_key"));
         std::fs::write(
             d.join("authorized_keys"),
             format!(
-                "{}\ncommand=\"PATH=/nonexistent; exec docker system dial-stdio\" {}\n",
+                "{}\ncommand=\"PATH=/nonexistent; exec docker system dial-stdio\" {}\n\
+                 command=\"DOCKER_HOST=unix:///nonexistent.sock exec docker system dial-stdio\" {}\n",
                 public(&d.join("user_key")),
-                public(&d.join("nodocker_key"))
+                public(&d.join("nodocker_key")),
+                public(&d.join("noengine_key"))
             ),
         )
         .unwrap();
@@ -290,6 +294,37 @@ fn a_remote_without_the_docker_cli_is_named() {
         stderr.contains("docker: not found"),
         "the remote's words: {stderr}"
     );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(dockui_engine, dockui_sshd)),
+    ignore = "needs sshd and a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require them)"
+)]
+fn a_remote_docker_cli_that_cannot_reach_its_engine_is_named() {
+    let (sshd, home, dir) = sshd_and_project();
+    let bin = sshd.client(
+        "noengine",
+        "noengine_key",
+        &sshd.dir.path().join("host_key"),
+    );
+    let (out, v) = build(home.path(), &dir, &sshd.url(), &bin);
+    let stderr = common::exited(&out, 2);
+    assert!(
+        stderr.contains("ssh worked, but the docker CLI on the remote cannot reach its engine"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("dial unix /nonexistent.sock"),
+        "the remote's words: {stderr}"
+    );
+    assert!(stderr.contains("`ssh HOST docker info`"), "{stderr}");
+    // Not taken for an engine that dropped the connection.
+    assert!(
+        !stderr.contains("the engine closed the connection"),
+        "{stderr}"
+    );
+    assert_eq!(v["success"], false);
 }
 
 #[test]

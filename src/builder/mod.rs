@@ -185,6 +185,25 @@ impl BackendInfo {
     }
 }
 
+/// The `backend` object of every JSON result (build, push, inspect, and the errors that stop them before they
+/// start), made here only so that no result lacks a field another has: `kind` (docker, podman, buildkit,
+/// codebuild), `endpoint`, `context`, `source` (where the endpoint came from: config, env, env_context,
+/// current_context, default, probed; the setting's name for BuildKit and CodeBuild), `tls`, and what the
+/// builder said of itself when asked: `version`, `rootless` (null when not known). `view` is a port's
+/// `BuilderPort::endpoint_json` or a probe's `select::Probe::endpoint_json`.
+pub fn backend_json(kind: BackendKind, view: &serde_json::Value) -> serde_json::Value {
+    let field = |k: &str| view.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "kind": kind,
+        "endpoint": field("endpoint"),
+        "context": field("context"),
+        "source": field("source"),
+        "tls": field("tls"),
+        "version": field("version"),
+        "rootless": field("rootless"),
+    })
+}
+
 /// A BuildKit cache backend in buildx syntax (`type=inline`, `type=registry,ref=...`, `type=local,dest=...`,
 /// `type=gha`).
 #[derive(
@@ -253,8 +272,9 @@ pub trait BuilderPort: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<u64>, DockerError>> {
         Box::pin(async { Ok(None) })
     }
-    /// The endpoint for JSON results: `endpoint`, `context`, `source` (config, env, env_context,
-    /// current_context) and `tls`.
+    /// Where this port builds, for JSON results (`backend_json` makes the `backend` object from it):
+    /// `endpoint`, `context`, `source` (config, env, env_context, current_context), `tls`, and when known
+    /// `version` and `rootless`.
     fn endpoint_json(&self) -> serde_json::Value {
         serde_json::json!({
             "endpoint": self.endpoint(),

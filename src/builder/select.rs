@@ -120,6 +120,10 @@ pub struct Probe {
     /// `env_context`, `current_context`, `default`, `probed`); null for BuildKit and CodeBuild, whose
     /// `source` says it.
     pub origin: Option<Source>,
+    /// The endpoint is dialled over TLS (a tcp Docker endpoint with TLS files, a BuildKit daemon with mTLS,
+    /// CodeBuild's https); None: not known. For results' `backend.tls`; doctor's output does not list it.
+    #[serde(skip)]
+    pub tls: Option<bool>,
 }
 
 impl Probe {
@@ -133,6 +137,27 @@ impl Probe {
             endpoint: self.endpoint.clone(),
             context: self.context.clone(),
         }
+    }
+
+    /// What the probe found of where it would build, in a port's `endpoint_json` words (for a result that
+    /// stops before a port is opened).
+    pub fn endpoint_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint,
+            "context": self.context,
+            "source": match self.origin {
+                Some(o) => serde_json::json!(o),
+                None => serde_json::json!(self.source),
+            },
+            "tls": self.tls,
+            "version": self.version,
+            "rootless": serde_json::Value::Null,
+        })
+    }
+
+    /// The result's `backend` object (`super::backend_json`) for this probe.
+    pub fn backend_json(&self) -> serde_json::Value {
+        super::backend_json(self.backend, &self.endpoint_json())
     }
 
     fn unavailable(kind: BackendKind, source: &str, endpoint: &str, explicit: bool) -> Probe {
@@ -156,6 +181,7 @@ impl Probe {
                     .into(),
             ),
             origin: None,
+            tls: None,
         }
     }
 }
@@ -309,7 +335,6 @@ fn candidates(config: &Config, env: &Env) -> Vec<Candidate> {
                     format!("docker context {}", crate::docker::endpoint::redact(name))
                 }
                 (None, EndpointError::BadFile { .. }) => "docker CLI config".into(),
-                (None, EndpointError::BadCertPath { .. }) => "DOCKER_CERT_PATH".into(),
                 (None, EndpointError::BadConfigDir { .. }) => "DOCKER_CONFIG".into(),
                 (None, _) => source_label(&e.from()),
             };
@@ -480,11 +505,28 @@ async fn probe(c: &Candidate, config: &Config, env: &Env) -> Probe {
         why_not: None,
         what_to_do: None,
         origin: None,
+        tls: None,
     };
     let origin = origin_of(c);
     let mut p = probe_via(c, config, env, base).await;
     p.origin = origin;
+    if p.tls.is_none() {
+        p.tls = tls_of(c);
+    }
     p
+}
+
+/// `Probe::tls` of a Docker API candidate (plugins set their own).
+fn tls_of(c: &Candidate) -> Option<bool> {
+    match &c.resolved {
+        Some(Ok(ep)) => Some(ep.tls.is_some()),
+        // Only TLS reads DOCKER_CERT_PATH.
+        Some(Err(EndpointError::BadCertPath { .. })) => Some(true),
+        Some(Err(_)) => None,
+        // The local socket and Podman's.
+        None if c.via == Via::DockerApi => Some(false),
+        None => None,
+    }
 }
 
 /// `Probe::origin` of a candidate.
@@ -500,12 +542,8 @@ fn origin_of(c: &Candidate) -> Option<Source> {
                 Source::CurrentContext,
             ]
             .into_iter()
+            // A broken config.json or meta.json: which setting led there is not known.
             .find(|s| s.describe() == from)
-            .or(match e {
-                EndpointError::BadCertPath { .. } => Some(Source::Env),
-                // A broken config.json or meta.json: which setting led there is not known.
-                _ => None,
-            })
         }
         (Via::DockerApi, None) if same_endpoint(&c.endpoint, LOCAL_SOCKET) => Some(Source::Default),
         (Via::DockerApi, None) => Some(Source::Probed),
@@ -976,6 +1014,7 @@ mod tests {
             why_not: None,
             what_to_do: None,
             origin: None,
+            tls: None,
         }
     }
 
@@ -1238,6 +1277,31 @@ mod tests {
         };
         let c = candidates(&Config::default(), &env);
         assert_eq!(c[0].source, "docker context bad\\u{1b}[2Jname");
+        // A DOCKER_CERT_PATH that is not there: the endpoint is still DOCKER_HOST's address, set by
+        // DOCKER_HOST; the path is only the why.
+        let env = Env {
+            docker_host: Some("tcp://127.0.0.1:42376".into()),
+            docker_tls: vec![
+                ("DOCKER_TLS_VERIFY".into(), "1".into()),
+                ("DOCKER_CERT_PATH".into(), "/nonexistent".into()),
+            ],
+            ..Env::default()
+        };
+        let c = candidates(&Config::default(), &env);
+        assert_eq!(
+            (c[0].source.as_str(), c[0].endpoint.as_str()),
+            ("DOCKER_HOST", "tcp://127.0.0.1:42376")
+        );
+        assert_eq!(origin_of(&c[0]), Some(Source::Env));
+        let Via::Unavailable(p) = &c[0].via else {
+            panic!("{:?}", c[0].via)
+        };
+        assert_eq!(p.endpoint, "tcp://127.0.0.1:42376");
+        let why = p.why_not.as_deref().unwrap();
+        assert!(
+            why.contains("DOCKER_CERT_PATH=/nonexistent cannot be read"),
+            "{why}"
+        );
         // DOCKER_CONTEXT=default is the local socket, and says so.
         let env = Env {
             docker_context: Some("default".into()),

@@ -123,6 +123,7 @@ pub async fn probe(
             return p;
         }
     };
+    p.tls = Some(matches!(builder.target, Target::Tcp { tls: Some(_), .. }));
     match tokio::time::timeout(std::time::Duration::from_secs(15), builder.workers()).await {
         Ok(Ok(w)) => {
             p.reachable = true;
@@ -142,8 +143,13 @@ pub async fn probe(
                 DockerError::Unreachable { reason, .. } => reason,
                 other => other.to_string(),
             };
-            p.what_to_do = Some(explain_todo(&reason));
-            p.why_not = Some(reason);
+            // The explanation's "what to do" goes in its own field (doctor prints it on its own line).
+            let (why, todo) = match reason.split_once("; what to do: ") {
+                Some((why, todo)) => (why.to_string(), todo.to_string()),
+                None => (reason, generic_todo(settings.source)),
+            };
+            p.why_not = Some(why);
+            p.what_to_do = Some(todo);
         }
         Err(_) => {
             p.why_not = Some(format!("{} did not answer within 15 s", settings.address));
@@ -162,12 +168,8 @@ fn open_port(
     Ok(std::sync::Arc::new(BuildkitBuilder::connect(&settings)?))
 }
 
-fn explain_todo(reason: &str) -> String {
-    if reason.contains("certificate") || reason.contains("mTLS") || reason.contains("CA") {
-        "check the CA, client certificate and key given for the daemon (buildkit_ca/cert/key or BUILDKIT_TLS_*)".into()
-    } else {
-        "check that buildkitd runs and listens at that address (BUILDKIT_HOST / [engine] buildkit_host)".into()
-    }
+fn generic_todo(source: &str) -> String {
+    format!("check that buildkitd runs and listens at that address ({source})")
 }
 
 /// The workers a daemon reports.
@@ -232,6 +234,17 @@ impl BuildkitBuilder {
         })
     }
 
+    /// A transport error of this daemon in words (`explain_transport`).
+    fn explain(&self, text: &str) -> String {
+        explain_transport(
+            text,
+            &self.target,
+            &self.address,
+            self.source,
+            self.workers.get().is_some(),
+        )
+    }
+
     fn unreachable(&self, reason: String) -> DockerError {
         DockerError::Unreachable {
             endpoint: self.address.clone(),
@@ -243,7 +256,7 @@ impl BuildkitBuilder {
         self.target
             .channel()
             .await
-            .map_err(|e| self.unreachable(explain_transport(&e, &self.target)))
+            .map_err(|e| self.unreachable(self.explain(&e)))
     }
 
     /// ListWorkers: platforms, and whether this is a Docker engine's embedded BuildKit.
@@ -253,31 +266,176 @@ impl BuildkitBuilder {
                 let channel = self.channel().await?;
                 list_workers(channel)
                     .await
-                    .map_err(|t| self.unreachable(explain_transport(&t, &self.target)))
+                    .map_err(|t| self.unreachable(self.explain(&t)))
             })
             .await
             .cloned()
     }
 }
 
-/// A tonic/transport error in words, with what it likely means.
-fn explain_transport(text: &str, target: &Target) -> String {
-    let tls = matches!(target, Target::Tcp { tls: Some(_), .. });
-    if tls
-        && (text.contains("transport error")
-            || text.contains("tls")
-            || text.contains("certificate"))
+/// What went wrong between dockui and a BuildKit daemon, told apart like the Docker engine's causes
+/// (`docker::diagnose`): each has its own "what to do".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trouble {
+    /// The message already says what to do (a TLS file dockui could not read or use: `transport::tls_config`).
+    Explained,
+    /// Nothing listens there: refused, no socket, no route, a name that does not resolve.
+    NotListening,
+    /// The daemon's certificate is not signed by the CA dockui was given.
+    UnknownCa,
+    /// The daemon's certificate does not name the host dialled.
+    WrongName,
+    /// The daemon sent a TLS alert about our client certificate (bad, missing, of another CA).
+    ClientCert,
+    /// Over mTLS, the daemon closed the connection as the handshake ended: with TLS 1.3 that is how a
+    /// rejected client certificate shows up on the client (the alert comes after the client's Finished).
+    ClosedAtHandshake,
+    /// The other side answered in plain text to our TLS hello (a daemon without TLS, an HTTP server).
+    NotTls,
+    /// Without TLS, what answered is no plain HTTP/2 server (a daemon with TLS sends an alert, an HTTP/1
+    /// service a status line: both read as a bad HTTP/2 frame).
+    NotH2,
+    /// The connection was closed or reset (no TLS, or after the connection worked).
+    Closed,
+    Timeout,
+    Other,
+}
+
+/// The trouble a transport error's text names. `mtls`: dockui dialled with TLS; `connected`: a call on this
+/// daemon already worked (so the handshake and certificates are fine).
+fn trouble(text: &str, mtls: bool, connected: bool) -> Trouble {
+    let lower = text.to_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    if text.contains("; what to do: ") {
+        Trouble::Explained
+    } else if any(&[
+        "connection refused",
+        "no such file or directory",
+        "no route to host",
+        "network is unreachable",
+        "failed to lookup address",
+        "name or service not known",
+        "temporary failure in name resolution",
+    ]) {
+        Trouble::NotListening
+    } else if any(&["unknownissuer", "unknown issuer"]) {
+        Trouble::UnknownCa
+    } else if any(&["notvalidforname", "not valid for name"]) {
+        Trouble::WrongName
+    } else if any(&[
+        "received fatal alert: badcertificate",
+        "received fatal alert: certificaterequired",
+        "received fatal alert: unknownca",
+        "received fatal alert: certificateunknown",
+        "received fatal alert: unsupportedcertificate",
+        "received fatal alert: certificateexpired",
+        "received fatal alert: certificaterevoked",
+        "received fatal alert: decrypterror",
+        "received fatal alert: accessdenied",
+    ]) {
+        Trouble::ClientCert
+    } else if any(&[
+        "invalidcontenttype",
+        "corrupt message",
+        "wrong version number",
+    ]) {
+        Trouble::NotTls
+    } else if !mtls
+        && any(&[
+            "frame with invalid size",
+            "invalid preface",
+            "h2 protocol error",
+        ])
     {
-        format!(
-            "{text} (over mTLS this usually means the daemon rejected the client certificate or the CA does not match the daemon's certificate: check buildkit_ca/cert/key)"
-        )
-    } else if text.contains("transport error") || text.contains("Connection refused") {
-        format!(
-            "{text} (nothing answers gRPC there: is buildkitd running and listening on that address?)"
-        )
+        Trouble::NotH2
+    } else if any(&[
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+        "unexpected eof",
+        "tls handshake eof",
+    ]) {
+        if mtls && !connected {
+            Trouble::ClosedAtHandshake
+        } else {
+            Trouble::Closed
+        }
+    } else if any(&["timed out", "timeout", "deadline has elapsed"]) {
+        Trouble::Timeout
     } else {
-        text.to_string()
+        Trouble::Other
     }
+}
+
+/// Where the client's TLS files are set, as messages name them.
+pub(crate) const TLS_CA_FROM: &str =
+    "BUILDKIT_TLS_CA, [engine] buildkit_ca or ca.pem in BUILDKIT_TLS_DIR";
+pub(crate) const TLS_CERT_FROM: &str = "BUILDKIT_TLS_CERT / BUILDKIT_TLS_KEY, [engine] buildkit_cert / buildkit_key or cert.pem / key.pem in BUILDKIT_TLS_DIR";
+
+/// Every TLS setting of the client, for "remove them" / "give them".
+const TLS_SETTINGS: &str =
+    "BUILDKIT_TLS_CA / _CERT / _KEY / _DIR, [engine] buildkit_ca / buildkit_cert / buildkit_key";
+
+/// A transport error in words: the text, what it means, and what to do (`...; what to do: ...`, as the
+/// Docker engine's messages). `address` and `source` name the daemon and where it was set.
+fn explain_transport(
+    text: &str,
+    target: &Target,
+    address: &str,
+    source: &str,
+    connected: bool,
+) -> String {
+    let mtls = matches!(target, Target::Tcp { tls: Some(_), .. });
+    let todo = match trouble(text, mtls, connected) {
+        Trouble::Explained => return text.to_string(),
+        Trouble::NotListening => format!(
+            "nothing listens at {address}; what to do: start buildkitd listening there (buildkitd --addr \
+             {address}), or fix the address in {source}"
+        ),
+        Trouble::UnknownCa => format!(
+            "the daemon's certificate is not signed by the CA dockui was given; what to do: give the CA that \
+             signed the daemon's certificate (buildkitd's --tlscert) in {TLS_CA_FROM}, or check that {source} \
+             names the daemon you mean"
+        ),
+        Trouble::WrongName => "the daemon's certificate does not name the host dialled; what to do: dial a \
+                               name the certificate was made for, or set BUILDKIT_TLS_SERVERNAME to one of them"
+            .to_string(),
+        Trouble::ClientCert => format!(
+            "the daemon rejected the client certificate (missing, or not signed by the CA it trusts); what to \
+             do: give a client certificate and key signed by the CA buildkitd trusts (its --tlscacert) in \
+             {TLS_CERT_FROM}"
+        ),
+        Trouble::ClosedAtHandshake => format!(
+            "the daemon closed the connection as the TLS handshake ended, which over mTLS is how it rejects a \
+             client certificate it does not trust; what to do: give a client certificate and key signed by the \
+             CA buildkitd trusts (its --tlscacert) in {TLS_CERT_FROM}"
+        ),
+        Trouble::NotTls => format!(
+            "what answers at {address} does not speak TLS (a buildkitd listening without TLS, or another \
+             service); what to do: for a buildkitd without TLS, remove the TLS settings ({TLS_SETTINGS}); \
+             otherwise check the port in {source}"
+        ),
+        Trouble::NotH2 => format!(
+            "what answers at {address} does not speak gRPC over plain HTTP/2 (a buildkitd that serves TLS, or \
+             another service); what to do: if buildkitd serves TLS (buildkitd --tlscert), give dockui its CA \
+             and a client certificate and key ({TLS_SETTINGS}); otherwise check the port in {source}"
+        ),
+        Trouble::Closed if connected => {
+            "the daemon closed the connection; what to do: check that buildkitd still runs and look at its log"
+                .to_string()
+        }
+        Trouble::Closed => format!(
+            "the daemon closed the connection; what to do: check that buildkitd runs at {address}; if it \
+             serves TLS (buildkitd --tlscert), give dockui its CA and a client certificate and key \
+             ({TLS_SETTINGS})"
+        ),
+        Trouble::Timeout => format!(
+            "no answer in time; what to do: check that buildkitd runs at {address} and that nothing in \
+             between drops the connection"
+        ),
+        Trouble::Other => return format!("{text}; what to do: {}", generic_todo(source)),
+    };
+    format!("{text}: {todo}")
 }
 
 /// Every message in an error's source chain (tonic's own message is often just "transport error").
@@ -443,7 +601,7 @@ impl BuilderPort for BuildkitBuilder {
             )));
             let req = solve::request(&spec, &output, &from, &to)?;
             let channel = self.channel().await?;
-            let unreachable = |r: String| self.unreachable(explain_transport(&r, &self.target));
+            let unreachable = |r: String| self.unreachable(self.explain(&r));
             let solved = solve::run(channel, &spec, req, &events, &unreachable).await?;
             let id = solved
                 .config_digest
@@ -545,5 +703,142 @@ impl BuilderPort for BuildkitBuilder {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(mtls: bool) -> Target {
+        Target::Tcp {
+            host: "127.0.0.1".into(),
+            port: 47997,
+            tls: mtls.then(|| TlsFiles {
+                ca: Some("/certs/ca.pem".into()),
+                cert: Some("/certs/cert.pem".into()),
+                key: Some("/certs/key.pem".into()),
+                server_name: String::new(),
+            }),
+        }
+    }
+
+    fn explain(text: &str, mtls: bool, connected: bool) -> String {
+        explain_transport(
+            text,
+            &target(mtls),
+            "tcp://127.0.0.1:47997",
+            "BUILDKIT_HOST",
+            connected,
+        )
+    }
+
+    /// The hint that used to follow every error over mTLS.
+    fn blames_the_client_cert(text: &str) -> bool {
+        text.contains("rejected") || text.contains("rejects") || text.contains("--tlscacert")
+    }
+
+    // The texts below are what `BuildkitBuilder::ping` reported against tests/buildkit_daemon.rs's set-ups:
+    // a closed port, the fake daemon with and without mTLS, an HTTP/1 listener.
+    const REFUSED: &str = "transport error: 127.0.0.1:47997: Connection refused (os error 111)";
+    const UNKNOWN_CA: &str = "transport error: invalid peer certificate: UnknownIssuer";
+    const CERT_REQUIRED: &str = "transport error: transport error: connection error: received fatal alert: CertificateRequired";
+    const CLOSED: &str =
+        "operation was canceled: transport error: operation was canceled: connection closed";
+    const PLAIN_ANSWER: &str =
+        "transport error: received corrupt message of type InvalidContentType";
+    const BAD_FRAME: &str = "h2 protocol error: http2 error: transport error: http2 error: connection error detected: frame with invalid size";
+
+    #[test]
+    fn refused_is_a_daemon_not_listening_even_over_mtls() {
+        for mtls in [true, false] {
+            assert_eq!(trouble(REFUSED, mtls, false), Trouble::NotListening);
+            let text = explain(REFUSED, mtls, false);
+            assert!(
+                text.contains("nothing listens at tcp://127.0.0.1:47997")
+                    && text.contains("what to do: start buildkitd")
+                    && text.contains("BUILDKIT_HOST"),
+                "{text}"
+            );
+            assert!(!blames_the_client_cert(&text), "{text}");
+            assert!(!text.contains("BUILDKIT_TLS"), "{text}");
+        }
+        let unix =
+            "transport error: /run/buildkit/buildkitd.sock: No such file or directory (os error 2)";
+        assert_eq!(trouble(unix, false, false), Trouble::NotListening);
+    }
+
+    #[test]
+    fn an_unknown_ca_names_the_ca_setting_not_the_client_certificate() {
+        assert_eq!(trouble(UNKNOWN_CA, true, false), Trouble::UnknownCa);
+        let text = explain(UNKNOWN_CA, true, false);
+        assert!(
+            text.contains("not signed by the CA") && text.contains("BUILDKIT_TLS_CA"),
+            "{text}"
+        );
+        assert!(!blames_the_client_cert(&text), "{text}");
+        // A refusal is no CA problem.
+        assert_ne!(trouble(REFUSED, true, false), Trouble::UnknownCa);
+    }
+
+    #[test]
+    fn a_rejected_client_certificate_is_named_as_such() {
+        assert_eq!(trouble(CERT_REQUIRED, true, false), Trouble::ClientCert);
+        let text = explain(CERT_REQUIRED, true, false);
+        assert!(
+            text.contains("rejected the client certificate") && text.contains("BUILDKIT_TLS_CERT"),
+            "{text}"
+        );
+        // TLS 1.3: a client certificate of another CA shows up as the connection closing at the handshake.
+        assert_eq!(trouble(CLOSED, true, false), Trouble::ClosedAtHandshake);
+        assert!(blames_the_client_cert(&explain(CLOSED, true, false)));
+        // Not once a call went through (the certificate was accepted), and not without mTLS.
+        assert_eq!(trouble(CLOSED, true, true), Trouble::Closed);
+        assert!(!blames_the_client_cert(&explain(CLOSED, true, true)));
+        assert_eq!(trouble(CLOSED, false, false), Trouble::Closed);
+        assert!(!blames_the_client_cert(&explain(CLOSED, false, false)));
+    }
+
+    #[test]
+    fn a_plain_text_answer_to_tls_says_the_other_side_does_not_speak_tls() {
+        assert_eq!(trouble(PLAIN_ANSWER, true, false), Trouble::NotTls);
+        let text = explain(PLAIN_ANSWER, true, false);
+        assert!(text.contains("does not speak TLS") && text.contains("remove the TLS settings"));
+        assert!(!blames_the_client_cert(&text), "{text}");
+        // Without TLS the reverse: a TLS daemon's alert read as an HTTP/2 frame.
+        assert_eq!(trouble(BAD_FRAME, false, false), Trouble::NotH2);
+        assert!(explain(BAD_FRAME, false, false).contains("if buildkitd serves TLS"));
+        assert_ne!(trouble(BAD_FRAME, true, false), Trouble::NotH2);
+    }
+
+    #[test]
+    fn an_unreadable_tls_file_is_named_with_its_setting_and_left_as_it_is() {
+        let files = TlsFiles {
+            ca: Some("/certs/ca.pem".into()),
+            cert: Some("/nonexistent/cert.pem".into()),
+            key: Some("/certs/key.pem".into()),
+            server_name: String::new(),
+        };
+        let t = Target::Tcp {
+            host: "127.0.0.1".into(),
+            port: 1,
+            tls: Some(files),
+        };
+        let err = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(t.channel())
+            .unwrap_err();
+        // The CA is read first: the test's CA does not exist either.
+        assert!(
+            err.contains("cannot read the CA certificate /certs/ca.pem")
+                && err.contains("BUILDKIT_TLS_CA"),
+            "{err}"
+        );
+        let text = explain(&err, true, false);
+        assert_eq!(trouble(&err, true, false), Trouble::Explained);
+        assert_eq!(text, err);
+        assert!(!blames_the_client_cert(&text), "{text}");
     }
 }

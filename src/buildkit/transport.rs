@@ -261,19 +261,41 @@ fn tls_config(
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
+    use crate::buildkit::{TLS_CA_FROM, TLS_CERT_FROM};
+    // Each message names the file, where it is set, and what to do: the transport explanation leaves such
+    // messages as they are (`buildkit::explain_transport`).
+    let unreadable = |what: &str, path: &std::path::Path, from: &str, e: &dyn std::fmt::Display| {
+        format!(
+            "cannot read the {what} {} (set by {from}): {e}; what to do: check that the file exists and \
+             is readable, or point the setting at the right file",
+            path.display()
+        )
+    };
     let Some(ca) = &files.ca else {
-        return Err(
-            "mTLS to the BuildKit daemon needs its CA certificate (buildkit_ca / BUILDKIT_TLS_CA)"
-                .into(),
-        );
+        return Err(format!(
+            "mTLS to the BuildKit daemon needs its CA certificate; what to do: set {TLS_CA_FROM} to the CA \
+             that signed the daemon's certificate"
+        ));
     };
     for cert in CertificateDer::pem_file_iter(ca)
-        .map_err(|e| format!("cannot read the CA {}: {e}", ca.display()))?
+        .map_err(|e| unreadable("CA certificate", ca, TLS_CA_FROM, &e))?
     {
-        let cert = cert.map_err(|e| format!("{}: not a PEM certificate: {e}", ca.display()))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("{}: unusable CA certificate: {e}", ca.display()))?;
+        let cert = cert.map_err(|e| {
+            unreadable(
+                "CA certificate",
+                ca,
+                TLS_CA_FROM,
+                &format!("not a PEM certificate: {e}"),
+            )
+        })?;
+        roots.add(cert).map_err(|e| {
+            unreadable(
+                "CA certificate",
+                ca,
+                TLS_CA_FROM,
+                &format!("unusable CA certificate: {e}"),
+            )
+        })?;
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -283,21 +305,21 @@ fn tls_config(
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_file_iter(cert)
                 .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| {
-                    format!("cannot read the client certificate {}: {e}", cert.display())
-                })?;
+                .map_err(|e| unreadable("client certificate", cert, TLS_CERT_FROM, &e))?;
             let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("cannot read the client key {}: {e}", key.display()))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("the client certificate and key do not fit together: {e}"))?
+                .map_err(|e| unreadable("client key", key, TLS_CERT_FROM, &e))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                format!(
+                    "the client certificate and key do not fit together: {e}; what to do: give the key made \
+                     with that certificate ({TLS_CERT_FROM})"
+                )
+            })?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => {
-            return Err(
-                "mTLS needs both the client certificate and its key (buildkit_cert and buildkit_key)"
-                    .into(),
-            );
+            return Err(format!(
+                "mTLS needs both the client certificate and its key; what to do: set both ({TLS_CERT_FROM})"
+            ));
         }
     };
     // gRPC servers (buildkitd is grpc-go) insist on ALPN h2.
@@ -308,7 +330,12 @@ fn tls_config(
         files.server_name.clone()
     };
     let name = ServerName::try_from(name.clone())
-        .map_err(|_| format!("`{name}` is not a valid TLS server name"))?;
+        .map_err(|_| {
+            format!(
+                "`{name}` is not a valid TLS server name; what to do: set BUILDKIT_TLS_SERVERNAME (or the host \
+                 in the address) to a host name or IP address"
+            )
+        })?;
     Ok((config, name))
 }
 

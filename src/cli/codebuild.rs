@@ -286,6 +286,14 @@ pub fn run(
         }
         Format::Json => {
             let mut v = serde_json::to_value(&outcome)?;
+            super::with_backend(
+                &mut v,
+                super::port_backend(
+                    outcome.backend.as_ref(),
+                    crate::builder::BackendKind::Codebuild,
+                    &port,
+                ),
+            );
             v["mode"] = "codebuild".into();
             v["local_build_id"] = outcome.build_id.clone().into();
             v["build_id"] = codebuild_id.clone().into();

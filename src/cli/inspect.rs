@@ -1,7 +1,7 @@
 //! `dockui inspect IMAGE`: exit 0 ok (or the gate passed), 1 the gate failed, 2 usage or engine errors.
 
 use super::{Format, load_config, runtime};
-use crate::docker::BollardEngine;
+use crate::builder::select;
 use crate::image::{self, Gate, Options, export};
 use crate::paths::Paths;
 use std::path::Path;
@@ -27,22 +27,50 @@ pub fn run(args: InspectArgs, config_flag: Option<&Path>, paths: &Paths) -> anyh
     let config = load_config(config_flag, paths, Path::new("."))?;
     let opts = Options { top: args.top };
     let as_file = Path::new(&args.image);
-    let mut engine = None;
+    // The engine's `backend` object for JSON results, once one is chosen.
+    let mut backend = None;
     let report = if as_file.is_file() {
-        export::inspect_archive_file(as_file, opts)
+        export::inspect_archive_file(as_file, opts).map_err(|e| e.to_string())
     } else {
-        let e = engine.insert(BollardEngine::connect(
-            &config.engine.docker_host,
-            config.engine.timeout_s,
+        let rt = runtime()?;
+        // The Docker endpoint as build and push choose it (`--backend docker`: the endpoint you set, else
+        // the local socket), so an engine that cannot be used is told the same way: its cause and what to do.
+        let chosen = rt.block_on(select::select(
+            &config,
+            &select::Env::from_process(),
+            select::Choice::Docker,
         ));
-        runtime()?.block_on(export::inspect_engine_image(e, &args.image, opts))
+        match chosen {
+            Ok(s) => {
+                let report = rt.block_on(export::inspect_engine_image(
+                    s.port.as_ref(),
+                    &args.image,
+                    opts,
+                ));
+                // Asked after the image: what answered (Docker or Podman) is known by then.
+                backend = Some(super::port_backend(None, s.probe.backend, s.port.as_ref()));
+                report.map_err(|e| e.to_string())
+            }
+            Err(e) => {
+                backend = e.probe.as_ref().map(|p| p.backend_json());
+                // Without build's "backend docker:" (inspect has no --backend): why, and what to do.
+                Err(format!("{}; what to do: {}", e.why, e.what_to_do))
+            }
+        }
     };
     let mut report = match report {
         Ok(r) => r,
-        Err(e @ export::InspectError::Engine(crate::docker::DockerError::Unreachable { .. })) => {
-            anyhow::bail!("{e}\nstart the Docker engine or set engine.docker_host / DOCKER_HOST")
+        Err(e) => {
+            eprintln!("dockui: {e}");
+            if args.format == Format::Json {
+                let mut v = serde_json::json!({ "image": args.image, "error": e, "exit_code": 2 });
+                if let Some(b) = backend {
+                    super::with_backend(&mut v, b);
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            return Ok(2);
         }
-        Err(e) => anyhow::bail!("{e}"),
     };
     let gate = Gate {
         lowest_efficiency: args.lowest_efficiency,
@@ -55,8 +83,8 @@ pub fn run(args: InspectArgs, config_flag: Option<&Path>, paths: &Paths) -> anyh
         Format::Human => print!("{}", image::render::render_human(&report)),
         Format::Json => {
             let mut v = serde_json::to_value(&report)?;
-            if let Some(e) = &engine {
-                super::with_backend(&mut v, crate::builder::BuilderPort::endpoint_json(e));
+            if let Some(b) = backend {
+                super::with_backend(&mut v, b);
             }
             println!("{}", serde_json::to_string_pretty(&v)?)
         }

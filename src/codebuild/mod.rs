@@ -433,9 +433,17 @@ pub fn plugin() -> crate::builder::select::Plugin {
         probe: |config, _env, base| {
             Box::pin(async move {
                 let p = probe_async(&config).await;
-                let endpoint = connect(&config.codebuild)
+                let client = connect(&config.codebuild).ok();
+                let endpoint = client
+                    .as_ref()
                     .map(|c| format!("codebuild://{}@{}", config.codebuild.project, c.env.region))
                     .unwrap_or_default();
+                // As the port's `endpoint_json` says it.
+                let tls = client.map(|c| {
+                    c.env
+                        .endpoint(aws::Service::CodeBuild)
+                        .starts_with("https:")
+                });
                 crate::builder::select::Probe {
                     backend: BackendKind::Codebuild,
                     endpoint,
@@ -446,6 +454,7 @@ pub fn plugin() -> crate::builder::select::Plugin {
                     version: p.reachable.then(|| "AWS CodeBuild".to_string()),
                     why_not: (!p.reachable).then_some(p.why_not),
                     what_to_do: (!p.reachable).then_some(p.what_to_do),
+                    tls,
                     ..base
                 }
             })

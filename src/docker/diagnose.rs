@@ -35,6 +35,8 @@ pub enum Cause {
     SshNoDocker,
     /// ssh worked, the docker CLI ran, but cannot reach the remote's engine.
     SshRemoteEngine,
+    /// ssh worked, the docker CLI ran, but the ssh user may not use the remote engine's socket.
+    SshRemotePermission,
     BadUrl,
     Other,
 }
@@ -133,6 +135,25 @@ fn remote_cause(messages: &[String]) -> Option<Cause> {
         {
             return Some(Cause::SshAuth);
         }
+        // Before ssh's own "connection refused": the remote's docker CLI on its engine (a tcp DOCKER_HOST
+        // there is refused too). On the engine's socket `docker system dial-stdio` says "failed to open
+        // the raw stream connection: dial unix /var/run/docker.sock: connect: <why>", other commands
+        // "Cannot connect to the Docker daemon" / "permission denied while trying to connect".
+        let remote_cli = lower.contains("failed to open the raw stream connection")
+            || lower.contains("cannot connect to the docker daemon")
+            || lower.contains("permission denied while trying to connect")
+            || (lower.contains("dial unix ") && lower.contains(": connect: "));
+        if remote_cli {
+            return Some(
+                if lower.contains("connect: permission denied")
+                    || lower.contains("permission denied while trying to connect")
+                {
+                    Cause::SshRemotePermission
+                } else {
+                    Cause::SshRemoteEngine
+                },
+            );
+        }
         if lower.contains("connection refused")
             || lower.contains("could not resolve hostname")
             || lower.contains("no route to host")
@@ -146,11 +167,6 @@ fn remote_cause(messages: &[String]) -> Option<Cause> {
             || (lower.contains("dial-stdio") && lower.contains("unknown command"))
         {
             return Some(Cause::SshNoDocker);
-        }
-        if lower.contains("cannot connect to the docker daemon")
-            || lower.contains("permission denied while trying to connect")
-        {
-            return Some(Cause::SshRemoteEngine);
         }
     }
     if lower.contains("unknownissuer")
@@ -264,6 +280,11 @@ pub fn explain(endpoint: &str, cause: Cause, messages: &[String]) -> String {
         Cause::SshRemoteEngine => format!(
             "ssh worked, but the docker CLI on the remote cannot reach its engine ({detail}); what to do: \
              start the engine there or give the ssh user access to its socket (`ssh HOST docker info`)"
+        ),
+        Cause::SshRemotePermission => format!(
+            "ssh worked, but the ssh user may not use the engine's socket on the remote ({detail}); what to \
+             do: add that user to the docker group there (sudo usermod -aG docker USER on the remote, then \
+             connect again) or log in as a user who may (`ssh HOST docker info` must work)"
         ),
         Cause::BadUrl => format!(
             "invalid engine address {endpoint:?} ({detail}); what to do: use unix:///var/run/docker.sock \
@@ -440,6 +461,48 @@ mod tests {
             "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
         );
         assert_eq!(cause_of(None, &engine), Cause::SshRemoteEngine);
+        // `docker system dial-stdio` (what dockui runs there) says it its own way; the texts are the docker
+        // CLI's with DOCKER_HOST on a missing socket, and as a user outside the docker group.
+        let dial = chain(
+            "failed to open the raw stream connection: dial unix /nonexistent.sock: connect: no such file or directory",
+        );
+        assert_eq!(
+            cause_of(Some(io::ErrorKind::Other), &dial),
+            Cause::SshRemoteEngine
+        );
+        let text = explain("ssh://root@127.0.0.1:42222", Cause::SshRemoteEngine, &dial);
+        assert!(
+            text.starts_with(
+                "ssh worked, but the docker CLI on the remote cannot reach its engine"
+            ) && text.contains("/nonexistent.sock")
+                && text.contains("`ssh HOST docker info`"),
+            "{text}"
+        );
+        let denied = chain(
+            "failed to open the raw stream connection: dial unix /var/run/docker.sock: connect: permission denied",
+        );
+        assert_eq!(cause_of(None, &denied), Cause::SshRemotePermission);
+        let text = explain("ssh://u@h", Cause::SshRemotePermission, &denied);
+        assert!(
+            text.contains("may not use the engine's socket") && text.contains("docker group"),
+            "{text}"
+        );
+        let denied_cli = chain(
+            "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/_ping\": dial unix /var/run/docker.sock: connect: permission denied",
+        );
+        assert_eq!(cause_of(None, &denied_cli), Cause::SshRemotePermission);
+        // A remote engine on tcp that refuses is the remote engine's trouble, not an unreachable sshd.
+        let tcp = chain(
+            "failed to open the raw stream connection: dial tcp 127.0.0.1:2375: connect: connection refused",
+        );
+        assert_eq!(cause_of(None, &tcp), Cause::SshRemoteEngine);
+        // ssh's own refusal of the login stays an ssh login problem.
+        assert_eq!(cause_of(None, &auth), Cause::SshAuth);
+        // Without ssh in the chain, the local socket's trouble is not the remote's.
+        let local = msgs(&[
+            "error trying to connect: dial unix /var/run/docker.sock: connect: permission denied",
+        ]);
+        assert_eq!(cause_of(None, &local), Cause::PermissionDenied);
         // Without ssh in the chain, "not found" is not about a remote docker CLI.
         assert_eq!(cause_of(None, &msgs(&["docker: not found"])), Cause::Other);
     }

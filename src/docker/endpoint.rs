@@ -173,7 +173,13 @@ pub enum EndpointError {
          cert.pem and key.pem (or unset it to use ~/.docker)",
         path.display()
     )]
-    BadCertPath { path: PathBuf, why: String },
+    BadCertPath {
+        /// The engine address the TLS files are for (from `from`): the endpoint, whatever its files.
+        host: String,
+        from: &'static str,
+        path: PathBuf,
+        why: String,
+    },
     #[error(
         "the docker CLI's config directory {} {why}; what to do: point DOCKER_CONFIG at a directory (the \
          docker CLI's default is ~/.docker) or unset it",
@@ -190,9 +196,8 @@ impl EndpointError {
             EndpointError::BadHost { host, .. } => host.clone(),
             EndpointError::NoContext { .. } => String::new(),
             EndpointError::BadFile { file, .. } => file.display().to_string(),
-            EndpointError::BadCertPath { path, .. } | EndpointError::BadConfigDir { path, .. } => {
-                path.display().to_string()
-            }
+            EndpointError::BadCertPath { host, .. } => host.clone(),
+            EndpointError::BadConfigDir { path, .. } => path.display().to_string(),
         }
     }
 
@@ -207,11 +212,10 @@ impl EndpointError {
     /// Where the failed setting came from (`DOCKER_HOST`, `DOCKER_CONTEXT`, ...), or the file.
     pub fn from(&self) -> String {
         match self {
-            EndpointError::BadHost { from, .. } | EndpointError::NoContext { from, .. } => {
-                from.to_string()
-            }
+            EndpointError::BadHost { from, .. }
+            | EndpointError::NoContext { from, .. }
+            | EndpointError::BadCertPath { from, .. } => from.to_string(),
             EndpointError::BadFile { file, .. } => file.display().to_string(),
-            EndpointError::BadCertPath { .. } => "DOCKER_CERT_PATH".into(),
             EndpointError::BadConfigDir { .. } => "DOCKER_CONFIG".into(),
         }
     }
@@ -489,12 +493,16 @@ fn from_host(host: &str, source: Source, env: &EnvView) -> Result<Endpoint, Endp
                         Ok(m) if m.is_dir() => {}
                         Ok(_) => {
                             return Err(EndpointError::BadCertPath {
+                                host: redact(&normalised),
+                                from: source.describe(),
                                 path: dir,
                                 why: "is not a directory".into(),
                             });
                         }
                         Err(e) => {
                             return Err(EndpointError::BadCertPath {
+                                host: redact(&normalised),
+                                from: source.describe(),
                                 path: dir,
                                 why: format!("cannot be read: {e}"),
                             });
@@ -1232,6 +1240,37 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("what to do"), "{err}");
+        // The endpoint is still DOCKER_HOST's address, set by DOCKER_HOST: the cert path is only the why.
+        let e = resolve(
+            "",
+            &env(
+                d.path(),
+                &[
+                    ("DOCKER_HOST", "tcp://127.0.0.1:42376"),
+                    ("DOCKER_TLS_VERIFY", "1"),
+                    ("DOCKER_CERT_PATH", "/nonexistent"),
+                ],
+            ),
+        )
+        .unwrap_err();
+        assert!(matches!(e, EndpointError::BadCertPath { .. }), "{e:?}");
+        assert_eq!(e.subject(), "tcp://127.0.0.1:42376");
+        assert_eq!(e.from(), Source::Env.describe());
+        assert!(
+            e.to_string()
+                .contains("DOCKER_CERT_PATH=/nonexistent cannot be read")
+        );
+        // From dockui's config, the config is named.
+        let e = resolve(
+            "tcp://127.0.0.1:42376",
+            &env(
+                d.path(),
+                &[("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", &f)],
+            ),
+        )
+        .unwrap_err();
+        assert_eq!(e.subject(), "tcp://127.0.0.1:42376");
+        assert_eq!(e.from(), Source::Config.describe());
         // Without TLS the variable is not read (as in the CLI).
         assert!(
             resolve(

@@ -121,6 +121,8 @@ pub async fn run_with(
     } else {
         push_and_verify(engine, &client, &lookup, &req, progress).await
     };
+    // Every report names where it was pushed from (a multi-platform push's too).
+    report.backend.get_or_insert(backend);
     // The engine's push error through the failure signatures (a plain-HTTP registry, rootless Podman):
     // what to do for Docker and Podman alike.
     if let Some(d) = report
