@@ -1381,3 +1381,67 @@ fn du002_follows_the_branch_of_the_install_that_reads_the_file() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, Severity::Error, "{:?}", f[0]);
 }
+
+#[test]
+fn fixes_continue_lines_with_the_files_escape_character() {
+    // Windows-style Dockerfiles set the escape directive to a backtick: there a trailing backslash continues
+    // nothing, and a fix that adds ` \` + newline + `&& ...` leaves a line starting with `&&` (unknown
+    // instruction). Each fix that adds a line must use the file's escape character.
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "FROM ubuntu:22.04\nRUN apt-get update `\n    && apt-get install -y --no-install-recommends curl=7.81.0-1ubuntu1.20\n",
+            "DL3009",
+            " `\n    && rm -rf /var/lib/apt/lists/*",
+        ),
+        (
+            "FROM centos:7\nRUN yum install -y httpd-2.4.6\n",
+            "DL3032",
+            " `\n    && yum clean all",
+        ),
+        (
+            "FROM node:20\nWORKDIR /ui\nRUN yarn install --frozen-lockfile\n",
+            "DL3060",
+            " `\n    && yarn cache clean",
+        ),
+        (
+            "FROM continuumio/miniconda3:24.7.1-0\nRUN conda install -y -c conda-forge numpy=1.26\n",
+            "DU103",
+            " `\n    && conda clean -afy",
+        ),
+        (
+            "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nWORKDIR /src\nCOPY . .\nRUN cmake -B build -DGGML_CUDA=ON && cmake --build build -j\n",
+            "DU207",
+            "/libcuda.so.1 `\n    && export LIBRARY_PATH=",
+        ),
+    ];
+    for (body, rule, inserted) in cases {
+        let backtick = format!("# escape=`\n{body}");
+        let a = check(&backtick);
+        let edits: Vec<String> = a
+            .findings
+            .iter()
+            .filter(|f| f.rule == *rule)
+            .flat_map(|f| f.fixes.iter().flat_map(|x| x.edits.iter()))
+            .map(|e| e.replacement.clone())
+            .collect();
+        assert!(
+            edits.iter().any(|e| e.contains(inserted)) && edits.iter().all(|e| !e.contains('\\')),
+            "{rule}: {edits:?}"
+        );
+        // The fixed file parses (no `&&` line read as an instruction) and the rule no longer fires.
+        assert_fixes_clear(&backtick, &[], rule);
+        // The usual backslash file keeps its backslash continuation.
+        let body = &body.replace('`', "\\");
+        let a = check(body);
+        let plain = inserted.replace('`', "\\");
+        assert!(
+            a.findings
+                .iter()
+                .filter(|f| f.rule == *rule)
+                .flat_map(|f| f.fixes.iter().flat_map(|x| x.edits.iter()))
+                .any(|e| e.replacement.contains(&plain)),
+            "{rule}: backslash case changed"
+        );
+        assert_fixes_clear(body, &[], rule);
+    }
+}
