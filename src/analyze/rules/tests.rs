@@ -1445,3 +1445,103 @@ fn fixes_continue_lines_with_the_files_escape_character() {
         assert_fixes_clear(body, &[], rule);
     }
 }
+
+fn du005(a: &Analysis) -> Vec<(usize, usize, crate::analyze::Severity)> {
+    a.findings
+        .iter()
+        .filter(|f| f.rule == "DU005")
+        .map(|f| (f.span.line, f.span.col, f.severity))
+        .collect()
+}
+
+#[test]
+fn du005_nul_byte_where_docker_passes_it_on() {
+    use crate::analyze::Severity::*;
+    // The auditor's repro: the build fails with `exec /bin/sh: invalid argument`.
+    let run = "FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN echo hi\0 there\n";
+    assert_eq!(du005(&check(run)), [(2, 12, Error)]);
+    // A NUL that hides the install from the apt rules is still reported, at its column.
+    let hidden = "FROM ubuntu:22.04\nRUN apt-get update `\n    && apt-get install\0 -y curl\n";
+    assert_eq!(
+        du005(&check(&format!("# escape=`\n{hidden}"))),
+        [(4, 23, Error)]
+    );
+    for (text, line) in [
+        (
+            "FROM python:3.11-slim\nENV PYTHONPATH=/app\0\nRUN pip install flask\n",
+            2,
+        ),
+        ("FROM python:3.11-slim\nCOPY app.py /srv/app\0.py\n", 2),
+        ("FROM python:3.11-slim\nWORKDIR /srv\0\n", 2),
+        ("FROM python:3.11-slim\nCMD python -m http.server\0\n", 2),
+        ("FROM python:3.11-slim\0\n", 1),
+        ("FROM python:3.11-slim\nUSER app\0\n", 2),
+        // A stage ARG reaches every later RUN of the stage as environment, used or not.
+        (
+            "FROM python:3.11-slim\nARG PIP_INDEX=https://pypi.org/simple\0\nRUN pip install flask\n",
+            2,
+        ),
+        // A global ARG used in FROM.
+        ("ARG TAG=3.11-slim\0\nFROM python:${TAG}\n", 1),
+        // A RUN heredoc is the shell's script.
+        (
+            "FROM ubuntu:22.04\nRUN <<EOF\napt-get update\necho \0\nEOF\n",
+            4,
+        ),
+    ] {
+        assert_eq!(
+            du005(&check(text))
+                .iter()
+                .map(|f| (f.0, f.2))
+                .collect::<Vec<_>>(),
+            [(line, Error)],
+            "{text:?}"
+        );
+    }
+    // Passes the build: lower severities.
+    assert_eq!(
+        du005(&check(
+            "FROM python:3.11-slim\nLABEL org.opencontainers.image.title=\"app\0\"\n"
+        )),
+        [(2, 42, Info)]
+    );
+    assert_eq!(
+        du005(&check(
+            "FROM python:3.11-slim\nONBUILD RUN pip install -r requirements.txt\0\n"
+        ))
+        .iter()
+        .map(|f| f.2)
+        .collect::<Vec<_>>(),
+        [Warning]
+    );
+    assert_eq!(
+        du005(&check(
+            "FROM python:3.11-slim\nRUN pip install flask\nARG UNUSED=x\0\n"
+        ))
+        .iter()
+        .map(|f| f.2)
+        .collect::<Vec<_>>(),
+        [Info]
+    );
+    // Must not fire: comment lines (also inside a continuation), a COPY heredoc's content, no NUL.
+    for text in [
+        "FROM python:3.11-slim\n# built by ci\0\nRUN pip install flask\n",
+        "FROM python:3.11-slim\nRUN pip install flask \\\n# pinned later\0\n    && pip install gunicorn\n",
+        "FROM python:3.11-slim\nCOPY <<EOF /etc/app.bin\nraw\0bytes\nEOF\n",
+        "FROM python:3.11-slim\nRUN printf 'a\\0b' > /tmp/x\n",
+    ] {
+        assert!(du005(&check(text)).is_empty(), "{text:?}");
+    }
+    // A UTF-16 file: one finding that says so, not one per character.
+    let utf16: String = "FROM python:3.11-slim\nRUN pip install flask\n"
+        .chars()
+        .flat_map(|c| [c, '\0'])
+        .collect();
+    let a = check(&utf16);
+    assert_eq!(du005(&a).len(), 1);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule == "DU005" && f.message.contains("UTF-16"))
+    );
+}
