@@ -9,6 +9,7 @@ pub mod hadolint_more;
 pub mod nul;
 pub mod pin;
 pub mod secrets;
+pub mod stage_cycle;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -116,6 +117,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             PARSE_RULES,
             hadolint::RULES,
             gates::RULES,
+            stage_cycle::RULES,
             secrets::RULES,
             gpu::torch::RULES,
             gpu::stages::RULES,
@@ -243,6 +245,7 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     hadolint::run(ctx, &mut out);
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
+    stage_cycle::run(ctx, &mut out);
     secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     pin::run(ctx, &mut out);

@@ -1545,3 +1545,88 @@ fn du005_nul_byte_where_docker_passes_it_on() {
             .any(|f| f.rule == "DU005" && f.message.contains("UTF-16"))
     );
 }
+
+#[test]
+fn du112_stage_dependency_cycle() {
+    use crate::analyze::Severity;
+    let du112 = |a: &Analysis| -> Vec<crate::analyze::Finding> {
+        a.findings
+            .iter()
+            .filter(|f| f.rule == "DU112")
+            .cloned()
+            .collect()
+    };
+    // The auditor's repro: BuildKit fails with `circular dependency detected on stage: b`.
+    let two = "FROM python:3.11-slim AS wheels\nCOPY --from=app /src/requirements.txt /req.txt\nRUN pip wheel -r /req.txt -w /wheels\nFROM python:3.11-slim AS app\nCOPY --from=wheels /wheels /wheels\nCOPY . /src\n";
+    let a = check(two);
+    let f = du112(&a);
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    assert_eq!((f[0].severity, f[0].span.line), (Severity::Error, 2));
+    assert!(
+        f[0].message.contains("`wheels` and `app`"),
+        "{}",
+        f[0].message
+    );
+    let facts = f[0].facts.join("\n");
+    assert!(
+        facts.contains("line 2: COPY --from=app") && facts.contains("line 5: COPY --from=wheels"),
+        "{facts}"
+    );
+    assert!(facts.contains("whatever --target is"), "{facts}");
+    // hadolint's DL3022 stays as it is, beside it.
+    assert!(has(&a, "DL3022"));
+
+    for (text, line) in [
+        // A cycle the last stage never reaches: BuildKit checks every stage first, the build still fails.
+        (
+            "FROM golang:1.22 AS gen\nCOPY --from=build /out/schema.json /schema.json\nFROM golang:1.22 AS build\nCOPY --from=gen /gen /src/gen\nFROM alpine:3.20\nCOPY app /app\n",
+            2,
+        ),
+        // Through a mount, with a name in another case.
+        (
+            "FROM node:20 AS deps\nRUN --mount=type=bind,from=assets,source=/dist,target=/dist npm ci\nFROM node:20 AS assets\nCOPY --from=DEPS /node_modules /node_modules\n",
+            2,
+        ),
+        // Through stage indexes.
+        (
+            "FROM rust:1.80 AS a\nCOPY --from=1 /x /x\nFROM rust:1.80 AS b\nCOPY --from=0 /y /y\n",
+            2,
+        ),
+        // Three stages.
+        (
+            "FROM python:3.11 AS a\nCOPY --from=c /c /c\nFROM python:3.11 AS b\nCOPY --from=a /a /a\nFROM python:3.11 AS c\nCOPY --from=b /b /b\n",
+            2,
+        ),
+        // Through `FROM <stage>`: BuildKit copies from the unbuilt stage (empty), the COPY fails.
+        (
+            "FROM ubuntu:22.04 AS base\nCOPY --from=tools /usr/local/bin/tool /usr/local/bin/\nFROM base AS tools\nRUN make tool\n",
+            2,
+        ),
+        // A stage needing itself by index (DL3023 only looks at names).
+        ("FROM python:3.11-slim AS app\nCOPY --from=0 /app /app\n", 2),
+    ] {
+        let f = du112(&check(text));
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.severity, f.span.line))
+                .collect::<Vec<_>>(),
+            [(Severity::Error, line)],
+            "{text}"
+        );
+    }
+    // Must not fire: ordinary multi-stage builds, a forward --from without a way back (DL3022's), a copy
+    // from the stage's own name (DL3023's), images, ONBUILD (runs in a child build), a variable (frontends differ on expanding it).
+    for text in [
+        "FROM python:3.11-slim AS builder\nRUN pip wheel -w /wheels flask\nFROM builder AS test\nRUN pytest\nFROM python:3.11-slim\nCOPY --from=builder /wheels /wheels\nCOPY --from=ghcr.io/astral-sh/uv:0.5.4 /uv /bin/\n",
+        "FROM python:3.11-slim AS app\nCOPY --from=assets /dist /static\nFROM node:20 AS assets\nRUN npm run build\n",
+        "FROM python:3.11-slim AS app\nCOPY --from=app /a /b\n",
+        "FROM python:3.11-slim AS a\nONBUILD COPY --from=b /x /x\nFROM python:3.11-slim AS b\nCOPY --from=a /y /y\n",
+        "FROM python:3.11-slim AS a\nARG SRC=b\nCOPY --from=${SRC} /x /x\nFROM python:3.11-slim AS b\nCOPY --from=a /y /y\n",
+    ] {
+        assert!(du112(&check(text)).is_empty(), "{text}");
+    }
+    assert!(has(
+        &check("FROM python:3.11-slim AS app\nCOPY --from=app /a /b\n"),
+        "DL3023"
+    ));
+}
