@@ -1,4 +1,4 @@
-//! DU112: stages that depend on each other in a cycle (`COPY --from`, `RUN --mount=from=`, `FROM <stage>`).
+//! DU113: stages that depend on each other in a cycle (`COPY --from`, `RUN --mount=from=`, `FROM <stage>`).
 //!
 //! What the engine does (docker 20.10, checked with a two-stage cycle, a cycle the target never reaches, one
 //! through `RUN --mount=from=`, one through numeric `--from=N`, and one through `FROM <stage>`):
@@ -17,7 +17,7 @@
 use super::*;
 
 pub const RULES: &[RuleInfo] = &[RuleInfo::new(
-    RuleId::DU112,
+    RuleId::DU113,
     Severity::Error,
     "Stages depend on each other in a cycle (COPY --from, RUN --mount=from, FROM <stage>): the build fails",
     &[],
@@ -97,7 +97,7 @@ fn finding(ctx: &Ctx, cycle: &[&Edge], through_from: bool) -> Finding {
     };
     let legacy = "the legacy builder takes --from only from a stage built before it: it fails at the first --from naming the stage itself or a later one (`invalid from flag value ...`), unless --target stops before the cycle";
     let f = ctx
-        .at(RuleId::DU112, ins.range.clone(), message)
+        .at(RuleId::DU113, ins.range.clone(), message)
         .fact(path.join("; "));
     if through_from {
         f.why(format!("{need}. BuildKit does not call a cycle through `FROM <stage>` circular: it copies from the later stage before building it, as an empty filesystem, so the COPY fails (`no such file or directory`) or, with a wildcard, copies nothing."))

@@ -1552,7 +1552,7 @@ fn du112_stage_dependency_cycle() {
     let du112 = |a: &Analysis| -> Vec<crate::analyze::Finding> {
         a.findings
             .iter()
-            .filter(|f| f.rule == "DU112")
+            .filter(|f| f.rule == "DU113")
             .cloned()
             .collect()
     };
