@@ -363,3 +363,39 @@ fn an_edited_hunk_that_breaks_the_dockerfile_is_not_written() {
         text
     );
 }
+
+#[test]
+fn a_backtick_escape_dockerfile_gets_its_safe_fixes_and_still_parses() {
+    // The auditor's repro: with `# escape=` set to a backtick, DL3009's cleanup used to be refused ("would no
+    // longer parse after it (line 4: unknown instruction "&&")") because it continued the line with a backslash.
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("es1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "# escape=`\nFROM ubuntu:22.04\nRUN apt-get update && apt-get install -y curl\nRUN pip install flask\n";
+    std::fs::write(dir.join("Dockerfile"), text).unwrap();
+    let out = common::dockui(home.path())
+        .args(["fix", "--level", "safe"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("not applied"), "{stdout}");
+    let now = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        now.contains(
+            "install --no-install-recommends -y curl `\n    && rm -rf /var/lib/apt/lists/*\n"
+        ),
+        "{now}"
+    );
+    assert!(now.contains("pip install --no-cache-dir flask"), "{now}");
+    assert!(!now.contains('\\'), "{now}");
+    let check = check_json(home.path(), &dir);
+    for f in check["findings"].as_array().unwrap() {
+        assert!(
+            !["DL3009", "DL3042", "DL3015", "DU101", "DU001"]
+                .contains(&f["rule"].as_str().unwrap()),
+            "{f}"
+        );
+    }
+}

@@ -161,12 +161,14 @@ fn noninteractive_apt(d: &Diagnosis, project: &Project) -> Option<FailureFix> {
     if already_there(&text, start, "noninteractive") {
         return None;
     }
+    // Continuation lines in the file's own escape character (a backtick where the escape directive says so).
+    let br = df.line_break(&indent);
     let block = format!(
         "{indent}{MARKER} noninteractive apt/dpkg for the step below ({}): no prompts, keep changed conffiles\n\
          {indent}ENV DEBIAN_FRONTEND=noninteractive\n\
-         {indent}RUN mkdir -p /etc/dpkg/dpkg.cfg.d /etc/apt/apt.conf.d \\\n\
-         {indent}    && printf 'force-confdef\\nforce-confold\\n' > /etc/dpkg/dpkg.cfg.d/90-dockui-noninteractive \\\n\
-         {indent}    && printf 'APT::Get::Assume-Yes \"true\";\\n' > /etc/apt/apt.conf.d/90-dockui-assume-yes\n",
+         {indent}RUN mkdir -p /etc/dpkg/dpkg.cfg.d /etc/apt/apt.conf.d{br}\
+         && printf 'force-confdef\\nforce-confold\\n' > /etc/dpkg/dpkg.cfg.d/90-dockui-noninteractive{br}\
+         && printf 'APT::Get::Assume-Yes \"true\";\\n' > /etc/apt/apt.conf.d/90-dockui-assume-yes\n",
         d.signature
     );
     let mut new = text.clone();
@@ -212,7 +214,7 @@ fn disk_space(d: &Diagnosis, project: &Project) -> Option<FailureFix> {
     if shell_form && !body.contains("/root/.cache") {
         new.insert_str(
             run.end(),
-            " \\\n    && rm -rf /var/lib/apt/lists/* /root/.cache/pip /tmp/*",
+            &df.and_then("rm -rf /var/lib/apt/lists/* /root/.cache/pip /tmp/*"),
         );
     }
     new.insert_str(
@@ -469,6 +471,59 @@ mod tests {
             "FROM base:1\n# dockui: the step below ran out of disk (no-space): no pip cache (PIP_NO_CACHE_DIR)\nENV PIP_NO_CACHE_DIR=1\nRUN pip install -r requirements.txt \\\n    && rm -rf /var/lib/apt/lists/* /root/.cache/pip /tmp/*\n"
         );
         assert!(Dockerfile::parse(&new).problems.is_empty());
+    }
+
+    #[test]
+    fn a_backtick_escape_file_gets_its_continuations_in_backticks() {
+        // A file whose escape directive names the backtick (Windows-style files): a backslash at a line end is
+        // no continuation there, so the lines the fixes add must end in a backtick, or the next line is read as
+        // an instruction of its own.
+        let df = "# escape=`\nFROM base:1\nRUN pip install -r requirements.txt `\n    --quiet\n";
+        let dir = project_with(&[("Dockerfile", df)]);
+        let step = "#6 [2/2] RUN pip install -r requirements.txt     --quiet";
+        let d = diag(
+            "no-space",
+            Some(step),
+            "OSError: [Errno 28] No space left on device",
+            None,
+        );
+        let new = propose(&d, &proj(dir.path())).unwrap().new_text.unwrap();
+        assert!(
+            new.ends_with(
+                "--quiet `\n    && rm -rf /var/lib/apt/lists/* /root/.cache/pip /tmp/*\n"
+            ),
+            "{new}"
+        );
+        assert!(!new.contains("\\\n"), "{new}");
+        let parsed = Dockerfile::parse(&new);
+        assert!(parsed.problems.is_empty(), "{:?}\n{new}", parsed.problems);
+        let run = parsed.instructions().last().unwrap();
+        assert!(
+            run.args_text()
+                .ends_with("&& rm -rf /var/lib/apt/lists/* /root/.cache/pip /tmp/*")
+        );
+
+        let d = diag(
+            "dpkg-prompt-eof",
+            Some(step),
+            "dpkg: error processing package tzdata (--configure):",
+            None,
+        );
+        let new = propose(&d, &proj(dir.path())).unwrap().new_text.unwrap();
+        assert!(!new.contains("\\\n"), "{new}");
+        assert!(
+            new.contains("apt.conf.d `\n    && printf 'force-confdef"),
+            "{new}"
+        );
+        let parsed = Dockerfile::parse(&new);
+        assert!(parsed.problems.is_empty(), "{:?}\n{new}", parsed.problems);
+        let runs: Vec<_> = parsed.instructions().filter(|i| i.is("RUN")).collect();
+        assert_eq!(runs.len(), 2, "{new}");
+        assert!(
+            runs[0]
+                .args_text()
+                .contains("&& printf 'APT::Get::Assume-Yes")
+        );
     }
 
     #[test]

@@ -218,6 +218,16 @@ impl Dockerfile {
             _ => None,
         })
     }
+    /// Text that continues an instruction on a new line indented by `indent` and four spaces: a blank, the
+    /// file's escape character (a backtick when the `escape` directive names it), a newline. Every fix that adds a line to an
+    /// instruction writes it with this, so none hard-codes the backslash.
+    pub fn line_break(&self, indent: &str) -> String {
+        format!(" {}\n{indent}    ", self.escape)
+    }
+    /// `cmd` chained after the end of a shell-form RUN, on a continuation line of its own (` \`, `    && cmd`).
+    pub fn and_then(&self, cmd: &str) -> String {
+        format!("{}&& {cmd}", self.line_break(""))
+    }
 }
 
 /// Physical line: content range (no newline, no trailing `\r`) and full range (with newline).

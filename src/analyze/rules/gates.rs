@@ -350,7 +350,7 @@ fn caches(
                     && !has("conda", "clean")
                     && !mounted("pkgs") =>
             {
-                push(&u, n, &format!(" \\\n    && {n} clean -afy"));
+                push(&u, n, &ctx.df.and_then(&format!("{n} clean -afy")));
                 break;
             }
             _ => {}

@@ -976,7 +976,7 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
             "Remove /var/lib/apt/lists/* at the end of this RUN",
             vec![insert(
                 outer.range.end,
-                " \\\n    && rm -rf /var/lib/apt/lists/*",
+                ctx.df.and_then("rm -rf /var/lib/apt/lists/*"),
             )],
         ));
     }

@@ -183,7 +183,7 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
                         format!("Append `{name} clean all` to this RUN"),
                         vec![insert(
                             outer.range.end,
-                            format!(" \\\n    && {name} clean all"),
+                            ctx.df.and_then(&format!("{name} clean all")),
                         )],
                     ));
                 }
@@ -250,7 +250,7 @@ fn pkg_managers(ctx: &Ctx, info: &crate::analyze::dockerfile::model::Info, out: 
                         "DL3060.clean",
                         FixLevel::Safe,
                         "Append `yarn cache clean` to this RUN",
-                        vec![insert(outer.range.end, " \\\n    && yarn cache clean")],
+                        vec![insert(outer.range.end, ctx.df.and_then("yarn cache clean"))],
                     ));
                 }
                 out.push(f);

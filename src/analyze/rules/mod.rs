@@ -1,5 +1,5 @@
 //! Rule families: hadolint-compatible common rules (`DLxxxx`), build gates (`DU1xx`), GPU compatibility rules
-//! (`DU2xx`) and parse problems (`DU001`). The catalog below is the single list of ids, severities and summaries.
+//! (`DU2xx`) and parse problems (`DU001`-`DU005`). The catalog below is the single list of ids, severities and summaries.
 
 pub mod context;
 pub mod from_rewrite;
@@ -7,8 +7,10 @@ pub mod gates;
 pub mod gpu;
 pub mod hadolint;
 pub mod hadolint_more;
+pub mod nul;
 pub mod pin;
 pub mod secrets;
+pub mod stage_cycle;
 
 use super::compat::Compat;
 use super::dockerfile::Dockerfile;
@@ -105,6 +107,7 @@ const PARSE_RULES: &[RuleInfo] = &[
         "Project file not read (link out of the project, not a regular file, too large) or not UTF-8",
         &[],
     ),
+    nul::RULE,
 ];
 
 /// Every rule dockui knows, in catalog order (parse problems, hadolint ids, build gates, GPU rules).
@@ -116,6 +119,7 @@ pub fn catalog() -> &'static [RuleInfo] {
             hadolint::RULES,
             gates::RULES,
             context::RULES,
+            stage_cycle::RULES,
             secrets::RULES,
             gpu::torch::RULES,
             gpu::stages::RULES,
@@ -241,10 +245,12 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     for p in &ctx.df.problems {
         out.push(ctx.at(RuleId::DU001, p.range.clone(), format!("cannot parse line {}: {}", p.line, p.message)).why("Docker would reject this line; dockui skipped it and analysed the rest of the file."));
     }
+    nul::run(ctx, &mut out);
     hadolint::run(ctx, &mut out);
     hadolint_more::run(ctx, &mut out);
     gates::run(ctx, &mut out);
     context::run(ctx, &mut out);
+    stage_cycle::run(ctx, &mut out);
     secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     pin::run(ctx, &mut out);

@@ -1381,3 +1381,252 @@ fn du002_follows_the_branch_of_the_install_that_reads_the_file() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].severity, Severity::Error, "{:?}", f[0]);
 }
+
+#[test]
+fn fixes_continue_lines_with_the_files_escape_character() {
+    // Windows-style Dockerfiles set the escape directive to a backtick: there a trailing backslash continues
+    // nothing, and a fix that adds ` \` + newline + `&& ...` leaves a line starting with `&&` (unknown
+    // instruction). Each fix that adds a line must use the file's escape character.
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "FROM ubuntu:22.04\nRUN apt-get update `\n    && apt-get install -y --no-install-recommends curl=7.81.0-1ubuntu1.20\n",
+            "DL3009",
+            " `\n    && rm -rf /var/lib/apt/lists/*",
+        ),
+        (
+            "FROM centos:7\nRUN yum install -y httpd-2.4.6\n",
+            "DL3032",
+            " `\n    && yum clean all",
+        ),
+        (
+            "FROM node:20\nWORKDIR /ui\nRUN yarn install --frozen-lockfile\n",
+            "DL3060",
+            " `\n    && yarn cache clean",
+        ),
+        (
+            "FROM continuumio/miniconda3:24.7.1-0\nRUN conda install -y -c conda-forge numpy=1.26\n",
+            "DU103",
+            " `\n    && conda clean -afy",
+        ),
+        (
+            "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\nWORKDIR /src\nCOPY . .\nRUN cmake -B build -DGGML_CUDA=ON && cmake --build build -j\n",
+            "DU207",
+            "/libcuda.so.1 `\n    && export LIBRARY_PATH=",
+        ),
+    ];
+    for (body, rule, inserted) in cases {
+        let backtick = format!("# escape=`\n{body}");
+        let a = check(&backtick);
+        let edits: Vec<String> = a
+            .findings
+            .iter()
+            .filter(|f| f.rule == *rule)
+            .flat_map(|f| f.fixes.iter().flat_map(|x| x.edits.iter()))
+            .map(|e| e.replacement.clone())
+            .collect();
+        assert!(
+            edits.iter().any(|e| e.contains(inserted)) && edits.iter().all(|e| !e.contains('\\')),
+            "{rule}: {edits:?}"
+        );
+        // The fixed file parses (no `&&` line read as an instruction) and the rule no longer fires.
+        assert_fixes_clear(&backtick, &[], rule);
+        // The usual backslash file keeps its backslash continuation.
+        let body = &body.replace('`', "\\");
+        let a = check(body);
+        let plain = inserted.replace('`', "\\");
+        assert!(
+            a.findings
+                .iter()
+                .filter(|f| f.rule == *rule)
+                .flat_map(|f| f.fixes.iter().flat_map(|x| x.edits.iter()))
+                .any(|e| e.replacement.contains(&plain)),
+            "{rule}: backslash case changed"
+        );
+        assert_fixes_clear(body, &[], rule);
+    }
+}
+
+fn du005(a: &Analysis) -> Vec<(usize, usize, crate::analyze::Severity)> {
+    a.findings
+        .iter()
+        .filter(|f| f.rule == "DU005")
+        .map(|f| (f.span.line, f.span.col, f.severity))
+        .collect()
+}
+
+#[test]
+fn du005_nul_byte_where_docker_passes_it_on() {
+    use crate::analyze::Severity::*;
+    // The auditor's repro: the build fails with `exec /bin/sh: invalid argument`.
+    let run = "FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nRUN echo hi\0 there\n";
+    assert_eq!(du005(&check(run)), [(2, 12, Error)]);
+    // A NUL that hides the install from the apt rules is still reported, at its column.
+    let hidden = "FROM ubuntu:22.04\nRUN apt-get update `\n    && apt-get install\0 -y curl\n";
+    assert_eq!(
+        du005(&check(&format!("# escape=`\n{hidden}"))),
+        [(4, 23, Error)]
+    );
+    for (text, line) in [
+        (
+            "FROM python:3.11-slim\nENV PYTHONPATH=/app\0\nRUN pip install flask\n",
+            2,
+        ),
+        ("FROM python:3.11-slim\nCOPY app.py /srv/app\0.py\n", 2),
+        ("FROM python:3.11-slim\nWORKDIR /srv\0\n", 2),
+        ("FROM python:3.11-slim\nCMD python -m http.server\0\n", 2),
+        ("FROM python:3.11-slim\0\n", 1),
+        ("FROM python:3.11-slim\nUSER app\0\n", 2),
+        // A stage ARG reaches every later RUN of the stage as environment, used or not.
+        (
+            "FROM python:3.11-slim\nARG PIP_INDEX=https://pypi.org/simple\0\nRUN pip install flask\n",
+            2,
+        ),
+        // A global ARG used in FROM.
+        ("ARG TAG=3.11-slim\0\nFROM python:${TAG}\n", 1),
+        // A RUN heredoc is the shell's script.
+        (
+            "FROM ubuntu:22.04\nRUN <<EOF\napt-get update\necho \0\nEOF\n",
+            4,
+        ),
+    ] {
+        assert_eq!(
+            du005(&check(text))
+                .iter()
+                .map(|f| (f.0, f.2))
+                .collect::<Vec<_>>(),
+            [(line, Error)],
+            "{text:?}"
+        );
+    }
+    // Passes the build: lower severities.
+    assert_eq!(
+        du005(&check(
+            "FROM python:3.11-slim\nLABEL org.opencontainers.image.title=\"app\0\"\n"
+        )),
+        [(2, 42, Info)]
+    );
+    assert_eq!(
+        du005(&check(
+            "FROM python:3.11-slim\nONBUILD RUN pip install -r requirements.txt\0\n"
+        ))
+        .iter()
+        .map(|f| f.2)
+        .collect::<Vec<_>>(),
+        [Warning]
+    );
+    assert_eq!(
+        du005(&check(
+            "FROM python:3.11-slim\nRUN pip install flask\nARG UNUSED=x\0\n"
+        ))
+        .iter()
+        .map(|f| f.2)
+        .collect::<Vec<_>>(),
+        [Info]
+    );
+    // Must not fire: comment lines (also inside a continuation), a COPY heredoc's content, no NUL.
+    for text in [
+        "FROM python:3.11-slim\n# built by ci\0\nRUN pip install flask\n",
+        "FROM python:3.11-slim\nRUN pip install flask \\\n# pinned later\0\n    && pip install gunicorn\n",
+        "FROM python:3.11-slim\nCOPY <<EOF /etc/app.bin\nraw\0bytes\nEOF\n",
+        "FROM python:3.11-slim\nRUN printf 'a\\0b' > /tmp/x\n",
+    ] {
+        assert!(du005(&check(text)).is_empty(), "{text:?}");
+    }
+    // A UTF-16 file: one finding that says so, not one per character.
+    let utf16: String = "FROM python:3.11-slim\nRUN pip install flask\n"
+        .chars()
+        .flat_map(|c| [c, '\0'])
+        .collect();
+    let a = check(&utf16);
+    assert_eq!(du005(&a).len(), 1);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule == "DU005" && f.message.contains("UTF-16"))
+    );
+}
+
+#[test]
+fn du112_stage_dependency_cycle() {
+    use crate::analyze::Severity;
+    let du112 = |a: &Analysis| -> Vec<crate::analyze::Finding> {
+        a.findings
+            .iter()
+            .filter(|f| f.rule == "DU113")
+            .cloned()
+            .collect()
+    };
+    // The auditor's repro: BuildKit fails with `circular dependency detected on stage: b`.
+    let two = "FROM python:3.11-slim AS wheels\nCOPY --from=app /src/requirements.txt /req.txt\nRUN pip wheel -r /req.txt -w /wheels\nFROM python:3.11-slim AS app\nCOPY --from=wheels /wheels /wheels\nCOPY . /src\n";
+    let a = check(two);
+    let f = du112(&a);
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    assert_eq!((f[0].severity, f[0].span.line), (Severity::Error, 2));
+    assert!(
+        f[0].message.contains("`wheels` and `app`"),
+        "{}",
+        f[0].message
+    );
+    let facts = f[0].facts.join("\n");
+    assert!(
+        facts.contains("line 2: COPY --from=app") && facts.contains("line 5: COPY --from=wheels"),
+        "{facts}"
+    );
+    assert!(facts.contains("whatever --target is"), "{facts}");
+    // hadolint's DL3022 stays as it is, beside it.
+    assert!(has(&a, "DL3022"));
+
+    for (text, line) in [
+        // A cycle the last stage never reaches: BuildKit checks every stage first, the build still fails.
+        (
+            "FROM golang:1.22 AS gen\nCOPY --from=build /out/schema.json /schema.json\nFROM golang:1.22 AS build\nCOPY --from=gen /gen /src/gen\nFROM alpine:3.20\nCOPY app /app\n",
+            2,
+        ),
+        // Through a mount, with a name in another case.
+        (
+            "FROM node:20 AS deps\nRUN --mount=type=bind,from=assets,source=/dist,target=/dist npm ci\nFROM node:20 AS assets\nCOPY --from=DEPS /node_modules /node_modules\n",
+            2,
+        ),
+        // Through stage indexes.
+        (
+            "FROM rust:1.80 AS a\nCOPY --from=1 /x /x\nFROM rust:1.80 AS b\nCOPY --from=0 /y /y\n",
+            2,
+        ),
+        // Three stages.
+        (
+            "FROM python:3.11 AS a\nCOPY --from=c /c /c\nFROM python:3.11 AS b\nCOPY --from=a /a /a\nFROM python:3.11 AS c\nCOPY --from=b /b /b\n",
+            2,
+        ),
+        // Through `FROM <stage>`: BuildKit copies from the unbuilt stage (empty), the COPY fails.
+        (
+            "FROM ubuntu:22.04 AS base\nCOPY --from=tools /usr/local/bin/tool /usr/local/bin/\nFROM base AS tools\nRUN make tool\n",
+            2,
+        ),
+        // A stage needing itself by index (DL3023 only looks at names).
+        ("FROM python:3.11-slim AS app\nCOPY --from=0 /app /app\n", 2),
+    ] {
+        let f = du112(&check(text));
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.severity, f.span.line))
+                .collect::<Vec<_>>(),
+            [(Severity::Error, line)],
+            "{text}"
+        );
+    }
+    // Must not fire: ordinary multi-stage builds, a forward --from without a way back (DL3022's), a copy
+    // from the stage's own name (DL3023's), images, ONBUILD (runs in a child build), a variable (frontends differ on expanding it).
+    for text in [
+        "FROM python:3.11-slim AS builder\nRUN pip wheel -w /wheels flask\nFROM builder AS test\nRUN pytest\nFROM python:3.11-slim\nCOPY --from=builder /wheels /wheels\nCOPY --from=ghcr.io/astral-sh/uv:0.5.4 /uv /bin/\n",
+        "FROM python:3.11-slim AS app\nCOPY --from=assets /dist /static\nFROM node:20 AS assets\nRUN npm run build\n",
+        "FROM python:3.11-slim AS app\nCOPY --from=app /a /b\n",
+        "FROM python:3.11-slim AS a\nONBUILD COPY --from=b /x /x\nFROM python:3.11-slim AS b\nCOPY --from=a /y /y\n",
+        "FROM python:3.11-slim AS a\nARG SRC=b\nCOPY --from=${SRC} /x /x\nFROM python:3.11-slim AS b\nCOPY --from=a /y /y\n",
+    ] {
+        assert!(du112(&check(text)).is_empty(), "{text}");
+    }
+    assert!(has(
+        &check("FROM python:3.11-slim AS app\nCOPY --from=app /a /b\n"),
+        "DL3023"
+    ));
+}

@@ -204,7 +204,7 @@ pub(super) fn stubs(ctx: &Ctx, out: &mut Vec<Finding>) {
                 "Link against the driver stubs for this RUN (symlink libcuda.so.1 and put the stubs on LIBRARY_PATH / LD_LIBRARY_PATH)",
                 vec![insert(
                     at,
-                    format!("ln -sf {STUB_DIR}/libcuda.so {STUB_DIR}/libcuda.so.1 \\\n    && export LIBRARY_PATH={STUB_DIR}:${{LIBRARY_PATH:-}} LD_LIBRARY_PATH={STUB_DIR}:${{LD_LIBRARY_PATH:-}} \\\n    && "),
+                    format!("ln -sf {STUB_DIR}/libcuda.so {STUB_DIR}/libcuda.so.1{br}&& export LIBRARY_PATH={STUB_DIR}:${{LIBRARY_PATH:-}} LD_LIBRARY_PATH={STUB_DIR}:${{LD_LIBRARY_PATH:-}}{br}&& ", br = ctx.df.line_break("")),
                 )],
             ));
         }
