@@ -203,7 +203,14 @@ fn socket_path(endpoint: &str) -> Option<&str> {
 /// One sentence: what happened (with the innermost cause) and what to do. Permission wording follows the
 /// docker CLI's, so the `docker-socket-permission` signature recognises it.
 pub fn explain(endpoint: &str, cause: Cause, messages: &[String]) -> String {
-    let detail = messages.join(": ");
+    // An engine's answer often ends with a newline ("Client sent an HTTP request to an HTTPS server.\n"):
+    // trimmed, so the sentence does not show an escaped `\n` in its middle.
+    let detail = messages
+        .iter()
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
     match cause {
         Cause::PermissionDenied => format!(
             "permission denied while trying to connect to the Docker daemon socket at {endpoint} ({detail}); \
@@ -375,8 +382,10 @@ mod tests {
         assert!(
             explain_error("unix:///x", &dropped).starts_with("the engine closed the connection")
         );
-        let msgs = vec!["Client sent an HTTP request to an HTTPS server.".to_string()];
+        let msgs = vec!["Client sent an HTTP request to an HTTPS server.\n".to_string()];
         assert_eq!(cause_of(None, &msgs), Cause::TlsExpected);
+        let said = explain("tcp://h:2376", Cause::TlsExpected, &msgs);
+        assert!(said.contains("HTTPS server.); what to do"), "{said}");
         let msgs = vec!["Socket not found: /nope.sock".to_string()];
         assert_eq!(cause_of(None, &msgs), Cause::NoSocket);
         let msgs = vec!["URI scheme is not supported: ftp://x".to_string()];
