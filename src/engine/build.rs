@@ -383,6 +383,7 @@ pub async fn run_build_asking(
             platform: req.platform_of.clone(),
         };
         outcome.smoke = smoke_results;
+        let mut engine_failed = false;
         let diagnosis = match result {
             AttemptResult::Built(_) => {
                 record.status = AttemptStatus::Succeeded;
@@ -401,6 +402,7 @@ pub async fn run_build_asking(
             }
             AttemptResult::Failed(err) => {
                 outcome.engine_unreachable = err.is_setup();
+                engine_failed = matches!(err, crate::builder::DockerError::Unreachable { .. });
                 record.error = Some(err.to_string());
                 let lines: Vec<String> = std::fs::read_to_string(&record.log_path)
                     .unwrap_or_default()
@@ -475,6 +477,8 @@ pub async fn run_build_asking(
                 .diagnosis
                 .as_ref()
                 .is_some_and(|d| !d.fix_rules.is_empty()),
+            failure_fix_known: !record.fixes.is_empty(),
+            engine_error: engine_failed,
             applied: fixes.len() + record.fixes.iter().filter(|f| f.applied).count(),
         };
         let mut decision = super::retry::decide(&facts, &policy);

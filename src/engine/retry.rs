@@ -25,6 +25,10 @@ pub struct Facts {
     pub diagnosed: bool,
     /// The diagnosis names rules whose fixes the user could review.
     pub fixes_known: bool,
+    /// The engine failed (unreachable, the context upload stalled), not the build.
+    pub engine_error: bool,
+    /// A failure fix was proposed for this failure (a network retry, noninteractive apt), applied or not.
+    pub failure_fix_known: bool,
     /// Fixes applied after this attempt (static fixes written, a failure fix written or waited out).
     pub applied: usize,
 }
@@ -50,6 +54,8 @@ pub enum Stop {
     /// The user answered no.
     Declined,
     Cancelled,
+    /// The engine failed, not the Dockerfile: the same input is not the problem.
+    EngineError,
 }
 
 impl Stop {
@@ -67,6 +73,9 @@ impl Stop {
                 "no fix dockui can apply by itself changed the input, and the same input fails the same way: the diagnosis above says what to change"
             }
             Stop::Declined => "you chose not to retry",
+            Stop::EngineError => {
+                "the engine failed, not the build: the error above says what to do; build again once it is fixed"
+            }
             Stop::Cancelled => "cancelled",
         }
     }
@@ -82,8 +91,19 @@ pub fn fix_level(attempt: u32, max_attempts: u32, policy: &Policy) -> Option<Fix
 
 /// After the fixes were applied (or not): retry, ask, or stop.
 pub fn decide(f: &Facts, policy: &Policy) -> Decision {
+    if f.engine_error {
+        return Decision::Stop(Stop::EngineError);
+    }
     if f.attempt >= f.max_attempts {
-        return Decision::Stop(Stop::NoAttemptsLeft);
+        // "Raise --max-attempts" only where another attempt could go differently: a fix is known or was
+        // applied. Otherwise the real reason (no signature, nothing to change) is what helps.
+        return Decision::Stop(if f.fixes_known || f.failure_fix_known || f.applied > 0 {
+            Stop::NoAttemptsLeft
+        } else if !f.diagnosed {
+            Stop::Undiagnosed
+        } else {
+            Stop::NothingChanged
+        });
     }
     if f.applied > 0 {
         return Decision::Retry;
@@ -132,6 +152,8 @@ mod tests {
             max_attempts: 3,
             diagnosed,
             fixes_known,
+            failure_fix_known: false,
+            engine_error: false,
             applied,
         }
     }
@@ -175,6 +197,34 @@ mod tests {
             decide(&facts(3, true, true, 0), &OFF_TUI),
             Decision::Stop(Stop::NoAttemptsLeft)
         );
+    }
+
+    #[test]
+    fn the_last_attempt_names_more_attempts_only_where_they_could_help() {
+        // Fires: a known fix waits for an attempt.
+        assert_eq!(
+            decide(&facts(3, true, true, 0), &SAFE),
+            Decision::Stop(Stop::NoAttemptsLeft)
+        );
+        // Must not: nothing known to change (a cache type the builder lacks), or no signature at all.
+        assert_eq!(
+            decide(&facts(3, true, false, 0), &SAFE),
+            Decision::Stop(Stop::NothingChanged)
+        );
+        assert_eq!(
+            decide(&facts(3, false, false, 0), &SAFE),
+            Decision::Stop(Stop::Undiagnosed)
+        );
+        // Fires: a failure fix (a network retry) was proposed but no attempt is left for it.
+        let mut f = facts(3, true, false, 0);
+        f.failure_fix_known = true;
+        assert_eq!(decide(&f, &SAFE), Decision::Stop(Stop::NoAttemptsLeft));
+        // An engine failure is neither a missing signature nor a matter of attempts, on any attempt.
+        for attempt in [1, 3] {
+            let mut f = facts(attempt, false, false, 0);
+            f.engine_error = true;
+            assert_eq!(decide(&f, &SAFE), Decision::Stop(Stop::EngineError));
+        }
     }
 
     #[test]
