@@ -6,6 +6,18 @@ mod common;
 
 use std::path::Path;
 
+/// The engine (required: these tests run only where it is) with the demo's stand-in base built.
+fn demo_base(test: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let e = common::engine_or_skip(test).await.unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        dockui::docker::standin::ensure(&e, dockui::docker::standin::DEMO_BASE, tx)
+            .await
+            .unwrap();
+    });
+}
+
 fn project(home: &Path, dockerfile: &str) -> std::path::PathBuf {
     let dir = home.join("proj");
     std::fs::create_dir_all(&dir).unwrap();
@@ -84,16 +96,7 @@ fn check_leaves_look_alikes_alone() {
     ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
 )]
 fn a_secret_build_arg_is_masked_in_logs_history_and_json() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let e = common::engine_or_skip("a_secret_build_arg_is_masked_in_logs_history_and_json")
-            .await
-            .unwrap();
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        dockui::docker::standin::ensure(&e, dockui::docker::standin::DEMO_BASE, tx)
-            .await
-            .unwrap();
-    });
+    demo_base("a_secret_build_arg_is_masked_in_logs_history_and_json");
     let secret = "hf_Sup3rS3cretValue42";
     let home = tempfile::tempdir().unwrap();
     let dir = project(
@@ -178,18 +181,7 @@ fn files_holding(root: &Path, needles: &[&str]) -> Vec<String> {
     ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
 )]
 fn url_credentials_and_joined_secret_names_never_reach_output_or_disk() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let e = common::engine_or_skip(
-            "url_credentials_and_joined_secret_names_never_reach_output_or_disk",
-        )
-        .await
-        .unwrap();
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        dockui::docker::standin::ensure(&e, dockui::docker::standin::DEMO_BASE, tx)
-            .await
-            .unwrap();
-    });
+    demo_base("url_credentials_and_joined_secret_names_never_reach_output_or_disk");
     let home = tempfile::tempdir().unwrap();
     let dir = project(
         home.path(),
@@ -273,18 +265,7 @@ fn url_credentials_and_joined_secret_names_never_reach_output_or_disk() {
     ignore = "needs a Docker engine (DOCKUI_REQUIRE_DOCKER=1 to require it)"
 )]
 fn a_password_written_in_the_dockerfile_is_masked_in_output_and_logs() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let e = common::engine_or_skip(
-            "a_password_written_in_the_dockerfile_is_masked_in_output_and_logs",
-        )
-        .await
-        .unwrap();
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        dockui::docker::standin::ensure(&e, dockui::docker::standin::DEMO_BASE, tx)
-            .await
-            .unwrap();
-    });
+    demo_base("a_password_written_in_the_dockerfile_is_masked_in_output_and_logs");
     let home = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let dir = project(

@@ -797,8 +797,30 @@ impl RegistryClient {
         name: &ImageName,
         reference: &str,
     ) -> Result<(Vec<u8>, String), String> {
+        let resp = self
+            .get_ok(
+                name,
+                "manifests",
+                reference,
+                &format!("{}:{reference}", name.repository),
+            )
+            .await?;
+        let media_type = header(&resp, "content-type").unwrap_or_default();
+        let body = resp.bytes().await.map_err(|e| describe(&e))?.to_vec();
+        Ok((body, media_type))
+    }
+
+    /// GET `/v2/<repository>/<kind>/<reference>` with this registry's auth; an answer other than 2xx is an
+    /// error naming `what`.
+    async fn get_ok(
+        &self,
+        name: &ImageName,
+        kind: &str,
+        reference: &str,
+        what: &str,
+    ) -> Result<reqwest::Response, String> {
         let url = format!(
-            "{}/v2/{}/manifests/{reference}",
+            "{}/v2/{}/{kind}/{reference}",
             self.base_url(name),
             name.repository
         );
@@ -810,13 +832,11 @@ impl RegistryClient {
         let status = resp.status();
         if !status.is_success() {
             return Err(format!(
-                "the registry {} answered {status} for {}:{reference}",
-                name.registry, name.repository
+                "the registry {} answered {status} for {what}",
+                name.registry
             ));
         }
-        let media_type = header(&resp, "content-type").unwrap_or_default();
-        let body = resp.bytes().await.map_err(|e| describe(&e))?.to_vec();
-        Ok((body, media_type))
+        Ok(resp)
     }
 
     /// GET a small blob (an image config) by digest, at most `max` bytes, checked against its digest.
@@ -826,23 +846,14 @@ impl RegistryClient {
         digest: &str,
         max: usize,
     ) -> Result<Vec<u8>, String> {
-        let url = format!(
-            "{}/v2/{}/blobs/{digest}",
-            self.base_url(name),
-            name.repository
-        );
-        let mut auth = self.auth_for(name).await;
         let mut resp = self
-            .send(name, &url, reqwest::Method::GET, &mut auth)
-            .await
-            .map_err(|a| a.detail.clone())?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(format!(
-                "the registry {} answered {status} for the blob {}@{digest}",
-                name.registry, name.repository
-            ));
-        }
+            .get_ok(
+                name,
+                "blobs",
+                digest,
+                &format!("the blob {}@{digest}", name.repository),
+            )
+            .await?;
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
             if body.len() + chunk.len() > max {
