@@ -43,19 +43,70 @@ pub fn kind_of(path: &Path) -> Kind {
     }
 }
 
+/// Instruction keywords as a line of their own would start them; upper case only, as Dockerfiles write them
+/// (a shell command continued onto a line is lower case).
+const KEYWORDS: &[&str] = &[
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "MAINTAINER",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+];
+
+/// Continuation lines of `df`'s instructions that read like an instruction of their own: (line, text).
+fn absorbed(df: &Dockerfile) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for ins in df.instructions() {
+        let Some(text) = df.text.get(ins.range.clone()) else {
+            continue;
+        };
+        for (k, line) in text.lines().enumerate().skip(1) {
+            let t = line.trim_start();
+            let word = t.split_whitespace().next().unwrap_or("");
+            if KEYWORDS.contains(&word) && t.len() > word.len() {
+                out.push((ins.line + k, t.trim_end().to_string()));
+            }
+        }
+    }
+    out
+}
+
 /// Why `new` is broken where `old` was not, or None when the edit keeps the file as parseable as it was.
 pub fn breakage(path: &Path, old: &str, new: &str) -> Option<String> {
     match kind_of(path) {
         Kind::Dockerfile => {
-            let before = Dockerfile::parse(old).problems;
-            let after = Dockerfile::parse(new).problems;
+            let (old_df, new_df) = (Dockerfile::parse(old), Dockerfile::parse(new));
+            let (before, after) = (&old_df.problems, &new_df.problems);
             // More problems than before is a break; the one to name is one the old text did not have.
-            (after.len() > before.len()).then(|| {
+            if after.len() > before.len() {
                 let p = after
                     .iter()
                     .find(|p| !before.iter().any(|b| b.message == p.message))
                     .unwrap_or(&after[after.len() - 1]);
-                format!("line {}: {}", p.line, p.message)
+                return Some(format!("line {}: {}", p.line, p.message));
+            }
+            // A trailing escape left on a line (a hunk half taken in line mode) still parses: the next
+            // instruction becomes words of this one, and the build runs `... curl COPY requirements.txt .`.
+            let absorbed_before = absorbed(&old_df).len();
+            let absorbed_after = absorbed(&new_df);
+            (absorbed_after.len() > absorbed_before).then(|| {
+                let (line, text) = &absorbed_after[absorbed_after.len() - 1];
+                format!(
+                    "line {line}: `{text}` would become part of the instruction above it (a line ending in the escape character continues it)"
+                )
             })
         }
         Kind::Toml => {
@@ -168,6 +219,36 @@ mod tests {
         // A problem the file already had is not the edit's fault.
         assert_eq!(
             breakage(Path::new("Dockerfile"), bad, &bad.replace("hi", "ho")),
+            None
+        );
+    }
+
+    #[test]
+    fn an_edit_that_lets_a_line_swallow_the_next_instruction_is_refused() {
+        // A hunk taken half in line mode: the `\` line kept, its `&& rm ...` continuation dropped.
+        let old = "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y curl\n\nCOPY requirements.txt .\n";
+        let bad = "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y curl \\\n\nCOPY requirements.txt .\n";
+        let why = breakage(Path::new("Dockerfile"), old, bad).expect("refused");
+        assert!(
+            why.contains("line 4: `COPY requirements.txt .` would become part"),
+            "{why}"
+        );
+        // Must not: the whole hunk (a real continuation), shell words in upper case inside a RUN that were
+        // already there, and a backtick escape file's own continuation.
+        let whole = "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y curl \\\n    && rm -rf /var/lib/apt/lists/*\n\nCOPY requirements.txt .\n";
+        assert_eq!(breakage(Path::new("Dockerfile"), old, whole), None);
+        let odd = "FROM a\nRUN echo \\\n  COPY this is an argument\n";
+        assert_eq!(
+            breakage(Path::new("Dockerfile"), odd, &odd.replace("echo", "printf")),
+            None
+        );
+        let tick = "# escape=`\nFROM a\nRUN echo a `\n    && echo b\n";
+        assert_eq!(
+            breakage(
+                Path::new("Dockerfile"),
+                "# escape=`\nFROM a\nRUN echo a\n",
+                tick
+            ),
             None
         );
     }
