@@ -669,16 +669,17 @@ fn standins_named(spec: &BuildSpec) -> Vec<String> {
         .collect();
     let dockerfile =
         std::fs::read_to_string(spec.context_dir.join(&spec.dockerfile)).unwrap_or_default();
-    // dockui's own parser: continuations, `--platform` flags and `AS name` are handled there.
+    // dockui's own parser: continuations, `--platform` flags and `AS name` are handled there, and each FROM
+    // is expanded with the build's args over the ARG defaults (`ARG BASE=dockui-standin/...` + `FROM ${BASE}`).
     let parsed = crate::analyze::dockerfile::Dockerfile::parse(&dockerfile);
-    for ins in parsed.instructions().filter(|i| i.is("FROM")) {
-        refs.extend(
-            ins.words
-                .iter()
-                .filter(|w| standin::is_standin(&w.text))
-                .map(|w| w.text.clone()),
-        );
-    }
+    let model = crate::analyze::dockerfile::model::Model::build_with_args(&parsed, &spec.args);
+    refs.extend(
+        model
+            .stages
+            .iter()
+            .filter(|s| s.image.unresolved.is_empty() && standin::is_standin(&s.image.text))
+            .map(|s| s.image.text.clone()),
+    );
     refs.sort();
     refs.dedup();
     refs
@@ -906,6 +907,37 @@ mod tests {
     use futures_util::future::BoxFuture;
     use std::collections::VecDeque;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_standin_base_is_found_through_an_arg_default_and_a_build_arg() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = |df: &str, args: &[(&str, &str)]| {
+            std::fs::write(dir.path().join("Dockerfile"), df).unwrap();
+            BuildSpec {
+                context_dir: dir.path().to_path_buf(),
+                dockerfile: "Dockerfile".into(),
+                args: args
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            }
+        };
+        // Fires: the ARG's default, and a literal FROM.
+        let arg = "ARG BASE_IMAGE=dockui-standin/pytorch:x\nFROM ${BASE_IMAGE}\nRUN true\n";
+        assert_eq!(
+            standins_named(&spec(arg, &[])),
+            ["dockui-standin/pytorch:x"]
+        );
+        let literal = "FROM dockui-standin/pytorch:y AS base\n";
+        assert_eq!(
+            standins_named(&spec(literal, &[])),
+            ["dockui-standin/pytorch:y"]
+        );
+        // Must not: a build arg naming a real image overrides the stand-in default; an unset ARG.
+        assert!(standins_named(&spec(arg, &[("BASE_IMAGE", "ubuntu:22.04")])).is_empty());
+        assert!(standins_named(&spec("ARG B\nFROM ${B}\n", &[])).is_empty());
+    }
 
     /// One attempt's script: the lines the build prints, and whether it succeeds.
     struct Script {
