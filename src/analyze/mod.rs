@@ -710,7 +710,7 @@ fn analyze_with(
 /// instructions before it: a source with that file name, or a directory / glob source
 /// (`COPY requirements/ ...`, `COPY requirements/*.txt ...`) that holds it. Candidates come best first; the path
 /// as written is the last one.
-fn resolve_context_path(model: &Model, instr: usize, value: &str) -> Vec<String> {
+pub(crate) fn resolve_context_path(model: &Model, instr: usize, value: &str) -> Vec<String> {
     let name = Path::new(value)
         .file_name()
         .and_then(|n| n.to_str())
@@ -807,7 +807,7 @@ fn glob_match(pat: &str, name: &str) -> bool {
     go(&p, &n, &mut 100_000)
 }
 
-fn normalise_rel(p: &Path) -> PathBuf {
+pub(crate) fn normalise_rel(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

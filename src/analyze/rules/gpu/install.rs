@@ -71,7 +71,7 @@ pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
             .collect();
         let mut seen_files: Vec<&Path> = Vec::new();
         for inc in &inst.sources.includes {
-            for rf in included(ctx, &inc.value) {
+            for rf in included(ctx, *idx, &inc.value) {
                 // The same file named twice (`pip install .` is also read as a pyproject include) counts once.
                 if seen_files.contains(&rf.path.as_path()) {
                     continue;
@@ -88,7 +88,7 @@ pub(super) fn groups<'a>(ctx: &'a Ctx<'a>) -> Vec<Group<'a>> {
         }
         let constraints = constraint_files
             .iter()
-            .flat_map(|c| included(ctx, c))
+            .flat_map(|c| included(ctx, *idx, c))
             .flat_map(|rf| rf.reqs.iter())
             .collect();
         let assumed = match super::branch::condition(ctx, *idx, inst.range.start) {
@@ -147,17 +147,26 @@ pub(super) fn exported(ctx: &Ctx, instr: usize, at: usize, name: &str) -> Option
     found.filter(|v| !v.contains('$'))
 }
 
-/// Requirement files for `-r value`, following nested `-r` includes.
+/// Requirement files for `-r value` of the install at instruction `instr`, following nested `-r` includes. The
+/// value is a path in the image: the COPY that put it there names the file in the context (`COPY
+/// requirements.txt /r.txt` + `-r /r.txt` reads `requirements.txt`).
 pub(super) fn included<'a>(
     ctx: &'a Ctx<'a>,
+    instr: usize,
     value: &str,
 ) -> Vec<&'a crate::analyze::requirements::ReqFile> {
     let mut out: Vec<&crate::analyze::requirements::ReqFile> = Vec::new();
+    let copied: Vec<PathBuf> = crate::analyze::resolve_context_path(ctx.m, instr, value)
+        .iter()
+        .map(|c| crate::analyze::normalise_rel(Path::new(c)))
+        .collect();
     let mut todo = vec![value.to_string()];
     while let Some(v) = todo.pop() {
         let name = Path::new(&v).file_name().map(|s| s.to_os_string());
+        let top = v == value;
         for rf in ctx.reqfiles {
             let same = rf.path == Path::new(&v)
+                || (top && copied.contains(&rf.path))
                 || (name.is_some() && rf.path.file_name().map(|s| s.to_os_string()) == name);
             if same && !out.iter().any(|o| o.path == rf.path) {
                 out.push(rf);

@@ -1268,3 +1268,28 @@ fn a_conda_cuda_move_keeps_the_channel_and_the_package_name() {
         "{fixed}"
     );
 }
+
+#[test]
+fn a_requirements_file_copied_under_another_name_is_the_one_pip_reads() {
+    let reqs = [("requirements.txt", "torch==2.5.1\ntorchvision==0.21.0\n")];
+    // Fires: `COPY requirements.txt /r.txt` then `-r /r.txt` reads requirements.txt (the auditor's miss).
+    for df in [
+        "FROM python:3.11\nCOPY requirements.txt /r.txt\nRUN pip install --no-cache-dir -r /r.txt\n",
+        "FROM python:3.11\nWORKDIR /srv\nCOPY requirements.txt deps-gpu.txt\nRUN pip install --no-cache-dir -r deps-gpu.txt\n",
+    ] {
+        let a = check_with(df, &reqs);
+        assert_eq!(
+            crate::analyze::rules::testutil::count(&a, "DU202"),
+            1,
+            "{df}\n{:#?}",
+            a.findings
+        );
+    }
+    // Must not: the renamed file is another one, which is not in the project.
+    let other =
+        "FROM python:3.11\nCOPY other.txt /r.txt\nRUN pip install --no-cache-dir -r /r.txt\n";
+    assert_eq!(
+        crate::analyze::rules::testutil::count(&check_with(other, &reqs), "DU202"),
+        0
+    );
+}
