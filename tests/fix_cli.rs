@@ -399,3 +399,51 @@ fn a_backtick_escape_dockerfile_gets_its_safe_fixes_and_still_parses() {
         );
     }
 }
+
+/// Fixes only at `suggestion` and `fix` run at the default `safe`: it says which findings have them and how to
+/// see them, instead of a bare "no fixes"; with nothing above the level it stays quiet about it.
+#[test]
+fn fixes_above_the_level_are_named_with_the_flag_that_shows_them() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM python:3.11\nRUN pip install --no-cache-dir torch==2.5.1 torchvision==0.21.0\n",
+    )
+    .unwrap();
+    let out = common::dockui(home.path())
+        .args(["fix", "--dry-run"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .contains("(DU202) have fixes at level suggestion: run again with --level suggestion"),
+        "{stdout}"
+    );
+    let out = common::dockui(home.path())
+        .args(["fix", "--dry-run", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["above_level"], serde_json::json!(["DU202"]));
+    // Must not: at --level suggestion the fix is planned, and nothing is above the level.
+    let out = common::dockui(home.path())
+        .args([
+            "fix",
+            "--dry-run",
+            "--level",
+            "suggestion",
+            "--format",
+            "json",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("above_level").is_none(), "{v}");
+    assert!(!v["changes"].as_array().unwrap().is_empty(), "{v}");
+}

@@ -1,6 +1,6 @@
 //! Human-readable report: `file:line:col severity id message`, then the why, facts and fixes indented.
 
-use super::{Analysis, FixLevel, Severity};
+use super::{Analysis, Severity};
 use std::fmt::Write;
 
 /// One line per finding, then its why, facts and fixes, indented. Every field is shown on its own line with its
@@ -27,12 +27,12 @@ pub fn human(analysis: &Analysis) -> String {
             let _ = writeln!(s, "    fact: {}", one(fact));
         }
         for fx in &f.fixes {
-            let level = match fx.level {
-                FixLevel::Safe => "safe",
-                FixLevel::Suggestion => "suggestion",
-                FixLevel::Unsafe => "unsafe",
-            };
-            let _ = writeln!(s, "    fix ({level}): {}", one(&fx.description));
+            let _ = writeln!(
+                s,
+                "    fix ({}): {}",
+                fx.level.as_str(),
+                one(&fx.description)
+            );
         }
     }
     let _ = writeln!(

@@ -455,7 +455,7 @@ pub async fn run_build_asking(
                     let why_not = if allowed {
                         "no attempts left".to_string()
                     } else {
-                        format!("{} level, auto_fix does not allow it", level_name(f.level))
+                        format!("{} level, auto_fix does not allow it", f.level.as_str())
                     };
                     let _ = events.send(EngineEvent::BuildLog(vec![format!(
                         "dockui: proposed fix ({why_not}): {}",
@@ -542,14 +542,6 @@ fn covered_by_static(req: &BuildRequest, rules: &[String]) -> bool {
             .iter()
             .any(|f| rules.iter().any(|r| r == f.rule.as_str()) && !f.fixes.is_empty())
     })
-}
-
-fn level_name(level: FixLevel) -> &'static str {
-    match level {
-        FixLevel::Safe => "safe",
-        FixLevel::Suggestion => "suggestion",
-        FixLevel::Unsafe => "unsafe",
-    }
 }
 
 /// Write a failure fix (atomic, with a backup), or wait out its backoff. True when the retry may go ahead.

@@ -41,6 +41,10 @@ pub struct FixRun {
     /// Findings left after the fixes, by rule id.
     pub remaining: Vec<String>,
     pub errors: Vec<String>,
+    /// Findings (of the rules asked for) whose fixes are all above `level`: what `--level suggestion` would
+    /// add, by rule id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub above_level: Vec<String>,
 }
 
 pub fn run(
@@ -105,6 +109,14 @@ pub fn run(
             .iter()
             .filter(|f| f.rule == crate::analyze::RuleId::DU003)
             .map(|f| f.message.clone())
+            .collect(),
+        above_level: plan
+            .before
+            .findings
+            .iter()
+            .filter(|f| wanted(&f.rule.to_string()))
+            .filter(|f| !f.fixes.is_empty() && f.fixes.iter().all(|fx| fx.level > level))
+            .map(|f| f.rule.to_string())
             .collect(),
     };
     if !dry_run && !plan.proposals.is_empty() {
@@ -175,8 +187,23 @@ pub fn render_human(run: &FixRun) -> String {
             s,
             "nothing written: the diffs above were not applied (errors below)"
         );
+    } else if files.is_empty() && !run.above_level.is_empty() {
+        let mut rules = run.above_level.clone();
+        rules.dedup();
+        let _ = writeln!(
+            s,
+            "no fixes at level {} for these findings; {} finding(s) ({}) have fixes at level suggestion: \
+             run again with --level suggestion to see them",
+            run.level.as_str(),
+            run.above_level.len(),
+            rules.join(", ")
+        );
     } else if files.is_empty() {
-        let _ = writeln!(s, "no fixes at level {:?} for these findings", run.level);
+        let _ = writeln!(
+            s,
+            "no fixes at level {} for these findings",
+            run.level.as_str()
+        );
     } else {
         let _ = writeln!(s, "{verb}: {}", files.join(", "));
     }

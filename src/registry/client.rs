@@ -802,7 +802,12 @@ impl RegistryClient {
                 name,
                 "manifests",
                 reference,
-                &format!("{}:{reference}", name.repository),
+                // `repo@sha256:...` for a digest, `repo:tag` for a tag.
+                &format!(
+                    "{}{}{reference}",
+                    name.repository,
+                    if reference.contains(':') { '@' } else { ':' }
+                ),
             )
             .await?;
         let media_type = header(&resp, "content-type").unwrap_or_default();
