@@ -110,14 +110,25 @@ struct Frame {
     parent: Option<(usize, usize)>,
     /// Per name: (position, value), positions increasing.
     names: HashMap<String, Vec<(usize, Option<String>)>>,
+    /// Position of the frame's first binding.
+    first: Option<usize>,
 }
 
 impl Scopes {
     /// A new frame starting from the view `parent` (or empty); returns its index.
-    pub fn frame(&mut self, parent: Option<(usize, usize)>) -> usize {
+    pub fn frame(&mut self, mut parent: Option<(usize, usize)>) -> usize {
+        // A parent frame that bound nothing before the view starts from its own parent's view: a chain of
+        // stages built on each other without ENV costs one step per lookup, not one per stage.
+        while let Some((f, seq)) = parent {
+            match self.frames.get(f) {
+                Some(fr) if fr.first.is_none_or(|first| first >= seq) => parent = fr.parent,
+                _ => break,
+            }
+        }
         self.frames.push(Frame {
             parent,
             names: HashMap::new(),
+            first: None,
         });
         self.frames.len() - 1
     }
@@ -129,6 +140,7 @@ impl Scopes {
         let seq = self.next;
         self.next += 1;
         if let Some(f) = self.frames.get_mut(frame) {
+            f.first.get_or_insert(seq);
             f.names.entry(name).or_default().push((seq, value));
         }
     }

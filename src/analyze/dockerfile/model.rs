@@ -8,6 +8,7 @@
 use super::expand::{Expanded, Scopes, Vars, expand};
 use super::shell::{self, Script};
 use super::{Dockerfile, Form, Instruction};
+use std::collections::HashMap;
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Stage {
     pub parent: Option<usize>,
     /// Instruction indices (into `Model::instrs`) of this stage, FROM included.
     pub instrs: Vec<usize>,
+    /// The `COPY --from=...` among them (rules that look for them per install need not walk the stage).
+    pub copies_from: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +48,9 @@ pub struct Model<'a> {
     pub global_deps: std::collections::HashMap<String, Vec<String>>,
     pub stages: Vec<Stage>,
     pub instrs: Vec<Info<'a>>,
+    /// Each stage name (lower case) and the first stage that has it: resolving `FROM name` and
+    /// `COPY --from=name` is one lookup, not a scan of the stages before (a file of n stages stays linear).
+    stage_names: HashMap<String, usize>,
 }
 
 /// Shells whose `-c` string or heredoc stdin is a script we should read.
@@ -63,6 +69,7 @@ impl<'a> Model<'a> {
         let mut global_args = Vars::new();
         let mut global_deps = std::collections::HashMap::new();
         let mut stages: Vec<Stage> = Vec::new();
+        let mut stage_names: HashMap<String, usize> = HashMap::new();
         let mut instrs = Vec::new();
         // Every binding once, in one table; each instruction keeps a (frame, position) view of it.
         let mut scopes = Scopes::default();
@@ -86,10 +93,14 @@ impl<'a> Model<'a> {
                     _ => None,
                 };
                 let image = expand(&image_raw, &global_args, df.escape);
-                let parent = stages.iter().position(|s| {
-                    s.name.as_deref() == Some(image.text.to_ascii_lowercase().as_str())
-                });
+                // The first earlier stage of that name (names are kept in lower case).
+                let parent = stage_names
+                    .get(image.text.to_ascii_lowercase().as_str())
+                    .copied();
                 let new_index = stages.len();
+                if let Some(n) = &name {
+                    stage_names.entry(n.clone()).or_insert(new_index);
+                }
                 // Each stage starts with the ENV of its parent stage (not its ARGs).
                 frame = scopes.frame(parent.and_then(|p| stage_env.get(p).copied()));
                 stage_env.push((frame, scopes.now()));
@@ -102,6 +113,7 @@ impl<'a> Model<'a> {
                     image_range,
                     parent,
                     instrs: vec![idx],
+                    copies_from: Vec::new(),
                 });
                 views.push((frame, scopes.now()));
                 instrs.push(Info {
@@ -122,6 +134,9 @@ impl<'a> Model<'a> {
             });
             if let Some(s) = stage {
                 stages[s].instrs.push(idx);
+                if ins.is("COPY") && ins.flag("from").is_some() {
+                    stages[s].copies_from.push(idx);
+                }
             }
             match ins.keyword.as_str() {
                 "ARG" => {
@@ -177,6 +192,30 @@ impl<'a> Model<'a> {
             global_deps,
             stages,
             instrs,
+            stage_names,
+        }
+    }
+
+    /// The first stage named `name` (any case), if it comes before stage `before`.
+    pub fn stage_named(&self, name: &str, before: usize) -> Option<usize> {
+        let i = match self.stage_names.get(name) {
+            Some(&i) => i,
+            None => *self.stage_names.get(name.to_ascii_lowercase().as_str())?,
+        };
+        (i < before).then_some(i)
+    }
+
+    /// The stage `COPY --from=r` (or `RUN --mount=from=r`) in stage `before` means, among the stages before it:
+    /// the first whose name is `r` (any case) or whose index is written `r` (`0`, not `00`).
+    pub fn stage_ref(&self, r: &str, before: usize) -> Option<usize> {
+        let by_name = self.stage_named(r, before);
+        let by_index = r
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n < before.min(self.stages.len()) && n.to_string() == r);
+        match (by_name, by_index) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

@@ -497,9 +497,8 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             continue;
         }
         let text = image.text.as_str();
-        let earlier = ctx.m.stages[..st.index]
-            .iter()
-            .any(|s| s.name.as_deref() == Some(text.to_ascii_lowercase().as_str()));
+        // Built on an earlier stage (the model resolved the name once).
+        let earlier = st.parent.is_some();
         if text.eq_ignore_ascii_case("scratch") || earlier {
             continue;
         }
