@@ -1,6 +1,7 @@
 //! Rule families: hadolint-compatible common rules (`DLxxxx`), build gates (`DU1xx`), GPU compatibility rules
 //! (`DU2xx`) and parse problems (`DU001`). The catalog below is the single list of ids, severities and summaries.
 
+pub mod expansion;
 pub mod from_rewrite;
 pub mod gates;
 pub mod gpu;
@@ -112,6 +113,7 @@ pub fn catalog() -> &'static [RuleInfo] {
     ALL.get_or_init(|| {
         let mut all = [
             PARSE_RULES,
+            expansion::RULES,
             hadolint::RULES,
             gates::RULES,
             secrets::RULES,
@@ -243,6 +245,8 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     pin::run(ctx, &mut out);
+    // Last: a rule's own expansion may be the one that ran the file's budget out.
+    expansion::run(ctx, &mut out);
     out
 }
 
