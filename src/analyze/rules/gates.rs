@@ -559,7 +559,11 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
                         Span::from_range(text, p.range.start, p.range.end),
                         format!("workflow is not readable: {}", p.message),
                     )
-                    .why("GitHub rejects a workflow that is not valid YAML; dockui could not check its cache settings."),
+                    .why(if p.limit {
+                        "The file is valid YAML past a limit of dockui's; dockui could not check its cache settings."
+                    } else {
+                        "GitHub rejects a workflow that is not valid YAML; dockui could not check its cache settings."
+                    }),
                 );
             }
             return out;
@@ -682,6 +686,26 @@ mod workflow_tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, "DU002");
         assert!(workflow(Path::new("ci.yml"), "\0\u{1}garbage: [").is_empty());
+    }
+
+    #[test]
+    fn a_workflow_whose_aliases_repeat_megabytes_is_not_read() {
+        // The audit's ci.yml, scaled down: 200 kB repeated by 100 aliases (20 MB; it was 1 MB x 20,000).
+        let big = format!(
+            "on: push\nx: &s \"{}\"\nrefs: [{}]\n",
+            "y".repeat(200_000),
+            vec!["*s"; 100].join(",")
+        ) + "jobs:\n  b:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          cache-to: type=gha\n";
+        let f = workflow(Path::new("ci.yml"), &big);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].rule.as_str(), f[0].span.line), ("DU002", 3));
+        assert!(f[0].message.contains("16 MiB"), "{}", f[0].message);
+        assert!(f[0].why.contains("limit"), "{}", f[0].why);
+        // The same workflow with a few aliases is read (and its missing setup step found).
+        let small = big.replace(&vec!["*s"; 100].join(","), "*s,*s");
+        let f = workflow(Path::new("ci.yml"), &small);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "DU120");
     }
 }
 
