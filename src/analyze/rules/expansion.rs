@@ -1,4 +1,4 @@
-//! DU005: an ARG/ENV value that expands past 128 KiB (`ARG A1=${A0}${A0}` doubles a value per line), or a
+//! DU006: an ARG/ENV value that expands past 128 KiB (`ARG A1=${A0}${A0}` doubles a value per line), or a
 //! file whose expansions together outgrow dockui's budget. The model keeps the first part of such a value (or
 //! the reference as written) so the rest of the file is still analysed; this says where and why.
 
@@ -7,7 +7,7 @@ use crate::analyze::dockerfile::expand::{BUDGET, Cut, MAX_VALUE};
 use crate::analyze::dockerfile::model::ValueCut;
 
 pub const RULES: &[RuleInfo] = &[RuleInfo::new(
-    RuleId::DU005,
+    RuleId::DU006,
     Severity::Error,
     "ARG/ENV value that expands past 128 KiB (a RUN cannot start with it in its environment); dockui keeps its first 128 KiB",
     &[],
@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
         let ins = m.instrs[first.instr].ins;
         let reach = reach(ctx, first);
         let mut f = ctx.at(
-            RuleId::DU005,
+            RuleId::DU006,
             name_range(ins, &first.name),
             format!(
                 "{} {} expands to more than {} KiB",
@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     };
     let mut f = ctx
         .at(
-            RuleId::DU005,
+            RuleId::DU006,
             range,
             format!(
                 "the file's ARG/ENV values expand to more than {} MiB in all; from here on dockui leaves `${var}`{line_note} and any other reference past the limit unexpanded",
@@ -168,7 +168,7 @@ mod tests {
         let text = doubling("ARG", 40, "RUN echo hi\n");
         assert!(text.len() < 1000);
         let a = check(&text);
-        let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU005").collect();
+        let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU006").collect();
         assert_eq!(f.len(), 1, "{:#?}", a.findings);
         // 16 << 13 is 128 KiB exactly (kept); A14 is the first value over it, on line 16.
         assert_eq!(f[0].span.line, 16, "{:#?}", f[0]);
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn an_env_chain_is_cut_too_and_without_a_run_it_is_a_warning() {
         let a = check(&doubling("ENV", 40, "CMD [\"sh\"]\n"));
-        let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU005").collect();
+        let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU006").collect();
         assert_eq!(f.len(), 1, "{:#?}", a.findings);
         assert_eq!(f[0].span.line, 16);
         assert_eq!(f[0].severity, Severity::Warning);
@@ -203,8 +203,8 @@ mod tests {
         let f = a
             .findings
             .iter()
-            .find(|f| f.rule == "DU005")
-            .expect("DU005");
+            .find(|f| f.rule == "DU006")
+            .expect("DU006");
         assert_eq!(f.severity, Severity::Error);
     }
 
@@ -212,18 +212,18 @@ mod tests {
     fn a_global_arg_chain_is_an_error_when_a_from_uses_it() {
         let chain = doubling("ARG", 40, "").replacen("FROM ubuntu:22.04\n", "", 1);
         let used = check(&format!("{chain}FROM ubuntu:${{A39}}\nCMD [\"x\"]\n"));
-        let f: Vec<_> = used.findings.iter().filter(|f| f.rule == "DU005").collect();
+        let f: Vec<_> = used.findings.iter().filter(|f| f.rule == "DU006").collect();
         assert_eq!(f.len(), 1, "{:#?}", used.findings);
         assert_eq!((f[0].span.line, f[0].severity), (15, Severity::Error));
         assert!(f[0].why.contains("FROM uses it"));
-        // The cut reference is DU005's to explain; DU110 does not repeat 128 KiB of it.
+        // The cut reference is DU006's to explain; DU110 does not repeat 128 KiB of it.
         assert!(!used.findings.iter().any(|f| f.rule == "DU110"));
         let unused = check(&format!("{chain}FROM ubuntu:22.04\nRUN echo hi\n"));
         let f = unused
             .findings
             .iter()
-            .find(|f| f.rule == "DU005")
-            .expect("DU005");
+            .find(|f| f.rule == "DU006")
+            .expect("DU006");
         assert_eq!(f.severity, Severity::Warning);
     }
 
@@ -236,7 +236,7 @@ mod tests {
         }
         text.push_str("RUN echo $B699\n");
         let a = check(&text);
-        let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU005").collect();
+        let f: Vec<_> = a.findings.iter().filter(|f| f.rule == "DU006").collect();
         assert_eq!(f.len(), 1, "{:#?}", f);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(f[0].message.contains("64 MiB"), "{}", f[0].message);
@@ -259,11 +259,11 @@ mod tests {
         text.push_str("RUN pip install --no-cache-dir torch==${TORCH}\n");
         let a = check(&text);
         assert!(
-            !a.findings.iter().any(|f| f.rule == "DU005"),
+            !a.findings.iter().any(|f| f.rule == "DU006"),
             "{:#?}",
             a.findings
                 .iter()
-                .filter(|f| f.rule == "DU005")
+                .filter(|f| f.rule == "DU006")
                 .collect::<Vec<_>>()
         );
     }

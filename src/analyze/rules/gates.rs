@@ -496,7 +496,7 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
             continue;
         }
-        // A reference cut at 128 KiB (a global ARG that doubles per line) is DU005's finding.
+        // A reference cut at 128 KiB (a global ARG that doubles per line) is DU006's finding.
         if image.cut.is_some() {
             continue;
         }
