@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How analysis time grows with the size of a Dockerfile: 400 vs 4,000 vs 40,000 ENV lines, the same with ARG
-# lines that use the variables before them, and a 100k-line file of mixed instructions. Linear analysis means
+# lines that use the variables before them, a 100k-line file of mixed instructions, and 40,000 stages. Linear analysis means
 # ten times the lines takes about ten times the time (and not a hundred). Not a timed test: prints the
 # numbers and the growth factor per 10x.
 #
@@ -34,6 +34,16 @@ arg_file() { # N: ARG lines, each using the one before, and a RUN every 10 lines
       if ((i % 10 == 0)); then echo "RUN pip install pkg$i==\${V$i}"; fi
     done
   } > "$2"
+}
+stage_file() { # N stages of 3 lines: FROM an image or the stage before, an apt RUN, a COPY --from an earlier stage
+  awk -v n="$1" 'BEGIN {
+    print "FROM ubuntu:22.04 AS s0"
+    for (i = 1; i < n; i++) {
+      if (i % 2) print "FROM s" (i - 1) " AS s" i; else print "FROM ubuntu:22.04 AS s" i
+      print "RUN apt-get update && apt-get install -y curl"
+      print "COPY --from=s" int(i / 2) " /opt/x /opt/x"
+    }
+  }' > "$2"
 }
 mixed_file() { # about N lines of everything: stages, RUNs with continuations, COPY, ENV, comments
   awk -v n="$1" 'BEGIN {
@@ -101,3 +111,4 @@ echo "== analysis CPU time per file (in-process, best of 3; load average $(cut -
 report ENV env_file 400 4000 40000
 report ARG arg_file 400 4000 40000
 report mixed mixed_file 1000 10000 100000
+report stages stage_file 400 4000 40000

@@ -31,6 +31,9 @@ pub struct CondaEnv {
     pub problems: Vec<(usize, Range<usize>, String)>,
     /// Lines of `problems` judged by dockui's reading of conda's match-spec grammar (see `ReqFile::guessed`).
     pub guessed: Vec<usize>,
+    /// Valid YAML that dockui did not read, past one of its limits (aliases that repeat too much text): line,
+    /// byte range, message. conda may read it; nothing of the file was analysed.
+    pub not_read: Option<(usize, Range<usize>, String)>,
 }
 
 impl CondaEnv {
@@ -129,6 +132,14 @@ pub fn parse(text: &str, file: &Path) -> CondaEnv {
     };
     let y = match Yaml::parse(text) {
         Ok(y) => y,
+        Err(p) if p.limit => {
+            env.not_read = Some((
+                p.line,
+                p.range,
+                format!("{} was not read: {}", file.display(), p.message),
+            ));
+            return env;
+        }
         Err(p) => {
             env.problems.push((
                 p.line,
@@ -859,6 +870,48 @@ mod tests {
                 &[("environment.yml", ENV_121)],
             );
             assert!(!a.files.iter().any(|f| f == Path::new("environment.yml")));
+        }
+
+        #[test]
+        fn an_environment_whose_aliases_repeat_megabytes_is_not_read() {
+            // The audit's file, scaled down: 100 kB repeated by 200 aliases (20 MB; it was 2 MB x 100,000,
+            // 2.3 MB on disk, and dockui aborted).
+            let df = "FROM continuumio/miniconda3:24.7.1-0\nCOPY environment.yml .\nRUN conda env create -f environment.yml && conda clean -afy\n";
+            let env = format!(
+                "name: x\nbig: &a \"{}\"\nrefs: [{}]\ndependencies:\n  - python=3.10\n",
+                "x".repeat(100_000),
+                vec!["*a"; 200].join(",")
+            );
+            let a = check_with(df, &[("environment.yml", &env)]);
+            let f = a
+                .findings
+                .iter()
+                .find(|f| f.file == Path::new("environment.yml"))
+                .unwrap_or_else(|| panic!("a finding on environment.yml: {:#?}", a.findings));
+            assert_eq!((f.rule.as_str(), f.span.line), ("DU004", 3));
+            assert_eq!(f.severity, crate::analyze::Severity::Warning);
+            assert!(
+                f.message.starts_with("environment.yml was not read"),
+                "{}",
+                f.message
+            );
+            // Valid YAML: no DU002 claims conda would stop.
+            assert!(
+                !a.findings.iter().any(|f| f.rule == "DU002"),
+                "{:#?}",
+                a.findings
+            );
+            // An environment that shares its channel list through an anchor is read as usual.
+            let anchored = "name: x\nchannels: &ch\n  - pytorch\n  - nvidia\nextra: *ch\ndependencies:\n  - pytorch=2.1.0\n  - pytorch-cuda=12.1\n";
+            let a = check_with(df, &[("environment.yml", anchored)]);
+            assert!(
+                !a.findings
+                    .iter()
+                    .any(|f| matches!(f.rule.as_str(), "DU004" | "DU002")),
+                "{:#?}",
+                a.findings
+            );
+            assert!(a.files.iter().any(|f| f == Path::new("environment.yml")));
         }
     }
 }

@@ -456,6 +456,8 @@ fn analyze_with(
         }
     }
     let mut reqfiles: Vec<ReqFile> = Vec::new();
+    // Project files valid in their own grammar that dockui did not read (past one of its limits).
+    let mut not_read: Vec<Finding> = Vec::new();
     // Which commands read each file: (instruction, offset of the command). A file read only inside a shell
     // branch the defaults do not decide gets its findings lowered, like the install's own (DU002 below).
     let mut readers: HashMap<PathBuf, Vec<FileReader>> = HashMap::new();
@@ -475,6 +477,18 @@ fn analyze_with(
             if let Some(text) = read(&cand)? {
                 seen.insert(cand.clone());
                 let env = conda::parse(&text, &cand);
+                if let Some((_, range, msg)) = &env.not_read {
+                    not_read.push(
+                        Finding::new(
+                            RuleId::DU004,
+                            Severity::Warning,
+                            &cand,
+                            Span::from_range(&text, range.start, range.end),
+                            msg.clone(),
+                        )
+                        .why("The checks that need this file were skipped; conda itself may read it."),
+                    );
+                }
                 installs.extend(
                     env.installs(ec.range.clone(), ec.word.clone())
                         .into_iter()
@@ -600,6 +614,7 @@ fn analyze_with(
         context,
     };
     let mut findings = rules::run(&ctx);
+    findings.append(&mut not_read);
     for rf in &reqfiles {
         if rf.problems.is_empty() {
             continue;

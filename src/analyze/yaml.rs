@@ -3,19 +3,27 @@
 //!
 //! Parser choice: `saphyr` (YAML 1.2, the maintained continuation of yaml-rust / yaml-rust2; `serde_yaml` is
 //! archived). Its `MarkedYaml` keeps a span on every scalar and start/end markers on collections, which is
-//! what pointing at a line and editing one value needs. It limits flow nesting (255) and alias expansion
-//! (billion laughs); we add a guard against pathologically deep block nesting, whose drop would recurse.
-//! Markers count characters; [`Yaml`] turns them into byte offsets.
+//! what pointing at a line and editing one value needs. It limits flow nesting (255) and the number of nodes
+//! alias expansion makes (billion laughs), not their bytes: `big: &a "<2 MB>"` then 100,000 `*a` is 200 GB. We
+//! count the text aliases repeat against [`MAX_ALIAS_BYTES`] while loading, and add a guard against
+//! pathologically deep block nesting, whose drop would recurse. Markers count characters; [`Yaml`] turns them
+//! into byte offsets.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+use saphyr::{MarkedYaml, Scalar, YamlData, YamlLoader};
+use saphyr_parser::{BufferedInput, Event, Parser, Span, SpannedEventReceiver};
 
 use super::finding::LineIndex;
 
 /// Deepest block nesting we parse (real workflows and environment files stay under 20).
 const MAX_DEPTH: usize = 400;
+
+/// Text (keys and scalar values) all the aliases of a document may repeat: 16 MiB. Real files alias small maps
+/// (CI defaults, a matrix entry): kilobytes. Each alias is a copy in dockui's tree, so this bounds its memory.
+pub const MAX_ALIAS_BYTES: usize = 16 << 20;
 
 /// A parsed YAML document with the text it came from.
 pub struct Yaml<'t> {
@@ -32,6 +40,9 @@ pub struct YamlProblem {
     pub line: usize,
     pub range: Range<usize>,
     pub message: String,
+    /// The file is valid YAML but past a limit of dockui's ([`MAX_ALIAS_BYTES`]): the tool that reads it may
+    /// well accept it.
+    pub limit: bool,
 }
 
 impl<'t> Yaml<'t> {
@@ -50,6 +61,7 @@ impl<'t> Yaml<'t> {
                 message: format!(
                     "nesting deeper than {MAX_DEPTH} levels; dockui does not read this file"
                 ),
+                limit: false,
             });
         }
         if text.contains('\0') {
@@ -58,6 +70,7 @@ impl<'t> Yaml<'t> {
                 line: lines.line(at),
                 range: at..at + 1,
                 message: "a NUL byte is not allowed in YAML".into(),
+                limit: false,
             });
         }
         let mut y = Yaml {
@@ -67,7 +80,26 @@ impl<'t> Yaml<'t> {
             lines,
         };
         // Owned input: the loader's nodes then borrow nothing from `text`.
-        let docs = match Node::load_from_iter(text.chars()) {
+        let mut parser = Parser::new(BufferedInput::new(text.chars()));
+        let mut recv = AliasBytes::default();
+        let loaded = parser.load(&mut recv, true);
+        if let Some((span, repeats)) = recv.over {
+            let at = y.byte(span.start.index());
+            let end = y.byte(span.end.index()).max(at);
+            return Err(YamlProblem {
+                line: span.start.line().max(1),
+                range: at..end,
+                message: format!(
+                    "its aliases repeat more than {} MiB of text (this one repeats {repeats} bytes)",
+                    MAX_ALIAS_BYTES >> 20
+                ),
+                limit: true,
+            });
+        }
+        let docs = match loaded.and_then(|()| match recv.loader.error() {
+            Some(e) => Err(e.clone()),
+            None => Ok(recv.loader.into_documents()),
+        }) {
             Ok(d) => d,
             Err(e) => {
                 let m = e.marker();
@@ -76,6 +108,7 @@ impl<'t> Yaml<'t> {
                     line: m.line().max(1),
                     range: at..at,
                     message: format!("not valid YAML: {}", e.info()),
+                    limit: false,
                 });
             }
         };
@@ -114,6 +147,66 @@ impl<'t> Yaml<'t> {
             Some(i) if !v.is_empty() => r.start + i..r.start + i + v.len(),
             _ => r,
         }
+    }
+}
+
+/// saphyr's loader, fed event by event, with the bytes of text each anchor holds: an alias repeats them. Once
+/// the aliases together pass [`MAX_ALIAS_BYTES`] nothing more reaches the loader (the parser still reads to the
+/// end, in time linear in the text) and `over` holds that alias and the size it repeats.
+#[derive(Default)]
+struct AliasBytes {
+    loader: YamlLoader<'static, Node>,
+    /// Per anchor id: the text of the anchored node, aliases inside it counted at their full size.
+    anchors: HashMap<usize, usize>,
+    /// The collections being read: (anchor id, text so far).
+    open: Vec<(usize, usize)>,
+    repeated: usize,
+    over: Option<(Span, usize)>,
+}
+
+impl AliasBytes {
+    fn add(&mut self, n: usize) {
+        if let Some((_, size)) = self.open.last_mut() {
+            *size = size.saturating_add(n);
+        }
+    }
+}
+
+impl SpannedEventReceiver<'static> for AliasBytes {
+    fn on_event(&mut self, ev: Event<'static>, span: Span) {
+        if self.over.is_some() {
+            return;
+        }
+        match &ev {
+            Event::Scalar(v, _, anchor, _) => {
+                if *anchor > 0 {
+                    self.anchors.insert(*anchor, v.len());
+                }
+                self.add(v.len());
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.open.push((*anchor, 0));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, size)) = self.open.pop() {
+                    if anchor > 0 {
+                        self.anchors.insert(anchor, size);
+                    }
+                    self.add(size);
+                }
+            }
+            Event::Alias(id) => {
+                let n = self.anchors.get(id).copied().unwrap_or(0);
+                self.repeated = self.repeated.saturating_add(n);
+                if self.repeated > MAX_ALIAS_BYTES {
+                    self.over = Some((span, n));
+                    return;
+                }
+                self.add(n);
+            }
+            _ => {}
+        }
+        self.loader.on_event(ev, span);
     }
 }
 
@@ -186,4 +279,75 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
         off += line.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_that_repeat_a_large_string_are_refused_at_the_alias() {
+        // The audit's environment.yml, scaled down: a 100 kB string repeated by 200 aliases is 20 MB.
+        let text = format!(
+            "name: x\nbig: &a \"{}\"\nrefs: [{}]\ndependencies:\n  - python=3.10\n",
+            "x".repeat(100_000),
+            vec!["*a"; 200].join(",")
+        );
+        let p = Yaml::parse(&text).err().expect("refused");
+        assert!(p.limit);
+        assert_eq!(p.line, 3);
+        // 167 aliases fit in 16 MiB; the 168th is refused, at its own text.
+        assert_eq!(&text[p.range.clone()], "*a");
+        assert_eq!(p.range.start, text.find("refs: [").unwrap() + 7 + 167 * 3);
+        assert!(p.message.contains("16 MiB"), "{}", p.message);
+    }
+
+    #[test]
+    fn an_alias_of_a_map_of_aliases_counts_their_text() {
+        // `m` holds two copies of a 1 MB string.
+        let text = format!(
+            "big: &a \"{}\"\nm: &m {{x: *a, y: *a}}\nrefs:\n{}",
+            "x".repeat(1_000_000),
+            "  - *m\n".repeat(9)
+        );
+        let p = Yaml::parse(&text).err().expect("refused");
+        assert!(p.limit);
+        // `m` itself repeats 2 MB; seven aliases of it bring that to 16 MB, the eighth (line 11) to 18 MB, past
+        // 16 MiB (16.8 MB). Without the aliases inside `m` counted, nothing would be refused.
+        assert_eq!(p.line, 3 + 8, "{p:?}");
+        assert!(Yaml::parse(&text.replace(&"  - *m\n".repeat(9), &"  - *m\n".repeat(7))).is_ok());
+    }
+
+    #[test]
+    fn ci_defaults_shared_through_anchors_are_read() {
+        // The common use: small maps anchored once and merged or repeated in every job.
+        let text = "\
+defaults: &defaults
+  runs-on: ubuntu-latest
+  timeout-minutes: 30
+  env: &env
+    PIP_NO_CACHE_DIR: \"1\"
+    CUDA: \"12.4\"
+jobs:
+  a:
+    <<: *defaults
+    env: *env
+    steps:
+      - &checkout {uses: actions/checkout@v4}
+      - run: make
+  b:
+    <<: *defaults
+    steps:
+      - *checkout
+      - run: make test
+";
+        let y = Yaml::parse(text).expect("read");
+        let jobs = get(&y.root, "jobs").expect("jobs");
+        let b = get(jobs, "b").expect("b");
+        let first = &items(get(b, "steps").expect("steps"))[0];
+        assert_eq!(
+            get(first, "uses").and_then(scalar).as_deref(),
+            Some("actions/checkout@v4")
+        );
+    }
 }

@@ -5,9 +5,10 @@
 //! a global ARG is visible after `ARG NAME` re-declares it (taking the global default unless given another);
 //! ENV is inherited by stages built `FROM` an earlier stage.
 
-use super::expand::{Expanded, Scopes, Vars, expand};
+use super::expand::{Budgeted, Cut, Expanded, Scopes, Vars, expand};
 use super::shell::{self, Script};
 use super::{Dockerfile, Form, Instruction};
+use std::collections::HashMap;
 use std::ops::Range;
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,17 @@ pub struct Stage {
     pub parent: Option<usize>,
     /// Instruction indices (into `Model::instrs`) of this stage, FROM included.
     pub instrs: Vec<usize>,
+    /// The `COPY --from=...` among them (rules that look for them per install need not walk the stage).
+    pub copies_from: Vec<usize>,
+}
+
+/// An ARG or ENV value that is not all of what Docker would compute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueCut {
+    /// Index into `Model::instrs` of the ARG/ENV line.
+    pub instr: usize,
+    pub name: String,
+    pub cut: Cut,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +57,13 @@ pub struct Model<'a> {
     pub global_deps: std::collections::HashMap<String, Vec<String>>,
     pub stages: Vec<Stage>,
     pub instrs: Vec<Info<'a>>,
+    /// ARG/ENV values dockui did not expand in full (in file order): see [`super::expand::MAX_VALUE`] and
+    /// [`super::expand::BUDGET`].
+    pub cuts: Vec<ValueCut>,
+    scopes: std::sync::Arc<Scopes>,
+    /// Each stage name (lower case) and the first stage that has it: resolving `FROM name` and
+    /// `COPY --from=name` is one lookup, not a scan of the stages before (a file of n stages stays linear).
+    stage_names: HashMap<String, usize>,
 }
 
 /// Shells whose `-c` string or heredoc stdin is a script we should read.
@@ -63,11 +82,13 @@ impl<'a> Model<'a> {
         let mut global_args = Vars::new();
         let mut global_deps = std::collections::HashMap::new();
         let mut stages: Vec<Stage> = Vec::new();
+        let mut stage_names: HashMap<String, usize> = HashMap::new();
         let mut instrs = Vec::new();
         // Every binding once, in one table; each instruction keeps a (frame, position) view of it.
         let mut scopes = Scopes::default();
         let mut frame = scopes.frame(None);
         let mut views: Vec<(usize, usize)> = Vec::new();
+        let mut cuts: Vec<ValueCut> = Vec::new();
         // Per stage, the view its child stages start from (its ENV as of its last ENV line).
         let mut stage_env: Vec<(usize, usize)> = Vec::new();
         for ins in df.instructions() {
@@ -85,11 +106,19 @@ impl<'a> Model<'a> {
                     }
                     _ => None,
                 };
-                let image = expand(&image_raw, &global_args, df.escape);
-                let parent = stages.iter().position(|s| {
-                    s.name.as_deref() == Some(image.text.to_ascii_lowercase().as_str())
-                });
+                let image = expand(
+                    &image_raw,
+                    &Budgeted(&global_args, &scopes.budget),
+                    df.escape,
+                );
+                // The first earlier stage of that name (names are kept in lower case).
+                let parent = stage_names
+                    .get(image.text.to_ascii_lowercase().as_str())
+                    .copied();
                 let new_index = stages.len();
+                if let Some(n) = &name {
+                    stage_names.entry(n.clone()).or_insert(new_index);
+                }
                 // Each stage starts with the ENV of its parent stage (not its ARGs).
                 frame = scopes.frame(parent.and_then(|p| stage_env.get(p).copied()));
                 stage_env.push((frame, scopes.now()));
@@ -102,6 +131,7 @@ impl<'a> Model<'a> {
                     image_range,
                     parent,
                     instrs: vec![idx],
+                    copies_from: Vec::new(),
                 });
                 views.push((frame, scopes.now()));
                 instrs.push(Info {
@@ -122,6 +152,9 @@ impl<'a> Model<'a> {
             });
             if let Some(s) = stage {
                 stages[s].instrs.push(idx);
+                if ins.is("COPY") && ins.flag("from").is_some() {
+                    stages[s].copies_from.push(idx);
+                }
             }
             match ins.keyword.as_str() {
                 "ARG" => {
@@ -133,7 +166,16 @@ impl<'a> Model<'a> {
                         let value = build_args.get(&name).cloned().or(value);
                         if stage.is_none() {
                             // A default built from unknown variables is itself unknown (`ARG F=${TARGETARCH}`).
-                            let e = value.map(|v| expand(&v, &global_args, df.escape));
+                            let e = value.map(|v| {
+                                expand(&v, &Budgeted(&global_args, &scopes.budget), df.escape)
+                            });
+                            if let Some(cut) = e.as_ref().and_then(|e| e.cut) {
+                                cuts.push(ValueCut {
+                                    instr: idx,
+                                    name: name.clone(),
+                                    cut,
+                                });
+                            }
                             let deps: Vec<String> =
                                 e.as_ref().map(|e| e.unresolved.clone()).unwrap_or_default();
                             let v = e.filter(|e| e.unresolved.is_empty()).map(|e| e.text);
@@ -143,11 +185,27 @@ impl<'a> Model<'a> {
                             global_args.insert(name, v);
                         } else {
                             let here = scopes.view(frame, scopes.now());
-                            let v = match value {
-                                Some(v) => Some(expand(&v, &here, df.escape).text),
-                                // Re-declaring a global ARG brings its default into the stage.
-                                None => global_args.get(&name).cloned().flatten(),
+                            let (v, cut) = match value {
+                                Some(v) => {
+                                    let e = expand(&v, &here, df.escape);
+                                    (Some(e.text), e.cut)
+                                }
+                                // Re-declaring a global ARG brings its default into the stage (a copy:
+                                // paid from the budget like an expansion).
+                                None => match global_args.get(&name).cloned().flatten() {
+                                    Some(g) if !scopes.budget.take_for(&name, g.len()) => {
+                                        (None, Some(Cut::Budget))
+                                    }
+                                    g => (g, None),
+                                },
                             };
+                            if let Some(cut) = cut {
+                                cuts.push(ValueCut {
+                                    instr: idx,
+                                    name: name.clone(),
+                                    cut,
+                                });
+                            }
                             // `ARG X` keeps a value X already has; `ARG X=1` replaces it.
                             if v.is_some() || scopes.get(frame, scopes.now(), &name).is_none() {
                                 scopes.bind(frame, name, v);
@@ -157,8 +215,15 @@ impl<'a> Model<'a> {
                 }
                 "ENV" => {
                     for (k, v) in env_pairs(ins) {
-                        let v = expand(&v, &scopes.view(frame, scopes.now()), df.escape).text;
-                        scopes.bind(frame, k, Some(v));
+                        let e = expand(&v, &scopes.view(frame, scopes.now()), df.escape);
+                        if let Some(cut) = e.cut {
+                            cuts.push(ValueCut {
+                                instr: idx,
+                                name: k.clone(),
+                                cut,
+                            });
+                        }
+                        scopes.bind(frame, k, Some(e.text));
                     }
                     if let Some(s) = stage {
                         stage_env[s] = (frame, scopes.now());
@@ -177,6 +242,38 @@ impl<'a> Model<'a> {
             global_deps,
             stages,
             instrs,
+            cuts,
+            scopes,
+            stage_names,
+        }
+    }
+
+    /// The first variable an expansion left as written because the file's budget ran out (while the model
+    /// was built or later, by a rule).
+    pub fn budget_ran_out(&self) -> Option<&str> {
+        self.scopes.budget.ran_out()
+    }
+
+    /// The first stage named `name` (any case), if it comes before stage `before`.
+    pub fn stage_named(&self, name: &str, before: usize) -> Option<usize> {
+        let i = match self.stage_names.get(name) {
+            Some(&i) => i,
+            None => *self.stage_names.get(name.to_ascii_lowercase().as_str())?,
+        };
+        (i < before).then_some(i)
+    }
+
+    /// The stage `COPY --from=r` (or `RUN --mount=from=r`) in stage `before` means, among the stages before it:
+    /// the first whose name is `r` (any case) or whose index is written `r` (`0`, not `00`).
+    pub fn stage_ref(&self, r: &str, before: usize) -> Option<usize> {
+        let by_name = self.stage_named(r, before);
+        let by_index = r
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n < before.min(self.stages.len()) && n.to_string() == r);
+        match (by_name, by_index) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

@@ -212,3 +212,37 @@ proptest! {
         let _ = crate::analyze::analyze_text(std::path::Path::new("Dockerfile"), &s, &crate::analyze::AnalyzeOptions::default());
     }
 }
+
+#[test]
+fn stage_references_resolve_by_name_or_index_among_earlier_stages() {
+    let text = "FROM ubuntu:22.04 AS Build\nFROM build AS run\nFROM ubuntu:22.04 AS build\nFROM alpine AS 1\nFROM BUILD\n";
+    let df = Dockerfile::parse(text);
+    let m = model::Model::build(&df);
+    // FROM resolves to the first stage of that name, any case; the later duplicate does not win.
+    assert_eq!(m.stages[1].parent, Some(0));
+    assert_eq!(m.stages[4].parent, Some(0));
+    assert_eq!(m.stage_named("BUILD", 4), Some(0));
+    assert_eq!(m.stage_named("build", 0), None, "only earlier stages");
+    assert_eq!(m.stage_named("run", 1), None);
+    assert_eq!(m.stage_named("run", 2), Some(1));
+    // `--from=1`: index 1 comes before the stage named "1" (index 3); `01` is no index.
+    assert_eq!(m.stage_ref("1", 5), Some(1));
+    assert_eq!(m.stage_ref("1", 1), None);
+    assert_eq!(m.stage_ref("01", 5), None);
+    assert_eq!(m.stage_ref("Run", 5), Some(1));
+    assert_eq!(m.stage_ref("9", 99), None, "no such stage");
+}
+
+#[test]
+fn a_chain_of_stages_without_env_looks_variables_up_in_one_step() {
+    // 2,000 stages each FROM the one before; the ENV of the first is seen by the last.
+    let mut text = String::from("FROM ubuntu:22.04 AS s0\nENV A=1\n");
+    for i in 1..2000 {
+        text.push_str(&format!("FROM s{} AS s{i}\n", i - 1));
+    }
+    text.push_str("ENV B=$A\nRUN echo $B\n");
+    let df = Dockerfile::parse(&text);
+    let m = model::Model::build(&df);
+    let last = m.instrs.len() - 1;
+    assert_eq!(m.expand_at(last, "$A-$B").text, "1-1");
+}

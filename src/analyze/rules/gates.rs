@@ -496,10 +496,13 @@ fn from_refs(ctx: &Ctx, out: &mut Vec<Finding>) {
             }
             continue;
         }
+        // A reference cut at 128 KiB (a global ARG that doubles per line) is DU006's finding.
+        if image.cut.is_some() {
+            continue;
+        }
         let text = image.text.as_str();
-        let earlier = ctx.m.stages[..st.index]
-            .iter()
-            .any(|s| s.name.as_deref() == Some(text.to_ascii_lowercase().as_str()));
+        // Built on an earlier stage (the model resolved the name once).
+        let earlier = st.parent.is_some();
         if text.eq_ignore_ascii_case("scratch") || earlier {
             continue;
         }
@@ -556,7 +559,11 @@ pub fn workflow(file: &Path, text: &str) -> Vec<Finding> {
                         Span::from_range(text, p.range.start, p.range.end),
                         format!("workflow is not readable: {}", p.message),
                     )
-                    .why("GitHub rejects a workflow that is not valid YAML; dockui could not check its cache settings."),
+                    .why(if p.limit {
+                        "The file is valid YAML past a limit of dockui's; dockui could not check its cache settings."
+                    } else {
+                        "GitHub rejects a workflow that is not valid YAML; dockui could not check its cache settings."
+                    }),
                 );
             }
             return out;
@@ -679,6 +686,26 @@ mod workflow_tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule, "DU002");
         assert!(workflow(Path::new("ci.yml"), "\0\u{1}garbage: [").is_empty());
+    }
+
+    #[test]
+    fn a_workflow_whose_aliases_repeat_megabytes_is_not_read() {
+        // The audit's ci.yml, scaled down: 200 kB repeated by 100 aliases (20 MB; it was 1 MB x 20,000).
+        let big = format!(
+            "on: push\nx: &s \"{}\"\nrefs: [{}]\n",
+            "y".repeat(200_000),
+            vec!["*s"; 100].join(",")
+        ) + "jobs:\n  b:\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          cache-to: type=gha\n";
+        let f = workflow(Path::new("ci.yml"), &big);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].rule.as_str(), f[0].span.line), ("DU002", 3));
+        assert!(f[0].message.contains("16 MiB"), "{}", f[0].message);
+        assert!(f[0].why.contains("limit"), "{}", f[0].why);
+        // The same workflow with a few aliases is read (and its missing setup step found).
+        let small = big.replace(&vec!["*s"; 100].join(","), "*s,*s");
+        let f = workflow(Path::new("ci.yml"), &small);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule, "DU120");
     }
 }
 

@@ -2,9 +2,9 @@
 //! `tests/analyze_hadolint_agreement.rs`). Fixes are offered where the change keeps the build's meaning.
 
 use super::*;
+use crate::analyze::dockerfile::Form;
 use crate::analyze::dockerfile::model::Info;
 use crate::analyze::dockerfile::shell::{Command, SWord, Script};
-use crate::analyze::dockerfile::{Form, Instruction};
 
 /// Metadata of the hadolint-compatible rules (checked here and in `hadolint_more`).
 pub const RULES: &[RuleInfo] = &[
@@ -257,11 +257,12 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let mut prev_run: Option<usize> = None;
     let mut cmd_seen_in_stage: HashMap<Option<usize>, usize> = HashMap::new();
     let mut pipefail: HashMap<Option<usize>, bool> = HashMap::new();
+    let cache = RunCache::default();
     for (idx, info) in ctx.m.instrs.iter().enumerate() {
         let ins = info.ins;
         let eff = ins.effective();
         match eff.keyword.as_str() {
-            "RUN" => run_rules(ctx, info, out),
+            "RUN" => run_rules(ctx, idx, info, &cache, out),
             "ADD" => dl3020(ctx, info, out),
             "MAINTAINER" => dl4000(ctx, info, out),
             "CMD" | "ENTRYPOINT" => dl3025(ctx, eff, out),
@@ -373,16 +374,12 @@ fn shell_sets_pipefail(ins: &crate::analyze::dockerfile::Instruction) -> bool {
 }
 
 fn from_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
-    let names: Vec<Option<String>> = ctx.m.stages.iter().map(|s| s.name.clone()).collect();
     for st in &ctx.m.stages {
         let raw = st.image_raw.as_str();
         if raw.is_empty() {
             continue;
         }
-        let earlier_stage = names[..st.index]
-            .iter()
-            .flatten()
-            .any(|n| n.eq_ignore_ascii_case(raw));
+        let earlier_stage = ctx.m.stage_named(raw, st.index).is_some();
         if raw.eq_ignore_ascii_case("scratch") || earlier_stage {
             continue;
         }
@@ -632,7 +629,7 @@ fn pip_no_cache_env(info: &Info, script: &Script, cmd: &Command) -> Option<bool>
         .and_then(truthy)
 }
 
-fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
+fn run_rules(ctx: &Ctx, idx: usize, info: &Info, cache: &RunCache, out: &mut Vec<Finding>) {
     let outer = info.ins;
     let ins = outer.effective();
     let script = &info.script;
@@ -865,7 +862,8 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
                     let t = if t.unresolved.is_empty() {
                         t.text
                     } else {
-                        return !t.unresolved.iter().all(|v| arg_declared(ctx, v));
+                        let declared = cache.args.get_or_init(|| declared_args(ctx));
+                        return !t.unresolved.iter().all(|v| declared.contains(v.as_str()));
                     };
                     if is_module {
                         !t.contains(':')
@@ -888,7 +886,7 @@ fn run_rules(ctx: &Ctx, info: &Info, out: &mut Vec<Finding>) {
             }
         }
     }
-    dl3009(ctx, info, &whole, out);
+    dl3009(ctx, idx, info, &whole, cache, out);
 }
 
 fn yum_versioned(p: &str) -> bool {
@@ -916,7 +914,14 @@ fn npm_pinned(p: &str) -> bool {
     body.contains('@')
 }
 
-fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) {
+fn dl3009(
+    ctx: &Ctx,
+    idx: usize,
+    info: &Info,
+    whole: &Range<usize>,
+    cache: &RunCache,
+    out: &mut Vec<Finding>,
+) {
     let outer = info.ins;
     let ins = outer.effective();
     let script = &info.script;
@@ -948,14 +953,11 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
     if cleaned || mounted {
         return;
     }
+    let later_apt = cache.later_apt.get_or_init(|| LaterApt::of(ctx));
     // Only images that ship matter: the last stage and stages later stages build FROM (hadolint's meaning).
     if !outer.is("ONBUILD") {
         if let Some(s) = info.stage {
-            let used = ctx
-                .m
-                .stages
-                .iter()
-                .any(|o| o.index > s && o.parent == Some(s));
+            let used = later_apt.built_on.get(s).copied().unwrap_or(false);
             let last = s + 1 == ctx.m.stages.len();
             if !used && !last {
                 return;
@@ -963,7 +965,7 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
         }
     }
     let mut f = ctx.at(RuleId::DL3009, whole.clone(), "Delete the apt-get lists after installing something").why("apt lists add ~40 MB to the layer; removing them in a later RUN does not shrink the image.");
-    let needed_later = later_apt_use_without_update(ctx, outer);
+    let needed_later = later_apt_use_without_update(ctx, idx, later_apt);
     if let Some(line) = needed_later {
         f = f.fact(format!(
             "no fix offered: line {line} installs with the package lists this RUN downloads (it runs no apt-get update of its own), so deleting them here would make it fail with 'Unable to locate package'; update, install and delete the lists in one RUN"
@@ -983,71 +985,127 @@ fn dl3009(ctx: &Ctx, info: &Info, whole: &Range<usize>, out: &mut Vec<Finding>) 
     out.push(f);
 }
 
-/// The line of the first later RUN (in this stage, or in a stage built FROM it) that installs with apt
-/// before updating the lists itself: it relies on the lists the RUN `update_run` downloaded.
-fn later_apt_use_without_update(ctx: &Ctx, update_run: &Instruction) -> Option<usize> {
-    let at = ctx
-        .m
-        .instrs
+/// What a RUN does first with apt's package lists: refreshes them, or uses them (install, upgrade, ...) at
+/// its line. The first apt command that does either decides.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AptLists {
+    Update,
+    Use(usize),
+}
+
+fn apt_lists(info: &Info) -> Option<AptLists> {
+    if !info.ins.effective().is("RUN") {
+        return None;
+    }
+    for c in &info.script.commands {
+        let u = c.unwrapped();
+        if !matches!(u.base_name(), "apt-get" | "apt" | "aptitude") {
+            continue;
+        }
+        let verb = |v: &str| u.args().iter().any(|a| a.text == v);
+        if verb("update") {
+            return Some(AptLists::Update);
+        }
+        if [
+            "install",
+            "build-dep",
+            "source",
+            "download",
+            "upgrade",
+            "dist-upgrade",
+        ]
         .iter()
-        .position(|i| std::ptr::eq(i.ins, update_run))?;
-    let stage = ctx.m.instrs[at].stage?;
-    let descends = |mut s: usize| loop {
-        if s == stage {
-            return true;
-        }
-        match ctx.m.stages.get(s).and_then(|st| st.parent) {
-            Some(p) if p < s => s = p,
-            _ => return false,
-        }
-    };
-    // Each stage that uses this stage's file system, from its first instruction after the update; a RUN
-    // that updates the lists itself ends the dependency for what follows in that stage.
-    for st in ctx.m.stages.iter().filter(|st| descends(st.index)) {
-        for &i in st.instrs.iter().filter(|&&i| i > at) {
-            let info = &ctx.m.instrs[i];
-            if !info.ins.effective().is("RUN") {
-                continue;
-            }
-            let mut updates = false;
-            for c in &info.script.commands {
-                let u = c.unwrapped();
-                if !matches!(u.base_name(), "apt-get" | "apt" | "aptitude") {
-                    continue;
-                }
-                let verb = |v: &str| u.args().iter().any(|a| a.text == v);
-                if verb("update") {
-                    updates = true;
-                    break;
-                }
-                if [
-                    "install",
-                    "build-dep",
-                    "source",
-                    "download",
-                    "upgrade",
-                    "dist-upgrade",
-                ]
-                .iter()
-                .any(|v| verb(v))
-                {
-                    return Some(info.ins.line);
-                }
-            }
-            if updates {
-                break;
-            }
+        .any(|v| verb(v))
+        {
+            return Some(AptLists::Use(info.ins.line));
         }
     }
     None
 }
 
-fn arg_declared(ctx: &Ctx, name: &str) -> bool {
-    ctx.m.instrs.iter().any(|i| {
-        i.ins.is("ARG")
-            && i.ins
-                .words
-                .iter()
-                .any(|w| w.text.split('=').next() == Some(name))
-    })
+/// For each stage, the first stage built on it (at any depth, by stage order) whose first apt RUN uses the
+/// lists without updating them: (stage, line). Built once per analysis in one pass over the stages, so
+/// DL3009 does not walk every later stage for every RUN that updates.
+struct LaterApt {
+    below: Vec<Option<(usize, usize)>>,
+    /// A later stage is built FROM this one.
+    built_on: Vec<bool>,
+}
+
+impl LaterApt {
+    fn of(ctx: &Ctx) -> LaterApt {
+        let stages = &ctx.m.stages;
+        // The stage itself or a stage below it.
+        let mut sub: Vec<Option<(usize, usize)>> = stages
+            .iter()
+            .map(|st| {
+                st.instrs
+                    .iter()
+                    .find_map(|&i| apt_lists(&ctx.m.instrs[i]))
+                    .and_then(|a| match a {
+                        AptLists::Use(line) => Some((st.index, line)),
+                        AptLists::Update => None,
+                    })
+            })
+            .collect();
+        let mut below: Vec<Option<(usize, usize)>> = vec![None; stages.len()];
+        let mut built_on = vec![false; stages.len()];
+        // A stage is built only on earlier stages: children are done before their parent.
+        for s in (0..stages.len()).rev() {
+            let Some(p) = stages[s].parent.filter(|&p| p < s) else {
+                continue;
+            };
+            let first = |a: Option<(usize, usize)>, b: Option<(usize, usize)>| match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            built_on[p] = true;
+            below[p] = first(below[p], sub[s]);
+            sub[p] = first(sub[p], sub[s]);
+        }
+        LaterApt { below, built_on }
+    }
+}
+
+/// The line of the first later RUN (in this stage, or in a stage built FROM it) that installs with apt
+/// before updating the lists itself: it relies on the lists the RUN at instruction `at` downloaded.
+fn later_apt_use_without_update(ctx: &Ctx, at: usize, later: &LaterApt) -> Option<usize> {
+    let stage = ctx.m.instrs.get(at)?.stage?;
+    // This stage, from its first instruction after the update; a RUN that updates the lists itself ends the
+    // dependency for what follows in it.
+    let own = &ctx.m.stages[stage].instrs;
+    let from = own.partition_point(|&i| i <= at);
+    for &i in &own[from..] {
+        match apt_lists(&ctx.m.instrs[i]) {
+            Some(AptLists::Use(line)) => return Some(line),
+            Some(AptLists::Update) => break,
+            None => {}
+        }
+    }
+    // Then each stage that uses this stage's file system, in stage order.
+    later
+        .below
+        .get(stage)
+        .copied()
+        .flatten()
+        .map(|(_, line)| line)
+}
+
+/// Every name an ARG line declares.
+fn declared_args(ctx: &Ctx) -> std::collections::HashSet<String> {
+    ctx.m
+        .instrs
+        .iter()
+        .filter(|i| i.ins.is("ARG"))
+        .flat_map(|i| i.ins.words.iter())
+        .filter_map(|w| w.text.split('=').next().map(str::to_string))
+        .collect()
+}
+
+/// What the RUN rules look up across the whole file, built at most once per analysis (each lookup would
+/// otherwise walk the file for every RUN).
+#[derive(Default)]
+struct RunCache {
+    later_apt: std::cell::OnceCell<LaterApt>,
+    args: std::cell::OnceCell<std::collections::HashSet<String>>,
 }

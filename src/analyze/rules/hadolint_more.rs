@@ -263,10 +263,7 @@ fn stage_aliases(ctx: &Ctx, out: &mut Vec<Finding>) {
     let stages = &ctx.m.stages;
     for st in stages {
         if let Some(name) = &st.name {
-            if stages[..st.index]
-                .iter()
-                .any(|o| o.name.as_deref() == Some(name.as_str()))
-            {
+            if ctx.m.stage_named(name, st.index).is_some() {
                 out.push(
                     ctx.at(
                         RuleId::DL3024,
@@ -299,9 +296,9 @@ fn stage_aliases(ctx: &Ctx, out: &mut Vec<Finding>) {
             );
             continue;
         }
-        let earlier = cur.map(|s| &stages[..s]).unwrap_or(&[]);
-        let known = earlier.iter().any(|s| s.name.as_deref() == Some(lower.as_str()))
-            || from.parse::<usize>().is_ok_and(|n| n < earlier.len())
+        let earlier = cur.unwrap_or(0);
+        let known = ctx.m.stage_named(&lower, earlier).is_some()
+            || from.parse::<usize>().is_ok_and(|n| n < earlier)
             // An image reference (`--from=alpine:3.20`, `--from=ghcr.io/x/y`) is fine.
             || from.contains(':') || from.contains('/') || from.contains('$');
         if !known {

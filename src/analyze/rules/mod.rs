@@ -1,7 +1,8 @@
 //! Rule families: hadolint-compatible common rules (`DLxxxx`), build gates (`DU1xx`), GPU compatibility rules
-//! (`DU2xx`) and parse problems (`DU001`-`DU005`). The catalog below is the single list of ids, severities and summaries.
+//! (`DU2xx`) and parse and input problems (`DU001`-`DU006`). The catalog below is the single list of ids, severities and summaries.
 
 pub mod context;
+pub mod expansion;
 pub mod from_rewrite;
 pub mod gates;
 pub mod gpu;
@@ -116,6 +117,7 @@ pub fn catalog() -> &'static [RuleInfo] {
     ALL.get_or_init(|| {
         let mut all = [
             PARSE_RULES,
+            expansion::RULES,
             hadolint::RULES,
             gates::RULES,
             context::RULES,
@@ -254,6 +256,8 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     secrets::run(ctx, &mut out);
     gpu::run(ctx, &mut out);
     pin::run(ctx, &mut out);
+    // Last: a rule's own expansion may be the one that ran the file's budget out.
+    expansion::run(ctx, &mut out);
     out
 }
 

@@ -6,7 +6,7 @@
 //! The shell parser keeps simple commands only, so this reads the RUN's text again for `if/then/elif/else/fi`.
 
 use super::*;
-use crate::analyze::dockerfile::expand::{Vars, expand};
+use crate::analyze::dockerfile::expand::{Budget, Lookup, Vars, expand};
 
 /// Whether the command starting at a byte offset runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,6 +416,27 @@ fn split_words(s: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// `vars` with `names` set to the empty string: a view, not a copy of the scope (which would cost the whole
+/// scope per operand, and lose its expansion budget).
+struct Unset<'a> {
+    vars: &'a Vars,
+    names: &'a [String],
+}
+
+static EMPTY: Option<String> = Some(String::new());
+
+impl Lookup for Unset<'_> {
+    fn lookup(&self, name: &str) -> Option<&Option<String>> {
+        if self.names.iter().any(|n| n == name) {
+            return Some(&EMPTY);
+        }
+        self.vars.get(name)
+    }
+    fn budget(&self) -> Option<&Budget> {
+        self.vars.budget()
+    }
+}
+
 /// The value of one test operand under the defaults, or `None` when it depends on something unknown.
 fn word_value(raw: &str, vars: &Vars, escape: char) -> Option<String> {
     if raw.contains("$(") || raw.contains('`') {
@@ -439,10 +460,10 @@ fn word_value(raw: &str, vars: &Vars, escape: char) -> Option<String> {
         .iter()
         .all(|n| matches!(vars.get(n), Some(None)))
     {
-        let mut v = vars.clone();
-        for n in &e.unresolved {
-            v.insert(n.clone(), Some(String::new()));
-        }
+        let v = Unset {
+            vars,
+            names: &e.unresolved,
+        };
         let e2 = expand(inner, &v, escape);
         if e2.unresolved.is_empty() {
             return Some(e2.text);

@@ -153,18 +153,18 @@ impl Reach {
         let chain = stage_chain(ctx, stage);
         let mut copies = Vec::new();
         for &st in &chain {
-            for &i in &ctx.m.stages[st].instrs {
+            for &i in &ctx.m.stages[st].copies_from {
                 let ins = ctx.m.instrs[i].ins;
-                if i >= g.instr || !ins.is("COPY") || ins.words.len() < 2 {
+                if i >= g.instr {
+                    break;
+                }
+                if ins.words.len() < 2 {
                     continue;
                 }
                 let Some(from) = ins.flag("from").and_then(|f| f.value.as_deref()) else {
                     continue;
                 };
-                let from = from.to_ascii_lowercase();
-                let Some(src_stage) = ctx.m.stages[..st].iter().position(|s| {
-                    s.name.as_deref() == Some(from.as_str()) || s.index.to_string() == from
-                }) else {
+                let Some(src_stage) = ctx.m.stage_ref(from, st) else {
                     continue;
                 };
                 let path = |w: &str| {

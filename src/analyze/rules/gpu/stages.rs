@@ -38,10 +38,7 @@ pub(super) fn cross_stage_cuda(ctx: &Ctx, out: &mut Vec<Finding>) {
         let Some(from) = ins.flag("from").and_then(|f| f.value.as_deref()) else {
             continue;
         };
-        let lower = from.to_ascii_lowercase();
-        let Some(src) = ctx.m.stages[..to].iter().position(|s| {
-            s.name.as_deref() == Some(lower.as_str()) || s.index.to_string() == lower
-        }) else {
+        let Some(src) = ctx.m.stage_ref(from, to) else {
             continue;
         };
         let (src_root, dst_root) = (ctx.m.root_stage(src), ctx.m.root_stage(to));
@@ -221,13 +218,25 @@ fn run_text(ins: &crate::analyze::dockerfile::Instruction) -> String {
     s
 }
 
-/// DU208: `COPY --from=<stage> /abs/path` where that stage never mentions the path's directory.
+/// What DU208 knows of a source stage: `None` when any path may exist there (a script runs, or the chain
+/// starts from an image dockui does not know).
+struct SrcPaths {
+    root_external: bool,
+    image_dirs: &'static [&'static str],
+    roots: Vec<String>,
+    set: PathSet,
+    summary: std::cell::OnceCell<String>,
+}
+
+/// DU208: `COPY --from=<stage> /abs/path` where that stage never mentions the path's directory. A source
+/// stage is read once however many COPYs name it.
 pub(super) fn copy_paths(ctx: &Ctx, out: &mut Vec<Finding>) {
     const SYSTEM: &[&str] = &[
         "/usr", "/opt", "/lib", "/lib64", "/etc", "/bin", "/sbin", "/root", "/home", "/var",
         "/tmp", "/run", "/srv", "/",
     ];
-    for info in &ctx.m.instrs {
+    let mut known: HashMap<usize, Option<SrcPaths>> = HashMap::new();
+    for (idx, info) in ctx.m.instrs.iter().enumerate() {
         let ins = info.ins;
         if !ins.is("COPY") {
             continue;
@@ -235,128 +244,32 @@ pub(super) fn copy_paths(ctx: &Ctx, out: &mut Vec<Finding>) {
         let Some(from) = ins.flag("from").and_then(|f| f.value.clone()) else {
             continue;
         };
-        let from_l = from.to_ascii_lowercase();
-        let Some(src_stage) = ctx.m.stages.iter().position(|s| {
-            s.name.as_deref() == Some(from_l.as_str()) || s.index.to_string() == from_l
-        }) else {
+        let before = info.stage.unwrap_or(ctx.m.stages.len());
+        let Some(src_stage) = ctx.m.stage_ref(&from, before) else {
             continue;
         };
         if info.stage.is_some_and(|s| src_stage >= s) {
             continue;
         }
-        // Stage chain: the source stage and the stages it is built from.
-        let mut chain = vec![src_stage];
-        let mut s = src_stage;
-        while let Some(p) = ctx.m.stages[s].parent {
-            if p >= s {
-                break;
-            }
-            chain.push(p);
-            s = p;
-        }
-        let root = &ctx.m.stages[*chain.last().unwrap_or(&src_stage)];
-        let root_external = root.parent.is_none();
-        // An image dockui knows nothing about (`ghcr.io/astral-sh/uv`, `alpine/git`) may hold any path: only
-        // known images (and `scratch`) say what is not there.
-        let root_facts = ctx.compat.image(&root.image.text);
-        if root_external && root_facts.is_none() && root.image.text != "scratch" {
+        let Some(src) = known
+            .entry(src_stage)
+            .or_insert_with(|| src_paths(ctx, src_stage))
+        else {
             continue;
-        }
-        // Paths a sourced or executed script creates cannot be known.
-        let runs_script = chain.iter().any(|&st| {
-            ctx.m.stages[st].instrs.iter().any(|&i| {
-                ctx.m.instrs[i].script.commands.iter().any(|c| {
-                    let c = c.unwrapped();
-                    let n = c.name();
-                    let script_arg = c
-                        .args()
-                        .iter()
-                        .find(|w| !w.text.starts_with('-'))
-                        .is_some_and(|w| !w.text.contains(' '));
-                    n.ends_with(".sh")
-                        || n.starts_with("./")
-                        || matches!(n, "." | "source")
-                        || (matches!(c.base_name(), "bash" | "sh" | "zsh")
-                            && script_arg
-                            && !c.has_arg("-c"))
-                })
-            })
-        });
-        if runs_script {
-            continue;
-        }
-        let image_dirs: &[&str] = match root_facts.as_ref().map(|f| f.kind.as_str()) {
-            Some("pytorch" | "ngc-pytorch") => &["/workspace"],
-            _ => &[],
         };
-        let mut roots: Vec<String> = Vec::new();
-        for &st in &chain {
-            let mut workdir = String::from("/");
-            for &i in &ctx.m.stages[st].instrs {
-                let inf = &ctx.m.instrs[i];
-                let e = inf.ins.effective();
-                let abs = |p: &str, wd: &str| {
-                    if p.starts_with('/') {
-                        p.to_string()
-                    } else {
-                        format!(
-                            "{}/{}",
-                            wd.trim_end_matches('/'),
-                            p.trim_start_matches("./")
-                        )
-                    }
-                };
-                match e.keyword.as_str() {
-                    "WORKDIR" => {
-                        if let Some(w) = e.words.first() {
-                            workdir = abs(&ctx.m.expand_at(i, &w.text).text, &workdir);
-                            roots.push(workdir.clone());
-                        }
-                    }
-                    "COPY" | "ADD" => {
-                        if let Some(w) = e.words.last() {
-                            roots.push(abs(&ctx.m.expand_at(i, &w.text).text, &workdir));
-                        }
-                    }
-                    "RUN" => {
-                        for c in &inf.script.commands {
-                            for w in c.args() {
-                                let t = ctx.m.expand_at(i, &w.text).text;
-                                let t = t.split('=').next_back().unwrap_or(&t).to_string();
-                                if t.starts_with('-') || t.contains("://") {
-                                    continue;
-                                }
-                                roots.push(abs(&t, &workdir));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
         let words = &ins.words;
         if words.len() < 2 {
             continue;
         }
         for w in &words[..words.len() - 1] {
-            let src = ctx
-                .m
-                .expand_at(
-                    ctx.m
-                        .instrs
-                        .iter()
-                        .position(|x| std::ptr::eq(x.ins, ins))
-                        .unwrap_or(0),
-                    &w.text,
-                )
-                .text;
-            if !src.starts_with('/') || src.contains('$') {
+            let src_path = ctx.m.expand_at(idx, &w.text).text;
+            if !src_path.starts_with('/') || src_path.contains('$') {
                 continue;
             }
-            let clean: String = src
+            let clean: String = src_path
                 .split(['*', '?', '['])
                 .next()
-                .unwrap_or(&src)
+                .unwrap_or(&src_path)
                 .trim_end_matches('/')
                 .to_string();
             let top = format!(
@@ -367,27 +280,175 @@ pub(super) fn copy_paths(ctx: &Ctx, out: &mut Vec<Finding>) {
                     .next()
                     .unwrap_or("")
             );
-            if root_external
-                && (SYSTEM.contains(&top.as_str()) || image_dirs.contains(&top.as_str()))
+            if src.root_external
+                && (SYSTEM.contains(&top.as_str()) || src.image_dirs.contains(&top.as_str()))
             {
                 continue;
             }
-            let covered = roots.iter().any(|r| {
-                let r = r.trim_end_matches('/');
-                !r.is_empty()
-                    && r != "/"
-                    && (clean == r
-                        || clean.starts_with(&format!("{r}/"))
-                        || r.starts_with(&format!("{clean}/")))
-            });
-            if !covered {
+            if !src.set.covers(&clean) {
+                let summary = src.summary.get_or_init(|| summarize(&src.roots));
                 out.push(
-                    ctx.at(RuleId::DU208, w.range.clone(), format!("COPY --from={from} {src}: stage `{from}` never creates anything under {}", parent_dir(&clean)))
+                    ctx.at(RuleId::DU208, w.range.clone(), format!("COPY --from={from} {src_path}: stage `{from}` never creates anything under {}", parent_dir(&clean)))
                         .why("A hard-coded build path that the builder does not produce fails the build at this COPY ('not found'), usually after a long compile.")
-                        .fact(format!("paths stage `{from}` mentions: {}", summarize(&roots))),
+                        .fact(format!("paths stage `{from}` mentions: {summary}")),
                 );
             }
         }
+    }
+}
+
+/// The paths stage `src_stage` and the stages it is built from mention (WORKDIRs, COPY/ADD targets, RUN
+/// arguments), or `None` when any path may exist there.
+fn src_paths(ctx: &Ctx, src_stage: usize) -> Option<SrcPaths> {
+    // Stage chain: the source stage and the stages it is built from.
+    let mut chain = vec![src_stage];
+    let mut s = src_stage;
+    while let Some(p) = ctx.m.stages[s].parent {
+        if p >= s {
+            break;
+        }
+        chain.push(p);
+        s = p;
+    }
+    let root = &ctx.m.stages[*chain.last().unwrap_or(&src_stage)];
+    let root_external = root.parent.is_none();
+    // An image dockui knows nothing about (`ghcr.io/astral-sh/uv`, `alpine/git`) may hold any path: only
+    // known images (and `scratch`) say what is not there.
+    let root_facts = ctx.compat.image(&root.image.text);
+    if root_external && root_facts.is_none() && root.image.text != "scratch" {
+        return None;
+    }
+    // Paths a sourced or executed script creates cannot be known.
+    let runs_script = chain.iter().any(|&st| {
+        ctx.m.stages[st].instrs.iter().any(|&i| {
+            ctx.m.instrs[i].script.commands.iter().any(|c| {
+                let c = c.unwrapped();
+                let n = c.name();
+                let script_arg = c
+                    .args()
+                    .iter()
+                    .find(|w| !w.text.starts_with('-'))
+                    .is_some_and(|w| !w.text.contains(' '));
+                n.ends_with(".sh")
+                    || n.starts_with("./")
+                    || matches!(n, "." | "source")
+                    || (matches!(c.base_name(), "bash" | "sh" | "zsh")
+                        && script_arg
+                        && !c.has_arg("-c"))
+            })
+        })
+    });
+    if runs_script {
+        return None;
+    }
+    let image_dirs: &[&str] = match root_facts.as_ref().map(|f| f.kind.as_str()) {
+        Some("pytorch" | "ngc-pytorch") => &["/workspace"],
+        _ => &[],
+    };
+    let mut roots: Vec<String> = Vec::new();
+    for &st in &chain {
+        let mut workdir = String::from("/");
+        for &i in &ctx.m.stages[st].instrs {
+            let inf = &ctx.m.instrs[i];
+            let e = inf.ins.effective();
+            let abs = |p: &str, wd: &str| {
+                if p.starts_with('/') {
+                    p.to_string()
+                } else {
+                    format!(
+                        "{}/{}",
+                        wd.trim_end_matches('/'),
+                        p.trim_start_matches("./")
+                    )
+                }
+            };
+            match e.keyword.as_str() {
+                "WORKDIR" => {
+                    if let Some(w) = e.words.first() {
+                        workdir = abs(&ctx.m.expand_at(i, &w.text).text, &workdir);
+                        roots.push(workdir.clone());
+                    }
+                }
+                "COPY" | "ADD" => {
+                    if let Some(w) = e.words.last() {
+                        roots.push(abs(&ctx.m.expand_at(i, &w.text).text, &workdir));
+                    }
+                }
+                "RUN" => {
+                    for c in &inf.script.commands {
+                        for w in c.args() {
+                            let t = ctx.m.expand_at(i, &w.text).text;
+                            let t = t.split('=').next_back().unwrap_or(&t).to_string();
+                            if t.starts_with('-') || t.contains("://") {
+                                continue;
+                            }
+                            roots.push(abs(&t, &workdir));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(SrcPaths {
+        root_external,
+        image_dirs,
+        set: PathSet::new(&roots),
+        roots,
+        summary: std::cell::OnceCell::new(),
+    })
+}
+
+/// Paths (without trailing `/`), answering "is `p` one of them, under one of them, or above one of them" in
+/// time linear in `p` (not in the number of paths): each prefix of `p` that ends before a `/` is looked up by
+/// an incremental hash, and the paths below `p` by a range of the sorted list.
+struct PathSet {
+    sorted: Vec<String>,
+    hashes: std::collections::HashSet<u64>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+}
+
+impl PathSet {
+    fn new(paths: &[String]) -> PathSet {
+        let mut sorted: Vec<String> = paths
+            .iter()
+            .map(|r| r.trim_end_matches('/'))
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        sorted.sort();
+        sorted.dedup();
+        let hashes = sorted
+            .iter()
+            .map(|r| r.bytes().fold(FNV_OFFSET, fnv_step))
+            .collect();
+        PathSet { sorted, hashes }
+    }
+
+    fn contains(&self, h: u64, p: &str) -> bool {
+        self.hashes.contains(&h) && self.sorted.binary_search_by(|r| r.as_str().cmp(p)).is_ok()
+    }
+
+    /// `p` is one of the paths, lies under one (`/a/b` under `/a`), or has one under it (`/a` above `/a/b`).
+    fn covers(&self, p: &str) -> bool {
+        let mut h = FNV_OFFSET;
+        for (k, b) in p.bytes().enumerate() {
+            if b == b'/' && k > 0 && self.contains(h, &p[..k]) {
+                return true;
+            }
+            h = fnv_step(h, b);
+        }
+        if self.contains(h, p) {
+            return true;
+        }
+        let below = format!("{p}/");
+        let i = self.sorted.partition_point(|r| r.as_str() < below.as_str());
+        self.sorted.get(i).is_some_and(|r| r.starts_with(&below))
     }
 }
 
@@ -412,4 +473,57 @@ fn summarize(roots: &[String]) -> String {
         s.push_str(", ...");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PathSet;
+    use proptest::prelude::*;
+
+    /// The reading PathSet replaces: a scan of every path for every COPY source.
+    fn naive(roots: &[String], clean: &str) -> bool {
+        roots.iter().any(|r| {
+            let r = r.trim_end_matches('/');
+            !r.is_empty()
+                && r != "/"
+                && (clean == r
+                    || clean.starts_with(&format!("{r}/"))
+                    || r.starts_with(&format!("{clean}/")))
+        })
+    }
+
+    #[test]
+    fn path_set_covers_paths_above_below_and_equal() {
+        let roots: Vec<String> = ["/app/build/", "/", "/opt/x/lib", "//", "rel/dir"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let set = PathSet::new(&roots);
+        for (p, want) in [
+            ("/app/build", true),
+            ("/app/build/bin/tool", true),
+            ("/app", true),
+            ("", true),
+            ("/opt/x/lib64", false),
+            ("/opt/y", false),
+            ("/app/buil", false),
+            ("rel", true),
+            ("rel/dir/x", true),
+            ("/srv", false),
+        ] {
+            assert_eq!(set.covers(p), want, "{p}");
+            assert_eq!(naive(&roots, p), want, "{p}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn path_set_agrees_with_the_scan(
+            roots in prop::collection::vec("[/ab]{0,6}", 0..8),
+            probe in "[/ab]{0,7}",
+        ) {
+            let clean = probe.trim_end_matches('/');
+            prop_assert_eq!(PathSet::new(&roots).covers(clean), naive(&roots, clean));
+        }
+    }
 }
