@@ -142,7 +142,11 @@ pub fn line(app: &App, width: usize) -> String {
     };
     let room = width.saturating_sub(head.chars().count() + tail.chars().count());
     if room >= notice.chars().count().min(40) {
-        return format!("{head}{}{tail}", cut_to(&notice, room));
+        // (With no notice the room may be 0 because the head alone is too wide: it must fit too.)
+        let line = format!("{head}{}{tail}", cut_to(&notice, room));
+        if line.chars().count() <= width {
+            return line;
+        }
     }
     for engine in [Some(format!("engine {state}")), None] {
         let engine = engine.map(|e| format!(" | {e}")).unwrap_or_default();
@@ -158,9 +162,15 @@ pub fn line(app: &App, width: usize) -> String {
         return line;
     }
     // Even the build state is too long: cut it, keep the help hint.
-    let room = width.saturating_sub(tail.chars().count() + 1);
-    let head: String = head.chars().take(room).collect();
-    format!("{head}…{tail}")
+    if width > tail.chars().count() + 1 {
+        let room = width - tail.chars().count() - 1;
+        let head: String = head.chars().take(room).collect();
+        return format!("{head}…{tail}");
+    }
+    // Narrower than any build state: the help hint alone, as much of it as there is room for ("?" first).
+    let help = "? help";
+    let pad = width.saturating_sub(help.len()).min(1);
+    format!("{}{}", " ".repeat(pad), &help[..width.min(help.len())])
 }
 
 /// `text` in at most `room` columns, with `…` where it was cut.
@@ -273,6 +283,89 @@ mod tests {
             "{}",
             line(&app, 120)
         );
+    }
+
+    /// At every width, from wide to one column, in every state the bar never overflows and keeps `? help`
+    /// (as much of it as fits below six columns). At 80 columns after a build with no notice the head alone
+    /// was too wide and the bar ran one column over, cutting "? help" (auditor).
+    #[test]
+    fn the_bar_fits_every_width_and_keeps_help() {
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        app.engine = EngineState::Ready(EngineInfo {
+            endpoint: app.endpoint.clone(),
+            context: None,
+            version: "20.10.24+dfsg1".into(),
+            api_version: "1.41".into(),
+        });
+        app.backend = Some(BackendInfo {
+            kind: BackendKind::Docker,
+            endpoint: app.endpoint.clone(),
+            context: None,
+        });
+        let built = crate::engine::BuildOutcome {
+            success: true,
+            build_time_s: 0.4,
+            attempts: vec![crate::engine::build::AttemptRecord {
+                attempt: 1,
+                status: crate::engine::build::AttemptStatus::Succeeded,
+                duration_s: 0.4,
+                log_path: "/l".into(),
+                error: None,
+                diagnosis: None,
+                smoke: Vec::new(),
+                fixes_applied: Vec::new(),
+                fixes: Vec::new(),
+                platform: None,
+            }],
+            ..Default::default()
+        };
+        app.build = BuildState::Done(Box::new(built.clone()));
+        // The auditor's case.
+        let l = line(&app, 80);
+        assert!(l.chars().count() <= 80, "{l}");
+        assert!(l.ends_with(" | ? help"), "{l}");
+        assert!(l.contains("built after 1 attempt(s) in 0.4s"), "{l}");
+
+        let running = BuildState::Running {
+            attempt: 2,
+            max_attempts: 3,
+            step: Some((5, 6)),
+            step_started: app.now,
+            started: app.now,
+            platform: Some("linux/arm64".into()),
+            cached: 1,
+            build_id: String::new(),
+        };
+        let notices = [
+            None,
+            Some("retrying...".to_string()),
+            Some(format!("push refused: {}", "x".repeat(90))),
+        ];
+        for build in [BuildState::Idle, BuildState::Done(Box::new(built)), running] {
+            for notice in &notices {
+                for (readonly, waiting) in [(false, false), (true, false), (false, true)] {
+                    app.build = build.clone();
+                    app.notice = notice.clone();
+                    app.readonly = readonly;
+                    app.awaiting_retry = waiting.then(|| vec!["DL3014".to_string()]);
+                    for width in 0..=220 {
+                        let l = line(&app, width);
+                        let n = l.chars().count();
+                        assert!(n <= width, "{width}: {n} columns: {l:?}");
+                        if width >= 6 {
+                            assert!(
+                                l.ends_with("? help") || l.ends_with("q quit"),
+                                "{width}: {l:?}"
+                            );
+                            assert!(l.contains("? help"), "{width}: {l:?}");
+                        } else {
+                            assert!("? help".starts_with(l.as_str()), "{width}: {l:?}");
+                            assert_eq!(n, width, "{width}: {l:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
