@@ -75,11 +75,18 @@ pub fn line(app: &App, width: usize) -> String {
         }
         BuildState::Done(o) => {
             let verdict = o.verdict();
-            format!(
-                "{verdict} after {} attempt(s) in {:.1}s",
-                o.attempts.len(),
-                o.build_time_s
-            )
+            let n = o.attempts.len();
+            // The build's clock runs from the first attempt to the result, so it also counts the time between
+            // attempts (the user reviewing fixes before `b`, the planner): name the attempts' own time apart.
+            let building: f64 = o.attempts.iter().map(|a| a.duration_s).sum();
+            if n > 1 && o.build_time_s - building >= 1.0 {
+                format!(
+                    "{verdict} after {n} attempt(s): {building:.1}s building, {:.1}s in all",
+                    o.build_time_s
+                )
+            } else {
+                format!("{verdict} after {n} attempt(s) in {:.1}s", o.build_time_s)
+            }
         }
     };
     if let Some(input) = &app.log.input {
