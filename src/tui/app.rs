@@ -950,7 +950,7 @@ mod tests {
             light: false,
         };
         panes::diff::lines(app, &theme)
-            .0
+            .lines
             .iter()
             .map(|l| l.to_string())
             .collect::<Vec<_>>()
