@@ -972,3 +972,47 @@ fn the_selected_hunk_is_shown_whole_and_the_keys_stay_under_it() {
         "{s}"
     );
 }
+
+/// Enter on a finding marked [fix] whose own fix the plan does not need, because another finding's fix
+/// resolves it (the demo's torchvision mismatch, ended by moving torch to the base's 2.5.1), said "has no fix
+/// to review" (auditor). It shows the hunk that resolves it and says so; the details and the hunk say it too.
+#[test]
+fn enter_on_a_finding_another_fix_resolves_shows_that_hunk() {
+    let demo = tempfile::tempdir().unwrap();
+    dockui::demo::materialize(demo.path()).unwrap();
+    let mut app = analysed_app(demo.path());
+    while app
+        .selected_finding()
+        .is_some_and(|f| f.rule != "DU202" || f.fixes.is_empty())
+    {
+        app.update(key('j'));
+    }
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("planned: the fix of DU201 requirements.txt:2 resolves it too"),
+        "{s}"
+    );
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.focus, Pane::Diff, "{:?}", app.notice);
+    let (_, h) = app.review.current().unwrap();
+    assert!(
+        h.sources.contains(&"DU201 requirements.txt:2".to_string()),
+        "{:?}",
+        h.sources
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("DU202 requirements.txt:3 is resolved by this hunk (DU201 requirements.txt:2)")
+    );
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains(
+            "DU201 requirements.txt:2 (suggestion) - also resolves DU202 requirements.txt:3"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("-torch==2.7.1") && s.contains("+torch==2.5.1"),
+        "{s}"
+    );
+}

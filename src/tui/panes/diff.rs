@@ -285,6 +285,13 @@ pub fn lines(app: &App, theme: &Theme) -> Shown {
                 ),
                 Span::raw(format!("{} ({level})", h.sources.join(", "))),
             ]);
+            let also = review.also_resolves(h);
+            if !also.is_empty() {
+                header.spans.push(Span::styled(
+                    format!(" - also resolves {}", also.join(", ")),
+                    theme.dim(),
+                ));
+            }
             if is_cursor {
                 cursor_row = out.len();
                 hunk_rows.start = out.len();
