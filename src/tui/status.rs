@@ -29,6 +29,8 @@ pub fn line(app: &App, width: usize) -> String {
             format!("engine {} ({})", app.endpoint, about("unreachable"))
         }
     };
+    // A shorter build state that says the same, tried before the build state is cut.
+    let mut short: Option<String> = None;
     let build = match &app.build {
         BuildState::Idle => "no build".to_string(),
         BuildState::Running {
@@ -80,6 +82,9 @@ pub fn line(app: &App, width: usize) -> String {
             // attempts (the user reviewing fixes before `b`, the planner): name the attempts' own time apart.
             let building: f64 = o.attempts.iter().map(|a| a.duration_s).sum();
             if n > 1 && o.build_time_s - building >= 1.0 {
+                short = Some(format!(
+                    "{verdict} after {n} attempt(s): {building:.1}s building"
+                ));
                 format!(
                     "{verdict} after {n} attempt(s): {building:.1}s building, {:.1}s in all",
                     o.build_time_s
@@ -99,6 +104,7 @@ pub fn line(app: &App, width: usize) -> String {
         .unwrap_or_default();
     let build = match &app.awaiting_retry {
         Some(_) => {
+            short = None;
             "build failed, waiting for you: w writes the fixes, b retries, c stops".to_string()
         }
         None => build,
@@ -162,11 +168,14 @@ pub fn line(app: &App, width: usize) -> String {
             return line;
         }
     }
-    let head = format!(" {build}");
-    let room = width.saturating_sub(head.chars().count() + tail.chars().count());
-    let line = format!("{head}{}{tail}", cut_to(&notice, room));
-    if line.chars().count() <= width {
-        return line;
+    let mut head = String::new();
+    for build in std::iter::once(build).chain(short) {
+        head = format!(" {build}");
+        let room = width.saturating_sub(head.chars().count() + tail.chars().count());
+        let line = format!("{head}{}{tail}", cut_to(&notice, room));
+        if line.chars().count() <= width {
+            return line;
+        }
     }
     // Even the build state is too long: cut it, keep the help hint.
     if width > tail.chars().count() + 1 {
@@ -373,6 +382,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The build's clock also counts the time the user spent reviewing between attempts: the attempts' own
+    /// time is named apart, and a narrow bar drops "in all" before it cuts anything.
+    #[test]
+    fn the_wait_between_attempts_is_not_shown_as_build_time() {
+        use crate::engine::{AttemptRecord, AttemptStatus, BuildOutcome};
+        let attempt = |n, secs| AttemptRecord {
+            attempt: n,
+            status: AttemptStatus::Failed,
+            duration_s: secs,
+            log_path: "/l".into(),
+            error: None,
+            diagnosis: None,
+            smoke: Vec::new(),
+            fixes_applied: Vec::new(),
+            fixes: Vec::new(),
+            platform: None,
+        };
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        let mut o = BuildOutcome {
+            success: true,
+            build_time_s: 24.6,
+            attempts: vec![attempt(1, 1.5), attempt(2, 1.6)],
+            ..Default::default()
+        };
+        app.build = BuildState::Done(Box::new(o.clone()));
+        let l = line(&app, 160);
+        assert!(
+            l.contains("| built after 2 attempt(s): 3.1s building, 24.6s in all |"),
+            "{l}"
+        );
+        assert_eq!(
+            line(&app, 50),
+            " built after 2 attempt(s): 3.1s building | ? help"
+        );
+        // Retried at once (auto-fix): the clock is the build's.
+        o.build_time_s = 3.4;
+        app.build = BuildState::Done(Box::new(o));
+        assert!(
+            line(&app, 160).contains("| built after 2 attempt(s) in 3.4s |"),
+            "{}",
+            line(&app, 160)
+        );
     }
 
     #[test]
