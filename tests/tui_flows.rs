@@ -888,3 +888,131 @@ fn a_fix_the_planner_holds_says_why_instead_of_all_fixes_are_written() {
         "{notice}"
     );
 }
+
+/// The auditor's project: a torchvision pin that does not match torch 2.5.1 (DU202), among apt and pip fixes.
+fn auditor_project(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "ARG BASE_IMAGE=dockui-standin/pytorch:2.5.1-cuda12.4-cudnn9-runtime\nFROM ${BASE_IMAGE}\nRUN apt-get update && apt-get install curl\nWORKDIR /app\nCOPY requirements.txt /app/requirements.txt\nRUN pip install -r requirements.txt\nCOPY train.py /app/train.py\nCMD [\"python\", \"train.py\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "torch==2.5.1\ntorchvision==0.21.0\nnumpy\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("train.py"), "print('train')\n").unwrap();
+}
+
+/// An app on a real project, analysed and planned as the TUI does (the planner inline).
+fn analysed_app(dir: &std::path::Path) -> App {
+    let analysis = dockui::analyze::analyze_project(dir, &Default::default()).unwrap();
+    let mut app = App::new(dir.to_path_buf(), "unix:///var/run/docker.sock".into());
+    app.update(Msg::Engine(EngineEvent::Analysis(Ok(analysis))));
+    app
+}
+
+/// Every changed line of the selected hunk is on the screen (as much of it as the pane's width shows).
+fn assert_hunk_shown(app: &App, s: &str, w: u16) {
+    let (_, h) = app.review.current().expect("a selected hunk");
+    let shown = |sign: char, l: &String| {
+        let text: String = format!("{sign}{}", l.trim_end_matches('\n'))
+            .chars()
+            .take(w as usize / 2 - 4)
+            .collect();
+        assert!(s.contains(&text), "{text:?} is not shown:\n{s}");
+    };
+    h.old_lines.iter().for_each(|l| shown('-', l));
+    h.new_lines.iter().for_each(|l| shown('+', l));
+}
+
+/// The selected hunk's changed lines were left below the pane's bottom when its header was on the last rows
+/// (Enter on DU202, or G on the last hunk), and no key showed them but `z`: `y` accepted a change the user
+/// could not see (auditor). Now the whole hunk is in view, and the keys stay on the pane's last row.
+#[test]
+fn the_selected_hunk_is_shown_whole_and_the_keys_stay_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    auditor_project(dir.path());
+    for (w, h) in [(160, 48), (80, 24), (100, 28)] {
+        let mut app = analysed_app(dir.path());
+        while app.selected_finding().is_some_and(|f| f.rule != "DU202") {
+            app.update(key('j'));
+        }
+        app.update(code(KeyCode::Enter));
+        assert_eq!(app.focus, Pane::Diff, "{:?}", app.notice);
+        let s = screen(&app, w, h);
+        assert!(
+            s.contains("-torchvision==0.21.0") && s.contains("+torchvision==0.20.*"),
+            "{w}x{h}:\n{s}"
+        );
+        assert!(s.contains("y accept"), "{w}x{h}:\n{s}");
+        // Every hunk, from the first to the last, with j and with G.
+        app.update(key('g'));
+        for i in 0..app.review.len() {
+            assert_eq!(app.review.cursor, i);
+            let s = screen(&app, w, h);
+            assert_hunk_shown(&app, &s, w);
+            assert!(s.contains("y accept"), "{w}x{h} hunk {i}:\n{s}");
+            app.update(key('j'));
+        }
+        app.update(key('g'));
+        app.update(key('G'));
+        assert_hunk_shown(&app, &screen(&app, w, h), w);
+    }
+
+    // The demo: G on the torch 2.7.1 -> 2.5.1 hunk.
+    let demo = tempfile::tempdir().unwrap();
+    dockui::demo::materialize(demo.path()).unwrap();
+    let mut app = analysed_app(demo.path());
+    focus(&mut app, Pane::Diff);
+    app.update(key('G'));
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("-torch==2.7.1") && s.contains("+torch==2.5.1"),
+        "{s}"
+    );
+}
+
+/// Enter on a finding marked [fix] whose own fix the plan does not need, because another finding's fix
+/// resolves it (the demo's torchvision mismatch, ended by moving torch to the base's 2.5.1), said "has no fix
+/// to review" (auditor). It shows the hunk that resolves it and says so; the details and the hunk say it too.
+#[test]
+fn enter_on_a_finding_another_fix_resolves_shows_that_hunk() {
+    let demo = tempfile::tempdir().unwrap();
+    dockui::demo::materialize(demo.path()).unwrap();
+    let mut app = analysed_app(demo.path());
+    while app
+        .selected_finding()
+        .is_some_and(|f| f.rule != "DU202" || f.fixes.is_empty())
+    {
+        app.update(key('j'));
+    }
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains("planned: the fix of DU201 requirements.txt:2 resolves it too"),
+        "{s}"
+    );
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.focus, Pane::Diff, "{:?}", app.notice);
+    let (_, h) = app.review.current().unwrap();
+    assert!(
+        h.sources.contains(&"DU201 requirements.txt:2".to_string()),
+        "{:?}",
+        h.sources
+    );
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("DU202 requirements.txt:3 is resolved by this hunk (DU201 requirements.txt:2)")
+    );
+    let s = screen(&app, 160, 48);
+    assert!(
+        s.contains(
+            "DU201 requirements.txt:2 (suggestion) - also resolves DU202 requirements.txt:3"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("-torch==2.7.1") && s.contains("+torch==2.5.1"),
+        "{s}"
+    );
+}

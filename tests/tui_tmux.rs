@@ -474,6 +474,13 @@ fn with_auto_fix_off_the_build_asks_and_retries_after_the_reviewed_fix() {
     t.wait_for("attempt 2 succeeds", |s| {
         s.contains("built after 2 attempt(s)")
     });
+    // The cured failure and the answered retry are gone (they stayed after the retry built).
+    let s = t.screen();
+    assert!(
+        !s.contains("build failed: interactive package prompt"),
+        "stale diagnosis in Conflicts:\n{s}"
+    );
+    assert!(!s.contains("retrying..."), "stale notice:\n{s}");
     t.send(&["q"]);
     t.wait_for("shell back", |s| s.matches("READY$").count() >= 2);
 }

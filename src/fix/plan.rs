@@ -65,6 +65,10 @@ pub struct Step {
     pub description: String,
     /// Steps with the same group only make sense together (a fix and its follow-ups).
     pub group: usize,
+    /// Other findings on disk ("RULE file:line") the plan no longer has once this fix is taken: torch moved to
+    /// the base's version also ends the torchvision mismatch, which then needs no fix of its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resolves: Vec<String>,
 }
 
 /// A fix the plan does not offer, and why.
@@ -113,6 +117,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         order: Vec::new(),
         analyses: 0,
         on_disk: HashSet::new(),
+        on_disk_labels: HashSet::new(),
         started: std::time::Instant::now(),
         origins: HashMap::new(),
         steps: Vec::new(),
@@ -125,6 +130,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
         .iter()
         .map(|f| (label(f, f.span.line), f.message.clone()))
         .collect();
+    p.on_disk_labels = p.on_disk.iter().map(|(l, _)| l.clone()).collect();
     let mut st = State {
         texts: HashMap::new(),
         analysis: before.clone(),
@@ -226,6 +232,7 @@ pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan
             ),
         });
     }
+    p.settle_resolves(&st);
     let proposals = p
         .order
         .iter()
@@ -369,6 +376,8 @@ struct Planner<'a> {
     /// (label, message) of the findings on disk: a finding that only appears after earlier fixes is a
     /// follow-on, labelled as such, and the user's choices (made on the disk findings) do not apply to it.
     on_disk: HashSet<(String, String)>,
+    /// The labels of `on_disk`.
+    on_disk_labels: HashSet<String>,
     started: std::time::Instant,
     origins: HashMap<PathBuf, Vec<Origin>>,
     steps: Vec<Step>,
@@ -769,12 +778,79 @@ impl Planner<'_> {
         }))
     }
 
+    /// The findings of `st` that are on disk, by label ("RULE file:line", the line on disk), with their file.
+    fn disk_labels(&self, st: &State) -> HashMap<String, PathBuf> {
+        let maps = self.disk_lines(st);
+        st.analysis
+            .findings
+            .iter()
+            .map(|f| {
+                let line = match maps.get(&f.file) {
+                    Some(m) => m
+                        .get(f.span.line.saturating_sub(1))
+                        .map_or(f.span.line, |l| l + 1),
+                    None => f.span.line,
+                };
+                (label(f, line), f.file.clone())
+            })
+            .filter(|(l, _)| self.on_disk_labels.contains(l))
+            .collect()
+    }
+
+    /// The findings on disk that `g` makes disappear from `st` (its own excepted), each with the indexes of
+    /// the steps of `g` it goes with: a fix and its follow-ups are one change, named by its first step (the
+    /// fix the user sees); in a batch of independent fixes, the ones in the finding's file (all when none is).
+    fn resolved_by(&self, st: &State, g: &Good) -> Vec<(String, Vec<usize>)> {
+        let own: HashSet<&str> = g.cands.iter().map(|c| c.label.as_str()).collect();
+        let after = self.disk_labels(&g.state);
+        let mut gone: Vec<(String, PathBuf)> = self
+            .disk_labels(st)
+            .into_iter()
+            .filter(|(l, _)| !after.contains_key(l) && !own.contains(l.as_str()))
+            .collect();
+        gone.sort();
+        gone.into_iter()
+            .map(|(l, file)| {
+                let all: Vec<usize> = (0..g.cands.len()).collect();
+                let by = if g.bundle {
+                    vec![0]
+                } else {
+                    let same: Vec<usize> = all
+                        .iter()
+                        .copied()
+                        .filter(|&i| g.cands[i].fix.file == file)
+                        .collect();
+                    if same.is_empty() { all } else { same }
+                };
+                (l, by)
+            })
+            .collect()
+    }
+
+    /// A finding still in the planned project is resolved by no step (a later fix brought it back); one that
+    /// went, came back and went again goes with the group that removed it last.
+    fn settle_resolves(&mut self, end: &State) {
+        let left = self.disk_labels(end);
+        let mut last_group: HashMap<String, usize> = HashMap::new();
+        for step in &self.steps {
+            for l in &step.resolves {
+                last_group.insert(l.clone(), step.group);
+            }
+        }
+        for step in &mut self.steps {
+            step.resolves
+                .retain(|l| !left.contains_key(l) && last_group.get(l) == Some(&step.group));
+        }
+    }
+
     /// Record `g`'s fixes as steps (with their disk-line origins for the hunks) and move to its state.
     fn take(&mut self, st: State, g: Good) -> State {
+        let resolved = self.resolved_by(&st, &g);
         self.groups += 1;
         // One line index (and one diff to the disk text) per text the fixes were applied to, not per edit: a
         // batch of N fixes on one file shares one text.
         let mut index: Option<(Text, LineIndex)> = None;
+        let first = self.steps.len();
         for (c, cur) in g.cands.iter().zip(&g.applied_to) {
             if !g.bundle {
                 self.groups += 1;
@@ -796,6 +872,7 @@ impl Planner<'_> {
                     c.fix.level,
                 ));
             }
+            let i = self.steps.len() - first;
             self.steps.push(Step {
                 label: c.label.clone(),
                 fix: c.fix.id.clone(),
@@ -804,6 +881,11 @@ impl Planner<'_> {
                 file: file.clone(),
                 description: c.fix.description.clone(),
                 group: self.groups,
+                resolves: resolved
+                    .iter()
+                    .filter(|(_, by)| by.contains(&i))
+                    .map(|(l, _)| l.clone())
+                    .collect(),
             });
         }
         drop(st);

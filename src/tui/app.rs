@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 /// Lines kept in memory for the log pane; the full log is always in the attempt's file.
 pub const LOG_WINDOW: usize = crate::tui::panes::log::WINDOW;
 
+/// The notice after `b` on a build that waits for the user; the next attempt (or the result) answers it.
+const RETRYING: &str = "retrying...";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Conflicts,
@@ -435,7 +438,7 @@ impl App {
             }
             Action::Build if self.awaiting_retry.is_some() => {
                 self.awaiting_retry = None;
-                self.notice = Some("retrying...".into());
+                self.notice = Some(RETRYING.into());
                 return vec![Command::Retry(true)];
             }
             Action::Build => {
@@ -719,10 +722,11 @@ impl App {
                 if attempt == 1 {
                     self.diagnosis = None;
                 }
+                // The attempt the user asked for has started: the status bar shows it now.
                 if self
                     .notice
                     .as_deref()
-                    .is_some_and(|n| n.starts_with("starting a build on "))
+                    .is_some_and(|n| n.starts_with("starting a build on ") || n == RETRYING)
                 {
                     self.notice = None;
                 }
@@ -781,11 +785,17 @@ impl App {
             }
             EngineEvent::BuildFinished(outcome) => {
                 self.awaiting_retry = None;
-                // Notices about the build's start or its cancel are answered by the result itself.
+                // Notices about the build's start, retry or cancel are answered by the result itself.
                 if self.notice.as_deref().is_some_and(|n| {
-                    n.starts_with("starting a build on ") || n == "cancelling the build..."
+                    n.starts_with("starting a build on ")
+                        || n == RETRYING
+                        || n == "cancelling the build..."
                 }) {
                     self.notice = None;
+                }
+                // An earlier attempt's failure is cured: Conflicts must not say "build failed" any more.
+                if outcome.success {
+                    self.diagnosis = None;
                 }
                 if outcome.engine_unreachable {
                     self.engine =
@@ -940,7 +950,7 @@ mod tests {
             light: false,
         };
         panes::diff::lines(app, &theme)
-            .0
+            .lines
             .iter()
             .map(|l| l.to_string())
             .collect::<Vec<_>>()
@@ -1023,6 +1033,118 @@ mod tests {
         assert_eq!(cmds, expected);
         app.update(key(KeyCode::Char('q')));
         assert!(app.should_quit);
+    }
+
+    fn screen(app: &App, w: u16, h: u16) -> String {
+        let theme = crate::tui::theme::Theme {
+            mono: true,
+            light: false,
+        };
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+        t.draw(|f| crate::tui::view::draw(app, &theme, f)).unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn attempt(n: u32, success: bool, secs: f64) -> crate::engine::AttemptRecord {
+        crate::engine::AttemptRecord {
+            attempt: n,
+            status: if success {
+                crate::engine::AttemptStatus::Succeeded
+            } else {
+                crate::engine::AttemptStatus::Failed
+            },
+            duration_s: secs,
+            log_path: PathBuf::from(format!("/nonexistent/attempt-{n}.log")),
+            error: None,
+            diagnosis: None,
+            smoke: Vec::new(),
+            fixes_applied: Vec::new(),
+            fixes: Vec::new(),
+            platform: None,
+        }
+    }
+
+    /// The auditor's flow: attempt 1 fails (apt asked for confirmation), the user reviews, writes and presses
+    /// b; attempt 2 builds. Conflicts no longer says "build failed", the bar no longer says "retrying...", and
+    /// the time the user spent reviewing is not presented as build time.
+    #[test]
+    fn a_successful_retry_clears_the_failure_and_the_retrying_notice() {
+        let mut app = App::new(PathBuf::from("/nonexistent"), "e".into());
+        let started = |attempt| {
+            Msg::Engine(EngineEvent::BuildStarted {
+                build_id: "b1".into(),
+                attempt,
+                max_attempts: 3,
+                log_path: PathBuf::from(format!("/nonexistent/attempt-{attempt}.log")),
+                platform: None,
+            })
+        };
+        app.update(started(1));
+        app.update(Msg::Engine(EngineEvent::Diagnosis(Box::new(
+            crate::classify::Diagnosis {
+                signature: "apt-confirm".into(),
+                class: "apt asked for confirmation".into(),
+                explanation: "apt-get install without -y".into(),
+                fix_rules: vec!["DL3014".into()],
+                matched: Vec::new(),
+                failing_step: Some("#5 [2/6] RUN apt-get update && apt-get install curl".into()),
+                detail: None,
+            },
+        ))));
+        app.update(Msg::Engine(EngineEvent::AskRetry {
+            rules: vec!["DL3014".into()],
+        }));
+        assert!(screen(&app, 160, 48).contains("build failed: apt asked for confirmation"));
+        assert_eq!(
+            app.update(key(KeyCode::Char('b'))),
+            vec![Command::Retry(true)]
+        );
+        assert_eq!(app.notice.as_deref(), Some("retrying..."));
+
+        app.update(started(2));
+        assert_eq!(app.notice, None, "attempt 2 answers the retry");
+        app.notice = Some("retrying...".into());
+        app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(
+            crate::engine::BuildOutcome {
+                success: true,
+                build_time_s: 24.6,
+                attempts: vec![attempt(1, false, 1.5), attempt(2, true, 1.6)],
+                ..Default::default()
+            },
+        ))));
+        assert!(app.diagnosis.is_none());
+        assert_eq!(app.notice, None);
+        let s = screen(&app, 160, 48);
+        assert!(!s.contains("build failed"), "{s}");
+        assert!(!s.contains("retrying"), "{s}");
+        assert!(
+            s.contains("built after 2 attempt(s): 3.1s building, 24.6s in all"),
+            "{s}"
+        );
+
+        // A build that fails again keeps its diagnosis.
+        app.update(Msg::Engine(EngineEvent::Diagnosis(Box::new(
+            crate::classify::Diagnosis {
+                signature: "x".into(),
+                class: "out of disk".into(),
+                explanation: String::new(),
+                fix_rules: Vec::new(),
+                matched: Vec::new(),
+                failing_step: None,
+                detail: None,
+            },
+        ))));
+        app.update(Msg::Engine(EngineEvent::BuildFinished(Box::new(
+            crate::engine::BuildOutcome {
+                attempts: vec![attempt(1, false, 1.0)],
+                ..Default::default()
+            },
+        ))));
+        assert!(screen(&app, 160, 48).contains("build failed: out of disk"));
     }
 
     /// A failed build asks for review before its plan landed: the cursor goes to the curing hunk when it does.

@@ -134,6 +134,27 @@ impl Review {
             .unwrap_or(0)
     }
 
+    /// The step whose fix also makes `key`'s finding go ("RULE file:line"), when the finding needs no fix of
+    /// its own in this plan (a torchvision mismatch ended by moving torch).
+    pub fn resolved_by(&self, key: &str) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| s.resolves.iter().any(|r| r == key))
+    }
+
+    /// The other findings a hunk's fixes resolve, for its header.
+    pub fn also_resolves(&self, h: &Hunk) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in self.steps.iter().filter(|s| h.sources.contains(&s.label)) {
+            for r in &s.resolves {
+                if !out.contains(&r.as_str()) && !h.sources.contains(r) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
     /// Why the planner does not offer `key`'s fix ("RULE file:line"), for the pane to show with the finding.
     pub fn held_for(&self, key: &str) -> Option<&Held> {
         self.held.iter().find(|h| h.label == key)
@@ -342,6 +363,7 @@ mod tests {
             file: PathBuf::from("f"),
             description: String::new(),
             group,
+            resolves: Vec::new(),
         }
     }
 

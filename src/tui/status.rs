@@ -29,6 +29,8 @@ pub fn line(app: &App, width: usize) -> String {
             format!("engine {} ({})", app.endpoint, about("unreachable"))
         }
     };
+    // A shorter build state that says the same, tried before the build state is cut.
+    let mut short: Option<String> = None;
     let build = match &app.build {
         BuildState::Idle => "no build".to_string(),
         BuildState::Running {
@@ -75,11 +77,21 @@ pub fn line(app: &App, width: usize) -> String {
         }
         BuildState::Done(o) => {
             let verdict = o.verdict();
-            format!(
-                "{verdict} after {} attempt(s) in {:.1}s",
-                o.attempts.len(),
-                o.build_time_s
-            )
+            let n = o.attempts.len();
+            // The build's clock runs from the first attempt to the result, so it also counts the time between
+            // attempts (the user reviewing fixes before `b`, the planner): name the attempts' own time apart.
+            let building: f64 = o.attempts.iter().map(|a| a.duration_s).sum();
+            if n > 1 && o.build_time_s - building >= 1.0 {
+                short = Some(format!(
+                    "{verdict} after {n} attempt(s): {building:.1}s building"
+                ));
+                format!(
+                    "{verdict} after {n} attempt(s): {building:.1}s building, {:.1}s in all",
+                    o.build_time_s
+                )
+            } else {
+                format!("{verdict} after {n} attempt(s) in {:.1}s", o.build_time_s)
+            }
         }
     };
     if let Some(input) = &app.log.input {
@@ -92,6 +104,7 @@ pub fn line(app: &App, width: usize) -> String {
         .unwrap_or_default();
     let build = match &app.awaiting_retry {
         Some(_) => {
+            short = None;
             "build failed, waiting for you: w writes the fixes, b retries, c stops".to_string()
         }
         None => build,
@@ -142,7 +155,11 @@ pub fn line(app: &App, width: usize) -> String {
     };
     let room = width.saturating_sub(head.chars().count() + tail.chars().count());
     if room >= notice.chars().count().min(40) {
-        return format!("{head}{}{tail}", cut_to(&notice, room));
+        // (With no notice the room may be 0 because the head alone is too wide: it must fit too.)
+        let line = format!("{head}{}{tail}", cut_to(&notice, room));
+        if line.chars().count() <= width {
+            return line;
+        }
     }
     for engine in [Some(format!("engine {state}")), None] {
         let engine = engine.map(|e| format!(" | {e}")).unwrap_or_default();
@@ -151,16 +168,25 @@ pub fn line(app: &App, width: usize) -> String {
             return line;
         }
     }
-    let head = format!(" {build}");
-    let room = width.saturating_sub(head.chars().count() + tail.chars().count());
-    let line = format!("{head}{}{tail}", cut_to(&notice, room));
-    if line.chars().count() <= width {
-        return line;
+    let mut head = String::new();
+    for build in std::iter::once(build).chain(short) {
+        head = format!(" {build}");
+        let room = width.saturating_sub(head.chars().count() + tail.chars().count());
+        let line = format!("{head}{}{tail}", cut_to(&notice, room));
+        if line.chars().count() <= width {
+            return line;
+        }
     }
     // Even the build state is too long: cut it, keep the help hint.
-    let room = width.saturating_sub(tail.chars().count() + 1);
-    let head: String = head.chars().take(room).collect();
-    format!("{head}…{tail}")
+    if width > tail.chars().count() + 1 {
+        let room = width - tail.chars().count() - 1;
+        let head: String = head.chars().take(room).collect();
+        return format!("{head}…{tail}");
+    }
+    // Narrower than any build state: the help hint alone, as much of it as there is room for ("?" first).
+    let help = "? help";
+    let pad = width.saturating_sub(help.len()).min(1);
+    format!("{}{}", " ".repeat(pad), &help[..width.min(help.len())])
 }
 
 /// `text` in at most `room` columns, with `…` where it was cut.
@@ -272,6 +298,133 @@ mod tests {
             line(&app, 120).contains("engine /var/run/docker.sock (context gpu-box)"),
             "{}",
             line(&app, 120)
+        );
+    }
+
+    /// At every width, from wide to one column, in every state the bar never overflows and keeps `? help`
+    /// (as much of it as fits below six columns). At 80 columns after a build with no notice the head alone
+    /// was too wide and the bar ran one column over, cutting "? help" (auditor).
+    #[test]
+    fn the_bar_fits_every_width_and_keeps_help() {
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        app.engine = EngineState::Ready(EngineInfo {
+            endpoint: app.endpoint.clone(),
+            context: None,
+            version: "20.10.24+dfsg1".into(),
+            api_version: "1.41".into(),
+        });
+        app.backend = Some(BackendInfo {
+            kind: BackendKind::Docker,
+            endpoint: app.endpoint.clone(),
+            context: None,
+        });
+        let built = crate::engine::BuildOutcome {
+            success: true,
+            build_time_s: 0.4,
+            attempts: vec![crate::engine::build::AttemptRecord {
+                attempt: 1,
+                status: crate::engine::build::AttemptStatus::Succeeded,
+                duration_s: 0.4,
+                log_path: "/l".into(),
+                error: None,
+                diagnosis: None,
+                smoke: Vec::new(),
+                fixes_applied: Vec::new(),
+                fixes: Vec::new(),
+                platform: None,
+            }],
+            ..Default::default()
+        };
+        app.build = BuildState::Done(Box::new(built.clone()));
+        // The auditor's case.
+        let l = line(&app, 80);
+        assert!(l.chars().count() <= 80, "{l}");
+        assert!(l.ends_with(" | ? help"), "{l}");
+        assert!(l.contains("built after 1 attempt(s) in 0.4s"), "{l}");
+
+        let running = BuildState::Running {
+            attempt: 2,
+            max_attempts: 3,
+            step: Some((5, 6)),
+            step_started: app.now,
+            started: app.now,
+            platform: Some("linux/arm64".into()),
+            cached: 1,
+            build_id: String::new(),
+        };
+        let notices = [
+            None,
+            Some("retrying...".to_string()),
+            Some(format!("push refused: {}", "x".repeat(90))),
+        ];
+        for build in [BuildState::Idle, BuildState::Done(Box::new(built)), running] {
+            for notice in &notices {
+                for (readonly, waiting) in [(false, false), (true, false), (false, true)] {
+                    app.build = build.clone();
+                    app.notice = notice.clone();
+                    app.readonly = readonly;
+                    app.awaiting_retry = waiting.then(|| vec!["DL3014".to_string()]);
+                    for width in 0..=220 {
+                        let l = line(&app, width);
+                        let n = l.chars().count();
+                        assert!(n <= width, "{width}: {n} columns: {l:?}");
+                        if width >= 6 {
+                            assert!(
+                                l.ends_with("? help") || l.ends_with("q quit"),
+                                "{width}: {l:?}"
+                            );
+                            assert!(l.contains("? help"), "{width}: {l:?}");
+                        } else {
+                            assert!("? help".starts_with(l.as_str()), "{width}: {l:?}");
+                            assert_eq!(n, width, "{width}: {l:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The build's clock also counts the time the user spent reviewing between attempts: the attempts' own
+    /// time is named apart, and a narrow bar drops "in all" before it cuts anything.
+    #[test]
+    fn the_wait_between_attempts_is_not_shown_as_build_time() {
+        use crate::engine::{AttemptRecord, AttemptStatus, BuildOutcome};
+        let attempt = |n, secs| AttemptRecord {
+            attempt: n,
+            status: AttemptStatus::Failed,
+            duration_s: secs,
+            log_path: "/l".into(),
+            error: None,
+            diagnosis: None,
+            smoke: Vec::new(),
+            fixes_applied: Vec::new(),
+            fixes: Vec::new(),
+            platform: None,
+        };
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        let mut o = BuildOutcome {
+            success: true,
+            build_time_s: 24.6,
+            attempts: vec![attempt(1, 1.5), attempt(2, 1.6)],
+            ..Default::default()
+        };
+        app.build = BuildState::Done(Box::new(o.clone()));
+        let l = line(&app, 160);
+        assert!(
+            l.contains("| built after 2 attempt(s): 3.1s building, 24.6s in all |"),
+            "{l}"
+        );
+        assert_eq!(
+            line(&app, 50),
+            " built after 2 attempt(s): 3.1s building | ? help"
+        );
+        // Retried at once (auto-fix): the clock is the build's.
+        o.build_time_s = 3.4;
+        app.build = BuildState::Done(Box::new(o));
+        assert!(
+            line(&app, 160).contains("| built after 2 attempt(s) in 3.4s |"),
+            "{}",
+            line(&app, 160)
         );
     }
 

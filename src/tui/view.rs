@@ -142,16 +142,7 @@ fn draw_one(frame: &mut Frame, app: &App, theme: &Theme, pane: Pane, rect: Rect)
     let rows = rect.height.saturating_sub(2) as usize;
     let lines = match pane {
         Pane::Conflicts => panes::conflicts::lines(app, theme, rect),
-        Pane::Diff => {
-            let (content, cursor_row) = panes::diff::lines(app, theme);
-            // Keep the review cursor in view: a third of the way down the pane.
-            let skip = if cursor_row >= rows {
-                cursor_row - rows / 3
-            } else {
-                0
-            };
-            content.into_iter().skip(skip).collect()
-        }
+        Pane::Diff => panes::diff::visible(panes::diff::lines(app, theme), rows),
         Pane::Log => panes::log::lines(app, theme, rows, rect.width.saturating_sub(2) as usize),
         Pane::Gpu => panes::gpu::lines(app, theme),
         Pane::Smoke => panes::smoke::lines(app, theme),

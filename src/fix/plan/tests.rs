@@ -495,6 +495,7 @@ fn many_same_rule_fixes_cost_a_few_analyses_and_share_one_text() {
         order: Vec::new(),
         analyses: 0,
         on_disk: HashSet::new(),
+        on_disk_labels: HashSet::new(),
         started: std::time::Instant::now(),
         origins: HashMap::new(),
         steps: Vec::new(),
@@ -558,5 +559,57 @@ fn map_lines_agrees_with_map_line() {
                 "{old:?} -> {cur:?} line {line}"
             );
         }
+    }
+}
+
+/// The demo: torch 2.7.1 over a 2.5.1 base (DU201, DU203) and torchvision 0.20.1 that does not match 2.7.1
+/// (DU202). Moving torch to 2.5.1 ends the mismatch, so DU202's own fix is never taken: the step says it
+/// resolves DU202 (and DU203), for the TUI to show that hunk on Enter on DU202 (auditor: "has no fix to
+/// review" on a finding marked [fix]). Claims are findings on disk, gone from the plan, one group each.
+#[test]
+fn a_step_names_the_findings_on_disk_it_resolves_besides_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::demo::materialize(dir.path()).unwrap();
+    let p = plan_with(dir.path(), &all, &HashMap::new());
+    let torch = p
+        .steps
+        .iter()
+        .find(|s| s.label == "DU201 requirements.txt:2")
+        .unwrap_or_else(|| panic!("{:?}", p.steps));
+    assert!(
+        torch
+            .resolves
+            .contains(&"DU202 requirements.txt:3".to_string()),
+        "{torch:?}"
+    );
+    assert!(p.steps.iter().all(|s| !s.label.starts_with("DU202 ")));
+    let on_disk: Vec<String> = p
+        .before
+        .findings
+        .iter()
+        .map(|f| label(f, f.span.line))
+        .collect();
+    let left: Vec<String> = p
+        .after
+        .findings
+        .iter()
+        .map(|f| label(f, f.span.line))
+        .collect();
+    let mut claimed: HashMap<&str, usize> = HashMap::new();
+    for s in &p.steps {
+        for r in &s.resolves {
+            assert!(on_disk.contains(r), "{r} is not a finding on disk");
+            assert!(!left.contains(r), "{r} is still in the plan");
+            assert!(
+                p.steps.iter().all(|o| &o.label != r),
+                "{r} has its own step"
+            );
+            assert_eq!(*claimed.entry(r).or_insert(s.group), s.group, "{r}");
+        }
+    }
+    // In the JSON of `dockui fix` only where there is something to say.
+    let json = serde_json::to_value(&p.steps).unwrap();
+    for (s, j) in p.steps.iter().zip(json.as_array().unwrap()) {
+        assert_eq!(j.get("resolves").is_some(), !s.resolves.is_empty(), "{j}");
     }
 }

@@ -119,17 +119,27 @@ pub fn on_action(app: &mut App, action: Action) -> Handled {
             ));
         }
         Action::JumpToFix => {
-            let key = app.selected_finding().map(crate::tui::review::finding_key);
-            match key {
-                Some(k) if app.review.focus_source(&k) => app.focus = Pane::Diff,
-                Some(k) => {
-                    app.notice = Some(match app.review.held_for(&k) {
-                        Some(h) => format!("{k}: its fix is not proposed: {}", h.reason),
-                        None => format!("{k} has no fix to review"),
-                    })
-                }
-                None => {}
+            let Some(k) = app.selected_finding().map(crate::tui::review::finding_key) else {
+                return Handled::Yes;
+            };
+            if app.review.focus_source(&k) {
+                app.focus = Pane::Diff;
+                return Handled::Yes;
             }
+            // The plan resolves it through another finding's fix: that hunk is the one to review.
+            if let Some(by) = app.review.resolved_by(&k).map(|s| s.label.clone()) {
+                if app.review.focus_source(&by) {
+                    app.focus = Pane::Diff;
+                    app.notice = Some(format!("{k} is resolved by this hunk ({by})"));
+                } else {
+                    app.notice = Some(format!("{k} is resolved by the fix of {by}"));
+                }
+                return Handled::Yes;
+            }
+            app.notice = Some(match app.review.held_for(&k) {
+                Some(h) => format!("{k}: its fix is not proposed: {}", h.reason),
+                None => format!("{k} has no fix to review"),
+            })
         }
         _ => return Handled::No,
     }
@@ -228,7 +238,13 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
     let details = app
         .selected_finding()
         .filter(|f| app.conflicts.shows(f.severity))
-        .map(|f| detail(f, theme, width))
+        .map(|f| {
+            let by = app
+                .review
+                .resolved_by(&crate::tui::review::finding_key(f))
+                .map(|s| s.label.as_str());
+            detail(f, by, theme, width)
+        })
         .unwrap_or_default();
     let detail_rows = details.len();
     let list_rows = (height as usize).saturating_sub(2 + detail_rows + 1).max(3);
@@ -278,8 +294,9 @@ fn list(app: &App, theme: &Theme, area: Rect, used: usize) -> Vec<Line<'static>>
     out
 }
 
-/// The selected finding in full, wrapped to the pane: rule and message, why, facts, the fix.
-fn detail(f: &Finding, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+/// The selected finding in full, wrapped to the pane: rule and message, why, facts, the fix, and the finding
+/// whose planned fix resolves this one too (`by`).
+fn detail(f: &Finding, by: Option<&str>, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut detail: Vec<(String, Style)> =
         vec![(format!("{} {}", f.rule, f.message), theme.heading())];
     if !f.why.is_empty() {
@@ -295,6 +312,12 @@ fn detail(f: &Finding, theme: &Theme, width: usize) -> Vec<Line<'static>> {
         ),
         None => ("no automatic fix".into(), theme.dim()),
     });
+    if let Some(by) = by {
+        detail.push((
+            format!("planned: the fix of {by} resolves it too (Enter shows it)"),
+            theme.ok(),
+        ));
+    }
     detail
         .into_iter()
         .flat_map(|(text, style)| {

@@ -9,6 +9,7 @@ use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crossterm::event::KeyEvent;
 use ratatui::text::{Line, Span};
+use std::ops::Range;
 
 pub fn on_action(app: &mut App, action: Action) -> Handled {
     match action {
@@ -174,9 +175,56 @@ fn next_alternative(app: &mut App) {
     app.notice = Some(format!("alternative {}/{n}: {desc}", next + 1));
 }
 
+/// The pane's text and where the selection is in it, so the pane can keep it in view.
+pub struct Shown {
+    pub lines: Vec<Line<'static>>,
+    /// The selected hunk's rows: its header to its last line of context.
+    pub hunk: Range<usize>,
+    /// The row that must be seen: the hunk's header, or in line mode the cursor's line.
+    pub cursor: usize,
+    /// The keys, shown under the text while the pane has the focus.
+    pub hint: Option<Line<'static>>,
+}
+
+/// The first row to show in `rows` rows so that the whole selected hunk is in view (a third of the way down
+/// where there is room, as `less` does with a match); a hunk taller than the pane shows from its header, or
+/// from a third above line mode's cursor once the cursor goes below. A user must see the lines `y` accepts.
+pub fn first_row(hunk: Range<usize>, cursor: usize, rows: usize) -> usize {
+    if rows == 0 {
+        return cursor;
+    }
+    if hunk.end <= rows && cursor < rows {
+        return 0;
+    }
+    if hunk.len() <= rows {
+        return hunk.start.saturating_sub(rows / 3).max(hunk.end - rows);
+    }
+    if cursor < hunk.start + rows {
+        hunk.start
+    } else {
+        cursor - rows / 3
+    }
+}
+
+/// The visible slice of the pane for `rows` rows: the selected hunk in view and the key hint on the last row
+/// (it stays while the text scrolls under it; in a pane of three rows or fewer the text has them all).
+pub fn visible(shown: Shown, rows: usize) -> Vec<Line<'static>> {
+    let text_rows = match shown.hint {
+        Some(_) if rows > 3 => rows - 1,
+        _ => rows,
+    };
+    // No blank rows under the text while there is text above to show instead.
+    let skip = first_row(shown.hunk, shown.cursor, text_rows)
+        .min(shown.lines.len().saturating_sub(text_rows));
+    let mut out: Vec<Line<'static>> = shown.lines.into_iter().skip(skip).take(text_rows).collect();
+    if out.len() < rows {
+        out.extend(shown.hint);
+    }
+    out
+}
+
 /// The review: per file, each hunk with its decision, sources and level, then its lines in context.
-/// Returns the lines and the row of the cursor, so the pane can keep it in view.
-pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
+pub fn lines(app: &App, theme: &Theme) -> Shown {
     let review = &app.review;
     if review.is_empty() && review.pending.is_none() && !review.held.is_empty() {
         // Fixes exist but none can be proposed: say why for each (the file cannot be rewritten, the fix
@@ -188,7 +236,7 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
                 theme.dim(),
             ));
         }
-        return (out, 0);
+        return Shown::text(out);
     }
     if review.is_empty() {
         let text = match &app.analysis {
@@ -199,11 +247,12 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
             }
             _ => "no proposed fixes - findings with [fix] in Conflicts get one",
         };
-        return (empty(theme, text), 0);
+        return Shown::text(empty(theme, text));
     }
     let focused = app.focus == Pane::Diff;
     let mut out: Vec<Line<'static>> = Vec::new();
     let mut cursor_row = 0;
+    let mut hunk_rows = 0..0;
     let mut index = 0;
     for p in &review.proposals {
         let old_lines: Vec<&str> = p.old.split_inclusive('\n').collect();
@@ -236,8 +285,16 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
                 ),
                 Span::raw(format!("{} ({level})", h.sources.join(", "))),
             ]);
+            let also = review.also_resolves(h);
+            if !also.is_empty() {
+                header.spans.push(Span::styled(
+                    format!(" - also resolves {}", also.join(", ")),
+                    theme.dim(),
+                ));
+            }
             if is_cursor {
                 cursor_row = out.len();
+                hunk_rows.start = out.len();
                 if focused && review.line_cursor.is_none() {
                     header = header.style(theme.selected());
                 }
@@ -305,6 +362,9 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
                     theme.dim(),
                 ));
             }
+            if is_cursor {
+                hunk_rows.end = out.len();
+            }
             index += 1;
         }
     }
@@ -312,12 +372,98 @@ pub fn lines(app: &App, theme: &Theme) -> (Vec<Line<'static>>, usize) {
         // The hunks below are the last plan's until the new one lands.
         out.insert(0, Line::styled("planning fixes...", theme.dim()));
         cursor_row += 1;
+        hunk_rows = hunk_rows.start + 1..hunk_rows.end + 1;
     }
-    if focused {
-        out.push(Line::styled(
+    let hint = focused.then(|| {
+        Line::styled(
             "y accept  A all of this level  n reject  e edit  l lines  a alternative  u undo  w write",
             theme.dim(),
-        ));
+        )
+    });
+    Shown {
+        lines: out,
+        hunk: hunk_rows,
+        cursor: cursor_row,
+        hint,
     }
-    (out, cursor_row)
+}
+
+impl Shown {
+    /// A message instead of hunks.
+    fn text(lines: Vec<Line<'static>>) -> Shown {
+        Shown {
+            lines,
+            hunk: 0..0,
+            cursor: 0,
+            hint: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Shown, first_row, visible};
+    use ratatui::text::Line;
+
+    fn shown(n: usize, hunk: std::ops::Range<usize>) -> Shown {
+        Shown {
+            lines: (0..n).map(|i| Line::from(format!("row {i}"))).collect(),
+            cursor: hunk.start,
+            hunk,
+            hint: Some(Line::from("keys")),
+        }
+    }
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    /// The keys take the pane's last row while the text is longer than the pane, and follow the text
+    /// otherwise; the text never ends above the hint with blank rows while there is more of it above.
+    #[test]
+    fn the_keys_stay_on_the_last_row_and_no_rows_are_wasted() {
+        let v = text(&visible(shown(40, 20..24), 10));
+        assert_eq!(v.len(), 10);
+        assert_eq!(v[9], "keys");
+        assert!(v.contains(&"row 20".to_string()) && v.contains(&"row 23".to_string()));
+        // The last hunk: the text's end right above the keys.
+        let v = text(&visible(shown(12, 9..12), 10));
+        assert_eq!(v.first().unwrap(), "row 3");
+        assert_eq!(&v[8..], ["row 11", "keys"]);
+        // Short text: the keys right under it.
+        assert_eq!(
+            text(&visible(shown(2, 0..2), 10)),
+            ["row 0", "row 1", "keys"]
+        );
+        // Three rows or fewer: the text has them all.
+        assert_eq!(text(&visible(shown(5, 3..5), 2)), ["row 3", "row 4"]);
+    }
+
+    /// Over every hunk position, size, line-mode cursor and pane height: the cursor row is in view; a hunk
+    /// that fits is in view whole; a taller one shows its header until line mode's cursor goes below it.
+    #[test]
+    fn the_first_row_keeps_the_selected_hunk_in_view() {
+        for rows in 1..12 {
+            for start in 0..30 {
+                for len in 1..20 {
+                    let hunk = start..start + len;
+                    for cursor in hunk.clone() {
+                        let skip = first_row(hunk.clone(), cursor, rows);
+                        let seen = skip..skip + rows;
+                        let case =
+                            format!("rows {rows} hunk {hunk:?} cursor {cursor}: from {skip}");
+                        assert!(seen.contains(&cursor), "{case}");
+                        if len <= rows {
+                            assert!(seen.start <= hunk.start && hunk.end <= seen.end, "{case}");
+                        } else if cursor < start + rows {
+                            assert_eq!(skip, start, "{case}");
+                        }
+                        if hunk.end <= rows {
+                            assert_eq!(skip, 0, "{case}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
