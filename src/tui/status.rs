@@ -205,6 +205,23 @@ fn cut_to(text: &str, room: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An App whose engine (Docker 20.10 on the local socket) answered, with its backend and `context`.
+    fn ready_app(context: Option<&str>) -> App {
+        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
+        app.engine = EngineState::Ready(EngineInfo {
+            endpoint: app.endpoint.clone(),
+            context: None,
+            version: "20.10.24+dfsg1".into(),
+            api_version: "1.41".into(),
+        });
+        app.backend = Some(BackendInfo {
+            kind: BackendKind::Docker,
+            endpoint: app.endpoint.clone(),
+            context: context.map(str::to_string),
+        });
+        app
+    }
     use crate::builder::{BackendInfo, BackendKind, EngineInfo};
 
     #[test]
@@ -241,18 +258,7 @@ mod tests {
 
     #[test]
     fn a_running_build_keeps_where_it_runs_in_the_bar_as_long_as_it_fits() {
-        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
-        app.engine = EngineState::Ready(EngineInfo {
-            endpoint: app.endpoint.clone(),
-            context: None,
-            version: "20.10.24+dfsg1".into(),
-            api_version: "1.41".into(),
-        });
-        app.backend = Some(BackendInfo {
-            kind: BackendKind::Docker,
-            endpoint: app.endpoint.clone(),
-            context: Some("gpu-box".into()),
-        });
+        let mut app = ready_app(Some("gpu-box"));
         app.build = BuildState::Running {
             attempt: 1,
             max_attempts: 3,
@@ -306,18 +312,7 @@ mod tests {
     /// was too wide and the bar ran one column over, cutting "? help" (auditor).
     #[test]
     fn the_bar_fits_every_width_and_keeps_help() {
-        let mut app = App::new("/p".into(), "unix:///var/run/docker.sock".into());
-        app.engine = EngineState::Ready(EngineInfo {
-            endpoint: app.endpoint.clone(),
-            context: None,
-            version: "20.10.24+dfsg1".into(),
-            api_version: "1.41".into(),
-        });
-        app.backend = Some(BackendInfo {
-            kind: BackendKind::Docker,
-            endpoint: app.endpoint.clone(),
-            context: None,
-        });
+        let mut app = ready_app(None);
         let built = crate::engine::BuildOutcome {
             success: true,
             build_time_s: 0.4,
