@@ -419,33 +419,40 @@ fn a_foreign_platform_without_qemu_stops_before_building_and_says_how_to_install
     // binfmt_misc as a host without QEMU shows it: no handlers.
     let empty = home.path().join("binfmt");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = common::dockui(home.path())
-        .env(dockui::engine::platforms::BINFMT_DIR_ENV, &empty)
-        .args(["build", "--format", "json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "a set-up problem: {stderr}");
-    let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let error = build["error"].as_str().unwrap();
-    assert!(error.contains("qemu-aarch64 is missing"), "{error}");
-    assert!(
-        error.contains("apt-get install qemu-user-static binfmt-support"),
-        "{error}"
-    );
-    assert!(
-        error.contains("update-binfmts --enable qemu-aarch64"),
-        "{error}"
-    );
-    assert!(stderr.contains("ERROR: building linux/arm64"), "{stderr}");
-    // Nothing was built, not even the engine's own platform.
-    assert!(build["attempts"].as_array().unwrap().is_empty());
-    let tagged = Command::new("docker")
-        .args(["image", "inspect", &format!("{image}:latest-amd64")])
-        .output()
-        .unwrap();
-    assert!(!tagged.status.success(), "no image was built");
+    // The list from the config, and one foreign platform on its own (which failed only at its first RUN with
+    // `exec format error` before: an auditor's note).
+    for single in [false, true] {
+        let mut cmd = common::dockui(home.path());
+        cmd.env(dockui::engine::platforms::BINFMT_DIR_ENV, &empty)
+            .args(["build", "--format", "json"]);
+        if single {
+            cmd.args(["--platform", "linux/arm64"]);
+        }
+        let out = cmd.arg(&dir).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "a set-up problem: {stderr}");
+        let build: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let error = build["error"].as_str().unwrap();
+        assert!(error.contains("qemu-aarch64 is missing"), "{error}");
+        assert!(
+            error.contains("apt-get install qemu-user-static binfmt-support"),
+            "{error}"
+        );
+        assert!(
+            error.contains("update-binfmts --enable qemu-aarch64"),
+            "{error}"
+        );
+        assert!(stderr.contains("ERROR: building linux/arm64"), "{stderr}");
+        // Nothing was built, not even the engine's own platform.
+        assert!(build["attempts"].as_array().unwrap().is_empty());
+        for tag in ["latest-amd64", "latest"] {
+            let tagged = Command::new("docker")
+                .args(["image", "inspect", &format!("{image}:{tag}")])
+                .output()
+                .unwrap();
+            assert!(!tagged.status.success(), "no image was built");
+        }
+    }
 }
 
 /// Podman (buildah 4) takes the layers it just built for amd64 from its cache for arm64 when the steps are the

@@ -299,6 +299,19 @@ pub async fn run_build_asking(
         super::history::write_summary(&dir, &outcome);
         return outcome;
     }
+    // One foreign platform (`--platform linux/arm64` on an amd64 engine of this machine) without QEMU would
+    // fail only at its first RUN with `exec format error`: say so before building, as a multi-platform build
+    // does (`platforms::run_multi` checks each of its platforms the same way).
+    if let Some(why) = caps.as_ref().and_then(|c| {
+        super::platforms::single_platform_missing(&req.spec.platform, c, &docker.endpoint())
+    }) {
+        let _ = events.send(EngineEvent::BuildLog(vec![format!("ERROR: {why}")]));
+        outcome.error = Some(why);
+        // A set-up problem, not the Dockerfile's: headless exits 2 like for an unreachable engine.
+        outcome.engine_unreachable = true;
+        super::history::write_summary(&dir, &outcome);
+        return outcome;
+    }
     // Smoke containers of an earlier dockui run that was killed: the engine still has them. Only asked of a
     // builder that answered: a silent one would hold the build for the engine's whole timeout here.
     let orphans = async {

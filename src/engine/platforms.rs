@@ -295,6 +295,34 @@ pub struct PlatformBuild {
     pub smoke: Vec<crate::engine::smoke::SmokeResult>,
 }
 
+/// Why the one platform a build asks for (`spec.platform`, no list) cannot be built on this machine's engine:
+/// another architecture without QEMU's binfmt handler. None when it can, when no platform or several are asked
+/// (`run_multi` checks those), when the engine lists the platform, or when the engine is not on this machine
+/// (its binfmt is not ours to read).
+pub fn single_platform_missing(
+    platform: &str,
+    caps: &crate::builder::Capabilities,
+    endpoint: &str,
+) -> Option<String> {
+    let text = platform.trim();
+    if text.is_empty() || text.contains(',') || !is_local_endpoint(endpoint) {
+        return None;
+    }
+    let p = Platform::parse(text).ok()?;
+    if caps.platforms.iter().any(|q| q == &p.to_string()) {
+        return None;
+    }
+    let native = caps
+        .platforms
+        .first()
+        .and_then(|q| Platform::parse(q).ok())
+        .map(|q| q.architecture)
+        .unwrap_or_else(|| {
+            crate::docker::bollard_engine::go_arch(std::env::consts::ARCH).to_string()
+        });
+    emulation_missing(&p, &native, &binfmt_dir())
+}
+
 /// `repo:tag` -> (`repo`, `tag`); a reference without a tag gets `latest`.
 fn split_tag(reference: &str) -> (String, String) {
     match reference.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
