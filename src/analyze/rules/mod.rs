@@ -242,10 +242,26 @@ pub fn appendable(ins: &crate::analyze::dockerfile::Instruction) -> bool {
 }
 
 /// Run every Dockerfile rule family.
+/// Parse problems listed one by one in a file; the rest are one finding with their count.
+const MAX_PARSE_FINDINGS: usize = 200;
+
 pub fn run(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
-    for p in &ctx.df.problems {
+    // A file that is not a Dockerfile (a requirements file, a binary) has a problem on every line: the first
+    // ones say what is wrong, the rest are counted. Two million findings of a 4 MB file of junk took 1.7 GB.
+    for p in ctx.df.problems.iter().take(MAX_PARSE_FINDINGS) {
         out.push(ctx.at(RuleId::DU001, p.range.clone(), format!("cannot parse line {}: {}", p.line, p.message)).why("Docker would reject this line; dockui skipped it and analysed the rest of the file."));
+    }
+    if let Some(first) = ctx.df.problems.get(MAX_PARSE_FINDINGS) {
+        let more = ctx.df.problems.len() - MAX_PARSE_FINDINGS;
+        out.push(
+            ctx.at(
+                RuleId::DU001,
+                first.range.clone(),
+                format!("{more} more lines from line {} on cannot be parsed either (not listed one by one)", first.line),
+            )
+            .why("Docker would reject them too: is this file a Dockerfile?"),
+        );
     }
     nul::run(ctx, &mut out);
     hadolint::run(ctx, &mut out);

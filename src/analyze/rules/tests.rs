@@ -1630,3 +1630,22 @@ fn du112_stage_dependency_cycle() {
         "DL3023"
     ));
 }
+
+#[test]
+fn a_file_of_junk_lists_its_first_parse_problems_and_counts_the_rest() {
+    let junk: String = (0..1000).map(|i| format!("junk line {i}\n")).collect();
+    let a = check(&format!("FROM ubuntu:22.04\n{junk}"));
+    assert_eq!(
+        count(&a, "DU001"),
+        201,
+        "200 listed and one that counts the rest"
+    );
+    let last = a.findings.iter().rfind(|f| f.rule == "DU001").unwrap();
+    assert!(
+        last.message.starts_with("800 more lines from line 202 on"),
+        "{}",
+        last.message
+    );
+    // Must not: a few bad lines are each listed.
+    assert_eq!(count(&check("FROM a\nRUNN x\nCOPPY y\n"), "DU001"), 2);
+}
