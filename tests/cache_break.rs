@@ -71,7 +71,9 @@ async fn rebuilds_name_the_first_step_that_missed_the_cache_and_why() {
     assert_eq!(b["step"], 4);
     assert_eq!(b["line"], 4);
     assert!(
-        stderr.contains("cache broke at step 4 (line 4: COPY app/ /app/): a COPY source file changed: app/sub/b.txt"),
+        stderr.contains(
+            "cache broke at line 4 (COPY app/ /app/): a COPY source file changed: app/sub/b.txt"
+        ),
         "{stderr}"
     );
     // Said once: predicted beside the build, not repeated after it when the build's inputs agree.

@@ -571,7 +571,7 @@ fn a_rebuild_after_a_copy_source_changed_says_where_the_cache_broke() {
         .expect("attempt header");
     assert!(
         lines[at + 1].contains(
-            "dockui: cache broke at step 6 (line 8: COPY app/ /app/): a COPY source file changed: app/settings.txt"
+            "dockui: cache broke at line 8 (COPY app/ /app/): a COPY source file changed: app/settings.txt"
         ),
         "{s}"
     );
@@ -614,7 +614,7 @@ fn the_cache_break_line_heads_the_first_attempt_only() {
     assert!(lines[0].starts_with("=== attempt 1/2"), "{lines:?}");
     assert_eq!(
         lines[1],
-        "dockui: cache broke at step 4 (line 4: COPY requirements.txt .): a COPY source file changed: requirements.txt"
+        "dockui: cache broke at line 4 (COPY requirements.txt .): a COPY source file changed: requirements.txt"
     );
     app.update(started(2));
     assert!(
@@ -642,7 +642,7 @@ fn the_cache_break_line_heads_the_first_attempt_only() {
     let lines: Vec<&String> = app.log.lines.iter().collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
-        lines[1].starts_with("dockui: cache broke at step 2"),
+        lines[1].starts_with("dockui: cache broke at line 2"),
         "{lines:?}"
     );
     assert_eq!(lines[2], "#1 [internal] load build definition");

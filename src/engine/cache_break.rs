@@ -126,8 +126,9 @@ impl CacheBreak {
             Reason::BaseMoved => "the base image moved",
         };
         format!(
-            "dockui: cache broke at step {} (line {}: {}): {why}: {}",
-            self.step,
+            // By line, not step: the builder numbers its steps its own way (BuildKit's [6/6] counts per stage
+            // and skips an ARG before FROM), so a step number here would not match the log below.
+            "dockui: cache broke at line {} ({}): {why}: {}",
             self.line,
             clip(&self.instruction),
             self.detail

@@ -43,7 +43,7 @@ pub struct LogView {
     pub match_count: usize,
     /// Which match (1-based) the view sits on after n/N ("match k of n").
     pub match_index: Option<usize>,
-    /// The coming build's first cache miss and why (`dockui: cache broke at step ...`), shown under the first
+    /// The coming build's first cache miss and why (`dockui: cache broke at line ...`), shown under the first
     /// attempt's header.
     pub cache_break: Option<String>,
 }
@@ -566,7 +566,7 @@ pub fn lines(app: &App, theme: &Theme, rows: usize, width: usize) -> Vec<Line<'s
 }
 
 /// How the cache-break line starts (`CacheBreak::log_line`).
-const CACHE_BROKE: &str = "dockui: cache broke at step ";
+const CACHE_BROKE: &str = "dockui: cache broke at line ";
 
 pub fn is_error_line(l: &str) -> bool {
     l.starts_with("ERROR")
