@@ -855,6 +855,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 &config.notify,
                 &crate::notify::Notification::from_build(&dir, &outcome),
                 &cancel,
+                quiet,
             );
             let signalled = signalled.load(std::sync::atomic::Ordering::SeqCst);
             match format {
@@ -1131,6 +1132,7 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<i32> {
                 &config.notify,
                 &crate::notify::Notification::from_push(project.as_deref(), &report),
                 &cancel,
+                false,
             );
             let backend = port_backend(report.backend.as_ref(), kind, engine.as_ref());
             print_push_report(format, &report, Some(backend))?;

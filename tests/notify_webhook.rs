@@ -174,6 +174,15 @@ async fn build_success_and_failure_post_json_with_ntfy_headers() {
         "{stderr}"
     );
     assert!(!stderr.contains("secret-token-123"), "{stderr}");
+    // `--quiet`: the notification is sent, and nothing is said of it on stderr (an auditor saw the line).
+    let out = common::dockui(home.path())
+        .args(["build", dir.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(recv(&rx).body["success"], true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("notification sent"), "{stderr}");
 
     // A failing build: success false, the error as diagnosis, priority high; the exit code stays the build's.
     let Some(bad) = project(

@@ -9,6 +9,7 @@ pub fn send(
     config: &NotifyConfig,
     n: &Notification,
     cancel: &CancellationToken,
+    quiet: bool,
 ) {
     if config.webhook.is_empty() {
         return;
@@ -21,8 +22,9 @@ pub fn send(
         }
     });
     match sent {
-        Some(Ok(true)) => eprintln!("dockui: notification sent to {target}"),
-        Some(Ok(false)) => {}
+        // `--quiet`: no progress on stderr; a notification that failed is still said.
+        Some(Ok(true)) if !quiet => eprintln!("dockui: notification sent to {target}"),
+        Some(Ok(_)) => {}
         Some(Err(e)) => eprintln!("dockui: {e}"),
         None => eprintln!("dockui: notify: interrupted; the notification to {target} was not sent"),
     }
