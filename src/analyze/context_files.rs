@@ -67,6 +67,11 @@ impl ContextFiles for DirContext {
                 if !ignore.is_excluded(rel) || (meta.is_dir() && ignore.must_descend(rel)) {
                     return Entry::Present;
                 }
+                // BuildKit's file sync walks into an excluded directory when any `!` pattern has a wildcard
+                // (`*` then `!**/*.py`) and sends the files it re-includes: what that leaves is not judged.
+                if meta.is_dir() && ignore.has_wildcard_reinclude() {
+                    return Entry::Unknown;
+                }
                 match ignore.excluding_pattern(rel) {
                     Some(p) => Entry::Excluded(p.to_string()),
                     None => Entry::Present,

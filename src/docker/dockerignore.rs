@@ -186,6 +186,13 @@ impl DockerIgnore {
         (matched, info)
     }
 
+    /// Whether a `!` pattern has a wildcard (`!**/*.py`): BuildKit then walks into every excluded directory.
+    pub fn has_wildcard_reinclude(&self) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.exclusion && p.text.contains(['*', '?', '[']))
+    }
+
     /// For an excluded directory: whether Docker still walks into it because some `!` pattern starts
     /// with `dir/` (the directory entry itself is still not sent).
     pub fn must_descend(&self, dir_rel: &str) -> bool {

@@ -42,10 +42,37 @@ struct Judged {
     entry: Entry,
 }
 
+/// The stages a build of the last stage runs: it, its bases and every stage it copies or mounts from, and
+/// theirs. BuildKit builds only those: a `test` stage copying `tests/` that a `--target prod` build never
+/// reaches does not fail the build, so its sources are not judged.
+fn reached_stages(ctx: &Ctx) -> Vec<bool> {
+    let n = ctx.m.stages.len();
+    let mut reached = vec![false; n];
+    let Some(last) = n.checked_sub(1) else {
+        return reached;
+    };
+    let edges = super::stage_cycle::edges(ctx);
+    let mut todo = vec![last];
+    while let Some(s) = todo.pop() {
+        if std::mem::replace(&mut reached[s], true) {
+            continue;
+        }
+        todo.extend(edges.iter().filter(|e| e.from == s).map(|e| e.to));
+    }
+    reached
+}
+
 pub(super) fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     let Some(context) = ctx.context else { return };
+    let reached = reached_stages(ctx);
     let mut judged = Vec::new();
     for (i, info) in ctx.m.instrs.iter().enumerate() {
+        if info
+            .stage
+            .is_some_and(|s| !reached.get(s).copied().unwrap_or(true))
+        {
+            continue;
+        }
         let ins = info.ins;
         if !(ins.is("COPY") || ins.is("ADD"))
             || ins.flag("from").is_some()
@@ -74,7 +101,8 @@ pub(super) fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             } else {
                 raw.to_string()
             };
-            let Some(rel) = context_path(&text) else {
+            // A name read with replacement characters (a Dockerfile that is not UTF-8) is not the name on disk.
+            let Some(rel) = context_path(&text).filter(|r| !r.contains('\u{FFFD}')) else {
                 continue;
             };
             let entry = context.lookup(&rel);
@@ -91,7 +119,7 @@ pub(super) fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
     let missing = judged.iter().filter(|j| j.entry == Entry::Missing).count();
     let present = judged.iter().filter(|j| j.entry == Entry::Present).count();
-    if missing >= 2 && present == 0 {
+    if missing >= 1 && present == 0 {
         // Not one source is there: the context is more likely another directory (`docker build -f
         // docker/Dockerfile .` from the repository root) than every file missing. One warning, not N errors.
         let first = judged
@@ -102,10 +130,17 @@ pub(super) fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             .at(
                 RuleId::DU112,
                 first.range.clone(),
-                format!(
-                    "none of the {missing} COPY/ADD sources is in the project directory (the first: `{}`): is the build context another directory?",
-                    first.text
-                ),
+                if missing == 1 {
+                    format!(
+                        "{} source `{}` is not in the project directory: is it missing, or is the build context another directory?",
+                        first.keyword, first.text
+                    )
+                } else {
+                    format!(
+                        "none of the {missing} COPY/ADD sources is in the project directory (the first: `{}`): is the build context another directory?",
+                        first.text
+                    )
+                },
             )
             .why("If this is the context, the build stops at the first of these steps ('failed to compute cache key: ... not found'). A Dockerfile kept in a subdirectory is usually built with the repository root as its context: open dockui there and name the Dockerfile (`[build] dockerfile = \"docker/Dockerfile\"`, or -f).")
             .fact(format!("build context: {}", context.describe()))
@@ -127,11 +162,7 @@ pub(super) fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
             )
             .why("The build stops at this step: BuildKit says 'failed to compute cache key: ... not found', the legacy builder 'COPY failed: file not found in build context or excluded by .dockerignore'.")
             .fact(format!("build context: {}", context.describe()))
-            .fact(if present > 0 {
-                format!("{present} other source(s) of this Dockerfile are there, so this is taken to be its context")
-            } else {
-                "assumes the project directory is the build context (`docker build` run with another context path sends other files)".to_string()
-            }),
+            .fact(format!("{present} other source(s) of this Dockerfile are there, so this is taken to be its context")),
         );
     }
     report_excluded(ctx, context, &judged, out);
@@ -197,6 +228,7 @@ mod tests {
             (".dockerignore", "*.env\n"),
         ]);
         let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
+        // (requirements.txt is there: the context is taken to be the project.)
         assert_eq!(lines, [3, 4, 6, 7], "{found:#?}");
         assert!(
             found[1]
@@ -204,6 +236,64 @@ mod tests {
                 .contains("excluded from the build context by .dockerignore (`*.env`)")
         );
         assert!(found[2].1.contains("`conf/prod.toml`"));
+    }
+
+    #[test]
+    fn a_stage_the_build_never_reaches_is_not_judged_and_a_lone_missing_source_is_a_warning() {
+        // Fires: the last stage's own COPY.
+        let found = du112(&[
+            (
+                "Dockerfile",
+                "FROM python:3.11 AS base\nCOPY requirements.txt /\nFROM base AS test\nCOPY tests/ /tests/\n\
+                 FROM base AS prod\nCOPY app.py /\nCOPY --from=assets /x /x\n",
+            ),
+            ("requirements.txt", ""),
+        ]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].0, 6, "app.py, in the last stage: {found:#?}");
+        // Must not: `test` is not built for the last stage (BuildKit skips it), and a stage it copies from is.
+        let found = du112(&[
+            (
+                "Dockerfile",
+                "FROM python:3.11 AS base\nCOPY requirements.txt /\nFROM base AS test\nCOPY tests/ /tests/\n\
+                 FROM base AS prod\nCOPY app.py /\n",
+            ),
+            ("requirements.txt", ""),
+            ("app.py", ""),
+        ]);
+        assert!(found.is_empty(), "{found:#?}");
+        // One source, missing: the same doubt about the context as with several, so a warning.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM python:3.11\nCOPY . /app\nCOPY requirements.txt /app/\n",
+        )
+        .unwrap();
+        let a = analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
+        let f: Vec<_> = a
+            .findings
+            .iter()
+            .filter(|f| f.rule == RuleId::DU112)
+            .collect();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn an_allowlist_dockerignore_with_a_wildcard_reinclude_leaves_directories_alone() {
+        // `*` then `!**/*.py`: BuildKit walks into src/ and sends a.py (auditor); a file it excludes is still one.
+        let found = du112(&[
+            (
+                "Dockerfile",
+                "FROM python:3.11\nCOPY src/ /src/\nCOPY requirements.txt /\nCOPY notes.md /\n",
+            ),
+            ("src/a.py", ""),
+            ("requirements.txt", ""),
+            ("notes.md", ""),
+            (".dockerignore", "*\n!**/*.py\n!requirements.txt\n"),
+        ]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].1.contains("`notes.md` is excluded"), "{found:#?}");
     }
 
     #[test]

@@ -25,9 +25,11 @@ pub const RULES: &[RuleInfo] = &[RuleInfo::new(
 
 /// One dependency of a stage on a stage: where it is written and how.
 #[derive(Debug, Clone)]
-struct Edge {
-    from: usize,
-    to: usize,
+pub(super) struct Edge {
+    /// The stage that depends ...
+    pub(super) from: usize,
+    /// ... on this one.
+    pub(super) to: usize,
     /// Instruction index (into `Model::instrs`) that makes the edge.
     instr: usize,
     /// `FROM <stage>` (not seen by BuildKit's cycle check) rather than `--from` / a mount.
@@ -57,9 +59,10 @@ pub fn run(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
+/// A stage as the messages name it: `builder` (with its name), stage 0 (without).
 fn stage_label(ctx: &Ctx, s: usize) -> String {
     match &ctx.m.stages[s].name {
-        Some(n) => format!("`{n}`"),
+        Some(n) => format!("stage `{n}`"),
         None => format!("stage {s}"),
     }
 }
@@ -82,11 +85,11 @@ fn finding(ctx: &Ctx, cycle: &[&Edge], through_from: bool) -> Finding {
         })
         .collect();
     let message = if cycle.len() == 1 {
-        format!("stage {} depends on itself", names[0])
+        format!("{} depends on itself", names[0])
     } else {
         let (last, rest) = names.split_last().expect("a cycle has stages");
         format!(
-            "stages {} and {last} depend on each other in a cycle",
+            "{} and {last} depend on each other in a cycle",
             rest.join(", ")
         )
     };
@@ -136,7 +139,7 @@ fn stage_named(ctx: &Ctx, value: &str) -> Option<usize> {
         .position(|s| s.name.as_deref() == Some(lower.as_str()))
 }
 
-fn edges(ctx: &Ctx) -> Vec<Edge> {
+pub(super) fn edges(ctx: &Ctx) -> Vec<Edge> {
     let mut out = Vec::new();
     for st in &ctx.m.stages {
         if let Some(p) = st.parent {

@@ -1547,9 +1547,9 @@ fn du005_nul_byte_where_docker_passes_it_on() {
 }
 
 #[test]
-fn du112_stage_dependency_cycle() {
+fn du113_stage_dependency_cycle() {
     use crate::analyze::Severity;
-    let du112 = |a: &Analysis| -> Vec<crate::analyze::Finding> {
+    let du113 = |a: &Analysis| -> Vec<crate::analyze::Finding> {
         a.findings
             .iter()
             .filter(|f| f.rule == "DU113")
@@ -1559,11 +1559,12 @@ fn du112_stage_dependency_cycle() {
     // The auditor's repro: BuildKit fails with `circular dependency detected on stage: b`.
     let two = "FROM python:3.11-slim AS wheels\nCOPY --from=app /src/requirements.txt /req.txt\nRUN pip wheel -r /req.txt -w /wheels\nFROM python:3.11-slim AS app\nCOPY --from=wheels /wheels /wheels\nCOPY . /src\n";
     let a = check(two);
-    let f = du112(&a);
+    let f = du113(&a);
     assert_eq!(f.len(), 1, "{:#?}", a.findings);
     assert_eq!((f[0].severity, f[0].span.line), (Severity::Error, 2));
     assert!(
-        f[0].message.contains("`wheels` and `app`"),
+        f[0].message
+            .contains("stage `wheels` and stage `app` depend on each other"),
         "{}",
         f[0].message
     );
@@ -1605,7 +1606,7 @@ fn du112_stage_dependency_cycle() {
         // A stage needing itself by index (DL3023 only looks at names).
         ("FROM python:3.11-slim AS app\nCOPY --from=0 /app /app\n", 2),
     ] {
-        let f = du112(&check(text));
+        let f = du113(&check(text));
         assert_eq!(
             f.iter()
                 .map(|f| (f.severity, f.span.line))
@@ -1623,7 +1624,7 @@ fn du112_stage_dependency_cycle() {
         "FROM python:3.11-slim AS a\nONBUILD COPY --from=b /x /x\nFROM python:3.11-slim AS b\nCOPY --from=a /y /y\n",
         "FROM python:3.11-slim AS a\nARG SRC=b\nCOPY --from=${SRC} /x /x\nFROM python:3.11-slim AS b\nCOPY --from=a /y /y\n",
     ] {
-        assert!(du112(&check(text)).is_empty(), "{text}");
+        assert!(du113(&check(text)).is_empty(), "{text}");
     }
     assert!(has(
         &check("FROM python:3.11-slim AS app\nCOPY --from=app /a /b\n"),
