@@ -107,23 +107,30 @@ pub fn label(f: &Finding, line: usize) -> String {
     format!("{} {}:{}", f.rule, f.file.display(), line)
 }
 
+impl<'a> Planner<'a> {
+    /// A planner that has analysed nothing yet.
+    fn new(root: &'a Path, opts: &'a AnalyzeOptions, po: &'a PlanOptions<'a>) -> Planner<'a> {
+        Planner {
+            root,
+            opts,
+            po,
+            originals: HashMap::new(),
+            order: Vec::new(),
+            analyses: 0,
+            on_disk: HashSet::new(),
+            on_disk_labels: HashSet::new(),
+            started: std::time::Instant::now(),
+            origins: HashMap::new(),
+            steps: Vec::new(),
+            held: Vec::new(),
+            groups: 0,
+        }
+    }
+}
+
 /// Plan the fixes for the project at `root`.
 pub fn plan(root: &Path, opts: &AnalyzeOptions, po: &PlanOptions) -> Result<Plan, AnalyzeError> {
-    let mut p = Planner {
-        root,
-        opts,
-        po,
-        originals: HashMap::new(),
-        order: Vec::new(),
-        analyses: 0,
-        on_disk: HashSet::new(),
-        on_disk_labels: HashSet::new(),
-        started: std::time::Instant::now(),
-        origins: HashMap::new(),
-        steps: Vec::new(),
-        held: Vec::new(),
-        groups: 0,
-    };
+    let mut p = Planner::new(root, opts, po);
     let before = p.analyse(&HashMap::new())?;
     p.on_disk = before
         .findings

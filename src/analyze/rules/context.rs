@@ -200,7 +200,8 @@ mod tests {
     use super::*;
     use crate::analyze::{AnalyzeOptions, analyze_project};
 
-    fn du112(files: &[(&str, &str)]) -> Vec<(usize, String)> {
+    /// DU112's findings on a project of `files` (path, text).
+    fn du112_findings(files: &[(&str, &str)]) -> Vec<Finding> {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
             let p = dir.path().join(name);
@@ -209,9 +210,16 @@ mod tests {
         }
         let a = analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
         a.findings
-            .iter()
+            .into_iter()
             .filter(|f| f.rule == RuleId::DU112)
-            .map(|f| (f.span.line, f.message.clone()))
+            .collect()
+    }
+
+    /// (line, message) of DU112's findings on a project of `files`.
+    fn du112(files: &[(&str, &str)]) -> Vec<(usize, String)> {
+        du112_findings(files)
+            .into_iter()
+            .map(|f| (f.span.line, f.message))
             .collect()
     }
 
@@ -263,18 +271,10 @@ mod tests {
         ]);
         assert!(found.is_empty(), "{found:#?}");
         // One source, missing: the same doubt about the context as with several, so a warning.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("Dockerfile"),
+        let f = du112_findings(&[(
+            "Dockerfile",
             "FROM python:3.11\nCOPY . /app\nCOPY requirements.txt /app/\n",
-        )
-        .unwrap();
-        let a = analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
-        let f: Vec<_> = a
-            .findings
-            .iter()
-            .filter(|f| f.rule == RuleId::DU112)
-            .collect();
+        )]);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].severity, Severity::Warning);
     }
@@ -299,18 +299,10 @@ mod tests {
     #[test]
     fn no_source_found_at_all_is_one_warning_about_the_context() {
         // A Dockerfile kept in docker/ and analysed there, while it is built from the repository root.
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("Dockerfile"),
+        let f = du112_findings(&[(
+            "Dockerfile",
             "FROM python:3.11\nCOPY requirements.txt /app/\nCOPY src/ /app/src/\nCOPY setup.py /app/\n",
-        )
-        .unwrap();
-        let a = analyze_project(dir.path(), &AnalyzeOptions::default()).unwrap();
-        let f: Vec<_> = a
-            .findings
-            .iter()
-            .filter(|f| f.rule == RuleId::DU112)
-            .collect();
+        )]);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].span.line, 2);

@@ -483,25 +483,13 @@ fn many_same_rule_fixes_cost_a_few_analyses_and_share_one_text() {
     assert!(sources >= n, "{sources}");
 
     // The batch's fixes were applied to one shared text, not one copy each (N copies of an N-line file).
-    let mut pl = Planner {
-        root: dir.path(),
-        opts: &AnalyzeOptions::default(),
-        po: &PlanOptions {
-            allow: &all,
-            choice: &HashMap::new(),
-            extra: &[],
-        },
-        originals: HashMap::new(),
-        order: Vec::new(),
-        analyses: 0,
-        on_disk: HashSet::new(),
-        on_disk_labels: HashSet::new(),
-        started: std::time::Instant::now(),
-        origins: HashMap::new(),
-        steps: Vec::new(),
-        held: Vec::new(),
-        groups: 0,
+    let (opts, choice) = (AnalyzeOptions::default(), HashMap::new());
+    let po = PlanOptions {
+        allow: &all,
+        choice: &choice,
+        extra: &[],
     };
+    let mut pl = Planner::new(dir.path(), &opts, &po);
     let before = pl.analyse(&HashMap::new()).unwrap();
     let st = State {
         texts: HashMap::new(),
