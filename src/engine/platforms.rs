@@ -312,15 +312,17 @@ pub fn single_platform_missing(
     if caps.platforms.iter().any(|q| q == &p.to_string()) {
         return None;
     }
-    let native = caps
-        .platforms
-        .first()
-        .and_then(|q| Platform::parse(q).ok())
-        .map(|q| q.architecture)
+    emulation_missing(&p, &native_arch(Some(caps)), &binfmt_dir())
+}
+
+/// The builder's own architecture: the first platform it lists, else this machine's.
+fn native_arch(caps: Option<&crate::builder::Capabilities>) -> String {
+    caps.and_then(|c| c.platforms.first())
+        .and_then(|p| Platform::parse(p).ok())
+        .map(|p| p.architecture)
         .unwrap_or_else(|| {
             crate::docker::bollard_engine::go_arch(std::env::consts::ARCH).to_string()
-        });
-    emulation_missing(&p, &native, &binfmt_dir())
+        })
 }
 
 /// `repo:tag` -> (`repo`, `tag`); a reference without a tag gets `latest`.
@@ -363,14 +365,7 @@ pub async fn run_multi(
         req.spec.platform = list;
         return run_build(docker, req, events, cancel).await;
     }
-    let native = caps
-        .as_ref()
-        .and_then(|c| c.platforms.first())
-        .and_then(|p| Platform::parse(p).ok())
-        .map(|p| p.architecture)
-        .unwrap_or_else(|| {
-            crate::docker::bollard_engine::go_arch(std::env::consts::ARCH).to_string()
-        });
+    let native = native_arch(caps.as_ref());
     let log = |line: String| {
         let _ = events.send(EngineEvent::BuildLog(vec![line]));
     };
